@@ -1,0 +1,102 @@
+# chronicle - market-data storage and ETL as small Unix filters.
+# make [SAN=1] [all|check|demo|install|clean]; user CFLAGS come last.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+CC ?= cc
+PKGS := libzstd zlib libisal jansson libxxhash sqlite3
+WARN := -Wall -Wextra -Wvla -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
+	-Wpointer-arith -Wcast-align -Wwrite-strings -Wformat=2 -Wundef
+OPT := -O2 -g
+ifeq ($(SAN),1)
+OPT := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -march=x86-64-v2 $(OPT) $(WARN) -Icommon \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CPPFLAGS) $(CFLAGS)
+ALL_LDFLAGS := $(filter -fsanitize=%,$(OPT)) $(LDFLAGS)
+LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lm
+
+LIB_SRC := $(wildcard common/*.c)
+LIB_OBJ := $(LIB_SRC:.c=.o)
+LIB_HDR := $(wildcard common/*.h)
+PROGS := $(notdir $(wildcard bin/chr-*))
+PROG_BIN := $(foreach p,$(PROGS),bin/$(p)/$(p))
+UNIT_SRC := $(wildcard test/unit/t-*.c)
+UNIT_BIN := $(UNIT_SRC:.c=)
+SCRIPTS := $(wildcard scripts/chr-*)
+MANS := $(wildcard bin/chr-*/*.1)
+
+.PHONY: all deps check unit bats demo install uninstall clean
+.DEFAULT_GOAL := all
+
+all: deps libchr.a $(PROG_BIN)
+
+# Dependencies come from Debian packages: install them when we can (root),
+# else say exactly what to run.
+deps:
+	@if ! pkg-config --exists $(PKGS) 2>/dev/null || [ ! -f /usr/include/csv.h ] || \
+	    ! command -v bats >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then scripts/install-deps; \
+		else echo "chronicle: build dependencies are missing; run: sudo scripts/install-deps" >&2; exit 3; fi; \
+	fi
+
+# Rebuild everything when the compiler flags change (SAN=1 and back).
+.flags: FORCE
+	@echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LIBS)' | cmp -s - $@ || \
+		echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LIBS)' > $@
+FORCE:
+
+common/%.o: common/%.c $(LIB_HDR) .flags | deps
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+libchr.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+.SECONDEXPANSION:
+$(PROG_BIN): bin/%: $$(wildcard bin/$$(dir $$*)*.c) $(LIB_HDR) libchr.a .flags
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.c,$^) libchr.a $(LIBS)
+
+test/unit/t-%: test/unit/t-%.c test/unit/unit.h $(LIB_HDR) libchr.a .flags
+	$(CC) $(ALL_CFLAGS) -Itest/unit $(ALL_LDFLAGS) -o $@ $< libchr.a $(LIBS)
+
+check: unit bats
+
+unit: all $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "unit: $$t"; $$t; done
+
+bats: all
+	bats test
+
+demo: all
+	scripts/chr-demo
+
+chr.pc: Makefile
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCDIR)' '' \
+		'Name: chr' 'Description: chronicle market-data record format library' \
+		'Version: 0.1.0' 'Requires.private: $(PKGS)' \
+		'Cflags: -I$${includedir}/chr' 'Libs: -L$${libdir} -lchr' \
+		'Libs.private: -lcsv -lm' > $@
+
+install: all chr.pc
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
+		$(DESTDIR)$(INCDIR)/chr $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(PROG_BIN) $(SCRIPTS) $(DESTDIR)$(BINDIR)
+	install -m 644 libchr.a $(DESTDIR)$(LIBDIR)
+	install -m 644 chr.pc $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 644 $(LIB_HDR) $(DESTDIR)$(INCDIR)/chr
+	$(if $(MANS),install -m 644 $(MANS) $(DESTDIR)$(MANDIR)/man1)
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(PROGS) $(notdir $(SCRIPTS))) \
+		$(DESTDIR)$(LIBDIR)/libchr.a $(DESTDIR)$(LIBDIR)/pkgconfig/chr.pc \
+		$(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MANS)))
+	rm -rf $(DESTDIR)$(INCDIR)/chr
+
+clean:
+	rm -f common/*.o libchr.a chr.pc .flags $(PROG_BIN) $(UNIT_BIN)
+	rm -rf demo-archive

@@ -1,0 +1,17 @@
+/* chr.h - libchr, the chronicle library: everything a program or a C
+ * feed handler needs to speak the record format. */
+#ifndef CHR_H
+#define CHR_H
+
+#include "rec.h"
+#include "err.h"
+#include "io.h"
+#include "dec.h"
+#include "tm.h"
+#include "path.h"
+#include "sym.h"
+#include "progress.h"
+
+#define CHR_VERSION_STRING "0.1.0"
+
+#endif

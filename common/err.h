@@ -1,0 +1,44 @@
+/* err.h - messages in one grammar, the suite's exit codes, and EINTR-safe
+ * I/O wrappers. */
+#ifndef CHR_ERR_H
+#define CHR_ERR_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Exit status, one table for the suite */
+#define CHR_EX_OK 0
+#define CHR_EX_DATA 1		/* bad input data */
+#define CHR_EX_USAGE 2		/* misuse */
+#define CHR_EX_SYS 3		/* system or I/O failure */
+
+extern const char *chr_prog;
+
+/* Set the program name used in messages from argv[0]'s last component. */
+void chr_setprog(const char *argv0);
+
+/* "prog: message\n" on stderr. */
+void chr_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* chr_warn, then exit(code). */
+_Noreturn void chr_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* "prog: message\nTry 'prog --help' for more information.\n", exit 2. */
+_Noreturn void chr_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* write(2) all n bytes, retrying on EINTR and short writes.
+ * Returns 0, or -1 with errno set. */
+int chr_write_all(int fd, const void *buf, size_t n);
+
+/* read(2) retrying on EINTR. Returns bytes read, 0 at EOF, -1 with errno. */
+ssize_t chr_read(int fd, void *buf, size_t n);
+
+/* Die with status 2 when fd is a terminal: binary records are never
+ * written to one. */
+void chr_refuse_tty(int fd);
+
+/* Flush and check stdout, then close it; on failure die with status 3.
+ * Call before a successful exit of a program that prints text. */
+void chr_close_stdout(void);
+
+#endif

@@ -1,0 +1,69 @@
+/* io.h - the framed record stream over file descriptors: a block reader
+ * that hands out records in place, and a buffered writer. */
+#ifndef CHR_IO_H
+#define CHR_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rec.h"
+
+struct chr_reader {
+	int fd;
+	const char *name;	/* for messages: a path, or "stdin" */
+	unsigned char *buf;	/* 64-byte aligned */
+	size_t cap, lo, hi;	/* buf[lo..hi) is unread data */
+	uint64_t off;		/* stream offset of buf[lo] */
+	uint64_t rec_off;	/* stream offset of the last record returned */
+	int eof;
+	int status;		/* after -1: CHR_EX_DATA or CHR_EX_SYS */
+	char err[512];		/* after -1: "name: byte N: what is wrong" */
+};
+
+/* Start reading records from fd; name is kept (not copied) for messages.
+ * Returns 0, or -1 when out of memory. The fd stays the caller's. */
+int chr_reader_init(struct chr_reader *r, int fd, const char *name);
+void chr_reader_free(struct chr_reader *r);
+
+/* Next record, checked (length, version, CRC, payload layout). Segment
+ * headers between records are validated and skipped. Returns 1 and sets
+ * *rec to the record, valid until the next call; 0 at a clean EOF (at a
+ * record boundary); -1 on error with r->err and r->status set: a
+ * truncated, oversized or corrupt record is CHR_EX_DATA and names the
+ * byte offset of the record; a read error is CHR_EX_SYS. */
+int chr_reader_next(struct chr_reader *r, const struct chr_rec **rec);
+
+struct chr_writer {
+	int fd;
+	const char *name;
+	unsigned char *buf;	/* 64-byte aligned */
+	size_t cap, n;
+	uint64_t off;		/* bytes written to fd so far */
+	int err;		/* errno of the first failed write, else 0 */
+};
+
+/* A writer of records to fd with a buffer of at least cap bytes (0 for the
+ * default, 1 MiB). Returns 0, or -1 when out of memory. */
+int chr_writer_init(struct chr_writer *w, int fd, const char *name, size_t cap);
+
+/* Flush what is buffered and free the buffer. Returns chr_writer_flush's. */
+int chr_writer_close(struct chr_writer *w);
+
+/* Space for a record of len header+payload bytes, 64-byte aligned and
+ * zeroed up to its span, inside the buffer (flushing first if needed).
+ * Fill it, then chr_writer_commit. Returns NULL on a write error or when
+ * len is not a legal record length. */
+struct chr_rec *chr_writer_reserve(struct chr_writer *w, uint32_t len);
+
+/* Seal (chr_rec_seal) the record last reserved and make it part of the
+ * output. */
+void chr_writer_commit(struct chr_writer *w, struct chr_rec *rec);
+
+/* Copy a complete, already sealed record (its span) to the output.
+ * Returns 0, or -1 with w->err set. */
+int chr_writer_put(struct chr_writer *w, const struct chr_rec *rec);
+
+/* Write out everything buffered. Returns 0, or -1 with w->err (errno). */
+int chr_writer_flush(struct chr_writer *w);
+
+#endif

@@ -1,0 +1,177 @@
+/* path.c - name checks, archive paths and durable publication. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "path.h"
+
+const char *chr_name_check(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0)
+		return "empty name";
+	if (n > CHR_SYMBOL_MAX)
+		return "name longer than 64 bytes";
+	if (name[0] == '.')
+		return "name starts with '.'";
+	for (const char *p = name; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '/' || c == '\\')
+			return "name contains a path separator";
+		if (c <= ' ' || c >= 0x7f)
+			return "name contains a space, control or non-ASCII byte";
+	}
+	return NULL;
+}
+
+static const char *field(const char *f, size_t cap, char *out)
+{
+	size_t n = strnlen(f, cap);
+
+	if (n == cap)
+		return "name field is not NUL-terminated";
+	for (size_t i = n; i < cap; i++)
+		if (f[i] != '\0')
+			return "name field has bytes after its NUL";
+	memcpy(out, f, n + 1);
+	return NULL;
+}
+
+const char *chr_define_names(const struct chr_define *d, char *venue, char *symbol)
+{
+	const char *bad = field(d->venue, sizeof d->venue, venue);
+
+	if (bad == NULL && strnlen(d->symbol, sizeof d->symbol) == sizeof d->symbol) {
+		/* a 64-byte symbol fills its field exactly */
+		memcpy(symbol, d->symbol, sizeof d->symbol);
+		symbol[sizeof d->symbol] = '\0';
+		return NULL;
+	}
+	return bad ? bad : field(d->symbol, sizeof d->symbol, symbol);
+}
+
+const char *chr_stream_of(uint16_t type)
+{
+	switch (type) {
+	case CHR_BOOK_SNAPSHOT:
+	case CHR_BOOK_DIFF:
+	case CHR_GAP:
+		return "book";
+	case CHR_BOOK_TOPN:
+		return "topn";
+	case CHR_TRADE:
+		return "trade";
+	case CHR_QUOTE:
+		return "quote";
+	}
+	return NULL;
+}
+
+int chr_path_partition(char *buf, size_t n, const char *root, const char *venue,
+		       const char *symbol, const char *date, const char *stream)
+{
+	int k = snprintf(buf, n, "%s/v1/%s/%s/%s/%s", root, venue, symbol, date, stream);
+
+	if (k < 0 || (size_t)k >= n) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+int chr_mkdirs(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n >= sizeof buf) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+
+			*p = '\0';
+			if (mkdir(buf, 0777) < 0 && errno != EEXIST)
+				return -1;
+			*p = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	return 0;
+}
+
+int chr_fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	if (rc < 0 && errno == EINVAL)	/* some file systems refuse; nothing to do */
+		rc = 0;
+	close(fd);
+	return rc;
+}
+
+int chr_fsync_parent(const char *path)
+{
+	char buf[PATH_MAX];
+	const char *s = strrchr(path, '/');
+	size_t n;
+
+	if (s == NULL)
+		return chr_fsync_dir(".");
+	n = (size_t)(s - path);
+	if (n == 0)
+		return chr_fsync_dir("/");
+	if (n >= sizeof buf) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, n);
+	buf[n] = '\0';
+	return chr_fsync_dir(buf);
+}
+
+int chr_publish_file(const char *path, const void *data, size_t n)
+{
+	char tmp[PATH_MAX];
+	int fd, e;
+
+	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (fd < 0)
+		return -1;
+	if (chr_write_all(fd, data, n) < 0 || fsync(fd) < 0)
+		goto fail;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0)
+		goto fail;
+	return chr_fsync_parent(path);
+fail:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	errno = e;
+	return -1;
+}

@@ -1,0 +1,45 @@
+/* path.h - the archive layout (docs/architecture.md), validation of names
+ * that become path components, and durable file publication. */
+#ifndef CHR_PATH_H
+#define CHR_PATH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rec.h"
+
+/* Why name cannot be a path component, or NULL when it can: it must be
+ * 1..64 bytes of printable ASCII without '/' or '\\', not start with '.'
+ * (so neither "." nor ".." nor hidden files) and contain no spaces. */
+const char *chr_name_check(const char *name);
+
+/* Copy the venue and symbol of a DEFINE payload into NUL-terminated
+ * buffers (33 and 65 bytes). Returns NULL, or why the field is not a
+ * NUL-padded name (bytes after the first NUL, or no NUL in the venue). */
+const char *chr_define_names(const struct chr_define *d, char *venue, char *symbol);
+
+/* The archive stream a record type belongs to: "book" (snapshots, diffs,
+ * gaps), "trade", "quote", "topn"; NULL for the others. */
+const char *chr_stream_of(uint16_t type);
+
+/* "<root>/v1/<venue>/<symbol>/<date>/<stream>" into buf. Returns 0, or -1
+ * when it does not fit (errno ENAMETOOLONG). The names are not checked
+ * here: check them with chr_name_check first. */
+int chr_path_partition(char *buf, size_t n, const char *root, const char *venue,
+		       const char *symbol, const char *date, const char *stream);
+
+/* mkdir -p with mode 0777 (umask applies). Returns 0, or -1 with errno. */
+int chr_mkdirs(const char *path);
+
+/* fsync the directory at path. Returns 0, or -1 with errno. */
+int chr_fsync_dir(const char *path);
+
+/* fsync the directory holding path (its dirname). Returns 0, or -1. */
+int chr_fsync_parent(const char *path);
+
+/* Publish data as path atomically: write "<path>.tmp", fsync, rename over
+ * path, fsync the directory. Returns 0, or -1 with errno (the temp file is
+ * removed). */
+int chr_publish_file(const char *path, const void *data, size_t n);
+
+#endif

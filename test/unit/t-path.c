@@ -1,0 +1,93 @@
+/* t-path.c - name checks, archive paths, atomic publication. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "path.h"
+#include "sym.h"
+#include "unit.h"
+
+int main(void)
+{
+	char buf[256], v[33], s[65], dir[] = "/tmp/t-path.XXXXXX";
+	struct chr_define d;
+	struct stat st;
+	FILE *f;
+
+	CHECK(chr_name_check("BTCUSDT") == NULL);
+	CHECK(chr_name_check("binance-futures") == NULL);
+	CHECK(chr_name_check("BTC-PERPETUAL") == NULL);
+	CHECK(chr_name_check("") != NULL);
+	CHECK(chr_name_check("..") != NULL);
+	CHECK(chr_name_check(".") != NULL);
+	CHECK(chr_name_check("../../x") != NULL);
+	CHECK(chr_name_check("a/b") != NULL);
+	CHECK(chr_name_check("a\\b") != NULL);
+	CHECK(chr_name_check("a b") != NULL);
+	CHECK(chr_name_check("a\nb") != NULL);
+
+	memset(&d, 0, sizeof d);
+	strcpy(d.venue, "binance");
+	strcpy(d.symbol, "BTCUSDT");
+	CHECK(chr_define_names(&d, v, s) == NULL);
+	CHECK_STR(v, "binance");
+	CHECK_STR(s, "BTCUSDT");
+	d.symbol[20] = 'x';	/* a byte after the NUL */
+	CHECK(chr_define_names(&d, v, s) != NULL);
+	memset(d.symbol, 'A', sizeof d.symbol);	/* exactly 64 bytes */
+	CHECK(chr_define_names(&d, v, s) == NULL && strlen(s) == 64);
+	memset(d.venue, 'A', sizeof d.venue);
+	CHECK(chr_define_names(&d, v, s) != NULL);
+
+	CHECK(chr_path_partition(buf, sizeof buf, "/a", "v", "S", "2024-01-01", "book") == 0);
+	CHECK_STR(buf, "/a/v1/v/S/2024-01-01/book");
+	CHECK(chr_path_partition(buf, 10, "/a", "v", "S", "2024-01-01", "book") == -1);
+
+	CHECK_STR(chr_stream_of(0x10), "book");
+	CHECK_STR(chr_stream_of(0x02), "book");
+	CHECK_STR(chr_stream_of(0x20), "trade");
+	CHECK(chr_stream_of(0x01) == NULL);
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(buf, sizeof buf, "%s/x/y/z", dir);
+	CHECK(chr_mkdirs(buf) == 0);
+	CHECK(chr_mkdirs(buf) == 0);
+	CHECK(stat(buf, &st) == 0 && S_ISDIR(st.st_mode));
+	strcat(buf, "/f.json");
+	CHECK(chr_publish_file(buf, "{}\n", 3) == 0);
+	CHECK(stat(buf, &st) == 0 && st.st_size == 3);
+	strcat(buf, ".tmp");
+	CHECK(stat(buf, &st) == -1);
+
+	/* ids: stable hashes, nonzero; a map overrides them */
+	CHECK(chr_venue_hash("binance-futures") != 0);
+	CHECK(chr_venue_hash("binance-futures") == chr_venue_hash("binance-futures"));
+	CHECK(chr_market_hash("BTCUSDT") != chr_market_hash("ETHUSDT"));
+	snprintf(buf, sizeof buf, "%s/map", dir);
+	f = fopen(buf, "w");
+	fputs("# venue symbol venue_id market_id\nbinance BTCUSDT 7 42\n\n", f);
+	fclose(f);
+	{
+		struct chr_symmap m;
+		char err[256];
+		uint16_t vid;
+		uint32_t mid;
+
+		CHECK(chr_symmap_load(&m, buf, err, sizeof err) == 0);
+		chr_sym_ids(&m, "binance", "BTCUSDT", &vid, &mid);
+		CHECK(vid == 7 && mid == 42);
+		chr_sym_ids(&m, "binance", "ETHUSDT", &vid, &mid);
+		CHECK(vid == chr_venue_hash("binance") && mid == chr_market_hash("ETHUSDT"));
+		chr_symmap_free(&m);
+		f = fopen(buf, "w");
+		fputs("binance BTCUSDT 7\n", f);
+		fclose(f);
+		CHECK(chr_symmap_load(&m, buf, err, sizeof err) == -1);
+		CHECK(strstr(err, ":1:") != NULL);
+	}
+	snprintf(buf, sizeof buf, "rm -rf '%s'", dir);
+	CHECK(system(buf) == 0);
+	return unit_done("t-path");
+}
