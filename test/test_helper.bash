@@ -1,0 +1,18 @@
+# test_helper.bash - loaded by every suite: assertions, the freshly built
+# programs first on PATH, the fixtures, and a scratch directory per test.
+
+bats_require_minimum_version 1.5.0
+bats_load_library bats-support
+bats_load_library bats-assert
+
+TOP="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
+DATA="$TOP/test/data"
+for d in "$TOP"/bin/chr-*/; do PATH="$d:$PATH"; done
+PATH="$TOP/scripts:$PATH"
+export PATH TOP DATA
+# every program run by a test is bounded
+T="timeout 60"
+
+setup() {
+	cd "$BATS_TEST_TMPDIR" || return 1
+}
