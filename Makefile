@@ -40,7 +40,7 @@ all: deps libchr.a $(PROG_BIN)
 # else say exactly what to run.
 deps:
 	@if ! pkg-config --exists $(PKGS) 2>/dev/null || [ ! -f /usr/include/csv.h ] || \
-	    ! command -v bats >/dev/null; then \
+	    ! command -v bats >/dev/null || ! command -v xxhsum >/dev/null; then \
 		if [ "$$(id -u)" = 0 ]; then scripts/install-deps; \
 		else echo "chronicle: build dependencies are missing; run: sudo scripts/install-deps" >&2; exit 3; fi; \
 	fi
