@@ -12,9 +12,13 @@ CC ?= cc
 PKGS := libzstd zlib libisal jansson libxxhash sqlite3
 WARN := -Wall -Wextra -Wvla -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
 	-Wpointer-arith -Wcast-align -Wwrite-strings -Wformat=2 -Wundef
+# Objects and programs go in place; a sanitizer build goes to build-san/ so
+# that both can coexist (the tests run whichever make check built).
 OPT := -O2 -g
+O :=
 ifeq ($(SAN),1)
 OPT := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+O := build-san/
 endif
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -march=x86-64-v2 $(OPT) $(WARN) -Icommon \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CPPFLAGS) $(CFLAGS)
@@ -22,19 +26,19 @@ ALL_LDFLAGS := $(filter -fsanitize=%,$(OPT)) $(LDFLAGS)
 LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lm
 
 LIB_SRC := $(wildcard common/*.c)
-LIB_OBJ := $(LIB_SRC:.c=.o)
+LIB_OBJ := $(patsubst %.c,$(O)%.o,$(LIB_SRC))
 LIB_HDR := $(wildcard common/*.h)
 PROGS := $(notdir $(wildcard bin/chr-*))
-PROG_BIN := $(foreach p,$(PROGS),bin/$(p)/$(p))
+PROG_BIN := $(foreach p,$(PROGS),$(O)bin/$(p)/$(p))
 UNIT_SRC := $(wildcard test/unit/t-*.c)
-UNIT_BIN := $(UNIT_SRC:.c=)
+UNIT_BIN := $(patsubst %.c,$(O)%,$(UNIT_SRC))
 SCRIPTS := $(wildcard scripts/chr-*)
 MANS := $(wildcard bin/chr-*/*.1)
 
 .PHONY: all deps check unit bats demo install uninstall clean
 .DEFAULT_GOAL := all
 
-all: deps libchr.a $(PROG_BIN)
+all: deps $(O)libchr.a $(PROG_BIN)
 
 # Dependencies come from Debian packages: install them when we can (root),
 # else say exactly what to run.
@@ -45,24 +49,28 @@ deps:
 		else echo "chronicle: build dependencies are missing; run: sudo scripts/install-deps" >&2; exit 3; fi; \
 	fi
 
-# Rebuild everything when the compiler flags change (SAN=1 and back).
-.flags: FORCE
+# Rebuild everything when the compiler flags change.
+$(O).flags: FORCE
+	@mkdir -p $(@D)
 	@echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LIBS)' | cmp -s - $@ || \
 		echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LIBS)' > $@
 FORCE:
 
-common/%.o: common/%.c $(LIB_HDR) .flags | deps
+$(O)common/%.o: common/%.c $(LIB_HDR) $(O).flags | deps
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-libchr.a: $(LIB_OBJ)
+$(O)libchr.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 .SECONDEXPANSION:
-$(PROG_BIN): bin/%: $$(wildcard bin/$$(dir $$*)*.c) $(LIB_HDR) libchr.a .flags
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.c,$^) libchr.a $(LIBS)
+$(PROG_BIN): $(O)bin/%: $$(wildcard bin/$$(dir $$*)*.c) $(LIB_HDR) $(O)libchr.a $(O).flags
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.c,$^) $(O)libchr.a $(LIBS)
 
-test/unit/t-%: test/unit/t-%.c test/unit/unit.h $(LIB_HDR) libchr.a .flags
-	$(CC) $(ALL_CFLAGS) -Itest/unit $(ALL_LDFLAGS) -o $@ $< libchr.a $(LIBS)
+$(O)test/unit/t-%: test/unit/t-%.c test/unit/unit.h $(LIB_HDR) $(O)libchr.a $(O).flags
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itest/unit $(ALL_LDFLAGS) -o $@ $< $(O)libchr.a $(LIBS)
 
 check: unit bats
 
@@ -70,7 +78,7 @@ unit: all $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "unit: $$t"; $$t; done
 
 bats: all
-	bats test
+	CHR_BUILD=$(CURDIR)/$(O) bats test
 
 demo: all
 	scripts/chr-demo
@@ -98,5 +106,5 @@ uninstall:
 	rm -rf $(DESTDIR)$(INCDIR)/chr
 
 clean:
-	rm -f common/*.o libchr.a chr.pc .flags $(PROG_BIN) $(UNIT_BIN)
-	rm -rf demo-archive
+	rm -f $(LIB_OBJ) $(O)libchr.a $(O).flags $(PROG_BIN) $(UNIT_BIN) chr.pc
+	rm -rf demo-archive $(O:%/=%)

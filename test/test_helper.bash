@@ -7,9 +7,11 @@ bats_load_library bats-assert
 
 TOP="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
 DATA="$TOP/test/data"
-for d in "$TOP"/bin/chr-*/; do PATH="$d:$PATH"; done
+# make check sets CHR_BUILD to the build it made (in place, or build-san/)
+BUILD="${CHR_BUILD:-$TOP}"
+for d in "$BUILD"/bin/chr-*/; do PATH="$d:$PATH"; done
 PATH="$TOP/scripts:$PATH"
-export PATH TOP DATA
+export PATH TOP DATA BUILD
 # every program run by a test is bounded
 T="timeout 60"
 
