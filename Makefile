@@ -20,7 +20,10 @@ ifeq ($(SAN),1)
 OPT := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 O := build-san/
 endif
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -march=x86-64-v2 $(OPT) $(WARN) -Icommon \
+# x86-64-v2 (SSE4.2, POPCNT) is every x86 server of the last decade; set
+# ARCH= to build for anything else.
+ARCH ?= $(if $(filter x86_64,$(shell uname -m)),-march=x86-64-v2)
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(ARCH) $(OPT) $(WARN) -Icommon \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS := $(filter -fsanitize=%,$(OPT)) $(LDFLAGS)
 LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lm
@@ -35,19 +38,21 @@ UNIT_BIN := $(patsubst %.c,$(O)%,$(UNIT_SRC))
 SCRIPTS := $(wildcard scripts/chr-*)
 MANS := $(wildcard bin/chr-*/*.1)
 
-.PHONY: all deps check unit bats demo install uninstall clean
+.PHONY: all deps test-deps check unit bats demo install uninstall clean
 .DEFAULT_GOAL := all
 
 all: deps $(O)libchr.a $(PROG_BIN)
 
 # Dependencies come from Debian packages: install them when we can (root),
 # else say exactly what to run.
+INSTALL_DEPS = if [ "$$(id -u)" = 0 ]; then scripts/install-deps; else \
+	echo "chronicle: dependencies are missing; run: sudo scripts/install-deps" >&2; exit 3; fi
 deps:
-	@if ! pkg-config --exists $(PKGS) 2>/dev/null || [ ! -f /usr/include/csv.h ] || \
-	    ! command -v bats >/dev/null || ! command -v xxhsum >/dev/null; then \
-		if [ "$$(id -u)" = 0 ]; then scripts/install-deps; \
-		else echo "chronicle: build dependencies are missing; run: sudo scripts/install-deps" >&2; exit 3; fi; \
-	fi
+	@if ! pkg-config --exists $(PKGS) 2>/dev/null || \
+	    ! echo '#include <csv.h>' | $(CC) -E -x c - >/dev/null 2>&1; then $(INSTALL_DEPS); fi
+test-deps:
+	@if ! command -v bats >/dev/null || ! command -v xxhsum >/dev/null || \
+	    ! command -v zstd >/dev/null || [ ! -d /usr/lib/bats/bats-assert ]; then $(INSTALL_DEPS); fi
 
 # Rebuild everything when the compiler flags change.
 $(O).flags: FORCE
@@ -74,27 +79,27 @@ $(O)test/unit/t-%: test/unit/t-%.c test/unit/unit.h $(LIB_HDR) $(O)libchr.a $(O)
 
 check: unit bats
 
-unit: all $(UNIT_BIN)
+unit: all test-deps $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "unit: $$t"; $$t; done
 
-bats: all
+bats: all test-deps
 	CHR_BUILD=$(CURDIR)/$(O) bats test
 
 demo: all
-	scripts/chr-demo
+	scripts/demo
 
-chr.pc: Makefile
-	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCDIR)' '' \
-		'Name: chr' 'Description: chronicle market-data record format library' \
-		'Version: 0.1.0' 'Requires.private: $(PKGS)' \
-		'Cflags: -I$${includedir}/chr' 'Libs: -L$${libdir} -lchr' \
-		'Libs.private: -lcsv -lm' > $@
+PC := 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCDIR)' '' 'Name: chr' \
+	'Description: chronicle market-data record format library' 'Version: 0.1.0' \
+	'Requires.private: $(PKGS)' 'Cflags: -I$${includedir}/chr' \
+	'Libs: -L$${libdir} -lchr' 'Libs.private: -lcsv -lm'
+chr.pc: FORCE
+	@printf '%s\n' $(PC) | cmp -s - $@ || printf '%s\n' $(PC) > $@
 
 install: all chr.pc
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
 		$(DESTDIR)$(INCDIR)/chr $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(PROG_BIN) $(SCRIPTS) $(DESTDIR)$(BINDIR)
-	install -m 644 libchr.a $(DESTDIR)$(LIBDIR)
+	install -m 644 $(O)libchr.a $(DESTDIR)$(LIBDIR)
 	install -m 644 chr.pc $(DESTDIR)$(LIBDIR)/pkgconfig
 	install -m 644 $(LIB_HDR) $(DESTDIR)$(INCDIR)/chr
 	$(if $(MANS),install -m 644 $(MANS) $(DESTDIR)$(MANDIR)/man1)

@@ -75,8 +75,11 @@ size_t chr_dec_format(char *buf, int64_t mant, int scale)
 	size_t n = 0, len = 0;
 	int i;
 
-	if (scale < 0 || scale > CHR_DEC_MAX_SCALE)
-		scale = 0;
+	if (scale < 0 || scale > CHR_DEC_MAX_SCALE) {
+		/* records with such scales fail chr_rec_check; never print a wrong value */
+		memcpy(buf, "?", 2);
+		return 1;
+	}
 	/* digits, least significant first, at least scale+1 of them */
 	do {
 		tmp[n++] = (char)('0' + v % 10);
@@ -104,6 +107,9 @@ int chr_dec_cmp(int64_t a, int as, int64_t b, int bs)
 	/* compare a*10^(bs) vs b*10^(as) in 128 bits to avoid overflow */
 	__int128 x = a, y = b;
 
+	if (as < 0 || bs < 0 || as > CHR_DEC_MAX_SCALE || bs > CHR_DEC_MAX_SCALE)
+		return (as > bs) - (as < bs);	/* not decimals of ours: any fixed order */
+	/* |as - bs| <= 18 and |a|, |b| < 2^63, so the product fits in 127 bits */
 	if (as < bs)
 		x *= chr_pow10[bs - as];
 	else if (bs < as)

@@ -25,10 +25,10 @@ extern const int64_t chr_pow10[19];
 /* Write mant/10^scale in the shortest exact form, as Tardis does: no
  * trailing fraction zeros, no '.' for whole numbers ("61800.3", "2152",
  * "0.001", "-1.5"). buf holds CHR_DEC_BUF bytes; returns the length
- * written (NUL-terminated). */
+ * written (NUL-terminated). A scale outside 0..18 writes "?". */
 size_t chr_dec_format(char *buf, int64_t mant, int scale);
 
-/* Compare two decimals exactly: <0, 0, >0. */
+/* Compare two decimals exactly: <0, 0, >0. Scales must be 0..18. */
 int chr_dec_cmp(int64_t a, int as, int64_t b, int bs);
 
 #endif

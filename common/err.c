@@ -101,6 +101,7 @@ void chr_refuse_tty(int fd)
 
 void chr_close_stdout(void)
 {
+	errno = EIO;	/* what ferror() alone means */
 	if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0) {
 		if (errno == EPIPE)
 			exit(CHR_EX_OK);

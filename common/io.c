@@ -70,6 +70,10 @@ static int fill(struct chr_reader *r, size_t need)
 			r->hi -= r->lo;
 			r->lo = 0;
 		}
+		if (r->flush && chr_writer_flush(r->flush) < 0) {
+			errno = r->flush->err;
+			return -1;
+		}
 		k = chr_read(r->fd, r->buf + r->hi, r->cap - r->hi);
 		if (k < 0)
 			return -1;
@@ -191,7 +195,7 @@ struct chr_rec *chr_writer_reserve(struct chr_writer *w, uint32_t len)
 	struct chr_rec *r;
 
 	if (len < CHR_HDR_SIZE || len > CHR_REC_MAX) {
-		w->err = EINVAL;
+		errno = EINVAL;
 		return NULL;
 	}
 	span = chr_rec_span(len);
@@ -213,6 +217,10 @@ int chr_writer_put(struct chr_writer *w, const struct chr_rec *rec)
 {
 	size_t span = chr_rec_span(rec->len);
 
+	if (rec->len < CHR_HDR_SIZE || rec->len > CHR_REC_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
 	if (room(w, span) < 0)
 		return -1;
 	memcpy(w->buf + w->n, rec, span);

@@ -8,6 +8,8 @@
 
 #include "rec.h"
 
+struct chr_writer;
+
 struct chr_reader {
 	int fd;
 	const char *name;	/* for messages: a path, or "stdin" */
@@ -16,12 +18,15 @@ struct chr_reader {
 	uint64_t off;		/* stream offset of buf[lo] */
 	uint64_t rec_off;	/* stream offset of the last record returned */
 	int eof;
+	struct chr_writer *flush;	/* if set, flushed before each blocking read */
 	int status;		/* after -1: CHR_EX_DATA or CHR_EX_SYS */
 	char err[512];		/* after -1: "name: byte N: what is wrong" */
 };
 
 /* Start reading records from fd; name is kept (not copied) for messages.
- * Returns 0, or -1 when out of memory. The fd stays the caller's. */
+ * Returns 0, or -1 when out of memory. The fd stays the caller's. A filter
+ * sets r->flush to its output writer, so that what it has written leaves
+ * before it waits for more input and a pipeline never stalls. */
 int chr_reader_init(struct chr_reader *r, int fd, const char *name);
 void chr_reader_free(struct chr_reader *r);
 
@@ -51,8 +56,8 @@ int chr_writer_close(struct chr_writer *w);
 
 /* Space for a record of len header+payload bytes, 64-byte aligned and
  * zeroed up to its span, inside the buffer (flushing first if needed).
- * Fill it, then chr_writer_commit. Returns NULL on a write error or when
- * len is not a legal record length. */
+ * Fill it, then chr_writer_commit. Returns NULL on a write error (w->err
+ * set) or with errno EINVAL when len is not a legal record length. */
 struct chr_rec *chr_writer_reserve(struct chr_writer *w, uint32_t len);
 
 /* Seal (chr_rec_seal) the record last reserved and make it part of the
@@ -60,7 +65,8 @@ struct chr_rec *chr_writer_reserve(struct chr_writer *w, uint32_t len);
 void chr_writer_commit(struct chr_writer *w, struct chr_rec *rec);
 
 /* Copy a complete, already sealed record (its span) to the output.
- * Returns 0, or -1 with w->err set. */
+ * Returns 0, or -1 with w->err set (a write error) or errno EINVAL (an
+ * illegal len). */
 int chr_writer_put(struct chr_writer *w, const struct chr_rec *rec);
 
 /* Write out everything buffered. Returns 0, or -1 with w->err (errno). */

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -91,6 +92,10 @@ int chr_mkdirs(const char *path)
 	char buf[PATH_MAX];
 	size_t n = strlen(path);
 
+	if (n == 0) {
+		errno = ENOENT;
+		return -1;
+	}
 	if (n >= sizeof buf) {
 		errno = ENAMETOOLONG;
 		return -1;
@@ -99,10 +104,19 @@ int chr_mkdirs(const char *path)
 	for (char *p = buf + 1; ; p++) {
 		if (*p == '/' || *p == '\0') {
 			char c = *p;
+			struct stat st;
 
 			*p = '\0';
-			if (mkdir(buf, 0777) < 0 && errno != EEXIST)
-				return -1;
+			if (mkdir(buf, 0777) < 0) {
+				if (errno != EEXIST)
+					return -1;
+				if (stat(buf, &st) < 0)
+					return -1;
+				if (!S_ISDIR(st.st_mode)) {
+					errno = ENOTDIR;
+					return -1;
+				}
+			}
 			*p = c;
 			if (c == '\0')
 				break;
@@ -150,14 +164,19 @@ int chr_publish_file(const char *path, const void *data, size_t n)
 	char tmp[PATH_MAX];
 	int fd, e;
 
-	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+	mode_t um;
+
+	if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	/* a unique temp name: concurrent publishers never share one */
+	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	if (chr_write_all(fd, data, n) < 0 || fsync(fd) < 0)
+	um = umask(0);
+	umask(um);
+	if (fchmod(fd, 0666 & ~um) < 0 || chr_write_all(fd, data, n) < 0 || fsync(fd) < 0)
 		goto fail;
 	if (close(fd) < 0) {
 		fd = -1;

@@ -37,9 +37,9 @@ int chr_fsync_dir(const char *path);
 /* fsync the directory holding path (its dirname). Returns 0, or -1. */
 int chr_fsync_parent(const char *path);
 
-/* Publish data as path atomically: write "<path>.tmp", fsync, rename over
- * path, fsync the directory. Returns 0, or -1 with errno (the temp file is
- * removed). */
+/* Publish data as path atomically: write a unique "<path>.tmp.XXXXXX",
+ * fsync, rename over path, fsync the directory. Returns 0, or -1 with errno
+ * (the temp file is removed). */
 int chr_publish_file(const char *path, const void *data, size_t n);
 
 #endif

@@ -27,13 +27,17 @@ uint32_t chr_rec_crc(const struct chr_rec *r)
 {
 	uint32_t c = chr_crc32c(0, (const char *)r + 4, 56);
 
+	if (r->len <= CHR_HDR_SIZE)
+		return c;
 	return chr_crc32c(c, (const char *)r + CHR_HDR_SIZE, r->len - CHR_HDR_SIZE);
 }
 
 void chr_rec_seal(struct chr_rec *r)
 {
-	size_t span = chr_rec_span(r->len);
+	size_t span = chr_rec_span(r->len < CHR_HDR_SIZE ? CHR_HDR_SIZE : r->len);
 
+	if (r->len < CHR_HDR_SIZE)
+		r->len = CHR_HDR_SIZE;
 	r->version = CHR_VERSION;
 	memset(r->reserved, 0, sizeof r->reserved);
 	memset((char *)r + r->len, 0, span - r->len);
@@ -50,25 +54,38 @@ const char *chr_rec_check(const struct chr_rec *r)
 		return "unknown record version";
 	if (chr_rec_crc(r) != r->crc)
 		return "bad crc";
+	for (size_t i = r->len; i < chr_rec_span(r->len); i++)
+		if (((const unsigned char *)r)[i] != 0)
+			return "nonzero padding";
 	return chr_rec_check_payload(r);
 }
 
-static int book_fits(const struct chr_rec *r)
+static int scale_ok(int8_t s)
+{
+	return s >= 0 && s <= 18;
+}
+
+static const char *book_check(const struct chr_rec *r)
 {
 	const struct chr_book *b = chr_rec_payload(r);
 	size_t n = chr_rec_payload_len(r);
 
-	if (n < sizeof *b)
-		return 0;
-	return (uint64_t)b->n_bid + b->n_ask ==
-		(n - sizeof *b) / sizeof(struct chr_level) &&
-		(n - sizeof *b) % sizeof(struct chr_level) == 0;
+	if (n < sizeof *b || (uint64_t)b->n_bid + b->n_ask !=
+	    (n - sizeof *b) / sizeof(struct chr_level) ||
+	    (n - sizeof *b) % sizeof(struct chr_level) != 0)
+		return "book level counts do not match the payload size";
+	if (!scale_ok(b->price_scale) || !scale_ok(b->size_scale))
+		return "book scale outside 0..18";
+	return NULL;
 }
 
 const char *chr_rec_check_payload(const struct chr_rec *r)
 {
-	size_t n = chr_rec_payload_len(r);
+	size_t n;
 
+	if (r->len < CHR_HDR_SIZE)
+		return "record length below 64";
+	n = chr_rec_payload_len(r);
 	switch (r->type) {
 	case CHR_DEFINE:
 		return n == sizeof(struct chr_define) ? NULL : "DEFINE payload has the wrong size";
@@ -76,14 +93,26 @@ const char *chr_rec_check_payload(const struct chr_rec *r)
 		return n == sizeof(struct chr_gap) ? NULL : "GAP payload has the wrong size";
 	case CHR_HEARTBEAT:
 		return n == 0 ? NULL : "HEARTBEAT carries a payload";
-	case CHR_TRADE:
-		return n == sizeof(struct chr_trade) ? NULL : "TRADE payload has the wrong size";
-	case CHR_QUOTE:
-		return n == sizeof(struct chr_quote) ? NULL : "QUOTE payload has the wrong size";
+	case CHR_TRADE: {
+		const struct chr_trade *t = chr_rec_payload(r);
+
+		if (n != sizeof *t)
+			return "TRADE payload has the wrong size";
+		return scale_ok(t->price_scale) && scale_ok(t->size_scale) ? NULL :
+			"TRADE scale outside 0..18";
+	}
+	case CHR_QUOTE: {
+		const struct chr_quote *q = chr_rec_payload(r);
+
+		if (n != sizeof *q)
+			return "QUOTE payload has the wrong size";
+		return scale_ok(q->price_scale) && scale_ok(q->size_scale) ? NULL :
+			"QUOTE scale outside 0..18";
+	}
 	case CHR_BOOK_SNAPSHOT:
 	case CHR_BOOK_DIFF:
 	case CHR_BOOK_TOPN:
-		return book_fits(r) ? NULL : "book level counts do not match the payload size";
+		return book_check(r);
 	}
 	return NULL;
 }
@@ -130,9 +159,12 @@ int chr_type_parse(const char *s)
 	for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
 		if (strcasecmp(aliases[i].alias, s) == 0)
 			return aliases[i].type;
-	if (*s == '\0')
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		s += 2, v = strtoul(s, &end, 16);
+	else
+		v = strtoul(s, &end, 10);
+	if ((unsigned)(*s - '0') > 9 && ((unsigned)(*s | 0x20) - 'a') > 5)
 		return -1;
-	v = strtoul(s, &end, 0);
 	if (*end != '\0' || v == 0 || v > 0xffff)
 		return -1;
 	return (int)v;

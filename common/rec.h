@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "chronicle records are little-endian and viewed in place: big-endian hosts are not supported"
 #endif
 
@@ -172,23 +172,26 @@ uint32_t chr_crc32c(uint32_t crc, const void *buf, size_t n);
 uint32_t chr_rec_crc(const struct chr_rec *r);
 
 /* Set version, zero the reserved bytes and padding up to the span, and
- * store the CRC. The record must own chr_rec_span(len) bytes. */
+ * store the CRC. The record must own chr_rec_span(len) bytes; a len below
+ * 64 is raised to 64. */
 void chr_rec_seal(struct chr_rec *r);
 
-/* Check a whole record in memory. Returns NULL when it is valid, else a
- * static description of what is wrong ("bad crc", ...). */
+/* Check a whole record in memory (its span): length, version, CRC, zero
+ * padding and payload layout. Returns NULL when it is valid, else a static
+ * description of what is wrong ("bad crc", ...). */
 const char *chr_rec_check(const struct chr_rec *r);
 
 /* Check the payload of a known type against its length (n_bid+n_ask fit,
- * fixed sizes match). Returns NULL when valid or the type has no fixed
- * layout, else a static description. */
+ * fixed sizes match, scales 0..18). Returns NULL when valid or the type has
+ * no fixed layout, else a static description. */
 const char *chr_rec_check_payload(const struct chr_rec *r);
 
 /* Name of a record type ("BOOK_DIFF", ...) or NULL when unknown. */
 const char *chr_type_name(uint16_t type);
 
-/* Parse a type name (case-insensitive; also "book"/"snapshot"/"diff"/"topn"/
- * "trade"/"quote") or a number. Returns the type or -1. */
+/* Parse a type name (case-insensitive; also the short names "snapshot",
+ * "diff", "topn", "trade", "quote", "define", "gap", "heartbeat"), a decimal
+ * number or a 0x-prefixed hex number. Returns the type or -1. */
 int chr_type_parse(const char *s);
 
 /* Segment header CRC (bytes 0..59) and validation: NULL when valid. */

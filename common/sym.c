@@ -26,10 +26,69 @@ void chr_symmap_free(struct chr_symmap *m)
 	memset(m, 0, sizeof *m);
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+	const struct chr_sym *x = a, *y = b;
+	int c = strcmp(x->venue, y->venue);
+
+	return c ? c : strcmp(x->symbol, y->symbol);
+}
+
+static int cmp_ids(const void *a, const void *b)
+{
+	const struct chr_sym *x = a, *y = b;
+
+	if (x->venue_id != y->venue_id)
+		return x->venue_id < y->venue_id ? -1 : 1;
+	return (x->market_id > y->market_id) - (x->market_id < y->market_id);
+}
+
+/* Every name once, one id per venue name, one venue name per venue id,
+ * one symbol per (venue id, market id). Sorts the entries by id. */
+static int consistent(struct chr_symmap *m, const char *path, char *err, size_t errlen)
+{
+	qsort(m->v, m->n, sizeof *m->v, cmp_name);
+	for (size_t i = 1; i < m->n; i++) {
+		const struct chr_sym *a = &m->v[i - 1], *b = &m->v[i];
+
+		if (strcmp(a->venue, b->venue) != 0)
+			continue;
+		if (strcmp(a->symbol, b->symbol) == 0) {
+			snprintf(err, errlen, "%s: '%s %s' is listed twice", path, a->venue, a->symbol);
+			return -1;
+		}
+		if (a->venue_id != b->venue_id) {
+			snprintf(err, errlen, "%s: venue '%s' has two ids, %u and %u", path,
+				 a->venue, a->venue_id, b->venue_id);
+			return -1;
+		}
+	}
+	qsort(m->v, m->n, sizeof *m->v, cmp_ids);
+	for (size_t i = 1; i < m->n; i++) {
+		const struct chr_sym *a = &m->v[i - 1], *b = &m->v[i];
+
+		if (a->venue_id != b->venue_id)
+			continue;
+		if (strcmp(a->venue, b->venue) != 0) {
+			snprintf(err, errlen, "%s: venue id %u names both '%s' and '%s'", path,
+				 a->venue_id, a->venue, b->venue);
+			return -1;
+		}
+		if (a->market_id == b->market_id) {
+			snprintf(err, errlen, "%s: ids %u %u name both '%s' and '%s'", path,
+				 a->venue_id, a->market_id, a->symbol, b->symbol);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int chr_symmap_load(struct chr_symmap *m, const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
-	char line[1024];
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
 	unsigned lineno = 0;
 
 	memset(m, 0, sizeof *m);
@@ -37,7 +96,7 @@ int chr_symmap_load(struct chr_symmap *m, const char *path, char *err, size_t er
 		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
 		return -1;
 	}
-	while (fgets(line, sizeof line, f)) {
+	while ((len = getline(&line, &cap, f)) >= 0) {
 		char venue[128], symbol[128], extra[2];
 		unsigned long long vid, mid;
 		char *hash = strchr(line, '#');
@@ -47,6 +106,10 @@ int chr_symmap_load(struct chr_symmap *m, const char *path, char *err, size_t er
 		lineno++;
 		if (hash)
 			*hash = '\0';
+		if (strlen(line) > 512) {
+			snprintf(err, errlen, "%s:%u: line too long", path, lineno);
+			goto fail;
+		}
 		k = sscanf(line, "%127s %127s %llu %llu %1s", venue, symbol, &vid, &mid, extra);
 		if (k == EOF || k == -1)
 			continue;
@@ -56,9 +119,9 @@ int chr_symmap_load(struct chr_symmap *m, const char *path, char *err, size_t er
 			goto fail;
 		}
 		if ((bad = chr_name_check(venue)) || (bad = chr_name_check(symbol)) ||
-		    strlen(venue) > 32) {
+		    strlen(venue) >= CHR_VENUE_MAX) {
 			snprintf(err, errlen, "%s:%u: %s", path, lineno,
-				 bad ? bad : "venue longer than 32 bytes");
+				 bad ? bad : "venue longer than 31 bytes");
 			goto fail;
 		}
 		if (vid == 0 || vid > 0xffff || mid == 0 || mid > 0xffffffffULL) {
@@ -67,15 +130,15 @@ int chr_symmap_load(struct chr_symmap *m, const char *path, char *err, size_t er
 			goto fail;
 		}
 		if (m->n == m->cap) {
-			size_t cap = m->cap ? 2 * m->cap : 64;
-			struct chr_sym *v = realloc(m->v, cap * sizeof *v);
+			size_t ncap = m->cap ? 2 * m->cap : 64;
+			struct chr_sym *v = realloc(m->v, ncap * sizeof *v);
 
 			if (v == NULL) {
 				snprintf(err, errlen, "%s: out of memory", path);
 				goto fail;
 			}
 			m->v = v;
-			m->cap = cap;
+			m->cap = ncap;
 		}
 		/* lengths were checked above */
 		memcpy(m->v[m->n].venue, venue, strlen(venue) + 1);
@@ -88,9 +151,13 @@ int chr_symmap_load(struct chr_symmap *m, const char *path, char *err, size_t er
 		snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
 		goto fail;
 	}
+	if (consistent(m, path, err, errlen) < 0)
+		goto fail;
+	free(line);
 	fclose(f);
 	return 0;
 fail:
+	free(line);
 	fclose(f);
 	chr_symmap_free(m);
 	return -1;
@@ -99,13 +166,16 @@ fail:
 void chr_sym_ids(const struct chr_symmap *m, const char *venue, const char *symbol,
 		 uint16_t *venue_id, uint32_t *market_id)
 {
+	*venue_id = chr_venue_hash(venue);
+	*market_id = chr_market_hash(symbol);
 	for (size_t i = 0; m && i < m->n; i++) {
-		if (strcmp(m->v[i].venue, venue) == 0 && strcmp(m->v[i].symbol, symbol) == 0) {
-			*venue_id = m->v[i].venue_id;
+		if (strcmp(m->v[i].venue, venue) != 0)
+			continue;
+		/* a listed venue keeps its id for unlisted symbols too */
+		*venue_id = m->v[i].venue_id;
+		if (strcmp(m->v[i].symbol, symbol) == 0) {
 			*market_id = m->v[i].market_id;
 			return;
 		}
 	}
-	*venue_id = chr_venue_hash(venue);
-	*market_id = chr_market_hash(symbol);
 }

@@ -26,14 +26,17 @@ struct chr_symmap {
 };
 
 /* Load a symbol map: one entry a line, "venue symbol venue_id market_id",
- * separated by blanks; '#' starts a comment; blank lines are ignored.
+ * separated by blanks; '#' starts a comment; blank lines are ignored. A
+ * venue is at most 31 bytes; each name is listed once, a venue has one
+ * id, and ids name one venue and one symbol.
  * Returns 0, or -1 with a message "path:line: what is wrong" (or the
  * system error) in err (errlen bytes). */
 int chr_symmap_load(struct chr_symmap *m, const char *path, char *err, size_t errlen);
 void chr_symmap_free(struct chr_symmap *m);
 
-/* Ids of (venue, symbol): from the map when it lists them (m may be NULL),
- * else the hashes above. */
+/* Ids of (venue, symbol): each from the map when it lists it (m may be
+ * NULL; a listed venue keeps its id for unlisted symbols), else the hashes
+ * above. Lookups are linear: maps hold at most a few thousand entries. */
 void chr_sym_ids(const struct chr_symmap *m, const char *venue, const char *symbol,
 		 uint16_t *venue_id, uint32_t *market_id);
 

@@ -1,4 +1,5 @@
 /* tm.c - UTC time parse and format (proleptic Gregorian calendar). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,8 +71,9 @@ int chr_time_parse(const char *s, int64_t *ns)
 	    n - (*s == '-') > 0) {
 		char *end;
 
+		errno = 0;
 		t = strtoll(s, &end, 10);
-		if (*end != '\0')
+		if (*end != '\0' || errno == ERANGE)
 			return -1;
 		*ns = t;
 		return 0;
@@ -177,7 +179,10 @@ int chr_duration_parse(const char *s, int64_t *ns)
 
 	if ((unsigned)(*s - '0') > 9)
 		return -1;
+	errno = 0;
 	v = strtoll(s, &end, 10);
+	if (errno == ERANGE)
+		return -1;
 	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
 		int64_t r;
 

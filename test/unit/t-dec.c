@@ -64,6 +64,9 @@ int main(void)
 	CHECK(chr_dec_cmp(-1, 0, 1, 18) < 0);
 	CHECK(chr_dec_cmp(INT64_MAX, 0, INT64_MAX, 18) > 0);
 
+	CHECK(chr_dec_cmp(1, 0, 1, 40) != 0);	/* out of range: no overflow */
+	chr_dec_format(buf, 12345, 19);
+	CHECK_STR(buf, "?");
 	chr_dec_format(buf, INT64_MIN + 1, 18);
 	CHECK_STR(buf, "-9.223372036854775807");
 	chr_dec_format(buf, -5, 3);

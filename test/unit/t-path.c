@@ -51,6 +51,7 @@ int main(void)
 	CHECK(chr_stream_of(0x01) == NULL);
 
 	CHECK(mkdtemp(dir) != NULL);
+	CHECK(chr_mkdirs("") == -1);
 	snprintf(buf, sizeof buf, "%s/x/y/z", dir);
 	CHECK(chr_mkdirs(buf) == 0);
 	CHECK(chr_mkdirs(buf) == 0);
@@ -79,13 +80,42 @@ int main(void)
 		chr_sym_ids(&m, "binance", "BTCUSDT", &vid, &mid);
 		CHECK(vid == 7 && mid == 42);
 		chr_sym_ids(&m, "binance", "ETHUSDT", &vid, &mid);
-		CHECK(vid == chr_venue_hash("binance") && mid == chr_market_hash("ETHUSDT"));
+		CHECK(vid == 7 && mid == chr_market_hash("ETHUSDT"));
+		chr_sym_ids(&m, "okx", "ETHUSDT", &vid, &mid);
+		CHECK(vid == chr_venue_hash("okx"));
 		chr_symmap_free(&m);
 		f = fopen(buf, "w");
 		fputs("binance BTCUSDT 7\n", f);
 		fclose(f);
 		CHECK(chr_symmap_load(&m, buf, err, sizeof err) == -1);
 		CHECK(strstr(err, ":1:") != NULL);
+		/* duplicates and id clashes are refused */
+		f = fopen(buf, "w");
+		fputs("binance BTCUSDT 1 1\nbinance BTCUSDT 9 9\n", f);
+		fclose(f);
+		CHECK(chr_symmap_load(&m, buf, err, sizeof err) == -1);
+		f = fopen(buf, "w");
+		fputs("binance BTCUSDT 1 1\nokx ETHUSDT 1 2\n", f);
+		fclose(f);
+		CHECK(chr_symmap_load(&m, buf, err, sizeof err) == -1);
+		f = fopen(buf, "w");
+		fputs("binance BTCUSDT 1 1\nbinance ETHUSDT 1 1\n", f);
+		fclose(f);
+		CHECK(chr_symmap_load(&m, buf, err, sizeof err) == -1);
+		/* a long comment never turns into an entry */
+		f = fopen(buf, "w");
+		fputs("#", f);
+		for (int i = 0; i < 1100; i++)
+			fputc('x', f);
+		fputs(" evil SYM 7 7\nbinance BTCUSDT 1 1\n", f);
+		fclose(f);
+		CHECK(chr_symmap_load(&m, buf, err, sizeof err) == 0 && m.n == 1);
+		chr_symmap_free(&m);
+		/* a venue must leave room for its NUL in DEFINE */
+		f = fopen(buf, "w");
+		fputs("abcdefghijabcdefghijabcdefghijab BTCUSDT 1 1\n", f);
+		fclose(f);
+		CHECK(chr_symmap_load(&m, buf, err, sizeof err) == -1);
 	}
 	snprintf(buf, sizeof buf, "rm -rf '%s'", dir);
 	CHECK(system(buf) == 0);

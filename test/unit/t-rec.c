@@ -29,10 +29,23 @@ int main(void)
 	t->price++;
 	CHECK(strcmp(chr_rec_check(r), "bad crc") == 0);
 	t->price--;
+	t->price_scale = 19;
+	chr_rec_seal(r);
+	CHECK(chr_rec_check(r) != NULL);
+	t->price_scale = 0;
 	r->seq = 9;
 	CHECK(chr_rec_check(r) != NULL);	/* header bytes are covered too */
 	chr_rec_seal(r);
 	CHECK(chr_rec_check(r) == NULL);
+
+	/* padding must be zero */
+	memset(r, 0, 128);
+	r->len = 64 + sizeof(struct chr_gap);
+	r->type = CHR_GAP;
+	chr_rec_seal(r);
+	CHECK(chr_rec_check(r) == NULL);
+	buf[r->len + 3] = 0xff;
+	CHECK(strcmp(chr_rec_check(r), "nonzero padding") == 0);
 
 	/* a book whose counts disagree with its size */
 	{
@@ -57,6 +70,9 @@ int main(void)
 	CHECK(chr_type_parse("0x8001") == 0x8001);
 	CHECK(chr_type_parse("nope") == -1);
 	CHECK(chr_type_parse("") == -1);
+	CHECK(chr_type_parse("010") == 10);
+	CHECK(chr_type_parse("-1") == -1);
+	CHECK(chr_type_parse("0x") == -1);
 
 	{
 		struct chr_seg s = {.magic = CHR_SEG_MAGIC, .version = 1};

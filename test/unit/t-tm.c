@@ -28,6 +28,8 @@ int main(void)
 	CHECK(chr_time_parse("yesterday", &ns) == -1);
 	CHECK(chr_time_parse("", &ns) == -1);
 	CHECK(chr_time_parse("12x", &ns) == -1);
+	CHECK(chr_time_parse("99999999999999999999", &ns) == -1);
+	CHECK(chr_duration_parse("99999999999999999999ns", &ns) == -1);
 
 	chr_time_format(buf, -1);
 	CHECK_STR(buf, "1969-12-31T23:59:59.999999999Z");
