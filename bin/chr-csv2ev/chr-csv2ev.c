@@ -1,0 +1,193 @@
+/* chr-csv2ev - Tardis.dev CSV (plain or gzip, files or stdin) to chronicle
+ * records on stdout. The dataset rules live in common/tardis.c. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "chr.h"
+#include "gzin.h"
+#include "tardis.h"
+
+#define BUF_SIZE (8u << 20)
+#define READ_SIZE (256u << 10)
+
+static const char usage_text[] =
+	"usage: chr-csv2ev [-t TYPE] [--venue NAME] [--symbols FILE] [--skip-bad]\n"
+	"                  [--progress | --no-progress] [--no-fast-path] [FILE...]\n"
+	"Convert Tardis.dev CSV files (plain or gzip; stdin when no FILE or '-')\n"
+	"into chronicle records on stdout.\n"
+	"  -t, --type TYPE      dataset: incremental_book_L2, trades, quotes or\n"
+	"                       book_snapshot_N (default: from each header line)\n"
+	"      --venue NAME     venue name instead of the exchange column\n"
+	"  -s, --symbols FILE   venue and market ids from a symbol map\n"
+	"      --skip-bad       count, report and skip bad rows instead of failing\n"
+	"      --progress       show progress on stderr (default when a terminal)\n"
+	"      --no-progress    do not show progress\n"
+	"      --no-fast-path   parse every row with libcsv (for testing)\n"
+	"  -h, --help           show this help and exit\n"
+	"      --version        show the version and exit\n";
+
+enum { OPT_VENUE = 256, OPT_SKIP_BAD, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_NO_FAST, OPT_VERSION };
+
+static const struct option longopts[] = {
+	{ "type", required_argument, NULL, 't' },
+	{ "venue", required_argument, NULL, OPT_VENUE },
+	{ "symbols", required_argument, NULL, 's' },
+	{ "skip-bad", no_argument, NULL, OPT_SKIP_BAD },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
+	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ "no-fast-path", no_argument, NULL, OPT_NO_FAST },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+static struct chr_writer w;
+static struct chr_tardis_in tin;
+
+/* Write what the rows before a failure made, then exit with status. */
+static _Noreturn void fail(int status, const char *msg)
+{
+	if (status == CHR_EX_DATA)
+		(void)chr_tardis_in_end(&tin);
+	(void)chr_writer_flush(&w);
+	chr_die(status, "%s", msg);
+}
+
+int main(int argc, char **argv)
+{
+	const char *symbols = NULL, *stdin_only[] = { "-" }, **files;
+	int c, progress = -1, nfiles, i, status = CHR_EX_OK;
+	struct chr_symmap map = { 0 };
+	struct chr_progress pr;
+	uint64_t total = 0, done = 0;
+	size_t cap = BUF_SIZE, have;
+	char *buf, err[512];
+
+	chr_setprog(argv[0]);
+	if (chr_tardis_in_init(&tin, &w) < 0)
+		chr_die(CHR_EX_SYS, "out of memory");
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":t:s:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			tin.force_type = chr_tardis_type_parse(optarg, &tin.force_n);
+			if (tin.force_type == CHR_TARDIS_NONE)
+				chr_usage_error("unknown dataset '%s'", optarg);
+			break;
+		case OPT_VENUE:
+			if (optarg[0] == '\0' || strlen(optarg) > CHR_VENUE_MAX)
+				chr_usage_error("venue '%s' is not 1 to %d bytes", optarg, CHR_VENUE_MAX);
+			tin.venue = optarg;
+			break;
+		case 's':
+			symbols = optarg;
+			break;
+		case OPT_SKIP_BAD:
+			tin.skip_bad = 1;
+			break;
+		case OPT_PROGRESS:
+			progress = 1;
+			break;
+		case OPT_NO_PROGRESS:
+			progress = 0;
+			break;
+		case OPT_NO_FAST:
+			tin.fast = 0;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			chr_close_stdout();
+			return CHR_EX_OK;
+		case OPT_VERSION:
+			printf("chr-csv2ev %s\n", CHR_VERSION_STRING);
+			chr_close_stdout();
+			return CHR_EX_OK;
+		case ':':
+			chr_usage_error("option '%s' needs an argument", argv[optind - 1]);
+		default:
+			if (optopt != 0)
+				chr_usage_error("unknown option '-%c'", optopt);
+			chr_usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	nfiles = argc - optind;
+	files = (const char **)argv + optind;
+	if (nfiles == 0) {
+		files = stdin_only;
+		nfiles = 1;
+	}
+	chr_refuse_tty(STDOUT_FILENO);
+	if (symbols != NULL) {
+		if (chr_symmap_load(&map, symbols, err, sizeof err) < 0)
+			chr_die(CHR_EX_DATA, "%s", err);
+		tin.map = &map;
+	}
+	for (i = 0; i < nfiles; i++) {
+		struct stat sb;
+
+		if (strcmp(files[i], "-") != 0 && stat(files[i], &sb) == 0 && S_ISREG(sb.st_mode))
+			total += (uint64_t)sb.st_size;
+	}
+	if (chr_writer_init(&w, STDOUT_FILENO, "stdout", BUF_SIZE) < 0 ||
+	    (buf = malloc(cap + CHR_TARDIS_PAD)) == NULL)
+		chr_die(CHR_EX_SYS, "out of memory");
+	chr_progress_init(&pr, progress, total, "rows");
+
+	for (i = 0; i < nfiles; i++) {
+		struct chr_gzin g;
+		ssize_t k;
+		long used;
+
+		if (chr_gzin_open(&g, files[i]) < 0) {
+			chr_warn("%s", g.err);
+			status = CHR_EX_SYS;
+			continue;
+		}
+		chr_tardis_in_file(&tin, g.name);
+		have = 0;
+		for (;;) {
+			if (have == cap) {
+				/* a line longer than the buffer */
+				char *nb = realloc(buf, 2 * cap + CHR_TARDIS_PAD);
+
+				if (nb == NULL)
+					fail(CHR_EX_SYS, "out of memory");
+				buf = nb;
+				cap *= 2;
+			}
+			/* small reads keep the text in the cache for the parser */
+			k = chr_gzin_read(&g, buf + have, cap - have < READ_SIZE ? cap - have : READ_SIZE);
+			if (k < 0)
+				fail(g.status, g.err);
+			have += (size_t)k;
+			used = chr_tardis_in_parse(&tin, buf, have, k == 0);
+			if (used < 0)
+				fail(tin.status, tin.err);
+			memmove(buf, buf + used, have - (size_t)used);
+			have -= (size_t)used;
+			if (pr.on)
+				chr_progress_print(&pr, tin.rows, done + g.in_bytes, 0);
+			if (k == 0)
+				break;
+		}
+		done += g.in_bytes;
+		chr_gzin_close(&g);
+		if (chr_tardis_in_end(&tin) < 0)
+			fail(tin.status, tin.err);
+	}
+	chr_progress_end(&pr, tin.rows, done);
+	if (tin.bad > 0)
+		chr_warn("skipped %llu bad rows of %llu%s", (unsigned long long)tin.bad,
+			 (unsigned long long)tin.rows,
+			 tin.bad > tin.report_max ? " (only the first ones are shown)" : "");
+	if (chr_writer_close(&w) < 0)
+		chr_die(CHR_EX_SYS, "write error on 'stdout': %s", strerror(w.err));
+	free(buf);
+	chr_tardis_in_free(&tin);
+	chr_symmap_free(&map);
+	return status;
+}

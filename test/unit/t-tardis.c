@@ -1,0 +1,556 @@
+/* t-tardis.c - tests of common/tardis.c: headers, rows -> records, records
+ * -> CSV (round trips of the real samples). Also a test tool for bats:
+ * `t-tardis dump` prints records as text, `t-tardis csv` writes them as
+ * Tardis CSV with chr_tardis_write. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chr.h"
+#include "gzin.h"
+#include "tardis.h"
+#include "unit.h"
+
+/* ---- tools for bats ---- */
+
+static int dump(void)
+{
+	struct chr_reader rd;
+	const struct chr_rec *r;
+	int rc;
+
+	if (chr_reader_init(&rd, 0, "stdin") < 0)
+		return 3;
+	while ((rc = chr_reader_next(&rd, &r)) == 1) {
+		const char *tn = chr_type_name(r->type);
+
+		printf("%s%s seq=%llu src=%llu ts=%lld ev=%lld v=%u m=%u", tn ? tn : "?",
+		       (r->flags & CHR_F_LAST) ? " LAST" : "", (unsigned long long)r->seq,
+		       (unsigned long long)r->src_seq, (long long)r->ts, (long long)r->ts_event,
+		       r->venue, r->market);
+		if (r->type == CHR_DEFINE) {
+			const struct chr_define *d = chr_rec_payload(r);
+
+			printf(" %.32s %.64s", d->venue, d->symbol);
+		} else if (r->type == CHR_TRADE) {
+			const struct chr_trade *t = chr_rec_payload(r);
+
+			printf(" ps=%d ss=%d px=%lld sz=%lld side=%u id=%.40s", t->price_scale, t->size_scale,
+			       (long long)t->price, (long long)t->size, t->side, t->id);
+		} else if (r->type == CHR_QUOTE) {
+			const struct chr_quote *q = chr_rec_payload(r);
+
+			printf(" ps=%d ss=%d bid=%lld/%lld ask=%lld/%lld", q->price_scale, q->size_scale,
+			       (long long)q->bid_px, (long long)q->bid_sz, (long long)q->ask_px,
+			       (long long)q->ask_sz);
+		} else if (r->type >= CHR_BOOK_SNAPSHOT && r->type <= CHR_BOOK_TOPN) {
+			const struct chr_book *b = chr_rec_payload(r);
+			uint32_t i;
+
+			printf(" ps=%d ss=%d uid=%llu/%llu/%llu nb=%u na=%u", b->price_scale, b->size_scale,
+			       (unsigned long long)b->update_id_first, (unsigned long long)b->update_id_last,
+			       (unsigned long long)b->update_id_prev, b->n_bid, b->n_ask);
+			for (i = 0; i < b->n_bid + b->n_ask && i < 4; i++)
+				printf(" %lld@%lld", (long long)b->levels[i].size, (long long)b->levels[i].price);
+		}
+		putchar('\n');
+	}
+	if (rc < 0) {
+		fprintf(stderr, "t-tardis: %s\n", rd.err);
+		return rd.status;
+	}
+	chr_reader_free(&rd);
+	return 0;
+}
+
+static int to_csv(void)
+{
+	struct chr_reader rd;
+	struct chr_tardis_out o;
+	const struct chr_rec *r;
+	unsigned long long skipped = 0;
+	int rc;
+
+	if (chr_reader_init(&rd, 0, "stdin") < 0)
+		return 3;
+	chr_tardis_out_init(&o);
+	while ((rc = chr_reader_next(&rd, &r)) == 1) {
+		int k = chr_tardis_write(&o, r, stdout);
+
+		if (k == CHR_TARDIS_SKIPPED)
+			skipped++;
+		else if (k < 0)
+			return 3;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "t-tardis: %s\n", rd.err);
+		return rd.status;
+	}
+	if (skipped)
+		fprintf(stderr, "t-tardis: skipped %llu records\n", skipped);
+	chr_tardis_out_free(&o);
+	chr_reader_free(&rd);
+	return fflush(stdout) == 0 ? 0 : 3;
+}
+
+/* ---- helpers ---- */
+
+/* Convert CSV text to records, fed in chunks of step bytes (0: at once).
+ * Returns the records in a malloc'd buffer (*n bytes); the parse result in
+ * *rc (0, or the status of a failure). */
+static unsigned char *convert(const char *csv, size_t len, size_t step, int fast, int skip_bad,
+			      size_t *n, int *rc, char *err, size_t errlen)
+{
+	struct chr_writer w;
+	struct chr_tardis_in t;
+	char *mem = NULL, *buf;
+	size_t memn = 0, have = 0, fed = 0;
+	FILE *f = open_memstream(&mem, &memn);
+	int fd = -1;
+	char path[] = "/tmp/t-tardis-XXXXXX";
+	long used;
+
+	fd = mkstemp(path);
+	unlink(path);
+	chr_writer_init(&w, fd, "tmp", 0);
+	chr_tardis_in_init(&t, &w);
+	t.fast = fast;
+	t.skip_bad = skip_bad;
+	t.report_max = 0;
+	chr_tardis_in_file(&t, "x.csv");
+	buf = malloc(len + CHR_TARDIS_PAD + 1);
+	*rc = 0;
+	for (;;) {
+		size_t k = step == 0 ? len - fed : (len - fed < step ? len - fed : step);
+
+		memcpy(buf + have, csv + fed, k);
+		fed += k;
+		have += k;
+		used = chr_tardis_in_parse(&t, buf, have, fed == len);
+		if (used < 0) {
+			*rc = t.status;
+			memcpy(err, t.err, errlen < sizeof t.err ? errlen : sizeof t.err);
+			err[errlen - 1] = '\0';
+			chr_tardis_in_end(&t);
+			break;
+		}
+		memmove(buf, buf + used, have - (size_t)used);
+		have -= (size_t)used;
+		if (fed == len) {
+			chr_tardis_in_end(&t);
+			break;
+		}
+	}
+	chr_writer_close(&w);
+	free(buf);
+	chr_tardis_in_free(&t);
+	fclose(f);
+	free(mem);
+	*n = (size_t)lseek(fd, 0, SEEK_END);
+	mem = malloc(*n + 1);
+	if (pread(fd, mem, *n, 0) != (ssize_t)*n)
+		*n = 0;
+	close(fd);
+	return (unsigned char *)mem;
+}
+
+/* Records back to CSV text (malloc'd, NUL-terminated). */
+static char *records_csv(const unsigned char *recs, size_t n, unsigned *skipped)
+{
+	struct chr_tardis_out o;
+	char *out = NULL;
+	size_t outn = 0, off = 0;
+	FILE *f = open_memstream(&out, &outn);
+
+	chr_tardis_out_init(&o);
+	*skipped = 0;
+	while (off < n) {
+		const struct chr_rec *r = (const struct chr_rec *)(recs + off);
+		int k = chr_tardis_write(&o, r, f);
+
+		if (k == CHR_TARDIS_SKIPPED)
+			(*skipped)++;
+		off += chr_rec_span(r->len);
+	}
+	chr_tardis_out_free(&o);
+	fclose(f);
+	return out;
+}
+
+static const struct chr_rec *rec_at(const unsigned char *recs, size_t n, size_t idx)
+{
+	size_t off = 0;
+
+	while (off < n) {
+		const struct chr_rec *r = (const struct chr_rec *)(recs + off);
+
+		if (idx-- == 0)
+			return r;
+		off += chr_rec_span(r->len);
+	}
+	return NULL;
+}
+
+static size_t rec_count(const unsigned char *recs, size_t n)
+{
+	size_t off = 0, k = 0;
+
+	while (off < n) {
+		off += chr_rec_span(((const struct chr_rec *)(recs + off))->len);
+		k++;
+	}
+	return k;
+}
+
+/* Do two CSV texts hold the same rows, fields compared as decimals when
+ * both parse as decimals ("50000.0" equals "50000")? */
+static int same_csv(const char *a, const char *b)
+{
+	while (*a && *b) {
+		size_t na = strcspn(a, ",\n"), nb = strcspn(b, ",\n");
+		int64_t ma, mb;
+		int sa, sb;
+
+		if (na == nb && memcmp(a, b, na) == 0) {
+			/* equal text */
+		} else if (chr_dec_parse(a, na, &ma, &sa) == 0 && chr_dec_parse(b, nb, &mb, &sb) == 0 &&
+			   chr_dec_cmp(ma, sa, mb, sb) == 0) {
+			/* equal decimals */
+		} else {
+			fprintf(stderr, "differ: '%.*s' '%.*s'\n", (int)na, a, (int)nb, b);
+			return 0;
+		}
+		a += na;
+		b += nb;
+		if ((strcmp(a, "\n") == 0 && *b == '\0') || (strcmp(b, "\n") == 0 && *a == '\0'))
+			return 1;	/* a last line without its line end */
+		if (*a != *b)
+			return 0;
+		if (*a) {
+			a++;
+			b++;
+		}
+	}
+	return *a == *b;
+}
+
+static char *read_file(const char *path, size_t *n)
+{
+	struct chr_gzin g;
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t k;
+
+	*n = 0;
+	if (chr_gzin_open(&g, path) < 0)
+		return NULL;
+	do {
+		if (cap - *n < 65536) {
+			cap = cap ? 2 * cap : 1 << 20;
+			buf = realloc(buf, cap + 1);
+		}
+		k = chr_gzin_read(&g, buf + *n, cap - *n);
+		if (k > 0)
+			*n += (size_t)k;
+	} while (k > 0);
+	chr_gzin_close(&g);
+	if (k < 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[*n] = '\0';
+	return buf;
+}
+
+/* ---- tests ---- */
+
+static void test_headers(void)
+{
+	int n, t, k;
+	char *h;
+
+	CHECK(chr_tardis_type_parse("incremental_book_L2", &n) == CHR_TARDIS_L2);
+	CHECK(chr_tardis_type_parse("trades", &n) == CHR_TARDIS_TRADES);
+	CHECK(chr_tardis_type_parse("quotes", &n) == CHR_TARDIS_QUOTES);
+	CHECK(chr_tardis_type_parse("book_snapshot_25", &n) == CHR_TARDIS_TOPN && n == 25);
+	CHECK(chr_tardis_type_parse("book_snapshot_0", &n) == CHR_TARDIS_NONE);
+	CHECK(chr_tardis_type_parse("book_snapshot_", &n) == CHR_TARDIS_NONE);
+	CHECK(chr_tardis_type_parse("book_snapshot_5x", &n) == CHR_TARDIS_NONE);
+	CHECK(chr_tardis_type_parse("derivative_ticker", &n) == CHR_TARDIS_NONE);
+	for (k = 1; k <= 30; k += 4) {
+		h = chr_tardis_header_line(CHR_TARDIS_TOPN, k);
+		t = chr_tardis_header(h, strlen(h) - 1, &n);
+		CHECK(t == CHR_TARDIS_TOPN && n == k);
+		/* one column short is not a header */
+		CHECK(chr_tardis_header(h, strlen(h) - 2, &n) == CHR_TARDIS_NONE);
+		free(h);
+	}
+	h = chr_tardis_header_line(CHR_TARDIS_L2, 0);
+	CHECK_STR(h, "exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount\n");
+	CHECK(chr_tardis_header(h, strlen(h) - 1, &n) == CHR_TARDIS_L2);
+	free(h);
+	CHECK(chr_tardis_header("exchange,symbol", 15, &n) == CHR_TARDIS_NONE);
+}
+
+#define L2H "exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount\n"
+
+static void test_l2(void)
+{
+	static const char csv[] = L2H
+		"x,S,1,10,false,bid,1,1\n"		/* before the snapshot: skipped */
+		"x,S,2,20,true,bid,100.5,1\n"
+		"x,S,2,20,true,ask,101,0.25\n"
+		"x,S,3,30,false,ask,101,0\n"
+		"x,S,3,30,false,bid,100.25,2\n"		/* bid after ask: new record */
+		"x,S,4,30,false,bid,99,3\n"		/* timestamp changes: new record */
+		"x,S,5,40,true,bid,1,1\n"		/* a new snapshot */
+		"x,S,5,41,true,ask,2,1\n";		/* it continues: a diff */
+	int rcs[2], fast, rc;
+	size_t n, nn[2];
+	unsigned char *recs[2];
+	const struct chr_rec *r;
+	const struct chr_book *b;
+	char err[768];
+
+	for (fast = 0; fast < 2; fast++) {
+		recs[fast] = convert(csv, sizeof csv - 1, 0, fast, 0, &nn[fast], &rcs[fast], err, sizeof err);
+		CHECK(rcs[fast] == 0);
+	}
+	CHECK(nn[0] == nn[1] && memcmp(recs[0], recs[1], nn[0]) == 0);
+	n = nn[1];
+	CHECK(rec_count(recs[1], n) == 7);
+	r = rec_at(recs[1], n, 0);
+	CHECK(r->type == CHR_DEFINE && r->seq == 0 && r->ts == 20000);
+	r = rec_at(recs[1], n, 1);
+	b = chr_rec_payload(r);
+	CHECK(r->type == CHR_BOOK_SNAPSHOT && (r->flags & CHR_F_LAST) && r->seq == 1 && r->src_seq == 1);
+	CHECK(r->ts == 20000 && r->ts_event == 2000);
+	CHECK(b->n_bid == 1 && b->n_ask == 1 && b->price_scale == 1 && b->size_scale == 2);
+	CHECK(b->levels[0].price == 1005 && b->levels[0].size == 100);
+	CHECK(b->levels[1].price == 1010 && b->levels[1].size == 25);
+	CHECK(b->update_id_first == 1 && b->update_id_last == 1 && b->update_id_prev == 0);
+	r = rec_at(recs[1], n, 2);
+	b = chr_rec_payload(r);
+	CHECK(r->type == CHR_BOOK_DIFF && !(r->flags & CHR_F_LAST) && b->n_ask == 1 && b->n_bid == 0);
+	CHECK(b->price_scale == 0 && b->size_scale == 0 && b->update_id_prev == 1);
+	r = rec_at(recs[1], n, 3);
+	b = chr_rec_payload(r);
+	CHECK(r->type == CHR_BOOK_DIFF && !(r->flags & CHR_F_LAST) && b->n_bid == 1 && b->price_scale == 2);
+	CHECK(b->levels[0].price == 10025);
+	r = rec_at(recs[1], n, 4);
+	CHECK(r->type == CHR_BOOK_DIFF && (r->flags & CHR_F_LAST) && r->ts_event == 4000);
+	r = rec_at(recs[1], n, 5);
+	CHECK(r->type == CHR_BOOK_SNAPSHOT && (r->flags & CHR_F_LAST));
+	r = rec_at(recs[1], n, 6);
+	b = chr_rec_payload(r);
+	CHECK(r->type == CHR_BOOK_DIFF && (r->flags & CHR_F_LAST) && b->n_ask == 1 && b->update_id_last == 6);
+	free(recs[0]);
+	free(recs[1]);
+
+	/* fed a byte at a time: the same records */
+	recs[0] = convert(csv, sizeof csv - 1, 0, 1, 0, &nn[0], &rc, err, sizeof err);
+	recs[1] = convert(csv, sizeof csv - 1, 1, 1, 0, &nn[1], &rc, err, sizeof err);
+	CHECK(nn[0] == nn[1] && memcmp(recs[0], recs[1], nn[0]) == 0);
+	free(recs[0]);
+	free(recs[1]);
+}
+
+static void test_bad(void)
+{
+	static const struct {
+		const char *row, *msg;
+	} cases[] = {
+		{ "x,S,1,2,true,bid,1\n", "x.csv:2: row has 7 columns, expected 8" },
+		{ "x,S,1,2,true,bid,6O000.1,1\n", "x.csv:2: price '6O000.1' is not a decimal" },
+		{ "x,S,1,2,true,bid,1,\n", "x.csv:2: amount is empty" },
+		{ "x,S,1,2,true,bid,1,1e5\n", "x.csv:2: amount '1e5' is not a decimal" },
+		{ "x,S,1,2,true,buy,1,1\n", "x.csv:2: side 'buy' is not bid or ask" },
+		{ "x,S,1.5,2,true,bid,1,1\n", "x.csv:2: timestamp '1.5' is not an integer" },
+		{ "x,S,1,-2,true,bid,1,1\n", "x.csv:2: local_timestamp '-2' is not an integer" },
+		{ "x,S,1,99999999999999999,true,bid,1,1\n", "x.csv:2: local_timestamp '99999999999999999' is out of range" },
+		{ "x,S,1,2,yes,bid,1,1\n", "x.csv:2: is_snapshot 'yes' is not true or false" },
+		{ "x,S,1,2,true,bid,0.0000000000000000001,1\n", "x.csv:2: price '0.0000000000000000001' is out of range" },
+		{ "\n", "x.csv:2: empty line" },
+		{ "x,\"S,1,2,true,bid,1,1\n", "x.csv:2: malformed quotes" },
+	};
+	size_t i, n;
+	int fast, rc;
+	char csv[512], err[768];
+	unsigned char *recs;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		for (fast = 0; fast < 2; fast++) {
+			snprintf(csv, sizeof csv, "%s%s", L2H, cases[i].row);
+			err[0] = '\0';
+			recs = convert(csv, strlen(csv), 0, fast, 0, &n, &rc, err, sizeof err);
+			CHECK(rc == CHR_EX_DATA);
+			CHECK_STR(err, cases[i].msg);
+			CHECK(n == 0);
+			free(recs);
+			/* skipped instead */
+			recs = convert(csv, strlen(csv), 0, fast, 1, &n, &rc, err, sizeof err);
+			CHECK(rc == 0 && n == 0);
+			free(recs);
+		}
+	/* a value that does not fit the scale of its record */
+	snprintf(csv, sizeof csv, "%s%s", L2H,
+		 "x,S,1,2,true,bid,12345678901234567,1\nx,S,1,2,true,bid,1.25,1\n");
+	recs = convert(csv, strlen(csv), 0, 1, 0, &n, &rc, err, sizeof err);
+	CHECK(rc == CHR_EX_DATA);
+	CHECK_STR(err, "x.csv:3: price '1.25' does not fit the scale of its record");
+	CHECK(rec_count(recs, n) == 2);	/* DEFINE and the first row's snapshot */
+	free(recs);
+	/* unknown header */
+	recs = convert("a,b\n1,2\n", 8, 0, 1, 1, &n, &rc, err, sizeof err);
+	CHECK(rc == CHR_EX_DATA);
+	CHECK_STR(err, "x.csv:1: unknown header 'a,b'");
+	free(recs);
+}
+
+static void test_other(void)
+{
+	static const char trades[] = "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\r\n"
+		"b,X,1,5,\"a,1\",buy,10.5,2\r\n"
+		"b,X,1,5,a2,unknown,10,0.125\r\n"
+		"b,Y,1,5,a3,sell,10,1\r\n";
+	static const char quotes[] = "exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount\n"
+		"h,Q,1,2,5,8629.3,8629.25,806\n"
+		"h,Q,1,3,,,8629.2,1.5";		/* no final line end */
+	static const char topn[] = "exchange,symbol,timestamp,local_timestamp,asks[0].price,asks[0].amount,"
+		"bids[0].price,bids[0].amount,asks[1].price,asks[1].amount,bids[1].price,bids[1].amount\n"
+		"b,X,1,2,11,1.5,10,2,12.25,3,,\n";
+	const struct chr_trade *tr;
+	const struct chr_quote *q;
+	const struct chr_book *b;
+	const struct chr_rec *r;
+	unsigned char *recs;
+	unsigned skipped;
+	char err[768], *out;
+	size_t n;
+	int rc;
+
+	recs = convert(trades, sizeof trades - 1, 0, 1, 0, &n, &rc, err, sizeof err);
+	CHECK(rc == 0 && rec_count(recs, n) == 5);
+	r = rec_at(recs, n, 1);
+	tr = chr_rec_payload(r);
+	CHECK(r->type == CHR_TRADE && !(r->flags & CHR_F_LAST) && tr->side == CHR_SIDE_BUY);
+	CHECK(tr->price == 105 && tr->price_scale == 1 && tr->size == 2 && strcmp(tr->id, "a,1") == 0);
+	r = rec_at(recs, n, 2);
+	tr = chr_rec_payload(r);
+	CHECK((r->flags & CHR_F_LAST) && tr->side == CHR_SIDE_UNKNOWN && tr->size_scale == 3);
+	CHECK(rec_at(recs, n, 3)->type == CHR_DEFINE);
+	out = records_csv(recs, n, &skipped);
+	CHECK_STR(out, "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n"
+		  "b,X,1,5,\"a,1\",buy,10.5,2\nb,X,1,5,a2,unknown,10,0.125\nb,Y,1,5,a3,sell,10,1\n");
+	free(out);
+	free(recs);
+
+	recs = convert(quotes, sizeof quotes - 1, 0, 1, 0, &n, &rc, err, sizeof err);
+	CHECK(rc == 0 && rec_count(recs, n) == 3);
+	q = chr_rec_payload(rec_at(recs, n, 1));
+	CHECK(q->price_scale == 2 && q->ask_px == 862930 && q->bid_px == 862925 && q->ask_sz == 5);
+	q = chr_rec_payload(rec_at(recs, n, 2));
+	CHECK(q->ask_px == CHR_NULL && q->ask_sz == CHR_NULL && q->bid_sz == 15 && q->size_scale == 1);
+	out = records_csv(recs, n, &skipped);
+	CHECK(same_csv(out, quotes));
+	free(out);
+	free(recs);
+
+	recs = convert(topn, sizeof topn - 1, 0, 1, 0, &n, &rc, err, sizeof err);
+	CHECK(rc == 0 && rec_count(recs, n) == 2);
+	r = rec_at(recs, n, 1);
+	b = chr_rec_payload(r);
+	CHECK(r->type == CHR_BOOK_TOPN && b->n_bid == 2 && b->n_ask == 2 && b->price_scale == 2);
+	CHECK(b->levels[0].price == 1000 && b->levels[1].price == CHR_NULL && b->levels[3].price == 1225);
+	CHECK(b->levels[2].size == 15 && b->size_scale == 1);
+	out = records_csv(recs, n, &skipped);
+	CHECK_STR(out, topn);
+	free(out);
+	free(recs);
+}
+
+/* The writer: every real sample, to records and back, equals the file. */
+static void test_roundtrip(void)
+{
+	static const char *const files[] = {
+		"binance-futures_book_snapshot_25_BTCUSDT.csv",
+		"binance-futures_book_snapshot_5_BTCUSDT.csv",
+		"binance-futures_incremental_book_L2_BTCUSDT_2024-08-08.csv.gz",
+		"binance-futures_quotes_BTCUSDT_2020-02-22_excerpt.csv",
+		"binance-futures_quotes_BTCUSDT_2024-08-08.csv.gz",
+		"binance-futures_trades_BTCUSDT_2020-02-22_excerpt.csv",
+		"binance-futures_trades_BTCUSDT_2024-08-08.csv.gz",
+		"bitmex_trades_XBTUSD.csv",
+		"deribit_incremental_book_L2_BTC-PERPETUAL.csv",
+		"huobi-dm-swap_quotes_BTC-USD.csv",
+		"synthetic_incremental_book_L2_two_snapshots.csv",
+	};
+	const char *dir = getenv("DATA") ? getenv("DATA") : "test/data";
+	size_t i, n, rn, rn2;
+	char path[1024], err[768], *csv, *out;
+	unsigned char *recs, *recs2;
+	unsigned skipped;
+	int rc;
+
+	for (i = 0; i < sizeof files / sizeof files[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+		csv = read_file(path, &n);
+		CHECK(csv != NULL);
+		if (csv == NULL) {
+			fprintf(stderr, "cannot read %s\n", path);
+			continue;
+		}
+		recs = convert(csv, n, 0, 1, 0, &rn, &rc, err, sizeof err);
+		CHECK(rc == 0);
+		recs2 = convert(csv, n, 0, 0, 0, &rn2, &rc, err, sizeof err);
+		CHECK(rn == rn2 && memcmp(recs, recs2, rn) == 0);
+		out = records_csv(recs, rn, &skipped);
+		CHECK(skipped == 0);
+		if (!same_csv(out, csv))
+			fprintf(stderr, "round trip differs: %s\n", files[i]);
+		CHECK(same_csv(out, csv));
+		free(out);
+		free(recs);
+		free(recs2);
+		free(csv);
+	}
+}
+
+static void test_skip_types(void)
+{
+	unsigned char rec[128] = { 0 };
+	struct chr_rec *r = (struct chr_rec *)rec;
+	struct chr_tardis_out o;
+	FILE *f = fopen("/dev/null", "w");
+
+	chr_tardis_out_init(&o);
+	r->len = 64;
+	r->type = CHR_HEARTBEAT;
+	CHECK(chr_tardis_write(&o, r, f) == CHR_TARDIS_SKIPPED);
+	r->type = 0x8001;
+	CHECK(chr_tardis_write(&o, r, f) == CHR_TARDIS_SKIPPED);
+	r->len = 64 + 24;
+	r->type = CHR_GAP;
+	CHECK(chr_tardis_write(&o, r, f) == CHR_TARDIS_SKIPPED);
+	chr_tardis_out_free(&o);
+	fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+	chr_setprog("t-tardis");
+	if (argc > 1 && strcmp(argv[1], "dump") == 0)
+		return dump();
+	if (argc > 1 && strcmp(argv[1], "csv") == 0)
+		return to_csv();
+	test_headers();
+	test_l2();
+	test_bad();
+	test_other();
+	test_roundtrip();
+	test_skip_types();
+	return unit_done("t-tardis");
+}
