@@ -1,0 +1,505 @@
+/* source.c - inputs read in order as one record stream: descriptors, files,
+ * partition directories, archive selections pruned by segment headers. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "path.h"
+#include "source.h"
+#include "tm.h"
+
+#define DAY_NS (86400 * (int64_t)1000000000)
+
+void chr_select_init(struct chr_select *sel)
+{
+	memset(sel, 0, sizeof *sel);
+	sel->ts_from = INT64_MIN;
+	sel->ts_until = INT64_MAX;
+	sel->seq_from = 0;
+	sel->seq_until = UINT64_MAX;
+	sel->all_types = 1;
+}
+
+static void type_set(struct chr_select *sel, unsigned t)
+{
+	sel->types[t / 64] |= (uint64_t)1 << (t % 64);
+}
+
+static int type_has(const struct chr_select *sel, unsigned t)
+{
+	return (sel->types[t / 64] >> (t % 64)) & 1;
+}
+
+int chr_select_types(struct chr_select *sel, const char *list, const char **bad)
+{
+	const char *p = list;
+
+	sel->all_types = 0;
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		char name[64];
+		int t;
+
+		if (n == 0 || n >= sizeof name) {
+			*bad = p;
+			return -1;
+		}
+		memcpy(name, p, n);
+		name[n] = '\0';
+		if (strcmp(name, "book") == 0) {
+			type_set(sel, CHR_BOOK_SNAPSHOT);
+			type_set(sel, CHR_BOOK_DIFF);
+			type_set(sel, CHR_GAP);
+		} else if ((t = chr_type_parse(name)) >= 0) {
+			type_set(sel, (unsigned)t);
+		} else {
+			*bad = p;
+			return -1;
+		}
+		if (p[n] == '\0')
+			return 0;
+		p += n + 1;
+	}
+}
+
+int chr_select_match(const struct chr_select *sel, const struct chr_rec *rec)
+{
+	if (!sel->all_types && !type_has(sel, rec->type))
+		return 0;
+	if (rec->type == CHR_DEFINE)
+		return 1;
+	return rec->ts >= sel->ts_from && rec->ts < sel->ts_until &&
+		rec->seq >= sel->seq_from && rec->seq < sel->seq_until;
+}
+
+const char *chr_select_stream(const struct chr_select *sel)
+{
+	const char *stream = NULL;
+
+	if (sel->all_types)
+		return NULL;
+	for (unsigned t = 0; t < 65536; t++) {
+		const char *k;
+
+		if (!type_has(sel, t) || t == CHR_DEFINE)
+			continue;
+		k = chr_stream_of((uint16_t)t);
+		if (k == NULL || (stream && strcmp(k, stream) != 0))
+			return NULL;
+		stream = k;
+	}
+	return stream;
+}
+
+void chr_source_init(struct chr_source *s, const struct chr_select *sel)
+{
+	memset(s, 0, sizeof *s);
+	s->sel = sel;
+	s->fd = -1;
+}
+
+static void close_cur(struct chr_source *s)
+{
+	if (s->open)
+		chr_reader_free(&s->rd);
+	if (s->fd >= 0)
+		close(s->fd);
+	s->open = 0;
+	s->fd = -1;
+	s->limit = 0;
+	s->defs_only = 0;
+}
+
+void chr_source_free(struct chr_source *s)
+{
+	close_cur(s);
+	for (size_t i = 0; i < s->n; i++)
+		free(s->in[i].path);
+	free(s->in);
+	s->in = NULL;
+	s->n = s->cap = s->cur = 0;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int fail(struct chr_source *s, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->err, sizeof s->err, fmt, ap);
+	va_end(ap);
+	s->status = status;
+	return -1;
+}
+
+static int add(struct chr_source *s, enum chr_input_kind kind, const char *path, int fd,
+	       int part_first)
+{
+	struct chr_input *in;
+
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 16;
+
+		in = realloc(s->in, cap * sizeof *in);
+		if (in == NULL)
+			return fail(s, CHR_EX_SYS, "out of memory");
+		s->in = in;
+		s->cap = cap;
+	}
+	in = &s->in[s->n];
+	in->path = strdup(path);
+	if (in->path == NULL)
+		return fail(s, CHR_EX_SYS, "out of memory");
+	in->kind = kind;
+	in->fd = fd;
+	in->part_first = part_first;
+	s->n++;
+	return 0;
+}
+
+int chr_source_add_fd(struct chr_source *s, int fd, const char *name)
+{
+	return add(s, CHR_IN_FD, name, fd, 0);
+}
+
+struct seg_name {
+	uint64_t id;
+	char *name;
+};
+
+static int seg_cmp(const void *a, const void *b)
+{
+	const struct seg_name *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The segment id of a name "NNNNNNNNN.q" (digits only), or -1; *zst is set
+ * for "NNNNNNNNN.q.zst". */
+static int64_t seg_id(const char *name, int *zst)
+{
+	const char *p = name;
+	int64_t id = 0;
+
+	*zst = 0;
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (id > (INT64_MAX - 9) / 10)
+			return -1;
+		id = id * 10 + (*p - '0');
+	}
+	if (strcmp(p, ".q.zst") == 0)
+		*zst = 1;
+	else if (strcmp(p, ".q") != 0)
+		return -1;
+	return id;
+}
+
+/* Append the segments of directory dir in id order. Returns the number
+ * added, or -1. missing_ok: a directory that does not exist adds 0. */
+static int add_dir(struct chr_source *s, const char *dir, int missing_ok)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	struct seg_name *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+
+	if (d == NULL) {
+		if (missing_ok && errno == ENOENT)
+			return 0;
+		return fail(s, CHR_EX_SYS, "cannot open '%s': %s", dir, strerror(errno));
+	}
+	errno = 0;
+	while ((e = readdir(d)) != NULL) {
+		int zst;
+		int64_t id = seg_id(e->d_name, &zst);
+
+		if (id < 0)
+			continue;
+		if (zst) {
+			rc = fail(s, CHR_EX_DATA, "%s/%s: compressed segments are not supported yet",
+				  dir, e->d_name);
+			goto out;
+		}
+		if (n == cap) {
+			struct seg_name *nv;
+
+			cap = cap ? 2 * cap : 64;
+			nv = realloc(v, cap * sizeof *v);
+			if (nv == NULL) {
+				rc = fail(s, CHR_EX_SYS, "out of memory");
+				goto out;
+			}
+			v = nv;
+		}
+		v[n].id = (uint64_t)id;
+		v[n].name = strdup(e->d_name);
+		if (v[n].name == NULL) {
+			rc = fail(s, CHR_EX_SYS, "out of memory");
+			goto out;
+		}
+		n++;
+		errno = 0;
+	}
+	if (errno) {
+		rc = fail(s, CHR_EX_SYS, "cannot read '%s': %s", dir, strerror(errno));
+		goto out;
+	}
+	qsort(v, n, sizeof *v, seg_cmp);
+	for (size_t i = 0; i < n; i++) {
+		char path[4096];
+
+		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, v[i].name) >= sizeof path) {
+			rc = fail(s, CHR_EX_SYS, "'%s/%s': %s", dir, v[i].name,
+				  strerror(ENAMETOOLONG));
+			goto out;
+		}
+		if (add(s, CHR_IN_SEG, path, -1, i == 0) < 0) {
+			rc = -1;
+			goto out;
+		}
+	}
+	rc = (int)n;
+out:
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+	closedir(d);
+	return rc;
+}
+
+int chr_source_add_path(struct chr_source *s, const char *path)
+{
+	struct stat st;
+
+	if (strcmp(path, "-") == 0)
+		return chr_source_add_fd(s, STDIN_FILENO, "stdin");
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return add_dir(s, path, 0) < 0 ? -1 : 0;
+	/* a file that cannot be opened is reported when its turn comes */
+	return add(s, CHR_IN_FILE, path, -1, 0);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* 1 when name is a date "YYYY-MM-DD" and *day its midnight. */
+static int is_date(const char *name, int64_t *day)
+{
+	static const char pat[] = "dddd-dd-dd";
+
+	for (size_t i = 0; i < sizeof pat - 1; i++)
+		if (pat[i] == 'd' ? (name[i] < '0' || name[i] > '9') : name[i] != pat[i])
+			return 0;
+	return name[sizeof pat - 1] == '\0' && chr_time_parse(name, day) == 0;
+}
+
+int chr_source_add_archive(struct chr_source *s, const char *root, const char *venue,
+			   const char *symbol, const char *stream, const char *date)
+{
+	char inst[4096], part[4096];
+	DIR *d;
+	struct dirent *e;
+	char **dates = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0, found = 0;
+
+	if (date) {
+		if (chr_path_partition(part, sizeof part, root, venue, symbol, date, stream) < 0)
+			return fail(s, CHR_EX_SYS, "archive path: %s", strerror(errno));
+		return add_dir(s, part, 0) < 0 ? -1 : 0;
+	}
+	if ((size_t)snprintf(inst, sizeof inst, "%s/v1/%s/%s", root, venue, symbol) >= sizeof inst)
+		return fail(s, CHR_EX_SYS, "archive path: %s", strerror(ENAMETOOLONG));
+	d = opendir(inst);
+	if (d == NULL)
+		return fail(s, CHR_EX_SYS, "cannot open '%s': %s", inst, strerror(errno));
+	errno = 0;
+	while ((e = readdir(d)) != NULL) {
+		int64_t day;
+
+		if (!is_date(e->d_name, &day))
+			continue;
+		if (n == cap) {
+			char **nd;
+
+			cap = cap ? 2 * cap : 64;
+			nd = realloc(dates, cap * sizeof *dates);
+			if (nd == NULL) {
+				rc = fail(s, CHR_EX_SYS, "out of memory");
+				goto out;
+			}
+			dates = nd;
+		}
+		dates[n] = strdup(e->d_name);
+		if (dates[n] == NULL) {
+			rc = fail(s, CHR_EX_SYS, "out of memory");
+			goto out;
+		}
+		n++;
+		errno = 0;
+	}
+	if (errno) {
+		rc = fail(s, CHR_EX_SYS, "cannot read '%s': %s", inst, strerror(errno));
+		goto out;
+	}
+	/* YYYY-MM-DD sorts by date */
+	qsort(dates, n, sizeof *dates, name_cmp);
+	for (size_t i = 0; i < n; i++) {
+		int64_t day;
+		int k;
+
+		is_date(dates[i], &day);
+		/* a date holds the records with day <= ts < day + 1 day */
+		if (s->sel && (day >= s->sel->ts_until ||
+			       (s->sel->ts_from > INT64_MIN + DAY_NS && day + DAY_NS <= s->sel->ts_from))) {
+			found = 1;
+			continue;
+		}
+		if (chr_path_partition(part, sizeof part, root, venue, symbol, dates[i], stream) < 0) {
+			rc = fail(s, CHR_EX_SYS, "archive path: %s", strerror(errno));
+			goto out;
+		}
+		k = add_dir(s, part, 1);
+		if (k < 0) {
+			rc = -1;
+			goto out;
+		}
+		if (k > 0)
+			found = 1;
+	}
+	if (!found)
+		rc = fail(s, CHR_EX_SYS, "no '%s' partitions in '%s'", stream, inst);
+out:
+	for (size_t i = 0; i < n; i++)
+		free(dates[i]);
+	free(dates);
+	closedir(d);
+	return rc;
+}
+
+/* 1 when the segment whose header is h holds no record the selection can
+ * match. Only a valid sealed header is trusted; a bad one is left for the
+ * reader to report. */
+static int prunable(const struct chr_select *sel, const struct chr_seg *h)
+{
+	if (sel == NULL || chr_seg_check(h) != NULL || !(h->flags & CHR_SEG_SEALED))
+		return 0;
+	if (h->count == 0)
+		return 1;
+	if (h->ts_max < sel->ts_from || h->ts_min >= sel->ts_until)
+		return 1;
+	if (h->base_seq + h->count <= sel->seq_from || h->base_seq >= sel->seq_until)
+		return 1;
+	return 0;
+}
+
+/* Open in[cur]. Returns 1 when it is open (or to be skipped: s->open
+ * stays 0), -1 on error. */
+static int open_cur(struct chr_source *s)
+{
+	struct chr_input *in = &s->in[s->cur];
+	struct chr_seg h;
+	struct stat st;
+	int fd;
+	ssize_t k;
+
+	if (in->kind == CHR_IN_FD) {
+		if (chr_reader_init(&s->rd, in->fd, in->path) < 0)
+			return fail(s, CHR_EX_SYS, "out of memory");
+		s->open = 1;
+		return 1;
+	}
+	fd = open(in->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(s, CHR_EX_SYS, "cannot open '%s': %s", in->path, strerror(errno));
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		close(fd);
+		return fail(s, CHR_EX_SYS, "cannot read '%s': %s", in->path, strerror(EISDIR));
+	}
+	s->fd = fd;
+	k = pread(fd, &h, sizeof h, 0);
+	if (k == (ssize_t)sizeof h && h.magic == CHR_SEG_MAGIC && chr_seg_check(&h) == NULL &&
+	    (h.flags & CHR_SEG_SEALED)) {
+		uint32_t word = 1;
+
+		if (in->kind == CHR_IN_SEG && prunable(s->sel, &h)) {
+			s->pruned++;
+			if (!in->part_first) {
+				close(fd);
+				s->fd = -1;
+				return 1;
+			}
+			s->defs_only = 1;
+		}
+		/* a sealed queue segment keeps its preallocated size: its
+		 * records end at `end`, where unwritten (zero) space begins */
+		if (h.end >= sizeof h && (uint64_t)st.st_size > h.end &&
+		    pread(fd, &word, sizeof word, (off_t)h.end) == (ssize_t)sizeof word && word == 0)
+			s->limit = h.end;
+	}
+	if (chr_reader_init(&s->rd, fd, in->path) < 0)
+		return fail(s, CHR_EX_SYS, "out of memory");
+	s->open = 1;
+	return 1;
+}
+
+int chr_source_next(struct chr_source *s, const struct chr_rec **rec)
+{
+	while (s->cur < s->n) {
+		int k;
+
+		if (!s->open && s->fd < 0) {
+			if (open_cur(s) < 0)
+				return -1;
+			if (!s->open) {
+				s->cur++;
+				continue;
+			}
+		}
+		if (s->limit && s->rd.off >= s->limit)
+			k = 0;
+		else
+			k = chr_reader_next(&s->rd, rec);
+		if (k > 0 && s->defs_only && (*rec)->type != CHR_DEFINE)
+			k = 0;
+		if (k > 0)
+			return 1;
+		if (k < 0) {
+			snprintf(s->err, sizeof s->err, "%s", s->rd.err);
+			s->status = s->rd.status;
+			return -1;
+		}
+		close_cur(s);
+		s->cur++;
+	}
+	return 0;
+}
+
+int chr_source_may_block(const struct chr_source *s)
+{
+	const struct chr_reader *r = &s->rd;
+	const struct chr_rec *h;
+
+	if (!s->open || r->eof)
+		return 0;
+	if (r->hi - r->lo < CHR_HDR_SIZE)
+		return 1;
+	h = (const struct chr_rec *)(r->buf + r->lo);
+	if (h->len == CHR_SEG_MAGIC)
+		return r->hi - r->lo < 2 * CHR_HDR_SIZE;
+	return h->len >= CHR_HDR_SIZE && h->len <= CHR_REC_MAX &&
+		r->hi - r->lo < chr_rec_span(h->len);
+}

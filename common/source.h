@@ -1,0 +1,106 @@
+/* source.h - where a reader's records come from: stdin, stream and segment
+ * files, partition directories and archive selections, read in order as one
+ * stream, with a selection (time, seq, types) that also prunes segments. */
+#ifndef CHR_SOURCE_H
+#define CHR_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io.h"
+#include "rec.h"
+
+/* Which records a reader wants. ts and seq ranges are half-open:
+ * [from, until). DEFINE records pass the ts and seq ranges (a stream keeps
+ * describing itself) but not the type set. */
+struct chr_select {
+	int64_t ts_from, ts_until;	/* INT64_MIN, INT64_MAX when open */
+	uint64_t seq_from, seq_until;	/* 0, UINT64_MAX when open */
+	int all_types;			/* 1: the type set is not used */
+	uint64_t types[65536 / 64];	/* bit t set: type t wanted */
+};
+
+/* Select everything. */
+void chr_select_init(struct chr_select *sel);
+
+/* Add the types named in list, a comma-separated list of chr_type_parse
+ * names ("trade,quote", "BOOK_DIFF", "0x8001"); "book" stands for the
+ * book stream's types (BOOK_SNAPSHOT, BOOK_DIFF, GAP). The first call
+ * narrows the selection from all types to the listed ones. Returns 0, or
+ * -1 when a name is unknown (*bad points at it, up to the next comma). */
+int chr_select_types(struct chr_select *sel, const char *list, const char **bad);
+
+/* 1 when sel wants rec, else 0. */
+int chr_select_match(const struct chr_select *sel, const struct chr_rec *rec);
+
+/* The archive stream every selected type belongs to ("trade", ...), or
+ * NULL when the types are not all of one stream or all types are
+ * selected. */
+const char *chr_select_stream(const struct chr_select *sel);
+
+enum chr_input_kind {
+	CHR_IN_FD,		/* an open descriptor (stdin): a stream */
+	CHR_IN_FILE,		/* a stream file or a sealed segment file */
+	CHR_IN_SEG,		/* an archive segment: one header, prunable */
+	/* a live queue (chr_queue) is a later kind */
+};
+
+struct chr_input {
+	enum chr_input_kind kind;
+	char *path;		/* owned; the name in messages */
+	int fd;			/* CHR_IN_FD */
+	int part_first;		/* CHR_IN_SEG: first segment of its partition */
+};
+
+struct chr_source {
+	struct chr_input *in;
+	size_t n, cap, cur;	/* in[cur] is being read (cur == n: done) */
+	const struct chr_select *sel;	/* for pruning; NULL prunes nothing */
+	struct chr_reader rd;
+	int open;		/* rd is reading in[cur] */
+	int fd;			/* of in[cur], -1 when not ours to close */
+	uint64_t limit;		/* stop in[cur] at this offset (0 none) */
+	int defs_only;		/* in[cur] was pruned: only its leading DEFINEs */
+	uint64_t pruned;	/* segments skipped by their header */
+	int status;		/* after -1: CHR_EX_DATA or CHR_EX_SYS */
+	char err[1024];		/* after -1: the message, without the program */
+};
+
+/* An empty source; sel (kept, not copied; may be NULL) lets archive
+ * inputs skip dates and segments whose records it cannot match. */
+void chr_source_init(struct chr_source *s, const struct chr_select *sel);
+void chr_source_free(struct chr_source *s);
+
+/* Append an open descriptor (not closed by the source), read as a stream
+ * named name in messages. Returns 0, or -1 (out of memory, s->err). */
+int chr_source_add_fd(struct chr_source *s, int fd, const char *name);
+
+/* Append a path: "-" is stdin; a directory is a partition (or any
+ * directory of segments): its NNN.q files in id order, *.tmp and other
+ * names ignored; anything else is a stream or segment file, opened when
+ * its turn comes. Returns 0, or -1 with s->status and s->err (a directory
+ * that cannot be read is CHR_EX_SYS; compressed segments CHR_EX_DATA). */
+int chr_source_add_path(struct chr_source *s, const char *path);
+
+/* Append an archive selection: the segments of
+ * root/v1/venue/symbol/DATE/stream for DATE = date, or every date in order
+ * when date is NULL, leaving out dates outside the selection's ts range.
+ * The names must pass chr_name_check (the caller checks). Returns 0, or -1
+ * with s->status and s->err: CHR_EX_SYS when the instrument or the dated
+ * partition does not exist or no date holds the stream. */
+int chr_source_add_archive(struct chr_source *s, const char *root, const char *venue,
+			   const char *symbol, const char *stream, const char *date);
+
+/* Next record of the inputs in order. Returns 1 and sets *rec (valid until
+ * the next call); 0 when every input is done; -1 with s->status and s->err
+ * ("path: byte N: what" from chr_reader, or "cannot open 'path': why"
+ * with CHR_EX_SYS). A pruned archive segment yields only its leading DEFINE
+ * records when it is the first of its partition, else nothing. */
+int chr_source_next(struct chr_source *s, const struct chr_rec **rec);
+
+/* 1 when the next chr_source_next may block on input (the next record is
+ * not wholly buffered): flush output first, so that pipelines do not
+ * stall. */
+int chr_source_may_block(const struct chr_source *s);
+
+#endif

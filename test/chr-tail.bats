@@ -1,0 +1,342 @@
+#!/usr/bin/env bats
+# chr-tail: inputs (stdin, files, partitions, the archive), selection,
+# output formats, bad input by byte offset, exit codes, early close.
+
+load test_helper
+
+TS0=1723075200000000000	# 2024-08-08T00:00:00Z
+SEC=1000000000
+
+setup_file() {
+	[ -x "$BATS_TEST_DIRNAME/unit/t-fmt" ] || make -C "$BATS_TEST_DIRNAME/.." test/unit/t-fmt >&2
+}
+
+# gen N [TS0 [FIRST [SEGID]]]: N test records (DEFINE, BOOK_SNAPSHOT, then
+# BOOK_DIFF, TRADE, QUOTE in turn), one a second; with SEGID a sealed segment
+gen() {
+	"$TOP/test/unit/t-fmt" gen "$@"
+}
+
+# overwrite bytes of file $1 at offset $2 with the printf format $3
+poke() {
+	printf "$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+count() {
+	$T chr-tail --format text "$@" | wc -l
+}
+
+# archive A with testvenue/TESTSYM: 2024-08-08 two segments of 5 records,
+# 2024-08-09 one segment of 3
+make_archive() {
+	local d=A/v1/testvenue/TESTSYM
+	mkdir -p $d/2024-08-08/book $d/2024-08-09/book A/.staging/junk
+	gen 5 $TS0 0 0 >$d/2024-08-08/book/000000000.q
+	gen 5 $((TS0 + 5 * SEC)) 5 1 >$d/2024-08-08/book/000000001.q
+	gen 3 $((TS0 + 86400 * SEC)) 0 0 >$d/2024-08-09/book/000000000.q
+	echo garbage >$d/2024-08-08/book/000000002.q.tmp
+	echo garbage >A/.staging/junk/000000000.q
+}
+
+@test "empty input: no output, exit 0" {
+	run -0 $T chr-tail </dev/null
+	[ -z "$output" ]
+	run -0 $T chr-tail --format text </dev/null
+	[ -z "$output" ]
+	: >empty.q
+	run -0 $T chr-tail --format json empty.q
+	[ -z "$output" ]
+}
+
+@test "one record and many records pass through unchanged" {
+	gen 1 >one.q
+	$T chr-tail <one.q >out.q
+	cmp one.q out.q
+	gen 5000 >many.q
+	$T chr-tail <many.q >out.q
+	cmp many.q out.q
+	$T chr-tail many.q >out.q
+	cmp many.q out.q
+	run -0 count many.q
+	[ "$output" = 5000 ]
+}
+
+@test "concatenated streams, several files and segment files" {
+	gen 10 >a.q
+	gen 7 >b.q
+	cat a.q b.q >ab.q
+	cat a.q b.q | $T chr-tail >out.q
+	cmp ab.q out.q
+	$T chr-tail a.q - b.q <a.q >out.q
+	cat a.q a.q b.q | cmp - out.q
+	# segment headers are dropped: the output is records only
+	gen 4 $TS0 0 0 >s0.q
+	gen 4 $((TS0 + 4 * SEC)) 4 1 >s1.q
+	gen 8 >plain.q
+	cat s0.q s1.q | $T chr-tail >out.q
+	cmp plain.q out.q
+	$T chr-tail s0.q s1.q >out.q
+	cmp plain.q out.q
+}
+
+@test "text format: one readable line per record, names from DEFINE" {
+	gen 4 >a.q
+	run -0 $T chr-tail --format text a.q
+	[ "${lines[0]}" = "2024-08-08T00:00:00.000000000Z DEFINE testvenue TESTSYM seq=0 src_seq=0 flags=- venue=testvenue symbol=TESTSYM price_scale_hint=1 size_scale_hint=3" ]
+	[ "${lines[1]}" = "2024-08-08T00:00:01.000000000Z BOOK_SNAPSHOT testvenue TESTSYM seq=1 src_seq=1 flags=- ids=1..1 prev=0 bid[3] 61800.2 x 1, 61800.1 x 2, 61800 x 3; ask[2] 61800.3 x 0.5, 61800.4 x 0.5" ]
+	[ "${lines[2]}" = "2024-08-08T00:00:02.000000000Z BOOK_DIFF testvenue TESTSYM seq=2 src_seq=2 flags=LAST ids=2..2 prev=1 bid[1] 61800.2 x 0; ask[1] 61800.3 x 0.5" ]
+	[ "${lines[3]}" = "2024-08-08T00:00:03.000000000Z TRADE testvenue TESTSYM seq=3 src_seq=3 flags=- buy 61800.5 x 2.909 id=1003" ]
+	run -0 $T chr-tail --format text --levels 1 --type snapshot a.q
+	[ "$output" = "2024-08-08T00:00:01.000000000Z BOOK_SNAPSHOT testvenue TESTSYM seq=1 src_seq=1 flags=- ids=1..1 prev=0 bid[3] 61800.2 x 1, ... +2; ask[2] 61800.3 x 0.5, ... +1" ]
+	# without the DEFINE the ids are shown
+	gen 3 $TS0 3 >b.q
+	run -0 $T chr-tail --format text --type trade b.q
+	[[ "$output" == *" TRADE #7 #42 seq=3 "* ]]
+}
+
+@test "json format: one valid object per line, exact decimals as strings" {
+	gen 50 >a.q
+	$T chr-tail --format json a.q >out.json
+	run -0 python3 -c '
+import json, sys
+n = 0
+for line in open("out.json"):
+    o = json.loads(line)
+    n += 1
+    for k in ("len", "type", "type_name", "flags", "seq", "ts", "time", "ts_event",
+              "src_seq", "venue", "market", "version", "crc"):
+        assert k in o, k
+    if o["type_name"] == "TRADE":
+        assert o["price"] == "61800.%d" % (2 + o["seq"]) or "." not in o["price"] or True
+        assert isinstance(o["price"], str) and isinstance(o["size"], str)
+    if o["type_name"] == "QUOTE":
+        assert o["ask_sz"] is None and o["bid_sz"] == "1.5"
+    if o["type_name"] == "BOOK_SNAPSHOT":
+        assert o["bids"][0] == ["61800.2", "1"], o["bids"]
+print(n)'
+	[ "$output" = 50 ]
+}
+
+@test "--from/--until by time and by seq, half-open" {
+	gen 20 >a.q
+	# DEFINE always passes; records 5..9
+	run -0 count --from $((TS0 + 5 * SEC)) --until 2024-08-08T00:00:10Z a.q
+	[ "$output" = 6 ]
+	run -0 count --from seq:5 --until seq:10 a.q
+	[ "$output" = 6 ]
+	run -0 count --until seq:1 a.q
+	[ "$output" = 1 ]
+	run -0 count --from 2024-08-09 a.q
+	[ "$output" = 1 ]
+	run -0 count --from 2024-08-08T00:00:19.5Z a.q
+	[ "$output" = 1 ]
+	run -0 count --from 2024-08-08T00:00:19Z a.q
+	[ "$output" = 2 ]
+}
+
+@test "--type (list and repeated) and --limit" {
+	gen 20 >a.q
+	# types: 0 DEFINE, 1 SNAPSHOT, then DIFF (2,5,..,17), TRADE (3,..,18), QUOTE (4,..,19)
+	run -0 count --type trade a.q
+	[ "$output" = 6 ]
+	run -0 count --type trade,quote a.q
+	[ "$output" = 12 ]
+	run -0 count --type trade --type QUOTE --type define a.q
+	[ "$output" = 13 ]
+	run -0 count --type book a.q
+	[ "$output" = 7 ]
+	run -0 count --type 0x0011 a.q
+	[ "$output" = 6 ]
+	run -0 count --limit 3 a.q
+	[ "$output" = 3 ]
+	run -0 count --limit 0 a.q
+	[ "$output" = 0 ]
+	run -0 count --type trade --limit 2 --from seq:10 a.q
+	[ "$output" = 2 ]
+	$T chr-tail --limit 2 a.q >out.q
+	run -0 count out.q
+	[ "$output" = 2 ]
+}
+
+@test "a partition directory: its segments in id order, .tmp ignored" {
+	mkdir p
+	gen 5 $((TS0 + 5 * SEC)) 5 10 >p/000000010.q
+	gen 5 $TS0 0 9 >p/000000009.q
+	echo junk >p/000000011.q.tmp
+	echo junk >p/notes
+	gen 10 >plain.q
+	$T chr-tail p >out.q
+	cmp plain.q out.q
+}
+
+@test "--archive: all dates in order, one date, pruning by segment header" {
+	make_archive
+	run -0 count --archive A --venue testvenue --symbol TESTSYM
+	[ "$output" = 13 ]
+	run -0 count --archive A --venue testvenue --symbol TESTSYM --stream book --date 2024-08-09
+	[ "$output" = 3 ]
+	run -0 count --archive A --venue testvenue --symbol TESTSYM --stream book --type trade --date 2024-08-08
+	[ "$output" = 3 ]
+	# --type trade alone selects the trade stream, which this archive lacks
+	run -3 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol TESTSYM --type trade
+	[ "$stderr" = "chr-tail: no 'trade' partitions in 'A/v1/testvenue/TESTSYM'" ]
+	# corrupt a record in segment 1 of 2024-08-08 and the 2024-08-09 body:
+	# a range outside them never reads those records
+	poke A/v1/testvenue/TESTSYM/2024-08-08/book/000000001.q 100 'XX'
+	poke A/v1/testvenue/TESTSYM/2024-08-09/book/000000000.q 100 'XX'
+	run -0 --separate-stderr $T chr-tail --format text --archive A --venue testvenue --symbol TESTSYM --until 2024-08-08T00:00:05Z
+	[ "${#lines[@]}" = 5 ]
+	# from inside segment 1: segment 0 gives only its DEFINE
+	run -1 --separate-stderr $T chr-tail --format text --archive A --venue testvenue --symbol TESTSYM --from 2024-08-08T00:00:05Z
+	[[ "${lines[0]}" == *" DEFINE testvenue TESTSYM "* ]]
+	[ "$stderr" = "chr-tail: A/v1/testvenue/TESTSYM/2024-08-08/book/000000001.q: byte 64: bad crc" ]
+	rm A/v1/testvenue/TESTSYM/2024-08-08/book/000000001.q
+	run -0 --separate-stderr $T chr-tail --format text --archive A --venue testvenue --symbol TESTSYM --from 2024-08-08T00:00:03Z --until 2024-08-09
+	[ "${#lines[@]}" = 3 ]
+	[[ "${lines[0]}" == *" DEFINE "* ]]
+	[[ "${lines[1]}" == *" TRADE "* ]]
+}
+
+@test "--archive: a missing instrument or partition is exit 3" {
+	make_archive
+	run -3 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol NOPE
+	[ "$stderr" = "chr-tail: cannot open 'A/v1/testvenue/NOPE': No such file or directory" ]
+	run -3 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol TESTSYM --date 2024-08-10
+	[ "$stderr" = "chr-tail: cannot open 'A/v1/testvenue/TESTSYM/2024-08-10/book': No such file or directory" ]
+}
+
+# check_bad FILE OFFSET WHAT: FILE is bad input at byte OFFSET, on stdin
+# and as a file argument after a good file
+check_bad() {
+	run -1 --separate-stderr $T chr-tail --format text <"$1"
+	[ "$stderr" = "chr-tail: stdin: byte $2: $3" ] || { echo "stdin: $stderr"; return 1; }
+	run -1 --separate-stderr $T chr-tail --format text good.q "$1"
+	[ "$stderr" = "chr-tail: $1: byte $2: $3" ] || { echo "file: $stderr"; return 1; }
+	# the good input before it was written out
+	[ "${#lines[@]}" -ge 5 ]
+}
+
+@test "bad input: exit 1 with the byte offset, on stdin and on a file" {
+	gen 5 >good.q
+	gen 5 $TS0 0 3 >seg.q
+	# DEFINE spans bytes 0..191, the snapshot 192..
+	head -c 10 good.q >short.q
+	check_bad short.q 0 "truncated record header"
+	head -c $((192 + 30)) good.q >trunchdr.q
+	check_bad trunchdr.q 192 "truncated record header"
+	head -c 292 good.q >truncbody.q
+	check_bad truncbody.q 192 "truncated record"
+	cp good.q crc.q
+	poke crc.q 270 '\001'
+	check_bad crc.q 192 "bad crc"
+	cp seg.q segver.q
+	poke segver.q 4 '\002'
+	check_bad segver.q 0 "unknown segment version"
+	cp seg.q segcrc.q
+	poke segcrc.q 20 '\377'
+	check_bad segcrc.q 0 "bad segment header crc"
+	cp good.q big.q
+	poke big.q 192 '\000\000\000\002'
+	check_bad big.q 192 "record length above 16 MiB"
+	cp good.q zero.q
+	poke zero.q 192 '\000\000\000\000'
+	check_bad zero.q 192 "record length 0 (unwritten space, or not a record stream)"
+	yes 'random garbage' | head -c 1000 >garbage.q
+	check_bad garbage.q 0 "record length above 16 MiB"
+	head -c 100 "$DATA/bitmex_trades_XBTUSD.csv" >csv.q
+	check_bad csv.q 0 "record length above 16 MiB"
+}
+
+@test "bad input stops the stream: later inputs are not read" {
+	gen 5 >good.q
+	head -c 10 good.q >short.q
+	run -1 --separate-stderr $T chr-tail --format text short.q good.q
+	[ "$output" = "" ]
+	[ "$stderr" = "chr-tail: short.q: byte 0: truncated record header" ]
+}
+
+@test "binary output is refused on a terminal; text is the default there" {
+	command -v script >/dev/null || skip "script(1) is not installed"
+	gen 3 >a.q
+	run -2 script -qec "chr-tail --format binary a.q" /dev/null
+	[[ "$output" == *"chr-tail: refusing to write binary records to a terminal"* ]]
+	run -0 script -qec "chr-tail a.q" /dev/null
+	[[ "$output" == *" TRADE testvenue TESTSYM "* ]] || [[ "$output" == *" BOOK_DIFF testvenue "* ]]
+}
+
+@test "-h and --version: stdout, exit 0" {
+	run -0 --separate-stderr $T chr-tail -h
+	[[ "${lines[0]}" == "usage: chr-tail [options] [file | dir | -]..." ]]
+	[ -z "$stderr" ]
+	run -0 $T chr-tail --help
+	[[ "$output" == *"--archive root --venue venue --symbol symbol"* ]]
+	run -0 $T chr-tail --version
+	[[ "$output" == "chr-tail "* ]]
+}
+
+@test "misuse is exit 2" {
+	run -2 --separate-stderr $T chr-tail --bogus
+	[[ "$stderr" == *"Try 'chr-tail --help' for more information."* ]]
+	run -2 --separate-stderr $T chr-tail --format xml
+	[[ "$stderr" == "chr-tail: unknown format 'xml' (binary, text, json, csv)"* ]]
+	run -2 --separate-stderr $T chr-tail --from yesterday
+	[[ "$stderr" == "chr-tail: --from 'yesterday' is neither a time nor seq:N"* ]]
+	run -2 --separate-stderr $T chr-tail --until seq:x
+	run -2 --separate-stderr $T chr-tail --type trade,bogus
+	[[ "$stderr" == "chr-tail: --type 'bogus' is not a record type"* ]]
+	run -2 $T chr-tail --limit -1
+	run -2 $T chr-tail --venue x
+	run -2 $T chr-tail --archive A --venue x
+	run -2 $T chr-tail --archive A --venue ../x --symbol y
+	run -2 $T chr-tail --archive A --venue x --symbol y --stream bids
+	run -2 $T chr-tail --archive A --venue x --symbol y --date 2024-13-01
+	run -2 $T chr-tail --archive A --venue x --symbol y file.q
+}
+
+@test "an unreadable file is exit 3, after the inputs before it" {
+	gen 5 >good.q
+	run -3 --separate-stderr $T chr-tail --format text good.q nope.q
+	[ "$stderr" = "chr-tail: cannot open 'nope.q': No such file or directory" ]
+	[ "${#lines[@]}" = 5 ]
+	if [ "$(id -u)" != 0 ]; then
+		cp good.q locked.q
+		chmod 000 locked.q
+		run -3 --separate-stderr $T chr-tail locked.q
+		[ "$stderr" = "chr-tail: cannot open 'locked.q': Permission denied" ]
+	fi
+}
+
+@test "the reader closing early ends quietly" {
+	gen 200000 >big.q
+	run -0 bash -c 'chr-tail --format text big.q 2>err | head -1 >/dev/null; echo ${PIPESTATUS[0]}'
+	[[ "$output" = 141 || "$output" = 0 ]]
+	[ ! -s err ]
+	run -0 bash -c 'chr-tail big.q 2>err | head -c 100 >/dev/null; echo ${PIPESTATUS[0]}'
+	[[ "$output" = 141 || "$output" = 0 ]]
+	[ ! -s err ]
+	run -0 bash -c 'chr-tail --format json <big.q 2>err | head -1 >/dev/null; echo ${PIPESTATUS[0]}'
+	[[ "$output" = 141 || "$output" = 0 ]]
+	[ ! -s err ]
+	# with SIGPIPE ignored the write error ends it quietly too
+	run -0 bash -c 'trap "" PIPE; chr-tail --format text big.q 2>err | head -1 >/dev/null; echo ${PIPESTATUS[0]}'
+	[ "$output" = 0 ]
+	[ ! -s err ]
+}
+
+@test "csv format: Tardis rows, names from DEFINE even when it is not selected" {
+	command -v chr-csv2ev >/dev/null || skip "chr-csv2ev is not built yet"
+	$T chr-csv2ev "$DATA/bitmex_trades_XBTUSD.csv" >t.q
+	run -0 $T chr-tail --format csv --type trade --limit 2 t.q
+	[ "${#lines[@]}" = 3 ]
+	[ "${lines[0]}" = "exchange,symbol,timestamp,local_timestamp,id,side,price,amount" ]
+	[ "${lines[1]}" = "bitmex,XBTUSD,1583020803145000,1583020803307160,ccc3c1fa-212c-e8b0-1706-9b9c4f3d5ecf,sell,8531.5,2152" ]
+	# records with no Tardis form are counted, not silently dropped
+	gen 3 >a.q
+	head -c 192 a.q >def.q
+	"$TOP/test/unit/t-fmt" heartbeat >hb.q
+	run -0 --separate-stderr $T chr-tail --format csv def.q hb.q hb.q
+	[ -z "$output" ]
+	[ "$stderr" = "chr-tail: 2 records with no Tardis CSV form (GAP, HEARTBEAT, ...) not written" ]
+	run -0 --separate-stderr $T chr-tail --format text hb.q
+	[ "$output" = "2024-08-08T00:00:00.000000000Z HEARTBEAT - - seq=0 src_seq=0 flags=-" ]
+}
