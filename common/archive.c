@@ -1,0 +1,1463 @@
+/* archive.c - sealed archive segments, meta.json, staging and atomic
+ * publication of partitions, and the archive writer (docs/archive.md). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <xxhash.h>
+
+#include "archive.h"
+#include "err.h"
+#include "path.h"
+#include "tm.h"
+
+#define SEGW_BUF (256u << 10)
+#define MAX_OPEN_SEGS 64
+
+static void msg(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void msg(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Format a path into buf (PATH_MAX bytes). Returns 0, or -1 with errno
+ * ENAMETOOLONG when it does not fit. */
+static int pathf(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int pathf(char *buf, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	va_start(ap, fmt);
+	k = vsnprintf(buf, PATH_MAX, fmt, ap);
+	va_end(ap);
+	if (k < 0 || k >= PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
+{
+	const char *p = buf;
+
+	while (n > 0) {
+		ssize_t k = pwrite(fd, p, n, (off_t)off);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += k;
+		n -= (size_t)k;
+		off += (uint64_t)k;
+	}
+	return 0;
+}
+
+/* ---- segment files ---------------------------------------------------- */
+
+int chr_segw_open(struct chr_segw *w, const char *dir, uint64_t id, uint64_t base_seq)
+{
+	struct chr_seg *h;
+
+	memset(w, 0, sizeof *w);
+	w->fd = -1;
+	if (snprintf(w->path, sizeof w->path, "%s/%09" PRIu64 ".q.tmp", dir, id) >=
+	    (int)sizeof w->path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	w->cap = SEGW_BUF;
+	w->buf = aligned_alloc(CHR_ALIGN, w->cap);
+	if (w->buf == NULL)
+		return -1;
+	h = (struct chr_seg *)w->buf;
+	memset(h, 0, sizeof *h);
+	h->magic = CHR_SEG_MAGIC;
+	h->version = CHR_VERSION;
+	h->id = id;
+	h->base_seq = base_seq;
+	w->n = sizeof *h;
+	w->info.id = id;
+	w->info.base_seq = base_seq;
+	w->info.bytes = sizeof *h;
+	return 0;
+}
+
+static int segw_flush(struct chr_segw *w)
+{
+	if (w->n == 0)
+		return 0;
+	if (w->fd < 0) {
+		w->fd = open(w->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+		if (w->fd < 0)
+			return -1;
+	}
+	if (pwrite_all(w->fd, w->buf, w->n, w->info.bytes - w->n) < 0)
+		return -1;
+	w->n = 0;
+	return 0;
+}
+
+int chr_segw_put(struct chr_segw *w, const struct chr_rec *rec)
+{
+	size_t span = chr_rec_span(rec->len);
+	struct chr_rec *r;
+
+	if (w->cap - w->n < span) {
+		if (segw_flush(w) < 0)
+			return -1;
+		if (w->cap < span) {
+			unsigned char *nb = aligned_alloc(CHR_ALIGN, span);
+
+			if (nb == NULL)
+				return -1;
+			free(w->buf);
+			w->buf = nb;
+			w->cap = span;
+		}
+	}
+	r = (struct chr_rec *)(w->buf + w->n);
+	memcpy(r, rec, span);
+	r->seq = w->info.base_seq + w->info.count;
+	chr_rec_seal(r);
+	if (w->info.count == 0 || r->ts < w->info.ts_min)
+		w->info.ts_min = r->ts;
+	if (w->info.count == 0 || r->ts > w->info.ts_max)
+		w->info.ts_max = r->ts;
+	w->info.count++;
+	w->n += span;
+	w->info.bytes += span;
+	return 0;
+}
+
+void chr_segw_close_fd(struct chr_segw *w)
+{
+	if (w->fd >= 0) {
+		close(w->fd);
+		w->fd = -1;
+	}
+}
+
+int chr_file_xxh128(const char *path, char *out, uint64_t *size)
+{
+	XXH3_state_t *st = XXH3_createState();
+	XXH128_canonical_t c;
+	size_t cap = 1u << 20;
+	char *buf = malloc(cap);
+	uint64_t total = 0;
+	int fd = -1, rc = -1, e = 0;
+	ssize_t k;
+
+	if (st == NULL || buf == NULL) {
+		e = ENOMEM;
+		goto out;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		e = errno;
+		goto out;
+	}
+	XXH3_128bits_reset(st);
+	while ((k = chr_read(fd, buf, cap)) > 0) {
+		XXH3_128bits_update(st, buf, (size_t)k);
+		total += (uint64_t)k;
+	}
+	if (k < 0) {
+		e = errno;
+		goto out;
+	}
+	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st));
+	strcpy(out, "xxh3-128:");
+	for (int i = 0; i < 16; i++)
+		sprintf(out + 9 + 2 * i, "%02x", c.digest[i]);
+	if (size)
+		*size = total;
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	XXH3_freeState(st);
+	if (rc < 0)
+		errno = e;
+	return rc;
+}
+
+int chr_segw_seal(struct chr_segw *w)
+{
+	char final[sizeof w->path];
+	struct chr_seg h;
+	size_t n = strlen(w->path) - 4;	/* without ".tmp" */
+
+	if (segw_flush(w) < 0)
+		return -1;
+	memset(&h, 0, sizeof h);
+	h.magic = CHR_SEG_MAGIC;
+	h.version = CHR_VERSION;
+	h.flags = CHR_SEG_SEALED;
+	h.id = w->info.id;
+	h.base_seq = w->info.base_seq;
+	h.end = w->info.bytes;
+	h.count = w->info.count;
+	h.ts_min = w->info.ts_min;
+	h.ts_max = w->info.ts_max;
+	h.crc = chr_seg_crc(&h);
+	if (w->fd < 0) {
+		w->fd = open(w->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+		if (w->fd < 0)
+			return -1;
+	}
+	if (pwrite_all(w->fd, &h, sizeof h, 0) < 0 || ftruncate(w->fd, (off_t)h.end) < 0 ||
+	    fsync(w->fd) < 0)
+		return -1;
+	if (close(w->fd) < 0) {
+		w->fd = -1;
+		return -1;
+	}
+	w->fd = -1;
+	memcpy(final, w->path, n);
+	final[n] = '\0';
+	if (rename(w->path, final) < 0)
+		return -1;
+	memcpy(w->path, final, n + 1);
+	free(w->buf);
+	w->buf = NULL;
+	return chr_file_xxh128(final, w->info.checksum, NULL);
+}
+
+void chr_segw_abort(struct chr_segw *w)
+{
+	chr_segw_close_fd(w);
+	free(w->buf);
+	w->buf = NULL;
+	unlink(w->path);
+}
+
+/* ---- meta.json ---------------------------------------------------------- */
+
+void chr_meta_free(struct chr_meta *m)
+{
+	for (size_t i = 0; i < m->nsources; i++)
+		free(m->sources[i]);
+	free(m->sources);
+	free(m->segs);
+	m->sources = NULL;
+	m->segs = NULL;
+	m->nsources = m->nsegs = 0;
+}
+
+int chr_meta_count(struct chr_meta *m, uint16_t type, uint64_t n)
+{
+	size_t i;
+
+	for (i = 0; i < m->ncounts && m->counts[i].type < type; i++)
+		;
+	if (i < m->ncounts && m->counts[i].type == type) {
+		m->counts[i].n += n;
+		return 0;
+	}
+	if (m->ncounts == CHR_META_TYPES)
+		return -1;
+	memmove(&m->counts[i + 1], &m->counts[i], (m->ncounts - i) * sizeof m->counts[0]);
+	m->counts[i].type = type;
+	m->counts[i].n = n;
+	m->ncounts++;
+	return 0;
+}
+
+int chr_meta_add_source(struct chr_meta *m, const char *id)
+{
+	size_t i;
+	char **nv, *s;
+
+	for (i = 0; i < m->nsources && strcmp(m->sources[i], id) < 0; i++)
+		;
+	if (i < m->nsources && strcmp(m->sources[i], id) == 0)
+		return 0;
+	nv = realloc(m->sources, (m->nsources + 1) * sizeof *nv);
+	if (nv == NULL)
+		return -1;
+	m->sources = nv;
+	s = strdup(id);
+	if (s == NULL)
+		return -1;
+	memmove(&nv[i + 1], &nv[i], (m->nsources - i) * sizeof *nv);
+	nv[i] = s;
+	m->nsources++;
+	return 0;
+}
+
+static int set(json_t *o, const char *k, json_t *v)
+{
+	return v == NULL || json_object_set_new(o, k, v) < 0 ? -1 : 0;
+}
+
+static json_t *jtime(int64_t ns)
+{
+	char buf[CHR_TIME_BUF];
+
+	chr_time_format(buf, ns);
+	return json_string(buf);
+}
+
+char *chr_meta_dump(const struct chr_meta *m)
+{
+	json_t *o = json_object(), *counts = json_object(), *src = json_array(),
+	       *segs = json_array();
+	char *text = NULL, *out = NULL;
+	int bad = o == NULL || counts == NULL || src == NULL || segs == NULL;
+
+	for (size_t i = 0; !bad && i < m->ncounts; i++) {
+		const char *name = chr_type_name(m->counts[i].type);
+		char num[16];
+
+		if (name == NULL) {
+			snprintf(num, sizeof num, "0x%04x", m->counts[i].type);
+			name = num;
+		}
+		bad |= set(counts, name, json_integer((json_int_t)m->counts[i].n));
+	}
+	for (size_t i = 0; !bad && i < m->nsources; i++)
+		bad |= json_array_append_new(src, json_string(m->sources[i])) < 0;
+	for (size_t i = 0; !bad && i < m->nsegs; i++) {
+		const struct chr_seginfo *s = &m->segs[i];
+		json_t *so = json_object();
+		char file[32];
+
+		snprintf(file, sizeof file, "%09" PRIu64 ".q", s->id);
+		bad |= so == NULL;
+		bad |= bad || set(so, "file", json_string(file));
+		bad |= bad || set(so, "id", json_integer((json_int_t)s->id));
+		bad |= bad || set(so, "base_seq", json_integer((json_int_t)s->base_seq));
+		bad |= bad || set(so, "count", json_integer((json_int_t)s->count));
+		bad |= bad || set(so, "bytes", json_integer((json_int_t)s->bytes));
+		bad |= bad || set(so, "ts_min", json_integer(s->ts_min));
+		bad |= bad || set(so, "ts_max", json_integer(s->ts_max));
+		bad |= bad || set(so, "checksum", json_string(s->checksum));
+		bad |= bad || json_array_append_new(segs, so) < 0;
+	}
+	bad |= bad || set(o, "format", json_string("chronicle-archive-partition"));
+	bad |= bad || set(o, "version", json_integer(1));
+	bad |= bad || set(o, "venue", json_string(m->venue));
+	bad |= bad || set(o, "symbol", json_string(m->symbol));
+	bad |= bad || set(o, "venue_id", json_integer(m->venue_id));
+	bad |= bad || set(o, "market_id", json_integer(m->market_id));
+	bad |= bad || set(o, "date", json_string(m->date));
+	bad |= bad || set(o, "stream", json_string(m->stream));
+	bad |= bad || set(o, "records", json_integer((json_int_t)m->records));
+	bad |= bad || set(o, "first_seq", json_integer((json_int_t)m->first_seq));
+	bad |= bad || set(o, "last_seq", json_integer((json_int_t)m->last_seq));
+	bad |= bad || set(o, "ts_min", json_integer(m->ts_min));
+	bad |= bad || set(o, "ts_max", json_integer(m->ts_max));
+	bad |= bad || set(o, "time_min", jtime(m->ts_min));
+	bad |= bad || set(o, "time_max", jtime(m->ts_max));
+	bad |= bad || set(o, "record_counts", counts);
+	counts = NULL;
+	bad |= bad || set(o, "sources", src);
+	src = NULL;
+	bad |= bad || set(o, "segments", segs);
+	segs = NULL;
+	if (!bad)
+		text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (text) {
+		size_t n = strlen(text);
+
+		out = malloc(n + 2);
+		if (out) {
+			memcpy(out, text, n);
+			out[n] = '\n';
+			out[n + 1] = '\0';
+		}
+		free(text);
+	}
+	json_decref(counts);
+	json_decref(src);
+	json_decref(segs);
+	json_decref(o);
+	return out;
+}
+
+static int get_u64(json_t *o, const char *k, uint64_t *v)
+{
+	json_t *j = json_object_get(o, k);
+
+	if (!json_is_integer(j) || json_integer_value(j) < 0)
+		return -1;
+	*v = (uint64_t)json_integer_value(j);
+	return 0;
+}
+
+static int get_i64(json_t *o, const char *k, int64_t *v)
+{
+	json_t *j = json_object_get(o, k);
+
+	if (!json_is_integer(j))
+		return -1;
+	*v = json_integer_value(j);
+	return 0;
+}
+
+static int get_str(json_t *o, const char *k, char *buf, size_t n)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	if (s == NULL || strlen(s) >= n)
+		return -1;
+	strcpy(buf, s);
+	return 0;
+}
+
+int chr_meta_load(const char *dir, struct chr_meta *m, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	json_error_t je;
+	json_t *o, *a;
+	uint64_t v;
+	const char *bad = NULL;
+	const char *key;
+	json_t *val;
+	size_t i;
+
+	memset(m, 0, sizeof *m);
+	pathf(path, "%s/meta.json", dir);
+	if (access(path, F_OK) < 0) {
+		int e = errno;
+
+		msg(err, errlen, "cannot read '%s': %s", path, strerror(e));
+		errno = e;
+		return -1;
+	}
+	o = json_load_file(path, 0, &je);
+	if (o == NULL) {
+		msg(err, errlen, "'%s': line %d: %s", path, je.line, je.text);
+		errno = EPROTO;
+		return -1;
+	}
+	if (get_str(o, "venue", m->venue, sizeof m->venue) < 0 ||
+	    get_str(o, "symbol", m->symbol, sizeof m->symbol) < 0 ||
+	    get_str(o, "date", m->date, sizeof m->date) < 0 ||
+	    get_str(o, "stream", m->stream, sizeof m->stream) < 0)
+		bad = "names";
+	else if (get_u64(o, "venue_id", &v) < 0 || v > UINT16_MAX)
+		bad = "venue_id";
+	else if ((m->venue_id = (uint16_t)v, get_u64(o, "market_id", &v) < 0) || v > UINT32_MAX)
+		bad = "market_id";
+	else if ((m->market_id = (uint32_t)v, get_u64(o, "records", &m->records) < 0) ||
+		 get_u64(o, "first_seq", &m->first_seq) < 0 ||
+		 get_u64(o, "last_seq", &m->last_seq) < 0 ||
+		 get_i64(o, "ts_min", &m->ts_min) < 0 || get_i64(o, "ts_max", &m->ts_max) < 0)
+		bad = "counters";
+	if (bad == NULL) {
+		json_object_foreach(json_object_get(o, "record_counts"), key, val) {
+			int t = chr_type_parse(key);
+
+			if (t < 0 || !json_is_integer(val) ||
+			    chr_meta_count(m, (uint16_t)t, (uint64_t)json_integer_value(val)) < 0)
+				bad = "record_counts";
+		}
+	}
+	a = json_object_get(o, "sources");
+	if (bad == NULL && !json_is_array(a))
+		bad = "sources";
+	json_array_foreach(a, i, val) {
+		if (bad == NULL && (!json_is_string(val) ||
+				    chr_meta_add_source(m, json_string_value(val)) < 0))
+			bad = "sources";
+	}
+	a = json_object_get(o, "segments");
+	if (bad == NULL && !json_is_array(a))
+		bad = "segments";
+	if (bad == NULL && json_array_size(a) > 0) {
+		m->segs = calloc(json_array_size(a), sizeof *m->segs);
+		if (m->segs == NULL)
+			bad = "out of memory";
+	}
+	json_array_foreach(a, i, val) {
+		struct chr_seginfo *s = &m->segs[i];
+
+		if (bad)
+			break;
+		if (get_u64(val, "id", &s->id) < 0 || get_u64(val, "base_seq", &s->base_seq) < 0 ||
+		    get_u64(val, "count", &s->count) < 0 || get_u64(val, "bytes", &s->bytes) < 0 ||
+		    get_i64(val, "ts_min", &s->ts_min) < 0 || get_i64(val, "ts_max", &s->ts_max) < 0 ||
+		    get_str(val, "checksum", s->checksum, sizeof s->checksum) < 0)
+			bad = "segments";
+		else
+			m->nsegs++;
+	}
+	json_decref(o);
+	if (bad) {
+		chr_meta_free(m);
+		msg(err, errlen, "'%s': bad or missing %s", path, bad);
+		errno = EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- staging and publication ------------------------------------------ */
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	if (flag == FTW_DP)
+		return rmdir(p);
+	return unlink(p);
+}
+
+int chr_remove_tree(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path);
+	return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* fsync the directories holding path, up to levels of them. */
+static int fsync_up(const char *path, int levels)
+{
+	char buf[PATH_MAX];
+
+	if (strlen(path) >= sizeof buf) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(buf, path);
+	while (levels-- > 0) {
+		char *s = strrchr(buf, '/');
+
+		if (chr_fsync_parent(buf) < 0)
+			return -1;
+		if (s == NULL || s == buf)
+			break;
+		*s = '\0';
+	}
+	return 0;
+}
+
+int chr_publish_dir(const char *src, const char *dst, int replace)
+{
+	char parent[PATH_MAX], old[PATH_MAX];
+	char *s;
+
+	if (snprintf(parent, sizeof parent, "%s", dst) >= (int)sizeof parent ||
+	    snprintf(old, sizeof old, "%s.old", src) >= (int)sizeof old) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	s = strrchr(parent, '/');
+	if (s && s != parent) {
+		*s = '\0';
+		if (chr_mkdirs(parent) < 0)
+			return -1;
+	}
+	if (chr_fsync_dir(src) < 0)
+		return -1;
+	if (replace) {
+		if (renameat2(AT_FDCWD, src, AT_FDCWD, dst, RENAME_EXCHANGE) == 0) {
+			/* src now holds the old partition */
+			if (fsync_up(dst, 1) < 0 || chr_remove_tree(src) < 0)
+				return -1;
+			return 0;
+		}
+		if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
+			if (rename(dst, old) < 0 && errno != ENOENT)
+				return -1;
+		} else if (errno != ENOENT) {
+			return -1;
+		}
+	}
+	if (rename(src, dst) < 0)
+		return -1;
+	if (fsync_up(dst, 4) < 0)
+		return -1;
+	return chr_remove_tree(old);
+}
+
+int chr_archive_lock(const char *root)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (pathf(path, "%s/.staging", root) < 0)
+		return -1;
+	if (chr_mkdirs(path) < 0)
+		return -1;
+	strcat(path, "/lock");
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int e = errno;
+
+			close(fd);
+			errno = e;
+			return -1;
+		}
+	}
+	return fd;
+}
+
+/* Finish the publication a dead run committed to (its COMMIT journal):
+ * every staged partition still in staging (same inode) goes in place. */
+static int repair(const char *root, const char *sdir)
+{
+	char path[PATH_MAX], line[PATH_MAX + 64];
+	FILE *f;
+	int rc = 0;
+
+	pathf(path, "%s/COMMIT", sdir);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+	while (fgets(line, sizeof line, f)) {
+		char name[32], rel[PATH_MAX], src[PATH_MAX], dst[PATH_MAX];
+		unsigned long long ino;
+		struct stat st;
+
+		if (sscanf(line, "%31s %llu %4095s", name, &ino, rel) != 3 ||
+		    strstr(rel, "..") || strncmp(rel, "v1/", 3) != 0 || strchr(name, '/'))
+			continue;
+		pathf(src, "%s/%s", sdir, name);
+		pathf(dst, "%s/%s", root, rel);
+		if (lstat(src, &st) < 0 || (unsigned long long)st.st_ino != ino)
+			continue;	/* published already */
+		if (chr_publish_dir(src, dst, access(dst, F_OK) == 0) < 0)
+			rc = -1;
+	}
+	fclose(f);
+	return rc;
+}
+
+/* Whether process pid lives: exists and is no zombie (an orphan killed a
+ * moment ago may wait a while to be reaped). */
+static int alive(pid_t pid)
+{
+	char path[64], buf[512], *s;
+	ssize_t n;
+	int fd;
+
+	if (kill(pid, 0) < 0 && errno != EPERM)
+		return 0;
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	n = chr_read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = '\0';
+	s = strrchr(buf, ')');	/* "pid (comm) S ..." */
+	return !(s && s[1] == ' ' && (s[2] == 'Z' || s[2] == 'X'));
+}
+
+int chr_staging_clean(const char *root, char *err, size_t errlen)
+{
+	char dir[PATH_MAX], sdir[PATH_MAX];
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	pathf(dir, "%s/.staging", root);
+	d = opendir(dir);
+	if (d == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		msg(err, errlen, "cannot open '%s': %s", dir, strerror(errno));
+		return -1;
+	}
+	while ((e = readdir(d)) != NULL) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+
+		if (pid <= 0 || *end != '-')
+			continue;
+		if (pid == (long)getpid() || alive((pid_t)pid))
+			continue;
+		pathf(sdir, "%s/%s", dir, e->d_name);
+		if (repair(root, sdir) < 0 || chr_remove_tree(sdir) < 0) {
+			msg(err, errlen, "cannot clean up '%s': %s", sdir, strerror(errno));
+			closedir(d);
+			return -1;
+		}
+		n++;
+	}
+	closedir(d);
+	if (n > 0 && chr_fsync_dir(dir) < 0) {
+		msg(err, errlen, "cannot sync '%s': %s", dir, strerror(errno));
+		return -1;
+	}
+	return n;
+}
+
+/* ---- the archive writer -------------------------------------------------- */
+
+enum { MODE_NEW, MODE_REPLACE, MODE_APPEND };
+static const char *const mode_name[] = {"new", "replaced", "appended"};
+static const char *const streams[] = {"book", "trade", "quote", "topn"};
+#define NSTREAMS 4
+
+struct inst;
+
+struct part {
+	struct chr_archive_part pub;
+	char rel[512];		/* v1/venue/symbol/date/stream */
+	char stage[PATH_MAX];
+	int64_t day;
+	int mode;
+	dev_t old_dev;
+	ino_t old_ino;		/* of the partition replaced or appended to */
+	struct inst *inst;
+	struct chr_meta meta;
+	struct chr_segw seg;
+	int seg_open;
+	uint64_t next_id, next_seq;
+};
+
+struct inst {
+	uint16_t vid;
+	uint32_t mid;
+	char venue[CHR_VENUE_MAX + 1], symbol[CHR_SYMBOL_MAX + 1];
+	struct chr_rec *define;	/* its DEFINE record (a span) */
+	struct part *last[NSTREAMS];
+	struct part **parts;
+	size_t nparts;
+};
+
+struct chr_archive {
+	char root[PATH_MAX];
+	char stage[PATH_MAX];	/* "" until the first partition */
+	struct chr_archive_opts o;
+	struct inst **tab;	/* open addressing by (venue, market) */
+	size_t tabcap, ninst;
+	struct part **parts;
+	size_t nparts, partcap;
+	struct chr_archive_part *pubs;
+	size_t nopen;
+	uint64_t archived, skipped;
+	int committed;
+};
+
+static int stream_index(const char *s)
+{
+	for (int i = 0; i < NSTREAMS; i++)
+		if (strcmp(streams[i], s) == 0)
+			return i;
+	return -1;
+}
+
+struct chr_archive *chr_archive_open(const char *root, const struct chr_archive_opts *o,
+				     char *err, size_t errlen, int *status)
+{
+	struct chr_archive *a;
+	struct stat st;
+
+	*status = CHR_EX_SYS;
+	if (strlen(root) == 0 || strlen(root) > PATH_MAX - 1024) {
+		msg(err, errlen, "archive root '%s': bad path", root);
+		*status = CHR_EX_USAGE;
+		return NULL;
+	}
+	if (o->source && chr_name_check(o->source)) {
+		msg(err, errlen, "source id '%s': %s", o->source, chr_name_check(o->source));
+		*status = CHR_EX_USAGE;
+		return NULL;
+	}
+	if (stat(root, &st) == 0) {
+		if (!S_ISDIR(st.st_mode)) {
+			msg(err, errlen, "archive root '%s': %s", root, strerror(ENOTDIR));
+			return NULL;
+		}
+		if (access(root, R_OK | W_OK | X_OK) < 0) {
+			msg(err, errlen, "archive root '%s': %s", root, strerror(errno));
+			return NULL;
+		}
+	} else if (errno != ENOENT) {
+		msg(err, errlen, "archive root '%s': %s", root, strerror(errno));
+		return NULL;
+	}
+	a = calloc(1, sizeof *a);
+	if (a == NULL) {
+		msg(err, errlen, "%s", strerror(errno));
+		return NULL;
+	}
+	strcpy(a->root, root);
+	a->o = *o;
+	if (a->o.seg_size == 0)
+		a->o.seg_size = CHR_ARCHIVE_SEG_SIZE;
+	a->tabcap = 64;
+	a->tab = calloc(a->tabcap, sizeof *a->tab);
+	if (a->tab == NULL) {
+		free(a);
+		msg(err, errlen, "%s", strerror(ENOMEM));
+		return NULL;
+	}
+	{
+		char sd[PATH_MAX];
+
+		snprintf(sd, sizeof sd, "%s/.staging", root);
+		if (access(sd, F_OK) == 0) {
+			int lk = chr_archive_lock(root);
+
+			if (lk < 0) {
+				msg(err, errlen, "cannot lock '%s': %s", sd, strerror(errno));
+				chr_archive_close(a);
+				return NULL;
+			}
+			if (chr_staging_clean(root, err, errlen) < 0) {
+				close(lk);
+				chr_archive_close(a);
+				return NULL;
+			}
+			close(lk);
+		}
+	}
+	return a;
+}
+
+static size_t slot(const struct chr_archive *a, uint16_t vid, uint32_t mid)
+{
+	uint64_t k = ((uint64_t)vid << 32 | mid) * 0x9e3779b97f4a7c15ull;
+	size_t i = (size_t)(k >> 20) & (a->tabcap - 1);
+
+	while (a->tab[i] && (a->tab[i]->vid != vid || a->tab[i]->mid != mid))
+		i = (i + 1) & (a->tabcap - 1);
+	return i;
+}
+
+static struct inst *inst_find(struct chr_archive *a, uint16_t vid, uint32_t mid)
+{
+	return a->tab[slot(a, vid, mid)];
+}
+
+static int inst_add(struct chr_archive *a, struct inst *in)
+{
+	if ((a->ninst + 1) * 2 > a->tabcap) {
+		struct inst **old = a->tab;
+		size_t oldcap = a->tabcap;
+
+		a->tab = calloc(oldcap * 2, sizeof *a->tab);
+		if (a->tab == NULL) {
+			a->tab = old;
+			return -1;
+		}
+		a->tabcap = oldcap * 2;
+		for (size_t i = 0; i < oldcap; i++)
+			if (old[i])
+				a->tab[slot(a, old[i]->vid, old[i]->mid)] = old[i];
+		free(old);
+	}
+	a->tab[slot(a, in->vid, in->mid)] = in;
+	a->ninst++;
+	return 0;
+}
+
+/* name printable for a message: non-printable bytes as \xNN */
+static void show(char *out, size_t n, const char *field, size_t cap)
+{
+	size_t len = cap, k = 0;
+
+	while (len > 0 && field[len - 1] == '\0')
+		len--;
+	for (size_t i = 0; i < len && k + 5 < n; i++) {
+		unsigned char c = (unsigned char)field[i];
+
+		if (c >= ' ' && c < 0x7f && c != '\\' && c != '\'')
+			out[k++] = (char)c;
+		else
+			k += (size_t)snprintf(out + k, n - k, "\\x%02x", c);
+	}
+	out[k] = '\0';
+}
+
+static int define(struct chr_archive *a, const struct chr_rec *rec, const char *name,
+		  uint64_t off, char *err, size_t errlen, int *status)
+{
+	const struct chr_define *d = chr_rec_payload(rec);
+	char venue[CHR_VENUE_MAX + 1], symbol[CHR_SYMBOL_MAX + 1], shown[512];
+	const char *bad;
+	struct inst *in;
+
+	*status = CHR_EX_DATA;
+	bad = chr_define_names(d, venue, symbol);
+	if (bad) {
+		show(shown, sizeof shown, d->symbol, sizeof d->symbol);
+		msg(err, errlen, "%s: byte %" PRIu64 ": DEFINE of '%s': %s", name, off, shown, bad);
+		return -1;
+	}
+	if ((bad = chr_name_check(venue)) != NULL) {
+		show(shown, sizeof shown, venue, strlen(venue));
+		msg(err, errlen, "%s: byte %" PRIu64 ": DEFINE venue '%s': %s", name, off, shown, bad);
+		return -1;
+	}
+	if ((bad = chr_name_check(symbol)) != NULL) {
+		show(shown, sizeof shown, symbol, strlen(symbol));
+		msg(err, errlen, "%s: byte %" PRIu64 ": DEFINE symbol '%s': %s", name, off, shown, bad);
+		return -1;
+	}
+	in = inst_find(a, rec->venue, rec->market);
+	if (in) {
+		if (strcmp(in->venue, venue) != 0 || strcmp(in->symbol, symbol) != 0) {
+			msg(err, errlen, "%s: byte %" PRIu64 ": DEFINE binds venue %u market %" PRIu32
+			    " to '%s/%s', bound before to '%s/%s'", name, off, rec->venue,
+			    rec->market, venue, symbol, in->venue, in->symbol);
+			return -1;
+		}
+		return 0;	/* a repeated DEFINE: the partitions have theirs */
+	}
+	for (size_t i = 0; i < a->tabcap; i++) {
+		struct inst *o = a->tab[i];
+
+		if (o && strcmp(o->venue, venue) == 0 && strcmp(o->symbol, symbol) == 0) {
+			msg(err, errlen, "%s: byte %" PRIu64 ": DEFINE binds '%s/%s' to venue %u market %"
+			    PRIu32 ", bound before to venue %u market %" PRIu32, name, off, venue,
+			    symbol, rec->venue, rec->market, o->vid, o->mid);
+			return -1;
+		}
+	}
+	*status = CHR_EX_SYS;
+	in = calloc(1, sizeof *in);
+	if (in == NULL || (in->define = aligned_alloc(CHR_ALIGN, chr_rec_span(rec->len))) == NULL) {
+		free(in);
+		msg(err, errlen, "%s", strerror(ENOMEM));
+		return -1;
+	}
+	memcpy(in->define, rec, chr_rec_span(rec->len));
+	in->vid = rec->venue;
+	in->mid = rec->market;
+	strcpy(in->venue, venue);
+	strcpy(in->symbol, symbol);
+	if (inst_add(a, in) < 0) {
+		free(in->define);
+		free(in);
+		msg(err, errlen, "%s", strerror(ENOMEM));
+		return -1;
+	}
+	return 0;
+}
+
+static int64_t day_of(int64_t ts)
+{
+	const int64_t d = 86400000000000LL;
+
+	return ts >= 0 ? ts / d : -((-ts + d - 1) / d);
+}
+
+static int stage_dir(struct chr_archive *a, char *err, size_t errlen)
+{
+	struct timespec t;
+
+	if (a->stage[0])
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &t);
+	pathf(a->stage, "%s/.staging/%ld-%llx", a->root, (long)getpid(),
+		 (unsigned long long)t.tv_sec * 1000000000ull + (unsigned long long)t.tv_nsec);
+	if (chr_mkdirs(a->stage) < 0) {
+		msg(err, errlen, "cannot create '%s': %s", a->stage, strerror(errno));
+		a->stage[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+static void sources_text(const struct chr_meta *m, char *buf, size_t n)
+{
+	size_t k = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < m->nsources && k < n; i++)
+		k += (size_t)snprintf(buf + k, n - k, "%s%s", i ? ", " : "", m->sources[i]);
+	if (m->nsources == 0)
+		snprintf(buf, n, "untagged");
+}
+
+/* Decide what to do with the partition's place in the archive: new,
+ * replace (same single source) or append (--append); else refuse. */
+static int part_plan(struct chr_archive *a, struct part *p, char *err, size_t errlen,
+		     int *status)
+{
+	char dst[PATH_MAX], e2[CHR_ARCHIVE_ERR], src[256];
+	struct chr_meta old;
+	struct stat st;
+
+	pathf(dst, "%s/%s", a->root, p->rel);
+	if (lstat(dst, &st) < 0) {
+		if (errno != ENOENT) {
+			*status = CHR_EX_SYS;
+			msg(err, errlen, "cannot stat '%s': %s", dst, strerror(errno));
+			return -1;
+		}
+		p->mode = MODE_NEW;
+		return 0;
+	}
+	p->old_dev = st.st_dev;
+	p->old_ino = st.st_ino;
+	if (chr_meta_load(dst, &old, e2, sizeof e2) < 0) {
+		*status = errno == EPROTO || errno == ENOENT ? CHR_EX_DATA : CHR_EX_SYS;
+		msg(err, errlen, "partition '%s' holds data that cannot be added to: %s", p->rel, e2);
+		return -1;
+	}
+	if (a->o.source && old.nsources == 1 && strcmp(old.sources[0], a->o.source) == 0) {
+		p->mode = MODE_REPLACE;
+		chr_meta_free(&old);
+		return 0;
+	}
+	if (!a->o.append) {
+		sources_text(&old, src, sizeof src);
+		*status = CHR_EX_DATA;
+		msg(err, errlen, "partition '%s' already holds data (source %s); use --append to add to it",
+		    p->rel, src);
+		chr_meta_free(&old);
+		return -1;
+	}
+	if (old.venue_id != p->inst->vid || old.market_id != p->inst->mid) {
+		*status = CHR_EX_DATA;
+		msg(err, errlen, "partition '%s' holds venue %u market %" PRIu32
+		    ", the input venue %u market %" PRIu32, p->rel, old.venue_id, old.market_id,
+		    p->inst->vid, p->inst->mid);
+		chr_meta_free(&old);
+		return -1;
+	}
+	p->mode = MODE_APPEND;
+	p->meta = old;
+	return 0;
+}
+
+static struct part *part_new(struct chr_archive *a, struct inst *in, int sidx, int64_t ts,
+			     char *err, size_t errlen, int *status)
+{
+	struct part *p;
+	char dst[PATH_MAX];
+
+	*status = CHR_EX_SYS;
+	if (a->nparts == a->partcap) {
+		size_t cap = a->partcap ? a->partcap * 2 : 16;
+		struct part **np = realloc(a->parts, cap * sizeof *np);
+
+		if (np == NULL)
+			goto nomem;
+		a->parts = np;
+		a->partcap = cap;
+	}
+	{
+		struct part **np = realloc(in->parts, (in->nparts + 1) * sizeof *np);
+
+		if (np == NULL)
+			goto nomem;
+		in->parts = np;
+	}
+	p = calloc(1, sizeof *p);
+	if (p == NULL)
+		goto nomem;
+	p->inst = in;
+	p->day = day_of(ts);
+	chr_date_format(p->meta.date, ts);
+	snprintf(p->rel, sizeof p->rel, "v1/%s/%s/%s/%s", in->venue, in->symbol, p->meta.date,
+		 streams[sidx]);
+	if (chr_path_partition(dst, sizeof dst, a->root, in->venue, in->symbol, p->meta.date,
+			       streams[sidx]) < 0) {
+		msg(err, errlen, "partition '%s': %s", p->rel, strerror(errno));
+		free(p);
+		return NULL;
+	}
+	if (part_plan(a, p, err, errlen, status) < 0) {
+		free(p);
+		return NULL;
+	}
+	if (p->mode != MODE_APPEND) {
+		strcpy(p->meta.venue, in->venue);
+		strcpy(p->meta.symbol, in->symbol);
+		strcpy(p->meta.stream, streams[sidx]);
+		p->meta.venue_id = in->vid;
+		p->meta.market_id = in->mid;
+	}
+	if (a->o.source && chr_meta_add_source(&p->meta, a->o.source) < 0) {
+		chr_meta_free(&p->meta);
+		free(p);
+		goto nomem;
+	}
+	in->parts[in->nparts++] = p;
+	a->parts[a->nparts++] = p;
+	if (stage_dir(a, err, errlen) < 0)
+		return NULL;
+	pathf(p->stage, "%s/p%zu", a->stage, a->nparts - 1);
+	if (mkdir(p->stage, 0777) < 0) {
+		msg(err, errlen, "cannot create '%s': %s", p->stage, strerror(errno));
+		return NULL;
+	}
+	if (p->mode == MODE_APPEND) {
+		/* the new directory holds the old segments too (hard links), so
+		 * that appending is published like a replacement */
+		for (size_t i = 0; i < p->meta.nsegs; i++) {
+			char from[PATH_MAX], to[PATH_MAX];
+
+			pathf(from, "%s/%09" PRIu64 ".q", dst, p->meta.segs[i].id);
+			pathf(to, "%s/%09" PRIu64 ".q", p->stage, p->meta.segs[i].id);
+			if (link(from, to) < 0) {
+				msg(err, errlen, "cannot link '%s': %s", from, strerror(errno));
+				return NULL;
+			}
+		}
+		if (p->meta.nsegs > 0)
+			p->next_id = p->meta.segs[p->meta.nsegs - 1].id + 1;
+		p->next_seq = p->meta.records ? p->meta.last_seq + 1 : 0;
+	}
+	p->pub.path = p->rel;
+	p->pub.venue = p->meta.venue;
+	p->pub.symbol = p->meta.symbol;
+	p->pub.date = p->meta.date;
+	p->pub.stream = streams[sidx];
+	p->pub.action = mode_name[p->mode];
+	return p;
+nomem:
+	msg(err, errlen, "%s", strerror(ENOMEM));
+	return NULL;
+}
+
+static int seg_seal(struct part *p)
+{
+	struct chr_seginfo *ns;
+
+	if (!p->seg_open)
+		return 0;
+	p->seg_open = 0;
+	if (chr_segw_seal(&p->seg) < 0)
+		return -1;
+	ns = realloc(p->meta.segs, (p->meta.nsegs + 1) * sizeof *ns);
+	if (ns == NULL)
+		return -1;
+	p->meta.segs = ns;
+	ns[p->meta.nsegs++] = p->seg.info;
+	p->pub.segments++;
+	return 0;
+}
+
+static int part_write(struct chr_archive *a, struct part *p, const struct chr_rec *rec)
+{
+	size_t span = chr_rec_span(rec->len);
+	int was_open;
+
+	if (p->seg_open && p->seg.info.count > 0 && p->seg.info.bytes + span > a->o.seg_size) {
+		if (seg_seal(p) < 0)
+			return -1;
+		a->nopen--;
+	}
+	if (!p->seg_open) {
+		if (chr_segw_open(&p->seg, p->stage, p->next_id, p->next_seq) < 0)
+			return -1;
+		p->seg_open = 1;
+		p->next_id++;
+		a->nopen++;
+	}
+	was_open = p->seg.fd >= 0;
+	if (chr_segw_put(&p->seg, rec) < 0)
+		return -1;
+	if (!was_open && p->seg.fd >= 0 && a->nopen > MAX_OPEN_SEGS)
+		for (size_t i = 0; i < a->nparts; i++)
+			if (a->parts[i] != p && a->parts[i]->seg_open)
+				chr_segw_close_fd(&a->parts[i]->seg);
+	if (p->meta.records == 0) {
+		p->meta.first_seq = p->next_seq;
+		p->meta.ts_min = p->meta.ts_max = rec->ts;
+	}
+	if (rec->ts < p->meta.ts_min)
+		p->meta.ts_min = rec->ts;
+	if (rec->ts > p->meta.ts_max)
+		p->meta.ts_max = rec->ts;
+	if (p->pub.records == 0 || rec->ts < p->pub.ts_min)
+		p->pub.ts_min = rec->ts;
+	if (p->pub.records == 0 || rec->ts > p->pub.ts_max)
+		p->pub.ts_max = rec->ts;
+	p->meta.last_seq = p->next_seq++;
+	p->meta.records++;
+	p->pub.records++;
+	if (chr_meta_count(&p->meta, rec->type, 1) < 0) {
+		errno = EOVERFLOW;
+		return -1;
+	}
+	return 0;
+}
+
+int chr_archive_put(struct chr_archive *a, const struct chr_rec *rec, const char *name,
+		    uint64_t off, char *err, size_t errlen, int *status)
+{
+	const char *stream;
+	struct inst *in;
+	struct part *p;
+	int sidx;
+	int64_t day;
+
+	if (rec->type == CHR_DEFINE)
+		return define(a, rec, name, off, err, errlen, status);
+	stream = chr_stream_of(rec->type);
+	if (stream == NULL) {
+		a->skipped++;
+		return 0;
+	}
+	sidx = stream_index(stream);
+	in = inst_find(a, rec->venue, rec->market);
+	if (in == NULL) {
+		*status = CHR_EX_DATA;
+		msg(err, errlen, "%s: byte %" PRIu64 ": %s of venue %u market %" PRIu32
+		    " before any DEFINE of it", name, off, chr_type_name(rec->type), rec->venue,
+		    rec->market);
+		return -1;
+	}
+	day = day_of(rec->ts);
+	p = in->last[sidx];
+	if (p == NULL || p->day != day) {
+		p = NULL;
+		for (size_t i = 0; i < in->nparts; i++)
+			if (in->parts[i]->day == day && strcmp(in->parts[i]->pub.stream, stream) == 0)
+				p = in->parts[i];
+		if (p == NULL) {
+			p = part_new(a, in, sidx, rec->ts, err, errlen, status);
+			if (p == NULL)
+				return -1;
+			if (p->mode != MODE_APPEND) {
+				/* the partition begins with its instrument's DEFINE */
+				int64_t ts0 = in->define->ts;
+
+				in->define->ts = rec->ts;
+				if (part_write(a, p, in->define) < 0) {
+					in->define->ts = ts0;
+					goto sys;
+				}
+				in->define->ts = ts0;
+			}
+		}
+		in->last[sidx] = p;
+	}
+	if (part_write(a, p, rec) < 0)
+		goto sys;
+	a->archived++;
+	return 0;
+sys:
+	*status = CHR_EX_SYS;
+	msg(err, errlen, "cannot write to '%s': %s", p->stage, strerror(errno));
+	return -1;
+}
+
+int chr_archive_commit(struct chr_archive *a, char *err, size_t errlen, int *status)
+{
+	char path[PATH_MAX], *journal = NULL;
+	size_t jn = 0, jcap = 0;
+	int lk = -1, rc = -1;
+
+	*status = CHR_EX_SYS;
+	for (size_t i = 0; i < a->nparts; i++) {
+		struct part *p = a->parts[i];
+		char *text;
+
+		if (seg_seal(p) < 0) {
+			msg(err, errlen, "cannot seal '%s': %s", p->seg.path, strerror(errno));
+			return -1;
+		}
+		text = chr_meta_dump(&p->meta);
+		pathf(path, "%s/meta.json", p->stage);
+		if (text == NULL || chr_publish_file(path, text, strlen(text)) < 0) {
+			msg(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+			free(text);
+			return -1;
+		}
+		free(text);
+	}
+	if (a->nparts == 0) {
+		a->committed = 1;
+		return 0;
+	}
+	lk = chr_archive_lock(a->root);
+	if (lk < 0) {
+		msg(err, errlen, "cannot lock '%s/.staging': %s", a->root, strerror(errno));
+		return -1;
+	}
+	/* the places may have changed since we looked: look again, under the lock */
+	for (size_t i = 0; i < a->nparts; i++) {
+		struct part *p = a->parts[i];
+		struct stat st;
+		int exists;
+
+		pathf(path, "%s/%s", a->root, p->rel);
+		exists = lstat(path, &st) == 0;
+		if (p->mode == MODE_NEW ? exists :
+		    !exists || st.st_ino != p->old_ino || st.st_dev != p->old_dev) {
+			*status = CHR_EX_DATA;
+			msg(err, errlen, "partition '%s' changed while this run wrote it", p->rel);
+			goto out;
+		}
+		if (lstat(p->stage, &st) < 0) {
+			msg(err, errlen, "cannot stat '%s': %s", p->stage, strerror(errno));
+			goto out;
+		}
+		for (;;) {
+			int k = snprintf(journal ? journal + jn : NULL, journal ? jcap - jn : 0,
+					 "p%zu %llu %s\n", i, (unsigned long long)st.st_ino, p->rel);
+
+			if (journal && (size_t)k < jcap - jn) {
+				jn += (size_t)k;
+				break;
+			}
+			jcap = jcap * 2 + (size_t)k + 1024;
+			char *nj = realloc(journal, jcap);
+
+			if (nj == NULL) {
+				msg(err, errlen, "%s", strerror(ENOMEM));
+				goto out;
+			}
+			journal = nj;
+		}
+	}
+	pathf(path, "%s/COMMIT", a->stage);
+	if (chr_publish_file(path, journal, jn) < 0) {
+		msg(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	/* from here on the run is committed: a crash is finished by the next run */
+	for (size_t i = 0; i < a->nparts; i++) {
+		struct part *p = a->parts[i];
+
+		pathf(path, "%s/%s", a->root, p->rel);
+		if (chr_publish_dir(p->stage, path, p->mode != MODE_NEW) < 0) {
+			msg(err, errlen, "cannot publish '%s': %s", path, strerror(errno));
+			goto out;
+		}
+	}
+	a->committed = 1;
+	if (chr_remove_tree(a->stage) < 0) {
+		msg(err, errlen, "cannot remove '%s': %s", a->stage, strerror(errno));
+		goto out;
+	}
+	a->stage[0] = '\0';
+	rc = 0;
+out:
+	free(journal);
+	close(lk);
+	return rc;
+}
+
+const struct chr_archive_part *chr_archive_parts(struct chr_archive *a, size_t *n)
+{
+	free(a->pubs);
+	a->pubs = calloc(a->nparts + 1, sizeof *a->pubs);
+	*n = a->pubs ? a->nparts : 0;
+	for (size_t i = 0; a->pubs && i < a->nparts; i++)
+		a->pubs[i] = a->parts[i]->pub;
+	return a->pubs;
+}
+
+void chr_archive_totals(const struct chr_archive *a, uint64_t *archived, uint64_t *skipped)
+{
+	*archived = a->archived;
+	*skipped = a->skipped;
+}
+
+void chr_archive_close(struct chr_archive *a)
+{
+	if (a == NULL)
+		return;
+	for (size_t i = 0; i < a->nparts; i++) {
+		struct part *p = a->parts[i];
+
+		if (p->seg_open)
+			chr_segw_abort(&p->seg);
+		chr_meta_free(&p->meta);
+		free(p);
+	}
+	/* an uncommitted run leaves nothing behind; a committed one that failed
+	 * to publish leaves its journal for the next run to finish */
+	if (a->stage[0] && !a->committed) {
+		char j[PATH_MAX];
+
+		pathf(j, "%s/COMMIT", a->stage);
+		if (access(j, F_OK) < 0)
+			chr_remove_tree(a->stage);
+	}
+	for (size_t i = 0; i < a->tabcap; i++) {
+		if (a->tab[i]) {
+			free(a->tab[i]->define);
+			free(a->tab[i]->parts);
+			free(a->tab[i]);
+		}
+	}
+	free(a->tab);
+	free(a->parts);
+	free(a->pubs);
+	free(a);
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+static int visible(const struct dirent *e)
+{
+	return e->d_name[0] != '.';
+}
+
+static int walk(char *path, size_t len, int depth, const char *const want[3],
+		int (*fn)(const char *, void *), void *ctx)
+{
+	struct dirent **v;
+	int n, rc = 0;
+
+	if (depth == 4) {
+		struct stat st;
+
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			return fn(path, ctx);
+		return 0;
+	}
+	n = scandir(path, &v, visible, alphasort);
+	if (n < 0)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+	for (int i = 0; i < n; i++) {
+		const char *w = depth == 0 ? want[0] : depth == 1 ? want[1] : depth == 3 ? want[2] : NULL;
+		size_t k = strlen(v[i]->d_name);
+
+		if (rc == 0 && (w == NULL || strcmp(w, v[i]->d_name) == 0) && len + k + 2 < PATH_MAX) {
+			path[len] = '/';
+			memcpy(path + len + 1, v[i]->d_name, k + 1);
+			rc = walk(path, len + 1 + k, depth + 1, want, fn, ctx);
+			path[len] = '\0';
+		}
+		free(v[i]);
+	}
+	free(v);
+	return rc;
+}
+
+int chr_archive_walk(const char *root, const char *venue, const char *symbol,
+		     const char *stream, int (*fn)(const char *dir, void *ctx), void *ctx)
+{
+	char path[PATH_MAX];
+	const char *want[3] = {venue, symbol, stream};
+
+	if (pathf(path, "%s/v1", root) < 0)
+		return -1;
+	return walk(path, strlen(path), 0, want, fn, ctx);
+}

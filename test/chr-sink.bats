@@ -1,0 +1,286 @@
+#!/usr/bin/env bats
+# chr-sink --archive: layout, sealed segments, DEFINE first, seq per
+# partition, meta.json, rolls, refusing/appending/replacing partitions,
+# hostile names, bad input publishing nothing.
+
+load test_helper
+
+# test records: see test/unit/t-archive.c (gen); make check builds it
+# before the suites run
+GEN="$BUILD/test/unit/t-archive"
+setup_file() {
+	[ -x "$GEN" ] || make -s -C "$TOP" "${GEN#"$TOP"/}" >&2
+}
+gen() { "$GEN" gen "$@"; }
+
+P=A/v1/binance/BTCUSDT/2024-05-01
+
+# fields of a segment header: magic version flags id base_seq end count
+seghdr() {
+	od -An -t u4 -N 4 "$1" | tr -d ' '
+	od -An -t u2 -j 4 -N 4 "$1" | xargs
+	od -An -t u8 -j 8 -N 40 "$1" | xargs
+}
+
+@test "-h prints the usage on stdout, --version the version" {
+	run -0 $T chr-sink -h
+	assert_line --index 0 --partial "usage: chr-sink --archive ROOT"
+	run -0 $T chr-sink --version
+	assert_output --regexp '^chr-sink [0-9]'
+}
+
+@test "misuse exits 2" {
+	run -2 --separate-stderr $T chr-sink
+	assert_equal "${stderr_lines[0]}" "chr-sink: --archive ROOT is required (--queue and --route are not implemented)"
+	run -2 $T chr-sink --archive A --bogus
+	run -2 --separate-stderr $T chr-sink --archive A --segment-size 12x
+	assert_equal "${stderr_lines[0]}" "chr-sink: segment size '12x' is not a size of at least 128 bytes"
+	run -2 $T chr-sink --archive A --source ../x </dev/null
+	[ ! -e A/v1 ]
+}
+
+@test "empty input writes nothing and exits 0" {
+	run -0 --separate-stderr $T chr-sink --archive A </dev/null
+	assert_equal "$stderr" ""
+	[ ! -e A ]
+}
+
+@test "one record: a sealed segment that begins with the DEFINE, and meta.json" {
+	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01T10:00:00 1 >in
+	run -0 --separate-stderr $T chr-sink --archive A in
+	assert_equal "$stderr" ""
+	run -0 ls $P/trade
+	assert_output $'000000000.q\nmeta.json'
+	[ ! -e A/v1/binance/BTCUSDT/2024-05-01/book ]
+	size=$(stat -c %s $P/trade/000000000.q)
+	[ "$size" -eq $((64 + 192 + 128)) ]
+	run -0 seghdr $P/trade/000000000.q
+	assert_line --index 0 1364346947
+	assert_line --index 1 "1 1"
+	assert_line --index 2 "0 0 $size 2 1714557600000000000"
+	run -0 $T chr-tail --format text $P/trade/000000000.q
+	assert_line --index 0 --partial "DEFINE binance BTCUSDT seq=0 src_seq=0"
+	assert_line --index 1 --partial "TRADE binance BTCUSDT seq=1 src_seq=1"
+	assert_equal "${#lines[@]}" 2
+	m=$P/trade/meta.json
+	grep -q '"venue": "binance"' $m
+	grep -q '"symbol": "BTCUSDT"' $m
+	grep -q '"venue_id": 1,' $m
+	grep -q '"market_id": 2,' $m
+	grep -q '"date": "2024-05-01"' $m
+	grep -q '"stream": "trade"' $m
+	grep -q '"records": 2,' $m
+	grep -q '"first_seq": 0,' $m
+	grep -q '"last_seq": 1,' $m
+	grep -q '"ts_min": 1714557600000000000,' $m
+	grep -q '"TRADE": 1' $m
+	grep -q '"sources": \[\]' $m
+	grep -q '"file": "000000000.q"' $m
+	grep -q "\"bytes\": $size," $m
+	grep -q "\"checksum\": \"xxh3-128:$(xxhsum -H2 <$P/trade/000000000.q | cut -d' ' -f1)\"" $m
+	# staging leaves nothing behind but its lock
+	run -0 ls -A A/.staging
+	assert_output lock
+}
+
+@test "many records roll segments at --segment-size; cat of them is the stream" {
+	gen D 7 9 binance BTCUSDT T 7 9 2024-05-01T01:00 5000 Q 7 9 2024-05-01T02:00 300 \
+		B 7 9 2024-05-01T03:00 200 S 7 9 2024-05-01T03:30 2 N 7 9 2024-05-01T04:00 50 >in
+	run -0 $T chr-sink --archive A --segment-size 64K in
+	run -0 ls $P
+	assert_output $'book\nquote\ntopn\ntrade'
+	n=$(ls $P/trade/*.q | wc -l)
+	[ "$n" -ge 10 ]
+	for f in $P/trade/*.q; do
+		[ "$(stat -c %s $f)" -le 65536 ]
+		[ "$(od -An -t u2 -j 6 -N 2 $f | tr -d ' ')" = 1 ]
+	done
+	run -0 bash -c "cat $P/trade/*.q | chr-tail --format text | wc -l"
+	assert_output 5001
+	run -0 bash -c "cat $P/trade/*.q | chr-tail --format text | grep -o 'seq=[0-9]*' | sort -u | wc -l"
+	assert_output 5001
+	run -0 bash -c "cat $P/book/*.q | chr-tail --format text"
+	assert_line --index 0 --partial "DEFINE binance BTCUSDT seq=0"
+	assert_line --index 201 --partial "seq=201"
+	assert_equal "${#lines[@]}" 203
+	grep -q '"records": 5001,' $P/trade/meta.json
+	grep -q '"last_seq": 5000,' $P/trade/meta.json
+	grep -q '"BOOK_SNAPSHOT": 2' $P/book/meta.json
+	grep -q '"BOOK_DIFF": 200' $P/book/meta.json
+	[ "$(grep -c '"file"' $P/trade/meta.json)" -eq "$n" ]
+}
+
+@test "seq restarts at 0 with a DEFINE in each partition; src_seq is kept" {
+	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01T23:59:59.998 4 D 1 3 binance ETHUSDT T 1 3 2024-05-01T12:00 2 >in
+	run -0 --separate-stderr $T chr-sink --archive A -v in
+	assert_equal "${stderr_lines[0]}" "chr-sink: v1/binance/BTCUSDT/2024-05-01/trade: 3 records, 1 segments (new)"
+	assert_equal "${stderr_lines[3]}" "chr-sink: 6 records archived into 3 partitions"
+	run -0 chr-tail --format text A/v1/binance/BTCUSDT/2024-05-02/trade/000000000.q
+	assert_line --index 0 --regexp '^2024-05-02T00:00:00.000000000Z DEFINE binance BTCUSDT seq=0 src_seq=0 '
+	assert_line --index 1 --partial "TRADE binance BTCUSDT seq=1 src_seq=3"
+	assert_line --index 2 --partial "seq=2 src_seq=4"
+	run -0 chr-tail --format text A/v1/binance/ETHUSDT/2024-05-01/trade/000000000.q
+	assert_line --index 0 --partial "DEFINE binance ETHUSDT seq=0 src_seq=5"
+	assert_line --index 2 --partial "TRADE binance ETHUSDT seq=2 src_seq=7"
+}
+
+@test "concatenated streams and several files give the same archive" {
+	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 300 >a
+	gen D 4 5 bitmex XBTUSD Q 4 5 2024-05-01 300 >b
+	cat a b | $T chr-sink --archive A1
+	$T chr-sink --archive A2 a b
+	$T chr-sink --archive A3 - b <a
+	diff -r A1/v1 A2/v1
+	diff -r A1/v1 A3/v1
+	[ -e A1/v1/bitmex/XBTUSD/2024-05-01/quote/000000000.q ]
+}
+
+@test "a partition that holds data is refused, named, and left as it was" {
+	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 10 >in
+	$T chr-sink --archive A in
+	cp -a A B
+	run -1 --separate-stderr $T chr-sink --archive A in
+	assert_equal "$stderr" "chr-sink: partition 'v1/binance/BTCUSDT/2024-05-01/trade' already holds data (source untagged); use --append to add to it"
+	diff -r A/v1 B/v1
+	run -0 ls -A A/.staging
+	assert_output lock
+}
+
+@test "--append adds segments after the existing ones, seq continuing" {
+	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01T01:00 10 >a
+	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01T02:00 5 >b
+	$T chr-sink --archive A a
+	cp $P/trade/000000000.q first.q
+	run -0 $T chr-sink --archive A --append b
+	run -0 ls $P/trade
+	assert_output $'000000000.q\n000000001.q\nmeta.json'
+	cmp first.q $P/trade/000000000.q
+	run -0 bash -c "cat $P/trade/*.q | chr-tail --format text"
+	assert_equal "${#lines[@]}" 16
+	assert_line --index 11 --regexp "^2024-05-01T02:00:00.000000000Z TRADE binance BTCUSDT seq=11 src_seq=1 "
+	assert_line --index 15 --partial "seq=15"
+	grep -q '"records": 16,' $P/trade/meta.json
+	grep -q '"last_seq": 15,' $P/trade/meta.json
+	grep -q '"base_seq": 11,' $P/trade/meta.json
+	grep -q '"ts_min": 1714525200000000000,' $P/trade/meta.json
+}
+
+@test "--source replaces a partition of the same source, refuses another" {
+	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 1000 >in
+	$T chr-sink --archive A --source abc --segment-size 32K in
+	cp -a A B
+	run -0 --separate-stderr $T chr-sink --archive A --source abc --segment-size 32K -v in
+	assert_regex "$stderr" "\\(replaced\\)"
+	diff -r A/v1 B/v1
+	grep -q '"abc"' $P/trade/meta.json
+	run -1 --separate-stderr $T chr-sink --archive A --source def in
+	assert_equal "$stderr" "chr-sink: partition 'v1/binance/BTCUSDT/2024-05-01/trade' already holds data (source abc); use --append to add to it"
+	diff -r A/v1 B/v1
+	# a smaller re-import of the same source replaces, never adds
+	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 3 >small
+	$T chr-sink --archive A --source abc small
+	grep -q '"records": 4,' $P/trade/meta.json
+	run -0 ls $P/trade
+	assert_output $'000000000.q\nmeta.json'
+}
+
+@test "hostile DEFINE names are refused with their offset; nothing is written outside ROOT" {
+	mkdir -p w && cd w
+	for sym in '../../x' 'a/b' '..' '.hidden' 'a b' 'AB\x00CD' ''; do
+		gen T 9 9 2024-05-01 0 D 1 2 binance "$sym" T 1 2 2024-05-01 1 >in
+		run -1 --separate-stderr $T chr-sink --archive A in
+		assert_equal "${#stderr_lines[@]}" 1
+		assert_regex "$stderr" "^chr-sink: stdin: byte 0: DEFINE|^chr-sink: in: byte 0: DEFINE"
+	done
+	gen D 1 2 '../..' BTC T 1 2 2024-05-01 1 >in
+	run -1 --separate-stderr $T chr-sink --archive A in
+	assert_equal "$stderr" "chr-sink: in: byte 0: DEFINE venue '../..': name starts with '.'"
+	gen D 1 2 binance 'AB\x00CD' >in
+	run -1 --separate-stderr $T chr-sink --archive A <in
+	assert_equal "$stderr" "chr-sink: stdin: byte 0: DEFINE of 'AB\\x00CD': name field has bytes after its NUL"
+	gen T 1 1 2024-05-01 1 D 1 2 binance ../../x >in
+	cat in in >in2
+	run -1 --separate-stderr $T chr-sink --archive A <in2
+	assert_equal "$stderr" "chr-sink: stdin: byte 0: TRADE of venue 1 market 1 before any DEFINE of it"
+	gen D 1 2 binance ok D 1 2 binance ../../x >in
+	run -1 --separate-stderr $T chr-sink --archive A <in
+	assert_equal "$stderr" "chr-sink: stdin: byte 192: DEFINE symbol '../../x': name starts with '.'"
+	cd ..
+	run -0 find . -mindepth 1 -not -path './w*' -not -name 'separate-stderr-*'
+	assert_output ""
+	[ ! -e w/A/v1 ]
+}
+
+@test "a record with no DEFINE before it exits 1 naming its offset" {
+	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 3 T 1 3 2024-05-01 1 >in
+	run -1 --separate-stderr $T chr-sink --archive A in
+	assert_equal "$stderr" "chr-sink: in: byte 576: TRADE of venue 1 market 3 before any DEFINE of it"
+	[ ! -e A/v1 ]
+}
+
+@test "truncated and corrupt input exit 1 with the offset and publish nothing" {
+	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 100 >in
+	head -c -10 in >trunc
+	run -1 --separate-stderr $T chr-sink --archive A trunc
+	assert_equal "$stderr" "chr-sink: trunc: byte 12864: truncated record; nothing was archived"
+	[ ! -e A/v1 ]
+	run -0 ls -A A/.staging
+	assert_output ""
+	cp in bad
+	printf 'X' | dd of=bad bs=1 seek=1000 conv=notrunc status=none
+	run -1 --separate-stderr $T chr-sink --archive A <bad
+	assert_equal "$stderr" "chr-sink: stdin: byte 960: bad crc; nothing was archived"
+	[ ! -e A/v1 ]
+	# good data before bad data in a second file is not published either
+	run -1 $T chr-sink --archive A in trunc
+	[ ! -e A/v1 ]
+}
+
+@test "records of no stream are counted, not silently dropped" {
+	gen D 1 2 binance BTCUSDT H 2024-05-01 T 1 2 2024-05-01 2 A 2024-05-01 H 2024-05-01 >in
+	run -0 --separate-stderr $T chr-sink --archive A in
+	assert_equal "$stderr" "chr-sink: 3 records of no archive stream (HEARTBEAT, application types) not archived"
+	grep -q '"records": 3,' $P/trade/meta.json
+}
+
+@test "--report writes a JSON summary" {
+	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 10 B 1 2 2024-05-01 4 >in
+	run -0 $T chr-sink --archive A --report r.json --source s1 in
+	grep -q '"venue": "binance",' r.json
+	grep -q '"date": "2024-05-01",' r.json
+	grep -q '"records": 14,' r.json
+	grep -q '"records_written": 16,' r.json
+	grep -q '"path": "v1/binance/BTCUSDT/2024-05-01/book",' r.json
+	grep -q '"action": "new",' r.json
+	run -0 $T chr-sink --archive A --report r.json --source s1 in
+	grep -q '"action": "replaced",' r.json
+}
+
+@test "stale staging directories of dead runs are removed" {
+	mkdir -p A/.staging/999999999-abc/p0 A/.staging/$$-live
+	: >A/.staging/999999999-abc/p0/000000000.q.tmp
+	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 1 >in
+	run -0 $T chr-sink --archive A in
+	[ ! -e A/.staging/999999999-abc ]
+	[ -d A/.staging/$$-live ]
+}
+
+@test "an unreadable archive root or input exits 3" {
+	: >F
+	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 1 >in
+	run -3 --separate-stderr $T chr-sink --archive F in
+	assert_equal "$stderr" "chr-sink: archive root 'F': Not a directory"
+	run -3 --separate-stderr $T chr-sink --archive A nonexistent
+	assert_equal "$stderr" "chr-sink: cannot open 'nonexistent': No such file or directory"
+	[ ! -e A/v1 ]
+	mkdir -p R/v1/binance && : >R/v1/binance/BTCUSDT
+	run -3 --separate-stderr $T chr-sink --archive R in
+	assert_regex "$stderr" "^chr-sink: .*Not a directory"
+}
+
+@test "a reader closing early: nothing is written to stdout" {
+	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 100 >in
+	run -0 bash -c "chr-sink --archive A in | head -c 100"
+	assert_output ""
+	[ -e $P/trade/meta.json ]
+}

@@ -1,0 +1,361 @@
+/* t-archive.c - the archive writer: sealed segments, meta.json round trip,
+ * partitions and their seqs, staging clean-up and crash repair. Run as
+ * "t-archive gen SPEC..." it writes test records to stdout (test/chr-sink.bats). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "archive.h"
+#include "chr.h"
+#include "unit.h"
+
+/* ---- the generator ------------------------------------------------------ */
+
+/* Copy s into out (cap bytes, NUL-padded) decoding \xNN escapes. */
+static void unescape(char *out, size_t cap, const char *s)
+{
+	size_t k = 0;
+
+	memset(out, 0, cap);
+	while (*s && k < cap) {
+		if (s[0] == '\\' && s[1] == 'x' && s[2] && s[3]) {
+			char hex[3] = {s[2], s[3], 0};
+
+			out[k++] = (char)strtol(hex, NULL, 16);
+			s += 4;
+		} else {
+			out[k++] = *s++;
+		}
+	}
+}
+
+static int64_t when(const char *s)
+{
+	int64_t ns;
+
+	if (chr_time_parse(s, &ns) < 0) {
+		fprintf(stderr, "t-archive: bad time '%s'\n", s);
+		exit(2);
+	}
+	return ns;
+}
+
+/* Specs, one per argument group:
+ *   D VID MID VENUE SYMBOL      a DEFINE (names may hold \xNN escapes)
+ *   T|Q|B|S|N VID MID TIME N    N trades, quotes, book diffs, snapshots or
+ *                               top-N views, 1 ms apart
+ *   H TIME | A TIME             a HEARTBEAT, an application record */
+static int gen(int argc, char **argv)
+{
+	struct chr_writer w;
+	uint64_t seq = 0;
+
+	chr_writer_init(&w, STDOUT_FILENO, "stdout", 0);
+	for (int i = 0; i < argc;) {
+		const char *k = argv[i];
+		struct chr_rec *r;
+
+		if (strcmp(k, "D") == 0 && i + 4 < argc) {
+			struct chr_define *d;
+
+			r = chr_writer_reserve(&w, CHR_HDR_SIZE + sizeof *d);
+			r->type = CHR_DEFINE;
+			r->venue = (uint16_t)atoi(argv[i + 1]);
+			r->market = (uint32_t)strtoul(argv[i + 2], NULL, 10);
+			d = chr_rec_payload(r);
+			unescape(d->venue, sizeof d->venue, argv[i + 3]);
+			unescape(d->symbol, sizeof d->symbol, argv[i + 4]);
+			r->seq = r->src_seq = seq++;
+			chr_writer_commit(&w, r);
+			i += 5;
+		} else if (strchr("TQBSN", k[0]) && k[1] == '\0' && i + 4 < argc) {
+			int64_t t = when(argv[i + 3]);
+			long n = atol(argv[i + 4]);
+
+			for (long j = 0; j < n; j++) {
+				uint32_t len = CHR_HDR_SIZE;
+				uint16_t type = 0;
+
+				switch (k[0]) {
+				case 'T': type = CHR_TRADE; len += sizeof(struct chr_trade); break;
+				case 'Q': type = CHR_QUOTE; len += sizeof(struct chr_quote); break;
+				case 'B': type = CHR_BOOK_DIFF; break;
+				case 'S': type = CHR_BOOK_SNAPSHOT; break;
+				case 'N': type = CHR_BOOK_TOPN; break;
+				}
+				if (len == CHR_HDR_SIZE)
+					len += sizeof(struct chr_book) + 2 * sizeof(struct chr_level);
+				r = chr_writer_reserve(&w, len);
+				r->type = type;
+				r->venue = (uint16_t)atoi(argv[i + 1]);
+				r->market = (uint32_t)strtoul(argv[i + 2], NULL, 10);
+				r->ts = t + j * 1000000;
+				r->ts_event = r->ts - 5;
+				r->seq = r->src_seq = seq++;
+				if (type == CHR_TRADE) {
+					struct chr_trade *tr = chr_rec_payload(r);
+
+					tr->price = 6000000 + j;
+					tr->size = 1 + j % 7;
+					tr->price_scale = 1;
+					tr->side = CHR_SIDE_BUY;
+					snprintf(tr->id, sizeof tr->id, "%ld", j);
+				} else if (type != CHR_QUOTE) {
+					struct chr_book *b = chr_rec_payload(r);
+
+					b->n_bid = b->n_ask = 1;
+					b->update_id_first = b->update_id_last = (uint64_t)j + 1;
+					b->levels[0].price = 100 + j;
+					b->levels[1].price = 101 + j;
+					b->levels[0].size = b->levels[1].size = 3;
+				}
+				chr_writer_commit(&w, r);
+			}
+			i += 5;
+		} else if ((strcmp(k, "H") == 0 || strcmp(k, "A") == 0) && i + 1 < argc) {
+			r = chr_writer_reserve(&w, CHR_HDR_SIZE + (k[0] == 'A' ? 8 : 0));
+			r->type = k[0] == 'A' ? 0x8001 : CHR_HEARTBEAT;
+			r->ts = when(argv[i + 1]);
+			r->seq = r->src_seq = seq++;
+			chr_writer_commit(&w, r);
+			i += 2;
+		} else {
+			fprintf(stderr, "t-archive: bad spec at '%s'\n", k);
+			return 2;
+		}
+	}
+	return chr_writer_close(&w) == 0 ? 0 : 3;
+}
+
+/* ---- the tests ------------------------------------------------------------ */
+
+static char root[256];
+
+static struct chr_rec *mk(uint16_t type, uint16_t vid, uint32_t mid, int64_t ts, const char *sym)
+{
+	static _Alignas(64) unsigned char buf[4][256];
+	static int k;
+	struct chr_rec *r = (struct chr_rec *)buf[k++ & 3];
+	uint32_t len = CHR_HDR_SIZE + (type == CHR_DEFINE ? sizeof(struct chr_define) :
+				       sizeof(struct chr_trade));
+
+	memset(r, 0, 256);
+	r->len = len;
+	r->type = type;
+	r->venue = vid;
+	r->market = mid;
+	r->ts = ts;
+	r->src_seq = 77;
+	if (type == CHR_DEFINE) {
+		struct chr_define *d = chr_rec_payload(r);
+
+		strcpy(d->venue, "ven");
+		memcpy(d->symbol, sym, strlen(sym));
+	}
+	chr_rec_seal(r);
+	return r;
+}
+
+static int count_dir(const char *dir, void *ctx)
+{
+	(void)dir;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void test_segw(void)
+{
+	struct chr_segw w;
+	char path[PATH_MAX + 32], sum[48];
+	struct chr_reader rd;
+	const struct chr_rec *r;
+	struct chr_seg h;
+	struct stat st;
+	int fd, n = 0;
+
+	CHECK(chr_segw_open(&w, root, 7, 100) == 0);
+	for (int i = 0; i < 1000; i++)
+		CHECK(chr_segw_put(&w, mk(CHR_TRADE, 1, 2, 1000 - i, NULL)) == 0);
+	CHECK(chr_segw_seal(&w) == 0);
+	snprintf(path, sizeof path, "%s/000000007.q", root);
+	CHECK(stat(path, &st) == 0);
+	CHECK((uint64_t)st.st_size == w.info.bytes);
+	CHECK(w.info.count == 1000 && w.info.ts_min == 1 && w.info.ts_max == 1000);
+	CHECK(chr_file_xxh128(path, sum, NULL) == 0);
+	CHECK_STR(sum, w.info.checksum);
+	fd = open(path, O_RDONLY);
+	CHECK(read(fd, &h, sizeof h) == sizeof h);
+	CHECK(chr_seg_check(&h) == NULL && (h.flags & CHR_SEG_SEALED));
+	CHECK(h.end == w.info.bytes && h.count == 1000 && h.base_seq == 100 && h.id == 7);
+	lseek(fd, 0, SEEK_SET);
+	chr_reader_init(&rd, fd, path);
+	while (chr_reader_next(&rd, &r) > 0) {
+		CHECK(r->seq == (uint64_t)(100 + n) && r->src_seq == 77);
+		n++;
+	}
+	CHECK(n == 1000 && rd.status == 0);
+	chr_reader_free(&rd);
+	close(fd);
+	unlink(path);
+}
+
+static void test_meta(void)
+{
+	struct chr_meta m = {0}, l;
+	char err[256], *a, *b;
+
+	strcpy(m.venue, "v");
+	strcpy(m.symbol, "S\"x");
+	strcpy(m.date, "2024-01-02");
+	strcpy(m.stream, "trade");
+	m.venue_id = 3;
+	m.market_id = 4000000000u;
+	m.records = 5;
+	m.last_seq = 4;
+	m.ts_min = -5;
+	m.ts_max = 1700000000000000000;
+	CHECK(chr_meta_count(&m, CHR_TRADE, 4) == 0);
+	CHECK(chr_meta_count(&m, CHR_DEFINE, 1) == 0);
+	CHECK(m.counts[0].type == CHR_DEFINE);
+	CHECK(chr_meta_add_source(&m, "zz") == 0 && chr_meta_add_source(&m, "aa") == 0 &&
+	      chr_meta_add_source(&m, "zz") == 0);
+	CHECK(m.nsources == 2 && strcmp(m.sources[0], "aa") == 0);
+	m.segs = calloc(1, sizeof *m.segs);
+	m.nsegs = 1;
+	m.segs[0].count = 5;
+	strcpy(m.segs[0].checksum, "xxh3-128:00");
+	a = chr_meta_dump(&m);
+	CHECK(a != NULL);
+	CHECK(chr_publish_file("meta.json", a, strlen(a)) == 0);
+	CHECK(chr_meta_load(".", &l, err, sizeof err) == 0);
+	b = chr_meta_dump(&l);
+	CHECK_STR(a, b);
+	CHECK(l.market_id == 4000000000u && l.ts_min == -5 && l.nsegs == 1);
+	free(a);
+	free(b);
+	chr_meta_free(&m);
+	chr_meta_free(&l);
+	CHECK(chr_publish_file("meta.json", "{\"venue\":1}", 11) == 0);
+	CHECK(chr_meta_load(".", &l, err, sizeof err) < 0 && errno == EPROTO);
+	unlink("meta.json");
+	CHECK(chr_meta_load(".", &l, err, sizeof err) < 0 && errno == ENOENT);
+}
+
+static void test_writer(void)
+{
+	struct chr_archive_opts o = {.seg_size = 1024, .source = "src1"};
+	char err[CHR_ARCHIVE_ERR], dir[PATH_MAX + 64];
+	struct chr_archive *a;
+	int st, n = 0;
+	const int64_t day = 86400000000000LL;
+	struct chr_meta m;
+
+	a = chr_archive_open(root, &o, err, sizeof err, &st);
+	CHECK(a != NULL);
+	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, 5, NULL), "in", 0, err, sizeof err, &st) < 0);
+	CHECK(st == CHR_EX_DATA && strstr(err, "in: byte 0: TRADE of venue 1 market 2") != NULL);
+	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "../x"), "in", 64, err, sizeof err, &st) < 0);
+	CHECK(st == CHR_EX_DATA && strstr(err, "byte 64") && strstr(err, "'../x'"));
+	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "BTC"), "in", 0, err, sizeof err, &st) == 0);
+	for (int i = 0; i < 40; i++)
+		CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, day + i * (day / 20), NULL), "in",
+				      0, err, sizeof err, &st) == 0);
+	CHECK(chr_archive_put(a, mk(CHR_HEARTBEAT, 0, 0, 0, NULL), "in", 0, err, sizeof err, &st) == 0);
+	CHECK(chr_archive_commit(a, err, sizeof err, &st) == 0);
+	{
+		size_t np;
+		const struct chr_archive_part *p = chr_archive_parts(a, &np);
+		uint64_t arch, skip;
+
+		CHECK(np == 2 && strcmp(p[0].path, "v1/ven/BTC/1970-01-02/trade") == 0);
+		CHECK(p[0].records == 21 && strcmp(p[1].action, "new") == 0);
+		chr_archive_totals(a, &arch, &skip);
+		CHECK(arch == 40 && skip == 1);
+	}
+	chr_archive_close(a);
+	CHECK(chr_archive_walk(root, NULL, NULL, NULL, count_dir, &n) == 0 && n == 2);
+	n = 0;
+	CHECK(chr_archive_walk(root, "ven", "BTC", "book", count_dir, &n) == 0 && n == 0);
+	snprintf(dir, sizeof dir, "%s/v1/ven/BTC/1970-01-02/trade", root);
+	CHECK(chr_meta_load(dir, &m, err, sizeof err) == 0);
+	CHECK(m.records == 21 && m.first_seq == 0 && m.last_seq == 20 && m.nsegs > 1);
+	CHECK(m.nsources == 1 && strcmp(m.sources[0], "src1") == 0);
+	CHECK(m.ts_min == day && m.segs[1].base_seq == m.segs[0].count);
+	chr_meta_free(&m);
+
+	/* same source again: replaced, not refused */
+	a = chr_archive_open(root, &o, err, sizeof err, &st);
+	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "BTC"), "in", 0, err, sizeof err, &st) == 0);
+	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, day, NULL), "in", 0, err, sizeof err, &st) == 0);
+	CHECK(chr_archive_commit(a, err, sizeof err, &st) == 0);
+	chr_archive_close(a);
+	CHECK(chr_meta_load(dir, &m, err, sizeof err) == 0 && m.records == 2);
+	chr_meta_free(&m);
+
+	/* another source: refused; with append: added after */
+	o.source = "src2";
+	a = chr_archive_open(root, &o, err, sizeof err, &st);
+	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "BTC"), "in", 0, err, sizeof err, &st) == 0);
+	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, day, NULL), "in", 0, err, sizeof err, &st) < 0);
+	CHECK(st == CHR_EX_DATA && strstr(err, "partition 'v1/ven/BTC/1970-01-02/trade' already"));
+	chr_archive_close(a);
+	o.append = 1;
+	a = chr_archive_open(root, &o, err, sizeof err, &st);
+	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "BTC"), "in", 0, err, sizeof err, &st) == 0);
+	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, day + 9, NULL), "in", 0, err, sizeof err, &st) == 0);
+	CHECK(chr_archive_commit(a, err, sizeof err, &st) == 0);
+	chr_archive_close(a);
+	CHECK(chr_meta_load(dir, &m, err, sizeof err) == 0);
+	CHECK(m.records == 3 && m.last_seq == 2 && m.nsources == 2 && m.nsegs == 2);
+	CHECK(m.segs[1].id == 1 && m.segs[1].base_seq == 2);
+	chr_meta_free(&m);
+}
+
+/* A run that died after its COMMIT journal is finished by the next run; a
+ * run that died before it is removed. */
+static void test_repair(void)
+{
+	char s1[PATH_MAX], s2[PATH_MAX], p[PATH_MAX + 64], line[PATH_MAX + 64], err[256];
+	struct stat st;
+
+	snprintf(s1, sizeof s1, "%s/.staging/999999998-1", root);
+	snprintf(s2, sizeof s2, "%s/.staging/999999999-2", root);
+	snprintf(p, sizeof p, "%s/p0", s1);
+	CHECK(chr_mkdirs(p) == 0);
+	snprintf(p, sizeof p, "%s/p0/000000000.q", s1);
+	CHECK(chr_publish_file(p, "x", 1) == 0);
+	snprintf(p, sizeof p, "%s/p0", s1);
+	CHECK(stat(p, &st) == 0);
+	snprintf(line, sizeof line, "p0 %llu v1/a/b/2024-01-01/book\n", (unsigned long long)st.st_ino);
+	snprintf(p, sizeof p, "%s/COMMIT", s1);
+	CHECK(chr_publish_file(p, line, strlen(line)) == 0);
+	snprintf(p, sizeof p, "%s/p0", s2);
+	CHECK(chr_mkdirs(p) == 0);
+	snprintf(p, sizeof p, "%s/.staging/999999997-ledger.json", root);
+	CHECK(chr_publish_file(p, "{}", 2) == 0);
+	CHECK(chr_staging_clean(root, err, sizeof err) == 3);
+	CHECK(access(p, F_OK) < 0);
+	CHECK(access(s1, F_OK) < 0 && access(s2, F_OK) < 0);
+	snprintf(p, sizeof p, "%s/v1/a/b/2024-01-01/book/000000000.q", root);
+	CHECK(access(p, F_OK) == 0);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "gen") == 0)
+		return gen(argc - 2, argv + 2);
+	snprintf(root, sizeof root, "/tmp/t-archive.%ld", (long)getpid());
+	CHECK(chr_mkdirs(root) == 0);
+	CHECK(chdir(root) == 0);
+	test_segw();
+	test_meta();
+	test_writer();
+	test_repair();
+	CHECK(chdir("/") == 0);
+	CHECK(chr_remove_tree(root) == 0);
+	return unit_done("t-archive");
+}
