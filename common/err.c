@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -90,6 +92,14 @@ ssize_t chr_read(int fd, void *buf, size_t n)
 		k = read(fd, buf, n);
 	while (k < 0 && errno == EINTR);
 	return k;
+}
+
+void chr_pipe_grow(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
+		(void)fcntl(fd, F_SETPIPE_SZ, 1 << 20);
 }
 
 void chr_refuse_tty(int fd)

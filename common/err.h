@@ -33,6 +33,11 @@ int chr_write_all(int fd, const void *buf, size_t n);
 /* read(2) retrying on EINTR. Returns bytes read, 0 at EOF, -1 with errno. */
 ssize_t chr_read(int fd, void *buf, size_t n);
 
+/* When fd is a pipe, ask for a 1 MiB pipe buffer (the default 64 KiB
+ * costs a context switch per 64 KiB between the stages of a pipeline).
+ * Best effort: failure changes nothing. */
+void chr_pipe_grow(int fd);
+
 /* Die with status 2 when fd is a terminal: binary records are never
  * written to one. */
 void chr_refuse_tty(int fd);

@@ -35,6 +35,7 @@ int chr_gzin_open(struct chr_gzin *g, const char *path)
 	}
 	if (fstat(g->fd, &sb) == 0 && S_ISREG(sb.st_mode))
 		g->size = (uint64_t)sb.st_size;
+	chr_pipe_grow(g->fd);
 	g->in_cap = GZIN_BUF;
 	g->in = malloc(g->in_cap);
 	if (g->in == NULL) {

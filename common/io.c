@@ -22,6 +22,7 @@ int chr_reader_init(struct chr_reader *r, int fd, const char *name)
 	r->name = name;
 	r->cap = CHR_IO_BUF;
 	r->buf = alloc64(r->cap);
+	chr_pipe_grow(fd);
 	return r->buf ? 0 : -1;
 }
 
@@ -142,6 +143,7 @@ int chr_writer_init(struct chr_writer *w, int fd, const char *name, size_t cap)
 	w->name = name;
 	w->cap = cap < CHR_IO_BUF ? CHR_IO_BUF : cap;
 	w->buf = alloc64(w->cap);
+	chr_pipe_grow(fd);
 	return w->buf ? 0 : -1;
 }
 
