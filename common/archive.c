@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <glob.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -26,6 +27,7 @@
 
 #define SEGW_BUF (256u << 10)
 #define MAX_OPEN_SEGS 64
+#define STAGED "staged-"	/* ROOT/.staging/staged-<ID>: a run staged by --stage */
 
 static void msg(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void msg(char *err, size_t errlen, const char *fmt, ...)
@@ -696,12 +698,25 @@ int chr_staging_clean(const char *root, char *err, size_t errlen)
 	while ((e = readdir(d)) != NULL) {
 		char *end;
 		long pid = strtol(e->d_name, &end, 10);
+		struct stat st;
 
+		pathf(sdir, "%s/%s", dir, e->d_name);
+		if (strncmp(e->d_name, STAGED, strlen(STAGED)) == 0) {
+			/* a staged run nobody published */
+			if (lstat(sdir, &st) < 0 || time(NULL) - st.st_mtime <= CHR_STAGED_MAX_AGE)
+				continue;
+			if (chr_remove_tree(sdir) < 0) {
+				msg(err, errlen, "cannot clean up '%s': %s", sdir, strerror(errno));
+				closedir(d);
+				return -1;
+			}
+			n++;
+			continue;
+		}
 		if (pid <= 0 || *end != '-')
 			continue;
 		if (pid == (long)getpid() || alive((pid_t)pid))
 			continue;
-		pathf(sdir, "%s/%s", dir, e->d_name);
 		if (repair(root, sdir) < 0 || chr_remove_tree(sdir) < 0) {
 			msg(err, errlen, "cannot clean up '%s': %s", sdir, strerror(errno));
 			closedir(d);
@@ -782,6 +797,11 @@ struct chr_archive *chr_archive_open(const char *root, const struct chr_archive_
 	*status = CHR_EX_SYS;
 	if (strlen(root) == 0 || strlen(root) > PATH_MAX - 1024) {
 		msg(err, errlen, "archive root '%s': bad path", root);
+		*status = CHR_EX_USAGE;
+		return NULL;
+	}
+	if (o->stage && o->source == NULL) {
+		msg(err, errlen, "staging a run needs a source id");
 		*status = CHR_EX_USAGE;
 		return NULL;
 	}
@@ -970,15 +990,21 @@ static int64_t day_of(int64_t ts)
 	return ts >= 0 ? ts / d : -((-ts + d - 1) / d);
 }
 
-static int stage_dir(struct chr_archive *a, char *err, size_t errlen)
+/* a->stage = a new name "ROOT/.staging/<pid>-<nonce>" owned by this process */
+static void stage_name(struct chr_archive *a)
 {
 	struct timespec t;
 
-	if (a->stage[0])
-		return 0;
 	clock_gettime(CLOCK_REALTIME, &t);
 	pathf(a->stage, "%s/.staging/%ld-%llx", a->root, (long)getpid(),
 		 (unsigned long long)t.tv_sec * 1000000000ull + (unsigned long long)t.tv_nsec);
+}
+
+static int stage_dir(struct chr_archive *a, char *err, size_t errlen)
+{
+	if (a->stage[0])
+		return 0;
+	stage_name(a);
 	if (chr_mkdirs(a->stage) < 0) {
 		msg(err, errlen, "cannot create '%s': %s", a->stage, strerror(errno));
 		a->stage[0] = '\0';
@@ -1265,39 +1291,15 @@ sys:
 	return -1;
 }
 
-int chr_archive_commit(struct chr_archive *a, char *err, size_t errlen, int *status)
+/* Publish the sealed partitions of a (its journal first), holding the
+ * archive lock: steps 3 to 5 of docs/archive.md. */
+static int publish_parts(struct chr_archive *a, char *err, size_t errlen, int *status)
 {
 	char path[PATH_MAX], *journal = NULL;
 	size_t jn = 0, jcap = 0;
-	int lk = -1, rc = -1;
+	int rc = -1;
 
 	*status = CHR_EX_SYS;
-	for (size_t i = 0; i < a->nparts; i++) {
-		struct part *p = a->parts[i];
-		char *text;
-
-		if (seg_seal(p) < 0) {
-			msg(err, errlen, "cannot seal '%s': %s", p->seg.path, strerror(errno));
-			return -1;
-		}
-		text = chr_meta_dump(&p->meta);
-		pathf(path, "%s/meta.json", p->stage);
-		if (text == NULL || chr_publish_file(path, text, strlen(text)) < 0) {
-			msg(err, errlen, "cannot write '%s': %s", path, strerror(errno));
-			free(text);
-			return -1;
-		}
-		free(text);
-	}
-	if (a->nparts == 0) {
-		a->committed = 1;
-		return 0;
-	}
-	lk = chr_archive_lock(a->root);
-	if (lk < 0) {
-		msg(err, errlen, "cannot lock '%s/.staging': %s", a->root, strerror(errno));
-		return -1;
-	}
 	/* the places may have changed since we looked: look again, under the lock */
 	for (size_t i = 0; i < a->nparts; i++) {
 		struct part *p = a->parts[i];
@@ -1358,8 +1360,302 @@ int chr_archive_commit(struct chr_archive *a, char *err, size_t errlen, int *sta
 	rc = 0;
 out:
 	free(journal);
+	return rc;
+}
+
+/* The totals and partitions of this run into o, with what publishing a
+ * staged run needs when plan. Returns 0, or -1 when out of memory. */
+static int summary(struct chr_archive *a, json_t *o, int plan)
+{
+	json_t *arr = json_array();
+	uint64_t written = 0, segs = 0;
+	int64_t lo = 0, hi = 0;
+	int bad = arr == NULL;
+
+	for (size_t i = 0; !bad && i < a->nparts; i++) {
+		const struct part *p = a->parts[i];
+		const struct chr_archive_part *q = &p->pub;
+		json_t *e = json_object();
+
+		bad |= e == NULL || json_array_append_new(arr, e) < 0;
+		bad |= bad || set(e, "path", json_string(q->path));
+		bad |= bad || set(e, "venue", json_string(q->venue));
+		bad |= bad || set(e, "symbol", json_string(q->symbol));
+		bad |= bad || set(e, "date", json_string(q->date));
+		bad |= bad || set(e, "stream", json_string(q->stream));
+		bad |= bad || set(e, "action", json_string(q->action));
+		bad |= bad || set(e, "records", json_integer((json_int_t)q->records));
+		bad |= bad || set(e, "segments", json_integer((json_int_t)q->segments));
+		bad |= bad || set(e, "ts_min", json_integer(q->ts_min));
+		bad |= bad || set(e, "ts_max", json_integer(q->ts_max));
+		if (plan) {
+			bad |= bad || set(e, "old_dev", json_integer((json_int_t)p->old_dev));
+			bad |= bad || set(e, "old_ino", json_integer((json_int_t)p->old_ino));
+		}
+		written += q->records;
+		segs += q->segments;
+		lo = i == 0 || q->ts_min < lo ? q->ts_min : lo;
+		hi = i == 0 || q->ts_max > hi ? q->ts_max : hi;
+	}
+	bad |= bad || set(o, "records", json_integer((json_int_t)a->archived));
+	bad |= bad || set(o, "records_written", json_integer((json_int_t)written));
+	bad |= bad || set(o, "skipped", json_integer((json_int_t)a->skipped));
+	bad |= bad || set(o, "segments", json_integer((json_int_t)segs));
+	if (a->nparts > 0) {
+		bad |= bad || set(o, "ts_min", json_integer(lo));
+		bad |= bad || set(o, "ts_max", json_integer(hi));
+	}
+	bad |= set(o, "partitions", arr);	/* takes arr, also on failure */
+	return bad ? -1 : 0;
+}
+
+/* o as text (indent 2, a final newline), o released; NULL when out of memory */
+static char *dump(json_t *o)
+{
+	char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL, *out = NULL;
+
+	if (text != NULL && (out = malloc(strlen(text) + 2)) != NULL)
+		strcat(strcpy(out, text), "\n");
+	free(text);
+	json_decref(o);
+	return out;
+}
+
+/* The summary of this run as text; NULL when out of memory */
+static char *summary_text(struct chr_archive *a, int plan)
+{
+	json_t *o = json_object();
+
+	if (o == NULL || summary(a, o, plan) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return dump(o);
+}
+
+char *chr_archive_report(struct chr_archive *a)
+{
+	return summary_text(a, 0);
+}
+
+/* --stage: keep the sealed run as ROOT/.staging/staged-<ID>, with the plan
+ * that chr_archive_publish needs, in place of an older one of that ID. */
+static int stage_keep(struct chr_archive *a, char *err, size_t errlen)
+{
+	char path[PATH_MAX], staged[PATH_MAX], *plan;
+	int lk, rc = -1;
+
+	if (stage_dir(a, err, errlen) < 0)
+		return -1;
+	plan = summary_text(a, 1);
+	pathf(path, "%s/plan.json", a->stage);
+	if (plan == NULL || chr_publish_file(path, plan, strlen(plan)) < 0) {
+		msg(err, errlen, "cannot write '%s': %s", path, strerror(plan ? errno : ENOMEM));
+		free(plan);
+		return -1;
+	}
+	free(plan);
+	pathf(staged, "%s/.staging/" STAGED "%s", a->root, a->o.source);
+	lk = chr_archive_lock(a->root);
+	if (lk < 0) {
+		msg(err, errlen, "cannot lock '%s/.staging': %s", a->root, strerror(errno));
+		return -1;
+	}
+	if (chr_remove_tree(staged) < 0 || rename(a->stage, staged) < 0 ||
+	    chr_fsync_parent(staged) < 0) {
+		msg(err, errlen, "cannot stage '%s': %s", staged, strerror(errno));
+	} else {
+		a->committed = 1;
+		a->stage[0] = '\0';
+		rc = 0;
+	}
 	close(lk);
 	return rc;
+}
+
+int chr_archive_commit(struct chr_archive *a, char *err, size_t errlen, int *status)
+{
+	char path[PATH_MAX];
+	int lk, rc;
+
+	*status = CHR_EX_SYS;
+	for (size_t i = 0; i < a->nparts; i++) {
+		struct part *p = a->parts[i];
+		char *text;
+
+		if (seg_seal(p) < 0) {
+			msg(err, errlen, "cannot seal '%s': %s", p->seg.path, strerror(errno));
+			return -1;
+		}
+		text = chr_meta_dump(&p->meta);
+		pathf(path, "%s/meta.json", p->stage);
+		if (text == NULL || chr_publish_file(path, text, strlen(text)) < 0) {
+			msg(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+			free(text);
+			return -1;
+		}
+		free(text);
+	}
+	if (a->o.stage)
+		return stage_keep(a, err, errlen);
+	if (a->nparts == 0) {
+		a->committed = 1;
+		return 0;
+	}
+	lk = chr_archive_lock(a->root);
+	if (lk < 0) {
+		msg(err, errlen, "cannot lock '%s/.staging': %s", a->root, strerror(errno));
+		return -1;
+	}
+	rc = publish_parts(a, err, errlen, status);
+	close(lk);
+	return rc;
+}
+
+static int mode_index(const char *s)
+{
+	for (int i = 0; s && i < 3; i++)
+		if (strcmp(mode_name[i], s) == 0)
+			return i;
+	return -1;
+}
+
+/* Read the plan of the claimed staged run a->stage: its partitions. */
+static int plan_load(struct chr_archive *a, char *err, size_t errlen)
+{
+	char path[PATH_MAX], rel[sizeof a->parts[0]->rel];
+	const char *bad = NULL;
+	json_error_t je;
+	json_t *o, *arr, *e;
+	size_t i;
+
+	pathf(path, "%s/plan.json", a->stage);
+	o = json_load_file(path, 0, &je);
+	if (o == NULL) {
+		msg(err, errlen, "'%s': line %d: %s", path, je.line, je.text);
+		return -1;
+	}
+	arr = json_object_get(o, "partitions");
+	if (get_u64(o, "records", &a->archived) < 0 || get_u64(o, "skipped", &a->skipped) < 0 ||
+	    !json_is_array(arr))
+		bad = "totals";
+	else if ((a->parts = calloc(json_array_size(arr) + 1, sizeof *a->parts)) == NULL)
+		bad = "out of memory";
+	json_array_foreach(arr, i, e) {
+		struct part *p;
+		uint64_t dev, ino;
+		int sidx, mode;
+
+		if (bad || (p = calloc(1, sizeof *p)) == NULL) {
+			bad = bad ? bad : "out of memory";
+			break;
+		}
+		a->parts[a->nparts++] = p;
+		if (get_str(e, "venue", p->meta.venue, sizeof p->meta.venue) < 0 ||
+		    get_str(e, "symbol", p->meta.symbol, sizeof p->meta.symbol) < 0 ||
+		    get_str(e, "date", p->meta.date, sizeof p->meta.date) < 0 ||
+		    get_str(e, "stream", p->meta.stream, sizeof p->meta.stream) < 0 ||
+		    get_str(e, "path", p->rel, sizeof p->rel) < 0 ||
+		    chr_name_check(p->meta.venue) || chr_name_check(p->meta.symbol) ||
+		    chr_name_check(p->meta.date) || (sidx = stream_index(p->meta.stream)) < 0 ||
+		    (mode = mode_index(json_string_value(json_object_get(e, "action")))) < 0 ||
+		    get_u64(e, "records", &p->pub.records) < 0 ||
+		    get_u64(e, "segments", &p->pub.segments) < 0 ||
+		    get_i64(e, "ts_min", &p->pub.ts_min) < 0 || get_i64(e, "ts_max", &p->pub.ts_max) < 0 ||
+		    get_u64(e, "old_dev", &dev) < 0 || get_u64(e, "old_ino", &ino) < 0) {
+			bad = "partitions";
+			break;
+		}
+		snprintf(rel, sizeof rel, "v1/%s/%s/%s/%s", p->meta.venue, p->meta.symbol,
+			 p->meta.date, p->meta.stream);
+		if (strcmp(rel, p->rel) != 0) {
+			bad = "partitions";
+			break;
+		}
+		pathf(p->stage, "%s/p%zu", a->stage, i);
+		p->mode = mode;
+		p->old_dev = (dev_t)dev;
+		p->old_ino = (ino_t)ino;
+		p->pub.path = p->rel;
+		p->pub.venue = p->meta.venue;
+		p->pub.symbol = p->meta.symbol;
+		p->pub.date = p->meta.date;
+		p->pub.stream = streams[sidx];
+		p->pub.action = mode_name[mode];
+	}
+	json_decref(o);
+	if (bad) {
+		msg(err, errlen, "'%s': bad or missing %s", path, bad);
+		return -1;
+	}
+	return 0;
+}
+
+struct chr_archive *chr_archive_publish(const char *root, const struct chr_archive_opts *o,
+					char *err, size_t errlen, int *status)
+{
+	struct chr_archive_opts po = *o;
+	char staged[PATH_MAX];
+	struct chr_archive *a;
+	int lk;
+
+	po.stage = 0;
+	if (o->source == NULL) {
+		*status = CHR_EX_USAGE;
+		msg(err, errlen, "publishing a staged run needs its source id");
+		return NULL;
+	}
+	a = chr_archive_open(root, &po, err, errlen, status);
+	if (a == NULL)
+		return NULL;
+	*status = CHR_EX_SYS;
+	pathf(staged, "%s/.staging/" STAGED "%s", a->root, o->source);
+	if (access(staged, F_OK) < 0 && errno == ENOENT) {
+		*status = CHR_EX_DATA;
+		msg(err, errlen, "no staged run of source '%s' in '%s/.staging' (chr-sink --stage makes one)",
+		    o->source, root);
+		chr_archive_close(a);
+		return NULL;
+	}
+	lk = chr_archive_lock(a->root);
+	if (lk < 0) {
+		msg(err, errlen, "cannot lock '%s/.staging': %s", a->root, strerror(errno));
+		chr_archive_close(a);
+		return NULL;
+	}
+	/* claim it: from here on it is this process's staging directory, so
+	 * that a crash is cleaned up (or, once committed, finished) as usual */
+	stage_name(a);
+	if (rename(staged, a->stage) < 0 || chr_fsync_parent(a->stage) < 0) {
+		if (errno == ENOENT) {
+			*status = CHR_EX_DATA;
+			msg(err, errlen, "no staged run of source '%s' in '%s/.staging' (chr-sink --stage makes one)",
+			    o->source, root);
+		} else {
+			msg(err, errlen, "cannot claim '%s': %s", staged, strerror(errno));
+		}
+		if (access(a->stage, F_OK) < 0)
+			a->stage[0] = '\0';
+		goto fail;
+	}
+	if (plan_load(a, err, errlen) < 0) {
+		*status = CHR_EX_DATA;
+		goto fail;
+	}
+	if (a->nparts > 0 ? publish_parts(a, err, errlen, status) < 0 :
+	    chr_remove_tree(a->stage) < 0) {
+		if (a->nparts == 0)
+			msg(err, errlen, "cannot remove '%s': %s", a->stage, strerror(errno));
+		goto fail;
+	}
+	a->committed = 1;
+	a->stage[0] = '\0';
+	close(lk);
+	return a;
+fail:
+	close(lk);
+	chr_archive_close(a);
+	return NULL;
 }
 
 const struct chr_archive_part *chr_archive_parts(struct chr_archive *a, size_t *n)
@@ -1376,6 +1672,69 @@ void chr_archive_totals(const struct chr_archive *a, uint64_t *archived, uint64_
 {
 	*archived = a->archived;
 	*skipped = a->skipped;
+}
+
+int chr_archive_ledger(struct chr_archive *a, const char *vendor, struct json_t *info,
+		       char *err, size_t errlen, int *status)
+{
+	char path[PATH_MAX], dir[PATH_MAX], tmp[PATH_MAX], stamp[32], *text;
+	const struct part *p0;
+	json_t *o = json_object();
+	time_t now = time(NULL);
+	struct tm tm;
+	glob_t g;
+	int bad = o == NULL;
+
+	*status = CHR_EX_SYS;
+	if (a->nparts == 0 || a->o.source == NULL) {
+		json_decref(o);
+		return 1;
+	}
+	p0 = a->parts[0];
+	if (pathf(path, "%s/imports/v1/%s/%s/%s/%s/%s.json", a->root, vendor, p0->meta.venue,
+		  p0->meta.symbol, p0->meta.date, a->o.source) < 0 ||
+	    pathf(tmp, "%s/.staging/%ld-ledger.json", a->root, (long)getpid()) < 0) {
+		msg(err, errlen, "ledger entry of '%s': %s", a->o.source, strerror(errno));
+		json_decref(o);
+		return -1;
+	}
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	bad |= bad || set(o, "format", json_string("chronicle-import-ledger"));
+	bad |= bad || set(o, "version", json_integer(1));
+	bad |= bad || set(o, "vendor", json_string(vendor));
+	bad |= bad || set(o, "source", json_string(a->o.source));
+	bad |= bad || set(o, "import_time", json_string(stamp));
+	bad |= bad || summary(a, o, 0);
+	if (info != NULL)
+		bad |= bad || set(o, "input", json_incref(info));
+	if (bad) {
+		json_decref(o);
+		text = NULL;
+	} else {
+		text = dump(o);
+	}
+	strcpy(dir, path);
+	*strrchr(dir, '/') = '\0';
+	/* the temp file lies in staging, named by our pid: a crash leaves
+	 * nothing in the ledger that the next run does not remove */
+	if (text == NULL || chr_mkdirs(dir) < 0 || chr_publish_file(tmp, text, strlen(text)) < 0 ||
+	    rename(tmp, path) < 0 || fsync_up(path, 7) < 0) {
+		msg(err, errlen, "cannot write '%s': %s", path, strerror(text ? errno : ENOMEM));
+		unlink(tmp);
+		free(text);
+		return -1;
+	}
+	free(text);
+	/* one entry per source id: remove one left under other names */
+	if (pathf(tmp, "%s/imports/v1/%s/*/*/*/%s.json", a->root, vendor, a->o.source) == 0 &&
+	    glob(tmp, GLOB_NOSORT, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++)
+			if (strcmp(g.gl_pathv[i], path) != 0 && unlink(g.gl_pathv[i]) == 0)
+				chr_fsync_parent(g.gl_pathv[i]);
+		globfree(&g);
+	}
+	return 0;
 }
 
 void chr_archive_close(struct chr_archive *a)

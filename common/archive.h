@@ -11,6 +11,9 @@
 
 #define CHR_ARCHIVE_SEG_SIZE (64u << 20)	/* default --segment-size */
 #define CHR_ARCHIVE_ERR 1024
+#define CHR_STAGED_MAX_AGE 86400	/* seconds a staged run waits to be published */
+
+struct json_t;	/* jansson */
 
 /* ---- segment files ---------------------------------------------------- */
 
@@ -104,8 +107,10 @@ int chr_meta_add_source(struct chr_meta *m, const char *id);
 
 /* Remove the staging directories ROOT/.staging/<pid>-<nonce> whose owner
  * process is dead, first finishing the publication of those that had
- * committed (their COMMIT journal). The caller holds the archive lock.
- * Returns the number of directories removed, or -1 with a message. */
+ * committed (their COMMIT journal), and the staged runs
+ * ROOT/.staging/staged-<ID> not touched for CHR_STAGED_MAX_AGE seconds.
+ * The caller holds the archive lock. Returns the number of entries
+ * removed, or -1 with a message. */
 int chr_staging_clean(const char *root, char *err, size_t errlen);
 
 /* Take the archive's publication lock (flock of ROOT/.staging/lock,
@@ -131,6 +136,7 @@ struct chr_archive_opts {
 	uint64_t seg_size;	/* bytes per segment before rolling; 0: default */
 	int append;		/* append to partitions that hold data */
 	const char *source;	/* import source id, or NULL */
+	int stage;		/* commit stages the run as staged-<source>, publishes nothing */
 };
 
 /* Open the archive at root for writing (creating root), clean stale
@@ -149,9 +155,20 @@ int chr_archive_put(struct chr_archive *a, const struct chr_rec *rec, const char
 		    uint64_t off, char *err, size_t errlen, int *status);
 
 /* Seal every segment, write the meta.json files and publish every
- * partition (all of them, or after a crash the next run finishes).
+ * partition (all of them, or after a crash the next run finishes). With
+ * opts.stage, publish nothing: keep the run as ROOT/.staging/staged-<ID>
+ * (ID = opts.source), replacing an older staged run of that ID.
  * Returns 0, or -1 with a message and *status. */
 int chr_archive_commit(struct chr_archive *a, char *err, size_t errlen, int *status);
+
+/* Publish the run staged (opts.stage) under source id o->source, as
+ * chr_archive_commit would have at the end of that run: open the archive
+ * at root, claim ROOT/.staging/staged-<ID>, check and publish. Returns the
+ * writer (for chr_archive_parts, _totals, _ledger, _report; close it), or
+ * NULL with a message and *status: CHR_EX_DATA when there is no staged
+ * run of that id or a partition changed since it was staged. */
+struct chr_archive *chr_archive_publish(const char *root, const struct chr_archive_opts *o,
+					char *err, size_t errlen, int *status);
 
 /* What one partition of this run did. */
 struct chr_archive_part {
@@ -169,6 +186,22 @@ const struct chr_archive_part *chr_archive_parts(struct chr_archive *a, size_t *
 
 /* Records archived (DEFINE copies excluded) and records skipped. */
 void chr_archive_totals(const struct chr_archive *a, uint64_t *archived, uint64_t *skipped);
+
+/* The JSON summary of a committed run (chr-sink --report): totals and
+ * every partition written. malloc'ed text ending with a newline, or NULL
+ * when out of memory. */
+char *chr_archive_report(struct chr_archive *a);
+
+/* Write the import ledger entry of a published run of source id ID:
+ * ROOT/imports/v1/<vendor>/<venue>/<symbol>/<date>/<ID>.json (names and
+ * date of the first partition), atomically (the temp file lies in
+ * ROOT/.staging), holding the report of chr_archive_report, the source id,
+ * the import time and info (any JSON, e.g. the converter's report) as
+ * "input"; other entries of ID under vendor are removed. A run that wrote
+ * no partition has no entry: returns 1. Returns 0, or -1 with a message
+ * (*status CHR_EX_SYS). */
+int chr_archive_ledger(struct chr_archive *a, const char *vendor, struct json_t *info,
+		       char *err, size_t errlen, int *status);
 
 /* Free the writer; when not committed, remove its staging directory. */
 void chr_archive_close(struct chr_archive *a);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <csv.h>
+#include <jansson.h>
 
 #include "dec.h"
 #include "err.h"
@@ -168,6 +169,17 @@ struct cur {
 	struct dv q[4];
 };
 
+/* one input file, for the report: the run's counters when it began, and
+ * the datasets of its headers (the first SEEN_MAX distinct ones) */
+#define SEEN_MAX 8
+struct tfile {
+	uint64_t rows, bad, presnap, records, events;
+	struct {
+		int type, n;
+	} seen[SEEN_MAX];
+	unsigned nseen;
+};
+
 /* a 16-digit timestamp's text (two words) and value */
 struct tsc {
 	uint64_t a, b;
@@ -195,6 +207,9 @@ struct chr_tardis_state {
 	int csv_rows;
 	int csv_nomem;
 	uint64_t seq;
+	struct tfile *files;	/* the inputs begun, for the report */
+	size_t nfiles, capfiles;
+	int files_nomem;
 };
 
 static int no_space(unsigned char c)
@@ -246,15 +261,31 @@ void chr_tardis_in_free(struct chr_tardis_in *t)
 	free(s->fb);
 	free(s->fo);
 	free(s->fl);
+	free(s->files);
 	free(s);
 	t->s = NULL;
 }
 
 void chr_tardis_in_file(struct chr_tardis_in *t, const char *name)
 {
+	struct chr_tardis_state *s = t->s;
+
 	t->name = name;
 	t->line = 0;
-	t->s->need_header = 1;
+	s->need_header = 1;
+	if (s->nfiles == s->capfiles) {
+		size_t cap = s->capfiles ? 2 * s->capfiles : 16;
+		struct tfile *nf = realloc(s->files, cap * sizeof *nf);
+
+		if (nf == NULL) {
+			s->files_nomem = 1;	/* only the report suffers */
+			return;
+		}
+		s->files = nf;
+		s->capfiles = cap;
+	}
+	s->files[s->nfiles++] = (struct tfile){ t->rows, t->bad, t->presnap, t->records, t->events,
+						{ { 0, 0 } }, 0 };
 }
 
 /* ---- messages ---- */
@@ -518,8 +549,10 @@ static int emit(struct chr_tardis_in *t, int last)
 		put_levels(b->levels, c->b, c->nb, c->pmax, c->smax);
 		put_levels(b->levels + c->nb, c->a, c->na, c->pmax, c->smax);
 	}
-	if (last)
+	if (last) {
 		r->flags |= CHR_F_LAST;
+		t->events++;
+	}
 	commit(t, r);
 	return 0;
 }
@@ -591,6 +624,7 @@ static inline int l2_row(struct chr_tardis_in *t, const struct row *r)
 
 	if (UNLIKELY(!m->have_snap) && !r->snap) {
 		m->skipped++;
+		t->presnap++;
 		return 0;
 	}
 	same = c->active && c->m == m && c->lts == r->lts;
@@ -722,6 +756,18 @@ static int set_dataset(struct chr_tardis_in *t, int type, int n)
 	}
 	s->type = type;
 	s->n = n;
+	if (s->nfiles > 0) {
+		struct tfile *f = &s->files[s->nfiles - 1];
+		unsigned i;
+
+		for (i = 0; i < f->nseen && (f->seen[i].type != type || f->seen[i].n != n); i++)
+			;
+		if (i == f->nseen && i < SEEN_MAX) {
+			f->seen[i].type = type;
+			f->seen[i].n = n;
+			f->nseen++;
+		}
+	}
 	return 0;
 }
 
@@ -1331,6 +1377,96 @@ int chr_tardis_in_end(struct chr_tardis_in *t)
 		m->skipped = 0;
 	}
 	return 0;
+}
+
+/* ---- the report ---- */
+
+char *chr_tardis_type_name(int dataset, int n, char *buf)
+{
+	switch (dataset) {
+	case CHR_TARDIS_L2: strcpy(buf, "incremental_book_L2"); break;
+	case CHR_TARDIS_TRADES: strcpy(buf, "trades"); break;
+	case CHR_TARDIS_QUOTES: strcpy(buf, "quotes"); break;
+	case CHR_TARDIS_TOPN: snprintf(buf, 32, "book_snapshot_%d", n); break;
+	default: buf[0] = '\0';
+	}
+	return buf;
+}
+
+/* o[k] = v, taking v (also on failure). Returns 0, or 1 on failure. */
+static int jset(json_t *o, const char *k, json_t *v)
+{
+	return v == NULL || json_object_set_new(o, k, v) < 0 ? 1 : 0;
+}
+
+/* the counters since c into o; 0, or 1 when out of memory */
+static int jcounts(json_t *o, const struct tfile *c, const struct tfile *end)
+{
+	int bad = 0;
+
+	bad |= jset(o, "rows", json_integer((json_int_t)(end->rows - c->rows)));
+	bad |= jset(o, "records", json_integer((json_int_t)(end->records - c->records)));
+	bad |= jset(o, "events", json_integer((json_int_t)(end->events - c->events)));
+	bad |= jset(o, "bad_rows_skipped", json_integer((json_int_t)(end->bad - c->bad)));
+	bad |= jset(o, "rows_before_first_snapshot", json_integer((json_int_t)(end->presnap - c->presnap)));
+	return bad;
+}
+
+/* add the name of (type, n) to the array a unless it is there */
+static int jdataset(json_t *a, int type, int n)
+{
+	char name[32];
+	size_t i;
+	json_t *v;
+
+	chr_tardis_type_name(type, n, name);
+	json_array_foreach(a, i, v)
+		if (strcmp(json_string_value(v), name) == 0)
+			return 0;
+	return json_array_append_new(a, json_string(name)) < 0;
+}
+
+char *chr_tardis_in_report(const struct chr_tardis_in *t, const char *const *paths,
+			   const uint64_t *bytes, size_t n)
+{
+	const struct chr_tardis_state *s = t->s;
+	const struct tfile now = { t->rows, t->bad, t->presnap, t->records, t->events, { { 0, 0 } }, 0 };
+	const struct tfile zero = { 0, 0, 0, 0, 0, { { 0, 0 } }, 0 };
+	json_t *o = json_object(), *in = json_array(), *all = json_array();
+	char *text = NULL, *out = NULL;
+	int bad = o == NULL || in == NULL || all == NULL || s->files_nomem || n != s->nfiles;
+
+	for (size_t i = 0; !bad && i < n; i++) {
+		const struct tfile *f = &s->files[i];
+		json_t *e = json_object(), *ds = json_array();
+
+		bad |= e == NULL || ds == NULL || json_array_append_new(in, e) < 0;
+		for (unsigned k = 0; !bad && k < f->nseen; k++)
+			bad |= jdataset(ds, f->seen[k].type, f->seen[k].n) |
+			       jdataset(all, f->seen[k].type, f->seen[k].n);
+		bad |= bad || jset(e, "path", json_string(paths[i]));
+		bad |= bad || jset(e, "bytes", json_integer((json_int_t)bytes[i]));
+		if (!bad) {
+			bad |= jset(e, "datasets", ds);	/* takes ds, also on failure */
+			ds = NULL;
+		}
+		bad |= bad || jcounts(e, f, i + 1 < n ? &s->files[i + 1] : &now);
+		json_decref(ds);
+	}
+	bad |= bad || jset(o, "format", json_string("chronicle-csv2ev-report"));
+	bad |= bad || jset(o, "version", json_integer(1));
+	bad |= jset(o, "inputs", in);	/* jset takes the value, also on failure */
+	in = NULL;
+	bad |= jset(o, "datasets", all);
+	all = NULL;
+	bad |= bad || jcounts(o, &zero, &now);
+	if (!bad)
+		text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (text != NULL && (out = malloc(strlen(text) + 2)) != NULL)
+		strcat(strcpy(out, text), "\n");
+	free(text);
+	json_decref(o);
+	return out;
 }
 
 /* ---- records -> CSV ---- */

@@ -27,6 +27,10 @@
  * these. */
 int chr_tardis_type_parse(const char *name, int *n);
 
+/* The name of dataset (with n for book_snapshot_N) into buf (32 bytes):
+ * "trades", "book_snapshot_25", ...; "" for CHR_TARDIS_NONE. Returns buf. */
+char *chr_tardis_type_name(int dataset, int n, char *buf);
+
 /* Which dataset the header line s[0..len) (without its line end) is.
  * Returns the dataset and sets *n as above, or CHR_TARDIS_NONE. */
 int chr_tardis_header(const char *s, size_t len, int *n);
@@ -55,6 +59,8 @@ struct chr_tardis_in {
 	uint64_t rows;		/* data rows read (good, bad and skipped) */
 	uint64_t bad;		/* bad rows skipped */
 	uint64_t records;	/* records written (DEFINE included) */
+	uint64_t events;	/* records flagged LAST (events) */
+	uint64_t presnap;	/* rows skipped before the first snapshot of their market */
 	/* position, for messages */
 	const char *name;
 	uint64_t line;		/* lines read in the current file */
@@ -91,6 +97,15 @@ long chr_tardis_in_parse(struct chr_tardis_in *t, char *buf, size_t n, int final
  * on stderr about rows skipped before the first snapshot of their market.
  * Returns 0, or -1 on a write error (t->err, t->status). */
 int chr_tardis_in_end(struct chr_tardis_in *t);
+
+/* The JSON report of a successful run (chr-csv2ev --report), one input
+ * per chr_tardis_in_file call, in order: paths[i] as given and bytes[i]
+ * read (n of them; the caller's), and from the importer its rows, bad rows
+ * skipped, rows skipped before a first snapshot and datasets; then the
+ * totals (rows, records, events, ...). Returns malloc'ed text ending with
+ * a newline, or NULL when out of memory or n is not the number of files. */
+char *chr_tardis_in_report(const struct chr_tardis_in *t, const char *const *paths,
+			   const uint64_t *bytes, size_t n);
 
 /* ---- records -> CSV ---- */
 

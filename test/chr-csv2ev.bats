@@ -343,3 +343,40 @@ BAD_ROWS=(
 	[ "$output" = 100 ]
 	[ -z "$stderr" ]
 }
+
+@test "--report writes what was done as JSON, only after success" {
+	{ echo "$H_L2"
+	  echo "x,S,1,10,false,bid,1,1"
+	  echo "x,S,2,20,true,bid,1.5,1"
+	  echo "x,S,2,20,true,ask,2,1"
+	  echo "x,S,3,30,false,bid,1.5,0"
+	  echo "x,S,3,31,bad,bid,1.5,0"; } > in.csv
+	gzip -cd "$TR" | head -n 101 > tr.csv
+	run -0 --separate-stderr bash -c "$T chr-csv2ev --skip-bad --report r.json in.csv - <tr.csv | wc -c"
+	python3 - "$PWD/in.csv" <<'PY'
+import json, os, sys
+r = json.load(open("r.json"))
+assert r["format"] == "chronicle-csv2ev-report" and r["version"] == 1, r
+a, b = r["inputs"]
+assert a["path"] == "in.csv" and a["bytes"] == os.path.getsize(sys.argv[1]), a
+assert a["datasets"] == ["incremental_book_L2"] and a["rows"] == 5, a
+assert a["records"] == 3 and a["events"] == 2, a
+assert a["bad_rows_skipped"] == 1 and a["rows_before_first_snapshot"] == 1, a
+assert b["path"] == "-" and b["bytes"] == os.path.getsize("tr.csv"), b
+assert b["datasets"] == ["trades"] and b["rows"] == 100 and b["records"] == 101, b
+assert r["datasets"] == ["incremental_book_L2", "trades"], r
+assert r["rows"] == 105 and r["records"] == 104 and r["bad_rows_skipped"] == 1, r
+assert r["rows_before_first_snapshot"] == 1 and r["events"] == 2 + b["events"], r
+PY
+	# the gzip input: bytes read are the compressed bytes
+	run -0 bash -c "$T chr-csv2ev --report g.json '$TR' | wc -c"
+	python3 -c "import json, os, sys; r = json.load(open('g.json')); assert r['inputs'][0]['bytes'] == os.path.getsize(sys.argv[1]) and r['rows'] == 21313" "$TR"
+	# no report after a failure (a bad row, an unreadable file)
+	run -1 bash -c "set -o pipefail; $T chr-csv2ev --report f.json in.csv | wc -c"
+	[ ! -e f.json ]
+	run -3 bash -c "set -o pipefail; $T chr-csv2ev --report f.json tr.csv nosuch.csv | wc -c"
+	[ ! -e f.json ]
+	run -2 $T chr-csv2ev --report
+	run -0 ls -A
+	refute_output --partial .tmp
+}

@@ -37,6 +37,21 @@ seghdr() {
 	assert_equal "${stderr_lines[0]}" "chr-sink: segment size '12x' is not a size of at least 128 bytes"
 	run -2 $T chr-sink --archive A --source ../x </dev/null
 	[ ! -e A/v1 ]
+	run -2 --separate-stderr $T chr-sink --archive A --stage </dev/null
+	assert_equal "${stderr_lines[0]}" "chr-sink: --stage needs --source ID"
+	run -2 --separate-stderr $T chr-sink --archive A --publish
+	assert_equal "${stderr_lines[0]}" "chr-sink: --publish needs --source ID"
+	run -2 --separate-stderr $T chr-sink --archive A --source s --stage --publish
+	assert_equal "${stderr_lines[0]}" "chr-sink: --stage and --publish exclude each other"
+	run -2 --separate-stderr $T chr-sink --archive A --source s --publish in
+	assert_equal "${stderr_lines[0]}" "chr-sink: --publish reads no input, but FILE 'in' is given"
+	run -2 --separate-stderr $T chr-sink --archive A --source s --stage --ledger v </dev/null
+	assert_equal "${stderr_lines[0]}" "chr-sink: --ledger is written by --publish, not by --stage"
+	run -2 --separate-stderr $T chr-sink --archive A --source s --publish --ledger-info x
+	assert_equal "${stderr_lines[0]}" "chr-sink: --ledger-info needs --ledger VENDOR"
+	run -2 --separate-stderr $T chr-sink --archive A --source s --publish --ledger ../v
+	assert_equal "${stderr_lines[0]}" "chr-sink: ledger vendor '../v': name starts with '.'"
+	[ ! -e A ]
 }
 
 @test "empty input writes nothing and exits 0" {
@@ -283,4 +298,121 @@ seghdr() {
 	run -0 bash -c "chr-sink --archive A in | head -c 100"
 	assert_output ""
 	[ -e $P/trade/meta.json ]
+}
+
+@test "--stage publishes nothing; --publish then publishes exactly what a one-phase run does" {
+	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 1000 B 1 2 2024-05-02 20 >in
+	run -0 --separate-stderr $T chr-sink --archive A --source s1 --segment-size 32K --stage -v in
+	assert_equal "${stderr_lines[2]}" "chr-sink: 1020 records staged into 2 partitions"
+	[ ! -e A/v1 ]
+	run -0 ls -A A/.staging
+	assert_output $'lock\nstaged-s1'
+	$T chr-sink --archive B --source s1 --segment-size 32K in
+	run -0 --separate-stderr $T chr-sink --archive A --source s1 --publish -v
+	assert_equal "${stderr_lines[2]}" "chr-sink: 1020 records archived into 2 partitions"
+	diff -r A/v1 B/v1
+	run -0 ls -A A/.staging
+	assert_output lock
+	# the same source again: staged as a replacement, published as one
+	$T chr-sink --archive A --source s1 --segment-size 32K --stage in
+	run -0 --separate-stderr $T chr-sink --archive A --source s1 --publish -v
+	assert_regex "${stderr_lines[0]}" "\\(replaced\\)$"
+	diff -r A/v1 B/v1
+}
+
+@test "--stage replaces an older staged run of the same ID; other IDs are kept" {
+	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 10 >a
+	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 3 >b
+	gen D 4 5 bitmex XBTUSD T 4 5 2024-05-01 3 >c
+	$T chr-sink --archive A --source s1 --stage a
+	$T chr-sink --archive A --source s2 --stage c
+	$T chr-sink --archive A --source s1 --stage b
+	run -0 ls -A A/.staging
+	assert_output $'lock\nstaged-s1\nstaged-s2'
+	$T chr-sink --archive A --source s1 --publish
+	grep -q '"records": 4,' $P/trade/meta.json
+	$T chr-sink --archive A --source s2 --publish
+	[ -e A/v1/bitmex/XBTUSD/2024-05-01/trade/meta.json ]
+}
+
+@test "--publish without a staged run exits 1 and writes nothing" {
+	run -1 --separate-stderr $T chr-sink --archive A --source s1 --publish
+	assert_equal "$stderr" "chr-sink: no staged run of source 's1' in 'A/.staging' (chr-sink --stage makes one)"
+	[ ! -e A ]
+	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 1 >in
+	$T chr-sink --archive A --source s1 --stage in
+	$T chr-sink --archive A --source s1 --publish
+	run -1 --separate-stderr $T chr-sink --archive A --source s1 --publish
+	assert_equal "$stderr" "chr-sink: no staged run of source 's1' in 'A/.staging' (chr-sink --stage makes one)"
+}
+
+@test "a staged partition taken meanwhile is refused at --publish" {
+	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 5 >in
+	$T chr-sink --archive A --source s1 --stage in
+	$T chr-sink --archive A --source s2 in
+	cp -a A/v1 before
+	run -1 --separate-stderr $T chr-sink --archive A --source s1 --publish
+	assert_equal "$stderr" "chr-sink: partition 'v1/binance/BTCUSDT/2024-05-01/trade' changed while this run wrote it"
+	diff -r before A/v1
+	run -0 ls -A A/.staging
+	assert_output lock
+}
+
+@test "a staged run whose plan was tampered with publishes nothing" {
+	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 5 >in
+	$T chr-sink --archive A --source s1 --stage in
+	sed -i 's|"path": "v1/binance/BTCUSDT/2024-05-01/trade"|"path": "v1/../../../x"|' A/.staging/staged-s1/plan.json
+	run -1 --separate-stderr $T chr-sink --archive A --source s1 --publish
+	assert_regex "$stderr" "^chr-sink: '.*/plan.json': bad or missing partitions$"
+	[ ! -e A/v1 ] && [ ! -e x ] && [ ! -e ../x ]
+}
+
+@test "--publish --ledger writes the ledger entry, with --ledger-info as input" {
+	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 10 B 1 2 2024-05-02 4 >in
+	echo '{"tool": "test", "rows": 14}' >info.json
+	$T chr-sink --archive A --source s1 --stage in
+	run -0 --separate-stderr $T chr-sink --archive A --source s1 --publish --ledger vend --ledger-info info.json
+	assert_equal "$stderr" ""
+	L=A/imports/v1/vend/binance/BTCUSDT/2024-05-01/s1.json
+	python3 - $L <<'PY'
+import json, re, sys
+l = json.load(open(sys.argv[1]))
+assert list(l)[:5] == ["format", "version", "vendor", "source", "import_time"], l
+assert l["format"] == "chronicle-import-ledger" and l["version"] == 1 and l["vendor"] == "vend"
+assert l["source"] == "s1" and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", l["import_time"])
+assert l["records"] == 14 and l["records_written"] == 16 and l["segments"] == 2 and l["skipped"] == 0
+p = l["partitions"]
+assert [x["path"] for x in p] == ["v1/binance/BTCUSDT/2024-05-01/trade", "v1/binance/BTCUSDT/2024-05-02/book"], p
+assert [x["records"] for x in p] == [11, 5] and [x["action"] for x in p] == ["new", "new"], p
+assert l["ts_min"] == p[0]["ts_min"] and l["ts_max"] == p[1]["ts_max"], l
+assert l["input"] == {"tool": "test", "rows": 14}, l
+PY
+	# one-phase runs may write it too; a bad --ledger-info is refused before anything
+	echo '[1]' >bad.json
+	run -1 --separate-stderr $T chr-sink --archive A --source s1 --ledger vend --ledger-info bad.json in
+	assert_equal "$stderr" "chr-sink: bad.json: not a JSON object"
+	echo '{' >bad.json
+	run -1 $T chr-sink --archive A --source s1 --ledger vend --ledger-info bad.json in
+	run -3 --separate-stderr $T chr-sink --archive A --source s1 --ledger vend --ledger-info nosuch in
+	assert_equal "$stderr" "chr-sink: cannot read 'nosuch': No such file or directory"
+	run -0 $T chr-sink --archive A --source s1 --ledger vend in
+	python3 -c "import json, sys; l = json.load(open(sys.argv[1])); assert 'input' not in l and l['partitions'][0]['action'] == 'replaced'" $L
+	run -0 find A/imports -type f
+	assert_output $L
+	# no records: no entry, said so
+	$T chr-sink --archive E --source s9 --stage </dev/null
+	run -0 --separate-stderr $T chr-sink --archive E --source s9 --publish --ledger vend
+	assert_equal "$stderr" "chr-sink: no records of source 's9': no ledger entry"
+	[ ! -e E/imports ]
+}
+
+@test "staged runs not published within a day are removed; younger ones are kept" {
+	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 1 >in
+	gen D 4 5 bitmex XBTUSD T 4 5 2024-05-01 1 >c
+	$T chr-sink --archive A --source old --stage in
+	$T chr-sink --archive A --source young --stage in
+	touch -d '25 hours ago' A/.staging/staged-old
+	$T chr-sink --archive A c
+	run -0 ls -A A/.staging
+	assert_output $'lock\nstaged-young'
 }

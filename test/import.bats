@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
-# scripts/chr-import-tardis: the ledger, idempotent re-runs, --force, and
-# imports killed at random moments repaired by running again.
+# scripts/chr-import-tardis: the ledger, idempotent re-runs, --force, a
+# failing converter publishing nothing (two phases: stage, then publish),
+# and imports killed at random moments repaired by running again.
 
 load test_helper
 
@@ -29,14 +30,31 @@ snapshot() {
 	assert_equal "$stderr" ""
 	h=$(xxhsum -H2 <"$TRADES" | cut -d' ' -f1)
 	[ -f $LEDGER/$h.json ]
-	grep -q "\"hash\": \"xxh3-128:$h\"" $LEDGER/$h.json
-	grep -q "\"source\": \"$TRADES\"" $LEDGER/$h.json
-	grep -q '"rows": 21313,' $LEDGER/$h.json
-	grep -q '"events": 21313,' $LEDGER/$h.json
-	grep -q '"import_time": "' $LEDGER/$h.json
+	events=$(gzip -cd "$TRADES" | tail -n +2 | cut -d, -f4 | uniq | wc -l)
+	python3 - $LEDGER/$h.json "$h" "$TRADES" "$events" <<'PY'
+import json, os, re, sys
+path, h, src, events = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+l = json.load(open(path))
+assert l["format"] == "chronicle-import-ledger" and l["version"] == 1 and l["vendor"] == "tardis", l
+assert l["source"] == h, l
+assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", l["import_time"]), l
+assert l["records"] == 21313 and l["records_written"] == 21314 and l["segments"] == 1, l
+p = l["partitions"]
+assert len(p) == 1 and p[0]["path"] == "v1/binance-futures/BTCUSDT/2024-08-08/trade", p
+assert p[0]["action"] == "new" and p[0]["records"] == 21314 and p[0]["segments"] == 1, p
+assert (l["ts_min"], l["ts_max"]) == (p[0]["ts_min"], p[0]["ts_max"]), l
+i = l["input"]
+assert i["format"] == "chronicle-csv2ev-report" and len(i["inputs"]) == 1, i
+f = i["inputs"][0]
+assert f["path"] == src and f["bytes"] == os.path.getsize(src), f
+assert f["datasets"] == ["trades"] and f["rows"] == 21313 and f["records"] == 21314, f
+assert f["events"] == events and i["bad_rows_skipped"] == 0, i
+PY
 	grep -q "\"$h\"" archive/v1/binance-futures/BTCUSDT/2024-08-08/trade/meta.json
 	run -0 bash -c "cat archive/v1/binance-futures/BTCUSDT/2024-08-08/trade/*.q | chr-tail --format text | wc -l"
 	assert_output 21314
+	run -0 ls -A archive/.staging
+	assert_output lock
 }
 
 @test "a second run is a no-op that says so; the archive is byte-identical" {
@@ -60,16 +78,33 @@ snapshot() {
 	assert_equal "$stderr" ""
 	snapshot archive >after
 	cmp before after
-	run -0 ls $LEDGER
+	run -0 find archive/imports -type f
 	assert_equal "${#lines[@]}" 1
-	grep -q '"action": "replaced"' $LEDGER/*.json
+	python3 -c "import json, sys; l = json.load(open(sys.argv[1])); assert [p['action'] for p in l['partitions']] == ['replaced']" $LEDGER/*.json
 }
 
-@test "a failing converter imports nothing and writes no ledger entry" {
+@test "a failing converter or sink imports nothing and writes no ledger entry" {
 	run -1 --separate-stderr $T chr-import-tardis "$DATA/corrupt_binance-futures_trades.csv.gz"
 	assert_regex "$stderr" "chr-import-tardis: .*corrupt_binance-futures_trades.csv.gz: chr-csv2ev failed; nothing imported"
 	[ ! -e archive/v1 ]
 	[ ! -e archive/imports ]
+	# a bad row at the end: chr-sink has seen every good record before it
+	{ gzip -cd "$TRADES" | head -n 20001; echo "binance-futures,BTCUSDT,1,2,x,buy,6O000,1"; } >bad.csv
+	run -1 --separate-stderr $T chr-import-tardis bad.csv
+	assert_equal "${stderr_lines[0]}" "chr-csv2ev: bad.csv:20002: price '6O000' is not a decimal"
+	assert_equal "${stderr_lines[1]}" "chr-import-tardis: bad.csv: chr-csv2ev failed; nothing imported"
+	[ ! -e archive/v1 ]
+	[ ! -e archive/imports ]
+	# the good rows alone import, and the staged remains of the failure are not published
+	head -n 20001 bad.csv >good.csv
+	run -0 $T chr-import-tardis good.csv
+	[ "$(find archive/imports -type f | wc -l)" = 1 ]
+	# chr-sink refusing a partition that holds other data
+	mkdir o && gzip -cd "$TRADES" | head -n 11 >o/t.csv
+	chr-csv2ev o/t.csv | chr-sink --archive other
+	run -1 --separate-stderr $T chr-import-tardis --archive other "$TRADES"
+	assert_equal "${stderr_lines[1]}" "chr-import-tardis: $TRADES: chr-sink failed; nothing imported"
+	[ ! -e other/imports ]
 	run -3 --separate-stderr $T chr-import-tardis nonexistent.csv
 	assert_equal "$stderr" "chr-import-tardis: cannot read 'nonexistent.csv'"
 }
@@ -85,8 +120,27 @@ snapshot() {
 	} >big.csv
 	$T chr-import-tardis --archive ref big.csv "$TRADES"
 	snapshot ref >ref.sum
-	for delay in 0.05 0.15 0.3 0.5 0.8 0.02; do
-		setsid chr-import-tardis --archive archive big.csv "$TRADES" 2>/dev/null &
+	h=$(xxhsum -H2 <big.csv | cut -d' ' -f1)
+	# killed between the two phases: staged, not published
+	chr-csv2ev big.csv | $T chr-sink --archive archive --source $h --stage
+	[ ! -e archive/v1 ]
+	# killed after publishing, before the ledger entry
+	$T chr-sink --archive archive --source $h --publish
+	[ ! -e archive/imports ]
+	run -0 $T chr-import-tardis --archive archive big.csv "$TRADES"
+	snapshot archive >got.sum
+	cmp ref.sum got.sum
+	run -0 find archive/imports -type f
+	assert_equal "${#lines[@]}" 2
+	# killed at random moments; every other run re-imports (--force), so
+	# that kills also land in the replacing of whole partitions
+	n=0
+	for delay in 0.01 0.03 0.05 0.08 0.1 0.12 0.14 0.16 0.18 0.2 0.3 0.5 \
+		$((RANDOM % 30)) $((RANDOM % 30)) $((RANDOM % 30)) $((RANDOM % 30)); do
+		[[ $delay == *.* ]] || delay=$(printf '%d.%02d' $((delay / 100)) $((delay % 100)))
+		force=
+		[ $((n++ % 2)) = 0 ] || force=--force
+		setsid chr-import-tardis --archive archive $force big.csv "$TRADES" 2>/dev/null &
 		pid=$!
 		sleep $delay
 		kill -KILL -- -$pid 2>/dev/null || true
@@ -103,6 +157,11 @@ snapshot() {
 			[ -f "$d/meta.json" ]
 			for q in "$d"/*.q; do grep -q "\"file\": \"${q##*/}\"" "$d/meta.json"; done
 		done
+		# the ledger holds entries only, never a temp file
+		if [ -d archive/imports ]; then
+			run -0 find archive/imports -type f -not -name '*.json'
+			assert_output ""
+		fi
 		for l in archive/imports/v1/tardis/*/*/*/*.json; do
 			[ -e "$l" ] || continue
 			grep -q "\"$(basename "$l" .json)\"" archive/v1/binance-futures/BTCUSDT/*/trade/meta.json
@@ -111,9 +170,12 @@ snapshot() {
 	run -0 $T chr-import-tardis --archive archive big.csv "$TRADES"
 	snapshot archive >got.sum
 	cmp ref.sum got.sum
+	run -0 find archive/imports -type f
+	assert_equal "${#lines[@]}" 2
 	diff <(cd ref/imports && find . | sort) <(cd archive/imports && find . | sort)
 	# runs that had nothing left to import did not start chr-sink; any run
-	# of it removes what killed runs left in staging
+	# of it removes what killed runs left in staging (a staged run a killed
+	# import left is replaced by the next import of that file)
 	$T chr-sink --archive archive </dev/null
 	run -0 ls -A archive/.staging
 	assert_output lock

@@ -1,5 +1,6 @@
 /* chr-csv2ev - Tardis.dev CSV (plain or gzip, files or stdin) to chronicle
  * records on stdout. The dataset rules live in common/tardis.c. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,8 @@
 
 static const char usage_text[] =
 	"usage: chr-csv2ev [-t TYPE] [--venue NAME] [--symbols FILE] [--skip-bad]\n"
-	"                  [--progress | --no-progress] [--no-fast-path] [FILE...]\n"
+	"                  [--report FILE] [--progress | --no-progress] [--no-fast-path]\n"
+	"                  [FILE...]\n"
 	"Convert Tardis.dev CSV files (plain or gzip; stdin when no FILE or '-')\n"
 	"into chronicle records on stdout.\n"
 	"  -t, --type TYPE      dataset: incremental_book_L2, trades, quotes or\n"
@@ -24,19 +26,21 @@ static const char usage_text[] =
 	"      --venue NAME     venue name instead of the exchange column\n"
 	"  -s, --symbols FILE   venue and market ids from a symbol map\n"
 	"      --skip-bad       count, report and skip bad rows instead of failing\n"
+	"      --report FILE    after success, write what was done to FILE (JSON)\n"
 	"      --progress       show progress on stderr (default when a terminal)\n"
 	"      --no-progress    do not show progress\n"
 	"      --no-fast-path   parse every row with libcsv (for testing)\n"
 	"  -h, --help           show this help and exit\n"
 	"      --version        show the version and exit\n";
 
-enum { OPT_VENUE = 256, OPT_SKIP_BAD, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_NO_FAST, OPT_VERSION };
+enum { OPT_VENUE = 256, OPT_SKIP_BAD, OPT_REPORT, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_NO_FAST, OPT_VERSION };
 
 static const struct option longopts[] = {
 	{ "type", required_argument, NULL, 't' },
 	{ "venue", required_argument, NULL, OPT_VENUE },
 	{ "symbols", required_argument, NULL, 's' },
 	{ "skip-bad", no_argument, NULL, OPT_SKIP_BAD },
+	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "no-fast-path", no_argument, NULL, OPT_NO_FAST },
@@ -47,6 +51,8 @@ static const struct option longopts[] = {
 
 static struct chr_writer w;
 static struct chr_tardis_in tin;
+static char *buf;		/* the read buffer */
+static uint64_t *bytes;		/* bytes read of each input, for --report */
 
 /* Write what the rows before a failure made, then exit with status. */
 static _Noreturn void fail(int status, const char *msg)
@@ -59,13 +65,13 @@ static _Noreturn void fail(int status, const char *msg)
 
 int main(int argc, char **argv)
 {
-	const char *symbols = NULL, *stdin_only[] = { "-" }, **files;
+	const char *symbols = NULL, *report = NULL, *stdin_only[] = { "-" }, **files;
 	int c, progress = -1, nfiles, i, status = CHR_EX_OK;
 	struct chr_symmap map = { 0 };
 	struct chr_progress pr;
 	uint64_t total = 0, done = 0;
 	size_t cap = BUF_SIZE, have;
-	char *buf, err[512];
+	char err[512];
 
 	chr_setprog(argv[0]);
 	if (chr_tardis_in_init(&tin, &w) < 0)
@@ -88,6 +94,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_SKIP_BAD:
 			tin.skip_bad = 1;
+			break;
+		case OPT_REPORT:
+			report = optarg;
 			break;
 		case OPT_PROGRESS:
 			progress = 1;
@@ -133,7 +142,8 @@ int main(int argc, char **argv)
 			total += (uint64_t)sb.st_size;
 	}
 	if (chr_writer_init(&w, STDOUT_FILENO, "stdout", BUF_SIZE) < 0 ||
-	    (buf = malloc(cap + CHR_TARDIS_PAD)) == NULL)
+	    (buf = malloc(cap + CHR_TARDIS_PAD)) == NULL ||
+	    (bytes = calloc((size_t)nfiles, sizeof *bytes)) == NULL)
 		chr_die(CHR_EX_SYS, "out of memory");
 	chr_progress_init(&pr, progress, total, "rows");
 
@@ -175,6 +185,7 @@ int main(int argc, char **argv)
 				break;
 		}
 		done += g.in_bytes;
+		bytes[i] = g.in_bytes;
 		chr_gzin_close(&g);
 		if (chr_tardis_in_end(&tin) < 0)
 			fail(tin.status, tin.err);
@@ -186,6 +197,15 @@ int main(int argc, char **argv)
 			 tin.bad > tin.report_max ? " (only the first ones are shown)" : "");
 	if (chr_writer_close(&w) < 0)
 		chr_die(CHR_EX_SYS, "write error on 'stdout': %s", strerror(w.err));
+	if (report != NULL && status == CHR_EX_OK) {
+		char *text = chr_tardis_in_report(&tin, files, bytes, (size_t)nfiles);
+
+		if (text == NULL || chr_publish_file(report, text, strlen(text)) < 0)
+			chr_die(CHR_EX_SYS, "cannot write '%s': %s", report,
+				strerror(text == NULL ? ENOMEM : errno));
+		free(text);
+	}
+	free(bytes);
 	free(buf);
 	chr_tardis_in_free(&tin);
 	chr_symmap_free(&map);

@@ -18,7 +18,10 @@
 
 static const char usage_text[] =
 	"usage: chr-sink --archive ROOT [--append] [--source ID] [--segment-size SIZE]\n"
+	"                [--stage] [--ledger VENDOR [--ledger-info FILE]]\n"
 	"                [--report FILE] [--progress] [-v] [FILE...]\n"
+	"       chr-sink --archive ROOT --source ID --publish\n"
+	"                [--ledger VENDOR [--ledger-info FILE]] [--report FILE] [-v]\n"
 	"\n"
 	"Write records from FILEs (or stdin, or '-') into the archive at ROOT:\n"
 	"ROOT/v1/VENUE/SYMBOL/DATE/STREAM/NNNNNNNNN.q and meta.json.\n"
@@ -27,6 +30,10 @@ static const char usage_text[] =
 	"  -A, --append            add segments to partitions that hold data\n"
 	"  -s, --source ID         tag this import; replaces partitions of the same ID\n"
 	"  -S, --segment-size SIZE roll to a new segment after SIZE bytes (default 64M)\n"
+	"      --stage             stage the run as source ID, publish nothing\n"
+	"      --publish           publish the run staged as source ID (reads no input)\n"
+	"  -l, --ledger VENDOR     then write the import ledger entry of ID for VENDOR\n"
+	"      --ledger-info FILE  a JSON object to record in it as \"input\"\n"
 	"  -r, --report FILE       write a JSON summary of the partitions written\n"
 	"  -p, --progress          show progress on stderr\n"
 	"  -v, --verbose           print a summary on stderr\n"
@@ -56,122 +63,48 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-static int write_report(const char *path, struct chr_archive *a)
+/* Write text (NULL: out of memory) to path atomically, or die. */
+static void write_json(const char *path, char *text, struct chr_archive *a)
 {
-	size_t n;
-	const struct chr_archive_part *p = chr_archive_parts(a, &n);
-	json_t *o = json_object(), *arr = json_array();
-	uint64_t archived, skipped, written = 0, segs = 0;
-	char *text;
-	int rc;
+	if (text == NULL || chr_publish_file(path, text, strlen(text)) < 0) {
+		int e = text ? errno : ENOMEM;
 
-	chr_archive_totals(a, &archived, &skipped);
-	if (o == NULL || arr == NULL)
-		return -1;
-	if (n > 0) {
-		json_object_set_new(o, "venue", json_string(p[0].venue));
-		json_object_set_new(o, "symbol", json_string(p[0].symbol));
-		json_object_set_new(o, "date", json_string(p[0].date));
+		chr_archive_close(a);
+		chr_die(CHR_EX_SYS, "cannot write '%s': %s", path, strerror(e));
 	}
-	for (size_t i = 0; i < n; i++) {
-		json_t *e = json_object();
-
-		json_object_set_new(e, "path", json_string(p[i].path));
-		json_object_set_new(e, "venue", json_string(p[i].venue));
-		json_object_set_new(e, "symbol", json_string(p[i].symbol));
-		json_object_set_new(e, "date", json_string(p[i].date));
-		json_object_set_new(e, "stream", json_string(p[i].stream));
-		json_object_set_new(e, "action", json_string(p[i].action));
-		json_object_set_new(e, "records", json_integer((json_int_t)p[i].records));
-		json_object_set_new(e, "segments", json_integer((json_int_t)p[i].segments));
-		json_object_set_new(e, "ts_min", json_integer(p[i].ts_min));
-		json_object_set_new(e, "ts_max", json_integer(p[i].ts_max));
-		json_array_append_new(arr, e);
-		written += p[i].records;
-		segs += p[i].segments;
-	}
-	json_object_set_new(o, "records", json_integer((json_int_t)archived));
-	json_object_set_new(o, "records_written", json_integer((json_int_t)written));
-	json_object_set_new(o, "skipped", json_integer((json_int_t)skipped));
-	json_object_set_new(o, "segments", json_integer((json_int_t)segs));
-	if (n > 0) {
-		int64_t lo = p[0].ts_min, hi = p[0].ts_max;
-
-		for (size_t i = 1; i < n; i++) {
-			lo = p[i].ts_min < lo ? p[i].ts_min : lo;
-			hi = p[i].ts_max > hi ? p[i].ts_max : hi;
-		}
-		json_object_set_new(o, "ts_min", json_integer(lo));
-		json_object_set_new(o, "ts_max", json_integer(hi));
-	}
-	json_object_set_new(o, "partitions", arr);
-	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(o);
-	if (text == NULL)
-		return -1;
-	rc = chr_publish_file(path, text, strlen(text));
 	free(text);
-	return rc;
 }
 
-int main(int argc, char **argv)
+/* The JSON object in file path (--ledger-info), or die. */
+static json_t *load_info(const char *path)
 {
-	static const struct option longopts[] = {
-		{"archive", required_argument, NULL, 'a'},
-		{"append", no_argument, NULL, 'A'},
-		{"source", required_argument, NULL, 's'},
-		{"segment-size", required_argument, NULL, 'S'},
-		{"report", required_argument, NULL, 'r'},
-		{"progress", no_argument, NULL, 'p'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
-	};
-	struct chr_archive_opts o = {0};
-	const char *root = NULL, *report = NULL;
-	int verbose = 0, progress = -1, c, status, nfiles;
+	json_error_t je;
+	json_t *o;
+
+	if (access(path, R_OK) < 0)
+		chr_die(CHR_EX_SYS, "cannot read '%s': %s", path, strerror(errno));
+	o = json_load_file(path, 0, &je);
+	if (o == NULL)
+		chr_die(CHR_EX_DATA, "%s:%d: %s", path, je.line, je.text);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		chr_die(CHR_EX_DATA, "%s: not a JSON object", path);
+	}
+	return o;
+}
+
+/* Archive the records of files and commit (publish, or stage): the
+ * writer, or die. */
+static struct chr_archive *archive_input(const char *root, const struct chr_archive_opts *o,
+					 char *const *files, int nfiles, int progress)
+{
 	char err[CHR_ARCHIVE_ERR];
 	struct chr_archive *a;
 	struct chr_progress pg;
 	uint64_t total = 0, nrec = 0, done = 0, archived, skipped;
-	char *const stdin_only[] = {(char *)"-"};
-	char *const *files;
+	int status;
 
-	chr_setprog(argv[0]);
-	while ((c = getopt_long(argc, argv, "a:As:S:r:pvh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'a': root = optarg; break;
-		case 'A': o.append = 1; break;
-		case 's': o.source = optarg; break;
-		case 'S':
-			if (parse_size(optarg, &o.seg_size) < 0 || o.seg_size < 128)
-				chr_usage_error("segment size '%s' is not a size of at least 128 bytes", optarg);
-			break;
-		case 'r': report = optarg; break;
-		case 'p': progress = 1; break;
-		case 'v': verbose = 1; break;
-		case 'h':
-			fputs(usage_text, stdout);
-			chr_close_stdout();
-			return CHR_EX_OK;
-		case 'V':
-			puts("chr-sink " CHR_VERSION_STRING);
-			chr_close_stdout();
-			return CHR_EX_OK;
-		default:
-			fprintf(stderr, "Try '%s --help' for more information.\n", chr_prog);
-			return CHR_EX_USAGE;
-		}
-	}
-	if (root == NULL)
-		chr_usage_error("--archive ROOT is required (--queue and --route are not implemented)");
-	nfiles = argc - optind;
-	files = nfiles > 0 ? argv + optind : stdin_only;
-	if (nfiles == 0)
-		nfiles = 1;
-
-	a = chr_archive_open(root, &o, err, sizeof err, &status);
+	a = chr_archive_open(root, o, err, sizeof err, &status);
 	if (a == NULL)
 		chr_die(status, "%s", err);
 	for (int i = 0; i < nfiles; i++) {
@@ -223,11 +156,105 @@ int main(int argc, char **argv)
 	if (skipped > 0)
 		chr_warn("%" PRIu64 " records of no archive stream (HEARTBEAT, application types) not archived",
 			 skipped);
-	if (report && write_report(report, a) < 0) {
-		int e = errno;
+	return a;
+}
 
-		chr_archive_close(a);
-		chr_die(CHR_EX_SYS, "cannot write '%s': %s", report, strerror(e));
+enum { OPT_STAGE = 256, OPT_PUBLISH, OPT_LEDGER_INFO };
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"archive", required_argument, NULL, 'a'},
+		{"append", no_argument, NULL, 'A'},
+		{"source", required_argument, NULL, 's'},
+		{"segment-size", required_argument, NULL, 'S'},
+		{"stage", no_argument, NULL, OPT_STAGE},
+		{"publish", no_argument, NULL, OPT_PUBLISH},
+		{"ledger", required_argument, NULL, 'l'},
+		{"ledger-info", required_argument, NULL, OPT_LEDGER_INFO},
+		{"report", required_argument, NULL, 'r'},
+		{"progress", no_argument, NULL, 'p'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	struct chr_archive_opts o = {0};
+	const char *root = NULL, *report = NULL, *ledger = NULL, *info_path = NULL, *bad;
+	int verbose = 0, progress = -1, publish = 0, c, status, nfiles;
+	static json_t *info;	/* static: still reachable when dying */
+	char err[CHR_ARCHIVE_ERR];
+	struct chr_archive *a;
+	uint64_t archived, skipped;
+	char *const stdin_only[] = {(char *)"-"};
+	char *const *files;
+
+	chr_setprog(argv[0]);
+	while ((c = getopt_long(argc, argv, "a:As:S:l:r:pvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'a': root = optarg; break;
+		case 'A': o.append = 1; break;
+		case 's': o.source = optarg; break;
+		case 'S':
+			if (parse_size(optarg, &o.seg_size) < 0 || o.seg_size < 128)
+				chr_usage_error("segment size '%s' is not a size of at least 128 bytes", optarg);
+			break;
+		case OPT_STAGE: o.stage = 1; break;
+		case OPT_PUBLISH: publish = 1; break;
+		case 'l': ledger = optarg; break;
+		case OPT_LEDGER_INFO: info_path = optarg; break;
+		case 'r': report = optarg; break;
+		case 'p': progress = 1; break;
+		case 'v': verbose = 1; break;
+		case 'h':
+			fputs(usage_text, stdout);
+			chr_close_stdout();
+			return CHR_EX_OK;
+		case 'V':
+			puts("chr-sink " CHR_VERSION_STRING);
+			chr_close_stdout();
+			return CHR_EX_OK;
+		default:
+			fprintf(stderr, "Try '%s --help' for more information.\n", chr_prog);
+			return CHR_EX_USAGE;
+		}
+	}
+	if (root == NULL)
+		chr_usage_error("--archive ROOT is required (--queue and --route are not implemented)");
+	if (o.stage && publish)
+		chr_usage_error("--stage and --publish exclude each other");
+	if ((o.stage || publish || ledger) && o.source == NULL)
+		chr_usage_error("%s needs --source ID", o.stage ? "--stage" : publish ? "--publish" : "--ledger");
+	if (publish && optind < argc)
+		chr_usage_error("--publish reads no input, but FILE '%s' is given", argv[optind]);
+	if (ledger && o.stage)
+		chr_usage_error("--ledger is written by --publish, not by --stage");
+	if (info_path && !ledger)
+		chr_usage_error("--ledger-info needs --ledger VENDOR");
+	if (ledger && (bad = chr_name_check(ledger)) != NULL)
+		chr_usage_error("ledger vendor '%s': %s", ledger, bad);
+	if (info_path)
+		info = load_info(info_path);
+	nfiles = argc - optind;
+	files = nfiles > 0 ? argv + optind : stdin_only;
+	if (nfiles == 0)
+		nfiles = 1;
+	a = publish ? chr_archive_publish(root, &o, err, sizeof err, &status) :
+	    archive_input(root, &o, files, nfiles, progress);
+	if (a == NULL)
+		chr_die(status, "%s", err);
+	chr_archive_totals(a, &archived, &skipped);
+	if (report)
+		write_json(report, chr_archive_report(a), a);
+	if (ledger) {
+		int k = chr_archive_ledger(a, ledger, info, err, sizeof err, &status);
+
+		if (k < 0) {
+			chr_archive_close(a);
+			chr_die(status, "%s", err);
+		}
+		if (k > 0)
+			chr_warn("no records of source '%s': no ledger entry", o.source);
 	}
 	if (verbose) {
 		size_t n;
@@ -236,8 +263,10 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < n; i++)
 			chr_warn("%s: %" PRIu64 " records, %" PRIu64 " segments (%s)", p[i].path,
 				 p[i].records, p[i].segments, p[i].action);
-		chr_warn("%" PRIu64 " records archived into %zu partitions", archived, n);
+		chr_warn("%" PRIu64 " records %s into %zu partitions", archived,
+			 o.stage ? "staged" : "archived", n);
 	}
+	json_decref(info);
 	chr_archive_close(a);
 	return CHR_EX_OK;
 }
