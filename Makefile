@@ -82,7 +82,7 @@ check: unit bats
 unit: all test-deps $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "unit: $$t"; $$t; done
 
-bats: all test-deps
+bats: all test-deps $(UNIT_BIN)
 	CHR_BUILD=$(CURDIR)/$(O) bats test
 
 demo: all

@@ -4,7 +4,7 @@
 
 load test_helper
 
-TT="$TOP/test/unit/t-tardis"
+TT="$BUILD/test/unit/t-tardis"	# make check builds it before the suites
 L2="$DATA/binance-futures_incremental_book_L2_BTCUSDT_2024-08-08.csv.gz"
 TR="$DATA/binance-futures_trades_BTCUSDT_2024-08-08.csv.gz"
 QU="$DATA/binance-futures_quotes_BTCUSDT_2024-08-08.csv.gz"
@@ -12,7 +12,7 @@ H_L2="exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount"
 H_TR="exchange,symbol,timestamp,local_timestamp,id,side,price,amount"
 
 need_tt() {
-	[ -x "$TT" ] || skip "test/unit/t-tardis is not built (make unit)"
+	[ -x "$TT" ] || fail "$TT is not built (make check builds it)"
 }
 
 # record types, with LAST when flagged

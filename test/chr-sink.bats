@@ -8,9 +8,6 @@ load test_helper
 # test records: see test/unit/t-archive.c (gen); make check builds it
 # before the suites run
 GEN="$BUILD/test/unit/t-archive"
-setup_file() {
-	[ -x "$GEN" ] || make -s -C "$TOP" "${GEN#"$TOP"/}" >&2
-}
 gen() { "$GEN" gen "$@"; }
 
 P=A/v1/binance/BTCUSDT/2024-05-01

@@ -7,14 +7,10 @@ load test_helper
 TS0=1723075200000000000	# 2024-08-08T00:00:00Z
 SEC=1000000000
 
-setup_file() {
-	[ -x "$BATS_TEST_DIRNAME/unit/t-fmt" ] || make -C "$BATS_TEST_DIRNAME/.." test/unit/t-fmt >&2
-}
-
 # gen N [TS0 [FIRST [SEGID]]]: N test records (DEFINE, BOOK_SNAPSHOT, then
 # BOOK_DIFF, TRADE, QUOTE in turn), one a second; with SEGID a sealed segment
 gen() {
-	"$TOP/test/unit/t-fmt" gen "$@"
+	"$BUILD/test/unit/t-fmt" gen "$@"	# make check builds it before the suites
 }
 
 # overwrite bytes of file $1 at offset $2 with the printf format $3
@@ -333,7 +329,7 @@ check_bad() {
 	# records with no Tardis form are counted, not silently dropped
 	gen 3 >a.q
 	head -c 192 a.q >def.q
-	"$TOP/test/unit/t-fmt" heartbeat >hb.q
+	"$BUILD/test/unit/t-fmt" heartbeat >hb.q
 	run -0 --separate-stderr $T chr-tail --format csv def.q hb.q hb.q
 	[ -z "$output" ]
 	[ "$stderr" = "chr-tail: 2 records with no Tardis CSV form (GAP, HEARTBEAT, ...) not written" ]
