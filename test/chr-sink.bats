@@ -126,7 +126,7 @@ seghdr() {
 	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01T23:59:59.998 4 D 1 3 binance ETHUSDT T 1 3 2024-05-01T12:00 2 >in
 	run -0 --separate-stderr $T chr-sink --archive A -v in
 	assert_equal "${stderr_lines[0]}" "chr-sink: v1/binance/BTCUSDT/2024-05-01/trade: 3 records, 1 segments (new)"
-	assert_equal "${stderr_lines[3]}" "chr-sink: 6 records archived into 3 partitions"
+	assert_equal "${stderr_lines[3]}" "chr-sink: 6 input records archived into 3 partitions"
 	run -0 chr-tail --format text A/v1/binance/BTCUSDT/2024-05-02/trade/000000000.q
 	assert_line --index 0 --regexp '^2024-05-02T00:00:00.000000000Z DEFINE binance BTCUSDT seq=0 src_seq=0 '
 	assert_line --index 1 --partial "TRADE binance BTCUSDT seq=1 src_seq=3"
@@ -300,13 +300,13 @@ seghdr() {
 @test "--stage publishes nothing; --publish then publishes exactly what a one-phase run does" {
 	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 1000 B 1 2 2024-05-02 20 >in
 	run -0 --separate-stderr $T chr-sink --archive A --source s1 --segment-size 32K --stage -v in
-	assert_equal "${stderr_lines[2]}" "chr-sink: 1020 records staged into 2 partitions"
+	assert_equal "${stderr_lines[2]}" "chr-sink: 1020 input records staged into 2 partitions"
 	[ ! -e A/v1 ]
 	run -0 ls -A A/.staging
 	assert_output $'lock\nstaged-s1'
 	$T chr-sink --archive B --source s1 --segment-size 32K in
 	run -0 --separate-stderr $T chr-sink --archive A --source s1 --publish -v
-	assert_equal "${stderr_lines[2]}" "chr-sink: 1020 records archived into 2 partitions"
+	assert_equal "${stderr_lines[2]}" "chr-sink: 1020 input records archived into 2 partitions"
 	diff -r A/v1 B/v1
 	run -0 ls -A A/.staging
 	assert_output lock

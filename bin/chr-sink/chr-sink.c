@@ -263,7 +263,7 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < n; i++)
 			chr_warn("%s: %" PRIu64 " records, %" PRIu64 " segments (%s)", p[i].path,
 				 p[i].records, p[i].segments, p[i].action);
-		chr_warn("%" PRIu64 " records %s into %zu partitions", archived,
+		chr_warn("%" PRIu64 " input records %s into %zu partitions", archived,
 			 o.stage ? "staged" : "archived", n);
 	}
 	json_decref(info);
