@@ -4,10 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <glob.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,7 +151,8 @@ int chr_segw_put(struct chr_segw *w, const struct chr_rec *rec)
 	return 0;
 }
 
-void chr_segw_close_fd(struct chr_segw *w)
+/* Close the file descriptor (it is reopened on the next write). */
+static void segw_close_fd(struct chr_segw *w)
 {
 	if (w->fd >= 0) {
 		close(w->fd);
@@ -248,9 +247,10 @@ int chr_segw_seal(struct chr_segw *w)
 	return chr_file_xxh128(final, w->info.checksum, NULL);
 }
 
-void chr_segw_abort(struct chr_segw *w)
+/* Drop an unsealed segment: free it and unlink the temp file. */
+static void segw_abort(struct chr_segw *w)
 {
-	chr_segw_close_fd(w);
+	segw_close_fd(w);
 	free(w->buf);
 	w->buf = NULL;
 	unlink(w->path);
@@ -315,20 +315,23 @@ static int set(json_t *o, const char *k, json_t *v)
 	return v == NULL || json_object_set_new(o, k, v) < 0 ? -1 : 0;
 }
 
-static json_t *jtime(int64_t ns)
+/* o as text (indent 2, a final newline), o released; NULL when out of memory */
+static char *dump(json_t *o)
 {
-	char buf[CHR_TIME_BUF];
+	char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL, *out = NULL;
 
-	chr_time_format(buf, ns);
-	return json_string(buf);
+	if (text != NULL && (out = malloc(strlen(text) + 2)) != NULL)
+		strcat(strcpy(out, text), "\n");
+	free(text);
+	json_decref(o);
+	return out;
 }
 
 char *chr_meta_dump(const struct chr_meta *m)
 {
-	json_t *o = json_object(), *counts = json_object(), *src = json_array(),
-	       *segs = json_array();
-	char *text = NULL, *out = NULL;
-	int bad = o == NULL || counts == NULL || src == NULL || segs == NULL;
+	json_t *counts = json_object(), *src = json_array(), *segs = json_array();
+	char tmin[CHR_TIME_BUF], tmax[CHR_TIME_BUF];
+	int bad = counts == NULL || src == NULL || segs == NULL;
 
 	for (size_t i = 0; !bad && i < m->ncounts; i++) {
 		const char *name = chr_type_name(m->counts[i].type);
@@ -338,66 +341,40 @@ char *chr_meta_dump(const struct chr_meta *m)
 			snprintf(num, sizeof num, "0x%04x", m->counts[i].type);
 			name = num;
 		}
-		bad |= set(counts, name, json_integer((json_int_t)m->counts[i].n));
+		bad = set(counts, name, json_integer((json_int_t)m->counts[i].n));
 	}
 	for (size_t i = 0; !bad && i < m->nsources; i++)
-		bad |= json_array_append_new(src, json_string(m->sources[i])) < 0;
+		bad = json_array_append_new(src, json_string(m->sources[i])) < 0;
 	for (size_t i = 0; !bad && i < m->nsegs; i++) {
 		const struct chr_seginfo *s = &m->segs[i];
-		json_t *so = json_object();
 		char file[32];
 
 		snprintf(file, sizeof file, "%09" PRIu64 ".q", s->id);
-		bad |= so == NULL;
-		bad |= bad || set(so, "file", json_string(file));
-		bad |= bad || set(so, "id", json_integer((json_int_t)s->id));
-		bad |= bad || set(so, "base_seq", json_integer((json_int_t)s->base_seq));
-		bad |= bad || set(so, "count", json_integer((json_int_t)s->count));
-		bad |= bad || set(so, "bytes", json_integer((json_int_t)s->bytes));
-		bad |= bad || set(so, "ts_min", json_integer(s->ts_min));
-		bad |= bad || set(so, "ts_max", json_integer(s->ts_max));
-		bad |= bad || set(so, "checksum", json_string(s->checksum));
-		bad |= bad || json_array_append_new(segs, so) < 0;
+		bad = json_array_append_new(segs, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+			"file", file, "id", (json_int_t)s->id, "base_seq", (json_int_t)s->base_seq,
+			"count", (json_int_t)s->count, "bytes", (json_int_t)s->bytes,
+			"ts_min", (json_int_t)s->ts_min, "ts_max", (json_int_t)s->ts_max,
+			"checksum", s->checksum)) < 0;
 	}
-	bad |= bad || set(o, "format", json_string("chronicle-archive-partition"));
-	bad |= bad || set(o, "version", json_integer(1));
-	bad |= bad || set(o, "venue", json_string(m->venue));
-	bad |= bad || set(o, "symbol", json_string(m->symbol));
-	bad |= bad || set(o, "venue_id", json_integer(m->venue_id));
-	bad |= bad || set(o, "market_id", json_integer(m->market_id));
-	bad |= bad || set(o, "date", json_string(m->date));
-	bad |= bad || set(o, "stream", json_string(m->stream));
-	bad |= bad || set(o, "records", json_integer((json_int_t)m->records));
-	bad |= bad || set(o, "first_seq", json_integer((json_int_t)m->first_seq));
-	bad |= bad || set(o, "last_seq", json_integer((json_int_t)m->last_seq));
-	bad |= bad || set(o, "ts_min", json_integer(m->ts_min));
-	bad |= bad || set(o, "ts_max", json_integer(m->ts_max));
-	bad |= bad || set(o, "time_min", jtime(m->ts_min));
-	bad |= bad || set(o, "time_max", jtime(m->ts_max));
-	bad |= bad || set(o, "record_counts", counts);
-	counts = NULL;
-	bad |= bad || set(o, "sources", src);
-	src = NULL;
-	bad |= bad || set(o, "segments", segs);
-	segs = NULL;
-	if (!bad)
-		text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	if (text) {
-		size_t n = strlen(text);
-
-		out = malloc(n + 2);
-		if (out) {
-			memcpy(out, text, n);
-			out[n] = '\n';
-			out[n + 1] = '\0';
-		}
-		free(text);
+	if (bad) {
+		json_decref(counts);
+		json_decref(src);
+		json_decref(segs);
+		return NULL;
 	}
-	json_decref(counts);
-	json_decref(src);
-	json_decref(segs);
-	json_decref(o);
-	return out;
+	chr_time_format(tmin, m->ts_min);
+	chr_time_format(tmax, m->ts_max);
+	/* "o" steals the references, also when json_pack fails */
+	return dump(json_pack("{s:s, s:i, s:s, s:s, s:I, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I,"
+			      " s:s, s:s, s:o, s:o, s:o}",
+		"format", "chronicle-archive-partition", "version", 1,
+		"venue", m->venue, "symbol", m->symbol,
+		"venue_id", (json_int_t)m->venue_id, "market_id", (json_int_t)m->market_id,
+		"date", m->date, "stream", m->stream, "records", (json_int_t)m->records,
+		"first_seq", (json_int_t)m->first_seq, "last_seq", (json_int_t)m->last_seq,
+		"ts_min", (json_int_t)m->ts_min, "ts_max", (json_int_t)m->ts_max,
+		"time_min", tmin, "time_max", tmax,
+		"record_counts", counts, "sources", src, "segments", segs));
 }
 
 static int get_u64(json_t *o, const char *k, uint64_t *v)
@@ -435,6 +412,7 @@ int chr_meta_load(const char *dir, struct chr_meta *m, char *err, size_t errlen)
 	char path[PATH_MAX];
 	json_error_t je;
 	json_t *o, *a;
+	FILE *f;
 	uint64_t v;
 	const char *bad = NULL;
 	const char *key;
@@ -442,15 +420,15 @@ int chr_meta_load(const char *dir, struct chr_meta *m, char *err, size_t errlen)
 	size_t i;
 
 	memset(m, 0, sizeof *m);
-	pathf(path, "%s/meta.json", dir);
-	if (access(path, F_OK) < 0) {
+	if (pathf(path, "%s/meta.json", dir) < 0 || (f = fopen(path, "re")) == NULL) {
 		int e = errno;
 
-		msg(err, errlen, "cannot read '%s': %s", path, strerror(e));
+		msg(err, errlen, "cannot read '%s/meta.json': %s", dir, strerror(e));
 		errno = e;
 		return -1;
 	}
-	o = json_load_file(path, 0, &je);
+	o = json_loadf(f, 0, &je);
+	fclose(f);
 	if (o == NULL) {
 		msg(err, errlen, "'%s': line %d: %s", path, je.line, je.text);
 		errno = EPROTO;
@@ -540,74 +518,36 @@ int chr_remove_tree(const char *path)
 	return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* fsync the directories holding path, up to levels of them. */
-static int fsync_up(const char *path, int levels)
+/* Put the complete directory staged at src in place of dst atomically:
+ * rename when dst is new (never over anything), else exchange them
+ * (renameat2 RENAME_EXCHANGE: Linux 3.15, ext4, xfs, btrfs, tmpfs) and
+ * remove the old one, now at src. Creates dst's parents (chr_mkdirs syncs
+ * them) and syncs dst's parent. Returns 0, or -1 with errno. */
+static int publish_dir(const char *src, const char *dst, int replace)
 {
-	char buf[PATH_MAX];
+	char parent[PATH_MAX];
 
-	if (strlen(path) >= sizeof buf) {
-		errno = ENAMETOOLONG;
+	if (pathf(parent, "%s", dst) < 0)
 		return -1;
-	}
-	strcpy(buf, path);
-	while (levels-- > 0) {
-		char *s = strrchr(buf, '/');
-
-		if (chr_fsync_parent(buf) < 0)
-			return -1;
-		if (s == NULL || s == buf)
-			break;
-		*s = '\0';
-	}
-	return 0;
+	*strrchr(parent, '/') = '\0';
+	if (chr_mkdirs(parent) < 0 ||
+	    renameat2(AT_FDCWD, src, AT_FDCWD, dst, replace ? RENAME_EXCHANGE : RENAME_NOREPLACE) < 0 ||
+	    chr_fsync_dir(parent) < 0)
+		return -1;
+	return replace ? chr_remove_tree(src) : 0;
 }
 
-int chr_publish_dir(const char *src, const char *dst, int replace)
-{
-	char parent[PATH_MAX], old[PATH_MAX];
-	char *s;
-
-	if (snprintf(parent, sizeof parent, "%s", dst) >= (int)sizeof parent ||
-	    snprintf(old, sizeof old, "%s.old", src) >= (int)sizeof old) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	s = strrchr(parent, '/');
-	if (s && s != parent) {
-		*s = '\0';
-		if (chr_mkdirs(parent) < 0)
-			return -1;
-	}
-	if (chr_fsync_dir(src) < 0)
-		return -1;
-	if (replace) {
-		if (renameat2(AT_FDCWD, src, AT_FDCWD, dst, RENAME_EXCHANGE) == 0) {
-			/* src now holds the old partition */
-			if (fsync_up(dst, 1) < 0 || chr_remove_tree(src) < 0)
-				return -1;
-			return 0;
-		}
-		if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
-			if (rename(dst, old) < 0 && errno != ENOENT)
-				return -1;
-		} else if (errno != ENOENT) {
-			return -1;
-		}
-	}
-	if (rename(src, dst) < 0)
-		return -1;
-	if (fsync_up(dst, 4) < 0)
-		return -1;
-	return chr_remove_tree(old);
-}
-
-int chr_archive_lock(const char *root)
+/* Take the archive's publication lock (flock of ROOT/.staging/lock,
+ * created as needed). Returns the lock fd, or -1 with errno. Release by
+ * closing it. */
+static int archive_lock(const char *root)
 {
 	char path[PATH_MAX];
 	int fd;
 
-	if (pathf(path, "%s/.staging", root) < 0)
+	if (pathf(path, "%s/.staging/lock", root) < 0)
 		return -1;
+	*strrchr(path, '/') = '\0';
 	if (chr_mkdirs(path) < 0)
 		return -1;
 	strcat(path, "/lock");
@@ -626,11 +566,95 @@ int chr_archive_lock(const char *root)
 	return fd;
 }
 
+/* Hold flock on the directory at path: the fd, or -1 with errno
+ * (EWOULDBLOCK: its owner lives). */
+static int lock_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* A new staging directory "ROOT/.staging/<pid>-XXXXXX" into path (PATH_MAX
+ * bytes), locked: the lock fd, or -1 with errno. The caller holds the
+ * archive lock, so that cleanup never sees it unlocked. */
+static int stage_make(const char *root, char *path)
+{
+	int fd;
+
+	if (pathf(path, "%s/.staging/%ld-XXXXXX", root, (long)getpid()) < 0 || mkdtemp(path) == NULL)
+		return -1;
+	fd = lock_dir(path);
+	if (fd < 0 || chr_fsync_parent(path) < 0) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		rmdir(path);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* Remove the staged run at path without ever leaving a part of it under
+ * its claimable name: rename it to a fresh unlocked (dead) name, then
+ * remove that; a crash leaves what cleanup removes. The caller holds the
+ * archive lock. Returns 0 (also when there is none), or -1 with errno. */
+static int discard(const char *root, const char *path)
+{
+	char trash[PATH_MAX];
+
+	if (pathf(trash, "%s/.staging/%ld-XXXXXX", root, (long)getpid()) < 0 ||
+	    mkdtemp(trash) == NULL)
+		return -1;
+	if (rename(path, trash) < 0) {
+		int e = errno;
+
+		rmdir(trash);
+		errno = e;
+		return e == ENOENT ? 0 : -1;
+	}
+	if (chr_fsync_parent(trash) < 0)
+		return -1;
+	return chr_remove_tree(trash);
+}
+
+/* What lies at a partition's place: "new" when nothing, else the
+ * checksum of its meta.json ("no meta.json" when it has none) into id
+ * (48 bytes). Returns 0, or -1 with errno. */
+static int target_id(const char *path, char *id)
+{
+	char meta[PATH_MAX];
+	struct stat st;
+
+	if (lstat(path, &st) < 0) {
+		strcpy(id, "new");
+		return errno == ENOENT ? 0 : -1;
+	}
+	if (pathf(meta, "%s/meta.json", path) < 0)
+		return -1;
+	if (chr_file_xxh128(meta, id, NULL) < 0) {
+		strcpy(id, "no meta.json");
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+	}
+	return 0;
+}
+
 /* Finish the publication a dead run committed to (its COMMIT journal):
- * every staged partition still in staging (same inode) goes in place. */
+ * every staged partition still in staging (same inode) goes in place,
+ * when its place holds what the run found there; else it is skipped,
+ * with a warning. */
 static int repair(const char *root, const char *sdir)
 {
-	char path[PATH_MAX], line[PATH_MAX + 64];
+	char path[PATH_MAX], line[PATH_MAX + 128];
 	FILE *f;
 	int rc = 0;
 
@@ -639,45 +663,30 @@ static int repair(const char *root, const char *sdir)
 	if (f == NULL)
 		return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
 	while (fgets(line, sizeof line, f)) {
-		char name[32], rel[PATH_MAX], src[PATH_MAX], dst[PATH_MAX];
+		char name[32], rel[PATH_MAX], want[48], now[48], src[PATH_MAX], dst[PATH_MAX];
 		unsigned long long ino;
 		struct stat st;
 
-		if (sscanf(line, "%31s %llu %4095s", name, &ino, rel) != 3 ||
-		    strstr(rel, "..") || strncmp(rel, "v1/", 3) != 0 || strchr(name, '/'))
+		if (sscanf(line, "%31s %llu %4095s %47s", name, &ino, rel, want) != 4 ||
+		    strstr(rel, "..") || strncmp(rel, "v1/", 3) != 0 || strchr(name, '/') ||
+		    pathf(src, "%s/%s", sdir, name) < 0 || pathf(dst, "%s/%s", root, rel) < 0)
 			continue;
-		pathf(src, "%s/%s", sdir, name);
-		pathf(dst, "%s/%s", root, rel);
 		if (lstat(src, &st) < 0 || (unsigned long long)st.st_ino != ino)
 			continue;	/* published already */
-		if (chr_publish_dir(src, dst, access(dst, F_OK) == 0) < 0)
+		if (target_id(dst, now) < 0) {
+			rc = -1;
+			continue;
+		}
+		if (strcmp(now, want) != 0) {
+			chr_warn("'%s' changed after a dead run committed to it; that run's copy is not published",
+				 dst);
+			continue;
+		}
+		if (publish_dir(src, dst, strcmp(want, "new") != 0) < 0)
 			rc = -1;
 	}
 	fclose(f);
 	return rc;
-}
-
-/* Whether process pid lives: exists and is no zombie (an orphan killed a
- * moment ago may wait a while to be reaped). */
-static int alive(pid_t pid)
-{
-	char path[64], buf[512], *s;
-	ssize_t n;
-	int fd;
-
-	if (kill(pid, 0) < 0 && errno != EPERM)
-		return 0;
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 1;
-	n = chr_read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 1;
-	buf[n] = '\0';
-	s = strrchr(buf, ')');	/* "pid (comm) S ..." */
-	return !(s && s[1] == ' ' && (s[2] == 'Z' || s[2] == 'X'));
 }
 
 int chr_staging_clean(const char *root, char *err, size_t errlen)
@@ -696,28 +705,32 @@ int chr_staging_clean(const char *root, char *err, size_t errlen)
 		return -1;
 	}
 	while ((e = readdir(d)) != NULL) {
-		char *end;
-		long pid = strtol(e->d_name, &end, 10);
 		struct stat st;
+		int fd, rc;
 
-		pathf(sdir, "%s/%s", dir, e->d_name);
+		if (e->d_name[0] == '.' || strcmp(e->d_name, "lock") == 0 ||
+		    pathf(sdir, "%s/%s", dir, e->d_name) < 0 || lstat(sdir, &st) < 0)
+			continue;
 		if (strncmp(e->d_name, STAGED, strlen(STAGED)) == 0) {
 			/* a staged run nobody published */
-			if (lstat(sdir, &st) < 0 || time(NULL) - st.st_mtime <= CHR_STAGED_MAX_AGE)
+			if (time(NULL) - st.st_mtime <= CHR_STAGED_MAX_AGE)
 				continue;
-			if (chr_remove_tree(sdir) < 0) {
-				msg(err, errlen, "cannot clean up '%s': %s", sdir, strerror(errno));
+			rc = discard(root, sdir);
+		} else if (S_ISDIR(st.st_mode)) {
+			/* a run's directory: its owner holds its lock while it lives */
+			if ((fd = lock_dir(sdir)) < 0) {
+				if (errno == EWOULDBLOCK || errno == ENOENT)
+					continue;
+				msg(err, errlen, "cannot lock '%s': %s", sdir, strerror(errno));
 				closedir(d);
 				return -1;
 			}
-			n++;
-			continue;
+			rc = repair(root, sdir) < 0 || chr_remove_tree(sdir) < 0 ? -1 : 0;
+			close(fd);
+		} else {
+			rc = unlink(sdir);	/* a ledger entry's temp file, written under the lock */
 		}
-		if (pid <= 0 || *end != '-')
-			continue;
-		if (pid == (long)getpid() || alive((pid_t)pid))
-			continue;
-		if (repair(root, sdir) < 0 || chr_remove_tree(sdir) < 0) {
+		if (rc < 0) {
 			msg(err, errlen, "cannot clean up '%s': %s", sdir, strerror(errno));
 			closedir(d);
 			return -1;
@@ -734,6 +747,13 @@ int chr_staging_clean(const char *root, char *err, size_t errlen)
 
 /* ---- the archive writer -------------------------------------------------- */
 
+const char *chr_archive_id_check(const char *id)
+{
+	const char *bad = chr_name_check(id);
+
+	return bad ? bad : strpbrk(id, "*?[]") ? "name contains a glob character (*?[])" : NULL;
+}
+
 enum { MODE_NEW, MODE_REPLACE, MODE_APPEND };
 static const char *const mode_name[] = {"new", "replaced", "appended"};
 static const char *const streams[] = {"book", "trade", "quote", "topn"};
@@ -743,12 +763,12 @@ struct inst;
 
 struct part {
 	struct chr_archive_part pub;
-	char rel[512];		/* v1/venue/symbol/date/stream */
+	char path[PATH_MAX];	/* ROOT/v1/venue/symbol/date/stream */
+	const char *rel;	/* its "v1/..." part */
 	char stage[PATH_MAX];
+	char target[48];	/* what was in place: "new", or its meta.json's checksum */
 	int64_t day;
 	int mode;
-	dev_t old_dev;
-	ino_t old_ino;		/* of the partition replaced or appended to */
 	struct inst *inst;
 	struct chr_meta meta;
 	struct chr_segw seg;
@@ -769,6 +789,7 @@ struct inst {
 struct chr_archive {
 	char root[PATH_MAX];
 	char stage[PATH_MAX];	/* "" until the first partition */
+	int stage_fd;		/* holds flock on stage while this run lives */
 	struct chr_archive_opts o;
 	struct inst **tab;	/* open addressing by (venue, market) */
 	size_t tabcap, ninst;
@@ -805,8 +826,8 @@ struct chr_archive *chr_archive_open(const char *root, const struct chr_archive_
 		*status = CHR_EX_USAGE;
 		return NULL;
 	}
-	if (o->source && chr_name_check(o->source)) {
-		msg(err, errlen, "source id '%s': %s", o->source, chr_name_check(o->source));
+	if (o->source && chr_archive_id_check(o->source)) {
+		msg(err, errlen, "source id '%s': %s", o->source, chr_archive_id_check(o->source));
 		*status = CHR_EX_USAGE;
 		return NULL;
 	}
@@ -828,6 +849,7 @@ struct chr_archive *chr_archive_open(const char *root, const struct chr_archive_
 		msg(err, errlen, "%s", strerror(errno));
 		return NULL;
 	}
+	a->stage_fd = -1;
 	strcpy(a->root, root);
 	a->o = *o;
 	if (a->o.seg_size == 0)
@@ -844,7 +866,7 @@ struct chr_archive *chr_archive_open(const char *root, const struct chr_archive_
 
 		snprintf(sd, sizeof sd, "%s/.staging", root);
 		if (access(sd, F_OK) == 0) {
-			int lk = chr_archive_lock(root);
+			int lk = archive_lock(root);
 
 			if (lk < 0) {
 				msg(err, errlen, "cannot lock '%s': %s", sd, strerror(errno));
@@ -987,30 +1009,26 @@ static int64_t day_of(int64_t ts)
 {
 	const int64_t d = 86400000000000LL;
 
-	return ts >= 0 ? ts / d : -((-ts + d - 1) / d);
+	return ts / d - (ts % d < 0);	/* floor, without overflow */
 }
 
-/* a->stage = a new name "ROOT/.staging/<pid>-<nonce>" owned by this process */
-static void stage_name(struct chr_archive *a)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	pathf(a->stage, "%s/.staging/%ld-%llx", a->root, (long)getpid(),
-		 (unsigned long long)t.tv_sec * 1000000000ull + (unsigned long long)t.tv_nsec);
-}
-
+/* This run's staging directory a->stage, made (and locked) on first use */
 static int stage_dir(struct chr_archive *a, char *err, size_t errlen)
 {
+	int lk;
+
 	if (a->stage[0])
 		return 0;
-	stage_name(a);
-	if (chr_mkdirs(a->stage) < 0) {
-		msg(err, errlen, "cannot create '%s': %s", a->stage, strerror(errno));
+	lk = archive_lock(a->root);
+	a->stage_fd = lk < 0 ? -1 : stage_make(a->root, a->stage);
+	if (a->stage_fd < 0) {
+		msg(err, errlen, "cannot create a staging directory in '%s/.staging': %s", a->root,
+		    strerror(errno));
 		a->stage[0] = '\0';
-		return -1;
 	}
-	return 0;
+	if (lk >= 0)
+		close(lk);
+	return a->stage_fd < 0 ? -1 : 0;
 }
 
 static void sources_text(const struct chr_meta *m, char *buf, size_t n)
@@ -1029,23 +1047,21 @@ static void sources_text(const struct chr_meta *m, char *buf, size_t n)
 static int part_plan(struct chr_archive *a, struct part *p, char *err, size_t errlen,
 		     int *status)
 {
-	char dst[PATH_MAX], e2[CHR_ARCHIVE_ERR], src[256];
+	char e2[CHR_ARCHIVE_ERR], src[256];
 	struct chr_meta old;
-	struct stat st;
 
-	pathf(dst, "%s/%s", a->root, p->rel);
-	if (lstat(dst, &st) < 0) {
-		if (errno != ENOENT) {
-			*status = CHR_EX_SYS;
-			msg(err, errlen, "cannot stat '%s': %s", dst, strerror(errno));
-			return -1;
-		}
+	/* what is there first, then what it says: a change in between is
+	 * seen by the check under the lock */
+	if (target_id(p->path, p->target) < 0) {
+		*status = CHR_EX_SYS;
+		msg(err, errlen, "cannot read '%s': %s", p->path, strerror(errno));
+		return -1;
+	}
+	if (strcmp(p->target, "new") == 0) {
 		p->mode = MODE_NEW;
 		return 0;
 	}
-	p->old_dev = st.st_dev;
-	p->old_ino = st.st_ino;
-	if (chr_meta_load(dst, &old, e2, sizeof e2) < 0) {
+	if (chr_meta_load(p->path, &old, e2, sizeof e2) < 0) {
 		*status = errno == EPROTO || errno == ENOENT ? CHR_EX_DATA : CHR_EX_SYS;
 		msg(err, errlen, "partition '%s' holds data that cannot be added to: %s", p->rel, e2);
 		return -1;
@@ -1080,7 +1096,6 @@ static struct part *part_new(struct chr_archive *a, struct inst *in, int sidx, i
 			     char *err, size_t errlen, int *status)
 {
 	struct part *p;
-	char dst[PATH_MAX];
 
 	*status = CHR_EX_SYS;
 	if (a->nparts == a->partcap) {
@@ -1105,14 +1120,14 @@ static struct part *part_new(struct chr_archive *a, struct inst *in, int sidx, i
 	p->inst = in;
 	p->day = day_of(ts);
 	chr_date_format(p->meta.date, ts);
-	snprintf(p->rel, sizeof p->rel, "v1/%s/%s/%s/%s", in->venue, in->symbol, p->meta.date,
-		 streams[sidx]);
-	if (chr_path_partition(dst, sizeof dst, a->root, in->venue, in->symbol, p->meta.date,
-			       streams[sidx]) < 0) {
-		msg(err, errlen, "partition '%s': %s", p->rel, strerror(errno));
+	if (chr_path_partition(p->path, sizeof p->path, a->root, in->venue, in->symbol,
+			       p->meta.date, streams[sidx]) < 0) {
+		msg(err, errlen, "partition 'v1/%s/%s/%s/%s': %s", in->venue, in->symbol,
+		    p->meta.date, streams[sidx], strerror(errno));
 		free(p);
 		return NULL;
 	}
+	p->rel = p->path + strlen(a->root) + 1;
 	if (part_plan(a, p, err, errlen, status) < 0) {
 		free(p);
 		return NULL;
@@ -1144,7 +1159,7 @@ static struct part *part_new(struct chr_archive *a, struct inst *in, int sidx, i
 		for (size_t i = 0; i < p->meta.nsegs; i++) {
 			char from[PATH_MAX], to[PATH_MAX];
 
-			pathf(from, "%s/%09" PRIu64 ".q", dst, p->meta.segs[i].id);
+			pathf(from, "%s/%09" PRIu64 ".q", p->path, p->meta.segs[i].id);
 			pathf(to, "%s/%09" PRIu64 ".q", p->stage, p->meta.segs[i].id);
 			if (link(from, to) < 0) {
 				msg(err, errlen, "cannot link '%s': %s", from, strerror(errno));
@@ -1173,9 +1188,9 @@ static int seg_seal(struct part *p)
 
 	if (!p->seg_open)
 		return 0;
-	p->seg_open = 0;
 	if (chr_segw_seal(&p->seg) < 0)
-		return -1;
+		return -1;	/* still open: chr_archive_close drops it */
+	p->seg_open = 0;
 	ns = realloc(p->meta.segs, (p->meta.nsegs + 1) * sizeof *ns);
 	if (ns == NULL)
 		return -1;
@@ -1208,7 +1223,7 @@ static int part_write(struct chr_archive *a, struct part *p, const struct chr_re
 	if (!was_open && p->seg.fd >= 0 && a->nopen > MAX_OPEN_SEGS)
 		for (size_t i = 0; i < a->nparts; i++)
 			if (a->parts[i] != p && a->parts[i]->seg_open)
-				chr_segw_close_fd(&a->parts[i]->seg);
+				segw_close_fd(&a->parts[i]->seg);
 	if (p->meta.records == 0) {
 		p->meta.first_seq = p->next_seq;
 		p->meta.ts_min = p->meta.ts_max = rec->ts;
@@ -1291,51 +1306,106 @@ sys:
 	return -1;
 }
 
+/* Whether the file system of dir can exchange two directories (renameat2
+ * RENAME_EXCHANGE), probed on two new ones in dir. Returns 0, or -1 with
+ * a message. */
+static int probe_exchange(const char *dir, char *err, size_t errlen)
+{
+	char x[PATH_MAX], y[PATH_MAX];
+	int rc = -1;
+
+	if (pathf(x, "%s/x", dir) < 0 || pathf(y, "%s/y", dir) < 0 || mkdir(x, 0700) < 0 ||
+	    mkdir(y, 0700) < 0)
+		msg(err, errlen, "cannot create '%s': %s", x, strerror(errno));
+	else if (renameat2(AT_FDCWD, x, AT_FDCWD, y, RENAME_EXCHANGE) < 0)
+		msg(err, errlen, "the file system of '%s' cannot exchange directories (renameat2"
+		    " RENAME_EXCHANGE: %s); replacing a partition needs Linux 3.15 or later and"
+		    " ext4, xfs, btrfs or tmpfs", dir, strerror(errno));
+	else
+		rc = 0;
+	rmdir(x);
+	rmdir(y);
+	return rc;
+}
+
+/* Whether the partition staged at p->stage is whole: every segment its
+ * meta.json lists is there, with its size. Returns 0, or -1 with a message. */
+static int staged_whole(const struct part *p, char *err, size_t errlen)
+{
+	char e2[CHR_ARCHIVE_ERR], q[PATH_MAX];
+	struct chr_meta m;
+	struct stat st;
+	int rc = 0;
+
+	if (chr_meta_load(p->stage, &m, e2, sizeof e2) < 0) {
+		msg(err, errlen, "staged partition '%s' is incomplete: %s", p->rel, e2);
+		return -1;
+	}
+	for (size_t i = 0; rc == 0 && i < m.nsegs; i++) {
+		pathf(q, "%s/%09" PRIu64 ".q", p->stage, m.segs[i].id);
+		if (stat(q, &st) < 0 || (uint64_t)st.st_size != m.segs[i].bytes) {
+			msg(err, errlen, "staged partition '%s' is incomplete: '%s' is missing or not %"
+			    PRIu64 " bytes", p->rel, q, m.segs[i].bytes);
+			rc = -1;
+		}
+	}
+	chr_meta_free(&m);
+	return rc;
+}
+
 /* Publish the sealed partitions of a (its journal first), holding the
  * archive lock: steps 3 to 5 of docs/archive.md. */
 static int publish_parts(struct chr_archive *a, char *err, size_t errlen, int *status)
 {
-	char path[PATH_MAX], *journal = NULL;
-	size_t jn = 0, jcap = 0;
-	int rc = -1;
+	char path[PATH_MAX], now[48], *journal = NULL;
+	size_t jn = 0;
+	FILE *j = NULL;
+	int rc = -1, replace = 0;
 
 	*status = CHR_EX_SYS;
+	/* dead runs first: one that committed publishes before we look */
+	if (chr_staging_clean(a->root, err, errlen) < 0)
+		return -1;
+	j = open_memstream(&journal, &jn);
+	if (j == NULL) {
+		msg(err, errlen, "%s", strerror(errno));
+		return -1;
+	}
 	/* the places may have changed since we looked: look again, under the lock */
 	for (size_t i = 0; i < a->nparts; i++) {
 		struct part *p = a->parts[i];
 		struct stat st;
-		int exists;
 
-		pathf(path, "%s/%s", a->root, p->rel);
-		exists = lstat(path, &st) == 0;
-		if (p->mode == MODE_NEW ? exists :
-		    !exists || st.st_ino != p->old_ino || st.st_dev != p->old_dev) {
-			*status = CHR_EX_DATA;
+		if (target_id(p->path, now) < 0) {
+			msg(err, errlen, "cannot read '%s': %s", p->path, strerror(errno));
+			goto out;
+		}
+		*status = CHR_EX_DATA;
+		if (strcmp(now, p->target) != 0) {
 			msg(err, errlen, "partition '%s' changed while this run wrote it", p->rel);
 			goto out;
 		}
+		if (staged_whole(p, err, errlen) < 0)
+			goto out;
+		*status = CHR_EX_SYS;
 		if (lstat(p->stage, &st) < 0) {
 			msg(err, errlen, "cannot stat '%s': %s", p->stage, strerror(errno));
 			goto out;
 		}
-		for (;;) {
-			int k = snprintf(journal ? journal + jn : NULL, journal ? jcap - jn : 0,
-					 "p%zu %llu %s\n", i, (unsigned long long)st.st_ino, p->rel);
-
-			if (journal && (size_t)k < jcap - jn) {
-				jn += (size_t)k;
-				break;
-			}
-			jcap = jcap * 2 + (size_t)k + 1024;
-			char *nj = realloc(journal, jcap);
-
-			if (nj == NULL) {
-				msg(err, errlen, "%s", strerror(ENOMEM));
-				goto out;
-			}
-			journal = nj;
-		}
+		fprintf(j, "%s %llu %s %s\n", strrchr(p->stage, '/') + 1,
+			(unsigned long long)st.st_ino, p->rel, p->target);
+		replace |= p->mode != MODE_NEW;
 	}
+	rc = fclose(j);
+	j = NULL;
+	if (rc != 0) {
+		msg(err, errlen, "%s", strerror(ENOMEM));
+		rc = -1;
+		goto out;
+	}
+	rc = -1;
+	if (replace && probe_exchange(a->stage, err, errlen) < 0)
+		goto out;
 	pathf(path, "%s/COMMIT", a->stage);
 	if (chr_publish_file(path, journal, jn) < 0) {
 		msg(err, errlen, "cannot write '%s': %s", path, strerror(errno));
@@ -1345,9 +1415,8 @@ static int publish_parts(struct chr_archive *a, char *err, size_t errlen, int *s
 	for (size_t i = 0; i < a->nparts; i++) {
 		struct part *p = a->parts[i];
 
-		pathf(path, "%s/%s", a->root, p->rel);
-		if (chr_publish_dir(p->stage, path, p->mode != MODE_NEW) < 0) {
-			msg(err, errlen, "cannot publish '%s': %s", path, strerror(errno));
+		if (publish_dir(p->stage, p->path, p->mode != MODE_NEW) < 0) {
+			msg(err, errlen, "cannot publish '%s': %s", p->path, strerror(errno));
 			goto out;
 		}
 	}
@@ -1359,6 +1428,8 @@ static int publish_parts(struct chr_archive *a, char *err, size_t errlen, int *s
 	a->stage[0] = '\0';
 	rc = 0;
 out:
+	if (j)
+		fclose(j);
 	free(journal);
 	return rc;
 }
@@ -1389,8 +1460,7 @@ static int summary(struct chr_archive *a, json_t *o, int plan)
 		bad |= bad || set(e, "ts_min", json_integer(q->ts_min));
 		bad |= bad || set(e, "ts_max", json_integer(q->ts_max));
 		if (plan) {
-			bad |= bad || set(e, "old_dev", json_integer((json_int_t)p->old_dev));
-			bad |= bad || set(e, "old_ino", json_integer((json_int_t)p->old_ino));
+			bad |= bad || set(e, "target", json_string(p->target));
 		}
 		written += q->records;
 		segs += q->segments;
@@ -1407,18 +1477,6 @@ static int summary(struct chr_archive *a, json_t *o, int plan)
 	}
 	bad |= set(o, "partitions", arr);	/* takes arr, also on failure */
 	return bad ? -1 : 0;
-}
-
-/* o as text (indent 2, a final newline), o released; NULL when out of memory */
-static char *dump(json_t *o)
-{
-	char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL, *out = NULL;
-
-	if (text != NULL && (out = malloc(strlen(text) + 2)) != NULL)
-		strcat(strcpy(out, text), "\n");
-	free(text);
-	json_decref(o);
-	return out;
 }
 
 /* The summary of this run as text; NULL when out of memory */
@@ -1456,17 +1514,21 @@ static int stage_keep(struct chr_archive *a, char *err, size_t errlen)
 	}
 	free(plan);
 	pathf(staged, "%s/.staging/" STAGED "%s", a->root, a->o.source);
-	lk = chr_archive_lock(a->root);
+	lk = archive_lock(a->root);
 	if (lk < 0) {
 		msg(err, errlen, "cannot lock '%s/.staging': %s", a->root, strerror(errno));
 		return -1;
 	}
-	if (chr_remove_tree(staged) < 0 || rename(a->stage, staged) < 0 ||
+	/* the older run is renamed away before it is removed: a crash never
+	 * leaves a part of it under the name --publish claims */
+	if (discard(a->root, staged) < 0 || rename(a->stage, staged) < 0 ||
 	    chr_fsync_parent(staged) < 0) {
 		msg(err, errlen, "cannot stage '%s': %s", staged, strerror(errno));
 	} else {
 		a->committed = 1;
 		a->stage[0] = '\0';
+		close(a->stage_fd);	/* a staged run has no owner */
+		a->stage_fd = -1;
 		rc = 0;
 	}
 	close(lk);
@@ -1502,7 +1564,7 @@ int chr_archive_commit(struct chr_archive *a, char *err, size_t errlen, int *sta
 		a->committed = 1;
 		return 0;
 	}
-	lk = chr_archive_lock(a->root);
+	lk = archive_lock(a->root);
 	if (lk < 0) {
 		msg(err, errlen, "cannot lock '%s/.staging': %s", a->root, strerror(errno));
 		return -1;
@@ -1523,7 +1585,7 @@ static int mode_index(const char *s)
 /* Read the plan of the claimed staged run a->stage: its partitions. */
 static int plan_load(struct chr_archive *a, char *err, size_t errlen)
 {
-	char path[PATH_MAX], rel[sizeof a->parts[0]->rel];
+	char path[PATH_MAX], rel[PATH_MAX];
 	const char *bad = NULL;
 	json_error_t je;
 	json_t *o, *arr, *e;
@@ -1543,7 +1605,6 @@ static int plan_load(struct chr_archive *a, char *err, size_t errlen)
 		bad = "out of memory";
 	json_array_foreach(arr, i, e) {
 		struct part *p;
-		uint64_t dev, ino;
 		int sidx, mode;
 
 		if (bad || (p = calloc(1, sizeof *p)) == NULL) {
@@ -1555,27 +1616,24 @@ static int plan_load(struct chr_archive *a, char *err, size_t errlen)
 		    get_str(e, "symbol", p->meta.symbol, sizeof p->meta.symbol) < 0 ||
 		    get_str(e, "date", p->meta.date, sizeof p->meta.date) < 0 ||
 		    get_str(e, "stream", p->meta.stream, sizeof p->meta.stream) < 0 ||
-		    get_str(e, "path", p->rel, sizeof p->rel) < 0 ||
+		    get_str(e, "path", rel, sizeof rel) < 0 ||
 		    chr_name_check(p->meta.venue) || chr_name_check(p->meta.symbol) ||
 		    chr_name_check(p->meta.date) || (sidx = stream_index(p->meta.stream)) < 0 ||
 		    (mode = mode_index(json_string_value(json_object_get(e, "action")))) < 0 ||
 		    get_u64(e, "records", &p->pub.records) < 0 ||
 		    get_u64(e, "segments", &p->pub.segments) < 0 ||
 		    get_i64(e, "ts_min", &p->pub.ts_min) < 0 || get_i64(e, "ts_max", &p->pub.ts_max) < 0 ||
-		    get_u64(e, "old_dev", &dev) < 0 || get_u64(e, "old_ino", &ino) < 0) {
+		    get_str(e, "target", p->target, sizeof p->target) < 0 ||
+		    (mode == MODE_NEW) != (strcmp(p->target, "new") == 0) ||
+		    chr_path_partition(p->path, sizeof p->path, a->root, p->meta.venue,
+				       p->meta.symbol, p->meta.date, p->meta.stream) < 0 ||
+		    strcmp(p->path + strlen(a->root) + 1, rel) != 0) {
 			bad = "partitions";
 			break;
 		}
-		snprintf(rel, sizeof rel, "v1/%s/%s/%s/%s", p->meta.venue, p->meta.symbol,
-			 p->meta.date, p->meta.stream);
-		if (strcmp(rel, p->rel) != 0) {
-			bad = "partitions";
-			break;
-		}
+		p->rel = p->path + strlen(a->root) + 1;
 		pathf(p->stage, "%s/p%zu", a->stage, i);
 		p->mode = mode;
-		p->old_dev = (dev_t)dev;
-		p->old_ino = (ino_t)ino;
 		p->pub.path = p->rel;
 		p->pub.venue = p->meta.venue;
 		p->pub.symbol = p->meta.symbol;
@@ -1610,23 +1668,11 @@ struct chr_archive *chr_archive_publish(const char *root, const struct chr_archi
 		return NULL;
 	*status = CHR_EX_SYS;
 	pathf(staged, "%s/.staging/" STAGED "%s", a->root, o->source);
-	if (access(staged, F_OK) < 0 && errno == ENOENT) {
-		*status = CHR_EX_DATA;
-		msg(err, errlen, "no staged run of source '%s' in '%s/.staging' (chr-sink --stage makes one)",
-		    o->source, root);
-		chr_archive_close(a);
-		return NULL;
-	}
-	lk = chr_archive_lock(a->root);
-	if (lk < 0) {
-		msg(err, errlen, "cannot lock '%s/.staging': %s", a->root, strerror(errno));
-		chr_archive_close(a);
-		return NULL;
-	}
-	/* claim it: from here on it is this process's staging directory, so
-	 * that a crash is cleaned up (or, once committed, finished) as usual */
-	stage_name(a);
-	if (rename(staged, a->stage) < 0 || chr_fsync_parent(a->stage) < 0) {
+	/* claim it under the lock (not even created when there is nothing to
+	 * claim): renamed to a locked directory of this run, it is cleaned up
+	 * (or, once committed, finished) as any run's if we die */
+	lk = access(staged, F_OK) == 0 ? archive_lock(a->root) : -1;
+	if (lk < 0 || (a->stage_fd = lock_dir(staged)) < 0) {
 		if (errno == ENOENT) {
 			*status = CHR_EX_DATA;
 			msg(err, errlen, "no staged run of source '%s' in '%s/.staging' (chr-sink --stage makes one)",
@@ -1634,8 +1680,16 @@ struct chr_archive *chr_archive_publish(const char *root, const struct chr_archi
 		} else {
 			msg(err, errlen, "cannot claim '%s': %s", staged, strerror(errno));
 		}
-		if (access(a->stage, F_OK) < 0)
-			a->stage[0] = '\0';
+		goto fail;
+	}
+	if (pathf(a->stage, "%s/.staging/%ld-XXXXXX", a->root, (long)getpid()) < 0 ||
+	    mkdtemp(a->stage) == NULL) {
+		msg(err, errlen, "cannot claim '%s': %s", staged, strerror(errno));
+		a->stage[0] = '\0';
+		goto fail;
+	}
+	if (rename(staged, a->stage) < 0 || chr_fsync_parent(a->stage) < 0) {
+		msg(err, errlen, "cannot claim '%s': %s", staged, strerror(errno));
 		goto fail;
 	}
 	if (plan_load(a, err, errlen) < 0) {
@@ -1653,7 +1707,8 @@ struct chr_archive *chr_archive_publish(const char *root, const struct chr_archi
 	close(lk);
 	return a;
 fail:
-	close(lk);
+	if (lk >= 0)
+		close(lk);
 	chr_archive_close(a);
 	return NULL;
 }
@@ -1674,6 +1729,29 @@ void chr_archive_totals(const struct chr_archive *a, uint64_t *archived, uint64_
 	*skipped = a->skipped;
 }
 
+/* Remove "<dir>/<venue>/<symbol>/<date>/<file>" but keep (depth counts
+ * the levels above): exact names, never patterns. */
+static void ledger_prune(const char *dir, int depth, const char *file, const char *keep)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+
+	if (depth == 3) {
+		if (pathf(path, "%s/%s", dir, file) == 0 && strcmp(path, keep) != 0 &&
+		    unlink(path) == 0)
+			chr_fsync_dir(dir);
+		return;
+	}
+	d = opendir(dir);
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.' && pathf(path, "%s/%s", dir, e->d_name) == 0)
+			ledger_prune(path, depth + 1, file, keep);
+	closedir(d);
+}
+
 int chr_archive_ledger(struct chr_archive *a, const char *vendor, struct json_t *info,
 		       char *err, size_t errlen, int *status)
 {
@@ -1682,8 +1760,7 @@ int chr_archive_ledger(struct chr_archive *a, const char *vendor, struct json_t 
 	json_t *o = json_object();
 	time_t now = time(NULL);
 	struct tm tm;
-	glob_t g;
-	int bad = o == NULL;
+	int bad = o == NULL, lk;
 
 	*status = CHR_EX_SYS;
 	if (a->nparts == 0 || a->o.source == NULL) {
@@ -1716,24 +1793,24 @@ int chr_archive_ledger(struct chr_archive *a, const char *vendor, struct json_t 
 	}
 	strcpy(dir, path);
 	*strrchr(dir, '/') = '\0';
-	/* the temp file lies in staging, named by our pid: a crash leaves
-	 * nothing in the ledger that the next run does not remove */
-	if (text == NULL || chr_mkdirs(dir) < 0 || chr_publish_file(tmp, text, strlen(text)) < 0 ||
-	    rename(tmp, path) < 0 || fsync_up(path, 7) < 0) {
+	/* the temp file lies in staging, written under the lock: a crash
+	 * leaves nothing in the ledger that the next run does not remove */
+	lk = text ? archive_lock(a->root) : -1;
+	if (lk < 0 || chr_mkdirs(dir) < 0 || chr_publish_file(tmp, text, strlen(text)) < 0 ||
+	    rename(tmp, path) < 0 || chr_fsync_dir(dir) < 0) {
 		msg(err, errlen, "cannot write '%s': %s", path, strerror(text ? errno : ENOMEM));
 		unlink(tmp);
 		free(text);
+		if (lk >= 0)
+			close(lk);
 		return -1;
 	}
 	free(text);
 	/* one entry per source id: remove one left under other names */
-	if (pathf(tmp, "%s/imports/v1/%s/*/*/*/%s.json", a->root, vendor, a->o.source) == 0 &&
-	    glob(tmp, GLOB_NOSORT, NULL, &g) == 0) {
-		for (size_t i = 0; i < g.gl_pathc; i++)
-			if (strcmp(g.gl_pathv[i], path) != 0 && unlink(g.gl_pathv[i]) == 0)
-				chr_fsync_parent(g.gl_pathv[i]);
-		globfree(&g);
-	}
+	if (pathf(dir, "%s/imports/v1/%s", a->root, vendor) == 0 &&
+	    pathf(tmp, "%s.json", a->o.source) == 0)
+		ledger_prune(dir, 0, tmp, path);
+	close(lk);
 	return 0;
 }
 
@@ -1745,7 +1822,7 @@ void chr_archive_close(struct chr_archive *a)
 		struct part *p = a->parts[i];
 
 		if (p->seg_open)
-			chr_segw_abort(&p->seg);
+			segw_abort(&p->seg);
 		chr_meta_free(&p->meta);
 		free(p);
 	}
@@ -1758,6 +1835,8 @@ void chr_archive_close(struct chr_archive *a)
 		if (access(j, F_OK) < 0)
 			chr_remove_tree(a->stage);
 	}
+	if (a->stage_fd >= 0)
+		close(a->stage_fd);	/* a committed run's journal: cleanup finishes it */
 	for (size_t i = 0; i < a->tabcap; i++) {
 		if (a->tab[i]) {
 			free(a->tab[i]->define);

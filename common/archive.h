@@ -44,16 +44,10 @@ int chr_segw_open(struct chr_segw *w, const char *dir, uint64_t id, uint64_t bas
  * count, re-sealed. Returns 0, or -1 with errno. */
 int chr_segw_put(struct chr_segw *w, const struct chr_rec *rec);
 
-/* Close the file descriptor (it is reopened on the next write). */
-void chr_segw_close_fd(struct chr_segw *w);
-
 /* Seal: write the final header (end, count, ts range, crc, SEALED),
  * truncate to end, fsync, rename to NNNNNNNNN.q, hash the file into
  * info.checksum, free the buffer. Returns 0, or -1 with errno. */
 int chr_segw_seal(struct chr_segw *w);
-
-/* Drop an unsealed segment: free it and unlink the temp file. */
-void chr_segw_abort(struct chr_segw *w);
 
 /* "xxh3-128:<hex>" of the file at path into out (48 bytes), and its size.
  * Returns 0, or -1 with errno. */
@@ -105,25 +99,15 @@ int chr_meta_add_source(struct chr_meta *m, const char *id);
 
 /* ---- staging and publication ------------------------------------------ */
 
-/* Remove the staging directories ROOT/.staging/<pid>-<nonce> whose owner
- * process is dead, first finishing the publication of those that had
- * committed (their COMMIT journal), and the staged runs
- * ROOT/.staging/staged-<ID> not touched for CHR_STAGED_MAX_AGE seconds.
- * The caller holds the archive lock. Returns the number of entries
- * removed, or -1 with a message. */
+/* Remove the entries of ROOT/.staging of dead runs: a run's directory
+ * is dead when nobody holds flock on it (its run holds it while it lives).
+ * The publication a dead run had committed to (its COMMIT journal) is
+ * finished first, partition by partition, where the place still holds
+ * what the run found there. Staged runs ROOT/.staging/staged-<ID> not
+ * touched for CHR_STAGED_MAX_AGE seconds are removed (renamed away
+ * first). The caller holds the archive lock (flock of ROOT/.staging/lock).
+ * Returns the number of entries removed, or -1 with a message. */
 int chr_staging_clean(const char *root, char *err, size_t errlen);
-
-/* Take the archive's publication lock (flock of ROOT/.staging/lock,
- * created as needed). Returns the lock fd, or -1 with errno. Release by
- * closing it. */
-int chr_archive_lock(const char *root);
-
-/* Put the complete directory staged at src in place of dst atomically:
- * rename when dst does not exist, else exchange them (RENAME_EXCHANGE;
- * where the file system refuses, rename dst aside to "<src>.old" first)
- * and remove the old one. dst's parents are created and fsynced.
- * Returns 0, or -1 with errno. */
-int chr_publish_dir(const char *src, const char *dst, int replace);
 
 /* rm -rf path (no symlinks followed). Returns 0, or -1 with errno. */
 int chr_remove_tree(const char *path);
@@ -131,6 +115,10 @@ int chr_remove_tree(const char *path);
 /* ---- the archive writer (chr-sink --archive) ---------------------------- */
 
 struct chr_archive;
+
+/* Why id cannot be an import source id or a ledger vendor, or NULL: it
+ * passes chr_name_check and holds no glob character (* ? [ ]). */
+const char *chr_archive_id_check(const char *id);
 
 struct chr_archive_opts {
 	uint64_t seg_size;	/* bytes per segment before rolling; 0: default */

@@ -107,7 +107,10 @@ int chr_mkdirs(const char *path)
 			struct stat st;
 
 			*p = '\0';
-			if (mkdir(buf, 0777) < 0) {
+			if (mkdir(buf, 0777) == 0) {
+				if (chr_fsync_parent(buf) < 0)	/* its name is durable */
+					return -1;
+			} else {
 				if (errno != EEXIST)
 					return -1;
 				if (stat(buf, &st) < 0)

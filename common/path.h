@@ -28,7 +28,9 @@ const char *chr_stream_of(uint16_t type);
 int chr_path_partition(char *buf, size_t n, const char *root, const char *venue,
 		       const char *symbol, const char *date, const char *stream);
 
-/* mkdir -p with mode 0777 (umask applies). Returns 0, or -1 with errno. */
+/* mkdir -p with mode 0777 (umask applies); the parent of each directory
+ * it creates is fsynced, so that what it made survives a crash. Returns 0,
+ * or -1 with errno. */
 int chr_mkdirs(const char *path);
 
 /* fsync the directory at path. Returns 0, or -1 with errno. */

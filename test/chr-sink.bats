@@ -48,6 +48,11 @@ seghdr() {
 	assert_equal "${stderr_lines[0]}" "chr-sink: --ledger-info needs --ledger VENDOR"
 	run -2 --separate-stderr $T chr-sink --archive A --source s --publish --ledger ../v
 	assert_equal "${stderr_lines[0]}" "chr-sink: ledger vendor '../v': name starts with '.'"
+	# ids name files that are removed: no patterns
+	run -2 --separate-stderr $T chr-sink --archive A --source 'S?' </dev/null
+	assert_equal "${stderr_lines[0]}" "chr-sink: source id 'S?': name contains a glob character (*?[])"
+	run -2 --separate-stderr $T chr-sink --archive A --source s --publish --ledger 'v[e]'
+	assert_equal "${stderr_lines[0]}" "chr-sink: ledger vendor 'v[e]': name contains a glob character (*?[])"
 	[ ! -e A ]
 }
 
@@ -237,7 +242,7 @@ seghdr() {
 	assert_equal "$stderr" "chr-sink: trunc: byte 12864: truncated record; nothing was archived"
 	[ ! -e A/v1 ]
 	run -0 ls -A A/.staging
-	assert_output ""
+	assert_output lock
 	cp in bad
 	printf 'X' | dd of=bad bs=1 seek=1000 conv=notrunc status=none
 	run -1 --separate-stderr $T chr-sink --archive A <bad
@@ -246,6 +251,59 @@ seghdr() {
 	# good data before bad data in a second file is not published either
 	run -1 $T chr-sink --archive A in trunc
 	[ ! -e A/v1 ]
+}
+
+# sink_bad FILE OFFSET WHAT: chr-sink exits 1 on FILE naming byte OFFSET,
+# on stdin and as a file after a good one, and publishes nothing
+sink_bad() {
+	run -1 --separate-stderr $T chr-sink --archive B <"$1"
+	[ "$stderr" = "chr-sink: stdin: byte $2: $3; nothing was archived" ] || { echo "stdin: $stderr"; return 1; }
+	[ ! -e B/v1 ] || { echo "stdin: $1 published"; return 1; }
+	run -1 --separate-stderr $T chr-sink --archive B good "$1"
+	[ "$stderr" = "chr-sink: $1: byte $2: $3; nothing was archived" ] || { echo "file: $stderr"; return 1; }
+	[ ! -e B/v1 ] || { echo "file: $1 published"; return 1; }
+}
+
+# poke FILE OFFSET PRINTF-FORMAT: overwrite bytes of FILE
+poke() {
+	printf "$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+@test "bad input (as chr-tail's bad input test): exit 1 with the byte offset, nothing published" {
+	# DEFINE bytes 0..191, trades of 128 bytes from 192
+	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 5 >good
+	# a sealed segment file: the one chr-sink writes for good
+	$T chr-sink --archive S good
+	cp S/v1/binance/BTCUSDT/2024-05-01/trade/000000000.q seg
+	head -c 10 good >short
+	sink_bad short 0 "truncated record header"
+	head -c $((192 + 30)) good >trunchdr
+	sink_bad trunchdr 192 "truncated record header"
+	head -c 292 good >truncbody
+	sink_bad truncbody 192 "truncated record"
+	cp good crc
+	poke crc 270 '\001'
+	sink_bad crc 192 "bad crc"
+	cp seg segver
+	poke segver 4 '\002'
+	sink_bad segver 0 "unknown segment version"
+	cp seg segcrc
+	poke segcrc 20 '\377'
+	sink_bad segcrc 0 "bad segment header crc"
+	cp seg segmagic
+	poke segmagic 0 'X'
+	sink_bad segmagic 0 "record length above 16 MiB"
+	cp good big
+	poke big 192 '\000\000\000\002'
+	sink_bad big 192 "record length above 16 MiB"
+	cp good zero
+	poke zero 192 '\000\000\000\000'
+	sink_bad zero 192 "record length 0 (unwritten space, or not a record stream)"
+	yes 'random garbage' | head -c 1000 >garbage
+	sink_bad garbage 0 "record length above 16 MiB"
+	# the segment itself is good input
+	run -0 $T chr-sink --archive B seg
+	[ -e B/v1/binance/BTCUSDT/2024-05-01/trade/000000000.q ]
 }
 
 @test "records of no stream are counted, not silently dropped" {
@@ -269,12 +327,17 @@ seghdr() {
 }
 
 @test "stale staging directories of dead runs are removed" {
-	mkdir -p A/.staging/999999999-abc/p0 A/.staging/$$-live
+	# a run lives while it holds flock on its directory, whatever its pid
+	mkdir -p A/.staging/999999999-abc/p0 A/.staging/$$-unlocked A/.staging/1-live
 	: >A/.staging/999999999-abc/p0/000000000.q.tmp
+	exec 8<A/.staging/1-live
+	flock -x 8
 	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 1 >in
 	run -0 $T chr-sink --archive A in
+	exec 8<&-
 	[ ! -e A/.staging/999999999-abc ]
-	[ -d A/.staging/$$-live ]
+	[ ! -e A/.staging/$$-unlocked ]
+	[ -d A/.staging/1-live ]
 }
 
 @test "an unreadable archive root or input exits 3" {

@@ -150,12 +150,17 @@ PY
 			ps -eo pgid=,stat= | awk -v g=$pid '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }' || break
 			sleep 0.05
 		done
-		# whatever is published is whole: every partition has its meta.json
-		# and every segment listed there; a ledger entry means its data is in
+		# whatever is published is whole: every partition has its meta.json,
+		# every segment is listed there, and every segment listed is there
+		# with its size; a ledger entry means its data is in
 		for d in archive/v1/*/*/*/*; do
 			[ -e "$d" ] || continue
 			[ -f "$d/meta.json" ]
 			for q in "$d"/*.q; do grep -q "\"file\": \"${q##*/}\"" "$d/meta.json"; done
+			python3 -c 'import json, os, sys
+d = sys.argv[1]
+for s in json.load(open(d + "/meta.json"))["segments"]:
+    assert os.path.getsize(os.path.join(d, s["file"])) == s["bytes"], (d, s)' "$d"
 		done
 		# the ledger holds entries only, never a temp file
 		if [ -d archive/imports ]; then

@@ -231,7 +231,9 @@ int main(int argc, char **argv)
 		chr_usage_error("--ledger is written by --publish, not by --stage");
 	if (info_path && !ledger)
 		chr_usage_error("--ledger-info needs --ledger VENDOR");
-	if (ledger && (bad = chr_name_check(ledger)) != NULL)
+	if (o.source && (bad = chr_archive_id_check(o.source)) != NULL)
+		chr_usage_error("source id '%s': %s", o.source, bad);
+	if (ledger && (bad = chr_archive_id_check(ledger)) != NULL)
 		chr_usage_error("ledger vendor '%s': %s", ledger, bad);
 	if (info_path)
 		info = load_info(info_path);

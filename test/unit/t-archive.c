@@ -1,11 +1,13 @@
 /* t-archive.c - the archive writer: sealed segments, meta.json round trip,
  * partitions and their seqs, staging clean-up and crash repair. Run as
  * "t-archive gen SPEC..." it writes test records to stdout (test/chr-sink.bats). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -315,33 +317,189 @@ static void test_writer(void)
 	chr_meta_free(&m);
 }
 
-/* A run that died after its COMMIT journal is finished by the next run; a
- * run that died before it is removed. */
-static void test_repair(void)
+/* A dead run "ROOT/.staging/<name>" that committed to publish its p0
+ * (holding a segment file of text q) at rel, finding want there. */
+static void dead_run(const char *name, const char *rel, const char *want, const char *q)
 {
-	char s1[PATH_MAX], s2[PATH_MAX], p[PATH_MAX + 64], line[PATH_MAX + 64], err[256];
+	char d[PATH_MAX], p[PATH_MAX + 64], line[PATH_MAX + 64];
 	struct stat st;
 
-	snprintf(s1, sizeof s1, "%s/.staging/999999998-1", root);
-	snprintf(s2, sizeof s2, "%s/.staging/999999999-2", root);
-	snprintf(p, sizeof p, "%s/p0", s1);
-	CHECK(chr_mkdirs(p) == 0);
-	snprintf(p, sizeof p, "%s/p0/000000000.q", s1);
-	CHECK(chr_publish_file(p, "x", 1) == 0);
-	snprintf(p, sizeof p, "%s/p0", s1);
-	CHECK(stat(p, &st) == 0);
-	snprintf(line, sizeof line, "p0 %llu v1/a/b/2024-01-01/book\n", (unsigned long long)st.st_ino);
-	snprintf(p, sizeof p, "%s/COMMIT", s1);
+	snprintf(d, sizeof d, "%s/.staging/%s/p0", root, name);
+	CHECK(chr_mkdirs(d) == 0);
+	snprintf(p, sizeof p, "%s/000000000.q", d);
+	CHECK(chr_publish_file(p, q, strlen(q)) == 0);
+	CHECK(stat(d, &st) == 0);
+	snprintf(line, sizeof line, "p0 %llu %s %s\n", (unsigned long long)st.st_ino, rel, want);
+	snprintf(p, sizeof p, "%s/.staging/%s/COMMIT", root, name);
 	CHECK(chr_publish_file(p, line, strlen(line)) == 0);
-	snprintf(p, sizeof p, "%s/p0", s2);
-	CHECK(chr_mkdirs(p) == 0);
+}
+
+/* the first bytes of the file rel under root, as text ("" when none) */
+static const char *head(const char *rel)
+{
+	static char buf[64];
+	char p[PATH_MAX + 64];
+	int fd;
+	ssize_t n = 0;
+
+	snprintf(p, sizeof p, "%s/%s", root, rel);
+	fd = open(p, O_RDONLY);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof buf - 1);
+		close(fd);
+	}
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+/* One run of source (or none) with stage: a DEFINE of sym and n trades
+ * on 1970-01-02. Returns the status of the first failure, or 0. */
+static int one_run(const char *source, int stage, const char *sym, int n, char *err)
+{
+	struct chr_archive_opts o = {.source = source, .stage = stage};
+	struct chr_archive *a;
+	int st = 0;
+	const int64_t day = 86400000000000LL;
+
+	a = chr_archive_open(root, &o, err, CHR_ARCHIVE_ERR, &st);
+	if (a == NULL)
+		return st;
+	if (chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, sym), "in", 0, err, CHR_ARCHIVE_ERR, &st) < 0)
+		goto out;
+	for (int i = 0; i < n; i++)
+		if (chr_archive_put(a, mk(CHR_TRADE, 1, 2, day + i, NULL), "in", 0, err,
+				    CHR_ARCHIVE_ERR, &st) < 0)
+			goto out;
+	st = chr_archive_commit(a, err, CHR_ARCHIVE_ERR, &st) < 0 ? st : 0;
+out:
+	chr_archive_close(a);
+	return st;
+}
+
+/* A run that died after its COMMIT journal is finished by the next run,
+ * where each place holds what it found; a run that died before it is
+ * removed; a run that holds the lock of its directory lives, whatever
+ * its name. */
+static void test_repair(void)
+{
+	char s1[PATH_MAX], s2[PATH_MAX], p[PATH_MAX + 64], err[CHR_ARCHIVE_ERR], sum[48];
+	int fd;
+
+	snprintf(s1, sizeof s1, "%s/.staging/999999998-1", root);
+	snprintf(s2, sizeof s2, "%s/.staging/%ld-2", root, (long)getpid());
+	dead_run("999999998-1", "v1/a/b/2024-01-01/book", "new", "x");
+	CHECK(mkdir(s2, 0777) == 0);
+	fd = open(s2, O_RDONLY | O_DIRECTORY);
+	CHECK(fd >= 0 && flock(fd, LOCK_EX) == 0);
 	snprintf(p, sizeof p, "%s/.staging/999999997-ledger.json", root);
 	CHECK(chr_publish_file(p, "{}", 2) == 0);
-	CHECK(chr_staging_clean(root, err, sizeof err) == 3);
+	CHECK(chr_staging_clean(root, err, sizeof err) == 2);
 	CHECK(access(p, F_OK) < 0);
-	CHECK(access(s1, F_OK) < 0 && access(s2, F_OK) < 0);
-	snprintf(p, sizeof p, "%s/v1/a/b/2024-01-01/book/000000000.q", root);
-	CHECK(access(p, F_OK) == 0);
+	CHECK(access(s1, F_OK) < 0 && access(s2, F_OK) == 0);
+	CHECK_STR(head("v1/a/b/2024-01-01/book/000000000.q"), "x");
+	close(fd);
+	CHECK(chr_staging_clean(root, err, sizeof err) == 1);
+	CHECK(access(s2, F_OK) < 0);
+
+	/* a place that changed since the run committed is left alone */
+	CHECK(one_run("d", 0, "D1", 3, err) == 0);
+	CHECK(one_run("e", 0, "E1", 3, err) == 0);
+	snprintf(p, sizeof p, "%s/v1/ven/E1/1970-01-02/trade/meta.json", root);
+	CHECK(chr_file_xxh128(p, sum, NULL) == 0);
+	dead_run("999999996-1", "v1/ven/D1/1970-01-02/trade", "new", "dead");
+	dead_run("999999995-1", "v1/ven/E1/1970-01-02/trade", "xxh3-128:00", "dead");
+	dead_run("999999994-1", "v1/ven/E2/1970-01-02/trade", sum, "dead");
+	CHECK(chr_staging_clean(root, err, sizeof err) == 3);
+	CHECK(strcmp(head("v1/ven/D1/1970-01-02/trade/000000000.q"), "dead") != 0);
+	CHECK(strcmp(head("v1/ven/E1/1970-01-02/trade/000000000.q"), "dead") != 0);
+	CHECK(strcmp(head("v1/ven/E1/1970-01-02/trade/000000000.q"), "") != 0);
+	CHECK_STR(head("v1/ven/E2/1970-01-02/trade/000000000.q"), "");
+	/* the same checksum: replaced */
+	dead_run("999999993-1", "v1/ven/E1/1970-01-02/trade", sum, "dead");
+	CHECK(chr_staging_clean(root, err, sizeof err) == 1);
+	CHECK_STR(head("v1/ven/E1/1970-01-02/trade/000000000.q"), "dead");
+}
+
+/* A run publishes only after the dead runs' committed publications are
+ * done, and sees them as changes. */
+static void test_commit_cleans_first(void)
+{
+	struct chr_archive_opts o = {0};
+	char err[CHR_ARCHIVE_ERR];
+	struct chr_archive *a;
+	int st;
+
+	a = chr_archive_open(root, &o, err, sizeof err, &st);
+	CHECK(a != NULL);
+	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "C1"), "in", 0, err, sizeof err, &st) == 0);
+	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, 86400000000000LL, NULL), "in", 0, err,
+			      sizeof err, &st) == 0);
+	/* a run that committed to the same place dies meanwhile */
+	dead_run("999999992-1", "v1/ven/C1/1970-01-02/trade", "new", "dead");
+	CHECK(chr_archive_commit(a, err, sizeof err, &st) < 0);
+	CHECK(st == CHR_EX_DATA && strstr(err, "changed while this run wrote it") != NULL);
+	chr_archive_close(a);
+	CHECK_STR(head("v1/ven/C1/1970-01-02/trade/000000000.q"), "dead");
+}
+
+/* --publish refuses a place whose meta.json changed (its directory's
+ * inode says nothing), and a staged run that lost a segment. */
+static void test_publish_checks(void)
+{
+	struct chr_archive_opts o = {.source = "s1"};
+	char err[CHR_ARCHIVE_ERR], p[PATH_MAX + 64];
+	struct chr_archive *a;
+	int st;
+
+	CHECK(one_run("s1", 0, "R1", 3, err) == 0);
+	CHECK(one_run("s1", 1, "R1", 5, err) == 0);
+	snprintf(p, sizeof p, "%s/v1/ven/R1/1970-01-02/trade/meta.json", root);
+	CHECK(chr_publish_file(p, "{}\n", 3) == 0);
+	a = chr_archive_publish(root, &o, err, sizeof err, &st);
+	CHECK(a == NULL && st == CHR_EX_DATA && strstr(err, "changed while this run wrote it"));
+
+	o.source = "s2";
+	CHECK(one_run("s2", 1, "H1", 3, err) == 0);
+	snprintf(p, sizeof p, "%s/.staging/staged-s2/p0/000000000.q", root);
+	CHECK(unlink(p) == 0);
+	a = chr_archive_publish(root, &o, err, sizeof err, &st);
+	CHECK(a == NULL && st == CHR_EX_DATA && strstr(err, "staged partition 'v1/ven/H1/1970-01-02/trade'"
+							 " is incomplete: ") != NULL);
+	snprintf(p, sizeof p, "%s/v1/ven/H1", root);
+	CHECK(access(p, F_OK) < 0);
+}
+
+/* Odd moments: a segment that cannot be sealed (its directory gone) is
+ * freed (SAN=1 finds a leak); a time near INT64_MIN has a day. */
+static void test_edges(void)
+{
+	struct chr_archive_opts o = {0};
+	char err[CHR_ARCHIVE_ERR], p[PATH_MAX + 300];
+	struct chr_archive *a;
+	struct dirent *e;
+	DIR *d;
+	int st;
+
+	a = chr_archive_open(root, &o, err, sizeof err, &st);
+	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "L1"), "in", 0, err, sizeof err, &st) == 0);
+	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, 5, NULL), "in", 0, err, sizeof err, &st) == 0);
+	snprintf(p, sizeof p, "%s/.staging", root);
+	d = opendir(p);
+	while (d && (e = readdir(d)) != NULL) {
+		snprintf(p, sizeof p, "%s/.staging/%s", root, e->d_name);
+		if (e->d_name[0] != '.' && strcmp(e->d_name, "lock") != 0)
+			CHECK(chr_remove_tree(p) == 0);
+	}
+	closedir(d);
+	CHECK(chr_archive_commit(a, err, sizeof err, &st) < 0 && st == CHR_EX_SYS);
+	CHECK(strstr(err, "cannot seal") != NULL);
+	chr_archive_close(a);
+
+	a = chr_archive_open(root, &o, err, sizeof err, &st);
+	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "M1"), "in", 0, err, sizeof err, &st) == 0);
+	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, INT64_MIN, NULL), "in", 0, err, sizeof err,
+			      &st) == 0);
+	chr_archive_close(a);
 }
 
 int main(int argc, char **argv)
@@ -355,6 +513,9 @@ int main(int argc, char **argv)
 	test_meta();
 	test_writer();
 	test_repair();
+	test_commit_cleans_first();
+	test_publish_checks();
+	test_edges();
 	CHECK(chdir("/") == 0);
 	CHECK(chr_remove_tree(root) == 0);
 	return unit_done("t-archive");
