@@ -142,13 +142,49 @@ static const char *gap_reason(uint32_t reason)
 	return NULL;
 }
 
-/* the name of a NUL-padded text field of at most n bytes */
-static void field_text(char *dst, const char *src, size_t n)
+/* src (n bytes) into out (cap bytes, NUL-terminated): printable ASCII as
+ * is, other bytes and '\\' as \xNN (space too when word), never cutting an
+ * escape short. Returns out. */
+static const char *escape(char *out, size_t cap, const char *src, size_t n, int word)
 {
-	size_t k = strnlen(src, n);
+	static const char hex[] = "0123456789abcdef";
+	size_t k = 0;
 
-	memcpy(dst, src, k);
-	dst[k] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		if (c > ' ' && c < 0x7f && c != '\\') {
+			if (k + 1 >= cap)
+				break;
+			out[k++] = (char)c;
+		} else if (c == ' ' && !word) {
+			if (k + 1 >= cap)
+				break;
+			out[k++] = ' ';
+		} else {
+			if (k + 4 >= cap)
+				break;
+			out[k++] = '\\';
+			out[k++] = 'x';
+			out[k++] = hex[c >> 4];
+			out[k++] = hex[c & 15];
+		}
+	}
+	if (cap)
+		out[k] = '\0';
+	return out;
+}
+
+const char *chr_fmt_shown(char *out, size_t cap, const char *s)
+{
+	return escape(out, cap, s, strlen(s), 0);
+}
+
+/* a NUL-padded text field of at most n bytes as one word of text: bytes
+ * outside printable ASCII, spaces and '\\' as \xNN. dst holds 4n + 1. */
+static const char *field_text(char *dst, const char *src, size_t n)
+{
+	return escape(dst, 4 * n + 1, src, strnlen(src, n), 1);
 }
 
 /* ---- text ---------------------------------------------------------------- */
@@ -176,12 +212,12 @@ static void text_payload(struct chr_fmt *f, const struct chr_rec *r)
 	switch (r->type) {
 	case CHR_DEFINE: {
 		const struct chr_define *x = pl;
-		char venue[CHR_VENUE_MAX + 1], symbol[CHR_SYMBOL_MAX + 1];
+		char venue[4 * CHR_VENUE_MAX + 1], symbol[4 * CHR_SYMBOL_MAX + 1];
 
-		field_text(venue, x->venue, sizeof x->venue);
-		field_text(symbol, x->symbol, sizeof x->symbol);
-		fprintf(o, " venue=%s symbol=%s price_scale_hint=%d size_scale_hint=%d", venue,
-			symbol, x->price_scale_hint, x->size_scale_hint);
+		fprintf(o, " venue=%s symbol=%s price_scale_hint=%d size_scale_hint=%d",
+			field_text(venue, x->venue, sizeof x->venue),
+			field_text(symbol, x->symbol, sizeof x->symbol), x->price_scale_hint,
+			x->size_scale_hint);
 		break;
 	}
 	case CHR_GAP: {
@@ -213,7 +249,7 @@ static void text_payload(struct chr_fmt *f, const struct chr_rec *r)
 	}
 	case CHR_TRADE: {
 		const struct chr_trade *x = pl;
-		char id[CHR_TRADE_ID_MAX + 1];
+		char id[4 * CHR_TRADE_ID_MAX + 1];
 
 		field_text(id, x->id, sizeof x->id);
 		fprintf(o, " %s %s x %s id=%s", side_name(x->side),
@@ -271,12 +307,16 @@ static int text_rec(struct chr_fmt *f, const struct chr_rec *r)
 		fprintf(o, " %s", type);
 	else
 		fprintf(o, " 0x%04" PRIx16, r->type);
-	if (n)
-		fprintf(o, " %s %s", n->venue, n->symbol);
-	else if (r->venue == 0 && r->market == 0)
+	if (n) {
+		char venue[4 * CHR_VENUE_MAX + 1], symbol[4 * CHR_SYMBOL_MAX + 1];
+
+		fprintf(o, " %s %s", field_text(venue, n->venue, CHR_VENUE_MAX),
+			field_text(symbol, n->symbol, CHR_SYMBOL_MAX));
+	} else if (r->venue == 0 && r->market == 0) {
 		fputs(" - -", o);
-	else
+	} else {
 		fprintf(o, " #%" PRIu16 " #%" PRIu32, r->venue, r->market);
+	}
 	fprintf(o, " seq=%" PRIu64 " src_seq=%" PRIu64, r->seq, r->src_seq);
 	text_flags(o, r->flags);
 	text_payload(f, r);
@@ -290,6 +330,18 @@ static int text_rec(struct chr_fmt *f, const struct chr_rec *r)
 static int put(json_t *o, const char *key, json_t *value)
 {
 	return value ? json_object_set_new(o, key, value) : -1;
+}
+
+/* an unsigned value: a number up to INT64_MAX (jansson's json_int_t),
+ * above it the exact decimal digits as a string */
+static json_t *juint(uint64_t v)
+{
+	char buf[24];
+
+	if (v <= INT64_MAX)
+		return json_integer((json_int_t)v);
+	snprintf(buf, sizeof buf, "%" PRIu64, v);
+	return json_string(buf);
 }
 
 static json_t *jdec(int64_t mant, int scale)
@@ -351,8 +403,8 @@ static int json_payload(json_t *o, const struct chr_rec *r)
 		const struct chr_gap *x = pl;
 		const char *why = gap_reason(x->reason);
 
-		rc |= put(o, "expected", json_integer((json_int_t)x->expected));
-		rc |= put(o, "got", json_integer((json_int_t)x->got));
+		rc |= put(o, "expected", juint(x->expected));
+		rc |= put(o, "got", juint(x->got));
 		rc |= put(o, "reason", json_integer(x->reason));
 		if (why)
 			rc |= put(o, "reason_name", json_string(why));
@@ -365,9 +417,9 @@ static int json_payload(json_t *o, const struct chr_rec *r)
 	case CHR_BOOK_TOPN: {
 		const struct chr_book *x = pl;
 
-		rc |= put(o, "update_id_first", json_integer((json_int_t)x->update_id_first));
-		rc |= put(o, "update_id_last", json_integer((json_int_t)x->update_id_last));
-		rc |= put(o, "update_id_prev", json_integer((json_int_t)x->update_id_prev));
+		rc |= put(o, "update_id_first", juint(x->update_id_first));
+		rc |= put(o, "update_id_last", juint(x->update_id_last));
+		rc |= put(o, "update_id_prev", juint(x->update_id_prev));
 		rc |= put(o, "price_scale", json_integer(x->price_scale));
 		rc |= put(o, "size_scale", json_integer(x->size_scale));
 		rc |= put(o, "bids", jlevels(x->levels, x->n_bid, x->price_scale, x->size_scale));
@@ -427,11 +479,11 @@ static int json_rec(struct chr_fmt *f, const struct chr_rec *r)
 	rc |= put(o, "type", json_integer(r->type));
 	rc |= put(o, "type_name", type ? json_string(type) : json_null());
 	rc |= put(o, "flags", json_integer(r->flags));
-	rc |= put(o, "seq", json_integer((json_int_t)r->seq));
+	rc |= put(o, "seq", juint(r->seq));
 	rc |= put(o, "ts", json_integer(r->ts));
 	rc |= put(o, "time", json_string(t));
 	rc |= put(o, "ts_event", json_integer(r->ts_event));
-	rc |= put(o, "src_seq", json_integer((json_int_t)r->src_seq));
+	rc |= put(o, "src_seq", juint(r->src_seq));
 	rc |= put(o, "venue", json_integer(r->venue));
 	rc |= put(o, "market", json_integer(r->market));
 	if (n) {

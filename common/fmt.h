@@ -58,17 +58,27 @@ int chr_fmt_learn(struct chr_fmt *f, const struct chr_rec *rec);
  * chr_time_format, names "#id" when unknown ("- -" for ids 0 0), flags LAST,SYNTHETIC or "-",
  * decimals exact, an absent value (CHR_NULL) as "-"; books show
  * "bid[n] P x S, ...; ask[n] P x S, ..." with at most f->levels levels per
- * side and "... +k" for the rest.
+ * side and "... +k" for the rest. Text from the stream (names, trade ids)
+ * shows bytes outside printable ASCII, spaces and '\\' as \xNN, so that a
+ * record is one line and a name one word.
  *
  * json: one object; every header field (len, type, type_name, flags, seq,
  * ts, time, ts_event, src_seq, venue, market, version, crc), the names
  * when known (venue_name, symbol), and the payload's fields; decimals as
  * exact strings, CHR_NULL as null, book levels as [price, size] pairs in
- * "bids" and "asks", unknown payloads as "payload" in hex.
+ * "bids" and "asks", unknown payloads as "payload" in hex. Unsigned 64-bit
+ * fields (seq, src_seq, update ids, GAP expected and got) are numbers up to
+ * INT64_MAX and exact decimal strings above it.
  *
  * Returns 0, or -1 when out of memory or the stream is in error
  * (ferror(out); errno from the failed write). */
 int chr_fmt_rec(struct chr_fmt *f, const struct chr_rec *rec);
+
+/* s for a message or a terminal, in out (cap bytes, always NUL-terminated
+ * when cap > 0; cut short, never inside an escape, when it does not fit):
+ * bytes outside printable ASCII (controls, DEL, non-ASCII) and '\\' as
+ * \xNN, spaces kept. 4 * strlen(s) + 1 bytes always suffice. Returns out. */
+const char *chr_fmt_shown(char *out, size_t cap, const char *s);
 
 /* mant/10^scale exactly (chr_dec_format), "-" for CHR_NULL, and
  * "MANTe-SCALE" for a scale outside 0..18. buf holds CHR_DEC_BUF + 8. */

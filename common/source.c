@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive.h"
 #include "err.h"
+#include "fmt.h"
 #include "path.h"
 #include "source.h"
 #include "tm.h"
@@ -76,8 +78,10 @@ int chr_select_match(const struct chr_select *sel, const struct chr_rec *rec)
 		return 0;
 	if (rec->type == CHR_DEFINE)
 		return 1;
-	return rec->ts >= sel->ts_from && rec->ts < sel->ts_until &&
-		rec->seq >= sel->seq_from && rec->seq < sel->seq_until;
+	/* INT64_MAX and UINT64_MAX are open ends: they hold the largest values */
+	return rec->ts >= sel->ts_from && (rec->ts < sel->ts_until || sel->ts_until == INT64_MAX) &&
+		rec->seq >= sel->seq_from &&
+		(rec->seq < sel->seq_until || sel->seq_until == UINT64_MAX);
 }
 
 const char *chr_select_stream(const struct chr_select *sel)
@@ -121,8 +125,10 @@ static void close_cur(struct chr_source *s)
 void chr_source_free(struct chr_source *s)
 {
 	close_cur(s);
-	for (size_t i = 0; i < s->n; i++)
+	for (size_t i = 0; i < s->n; i++) {
 		free(s->in[i].path);
+		free(s->in[i].shown);
+	}
 	free(s->in);
 	s->in = NULL;
 	s->n = s->cap = s->cur = 0;
@@ -156,8 +162,13 @@ static int add(struct chr_source *s, enum chr_input_kind kind, const char *path,
 	}
 	in = &s->in[s->n];
 	in->path = strdup(path);
-	if (in->path == NULL)
+	in->shown = malloc(4 * strlen(path) + 1);
+	if (in->path == NULL || in->shown == NULL) {
+		free(in->path);
+		free(in->shown);
 		return fail(s, CHR_EX_SYS, "out of memory");
+	}
+	chr_fmt_shown(in->shown, 4 * strlen(path) + 1, path);
 	in->kind = kind;
 	in->fd = fd;
 	in->part_first = part_first;
@@ -204,6 +215,9 @@ static int64_t seg_id(const char *name, int *zst)
 	return id;
 }
 
+/* path for a message (chr_fmt_shown, cut to fit a message) */
+#define SHOWN(buf, path) chr_fmt_shown(buf, sizeof buf, path)
+
 /* Append the segments of directory dir in id order. Returns the number
  * added, or -1. missing_ok: a directory that does not exist adds 0. */
 static int add_dir(struct chr_source *s, const char *dir, int missing_ok)
@@ -212,12 +226,13 @@ static int add_dir(struct chr_source *s, const char *dir, int missing_ok)
 	struct dirent *e;
 	struct seg_name *v = NULL;
 	size_t n = 0, cap = 0;
+	char sh[512], shn[512];
 	int rc = 0;
 
 	if (d == NULL) {
 		if (missing_ok && errno == ENOENT)
 			return 0;
-		return fail(s, CHR_EX_SYS, "cannot open '%s': %s", dir, strerror(errno));
+		return fail(s, CHR_EX_SYS, "cannot open '%s': %s", SHOWN(sh, dir), strerror(errno));
 	}
 	errno = 0;
 	while ((e = readdir(d)) != NULL) {
@@ -228,7 +243,7 @@ static int add_dir(struct chr_source *s, const char *dir, int missing_ok)
 			continue;
 		if (zst) {
 			rc = fail(s, CHR_EX_DATA, "%s/%s: compressed segments are not supported yet",
-				  dir, e->d_name);
+				  SHOWN(sh, dir), SHOWN(shn, e->d_name));
 			goto out;
 		}
 		if (n == cap) {
@@ -252,7 +267,7 @@ static int add_dir(struct chr_source *s, const char *dir, int missing_ok)
 		errno = 0;
 	}
 	if (errno) {
-		rc = fail(s, CHR_EX_SYS, "cannot read '%s': %s", dir, strerror(errno));
+		rc = fail(s, CHR_EX_SYS, "cannot read '%s': %s", SHOWN(sh, dir), strerror(errno));
 		goto out;
 	}
 	qsort(v, n, sizeof *v, seg_cmp);
@@ -260,7 +275,7 @@ static int add_dir(struct chr_source *s, const char *dir, int missing_ok)
 		char path[4096];
 
 		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, v[i].name) >= sizeof path) {
-			rc = fail(s, CHR_EX_SYS, "'%s/%s': %s", dir, v[i].name,
+			rc = fail(s, CHR_EX_SYS, "'%s/%s': %s", SHOWN(sh, dir), SHOWN(shn, v[i].name),
 				  strerror(ENAMETOOLONG));
 			goto out;
 		}
@@ -290,11 +305,6 @@ int chr_source_add_path(struct chr_source *s, const char *path)
 	return add(s, CHR_IN_FILE, path, -1, 0);
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* 1 when name is a date "YYYY-MM-DD" and *day its midnight. */
 static int is_date(const char *name, int64_t *day)
 {
@@ -306,88 +316,70 @@ static int is_date(const char *name, int64_t *day)
 	return name[sizeof pat - 1] == '\0' && chr_time_parse(name, day) == 0;
 }
 
+/* what chr_archive_walk's callback needs */
+struct walk {
+	struct chr_source *s;
+	size_t skip;		/* strlen("<root>/v1/<venue>/<symbol>/") */
+	int found;		/* a dated partition of the stream exists */
+};
+
+/* chr_archive_walk callback for "<root>/v1/<venue>/<symbol>/<date>/<stream>":
+ * add the partition's segments unless its date lies outside the
+ * selection's ts range (the segments are pruned by their headers when
+ * read). Returns 0 to go on, 1 on an error (in s->err). */
+static int walk_part(const char *dir, void *ctx)
+{
+	struct walk *w = ctx;
+	const struct chr_select *sel = w->s->sel;
+	const char *date = dir + w->skip;
+	char name[16];
+	size_t n = strcspn(date, "/");
+	int64_t day;
+
+	if (n >= sizeof name)
+		return 0;
+	memcpy(name, date, n);
+	name[n] = '\0';
+	if (!is_date(name, &day))
+		return 0;
+	w->found = 1;
+	/* a date holds the records with day <= ts < day + 1 day */
+	if (sel && (day >= sel->ts_until ||
+		    (sel->ts_from > INT64_MIN + DAY_NS && day + DAY_NS <= sel->ts_from)))
+		return 0;
+	return add_dir(w->s, dir, 1) < 0 ? 1 : 0;
+}
+
 int chr_source_add_archive(struct chr_source *s, const char *root, const char *venue,
 			   const char *symbol, const char *stream, const char *date)
 {
-	char inst[4096], part[4096];
-	DIR *d;
-	struct dirent *e;
-	char **dates = NULL;
-	size_t n = 0, cap = 0;
-	int rc = 0, found = 0;
+	char inst[4096], sh[512];
+	struct walk w = {s, 0, 0};
+	struct stat st;
+	int rc;
 
 	if (date) {
-		if (chr_path_partition(part, sizeof part, root, venue, symbol, date, stream) < 0)
+		if (chr_path_partition(inst, sizeof inst, root, venue, symbol, date, stream) < 0)
 			return fail(s, CHR_EX_SYS, "archive path: %s", strerror(errno));
-		return add_dir(s, part, 0) < 0 ? -1 : 0;
+		return add_dir(s, inst, 0) < 0 ? -1 : 0;
 	}
 	if ((size_t)snprintf(inst, sizeof inst, "%s/v1/%s/%s", root, venue, symbol) >= sizeof inst)
 		return fail(s, CHR_EX_SYS, "archive path: %s", strerror(ENAMETOOLONG));
-	d = opendir(inst);
-	if (d == NULL)
-		return fail(s, CHR_EX_SYS, "cannot open '%s': %s", inst, strerror(errno));
+	/* the walk passes over what is missing: say what is */
+	if (stat(inst, &st) < 0)
+		return fail(s, CHR_EX_SYS, "cannot open '%s': %s", SHOWN(sh, inst), strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return fail(s, CHR_EX_SYS, "cannot open '%s': %s", SHOWN(sh, inst), strerror(ENOTDIR));
+	w.skip = strlen(inst) + 1;
 	errno = 0;
-	while ((e = readdir(d)) != NULL) {
-		int64_t day;
-
-		if (!is_date(e->d_name, &day))
-			continue;
-		if (n == cap) {
-			char **nd;
-
-			cap = cap ? 2 * cap : 64;
-			nd = realloc(dates, cap * sizeof *dates);
-			if (nd == NULL) {
-				rc = fail(s, CHR_EX_SYS, "out of memory");
-				goto out;
-			}
-			dates = nd;
-		}
-		dates[n] = strdup(e->d_name);
-		if (dates[n] == NULL) {
-			rc = fail(s, CHR_EX_SYS, "out of memory");
-			goto out;
-		}
-		n++;
-		errno = 0;
-	}
-	if (errno) {
-		rc = fail(s, CHR_EX_SYS, "cannot read '%s': %s", inst, strerror(errno));
-		goto out;
-	}
-	/* YYYY-MM-DD sorts by date */
-	qsort(dates, n, sizeof *dates, name_cmp);
-	for (size_t i = 0; i < n; i++) {
-		int64_t day;
-		int k;
-
-		is_date(dates[i], &day);
-		/* a date holds the records with day <= ts < day + 1 day */
-		if (s->sel && (day >= s->sel->ts_until ||
-			       (s->sel->ts_from > INT64_MIN + DAY_NS && day + DAY_NS <= s->sel->ts_from))) {
-			found = 1;
-			continue;
-		}
-		if (chr_path_partition(part, sizeof part, root, venue, symbol, dates[i], stream) < 0) {
-			rc = fail(s, CHR_EX_SYS, "archive path: %s", strerror(errno));
-			goto out;
-		}
-		k = add_dir(s, part, 1);
-		if (k < 0) {
-			rc = -1;
-			goto out;
-		}
-		if (k > 0)
-			found = 1;
-	}
-	if (!found)
-		rc = fail(s, CHR_EX_SYS, "no '%s' partitions in '%s'", stream, inst);
-out:
-	for (size_t i = 0; i < n; i++)
-		free(dates[i]);
-	free(dates);
-	closedir(d);
-	return rc;
+	rc = chr_archive_walk(root, venue, symbol, stream, walk_part, &w);
+	if (rc > 0)
+		return -1;
+	if (rc < 0)
+		return fail(s, CHR_EX_SYS, "cannot read '%s': %s", SHOWN(sh, inst), strerror(errno));
+	if (!w.found)
+		return fail(s, CHR_EX_SYS, "no '%s' partitions in '%s'", stream, SHOWN(sh, inst));
+	return 0;
 }
 
 /* 1 when the segment whose header is h holds no record the selection can
@@ -399,9 +391,10 @@ static int prunable(const struct chr_select *sel, const struct chr_seg *h)
 		return 0;
 	if (h->count == 0)
 		return 1;
-	if (h->ts_max < sel->ts_from || h->ts_min >= sel->ts_until)
+	if (h->ts_max < sel->ts_from || (h->ts_min >= sel->ts_until && sel->ts_until != INT64_MAX))
 		return 1;
-	if (h->base_seq + h->count <= sel->seq_from || h->base_seq >= sel->seq_until)
+	if (h->base_seq + h->count <= sel->seq_from ||
+	    (h->base_seq >= sel->seq_until && sel->seq_until != UINT64_MAX))
 		return 1;
 	return 0;
 }
@@ -417,17 +410,17 @@ static int open_cur(struct chr_source *s)
 	ssize_t k;
 
 	if (in->kind == CHR_IN_FD) {
-		if (chr_reader_init(&s->rd, in->fd, in->path) < 0)
+		if (chr_reader_init(&s->rd, in->fd, in->shown) < 0)
 			return fail(s, CHR_EX_SYS, "out of memory");
 		s->open = 1;
 		return 1;
 	}
 	fd = open(in->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(s, CHR_EX_SYS, "cannot open '%s': %s", in->path, strerror(errno));
+		return fail(s, CHR_EX_SYS, "cannot open '%s': %s", in->shown, strerror(errno));
 	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
 		close(fd);
-		return fail(s, CHR_EX_SYS, "cannot read '%s': %s", in->path, strerror(EISDIR));
+		return fail(s, CHR_EX_SYS, "cannot read '%s': %s", in->shown, strerror(EISDIR));
 	}
 	s->fd = fd;
 	k = pread(fd, &h, sizeof h, 0);
@@ -450,7 +443,7 @@ static int open_cur(struct chr_source *s)
 		    pread(fd, &word, sizeof word, (off_t)h.end) == (ssize_t)sizeof word && word == 0)
 			s->limit = h.end;
 	}
-	if (chr_reader_init(&s->rd, fd, in->path) < 0)
+	if (chr_reader_init(&s->rd, fd, in->shown) < 0)
 		return fail(s, CHR_EX_SYS, "out of memory");
 	s->open = 1;
 	return 1;

@@ -11,8 +11,9 @@
 #include "rec.h"
 
 /* Which records a reader wants. ts and seq ranges are half-open:
- * [from, until). DEFINE records pass the ts and seq ranges (a stream keeps
- * describing itself) but not the type set. */
+ * [from, until), but an until of INT64_MAX or UINT64_MAX is open (it holds
+ * that largest value too). DEFINE records pass the ts and seq ranges (a
+ * stream keeps describing itself) but not the type set. */
 struct chr_select {
 	int64_t ts_from, ts_until;	/* INT64_MIN, INT64_MAX when open */
 	uint64_t seq_from, seq_until;	/* 0, UINT64_MAX when open */
@@ -47,7 +48,8 @@ enum chr_input_kind {
 
 struct chr_input {
 	enum chr_input_kind kind;
-	char *path;		/* owned; the name in messages */
+	char *path;		/* owned */
+	char *shown;		/* owned; path in messages (chr_fmt_shown) */
 	int fd;			/* CHR_IN_FD */
 	int part_first;		/* CHR_IN_SEG: first segment of its partition */
 };
@@ -84,17 +86,19 @@ int chr_source_add_path(struct chr_source *s, const char *path);
 
 /* Append an archive selection: the segments of
  * root/v1/venue/symbol/DATE/stream for DATE = date, or every date in order
- * when date is NULL, leaving out dates outside the selection's ts range.
- * The names must pass chr_name_check (the caller checks). Returns 0, or -1
- * with s->status and s->err: CHR_EX_SYS when the instrument or the dated
- * partition does not exist or no date holds the stream. */
+ * when date is NULL (chr_archive_walk; names that are not dates are passed
+ * over), leaving out dates outside the selection's ts range. The names
+ * must pass chr_name_check (the caller checks). Returns 0, or -1 with
+ * s->status and s->err: CHR_EX_SYS when the instrument or the dated
+ * partition does not exist or no date holds the stream (also when the ts
+ * range leaves out every date). */
 int chr_source_add_archive(struct chr_source *s, const char *root, const char *venue,
 			   const char *symbol, const char *stream, const char *date);
 
 /* Next record of the inputs in order. Returns 1 and sets *rec (valid until
  * the next call); 0 when every input is done; -1 with s->status and s->err
  * ("path: byte N: what" from chr_reader, or "cannot open 'path': why"
- * with CHR_EX_SYS). A pruned archive segment yields only its leading DEFINE
+ * with CHR_EX_SYS; paths in messages escaped by chr_fmt_shown). A pruned archive segment yields only its leading DEFINE
  * records when it is the first of its partition, else nothing. */
 int chr_source_next(struct chr_source *s, const struct chr_rec **rec);
 

@@ -13,6 +13,12 @@ gen() {
 	"$BUILD/test/unit/t-fmt" gen "$@"	# make check builds it before the suites
 }
 
+# gen2 SPEC...: records of test/unit/t-archive.c's generator (DEFINE names
+# may hold \xNN escapes)
+gen2() {
+	"$BUILD/test/unit/t-archive" gen "$@"
+}
+
 # overwrite bytes of file $1 at offset $2 with the printf format $3
 poke() {
 	printf "$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
@@ -103,7 +109,10 @@ for line in open("out.json"):
               "src_seq", "venue", "market", "version", "crc"):
         assert k in o, k
     if o["type_name"] == "TRADE":
-        assert o["price"] == "61800.%d" % (2 + o["seq"]) or "." not in o["price"] or True
+        m = 618002 + o["seq"]
+        want = "%d.%d" % (m // 10, m % 10) if m % 10 else "%d" % (m // 10)
+        assert o["price"] == want, (o["seq"], o["price"], want)
+        assert o["size"] == "2.909", o["size"]
         assert isinstance(o["price"], str) and isinstance(o["size"], str)
     if o["type_name"] == "QUOTE":
         assert o["ask_sz"] is None and o["bid_sz"] == "1.5"
@@ -335,4 +344,121 @@ check_bad() {
 	[ "$stderr" = "chr-tail: 2 records with no Tardis CSV form (GAP, HEARTBEAT, ...) not written" ]
 	run -0 --separate-stderr $T chr-tail --format text hb.q
 	[ "$output" = "2024-08-08T00:00:00.000000000Z HEARTBEAT - - seq=0 src_seq=0 flags=-" ]
+}
+
+@test "text format: control and non-ASCII bytes in names are escaped, one line per record" {
+	gen2 D 1 2 'ev\x1b[31mil\x0aX' 'S\x7fY\xc3\xa9' T 1 2 2024-05-01 1 >evil.q
+	run -0 $T chr-tail --format text evil.q
+	[ "${#lines[@]}" = 2 ]
+	[ "${lines[0]}" = '1970-01-01T00:00:00.000000000Z DEFINE ev\x1b[31mil\x0aX S\x7fY\xc3\xa9 seq=0 src_seq=0 flags=- venue=ev\x1b[31mil\x0aX symbol=S\x7fY\xc3\xa9 price_scale_hint=0 size_scale_hint=0' ]
+	[ "${lines[1]}" = '2024-05-01T00:00:00.000000000Z TRADE ev\x1b[31mil\x0aX S\x7fY\xc3\xa9 seq=1 src_seq=1 flags=- buy 600000 x 1 id=0' ]
+	# no raw control byte reaches the terminal
+	run -0 bash -c "chr-tail --format text evil.q | LC_ALL=C tr -d '\n[:print:]' | wc -c"
+	[ "$output" = 0 ]
+	# JSON keeps them, escaped by JSON
+	run -0 $T chr-tail --format json evil.q
+	[ "${#lines[@]}" = 2 ]
+	[[ "${lines[1]}" == *'"venue_name":"ev\u001B[31mil\nX"'* ]]
+}
+
+@test "messages escape control bytes of paths and option values" {
+	gen 5 >good.q
+	head -c 10 good.q >"$(printf 'b\033[2Jad.q')"
+	run -1 --separate-stderr $T chr-tail --format text "$(printf 'b\033[2Jad.q')"
+	[ "$stderr" = 'chr-tail: b\x1b[2Jad.q: byte 0: truncated record header' ]
+	run -3 --separate-stderr $T chr-tail --format text "$(printf 'no\nsuch.q')"
+	[ "$stderr" = "chr-tail: cannot open 'no\\x0asuch.q': No such file or directory" ]
+	run -2 --separate-stderr $T chr-tail --format "$(printf 'x\033y')"
+	[ "${stderr_lines[0]}" = "chr-tail: unknown format 'x\\x1by' (binary, text, json, csv)" ]
+	run -2 --separate-stderr $T chr-tail --archive A --venue "$(printf 'v\033')" --symbol s
+	[ "${stderr_lines[0]}" = "chr-tail: --venue 'v\\x1b': name contains a space, control or non-ASCII byte" ]
+	run -3 --separate-stderr $T chr-tail --archive "$(printf 'r\033')" --venue v --symbol s
+	[ "$stderr" = "chr-tail: cannot open 'r\\x1b/v1/v/s': No such file or directory" ]
+}
+
+@test "--type with binary output keeps each instrument's DEFINE before its first record" {
+	gen 20 >a.q
+	$T chr-tail --type trade a.q >t.q
+	run -0 $T chr-tail --format text t.q
+	[ "${#lines[@]}" = 7 ]
+	[[ "${lines[0]}" == *" DEFINE testvenue TESTSYM seq=0 "* ]]
+	[[ "${lines[1]}" == *" TRADE testvenue TESTSYM seq=3 "* ]]
+	# --limit counts the selected records, not the DEFINE that goes with them
+	$T chr-tail --type trade --limit 2 --from seq:10 a.q >t.q
+	run -0 $T chr-tail --format text t.q
+	[ "${#lines[@]}" = 3 ]
+	[[ "${lines[0]}" == *" DEFINE testvenue TESTSYM seq=0 "* ]]
+	[[ "${lines[1]}" == *" TRADE testvenue TESTSYM seq=12 "* ]]
+	[[ "${lines[2]}" == *" TRADE testvenue TESTSYM seq=15 "* ]]
+	$T chr-tail --type trade --until seq:0 a.q >t.q
+	[ ! -s t.q ]
+	# two instruments: each DEFINE just before that instrument's first
+	# selected record, once, also when the input repeats it
+	gen2 D 1 2 binance BTCUSDT D 1 3 binance ETHUSDT Q 1 3 2024-05-01 2 T 1 2 2024-05-01 2 \
+		T 1 3 2024-05-01T00:01 2 >two.q
+	cat two.q two.q | $T chr-tail --type trade >t.q
+	run -0 $T chr-tail --format text t.q
+	[ "${#lines[@]}" = 10 ]
+	[[ "${lines[0]}" == *" DEFINE binance BTCUSDT seq=0 "* ]]
+	[[ "${lines[1]}" == *" TRADE binance BTCUSDT seq=4 "* ]]
+	[[ "${lines[2]}" == *" TRADE binance BTCUSDT seq=5 "* ]]
+	[[ "${lines[3]}" == *" DEFINE binance ETHUSDT seq=1 "* ]]
+	[[ "${lines[4]}" == *" TRADE binance ETHUSDT seq=6 "* ]]
+	[[ "${lines[6]}" == *" TRADE binance BTCUSDT seq=4 "* ]]
+	[[ "${lines[9]}" == *" TRADE binance ETHUSDT seq=7 "* ]]
+	# a DEFINE that renames the ids goes out again
+	gen2 D 1 2 binance BTCUSDT T 1 2 2024-05-01 1 D 1 2 binance XBTUSD T 1 2 2024-05-01 1 >re.q
+	$T chr-tail --type trade re.q >t.q
+	run -0 $T chr-tail --format text t.q
+	[ "${#lines[@]}" = 4 ]
+	[[ "${lines[3]}" == *" TRADE binance XBTUSD seq=3 "* ]]
+	# the archive: one DEFINE per partition read, passed on once
+	make_archive
+	$T chr-tail --archive A --venue testvenue --symbol TESTSYM --type snapshot >t.q
+	run -0 $T chr-tail --format text t.q
+	[ "${#lines[@]}" = 3 ]
+	[[ "${lines[0]}" == *" DEFINE "* ]]
+	[[ "${lines[2]}" == "2024-08-09T00:00:01.000000000Z BOOK_SNAPSHOT "* ]]
+}
+
+@test "--type trade piped into --format csv keeps the names" {
+	command -v chr-csv2ev >/dev/null || skip "chr-csv2ev is not built yet"
+	$T chr-csv2ev "$DATA/bitmex_trades_XBTUSD.csv" >t.q
+	run -0 bash -c "chr-tail --type trade --limit 1 t.q | chr-tail --format csv"
+	[ "${#lines[@]}" = 2 ]
+	[ "${lines[1]}" = "bitmex,XBTUSD,1583020803145000,1583020803307160,ccc3c1fa-212c-e8b0-1706-9b9c4f3d5ecf,sell,8531.5,2152" ]
+}
+
+@test "json: unsigned values above INT64_MAX are exact decimal strings" {
+	"$BUILD/test/unit/t-fmt" huge >huge.q
+	run -0 $T chr-tail --format json huge.q
+	[ "${#lines[@]}" = 2 ]
+	[[ "${lines[0]}" == *'"seq":"18446744073709551615",'* ]]
+	[[ "${lines[0]}" == *'"src_seq":"9223372036854775808",'* ]]
+	[[ "${lines[0]}" == *'"update_id_first":"18446744073709551615","update_id_last":"9223372036854775808","update_id_prev":9223372036854775807,'* ]]
+	[[ "${lines[1]}" == *'"seq":9223372036854775807,'* ]]
+	[[ "${lines[1]}" == *'"expected":"9223372036854775809","got":"18446744073709551614",'* ]]
+	run -0 $T chr-tail --format text huge.q
+	[[ "${lines[0]}" == *" seq=18446744073709551615 src_seq=9223372036854775808 flags=- ids=18446744073709551615..9223372036854775808 prev=9223372036854775807 "* ]]
+	[[ "${lines[1]}" == *" expected=9223372036854775809 got=18446744073709551614 reason=seq" ]]
+}
+
+@test "--archive: a stream that does not exist is an error even when --from/--until prune every date" {
+	make_archive
+	run -3 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol TESTSYM --stream trade --from 2030-01-01
+	[ "$stderr" = "chr-tail: no 'trade' partitions in 'A/v1/testvenue/TESTSYM'" ]
+	run -3 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol TESTSYM --type trade --until 2000-01-01
+	[ "$stderr" = "chr-tail: no 'trade' partitions in 'A/v1/testvenue/TESTSYM'" ]
+	# the stream exists, every date pruned: nothing, exit 0
+	run -0 --separate-stderr $T chr-tail --format text --archive A --venue testvenue --symbol TESTSYM --from 2030-01-01
+	[ -z "$output" ] && [ -z "$stderr" ]
+	# not a directory
+	: >A/v1/testvenue/FILE
+	run -3 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol FILE
+	[ "$stderr" = "chr-tail: cannot open 'A/v1/testvenue/FILE': Not a directory" ]
+	# names that are not dates are passed over
+	mkdir -p A/v1/testvenue/TESTSYM/notadate/book A/v1/testvenue/TESTSYM/2024-08-10
+	cp A/v1/testvenue/TESTSYM/2024-08-09/book/000000000.q A/v1/testvenue/TESTSYM/notadate/book/
+	run -0 count --archive A --venue testvenue --symbol TESTSYM
+	[ "$output" = 13 ]
 }

@@ -28,7 +28,8 @@ static const char usage_text[] =
 	"  --until when     end of the range, exclusive: records before it\n"
 	"  --type list      only these record types (repeatable; 'book' is\n"
 	"                   BOOK_SNAPSHOT, BOOK_DIFF and GAP)\n"
-	"  --limit n        stop after n records written\n"
+	"  --limit n        stop after n selected records (a DEFINE passed on\n"
+	"                   for them is not counted)\n"
 	"  --format fmt     binary records (the default when stdout is not a\n"
 	"                   terminal), text (on a terminal), json, csv\n"
 	"  --levels n       text: book levels shown per side (default 5, 0 all)\n"
@@ -60,33 +61,132 @@ static const struct option longopts[] = {
 	{NULL, 0, NULL, 0},
 };
 
+/* an option's value for a message: control and non-ASCII bytes escaped
+ * (chr_fmt_shown), cut to fit buf */
+#define SHOWN(buf, s) chr_fmt_shown(buf, sizeof buf, s)
+
 static uint64_t parse_count(const char *opt, const char *s)
 {
-	char *end;
+	char *end, sh[256];
 	unsigned long long v;
 
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	if (*s < '0' || *s > '9' || *end != '\0' || errno)
-		chr_usage_error("%s '%s' is not a count", opt, s);
+		chr_usage_error("%s '%s' is not a count", opt, SHOWN(sh, s));
 	return v;
 }
 
 /* --from/--until: a time, or seq:N */
 static void parse_when(const char *opt, const char *s, int64_t *ts, uint64_t *seq)
 {
+	char sh[256];
+
 	if (strncmp(s, "seq:", 4) == 0)
 		*seq = parse_count(opt, s + 4);
 	else if (chr_time_parse(s, ts) < 0)
-		chr_usage_error("%s '%s' is neither a time nor seq:N", opt, s);
+		chr_usage_error("%s '%s' is neither a time nor seq:N", opt, SHOWN(sh, s));
 }
 
 static void check_name(const char *opt, const char *s)
 {
 	const char *bad = chr_name_check(s);
+	char sh[256];
 
 	if (bad)
-		chr_usage_error("%s '%s': %s", opt, s, bad);
+		chr_usage_error("%s '%s': %s", opt, SHOWN(sh, s), bad);
+}
+
+/* ---- the DEFINE records to pass on --------------------------------------- */
+
+/* Binary output is a stream of its own: the DEFINE of an instrument must
+ * precede its first record there, also when --type leaves DEFINE records
+ * out. The latest DEFINE of each instrument is kept, and goes out just
+ * before the instrument's next selected record unless it went out already. */
+struct def {
+	uint64_t key;		/* venue << 32 | market; 0: an empty slot */
+	struct chr_rec *rec;	/* a copy of the latest DEFINE read */
+	int sent;		/* rec (or one with its payload) went out */
+};
+
+struct defs {
+	struct def *v;
+	size_t n, cap;		/* cap: 0 or a power of two */
+};
+
+static struct def *def_find(const struct defs *d, uint64_t key)
+{
+	uint64_t h = (key ^ key >> 29) * 0x9e3779b97f4a7c15u;
+	size_t i;
+
+	if (d->cap == 0)
+		return NULL;
+	for (i = (size_t)(h >> 17) & (d->cap - 1); d->v[i].key != 0; i = (i + 1) & (d->cap - 1))
+		if (d->v[i].key == key)
+			return &d->v[i];
+	return &d->v[i];
+}
+
+static uint64_t def_key(const struct chr_rec *rec)
+{
+	return (uint64_t)rec->venue << 32 | rec->market;
+}
+
+/* Keep DEFINE rec of its instrument; sent: it goes out now. A DEFINE
+ * that repeats the payload of the one that went out changes nothing. */
+static void def_note(struct defs *d, const struct chr_rec *rec, int sent)
+{
+	uint64_t key = def_key(rec);
+	size_t span = chr_rec_span(rec->len);
+	struct def *e;
+
+	if (key == 0)
+		return;
+	if ((d->n + 1) * 2 > d->cap) {
+		struct defs nd = {NULL, d->n, d->cap ? 2 * d->cap : 64};
+
+		nd.v = calloc(nd.cap, sizeof *nd.v);
+		if (nd.v == NULL)
+			chr_die(CHR_EX_SYS, "out of memory");
+		for (size_t i = 0; i < d->cap; i++)
+			if (d->v[i].key != 0)
+				*def_find(&nd, d->v[i].key) = d->v[i];
+		free(d->v);
+		*d = nd;
+	}
+	e = def_find(d, key);
+	if (e->key != 0 && e->sent && !sent && e->rec->len == rec->len &&
+	    memcmp(chr_rec_payload(e->rec), chr_rec_payload(rec), chr_rec_payload_len(rec)) == 0)
+		return;
+	if (e->key == 0) {
+		d->n++;
+		e->key = key;
+	}
+	free(e->rec);
+	e->rec = aligned_alloc(64, span);
+	if (e->rec == NULL)
+		chr_die(CHR_EX_SYS, "out of memory");
+	memcpy(e->rec, rec, span);
+	e->sent = sent;
+}
+
+/* The DEFINE that must go out before rec, a selected record, or NULL;
+ * it counts as sent from now on. */
+static const struct chr_rec *def_due(struct defs *d, const struct chr_rec *rec)
+{
+	struct def *e = def_key(rec) ? def_find(d, def_key(rec)) : NULL;
+
+	if (e == NULL || e->key == 0 || e->sent)
+		return NULL;
+	e->sent = 1;
+	return e->rec;
+}
+
+static void defs_free(struct defs *d)
+{
+	for (size_t i = 0; i < d->cap; i++)
+		free(d->v[i].rec);
+	free(d->v);
 }
 
 static void write_failed(int err)
@@ -104,8 +204,10 @@ int main(int argc, char **argv)
 	struct chr_writer w;
 	struct chr_fmt fmt;
 	struct chr_tardis_out csv;
+	struct defs defs = {NULL, 0, 0};
 	const char *archive = NULL, *venue = NULL, *symbol = NULL, *stream = NULL;
 	const char *date = NULL, *bad;
+	char sh[256];
 	const struct chr_rec *rec;
 	enum fmt format = FMT_AUTO;
 	uint64_t limit = UINT64_MAX, written = 0, levels = CHR_FMT_LEVELS, no_csv = 0;
@@ -133,7 +235,8 @@ int main(int argc, char **argv)
 			else if (strcmp(optarg, "csv") == 0)
 				format = FMT_CSV;
 			else
-				chr_usage_error("unknown format '%s' (binary, text, json, csv)", optarg);
+				chr_usage_error("unknown format '%s' (binary, text, json, csv)",
+						SHOWN(sh, optarg));
 			break;
 		case OPT_LEVELS:
 			levels = parse_count("--levels", optarg);
@@ -147,9 +250,12 @@ int main(int argc, char **argv)
 			parse_when("--until", optarg, &sel.ts_until, &sel.seq_until);
 			break;
 		case OPT_TYPE:
-			if (chr_select_types(&sel, optarg, &bad) < 0)
-				chr_usage_error("--type '%.*s' is not a record type",
-						(int)strcspn(bad, ","), bad);
+			if (chr_select_types(&sel, optarg, &bad) < 0) {
+				char name[64];
+
+				snprintf(name, sizeof name, "%.*s", (int)strcspn(bad, ","), bad);
+				chr_usage_error("--type '%s' is not a record type", SHOWN(sh, name));
+			}
 			break;
 		case OPT_LIMIT:
 			limit = parse_count("--limit", optarg);
@@ -168,7 +274,7 @@ int main(int argc, char **argv)
 			if (strcmp(stream, "book") && strcmp(stream, "trade") &&
 			    strcmp(stream, "quote") && strcmp(stream, "topn"))
 				chr_usage_error("unknown stream '%s' (book, trade, quote, topn)",
-						stream);
+						SHOWN(sh, stream));
 			break;
 		case OPT_DATE: {
 			int64_t day;
@@ -177,7 +283,8 @@ int main(int argc, char **argv)
 			date = optarg;
 			if (chr_time_parse(date, &day) < 0 || (chr_date_format(buf, day),
 							       strcmp(buf, date) != 0))
-				chr_usage_error("--date '%s' is not a date YYYY-MM-DD", date);
+				chr_usage_error("--date '%s' is not a date YYYY-MM-DD",
+						SHOWN(sh, date));
 			break;
 		}
 		default:
@@ -233,13 +340,22 @@ int main(int argc, char **argv)
 		if ((format == FMT_TEXT || format == FMT_JSON) && chr_fmt_learn(&fmt, rec) < 0)
 			chr_die(CHR_EX_SYS, "out of memory");
 		if (!chr_select_match(&sel, rec)) {
-			/* the CSV writer learns names from DEFINE records too */
+			/* the CSV writer learns names from DEFINE records too;
+			 * binary output passes them on when they are due */
 			if (format == FMT_CSV && rec->type == CHR_DEFINE &&
 			    chr_tardis_write(&csv, rec, stdout) == -1)
 				write_failed(errno ? errno : ENOMEM);
+			if (format == FMT_BINARY && rec->type == CHR_DEFINE)
+				def_note(&defs, rec, 0);
 			continue;
 		}
 		if (format == FMT_BINARY) {
+			const struct chr_rec *def;
+
+			if (rec->type == CHR_DEFINE)
+				def_note(&defs, rec, 1);
+			else if ((def = def_due(&defs, rec)) != NULL && chr_writer_put(&w, def) < 0)
+				write_failed(w.err);	/* not counted by --limit */
 			if (chr_writer_put(&w, rec) < 0)
 				write_failed(w.err);
 		} else if (format == FMT_CSV) {
@@ -263,6 +379,7 @@ int main(int argc, char **argv)
 	if (format == FMT_BINARY) {
 		if (chr_writer_close(&w) < 0)
 			write_failed(w.err);
+		defs_free(&defs);
 	} else {
 		if (format == FMT_CSV)
 			chr_tardis_out_free(&csv);

@@ -1,7 +1,8 @@
 /* t-fmt.c - text and JSON views of records, the DEFINE name table and
  * record selection; "t-fmt gen N [TS0 [FIRST [SEGID]]]" writes a test
  * stream of N records (or one sealed segment) to stdout for the bats tests,
- * "t-fmt heartbeat" one HEARTBEAT record. */
+ * "t-fmt heartbeat" one HEARTBEAT record, "t-fmt huge" records whose
+ * unsigned fields lie above INT64_MAX. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -240,6 +241,8 @@ static void test_names(void)
 	CHECK_STR(chr_fmt_dec(buf, 15, 19), "15e-19");
 }
 
+static void make_huge(struct chr_writer *w);
+
 static void test_select(void)
 {
 	static struct chr_select sel;
@@ -271,6 +274,168 @@ static void test_select(void)
 	sel.seq_from = 3;
 	CHECK(!chr_select_match(&sel, rec_at(2)));
 	CHECK(chr_select_match(&sel, rec_at(5)));
+	/* open ranges hold the largest seq and ts too */
+	{
+		struct chr_writer w;
+		struct chr_rec *r;
+
+		chr_select_init(&sel);
+		chr_writer_init(&w, -1, "mem", 0);
+		make_huge(&w);
+		r = (struct chr_rec *)w.buf;
+		CHECK(r->seq == UINT64_MAX && chr_select_match(&sel, r));
+		r->ts = INT64_MAX;
+		CHECK(chr_select_match(&sel, r));
+		sel.seq_until = UINT64_MAX - 1;
+		CHECK(!chr_select_match(&sel, r));
+		w.n = 0;
+		chr_writer_close(&w);
+	}
+}
+
+/* A DEFINE of venue and symbol (raw bytes, NUL-padded) in w. */
+static void make_define(struct chr_writer *w, const char *venue, const char *symbol)
+{
+	struct chr_rec *r = chr_writer_reserve(w, CHR_HDR_SIZE + sizeof(struct chr_define));
+	struct chr_define *d = chr_rec_payload(r);
+
+	r->type = CHR_DEFINE;
+	r->ts = TS0;
+	r->venue = VENUE_ID;
+	r->market = MARKET_ID;
+	strncpy(d->venue, venue, sizeof d->venue);
+	strncpy(d->symbol, symbol, sizeof d->symbol);
+	chr_writer_commit(w, r);
+}
+
+/* Records with unsigned fields above INT64_MAX in w: a BOOK_DIFF with seq
+ * UINT64_MAX, src_seq 2^63 and update ids UINT64_MAX, 2^63, INT64_MAX; a
+ * GAP expecting 2^63 + 1 and getting UINT64_MAX - 1 (seq INT64_MAX). */
+static void make_huge(struct chr_writer *w)
+{
+	struct chr_rec *r;
+	struct chr_book *b;
+	struct chr_gap *g;
+
+	r = chr_writer_reserve(w, CHR_HDR_SIZE + sizeof *b);
+	r->type = CHR_BOOK_DIFF;
+	r->ts = TS0;
+	r->venue = VENUE_ID;
+	r->market = MARKET_ID;
+	r->seq = UINT64_MAX;
+	r->src_seq = (uint64_t)1 << 63;
+	b = chr_rec_payload(r);
+	b->update_id_first = UINT64_MAX;
+	b->update_id_last = (uint64_t)1 << 63;
+	b->update_id_prev = INT64_MAX;
+	chr_writer_commit(w, r);
+	r = chr_writer_reserve(w, CHR_HDR_SIZE + sizeof *g);
+	r->type = CHR_GAP;
+	r->ts = TS0;
+	r->venue = VENUE_ID;
+	r->market = MARKET_ID;
+	r->seq = INT64_MAX;
+	g = chr_rec_payload(r);
+	g->expected = ((uint64_t)1 << 63) + 1;
+	g->got = UINT64_MAX - 1;
+	g->reason = CHR_GAP_SEQ;
+	chr_writer_commit(w, r);
+}
+
+/* Names and trade ids holding control, non-ASCII and space bytes stay on
+ * one line of text, as \xNN escapes; JSON keeps them as JSON escapes. */
+static void test_text_escapes(void)
+{
+	struct chr_writer w;
+	const struct chr_rec *r;
+	struct chr_trade *t;
+	struct chr_rec *tr;
+	struct chr_fmt f;
+	char *s, buf[64];
+
+	chr_writer_init(&w, -1, "mem", 0);
+	make_define(&w, "ev\x1b[31mil\nX", "a b\\c\x7f\xc3\xa9");
+	chr_fmt_init(&f, NULL, CHR_FMT_TEXT);
+	r = (const struct chr_rec *)w.buf;
+	CHECK(chr_fmt_learn(&f, r) == 0);
+	s = show(&f, r);
+	CHECK_STR(s, "2024-08-08T00:00:00.000000000Z DEFINE"
+		  " ev\\x1b[31mil\\x0aX a\\x20b\\x5cc\\x7f\\xc3\\xa9 seq=0 src_seq=0 flags=-"
+		  " venue=ev\\x1b[31mil\\x0aX symbol=a\\x20b\\x5cc\\x7f\\xc3\\xa9"
+		  " price_scale_hint=0 size_scale_hint=0\n");
+	free(s);
+	w.n = 0;
+	tr = chr_writer_reserve(&w, CHR_HDR_SIZE + sizeof *t);
+	tr->type = CHR_TRADE;
+	tr->venue = VENUE_ID;
+	tr->market = MARKET_ID;
+	t = chr_rec_payload(tr);
+	t->price = 1;
+	t->size = 2;
+	strcpy(t->id, "x\ry\tz");
+	chr_writer_commit(&w, tr);
+	s = show(&f, (const struct chr_rec *)w.buf);
+	CHECK(strstr(s, " unknown 1 x 2 id=x\\x0dy\\x09z\n") != NULL);
+	CHECK(strchr(s, '\n') == s + strlen(s) - 1);
+	free(s);
+	chr_fmt_free(&f);
+	w.n = 0;
+	chr_writer_close(&w);
+	/* messages: spaces are kept, the rest as in text */
+	CHECK_STR(chr_fmt_shown(buf, sizeof buf, "a b\x1b\\.q"), "a b\\x1b\\x5c.q");
+	CHECK_STR(chr_fmt_shown(buf, 8, "\x01\x02\x03"), "\\x01");
+	CHECK_STR(chr_fmt_shown(buf, sizeof buf, ""), "");
+}
+
+/* Unsigned values above INT64_MAX are exact decimal strings in JSON;
+ * values up to INT64_MAX stay numbers. */
+static void test_json_huge(void)
+{
+	struct chr_writer w;
+	const struct chr_rec *r;
+	struct chr_fmt f;
+	json_error_t e;
+	json_t *o;
+	char *s;
+
+	chr_writer_init(&w, -1, "mem", 0);
+	make_huge(&w);
+	chr_fmt_init(&f, NULL, CHR_FMT_JSON);
+	r = (const struct chr_rec *)w.buf;
+	s = show(&f, r);
+	o = json_loads(s, 0, &e);
+	CHECK(o != NULL);
+	CHECK_STR(json_string_value(json_object_get(o, "seq")), "18446744073709551615");
+	CHECK_STR(json_string_value(json_object_get(o, "src_seq")), "9223372036854775808");
+	CHECK_STR(json_string_value(json_object_get(o, "update_id_first")), "18446744073709551615");
+	CHECK_STR(json_string_value(json_object_get(o, "update_id_last")), "9223372036854775808");
+	CHECK(json_is_integer(json_object_get(o, "update_id_prev")) &&
+	      json_integer_value(json_object_get(o, "update_id_prev")) == INT64_MAX);
+	json_decref(o);
+	free(s);
+	r = (const struct chr_rec *)(w.buf + chr_rec_span(r->len));
+	s = show(&f, r);
+	o = json_loads(s, 0, &e);
+	CHECK(o != NULL);
+	CHECK(json_is_integer(json_object_get(o, "seq")) &&
+	      json_integer_value(json_object_get(o, "seq")) == INT64_MAX);
+	CHECK_STR(json_string_value(json_object_get(o, "expected")), "9223372036854775809");
+	CHECK_STR(json_string_value(json_object_get(o, "got")), "18446744073709551614");
+	json_decref(o);
+	free(s);
+	chr_fmt_free(&f);
+	w.n = 0;
+	chr_writer_close(&w);
+}
+
+/* huge: the records of make_huge */
+static int huge(void)
+{
+	struct chr_writer w;
+
+	chr_writer_init(&w, STDOUT_FILENO, "stdout", 0);
+	make_huge(&w);
+	return chr_writer_close(&w) == 0 ? 0 : 3;
 }
 
 /* heartbeat: one HEARTBEAT record at TS0 */
@@ -293,8 +458,12 @@ int main(int argc, char **argv)
 		return gen(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "heartbeat") == 0)
 		return heartbeat();
+	if (argc > 1 && strcmp(argv[1], "huge") == 0)
+		return huge();
 	test_text();
+	test_text_escapes();
 	test_json();
+	test_json_huge();
 	test_names();
 	test_select();
 	return unit_done("t-fmt");
