@@ -38,16 +38,17 @@ static struct chr_name_ent *find(const struct chr_names *m, uint64_t key)
 
 static int grow(struct chr_names *m)
 {
-	size_t cap = m->cap ? 2 * m->cap : 64;
+	size_t oc = m->cap, cap = oc ? 2 * oc : 64;
 	struct chr_name_ent *v = calloc(cap, sizeof *v), *old = m->v;
 
 	if (v == NULL)
 		return -1;
+	/* find() probes with the new capacity, so set it before re-inserting */
 	m->v = v;
-	for (size_t i = 0; i < m->cap; i++)
+	m->cap = cap;
+	for (size_t i = 0; i < oc; i++)
 		if (old[i].key != 0)
 			*find(m, old[i].key) = old[i];
-	m->cap = cap;
 	free(old);
 	return 0;
 }

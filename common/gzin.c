@@ -215,25 +215,15 @@ static ssize_t read_gz(struct chr_gzin *g, void *buf, size_t n)
 
 ssize_t chr_gzin_read(struct chr_gzin *g, void *buf, size_t n)
 {
-	ssize_t k;
-
-	if (g->pend) {
-		if (g->pend == 1) {
-			g->pend = 2;
-			return -1;
-		}
+	/* after an error (set by fail or fail_at), every call reports it; data
+	 * returned with it (k > 0) came before the damage */
+	if (g->pend)
 		return -1;
-	}
 	if (n == 0)
 		return 0;
 	if (g->gz < 0 && sniff(g) < 0)
 		return -1;
 	if (!g->gz)
 		return read_plain(g, buf, n);
-	k = read_gz(g, buf, n);
-	if (k > 0 && g->pend)
-		g->pend = 1;	/* report it on the next call */
-	else if (k < 0)
-		g->pend = 2;
-	return k;
+	return read_gz(g, buf, n);
 }

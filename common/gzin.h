@@ -23,7 +23,7 @@ struct chr_gzin {
 	struct inflate_state *st;
 	int member;		/* 1 inside a gzip member, 0 between members */
 	int eof;		/* fd reached EOF */
-	int pend;		/* an error is waiting for the next read */
+	int pend;		/* an error happened: every later read returns -1 */
 	int status;		/* after -1: CHR_EX_DATA or CHR_EX_SYS */
 	char err[512];		/* after -1: the message, without the program name */
 };

@@ -22,6 +22,9 @@
 /* levels of one book record, so that len stays <= CHR_REC_MAX */
 #define LVL_MAX ((CHR_REC_MAX - CHR_HDR_SIZE - sizeof(struct chr_book)) / sizeof(struct chr_level))
 
+/* the longest venue name: a DEFINE venue field holds it and its NUL */
+#define VENUE_LEN (CHR_VENUE_MAX - 1)
+
 #define SIDE_BID 1
 #define SIDE_ASK 2
 
@@ -118,7 +121,7 @@ char *chr_tardis_header_line(int dataset, int n)
 /* ---- rows -> records: state ---- */
 
 /* a parsed decimal: mantissa (CHR_NULL when empty), fraction digits,
- * integer digits, and its text for messages */
+ * integer digits (leading zeros not counted), and its text for messages */
 struct dv {
 	int64_t v;
 	int sc, dig;
@@ -196,7 +199,7 @@ struct chr_tardis_state {
 	char pfx[CHR_TARDIS_PAD];	/* "exchange,symbol," of the last fast row */
 	size_t pfx_len;
 	struct market *pfx_m;
-	struct tsc ts_c, lts_c;	/* the last 16-digit timestamps seen */
+	struct tsc ts_c, lts_c;	/* the last 16-digit timestamps seen (always digits) */
 	struct cur cur;
 	struct dv *tv;		/* book_snapshot_N scratch */
 	/* libcsv */
@@ -207,6 +210,8 @@ struct chr_tardis_state {
 	int csv_rows;
 	int csv_nomem;
 	uint64_t seq;
+	size_t scanned;		/* bytes of the unfinished line searched for its '\n' */
+	int discard;		/* dropping the rest of a line longer than LINE_MAX */
 	struct tfile *files;	/* the inputs begun, for the report */
 	size_t nfiles, capfiles;
 	int files_nomem;
@@ -232,6 +237,12 @@ int chr_tardis_in_init(struct chr_tardis_in *t, struct chr_writer *w)
 	t->s = s;
 	s->w = w;
 	s->need_header = 1;
+	/* the timestamp caches start as a true pair, "0000000000000000" = 0,
+	 * so that a match is always right (all-zero bytes would read as 0) */
+	memset(&s->ts_c.a, '0', sizeof s->ts_c.a);
+	memset(&s->ts_c.b, '0', sizeof s->ts_c.b);
+	s->ts_c.v = 0;
+	s->lts_c = s->ts_c;
 	if (csv_init(&s->csv, CSV_STRICT | CSV_STRICT_FINI) != 0) {
 		free(s);
 		t->s = NULL;
@@ -273,6 +284,8 @@ void chr_tardis_in_file(struct chr_tardis_in *t, const char *name)
 	t->name = name;
 	t->line = 0;
 	s->need_header = 1;
+	s->scanned = 0;
+	s->discard = 0;
 	if (s->nfiles == s->capfiles) {
 		size_t cap = s->capfiles ? 2 * s->capfiles : 16;
 		struct tfile *nf = realloc(s->files, cap * sizeof *nf);
@@ -316,8 +329,36 @@ static int bad(struct chr_tardis_in *t, const char *fmt, ...)
 	return 0;
 }
 
-/* A field for a message: at most 60 bytes of it */
-#define FLD(p, n) (int)((n) > 60 ? 60 : (n)), (p)
+/* At most max bytes of p[0..n) for a message, into buf (4 * max + 1
+ * bytes): printable ASCII as is, '\\' and every other byte (NUL, control
+ * characters, non-ASCII) escaped as \\ and \xHH. Returns buf. */
+static const char *esc(char *buf, const char *p, size_t n, size_t max)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, k = 0;
+
+	for (i = 0; i < n && i < max; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c == '\\') {
+			buf[k++] = '\\';
+			buf[k++] = '\\';
+		} else if (c >= 0x20 && c < 0x7f) {
+			buf[k++] = (char)c;
+		} else {
+			buf[k++] = '\\';
+			buf[k++] = 'x';
+			buf[k++] = hex[c >> 4];
+			buf[k++] = hex[c & 15];
+		}
+	}
+	buf[k] = '\0';
+	return buf;
+}
+
+/* A field for a message ("%s"): at most 60 bytes of it, escaped */
+#define FLD_MAX 60
+#define FLD(p, n) esc((char[4 * FLD_MAX + 1]){ 0 }, (p), (n), FLD_MAX)
 
 static int wfail(struct chr_tardis_in *t)
 {
@@ -404,13 +445,13 @@ static int market(struct chr_tardis_in *t, const char *ex, size_t exn, const cha
 			}
 	}
 	if (!name_ok(ex, exn))
-		return bad(t, "exchange '%.*s' is not a name", FLD(ex, exn)) < 0 ? -2 : 0;
-	if (exn > CHR_VENUE_MAX)
-		return bad(t, "exchange '%.*s' is longer than %d bytes", FLD(ex, exn), CHR_VENUE_MAX) < 0 ? -2 : 0;
+		return bad(t, "exchange '%s' is not a name", FLD(ex, exn)) < 0 ? -2 : 0;
+	if (exn > VENUE_LEN)
+		return bad(t, "exchange '%s' is longer than %d bytes", FLD(ex, exn), VENUE_LEN) < 0 ? -2 : 0;
 	if (!name_ok(sy, syn))
-		return bad(t, "symbol '%.*s' is not a name", FLD(sy, syn)) < 0 ? -2 : 0;
+		return bad(t, "symbol '%s' is not a name", FLD(sy, syn)) < 0 ? -2 : 0;
 	if (syn > CHR_SYMBOL_MAX)
-		return bad(t, "symbol '%.*s' is longer than %d bytes", FLD(sy, syn), CHR_SYMBOL_MAX) < 0 ? -2 : 0;
+		return bad(t, "symbol '%s' is longer than %d bytes", FLD(sy, syn), CHR_SYMBOL_MAX) < 0 ? -2 : 0;
 	if (2 * (s->nall + 1) > s->capmk && mk_grow(s) < 0)
 		return -1;
 	if ((m = calloc(1, sizeof *m)) == NULL || (m->key = malloc(kn + 1)) == NULL) {
@@ -639,9 +680,9 @@ static inline int l2_row(struct chr_tardis_in *t, const struct row *r)
 		cont = 0;
 	if (cont) {
 		if (UNLIKELY(!fits(&r->px, c->pmax, c->pdig)))
-			return bad(t, "price '%.*s' does not fit the scale of its record", FLD(r->px.t, r->px.n));
+			return bad(t, "price '%s' does not fit the scale of its record", FLD(r->px.t, r->px.n));
 		if (UNLIKELY(!fits(&r->sz, c->smax, c->sdig)))
-			return bad(t, "amount '%.*s' does not fit the scale of its record", FLD(r->sz.t, r->sz.n));
+			return bad(t, "amount '%s' does not fit the scale of its record", FLD(r->sz.t, r->sz.n));
 	} else {
 		if (c->active && emit(t, !same) < 0)
 			return -1;
@@ -696,7 +737,7 @@ static int one_row(struct chr_tardis_in *t, const struct row *r)
 			int isp = i == 1 || i == 2;
 
 			if (!fits(&r->q[i], isp ? ps : ss, isp ? pd : sd))
-				return bad(t, "%s '%.*s' does not fit the scale of its record",
+				return bad(t, "%s '%s' does not fit the scale of its record",
 					   i == 0 ? "ask_amount" : i == 1 ? "ask_price" : i == 2 ? "bid_price" : "bid_amount",
 					   FLD(r->q[i].t, r->q[i].n));
 			if (isp)
@@ -716,7 +757,7 @@ static int one_row(struct chr_tardis_in *t, const struct row *r)
 			int isp = (i & 1) == 0;
 
 			if (!fits(&r->tv[i], isp ? ps : ss, isp ? pd : sd))
-				return bad(t, "%s[%d].%s '%.*s' does not fit the scale of its record",
+				return bad(t, "%s[%d].%s '%s' does not fit the scale of its record",
 					   (i & 2) ? "bids" : "asks", i / 4, isp ? "price" : "amount",
 					   FLD(r->tv[i].t, r->tv[i].n));
 			if (isp)
@@ -791,9 +832,9 @@ static inline const char *f_ts(const char *p, int64_t *v)
 
 static inline const char *f_dec(const char *p, struct dv *d)
 {
-	const char *s = p, *i0;
+	const char *s = p, *i0, *z;
 	uint64_t x = 0;
-	int neg = 0, ni, nf = 0;
+	int neg = 0, ni, nz, nf = 0;
 
 	d->t = p;
 	if (*p == '-') {
@@ -801,9 +842,13 @@ static inline const char *f_dec(const char *p, struct dv *d)
 		p++;
 	}
 	i0 = p;
+	while (*p == '0')
+		p++;
+	z = p;			/* leading zeros are not digits of the value */
 	while ((unsigned)(*p - '0') < 10)
 		x = x * 10 + (uint64_t)(*p++ - '0');
 	ni = (int)(p - i0);
+	nz = (int)(p - z);
 	if (*p == '.') {
 		const char *f0 = ++p;
 
@@ -813,11 +858,11 @@ static inline const char *f_dec(const char *p, struct dv *d)
 		if (UNLIKELY(nf == 0))
 			return NULL;
 	}
-	if (UNLIKELY(ni == 0 || ni + nf > CHR_DEC_MAX_SCALE))
+	if (UNLIKELY(ni == 0 || nz + nf > CHR_DEC_MAX_SCALE))
 		return NULL;
 	d->v = neg ? -(int64_t)x : (int64_t)x;
 	d->sc = nf;
-	d->dig = ni;
+	d->dig = nz;
 	d->n = (size_t)(p - s);
 	return p;
 }
@@ -929,7 +974,7 @@ scan:
 	/* a header line in the stream, and names the general path reports */
 	if (n > sizeof s->pfx - 16 || (p - sy == 6 && memcmp(ex, "exchange,symbol,", 16) == 0) ||
 	    !name_ok(ex, (size_t)(sy - 1 - ex)) || !name_ok(sy, (size_t)(p - sy)) ||
-	    (size_t)(sy - 1 - ex) > CHR_VENUE_MAX || (size_t)(p - sy) > CHR_SYMBOL_MAX)
+	    (size_t)(sy - 1 - ex) > VENUE_LEN || (size_t)(p - sy) > CHR_SYMBOL_MAX)
 		return NULL;
 	if (market(t, ex, (size_t)(sy - 1 - ex), sy, (size_t)(p - sy), &r->m) != 1)
 		return NULL;	/* out of memory: the general path says so */
@@ -1107,10 +1152,10 @@ static int g_ts(struct chr_tardis_in *t, const char *what, const char *p, size_t
 			break;
 		x = x * 10 + (uint64_t)(p[i] - '0');
 		if (x > (uint64_t)US_MAX)
-			return bad(t, "%s '%.*s' is out of range", what, FLD(p, n)) < 0 ? -1 : 1;
+			return bad(t, "%s '%s' is out of range", what, FLD(p, n)) < 0 ? -1 : 1;
 	}
 	if (n == 0 || i < n)
-		return bad(t, "%s '%.*s' is not an integer", what, FLD(p, n)) < 0 ? -1 : 1;
+		return bad(t, "%s '%s' is not an integer", what, FLD(p, n)) < 0 ? -1 : 1;
 	*v = (int64_t)x;
 	return 0;
 }
@@ -1140,13 +1185,15 @@ static int g_dec(struct chr_tardis_in *t, const char *what, int idx, const char 
 	}
 	rc = chr_dec_parse(p, n, &v, &sc);
 	if (rc == -1)
-		return bad(t, "%s '%.*s' is not a decimal", name, FLD(p, n)) < 0 ? -1 : 1;
+		return bad(t, "%s '%s' is not a decimal", name, FLD(p, n)) < 0 ? -1 : 1;
 	if (p[0] == '-')
 		i = 1;
+	while (i < n && p[i] == '0')
+		i++;		/* leading zeros are not digits of the value */
 	for (; i < n && p[i] != '.'; i++)
 		ni++;
 	if (rc == -2 || (int)ni + sc > CHR_DEC_MAX_SCALE)
-		return bad(t, "%s '%.*s' is out of range", name, FLD(p, n)) < 0 ? -1 : 1;
+		return bad(t, "%s '%s' is out of range", name, FLD(p, n)) < 0 ? -1 : 1;
 	d->v = v;
 	d->sc = sc;
 	d->dig = (int)ni;
@@ -1185,20 +1232,20 @@ static int g_row(struct chr_tardis_in *t)
 		else if (FL(4) == 5 && memcmp(F(4), "false", 5) == 0)
 			r.snap = 0;
 		else
-			return bad(t, "is_snapshot '%.*s' is not true or false", FLD(F(4), FL(4)));
+			return bad(t, "is_snapshot '%s' is not true or false", FLD(F(4), FL(4)));
 		if (FL(5) == 3 && memcmp(F(5), "bid", 3) == 0)
 			r.side = SIDE_BID;
 		else if (FL(5) == 3 && memcmp(F(5), "ask", 3) == 0)
 			r.side = SIDE_ASK;
 		else
-			return bad(t, "side '%.*s' is not bid or ask", FLD(F(5), FL(5)));
+			return bad(t, "side '%s' is not bid or ask", FLD(F(5), FL(5)));
 		if ((rc = g_dec(t, "price", -1, F(6), FL(6), &r.px, 0)) != 0 ||
 		    (rc = g_dec(t, "amount", -1, F(7), FL(7), &r.sz, 0)) != 0)
 			return rc > 0 ? 0 : -1;
 		return l2_row(t, &r);
 	case CHR_TARDIS_TRADES:
 		if (FL(4) > CHR_TRADE_ID_MAX)
-			return bad(t, "trade id '%.*s' is longer than %d bytes", FLD(F(4), FL(4)), CHR_TRADE_ID_MAX);
+			return bad(t, "trade id '%s' is longer than %d bytes", FLD(F(4), FL(4)), CHR_TRADE_ID_MAX);
 		if (memchr(F(4), '\0', FL(4)) != NULL)
 			return bad(t, "trade id holds a NUL byte");
 		r.id = F(4);
@@ -1210,7 +1257,7 @@ static int g_row(struct chr_tardis_in *t)
 		else if (FL(5) == 7 && memcmp(F(5), "unknown", 7) == 0)
 			r.side = CHR_SIDE_UNKNOWN;
 		else
-			return bad(t, "side '%.*s' is not buy, sell or unknown", FLD(F(5), FL(5)));
+			return bad(t, "side '%s' is not buy, sell or unknown", FLD(F(5), FL(5)));
 		if ((rc = g_dec(t, "price", -1, F(6), FL(6), &r.px, 0)) != 0 ||
 		    (rc = g_dec(t, "amount", -1, F(7), FL(7), &r.sz, 0)) != 0)
 			return rc > 0 ? 0 : -1;
@@ -1246,8 +1293,10 @@ static int header(struct chr_tardis_in *t, const char *p, size_t n, int first)
 		type = chr_tardis_header(p, n, &hn);
 	}
 	if (type == CHR_TARDIS_NONE) {
-		snprintf(t->err, sizeof t->err, "%s:%llu: unknown header '%.*s%s'", t->name,
-			 (unsigned long long)t->line, (int)(n > 100 ? 100 : n), p, n > 100 ? "..." : "");
+		char e[4 * 100 + 1];
+
+		snprintf(t->err, sizeof t->err, "%s:%llu: unknown header '%s%s'", t->name,
+			 (unsigned long long)t->line, esc(e, p, n, 100), n > 100 ? "..." : "");
 		t->status = CHR_EX_DATA;
 		return -1;
 	}
@@ -1258,45 +1307,52 @@ static int header(struct chr_tardis_in *t, const char *p, size_t n, int first)
 	return set_dataset(t, type, hn);
 }
 
-/* The general path for the line at *pp: 1 used (and *pp moved), 0 when
- * the line is incomplete, -1 on failure. A row is one line: a quoted field
- * cannot hold a line end (Tardis never writes one), so a quote left open
- * spoils one row, not the rest of the file. */
-static int general(struct chr_tardis_in *t, char **pp, char *end, int final)
+/* A line longer than CHR_TARDIS_LINE_MAX at p[0..n) (n: the part at hand),
+ * counted as the next line: a bad row, or the header of the file (with
+ * --type; else an unknown header). 1 taken, -1 on failure. */
+static int too_long(struct chr_tardis_in *t, const char *p, size_t n)
+{
+	t->line++;
+	if (t->s->need_header)
+		return header(t, p, n, 1) < 0 ? -1 : 1;
+	t->rows++;
+	return bad(t, "line longer than %u bytes", CHR_TARDIS_LINE_MAX) < 0 ? -1 : 1;
+}
+
+/* The general path for the complete line at *pp (its '\n' is before end,
+ * or it is the last line and ends at the sentinel end): 1 used (and *pp
+ * moved), -1 on failure. A row is one line: a quoted field cannot hold a
+ * line end (Tardis never writes one), so a quote left open spoils one row,
+ * not the rest of the file. */
+static int general(struct chr_tardis_in *t, char **pp, char *end)
 {
 	struct chr_tardis_state *s = t->s;
-	char *ls = *pp, *nl, *le;
-	uint64_t lines = 1;
+	char *ls = *pp, *nl;
 	int rc;
 	size_t tn;
 
 	nl = memchr(ls, '\n', (size_t)(end + 1 - ls));
-	if (nl == end && !final)
-		return 0;
-	le = nl;
 	*pp = nl + 1;
-	tn = (size_t)(le - ls);
+	tn = (size_t)(nl - ls);
+	if (tn > CHR_TARDIS_LINE_MAX)
+		return too_long(t, ls, tn);
 	if (tn > 0 && ls[tn - 1] == '\r')
 		tn--;
-	if (s->need_header) {
-		t->line += lines;
-		return header(t, ls, tn, 1) < 0 ? -1 : 1;
-	}
 	t->line++;
-	if (tn == 0) {
-		t->line += lines - 1;
-		t->rows++;
-		return bad(t, "empty line") < 0 ? -1 : 1;
-	}
+	if (s->need_header)
+		return header(t, ls, tn, 1) < 0 ? -1 : 1;
 	if (tn >= 9 && memcmp(ls, "exchange,", 9) == 0) {
 		int hn;
 
-		if (chr_tardis_header(ls, tn, &hn) != CHR_TARDIS_NONE) {
-			t->line += lines - 1;
+		if (chr_tardis_header(ls, tn, &hn) != CHR_TARDIS_NONE)
 			return header(t, ls, tn, 0) < 0 ? -1 : 1;
-		}
 	}
 	t->rows++;
+	if (tn == 0)
+		return bad(t, "empty line") < 0 ? -1 : 1;
+	/* libcsv would end a row at a lone CR (or keep it in a quoted field) */
+	if (memchr(ls, '\r', tn) != NULL)
+		return bad(t, "stray carriage return in the row") < 0 ? -1 : 1;
 	s->nf = s->fbn = 0;
 	s->csv_rows = 0;
 	s->csv_nomem = 0;
@@ -1310,19 +1366,16 @@ static int general(struct chr_tardis_in *t, char **pp, char *end, int final)
 		rc = e == CSV_EPARSE ? bad(t, "malformed quotes") : oom(t);
 	} else if (s->csv_nomem) {
 		rc = oom(t);
-	} else if (s->csv_rows != 1) {
-		rc = bad(t, "stray carriage return in the row");
 	} else {
 		rc = g_row(t);
 	}
-	t->line += lines - 1;
 	return rc < 0 ? -1 : 1;
 }
 
 long chr_tardis_in_parse(struct chr_tardis_in *t, char *buf, size_t n, int final)
 {
 	struct chr_tardis_state *s = t->s;
-	char *p = buf, *end = buf + n;
+	char *p = buf, *end = buf + n, *lim, *from;
 	const char *q;
 	struct row r;
 	int rc;
@@ -1330,7 +1383,27 @@ long chr_tardis_in_parse(struct chr_tardis_in *t, char *buf, size_t n, int final
 	/* a sentinel line end and readable scratch after the data */
 	memset(end, 0, CHR_TARDIS_PAD);
 	*end = '\n';
-	while (p < end) {
+	if (UNLIKELY(s->discard)) {
+		/* the rest of a line too long to keep: up to its '\n' */
+		if ((p = memchr(buf, '\n', n)) == NULL) {
+			s->discard = !final;
+			return (long)n;
+		}
+		p++;
+		s->discard = 0;
+		s->scanned = 0;
+	}
+	/* [p, lim) are complete lines; a line from lim on has no '\n' yet (its
+	 * first s->scanned bytes were searched by the call before) */
+	if (final) {
+		lim = end;
+	} else {
+		from = p == buf && s->scanned <= n ? buf + s->scanned : p;
+		lim = memrchr(from, '\n', (size_t)(end - from));
+		lim = lim != NULL ? lim + 1 : p;
+	}
+	s->scanned = 0;
+	while (p < lim) {
 		if (LIKELY(t->fast) && LIKELY(!s->need_header)) {
 			switch (s->type) {
 			case CHR_TARDIS_L2: q = f_l2(t, p, &r); break;
@@ -1338,9 +1411,8 @@ long chr_tardis_in_parse(struct chr_tardis_in *t, char *buf, size_t n, int final
 			case CHR_TARDIS_QUOTES: q = f_quote(t, p, &r); break;
 			default: q = f_topn(t, p, &r); break;
 			}
-			if (LIKELY(q != NULL)) {
-				if (UNLIKELY(q > end) && !final)
-					break;	/* the line ends at the sentinel: incomplete */
+			/* q <= lim (or end + 1 for a last line without '\n') */
+			if (LIKELY(q != NULL) && LIKELY((size_t)(q - p) <= CHR_TARDIS_LINE_MAX + 1)) {
 				t->line++;
 				t->rows++;
 				rc = s->type == CHR_TARDIS_L2 ? l2_row(t, &r) : one_row(t, &r);
@@ -1350,14 +1422,19 @@ long chr_tardis_in_parse(struct chr_tardis_in *t, char *buf, size_t n, int final
 				continue;
 			}
 		}
-		rc = general(t, &p, end, final);
-		if (rc < 0)
+		if (general(t, &p, end) < 0)
 			return -1;
-		if (rc == 0)
-			break;
 	}
-	if (p > end)
-		p = end;
+	if (p >= end)
+		return (long)n;
+	/* the unfinished line: kept for the next call, or too long to keep */
+	if ((size_t)(end - p) > CHR_TARDIS_LINE_MAX) {
+		if (too_long(t, p, (size_t)(end - p)) < 0)
+			return -1;
+		s->discard = 1;
+		return (long)n;
+	}
+	s->scanned = (size_t)(end - p);
 	return (long)(p - buf);
 }
 
@@ -1471,12 +1548,6 @@ char *chr_tardis_in_report(const struct chr_tardis_in *t, const char *const *pat
 
 /* ---- records -> CSV ---- */
 
-struct chr_tardis_name {
-	uint16_t venue;
-	uint32_t market;
-	char exchange[CHR_VENUE_MAX + 1], symbol[CHR_SYMBOL_MAX + 1];
-};
-
 void chr_tardis_out_init(struct chr_tardis_out *o)
 {
 	memset(o, 0, sizeof *o);
@@ -1484,45 +1555,9 @@ void chr_tardis_out_init(struct chr_tardis_out *o)
 
 void chr_tardis_out_free(struct chr_tardis_out *o)
 {
-	free(o->names);
+	chr_names_free(&o->names);
 	free(o->line);
 	memset(o, 0, sizeof *o);
-}
-
-static const struct chr_tardis_name *find_name(const struct chr_tardis_out *o, uint16_t v, uint32_t m)
-{
-	size_t i;
-
-	for (i = o->n_names; i-- > 0;)
-		if (o->names[i].venue == v && o->names[i].market == m)
-			return &o->names[i];
-	return NULL;
-}
-
-static int remember(struct chr_tardis_out *o, const struct chr_rec *r)
-{
-	const struct chr_define *d = chr_rec_payload(r);
-	struct chr_tardis_name *nm = (struct chr_tardis_name *)find_name(o, r->venue, r->market);
-
-	if (nm == NULL) {
-		if (o->n_names == o->cap_names) {
-			size_t nc = o->cap_names ? 2 * o->cap_names : 16;
-			struct chr_tardis_name *v = realloc(o->names, nc * sizeof *v);
-
-			if (v == NULL)
-				return -1;
-			o->names = v;
-			o->cap_names = nc;
-		}
-		nm = &o->names[o->n_names++];
-		nm->venue = r->venue;
-		nm->market = r->market;
-	}
-	memcpy(nm->exchange, d->venue, CHR_VENUE_MAX);
-	nm->exchange[CHR_VENUE_MAX] = '\0';
-	memcpy(nm->symbol, d->symbol, CHR_SYMBOL_MAX);
-	nm->symbol[CHR_SYMBOL_MAX] = '\0';
-	return 0;
 }
 
 /* room for k more bytes in the row buffer at *n */
@@ -1542,12 +1577,15 @@ static int room(struct chr_tardis_out *o, size_t n, size_t k)
 	return 0;
 }
 
-/* a text field, quoted when it holds a comma, quote or line end */
+/* a text field s[0..n) (not NUL-terminated), quoted when it holds a
+ * comma, quote or line end */
 static size_t put_text(char *b, const char *s, size_t n)
 {
 	size_t k = 0, i;
 
-	if (strcspn(s, ",\"\r\n") >= n) {
+	for (i = 0; i < n && s[i] != ',' && s[i] != '"' && s[i] != '\r' && s[i] != '\n'; i++)
+		;
+	if (i == n) {
 		memcpy(b, s, n);
 		return n;
 	}
@@ -1579,14 +1617,23 @@ static size_t put_dec(char *b, int64_t v, int sc)
 	return v == CHR_NULL ? 0 : chr_dec_format(b, v, sc);
 }
 
+/* a name chr-csv2ev reads back: not empty, no control characters */
+static int csv_name(const char *s)
+{
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return 0;
+	return *s != '\0';
+}
+
 /* "exchange,symbol,timestamp,local_timestamp," of r into b */
 static size_t put_common(const struct chr_tardis_out *o, char *b, const struct chr_rec *r)
 {
-	const struct chr_tardis_name *nm = find_name(o, r->venue, r->market);
+	const struct chr_name_ent *nm = chr_names_get(&o->names, r->venue, r->market);
 	size_t k;
 
-	if (nm != NULL) {
-		k = put_text(b, nm->exchange, strlen(nm->exchange));
+	if (nm != NULL && csv_name(nm->venue) && csv_name(nm->symbol)) {
+		k = put_text(b, nm->venue, strlen(nm->venue));
 		b[k++] = ',';
 		k += put_text(b + k, nm->symbol, strlen(nm->symbol));
 	} else {
@@ -1631,14 +1678,15 @@ int chr_tardis_write(struct chr_tardis_out *o, const struct chr_rec *r, FILE *f)
 
 	switch (r->type) {
 	case CHR_DEFINE:
-		return remember(o, r) < 0 ? -1 : 0;
+		return chr_names_learn(&o->names, r) < 0 ? -1 : 0;
 	case CHR_BOOK_SNAPSHOT:
 	case CHR_BOOK_DIFF: {
 		const struct chr_book *b = chr_rec_payload(r);
 		const char *snap = r->type == CHR_BOOK_SNAPSHOT ? "true," : "false,";
 
+		/* an empty snapshot (the book cleared) has no rows to say it */
 		if (b->n_bid + b->n_ask == 0)
-			return 0;
+			return r->type == CHR_BOOK_SNAPSHOT ? CHR_TARDIS_SKIPPED : 0;
 		if (out_header(o, CHR_TARDIS_L2, 0, f) < 0 || room(o, 0, COMMON_MAX + 16 + 2 * DEC_MAX) < 0)
 			return -1;
 		c = put_common(o, o->line, r);

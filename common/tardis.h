@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "fmt.h"
 #include "io.h"
 #include "rec.h"
 #include "sym.h"
@@ -44,6 +45,10 @@ char *chr_tardis_header_line(int dataset, int n);
 /* Bytes after the data that chr_tardis_in_parse may overwrite or read:
  * the caller's buffer must own n + CHR_TARDIS_PAD bytes. */
 #define CHR_TARDIS_PAD 128
+
+/* The longest line (without its LF): a longer one is a bad row. The
+ * longest legal row, book_snapshot_10000, is about 1 MB. */
+#define CHR_TARDIS_LINE_MAX (4u << 20)
 
 struct chr_tardis_state;
 
@@ -84,10 +89,13 @@ void chr_tardis_in_file(struct chr_tardis_in *t, const char *name);
 /* Convert the complete lines in buf[0..n) of the current file; final says
  * no more data follows (a last line without '\n' is then complete). buf
  * must own n + CHR_TARDIS_PAD bytes: the bytes after n are scratch. Returns
- * how many bytes were used (complete rows; the rest, an incomplete line,
- * must be passed again with more data after it), or -1 with t->err and
+ * how many bytes were used (complete rows; the rest, an incomplete line of
+ * at most CHR_TARDIS_LINE_MAX bytes, must be passed again at the start of
+ * buf with more data after it: it is not searched again), or -1 with t->err and
  * t->status: a bad row (not when skip_bad: then it is counted in t->bad,
- * reported on stderr while t->bad <= report_max, and skipped), an unknown
+ * reported on stderr while t->bad <= report_max, and skipped; a line longer
+ * than CHR_TARDIS_LINE_MAX is a bad row, and when skipped its bytes are
+ * used up to its '\n' without being kept), an unknown
  * header (CHR_EX_DATA), or a write error (CHR_EX_SYS; t->err names the
  * output). Records of the rows before the error are all written, except
  * the event in progress: call chr_tardis_in_end to write it too. */
@@ -110,8 +118,7 @@ char *chr_tardis_in_report(const struct chr_tardis_in *t, const char *const *pat
 /* ---- records -> CSV ---- */
 
 struct chr_tardis_out {
-	struct chr_tardis_name *names;	/* (venue, market) -> names, from DEFINEs */
-	size_t n_names, cap_names;
+	struct chr_names names;	/* (venue, market) -> names, from DEFINEs */
 	int dataset, n;		/* dataset of the last header written */
 	char *line;		/* row buffer */
 	size_t cap;
@@ -127,14 +134,16 @@ void chr_tardis_out_free(struct chr_tardis_out *o);
  * incremental_book_L2 (one row a level, bids then asks), TRADE as trades,
  * QUOTE as quotes, BOOK_TOPN as book_snapshot_N (N = n_bid, which must
  * equal n_ask). A header line comes before the first row and whenever the
- * dataset (or N) changes. DEFINE records are remembered: they give the
- * exchange and symbol columns of their (venue, market); without one, the
+ * dataset (or N) changes. DEFINE records are remembered (chr_names_learn):
+ * they give the exchange and symbol columns of their (venue, market);
+ * without one, or when a name is empty or holds a control character, the
  * ids are written in decimal. Timestamps are written in microseconds
  * (ns / 1000, truncated), ts_event as `timestamp`, ts as
  * `local_timestamp`. r must be a checked record (chr_reader_next).
- * Returns the number of rows written (0 for DEFINE or an empty book), or
- * CHR_TARDIS_SKIPPED when the type has no Tardis form (GAP, HEARTBEAT,
- * application types, a BOOK_TOPN with n_bid != n_ask): nothing written;
+ * Returns the number of rows written (0 for DEFINE or an empty BOOK_DIFF),
+ * or CHR_TARDIS_SKIPPED when the record has no Tardis form (GAP, HEARTBEAT,
+ * application types, an empty BOOK_SNAPSHOT, a BOOK_TOPN with n_bid !=
+ * n_ask): nothing written;
  * or -1 on a write error (errno set) or out of memory. */
 int chr_tardis_write(struct chr_tardis_out *o, const struct chr_rec *r, FILE *f);
 

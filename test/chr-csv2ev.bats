@@ -50,6 +50,27 @@ norm() {
 	run -2 $T chr-csv2ev --venue ''
 }
 
+@test "--venue takes 1 to 31 bytes that can be a path component" {
+	need_tt
+	v31=$(printf 'v%.0s' {1..31})
+	run -2 --separate-stderr $T chr-csv2ev --venue "${v31}v" "$TR"
+	[ "${stderr_lines[0]}" = "chr-csv2ev: venue '${v31}v': name longer than 31 bytes" ]
+	run -2 --separate-stderr $T chr-csv2ev --venue a/b "$TR"
+	[ "${stderr_lines[0]}" = "chr-csv2ev: venue 'a/b': name contains a path separator" ]
+	run -2 --separate-stderr $T chr-csv2ev --venue 'a b' "$TR"
+	[ "${stderr_lines[0]}" = "chr-csv2ev: venue 'a b': name contains a space, control or non-ASCII byte" ]
+	run -2 $T chr-csv2ev --venue .. "$TR"
+	run -0 bash -c "set -o pipefail; $T chr-csv2ev --venue $v31 '$DATA/bitmex_trades_XBTUSD.csv' | $TT dump | head -1"
+	[[ "$output" == "DEFINE "*" $v31 XBTUSD" ]]
+	# the exchange column likewise: a DEFINE keeps the venue NUL-terminated
+	printf '%s\n%s\n' "$H_TR" "${v31}v,S,1,2,a,buy,1,1" > t.csv
+	run -1 --separate-stderr $T chr-csv2ev t.csv
+	[ "$stderr" = "chr-csv2ev: t.csv:2: exchange '${v31}v' is longer than 31 bytes" ]
+	printf '%s\n%s\n' "$H_TR" "$v31,S,1,2,a,buy,1,1" > t.csv
+	run -0 bash -c "set -o pipefail; $T chr-csv2ev t.csv | $TT dump | head -1"
+	[[ "$output" == "DEFINE "*" $v31 S" ]]
+}
+
 @test "an unreadable file exits 3, the other files are still converted" {
 	need_tt
 	run -3 --separate-stderr bash -c "set -o pipefail; $T chr-csv2ev nosuch.csv '$DATA/bitmex_trades_XBTUSD.csv' | $TT dump"
@@ -180,6 +201,73 @@ BAD_ROWS=(
 	# on stdin
 	run -1 --separate-stderr bash -c "$T chr-csv2ev < t.csv > /dev/null"
 	[[ "$stderr" == "chr-csv2ev: stdin:2: trade id "* ]]
+}
+
+@test "a CR inside a row is a bad row on both paths; NUL bytes too, shown escaped" {
+	need_tt
+	for fast in "" --no-fast-path; do
+		for row in $'\rx,S,1,2,a,buy,1,1' $'x,S,1,2,a,buy,1,1\r\r' $'x,S,1,2,"a\r",buy,1,1' \
+			   $'x,S,1,2,a\r,buy,1,1' $'x,S,1,2,a,buy,1,1\rx,S,1,2,b,buy,1,1'; do
+			printf '%s\n%s\n%s\n' "$H_TR" "x,S,1,2,z,buy,1,1" "$row" > t.csv
+			run -1 --separate-stderr bash -c "set -o pipefail; $T chr-csv2ev $fast t.csv | kinds"
+			[ "$stderr" = "chr-csv2ev: t.csv:3: stray carriage return in the row" ]
+			[ "$output" = "$(printf '%s\n' DEFINE "TRADE LAST")" ]
+		done
+		# 16 NUL bytes are not timestamp 0
+		{ echo "$H_TR"; printf 'x,S,'; head -c 16 /dev/zero; echo ',2,a,buy,1,1'; } > n.csv
+		run -1 --separate-stderr $T chr-csv2ev $fast n.csv
+		[ "$stderr" = "chr-csv2ev: n.csv:2: timestamp '$(printf '\\x00%.0s' {1..16})' is not an integer" ]
+		printf '%s\nx,S,1,2,a,buy,1\0\0332,1\n' "$H_TR" > n.csv
+		run -1 --separate-stderr $T chr-csv2ev $fast n.csv
+		[ "$stderr" = "chr-csv2ev: n.csv:2: price '1\\x00\\x1b2' is not a decimal" ]
+	done
+}
+
+@test "a line longer than 4 MiB is a bad row, read past with --skip-bad" {
+	need_tt
+	for fast in "" --no-fast-path; do
+		{ echo "$H_TR"; echo "x,S,1,2,a,buy,1,1"
+		  printf 'x,S,1,2,'; head -c 9000000 /dev/zero | tr '\0' b; echo ",buy,1,1"
+		  echo "x,S,1,2,c,buy,z,1"
+		  echo "x,S,1,3,d,buy,1,1"; } > long.csv
+		run -1 --separate-stderr bash -c "set -o pipefail; $T chr-csv2ev $fast long.csv | kinds"
+		[ "$stderr" = "chr-csv2ev: long.csv:3: line longer than 4194304 bytes" ]
+		[ "$output" = "$(printf '%s\n' DEFINE "TRADE LAST")" ]
+		run -0 --separate-stderr bash -c "set -o pipefail; $T chr-csv2ev $fast --skip-bad - < long.csv | kinds"
+		[ "${stderr_lines[0]}" = "chr-csv2ev: stdin:3: line longer than 4194304 bytes (skipped)" ]
+		[ "${stderr_lines[1]}" = "chr-csv2ev: stdin:4: price 'z' is not a decimal (skipped)" ]
+		[ "${stderr_lines[2]}" = "chr-csv2ev: skipped 2 bad rows of 4" ]
+		[ "$output" = "$(printf '%s\n' DEFINE "TRADE LAST" "TRADE LAST")" ]
+	done
+	# a row of exactly 4 MiB is read (a price with leading zeros)
+	{ echo "$H_TR"; printf 'x,S,1,2,a,buy,'; head -c $((4194304 - 17)) /dev/zero | tr '\0' 0; echo "1,1"; } > max.csv
+	[ "$(sed -n 2p max.csv | wc -c)" -eq 4194305 ]
+	run -0 bash -c "set -o pipefail; $T chr-csv2ev max.csv | $TT dump | tail -1"
+	[[ "$output" == "TRADE LAST "*" ps=0 ss=0 px=1 sz=1 side=1 id=a" ]]
+}
+
+@test "csvcmp: prices and amounts compare as decimals, other fields exactly" {
+	printf '%s\n%s\n' "$H_TR" "x,S,1,2,7,buy,50000.0,1.50" > a.csv
+	printf '%s\n%s\n' "$H_TR" "x,S,1,2,7,buy,50000,1.5" > b.csv
+	run -0 "$TOP/test/csvcmp" a.csv b.csv
+	printf '%s\n%s\n' "$H_TR" "x,S,1,2,007,buy,50000,1.5" > b.csv
+	run -1 "$TOP/test/csvcmp" a.csv b.csv
+	printf '%s\n%s\n' "$H_TR" "x,S,0001,2,7,buy,50000,1.5" > b.csv
+	run -1 "$TOP/test/csvcmp" a.csv b.csv
+	printf '%s\n%s\n' "$H_TR" "x,S,1,2,7,buy,5e4,1.5" > b.csv
+	run -1 "$TOP/test/csvcmp" a.csv b.csv
+	h="exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount"
+	printf '%s\n%s\n' "$h" "x,S,1,2,1.0,2.0,,4" > a.csv
+	printf '%s\n%s\n' "$h" "x,S,1,2,1,2,,4.00" > b.csv
+	run -0 "$TOP/test/csvcmp" a.csv b.csv
+	printf '%s\n%s\n' "$h" "x,S,1,2,1,2,0,4" > b.csv
+	run -1 "$TOP/test/csvcmp" a.csv b.csv
+	h="exchange,symbol,timestamp,local_timestamp,asks[0].price,asks[0].amount,bids[0].price,bids[0].amount"
+	printf '%s\n%s\n' "$h" "x,S,1,2,1.0,2.0,3.0,4" > a.csv
+	printf '%s\n%s\n' "$h" "x,S,1,2,1,2,3,4.00" > b.csv
+	run -0 "$TOP/test/csvcmp" a.csv b.csv
+	printf '%s\n%s\n' "$h" "x,S,01,2,1,2,3,4" > b.csv
+	run -1 "$TOP/test/csvcmp" a.csv b.csv
 }
 
 @test "--skip-bad counts, reports and skips bad rows, exit 0" {

@@ -14,6 +14,8 @@
 
 #define BUF_SIZE (8u << 20)
 #define READ_SIZE (256u << 10)
+/* the parser keeps at most one unfinished line of CHR_TARDIS_LINE_MAX bytes */
+_Static_assert(CHR_TARDIS_LINE_MAX + READ_SIZE <= BUF_SIZE, "read buffer");
 
 static const char usage_text[] =
 	"usage: chr-csv2ev [-t TYPE] [--venue NAME] [--symbols FILE] [--skip-bad]\n"
@@ -70,7 +72,7 @@ int main(int argc, char **argv)
 	struct chr_symmap map = { 0 };
 	struct chr_progress pr;
 	uint64_t total = 0, done = 0;
-	size_t cap = BUF_SIZE, have;
+	size_t have;
 	char err[512];
 
 	chr_setprog(argv[0]);
@@ -84,11 +86,17 @@ int main(int argc, char **argv)
 			if (tin.force_type == CHR_TARDIS_NONE)
 				chr_usage_error("unknown dataset '%s'", optarg);
 			break;
-		case OPT_VENUE:
-			if (optarg[0] == '\0' || strlen(optarg) > CHR_VENUE_MAX)
-				chr_usage_error("venue '%s' is not 1 to %d bytes", optarg, CHR_VENUE_MAX);
+		case OPT_VENUE: {
+			/* a DEFINE venue field holds the name and its NUL */
+			const char *why = chr_name_check(optarg);
+
+			if (why == NULL && strlen(optarg) > CHR_VENUE_MAX - 1)
+				why = "name longer than 31 bytes";
+			if (why != NULL)
+				chr_usage_error("venue '%s': %s", optarg, why);
 			tin.venue = optarg;
 			break;
+		}
 		case 's':
 			symbols = optarg;
 			break;
@@ -142,7 +150,7 @@ int main(int argc, char **argv)
 			total += (uint64_t)sb.st_size;
 	}
 	if (chr_writer_init(&w, STDOUT_FILENO, "stdout", BUF_SIZE) < 0 ||
-	    (buf = malloc(cap + CHR_TARDIS_PAD)) == NULL ||
+	    (buf = malloc(BUF_SIZE + CHR_TARDIS_PAD)) == NULL ||
 	    (bytes = calloc((size_t)nfiles, sizeof *bytes)) == NULL)
 		chr_die(CHR_EX_SYS, "out of memory");
 	chr_progress_init(&pr, progress, total, "rows");
@@ -160,17 +168,9 @@ int main(int argc, char **argv)
 		chr_tardis_in_file(&tin, g.name);
 		have = 0;
 		for (;;) {
-			if (have == cap) {
-				/* a line longer than the buffer */
-				char *nb = realloc(buf, 2 * cap + CHR_TARDIS_PAD);
-
-				if (nb == NULL)
-					fail(CHR_EX_SYS, "out of memory");
-				buf = nb;
-				cap *= 2;
-			}
-			/* small reads keep the text in the cache for the parser */
-			k = chr_gzin_read(&g, buf + have, cap - have < READ_SIZE ? cap - have : READ_SIZE);
+			/* small reads keep the text in the cache for the parser;
+			 * have <= CHR_TARDIS_LINE_MAX here */
+			k = chr_gzin_read(&g, buf + have, READ_SIZE);
 			if (k < 0)
 				fail(g.status, g.err);
 			have += (size_t)k;

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "chr.h"
 #include "gzin.h"
 #include "tardis.h"
@@ -98,7 +100,11 @@ static int to_csv(void)
 
 /* ---- helpers ---- */
 
-/* Convert CSV text to records, fed in chunks of step bytes (0: at once).
+/* the most bytes convert() had to keep between two calls (an unfinished line) */
+static size_t kept_max;
+
+/* Convert CSV text to records, fed in chunks of step bytes (0: at once),
+ * as chr-csv2ev does: the unused rest moved to the start of the buffer.
  * Returns the records in a malloc'd buffer (*n bytes); the parse result in
  * *rc (0, or the status of a failure). */
 static unsigned char *convert(const char *csv, size_t len, size_t step, int fast, int skip_bad,
@@ -123,6 +129,7 @@ static unsigned char *convert(const char *csv, size_t len, size_t step, int fast
 	chr_tardis_in_file(&t, "x.csv");
 	buf = malloc(len + CHR_TARDIS_PAD + 1);
 	*rc = 0;
+	kept_max = 0;
 	for (;;) {
 		size_t k = step == 0 ? len - fed : (len - fed < step ? len - fed : step);
 
@@ -139,7 +146,12 @@ static unsigned char *convert(const char *csv, size_t len, size_t step, int fast
 		}
 		memmove(buf, buf + used, have - (size_t)used);
 		have -= (size_t)used;
+		if (have > kept_max)
+			kept_max = have;
 		if (fed == len) {
+			/* also after success: the last bad row skipped, or "" */
+			memcpy(err, t.err, errlen < sizeof t.err ? errlen : sizeof t.err);
+			err[errlen - 1] = '\0';
 			chr_tardis_in_end(&t);
 			break;
 		}
@@ -205,19 +217,41 @@ static size_t rec_count(const unsigned char *recs, size_t n)
 	return k;
 }
 
-/* Do two CSV texts hold the same rows, fields compared as decimals when
- * both parse as decimals ("50000.0" equals "50000")? */
+/* Is column col of header line h (up to its '\n') a price or an amount?
+ * (price, amount, ask_price, bid_amount, asks[i].price, bids[i].amount) */
+static int dec_column(const char *h, unsigned col)
+{
+	size_t n;
+
+	for (; col > 0 && *h && *h != '\n'; h++)
+		if (*h == ',')
+			col--;
+	n = strcspn(h, ",\r\n");
+	return (n >= 5 && memcmp(h + n - 5, "price", 5) == 0 &&
+		(n == 5 || h[n - 6] == '_' || h[n - 6] == '.')) ||
+	       (n >= 6 && memcmp(h + n - 6, "amount", 6) == 0 &&
+		(n == 6 || h[n - 7] == '_' || h[n - 7] == '.'));
+}
+
+/* Do two CSV texts hold the same rows? Price and amount fields are
+ * compared as decimals ("50000.0" equals "50000"), every other field (names,
+ * timestamps, ids: "0001" is not "1") exactly. */
 static int same_csv(const char *a, const char *b)
 {
+	const char *hdr = "";	/* the header line of a's rows */
+	unsigned col = 0;
+
 	while (*a && *b) {
 		size_t na = strcspn(a, ",\n"), nb = strcspn(b, ",\n");
 		int64_t ma, mb;
 		int sa, sb;
 
+		if (col == 0 && strncmp(a, "exchange,", 9) == 0)
+			hdr = a;
 		if (na == nb && memcmp(a, b, na) == 0) {
 			/* equal text */
-		} else if (chr_dec_parse(a, na, &ma, &sa) == 0 && chr_dec_parse(b, nb, &mb, &sb) == 0 &&
-			   chr_dec_cmp(ma, sa, mb, sb) == 0) {
+		} else if (hdr != a && dec_column(hdr, col) && chr_dec_parse(a, na, &ma, &sa) == 0 &&
+			   chr_dec_parse(b, nb, &mb, &sb) == 0 && chr_dec_cmp(ma, sa, mb, sb) == 0) {
 			/* equal decimals */
 		} else {
 			fprintf(stderr, "differ: '%.*s' '%.*s'\n", (int)na, a, (int)nb, b);
@@ -229,6 +263,7 @@ static int same_csv(const char *a, const char *b)
 			return 1;	/* a last line without its line end */
 		if (*a != *b)
 			return 0;
+		col = *a == ',' ? col + 1 : 0;
 		if (*a) {
 			a++;
 			b++;
@@ -350,12 +385,16 @@ static void test_l2(void)
 	free(recs[0]);
 	free(recs[1]);
 
-	/* fed a byte at a time: the same records */
+	/* fed a byte at a time, by either parser: the same records as at once */
 	recs[0] = convert(csv, sizeof csv - 1, 0, 1, 0, &nn[0], &rc, err, sizeof err);
-	recs[1] = convert(csv, sizeof csv - 1, 1, 1, 0, &nn[1], &rc, err, sizeof err);
-	CHECK(nn[0] == nn[1] && memcmp(recs[0], recs[1], nn[0]) == 0);
+	CHECK(rc == 0 && rec_count(recs[0], nn[0]) == 7);
+	for (fast = 0; fast < 2; fast++) {
+		recs[1] = convert(csv, sizeof csv - 1, 1, fast, 0, &nn[1], &rc, err, sizeof err);
+		CHECK(rc == 0);
+		CHECK(nn[0] == nn[1] && memcmp(recs[0], recs[1], nn[0]) == 0);
+		free(recs[1]);
+	}
 	free(recs[0]);
-	free(recs[1]);
 }
 
 static void test_bad(void)
@@ -506,7 +545,8 @@ static void test_roundtrip(void)
 		recs = convert(csv, n, 0, 1, 0, &rn, &rc, err, sizeof err);
 		CHECK(rc == 0);
 		recs2 = convert(csv, n, 0, 0, 0, &rn2, &rc, err, sizeof err);
-		CHECK(rn == rn2 && memcmp(recs, recs2, rn) == 0);
+		CHECK(rc == 0);
+		CHECK(rn > 0 && rn == rn2 && memcmp(recs, recs2, rn) == 0);
 		out = records_csv(recs, rn, &skipped);
 		CHECK(skipped == 0);
 		if (!same_csv(out, csv))
@@ -539,6 +579,381 @@ static void test_skip_types(void)
 	fclose(f);
 }
 
+#define TRH "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n"
+
+/* One CSV text converted four ways (fast path or libcsv, at once or fed 7
+ * bytes at a time), which must all agree (status, message, records).
+ * Returns the records of the first way, like convert(). */
+static unsigned char *convert4(const char *csv, size_t len, int skip_bad, size_t *n, int *rc,
+			       char *err, size_t errlen)
+{
+	unsigned char *first = NULL;
+	size_t n1 = 0;
+	int rc1 = 0, way;
+	char err1[768];
+
+	for (way = 0; way < 4; way++) {
+		size_t nn;
+		int r;
+		unsigned char *recs = convert(csv, len, (way & 2) ? 7 : 0, !(way & 1), skip_bad, &nn, &r,
+					      err, errlen);
+
+		if (way == 0) {
+			first = recs;
+			n1 = nn;
+			rc1 = r;
+			snprintf(err1, sizeof err1, "%s", err);
+			continue;
+		}
+		CHECK(r == rc1 && nn == n1 && memcmp(recs, first, nn) == 0);
+		CHECK_STR(err, err1);
+		free(recs);
+	}
+	*n = n1;
+	*rc = rc1;
+	snprintf(err, errlen, "%s", err1);
+	return first;
+}
+
+/* NUL bytes are never a value (all-zero bytes once matched the fast
+ * parser's empty timestamp cache as 0), and messages show them escaped */
+static void test_nul(void)
+{
+	static const struct {
+		const char *row;
+		size_t len;
+		const char *msg;
+	} cases[] = {
+#define R(s) s, sizeof s - 1
+		{ R("x,S,\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0,2,a,buy,1,1\n"),
+		  "x.csv:2: timestamp '\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00' is not an integer" },
+		{ R("x,S,1,\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0,a,buy,1,1\n"),
+		  "x.csv:2: local_timestamp '\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00' is not an integer" },
+		{ R("x,S,1,2,a,buy,1\0" "2,1\n"), "x.csv:2: price '1\\x002' is not a decimal" },
+		{ R("x,S\0z,1,2,a,buy,1,1\n"), "x.csv:2: symbol 'S\\x00z' is not a name" },
+		{ R("x,S,1,2,a,b\0uy,1,1\n"), "x.csv:2: side 'b\\x00uy' is not buy, sell or unknown" },
+		{ R("x,S,1,2,a\0b,buy,1,1\n"), "x.csv:2: trade id holds a NUL byte" },
+		/* other bytes that are not printable, and the backslash */
+		{ R("x,S,1,2,a,buy,\x1b[31m\\\xff,1\n"), "x.csv:2: price '\\x1b[31m\\\\\\xff' is not a decimal" },
+#undef R
+	};
+	char csv[256], err[768];
+	unsigned char *recs;
+	size_t i, n, hl = strlen(TRH);
+	int rc;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		memcpy(csv, TRH, hl);
+		memcpy(csv + hl, cases[i].row, cases[i].len);
+		recs = convert4(csv, hl + cases[i].len, 0, &n, &rc, err, sizeof err);
+		CHECK(rc == CHR_EX_DATA && n == 0);
+		CHECK_STR(err, cases[i].msg);
+		free(recs);
+		recs = convert4(csv, hl + cases[i].len, 1, &n, &rc, err, sizeof err);
+		CHECK(rc == 0 && n == 0);
+		CHECK_STR(err, cases[i].msg);
+		free(recs);
+	}
+	/* 16 zero digits are timestamp 0 */
+	snprintf(csv, sizeof csv, "%sx,S,0000000000000000,0000000000000000,a,buy,1,1\n", TRH);
+	recs = convert4(csv, strlen(csv), 0, &n, &rc, err, sizeof err);
+	CHECK(rc == 0 && rec_count(recs, n) == 2);
+	CHECK(rec_count(recs, n) == 2 && rec_at(recs, n, 1)->ts == 0 && rec_at(recs, n, 1)->ts_event == 0);
+	free(recs);
+}
+
+/* One trailing CR is dropped; any other CR is a bad row, on both paths
+ * (libcsv alone ends a row at a lone CR, or keeps it in a quoted field) */
+static void test_cr(void)
+{
+	static const char *const rows[] = {
+		"\rx,S,1,2,a,buy,1,1\n",
+		"x,S,1,2,a,buy,1,1\r\r\n",
+		"x,S,1,2,\"a\r\",buy,1,1\n",
+		"x,S,1,2,a\r,buy,1,1\n",
+		"x,S\r,1,2,a,buy,1,1\n",
+		"x,S,1,2,a,buy,1,1\rx,S,1,2,b,buy,1,1\n",
+		"x,S,1,2,a,buy,1,1\r\r",	/* the last line, without its LF */
+	};
+	char csv[256], err[768];
+	unsigned char *recs;
+	size_t i, n;
+	int rc;
+
+	for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		snprintf(csv, sizeof csv, "%s%s", TRH, rows[i]);
+		recs = convert4(csv, strlen(csv), 0, &n, &rc, err, sizeof err);
+		CHECK(rc == CHR_EX_DATA && n == 0);
+		CHECK_STR(err, "x.csv:2: stray carriage return in the row");
+		free(recs);
+		recs = convert4(csv, strlen(csv), 1, &n, &rc, err, sizeof err);
+		CHECK(rc == 0 && n == 0);
+		free(recs);
+	}
+	/* CRLF, and a last line ending in CR alone: accepted */
+	snprintf(csv, sizeof csv, "%s", "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\r\n"
+		 "x,S,1,2,a,buy,1,1\r\nx,S,1,2,b,buy,1,1\r");
+	recs = convert4(csv, strlen(csv), 0, &n, &rc, err, sizeof err);
+	CHECK(rc == 0 && rec_count(recs, n) == 3);
+	free(recs);
+	snprintf(csv, sizeof csv, "%s\r\n", TRH);
+	recs = convert4(csv, strlen(csv), 0, &n, &rc, err, sizeof err);
+	CHECK(rc == CHR_EX_DATA);
+	CHECK_STR(err, "x.csv:2: empty line");
+	free(recs);
+}
+
+/* Scale 18: leading zeros of the integer part are not digits of the value */
+static void test_scale18(void)
+{
+	static const char csv[] = TRH
+		"x,S,1,2,a,buy,0.000000000000000001,000.000000000000000123\n"
+		"x,S,1,2,b,sell,-0.999999999999999999,0000000000000000000000012.5\n"
+		"x,S,1,2,c,buy,999999999999999999,1\n";
+	const struct chr_trade *tr;
+	unsigned char *recs;
+	unsigned skipped;
+	char err[768], *out, bad[256];
+	size_t n;
+	int rc;
+
+	recs = convert4(csv, sizeof csv - 1, 0, &n, &rc, err, sizeof err);
+	CHECK(rc == 0 && rec_count(recs, n) == 4);
+	if (rec_count(recs, n) == 4) {
+		tr = chr_rec_payload(rec_at(recs, n, 1));
+		CHECK(tr->price == 1 && tr->price_scale == 18 && tr->size == 123 && tr->size_scale == 18);
+		tr = chr_rec_payload(rec_at(recs, n, 2));
+		CHECK(tr->price == -999999999999999999 && tr->price_scale == 18);
+		CHECK(tr->size == 125 && tr->size_scale == 1);
+	}
+	out = records_csv(recs, n, &skipped);
+	CHECK_STR(out, TRH "x,S,1,2,a,buy,0.000000000000000001,0.000000000000000123\n"
+		  "x,S,1,2,b,sell,-0.999999999999999999,12.5\n"
+		  "x,S,1,2,c,buy,999999999999999999,1\n");
+	free(out);
+	free(recs);
+	/* 19 digits of value are still too many */
+	snprintf(bad, sizeof bad, "%sx,S,1,2,a,buy,1.000000000000000001,1\n", TRH);
+	recs = convert4(bad, strlen(bad), 0, &n, &rc, err, sizeof err);
+	CHECK(rc == CHR_EX_DATA);
+	CHECK_STR(err, "x.csv:2: price '1.000000000000000001' is out of range");
+	free(recs);
+	/* an L2 record: a scale-18 price and an integer digit do not fit together */
+	snprintf(bad, sizeof bad, "%sx,S,1,2,true,bid,0.000000000000000001,1\nx,S,1,2,true,bid,1,1\n", L2H);
+	recs = convert4(bad, strlen(bad), 0, &n, &rc, err, sizeof err);
+	CHECK(rc == CHR_EX_DATA);
+	CHECK_STR(err, "x.csv:3: price '1' does not fit the scale of its record");
+	free(recs);
+}
+
+/* a line of len bytes (and its '\n') at p: a trade whose price is 1 with
+ * leading zeros, so that any length from 20 on is a good row */
+static size_t long_row(char *p, size_t len, const char *id)
+{
+	size_t k = (size_t)sprintf(p, "x,S,1,2,%s,buy,", id);
+
+	memset(p + k, '0', len - k - 4);
+	memcpy(p + len - 4, "1,1\n", 4);
+	return len;
+}
+
+/* Lines longer than CHR_TARDIS_LINE_MAX are bad rows, dropped up to their
+ * '\n' without being kept (or scanned again) whole */
+static void test_long_line(void)
+{
+	const size_t max = CHR_TARDIS_LINE_MAX, step = 256 << 10;
+	size_t hl = strlen(TRH), len = 0, n, steps[2] = { 0, step };
+	char *csv = malloc(hl + 3 * max + 1000000), err[768], want[128];
+	unsigned char *recs;
+	int fast, k, rc;
+
+	memcpy(csv, TRH, hl);
+	len = hl;
+	len += (size_t)sprintf(csv + len, "x,S,1,2,a,buy,1,1\n");	/* line 2 */
+	len += long_row(csv + len, max + 1, "b");		/* 3: exactly max bytes */
+	len += long_row(csv + len, max + 2, "c");		/* 4: one more */
+	len += long_row(csv + len, max + 3 * step, "d");	/* 5: dropped over reads */
+	len += (size_t)sprintf(csv + len, "x,S,1,2,e,buy,z,1\n");	/* 6: bad */
+	len += (size_t)sprintf(csv + len, "x,S,1,3,f,buy,2,1\n");	/* 7 */
+	snprintf(want, sizeof want, "x.csv:4: line longer than %zu bytes", max);
+	for (fast = 0; fast < 2; fast++)
+		for (k = 0; k < 2; k++) {
+			recs = convert(csv, len, steps[k], fast, 0, &n, &rc, err, sizeof err);
+			CHECK(rc == CHR_EX_DATA);
+			CHECK_STR(err, want);
+			CHECK(rec_count(recs, n) == 3);	/* DEFINE, a, b */
+			CHECK(kept_max <= max);
+			free(recs);
+			recs = convert(csv, len, steps[k], fast, 1, &n, &rc, err, sizeof err);
+			CHECK(rc == 0);
+			CHECK_STR(err, "x.csv:6: price 'z' is not a decimal");	/* lines still counted */
+			CHECK(rec_count(recs, n) == 4);	/* DEFINE, a, b, f */
+			CHECK(kept_max <= max);
+			free(recs);
+		}
+	/* the last line, without its '\n' */
+	len = hl + long_row(csv + hl, max + 2, "c") - 1;
+	for (k = 0; k < 2; k++) {
+		recs = convert(csv, len, steps[k], 1, 0, &n, &rc, err, sizeof err);
+		CHECK(rc == CHR_EX_DATA);
+		CHECK_STR(err, "x.csv:2: line longer than 4194304 bytes");
+		free(recs);
+	}
+	/* a first line that long is no header */
+	memset(csv, 'e', max + 1);
+	csv[max + 1] = '\n';
+	for (k = 0; k < 2; k++) {
+		recs = convert(csv, max + 2, steps[k], 1, 1, &n, &rc, err, sizeof err);
+		CHECK(rc == CHR_EX_DATA && n == 0);
+		CHECK(strncmp(err, "x.csv:1: unknown header 'eeee", 29) == 0);
+		CHECK(strlen(err) == 25 + 100 + 4);
+		free(recs);
+	}
+	free(csv);
+}
+
+/* a record of type with a payload of plen bytes, in a buffer of exactly
+ * its size (so that ASan sees a read past it) */
+static struct chr_rec *new_rec(uint16_t type, uint16_t venue, uint32_t market, size_t plen)
+{
+	struct chr_rec *r = calloc(1, chr_rec_span((uint32_t)(CHR_HDR_SIZE + plen)));
+
+	r->len = (uint32_t)(CHR_HDR_SIZE + plen);
+	r->type = type;
+	r->venue = venue;
+	r->market = market;
+	r->ts = r->ts_event = 5000;
+	return r;
+}
+
+static struct chr_rec *new_define(uint16_t venue, uint32_t market, const char *v, size_t vn,
+				  const char *sym)
+{
+	struct chr_rec *r = new_rec(CHR_DEFINE, venue, market, sizeof(struct chr_define));
+	struct chr_define *d = chr_rec_payload(r);
+
+	memcpy(d->venue, v, vn);
+	memcpy(d->symbol, sym, strlen(sym));
+	return r;
+}
+
+/* records -> CSV: a 40-byte id, empty books, names */
+static void test_write(void)
+{
+	struct chr_tardis_out o;
+	struct chr_rec *r, *d;
+	struct chr_trade *tr;
+	char *out = NULL, want[256];
+	size_t outn = 0;
+	FILE *f = open_memstream(&out, &outn);
+	int i, ok;
+
+	chr_tardis_out_init(&o);
+	/* a trade id of 40 bytes has no NUL: only those 40 are read */
+	r = new_rec(CHR_TRADE, 1, 2, sizeof *tr);
+	tr = chr_rec_payload(r);
+	memset(tr->id, 'a', sizeof tr->id);
+	tr->price = tr->size = 1;
+	CHECK(chr_tardis_write(&o, r, f) == 1);
+	tr->id[39] = ',';
+	CHECK(chr_tardis_write(&o, r, f) == 1);
+	free(r);
+	fflush(f);
+	snprintf(want, sizeof want, "%s1,2,5,5,%.40s,unknown,1,1\n1,2,5,5,\"%.39s,\",unknown,1,1\n", TRH,
+		 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	CHECK_STR(out, want);
+
+	/* an empty snapshot has no Tardis form; an empty diff changes nothing */
+	r = new_rec(CHR_BOOK_SNAPSHOT, 1, 2, sizeof(struct chr_book));
+	CHECK(chr_tardis_write(&o, r, f) == CHR_TARDIS_SKIPPED);
+	r->type = CHR_BOOK_DIFF;
+	CHECK(chr_tardis_write(&o, r, f) == 0);
+	free(r);
+	fflush(f);
+	CHECK_STR(out, want);	/* nothing written, not even a header */
+
+	/* names: a DEFINE that is not NUL-padded names nothing, nor does one
+	 * with a control character; many markets */
+	d = new_define(3, 4, "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv", 32, "S");
+	CHECK(chr_tardis_write(&o, d, f) == 0);
+	free(d);
+	d = new_define(3, 5, "v\x1b[31m", 6, "S");
+	CHECK(chr_tardis_write(&o, d, f) == 0);
+	free(d);
+	d = new_define(3, 6, "v", 1, "S\nT");
+	CHECK(chr_tardis_write(&o, d, f) == 0);
+	free(d);
+	d = new_define(3, 7, "v,w", 3, "S\"T");
+	CHECK(chr_tardis_write(&o, d, f) == 0);
+	free(d);
+	for (i = 0; i < 4; i++) {
+		r = new_rec(CHR_TRADE, 3, (uint32_t)(4 + i), sizeof *tr);
+		CHECK(chr_tardis_write(&o, r, f) == 1);
+		free(r);
+	}
+	fclose(f);
+	CHECK(strstr(out, "\n3,4,5,5,,unknown,0,0\n3,5,5,5,,unknown,0,0\n3,6,5,5,,unknown,0,0\n"
+			  "\"v,w\",\"S\"\"T\",5,5,,unknown,0,0\n") != NULL);
+	free(out);
+
+	out = NULL;
+	f = open_memstream(&out, &outn);
+	for (i = 1; i <= 3000; i++) {
+		char sym[16];
+
+		snprintf(sym, sizeof sym, "S%d", i);
+		d = new_define(9, (uint32_t)i, "ven", 3, sym);
+		CHECK(chr_tardis_write(&o, d, f) == 0);
+		free(d);
+	}
+	/* (this needs chr_names to keep what it learnt when it grows) */
+	ok = 1;
+	for (i = 3000; i >= 1; i--) {
+		r = new_rec(CHR_TRADE, 9, (uint32_t)i, sizeof *tr);
+		fflush(f);
+		outn = 0;
+		rewind(f);
+		ok &= chr_tardis_write(&o, r, f) == 1;
+		fflush(f);
+		snprintf(want, sizeof want, "ven,S%d,5,5,,unknown,0,0\n", i);
+		ok &= strstr(out, want) != NULL;
+		free(r);
+	}
+	CHECK(ok);
+	fclose(f);
+	free(out);
+	chr_tardis_out_free(&o);
+}
+
+/* gzin: after a damage, every read reports it */
+static void test_gzin_error(void)
+{
+	char path[] = "/tmp/t-tardis-gz-XXXXXX", buf[4096];
+	int fd = mkstemp(path), i;
+	gzFile gz = gzdopen(dup(fd), "wb");
+	struct chr_gzin g;
+	ssize_t k;
+	unsigned x = 1;
+
+	for (i = 0; i < 200000; i++) {
+		x = x * 1103515245u + 12345u;
+		gzprintf(gz, "%u\n", x >> 8);
+	}
+	gzclose(gz);
+	CHECK(ftruncate(fd, lseek(fd, 0, SEEK_END) / 2) == 0);
+	close(fd);
+	CHECK(chr_gzin_open(&g, path) == 0);
+	while ((k = chr_gzin_read(&g, buf, sizeof buf)) > 0)
+		;
+	CHECK(k == -1 && g.status == CHR_EX_DATA && strstr(g.err, "unexpected end of input") != NULL);
+	g.status = 0;
+	CHECK(chr_gzin_read(&g, buf, sizeof buf) == -1 && g.status == 0);
+	CHECK(chr_gzin_read(&g, buf, sizeof buf) == -1);
+	CHECK(strstr(g.err, "unexpected end of input") != NULL);
+	chr_gzin_close(&g);
+	unlink(path);
+}
+
 int main(int argc, char **argv)
 {
 	chr_setprog("t-tardis");
@@ -552,5 +967,11 @@ int main(int argc, char **argv)
 	test_other();
 	test_roundtrip();
 	test_skip_types();
+	test_nul();
+	test_cr();
+	test_scale18();
+	test_long_line();
+	test_write();
+	test_gzin_error();
 	return unit_done("t-tardis");
 }
