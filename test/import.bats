@@ -179,9 +179,13 @@ for s in json.load(open(d + "/meta.json"))["segments"]:
 	assert_equal "${#lines[@]}" 2
 	diff <(cd ref/imports && find . | sort) <(cd archive/imports && find . | sort)
 	# runs that had nothing left to import did not start chr-sink; any run
-	# of it removes what killed runs left in staging (a staged run a killed
-	# import left is replaced by the next import of that file)
+	# of it removes what killed runs left in staging. A staged, unpublished
+	# run of a forced re-import may stay: it is replaced by the next import
+	# of that file, or removed once a day old.
 	$T chr-sink --archive archive </dev/null
 	run -0 ls -A archive/.staging
-	assert_output lock
+	h2=$(xxhsum -H2 <"$TRADES" | cut -d' ' -f1)
+	for e in "${lines[@]}"; do
+		case $e in lock | "staged-$h" | "staged-$h2") ;; *) fail "left in staging: $e" ;; esac
+	done
 }
