@@ -55,25 +55,6 @@ static int pathf(char *buf, const char *fmt, ...)
 	return 0;
 }
 
-static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
-{
-	const char *p = buf;
-
-	while (n > 0) {
-		ssize_t k = pwrite(fd, p, n, (off_t)off);
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += k;
-		n -= (size_t)k;
-		off += (uint64_t)k;
-	}
-	return 0;
-}
-
 /* ---- segment files ---------------------------------------------------- */
 
 int chr_segw_open(struct chr_segw *w, const char *dir, uint64_t id, uint64_t base_seq)
@@ -113,7 +94,7 @@ static int segw_flush(struct chr_segw *w)
 		if (w->fd < 0)
 			return -1;
 	}
-	if (pwrite_all(w->fd, w->buf, w->n, w->info.bytes - w->n) < 0)
+	if (chr_pwrite_all(w->fd, w->buf, w->n, w->info.bytes - w->n) < 0)
 		return -1;
 	w->n = 0;
 	return 0;
@@ -229,7 +210,7 @@ int chr_segw_seal(struct chr_segw *w)
 		if (w->fd < 0)
 			return -1;
 	}
-	if (pwrite_all(w->fd, &h, sizeof h, 0) < 0 || ftruncate(w->fd, (off_t)h.end) < 0 ||
+	if (chr_pwrite_all(w->fd, &h, sizeof h, 0) < 0 || ftruncate(w->fd, (off_t)h.end) < 0 ||
 	    fsync(w->fd) < 0)
 		return -1;
 	if (close(w->fd) < 0) {

@@ -84,6 +84,25 @@ int chr_write_all(int fd, const void *buf, size_t n)
 	return 0;
 }
 
+int chr_pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
+{
+	const char *p = buf;
+
+	while (n > 0) {
+		ssize_t k = pwrite(fd, p, n, (off_t)off);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += k;
+		n -= (size_t)k;
+		off += (uint64_t)k;
+	}
+	return 0;
+}
+
 ssize_t chr_read(int fd, void *buf, size_t n)
 {
 	ssize_t k;

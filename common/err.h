@@ -4,6 +4,7 @@
 #define CHR_ERR_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Exit status, one table for the suite */
@@ -29,6 +30,10 @@ _Noreturn void chr_usage_error(const char *fmt, ...) __attribute__((format(print
 /* write(2) all n bytes, retrying on EINTR and short writes.
  * Returns 0, or -1 with errno set. */
 int chr_write_all(int fd, const void *buf, size_t n);
+
+/* pwrite(2) all n bytes at offset off, retrying on EINTR and short
+ * writes. Returns 0, or -1 with errno set. */
+int chr_pwrite_all(int fd, const void *buf, size_t n, uint64_t off);
 
 /* read(2) retrying on EINTR. Returns bytes read, 0 at EOF, -1 with errno. */
 ssize_t chr_read(int fd, void *buf, size_t n);
