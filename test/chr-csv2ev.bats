@@ -165,6 +165,24 @@ norm() {
 	[ "$output" = "$(printf '%s\n' DEFINE "BOOK_SNAPSHOT LAST" "BOOK_DIFF LAST" "BOOK_DIFF LAST")" ]
 }
 
+@test "an event mixing snapshot and diff rows: one record per run, in order, LAST on the last" {
+	need_tt
+	{ echo "$H_L2"
+	  echo "x,S,1,10,true,bid,1,1"
+	  echo "x,S,1,10,true,ask,2,1"
+	  echo "x,S,2,20,false,bid,1,3"
+	  echo "x,S,2,20,true,bid,1.5,1"
+	  echo "x,S,2,20,true,ask,2.5,1"
+	  echo "x,S,2,20,false,ask,2.5,4"; } > in.csv
+	run -0 bash -c "set -o pipefail; $T chr-csv2ev in.csv | kinds"
+	# the diff before the second snapshot is kept and then reset by it
+	[ "$output" = "$(printf '%s
+' DEFINE "BOOK_SNAPSHOT LAST" BOOK_DIFF BOOK_SNAPSHOT "BOOK_DIFF LAST")" ]
+	# every row comes back, is_snapshot and order included
+	run -0 bash -c "set -o pipefail; $T chr-csv2ev in.csv | chr-tail --format csv"
+	[ "$output" = "$(cat in.csv)" ]
+}
+
 # bad rows: the row, then the message after "chr-csv2ev: in.csv:3: "
 BAD_ROWS=(
 	"x,S,1,2,true,bid,1|row has 7 columns, expected 8"
