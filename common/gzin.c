@@ -168,12 +168,16 @@ static ssize_t read_gz(struct chr_gzin *g, void *buf, size_t n)
 				if (g->in_lo == g->in_hi)
 					return 0;
 			}
-			while (g->in_hi - g->in_lo < 2 && !g->eof)
+			while (g->in_hi - g->in_lo < 4 && !g->eof)
 				if (fill(g, g->in_lo) < 0)
 					return -1;
 			if (g->in_hi - g->in_lo < 2 || g->in[g->in_lo] != 0x1f ||
 			    g->in[g->in_lo + 1] != 0x8b)
 				return fail_at(g, "trailing bytes after the gzip stream are not gzip");
+			/* RFC 1952: reserved FLG bits set means a header we cannot
+			 * read (zlib and gzip refuse it; ISA-L would not) */
+			if (g->in_hi - g->in_lo >= 4 && (g->in[g->in_lo + 3] & 0xe0))
+				return fail_at(g, "corrupt gzip header (reserved flags set)");
 			/* init clears next_out and avail_out: keep them */
 			{
 				uint8_t *o = st->next_out;

@@ -357,6 +357,14 @@ BAD_ROWS=(
 	printf '\xff\xff\xff\xff' | dd of=f.gz bs=1 seek=5000 conv=notrunc 2>/dev/null
 	run -1 --separate-stderr $T chr-csv2ev f.gz
 	[[ "$stderr" =~ byte\ [0-9]+\ of\ the\ compressed\ input:\ (corrupt|gzip\ checksum)|f.gz:[0-9]+: ]]
+	# reserved header flags (RFC 1952), in the first and in a later member
+	gzip -c < "$DATA/bitmex_trades_XBTUSD.csv" > ok.gz
+	{ head -c 3 ok.gz; printf '\x20'; tail -c +5 ok.gz; } > r1.gz
+	run -1 --separate-stderr $T chr-csv2ev r1.gz
+	assert_equal "$stderr" "chr-csv2ev: r1.gz: byte 0 of the compressed input: corrupt gzip header (reserved flags set)"
+	{ cat ok.gz; head -c 3 ok.gz; printf '\x80'; tail -c +5 ok.gz; } > r2.gz
+	run -1 --separate-stderr $T chr-csv2ev r2.gz
+	assert_equal "$stderr" "chr-csv2ev: r2.gz: byte $(stat -c %s ok.gz) of the compressed input: corrupt gzip header (reserved flags set)"
 }
 
 @test "several files are one stream; headers of other datasets switch it" {
