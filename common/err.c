@@ -125,7 +125,7 @@ void chr_refuse_tty(int fd)
 {
 	if (isatty(fd))
 		chr_die(CHR_EX_USAGE, "refusing to write binary records to a terminal "
-			"(pipe the output, or use --format text)");
+			"(pipe them into a program; chr-tail --format text shows them)");
 }
 
 void chr_close_stdout(void)

@@ -494,3 +494,9 @@ PY
 	run -0 ls -A
 	refute_output --partial .tmp
 }
+
+@test "records are never written to a terminal" {
+	command -v script >/dev/null || skip "script(1) is not installed"
+	run -2 script -qec "chr-csv2ev '$DATA/bitmex_trades_XBTUSD.csv'" /dev/null
+	[[ "$output" == *"chr-csv2ev: refusing to write binary records to a terminal"* ]]
+}
