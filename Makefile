@@ -26,7 +26,7 @@ ARCH ?= $(if $(filter x86_64,$(shell uname -m)),-march=x86-64-v2)
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(ARCH) $(OPT) $(WARN) -Icommon \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS := $(filter -fsanitize=%,$(OPT)) $(LDFLAGS)
-LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lm
+LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lm -pthread
 
 LIB_SRC := $(wildcard common/*.c)
 LIB_OBJ := $(patsubst %.c,$(O)%.o,$(LIB_SRC))
@@ -91,7 +91,7 @@ demo: all
 PC := 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCDIR)' '' 'Name: chr' \
 	'Description: chronicle market-data record format library' 'Version: 0.1.0' \
 	'Requires.private: $(PKGS)' 'Cflags: -I$${includedir}/chr' \
-	'Libs: -L$${libdir} -lchr' 'Libs.private: -lcsv -lm'
+	'Libs: -L$${libdir} -lchr' 'Libs.private: -lcsv -lm -pthread'
 chr.pc: FORCE
 	@printf '%s\n' $(PC) | cmp -s - $@ || printf '%s\n' $(PC) > $@
 

@@ -1,9 +1,12 @@
-/* queue.c - mapped segment queue: segment files, the single writer with its
- * crash recovery, and lock-free readers that follow it across rolls. */
+/* queue.c - mapped segment queue: segment and index files, the single writer
+ * with its background thread and crash recovery, lock-free readers that
+ * follow it across rolls and sleep on a futex, seeks, retention. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/futex.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,11 +14,14 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "err.h"
 #include "path.h"
 #include "queue.h"
+#include "tm.h"
 
 /* Set err ("dir/what: message"), *status and errno; return -1. */
 static int qfail(char *err, int *status, int st, int e, const char *fmt, ...)
@@ -45,7 +51,7 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* Sorted segment ids of the directory (malloc'd into *ids). With
- * rm_tmp, leftover "NNNNNNNNN.q.tmp" files are removed. Returns the count,
+ * rm_tmp, leftover "NNNNNNNNN.q.tmp" and ".idx.tmp" files are removed. Returns the count,
  * or -1 with errno. */
 static ssize_t list_ids(int dirfd, int rm_tmp, uint64_t **ids)
 {
@@ -74,7 +80,8 @@ static ssize_t list_ids(int dirfd, int rm_tmp, uint64_t **ids)
 				digits = 0;
 		if (!digits)
 			continue;
-		if (len == 15 && strcmp(s + 9, ".q.tmp") == 0) {
+		if ((len == 15 && strcmp(s + 9, ".q.tmp") == 0) ||
+		    (len == 17 && strcmp(s + 9, ".idx.tmp") == 0)) {
 			if (rm_tmp)
 				unlinkat(dirfd, s, 0);
 			continue;
@@ -157,75 +164,486 @@ static const char *seg_bad(const unsigned char *map, uint64_t id)
 	return NULL;
 }
 
-static uint64_t seg_base_seq(int dirfd, uint64_t id)
+/* The header of segment id, when it is one; else -1. */
+static int seg_head(int dirfd, uint64_t id, struct chr_seg *h)
 {
 	char name[32];
-	struct chr_seg h;
 	int fd;
 	ssize_t n;
 
 	seg_name(name, id);
 	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC)) < 0)
-		return CHR_QUEUE_NO_SEQ;
-	n = pread(fd, &h, sizeof h, 0);
+		return -1;
+	n = pread(fd, h, sizeof *h, 0);
 	close(fd);
-	if (n != (ssize_t)sizeof h || chr_seg_check(&h))
-		return CHR_QUEUE_NO_SEQ;
-	return h.base_seq;
+	return n == (ssize_t)sizeof *h && !chr_seg_check(h) && h->id == id ? 0 : -1;
 }
 
-/* Create segment id of w->seg_size bytes: a ".tmp" with its header,
- * preallocated, fsynced, renamed into place, directory fsynced; then map
- * it read-write (populated, so first writes do not fault). */
-static int seg_create(struct chr_queue_writer *w, uint64_t id, uint64_t base_seq,
-		      unsigned char **map, uint64_t *size)
+/* ---- indexes ---- */
+
+static void idx_name(char buf[32], uint64_t id)
 {
-	char name[32], tmp[40];
-	struct chr_seg h = { .magic = CHR_SEG_MAGIC, .version = CHR_VERSION,
-			     .id = id, .base_seq = base_seq };
-	void *p;
+	snprintf(buf, 32, "%09" PRIu64 ".idx", id);
+}
+
+/* Bytes of the index of a segment of seg_size bytes: an entry for every
+ * stride records it can hold, rounded up to a page. */
+static uint64_t idx_bytes(uint64_t seg_size, uint32_t stride)
+{
+	uint64_t recs = (seg_size - CHR_HDR_SIZE) / CHR_ALIGN;
+	uint64_t n = sizeof(struct chr_queue_idx) +
+		     (recs / stride + 1) * sizeof(struct chr_queue_idx_entry);
+
+	return (n + 4095) & ~(uint64_t)4095;
+}
+
+/* Map the index of segment id, read-write or read-only. Returns NULL (errno
+ * set) when it is missing or not an index of that segment. */
+static struct chr_queue_idx *idx_map(int dirfd, uint64_t id, int rw, uint64_t *size)
+{
+	char name[32];
+	struct stat st;
+	struct chr_queue_idx *x;
+	int fd;
+
+	idx_name(name, id);
+	if ((fd = openat(dirfd, name, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC)) < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || st.st_size < (off_t)sizeof *x) {
+		close(fd);
+		errno = EPROTO;
+		return NULL;
+	}
+	x = mmap(NULL, (size_t)st.st_size, rw ? PROT_READ | PROT_WRITE : PROT_READ,
+		 MAP_SHARED, fd, 0);
+	close(fd);
+	if (x == MAP_FAILED)
+		return NULL;
+	if (x->magic != CHR_QUEUE_IDX_MAGIC || x->version != CHR_VERSION || x->id != id ||
+	    !x->stride || (x->stride & (x->stride - 1))) {
+		munmap(x, (size_t)st.st_size);
+		errno = EPROTO;
+		return NULL;
+	}
+	*size = (uint64_t)st.st_size;
+	return x;
+}
+
+/* Entries of x that fit its file, as far as written. */
+static uint64_t idx_count(const struct chr_queue_idx *x, uint64_t size)
+{
+	uint64_t n = __atomic_load_n(&x->count, __ATOMIC_ACQUIRE);
+	uint64_t cap = (size - sizeof *x) / sizeof x->e[0];
+
+	return n < cap ? n : cap;
+}
+
+/* ---- segment files ---- */
+
+/* A mapped segment with its index. */
+struct qseg {
+	unsigned char *base;
+	uint64_t size;
+	struct chr_queue_idx *idx;
+	uint64_t idx_size;
+};
+
+static void qseg_unmap(struct qseg *s)
+{
+	if (s->base)
+		munmap(s->base, s->size);
+	if (s->idx)
+		munmap(s->idx, s->idx_size);
+	memset(s, 0, sizeof *s);
+}
+
+/* Write a new file name of size bytes, starting with the bytes of head,
+ * preallocated: as name.tmp, fsynced, renamed into place, the directory
+ * fsynced. Returns the open descriptor, or -1 with errno. */
+static int publish(int dirfd, const char *name, uint64_t size, const void *head, size_t n)
+{
+	char tmp[48];
 	int fd, e;
 
-	seg_name(name, id);
 	snprintf(tmp, sizeof tmp, "%s.tmp", name);
-	fd = openat(w->dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-	if (fd < 0)
-		goto fail;
-	if ((e = posix_fallocate(fd, 0, (off_t)w->seg_size)) != 0) {
+	if ((fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0)
+		return -1;
+	if ((e = posix_fallocate(fd, 0, (off_t)size)) != 0)
 		errno = e;
-		goto fail_fd;
-	}
-	if (chr_pwrite_all(fd, &h, sizeof h, 0) < 0 || fsync(fd) < 0 ||
-	    renameat(w->dirfd, tmp, w->dirfd, name) < 0)
-		goto fail_fd;
-	if (fsync(w->dirfd) < 0)
-		goto fail_fd;
-	p = mmap(NULL, w->seg_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-	if (p == MAP_FAILED)
-		goto fail_fd;
-	close(fd);
-	*map = p;
-	*size = w->seg_size;
-	return 0;
-fail_fd:
-	e = errno;
-	close(fd);
-	unlinkat(w->dirfd, tmp, 0);
-	errno = e;
-fail:
-	return qfail(w->err, &w->status, CHR_EX_SYS, errno, "%s/%s: cannot create segment: %s",
-		     w->dir, name, strerror(errno));
-}
-
-static int precreate(struct chr_queue_writer *w)
-{
-	if (seg_create(w, w->id + 1, CHR_QUEUE_NO_SEQ, &w->next, &w->next_size) < 0) {
-		w->next = NULL;
-		w->next_failed = 1;
+	if (e || chr_pwrite_all(fd, head, n, 0) < 0 || fsync(fd) < 0 ||
+	    renameat(dirfd, tmp, dirfd, name) < 0 || fsync(dirfd) < 0) {
+		e = errno;
+		close(fd);
+		unlinkat(dirfd, tmp, 0);
+		errno = e;
 		return -1;
 	}
+	return fd;
+}
+
+/* Create segment id (its index first) and map both read-write, populated
+ * so that first writes do not fault. Returns 0, or -1 with err set. */
+static int seg_create(int dirfd, const char *dir, uint64_t seg_size, uint32_t stride,
+		      uint64_t id, uint64_t base_seq, struct qseg *s, char *err)
+{
+	struct chr_seg h = { .magic = CHR_SEG_MAGIC, .version = CHR_VERSION,
+			     .id = id, .base_seq = base_seq };
+	struct chr_queue_idx x = { .magic = CHR_QUEUE_IDX_MAGIC, .version = CHR_VERSION,
+				   .stride = stride, .id = id };
+	char name[32];
+	int fd, st;
+	void *p;
+
+	memset(s, 0, sizeof *s);
+	s->idx_size = idx_bytes(seg_size, stride);
+	idx_name(name, id);
+	if ((fd = publish(dirfd, name, s->idx_size, &x, sizeof x)) < 0)
+		goto fail;
+	p = mmap(NULL, s->idx_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		goto fail;
+	s->idx = p;
+	seg_name(name, id);
+	if ((fd = publish(dirfd, name, seg_size, &h, sizeof h)) < 0)
+		goto fail;
+	p = mmap(NULL, seg_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		goto fail;
+	s->base = p;
+	s->size = seg_size;
+	return 0;
+fail:
+	qfail(err, &st, CHR_EX_SYS, errno, "%s/%s: cannot create: %s", dir, name, strerror(errno));
+	qseg_unmap(s);
+	errno = EIO;
+	return -1;
+}
+
+/* ---- the control file ---- */
+
+#define CTL_SIZE 4096
+_Static_assert(sizeof(struct chr_queue_ctl) <= CTL_SIZE, "control fits a page");
+
+/* Map dir's control file; the writer (create) makes or repairs it. NULL
+ * when missing or not one (errno). */
+static struct chr_queue_ctl *ctl_map(int dirfd, int create)
+{
+	struct chr_queue_ctl *c;
+	struct stat st;
+	int fd = openat(dirfd, "control", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0 && create && errno == ENOENT) {
+		struct chr_queue_ctl init = { .magic = CHR_QUEUE_CTL_MAGIC, .version = CHR_VERSION };
+
+		fd = publish(dirfd, "control", CTL_SIZE, &init, sizeof init);
+	}
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || st.st_size < CTL_SIZE) {
+		close(fd);
+		errno = EPROTO;
+		return NULL;
+	}
+	c = mmap(NULL, CTL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (c == MAP_FAILED)
+		return NULL;
+	if (c->magic != CHR_QUEUE_CTL_MAGIC || c->version != CHR_VERSION) {
+		if (!create) {
+			munmap(c, CTL_SIZE);
+			errno = EPROTO;
+			return NULL;
+		}
+		memset(c, 0, CTL_SIZE);
+		c->version = CHR_VERSION;
+		__atomic_store_n(&c->magic, CHR_QUEUE_CTL_MAGIC, __ATOMIC_RELEASE);
+	}
+	return c;
+}
+
+static long futex(uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
+{
+	return syscall(SYS_futex, addr, op, val, ts, NULL, 0);
+}
+
+/* Wake every sleeping reader. */
+static void wake(struct chr_queue_ctl *c)
+{
+	__atomic_fetch_add(&c->wake, 1, __ATOMIC_SEQ_CST);
+	futex(&c->wake, FUTEX_WAKE, INT32_MAX, NULL);
+}
+
+/* Free the sleeper slots of processes that died asleep, so that the writer
+ * stops waking them. */
+static void reap_sleepers(struct chr_queue_ctl *c)
+{
+	for (int i = 0; i < CHR_QUEUE_SLEEPERS; i++) {
+		uint32_t pid = __atomic_load_n(&c->sleeper[i].pid, __ATOMIC_ACQUIRE);
+		uint64_t start;
+
+		if (!pid)
+			continue;
+		if (chr_proc_start(pid, &start) == 0 &&
+		    start == __atomic_load_n(&c->sleeper[i].start, __ATOMIC_ACQUIRE))
+			continue;
+		if (chr_proc_start(pid, &start) < 0 && errno != ENOENT)
+			continue;
+		if (__atomic_compare_exchange_n(&c->sleeper[i].pid, &pid, 0, 0,
+						__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			__atomic_fetch_and(&c->sleep_mask, ~((uint64_t)1 << i), __ATOMIC_SEQ_CST);
+	}
+}
+
+/* ---- the writer's background thread ----
+ * It keeps syscalls off the append path: it pre-creates the next segment,
+ * unmaps the old one after a roll, fsyncs by policy, marks a time roll due
+ * and frees the slots of dead sleepers. */
+
+struct chr_queue_bg {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;
+	int asked;		/* the writer's own: asked for this roll */
+	int want;		/* the writer asks for segment next_id */
+	int busy;		/* the thread is creating it */
+	uint64_t next_id, next_seg_size;
+	uint32_t stride;
+	struct qseg next;	/* created, not yet current */
+	int failed;		/* creating it failed: the roll tries itself */
+	char err[512];
+	struct qseg old[4];	/* left by rolls, to unmap */
+	uint64_t sealed;	/* ids below are sealed ... */
+	uint64_t synced;	/* ... and these fsynced (sync != never) */
+	uint64_t cur;		/* id of the current segment */
+	int64_t seg_start;	/* when it became current, ns (time rolls) */
+	int roll_due;		/* read by the writer without the lock */
+	enum chr_queue_sync sync;
+	uint32_t sync_ms;
+	int64_t roll_ns;
+	int retain;		/* run retention ... */
+	int64_t retain_ns;	/* with this age */
+	int retain_due;		/* now: a segment was sealed */
+	int dirfd;
+	const char *dir;
+	struct chr_queue_ctl *ctl;
+	pid_t pid;		/* the process the thread runs in */
+};
+
+static int64_t now_ns(clockid_t clk)
+{
+	struct timespec t;
+
+	clock_gettime(clk, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* fsync segment id and its index (they may be gone: retention). */
+static void sync_seg(int dirfd, uint64_t id)
+{
+	char name[32];
+	int fd;
+
+	for (int k = 0; k < 2; k++) {
+		if (k)
+			idx_name(name, id);
+		else
+			seg_name(name, id);
+		if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC)) >= 0) {
+			fdatasync(fd);
+			close(fd);
+		}
+	}
+}
+
+static void *bg_main(void *arg)
+{
+	struct chr_queue_bg *b = arg;
+	int64_t next_sync = 0, next_reap = 0, next_retain = 0;
+
+	pthread_mutex_lock(&b->mu);
+	while (!b->stop) {
+		int64_t now = now_ns(CLOCK_REALTIME), until = now + 1000000000;
+		struct timespec ts;
+
+		for (int i = 0; i < 4; i++)
+			if (b->old[i].base) {
+				struct qseg s = b->old[i];
+
+				memset(&b->old[i], 0, sizeof s);
+				pthread_mutex_unlock(&b->mu);
+				qseg_unmap(&s);
+				pthread_mutex_lock(&b->mu);
+			}
+		if (b->want && !b->next.base && !b->failed) {
+			uint64_t id = b->next_id, size = b->next_seg_size;
+			struct qseg s;
+			char err[512];
+			int rc;
+
+			b->busy = 1;
+			pthread_mutex_unlock(&b->mu);
+			rc = seg_create(b->dirfd, b->dir, size, b->stride, id,
+					CHR_QUEUE_NO_SEQ, &s, err);
+			pthread_mutex_lock(&b->mu);
+			b->busy = 0;
+			if (rc == 0) {
+				b->next = s;
+			} else {
+				b->failed = 1;
+				memcpy(b->err, err, sizeof err);
+			}
+			pthread_cond_broadcast(&b->cv);
+			continue;
+		}
+		if (b->sync != CHR_SYNC_NEVER && b->synced < b->sealed) {
+			uint64_t id = b->synced;
+
+			pthread_mutex_unlock(&b->mu);
+			sync_seg(b->dirfd, id);
+			pthread_mutex_lock(&b->mu);
+			b->synced = id + 1;
+			continue;
+		}
+		if (b->sync == CHR_SYNC_EVERY) {
+			if (now >= next_sync) {
+				uint64_t id = b->cur;
+
+				pthread_mutex_unlock(&b->mu);
+				sync_seg(b->dirfd, id);
+				pthread_mutex_lock(&b->mu);
+				next_sync = now + (int64_t)b->sync_ms * 1000000;
+				continue;
+			}
+			if (next_sync < until)
+				until = next_sync;
+		}
+		if (b->roll_ns && !b->roll_due) {
+			int64_t at = (b->seg_start / b->roll_ns + 1) * b->roll_ns;
+
+			if (now >= at)
+				__atomic_store_n(&b->roll_due, 1, __ATOMIC_RELAXED);
+			else if (at < until)
+				until = at;
+		}
+		if (b->retain && (b->retain_due || now >= next_retain)) {
+			char err[512];
+
+			b->retain_due = 0;
+			pthread_mutex_unlock(&b->mu);
+			chr_queue_retain(b->dir, b->retain_ns, err);
+			pthread_mutex_lock(&b->mu);
+			next_retain = now + 1000000000;
+			continue;
+		}
+		if (b->retain && next_retain < until)
+			until = next_retain;
+		if (now >= next_reap) {
+			if (__atomic_load_n(&b->ctl->sleep_mask, __ATOMIC_RELAXED))
+				reap_sleepers(b->ctl);
+			next_reap = now + 1000000000;
+		}
+		ts.tv_sec = until / 1000000000;
+		ts.tv_nsec = until % 1000000000;
+		pthread_cond_timedwait(&b->cv, &b->mu, &ts);
+	}
+	pthread_mutex_unlock(&b->mu);
+	return NULL;
+}
+
+static int bg_start(struct chr_queue_writer *w, const struct chr_queue_opts *o)
+{
+	struct chr_queue_bg *b = calloc(1, sizeof *b);
+	pthread_condattr_t ca;
+	int e;
+
+	if (!b)
+		return -1;
+	pthread_mutex_init(&b->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_REALTIME);
+	pthread_cond_init(&b->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	b->pid = getpid();
+	b->dirfd = w->dirfd;
+	b->dir = w->dir;
+	b->ctl = w->ctl;
+	b->stride = w->stride;
+	b->cur = w->id;
+	b->sealed = b->synced = w->id;
+	b->seg_start = now_ns(CLOCK_REALTIME);
+	if (o) {
+		b->sync = o->sync;
+		b->sync_ms = o->sync_ms;
+		b->roll_ns = o->roll_ns;
+		b->retain = (o->flags & CHR_QUEUE_RETAIN) != 0;
+		b->retain_ns = o->retain_ns;
+	}
+	if ((e = pthread_create(&b->thread, NULL, bg_main, b)) != 0) {
+		pthread_cond_destroy(&b->cv);
+		pthread_mutex_destroy(&b->mu);
+		free(b);
+		errno = e;
+		return -1;
+	}
+	w->bg = b;
 	return 0;
 }
+
+static void bg_stop(struct chr_queue_writer *w)
+{
+	struct chr_queue_bg *b = w->bg;
+
+	if (!b)
+		return;
+	w->bg = NULL;
+	if (b->pid != getpid()) {
+		/* a forked child's copy: the thread is not here */
+		for (int i = 0; i < 4; i++)
+			qseg_unmap(&b->old[i]);
+		qseg_unmap(&b->next);
+		free(b);
+		return;
+	}
+	pthread_mutex_lock(&b->mu);
+	b->stop = 1;
+	pthread_cond_signal(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+	pthread_join(b->thread, NULL);
+	for (int i = 0; i < 4; i++)
+		qseg_unmap(&b->old[i]);
+	qseg_unmap(&b->next);
+	if (b->sync != CHR_SYNC_NEVER) {
+		for (uint64_t id = b->synced; id < b->sealed; id++)
+			sync_seg(b->dirfd, id);
+		sync_seg(b->dirfd, b->cur);
+	}
+	pthread_cond_destroy(&b->cv);
+	pthread_mutex_destroy(&b->mu);
+	free(b);
+}
+
+/* Ask the thread for the next segment (once per segment: the one syscall
+ * the append path makes, and only when the thread sleeps). */
+static void ask_next(struct chr_queue_writer *w)
+{
+	struct chr_queue_bg *b = w->bg;
+
+	b->asked = 1;
+	pthread_mutex_lock(&b->mu);
+	if (!b->want) {
+		b->want = 1;
+		b->failed = 0;
+		b->next_id = w->id + 1;
+		b->next_seg_size = w->seg_size;
+		pthread_cond_signal(&b->cv);
+	}
+	pthread_mutex_unlock(&b->mu);
+}
+
+/* ---- the writer ---- */
 
 static int all_zero(const unsigned char *p, size_t n)
 {
@@ -237,9 +655,21 @@ static int all_zero(const unsigned char *p, size_t n)
 	return 1;
 }
 
+static void idx_add(struct chr_queue_writer *w, const struct chr_rec *r)
+{
+	uint64_t k = w->count / w->stride;
+	struct chr_queue_idx_entry *e = &w->idx->e[k];
+
+	e->seq = r->seq;
+	e->offset = w->pos;
+	e->ts = r->ts;
+	e->ts_before = w->count ? w->ts_max : INT64_MIN;
+	__atomic_store_n(&w->idx->count, k + 1, __ATOMIC_RELEASE);
+}
+
 /* Scan the current segment from its header: keep the good records, zero
- * everything after the last one (its commit word first), and set pos, seq,
- * count and ts_min/ts_max. */
+ * everything after the last one (its commit word first), rebuild the
+ * index, and set pos, seq, count and ts_min/ts_max. */
 static void recover(struct chr_queue_writer *w)
 {
 	const struct chr_seg *h = (const struct chr_seg *)w->base;
@@ -248,6 +678,8 @@ static void recover(struct chr_queue_writer *w)
 	w->count = 0;
 	w->ts_min = INT64_MAX;
 	w->ts_max = INT64_MIN;
+	w->idx->count = 0;
+	w->idx->stride = w->stride;
 	while (pos + CHR_HDR_SIZE <= w->size) {
 		struct chr_rec *r = (struct chr_rec *)(w->base + pos);
 		uint32_t len = r->len;
@@ -255,6 +687,9 @@ static void recover(struct chr_queue_writer *w)
 		if (len < CHR_HDR_SIZE || len > CHR_REC_MAX ||
 		    pos + chr_rec_span(len) > w->size || chr_rec_check(r) || r->seq != seq)
 			break;
+		w->pos = pos;
+		if (w->count % w->stride == 0)
+			idx_add(w, r);
 		if (r->ts < w->ts_min)
 			w->ts_min = r->ts;
 		if (r->ts > w->ts_max)
@@ -268,30 +703,85 @@ static void recover(struct chr_queue_writer *w)
 	for (uint64_t off = pos; off < w->size; off += CHR_ALIGN)
 		if (!all_zero(w->base + off, CHR_ALIGN))
 			memset(w->base + off, 0, CHR_ALIGN);
+	memset(&w->idx->e[w->idx->count], 0,
+	       w->idx_size - sizeof *w->idx - w->idx->count * sizeof w->idx->e[0]);
 	w->pos = pos;
 	w->seq = seq;
+}
+
+/* Map segment id read-write with its index (made anew when missing or
+ * bad, or when its stride is not ours: the recovery rebuilds it). */
+static int seg_open_rw(struct chr_queue_writer *w, uint64_t id, struct qseg *s)
+{
+	char name[32];
+
+	memset(s, 0, sizeof *s);
+	if (seg_map(w->dirfd, id, 1, &s->base, &s->size) < 0)
+		return -1;
+	if (!(s->idx = idx_map(w->dirfd, id, 1, &s->idx_size)) ||
+	    s->idx_size < idx_bytes(s->size, w->stride)) {
+		struct chr_queue_idx x = { .magic = CHR_QUEUE_IDX_MAGIC,
+					   .version = CHR_VERSION, .stride = w->stride, .id = id };
+		int fd;
+		void *p;
+
+		if (s->idx)
+			munmap(s->idx, s->idx_size);
+		s->idx = NULL;
+		s->idx_size = idx_bytes(s->size, w->stride);
+		idx_name(name, id);
+		if ((fd = publish(w->dirfd, name, s->idx_size, &x, sizeof x)) < 0)
+			goto fail;
+		p = mmap(NULL, s->idx_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		close(fd);
+		if (p == MAP_FAILED)
+			goto fail;
+		s->idx = p;
+	}
+	return 0;
+fail:
+	{
+		int e = errno;
+
+		qseg_unmap(s);
+		errno = e;
+	}
+	return -1;
+}
+
+static void set_current(struct chr_queue_writer *w, struct qseg *s)
+{
+	w->base = s->base;
+	w->size = s->size;
+	w->idx = s->idx;
+	w->idx_size = s->idx_size;
 }
 
 int chr_queue_writer_open(struct chr_queue_writer *w, const char *dir,
 			  const struct chr_queue_opts *opts)
 {
 	uint64_t *ids = NULL;
-	ssize_t n;
-	ssize_t a;
+	ssize_t n, a;
 	struct chr_seg *h;
 	const char *why;
 	char name[32];
+	struct qseg cur, spare = { 0 };
+	uint64_t start;
 
 	memset(w, 0, sizeof *w);
 	w->dirfd = w->lockfd = -1;
 	if (snprintf(w->dir, sizeof w->dir, "%s", dir) >= (int)sizeof w->dir)
 		return qfail(w->err, &w->status, CHR_EX_SYS, ENAMETOOLONG, "%s: name too long", dir);
 	w->seg_size = opts ? opts->seg_size : 0;
+	w->stride = opts && opts->idx_stride ? opts->idx_stride : CHR_QUEUE_IDX_STRIDE;
 	if (w->seg_size && (w->seg_size < 4096 || w->seg_size % 4096 ||
 			    w->seg_size > ((uint64_t)1 << 40)))
 		return qfail(w->err, &w->status, CHR_EX_USAGE, EINVAL,
 			     "%s: segment size %" PRIu64 " is not a multiple of 4096 of at least 4096",
 			     dir, w->seg_size);
+	if (w->stride & (w->stride - 1) || (opts && (opts->roll_ns < 0 ||
+	    (opts->sync == CHR_SYNC_EVERY && !opts->sync_ms))))
+		return qfail(w->err, &w->status, CHR_EX_USAGE, EINVAL, "%s: bad queue options", dir);
 	if (opts && (opts->flags & CHR_QUEUE_CREATE) && chr_mkdirs(dir) < 0)
 		return qfail(w->err, &w->status, CHR_EX_SYS, errno, "%s: cannot create: %s",
 			     dir, strerror(errno));
@@ -301,29 +791,50 @@ int chr_queue_writer_open(struct chr_queue_writer *w, const char *dir,
 		goto sys;
 	if (flock(w->lockfd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno == EWOULDBLOCK) {
-			qfail(w->err, &w->status, CHR_EX_SYS, EBUSY,
-			      "%s: queue is locked by another writer", dir);
+			struct chr_queue_ctl *c = ctl_map(w->dirfd, 0);
+
+			if (c) {
+				qfail(w->err, &w->status, CHR_EX_SYS, EBUSY,
+				      "%s: queue is locked by another writer (pid %" PRIu64 ")",
+				      dir, c->writer_pid);
+				munmap(c, CTL_SIZE);
+			} else {
+				qfail(w->err, &w->status, CHR_EX_SYS, EBUSY,
+				      "%s: queue is locked by another writer", dir);
+			}
 			goto out;
 		}
 		goto sys;
 	}
+	if (!(w->ctl = ctl_map(w->dirfd, 1))) {
+		qfail(w->err, &w->status, CHR_EX_SYS, errno, "%s/control: %s", dir, strerror(errno));
+		goto out;
+	}
+	w->ctl->writer_pid = (uint64_t)getpid();
+	w->ctl->writer_start = chr_proc_start(getpid(), &start) == 0 ? start : 0;
 	if ((n = list_ids(w->dirfd, 1, &ids)) < 0)
 		goto sys;
 	if (n == 0) {
 		if (!w->seg_size)
 			w->seg_size = CHR_QUEUE_SEG_DEFAULT;
-		if (seg_create(w, 0, 0, &w->base, &w->size) < 0)
+		if (seg_create(w->dirfd, dir, w->seg_size, w->stride, 0, 0, &cur, w->err) < 0) {
+			w->status = CHR_EX_SYS;
 			goto out;
+		}
+		set_current(w, &cur);
 		w->pos = CHR_HDR_SIZE;
 		w->ts_min = INT64_MAX;
 		w->ts_max = INT64_MIN;
-		free(ids);
-		return 0;
+		goto started;
 	}
 	/* The current segment is the last one with a base_seq; pre-created
 	 * spares after it have none. */
-	for (a = n - 1; a >= 0 && seg_base_seq(w->dirfd, ids[a]) == CHR_QUEUE_NO_SEQ; a--)
-		;
+	for (a = n - 1; a >= 0; a--) {
+		struct chr_seg sh;
+
+		if (seg_head(w->dirfd, ids[a], &sh) == 0 && sh.base_seq != CHR_QUEUE_NO_SEQ)
+			break;
+	}
 	if (a < 0) {
 		seg_name(name, ids[n - 1]);
 		qfail(w->err, &w->status, CHR_EX_DATA, EPROTO, "%s/%s: no segment has a valid header",
@@ -331,8 +842,9 @@ int chr_queue_writer_open(struct chr_queue_writer *w, const char *dir,
 		goto out;
 	}
 	w->id = ids[a];
-	if (seg_map(w->dirfd, w->id, 1, &w->base, &w->size) < 0)
+	if (seg_open_rw(w, w->id, &cur) < 0)
 		goto sys_seg;
+	set_current(w, &cur);
 	if ((why = seg_bad(w->base, w->id)))
 		goto data;
 	h = (struct chr_seg *)w->base;
@@ -340,46 +852,59 @@ int chr_queue_writer_open(struct chr_queue_writer *w, const char *dir,
 	 * sealing this one's predecessor: undo, the predecessor is current. */
 	if (a > 0 && ids[a - 1] == w->id - 1 && !(h->flags & CHR_SEG_SEALED) &&
 	    w->size >= 2 * CHR_HDR_SIZE && ((struct chr_rec *)(w->base + CHR_HDR_SIZE))->len == 0) {
-		unsigned char *prev;
-		uint64_t psize;
+		struct qseg prev;
 
-		if (seg_map(w->dirfd, w->id - 1, 1, &prev, &psize) < 0) {
+		if (seg_open_rw(w, w->id - 1, &prev) < 0) {
 			w->id--;
 			goto sys_seg;
 		}
-		if (!seg_bad(prev, w->id - 1) &&
-		    !(((struct chr_seg *)prev)->flags & CHR_SEG_SEALED)) {
+		if (!seg_bad(prev.base, w->id - 1) &&
+		    !(((struct chr_seg *)prev.base)->flags & CHR_SEG_SEALED)) {
 			h->base_seq = CHR_QUEUE_NO_SEQ;
-			w->next = w->base;
-			w->next_size = w->size;
-			w->base = prev;
-			w->size = psize;
+			spare = cur;
+			cur = prev;
+			set_current(w, &cur);
 			w->id--;
 			h = (struct chr_seg *)w->base;
 		} else {
-			munmap(prev, psize);
+			qseg_unmap(&prev);
 		}
 	}
-	if (!w->next && a + 1 < n && ids[a + 1] == w->id + 1 &&
-	    seg_map(w->dirfd, w->id + 1, 1, &w->next, &w->next_size) < 0)
-		w->next = NULL;	/* a bad spare: created again at the roll */
+	if (!spare.base && a + 1 < n && ids[a + 1] == w->id + 1 &&
+	    (seg_open_rw(w, w->id + 1, &spare) < 0 ||
+	     ((struct chr_seg *)spare.base)->base_seq != CHR_QUEUE_NO_SEQ))
+		qseg_unmap(&spare);	/* a bad spare: created again */
 	if (!w->seg_size)
 		w->seg_size = w->size;
 	if (h->flags & CHR_SEG_SEALED) {
 		/* Killed after sealing, before the first record of the next. */
 		uint64_t seq = h->base_seq + h->count;
 
-		if (!w->next && seg_create(w, w->id + 1, seq, &w->next, &w->next_size) < 0)
+		if (!spare.base && seg_create(w->dirfd, dir, w->seg_size, w->stride, w->id + 1,
+					      seq, &spare, w->err) < 0) {
+			w->status = CHR_EX_SYS;
 			goto out;
-		((struct chr_seg *)w->next)->base_seq = seq;
-		munmap(w->base, w->size);
-		w->base = w->next;
-		w->size = w->next_size;
-		w->next = NULL;
+		}
+		((struct chr_seg *)spare.base)->base_seq = seq;
+		qseg_unmap(&cur);
+		cur = spare;
+		memset(&spare, 0, sizeof spare);
+		set_current(w, &cur);
 		w->id++;
 	}
 	recover(w);
+started:
 	free(ids);
+	ids = NULL;
+	if (bg_start(w, opts) < 0) {
+		qseg_unmap(&spare);
+		goto sys;
+	}
+	if (spare.base) {
+		w->bg->next = spare;
+		w->bg->want = 1;
+		w->bg->next_id = w->id + 1;
+	}
 	return 0;
 data:
 	seg_name(name, w->id);
@@ -394,6 +919,7 @@ sys:
 	qfail(w->err, &w->status, CHR_EX_SYS, errno, "%s: %s", dir, strerror(errno));
 out:
 	free(ids);
+	qseg_unmap(&spare);
 	{
 		int e = errno;
 
@@ -405,11 +931,16 @@ out:
 
 int chr_queue_writer_close(struct chr_queue_writer *w)
 {
+	bg_stop(w);
 	if (w->base)
 		munmap(w->base, w->size);
-	if (w->next)
-		munmap(w->next, w->next_size);
-	w->base = w->next = NULL;
+	if (w->idx)
+		munmap(w->idx, w->idx_size);
+	if (w->ctl)
+		munmap(w->ctl, CTL_SIZE);
+	w->base = NULL;
+	w->idx = NULL;
+	w->ctl = NULL;
 	w->res = NULL;
 	if (w->lockfd >= 0)
 		close(w->lockfd);
@@ -419,15 +950,57 @@ int chr_queue_writer_close(struct chr_queue_writer *w)
 	return 0;
 }
 
-/* Seal the current segment and make the pre-created one current. */
+/* The pre-created segment: from the thread (waiting while it works on it),
+ * else made here. */
+static int take_next(struct chr_queue_writer *w, struct qseg *s)
+{
+	struct chr_queue_bg *b = w->bg;
+
+	pthread_mutex_lock(&b->mu);
+	if (!b->want) {
+		b->want = 1;
+		b->next_id = w->id + 1;
+		b->next_seg_size = w->seg_size;
+		pthread_cond_signal(&b->cv);
+	}
+	while (!b->next.base && !b->failed)
+		pthread_cond_wait(&b->cv, &b->mu);
+	*s = b->next;
+	memset(&b->next, 0, sizeof b->next);
+	b->want = 0;
+	pthread_mutex_unlock(&b->mu);
+	if (s->base)
+		return 0;
+	/* The thread failed: once more here, for a message of our own. */
+	if (seg_create(w->dirfd, w->dir, w->seg_size, w->stride, w->id + 1, CHR_QUEUE_NO_SEQ,
+		       s, w->err) < 0) {
+		w->status = CHR_EX_SYS;
+		return -1;
+	}
+	return 0;
+}
+
+static void wake_check(struct chr_queue_writer *w)
+{
+	if (__atomic_load_n(&w->ctl->sleep_mask, __ATOMIC_SEQ_CST))
+		wake(w->ctl);
+}
+
+/* Seal the current segment and make the pre-created one current. The old
+ * mapping goes to the thread to unmap (munmap of a populated segment takes
+ * longer than a roll may). */
 static int roll(struct chr_queue_writer *w)
 {
 	struct chr_seg *h = (struct chr_seg *)w->base, tmp;
+	struct chr_queue_bg *b = w->bg;
+	struct qseg next, old = { w->base, w->size, w->idx, w->idx_size };
+	uint16_t flags;
 
-	if (!w->next && precreate(w) < 0)
+	if (take_next(w, &next) < 0)
 		return -1;
 	/* The next segment's base_seq is final before SEALED is visible. */
-	((struct chr_seg *)w->next)->base_seq = w->seq;
+	next.idx->stride = w->stride;
+	((struct chr_seg *)next.base)->base_seq = w->seq;
 	h->end = w->pos;
 	h->count = w->count;
 	h->ts_min = w->count ? w->ts_min : 0;
@@ -435,17 +1008,32 @@ static int roll(struct chr_queue_writer *w)
 	tmp = *h;
 	tmp.flags |= CHR_SEG_SEALED;
 	h->crc = chr_seg_crc(&tmp);
-	__atomic_store_n(&h->flags, tmp.flags, __ATOMIC_RELEASE);
-	munmap(w->base, w->size);
-	w->base = w->next;
-	w->size = w->next_size;
-	w->next = NULL;
-	w->next_failed = 0;
+	flags = tmp.flags;
+	__atomic_exchange_n(&h->flags, flags, __ATOMIC_SEQ_CST);
+	wake_check(w);
+	set_current(w, &next);
 	w->id++;
 	w->pos = CHR_HDR_SIZE;
 	w->count = 0;
 	w->ts_min = INT64_MAX;
 	w->ts_max = INT64_MIN;
+	pthread_mutex_lock(&b->mu);
+	for (int i = 0; i < 4; i++)
+		if (!b->old[i].base) {
+			b->old[i] = old;
+			old.base = NULL;
+			break;
+		}
+	b->asked = 0;
+	b->sealed = w->id;
+	b->cur = w->id;
+	b->seg_start = now_ns(CLOCK_REALTIME);
+	b->retain_due = 1;
+	__atomic_store_n(&b->roll_due, 0, __ATOMIC_RELAXED);
+	pthread_cond_signal(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+	if (old.base)
+		qseg_unmap(&old);
 	return 0;
 }
 
@@ -466,7 +1054,8 @@ struct chr_rec *chr_queue_reserve(struct chr_queue_writer *w, uint32_t len)
 		memset(w->res, 0, chr_rec_span(w->res_len));
 		w->res = NULL;
 	}
-	if (w->pos + span > w->size && roll(w) < 0)
+	if ((w->pos + span > w->size ||
+	     (__atomic_load_n(&w->bg->roll_due, __ATOMIC_RELAXED) && w->count)) && roll(w) < 0)
 		return NULL;
 	w->res = (struct chr_rec *)(w->base + w->pos);
 	w->res_len = len;
@@ -487,7 +1076,12 @@ void chr_queue_commit(struct chr_queue_writer *w, struct chr_rec *rec)
 	memset((char *)rec + len, 0, span - len);
 	crc = chr_crc32c(0, (const char *)rec + 4, 56);
 	rec->crc = chr_crc32c(crc, (const char *)rec + CHR_HDR_SIZE, len - CHR_HDR_SIZE);
-	__atomic_store_n(&rec->len, len, __ATOMIC_RELEASE);	/* the commit */
+	/* The commit. A full barrier: a reader that announced its sleep
+	 * before this sees the record, or we see its announcement. */
+	__atomic_exchange_n(&rec->len, len, __ATOMIC_SEQ_CST);
+	wake_check(w);
+	if (w->count % w->stride == 0)
+		idx_add(w, rec);
 	if (rec->ts < w->ts_min)
 		w->ts_min = rec->ts;
 	if (rec->ts > w->ts_max)
@@ -496,8 +1090,8 @@ void chr_queue_commit(struct chr_queue_writer *w, struct chr_rec *rec)
 	w->seq++;
 	w->pos += span;
 	w->res = NULL;
-	if (!w->next && !w->next_failed && w->pos > w->size / 2)
-		precreate(w);
+	if (w->pos > w->size / 2 && !w->bg->asked)
+		ask_next(w);
 }
 
 int chr_queue_append(struct chr_queue_writer *w, const struct chr_rec *rec)
@@ -511,71 +1105,15 @@ int chr_queue_append(struct chr_queue_writer *w, const struct chr_rec *rec)
 	return 0;
 }
 
-int chr_queue_reader_open(struct chr_queue_reader *r, const char *dir, uint64_t from_seq)
+/* ---- readers ---- */
+
+static int rsys(struct chr_queue_reader *r, uint64_t id, const char *what)
 {
-	uint64_t *ids = NULL;
-	ssize_t n, i, pick = 0;
-	const char *why;
 	char name[32];
 
-	memset(r, 0, sizeof *r);
-	r->dirfd = -1;
-	if (snprintf(r->dir, sizeof r->dir, "%s", dir) >= (int)sizeof r->dir)
-		return qfail(r->err, &r->status, CHR_EX_SYS, ENAMETOOLONG, "%s: name too long", dir);
-	if ((r->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-	    (n = list_ids(r->dirfd, 0, &ids)) < 0) {
-		qfail(r->err, &r->status, CHR_EX_SYS, errno, "%s: %s", dir, strerror(errno));
-		goto fail;
-	}
-	if (n == 0) {
-		qfail(r->err, &r->status, CHR_EX_SYS, ENOENT, "%s: no queue segment", dir);
-		goto fail;
-	}
-	/* The last segment that starts at or before from_seq (no index yet:
-	 * the records before from_seq in it are skipped one by one). */
-	for (i = n - 1; i >= 0; i--) {
-		uint64_t b = seg_base_seq(r->dirfd, ids[i]);
-
-		if (b != CHR_QUEUE_NO_SEQ && b <= from_seq) {
-			pick = i;
-			break;
-		}
-	}
-	r->id = ids[pick];
-	free(ids);
-	ids = NULL;
-	seg_name(name, r->id);
-	if (seg_map(r->dirfd, r->id, 0, (unsigned char **)&r->base, &r->size) < 0) {
-		qfail(r->err, &r->status, errno == EPROTO ? CHR_EX_DATA : CHR_EX_SYS, errno,
-		      "%s/%s: %s", dir, name, errno == EPROTO ? "not a segment" : strerror(errno));
-		goto fail;
-	}
-	if ((why = seg_bad(r->base, r->id))) {
-		qfail(r->err, &r->status, CHR_EX_DATA, EPROTO, "%s/%s: %s", dir, name, why);
-		goto fail;
-	}
-	r->pos = CHR_HDR_SIZE;
-	r->want = from_seq;
-	return 0;
-fail:
-	free(ids);
-	{
-		int e = errno;
-
-		chr_queue_reader_close(r);
-		errno = e;
-	}
-	return -1;
-}
-
-void chr_queue_reader_close(struct chr_queue_reader *r)
-{
-	if (r->base)
-		munmap((void *)r->base, r->size);
-	r->base = NULL;
-	if (r->dirfd >= 0)
-		close(r->dirfd);
-	r->dirfd = -1;
+	seg_name(name, id);
+	return qfail(r->err, &r->status, errno == EPROTO ? CHR_EX_DATA : CHR_EX_SYS, errno,
+		     "%s/%s: %s", r->dir, name, errno == EPROTO ? "not a segment" : what);
 }
 
 static int rdata(struct chr_queue_reader *r, uint64_t off, const char *what)
@@ -587,40 +1125,255 @@ static int rdata(struct chr_queue_reader *r, uint64_t off, const char *what)
 		     r->dir, name, off, what);
 }
 
+/* Make segment id current, at its first record. Returns 0, or -1 with
+ * errno (ENOENT: it is gone) and r->err. */
+static int reader_goto(struct chr_queue_reader *r, uint64_t id)
+{
+	unsigned char *map;
+	uint64_t size;
+	const char *why;
+	char name[32];
+
+	if (seg_map(r->dirfd, id, 0, &map, &size) < 0)
+		return rsys(r, id, strerror(errno));
+	if ((why = seg_bad(map, id))) {
+		munmap(map, size);
+		seg_name(name, id);
+		return qfail(r->err, &r->status, CHR_EX_DATA, EPROTO, "%s/%s: %s", r->dir, name, why);
+	}
+	if (r->base)
+		munmap((void *)r->base, r->size);
+	r->base = map;
+	r->size = size;
+	r->id = id;
+	r->pos = CHR_HDR_SIZE;
+	return 0;
+}
+
+
+/* How to choose the segment to start in. */
+enum pick { PICK_SEQ, PICK_TS, PICK_END };
+
+/* Map the segment where a seek starts: the last one starting at or before
+ * seq; the first whose records reach ts; the last one. Sets first_seq.
+ * Retries when retention removes the segment under it. Returns 0 or -1
+ * (the reader is closed). */
+static int reader_pick(struct chr_queue_reader *r, enum pick how, uint64_t seq, int64_t ts)
+{
+	for (int attempt = 0;; attempt++) {
+		uint64_t *ids = NULL;
+		ssize_t n = list_ids(r->dirfd, 0, &ids), i, pick = -1, first = -1, last = -1;
+		struct chr_seg h;
+
+		if (n < 0) {
+			qfail(r->err, &r->status, CHR_EX_SYS, errno, "%s: %s", r->dir, strerror(errno));
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			if (seg_head(r->dirfd, ids[i], &h) < 0 || h.base_seq == CHR_QUEUE_NO_SEQ)
+				continue;
+			if (first < 0) {
+				first = i;
+				r->first_seq = h.base_seq;
+			}
+			last = i;
+			if (how == PICK_SEQ && h.base_seq <= seq)
+				pick = i;
+			if (how == PICK_TS && pick < 0 &&
+			    !((h.flags & CHR_SEG_SEALED) && (!h.count || h.ts_max < ts)))
+				pick = i;
+		}
+		if (pick < 0)
+			pick = how == PICK_SEQ ? first : last;
+		if (pick < 0) {
+			free(ids);
+			qfail(r->err, &r->status, CHR_EX_SYS, ENOENT, "%s: no queue segment", r->dir);
+			break;
+		}
+		i = reader_goto(r, ids[pick]);
+		free(ids);
+		if (i == 0)
+			return 0;
+		if (errno != ENOENT || attempt == 3)
+			break;
+	}
+	{
+		int e = errno;
+
+		chr_queue_reader_close(r);
+		errno = e;
+	}
+	return -1;
+}
+
+/* The index of the current segment, mapped, with its entry count; NULL
+ * when it has none usable. */
+static const struct chr_queue_idx *reader_idx(struct chr_queue_reader *r, uint64_t *size,
+					      uint64_t *count)
+{
+	struct chr_queue_idx *x = idx_map(r->dirfd, r->id, 0, size);
+
+	if (x && !(*count = idx_count(x, *size))) {
+		munmap(x, *size);
+		x = NULL;
+	}
+	return x;
+}
+
+/* Entry k of x, when it points at a record of the current segment. */
+static int entry_ok(const struct chr_queue_reader *r, const struct chr_queue_idx_entry *e)
+{
+	return e->offset >= CHR_HDR_SIZE && e->offset % CHR_ALIGN == 0 &&
+	       e->offset + CHR_HDR_SIZE <= r->size;
+}
+
+int chr_queue_seek_seq(struct chr_queue_reader *r, uint64_t seq)
+{
+	const struct chr_queue_idx *x;
+	uint64_t xsize, cnt, base;
+
+	if (reader_pick(r, PICK_SEQ, seq, 0) < 0)
+		return -1;
+	base = ((const struct chr_seg *)r->base)->base_seq;
+	if (seq > base && (x = reader_idx(r, &xsize, &cnt))) {
+		uint64_t k = (seq - base) / x->stride;
+
+		if (k >= cnt)
+			k = cnt - 1;
+		if (x->e[k].seq == base + k * x->stride && entry_ok(r, &x->e[k]))
+			r->pos = x->e[k].offset;
+		munmap((void *)x, xsize);
+	}
+	r->want = seq;
+	r->want_ts = INT64_MIN;
+	r->started = 0;
+	return 0;
+}
+
+int chr_queue_seek_ts(struct chr_queue_reader *r, int64_t ts)
+{
+	const struct chr_queue_idx *x;
+	uint64_t xsize, cnt;
+
+	if (reader_pick(r, PICK_TS, 0, ts) < 0)
+		return -1;
+	r->ts_seen = INT64_MIN;
+	if ((x = reader_idx(r, &xsize, &cnt))) {
+		/* the last entry with every ts before it below ts */
+		uint64_t lo = 0, hi = cnt;
+
+		while (lo < hi) {
+			uint64_t mid = lo + (hi - lo) / 2;
+
+			if (x->e[mid].ts_before < ts)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo > 0 && entry_ok(r, &x->e[lo - 1])) {
+			r->pos = x->e[lo - 1].offset;
+			r->ts_seen = x->e[lo - 1].ts_before;
+		}
+		munmap((void *)x, xsize);
+	}
+	r->want = 0;
+	r->want_ts = ts;
+	r->started = 0;
+	return 0;
+}
+
+int chr_queue_seek_end(struct chr_queue_reader *r)
+{
+	const struct chr_queue_idx *x;
+	uint64_t xsize, cnt;
+
+	if (reader_pick(r, PICK_END, 0, 0) < 0)
+		return -1;
+	if ((x = reader_idx(r, &xsize, &cnt))) {
+		if (entry_ok(r, &x->e[cnt - 1]))
+			r->pos = x->e[cnt - 1].offset;
+		munmap((void *)x, xsize);
+	}
+	r->want = 0;
+	r->want_ts = INT64_MIN;
+	r->started = 0;
+	/* Step over what is committed, without checking it: the next call of
+	 * chr_queue_next checks what follows. */
+	while (r->pos + CHR_HDR_SIZE <= r->size) {
+		const struct chr_rec *rec = (const struct chr_rec *)(r->base + r->pos);
+		uint32_t len = __atomic_load_n(&rec->len, __ATOMIC_ACQUIRE);
+
+		if (len < CHR_HDR_SIZE || len > CHR_REC_MAX ||
+		    r->pos + chr_rec_span(len) > r->size)
+			break;
+		r->pos += chr_rec_span(len);
+		r->want = rec->seq + 1;
+		r->started = 1;
+	}
+	return 0;
+}
+
+int chr_queue_reader_open(struct chr_queue_reader *r, const char *dir, uint64_t from_seq)
+{
+	memset(r, 0, sizeof *r);
+	r->dirfd = -1;
+	if (snprintf(r->dir, sizeof r->dir, "%s", dir) >= (int)sizeof r->dir)
+		return qfail(r->err, &r->status, CHR_EX_SYS, ENAMETOOLONG, "%s: name too long", dir);
+	if ((r->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return qfail(r->err, &r->status, CHR_EX_SYS, errno, "%s: %s", dir, strerror(errno));
+	r->ctl = ctl_map(r->dirfd, 0);	/* none: chr_queue_wait polls */
+	if (chr_proc_start(getpid(), &r->start) < 0)
+		r->start = 0;
+	return chr_queue_seek_seq(r, from_seq);
+}
+
+void chr_queue_reader_close(struct chr_queue_reader *r)
+{
+	if (r->base)
+		munmap((void *)r->base, r->size);
+	if (r->ctl)
+		munmap(r->ctl, CTL_SIZE);
+	r->base = NULL;
+	r->ctl = NULL;
+	if (r->dirfd >= 0)
+		close(r->dirfd);
+	r->dirfd = -1;
+}
+
 /* The current segment is sealed and read to its end: map the next one.
  * Returns 1 when moved, 0 when it is not there yet, -1 on error. */
 static int advance(struct chr_queue_reader *r)
 {
 	const struct chr_seg *h = (const struct chr_seg *)r->base;
-	unsigned char *map;
-	uint64_t size, seq = h->base_seq + h->count;
+	uint64_t seq = h->base_seq + h->count, id = r->id;
+	struct chr_seg nh;
 	const char *why;
-	char name[32];
 
-	if (chr_seg_check(h))
-		return rdata(r, 0, chr_seg_check(h));
+	if ((why = chr_seg_check(h)))
+		return rdata(r, 0, why);
 	if (r->pos != h->end)
 		return rdata(r, r->pos, "unwritten space before the end of a sealed segment");
-	seg_name(name, r->id + 1);
-	if (seg_map(r->dirfd, r->id + 1, 0, &map, &size) < 0) {
-		if (errno == ENOENT)
+	if (seg_head(r->dirfd, id + 1, &nh) < 0 && errno == ENOENT) {
+		uint64_t *ids;
+		ssize_t n = list_ids(r->dirfd, 0, &ids);
+		int gone = n > 0 && ids[n - 1] > id + 1;
+
+		if (n > 0)
+			free(ids);
+		if (!gone)
 			return 0;
-		return qfail(r->err, &r->status, errno == EPROTO ? CHR_EX_DATA : CHR_EX_SYS, errno,
-			     "%s/%s: %s", r->dir, name,
-			     errno == EPROTO ? "not a segment" : strerror(errno));
+		errno = ENOENT;
+		return rsys(r, id + 1, "removed (retention) before it was read");
 	}
-	why = seg_bad(map, r->id + 1);
-	if (!why && ((const struct chr_seg *)map)->base_seq != seq)
-		why = "base_seq does not follow the previous segment";
-	if (why) {
-		munmap(map, size);
-		return qfail(r->err, &r->status, CHR_EX_DATA, EPROTO, "%s/%s: %s", r->dir, name, why);
+	if (reader_goto(r, id + 1) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (((const struct chr_seg *)r->base)->base_seq != seq) {
+		char name[32];
+
+		seg_name(name, r->id);
+		return qfail(r->err, &r->status, CHR_EX_DATA, EPROTO,
+			     "%s/%s: base_seq does not follow the previous segment", r->dir, name);
 	}
-	munmap((void *)r->base, r->size);
-	r->base = map;
-	r->size = size;
-	r->id++;
-	r->pos = CHR_HDR_SIZE;
 	return 1;
 }
 
@@ -659,11 +1412,167 @@ int chr_queue_next(struct chr_queue_reader *r, const struct chr_rec **out)
 		if (r->started && rec->seq != r->want)
 			return rdata(r, r->pos, "seq out of order");
 		r->pos += chr_rec_span(len);
-		if (!r->started && rec->seq < r->want)
-			continue;
+		if (!r->started) {
+			if (rec->seq < r->want)
+				continue;
+			if (r->want_ts != INT64_MIN) {
+				if (rec->ts > r->ts_seen)
+					r->ts_seen = rec->ts;
+				if (r->ts_seen < r->want_ts)
+					continue;
+			}
+		}
 		r->started = 1;
 		r->want = rec->seq + 1;
 		*out = rec;
 		return 1;
 	}
+}
+
+/* Is there something for chr_queue_next: a commit at pos, or a seal? */
+static int ready(const struct chr_queue_reader *r)
+{
+	const struct chr_seg *h = (const struct chr_seg *)r->base;
+
+	if (r->pos + CHR_HDR_SIZE <= r->size &&
+	    __atomic_load_n(&((const struct chr_rec *)(r->base + r->pos))->len, __ATOMIC_SEQ_CST))
+		return 1;
+	return (__atomic_load_n(&h->flags, __ATOMIC_SEQ_CST) & CHR_SEG_SEALED) != 0;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+int chr_queue_wait(struct chr_queue_reader *r, unsigned spin_us, int timeout_ms)
+{
+	struct chr_queue_ctl *c = r->ctl;
+	int64_t t0, deadline, left;
+	int slot = -1, rc = 0;
+	uint32_t pid = (uint32_t)getpid(), v;
+	struct timespec ts;
+
+	if (ready(r))
+		return 1;
+	t0 = now_ns(CLOCK_MONOTONIC);
+	for (unsigned i = 1; spin_us; i++) {
+		cpu_relax();
+		if (ready(r))
+			return 1;
+		if (!(i & 63) && now_ns(CLOCK_MONOTONIC) - t0 >= (int64_t)spin_us * 1000)
+			break;
+	}
+	deadline = timeout_ms < 0 ? INT64_MAX : t0 + (int64_t)timeout_ms * 1000000;
+	for (int i = 0; c && i < CHR_QUEUE_SLEEPERS && slot < 0; i++) {
+		uint32_t zero = 0;
+
+		if (__atomic_compare_exchange_n(&c->sleeper[i].pid, &zero, pid, 0,
+						__ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+			slot = i;
+	}
+	if (slot < 0) {
+		/* no control file, or every slot taken: poll */
+		while (!ready(r)) {
+			if ((left = deadline - now_ns(CLOCK_MONOTONIC)) <= 0)
+				return 0;
+			ts.tv_sec = 0;
+			ts.tv_nsec = left < 1000000 ? left : 1000000;
+			if (nanosleep(&ts, NULL) < 0)
+				return 0;
+		}
+		return 1;
+	}
+	__atomic_store_n(&c->sleeper[slot].start, r->start, __ATOMIC_RELEASE);
+	v = __atomic_load_n(&c->wake, __ATOMIC_SEQ_CST);
+	__atomic_fetch_or(&c->sleep_mask, (uint64_t)1 << slot, __ATOMIC_SEQ_CST);
+	while (!ready(r)) {
+		/* in steps of at most a second, should our slot be taken from
+		 * us (a reaper that judged us dead) */
+		left = deadline - now_ns(CLOCK_MONOTONIC);
+		if (left <= 0) {
+			rc = -1;
+			break;
+		}
+		if (left > 1000000000)
+			left = 1000000000;
+		ts.tv_sec = left / 1000000000;
+		ts.tv_nsec = left % 1000000000;
+		if (futex(&c->wake, FUTEX_WAIT, v, &ts) < 0 && errno == EINTR) {
+			rc = -1;
+			break;
+		}
+		v = __atomic_load_n(&c->wake, __ATOMIC_SEQ_CST);
+	}
+	__atomic_fetch_and(&c->sleep_mask, ~((uint64_t)1 << slot), __ATOMIC_SEQ_CST);
+	__atomic_store_n(&c->sleeper[slot].pid, 0, __ATOMIC_RELEASE);
+	return rc < 0 ? ready(r) : 1;
+}
+
+/* ---- retention, options ---- */
+
+ssize_t chr_queue_retain(const char *dir, int64_t age_ns, char *err)
+{
+	struct chr_queue_pos_info *rd = NULL;
+	ssize_t nr = chr_queue_pos_list(dir, &rd, err), n, i, removed = 0;
+	uint64_t min = UINT64_MAX, *ids = NULL;
+	int64_t cutoff = now_ns(CLOCK_REALTIME) - age_ns;
+	int dirfd, st;
+
+	if (nr < 0)
+		return -1;
+	for (i = 0; i < nr; i++)
+		if (rd[i].live && rd[i].seq < min)
+			min = rd[i].seq;
+	free(rd);
+	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    (n = list_ids(dirfd, 0, &ids)) < 0) {
+		qfail(err, &st, CHR_EX_SYS, errno, "%s: %s", dir, strerror(errno));
+		if (dirfd >= 0)
+			close(dirfd);
+		return -1;
+	}
+	for (i = 0; i + 1 < n; i++) {
+		struct chr_seg h;
+		char name[32];
+
+		if (seg_head(dirfd, ids[i], &h) < 0 || !(h.flags & CHR_SEG_SEALED) ||
+		    (h.count && h.ts_max >= cutoff) || h.base_seq + h.count > min)
+			break;
+		seg_name(name, ids[i]);
+		if (unlinkat(dirfd, name, 0) < 0) {
+			qfail(err, &st, CHR_EX_SYS, errno, "%s/%s: cannot remove: %s", dir, name,
+			      strerror(errno));
+			removed = -1;
+			break;
+		}
+		idx_name(name, ids[i]);
+		unlinkat(dirfd, name, 0);
+		removed++;
+	}
+	free(ids);
+	close(dirfd);
+	return removed;
+}
+
+int chr_queue_sync_parse(const char *s, enum chr_queue_sync *sync, uint32_t *ms)
+{
+	int64_t ns;
+
+	*ms = 0;
+	if (strcmp(s, "never") == 0) {
+		*sync = CHR_SYNC_NEVER;
+		return 0;
+	}
+	if (strcmp(s, "seal") == 0) {
+		*sync = CHR_SYNC_SEAL;
+		return 0;
+	}
+	if (chr_duration_parse(s, &ns) < 0 || ns < 1000000 || ns > 3600 * (int64_t)1000000000)
+		return -1;
+	*sync = CHR_SYNC_EVERY;
+	*ms = (uint32_t)(ns / 1000000);
+	return 0;
 }

@@ -6,20 +6,87 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "rec.h"
 
 #define CHR_QUEUE_SEG_DEFAULT (64u << 20)	/* segment file size: 64 MiB */
 #define CHR_QUEUE_CREATE 0x1			/* create the directory if missing */
+#define CHR_QUEUE_RETAIN 0x2			/* the writer runs retention */
 
 /* base_seq of a pre-created segment that has not become current yet */
 #define CHR_QUEUE_NO_SEQ UINT64_MAX
 
+/* The control file "control": 4096 bytes, mapped by the writer and the
+ * readers (docs/format.md). */
+#define CHR_QUEUE_CTL_MAGIC 0x4c544351u	/* "QCTL" */
+#define CHR_QUEUE_SLEEPERS 64
+struct chr_queue_ctl {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t reserved0;
+	uint32_t wake;		/* futex word: +1 at each wake-up */
+	uint32_t reserved1;
+	uint64_t sleep_mask;	/* bit i: sleeper[i] is (about to be) asleep */
+	uint64_t writer_pid;	/* the last writer, for messages */
+	uint64_t writer_start;	/* its start time (chr_proc_start) */
+	unsigned char reserved2[24];
+	struct {
+		uint32_t pid;	/* 0: free */
+		uint32_t reserved;
+		uint64_t start;
+	} sleeper[CHR_QUEUE_SLEEPERS];
+};
+
+/* A segment's index "NNNNNNNNN.idx": a header, then an entry for every
+ * stride-th record of the segment (the first, stride+1-th, ...). */
+#define CHR_QUEUE_IDX_MAGIC 0x58444951u	/* "QIDX" */
+struct chr_queue_idx_entry {
+	uint64_t seq;
+	uint64_t offset;	/* of the record in the segment */
+	int64_t ts;		/* of the record */
+	int64_t ts_before;	/* largest ts of the records before it in the
+				 * segment; INT64_MIN for the first */
+};
+struct chr_queue_idx {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t reserved0;
+	uint32_t stride;
+	uint32_t reserved1;
+	uint64_t id;		/* of its segment */
+	uint64_t count;		/* entries written; stored last (release) */
+	unsigned char reserved2[24];
+	struct chr_queue_idx_entry e[];
+};
+
+/* Durability: when the writer's data reaches the disk (it is in the page
+ * cache, visible to every reader, as soon as it is committed). */
+enum chr_queue_sync {
+	CHR_SYNC_NEVER,		/* leave it to the kernel (/dev/shm) */
+	CHR_SYNC_SEAL,		/* fsync a segment and its index once sealed */
+	CHR_SYNC_EVERY,		/* also fsync the active segment every sync_ms */
+};
+
+#define CHR_QUEUE_IDX_STRIDE 1024	/* records per index entry */
+
 struct chr_queue_opts {
 	uint64_t seg_size;	/* bytes per new segment; 0 = default. A multiple
 				 * of 4096, at least 4096 */
-	unsigned flags;		/* CHR_QUEUE_CREATE */
+	int64_t roll_ns;	/* also roll a segment this long (wall clock)
+				 * after its first record; 0 = by size only */
+	enum chr_queue_sync sync;
+	uint32_t sync_ms;	/* CHR_SYNC_EVERY: the period */
+	uint32_t idx_stride;	/* records per index entry; 0 = default. A
+				 * power of two */
+	int64_t retain_ns;	/* CHR_QUEUE_RETAIN: chr_queue_retain with
+				 * this age after each roll and every second */
+	unsigned flags;		/* CHR_QUEUE_CREATE, CHR_QUEUE_RETAIN */
 };
+
+/* Parse a --fsync value: "never", "seal" or a period ("100ms", "1s"; as
+ * chr_duration_parse, at least 1 ms). Returns 0, or -1 when it is none. */
+int chr_queue_sync_parse(const char *s, enum chr_queue_sync *sync, uint32_t *ms);
 
 /* The fields are read-only for callers. */
 struct chr_queue_writer {
@@ -32,9 +99,11 @@ struct chr_queue_writer {
 	uint64_t count;		/* records in it */
 	int64_t ts_min, ts_max;
 	uint64_t seq;		/* seq the next record gets */
-	unsigned char *next;	/* pre-created segment id + 1, or NULL */
-	uint64_t next_size;
-	int next_failed;	/* pre-creating failed: retry only at the roll */
+	struct chr_queue_idx *idx;	/* the current segment's index, mapped */
+	uint64_t idx_size;
+	uint32_t stride;	/* records per index entry */
+	struct chr_queue_ctl *ctl;	/* the control file, mapped */
+	struct chr_queue_bg *bg;	/* the background thread's state */
 	struct chr_rec *res;	/* reserved, not yet committed, or NULL */
 	uint32_t res_len;
 	int status;		/* after -1: CHR_EX_DATA or CHR_EX_SYS */
@@ -44,17 +113,25 @@ struct chr_queue_writer {
 
 struct chr_queue_reader {
 	int dirfd;
+	struct chr_queue_ctl *ctl;	/* the control file, mapped, or NULL */
+	uint64_t first_seq;	/* seq of the oldest record at open */
 	const unsigned char *base;	/* current segment, mapped read-only */
 	uint64_t size, id, pos;
 	uint64_t want;		/* records below this seq are skipped */
+	int64_t want_ts;	/* and those before the largest ts reaches this */
+	int64_t ts_seen;	/* largest ts of the records passed in the
+				 * segment, once a seek by time set it */
 	int started;		/* a record was returned: seq must be +1 each */
+	uint64_t start;		/* our process's start time, for sleeping */
 	int status;		/* after -1: CHR_EX_DATA or CHR_EX_SYS */
 	char err[512];		/* after -1: "dir/000000003.q: byte 4096: bad crc" */
 	char dir[4096];
 };
 
 /* Open the queue in dir for appending, as its only writer (flock on
- * dir/lock). Recovers after a crash: the records after the last good one of
+ * dir/lock, which the kernel releases when the writer dies), and start the
+ * writer's background thread (pre-creating segments, unmapping, fsync by
+ * policy, time rolls, retention). Recovers after a crash: the records after the last good one of
  * the current segment (len 0, failing chr_rec_check, out of seq order or
  * running past the segment) are zeroed, and seq continues. opts may be NULL.
  * Returns 0, or -1 with errno, w->status and w->err: EBUSY when another
@@ -63,8 +140,10 @@ struct chr_queue_reader {
 int chr_queue_writer_open(struct chr_queue_writer *w, const char *dir,
 			  const struct chr_queue_opts *opts);
 
-/* Unmap, release the lock. The current segment stays unsealed: the next
- * writer continues it. Returns 0. */
+/* Stop the background thread, fsync by policy, unmap, release the lock.
+ * The current segment stays unsealed: the next writer continues it. In a
+ * forked child it only frees the child's copy (the thread and the lock
+ * stay the parent's). Returns 0. */
 int chr_queue_writer_close(struct chr_queue_writer *w);
 
 /* Space for a record of len (64..16 MiB) header+payload bytes in the
@@ -102,5 +181,85 @@ void chr_queue_reader_close(struct chr_queue_reader *r);
  * record or segment is CHR_EX_DATA naming segment and byte offset, a
  * failure to open or map the next segment CHR_EX_SYS. */
 int chr_queue_next(struct chr_queue_reader *r, const struct chr_rec **rec);
+
+/* Wait until chr_queue_next may have something: spin for about spin_us
+ * microseconds, then sleep on the control file's futex (the writer wakes
+ * sleepers at each commit) for at most timeout_ms (-1: no limit). Returns 1
+ * when something may be there, 0 on timeout or a signal (EINTR). Without
+ * a control file it polls every millisecond. */
+int chr_queue_wait(struct chr_queue_reader *r, unsigned spin_us, int timeout_ms);
+
+/* Position r at the first record whose seq is at least seq, or whose ts is
+ * at least ts (the first record at which the largest ts seen so far reaches
+ * ts), using the segment headers and indexes: at most one index stride of
+ * records is read. Past the end, r waits at the end. Returns 0, or -1 with
+ * r->err (the reader is then closed). */
+int chr_queue_seek_seq(struct chr_queue_reader *r, uint64_t seq);
+int chr_queue_seek_ts(struct chr_queue_reader *r, int64_t ts);
+
+/* Position r after the last committed record. Returns 0 or -1 as above. */
+int chr_queue_seek_end(struct chr_queue_reader *r);
+
+/* A named reader's persisted position, QUEUE/readers/NAME: the next seq it
+ * will read, written atomically by commits (two slots with a generation and
+ * a CRC; docs/format.md), with the reader's pid, process start time and a
+ * heartbeat. A reader is live while a process holds the file open: an
+ * open file description lock, released by the kernel when it dies. */
+struct chr_queue_pos {
+	int fd;
+	int sync;		/* fdatasync after each commit */
+	uint64_t seq;		/* committed: the next seq to read */
+	uint64_t gen;		/* of the last slot written */
+	int status;
+	char err[512];
+	char name[256];
+};
+
+#define CHR_QUEUE_POS_SYNC 0x1	/* commits reach the disk before returning */
+
+/* Register (create readers/NAME at seq 0 when missing, creating readers/)
+ * or resume the named reader name of the queue in dir, and hold it: a second
+ * process opening the same name gets EBUSY ("reader 'x' is in use by pid N").
+ * name must pass chr_name_check. Returns 0, or -1 with errno, p->status and
+ * p->err (EPROTO, CHR_EX_DATA: neither slot is valid). */
+int chr_queue_pos_open(struct chr_queue_pos *p, const char *dir, const char *name,
+		       unsigned flags);
+
+/* Persist seq as the next seq to read (and a heartbeat). Returns 0, or -1
+ * with p->err. */
+int chr_queue_pos_commit(struct chr_queue_pos *p, uint64_t seq);
+
+/* Only the heartbeat: the position is unchanged. Returns 0 or -1. */
+int chr_queue_pos_beat(struct chr_queue_pos *p);
+
+/* Release the reader (its position stays). */
+void chr_queue_pos_close(struct chr_queue_pos *p);
+
+struct chr_queue_pos_info {
+	char name[256];
+	uint64_t seq;		/* committed next seq */
+	int64_t beat;		/* last heartbeat, ns since the epoch */
+	uint64_t pid, start;	/* of the process that wrote it */
+	int live;		/* a process holds it now */
+};
+
+/* The registered readers of the queue in dir (none when there is no
+ * readers/ directory), in name order, malloc'd into *out. Returns the
+ * count, or -1 with err set (512 bytes; a reader file whose slots are both
+ * bad is an error: it may hold back retention). */
+ssize_t chr_queue_pos_list(const char *dir, struct chr_queue_pos_info **out, char *err);
+
+/* The start time of process pid (/proc/PID/stat field 22, clock ticks
+ * after boot): with the pid it names a process, since pids are reused.
+ * Returns 0, or -1 with errno (ENOENT: no such process). */
+int chr_proc_start(long pid, uint64_t *start);
+
+/* Delete the sealed segments (with their indexes) of the queue in dir,
+ * oldest first, while all of these hold: it is not the newest segment, its
+ * newest record is older than now - age_ns, and every live registered
+ * reader's position is past its last record. Stops at the first segment
+ * that must stay, so what is left is contiguous. Returns the number
+ * removed, or -1 with err (512 bytes). */
+ssize_t chr_queue_retain(const char *dir, int64_t age_ns, char *err);
 
 #endif

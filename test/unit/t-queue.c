@@ -1,5 +1,6 @@
 /* t-queue.c - the mapped queue: rolls, a reader beside a live writer,
  * SIGKILLed writers and torn tails repaired on open. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -7,11 +8,13 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "err.h"
 #include "queue.h"
 #include "rec.h"
 #include "unit.h"
@@ -149,52 +152,126 @@ static void test_basic(void)
 	rmdir_r(dir);
 }
 
-static void test_concurrent(void)
+/* Segment files in dir. */
+static int count_segs(const char *dir)
 {
-	char dir[] = "/tmp/t-queue.XXXXXX";
-	struct chr_queue_writer w;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	while (d && (de = readdir(d)))
+		if (strlen(de->d_name) == 11 && strcmp(de->d_name + 9, ".q") == 0)
+			n++;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* A reader process: registered as name, reads n records in order, each
+ * checked, committing its position every 1000, sleeping on the futex
+ * (spin_us 0) or spinning first. Exit 0 when all n were seen once. */
+static int fan_reader(const char *dir, const char *name, uint64_t n, unsigned spin_us)
+{
+	struct chr_queue_pos p;
 	struct chr_queue_reader r;
 	const struct chr_rec *rec;
-	uint64_t n = 200000, seq = 0, bad = 0;
-	struct chr_queue_opts o = { .seg_size = 256 << 10, .flags = CHR_QUEUE_CREATE };
+	uint64_t seq = 0;
 	time_t t0 = time(NULL);
-	int st, k = 0;
-	pid_t pid;
+	int k;
 
+	if (chr_queue_pos_open(&p, dir, name, 0) < 0 || chr_queue_reader_open(&r, dir, 0) < 0)
+		return 3;
+	while (seq < n) {
+		if ((k = chr_queue_next(&r, &rec)) < 0) {
+			fprintf(stderr, "t-queue: %s: %s\n", name, r.err);
+			return 1;
+		}
+		if (k == 0) {
+			if (time(NULL) - t0 > 600)
+				return 2;
+			chr_queue_wait(&r, spin_us, 1000);
+			continue;
+		}
+		if (!verify(rec, seq)) {
+			fprintf(stderr, "t-queue: %s: record %" PRIu64 " is wrong\n", name, seq);
+			return 1;
+		}
+		if (++seq % 1000 == 0 && chr_queue_pos_commit(&p, seq) < 0)
+			return 3;
+	}
+	chr_queue_pos_commit(&p, seq);
+	k = chr_queue_next(&r, &rec);
+	chr_queue_reader_close(&r);
+	chr_queue_pos_close(&p);
+	return k == 0 ? 0 : 1;
+}
+
+/* One writer, four reader processes (two sleeping on the futex, two
+ * spinning first), many rolls, retention on: every reader sees every
+ * record once, in order, and passed segments are removed. T_QUEUE_N sets
+ * the number of records (the long run). */
+static void test_fanout(void)
+{
+	char dir[64], name[16];
+	const char *env = getenv("T_QUEUE_N");
+	struct chr_queue_writer w;
+	uint64_t n = env ? strtoull(env, NULL, 10) : 300000, i;
+	struct chr_queue_opts o = { .seg_size = 1 << 20, .retain_ns = 0,
+				    .flags = CHR_QUEUE_CREATE | CHR_QUEUE_RETAIN };
+	pid_t pid[4];
+	int st, ok = 0, left;
+	char err[512];
+
+	snprintf(dir, sizeof dir, "%s/t-queue.XXXXXX",
+		 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
 	CHECK(mkdtemp(dir) != NULL);
 	CHECK(chr_queue_writer_open(&w, dir, &o) == 0);
 	chr_queue_writer_close(&w);
-	CHECK(chr_queue_reader_open(&r, dir, 0) == 0);
-	pid = fork();
-	if (pid == 0) {
-		if (chr_queue_writer_open(&w, dir, NULL) < 0)
-			_exit(3);
-		for (uint64_t i = 0; i < n; i++)
-			if (put(&w, i, (i % 3) == 0) < 0)
-				_exit(4);
-		_exit(0);
+	/* register the readers before the writer starts */
+	for (int k = 0; k < 4; k++) {
+		struct chr_queue_pos p;
+
+		snprintf(name, sizeof name, "r%d", k);
+		CHECK(chr_queue_pos_open(&p, dir, name, 0) == 0);
+		chr_queue_pos_close(&p);
 	}
-	CHECK(pid > 0);
-	while (seq < n && time(NULL) - t0 < 30) {
-		k = chr_queue_next(&r, &rec);
-		if (k < 0) {
-			fprintf(stderr, "t-queue: %s\n", r.err);
+	for (int k = 0; k < 4; k++) {
+		snprintf(name, sizeof name, "r%d", k);
+		if ((pid[k] = fork()) == 0)
+			_exit(fan_reader(dir, name, n, k < 2 ? 0 : 20));
+	}
+	/* wait until the four hold their positions (live) */
+	for (int t = 0; t < 5000; t++) {
+		struct chr_queue_pos_info *in;
+		ssize_t m = chr_queue_pos_list(dir, &in, err);
+		int live = 0;
+
+		for (ssize_t j = 0; j < m; j++)
+			live += in[j].live;
+		if (m > 0)
+			free(in);
+		if (live == 4)
 			break;
-		}
-		if (k == 0) {
-			sched_yield();
-			continue;
-		}
-		if (!verify(rec, seq))
-			bad++;
-		seq++;
+		usleep(1000);
 	}
-	CHECK(k >= 0);
-	CHECK(seq == n);
-	CHECK(bad == 0);
-	CHECK(chr_queue_next(&r, &rec) == 0);
-	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	chr_queue_reader_close(&r);
+	CHECK(chr_queue_writer_open(&w, dir, &o) == 0);
+	for (i = 0; i < n; i++)
+		if (put(&w, i, (i % 3) == 0) < 0)
+			break;
+	CHECK(i == n);
+	for (int k = 0; k < 4; k++)
+		if (waitpid(pid[k], &st, 0) == pid[k] && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			ok++;
+	CHECK(ok == 4);
+	/* all passed: a roll runs retention, which leaves the newest */
+	CHECK(chr_queue_retain(dir, 0, err) >= 0);
+	left = count_segs(dir);
+	CHECK(w.id > 20);
+	CHECK(left == 1 || left == 2);	/* the current, and maybe a spare */
+	if (getenv("T_QUEUE_VERBOSE"))
+		fprintf(stderr, "t-queue: fanout: %" PRIu64 " records, %" PRIu64 " segments\n",
+			n, w.id + 1);
+	chr_queue_writer_close(&w);
 	rmdir_r(dir);
 }
 
@@ -395,12 +472,20 @@ static void test_half_roll(void)
 	CHECK(chr_queue_writer_open(&w, dir, &small) == 0);
 	for (seq = 0; seq < 200; seq++)
 		CHECK(put(&w, seq, 0) == 0);
-	CHECK(w.id == 0 && w.next != NULL);
-	((struct chr_seg *)w.next)->base_seq = w.seq;
+	CHECK(w.id == 0);
+	/* the background thread pre-creates segment 1 */
+	snprintf(path, sizeof path, "%s/000000001.q", dir);
+	for (int i = 0; i < 5000 && access(path, F_OK) < 0; i++)
+		usleep(1000);
 	chr_queue_writer_close(&w);
+	fd = open(path, O_RDWR);
+	CHECK(fd >= 0 && pread(fd, &h, sizeof h, 0) == sizeof h);
+	CHECK(h.base_seq == CHR_QUEUE_NO_SEQ);
+	h.base_seq = seq;
+	CHECK(pwrite(fd, &h, sizeof h, 0) == sizeof h);
+	close(fd);
 	CHECK(chr_queue_writer_open(&w, dir, NULL) == 0);
 	CHECK(w.id == 0 && w.seq == 200);
-	snprintf(path, sizeof path, "%s/000000001.q", dir);
 	fd = open(path, O_RDONLY);
 	CHECK(fd >= 0 && pread(fd, &h, sizeof h, 0) == sizeof h);
 	close(fd);
@@ -417,12 +502,223 @@ static void test_half_roll(void)
 	rmdir_r(dir);
 }
 
+static int64_t ts_of(uint64_t seq)
+{
+	/* mostly rising, every seventh record late */
+	return (int64_t)seq * 1000 + 1 - (seq % 7 == 3 ? 5000 : 0);
+}
+
+/* Records from r's position up to (not including) the first one that
+ * chr_queue_next returns: what a seek made it scan. */
+static int scanned(const struct chr_queue_reader *r, uint64_t seq)
+{
+	uint64_t pos = r->pos;
+	int k = 0;
+
+	while (pos + 64 <= r->size) {
+		const struct chr_rec *rec = (const void *)(r->base + pos);
+
+		if (!rec->len || rec->seq == seq)
+			break;
+		pos += chr_rec_span(rec->len);
+		k++;
+	}
+	return k;
+}
+
+/* Seek by seq, time and to the end through the index: the right record,
+ * after at most one stride of records. */
+static void test_seek(void)
+{
+	char dir[] = "/tmp/t-queue.XXXXXX";
+	struct chr_queue_opts o = { .seg_size = 64 << 10, .idx_stride = 8,
+				    .flags = CHR_QUEUE_CREATE };
+	struct chr_queue_writer w;
+	struct chr_queue_reader r;
+	const struct chr_rec *rec;
+	uint64_t n = 5000, bad = 0, far = 0;
+
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK(chr_queue_writer_open(&w, dir, &o) == 0);
+	for (uint64_t i = 0; i < n; i++) {
+		struct chr_rec *p = chr_queue_reserve(&w, len_of(i));
+
+		CHECK(p != NULL);
+		fill(p, i);
+		p->ts = ts_of(i);
+		chr_queue_commit(&w, p);
+	}
+	CHECK(w.id > 5);
+	CHECK(chr_queue_reader_open(&r, dir, 0) == 0);
+	for (uint64_t q = 0; q < n + 3; q += 7) {
+		CHECK(chr_queue_seek_seq(&r, q) == 0);
+		if (q < n && scanned(&r, q) >= 8)
+			far++;
+		if (q < n ? chr_queue_next(&r, &rec) != 1 || rec->seq != q :
+			    chr_queue_next(&r, &rec) != 0)
+			bad++;
+	}
+	CHECK(bad == 0);
+	CHECK(far == 0);
+	/* by time: the first record whose ts reaches t */
+	for (int64_t t = -10000; t < (int64_t)n * 1000 + 2000; t += 777) {
+		uint64_t want = 0;
+
+		while (want < n && ts_of(want) < t)
+			want++;
+		CHECK(chr_queue_seek_ts(&r, t) == 0);
+		if (want < n && scanned(&r, want) >= 8)
+			far++;
+		if (want < n ? chr_queue_next(&r, &rec) != 1 || rec->seq != want :
+			       chr_queue_next(&r, &rec) != 0)
+			bad++;
+	}
+	CHECK(bad == 0);
+	CHECK(far == 0);
+	CHECK(chr_queue_seek_end(&r) == 0);
+	CHECK(chr_queue_next(&r, &rec) == 0);
+	CHECK(put(&w, n, 0) == 0);
+	CHECK(chr_queue_next(&r, &rec) == 1 && rec->seq == n);
+	chr_queue_reader_close(&r);
+	/* an index lost (or from another stride) is rebuilt by the writer */
+	{
+		char path[4200];
+
+		chr_queue_writer_close(&w);
+		snprintf(path, sizeof path, "%s/%09" PRIu64 ".idx", dir, w.id);
+		CHECK(unlink(path) == 0);
+		CHECK(chr_queue_writer_open(&w, dir, &o) == 0);
+		CHECK(chr_queue_reader_open(&r, dir, n - 20) == 0);
+		CHECK(scanned(&r, n - 20) < 8);
+		CHECK(chr_queue_next(&r, &rec) == 1 && rec->seq == n - 20);
+		chr_queue_reader_close(&r);
+	}
+	chr_queue_writer_close(&w);
+	rmdir_r(dir);
+}
+
+/* The futex: a sleeping reader is woken by a commit, times out when
+ * nothing comes, and a reader killed asleep does not keep the writer
+ * waking it. A time roll seals a segment that is not full. */
+static void test_wait(void)
+{
+	char dir[] = "/tmp/t-queue.XXXXXX";
+	struct chr_queue_opts o = { .seg_size = 64 << 10, .roll_ns = 200000000,
+				    .flags = CHR_QUEUE_CREATE };
+	struct chr_queue_writer w;
+	struct chr_queue_reader r;
+	const struct chr_rec *rec;
+	pid_t pid;
+	int st, t;
+
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK(chr_queue_writer_open(&w, dir, &o) == 0);
+	CHECK(chr_queue_reader_open(&r, dir, 0) == 0);
+	CHECK(chr_queue_wait(&r, 0, 50) == 0);
+	CHECK(chr_queue_wait(&r, 100, 0) == 0);
+	pid = fork();
+	if (pid == 0) {
+		/* woken, not timed out */
+		chr_queue_writer_close(&w);	/* our copy of the mapping */
+		_exit(chr_queue_wait(&r, 0, 20000) == 1 && chr_queue_next(&r, &rec) == 1 &&
+		      rec->seq == 0 ? 0 : 1);
+	}
+	for (t = 0; t < 5000 && !__atomic_load_n(&w.ctl->sleep_mask, __ATOMIC_SEQ_CST); t++)
+		usleep(1000);
+	CHECK(w.ctl->sleep_mask != 0);
+	CHECK(put(&w, 0, 0) == 0);
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(w.ctl->sleep_mask == 0);
+	/* killed asleep: its slot is freed by the writer's thread */
+	pid = fork();
+	if (pid == 0) {
+		chr_queue_writer_close(&w);
+		chr_queue_seek_end(&r);
+		chr_queue_wait(&r, 0, -1);
+		_exit(0);
+	}
+	for (t = 0; t < 5000 && !__atomic_load_n(&w.ctl->sleep_mask, __ATOMIC_SEQ_CST); t++)
+		usleep(1000);
+	CHECK(w.ctl->sleep_mask != 0);
+	kill(pid, SIGKILL);
+	CHECK(waitpid(pid, &st, 0) == pid && WIFSIGNALED(st));
+	for (t = 0; t < 5000 && __atomic_load_n(&w.ctl->sleep_mask, __ATOMIC_SEQ_CST); t++)
+		usleep(1000);
+	CHECK(w.ctl->sleep_mask == 0);
+	/* the time roll: the next append after 200 ms starts a segment */
+	CHECK(w.id == 0);
+	usleep(450000);
+	CHECK(put(&w, 1, 0) == 0);
+	CHECK(w.id == 1);
+	CHECK(chr_queue_next(&r, &rec) == 1 && rec->seq == 0 && r.id == 0);
+	CHECK(chr_queue_next(&r, &rec) == 1 && rec->seq == 1 && r.id == 1);
+	chr_queue_reader_close(&r);
+	chr_queue_writer_close(&w);
+	rmdir_r(dir);
+}
+
+/* Retention keeps every segment a live registered reader has not passed,
+ * whatever its age, and removes them once passed or once it is gone. A
+ * reader left behind is told, not silently moved on. */
+static void test_retain(void)
+{
+	char dir[] = "/tmp/t-queue.XXXXXX", err[512];
+	struct chr_queue_writer w;
+	struct chr_queue_reader r, behind;
+	struct chr_queue_pos slow;
+	const struct chr_rec *rec;
+	uint64_t i, seq;
+	int segs;
+
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK(chr_queue_writer_open(&w, dir, &small) == 0);
+	CHECK(chr_queue_pos_open(&slow, dir, "slow", 0) == 0);
+	CHECK(chr_queue_reader_open(&behind, dir, 0) == 0);
+	for (i = 0; i < 5000; i++)
+		CHECK(put(&w, i, 0) == 0);
+	segs = count_segs(dir);
+	CHECK(segs > 10);
+	CHECK(chr_queue_retain(dir, 0, err) == 0);
+	CHECK(count_segs(dir) == segs);
+	/* the reader passes 2000 records: the segments before are removed */
+	CHECK(chr_queue_pos_commit(&slow, 2000) == 0);
+	CHECK(chr_queue_retain(dir, 0, err) > 0);
+	CHECK(chr_queue_reader_open(&r, dir, 0) == 0);
+	CHECK(r.first_seq > 1000 && r.first_seq <= 2000);
+	CHECK(chr_queue_next(&r, &rec) == 1 && rec->seq == r.first_seq);
+	chr_queue_reader_close(&r);
+	/* too young: nothing goes (these records are stamped 1970, so an
+	 * age of 100 years keeps them) */
+	CHECK(chr_queue_pos_commit(&slow, 5000) == 0);
+	CHECK(chr_queue_retain(dir, (int64_t)100 * 365 * 86400 * 1000000000, err) == 0);
+	/* the unregistered reader still at seq 0 is told what it missed */
+	CHECK(chr_queue_next(&behind, &rec) == 1 && rec->seq == 0);
+	CHECK(chr_queue_retain(dir, 0, err) > 0);
+	for (seq = 1; chr_queue_next(&behind, &rec) == 1; seq++)
+		;
+	CHECK(behind.status == CHR_EX_SYS && strstr(behind.err, "removed") != NULL);
+	chr_queue_reader_close(&behind);
+	/* a dead registered reader holds nothing back */
+	CHECK(chr_queue_pos_commit(&slow, 0) == 0);
+	for (; i < 6000; i++)
+		CHECK(put(&w, i, 0) == 0);
+	CHECK(chr_queue_retain(dir, 0, err) == 0);
+	chr_queue_pos_close(&slow);
+	CHECK(chr_queue_retain(dir, 0, err) > 0);
+	CHECK(count_segs(dir) <= 2);
+	chr_queue_writer_close(&w);
+	rmdir_r(dir);
+}
+
 int main(void)
 {
 	test_basic();
 	test_torn();
 	test_half_roll();
-	test_concurrent();
+	test_seek();
+	test_wait();
+	test_retain();
+	test_fanout();
 	test_crash();
 	return unit_done("t-queue");
 }
