@@ -7,6 +7,7 @@
 
 #include "err.h"
 #include "io.h"
+#include "queue.h"
 
 #define CHR_IO_BUF (1u << 20)
 
@@ -24,6 +25,16 @@ int chr_reader_init(struct chr_reader *r, int fd, const char *name)
 	r->buf = alloc64(r->cap);
 	chr_pipe_grow(fd);
 	return r->buf ? 0 : -1;
+}
+
+void chr_reader_init_queue(struct chr_reader *r, struct chr_queue_reader *q, const char *name,
+			   int follow)
+{
+	memset(r, 0, sizeof *r);
+	r->fd = -1;
+	r->name = name;
+	r->q = q;
+	r->follow = follow;
 }
 
 void chr_reader_free(struct chr_reader *r)
@@ -85,8 +96,26 @@ static int fill(struct chr_reader *r, size_t need)
 	return 1;
 }
 
+static int queue_next(struct chr_reader *r, const struct chr_rec **rec)
+{
+	int k = chr_queue_next(r->q, rec);
+
+	if (k > 0) {
+		r->rec_off = r->q->pos - chr_rec_span((*rec)->len);
+		return 1;
+	}
+	if (k < 0) {
+		r->status = r->q->status;
+		snprintf(r->err, sizeof r->err, "%s", r->q->err);
+		return -1;
+	}
+	return r->follow ? 2 : 0;
+}
+
 int chr_reader_next(struct chr_reader *r, const struct chr_rec **rec)
 {
+	if (r->q)
+		return queue_next(r, rec);
 	for (;;) {
 		const struct chr_rec *h;
 		const char *bad;
@@ -147,6 +176,14 @@ int chr_writer_init(struct chr_writer *w, int fd, const char *name, size_t cap)
 	return w->buf ? 0 : -1;
 }
 
+int chr_writer_init_queue(struct chr_writer *w, struct chr_queue_writer *q, const char *name)
+{
+	if (chr_writer_init(w, -1, name, 0) < 0)
+		return -1;
+	w->q = q;
+	return 0;
+}
+
 int chr_writer_flush(struct chr_writer *w)
 {
 	if (w->err)
@@ -200,6 +237,10 @@ struct chr_rec *chr_writer_reserve(struct chr_writer *w, uint32_t len)
 		errno = EINVAL;
 		return NULL;
 	}
+	if (w->err) {
+		errno = w->err;
+		return NULL;
+	}
 	span = chr_rec_span(len);
 	if (room(w, span) < 0)
 		return NULL;
@@ -211,6 +252,12 @@ struct chr_rec *chr_writer_reserve(struct chr_writer *w, uint32_t len)
 
 void chr_writer_commit(struct chr_writer *w, struct chr_rec *rec)
 {
+	if (w->q) {
+		/* built in our buffer, copied in: the callers may read len */
+		if (!w->err && chr_queue_append(w->q, rec) < 0)
+			w->err = errno;
+		return;
+	}
 	chr_rec_seal(rec);
 	w->n += chr_rec_span(rec->len);
 }
@@ -222,6 +269,13 @@ int chr_writer_put(struct chr_writer *w, const struct chr_rec *rec)
 	if (rec->len < CHR_HDR_SIZE || rec->len > CHR_REC_MAX) {
 		errno = EINVAL;
 		return -1;
+	}
+	if (w->q) {
+		if (chr_queue_append(w->q, rec) < 0) {
+			w->err = errno;
+			return -1;
+		}
+		return 0;
 	}
 	if (room(w, span) < 0)
 		return -1;

@@ -9,6 +9,8 @@
 #include "rec.h"
 
 struct chr_writer;
+struct chr_queue_reader;
+struct chr_queue_writer;
 
 struct chr_reader {
 	int fd;
@@ -19,6 +21,8 @@ struct chr_reader {
 	uint64_t rec_off;	/* stream offset of the last record returned */
 	int eof;
 	struct chr_writer *flush;	/* if set, flushed before each blocking read */
+	struct chr_queue_reader *q;	/* reading a queue instead of fd */
+	int follow;		/* a queue's end is not EOF: next returns 2 */
 	int status;		/* after -1: CHR_EX_DATA or CHR_EX_SYS */
 	char err[512];		/* after -1: "name: byte N: what is wrong" */
 };
@@ -28,6 +32,12 @@ struct chr_reader {
  * sets r->flush to its output writer, so that what it has written leaves
  * before it waits for more input and a pipeline never stalls. */
 int chr_reader_init(struct chr_reader *r, int fd, const char *name);
+
+/* Read the records of a queue reader q instead (positioned by the caller;
+ * still the caller's to close). At the queue's end chr_reader_next returns
+ * 0 (EOF), or with follow 2: nothing yet (chr_queue_wait, then again). */
+void chr_reader_init_queue(struct chr_reader *r, struct chr_queue_reader *q, const char *name,
+			   int follow);
 void chr_reader_free(struct chr_reader *r);
 
 /* Next record, checked (length, version, CRC, payload layout). Segment
@@ -45,11 +55,19 @@ struct chr_writer {
 	size_t cap, n;
 	uint64_t off;		/* bytes written to fd so far */
 	int err;		/* errno of the first failed write, else 0 */
+	struct chr_queue_writer *q;	/* appending to a queue instead of fd */
 };
 
 /* A writer of records to fd with a buffer of at least cap bytes (0 for the
  * default, 1 MiB). Returns 0, or -1 when out of memory. */
 int chr_writer_init(struct chr_writer *w, int fd, const char *name, size_t cap);
+
+/* Append to the queue writer q instead (opened by the caller, still its to
+ * close): each committed or put record is appended at once (the queue sets
+ * seq, src_seq when 0, and the CRC). A failed append sets w->err (q->err
+ * says why); the next reserve, put or flush fails. Returns 0, or -1 when
+ * out of memory. */
+int chr_writer_init_queue(struct chr_writer *w, struct chr_queue_writer *q, const char *name);
 
 /* Flush what is buffered and free the buffer. Returns chr_writer_flush's. */
 int chr_writer_close(struct chr_writer *w);

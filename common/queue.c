@@ -176,7 +176,10 @@ static int seg_head(int dirfd, uint64_t id, struct chr_seg *h)
 		return -1;
 	n = pread(fd, h, sizeof *h, 0);
 	close(fd);
-	return n == (ssize_t)sizeof *h && !chr_seg_check(h) && h->id == id ? 0 : -1;
+	if (n == (ssize_t)sizeof *h && !chr_seg_check(h) && h->id == id)
+		return 0;
+	errno = n < 0 ? errno : EPROTO;
+	return -1;
 }
 
 /* ---- indexes ---- */
@@ -684,8 +687,10 @@ static void recover(struct chr_queue_writer *w)
 		struct chr_rec *r = (struct chr_rec *)(w->base + pos);
 		uint32_t len = r->len;
 
-		if (len < CHR_HDR_SIZE || len > CHR_REC_MAX ||
-		    pos + chr_rec_span(len) > w->size || chr_rec_check(r) || r->seq != seq)
+		/* what was committed stays: the frame (length, version, CRC,
+		 * seq), not the payload's layout, which readers report */
+		if (len < CHR_HDR_SIZE || len > CHR_REC_MAX || pos + chr_rec_span(len) > w->size ||
+		    r->version != CHR_VERSION || r->crc != chr_rec_crc(r) || r->seq != seq)
 			break;
 		w->pos = pos;
 		if (w->count % w->stride == 0)
@@ -900,6 +905,8 @@ started:
 		qseg_unmap(&spare);
 		goto sys;
 	}
+	if (opts && (opts->flags & CHR_QUEUE_RETAIN))
+		chr_queue_retain(dir, opts->retain_ns, w->err);	/* then every second */
 	if (spare.base) {
 		w->bg->next = spare;
 		w->bg->want = 1;
@@ -1054,9 +1061,22 @@ struct chr_rec *chr_queue_reserve(struct chr_queue_writer *w, uint32_t len)
 		memset(w->res, 0, chr_rec_span(w->res_len));
 		w->res = NULL;
 	}
-	if ((w->pos + span > w->size ||
-	     (__atomic_load_n(&w->bg->roll_due, __ATOMIC_RELAXED) && w->count)) && roll(w) < 0)
-		return NULL;
+	if (__atomic_load_n(&w->bg->roll_due, __ATOMIC_RELAXED)) {
+		if (w->count) {
+			if (roll(w) < 0)
+				return NULL;
+		} else {
+			/* due while empty: this segment starts the new period */
+			pthread_mutex_lock(&w->bg->mu);
+			w->bg->seg_start = now_ns(CLOCK_REALTIME);
+			__atomic_store_n(&w->bg->roll_due, 0, __ATOMIC_RELAXED);
+			pthread_mutex_unlock(&w->bg->mu);
+		}
+	}
+	/* twice at most: a spare left by a run with smaller segments */
+	while (w->pos + span > w->size)
+		if (roll(w) < 0)
+			return NULL;
 	w->res = (struct chr_rec *)(w->base + w->pos);
 	w->res_len = len;
 	return w->res;
@@ -1170,7 +1190,19 @@ static int reader_pick(struct chr_queue_reader *r, enum pick how, uint64_t seq, 
 			break;
 		}
 		for (i = 0; i < n; i++) {
-			if (seg_head(r->dirfd, ids[i], &h) < 0 || h.base_seq == CHR_QUEUE_NO_SEQ)
+			if (seg_head(r->dirfd, ids[i], &h) < 0) {
+				char name[32];
+
+				if (errno == ENOENT)
+					continue;	/* retention, just now */
+				seg_name(name, ids[i]);
+				qfail(r->err, &r->status, CHR_EX_DATA, EPROTO, "%s/%s: %s", r->dir,
+				      name, errno == EPROTO ? "not a segment (bad header)" :
+				      strerror(errno));
+				free(ids);
+				goto fail;
+			}
+			if (h.base_seq == CHR_QUEUE_NO_SEQ)
 				continue;
 			if (first < 0) {
 				first = i;
@@ -1197,6 +1229,7 @@ static int reader_pick(struct chr_queue_reader *r, enum pick how, uint64_t seq, 
 		if (errno != ENOENT || attempt == 3)
 			break;
 	}
+fail:
 	{
 		int e = errno;
 
@@ -1429,8 +1462,7 @@ int chr_queue_next(struct chr_queue_reader *r, const struct chr_rec **out)
 	}
 }
 
-/* Is there something for chr_queue_next: a commit at pos, or a seal? */
-static int ready(const struct chr_queue_reader *r)
+int chr_queue_ready(const struct chr_queue_reader *r)
 {
 	const struct chr_seg *h = (const struct chr_seg *)r->base;
 
@@ -1455,12 +1487,12 @@ int chr_queue_wait(struct chr_queue_reader *r, unsigned spin_us, int timeout_ms)
 	uint32_t pid = (uint32_t)getpid(), v;
 	struct timespec ts;
 
-	if (ready(r))
+	if (chr_queue_ready(r))
 		return 1;
 	t0 = now_ns(CLOCK_MONOTONIC);
 	for (unsigned i = 1; spin_us; i++) {
 		cpu_relax();
-		if (ready(r))
+		if (chr_queue_ready(r))
 			return 1;
 		if (!(i & 63) && now_ns(CLOCK_MONOTONIC) - t0 >= (int64_t)spin_us * 1000)
 			break;
@@ -1475,7 +1507,7 @@ int chr_queue_wait(struct chr_queue_reader *r, unsigned spin_us, int timeout_ms)
 	}
 	if (slot < 0) {
 		/* no control file, or every slot taken: poll */
-		while (!ready(r)) {
+		while (!chr_queue_ready(r)) {
 			if ((left = deadline - now_ns(CLOCK_MONOTONIC)) <= 0)
 				return 0;
 			ts.tv_sec = 0;
@@ -1488,7 +1520,7 @@ int chr_queue_wait(struct chr_queue_reader *r, unsigned spin_us, int timeout_ms)
 	__atomic_store_n(&c->sleeper[slot].start, r->start, __ATOMIC_RELEASE);
 	v = __atomic_load_n(&c->wake, __ATOMIC_SEQ_CST);
 	__atomic_fetch_or(&c->sleep_mask, (uint64_t)1 << slot, __ATOMIC_SEQ_CST);
-	while (!ready(r)) {
+	while (!chr_queue_ready(r)) {
 		/* in steps of at most a second, should our slot be taken from
 		 * us (a reaper that judged us dead) */
 		left = deadline - now_ns(CLOCK_MONOTONIC);
@@ -1508,7 +1540,7 @@ int chr_queue_wait(struct chr_queue_reader *r, unsigned spin_us, int timeout_ms)
 	}
 	__atomic_fetch_and(&c->sleep_mask, ~((uint64_t)1 << slot), __ATOMIC_SEQ_CST);
 	__atomic_store_n(&c->sleeper[slot].pid, 0, __ATOMIC_RELEASE);
-	return rc < 0 ? ready(r) : 1;
+	return rc < 0 ? chr_queue_ready(r) : 1;
 }
 
 /* ---- retention, options ---- */

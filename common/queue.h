@@ -37,6 +37,7 @@ struct chr_queue_ctl {
 		uint64_t start;
 	} sleeper[CHR_QUEUE_SLEEPERS];
 };
+_Static_assert(sizeof(struct chr_queue_ctl) == 64 + 16 * CHR_QUEUE_SLEEPERS, "control layout");
 
 /* A segment's index "NNNNNNNNN.idx": a header, then an entry for every
  * stride-th record of the segment (the first, stride+1-th, ...). */
@@ -56,9 +57,11 @@ struct chr_queue_idx {
 	uint32_t reserved1;
 	uint64_t id;		/* of its segment */
 	uint64_t count;		/* entries written; stored last (release) */
-	unsigned char reserved2[24];
+	unsigned char reserved2[32];
 	struct chr_queue_idx_entry e[];
 };
+_Static_assert(sizeof(struct chr_queue_idx) == 64, "index header is 64 bytes");
+_Static_assert(sizeof(struct chr_queue_idx_entry) == 32, "index entry is 32 bytes");
 
 /* Durability: when the writer's data reaches the disk (it is in the page
  * cache, visible to every reader, as soon as it is committed). */
@@ -73,8 +76,9 @@ enum chr_queue_sync {
 struct chr_queue_opts {
 	uint64_t seg_size;	/* bytes per new segment; 0 = default. A multiple
 				 * of 4096, at least 4096 */
-	int64_t roll_ns;	/* also roll a segment this long (wall clock)
-				 * after its first record; 0 = by size only */
+	int64_t roll_ns;	/* also roll at each multiple of this period
+				 * since the epoch (UTC), at the first append
+				 * after it; 0 = by size only */
 	enum chr_queue_sync sync;
 	uint32_t sync_ms;	/* CHR_SYNC_EVERY: the period */
 	uint32_t idx_stride;	/* records per index entry; 0 = default. A
@@ -181,6 +185,10 @@ void chr_queue_reader_close(struct chr_queue_reader *r);
  * record or segment is CHR_EX_DATA naming segment and byte offset, a
  * failure to open or map the next segment CHR_EX_SYS. */
 int chr_queue_next(struct chr_queue_reader *r, const struct chr_rec **rec);
+
+/* 1 when chr_queue_next has something to do (a commit or a seal to
+ * follow), else 0. No syscall. */
+int chr_queue_ready(const struct chr_queue_reader *r);
 
 /* Wait until chr_queue_next may have something: spin for about spin_us
  * microseconds, then sleep on the control file's futex (the writer wakes

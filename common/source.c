@@ -15,6 +15,7 @@
 #include "err.h"
 #include "fmt.h"
 #include "path.h"
+#include "queue.h"
 #include "source.h"
 #include "tm.h"
 
@@ -108,6 +109,7 @@ void chr_source_init(struct chr_source *s, const struct chr_select *sel)
 	memset(s, 0, sizeof *s);
 	s->sel = sel;
 	s->fd = -1;
+	s->from_seq = UINT64_MAX;
 }
 
 static void close_cur(struct chr_source *s)
@@ -116,6 +118,11 @@ static void close_cur(struct chr_source *s)
 		chr_reader_free(&s->rd);
 	if (s->fd >= 0)
 		close(s->fd);
+	if (s->q) {
+		chr_queue_reader_close(s->q);
+		free(s->q);
+		s->q = NULL;
+	}
 	s->open = 0;
 	s->fd = -1;
 	s->limit = 0;
@@ -299,8 +306,17 @@ int chr_source_add_path(struct chr_source *s, const char *path)
 
 	if (strcmp(path, "-") == 0)
 		return chr_source_add_fd(s, STDIN_FILENO, "stdin");
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		char f[4096];
+		int queue = 0;
+
+		for (int i = 0; i < 2 && !queue; i++)
+			queue = (size_t)snprintf(f, sizeof f, "%s/%s", path, i ? "lock" : "control") <
+				sizeof f && access(f, F_OK) == 0;
+		if (queue)
+			return add(s, CHR_IN_QUEUE, path, -1, 0);
 		return add_dir(s, path, 0) < 0 ? -1 : 0;
+	}
 	/* a file that cannot be opened is reported when its turn comes */
 	return add(s, CHR_IN_FILE, path, -1, 0);
 }
@@ -399,6 +415,44 @@ static int prunable(const struct chr_select *sel, const struct chr_seg *h)
 	return 0;
 }
 
+/* Open the queue of in where the options and the selection say. */
+static int open_queue(struct chr_source *s, const struct chr_input *in)
+{
+	struct chr_queue_reader *q = malloc(sizeof *q);
+	int k = 0;
+
+	if (!q)
+		return fail(s, CHR_EX_SYS, "out of memory");
+	if (chr_queue_reader_open(q, in->path, 0) < 0)
+		goto fail;
+	if (s->from_end)
+		k = chr_queue_seek_end(q);
+	else if (s->from_seq != UINT64_MAX)
+		k = chr_queue_seek_seq(q, s->from_seq);
+	else if (s->sel && s->sel->ts_from != INT64_MIN)
+		k = chr_queue_seek_ts(q, s->sel->ts_from);
+	else
+		k = chr_queue_seek_seq(q, s->sel ? s->sel->seq_from : 0);
+	if (k == 0 && s->exact && s->from_seq < q->first_seq) {
+		k = fail(s, CHR_EX_DATA, "%s: records from seq %" PRIu64 " to %" PRIu64
+			 " were removed (retention) before they were read",
+			 in->shown, s->from_seq, q->first_seq - 1);
+		chr_queue_reader_close(q);
+		free(q);
+		return k;
+	}
+	if (k < 0)
+		goto fail;
+	s->q = q;
+	chr_reader_init_queue(&s->rd, q, in->shown, s->follow);
+	s->open = 1;
+	return 1;
+fail:
+	k = fail(s, q->status, "%s", q->err);
+	free(q);
+	return k;
+}
+
 /* Open in[cur]. Returns 1 when it is open (or to be skipped: s->open
  * stays 0), -1 on error. */
 static int open_cur(struct chr_source *s)
@@ -415,6 +469,8 @@ static int open_cur(struct chr_source *s)
 		s->open = 1;
 		return 1;
 	}
+	if (in->kind == CHR_IN_QUEUE)
+		return open_queue(s, in);
 	fd = open(in->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return fail(s, CHR_EX_SYS, "cannot open '%s': %s", in->shown, strerror(errno));
@@ -469,7 +525,7 @@ int chr_source_next(struct chr_source *s, const struct chr_rec **rec)
 		if (k > 0 && s->defs_only && (*rec)->type != CHR_DEFINE)
 			k = 0;
 		if (k > 0)
-			return 1;
+			return k;
 		if (k < 0) {
 			snprintf(s->err, sizeof s->err, "%s", s->rd.err);
 			s->status = s->rd.status;
@@ -481,11 +537,18 @@ int chr_source_next(struct chr_source *s, const struct chr_rec **rec)
 	return 0;
 }
 
+int chr_source_wait(struct chr_source *s, int timeout_ms)
+{
+	return s->q ? chr_queue_wait(s->q, 50, timeout_ms) : 1;
+}
+
 int chr_source_may_block(const struct chr_source *s)
 {
 	const struct chr_reader *r = &s->rd;
 	const struct chr_rec *h;
 
+	if (s->q)
+		return !chr_queue_ready(s->q);
 	if (!s->open || r->eof)
 		return 0;
 	if (r->hi - r->lo < CHR_HDR_SIZE)

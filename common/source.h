@@ -43,7 +43,7 @@ enum chr_input_kind {
 	CHR_IN_FD,		/* an open descriptor (stdin): a stream */
 	CHR_IN_FILE,		/* a stream file or a sealed segment file */
 	CHR_IN_SEG,		/* an archive segment: one header, prunable */
-	/* a live queue (chr_queue) is a later kind */
+	CHR_IN_QUEUE,		/* a queue directory (queue.h) */
 };
 
 struct chr_input {
@@ -64,6 +64,13 @@ struct chr_source {
 	uint64_t limit;		/* stop in[cur] at this offset (0 none) */
 	int defs_only;		/* in[cur] was pruned: only its leading DEFINEs */
 	uint64_t pruned;	/* segments skipped by their header */
+	struct chr_queue_reader *q;	/* of in[cur] when a queue */
+	int follow;		/* queues: wait at their end (next returns 2) */
+	int from_end;		/* queues: start after the last record */
+	uint64_t from_seq;	/* queues: start here (UINT64_MAX: by the
+				 * selection: its ts_from, else seq_from) */
+	int exact;		/* from_seq must still be there (a named
+				 * reader's position): else CHR_EX_DATA */
 	int status;		/* after -1: CHR_EX_DATA or CHR_EX_SYS */
 	char err[1024];		/* after -1: the message, without the program */
 };
@@ -77,7 +84,9 @@ void chr_source_free(struct chr_source *s);
  * named name in messages. Returns 0, or -1 (out of memory, s->err). */
 int chr_source_add_fd(struct chr_source *s, int fd, const char *name);
 
-/* Append a path: "-" is stdin; a directory is a partition (or any
+/* Append a path: "-" is stdin; a directory holding a "control" or "lock"
+ * file is a queue (read from where from_end, from_seq or the selection
+ * says; seeks use its index); another directory is a partition (or any
  * directory of segments): its NNN.q files in id order, *.tmp and other
  * names ignored; anything else is a stream or segment file, opened when
  * its turn comes. Returns 0, or -1 with s->status and s->err (a directory
@@ -96,14 +105,19 @@ int chr_source_add_archive(struct chr_source *s, const char *root, const char *v
 			   const char *symbol, const char *stream, const char *date);
 
 /* Next record of the inputs in order. Returns 1 and sets *rec (valid until
- * the next call); 0 when every input is done; -1 with s->status and s->err
+ * the next call); 0 when every input is done; 2 when following a queue
+ * that has nothing new yet (chr_source_wait, then call again); -1 with s->status and s->err
  * ("path: byte N: what" from chr_reader, or "cannot open 'path': why"
  * with CHR_EX_SYS; paths in messages escaped by chr_fmt_shown). A pruned archive segment yields only its leading DEFINE
  * records when it is the first of its partition, else nothing. */
 int chr_source_next(struct chr_source *s, const struct chr_rec **rec);
 
-/* 1 when the next chr_source_next may block on input (the next record is
- * not wholly buffered): flush output first, so that pipelines do not
+/* Following a queue: wait until it may have more, for at most timeout_ms.
+ * Returns as chr_queue_wait. */
+int chr_source_wait(struct chr_source *s, int timeout_ms);
+
+/* 1 when the next chr_source_next may block on input, or find nothing
+ * new in a queue (the next record is not wholly buffered): flush output first, so that pipelines do not
  * stall. */
 int chr_source_may_block(const struct chr_source *s);
 

@@ -21,14 +21,14 @@ seghdr() {
 
 @test "-h prints the usage on stdout, --version the version" {
 	run -0 $T chr-sink -h
-	assert_line --index 0 --partial "usage: chr-sink --archive ROOT"
+	assert_line --index 1 --partial "usage: chr-sink --queue DIR" || assert_line --index 0 --partial "usage: chr-sink --queue DIR"
 	run -0 $T chr-sink --version
 	assert_output --regexp '^chr-sink [0-9]'
 }
 
 @test "misuse exits 2" {
 	run -2 --separate-stderr $T chr-sink
-	assert_equal "${stderr_lines[0]}" "chr-sink: --archive ROOT is required (--queue and --route are not implemented)"
+	assert_equal "${stderr_lines[0]}" "chr-sink: --archive ROOT or --queue DIR is required (--route is not implemented)"
 	run -2 $T chr-sink --archive A --bogus
 	run -2 --separate-stderr $T chr-sink --archive A --segment-size 12x
 	assert_equal "${stderr_lines[0]}" "chr-sink: segment size '12x' is not a size of at least 128 bytes"

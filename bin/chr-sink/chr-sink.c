@@ -1,6 +1,7 @@
-/* chr-sink - write a record stream into the archive layout: one directory
- * of sealed segments and a meta.json per (venue, symbol, date, stream),
- * published whole or not at all (docs/archive.md). */
+/* chr-sink - write a record stream into a queue (appended in place,
+ * numbered, visible to readers at once), or into the archive layout: one
+ * directory of sealed segments and a meta.json per (venue, symbol, date,
+ * stream), published whole or not at all (docs/archive.md). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -15,21 +16,34 @@
 
 #include "archive.h"
 #include "chr.h"
+#include "queue.h"
 
 static const char usage_text[] =
-	"usage: chr-sink --archive ROOT [--append] [--source ID] [--segment-size SIZE]\n"
+	"usage: chr-sink --queue DIR [--create] [--fsync never|seal|PERIOD]\n"
+	"                [--segment-size SIZE] [--roll PERIOD] [--retain AGE]\n"
+	"                [--progress] [-v] [FILE...]\n"
+	"       chr-sink --archive ROOT [--append] [--source ID] [--segment-size SIZE]\n"
 	"                [--stage] [--ledger VENDOR [--ledger-info FILE]]\n"
 	"                [--report FILE] [--progress] [-v] [FILE...]\n"
 	"       chr-sink --archive ROOT --source ID --publish\n"
 	"                [--ledger VENDOR [--ledger-info FILE]] [--report FILE] [-v]\n"
 	"\n"
-	"Write records from FILEs (or stdin, or '-') into the archive at ROOT:\n"
-	"ROOT/v1/VENUE/SYMBOL/DATE/STREAM/NNNNNNNNN.q and meta.json.\n"
+	"Append records from FILEs (or stdin, or '-') to the queue DIR, or write\n"
+	"them into the archive at ROOT: ROOT/v1/VENUE/SYMBOL/DATE/STREAM/NNNNNNNNN.q\n"
+	"and meta.json.\n"
 	"\n"
+	"  -q, --queue DIR         append to the queue in DIR (seq assigned here)\n"
+	"  -c, --create            create DIR when it is missing\n"
+	"      --fsync POLICY      never (default), seal (each sealed segment), or a\n"
+	"                          period such as 100ms (also the active segment)\n"
+	"      --roll PERIOD       also start a segment every PERIOD (1h, 1d: UTC)\n"
+	"      --retain AGE        remove sealed segments older than AGE that every\n"
+	"                          live registered reader has passed\n"
 	"  -a, --archive ROOT      the archive root directory\n"
 	"  -A, --append            add segments to partitions that hold data\n"
 	"  -s, --source ID         tag this import; replaces partitions of the same ID\n"
-	"  -S, --segment-size SIZE roll to a new segment after SIZE bytes (default 64M)\n"
+	"  -S, --segment-size SIZE roll to a new segment after SIZE bytes (default 64M;\n"
+	"                          queues: a multiple of 4K)\n"
 	"      --stage             stage the run as source ID, publish nothing\n"
 	"      --publish           publish the run staged as source ID (reads no input)\n"
 	"  -l, --ledger VENDOR     then write the import ledger entry of ID for VENDOR\n"
@@ -159,12 +173,72 @@ static struct chr_archive *archive_input(const char *root, const struct chr_arch
 	return a;
 }
 
-enum { OPT_STAGE = 256, OPT_PUBLISH, OPT_LEDGER_INFO };
+/* Append the records of files to the queue in dir. */
+static void queue_input(const char *dir, const struct chr_queue_opts *qo, char *const *files,
+			int nfiles, int progress, int verbose)
+{
+	struct chr_queue_writer q;
+	struct chr_progress pg;
+	uint64_t nrec = 0, done = 0, first;
+
+	if (chr_queue_writer_open(&q, dir, qo) < 0) {
+		if (errno == ENOENT && !(qo->flags & CHR_QUEUE_CREATE))
+			chr_die(CHR_EX_SYS, "%s; --create makes it", q.err);
+		chr_die(q.status, "%s", q.err);
+	}
+	first = q.seq;
+	chr_progress_init(&pg, progress, 0, "records");
+	for (int i = 0; i < nfiles; i++) {
+		const char *name = strcmp(files[i], "-") == 0 ? "stdin" : files[i];
+		int fd = strcmp(files[i], "-") == 0 ? STDIN_FILENO : open(files[i], O_RDONLY | O_CLOEXEC);
+		struct chr_reader r;
+		const struct chr_rec *rec;
+		int k;
+
+		if (fd < 0) {
+			int e = errno;
+
+			chr_queue_writer_close(&q);
+			chr_die(CHR_EX_SYS, "cannot open '%s': %s", files[i], strerror(e));
+		}
+		if (chr_reader_init(&r, fd, name) < 0)
+			chr_die(CHR_EX_SYS, "%s", strerror(ENOMEM));
+		while ((k = chr_reader_next(&r, &rec)) > 0) {
+			if (chr_queue_append(&q, rec) < 0) {
+				chr_queue_writer_close(&q);
+				chr_die(q.status ? q.status : CHR_EX_SYS, "%s",
+					errno == EINVAL ? "record larger than a queue segment" : q.err);
+			}
+			chr_progress(&pg, ++nrec, done + r.off);
+		}
+		if (k < 0) {
+			chr_queue_writer_close(&q);
+			chr_die(r.status, "%s; the %" PRIu64 " records before it were appended",
+				r.err, nrec);
+		}
+		done += r.off;
+		chr_reader_free(&r);
+		if (fd != STDIN_FILENO)
+			close(fd);
+	}
+	chr_progress_end(&pg, nrec, done);
+	if (verbose)
+		chr_warn("%s: %" PRIu64 " records appended, seq %" PRIu64 " to %" PRIu64, dir, nrec,
+			 first, q.seq);
+	chr_queue_writer_close(&q);
+}
+
+enum { OPT_STAGE = 256, OPT_PUBLISH, OPT_LEDGER_INFO, OPT_FSYNC, OPT_ROLL, OPT_RETAIN };
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"archive", required_argument, NULL, 'a'},
+		{"queue", required_argument, NULL, 'q'},
+		{"create", no_argument, NULL, 'c'},
+		{"fsync", required_argument, NULL, OPT_FSYNC},
+		{"roll", required_argument, NULL, OPT_ROLL},
+		{"retain", required_argument, NULL, OPT_RETAIN},
 		{"append", no_argument, NULL, 'A'},
 		{"source", required_argument, NULL, 's'},
 		{"segment-size", required_argument, NULL, 'S'},
@@ -180,6 +254,8 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct chr_archive_opts o = {0};
+	struct chr_queue_opts qo = {0};
+	const char *queue = NULL, *fsync_opt = NULL;
 	const char *root = NULL, *report = NULL, *ledger = NULL, *info_path = NULL, *bad;
 	int verbose = 0, progress = -1, publish = 0, c, status, nfiles;
 	static json_t *info;	/* static: still reachable when dying */
@@ -190,9 +266,26 @@ int main(int argc, char **argv)
 	char *const *files;
 
 	chr_setprog(argv[0]);
-	while ((c = getopt_long(argc, argv, "a:As:S:l:r:pvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:q:cAs:S:l:r:pvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a': root = optarg; break;
+		case 'q': queue = optarg; break;
+		case 'c': qo.flags |= CHR_QUEUE_CREATE; break;
+		case OPT_FSYNC:
+			fsync_opt = optarg;
+			if (chr_queue_sync_parse(optarg, &qo.sync, &qo.sync_ms) < 0)
+				chr_usage_error("--fsync '%s' is not never, seal or a period of 1ms..1h",
+						optarg);
+			break;
+		case OPT_ROLL:
+			if (chr_duration_parse(optarg, &qo.roll_ns) < 0 || qo.roll_ns < 1000000000)
+				chr_usage_error("--roll '%s' is not a period of at least 1s", optarg);
+			break;
+		case OPT_RETAIN:
+			if (chr_duration_parse(optarg, &qo.retain_ns) < 0)
+				chr_usage_error("--retain '%s' is not an age (0, 90s, 2h, 7d)", optarg);
+			qo.flags |= CHR_QUEUE_RETAIN;
+			break;
 		case 'A': o.append = 1; break;
 		case 's': o.source = optarg; break;
 		case 'S':
@@ -219,8 +312,23 @@ int main(int argc, char **argv)
 			return CHR_EX_USAGE;
 		}
 	}
+	if (queue) {
+		if (root)
+			chr_usage_error("--queue and --archive exclude each other");
+		if (o.append || o.source || o.stage || publish || ledger || info_path || report)
+			chr_usage_error("--queue takes none of the archive options");
+		if (o.seg_size && (o.seg_size < 4096 || o.seg_size % 4096))
+			chr_usage_error("a queue segment size is a multiple of 4K");
+		qo.seg_size = o.seg_size;
+		nfiles = argc - optind;
+		queue_input(queue, &qo, nfiles > 0 ? argv + optind : stdin_only,
+			    nfiles > 0 ? nfiles : 1, progress, verbose);
+		return CHR_EX_OK;
+	}
+	if (fsync_opt || qo.flags || qo.roll_ns)
+		chr_usage_error("--create, --fsync, --roll and --retain are for --queue");
 	if (root == NULL)
-		chr_usage_error("--archive ROOT is required (--queue and --route are not implemented)");
+		chr_usage_error("--archive ROOT or --queue DIR is required (--route is not implemented)");
 	if (o.stage && publish)
 		chr_usage_error("--stage and --publish exclude each other");
 	if ((o.stage || publish || ledger) && o.source == NULL)

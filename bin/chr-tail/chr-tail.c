@@ -1,9 +1,11 @@
 /* chr-tail - read records from stdin, stream and segment files, partition
- * directories or the archive, select them, and write them as records or
- * as text, JSON or Tardis CSV. */
+ * directories, queues or the archive, merged by time, select them, and
+ * write them as records (to stdout or a queue) or as text, JSON or Tardis
+ * CSV. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,18 +13,21 @@
 
 #include "chr.h"
 #include "fmt.h"
+#include "queue.h"
 #include "source.h"
 #include "tardis.h"
 
 static const char usage_text[] =
-	"usage: chr-tail [options] [file | dir | -]...\n"
+	"usage: chr-tail [options] [file | dir | queue | -]...\n"
 	"       chr-tail [options] --archive root --venue venue --symbol symbol\n"
 	"                [--stream stream] [--date date]\n"
 	"\n"
 	"options: [--format binary|text|json|csv] [--levels n] [--from when]\n"
 	"         [--until when] [--type type[,type...]]... [--limit n]\n"
-	"         [-h | --help] [--version]\n"
+	"         [--follow] [--from-end | --from-seq n] [--reader name]\n"
+	"         [--out queue] [-h | --help] [--version]\n"
 	"\n"
+	"  several inputs are merged by ts (ties in argument order)\n"
 	"  --from when      first record: a time (2024-08-08T10:00:00Z, a date,\n"
 	"                   or ns since the epoch) or seq:N; inclusive\n"
 	"  --until when     end of the range, exclusive: records before it\n"
@@ -33,6 +38,13 @@ static const char usage_text[] =
 	"  --format fmt     binary records (the default when stdout is not a\n"
 	"                   terminal), text (on a terminal), json, csv\n"
 	"  --levels n       text: book levels shown per side (default 5, 0 all)\n"
+	"  -f, --follow     at the end of a queue, wait for more (until SIGINT\n"
+	"                   or SIGTERM)\n"
+	"  --from-end       queues: start after their last record\n"
+	"  --from-seq n     queues: start at seq n (found by the index)\n"
+	"  --reader name    read one queue as the named reader: start at its\n"
+	"                   committed position, commit after output is written\n"
+	"  --out queue      append the records to a queue (created if missing)\n"
 	"  --archive root   read the archive: --venue, --symbol, --stream\n"
 	"                   (default: the stream of --type, else book) and\n"
 	"                   --date (default: every date, in order)\n";
@@ -42,6 +54,7 @@ enum fmt { FMT_AUTO, FMT_BINARY, FMT_TEXT, FMT_JSON, FMT_CSV };
 enum {
 	OPT_VERSION = 256, OPT_FORMAT, OPT_LEVELS, OPT_FROM, OPT_UNTIL, OPT_TYPE,
 	OPT_LIMIT, OPT_ARCHIVE, OPT_VENUE, OPT_SYMBOL, OPT_STREAM, OPT_DATE,
+	OPT_FROM_END, OPT_FROM_SEQ, OPT_READER, OPT_OUT,
 };
 
 static const struct option longopts[] = {
@@ -58,6 +71,11 @@ static const struct option longopts[] = {
 	{"symbol", required_argument, NULL, OPT_SYMBOL},
 	{"stream", required_argument, NULL, OPT_STREAM},
 	{"date", required_argument, NULL, OPT_DATE},
+	{"follow", no_argument, NULL, 'f'},
+	{"from-end", no_argument, NULL, OPT_FROM_END},
+	{"from-seq", required_argument, NULL, OPT_FROM_SEQ},
+	{"reader", required_argument, NULL, OPT_READER},
+	{"out", required_argument, NULL, OPT_OUT},
 	{NULL, 0, NULL, 0},
 };
 
@@ -189,8 +207,85 @@ static void defs_free(struct defs *d)
 	free(d->v);
 }
 
+/* ---- several inputs, merged by ts --------------------------------------- */
+
+enum { HEAD_NEED, HEAD_HAVE, HEAD_DONE };
+
+struct inputs {
+	struct chr_source *s;
+	const struct chr_rec **head;
+	int *state;
+	size_t n;
+	size_t failed;		/* after -1: which one */
+};
+
+/* The next record of the inputs: the head with the smallest ts (ties: the
+ * first input). Following queues, a record goes out as soon as it is the
+ * earliest of the heads there are. Returns as chr_source_next. */
+static int inputs_next(struct inputs *in, const struct chr_rec **rec)
+{
+	size_t best = SIZE_MAX;
+	int idle = 0;
+
+	if (in->n == 1)
+		return chr_source_next(&in->s[0], rec);
+	for (size_t i = 0; i < in->n; i++) {
+		if (in->state[i] == HEAD_NEED) {
+			int k = chr_source_next(&in->s[i], &in->head[i]);
+
+			if (k < 0) {
+				in->failed = i;
+				return -1;
+			}
+			if (k == 2)
+				idle = 1;
+			else
+				in->state[i] = k ? HEAD_HAVE : HEAD_DONE;
+		}
+		if (in->state[i] == HEAD_HAVE &&
+		    (best == SIZE_MAX || in->head[i]->ts < in->head[best]->ts))
+			best = i;
+	}
+	if (best == SIZE_MAX)
+		return idle ? 2 : 0;
+	in->state[best] = HEAD_NEED;
+	*rec = in->head[best];
+	return 1;
+}
+
+static int inputs_may_block(const struct inputs *in)
+{
+	for (size_t i = 0; i < in->n; i++)
+		if ((in->n == 1 || in->state[i] == HEAD_NEED) && chr_source_may_block(&in->s[i]))
+			return 1;
+	return 0;
+}
+
+/* Following: wait for the first idle queue (a short wait when there are
+ * several, so that each is looked at). */
+static void inputs_wait(struct inputs *in)
+{
+	for (size_t i = 0; i < in->n; i++)
+		if (in->n == 1 || in->state[i] == HEAD_NEED) {
+			chr_source_wait(&in->s[i], in->n == 1 ? 1000 : 10);
+			return;
+		}
+}
+
+static volatile sig_atomic_t stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static struct chr_queue_writer *outq;	/* --out */
+
 static void write_failed(int err)
 {
+	if (outq)
+		chr_die(outq->status, "%s", outq->err);
 	/* the reader went away (SIGPIPE ignored): end quietly, as on SIGPIPE */
 	if (err == EPIPE)
 		exit(CHR_EX_OK);
@@ -200,8 +295,13 @@ static void write_failed(int err)
 int main(int argc, char **argv)
 {
 	struct chr_select sel;
-	struct chr_source src;
+	struct inputs in = {0};
 	struct chr_writer w;
+	struct chr_queue_writer qw;
+	struct chr_queue_pos pos;
+	const char *reader = NULL, *out = NULL;
+	int follow = 0, from_end = 0;
+	uint64_t from_seq = UINT64_MAX, next_seq = 0, done_seq = 0;
 	struct chr_fmt fmt;
 	struct chr_tardis_out csv;
 	struct defs defs = {NULL, 0, 0};
@@ -215,8 +315,23 @@ int main(int argc, char **argv)
 
 	chr_setprog(argv[0]);
 	chr_select_init(&sel);
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hf", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'f':
+			follow = 1;
+			break;
+		case OPT_FROM_END:
+			from_end = 1;
+			break;
+		case OPT_FROM_SEQ:
+			from_seq = parse_count("--from-seq", optarg);
+			break;
+		case OPT_READER:
+			check_name("--reader", reader = optarg);
+			break;
+		case OPT_OUT:
+			out = optarg;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			chr_close_stdout();
@@ -303,23 +418,66 @@ int main(int argc, char **argv)
 	} else if (venue || symbol || stream || date) {
 		chr_usage_error("--venue, --symbol, --stream and --date need --archive");
 	}
+	if (from_end && from_seq != UINT64_MAX)
+		chr_usage_error("--from-end and --from-seq exclude each other");
+	if (reader && (archive || argc - optind != 1))
+		chr_usage_error("--reader reads exactly one queue");
+	if (out && format != FMT_AUTO && format != FMT_BINARY)
+		chr_usage_error("--out writes records: no --format");
 	if (format == FMT_AUTO)
-		format = isatty(STDOUT_FILENO) ? FMT_TEXT : FMT_BINARY;
-	if (format == FMT_BINARY)
+		format = out || !isatty(STDOUT_FILENO) ? FMT_BINARY : FMT_TEXT;
+	if (format == FMT_BINARY && !out)
 		chr_refuse_tty(STDOUT_FILENO);
 
-	chr_source_init(&src, &sel);
-	if (archive)
-		k = chr_source_add_archive(&src, archive, venue, symbol, stream, date);
-	else if (optind == argc)
-		k = chr_source_add_fd(&src, STDIN_FILENO, "stdin");
-	else
-		for (k = 0; k == 0 && optind < argc; optind++)
-			k = chr_source_add_path(&src, argv[optind]);
-	if (k < 0)
-		chr_die(src.status, "%s", src.err);
+	in.n = archive || optind == argc ? 1 : (size_t)(argc - optind);
+	in.s = calloc(in.n, sizeof *in.s);
+	in.head = calloc(in.n, sizeof *in.head);
+	in.state = calloc(in.n, sizeof *in.state);
+	if (!in.s || !in.head || !in.state)
+		chr_die(CHR_EX_SYS, "out of memory");
+	for (size_t i = 0; i < in.n; i++) {
+		struct chr_source *src = &in.s[i];
 
-	if (format == FMT_BINARY) {
+		chr_source_init(src, &sel);
+		src->follow = follow;
+		src->from_end = from_end;
+		src->from_seq = from_seq;
+		if (archive)
+			k = chr_source_add_archive(src, archive, venue, symbol, stream, date);
+		else if (optind == argc)
+			k = chr_source_add_fd(src, STDIN_FILENO, "stdin");
+		else
+			k = chr_source_add_path(src, argv[optind + (int)i]);
+		if (k < 0)
+			chr_die(src->status, "%s", src->err);
+	}
+	if (reader) {
+		if (in.s[0].n != 1 || in.s[0].in[0].kind != CHR_IN_QUEUE)
+			chr_usage_error("--reader needs a queue, not '%s'", SHOWN(sh, argv[optind]));
+		if (chr_queue_pos_open(&pos, argv[optind], reader, 0) < 0)
+			chr_die(pos.status, "%s", pos.err);
+		if (!from_end && from_seq == UINT64_MAX && sel.ts_from == INT64_MIN) {
+			in.s[0].from_seq = pos.seq;
+			in.s[0].exact = 1;
+		}
+		next_seq = done_seq = pos.seq;
+	}
+	if (follow) {
+		struct sigaction sa = { .sa_handler = on_stop };
+
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
+
+	if (out) {
+		struct chr_queue_opts qo = { .flags = CHR_QUEUE_CREATE };
+
+		if (chr_queue_writer_open(&qw, out, &qo) < 0)
+			chr_die(qw.status, "%s", qw.err);
+		if (chr_writer_init_queue(&w, &qw, out) < 0)
+			chr_die(CHR_EX_SYS, "out of memory");
+		outq = &qw;
+	} else if (format == FMT_BINARY) {
 		if (chr_writer_init(&w, STDOUT_FILENO, "stdout", 0) < 0)
 			chr_die(CHR_EX_SYS, "out of memory");
 	} else if (format == FMT_CSV) {
@@ -329,14 +487,26 @@ int main(int argc, char **argv)
 		fmt.levels = (unsigned)levels;
 	}
 
-	while (written < limit) {
-		if (chr_source_may_block(&src)) {
+	while (written < limit && !stop) {
+		if (inputs_may_block(&in)) {
 			if (format == FMT_BINARY ? chr_writer_flush(&w) < 0 : fflush(stdout) != 0)
 				write_failed(format == FMT_BINARY ? w.err : errno);
+			if (reader && next_seq != done_seq) {
+				if (chr_queue_pos_commit(&pos, next_seq) < 0)
+					chr_die(pos.status, "%s", pos.err);
+				done_seq = next_seq;
+			}
 		}
-		k = chr_source_next(&src, &rec);
+		k = inputs_next(&in, &rec);
+		if (k == 2) {
+			inputs_wait(&in);
+			if (reader && chr_queue_pos_beat(&pos) < 0)
+				chr_die(pos.status, "%s", pos.err);
+			continue;
+		}
 		if (k <= 0)
 			break;
+		next_seq = rec->seq + 1;
 		if ((format == FMT_TEXT || format == FMT_JSON) && chr_fmt_learn(&fmt, rec) < 0)
 			chr_die(CHR_EX_SYS, "out of memory");
 		if (!chr_select_match(&sel, rec)) {
@@ -380,6 +550,8 @@ int main(int argc, char **argv)
 		if (chr_writer_close(&w) < 0)
 			write_failed(w.err);
 		defs_free(&defs);
+		if (out)
+			chr_queue_writer_close(&qw);
 	} else {
 		if (format == FMT_CSV)
 			chr_tardis_out_free(&csv);
@@ -391,9 +563,18 @@ int main(int argc, char **argv)
 	if (no_csv)
 		chr_warn("%" PRIu64 " record%s with no Tardis CSV form (GAP, HEARTBEAT, ...) "
 			 "not written", no_csv, no_csv == 1 ? "" : "s");
+	if (reader) {
+		if (next_seq != done_seq && chr_queue_pos_commit(&pos, next_seq) < 0)
+			chr_die(pos.status, "%s", pos.err);
+		chr_queue_pos_close(&pos);
+	}
 	if (k < 0)
-		chr_die(src.status, "%s", src.err);
-	chr_source_free(&src);
+		chr_die(in.s[in.failed].status, "%s", in.s[in.failed].err);
+	for (size_t i = 0; i < in.n; i++)
+		chr_source_free(&in.s[i]);
+	free(in.s);
+	free(in.head);
+	free(in.state);
 	if (format != FMT_BINARY)
 		chr_close_stdout();
 	return CHR_EX_OK;
