@@ -300,23 +300,30 @@ out:
 	return rc;
 }
 
+int chr_is_queue(const char *path)
+{
+	char f[4096];
+	struct stat st;
+
+	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	for (int i = 0; i < 2; i++)
+		if ((size_t)snprintf(f, sizeof f, "%s/%s", path, i ? "lock" : "control") < sizeof f &&
+		    access(f, F_OK) == 0)
+			return 1;
+	return 0;
+}
+
 int chr_source_add_path(struct chr_source *s, const char *path)
 {
 	struct stat st;
 
 	if (strcmp(path, "-") == 0)
 		return chr_source_add_fd(s, STDIN_FILENO, "stdin");
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		char f[4096];
-		int queue = 0;
-
-		for (int i = 0; i < 2 && !queue; i++)
-			queue = (size_t)snprintf(f, sizeof f, "%s/%s", path, i ? "lock" : "control") <
-				sizeof f && access(f, F_OK) == 0;
-		if (queue)
-			return add(s, CHR_IN_QUEUE, path, -1, 0);
+	if (chr_is_queue(path))
+		return add(s, CHR_IN_QUEUE, path, -1, 0);
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
 		return add_dir(s, path, 0) < 0 ? -1 : 0;
-	}
 	/* a file that cannot be opened is reported when its turn comes */
 	return add(s, CHR_IN_FILE, path, -1, 0);
 }

@@ -84,6 +84,10 @@ void chr_source_free(struct chr_source *s);
  * named name in messages. Returns 0, or -1 (out of memory, s->err). */
 int chr_source_add_fd(struct chr_source *s, int fd, const char *name);
 
+/* 1 when path is a queue directory: one holding a "control" or "lock"
+ * file. */
+int chr_is_queue(const char *path);
+
 /* Append a path: "-" is stdin; a directory holding a "control" or "lock"
  * file is a queue (read from where from_end, from_seq or the selection
  * says; seeks use its index); another directory is a partition (or any

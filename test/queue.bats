@@ -125,7 +125,7 @@ wait_count() {
 	for i in 1 2 3; do $T chr-sink --queue Q t.ev; done
 	wait_count out.ev 30000
 	kill -TERM $pid
-	run -0 wait $pid
+	wait $pid
 	run -0 seqs out.ev
 	[ "${#lines[@]}" = 30000 ] && [ "${lines[29999]}" = 29999 ]
 	# two queues, one stream in ts order
@@ -201,13 +201,21 @@ wait_count() {
 	[ "$(ls R/*.q | wc -l)" -gt 2 ]
 }
 
-@test "--out: a program writes into a queue" {
+@test "--out and queue inputs: a stage hop can be a queue" {
 	trades
 	$T chr-tail --out Q t.ev
 	$T chr-tail --out Q --type trade --limit 5 t.ev
 	run -0 seqs Q
 	[ "${#lines[@]}" = 10005 ] && [ "${lines[10004]}" = 10004 ]
 	run -2 $T chr-tail --out Q --format text t.ev
+	# chr-csv2ev appends to a queue; chr-sink reads one (to its end)
+	$T chr-csv2ev --out C "$DATA/binance-futures_trades_BTCUSDT_2020-02-22_excerpt.csv"
+	$T chr-tail C | cmp - t.ev
+	$T chr-sink --archive A C
+	$T chr-sink --archive B t.ev
+	diff -r A/v1 B/v1
+	$T chr-sink --queue D --create C
+	$T chr-tail D | cmp - t.ev
 }
 
 @test "a damaged queue is named by segment and byte; reading stops there" {

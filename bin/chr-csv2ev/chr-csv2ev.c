@@ -10,6 +10,7 @@
 
 #include "chr.h"
 #include "gzin.h"
+#include "queue.h"
 #include "tardis.h"
 
 #define BUF_SIZE (8u << 20)
@@ -20,9 +21,9 @@ _Static_assert(CHR_TARDIS_LINE_MAX + READ_SIZE <= BUF_SIZE, "read buffer");
 static const char usage_text[] =
 	"usage: chr-csv2ev [-t TYPE] [--venue NAME] [--symbols FILE] [--skip-bad]\n"
 	"                  [--report FILE] [--progress | --no-progress] [--no-fast-path]\n"
-	"                  [FILE...]\n"
+	"                  [--out QUEUE] [FILE...]\n"
 	"Convert Tardis.dev CSV files (plain or gzip; stdin when no FILE or '-')\n"
-	"into chronicle records on stdout.\n"
+	"into chronicle records on stdout, or appended to a queue.\n"
 	"  -t, --type TYPE      dataset: incremental_book_L2, trades, quotes or\n"
 	"                       book_snapshot_N (default: from each header line)\n"
 	"      --venue NAME     venue name instead of the exchange column\n"
@@ -32,6 +33,7 @@ static const char usage_text[] =
 	"      --progress       show progress on stderr (default when a terminal)\n"
 	"      --no-progress    do not show progress\n"
 	"      --no-fast-path   parse every row with libcsv (for testing)\n"
+	"  -o, --out QUEUE      append to the queue QUEUE (created if missing)\n"
 	"  -h, --help           show this help and exit\n"
 	"      --version        show the version and exit\n";
 
@@ -46,12 +48,15 @@ static const struct option longopts[] = {
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "no-fast-path", no_argument, NULL, OPT_NO_FAST },
+	{ "out", required_argument, NULL, 'o' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
 
 static struct chr_writer w;
+static struct chr_queue_writer q;	/* --out */
+static const char *out;
 static struct chr_tardis_in tin;
 static char *buf;		/* the read buffer */
 static uint64_t *bytes;		/* bytes read of each input, for --report */
@@ -62,6 +67,8 @@ static _Noreturn void fail(int status, const char *msg)
 	if (status == CHR_EX_DATA)
 		(void)chr_tardis_in_end(&tin);
 	(void)chr_writer_flush(&w);
+	if (out)
+		chr_queue_writer_close(&q);
 	chr_die(status, "%s", msg);
 }
 
@@ -79,7 +86,7 @@ int main(int argc, char **argv)
 	if (chr_tardis_in_init(&tin, &w) < 0)
 		chr_die(CHR_EX_SYS, "out of memory");
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:s:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":t:s:o:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			tin.force_type = chr_tardis_type_parse(optarg, &tin.force_n);
@@ -115,6 +122,9 @@ int main(int argc, char **argv)
 		case OPT_NO_FAST:
 			tin.fast = 0;
 			break;
+		case 'o':
+			out = optarg;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			chr_close_stdout();
@@ -137,7 +147,8 @@ int main(int argc, char **argv)
 		files = stdin_only;
 		nfiles = 1;
 	}
-	chr_refuse_tty(STDOUT_FILENO);
+	if (!out)
+		chr_refuse_tty(STDOUT_FILENO);
 	if (symbols != NULL) {
 		if (chr_symmap_load(&map, symbols, err, sizeof err) < 0)
 			chr_die(CHR_EX_DATA, "%s", err);
@@ -149,7 +160,14 @@ int main(int argc, char **argv)
 		if (strcmp(files[i], "-") != 0 && stat(files[i], &sb) == 0 && S_ISREG(sb.st_mode))
 			total += (uint64_t)sb.st_size;
 	}
-	if (chr_writer_init(&w, STDOUT_FILENO, "stdout", BUF_SIZE) < 0 ||
+	if (out) {
+		struct chr_queue_opts qo = { .flags = CHR_QUEUE_CREATE };
+
+		if (chr_queue_writer_open(&q, out, &qo) < 0)
+			chr_die(q.status, "%s", q.err);
+	}
+	if ((out ? chr_writer_init_queue(&w, &q, out) :
+	     chr_writer_init(&w, STDOUT_FILENO, "stdout", BUF_SIZE)) < 0 ||
 	    (buf = malloc(BUF_SIZE + CHR_TARDIS_PAD)) == NULL ||
 	    (bytes = calloc((size_t)nfiles, sizeof *bytes)) == NULL)
 		chr_die(CHR_EX_SYS, "out of memory");
@@ -195,8 +213,13 @@ int main(int argc, char **argv)
 		chr_warn("skipped %llu bad rows of %llu%s", (unsigned long long)tin.bad,
 			 (unsigned long long)tin.rows,
 			 tin.bad > tin.report_max ? " (only the first ones are shown)" : "");
-	if (chr_writer_close(&w) < 0)
+	if (chr_writer_close(&w) < 0) {
+		if (out)
+			chr_die(q.status, "%s", q.err);
 		chr_die(CHR_EX_SYS, "write error on 'stdout': %s", strerror(w.err));
+	}
+	if (out)
+		chr_queue_writer_close(&q);
 	if (report != NULL && status == CHR_EX_OK) {
 		char *text = chr_tardis_in_report(&tin, files, bytes, (size_t)nfiles);
 

@@ -17,6 +17,7 @@
 #include "archive.h"
 #include "chr.h"
 #include "queue.h"
+#include "source.h"
 
 static const char usage_text[] =
 	"usage: chr-sink --queue DIR [--create] [--fsync never|seal|PERIOD]\n"
@@ -77,6 +78,46 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* One input: a stream file, stdin ("-"), or a queue read to its end. */
+struct input {
+	const char *name;
+	int fd;
+	struct chr_queue_reader q;
+	int queue;
+	struct chr_reader r;
+};
+
+/* Open path, or return -1 with errno (the caller dies, after its own
+ * clean-up); a bad queue dies here. */
+static int input_open(struct input *in, const char *path)
+{
+	memset(in, 0, sizeof *in);
+	in->name = strcmp(path, "-") == 0 ? "stdin" : path;
+	in->fd = -1;
+	if (chr_is_queue(path)) {
+		if (chr_queue_reader_open(&in->q, path, 0) < 0)
+			chr_die(in->q.status, "%s", in->q.err);
+		in->queue = 1;
+		chr_reader_init_queue(&in->r, &in->q, in->name, 0);
+		return 0;
+	}
+	in->fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	if (in->fd < 0)
+		return -1;
+	if (chr_reader_init(&in->r, in->fd, in->name) < 0)
+		chr_die(CHR_EX_SYS, "%s", strerror(ENOMEM));
+	return 0;
+}
+
+static void input_close(struct input *in)
+{
+	chr_reader_free(&in->r);
+	if (in->queue)
+		chr_queue_reader_close(&in->q);
+	if (in->fd > STDIN_FILENO)
+		close(in->fd);
+}
+
 /* Write text (NULL: out of memory) to path atomically, or die. */
 static void write_json(const char *path, char *text, struct chr_archive *a)
 {
@@ -130,35 +171,29 @@ static struct chr_archive *archive_input(const char *root, const struct chr_arch
 	chr_progress_init(&pg, progress, total, "records");
 
 	for (int i = 0; i < nfiles; i++) {
-		const char *name = strcmp(files[i], "-") == 0 ? "stdin" : files[i];
-		int fd = strcmp(files[i], "-") == 0 ? STDIN_FILENO : open(files[i], O_RDONLY | O_CLOEXEC);
-		struct chr_reader r;
+		struct input in;
 		const struct chr_rec *rec;
 		int k;
 
-		if (fd < 0) {
+		if (input_open(&in, files[i]) < 0) {
 			int e = errno;
 
 			chr_archive_close(a);
 			chr_die(CHR_EX_SYS, "cannot open '%s': %s", files[i], strerror(e));
 		}
-		if (chr_reader_init(&r, fd, name) < 0)
-			chr_die(CHR_EX_SYS, "%s", strerror(ENOMEM));
-		while ((k = chr_reader_next(&r, &rec)) > 0) {
-			if (chr_archive_put(a, rec, name, r.rec_off, err, sizeof err, &status) < 0) {
+		while ((k = chr_reader_next(&in.r, &rec)) > 0) {
+			if (chr_archive_put(a, rec, in.name, in.r.rec_off, err, sizeof err, &status) < 0) {
 				chr_archive_close(a);
 				chr_die(status, "%s", err);
 			}
-			chr_progress(&pg, ++nrec, done + r.off);
+			chr_progress(&pg, ++nrec, done + in.r.off);
 		}
 		if (k < 0) {
 			chr_archive_close(a);
-			chr_die(r.status, "%s; nothing was archived", r.err);
+			chr_die(in.r.status, "%s; nothing was archived", in.r.err);
 		}
-		done += r.off;
-		chr_reader_free(&r);
-		if (fd != STDIN_FILENO)
-			close(fd);
+		done += in.r.off;
+		input_close(&in);
 	}
 	chr_progress_end(&pg, nrec, done);
 
@@ -189,37 +224,33 @@ static void queue_input(const char *dir, const struct chr_queue_opts *qo, char *
 	first = q.seq;
 	chr_progress_init(&pg, progress, 0, "records");
 	for (int i = 0; i < nfiles; i++) {
-		const char *name = strcmp(files[i], "-") == 0 ? "stdin" : files[i];
-		int fd = strcmp(files[i], "-") == 0 ? STDIN_FILENO : open(files[i], O_RDONLY | O_CLOEXEC);
-		struct chr_reader r;
+		struct input in;
 		const struct chr_rec *rec;
 		int k;
 
-		if (fd < 0) {
+		if (input_open(&in, files[i]) < 0) {
 			int e = errno;
 
 			chr_queue_writer_close(&q);
 			chr_die(CHR_EX_SYS, "cannot open '%s': %s", files[i], strerror(e));
 		}
-		if (chr_reader_init(&r, fd, name) < 0)
-			chr_die(CHR_EX_SYS, "%s", strerror(ENOMEM));
-		while ((k = chr_reader_next(&r, &rec)) > 0) {
+		while ((k = chr_reader_next(&in.r, &rec)) > 0) {
 			if (chr_queue_append(&q, rec) < 0) {
 				chr_queue_writer_close(&q);
-				chr_die(q.status ? q.status : CHR_EX_SYS, "%s",
-					errno == EINVAL ? "record larger than a queue segment" : q.err);
+				if (errno == EINVAL)
+					chr_die(CHR_EX_DATA, "%s: byte %" PRIu64 ": record larger than a "
+						"queue segment", in.name, in.r.rec_off);
+				chr_die(q.status, "%s", q.err);
 			}
-			chr_progress(&pg, ++nrec, done + r.off);
+			chr_progress(&pg, ++nrec, done + in.r.off);
 		}
 		if (k < 0) {
 			chr_queue_writer_close(&q);
-			chr_die(r.status, "%s; the %" PRIu64 " records before it were appended",
-				r.err, nrec);
+			chr_die(in.r.status, "%s; the %" PRIu64 " records before it were appended",
+				in.r.err, nrec);
 		}
-		done += r.off;
-		chr_reader_free(&r);
-		if (fd != STDIN_FILENO)
-			close(fd);
+		done += in.r.off;
+		input_close(&in);
 	}
 	chr_progress_end(&pg, nrec, done);
 	if (verbose)

@@ -488,7 +488,8 @@ int main(int argc, char **argv)
 	}
 
 	while (written < limit && !stop) {
-		if (inputs_may_block(&in)) {
+		/* a named reader also commits every 64K records of a backlog */
+		if (inputs_may_block(&in) || (reader && next_seq - done_seq >= 65536)) {
 			if (format == FMT_BINARY ? chr_writer_flush(&w) < 0 : fflush(stdout) != 0)
 				write_failed(format == FMT_BINARY ? w.err : errno);
 			if (reader && next_seq != done_seq) {

@@ -187,7 +187,7 @@ static int fan_reader(const char *dir, const char *name, uint64_t n, unsigned sp
 			return 1;
 		}
 		if (k == 0) {
-			if (time(NULL) - t0 > 600)
+			if (time(NULL) - t0 > 600 + (time_t)(n / 100000))
 				return 2;
 			chr_queue_wait(&r, spin_us, 1000);
 			continue;
