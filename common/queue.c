@@ -51,7 +51,8 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* Sorted segment ids of the directory (malloc'd into *ids). With
- * rm_tmp, leftover "NNNNNNNNN.q.tmp" and ".idx.tmp" files are removed. Returns the count,
+ * rm_tmp, leftover "NNNNNNNNN.q.tmp", ".idx.tmp" and ".recycle.*" files
+ * are removed. Returns the count,
  * or -1 with errno. */
 static ssize_t list_ids(int dirfd, int rm_tmp, uint64_t **ids)
 {
@@ -73,6 +74,10 @@ static ssize_t list_ids(int dirfd, int rm_tmp, uint64_t **ids)
 		size_t len = strlen(s);
 		int digits = 1;
 
+		if (rm_tmp && strncmp(s, ".recycle.", 9) == 0) {
+			unlinkat(dirfd, s, 0);	/* a crashed writer's pool */
+			continue;
+		}
 		if (len < 11)
 			continue;
 		for (int i = 0; i < 9; i++)
@@ -399,6 +404,9 @@ static void reap_sleepers(struct chr_queue_ctl *c)
 	}
 }
 
+static ssize_t retain(const char *dir, int64_t age_ns, char *err,
+		      int (*keep)(void *ctx, int dirfd, uint64_t id), void *ctx);
+
 /* ---- the writer's background thread ----
  * It keeps syscalls off the append path: it pre-creates the next segment,
  * unmaps the old one after a roll, fsyncs by policy, marks a time roll due
@@ -429,6 +437,10 @@ struct chr_queue_bg {
 	int retain;		/* run retention ... */
 	int64_t retain_ns;	/* with this age */
 	int retain_due;		/* now: a segment was sealed */
+	uint64_t pool[2];	/* segments removed by retention, kept as
+				 * ".recycle.ID" to be the next ones: their
+				 * pages need no fresh memory */
+	int npool;
 	int dirfd;
 	const char *dir;
 	struct chr_queue_ctl *ctl;
@@ -461,6 +473,83 @@ static void sync_seg(int dirfd, uint64_t id)
 	}
 }
 
+#define POOL_MAX 2
+
+static void pool_name(char buf[40], uint64_t id)
+{
+	snprintf(buf, 40, ".recycle.%09" PRIu64, id);
+}
+
+/* retain()'s keep: take a removed segment of the current size for reuse
+ * (called without b->mu: the pool is the thread's own). */
+static int pool_keep(void *ctx, int dirfd, uint64_t id)
+{
+	struct chr_queue_bg *b = ctx;
+	char name[32], to[40];
+	struct stat st;
+
+	if (b->npool == POOL_MAX)
+		return 0;
+	seg_name(name, id);
+	pool_name(to, id);
+	if (fstatat(dirfd, name, &st, 0) < 0 || (uint64_t)st.st_size != b->next_seg_size ||
+	    renameat(dirfd, name, dirfd, to) < 0)
+		return 0;
+	idx_name(name, id);
+	unlinkat(dirfd, name, 0);
+	b->pool[b->npool++] = id;
+	return 1;
+}
+
+/* Make segment id out of a pooled one: its used bytes zeroed, a new
+ * header, published by rename (its index made new). Returns 0, or -1 (the
+ * caller creates one afresh). */
+static int pool_take(struct chr_queue_bg *b, uint64_t id, struct qseg *s)
+{
+	struct chr_seg h = { .magic = CHR_SEG_MAGIC, .version = CHR_VERSION,
+			     .id = id, .base_seq = CHR_QUEUE_NO_SEQ };
+	struct chr_queue_idx x = { .magic = CHR_QUEUE_IDX_MAGIC, .version = CHR_VERSION,
+				   .stride = b->stride, .id = id };
+	const struct chr_seg *old;
+	char from[40], name[32];
+	uint64_t used;
+	void *p;
+	int fd;
+
+	pool_name(from, b->pool[--b->npool]);
+	memset(s, 0, sizeof *s);
+	fd = openat(b->dirfd, from, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	p = mmap(NULL, b->next_seg_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		goto fail;
+	s->base = p;
+	s->size = b->next_seg_size;
+	old = p;
+	used = !chr_seg_check(old) && old->end <= s->size ? old->end : s->size;
+	memset(s->base, 0, used);
+	memcpy(s->base, &h, sizeof h);
+	s->idx_size = idx_bytes(s->size, b->stride);
+	idx_name(name, id);
+	if ((fd = publish(b->dirfd, name, s->idx_size, &x, sizeof x)) < 0)
+		goto fail;
+	p = mmap(NULL, s->idx_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		goto fail;
+	s->idx = p;
+	seg_name(name, id);
+	if (renameat(b->dirfd, from, b->dirfd, name) < 0 || fsync(b->dirfd) < 0)
+		goto fail;
+	return 0;
+fail:
+	qseg_unmap(s);
+	unlinkat(b->dirfd, from, 0);
+	return -1;
+}
+
 static void *bg_main(void *arg)
 {
 	struct chr_queue_bg *b = arg;
@@ -488,8 +577,12 @@ static void *bg_main(void *arg)
 
 			b->busy = 1;
 			pthread_mutex_unlock(&b->mu);
-			rc = seg_create(b->dirfd, b->dir, size, b->stride, id,
-					CHR_QUEUE_NO_SEQ, &s, err);
+			rc = -1;
+			while (rc < 0 && b->npool)
+				rc = pool_take(b, id, &s);
+			if (rc < 0)
+				rc = seg_create(b->dirfd, b->dir, size, b->stride, id,
+						CHR_QUEUE_NO_SEQ, &s, err);
 			pthread_mutex_lock(&b->mu);
 			b->busy = 0;
 			if (rc == 0) {
@@ -536,7 +629,7 @@ static void *bg_main(void *arg)
 
 			b->retain_due = 0;
 			pthread_mutex_unlock(&b->mu);
-			chr_queue_retain(b->dir, b->retain_ns, err);
+			retain(b->dir, b->retain_ns, err, pool_keep, b);
 			pthread_mutex_lock(&b->mu);
 			next_retain = now + 1000000000;
 			continue;
@@ -574,6 +667,7 @@ static int bg_start(struct chr_queue_writer *w, const struct chr_queue_opts *o)
 	b->dir = w->dir;
 	b->ctl = w->ctl;
 	b->stride = w->stride;
+	b->next_seg_size = w->seg_size;
 	b->cur = w->id;
 	b->sealed = b->synced = w->id;
 	b->seg_start = now_ns(CLOCK_REALTIME);
@@ -618,6 +712,12 @@ static void bg_stop(struct chr_queue_writer *w)
 	for (int i = 0; i < 4; i++)
 		qseg_unmap(&b->old[i]);
 	qseg_unmap(&b->next);
+	while (b->npool) {
+		char name[40];
+
+		pool_name(name, b->pool[--b->npool]);
+		unlinkat(b->dirfd, name, 0);
+	}
 	if (b->sync != CHR_SYNC_NEVER) {
 		for (uint64_t id = b->synced; id < b->sealed; id++)
 			sync_seg(b->dirfd, id);
@@ -1140,6 +1240,9 @@ static int rdata(struct chr_queue_reader *r, uint64_t off, const char *what)
 {
 	char name[32];
 
+	/* retention gave the file we map to a later segment */
+	if (((const struct chr_seg *)r->base)->id != r->id)
+		what = "removed (retention) while it was read";
 	seg_name(name, r->id);
 	return qfail(r->err, &r->status, CHR_EX_DATA, EPROTO, "%s/%s: byte %" PRIu64 ": %s",
 		     r->dir, name, off, what);
@@ -1425,7 +1528,7 @@ int chr_queue_next(struct chr_queue_reader *r, const struct chr_rec **out)
 		}
 		if (len == 0) {
 			if (!(__atomic_load_n(&h->flags, __ATOMIC_ACQUIRE) & CHR_SEG_SEALED))
-				return 0;
+				return h->id == r->id ? 0 : rdata(r, r->pos, "recycled");
 			/* Sealed: a record committed just before the seal is
 			 * visible now. */
 			if (r->pos + CHR_HDR_SIZE <= r->size)
@@ -1545,7 +1648,10 @@ int chr_queue_wait(struct chr_queue_reader *r, unsigned spin_us, int timeout_ms)
 
 /* ---- retention, options ---- */
 
-ssize_t chr_queue_retain(const char *dir, int64_t age_ns, char *err)
+/* Retention; a removed segment goes to keep() first, which may take it
+ * (rename it for reuse) instead of it being unlinked. */
+static ssize_t retain(const char *dir, int64_t age_ns, char *err,
+		      int (*keep)(void *ctx, int dirfd, uint64_t id), void *ctx)
 {
 	struct chr_queue_pos_info *rd = NULL;
 	ssize_t nr = chr_queue_pos_list(dir, &rd, err), n, i, removed = 0;
@@ -1574,7 +1680,7 @@ ssize_t chr_queue_retain(const char *dir, int64_t age_ns, char *err)
 		    (h.count && h.ts_max >= cutoff) || h.base_seq + h.count > min)
 			break;
 		seg_name(name, ids[i]);
-		if (unlinkat(dirfd, name, 0) < 0) {
+		if (!(keep && keep(ctx, dirfd, ids[i])) && unlinkat(dirfd, name, 0) < 0) {
 			qfail(err, &st, CHR_EX_SYS, errno, "%s/%s: cannot remove: %s", dir, name,
 			      strerror(errno));
 			removed = -1;
@@ -1587,6 +1693,11 @@ ssize_t chr_queue_retain(const char *dir, int64_t age_ns, char *err)
 	free(ids);
 	close(dirfd);
 	return removed;
+}
+
+ssize_t chr_queue_retain(const char *dir, int64_t age_ns, char *err)
+{
+	return retain(dir, age_ns, err, NULL, NULL);
 }
 
 int chr_queue_sync_parse(const char *s, enum chr_queue_sync *sync, uint32_t *ms)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -710,6 +711,54 @@ static void test_retain(void)
 	rmdir_r(dir);
 }
 
+/* The writer's retention keeps removed segments to reuse: a later segment
+ * is an earlier one's file, and a reader that keeps up reads it all. */
+static void test_recycle(void)
+{
+	char dir[] = "/tmp/t-queue.XXXXXX", path[4200];
+	struct chr_queue_opts o = { .seg_size = 64 << 10, .retain_ns = 0,
+				    .flags = CHR_QUEUE_CREATE | CHR_QUEUE_RETAIN };
+	struct chr_queue_writer w;
+	struct chr_queue_reader r;
+	const struct chr_rec *rec;
+	ino_t seen[4096];
+	uint64_t i, seq = 0, bad = 0, last = UINT64_MAX;
+	int n = 0, reused = 0;
+
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK(chr_queue_writer_open(&w, dir, &o) == 0);
+	CHECK(chr_queue_reader_open(&r, dir, 0) == 0);
+	for (i = 0; i < 20000; i++) {
+		CHECK(put(&w, i, 0) == 0);
+		while (chr_queue_next(&r, &rec) == 1)
+			if (!verify(rec, seq++))
+				bad++;
+		if (w.id != last) {
+			struct stat st;
+
+			last = w.id;
+			snprintf(path, sizeof path, "%s/%09" PRIu64 ".q", dir, w.id);
+			CHECK(stat(path, &st) == 0);
+			for (int k = 0; k < n; k++)
+				if (seen[k] == st.st_ino)
+					reused++;
+			if (n < 4096)
+				seen[n++] = st.st_ino;
+			usleep(2000);	/* let the thread run retention */
+		}
+	}
+	while (chr_queue_next(&r, &rec) == 1)
+		if (!verify(rec, seq++))
+			bad++;
+	CHECK(bad == 0);
+	CHECK(seq == i);
+	CHECK(reused > 0);
+	chr_queue_reader_close(&r);
+	chr_queue_writer_close(&w);
+	CHECK(count_segs(dir) <= 3);
+	rmdir_r(dir);
+}
+
 int main(void)
 {
 	test_basic();
@@ -718,6 +767,7 @@ int main(void)
 	test_seek();
 	test_wait();
 	test_retain();
+	test_recycle();
 	test_fanout();
 	test_crash();
 	return unit_done("t-queue");
