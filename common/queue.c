@@ -578,6 +578,12 @@ static void *bg_main(void *arg)
 			b->busy = 1;
 			pthread_mutex_unlock(&b->mu);
 			rc = -1;
+			if (b->retain && b->npool < POOL_MAX) {
+				/* what readers passed since the roll can be reused */
+				char rerr[512];
+
+				retain(b->dir, b->retain_ns, rerr, pool_keep, b);
+			}
 			while (rc < 0 && b->npool)
 				rc = pool_take(b, id, &s);
 			if (rc < 0)
