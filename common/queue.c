@@ -289,6 +289,28 @@ static int publish(int dirfd, const char *name, uint64_t size, const void *head,
 	return fd;
 }
 
+/* Create the (empty) index of segment id, for segments of seg_size bytes,
+ * and map it read-write into s. Returns 0, or -1 with errno. */
+static int idx_create(int dirfd, uint64_t id, uint64_t seg_size, uint32_t stride, struct qseg *s)
+{
+	struct chr_queue_idx x = { .magic = CHR_QUEUE_IDX_MAGIC, .version = CHR_VERSION,
+				   .stride = stride, .id = id };
+	char name[32];
+	void *p;
+	int fd;
+
+	s->idx_size = idx_bytes(seg_size, stride);
+	idx_name(name, id);
+	if ((fd = publish(dirfd, name, s->idx_size, &x, sizeof x)) < 0)
+		return -1;
+	p = mmap(NULL, s->idx_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return -1;
+	s->idx = p;
+	return 0;
+}
+
 /* Create segment id (its index first) and map both read-write, populated
  * so that first writes do not fault. Returns 0, or -1 with err set. */
 static int seg_create(int dirfd, const char *dir, uint64_t seg_size, uint32_t stride,
@@ -296,22 +318,14 @@ static int seg_create(int dirfd, const char *dir, uint64_t seg_size, uint32_t st
 {
 	struct chr_seg h = { .magic = CHR_SEG_MAGIC, .version = CHR_VERSION,
 			     .id = id, .base_seq = base_seq };
-	struct chr_queue_idx x = { .magic = CHR_QUEUE_IDX_MAGIC, .version = CHR_VERSION,
-				   .stride = stride, .id = id };
 	char name[32];
 	int fd, st;
 	void *p;
 
 	memset(s, 0, sizeof *s);
-	s->idx_size = idx_bytes(seg_size, stride);
 	idx_name(name, id);
-	if ((fd = publish(dirfd, name, s->idx_size, &x, sizeof x)) < 0)
+	if (idx_create(dirfd, id, seg_size, stride, s) < 0)
 		goto fail;
-	p = mmap(NULL, s->idx_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED)
-		goto fail;
-	s->idx = p;
 	seg_name(name, id);
 	if ((fd = publish(dirfd, name, seg_size, &h, sizeof h)) < 0)
 		goto fail;
@@ -508,8 +522,6 @@ static int pool_take(struct chr_queue_bg *b, uint64_t id, struct qseg *s)
 {
 	struct chr_seg h = { .magic = CHR_SEG_MAGIC, .version = CHR_VERSION,
 			     .id = id, .base_seq = CHR_QUEUE_NO_SEQ };
-	struct chr_queue_idx x = { .magic = CHR_QUEUE_IDX_MAGIC, .version = CHR_VERSION,
-				   .stride = b->stride, .id = id };
 	const struct chr_seg *old;
 	char from[40], name[32];
 	uint64_t used;
@@ -531,15 +543,8 @@ static int pool_take(struct chr_queue_bg *b, uint64_t id, struct qseg *s)
 	used = !chr_seg_check(old) && old->end <= s->size ? old->end : s->size;
 	memset(s->base, 0, used);
 	memcpy(s->base, &h, sizeof h);
-	s->idx_size = idx_bytes(s->size, b->stride);
-	idx_name(name, id);
-	if ((fd = publish(b->dirfd, name, s->idx_size, &x, sizeof x)) < 0)
+	if (idx_create(b->dirfd, id, s->size, b->stride, s) < 0)
 		goto fail;
-	p = mmap(NULL, s->idx_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED)
-		goto fail;
-	s->idx = p;
 	seg_name(name, id);
 	if (renameat(b->dirfd, from, b->dirfd, name) < 0 || fsync(b->dirfd) < 0)
 		goto fail;
@@ -824,30 +829,16 @@ static void recover(struct chr_queue_writer *w)
  * bad, or when its stride is not ours: the recovery rebuilds it). */
 static int seg_open_rw(struct chr_queue_writer *w, uint64_t id, struct qseg *s)
 {
-	char name[32];
-
 	memset(s, 0, sizeof *s);
 	if (seg_map(w->dirfd, id, 1, &s->base, &s->size) < 0)
 		return -1;
 	if (!(s->idx = idx_map(w->dirfd, id, 1, &s->idx_size)) ||
 	    s->idx_size < idx_bytes(s->size, w->stride)) {
-		struct chr_queue_idx x = { .magic = CHR_QUEUE_IDX_MAGIC,
-					   .version = CHR_VERSION, .stride = w->stride, .id = id };
-		int fd;
-		void *p;
-
 		if (s->idx)
 			munmap(s->idx, s->idx_size);
 		s->idx = NULL;
-		s->idx_size = idx_bytes(s->size, w->stride);
-		idx_name(name, id);
-		if ((fd = publish(w->dirfd, name, s->idx_size, &x, sizeof x)) < 0)
+		if (idx_create(w->dirfd, id, s->size, w->stride, s) < 0)
 			goto fail;
-		p = mmap(NULL, s->idx_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		close(fd);
-		if (p == MAP_FAILED)
-			goto fail;
-		s->idx = p;
 	}
 	return 0;
 fail:
