@@ -1245,6 +1245,27 @@ static int rdata(struct chr_queue_reader *r, uint64_t off, const char *what)
 		     r->dir, name, off, what);
 }
 
+static void unmap_old(struct chr_queue_reader *r)
+{
+	if (r->old)
+		munmap((void *)r->old, r->old_size);
+	r->old = NULL;
+}
+
+/* A piece of the old segment's mapping, from its end: a reader that
+ * finds nothing new pays for a fraction of a millisecond at a time. */
+static void unmap_step(struct chr_queue_reader *r)
+{
+	uint64_t step = (uint64_t)1 << 20;
+
+	if (r->old_size <= step) {
+		unmap_old(r);
+		return;
+	}
+	r->old_size -= step;
+	munmap((void *)(r->old + r->old_size), step);
+}
+
 /* Make segment id current, at its first record. Returns 0, or -1 with
  * errno (ENOENT: it is gone) and r->err. */
 static int reader_goto(struct chr_queue_reader *r, uint64_t id)
@@ -1261,8 +1282,11 @@ static int reader_goto(struct chr_queue_reader *r, uint64_t id)
 		seg_name(name, id);
 		return qfail(r->err, &r->status, CHR_EX_DATA, EPROTO, "%s/%s: %s", r->dir, name, why);
 	}
-	if (r->base)
-		munmap((void *)r->base, r->size);
+	/* Unmapping a populated 64 MiB mapping takes milliseconds: the old
+	 * segment waits until the reader is idle (or the next move). */
+	unmap_old(r);
+	r->old = r->base;
+	r->old_size = r->size;
 	r->base = map;
 	r->size = size;
 	r->id = id;
@@ -1462,6 +1486,7 @@ int chr_queue_reader_open(struct chr_queue_reader *r, const char *dir, uint64_t 
 
 void chr_queue_reader_close(struct chr_queue_reader *r)
 {
+	unmap_old(r);
 	if (r->base)
 		munmap((void *)r->base, r->size);
 	if (r->ctl)
@@ -1524,8 +1549,13 @@ int chr_queue_next(struct chr_queue_reader *r, const struct chr_rec **out)
 			len = __atomic_load_n(&rec->len, __ATOMIC_ACQUIRE);
 		}
 		if (len == 0) {
-			if (!(__atomic_load_n(&h->flags, __ATOMIC_ACQUIRE) & CHR_SEG_SEALED))
-				return h->id == r->id ? 0 : rdata(r, r->pos, "recycled");
+			if (!(__atomic_load_n(&h->flags, __ATOMIC_ACQUIRE) & CHR_SEG_SEALED)) {
+				if (h->id != r->id)
+					return rdata(r, r->pos, "recycled");
+				if (r->old)
+					unmap_step(r);	/* idle: now is the time */
+				return 0;
+			}
 			/* Sealed: a record committed just before the seal is
 			 * visible now. */
 			if (r->pos + CHR_HDR_SIZE <= r->size)

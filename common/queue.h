@@ -121,6 +121,8 @@ struct chr_queue_reader {
 	uint64_t first_seq;	/* seq of the oldest record at open */
 	const unsigned char *base;	/* current segment, mapped read-only */
 	uint64_t size, id, pos;
+	const unsigned char *old;	/* the one before, unmapped once idle */
+	uint64_t old_size;
 	uint64_t want;		/* records below this seq are skipped */
 	int64_t want_ts;	/* and those before the largest ts reaches this */
 	int64_t ts_seen;	/* largest ts of the records passed in the
