@@ -255,26 +255,10 @@ fail:
 	return -1;
 }
 
-/* "DIR/readers/NAME" of an open position, for messages. */
-static const char *pos_path(const struct chr_queue_pos *p, char *buf, size_t n)
-{
-	char link[64];
-	ssize_t k;
-
-	snprintf(link, sizeof link, "/proc/self/fd/%d", p->fd);
-	if (p->fd < 0 || (k = readlink(link, buf, n - 1)) <= 0) {
-		snprintf(buf, n, "reader '%s'", p->name);
-		return buf;
-	}
-	buf[k] = '\0';
-	return buf;
-}
-
 /* Write seq (and a heartbeat) as generation p->gen + 1 into the slot not
  * holding p->gen. p is unchanged on failure. */
 static int put(struct chr_queue_pos *p, uint64_t seq)
 {
-	char path[PATH_MAX];
 	struct qpos_slot s;
 	uint64_t gen = p->gen + 1;
 
@@ -283,10 +267,10 @@ static int put(struct chr_queue_pos *p, uint64_t seq)
 	slot_fill(&s, gen, seq);
 	if (chr_pwrite_all(p->fd, &s, sizeof s, 64 + 64 * ((gen - 1) & 1)) < 0)
 		return pfail(p, CHR_EX_SYS, errno, "%s: cannot write: %s",
-			     pos_path(p, path, sizeof path), strerror(errno));
+			     p->path, strerror(errno));
 	if (p->sync && fdatasync(p->fd) < 0)
 		return pfail(p, CHR_EX_SYS, errno, "%s: cannot sync: %s",
-			     pos_path(p, path, sizeof path), strerror(errno));
+			     p->path, strerror(errno));
 	p->gen = gen;
 	p->seq = seq;
 	return 0;
@@ -307,7 +291,8 @@ int chr_queue_pos_open(struct chr_queue_pos *p, const char *dir, const char *nam
 	if ((why = name_why(name)) != NULL)
 		return pfail(p, CHR_EX_USAGE, EINVAL, "%s: bad reader name '%s': %s", dir, name, why);
 	memcpy(p->name, name, strlen(name) + 1);
-	if (snprintf(path, sizeof path, "%s/readers/%s", dir, name) >= (int)sizeof path)
+	if (snprintf(path, sizeof path, "%s/readers/%s", dir, name) >= (int)sizeof path ||
+	    snprintf(p->path, sizeof p->path, "%s", path) >= (int)sizeof p->path)
 		return pfail(p, CHR_EX_SYS, ENAMETOOLONG, "%s: path too long", dir);
 	snprintf(rdir, sizeof rdir, "%s/readers", dir);
 	/* a typo must not create a queue directory */

@@ -223,6 +223,7 @@ struct chr_queue_pos {
 	int status;
 	char err[512];
 	char name[256];
+	char path[4096];	/* DIR/readers/NAME, for messages */
 };
 
 #define CHR_QUEUE_POS_SYNC 0x1	/* commits reach the disk before returning */
