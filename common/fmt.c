@@ -277,7 +277,7 @@ static void text_flags(FILE *o, uint16_t flags)
 	static const struct {
 		uint16_t bit;
 		const char *name;
-	} names[] = {{CHR_F_LAST, "LAST"}, {CHR_F_SYNTHETIC, "SYNTHETIC"}};
+	} names[] = {{CHR_F_LAST, "LAST"}, {CHR_F_SYNTHETIC, "SYNTHETIC"}, {CHR_F_REPEAT, "REPEAT"}};
 	const char *sep = "";
 
 	fputs(" flags=", o);

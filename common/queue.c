@@ -781,6 +781,118 @@ static void idx_add(struct chr_queue_writer *w, const struct chr_rec *r)
 	__atomic_store_n(&w->idx->count, k + 1, __ATOMIC_RELEASE);
 }
 
+/* ---- DEFINE repeats ---- */
+
+/* A DEFINE record as the writer keeps it, for the head of each segment. */
+#define DEF_LEN (CHR_HDR_SIZE + sizeof(struct chr_define))
+#define DEF_SPAN ((DEF_LEN + CHR_ALIGN - 1) & ~(size_t)(CHR_ALIGN - 1))
+
+struct chr_queue_def {
+	_Alignas(8) unsigned char rec[DEF_SPAN];
+	int rep;		/* in the current segment already */
+};
+
+/* Remember the DEFINE r (replacing the one of its instrument); rep: it is
+ * in the current segment. A DEFINE of another length is not kept. Out of
+ * memory, it is not kept either: repeats are a help for readers that start
+ * mid-queue, never needed for correctness of the log. */
+static void def_note(struct chr_queue_writer *w, const struct chr_rec *r, int rep)
+{
+	struct chr_queue_def *d = NULL;
+
+	if (r->len != DEF_LEN)
+		return;
+	for (size_t i = 0; i < w->ndefs; i++) {
+		const struct chr_rec *o = (const struct chr_rec *)(const void *)w->defs[i].rec;
+
+		if (o->venue == r->venue && o->market == r->market) {
+			d = &w->defs[i];
+			break;
+		}
+	}
+	if (!d) {
+		if (w->ndefs == w->defs_cap) {
+			size_t cap = w->defs_cap ? 2 * w->defs_cap : 16;
+			struct chr_queue_def *v = realloc(w->defs, cap * sizeof *v);
+
+			if (!v)
+				return;
+			w->defs = v;
+			w->defs_cap = cap;
+		}
+		d = &w->defs[w->ndefs++];
+	}
+	memcpy(d->rec, r, chr_rec_span(r->len));
+	d->rep = rep;
+}
+
+/* Note the DEFINEs of the segment at base, records up to end (cur: it is
+ * the current segment). Returns 1 when it holds a record that is not a
+ * repeat. */
+static int def_scan(struct chr_queue_writer *w, const unsigned char *base, uint64_t end, int cur)
+{
+	int other = 0;
+
+	for (uint64_t pos = CHR_HDR_SIZE; pos + CHR_HDR_SIZE <= end;) {
+		const struct chr_rec *r = (const struct chr_rec *)(const void *)(base + pos);
+
+		if (r->len < CHR_HDR_SIZE || r->len > CHR_REC_MAX || pos + chr_rec_span(r->len) > end)
+			break;
+		if (r->type == CHR_DEFINE)
+			def_note(w, r, cur);
+		if (!(r->flags & CHR_F_REPEAT))
+			other = 1;
+		pos += chr_rec_span(r->len);
+	}
+	return other;
+}
+
+static void commit(struct chr_queue_writer *w, struct chr_rec *rec);
+
+/* Copy the DEFINEs the current segment lacks to its head, flagged REPEAT,
+ * with the original src_seq and ts no earlier than the records before.
+ * They take at most half the segment, and leave room for need bytes. */
+static void def_repeat(struct chr_queue_writer *w, int64_t ts, size_t need)
+{
+	for (size_t i = 0; i < w->ndefs; i++) {
+		struct chr_queue_def *d = &w->defs[i];
+		const struct chr_rec *o = (const struct chr_rec *)(const void *)d->rec;
+		struct chr_rec *r = (struct chr_rec *)(w->base + w->pos);
+
+		if (d->rep)
+			continue;
+		if (w->pos + DEF_SPAN > w->size / 2 || w->pos + DEF_SPAN + need > w->size)
+			break;
+		memcpy((char *)r + 4, (const char *)o + 4, o->len - 4);
+		r->flags |= CHR_F_REPEAT;
+		if (r->ts < ts)
+			r->ts = ts;
+		w->res = r;
+		w->res_len = o->len;
+		commit(w, r);
+		d->rep = 1;
+	}
+}
+
+/* At open: learn the DEFINEs of the previous segment and of the current
+ * one, and when the current one holds nothing but repeats yet (a roll cut
+ * short), complete them. */
+static void def_load(struct chr_queue_writer *w)
+{
+	unsigned char *map;
+	uint64_t size;
+
+	if (w->id > 0 && seg_map(w->dirfd, w->id - 1, 0, &map, &size) == 0) {
+		const struct chr_seg *h = (const struct chr_seg *)(const void *)map;
+
+		if (!seg_bad(map, w->id - 1))
+			def_scan(w, map, (h->flags & CHR_SEG_SEALED) ? h->end : size, 0);
+		munmap(map, size);
+	}
+	if (!def_scan(w, w->base, w->pos, 1))
+		def_repeat(w, INT64_MIN, 0);
+}
+
 /* Scan the current segment from its header: keep the good records, zero
  * everything after the last one (its commit word first), rebuild the
  * index, and set pos, seq, count and ts_min/ts_max. */
@@ -1009,6 +1121,7 @@ started:
 		w->bg->want = 1;
 		w->bg->next_id = w->id + 1;
 	}
+	def_load(w);
 	return 0;
 data:
 	seg_name(name, w->id);
@@ -1046,6 +1159,9 @@ int chr_queue_writer_close(struct chr_queue_writer *w)
 	w->idx = NULL;
 	w->ctl = NULL;
 	w->res = NULL;
+	free(w->defs);
+	w->defs = NULL;
+	w->ndefs = w->defs_cap = 0;
 	if (w->lockfd >= 0)
 		close(w->lockfd);
 	if (w->dirfd >= 0)
@@ -1090,15 +1206,18 @@ static void wake_check(struct chr_queue_writer *w)
 		wake(w->ctl);
 }
 
-/* Seal the current segment and make the pre-created one current. The old
+/* Seal the current segment and make the pre-created one current, with
+ * the DEFINE repeats at its head, leaving need bytes for the record being
+ * reserved. The old
  * mapping goes to the thread to unmap (munmap of a populated segment takes
  * longer than a roll may). */
-static int roll(struct chr_queue_writer *w)
+static int roll(struct chr_queue_writer *w, size_t need)
 {
 	struct chr_seg *h = (struct chr_seg *)w->base, tmp;
 	struct chr_queue_bg *b = w->bg;
 	struct qseg next, old = { w->base, w->size, w->idx, w->idx_size };
 	uint16_t flags;
+	int64_t ts;
 
 	if (take_next(w, &next) < 0)
 		return -1;
@@ -1109,6 +1228,7 @@ static int roll(struct chr_queue_writer *w)
 	h->count = w->count;
 	h->ts_min = w->count ? w->ts_min : 0;
 	h->ts_max = w->count ? w->ts_max : 0;
+	ts = w->ts_max;
 	tmp = *h;
 	tmp.flags |= CHR_SEG_SEALED;
 	h->crc = chr_seg_crc(&tmp);
@@ -1121,6 +1241,9 @@ static int roll(struct chr_queue_writer *w)
 	w->count = 0;
 	w->ts_min = INT64_MAX;
 	w->ts_max = INT64_MIN;
+	for (size_t i = 0; i < w->ndefs; i++)
+		w->defs[i].rep = 0;
+	def_repeat(w, ts, need);
 	pthread_mutex_lock(&b->mu);
 	for (int i = 0; i < 4; i++)
 		if (!b->old[i].base) {
@@ -1160,7 +1283,7 @@ struct chr_rec *chr_queue_reserve(struct chr_queue_writer *w, uint32_t len)
 	}
 	if (__atomic_load_n(&w->bg->roll_due, __ATOMIC_RELAXED)) {
 		if (w->count) {
-			if (roll(w) < 0)
+			if (roll(w, span) < 0)
 				return NULL;
 		} else {
 			/* due while empty: this segment starts the new period */
@@ -1172,21 +1295,21 @@ struct chr_rec *chr_queue_reserve(struct chr_queue_writer *w, uint32_t len)
 	}
 	/* twice at most: a spare left by a run with smaller segments */
 	while (w->pos + span > w->size)
-		if (roll(w) < 0)
+		if (roll(w, span) < 0)
 			return NULL;
 	w->res = (struct chr_rec *)(w->base + w->pos);
 	w->res_len = len;
 	return w->res;
 }
 
-void chr_queue_commit(struct chr_queue_writer *w, struct chr_rec *rec)
+static void commit(struct chr_queue_writer *w, struct chr_rec *rec)
 {
 	uint32_t len = w->res_len;
 	size_t span = chr_rec_span(len);
 	uint32_t crc;
 
 	rec->seq = w->seq;
-	if (rec->src_seq == 0)
+	if (rec->src_seq == 0 && !(rec->flags & CHR_F_REPEAT))
 		rec->src_seq = w->seq;
 	rec->version = CHR_VERSION;
 	memset(rec->reserved, 0, sizeof rec->reserved);
@@ -1209,6 +1332,13 @@ void chr_queue_commit(struct chr_queue_writer *w, struct chr_rec *rec)
 	w->res = NULL;
 	if (w->pos > w->size / 2 && !w->bg->asked)
 		ask_next(w);
+}
+
+void chr_queue_commit(struct chr_queue_writer *w, struct chr_rec *rec)
+{
+	commit(w, rec);
+	if (rec->type == CHR_DEFINE && !(rec->flags & CHR_F_REPEAT))
+		def_note(w, rec, 1);
 }
 
 int chr_queue_append(struct chr_queue_writer *w, const struct chr_rec *rec)
@@ -1304,6 +1434,7 @@ enum pick { PICK_SEQ, PICK_TS, PICK_END };
  * (the reader is closed). */
 static int reader_pick(struct chr_queue_reader *r, enum pick how, uint64_t seq, int64_t ts)
 {
+	r->pre = 0;
 	for (int attempt = 0;; attempt++) {
 		uint64_t *ids = NULL;
 		ssize_t n = list_ids(r->dirfd, 0, &ids), i, pick = -1, first = -1, last = -1;
@@ -1470,6 +1601,35 @@ int chr_queue_seek_end(struct chr_queue_reader *r)
 	return 0;
 }
 
+void chr_queue_seek_defines(struct chr_queue_reader *r)
+{
+	r->pre = CHR_HDR_SIZE;
+}
+
+/* The next DEFINE at the head of the segment (repeats, or the originals
+ * in the first segment), while seek_defines asked for them: 1 and *out, 0
+ * when there are no more, -1 on a bad one. */
+static int next_define(struct chr_queue_reader *r, const struct chr_rec **out)
+{
+	const struct chr_rec *rec = (const struct chr_rec *)(r->base + r->pre);
+	uint32_t len = r->pre + CHR_HDR_SIZE <= r->size ?
+		__atomic_load_n(&rec->len, __ATOMIC_ACQUIRE) : 0;
+	const char *why;
+
+	if (len < CHR_HDR_SIZE || len > CHR_REC_MAX || r->pre + chr_rec_span(len) > r->size ||
+	    rec->type != CHR_DEFINE || (r->started && rec->seq >= r->want)) {
+		r->pre = 0;
+		return 0;
+	}
+	if ((why = chr_rec_check(rec)))
+		return rdata(r, r->pre, why);
+	r->pre += chr_rec_span(len);
+	if (!r->started && r->want <= rec->seq)
+		r->want = rec->seq + 1;
+	*out = rec;
+	return 1;
+}
+
 int chr_queue_reader_open(struct chr_queue_reader *r, const char *dir, uint64_t from_seq)
 {
 	memset(r, 0, sizeof *r);
@@ -1537,12 +1697,15 @@ static int advance(struct chr_queue_reader *r)
 
 int chr_queue_next(struct chr_queue_reader *r, const struct chr_rec **out)
 {
+	int k;
+
+	if (r->pre && (k = next_define(r, out)) != 0)
+		return k;
 	for (;;) {
 		const struct chr_seg *h = (const struct chr_seg *)r->base;
 		const struct chr_rec *rec = NULL;
 		uint32_t len = 0;
 		const char *why;
-		int k;
 
 		if (r->pos + CHR_HDR_SIZE <= r->size) {
 			rec = (const struct chr_rec *)(r->base + r->pos);

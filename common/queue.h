@@ -93,6 +93,8 @@ struct chr_queue_opts {
 int chr_queue_sync_parse(const char *s, enum chr_queue_sync *sync, uint32_t *ms);
 
 /* The fields are read-only for callers. */
+struct chr_queue_def;
+
 struct chr_queue_writer {
 	int dirfd, lockfd;
 	uint64_t seg_size;
@@ -110,6 +112,8 @@ struct chr_queue_writer {
 	struct chr_queue_bg *bg;	/* the background thread's state */
 	struct chr_rec *res;	/* reserved, not yet committed, or NULL */
 	uint32_t res_len;
+	struct chr_queue_def *defs;	/* the DEFINEs seen, repeated at each roll */
+	size_t ndefs, defs_cap;
 	int status;		/* after -1: CHR_EX_DATA or CHR_EX_SYS */
 	char err[512];		/* after -1: "dir/000000003.q: what is wrong" */
 	char dir[4096];
@@ -128,6 +132,8 @@ struct chr_queue_reader {
 	int64_t ts_seen;	/* largest ts of the records passed in the
 				 * segment, once a seek by time set it */
 	int started;		/* a record was returned: seq must be +1 each */
+	uint64_t pre;		/* offset of the next DEFINE repeat to return
+				 * before the seek's record, or 0 */
 	uint64_t start;		/* our process's start time, for sleeping */
 	int status;		/* after -1: CHR_EX_DATA or CHR_EX_SYS */
 	char err[512];		/* after -1: "dir/000000003.q: byte 4096: bad crc" */
@@ -209,6 +215,12 @@ int chr_queue_seek_ts(struct chr_queue_reader *r, int64_t ts);
 
 /* Position r after the last committed record. Returns 0 or -1 as above. */
 int chr_queue_seek_end(struct chr_queue_reader *r);
+
+/* After a seek: return first the DEFINE records at the head of the segment
+ * the seek chose (the repeats of docs/format.md, "DEFINE repeats", or the
+ * first segment's own), so that a reader that starts mid-queue knows the
+ * names of the instruments it meets. They come with their own, lower, seq. */
+void chr_queue_seek_defines(struct chr_queue_reader *r);
 
 /* A named reader's persisted position, QUEUE/readers/NAME: the next seq it
  * will read, written atomically by commits (two slots with a generation and

@@ -29,6 +29,7 @@
 /* header flags */
 #define CHR_F_SYNTHETIC 0x0001
 #define CHR_F_LAST 0x0002
+#define CHR_F_REPEAT 0x0004		/* a DEFINE the queue writer repeats at a segment head */
 
 /* An absent price or size (an empty vendor field) */
 #define CHR_NULL INT64_MIN

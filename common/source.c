@@ -137,8 +137,11 @@ void chr_source_free(struct chr_source *s)
 		free(s->in[i].shown);
 	}
 	free(s->in);
+	free(s->seen);
 	s->in = NULL;
+	s->seen = NULL;
 	s->n = s->cap = s->cur = 0;
+	s->nseen = s->seen_cap = 0;
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -277,7 +280,8 @@ static int add_dir(struct chr_source *s, const char *dir, int missing_ok)
 		rc = fail(s, CHR_EX_SYS, "cannot read '%s': %s", SHOWN(sh, dir), strerror(errno));
 		goto out;
 	}
-	qsort(v, n, sizeof *v, seg_cmp);
+	if (n)
+		qsort(v, n, sizeof *v, seg_cmp);
 	for (size_t i = 0; i < n; i++) {
 		char path[4096];
 
@@ -450,6 +454,7 @@ static int open_queue(struct chr_source *s, const struct chr_input *in)
 	}
 	if (k < 0)
 		goto fail;
+	chr_queue_seek_defines(q);
 	s->q = q;
 	chr_reader_init_queue(&s->rd, q, in->shown, s->follow);
 	s->open = 1;
@@ -512,6 +517,52 @@ static int open_cur(struct chr_source *s)
 	return 1;
 }
 
+struct chr_defseen {
+	uint64_t key;		/* venue << 32 | market, +1: 0 is an empty slot */
+	uint32_t crc;		/* of the payload */
+};
+
+/* 1 when rec, a DEFINE repeat, repeats the DEFINE last passed for its
+ * instrument; else 0, and rec is the one passed (out of memory, repeats
+ * are passed again, which is harmless). */
+static int def_seen(struct chr_source *s, const struct chr_rec *rec)
+{
+	uint64_t key = ((uint64_t)rec->venue << 32 | rec->market) + 1;
+	uint32_t crc = chr_crc32c(0, chr_rec_payload(rec), chr_rec_payload_len(rec));
+	size_t i;
+
+	if (2 * (s->nseen + 1) > s->seen_cap) {
+		size_t cap = s->seen_cap ? 2 * s->seen_cap : 64;
+		struct chr_defseen *v = calloc(cap, sizeof *v);
+
+		if (!v)
+			return 0;
+		for (size_t j = 0; j < s->seen_cap; j++) {
+			if (!s->seen[j].key)
+				continue;
+			for (i = s->seen[j].key * 0x9e3779b97f4a7c15u >> 32 & (cap - 1); v[i].key;
+			     i = (i + 1) & (cap - 1))
+				;
+			v[i] = s->seen[j];
+		}
+		free(s->seen);
+		s->seen = v;
+		s->seen_cap = cap;
+	}
+	for (i = key * 0x9e3779b97f4a7c15u >> 32 & (s->seen_cap - 1); s->seen[i].key;
+	     i = (i + 1) & (s->seen_cap - 1))
+		if (s->seen[i].key == key) {
+			if ((rec->flags & CHR_F_REPEAT) && s->seen[i].crc == crc)
+				return 1;
+			s->seen[i].crc = crc;
+			return 0;
+		}
+	s->seen[i].key = key;
+	s->seen[i].crc = crc;
+	s->nseen++;
+	return 0;
+}
+
 int chr_source_next(struct chr_source *s, const struct chr_rec **rec)
 {
 	while (s->cur < s->n) {
@@ -531,6 +582,8 @@ int chr_source_next(struct chr_source *s, const struct chr_rec **rec)
 			k = chr_reader_next(&s->rd, rec);
 		if (k > 0 && s->defs_only && (*rec)->type != CHR_DEFINE)
 			k = 0;
+		if (k == 1 && s->q && (*rec)->type == CHR_DEFINE && def_seen(s, *rec))
+			continue;
 		if (k > 0)
 			return k;
 		if (k < 0) {

@@ -54,6 +54,8 @@ struct chr_input {
 	int part_first;		/* CHR_IN_SEG: first segment of its partition */
 };
 
+struct chr_defseen;
+
 struct chr_source {
 	struct chr_input *in;
 	size_t n, cap, cur;	/* in[cur] is being read (cur == n: done) */
@@ -71,6 +73,8 @@ struct chr_source {
 				 * selection: its ts_from, else seq_from) */
 	int exact;		/* from_seq must still be there (a named
 				 * reader's position): else CHR_EX_DATA */
+	struct chr_defseen *seen;	/* DEFINEs passed: (ids, payload crc) */
+	size_t nseen, seen_cap;	/* open addressing; cap a power of two */
 	int status;		/* after -1: CHR_EX_DATA or CHR_EX_SYS */
 	char err[1024];		/* after -1: the message, without the program */
 };
@@ -108,7 +112,9 @@ int chr_source_add_path(struct chr_source *s, const char *path);
 int chr_source_add_archive(struct chr_source *s, const char *root, const char *venue,
 			   const char *symbol, const char *stream, const char *date);
 
-/* Next record of the inputs in order. Returns 1 and sets *rec (valid until
+/* Next record of the inputs in order. A queue read from mid-queue begins
+ * with the DEFINE repeats of its segment's head (docs/format.md), and a
+ * repeat of a DEFINE already passed is left out. Returns 1 and sets *rec (valid until
  * the next call); 0 when every input is done; 2 when following a queue
  * that has nothing new yet (chr_source_wait, then call again); -1 with s->status and s->err
  * ("path: byte N: what" from chr_reader, or "cannot open 'path': why"

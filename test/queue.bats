@@ -18,6 +18,28 @@ import json, sys
 for l in sys.stdin: print(json.loads(l)["seq"])'
 }
 
+# the seq, flags and segment of every committed record of queue $1,
+# repeats included, read from its segment files as docs/format.md describes
+rawseqs() {
+	python3 - "$1" <<'PY'
+import glob, struct, sys
+for path in sorted(glob.glob(sys.argv[1] + "/[0-9]*.q")):
+    data = open(path, "rb").read()
+    pos = 64
+    while pos + 64 <= len(data):
+        n, typ, flags, seq = struct.unpack_from("<IHHQ", data, pos)
+        if n == 0:
+            break
+        print(seq, flags, path[-11:-2])
+        pos += (n + 63) // 64 * 64
+PY
+}
+
+# every line of $1 (numbers) greater than the one before
+increasing() {
+	awk 'NR > 1 && $1 <= prev { exit 1 } { prev = $1 }' "$1"
+}
+
 # wait until $1 holds at least $2 records (10 s at most)
 wait_count() {
 	for _ in $(seq 100); do
@@ -33,18 +55,32 @@ wait_count() {
 	[ "$stderr" = "chr-sink: Q: No such file or directory; --create makes it" ]
 	[ ! -e Q ]
 	$T chr-sink --queue Q --create -S 64K t.ev
-	[ -f Q/control ] && [ -f Q/lock ] && [ -f Q/000000001.q ]
+	[ -f Q/control ]
+	[ -f Q/lock ]
+	[ -f Q/000000001.q ]
 	$T chr-sink --queue Q t.ev
-	run -0 seqs Q
-	[ "${#lines[@]}" = 20000 ]
-	[ "${lines[0]}" = 0 ] && [ "${lines[10000]}" = 10000 ] && [ "${lines[19999]}" = 19999 ]
+	# every record once, in order; the queue's seq runs without a gap over
+	# them and the DEFINE repeated at each segment's head
+	seqs Q >got
+	[ "$(wc -l <got)" = 20000 ]
+	increasing got
+	rawseqs Q | cut -d' ' -f1 >raw
+	[ "$(head -1 raw)" = 0 ]
+	[ "$(tail -1 raw)" = $(($(wc -l <raw) - 1)) ]
+	increasing raw
+	[ "$(rawseqs Q | awk '$2 == 4' | wc -l)" = $(($(rawseqs Q | cut -d' ' -f3 | uniq | wc -l) - 1)) ]
 	# the same records but for seq (src_seq kept; set to seq when it was 0)
 	$T chr-tail --format csv Q >q.csv
 	cat t.ev t.ev | $T chr-tail --format csv >t.csv
 	cmp t.csv q.csv
-	run -0 sh -c "chr-tail --format json --from-seq 10000 --limit 2 Q | cut -d, -f5,9"
-	[ "${lines[0]}" = '"seq":10000,"src_seq":10000' ]
-	[ "${lines[1]}" = '"seq":10001,"src_seq":1' ]
+	run -0 sh -c "chr-tail --format json --type define Q | cut -d, -f5,9"
+	[ "${#lines[@]}" = 2 ]
+	[ "${lines[0]}" = '"seq":0,"src_seq":0' ]
+	s=${lines[1]#\"seq\":}
+	s=${s%%,*}
+	[ "${lines[1]}" = "\"seq\":$s,\"src_seq\":$s" ]
+	run -0 sh -c "chr-tail --format json --from-seq $((s + 1)) --limit 1 Q | cut -d, -f9"
+	[ "${lines[-1]}" = '"src_seq":1' ]
 	# every segment but the current one is sealed, with its index
 	[ -f Q/000000000.idx ]
 }
@@ -78,7 +114,8 @@ wait_count() {
 	wait $pid || true
 	$T chr-sink --queue Q t.ev
 	run -0 seqs Q
-	[ "${#lines[@]}" = 20000 ] && [ "${lines[19999]}" = 19999 ]
+	[ "${#lines[@]}" = 20000 ]
+	[ "${lines[19999]}" = 19999 ]
 }
 
 @test "writers killed at random moments: nothing torn, seq contiguous, no manual step" {
@@ -92,28 +129,36 @@ wait_count() {
 		wait $pid || true
 	done
 	$T chr-sink --queue Q t.ev
-	run -0 seqs Q
-	n=${#lines[@]}
-	[ "${lines[0]}" = 0 ] && [ "${lines[$((n - 1))]}" = $((n - 1)) ]
+	rawseqs Q | cut -d' ' -f1 >raw
+	n=$(wc -l <raw)
+	[ "$(head -1 raw)" = 0 ]
+	[ "$(tail -1 raw)" = $((n - 1)) ]
+	increasing raw
 	# the last append is whole, after whatever the killed ones left
-	$T chr-tail --from-seq $((n - 10000)) --format csv Q >tail.csv
-	$T chr-tail --format csv t.ev >t.csv
+	$T chr-tail --format csv Q | tail -n 9999 >tail.csv
+	$T chr-tail --format csv t.ev | tail -n 9999 >t.csv
 	cmp t.csv tail.csv
 }
 
 @test "chr-tail: --from-end, --from TIME (by the index), --until, --type" {
 	trades
 	$T chr-sink --queue Q --create -S 64K t.ev
-	run -0 $T chr-tail --from-end Q
-	[ "$output" = "" ]
+	# from the end: only the DEFINE repeated at the last segment's head
+	run -0 $T chr-tail --format text --from-end Q
+	[[ "$output" == *" DEFINE "*"binance-futures BTCUSDT"* ]]
+	[ "${#lines[@]}" = 1 ]
 	run -0 --separate-stderr $T chr-tail --format text --from 2020-02-22T00:01:07.841640Z --limit 1 Q
-	[[ "$output" == "2020-02-22T00:01:07.841640000Z TRADE "*" seq=100 "* ]]
+	[ "${#lines[@]}" = 2 ]
+	[[ "${lines[0]}" == *" DEFINE "*" seq=0 "* ]]
+	[[ "${lines[1]}" == "2020-02-22T00:01:07.841640000Z TRADE "*" seq=100 "* ]]
 	run -0 --separate-stderr $T chr-tail --format text --from 2020-02-22T00:01:07.841640Z \
 		--until 2020-02-22T00:01:07.844633Z Q
-	[ "${#lines[@]}" = 2 ]
-	run -0 seqs --from seq:9990 --type trade Q
-	[ "${#lines[@]}" = 11 ] && [ "${lines[0]}" = 9990 ]
-	run -0 seqs --from-seq 999999 Q
+	[ "${#lines[@]}" = 3 ]
+	total=$(rawseqs Q | wc -l)
+	run -0 seqs --from seq:$((total - 11)) --type trade Q
+	[ "${#lines[@]}" = 11 ]
+	[ "${lines[0]}" = $((total - 11)) ]
+	run -0 seqs --type trade --from-seq 999999 Q
 	[ "$output" = "" ]
 }
 
@@ -126,8 +171,11 @@ wait_count() {
 	wait_count out.ev 30000
 	kill -TERM $pid
 	wait $pid
-	run -0 seqs out.ev
-	[ "${#lines[@]}" = 30000 ] && [ "${lines[29999]}" = 29999 ]
+	seqs out.ev >got
+	[ "$(wc -l <got)" = 30000 ] && increasing got
+	[ "$(tail -1 got)" = $(($(rawseqs Q | wc -l) - 1)) ]
+	$T chr-tail --format csv out.ev >out.csv
+	cat t.ev t.ev t.ev | $T chr-tail --format csv | cmp - out.csv
 	# two queues, one stream in ts order
 	$T chr-tail --format csv --type trade t.ev | head -5001 >a.csv
 	{ head -1 a.csv; $T chr-tail --format csv --type trade t.ev | tail -n +5002; } >b.csv
@@ -145,13 +193,18 @@ wait_count() {
 	run -2 $T chr-tail --reader r t.ev
 	$T chr-tail --reader r --limit 100 Q >1.ev
 	$T chr-tail --reader r --limit 100 Q >2.ev
+	# 100 records besides the DEFINE; the second run starts with the
+	# DEFINE of the segment it resumes in
 	run -0 seqs 2.ev
-	[ "${lines[0]}" = 100 ] && [ "${lines[99]}" = 199 ]
+	[ "${#lines[@]}" = 101 ]
+	[ "${lines[0]}" = 0 ]
+	[ "${lines[1]}" = 101 ]
+	[ "${lines[100]}" = 200 ]
 	[ -f Q/readers/r ]
 	# killed at random moments while following: the next run starts at
 	# its last commit, never past what the killed one wrote out, never
 	# before where that one started
-	next=200
+	next=201
 	for i in $(seq 6); do
 		chr-tail --reader r --follow Q >k$i.ev 3>&- & pid=$!
 		$T chr-sink --queue Q t.ev
@@ -159,10 +212,11 @@ wait_count() {
 		kill -KILL $pid
 		wait $pid || true
 		$T chr-tail --reader r Q >r$i.ev
-		k=($(seqs k$i.ev)) r=($(seqs r$i.ev))
-		total=$(seqs Q | wc -l)
+		k=($(seqs --type trade k$i.ev)) r=($(seqs --type trade r$i.ev))
+		total=$(rawseqs Q | wc -l)
 		if [ ${#k[@]} -gt 0 ]; then
-			[ "${k[0]}" = $next ]
+			first=$(seqs --type trade --from-seq $next --limit 1 Q)
+			[ "${k[0]}" = $first ] || { echo "run $i: started at ${k[0]}, not $first"; false; }
 			kend=$((${k[-1]} + 1))
 		else
 			kend=$next
@@ -188,7 +242,7 @@ wait_count() {
 	sleep 0.3
 	$T chr-sink --queue Q --retain 0 </dev/null
 	[ "$(ls Q/*.q | wc -l)" = "$n" ]
-	[ "$(seqs --from-seq 0 --limit 1 Q)" = 0 ]
+	[ "$(seqs --from-seq 0 --limit 1 Q | head -1)" = 0 ]
 	kill -TERM $pid
 	wait $pid || true
 	# dead, and its position at 0: still nothing passed... but it is
@@ -205,8 +259,10 @@ wait_count() {
 	trades
 	$T chr-tail --out Q t.ev
 	$T chr-tail --out Q --type trade --limit 5 t.ev
+	# the DEFINE that the five trades need, and them
 	run -0 seqs Q
-	[ "${#lines[@]}" = 10005 ] && [ "${lines[10004]}" = 10004 ]
+	[ "${#lines[@]}" = 10006 ]
+	[ "${lines[10005]}" = 10005 ]
 	run -2 $T chr-tail --out Q --format text t.ev
 	# chr-csv2ev appends to a queue; chr-sink reads one (to its end)
 	$T chr-csv2ev --out C "$DATA/binance-futures_trades_BTCUSDT_2020-02-22_excerpt.csv"
@@ -221,9 +277,9 @@ wait_count() {
 @test "a damaged queue is named by segment and byte; reading stops there" {
 	trades
 	$T chr-sink --queue Q --create -S 64K t.ev
-	printf 'X' | dd of=Q/000000001.q bs=1 seek=200 conv=notrunc status=none
+	printf 'X' | dd of=Q/000000001.q bs=1 seek=330 conv=notrunc status=none
 	run -1 --separate-stderr $T chr-tail Q
-	[[ "$stderr" == "chr-tail: Q/000000001.q: byte 192: bad crc" ]]
+	[[ "$stderr" == "chr-tail: Q/000000001.q: byte 256: bad crc" ]]
 	printf 'NOPE' | dd of=Q/000000000.q bs=1 seek=0 conv=notrunc status=none
 	run -1 --separate-stderr $T chr-tail Q
 	[[ "$stderr" == "chr-tail: Q/000000000.q: "* ]]

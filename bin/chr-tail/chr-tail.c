@@ -33,8 +33,8 @@ static const char usage_text[] =
 	"  --until when     end of the range, exclusive: records before it\n"
 	"  --type list      only these record types (repeatable; 'book' is\n"
 	"                   BOOK_SNAPSHOT, BOOK_DIFF and GAP)\n"
-	"  --limit n        stop after n selected records (a DEFINE passed on\n"
-	"                   for them is not counted)\n"
+	"  --limit n        stop after n selected records, not counting DEFINE\n"
+	"                   records\n"
 	"  --format fmt     binary records (the default when stdout is not a\n"
 	"                   terminal), text (on a terminal), json, csv\n"
 	"  --levels n       text: book levels shown per side (default 5, 0 all)\n"
@@ -507,7 +507,8 @@ int main(int argc, char **argv)
 		}
 		if (k <= 0)
 			break;
-		next_seq = rec->seq + 1;
+		if (!(rec->flags & CHR_F_REPEAT))	/* they come from behind a seek */
+			next_seq = rec->seq + 1;
 		if ((format == FMT_TEXT || format == FMT_JSON) && chr_fmt_learn(&fmt, rec) < 0)
 			chr_die(CHR_EX_SYS, "out of memory");
 		if (!chr_select_match(&sel, rec)) {
@@ -543,7 +544,8 @@ int main(int argc, char **argv)
 			if (chr_fmt_rec(&fmt, rec) < 0)
 				write_failed(errno ? errno : ENOMEM);
 		}
-		written++;
+		if (rec->type != CHR_DEFINE)
+			written++;
 	}
 
 	/* what was read before an error is good: write it, then report */

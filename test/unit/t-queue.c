@@ -759,6 +759,121 @@ static void test_recycle(void)
 	rmdir_r(dir);
 }
 
+/* Append a DEFINE of market m named "S<m>"; returns its seq or -1. */
+static int64_t put_define(struct chr_queue_writer *w, uint32_t m, int64_t ts)
+{
+	struct chr_rec *r = chr_queue_reserve(w, 64 + sizeof(struct chr_define));
+	struct chr_define *d;
+
+	if (!r)
+		return -1;
+	d = chr_rec_payload(r);
+	r->type = CHR_DEFINE;
+	r->venue = 3;
+	r->market = m;
+	r->ts = ts;
+	strcpy(d->venue, "v");
+	snprintf(d->symbol, sizeof d->symbol, "S%u", (unsigned)m);
+	chr_queue_commit(w, r);
+	return (int64_t)r->seq;
+}
+
+/* Each segment after the first begins with a repeat of every DEFINE before
+ * it; a reader that seeks mid-segment gets them first; the writer learns
+ * them again when it reopens. */
+static void test_repeats(void)
+{
+	char dir[] = "/tmp/t-queue.XXXXXX";
+	struct chr_queue_writer w;
+	struct chr_queue_reader r;
+	const struct chr_rec *rec;
+	uint64_t i, seq = 0, origs = 0, reps = 0, bad = 0, segs_checked = 0, last_id = 0;
+	uint32_t head = 0, known = 0;
+	int in_head = 0;
+	int64_t src[5];
+
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK(chr_queue_writer_open(&w, dir, &small) == 0);
+	for (i = 0; i < 3000; i++) {
+		if (i % 1000 == 0) {
+			src[i / 1000] = put_define(&w, (uint32_t)(i / 1000 + 1), (int64_t)w.seq * 1000 + 1);
+			CHECK(src[i / 1000] >= 0);
+		}
+		if (i == 2000) {	/* a reopen in between: the table is scanned back */
+			chr_queue_writer_close(&w);
+			CHECK(chr_queue_writer_open(&w, dir, NULL) == 0);
+		}
+		struct chr_rec *x = chr_queue_reserve(&w, 200);
+
+		CHECK(x != NULL);
+		x->type = 0x8000;
+		x->ts = (int64_t)w.seq * 1000 + 1;
+		chr_queue_commit(&w, x);
+	}
+	CHECK(w.id >= 6);
+	/* the raw log: every record once, in seq order; each segment after
+	 * the first starts with repeats of exactly the DEFINEs before it */
+	CHECK(chr_queue_reader_open(&r, dir, 0) == 0);
+	while (chr_queue_next(&r, &rec) == 1) {
+		int rep = rec->type == CHR_DEFINE && (rec->flags & CHR_F_REPEAT);
+
+		if (rec->seq != seq++)
+			bad++;
+		if (r.id != last_id) {
+			last_id = r.id;
+			head = 0;
+			in_head = 1;
+			segs_checked++;
+		}
+		if (rep) {
+			const struct chr_define *d = chr_rec_payload(rec);
+			char want[16];
+
+			snprintf(want, sizeof want, "S%u", (unsigned)rec->market);
+			if (!in_head || strcmp(d->symbol, want) ||
+			    rec->src_seq != (uint64_t)src[rec->market - 1])
+				bad++;
+			head |= 1u << rec->market;
+			reps++;
+		} else {
+			if (in_head && r.id > 0 && head != known)
+				bad++;
+			in_head = 0;
+			if (rec->type == CHR_DEFINE) {
+				origs++;
+				known |= 1u << rec->market;
+			}
+		}
+	}
+	CHECK(bad == 0);
+	CHECK(origs == 3);
+	CHECK(reps >= w.id);
+	CHECK(segs_checked == w.id);
+	chr_queue_reader_close(&r);
+
+	/* from the middle of the last segment: its head repeats first, all
+	 * three instruments, then the record asked for */
+	CHECK(chr_queue_reader_open(&r, dir, 0) == 0);
+	CHECK(chr_queue_seek_seq(&r, w.seq - 5) == 0);
+	chr_queue_seek_defines(&r);
+	for (i = 0; i < 3; i++) {
+		CHECK(chr_queue_next(&r, &rec) == 1);
+		CHECK(rec->type == CHR_DEFINE && (rec->flags & CHR_F_REPEAT) && rec->market == i + 1);
+	}
+	CHECK(chr_queue_next(&r, &rec) == 1 && rec->seq == w.seq - 5);
+	chr_queue_reader_close(&r);
+	/* and from the end */
+	CHECK(chr_queue_reader_open(&r, dir, 0) == 0);
+	CHECK(chr_queue_seek_end(&r) == 0);
+	chr_queue_seek_defines(&r);
+	for (i = 0; i < 3; i++)
+		CHECK(chr_queue_next(&r, &rec) == 1 && rec->type == CHR_DEFINE);
+	CHECK(chr_queue_next(&r, &rec) == 0);
+	chr_queue_reader_close(&r);
+	chr_queue_writer_close(&w);
+	rmdir_r(dir);
+}
+
 int main(void)
 {
 	test_basic();
@@ -768,6 +883,7 @@ int main(void)
 	test_wait();
 	test_retain();
 	test_recycle();
+	test_repeats();
 	test_fanout();
 	test_crash();
 	return unit_done("t-queue");
