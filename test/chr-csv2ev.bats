@@ -83,7 +83,8 @@ norm() {
 
 @test "empty input: no records, exit 0; a header alone: no records" {
 	run -0 --separate-stderr bash -c ": | $T chr-csv2ev | wc -c"
-	[ "$output" = 0 ] && [ -z "$stderr" ]
+	[ "$output" = 0 ]
+	[ -z "$stderr" ]
 	: > empty.csv
 	run -0 bash -c "$T chr-csv2ev empty.csv empty.csv | wc -c"
 	[ "$output" = 0 ]

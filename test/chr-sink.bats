@@ -424,7 +424,9 @@ poke() {
 	sed -i 's|"path": "v1/binance/BTCUSDT/2024-05-01/trade"|"path": "v1/../../../x"|' A/.staging/staged-s1/plan.json
 	run -1 --separate-stderr $T chr-sink --archive A --source s1 --publish
 	assert_regex "$stderr" "^chr-sink: '.*/plan.json': bad or missing partitions$"
-	[ ! -e A/v1 ] && [ ! -e x ] && [ ! -e ../x ]
+	[ ! -e A/v1 ]
+	[ ! -e x ]
+	[ ! -e ../x ]
 }
 
 @test "--publish --ledger writes the ledger entry, with --ledger-info as input" {

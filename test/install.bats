@@ -5,8 +5,10 @@ load test_helper
 @test "a feed handler builds against the installed library and its records read back" {
 	[[ "$BUILD" != */build-san/ ]] || skip "installs the regular build only"
 	run -0 $T make -s -C "$TOP" install DESTDIR="$PWD/inst" PREFIX=/usr
-	[ -f inst/usr/lib/libchr.a ] && [ -f inst/usr/include/chr/chr.h ]
-	[ -x inst/usr/bin/chr-tail ] && [ -f inst/usr/share/man/man1/chr-tail.1 ]
+	[ -f inst/usr/lib/libchr.a ]
+	[ -f inst/usr/include/chr/chr.h ]
+	[ -x inst/usr/bin/chr-tail ]
+	[ -f inst/usr/share/man/man1/chr-tail.1 ]
 	cat > feed.c <<'C'
 #include <chr.h>
 #include <string.h>
