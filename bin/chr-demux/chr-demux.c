@@ -1,0 +1,252 @@
+/* chr-demux - pass on the records of some instruments and types: chosen by
+ * venue and symbol patterns, a hash shard and record types, decided once
+ * per instrument; records go out byte for byte, in input order. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chr.h"
+#include "fmt.h"
+#include "isel.h"
+#include "merge.h"
+#include "source.h"
+
+static const char usage_text[] =
+	"usage: chr-demux [options] [file | dir | queue | -]...\n"
+	"\n"
+	"options: [--venue glob]... [--symbol glob]... [--symbols file]\n"
+	"         [--type type[,type...]]... [--shard i/n] [-v | --stats]\n"
+	"         [-h | --help] [-V | --version]\n"
+	"\n"
+	"  several inputs are merged by ts (ties in argument order); no input or\n"
+	"  '-' is standard input\n"
+	"  --venue glob     only instruments whose venue name matches (fnmatch;\n"
+	"                   repeatable: any of them)\n"
+	"  --symbol glob    only instruments whose symbol matches (repeatable)\n"
+	"  --symbols file   names of ids with no DEFINE record (a symbol map:\n"
+	"                   'venue symbol venue_id market_id' lines)\n"
+	"  --type list      only these record types (repeatable; 'book' is\n"
+	"                   BOOK_SNAPSHOT, BOOK_DIFF and GAP); DEFINE records of\n"
+	"                   selected instruments and HEARTBEAT records always pass\n"
+	"  --shard i/n      only instruments with XXH3_64(venue \\0 symbol) mod n\n"
+	"                   = i (0 <= i < n)\n"
+	"  -v, --stats      print what was passed and dropped on stderr\n";
+
+enum { OPT_VENUE = 256, OPT_SYMBOL, OPT_SYMBOLS, OPT_TYPE, OPT_SHARD };
+
+static const struct option longopts[] = {
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{"stats", no_argument, NULL, 'v'},
+	{"venue", required_argument, NULL, OPT_VENUE},
+	{"symbol", required_argument, NULL, OPT_SYMBOL},
+	{"symbols", required_argument, NULL, OPT_SYMBOLS},
+	{"type", required_argument, NULL, OPT_TYPE},
+	{"shard", required_argument, NULL, OPT_SHARD},
+	{NULL, 0, NULL, 0},
+};
+
+#define SHOWN(buf, s) chr_fmt_shown(buf, sizeof buf, s)
+
+/* what a record type does, before its instrument is looked at */
+enum { T_DROP, T_INST, T_ALWAYS };
+
+/* --shard i/n */
+static void parse_shard(const char *s, uint32_t *i, uint32_t *n)
+{
+	unsigned long long a, b;
+	char *end, sh[256];
+
+	errno = 0;
+	if (*s < '0' || *s > '9')
+		goto bad;
+	a = strtoull(s, &end, 10);
+	if (errno || *end != '/' || end[1] < '0' || end[1] > '9')
+		goto bad;
+	b = strtoull(end + 1, &end, 10);
+	if (errno || *end != '\0' || b == 0 || b > UINT32_MAX || a >= b)
+		goto bad;
+	*i = (uint32_t)a;
+	*n = (uint32_t)b;
+	return;
+bad:
+	chr_usage_error("--shard '%s' is not i/n with 0 <= i < n", SHOWN(sh, s));
+}
+
+static int type_wanted(const struct chr_select *sel, unsigned t)
+{
+	return sel->all_types || (sel->types[t / 64] >> (t % 64) & 1);
+}
+
+static void write_failed(int err)
+{
+	/* the reader went away (SIGPIPE ignored): end quietly, as on SIGPIPE */
+	if (err == EPIPE)
+		exit(CHR_EX_OK);
+	chr_die(CHR_EX_SYS, "cannot write to standard output: %s", strerror(err));
+}
+
+static const char *plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+int main(int argc, char **argv)
+{
+	static unsigned char tclass[65536];
+	struct chr_select sel;
+	struct chr_isel isel;
+	struct chr_symmap map = {0};
+	struct chr_merge m;
+	struct chr_writer w;
+	const struct chr_rec *rec;
+	const char *symbols = NULL, *bad;
+	char sh[256], err[512];
+	uint64_t n_in = 0, n_out = 0, drop_inst = 0, drop_type = 0, drop_unnamed = 0;
+	int c, k, stats = 0, by_name;
+
+	chr_setprog(argv[0]);
+	chr_select_init(&sel);
+	chr_isel_init(&isel);
+	while ((c = getopt_long(argc, argv, "hVv", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			fputs(usage_text, stdout);
+			chr_close_stdout();
+			return CHR_EX_OK;
+		case 'V':
+			printf("chr-demux %s\n", CHR_VERSION_STRING);
+			chr_close_stdout();
+			return CHR_EX_OK;
+		case 'v':
+			stats = 1;
+			break;
+		case OPT_VENUE:
+			if (chr_isel_add_venue(&isel, optarg) < 0)
+				chr_die(CHR_EX_SYS, "out of memory");
+			break;
+		case OPT_SYMBOL:
+			if (chr_isel_add_symbol(&isel, optarg) < 0)
+				chr_die(CHR_EX_SYS, "out of memory");
+			break;
+		case OPT_SYMBOLS:
+			symbols = optarg;
+			break;
+		case OPT_TYPE:
+			if (chr_select_types(&sel, optarg, &bad) < 0) {
+				char name[64];
+
+				snprintf(name, sizeof name, "%.*s", (int)strcspn(bad, ","), bad);
+				chr_usage_error("--type '%s' is not a record type", SHOWN(sh, name));
+			}
+			break;
+		case OPT_SHARD:
+			parse_shard(optarg, &isel.shard, &isel.shards);
+			break;
+		default:
+			chr_usage_error("unknown option");
+		}
+	}
+	chr_refuse_tty(STDOUT_FILENO);
+	if (symbols) {
+		/* "cannot open/read 'file': why" is the system's failure, the
+		 * rest ("file:line: what") bad data */
+		if (chr_symmap_load(&map, symbols, err, sizeof err) < 0)
+			chr_die(strncmp(err, "cannot ", 7) == 0 ? CHR_EX_SYS : CHR_EX_DATA, "%s", err);
+		isel.map = &map;
+	}
+	by_name = chr_isel_by_name(&isel);
+
+	/* GAP goes with the book types; HEARTBEAT moves time forward for all */
+	for (unsigned t = 0; t < 65536; t++) {
+		int want = type_wanted(&sel, t);
+
+		if (t == CHR_GAP)
+			want = want || type_wanted(&sel, CHR_BOOK_SNAPSHOT) ||
+				type_wanted(&sel, CHR_BOOK_DIFF);
+		tclass[t] = t == CHR_HEARTBEAT ? T_ALWAYS : t == CHR_DEFINE || want ? T_INST : T_DROP;
+	}
+
+	if (chr_merge_init(&m, optind < argc ? (size_t)(argc - optind) : 1, NULL) < 0)
+		chr_die(CHR_EX_SYS, "out of memory");
+	for (size_t i = 0; i < m.n; i++) {
+		k = optind < argc ? chr_source_add_path(&m.s[i], argv[optind + (int)i])
+			: chr_source_add_fd(&m.s[i], STDIN_FILENO, "stdin");
+		if (k < 0)
+			chr_die(m.s[i].status, "%s", m.s[i].err);
+	}
+	if (chr_writer_init(&w, STDOUT_FILENO, "stdout", 0) < 0)
+		chr_die(CHR_EX_SYS, "out of memory");
+
+	for (;;) {
+		int d = CHR_ISEL_YES;
+
+		if (chr_merge_may_block(&m) && chr_writer_flush(&w) < 0)
+			write_failed(w.err);
+		if ((k = chr_merge_next(&m, &rec)) <= 0)
+			break;
+		n_in++;
+		if (tclass[rec->type] == T_DROP) {
+			drop_type++;
+			continue;
+		}
+		if (rec->type == CHR_DEFINE && by_name) {
+			char venue[CHR_VENUE_MAX + 1], symbol[CHR_SYMBOL_MAX + 1];
+			const struct chr_reader *r = &m.s[m.last].rd;
+
+			if ((bad = chr_define_names(chr_rec_payload(rec), venue, symbol)) != NULL) {
+				k = -2;
+				snprintf(err, sizeof err, "%s: byte %" PRIu64 ": DEFINE %s", r->name,
+					 r->rec_off, bad);
+				break;
+			}
+			d = chr_isel_define(&isel, rec->venue, rec->market, venue, symbol);
+		} else if (by_name && tclass[rec->type] == T_INST) {
+			d = chr_isel_get(&isel, rec->venue, rec->market);
+		}
+		if (d != CHR_ISEL_YES) {
+			if (d < 0)
+				chr_die(CHR_EX_SYS, "out of memory");
+			if (d == CHR_ISEL_UNNAMED)
+				drop_unnamed++;
+			else
+				drop_inst++;
+			continue;
+		}
+		if (chr_writer_put(&w, rec) < 0)
+			write_failed(w.err);
+		n_out++;
+	}
+
+	/* what was read before an error is good: write it, then report */
+	if (chr_writer_close(&w) < 0)
+		write_failed(w.err);
+	if (k == -2)
+		chr_die(CHR_EX_DATA, "%s", err);
+	if (k < 0)
+		chr_die(m.s[m.failed].status, "%s", m.s[m.failed].err);
+	if (drop_unnamed)
+		chr_warn("%" PRIu64 " record%s of %" PRIu64 " instrument%s with no name dropped "
+			 "(no DEFINE record before them%s)", drop_unnamed, plural(drop_unnamed),
+			 isel.unnamed, plural(isel.unnamed), symbols ? ", not in the symbol map" : "");
+	if (stats) {
+		chr_warn("%" PRIu64 " record%s read, %" PRIu64 " passed, %" PRIu64 " dropped: %"
+			 PRIu64 " by instrument, %" PRIu64 " by type, %" PRIu64 " with no name",
+			 n_in, plural(n_in), n_out, n_in - n_out, drop_inst, drop_type, drop_unnamed);
+		if (by_name) {
+			uint64_t seen, selected;
+
+			chr_isel_count(&isel, &seen, &selected);
+			chr_warn("%" PRIu64 " of %" PRIu64 " instrument%s selected", selected, seen,
+				 plural(seen));
+		}
+	}
+	chr_merge_free(&m);
+	chr_isel_free(&isel);
+	chr_symmap_free(&map);
+	return CHR_EX_OK;
+}

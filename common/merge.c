@@ -1,0 +1,93 @@
+/* merge.c - record sources merged by ts. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "merge.h"
+
+enum { HEAD_NEED, HEAD_HAVE, HEAD_DONE };
+
+int chr_merge_init(struct chr_merge *m, size_t n, const struct chr_select *sel)
+{
+	m->n = n ? n : 1;
+	m->last = m->failed = 0;
+	m->s = calloc(m->n, sizeof *m->s);
+	m->head = calloc(m->n, sizeof *m->head);
+	m->state = calloc(m->n, sizeof *m->state);
+	if (!m->s || !m->head || !m->state) {
+		free(m->s);
+		free(m->head);
+		free(m->state);
+		m->s = NULL;
+		m->head = NULL;
+		m->state = NULL;
+		return -1;
+	}
+	for (size_t i = 0; i < m->n; i++)
+		chr_source_init(&m->s[i], sel);
+	return 0;
+}
+
+void chr_merge_free(struct chr_merge *m)
+{
+	for (size_t i = 0; m->s && i < m->n; i++)
+		chr_source_free(&m->s[i]);
+	free(m->s);
+	free(m->head);
+	free(m->state);
+	m->s = NULL;
+	m->head = NULL;
+	m->state = NULL;
+}
+
+int chr_merge_next(struct chr_merge *m, const struct chr_rec **rec)
+{
+	size_t best = SIZE_MAX;
+	int idle = 0;
+
+	if (m->n == 1) {
+		int k = chr_source_next(&m->s[0], rec);
+
+		m->last = m->failed = 0;
+		return k;
+	}
+	for (size_t i = 0; i < m->n; i++) {
+		if (m->state[i] == HEAD_NEED) {
+			int k = chr_source_next(&m->s[i], &m->head[i]);
+
+			if (k < 0) {
+				m->failed = i;
+				return -1;
+			}
+			if (k == 2)
+				idle = 1;
+			else
+				m->state[i] = k ? HEAD_HAVE : HEAD_DONE;
+		}
+		if (m->state[i] == HEAD_HAVE &&
+		    (best == SIZE_MAX || m->head[i]->ts < m->head[best]->ts))
+			best = i;
+	}
+	if (best == SIZE_MAX)
+		return idle ? 2 : 0;
+	m->state[best] = HEAD_NEED;
+	m->last = best;
+	*rec = m->head[best];
+	return 1;
+}
+
+int chr_merge_may_block(const struct chr_merge *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if ((m->n == 1 || m->state[i] == HEAD_NEED) && chr_source_may_block(&m->s[i]))
+			return 1;
+	return 0;
+}
+
+void chr_merge_wait(struct chr_merge *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->n == 1 || m->state[i] == HEAD_NEED) {
+			chr_source_wait(&m->s[i], m->n == 1 ? 1000 : 10);
+			return;
+		}
+}

@@ -1,0 +1,42 @@
+/* merge.h - several record sources read as one stream merged by ts, ties
+ * in the order of the sources (the rule chr-tail documents), for programs
+ * that take several inputs. */
+#ifndef CHR_MERGE_H
+#define CHR_MERGE_H
+
+#include <stddef.h>
+
+#include "source.h"
+
+struct chr_merge {
+	struct chr_source *s;	/* n sources: the caller adds the inputs */
+	const struct chr_rec **head;
+	int *state;
+	size_t n;
+	size_t last;		/* after 1: the source of the record returned */
+	size_t failed;		/* after -1: the source that failed */
+};
+
+/* n (at least 1) empty sources, each chr_source_init(sel). Returns 0, or
+ * -1 when out of memory. */
+int chr_merge_init(struct chr_merge *m, size_t n, const struct chr_select *sel);
+void chr_merge_free(struct chr_merge *m);
+
+/* The next record: of the sources' next records, the one with the smallest
+ * ts, the first source's on ties; one source is read in its own order.
+ * Every source is opened and its first record read before the first
+ * record is returned. Following queues, a record goes out as soon as it is
+ * the earliest of the next records there are. Returns as chr_source_next:
+ * 1 (*rec valid until the next call, m->last its source), 0 at the end of
+ * all, 2 when followed queues have nothing yet (chr_merge_wait), -1 with
+ * m->failed (its status and err say what). */
+int chr_merge_next(struct chr_merge *m, const struct chr_rec **rec);
+
+/* 1 when the next chr_merge_next may block on input: flush output first. */
+int chr_merge_may_block(const struct chr_merge *m);
+
+/* After 2: wait for a followed queue that had nothing (briefly when there
+ * are several sources, so that each is looked at). */
+void chr_merge_wait(struct chr_merge *m);
+
+#endif
