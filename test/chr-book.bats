@@ -1,0 +1,224 @@
+#!/usr/bin/env bats
+# chr-book: the filter (records passed on, GAP records where a book cannot
+# be trusted), the views (--at, --bbo, --every) against the independent
+# reference test/book-ref, bad input and exit codes.
+
+load test_helper
+
+L2="$DATA/binance-futures_incremental_book_L2_BTCUSDT_2024-08-08.csv.gz"
+HDR=exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount
+
+# l2.ev: the real Binance capture as records
+l2() {
+	gzip -cd "$L2" | $T chr-csv2ev >l2.ev
+}
+
+# drop FILE N TYPE: FILE without the N-th (0-based) record of TYPE
+drop() {
+	python3 - "$@" <<'EOF'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+n, t = int(sys.argv[2]), int(sys.argv[3], 0)
+out, pos, k = bytearray(), 0, 0
+while pos < len(data):
+    ln, typ = struct.unpack_from("<IH", data, pos)
+    span = (ln + 63) // 64 * 64
+    if typ == t:
+        k += 1
+        if k - 1 == n:
+            pos += span
+            continue
+    out += data[pos:pos + span]
+    pos += span
+sys.stdout.buffer.write(out)
+EOF
+}
+
+# "TYPE flags=..." of each record (and a GAP's fields), one a line
+types() {
+	$T chr-tail --format text "$@" |
+		awk '{ s = $2 " " $7; if ($2 == "GAP") s = s " " $8 " " $9 " " $10; print s }'
+}
+
+# a small book: snapshot 100/101, then an event per line of $@ (rows
+# "side,price,amount" separated by spaces), one second apart
+small() {
+	echo $HDR
+	echo "x,S,1000000,1000000,true,bid,100,1"
+	echo "x,S,1000000,1000000,true,ask,101,2"
+	local t=2000000
+	for ev in "$@"; do
+		for row in $ev; do echo "x,S,$t,$t,false,$row"; done
+		t=$((t + 1000000))
+	done
+}
+
+@test "-h, --version and misuse" {
+	run -0 $T chr-book -h
+	[[ "${lines[0]}" == "usage: chr-book [options] [file | dir | queue | -]..." ]]
+	run -0 $T chr-book --version
+	[[ "$output" == "chr-book "* ]]
+	run -2 --separate-stderr $T chr-book --at yesterday
+	[ "${stderr_lines[0]}" = "chr-book: --at 'yesterday' is not a time" ]
+	run -2 --separate-stderr $T chr-book --depth 5
+	[ "${stderr_lines[0]}" = "chr-book: --depth goes with --at or --every" ]
+	run -2 $T chr-book --bbo --at 2024-01-01
+	run -2 $T chr-book --every 0s
+	run -2 $T chr-book --every 1s --depth 0
+	run -2 $T chr-book --format csv
+	run -2 $T chr-book --format xml --bbo
+	run -2 $T chr-book --nope
+	run -3 --separate-stderr $T chr-book nope.ev
+	[[ "$stderr" == "chr-book: cannot open 'nope.ev'"* ]]
+}
+
+@test "the filter passes a clean stream on byte for byte, and empty input" {
+	l2
+	$T chr-book l2.ev >out.ev
+	cmp l2.ev out.ev
+	run -0 --separate-stderr $T chr-book </dev/null
+	[ "$output" = "" ]
+	[ "$stderr" = "" ]
+}
+
+@test "an update id gap: a GAP before the diff, a warning, the book unknown until a snapshot" {
+	small "bid,100,3" "ask,101,4" "bid,99,1" | $T chr-csv2ev >s.ev
+	drop s.ev 1 0x11 >gap.ev	# the second diff: ids 1 (snapshot), 2, _, 4
+	run -0 --separate-stderr $T chr-book gap.ev
+	[[ "${stderr_lines[0]}" == "chr-book: x S: seq "*": update id gap: the book is at 2, the diff follows 3 (ids 4..4): unknown until the next snapshot" ]]
+	[[ "${stderr_lines[-1]}" == "chr-book: 1 update id gap, 0 diffs without a snapshot, 0 crossed books, 0 stale diffs, 0 records with levels left out" ]]
+	$T chr-book -q gap.ev >out.ev
+	run -0 types out.ev
+	[ "${lines[0]}" = "DEFINE flags=-" ]
+	[ "${lines[1]}" = "BOOK_SNAPSHOT flags=LAST" ]
+	[ "${lines[2]}" = "BOOK_DIFF flags=LAST" ]
+	[ "${lines[3]}" = "GAP flags=SYNTHETIC expected=3 got=4 reason=update-id" ]
+	[ "${lines[4]}" = "BOOK_DIFF flags=LAST" ]
+	[ "${#lines[@]}" = 5 ]
+	# the GAP takes the seq, ts and src_seq of the diff it precedes
+	run -0 sh -c "chr-tail --format json out.ev | sed -n '4p;5p' | cut -d, -f5-9"
+	[ "${lines[0]}" = "${lines[1]}" ]
+	# no book after the gap: --bbo stops, --at names it
+	run -0 $T chr-book -q --bbo --format csv gap.ev
+	[ "${#lines[@]}" = 3 ]
+	run -0 --separate-stderr $T chr-book --at 1970-01-01T00:00:10Z --format text gap.ev
+	[ "$output" = "" ]
+	[[ "$stderr" == *"chr-book: x S: the book is not known at that time"* ]]
+	# -q: no warnings
+	run -0 --separate-stderr $T chr-book -q gap.ev
+	[ "$stderr" = "" ]
+}
+
+@test "diffs before any snapshot: one GAP, the book taken up at the snapshot" {
+	l2
+	drop l2.ev 0 0x10 >nosnap.ev
+	run -0 --separate-stderr $T chr-book nosnap.ev
+	[[ "${stderr_lines[0]}" == "chr-book: binance-futures BTCUSDT: seq "*": a diff before any snapshot: ignored until the first snapshot" ]]
+	$T chr-book -q nosnap.ev >out.ev
+	[ "$(types out.ev | grep -c '^GAP flags=SYNTHETIC expected=0 ')" = 1 ]
+	[ "$(types out.ev | grep -vc '^GAP')" = "$(types nosnap.ev | wc -l)" ]
+	# a snapshot later on makes the book known again
+	{ cat nosnap.ev; $T chr-tail --type snapshot l2.ev; } >late.ev
+	run -0 --separate-stderr $T chr-book --at 2030-01-01 --depth 1 --format csv late.ev
+	[ "${#lines[@]}" = 2 ]
+}
+
+@test "a crossed book: the crossed levels go, with a warning" {
+	# a bid at 102 crosses the ask at 101; an ask at 99 then crosses the bids
+	small "bid,102,5" "ask,99,1" | $T chr-csv2ev >x.ev
+	run -0 --separate-stderr $T chr-book --bbo --format csv x.ev
+	[ "${stderr_lines[0]}" = "chr-book: x S: seq 2: the book crossed; the levels this record crossed were removed" ]
+	[ "${stderr_lines[1]}" = "chr-book: x S: seq 3: the book crossed; the levels this record crossed were removed" ]
+	[ "${lines[1]}" = "x,S,1000000,1000000,2,101,100,1" ]
+	[ "${lines[2]}" = "x,S,2000000,2000000,,,102,5" ]
+	[ "${lines[3]}" = "x,S,3000000,3000000,1,99,," ]
+}
+
+@test "--bbo: Tardis quotes rows equal to the reference's; binary QUOTE records the same" {
+	l2
+	$T chr-book --bbo --format csv l2.ev >bbo.csv
+	"$TOP/test/book-ref" "$L2" >ref.csv
+	diff ref.csv bbo.csv
+	$T chr-book --bbo l2.ev >bbo.ev
+	run -0 types bbo.ev
+	[ "${lines[0]}" = "DEFINE flags=-" ]
+	[[ "${lines[1]}" == "QUOTE flags="*SYNTHETIC* ]]
+	[[ "${lines[1]}" == "QUOTE flags="*LAST* ]]
+	$T chr-tail --format csv bbo.ev | cmp - bbo.csv
+	# seq 0, 1, 2, ... of their own (bbo.csv: a header, then a row each)
+	[ "$($T chr-tail --format json bbo.ev | tail -1 | cut -d, -f5)" = "\"seq\":$(($(wc -l <bbo.csv) - 2))" ]
+}
+
+@test "--at: the books as of a time; csv is the book_snapshot row whose top the reference has" {
+	l2
+	at=1723161400000000000
+	run -0 $T chr-book --at $at --depth 3 --format csv l2.ev
+	[ "${#lines[@]}" = 2 ]
+	[ "${lines[0]}" = "exchange,symbol,timestamp,local_timestamp,asks[0].price,asks[0].amount,bids[0].price,bids[0].amount,asks[1].price,asks[1].amount,bids[1].price,bids[1].amount,asks[2].price,asks[2].amount,bids[2].price,bids[2].amount" ]
+	"$TOP/test/book-ref" "$L2" >ref.csv
+	want=$(awk -F, -v t=$((at / 1000)) 'NR > 1 && $4 <= t { r = $6 "," $5 "," $7 "," $8 } END { print r }' ref.csv)
+	[ "$(echo "${lines[1]}" | cut -d, -f5-8)" = "$want" ]
+	[ "$(echo "${lines[1]}" | cut -d, -f4)" = $((at / 1000)) ]
+	# text and JSON; depth 0 is the whole book
+	run -0 $T chr-book --at $at --format text l2.ev
+	[ "${#lines[@]}" = 1 ]
+	[[ "$output" == *"BOOK_SNAPSHOT binance-futures BTCUSDT "* ]]
+	n=$($T chr-book --at $at --depth 0 --format json l2.ev | python3 -c '
+import json, sys; r = json.loads(sys.stdin.read()); print(len(r["bids"]) + len(r["asks"]))')
+	[ "$n" -gt 1000 ]
+	# it stops reading at the first record after the time
+	gzip -cd "$L2" | $T chr-csv2ev | $T chr-book --at 2024-08-08T00:00:00Z >/dev/null
+}
+
+@test "--every: top-n rows on the time grid, each the reference's top as of its time" {
+	l2
+	$T chr-book --every 10s --depth 2 --format csv l2.ev >grid.csv
+	"$TOP/test/book-ref" "$L2" >ref.csv
+	python3 - grid.csv ref.csv <<'EOF'
+import csv, sys
+grid = list(csv.reader(open(sys.argv[1])))
+ref = list(csv.reader(open(sys.argv[2])))[1:]
+assert grid[0][4:] == ["asks[0].price", "asks[0].amount", "bids[0].price", "bids[0].amount",
+                       "asks[1].price", "asks[1].amount", "bids[1].price", "bids[1].amount"], grid[0]
+rows = grid[1:]
+ts = [int(r[3]) for r in rows]
+assert all(t % 10_000_000 == 0 for t in ts), ts[:3]
+assert all(b - a == 10_000_000 for a, b in zip(ts, ts[1:])), "not a regular grid"
+assert len(rows) >= 30, len(rows)
+for r, t in zip(rows, ts):
+    top = [q for q in ref if int(q[3]) <= t][-1]
+    want = [top[5], top[4], top[6], top[7]]
+    assert r[4:8] == want, (t, r[4:8], want)
+print(len(rows), "rows checked")
+EOF
+}
+
+@test "several markets: one book each, --at in order of appearance" {
+	$T chr-csv2ev "$DATA/synthetic_incremental_book_L2_two_snapshots.csv" >a.ev
+	$T chr-csv2ev "$DATA/deribit_incremental_book_L2_BTC-PERPETUAL.csv" >b.ev
+	run -0 $T chr-book --at 2030-01-01 --depth 1 --format text a.ev b.ev
+	[ "${#lines[@]}" = 2 ]
+	run -0 --separate-stderr $T chr-book --bbo --format csv b.ev a.ev
+	[ "$stderr" = "" ]
+}
+
+@test "bad input: named by byte offset, exit 1, what came before written; early close is quiet" {
+	l2
+	head -c 100000 l2.ev >short.ev
+	run -1 --separate-stderr sh -c "chr-book short.ev >out.ev"
+	[[ "$stderr" == "chr-book: short.ev: byte "*": truncated record" ]]
+	[ "$(stat -c %s out.ev)" -gt 90000 ]
+	printf 'X' | dd of=l2.ev bs=1 seek=300 conv=notrunc status=none
+	run -1 --separate-stderr $T chr-book --bbo l2.ev
+	[[ "$stderr" == "chr-book: l2.ev: byte "*": bad crc" ]]
+	gzip -cd "$L2" | $T chr-csv2ev >l2.ev
+	run -0 bash -c "chr-book l2.ev | head -c 100 >/dev/null"
+	run -0 bash -c "chr-book --bbo --format csv l2.ev | head -1 >/dev/null"
+}
+
+@test "binary output is refused on a terminal" {
+	l2
+	if ! command -v script >/dev/null; then skip "no script(1)"; fi
+	run -2 script -qec "chr-book $PWD/l2.ev --format binary" /dev/null
+	[[ "$output" == *"chr-book: refusing to write binary records to a terminal"* ]]
+}
