@@ -1336,6 +1336,7 @@ static void commit(struct chr_queue_writer *w, struct chr_rec *rec)
 
 void chr_queue_commit(struct chr_queue_writer *w, struct chr_rec *rec)
 {
+	rec->flags &= ~CHR_F_REPEAT;	/* only the writer makes repeats */
 	commit(w, rec);
 	if (rec->type == CHR_DEFINE && !(rec->flags & CHR_F_REPEAT))
 		def_note(w, rec, 1);

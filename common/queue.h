@@ -167,7 +167,8 @@ int chr_queue_writer_close(struct chr_queue_writer *w);
 struct chr_rec *chr_queue_reserve(struct chr_queue_writer *w, uint32_t len);
 
 /* Publish the record last reserved: set seq (and src_seq when 0), version,
- * the CRC, and store len last with release order. No syscall, except once
+ * the CRC, clear the REPEAT flag (repeats are the writer's own), and store
+ * len last with release order. No syscall, except once
  * per segment, when it passes half full, to pre-create the next segment (a
  * failure there is retried at the roll). */
 void chr_queue_commit(struct chr_queue_writer *w, struct chr_rec *rec);

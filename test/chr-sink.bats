@@ -28,7 +28,7 @@ seghdr() {
 
 @test "misuse exits 2" {
 	run -2 --separate-stderr $T chr-sink
-	assert_equal "${stderr_lines[0]}" "chr-sink: --archive ROOT or --queue DIR is required (--route is not implemented)"
+	assert_equal "${stderr_lines[0]}" "chr-sink: --archive ROOT, --queue DIR or --route TEMPLATE is required"
 	run -2 $T chr-sink --archive A --bogus
 	run -2 --separate-stderr $T chr-sink --archive A --segment-size 12x
 	assert_equal "${stderr_lines[0]}" "chr-sink: segment size '12x' is not a size of at least 128 bytes"

@@ -1,7 +1,8 @@
 /* chr-sink - write a record stream into a queue (appended in place,
- * numbered, visible to readers at once), or into the archive layout: one
- * directory of sealed segments and a meta.json per (venue, symbol, date,
- * stream), published whole or not at all (docs/archive.md). */
+ * numbered, visible to readers at once), into the queues a route template
+ * names (route.c), or into the archive layout: one directory of sealed
+ * segments and a meta.json per (venue, symbol, date, stream), published
+ * whole or not at all (docs/archive.md). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,24 +19,32 @@
 #include "archive.h"
 #include "chr.h"
 #include "queue.h"
+#include "route.h"
 #include "source.h"
 
 static const char usage_text[] =
-	"usage: chr-sink --queue DIR [--create] [--fsync never|seal|PERIOD]\n"
+	"usage: chr-sink --queue DIR [--create] [--resume] [--fsync never|seal|PERIOD]\n"
 	"                [--segment-size SIZE] [--roll PERIOD] [--retain AGE]\n"
 	"                [--progress] [-v] [FILE...]\n"
+	"       chr-sink --route TEMPLATE [--resume] [--max-open N]\n"
+	"                [--fsync never|seal|PERIOD] [--segment-size SIZE]\n"
+	"                [--roll PERIOD] [--retain AGE] [--progress] [-v] [FILE...]\n"
 	"       chr-sink --archive ROOT [--append] [--source ID] [--segment-size SIZE]\n"
 	"                [--stage] [--ledger VENDOR [--ledger-info FILE]]\n"
 	"                [--report FILE] [--progress] [-v] [FILE...]\n"
 	"       chr-sink --archive ROOT --source ID --publish\n"
 	"                [--ledger VENDOR [--ledger-info FILE]] [--report FILE] [-v]\n"
 	"\n"
-	"Append records from FILEs (or stdin, or '-') to the queue DIR, or write\n"
-	"them into the archive at ROOT: ROOT/v1/VENUE/SYMBOL/DATE/STREAM/NNNNNNNNN.q\n"
-	"and meta.json.\n"
+	"Append records from FILEs (or stdin, or '-') to the queue DIR, to the queue\n"
+	"that TEMPLATE names for each record, or write them into the archive at ROOT:\n"
+	"ROOT/v1/VENUE/SYMBOL/DATE/STREAM/NNNNNNNNN.q and meta.json.\n"
 	"\n"
 	"  -q, --queue DIR         append to the queue in DIR (seq assigned here)\n"
+	"      --route TEMPLATE    append each record to the queue named by TEMPLATE,\n"
+	"                          with {venue} {symbol} {stream} {date} (created)\n"
 	"  -c, --create            create DIR when it is missing\n"
+	"      --resume            skip the input records a queue holds already\n"
+	"      --max-open N        keep at most N routed queues open (default 256)\n"
 	"      --fsync POLICY      never (default), seal (each sealed segment), or a\n"
 	"                          period such as 100ms (also the active segment)\n"
 	"      --roll PERIOD       also start a segment every PERIOD (1h, 1d: UTC)\n"
@@ -208,13 +218,17 @@ static struct chr_archive *archive_input(const char *root, const struct chr_arch
 	return a;
 }
 
-/* Append the records of files to the queue in dir. */
+/* Append the records of files to the queue in dir; with resume, not those
+ * it holds already. */
 static void queue_input(const char *dir, const struct chr_queue_opts *qo, char *const *files,
-			int nfiles, int progress, int verbose)
+			int nfiles, int resume, int progress, int verbose)
 {
 	struct chr_queue_writer q;
 	struct chr_progress pg;
-	uint64_t nrec = 0, done = 0, first;
+	struct resume rs;
+	uint64_t nrec = 0, done = 0, first, appended = 0;
+	char err[512];
+	int status;
 
 	if (chr_queue_writer_open(&q, dir, qo) < 0) {
 		if (errno == ENOENT && !(qo->flags & CHR_QUEUE_CREATE))
@@ -222,6 +236,10 @@ static void queue_input(const char *dir, const struct chr_queue_opts *qo, char *
 		chr_die(q.status, "%s", q.err);
 	}
 	first = q.seq;
+	if (resume && resume_load(&rs, &q, 0, NULL, NULL, err, &status) < 0) {
+		chr_queue_writer_close(&q);
+		chr_die(status, "%s", err);
+	}
 	chr_progress_init(&pg, progress, 0, "records");
 	for (int i = 0; i < nfiles; i++) {
 		struct input in;
@@ -235,6 +253,19 @@ static void queue_input(const char *dir, const struct chr_queue_opts *qo, char *
 			chr_die(CHR_EX_SYS, "cannot open '%s': %s", files[i], strerror(e));
 		}
 		while ((k = chr_reader_next(&in.r, &rec)) > 0) {
+			chr_progress(&pg, ++nrec, done + in.r.off);
+			if (resume) {
+				int skip = resume_skip(&rs, rec, dir, in.name, in.r.rec_off, err);
+
+				if (skip < 0 ||
+				    (!skip && resume_src_check(rec, q.seq, dir, in.name, in.r.rec_off,
+							       err) < 0)) {
+					chr_queue_writer_close(&q);
+					chr_die(CHR_EX_DATA, "%s", err);
+				}
+				if (skip)
+					continue;
+			}
 			if (chr_queue_append(&q, rec) < 0) {
 				chr_queue_writer_close(&q);
 				if (errno == EINVAL)
@@ -242,30 +273,104 @@ static void queue_input(const char *dir, const struct chr_queue_opts *qo, char *
 						"queue segment", in.name, in.r.rec_off);
 				chr_die(q.status, "%s", q.err);
 			}
-			chr_progress(&pg, ++nrec, done + in.r.off);
+			appended++;
 		}
 		if (k < 0) {
 			chr_queue_writer_close(&q);
 			chr_die(in.r.status, "%s; the %" PRIu64 " records before it were appended",
+				in.r.err, appended);
+		}
+		done += in.r.off;
+		input_close(&in);
+	}
+	chr_progress_end(&pg, nrec, done);
+	if (verbose && resume)
+		chr_warn("%s: %" PRIu64 " records appended, seq %" PRIu64 " to %" PRIu64 ", %" PRIu64
+			 " skipped (--resume)", dir, appended, first, q.seq, rs.skipped);
+	else if (verbose)
+		chr_warn("%s: %" PRIu64 " records appended, seq %" PRIu64 " to %" PRIu64, dir,
+			 appended, first, q.seq);
+	chr_queue_writer_close(&q);
+}
+
+/* Append the records of files to the queues of the route o. */
+static void route_input(const struct route_opts *o, char *const *files, int nfiles,
+			int progress, int verbose)
+{
+	struct route *rt = route_new(o);
+	struct chr_progress pg;
+	uint64_t nrec = 0, done = 0;
+	char err[512];
+	int status;
+
+	if (rt == NULL)
+		chr_die(CHR_EX_SYS, "%s", strerror(ENOMEM));
+	chr_progress_init(&pg, progress, 0, "records");
+	for (int i = 0; i < nfiles; i++) {
+		struct input in;
+		const struct chr_rec *rec;
+		int k;
+
+		if (input_open(&in, files[i]) < 0) {
+			int e = errno;
+
+			route_free(rt);
+			chr_die(CHR_EX_SYS, "cannot open '%s': %s", files[i], strerror(e));
+		}
+		while ((k = chr_reader_next(&in.r, &rec)) > 0) {
+			if (route_put(rt, rec, in.name, in.r.rec_off, err, &status) < 0) {
+				route_free(rt);
+				chr_die(status, "%s", err);
+			}
+			chr_progress(&pg, ++nrec, done + in.r.off);
+		}
+		if (k < 0) {
+			route_free(rt);
+			chr_die(in.r.status, "%s; the %" PRIu64 " records before it were routed",
 				in.r.err, nrec);
 		}
 		done += in.r.off;
 		input_close(&in);
 	}
 	chr_progress_end(&pg, nrec, done);
-	if (verbose)
-		chr_warn("%s: %" PRIu64 " records appended, seq %" PRIu64 " to %" PRIu64, dir, nrec,
-			 first, q.seq);
-	chr_queue_writer_close(&q);
+	route_end(rt, verbose);
 }
 
-enum { OPT_STAGE = 256, OPT_PUBLISH, OPT_LEDGER_INFO, OPT_FSYNC, OPT_ROLL, OPT_RETAIN };
+/* Room for n open queue writers (two descriptors each): raise the soft
+ * limit of open files when needed. Returns how many fit. */
+static size_t fd_room(size_t n)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)n * 2 + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return n;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+		rlim_t cur = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			rl.rlim_cur = cur;
+		if (rl.rlim_cur < need)
+			return rl.rlim_cur > 66 ? (size_t)(rl.rlim_cur - 64) / 2 : 1;
+	}
+	return n;
+}
+
+enum { OPT_STAGE = 256, OPT_PUBLISH, OPT_LEDGER_INFO, OPT_FSYNC, OPT_ROLL, OPT_RETAIN, OPT_ROUTE,
+	OPT_RESUME, OPT_MAX_OPEN };
+
+/* Segment size of routed queues: there may be hundreds, each with a spare. */
+#define ROUTE_SEG_SIZE (4u << 20)
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"archive", required_argument, NULL, 'a'},
 		{"queue", required_argument, NULL, 'q'},
+		{"route", required_argument, NULL, OPT_ROUTE},
+		{"resume", no_argument, NULL, OPT_RESUME},
+		{"max-open", required_argument, NULL, OPT_MAX_OPEN},
 		{"create", no_argument, NULL, 'c'},
 		{"fsync", required_argument, NULL, OPT_FSYNC},
 		{"roll", required_argument, NULL, OPT_ROLL},
@@ -286,7 +391,10 @@ int main(int argc, char **argv)
 	};
 	struct chr_archive_opts o = {0};
 	struct chr_queue_opts qo = {0};
-	const char *queue = NULL, *fsync_opt = NULL;
+	const char *queue = NULL, *fsync_opt = NULL, *route = NULL;
+	struct route_opts ro = {0};
+	int resume = 0;
+	char buf[256];
 	const char *root = NULL, *report = NULL, *ledger = NULL, *info_path = NULL, *bad;
 	int verbose = 0, progress = -1, publish = 0, c, status, nfiles;
 	static json_t *info;	/* static: still reachable when dying */
@@ -302,6 +410,18 @@ int main(int argc, char **argv)
 		case 'a': root = optarg; break;
 		case 'q': queue = optarg; break;
 		case 'c': qo.flags |= CHR_QUEUE_CREATE; break;
+		case OPT_ROUTE:
+			if (route_template_check(optarg, buf, sizeof buf))
+				chr_usage_error("route template '%s': %s", optarg, buf);
+			route = optarg;
+			break;
+		case OPT_RESUME: resume = 1; break;
+		case OPT_MAX_OPEN:
+			if (strspn(optarg, "0123456789") != strlen(optarg) || strlen(optarg) > 7 ||
+			    atol(optarg) < 1 || atol(optarg) > 1000000)
+				chr_usage_error("--max-open '%s' is not a number of 1 to 1000000", optarg);
+			ro.max_open = (size_t)atol(optarg);
+			break;
 		case OPT_FSYNC:
 			fsync_opt = optarg;
 			if (chr_queue_sync_parse(optarg, &qo.sync, &qo.sync_ms) < 0)
@@ -343,23 +463,48 @@ int main(int argc, char **argv)
 			return CHR_EX_USAGE;
 		}
 	}
-	if (queue) {
+	if (queue || route) {
+		if (queue && route)
+			chr_usage_error("--queue and --route exclude each other");
 		if (root)
-			chr_usage_error("--queue and --archive exclude each other");
+			chr_usage_error("--%s and --archive exclude each other", queue ? "queue" : "route");
 		if (o.append || o.source || o.stage || publish || ledger || info_path || report)
-			chr_usage_error("--queue takes none of the archive options");
+			chr_usage_error("--%s takes none of the archive options", queue ? "queue" : "route");
 		if (o.seg_size && (o.seg_size < 4096 || o.seg_size % 4096))
 			chr_usage_error("a queue segment size is a multiple of 4K");
 		qo.seg_size = o.seg_size;
 		nfiles = argc - optind;
-		queue_input(queue, &qo, nfiles > 0 ? argv + optind : stdin_only,
-			    nfiles > 0 ? nfiles : 1, progress, verbose);
+		files = nfiles > 0 ? argv + optind : stdin_only;
+		if (nfiles == 0)
+			nfiles = 1;
+		if (queue) {
+			if (ro.max_open)
+				chr_usage_error("--max-open is for --route");
+			queue_input(queue, &qo, files, nfiles, resume, progress, verbose);
+			return CHR_EX_OK;
+		}
+		ro.tmpl = route;
+		ro.qo = qo;
+		if (!ro.qo.seg_size)
+			ro.qo.seg_size = ROUTE_SEG_SIZE;
+		ro.resume = resume;
+		if (ro.max_open) {
+			if (fd_room(ro.max_open) < ro.max_open)
+				chr_usage_error("--max-open %zu: the limit of open files is too low "
+						"(ulimit -n)", ro.max_open);
+		} else {
+			ro.max_open = fd_room(ROUTE_MAX_OPEN);
+		}
+		route_input(&ro, files, nfiles, progress, verbose);
 		return CHR_EX_OK;
 	}
-	if (fsync_opt || qo.flags || qo.roll_ns)
-		chr_usage_error("--create, --fsync, --roll and --retain are for --queue");
+	if (ro.max_open)
+		chr_usage_error("--max-open is for --route");
+	if (fsync_opt || qo.flags || qo.roll_ns || resume)
+		chr_usage_error("--create, --resume, --fsync, --roll and --retain are for --queue and "
+				"--route");
 	if (root == NULL)
-		chr_usage_error("--archive ROOT or --queue DIR is required (--route is not implemented)");
+		chr_usage_error("--archive ROOT, --queue DIR or --route TEMPLATE is required");
 	if (o.stage && publish)
 		chr_usage_error("--stage and --publish exclude each other");
 	if ((o.stage || publish || ledger) && o.source == NULL)
