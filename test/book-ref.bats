@@ -7,7 +7,7 @@ load test_helper
 
 REF="$TOP/test/book-ref"
 L2="$DATA/binance-futures_incremental_book_L2_BTCUSDT_2024-08-08.csv.gz"
-MATCHES="$DATA/binance-futures_bookticker_matches_2024-08-08.csv"
+MATCHES="$DATA/ref/binance-futures_bookticker_matches_2024-08-08.csv"
 H_L2="exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount"
 H_Q="exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount"
 N_MATCHES=629	# the instants of $MATCHES (test/data/README.md)
