@@ -174,6 +174,13 @@ static void out_rec(const struct chr_rec *rec)
 	}
 }
 
+/* Write out what is buffered, before an error ends the program. */
+static void out_flush(void)
+{
+	if (format == FMT_BINARY ? chr_writer_flush(&w) < 0 : fflush(stdout) != 0)
+		write_failed(format == FMT_BINARY ? w.err : errno);
+}
+
 /* The views: text, JSON and CSV output learn the names of the instruments
  * from the DEFINE records read, without writing them. */
 static void out_learn(const struct chr_rec *def)
@@ -355,6 +362,7 @@ static void apply(struct mkt *m, const struct chr_rec *rec, int pass)
 	if (k < 0) {
 		if (errno == ENOMEM)
 			chr_die(CHR_EX_SYS, "out of memory");
+		out_flush();	/* what came before it is good */
 		chr_die(CHR_EX_DATA, "%s: seq %" PRIu64 ": a level does not fit the book's scale "
 			"(price scale %d, size scale %d)", m->name, rec->seq,
 			chr_l2_price_scale(m->b), chr_l2_size_scale(m->b));
@@ -514,8 +522,10 @@ int main(int argc, char **argv)
 			chr_merge_wait(&in);
 			continue;
 		}
-		if (k < 0)
+		if (k < 0) {
+			out_flush();
 			chr_die(in.s[in.failed].status, "%s", in.s[in.failed].err);
+		}
 		if (k == 0)
 			break;
 		if (mode == MODE_AT && rec->ts > at)
