@@ -1,0 +1,145 @@
+#!/usr/bin/env bats
+# The refinery, scripts/chr-refine: a multiplexed raw queue refined into one
+# clean queue per instrument and stream, snapshots injected, and exactly
+# once across stages killed at random moments.
+
+load test_helper
+
+L2="$DATA/binance-futures_incremental_book_L2_BTCUSDT_2024-08-08.csv.gz"
+TRADES="$DATA/binance-futures_trades_BTCUSDT_2024-08-08.csv.gz"
+
+# RAW: BTCUSDT's book and trades and a second instrument, ETHUSDT (the
+# same book under another name), imported apart and merged by chr-tail
+raw() {
+	gzip -cd "$L2" | head -n "${1:-30001}" >b.csv
+	$T chr-csv2ev b.csv >btc.ev
+	sed 's/,BTCUSDT,/,ETHUSDT,/' b.csv | $T chr-csv2ev >eth.ev
+	gzip -cd "$TRADES" | head -n 2001 | $T chr-csv2ev >tr.ev
+	$T chr-tail btc.ev eth.ev tr.ev | $T chr-sink --queue RAW --create -S 1M
+}
+
+# the records of the queues under $1 as JSON lines without seq and crc,
+# the synthetic ones left out (or only them with "synthetic"), sorted
+records() {
+	local dirs=() d
+	for d in $(find "$1" -name control -printf '%h\n' | sort); do dirs+=("$d"); done
+	$T chr-tail --format json "${dirs[@]}" | python3 -c '
+import json, sys
+want = sys.argv[1]
+out = []
+for l in sys.stdin:
+    r = json.loads(l)
+    synthetic = r["flags"] & 1
+    if r["type_name"] == "DEFINE" or (want == "synthetic") != bool(synthetic):
+        continue
+    del r["seq"], r["crc"]
+    out.append((r["ts"], r["venue"], r["market"], r["src_seq"], json.dumps(r, sort_keys=True)))
+for o in sorted(out):
+    print(o[4])' "${2:-raw}"
+}
+
+# every queue under $1 and $2 holds the same records, byte for byte
+same_queues() {
+	local a b
+	a=$(cd "$1" && find . -name control -printf '%h\n' | sort)
+	b=$(cd "$2" && find . -name control -printf '%h\n' | sort)
+	[ "$a" = "$b" ] || { echo "queues differ: $a / $b"; return 1; }
+	for q in $a; do
+		$T chr-tail "$1/$q" >a.q
+		$T chr-tail "$2/$q" >b.q
+		cmp a.q b.q || { echo "$q differs"; return 1; }
+	done
+}
+
+@test "chr-refine: -h, misuse" {
+	run -0 chr-refine -h
+	[[ "${lines[0]}" == "usage: chr-refine "* ]]
+	run -2 chr-refine
+	run -2 chr-refine --shard 3 RAW C
+	run -2 chr-refine --bogus RAW C
+	run -3 --separate-stderr chr-refine nope C
+	[ "$stderr" = "chr-refine: 'nope' is not a queue" ]
+}
+
+@test "1000 raw diffs, 1s interval: the clean book has snapshots that raw had not, each followed by diffs" {
+	gzip -cd "$L2" | $T chr-csv2ev | $T chr-tail --type book --limit 1001 >seed.ev
+	[ "$($T chr-tail --format text --type diff seed.ev | wc -l)" = 1000 ]
+	$T chr-sink --queue RAW --create <seed.ev
+	run -0 --separate-stderr $T chr-refine --once --interval 1s RAW CLEAN
+	[ "$stderr" = "" ]
+	book=CLEAN/binance-futures/BTCUSDT/book
+	[ -f $book/control ]
+	$T chr-tail --format text $book | awk '{ print $2, $7 }' >types
+	injected=$(grep -c '^BOOK_SNAPSHOT flags=.*SYNTHETIC' types)
+	[ "$injected" -ge 3 ]
+	# raw has one snapshot, the vendor's; the clean stream has it and more
+	[ "$($T chr-tail --format text --type snapshot RAW | wc -l)" = 1 ]
+	[ "$(grep -c '^BOOK_SNAPSHOT' types)" = $((injected + 1)) ]
+	# a diff follows each snapshot, and every diff of raw is there
+	awk '/^BOOK_SNAPSHOT/ { s = 1; next } s && !/^BOOK_DIFF/ { exit 1 } { s = 0 } END { exit s }' types
+	[ "$(grep -c '^BOOK_DIFF' types)" = 1000 ]
+}
+
+@test "a multiplexed raw queue refines into a queue per instrument and stream, and merges back" {
+	raw
+	run -0 $T chr-refine --once --interval 5s RAW CLEAN
+	run -0 sh -c "cd CLEAN && find . -name control | sort"
+	[ "${lines[*]}" = "./binance-futures/BTCUSDT/book/control ./binance-futures/BTCUSDT/trade/control ./binance-futures/ETHUSDT/book/control" ]
+	# each starts with its instrument's DEFINE
+	for q in BTCUSDT/book BTCUSDT/trade ETHUSDT/book; do
+		$T chr-tail --format text CLEAN/binance-futures/$q | head -1 | grep -q " DEFINE binance-futures ${q%/*} seq=0 "
+	done
+	# merged back: the raw records, but for seq and the injected snapshots
+	records RAW >raw.json
+	records CLEAN >clean.json
+	[ "$(wc -l <raw.json)" -gt 1000 ]
+	cmp raw.json clean.json
+	[ "$(records CLEAN synthetic | wc -l)" -ge 8 ]
+	# shards split the instruments between refineries
+	run -0 $T chr-refine --once --interval 5s --shard 0/2 RAW S
+	run -0 $T chr-refine --once --interval 5s --shard 1/2 RAW S
+	[ -f S/.refine-0-of-2 ]
+	[ -f S/.refine-1-of-2 ]
+	same_queues CLEAN S
+}
+
+@test "exactly once: stages killed at random moments, the clean queues end byte-identical" {
+	raw 20001
+	$T chr-refine --once --interval 5s -S 256K RAW C1
+	# the same records reach RAW2 in 40 pieces while the refinery follows
+	# it and one of its stages is killed at a random moment, 25 times
+	$T chr-tail RAW >all.ev
+	python3 - all.ev <<'EOF'
+import struct, sys
+data, pos, cuts = open(sys.argv[1], "rb").read(), 0, [0]
+while pos < len(data):
+    pos += (struct.unpack_from("<I", data, pos)[0] + 63) // 64 * 64
+    cuts.append(pos)
+n = len(cuts) - 1
+for i in range(40):
+    a, b = cuts[n * i // 40], cuts[n * (i + 1) // 40]
+    open("piece.%02d" % i, "wb").write(data[a:b])
+EOF
+	$T chr-sink --queue RAW2 --create -S 1M </dev/null
+	( for f in piece.*; do chr-sink --queue RAW2 -S 1M $f; sleep 0.1; done ) 3>&- &
+	feeder=$!
+	kills=0
+	while [ $kills -lt 25 ]; do
+		chr-refine --interval 5s -S 256K RAW2 C2 3>&- 2>/dev/null & pid=$!
+		sleep 0.$((RANDOM % 3))$((RANDOM % 10))
+		stage=$(shuf -n 1 -e chr-tail chr-demux chr-book chr-snapinject chr-sink)
+		kids=$(pgrep -d, -P $pid || true)
+		victim=
+		[ -n "$kids" ] && victim=$(pgrep -x -P "$kids" "$stage" || true)
+		[ -n "$victim" ] && kill -KILL $victim 2>/dev/null && kills=$((kills + 1))
+		# a killed stage stops the refinery (else it follows on: stop it)
+		for _ in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+		kill -TERM $pid 2>/dev/null || true
+		wait $pid || true
+	done
+	wait $feeder
+	$T chr-tail RAW2 | cmp - all.ev
+	# the last run reads to the end
+	$T chr-refine --once --interval 5s -S 256K RAW2 C2
+	same_queues C1 C2
+}
