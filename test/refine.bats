@@ -95,6 +95,17 @@ same_queues() {
 	[ "$(wc -l <raw.json)" -gt 1000 ]
 	cmp raw.json clean.json
 	[ "$(records CLEAN synthetic | wc -l)" -ge 8 ]
+	# a clean book replays from any of its snapshots to the same book
+	book=CLEAN/binance-futures/ETHUSDT/book
+	$T chr-book --at 2030-01-01 --depth 0 --format json $book >whole.json
+	snaps=$($T chr-tail --format json --type snapshot $book | python3 -c '
+import json, sys
+print(" ".join(str(json.loads(l)["seq"]) for l in sys.stdin))')
+	[ $(echo $snaps | wc -w) -ge 4 ]
+	for s in $snaps; do
+		$T chr-tail --from-seq $s $book | $T chr-book --at 2030-01-01 --depth 0 --format json |
+			cmp - whole.json
+	done
 	# shards split the instruments between refineries
 	run -0 $T chr-refine --once --interval 5s --shard 0/2 RAW S
 	run -0 $T chr-refine --once --interval 5s --shard 1/2 RAW S
@@ -127,7 +138,8 @@ EOF
 	while [ $kills -lt 25 ]; do
 		chr-refine --interval 5s -S 256K RAW2 C2 3>&- 2>/dev/null & pid=$!
 		sleep 0.$((RANDOM % 3))$((RANDOM % 10))
-		stage=$(shuf -n 1 -e chr-tail chr-demux chr-book chr-snapinject chr-sink)
+		stages=(chr-tail chr-demux chr-book chr-snapinject chr-sink)
+		stage=${stages[kills % 5]}	# each stage five times
 		kids=$(pgrep -d, -P $pid || true)
 		victim=
 		[ -n "$kids" ] && victim=$(pgrep -x -P "$kids" "$stage" || true)
