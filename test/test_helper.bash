@@ -18,3 +18,14 @@ T="timeout 60"
 setup() {
 	cd "$BATS_TEST_TMPDIR" || return 1
 }
+
+# a test that failed while a process it started in the background ran
+# leaves none behind (a follower would run on for ever)
+teardown() {
+	local p
+	for p in $(jobs -p); do
+		pkill -KILL -P "$p" 2>/dev/null
+		kill -KILL "$p" 2>/dev/null
+	done
+	return 0
+}
