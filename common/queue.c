@@ -469,11 +469,12 @@ static int64_t now_ns(clockid_t clk)
 	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-/* fsync segment id and its index (they may be gone: retention). */
-static void sync_seg(int dirfd, uint64_t id)
+/* fsync segment id and its index (they may be gone: retention). Returns
+ * 0, or -1 with errno when one could not be opened or synced. */
+static int sync_seg(int dirfd, uint64_t id)
 {
 	char name[32];
-	int fd;
+	int fd, rc = 0;
 
 	for (int k = 0; k < 2; k++) {
 		if (k)
@@ -481,10 +482,14 @@ static void sync_seg(int dirfd, uint64_t id)
 		else
 			seg_name(name, id);
 		if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC)) >= 0) {
-			fdatasync(fd);
+			if (fdatasync(fd) < 0)
+				rc = -1;
 			close(fd);
+		} else if (errno != ENOENT) {
+			rc = -1;
 		}
 	}
+	return rc;
 }
 
 #define POOL_MAX 2
@@ -611,7 +616,8 @@ static void *bg_main(void *arg)
 			pthread_mutex_unlock(&b->mu);
 			sync_seg(b->dirfd, id);
 			pthread_mutex_lock(&b->mu);
-			b->synced = id + 1;
+			if (b->synced < id + 1)	/* chr_queue_flush may be ahead */
+				b->synced = id + 1;
 			continue;
 		}
 		if (b->sync == CHR_SYNC_EVERY) {
@@ -1340,6 +1346,47 @@ void chr_queue_commit(struct chr_queue_writer *w, struct chr_rec *rec)
 	commit(w, rec);
 	if (rec->type == CHR_DEFINE && !(rec->flags & CHR_F_REPEAT))
 		def_note(w, rec, 1);
+}
+
+/* Runs in the writer's thread, so the current segment (w->base, w->pos)
+ * cannot roll under it; the sealed ones are the thread's to sync, and the
+ * range taken under b->mu is synced here too: syncing a file twice at once
+ * is harmless (fdatasync waits for the writeback in flight), and b->synced
+ * only moves up. */
+int chr_queue_flush(struct chr_queue_writer *w)
+{
+	struct chr_queue_bg *b = w->bg;
+	uint64_t from, to, id;
+	enum chr_queue_sync sync;
+
+	pthread_mutex_lock(&b->mu);
+	sync = b->sync;
+	from = b->synced;
+	to = b->sealed;
+	pthread_mutex_unlock(&b->mu);
+	if (sync == CHR_SYNC_NEVER)
+		return 0;
+	for (id = from; id < to; id++)
+		if (sync_seg(w->dirfd, id) < 0)
+			goto fail;
+	id = w->id;
+	pthread_mutex_lock(&b->mu);
+	if (b->synced < to)
+		b->synced = to;
+	pthread_mutex_unlock(&b->mu);
+	if (msync(w->base, w->pos, MS_SYNC) < 0 ||
+	    (w->idx && msync(w->idx, w->idx_size, MS_SYNC) < 0))
+		goto fail;
+	return 0;
+fail:
+	{
+		int e = errno;
+		char name[32];
+
+		seg_name(name, id);
+		return qfail(w->err, &w->status, CHR_EX_SYS, e, "%s/%s: cannot sync: %s", w->dir,
+			     name, strerror(e));
+	}
 }
 
 int chr_queue_append(struct chr_queue_writer *w, const struct chr_rec *rec)

@@ -178,6 +178,15 @@ void chr_queue_commit(struct chr_queue_writer *w, struct chr_rec *rec);
  * chr_queue_reserve. */
 int chr_queue_append(struct chr_queue_writer *w, const struct chr_rec *rec);
 
+/* Make every record committed so far durable: fdatasync the sealed
+ * segments (and indexes) the background thread has not synced yet and
+ * msync the written part of the current one, so that a machine crash
+ * after it returns loses none of them. Call it from the writer's thread
+ * (as reserve and commit). With the policy CHR_SYNC_NEVER it does nothing
+ * (the queue is not meant to survive a crash). Returns 0, or -1 with
+ * errno, w->status (CHR_EX_SYS) and w->err. */
+int chr_queue_flush(struct chr_queue_writer *w);
+
 /* Open the queue in dir for reading from the first record whose seq is at
  * least from_seq (records before it are skipped as they are read; 0 = from
  * the start). Returns 0, or -1 with errno and r->err: ENOENT when dir holds

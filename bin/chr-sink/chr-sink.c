@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,9 @@ static const char usage_text[] =
 	"usage: chr-sink --queue DIR [--create] [--resume] [--fsync never|seal|PERIOD]\n"
 	"                [--segment-size SIZE] [--roll PERIOD] [--retain AGE]\n"
 	"                [--progress] [-v] [FILE...]\n"
+	"       chr-sink --queue DIR --tap HOT --reader NAME [--follow] [--create]\n"
+	"                [--fsync never|seal|PERIOD] [--segment-size SIZE]\n"
+	"                [--roll PERIOD] [-v]\n"
 	"       chr-sink --route TEMPLATE [--resume] [--max-open N]\n"
 	"                [--fsync never|seal|PERIOD] [--segment-size SIZE]\n"
 	"                [--roll PERIOD] [--retain AGE] [--progress] [-v] [FILE...]\n"
@@ -44,6 +48,11 @@ static const char usage_text[] =
 	"                          with {venue} {symbol} {stream} {date} (created)\n"
 	"  -c, --create            create DIR when it is missing\n"
 	"      --resume            skip the input records a queue holds already\n"
+	"      --tap HOT           copy the queue HOT to DIR as the named reader NAME,\n"
+	"                          committing its position once DIR holds it durably\n"
+	"      --reader NAME       the named reader of HOT (resumed where it stopped)\n"
+	"  -f, --follow            at the end of HOT, wait for more (until SIGINT or\n"
+	"                          SIGTERM)\n"
 	"      --max-open N        keep at most N routed queues open (default 256)\n"
 	"      --fsync POLICY      never (default), seal (each sealed segment), or a\n"
 	"                          period such as 100ms (also the active segment)\n"
@@ -293,6 +302,145 @@ static void queue_input(const char *dir, const struct chr_queue_opts *qo, char *
 	chr_queue_writer_close(&q);
 }
 
+static volatile sig_atomic_t stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* Records of the hot queue between two commits of the tap's position,
+ * at most: a commit costs an fsync of the archive queue. */
+#define TAP_BATCH 65536
+
+/* Make what the tap appended durable in q, then commit next as the named
+ * reader's position in the hot queue: never the other way round, so that
+ * retention cannot remove a record the archive queue could still lose. */
+static void tap_commit(struct chr_queue_writer *q, struct chr_queue_pos *pos, uint64_t next)
+{
+	if (chr_queue_flush(q) < 0) {
+		chr_queue_writer_close(q);
+		chr_die(q->status, "%s", q->err);
+	}
+	if (chr_queue_pos_commit(pos, next) < 0) {
+		chr_queue_writer_close(q);
+		chr_die(pos->status, "%s", pos->err);
+	}
+}
+
+/* The archive tap: copy the queue hot, read as the named reader name from
+ * its committed position, to the queue dir, and commit the position after
+ * each batch is durable there. What a killed tap appended after its last
+ * commit comes again and is skipped as --resume does. */
+static void tap_input(const char *dir, const struct chr_queue_opts *qo, const char *hot,
+		      const char *name, int follow, int verbose)
+{
+	struct chr_queue_writer q;
+	struct chr_queue_pos pos;
+	struct chr_source src;
+	struct resume rs;
+	const struct chr_rec *rec;
+	uint64_t next, done, first, pending = 0, appended = 0;
+	char err[512];
+	int status, k = 0;
+
+	struct stat sh, sd;
+
+	if (!chr_is_queue(hot))
+		chr_die(CHR_EX_SYS, "'%s' is not a queue", hot);
+	/* it would copy its own appends forever */
+	if (stat(hot, &sh) == 0 && stat(dir, &sd) == 0 && sh.st_dev == sd.st_dev &&
+	    sh.st_ino == sd.st_ino)
+		chr_usage_error("--tap '%s' is the queue --queue '%s' writes", hot, dir);
+	if (chr_queue_writer_open(&q, dir, qo) < 0) {
+		if (errno == ENOENT && !(qo->flags & CHR_QUEUE_CREATE))
+			chr_die(CHR_EX_SYS, "%s; --create makes it", q.err);
+		chr_die(q.status, "%s", q.err);
+	}
+	first = q.seq;
+	if (resume_load(&rs, &q, 0, NULL, NULL, err, &status) < 0) {
+		chr_queue_writer_close(&q);
+		chr_die(status, "%s", err);
+	}
+	if (chr_queue_pos_open(&pos, hot, name,
+			       qo->sync == CHR_SYNC_NEVER ? 0 : CHR_QUEUE_POS_SYNC) < 0) {
+		chr_queue_writer_close(&q);
+		chr_die(pos.status, "%s", pos.err);
+	}
+	chr_source_init(&src, NULL);
+	src.follow = follow;
+	src.from_seq = pos.seq;
+	src.exact = 1;
+	if (chr_source_add_path(&src, hot) < 0) {
+		chr_queue_writer_close(&q);
+		chr_die(src.status, "%s", src.err);
+	}
+	if (follow) {
+		struct sigaction sa = { .sa_handler = on_stop };
+
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
+	next = done = pos.seq;
+	for (;;) {
+		if (next != done && (pending >= TAP_BATCH || stop || chr_source_may_block(&src))) {
+			tap_commit(&q, &pos, next);
+			done = next;
+			pending = 0;
+		}
+		if (stop)
+			break;
+		k = chr_source_next(&src, &rec);
+		if (k == 2) {
+			chr_source_wait(&src, 1000);
+			if (chr_queue_pos_beat(&pos) < 0) {
+				chr_queue_writer_close(&q);
+				chr_die(pos.status, "%s", pos.err);
+			}
+			continue;
+		}
+		if (k <= 0)
+			break;
+		pending++;
+		if (!(rec->flags & CHR_F_REPEAT))	/* they come from behind the start */
+			next = rec->seq + 1;
+		/* the records after the last commit that reached dir before a
+		 * kill come again: skip them */
+		k = resume_skip(&rs, rec, dir, src.rd.name, src.rd.rec_off, err);
+		if (k < 0 || (!k && resume_src_check(rec, q.seq, dir, src.rd.name, src.rd.rec_off,
+						     err) < 0)) {
+			chr_queue_writer_close(&q);
+			chr_die(CHR_EX_DATA, "%s", err);
+		}
+		if (k)
+			continue;
+		if (chr_queue_append(&q, rec) < 0) {
+			chr_queue_writer_close(&q);
+			if (errno == EINVAL)
+				chr_die(CHR_EX_DATA, "%s: seq %" PRIu64 ": record larger than a "
+					"queue segment", hot, rec->seq);
+			chr_die(q.status, "%s", q.err);
+		}
+		appended++;
+	}
+	/* what was read before an error is good: archive it, then report */
+	if (next != done)
+		tap_commit(&q, &pos, next);
+	if (k < 0) {
+		chr_queue_writer_close(&q);
+		chr_die(src.status, "%s; the %" PRIu64 " records before it were appended",
+			src.err, appended);
+	}
+	if (verbose)
+		chr_warn("%s: %" PRIu64 " records appended, seq %" PRIu64 " to %" PRIu64 ", %"
+			 PRIu64 " skipped (held already); reader '%s' of '%s' at seq %" PRIu64,
+			 dir, appended, first, q.seq, rs.skipped, name, hot, next);
+	chr_queue_pos_close(&pos);
+	chr_source_free(&src);
+	chr_queue_writer_close(&q);
+}
+
 /* Append the records of files to the queues of the route o. */
 static void route_input(const struct route_opts *o, char *const *files, int nfiles,
 			int progress, int verbose)
@@ -358,7 +506,7 @@ static size_t fd_room(size_t n)
 }
 
 enum { OPT_STAGE = 256, OPT_PUBLISH, OPT_LEDGER_INFO, OPT_FSYNC, OPT_ROLL, OPT_RETAIN, OPT_ROUTE,
-	OPT_RESUME, OPT_MAX_OPEN };
+	OPT_RESUME, OPT_MAX_OPEN, OPT_TAP, OPT_READER };
 
 /* Segment size of routed queues: there may be hundreds, each with a spare. */
 #define ROUTE_SEG_SIZE (4u << 20)
@@ -370,6 +518,9 @@ int main(int argc, char **argv)
 		{"queue", required_argument, NULL, 'q'},
 		{"route", required_argument, NULL, OPT_ROUTE},
 		{"resume", no_argument, NULL, OPT_RESUME},
+		{"tap", required_argument, NULL, OPT_TAP},
+		{"reader", required_argument, NULL, OPT_READER},
+		{"follow", no_argument, NULL, 'f'},
 		{"max-open", required_argument, NULL, OPT_MAX_OPEN},
 		{"create", no_argument, NULL, 'c'},
 		{"fsync", required_argument, NULL, OPT_FSYNC},
@@ -393,7 +544,8 @@ int main(int argc, char **argv)
 	struct chr_queue_opts qo = {0};
 	const char *queue = NULL, *fsync_opt = NULL, *route = NULL;
 	struct route_opts ro = {0};
-	int resume = 0;
+	const char *tap = NULL, *reader = NULL;
+	int resume = 0, follow = 0;
 	char buf[256];
 	const char *root = NULL, *report = NULL, *ledger = NULL, *info_path = NULL, *bad;
 	int verbose = 0, progress = -1, publish = 0, c, status, nfiles;
@@ -405,7 +557,7 @@ int main(int argc, char **argv)
 	char *const *files;
 
 	chr_setprog(argv[0]);
-	while ((c = getopt_long(argc, argv, "a:q:cAs:S:l:r:pvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:q:cfAs:S:l:r:pvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a': root = optarg; break;
 		case 'q': queue = optarg; break;
@@ -416,6 +568,13 @@ int main(int argc, char **argv)
 			route = optarg;
 			break;
 		case OPT_RESUME: resume = 1; break;
+		case OPT_TAP: tap = optarg; break;
+		case OPT_READER:
+			if (chr_name_check(optarg) != NULL)
+				chr_usage_error("reader name '%s': %s", optarg, chr_name_check(optarg));
+			reader = optarg;
+			break;
+		case 'f': follow = 1; break;
 		case OPT_MAX_OPEN:
 			if (strspn(optarg, "0123456789") != strlen(optarg) || strlen(optarg) > 7 ||
 			    atol(optarg) < 1 || atol(optarg) > 1000000)
@@ -463,6 +622,20 @@ int main(int argc, char **argv)
 			return CHR_EX_USAGE;
 		}
 	}
+	if (tap || reader || follow) {
+		if (!tap)
+			chr_usage_error("--%s is for --tap", reader ? "reader" : "follow");
+		if (!queue)
+			chr_usage_error("--tap needs --queue DIR, the archive queue");
+		if (!reader)
+			chr_usage_error("--tap needs --reader NAME");
+		if (route || root)
+			chr_usage_error("--tap and --%s exclude each other", route ? "route" : "archive");
+		if (optind < argc)
+			chr_usage_error("--tap reads no FILE, but '%s' is given", argv[optind]);
+		if (progress == 1)
+			chr_usage_error("--progress is not for --tap");
+	}
 	if (queue || route) {
 		if (queue && route)
 			chr_usage_error("--queue and --route exclude each other");
@@ -480,7 +653,10 @@ int main(int argc, char **argv)
 		if (queue) {
 			if (ro.max_open)
 				chr_usage_error("--max-open is for --route");
-			queue_input(queue, &qo, files, nfiles, resume, progress, verbose);
+			if (tap)
+				tap_input(queue, &qo, tap, reader, follow, verbose);
+			else
+				queue_input(queue, &qo, files, nfiles, resume, progress, verbose);
 			return CHR_EX_OK;
 		}
 		ro.tmpl = route;

@@ -874,6 +874,45 @@ static void test_repeats(void)
 	rmdir_r(dir);
 }
 
+/* chr_queue_flush beside the thread's own syncing: between appends that
+ * roll, at once after open, and under the policy never. */
+static void test_flush(void)
+{
+	char dir[] = "/tmp/t-queue.XXXXXX";
+	struct chr_queue_opts o = small;
+	struct chr_queue_writer w;
+	struct chr_queue_reader r;
+	const struct chr_rec *rec;
+	uint64_t i, seq, bad = 0;
+
+	CHECK(mkdtemp(dir) != NULL);
+	o.sync = CHR_SYNC_SEAL;
+	CHECK(chr_queue_writer_open(&w, dir, &o) == 0);
+	CHECK(chr_queue_flush(&w) == 0);
+	for (i = 0; i < 5000; i++) {
+		if (put(&w, i, i & 1) < 0)
+			bad++;
+		if (i % 97 == 0 && chr_queue_flush(&w) < 0)
+			bad++;
+	}
+	CHECK(bad == 0);
+	CHECK(w.id > 5);
+	CHECK(chr_queue_flush(&w) == 0);
+	CHECK(chr_queue_writer_close(&w) == 0);
+	o.sync = CHR_SYNC_NEVER;
+	o.flags = 0;
+	CHECK(chr_queue_writer_open(&w, dir, &o) == 0);
+	CHECK(put(&w, i, 0) == 0 && chr_queue_flush(&w) == 0);
+	CHECK(chr_queue_writer_close(&w) == 0);
+	CHECK(chr_queue_reader_open(&r, dir, 0) == 0);
+	for (seq = 0; chr_queue_next(&r, &rec) == 1; seq++)
+		if (!verify(rec, seq))
+			bad++;
+	CHECK(seq == i + 1 && bad == 0);
+	chr_queue_reader_close(&r);
+	rmdir_r(dir);
+}
+
 int main(void)
 {
 	test_basic();
@@ -886,5 +925,6 @@ int main(void)
 	test_repeats();
 	test_fanout();
 	test_crash();
+	test_flush();
 	return unit_done("t-queue");
 }
