@@ -887,16 +887,20 @@ static void def_load(struct chr_queue_writer *w)
 {
 	unsigned char *map;
 	uint64_t size;
+	int64_t ts = w->count ? w->ts_max : INT64_MIN;
 
 	if (w->id > 0 && seg_map(w->dirfd, w->id - 1, 0, &map, &size) == 0) {
 		const struct chr_seg *h = (const struct chr_seg *)(const void *)map;
 
-		if (!seg_bad(map, w->id - 1))
+		if (!seg_bad(map, w->id - 1)) {
 			def_scan(w, map, (h->flags & CHR_SEG_SEALED) ? h->end : size, 0);
+			if ((h->flags & CHR_SEG_SEALED) && h->count && h->ts_max > ts)
+				ts = h->ts_max;
+		}
 		munmap(map, size);
 	}
 	if (!def_scan(w, w->base, w->pos, 1))
-		def_repeat(w, INT64_MIN, 0);
+		def_repeat(w, ts, 0);
 }
 
 /* Scan the current segment from its header: keep the good records, zero
@@ -1344,7 +1348,7 @@ void chr_queue_commit(struct chr_queue_writer *w, struct chr_rec *rec)
 {
 	rec->flags &= ~CHR_F_REPEAT;	/* only the writer makes repeats */
 	commit(w, rec);
-	if (rec->type == CHR_DEFINE && !(rec->flags & CHR_F_REPEAT))
+	if (rec->type == CHR_DEFINE)
 		def_note(w, rec, 1);
 }
 
@@ -1483,6 +1487,7 @@ enum pick { PICK_SEQ, PICK_TS, PICK_END };
 static int reader_pick(struct chr_queue_reader *r, enum pick how, uint64_t seq, int64_t ts)
 {
 	r->pre = 0;
+	r->defs = 0;
 	for (int attempt = 0;; attempt++) {
 		uint64_t *ids = NULL;
 		ssize_t n = list_ids(r->dirfd, 0, &ids), i, pick = -1, first = -1, last = -1;
@@ -1652,30 +1657,31 @@ int chr_queue_seek_end(struct chr_queue_reader *r)
 void chr_queue_seek_defines(struct chr_queue_reader *r)
 {
 	r->pre = CHR_HDR_SIZE;
+	r->defs = 1;
 }
 
-/* The next DEFINE at the head of the segment (repeats, or the originals
- * in the first segment), while seek_defines asked for them: 1 and *out, 0
- * when there are no more, -1 on a bad one. */
+/* The next DEFINE between the segment's head and where the seek's scan
+ * starts (r->pos), while seek_defines asked for them: 1 and *out, 0 when
+ * there are no more, -1 on a bad record. */
 static int next_define(struct chr_queue_reader *r, const struct chr_rec **out)
 {
-	const struct chr_rec *rec = (const struct chr_rec *)(r->base + r->pre);
-	uint32_t len = r->pre + CHR_HDR_SIZE <= r->size ?
-		__atomic_load_n(&rec->len, __ATOMIC_ACQUIRE) : 0;
-	const char *why;
+	while (r->pre < r->pos) {
+		const struct chr_rec *rec = (const struct chr_rec *)(r->base + r->pre);
+		uint32_t len = __atomic_load_n(&rec->len, __ATOMIC_ACQUIRE);
+		const char *why;
 
-	if (len < CHR_HDR_SIZE || len > CHR_REC_MAX || r->pre + chr_rec_span(len) > r->size ||
-	    rec->type != CHR_DEFINE || (r->started && rec->seq >= r->want)) {
-		r->pre = 0;
-		return 0;
+		if (len < CHR_HDR_SIZE || len > CHR_REC_MAX || r->pre + chr_rec_span(len) > r->pos)
+			return rdata(r, r->pre, "bad record length");
+		if ((why = chr_rec_check(rec)))
+			return rdata(r, r->pre, why);
+		r->pre += chr_rec_span(len);
+		if (rec->type == CHR_DEFINE) {
+			*out = rec;
+			return 1;
+		}
 	}
-	if ((why = chr_rec_check(rec)))
-		return rdata(r, r->pre, why);
-	r->pre += chr_rec_span(len);
-	if (!r->started && r->want <= rec->seq)
-		r->want = rec->seq + 1;
-	*out = rec;
-	return 1;
+	r->pre = 0;
+	return 0;
 }
 
 int chr_queue_reader_open(struct chr_queue_reader *r, const char *dir, uint64_t from_seq)
@@ -1787,14 +1793,19 @@ int chr_queue_next(struct chr_queue_reader *r, const struct chr_rec **out)
 			return rdata(r, r->pos, "seq out of order");
 		r->pos += chr_rec_span(len);
 		if (!r->started) {
-			if (rec->seq < r->want)
-				continue;
-			if (r->want_ts != INT64_MIN) {
+			int skip = rec->seq < r->want;
+
+			if (!skip && r->want_ts != INT64_MIN) {
 				if (rec->ts > r->ts_seen)
 					r->ts_seen = rec->ts;
-				if (r->ts_seen < r->want_ts)
-					continue;
+				skip = r->ts_seen < r->want_ts;
 			}
+			if (skip && r->defs && rec->type == CHR_DEFINE) {
+				*out = rec;	/* seek_defines: passed, but named */
+				return 1;
+			}
+			if (skip)
+				continue;
 		}
 		r->started = 1;
 		r->want = rec->seq + 1;

@@ -132,8 +132,9 @@ struct chr_queue_reader {
 	int64_t ts_seen;	/* largest ts of the records passed in the
 				 * segment, once a seek by time set it */
 	int started;		/* a record was returned: seq must be +1 each */
-	uint64_t pre;		/* offset of the next DEFINE repeat to return
-				 * before the seek's record, or 0 */
+	uint64_t pre;		/* offset from which to look for the DEFINEs
+				 * before the seek's scan starts, or 0 */
+	int defs;		/* seek_defines: DEFINEs the seek passes come too */
 	uint64_t start;		/* our process's start time, for sleeping */
 	int status;		/* after -1: CHR_EX_DATA or CHR_EX_SYS */
 	char err[512];		/* after -1: "dir/000000003.q: byte 4096: bad crc" */
@@ -226,10 +227,13 @@ int chr_queue_seek_ts(struct chr_queue_reader *r, int64_t ts);
 /* Position r after the last committed record. Returns 0 or -1 as above. */
 int chr_queue_seek_end(struct chr_queue_reader *r);
 
-/* After a seek: return first the DEFINE records at the head of the segment
- * the seek chose (the repeats of docs/format.md, "DEFINE repeats", or the
- * first segment's own), so that a reader that starts mid-queue knows the
- * names of the instruments it meets. They come with their own, lower, seq. */
+/* After a seek: return first every DEFINE record of the segment the seek
+ * chose that comes before the record sought (the repeats at its head,
+ * docs/format.md "DEFINE repeats", and those after them), so that a reader
+ * that starts mid-queue knows the names of the instruments of that
+ * segment and of those before it (unless they were too many to repeat).
+ * They come with their own, lower, seq. The seek then costs a scan of the
+ * segment up to that record. */
 void chr_queue_seek_defines(struct chr_queue_reader *r);
 
 /* A named reader's persisted position, QUEUE/readers/NAME: the next seq it

@@ -201,6 +201,12 @@ wait_count() {
 	[ "${lines[1]}" = 101 ]
 	[ "${lines[100]}" = 200 ]
 	[ -f Q/readers/r ]
+	# read to the end, a second run has nothing but the DEFINE to give
+	$T chr-tail --reader r2 Q >/dev/null
+	run -0 seqs --reader r2 Q
+	[ "${#lines[@]}" = 1 ]
+	run -0 seqs --reader r2 Q
+	[ "${#lines[@]}" = 1 ]
 	# killed at random moments while following: the next run starts at
 	# its last commit, never past what the killed one wrote out, never
 	# before where that one started

@@ -56,6 +56,7 @@ same_queues() {
 	[[ "${lines[0]}" == "usage: chr-refine "* ]]
 	run -2 chr-refine
 	run -2 chr-refine --shard 3 RAW C
+	run -2 chr-refine --shard 5/3 RAW C
 	run -2 chr-refine --bogus RAW C
 	run -3 --separate-stderr chr-refine nope C
 	[ "$stderr" = "chr-refine: 'nope' is not a queue" ]

@@ -403,7 +403,9 @@ static void tap_input(const char *dir, const struct chr_queue_opts *qo, const ch
 		if (k <= 0)
 			break;
 		pending++;
-		if (!(rec->flags & CHR_F_REPEAT))	/* they come from behind the start */
+		/* a DEFINE may come from behind the start: it does not move
+		 * the position (resume skips it when it comes again) */
+		if (rec->type != CHR_DEFINE)
 			next = rec->seq + 1;
 		/* the records after the last commit that reached dir before a
 		 * kill come again: skip them */

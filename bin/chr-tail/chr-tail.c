@@ -507,7 +507,9 @@ int main(int argc, char **argv)
 		}
 		if (k <= 0)
 			break;
-		if (!(rec->flags & CHR_F_REPEAT))	/* they come from behind a seek */
+		/* a DEFINE may come from behind the start (a seek passes them
+		 * on): it does not move the position, and comes again */
+		if (rec->type != CHR_DEFINE)
 			next_seq = rec->seq + 1;
 		if ((format == FMT_TEXT || format == FMT_JSON) && chr_fmt_learn(&fmt, rec) < 0)
 			chr_die(CHR_EX_SYS, "out of memory");

@@ -862,6 +862,20 @@ static void test_repeats(void)
 	}
 	CHECK(chr_queue_next(&r, &rec) == 1 && rec->seq == w.seq - 5);
 	chr_queue_reader_close(&r);
+	/* just after a DEFINE in the middle of a segment: the head's repeats
+	 * and that DEFINE come first */
+	CHECK(chr_queue_reader_open(&r, dir, 0) == 0);
+	CHECK(chr_queue_seek_seq(&r, (uint64_t)src[1] + 5) == 0);
+	chr_queue_seek_defines(&r);
+	{
+		uint32_t markets = 0;
+
+		while (chr_queue_next(&r, &rec) == 1 && rec->type == CHR_DEFINE)
+			markets |= 1u << rec->market;
+		CHECK(markets == ((1u << 1) | (1u << 2)));
+		CHECK(rec->seq == (uint64_t)src[1] + 5);
+	}
+	chr_queue_reader_close(&r);
 	/* and from the end */
 	CHECK(chr_queue_reader_open(&r, dir, 0) == 0);
 	CHECK(chr_queue_seek_end(&r) == 0);
