@@ -106,7 +106,7 @@ same() {
 
 @test "-h shows --route; misuse exits 2" {
 	run -0 $T chr-sink -h
-	assert_line --index 3 "       chr-sink --route TEMPLATE [--resume] [--max-open N]"
+	assert_line "       chr-sink --route TEMPLATE [--resume] [--max-open N]"
 	run -2 --separate-stderr $T chr-sink --route 'R/{venue}/{sym}'
 	assert_equal "${stderr_lines[0]}" "chr-sink: route template 'R/{venue}/{sym}': unknown placeholder '{sym}' (not {venue}, {symbol}, {stream} or {date})"
 	run -2 --separate-stderr $T chr-sink --route 'R/{}'
