@@ -28,27 +28,6 @@ l2csv() {
 	done
 }
 
-# drop FILE N TYPE: FILE without the N-th (0-based) record of TYPE
-drop() {
-	python3 - "$@" <<'EOF'
-import struct, sys
-data = open(sys.argv[1], "rb").read()
-n, t = int(sys.argv[2]), int(sys.argv[3], 0)
-out, pos, k = bytearray(), 0, 0
-while pos < len(data):
-    ln, typ = struct.unpack_from("<IH", data, pos)
-    span = (ln + 63) // 64 * 64
-    if typ == t:
-        k += 1
-        if k - 1 == n:
-            pos += span
-            continue
-    out += data[pos:pos + span]
-    pos += span
-sys.stdout.buffer.write(out)
-EOF
-}
-
 # "DDTHH:MM:SS SYMBOL TYPE flags=F" of each record
 show() {
 	$T chr-tail --format text "$@" | awk '{ print substr($1, 9, 11), $4, $2, $7 }'

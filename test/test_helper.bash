@@ -19,6 +19,27 @@ setup() {
 	cd "$BATS_TEST_TMPDIR" || return 1
 }
 
+# drop FILE N TYPE: FILE without the N-th (0-based) record of TYPE
+drop() {
+	python3 - "$@" <<'EOF'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+n, t = int(sys.argv[2]), int(sys.argv[3], 0)
+out, pos, k = bytearray(), 0, 0
+while pos < len(data):
+    ln, typ = struct.unpack_from("<IH", data, pos)
+    span = (ln + 63) // 64 * 64
+    if typ == t:
+        k += 1
+        if k - 1 == n:
+            pos += span
+            continue
+    out += data[pos:pos + span]
+    pos += span
+sys.stdout.buffer.write(out)
+EOF
+}
+
 # a test that failed while a process it started in the background ran
 # leaves none behind (a follower would run on for ever)
 teardown() {
