@@ -1,5 +1,5 @@
-/* book.h - the L2 order book of one market, with exact decimals, and a
- * table of books keyed by (venue, market) (docs/book.md). */
+/* book.h - the L2 order book of one market, with exact decimals
+ * (docs/book.md). */
 #ifndef CHR_BOOK_H
 #define CHR_BOOK_H
 
@@ -75,24 +75,5 @@ int chr_l2_best(const struct chr_l2 *b, int side, struct chr_level *out);
  * first. Returns the payload size; writes only when it fits in cap bytes
  * (call with cap 0 to learn the size). */
 size_t chr_l2_snapshot(const struct chr_l2 *b, size_t depth, void *payload, size_t cap);
-
-/* A table of books keyed by (venue, market). */
-struct chr_books;
-
-struct chr_books *chr_books_new(void);
-void chr_books_free(struct chr_books *t);
-
-/* The book of (venue, market), created empty when absent; NULL when out of
- * memory. */
-struct chr_l2 *chr_books_get(struct chr_books *t, uint16_t venue, uint32_t market);
-
-/* The book of (venue, market), or NULL when the table has none. */
-struct chr_l2 *chr_books_find(const struct chr_books *t, uint16_t venue, uint32_t market);
-
-/* Visit every book in the order of first appearance; fn returns non-zero
- * to stop (that value is returned), else 0 at the end. */
-int chr_books_each(const struct chr_books *t,
-		   int (*fn)(uint16_t venue, uint32_t market, struct chr_l2 *b, void *arg),
-		   void *arg);
 
 #endif

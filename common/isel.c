@@ -35,13 +35,14 @@ uint32_t chr_shard_of(const char *venue, const char *symbol, uint32_t n)
 void chr_isel_init(struct chr_isel *s)
 {
 	memset(s, 0, sizeof *s);
+	chr_tab_init(&s->made, sizeof(int));
 }
 
 void chr_isel_free(struct chr_isel *s)
 {
 	free(s->venues);
 	free(s->symbols);
-	free(s->v);
+	chr_tab_free(&s->made);
 	memset(s, 0, sizeof *s);
 }
 
@@ -106,62 +107,27 @@ static int decide(const struct chr_isel *s, const char *venue, const char *symbo
 	return unknown ? CHR_ISEL_UNNAMED : CHR_ISEL_YES;
 }
 
-static struct chr_isel_ent *slot(const struct chr_isel *s, uint64_t key)
+/* The decision of (venue, market), -1 when new. NULL when out of memory. */
+static int *entry(struct chr_isel *s, uint16_t venue, uint32_t market)
 {
-	uint64_t h = (key ^ key >> 29) * 0x9e3779b97f4a7c15u;
-	size_t i;
+	int fresh, *e = chr_tab_get(&s->made, venue, market, &fresh);
 
-	for (i = (size_t)(h >> 17) & (s->cap - 1); s->v[i].key != 0; i = (i + 1) & (s->cap - 1))
-		if (s->v[i].key == key)
-			break;
-	return &s->v[i];
-}
-
-/* The entry of key, made (state -1) when new. NULL when out of memory. */
-static struct chr_isel_ent *entry(struct chr_isel *s, uint64_t key)
-{
-	struct chr_isel_ent *e;
-
-	if (s->last && s->last->key == key)
-		return s->last;
-	if ((s->n + 1) * 2 > s->cap) {
-		struct chr_isel ns = *s;
-
-		ns.cap = s->cap ? 2 * s->cap : 256;
-		ns.v = calloc(ns.cap, sizeof *ns.v);
-		if (ns.v == NULL)
-			return NULL;
-		for (size_t i = 0; i < s->cap; i++)
-			if (s->v[i].key != 0)
-				*slot(&ns, s->v[i].key) = s->v[i];
-		free(s->v);
-		s->v = ns.v;
-		s->cap = ns.cap;
-	}
-	e = slot(s, key);
-	if (e->key == 0) {
-		e->key = key;
-		e->state = -1;
-		s->n++;
-	}
-	s->last = e;
+	if (e && fresh)
+		*e = -1;
 	return e;
 }
 
 int chr_isel_get(struct chr_isel *s, uint16_t venue, uint32_t market)
 {
-	uint64_t key = (uint64_t)venue << 32 | market;
-	struct chr_isel_ent *e;
 	const char *vname = NULL, *sname = NULL;
+	int *e;
 
-	if (key == 0)
+	if (venue == 0 && market == 0)
 		return CHR_ISEL_YES;	/* no instrument: not selected by name */
-	if (s->last && s->last->key == key)
-		return s->last->state;
-	if ((e = entry(s, key)) == NULL)
+	if ((e = entry(s, venue, market)) == NULL)
 		return -1;
-	if (e->state >= 0)
-		return e->state;
+	if (*e >= 0)
+		return *e;
 	for (size_t i = 0; s->map && i < s->map->n; i++) {
 		const struct chr_sym *m = &s->map->v[i];
 
@@ -173,30 +139,28 @@ int chr_isel_get(struct chr_isel *s, uint16_t venue, uint32_t market)
 			break;
 		}
 	}
-	e->state = decide(s, vname, sname);
-	if (e->state == CHR_ISEL_UNNAMED)
+	*e = decide(s, vname, sname);
+	if (*e == CHR_ISEL_UNNAMED)
 		s->unnamed++;
-	return e->state;
+	return *e;
 }
 
 int chr_isel_define(struct chr_isel *s, uint16_t venue, uint32_t market, const char *vname,
 		    const char *sname)
 {
-	uint64_t key = (uint64_t)venue << 32 | market;
-	struct chr_isel_ent *e;
+	int *e;
 
-	if (key == 0)
+	if (venue == 0 && market == 0)
 		return CHR_ISEL_YES;
-	if ((e = entry(s, key)) == NULL)
+	if ((e = entry(s, venue, market)) == NULL)
 		return -1;
-	return e->state = decide(s, vname, sname);
+	return *e = decide(s, vname, sname);
 }
 
 void chr_isel_count(const struct chr_isel *s, uint64_t *seen, uint64_t *selected)
 {
-	*seen = s->n;
+	*seen = s->made.n;
 	*selected = 0;
-	for (size_t i = 0; i < s->cap; i++)
-		if (s->v[i].key != 0 && s->v[i].state == CHR_ISEL_YES)
-			(*selected)++;
+	for (size_t i = 0; i < s->made.n; i++)
+		*selected += *(const int *)s->made.v[i] == CHR_ISEL_YES;
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "map.h"
 #include "sym.h"
 
 /* decisions */
@@ -20,19 +21,12 @@
  * map), not ids, so the shard does not depend on how ids were assigned. */
 uint32_t chr_shard_of(const char *venue, const char *symbol, uint32_t n);
 
-struct chr_isel_ent {
-	uint64_t key;		/* venue << 32 | market; 0: an empty slot */
-	int state;		/* CHR_ISEL_... */
-};
-
 struct chr_isel {
 	const char **venues, **symbols;	/* fnmatch(3) patterns, kept, not copied */
 	size_t n_venues, n_symbols;
 	uint32_t shard, shards;		/* shards 0: no shard selection */
 	const struct chr_symmap *map;	/* names of ids with no DEFINE yet; may be NULL */
-	struct chr_isel_ent *v;		/* the decisions made, by key */
-	size_t n, cap;			/* cap: 0 or a power of two */
-	struct chr_isel_ent *last;	/* the entry looked up last */
+	struct chr_tab made;		/* the decisions made: an int, CHR_ISEL_... */
 	uint64_t unnamed;		/* instruments first seen with no name */
 };
 

@@ -2,6 +2,7 @@
  * half full. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "map.h"
 
@@ -50,4 +51,50 @@ void chr_map_free(struct chr_map *m)
 	free(m->v);
 	m->v = NULL;
 	m->n = m->cap = 0;
+}
+
+void chr_tab_init(struct chr_tab *t, size_t size)
+{
+	memset(t, 0, sizeof *t);
+	t->size = (size + 63) & ~(size_t)63;
+}
+
+void *chr_tab_get(struct chr_tab *t, uint16_t venue, uint32_t market, int *fresh)
+{
+	uint64_t key = chr_map_key(venue, market);
+	void *o, **v;
+
+	if (fresh)
+		*fresh = 0;
+	if (t->last && t->last_key == key)
+		return t->last;
+	if (!(o = chr_map_get(&t->map, key))) {
+		if (!(o = aligned_alloc(64, t->size)) ||
+		    !(v = realloc(t->v, (t->n + 1) * sizeof *t->v))) {
+			free(o);
+			errno = ENOMEM;
+			return NULL;
+		}
+		t->v = v;
+		memset(o, 0, t->size);
+		if (chr_map_put(&t->map, key, o) < 0) {
+			free(o);
+			return NULL;
+		}
+		t->v[t->n++] = o;
+		if (fresh)
+			*fresh = 1;
+	}
+	t->last = o;
+	t->last_key = key;
+	return o;
+}
+
+void chr_tab_free(struct chr_tab *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->v[i]);
+	free(t->v);
+	chr_map_free(&t->map);
+	memset(t, 0, sizeof *t);
 }

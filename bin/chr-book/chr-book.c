@@ -83,9 +83,8 @@ struct mkt {
 	unsigned warned;
 };
 
-static struct chr_map mkts;
-static struct mkt **order;	/* by first appearance */
-static size_t nmkts;
+static struct chr_tab mkts;	/* of struct mkt */
+#define MKT(i) ((struct mkt *)mkts.v[i])
 
 static void name_set(struct mkt *m)
 {
@@ -100,23 +99,17 @@ static void name_set(struct mkt *m)
 
 static struct mkt *mkt_of(const struct chr_rec *r)
 {
-	uint64_t key = chr_map_key(r->venue, r->market);
-	struct mkt *m = chr_map_get(&mkts, key);
-	struct mkt **v;
+	int fresh;
+	struct mkt *m = chr_tab_get(&mkts, r->venue, r->market, &fresh);
 
-	if (m)
-		return m;
-	if (!(m = aligned_alloc(64, sizeof *m)))
+	if (m && fresh) {
+		m->venue = r->venue;
+		m->market = r->market;
+		name_set(m);
+		m->b = chr_l2_new();
+	}
+	if (!m || !m->b)
 		chr_die(CHR_EX_SYS, "out of memory");
-	memset(m, 0, sizeof *m);
-	m->venue = r->venue;
-	m->market = r->market;
-	name_set(m);
-	if (!(m->b = chr_l2_new()) || chr_map_put(&mkts, key, m) < 0 ||
-	    !(v = realloc(order, (nmkts + 1) * sizeof *order)))
-		chr_die(CHR_EX_SYS, "out of memory");
-	order = v;
-	order[nmkts++] = m;
 	return m;
 }
 
@@ -428,6 +421,7 @@ int main(int argc, char **argv)
 	int c, k;
 
 	chr_setprog(argv[0]);
+	chr_tab_init(&mkts, sizeof(struct mkt));
 	while ((c = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
@@ -551,9 +545,9 @@ int main(int argc, char **argv)
 				grid = rec->ts / every * every + (rec->ts % every > 0 ? every : 0);
 			/* every grid time passed: the books as of then */
 			while (rec->ts > grid) {
-				for (size_t i = 0; i < nmkts; i++)
-					if (chr_l2_known(order[i]->b))
-						out_made(order[i], book_rec(order[i], CHR_BOOK_TOPN,
+				for (size_t i = 0; i < mkts.n; i++)
+					if (chr_l2_known(MKT(i)->b))
+						out_made(MKT(i), book_rec(MKT(i), CHR_BOOK_TOPN,
 									    (size_t)depth, grid,
 									    rec->src_seq));
 				grid += every;
@@ -573,8 +567,8 @@ int main(int argc, char **argv)
 				event_end(m);
 		}
 	}
-	for (size_t i = 0; i < nmkts; i++) {
-		struct mkt *m = order[i];
+	for (size_t i = 0; i < mkts.n; i++) {
+		struct mkt *m = MKT(i);
 
 		if (mode == MODE_BBO && m->open)
 			event_end(m);
@@ -607,12 +601,9 @@ int main(int argc, char **argv)
 			write_failed(errno);
 	}
 	chr_merge_free(&in);
-	for (size_t i = 0; i < nmkts; i++) {
-		chr_l2_free(order[i]->b);
-		free(order[i]);
-	}
-	free(order);
+	for (size_t i = 0; i < mkts.n; i++)
+		chr_l2_free(MKT(i)->b);
 	free(made);
-	chr_map_free(&mkts);
+	chr_tab_free(&mkts);
 	return CHR_EX_OK;
 }

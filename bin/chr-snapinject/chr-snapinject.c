@@ -59,9 +59,8 @@ struct mkt {
 	unsigned warned;
 };
 
-static struct chr_map mkts;
-static struct mkt **order;	/* by first appearance */
-static size_t nmkts;
+static struct chr_tab mkts;	/* of struct mkt */
+#define MKT(i) ((struct mkt *)mkts.v[i])
 
 static void name_set(struct mkt *m, const struct chr_rec *def)
 {
@@ -75,22 +74,17 @@ static void name_set(struct mkt *m, const struct chr_rec *def)
 
 static struct mkt *mkt_of(const struct chr_rec *r)
 {
-	uint64_t key = chr_map_key(r->venue, r->market);
-	struct mkt *m = chr_map_get(&mkts, key);
-	struct mkt **v;
+	int fresh;
+	struct mkt *m = chr_tab_get(&mkts, r->venue, r->market, &fresh);
 
-	if (m)
-		return m;
-	if (!(m = calloc(1, sizeof *m)))
+	if (m && fresh) {
+		m->venue = r->venue;
+		m->market = r->market;
+		name_set(m, NULL);
+		m->b = chr_l2_new();
+	}
+	if (!m || !m->b)
 		chr_die(CHR_EX_SYS, "out of memory");
-	m->venue = r->venue;
-	m->market = r->market;
-	name_set(m, NULL);
-	if (!(m->b = chr_l2_new()) || chr_map_put(&mkts, key, m) < 0 ||
-	    !(v = realloc(order, (nmkts + 1) * sizeof *order)))
-		chr_die(CHR_EX_SYS, "out of memory");
-	order = v;
-	order[nmkts++] = m;
 	return m;
 }
 
@@ -199,6 +193,7 @@ int main(int argc, char **argv)
 	char sh[256];
 
 	chr_setprog(argv[0]);
+	chr_tab_init(&mkts, sizeof(struct mkt));
 	while ((c = getopt_long(argc, argv, "hqv", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
@@ -275,8 +270,8 @@ int main(int argc, char **argv)
 	}
 	if (chr_writer_close(&w) < 0)
 		write_failed(w.err);
-	for (size_t i = 0; stats && i < nmkts; i++) {
-		struct mkt *m = order[i];
+	for (size_t i = 0; stats && i < mkts.n; i++) {
+		struct mkt *m = MKT(i);
 
 		if (!m->seen)
 			continue;
@@ -294,11 +289,8 @@ int main(int argc, char **argv)
 		chr_warn("%" PRIu64 " snapshot%s injected in %zu books", total,
 			 total == 1 ? "" : "s", books);
 	chr_merge_free(&in);
-	for (size_t i = 0; i < nmkts; i++) {
-		chr_l2_free(order[i]->b);
-		free(order[i]);
-	}
-	free(order);
-	chr_map_free(&mkts);
+	for (size_t i = 0; i < mkts.n; i++)
+		chr_l2_free(MKT(i)->b);
+	chr_tab_free(&mkts);
 	return CHR_EX_OK;
 }

@@ -475,62 +475,6 @@ static void test_snapshot_out(void)
 	chr_l2_free(b);
 }
 
-static int count_each(uint16_t venue, uint32_t market, struct chr_l2 *b, void *arg)
-{
-	uint32_t *seen = arg;
-
-	(void)b;
-	/* markets were added in the order 3i+1 for i = 0, 1, ... */
-	if (market != 3 * seen[0] + 1 || venue != (uint16_t)(market % 5))
-		seen[1]++;
-	seen[0]++;
-	return seen[0] == seen[2] ? 42 : 0;
-}
-
-static void test_books(void)
-{
-	struct chr_books *t = chr_books_new();
-	struct chr_l2 **got = malloc(3000 * sizeof *got);
-	uint32_t seen[3] = {0, 0, 0};
-	int ok = 1;
-
-	CHECK(t != NULL);
-	CHECK(chr_books_find(t, 1, 1) == NULL);
-	CHECK(chr_books_each(t, count_each, seen) == 0 && seen[0] == 0);
-	for (uint32_t i = 0; i < 3000; i++) {
-		got[i] = chr_books_get(t, (uint16_t)((3 * i + 1) % 5), 3 * i + 1);
-		if (got[i] == NULL || chr_l2_known(got[i]))
-			ok = 0;
-	}
-	CHECK(ok);
-	for (uint32_t i = 0; i < 3000; i++) {
-		if (chr_books_get(t, (uint16_t)((3 * i + 1) % 5), 3 * i + 1) != got[i] ||
-		    chr_books_find(t, (uint16_t)((3 * i + 1) % 5), 3 * i + 1) != got[i])
-			ok = 0;
-		for (uint32_t j = 0; j < i && j < 3; j++)
-			if (got[i] == got[j])
-				ok = 0;
-	}
-	CHECK(ok);
-	/* the venue is part of the key */
-	CHECK(chr_books_find(t, 4, 1) == NULL);
-	CHECK(chr_books_find(t, 1, 2) == NULL);
-	CHECK(chr_books_get(t, 4, 1) != got[0] && chr_books_find(t, 4, 1) != NULL);
-	/* in the order of first appearance; a non-zero return stops */
-	seen[2] = 3000;
-	CHECK(chr_books_each(t, count_each, seen) == 42 && seen[0] == 3000 && seen[1] == 0);
-	seen[0] = seen[1] = 0;
-	seen[2] = 10;
-	CHECK(chr_books_each(t, count_each, seen) == 42 && seen[0] == 10 && seen[1] == 0);
-	/* a book in the table is an ordinary book */
-	CHECK(chr_l2_apply(got[5], snap(1, 0, 0, 1, 0, LV({5, 5}))) == CHR_L2_TOP);
-	CHECK(chr_l2_known(chr_books_find(t, (uint16_t)(16 % 5), 16)));
-	free(got);
-	chr_books_free(t);
-	chr_books_free(NULL);
-	chr_l2_free(NULL);
-}
-
 /* ---- random records against a reference book --------------------------- */
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
@@ -967,8 +911,8 @@ int main(void)
 	test_ids();
 	test_crossed();
 	test_snapshot_out();
-	test_books();
 	for (unsigned seed = 1; seed <= 3; seed++)
 		test_random(seed, 12000);
+	chr_l2_free(NULL);
 	return unit_done("t-book");
 }
