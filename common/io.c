@@ -8,6 +8,7 @@
 #include "err.h"
 #include "io.h"
 #include "queue.h"
+#include "zsq.h"
 
 #define CHR_IO_BUF (1u << 20)
 
@@ -37,6 +38,27 @@ void chr_reader_init_queue(struct chr_reader *r, struct chr_queue_reader *q, con
 	r->follow = follow;
 }
 
+int chr_reader_init_zsq(struct chr_reader *r, struct chr_zsq *z, size_t first_frame,
+			const char *name)
+{
+	size_t n;
+	const struct chr_zsq_frame *f = chr_zsq_frames(z, &n);
+
+	memset(r, 0, sizeof *r);
+	r->fd = -1;
+	r->name = name;
+	if (first_frame > n) {
+		errno = EINVAL;
+		return -1;
+	}
+	r->z = z;
+	r->zframe = first_frame;
+	r->off = first_frame < n ? f[first_frame].uoff : chr_zsq_size(z);
+	r->cap = CHR_IO_BUF;
+	r->buf = alloc64(r->cap);
+	return r->buf ? 0 : -1;
+}
+
 void chr_reader_free(struct chr_reader *r)
 {
 	free(r->buf);
@@ -50,10 +72,61 @@ static int fail(struct chr_reader *r, int status, uint64_t off, const char *what
 	return -1;
 }
 
+/* Decompress frames after buf[lo..hi) until need bytes are there (a frame
+ * holds whole records: one is enough unless the data is corrupt). Returns
+ * as fill, or -2 with r->err and r->status set by chr_zsq_read. */
+static int fill_zsq(struct chr_reader *r, size_t need)
+{
+	size_t n;
+	const struct chr_zsq_frame *f = chr_zsq_frames(r->z, &n);
+
+	while (r->hi - r->lo < need) {
+		size_t have = r->hi - r->lo, usize;
+
+		if (r->zframe >= n) {
+			r->eof = 1;
+			return 0;
+		}
+		usize = (size_t)f[r->zframe].usize;
+		if (r->cap - r->hi < usize) {
+			/* lo stays a multiple of 64, so records stay aligned */
+			if (r->cap < have + usize) {
+				size_t cap = r->cap;
+				unsigned char *nb;
+
+				while (cap < have + usize)
+					cap *= 2;
+				nb = alloc64(cap);
+				if (nb == NULL) {
+					errno = ENOMEM;
+					return -1;
+				}
+				memcpy(nb, r->buf + r->lo, have);
+				free(r->buf);
+				r->buf = nb;
+				r->cap = cap;
+			} else {
+				memmove(r->buf, r->buf + r->lo, have);
+			}
+			r->hi = have;
+			r->lo = 0;
+		}
+		if (chr_zsq_read(r->z, r->zframe, r->buf + r->hi, r->err, sizeof r->err,
+				 &r->status) < 0)
+			return -2;
+		r->hi += usize;
+		r->zframe++;
+	}
+	return 1;
+}
+
 /* Make at least need bytes available at buf[lo]. Returns 1 when they are,
- * 0 at EOF before them, -1 on a read error. */
+ * 0 at EOF before them, -1 on a read error (errno), -2 on an error that
+ * r->err says already. */
 static int fill(struct chr_reader *r, size_t need)
 {
+	if (r->z)
+		return fill_zsq(r, need);
 	while (r->hi - r->lo < need) {
 		ssize_t k;
 
@@ -128,6 +201,8 @@ int chr_reader_next(struct chr_reader *r, const struct chr_rec **rec)
 			return 0;
 		if (k > 0)
 			k = fill(r, CHR_HDR_SIZE);
+		if (k == -2)
+			return -1;
 		if (k < 0)
 			return fail(r, CHR_EX_SYS, r->off, strerror(errno));
 		if (k == 0)
@@ -141,6 +216,9 @@ int chr_reader_next(struct chr_reader *r, const struct chr_rec **rec)
 			r->off += CHR_HDR_SIZE;
 			continue;
 		}
+		if (h->len == 0xFD2FB528u)	/* a zstd frame's magic */
+			return fail(r, CHR_EX_DATA, r->off, "zstd-compressed data (give a compressed "
+				    "segment by its path, or decompress it with zstd -d)");
 		if (h->len < CHR_HDR_SIZE)
 			return fail(r, CHR_EX_DATA, r->off, h->len == 0 ?
 				    "record length 0 (unwritten space, or not a record stream)" :
@@ -149,6 +227,8 @@ int chr_reader_next(struct chr_reader *r, const struct chr_rec **rec)
 			return fail(r, CHR_EX_DATA, r->off, "record length above 16 MiB");
 		span = chr_rec_span(h->len);
 		k = fill(r, span);
+		if (k == -2)
+			return -1;
 		if (k < 0)
 			return fail(r, CHR_EX_SYS, r->off, strerror(errno));
 		if (k == 0)

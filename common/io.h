@@ -11,6 +11,7 @@
 struct chr_writer;
 struct chr_queue_reader;
 struct chr_queue_writer;
+struct chr_zsq;
 
 struct chr_reader {
 	int fd;
@@ -23,6 +24,8 @@ struct chr_reader {
 	struct chr_writer *flush;	/* if set, flushed before each blocking read */
 	struct chr_queue_reader *q;	/* reading a queue instead of fd */
 	int follow;		/* a queue's end is not EOF: next returns 2 */
+	struct chr_zsq *z;	/* reading a compressed segment instead of fd */
+	size_t zframe;		/* its next frame to decompress */
 	int status;		/* after -1: CHR_EX_DATA or CHR_EX_SYS */
 	char err[512];		/* after -1: "name: byte N: what is wrong" */
 };
@@ -38,6 +41,18 @@ int chr_reader_init(struct chr_reader *r, int fd, const char *name);
  * 0 (EOF), or with follow 2: nothing yet (chr_queue_wait, then again). */
 void chr_reader_init_queue(struct chr_reader *r, struct chr_queue_reader *q, const char *name,
 			   int follow);
+
+/* Read the records of the compressed segment z (zsq.h; still the caller's
+ * to close) from its frame first_frame on, decompressing a frame at a time
+ * into the buffer: frame 0 begins with the segment header (checked and
+ * skipped as in a stream), a later frame with a record (chr_zsq_snapshot_at
+ * finds one to start a book at). Byte offsets in messages are offsets in
+ * the segment (what `zstd -d` gives); a frame that does not decompress is
+ * reported with its offset in the compressed file. first_frame equal to
+ * the number of frames reads nothing. Returns 0, or -1 when out of memory
+ * or first_frame is past the last frame (errno EINVAL). */
+int chr_reader_init_zsq(struct chr_reader *r, struct chr_zsq *z, size_t first_frame,
+			const char *name);
 void chr_reader_free(struct chr_reader *r);
 
 /* Next record, checked (length, version, CRC, payload layout). Segment

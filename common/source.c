@@ -18,6 +18,7 @@
 #include "queue.h"
 #include "source.h"
 #include "tm.h"
+#include "zsq.h"
 
 #define DAY_NS (86400 * (int64_t)1000000000)
 
@@ -123,6 +124,8 @@ static void close_cur(struct chr_source *s)
 		free(s->q);
 		s->q = NULL;
 	}
+	chr_zsq_close(s->z);
+	s->z = NULL;
 	s->open = 0;
 	s->fd = -1;
 	s->limit = 0;
@@ -182,6 +185,7 @@ static int add(struct chr_source *s, enum chr_input_kind kind, const char *path,
 	in->kind = kind;
 	in->fd = fd;
 	in->part_first = part_first;
+	in->frame = 0;
 	s->n++;
 	return 0;
 }
@@ -194,6 +198,7 @@ int chr_source_add_fd(struct chr_source *s, int fd, const char *name)
 struct seg_name {
 	uint64_t id;
 	char *name;
+	int zst;
 };
 
 static int seg_cmp(const void *a, const void *b)
@@ -251,11 +256,6 @@ static int add_dir(struct chr_source *s, const char *dir, int missing_ok)
 
 		if (id < 0)
 			continue;
-		if (zst) {
-			rc = fail(s, CHR_EX_DATA, "%s/%s: compressed segments are not supported yet",
-				  SHOWN(sh, dir), SHOWN(shn, e->d_name));
-			goto out;
-		}
 		if (n == cap) {
 			struct seg_name *nv;
 
@@ -268,6 +268,7 @@ static int add_dir(struct chr_source *s, const char *dir, int missing_ok)
 			v = nv;
 		}
 		v[n].id = (uint64_t)id;
+		v[n].zst = zst;
 		v[n].name = strdup(e->d_name);
 		if (v[n].name == NULL) {
 			rc = fail(s, CHR_EX_SYS, "out of memory");
@@ -282,6 +283,14 @@ static int add_dir(struct chr_source *s, const char *dir, int missing_ok)
 	}
 	if (n)
 		qsort(v, n, sizeof *v, seg_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (v[i].id == v[i - 1].id && v[i].zst != v[i - 1].zst) {
+			rc = fail(s, CHR_EX_DATA, "%s: segment %" PRIu64 " is there twice, "
+				  "as '%s' and '%s'", SHOWN(sh, dir), v[i].id,
+				  v[i - 1].zst ? v[i].name : v[i - 1].name,
+				  v[i - 1].zst ? v[i - 1].name : v[i].name);
+			goto out;
+		}
 	for (size_t i = 0; i < n; i++) {
 		char path[4096];
 
@@ -330,6 +339,14 @@ int chr_source_add_path(struct chr_source *s, const char *path)
 		return add_dir(s, path, 0) < 0 ? -1 : 0;
 	/* a file that cannot be opened is reported when its turn comes */
 	return add(s, CHR_IN_FILE, path, -1, 0);
+}
+
+int chr_source_add_zsq(struct chr_source *s, const char *path, size_t frame)
+{
+	if (add(s, CHR_IN_FILE, path, -1, 0) < 0)
+		return -1;
+	s->in[s->n - 1].frame = frame;
+	return 0;
 }
 
 /* 1 when name is a date "YYYY-MM-DD" and *day its midnight. */
@@ -465,6 +482,37 @@ fail:
 	return k;
 }
 
+/* Open the compressed segment of in, pruned as a segment file is. */
+static int open_zsq(struct chr_source *s, const struct chr_input *in)
+{
+	char err[sizeof s->err];
+	int status = 0;
+	size_t n;
+
+	s->z = chr_zsq_open(in->path, err, sizeof err, &status);
+	if (!s->z)
+		return fail(s, status, "%s", err);
+	chr_zsq_frames(s->z, &n);
+	if (in->frame >= n) {
+		chr_zsq_close(s->z);
+		s->z = NULL;
+		return fail(s, CHR_EX_DATA, "%s: no frame %zu (it has %zu)", in->shown, in->frame, n);
+	}
+	if (in->kind == CHR_IN_SEG && prunable(s->sel, chr_zsq_seg(s->z))) {
+		s->pruned++;
+		if (!in->part_first) {
+			chr_zsq_close(s->z);
+			s->z = NULL;
+			return 1;
+		}
+		s->defs_only = 1;
+	}
+	if (chr_reader_init_zsq(&s->rd, s->z, in->frame, in->shown) < 0)
+		return fail(s, CHR_EX_SYS, "out of memory");
+	s->open = 1;
+	return 1;
+}
+
 /* Open in[cur]. Returns 1 when it is open (or to be skipped: s->open
  * stays 0), -1 on error. */
 static int open_cur(struct chr_source *s)
@@ -489,6 +537,10 @@ static int open_cur(struct chr_source *s)
 	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
 		close(fd);
 		return fail(s, CHR_EX_SYS, "cannot read '%s': %s", in->shown, strerror(EISDIR));
+	}
+	if (chr_zsq_is_zstd(fd) || in->frame > 0) {
+		close(fd);
+		return open_zsq(s, in);
 	}
 	s->fd = fd;
 	k = pread(fd, &h, sizeof h, 0);
@@ -609,7 +661,7 @@ int chr_source_may_block(const struct chr_source *s)
 
 	if (s->q)
 		return !chr_queue_ready(s->q);
-	if (!s->open || r->eof)
+	if (!s->open || r->eof || s->z)
 		return 0;
 	if (r->hi - r->lo < CHR_HDR_SIZE)
 		return 1;

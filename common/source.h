@@ -52,6 +52,7 @@ struct chr_input {
 	char *shown;		/* owned; path in messages (chr_fmt_shown) */
 	int fd;			/* CHR_IN_FD */
 	int part_first;		/* CHR_IN_SEG: first segment of its partition */
+	size_t frame;		/* a compressed segment: the frame to start at */
 };
 
 struct chr_defseen;
@@ -67,6 +68,7 @@ struct chr_source {
 	int defs_only;		/* in[cur] was pruned: only its leading DEFINEs */
 	uint64_t pruned;	/* segments skipped by their header */
 	struct chr_queue_reader *q;	/* of in[cur] when a queue */
+	struct chr_zsq *z;	/* of in[cur] when a compressed segment */
 	int follow;		/* queues: wait at their end (next returns 2) */
 	int from_end;		/* queues: start after the last record */
 	uint64_t from_seq;	/* queues: start here (UINT64_MAX: by the
@@ -95,11 +97,20 @@ int chr_is_queue(const char *path);
 /* Append a path: "-" is stdin; a directory holding a "control" or "lock"
  * file is a queue (read from where from_end, from_seq or the selection
  * says; seeks use its index); another directory is a partition (or any
- * directory of segments): its NNN.q files in id order, *.tmp and other
- * names ignored; anything else is a stream or segment file, opened when
- * its turn comes. Returns 0, or -1 with s->status and s->err (a directory
- * that cannot be read is CHR_EX_SYS; compressed segments CHR_EX_DATA). */
+ * directory of segments): its NNN.q and NNN.q.zst files in id order, *.tmp
+ * and other names ignored; anything else is a stream or segment file, or a
+ * compressed segment (zsq.h: a file that starts with a zstd frame), opened
+ * when its turn comes. Returns 0, or -1 with s->status and s->err (a
+ * directory that cannot be read is CHR_EX_SYS; one holding both NNN.q and
+ * NNN.q.zst of one id is CHR_EX_DATA). */
 int chr_source_add_path(struct chr_source *s, const char *path);
+
+/* Append the compressed segment at path, read from its frame `frame` on
+ * (chr_zsq_snapshot_at finds the frame of a snapshot; 0 reads it whole).
+ * It is not pruned by the selection. Returns 0, or -1 (out of memory,
+ * s->err); a file that is not a compressed segment, or has no such frame,
+ * is reported by chr_source_next (CHR_EX_DATA). */
+int chr_source_add_zsq(struct chr_source *s, const char *path, size_t frame);
 
 /* Append an archive selection: the segments of
  * root/v1/venue/symbol/DATE/stream for DATE = date, or every date in order

@@ -48,6 +48,14 @@ const struct chr_zsq_frame *chr_zsq_frames(const struct chr_zsq *z, size_t *n);
 /* The uncompressed size: the segment's end. */
 uint64_t chr_zsq_size(const struct chr_zsq *z);
 
+struct chr_seg;
+
+/* The segment's 64-byte header, from the copy the table keeps (checked by
+ * chr_zsq_open: valid and sealed; chr_zsq_read of frame 0 checks that the
+ * frame starts with the same bytes): lets a reader prune the segment by
+ * its count, seq and ts range without decompressing anything. */
+const struct chr_seg *chr_zsq_seg(const struct chr_zsq *z);
+
 /* Decompress frame i into buf (at least its usize bytes). Returns 0, or -1
  * with a message as chr_zsq_open. */
 int chr_zsq_read(struct chr_zsq *z, size_t i, void *buf, char *err, size_t errlen,

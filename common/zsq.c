@@ -1,0 +1,624 @@
+/* zsq.c - seekable zstd segments: independent frames of whole records, a
+ * chronicle table (first seq, ts, flags of each frame) and the zstd
+ * seekable format's seek table at the end (docs/format.md). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+#include "err.h"
+#include "fmt.h"
+#include "rec.h"
+#include "zsq.h"
+
+#define ZSTD_MAGIC 0xFD2FB528u
+#define SEEK_MAGIC 0x184D2A5Eu		/* the seek table's skippable frame */
+#define SEEKABLE_MAGIC 0x8F92EAB1u	/* the last 4 bytes of the file */
+#define CHR_MAGIC 0x184D2A5Cu		/* chronicle's skippable frame */
+#define CHR_TAG 0x5A524843u		/* "CHRZ" */
+#define CHR_ZSQ_VERSION 1
+#define FOOTER 9			/* Number_Of_Frames, descriptor, magic */
+#define CHR_HEAD 80			/* tag .. segment header copy */
+#define CHR_ENTRY 24			/* first_seq, first_ts, flags, reserved */
+
+/* A frame that would start with a snapshot is cut there once it holds this
+ * much: smaller frames cost ratio (docs/format.md, "Compressed segments"
+ * gives the measurement), larger ones make "book at T" decompress more. */
+#ifndef SNAP_MIN
+#define SNAP_MIN (128u << 10)
+#endif
+
+/* Output is gathered and written in blocks of about this size. */
+#define OUT_BLOCK (8u << 20)
+
+static void put16(unsigned char *p, uint16_t v)
+{
+	memcpy(p, &v, 2);
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
+
+static uint16_t get16(const unsigned char *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, 2);
+	return v;
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+__attribute__((format(printf, 5, 6)))
+static int say(char *err, size_t errlen, int *status, int st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	*status = st;
+	return -1;
+}
+
+/* the frames being cut: what the chronicle table stores, plus sizes */
+struct wframe {
+	uint64_t uoff, usize, csize;
+	uint64_t first_seq;
+	int64_t first_ts;
+	uint32_t flags;
+};
+
+struct wctx {
+	int fd;
+	const char *name;
+	char *err;
+	size_t errlen;
+	int *status;
+	ZSTD_CCtx *cctx;
+	unsigned char *out;	/* gathered output */
+	size_t n, cap;
+	struct wframe *f;
+	size_t nf, fcap;
+};
+
+static int wflush(struct wctx *w)
+{
+	if (w->n && chr_write_all(w->fd, w->out, w->n) < 0)
+		return say(w->err, w->errlen, w->status, CHR_EX_SYS, "%s: %s", w->name,
+			   strerror(errno));
+	w->n = 0;
+	return 0;
+}
+
+/* Room for need more output bytes in w->out. */
+static int wroom(struct wctx *w, size_t need)
+{
+	if (w->cap - w->n >= need)
+		return 0;
+	if (wflush(w) < 0)
+		return -1;
+	if (w->cap < need) {
+		unsigned char *b = realloc(w->out, need);
+
+		if (!b)
+			return say(w->err, w->errlen, w->status, CHR_EX_SYS, "%s: out of memory",
+				   w->name);
+		w->out = b;
+		w->cap = need;
+	}
+	return 0;
+}
+
+/* Compress seg[uoff..uoff+usize) as one frame and record it. */
+static int wframe(struct wctx *w, const unsigned char *seg, struct wframe *fr)
+{
+	size_t bound = ZSTD_compressBound(fr->usize), k;
+
+	if (wroom(w, bound) < 0)
+		return -1;
+	k = ZSTD_compress2(w->cctx, w->out + w->n, w->cap - w->n, seg + fr->uoff, fr->usize);
+	if (ZSTD_isError(k))
+		return say(w->err, w->errlen, w->status, CHR_EX_SYS, "%s: zstd: %s", w->name,
+			   ZSTD_getErrorName(k));
+	w->n += k;
+	fr->csize = k;
+	if (w->nf == w->fcap) {
+		size_t cap = w->fcap ? 2 * w->fcap : 64;
+		struct wframe *v = realloc(w->f, cap * sizeof *v);
+
+		if (!v)
+			return say(w->err, w->errlen, w->status, CHR_EX_SYS, "%s: out of memory",
+				   w->name);
+		w->f = v;
+		w->fcap = cap;
+	}
+	w->f[w->nf++] = *fr;
+	return 0;
+}
+
+/* The chronicle frame and the seek table, after the data frames. */
+static int wtables(struct wctx *w, const struct chr_seg *h)
+{
+	size_t nf = w->nf, chr = 8 + CHR_HEAD + CHR_ENTRY * nf;
+	size_t seek = 8 + 8 * (nf + 1) + FOOTER;
+	unsigned char *p;
+
+	if (wroom(w, chr + seek) < 0)
+		return -1;
+	p = w->out + w->n;
+	memset(p, 0, chr + seek);
+	put32(p, CHR_MAGIC);
+	put32(p + 4, (uint32_t)(chr - 8));
+	put32(p + 8, CHR_TAG);
+	put16(p + 12, CHR_ZSQ_VERSION);
+	put16(p + 14, CHR_ENTRY);
+	put32(p + 16, (uint32_t)nf);
+	memcpy(p + 24, h, sizeof *h);
+	for (size_t i = 0; i < nf; i++) {
+		unsigned char *e = p + 8 + CHR_HEAD + CHR_ENTRY * i;
+
+		put64(e, w->f[i].first_seq);
+		put64(e + 8, (uint64_t)w->f[i].first_ts);
+		put32(e + 16, w->f[i].flags);
+	}
+	put32(p + 20, chr_crc32c(0, p + 24, chr - 24));
+	p += chr;
+	put32(p, SEEK_MAGIC);
+	put32(p + 4, (uint32_t)(seek - 8));
+	for (size_t i = 0; i <= nf; i++) {
+		put32(p + 8 + 8 * i, (uint32_t)(i < nf ? w->f[i].csize : chr));
+		put32(p + 12 + 8 * i, (uint32_t)(i < nf ? w->f[i].usize : 0));
+	}
+	p += 8 + 8 * (nf + 1);
+	put32(p, (uint32_t)(nf + 1));
+	p[4] = 0;		/* no checksums: each zstd frame has its own */
+	put32(p + 5, SEEKABLE_MAGIC);
+	w->n += chr + seek;
+	return wflush(w);
+}
+
+/* Cut, check and compress the records of seg (header already checked). */
+static int wsegment(struct wctx *w, const unsigned char *seg, size_t len)
+{
+	const struct chr_seg *h = (const struct chr_seg *)seg;
+	struct wframe fr = {0, CHR_HDR_SIZE, 0, h->base_seq, h->ts_min, 0};
+	uint64_t count = 0;
+	size_t nrec = 0;	/* records in the current frame */
+	int boundary = 0;	/* the previous record ended an event */
+	size_t off = CHR_HDR_SIZE;
+
+	while (off < len) {
+		const struct chr_rec *r = (const struct chr_rec *)(seg + off);
+		const char *bad;
+		size_t span;
+		int snap;
+
+		if (len - off < CHR_HDR_SIZE)
+			return say(w->err, w->errlen, w->status, CHR_EX_DATA,
+				   "%s: byte %zu: truncated record header", w->name, off);
+		if (r->len < CHR_HDR_SIZE || r->len > CHR_REC_MAX)
+			return say(w->err, w->errlen, w->status, CHR_EX_DATA,
+				   "%s: byte %zu: record length %" PRIu32 " outside 64..16 MiB",
+				   w->name, off, r->len);
+		span = chr_rec_span(r->len);
+		if (span > len - off)
+			return say(w->err, w->errlen, w->status, CHR_EX_DATA,
+				   "%s: byte %zu: truncated record", w->name, off);
+		bad = chr_rec_check(r);
+		if (bad)
+			return say(w->err, w->errlen, w->status, CHR_EX_DATA, "%s: byte %zu: %s",
+				   w->name, off, bad);
+		snap = r->type == CHR_BOOK_SNAPSHOT && !(r->flags & CHR_F_REPEAT) && boundary;
+		if (nrec > 0 && (fr.usize + span > CHR_ZSQ_FRAME || (snap && fr.usize >= SNAP_MIN))) {
+			if (wframe(w, seg, &fr) < 0)
+				return -1;
+			fr.uoff = off;
+			fr.usize = 0;
+			nrec = 0;
+		}
+		if (nrec == 0) {
+			fr.first_seq = r->seq;
+			fr.first_ts = r->ts;
+			fr.flags = snap ? CHR_ZSQ_SNAPSHOT : 0;
+		}
+		/* a DEFINE precedes an instrument's first record: what follows
+		 * it starts an event; repeats say nothing of where we are */
+		if (!(r->flags & CHR_F_REPEAT))
+			boundary = (r->flags & CHR_F_LAST) || r->type == CHR_DEFINE;
+		fr.usize += span;
+		nrec++;
+		count++;
+		off += span;
+	}
+	if (count != h->count)
+		return say(w->err, w->errlen, w->status, CHR_EX_DATA,
+			   "%s: byte 32: the segment header counts %" PRIu64 " records, it holds %"
+			   PRIu64, w->name, h->count, count);
+	if (wframe(w, seg, &fr) < 0)
+		return -1;
+	return wtables(w, h);
+}
+
+int chr_zsq_write(int fd, const char *name, const void *seg, size_t len, int level,
+		  char *err, size_t errlen, int *status)
+{
+	const struct chr_seg *h = seg;
+	struct wctx w = {fd, name, err, errlen, status, NULL, NULL, 0, 0, NULL, 0, 0};
+	const char *bad;
+	int rc = -1;
+
+	if (len < sizeof *h)
+		return say(err, errlen, status, CHR_EX_DATA, "%s: byte 0: %zu bytes: not a segment",
+			   name, len);
+	bad = chr_seg_check(h);
+	if (bad)
+		return say(err, errlen, status, CHR_EX_DATA, "%s: byte 0: %s", name, bad);
+	if (!(h->flags & CHR_SEG_SEALED))
+		return say(err, errlen, status, CHR_EX_DATA, "%s: byte 6: segment is not sealed",
+			   name);
+	if (h->end != len)
+		return say(err, errlen, status, CHR_EX_DATA,
+			   "%s: byte 24: segment end %" PRIu64 " is not its length %zu", name,
+			   h->end, len);
+	if (len % CHR_ALIGN)
+		return say(err, errlen, status, CHR_EX_DATA,
+			   "%s: byte 24: segment end %zu is not a multiple of 64", name, len);
+	/* one context for every frame: its tables are allocated once */
+	w.cctx = ZSTD_createCCtx();
+	w.cap = OUT_BLOCK;
+	w.out = malloc(w.cap);
+	if (!w.cctx || !w.out) {
+		say(err, errlen, status, CHR_EX_SYS, "%s: out of memory", name);
+		goto out;
+	}
+	if (ZSTD_isError(ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_compressionLevel, level)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_checksumFlag, 1)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_contentSizeFlag, 1))) {
+		say(err, errlen, status, CHR_EX_SYS, "%s: zstd level %d refused", name, level);
+		goto out;
+	}
+	rc = wsegment(&w, seg, len);
+out:
+	ZSTD_freeCCtx(w.cctx);
+	free(w.out);
+	free(w.f);
+	return rc;
+}
+
+struct chr_zsq {
+	int fd;
+	char *shown;		/* the path, for messages */
+	uint64_t fsize;		/* of the file */
+	struct chr_seg seg;	/* the copy of the segment header */
+	struct chr_zsq_frame *f;
+	size_t n;
+	size_t *snap;		/* indices of the frames flagged SNAPSHOT */
+	size_t nsnap;
+	unsigned char *cbuf;	/* a compressed frame */
+	size_t ccap;
+	ZSTD_DCtx *dctx;
+};
+
+void chr_zsq_close(struct chr_zsq *z)
+{
+	if (!z)
+		return;
+	if (z->fd >= 0)
+		close(z->fd);
+	free(z->shown);
+	free(z->f);
+	free(z->snap);
+	free(z->cbuf);
+	ZSTD_freeDCtx(z->dctx);
+	free(z);
+}
+
+/* pread all n bytes at off: 0, or -1 with the message */
+static int zpread(struct chr_zsq *z, void *buf, size_t n, uint64_t off, char *err,
+		  size_t errlen, int *status)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t k = pread(z->fd, (char *)buf + got, n - got, (off_t)(off + got));
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return say(err, errlen, status, CHR_EX_SYS, "%s: byte %" PRIu64 ": %s",
+				   z->shown, off + got, strerror(errno));
+		if (k == 0)
+			return say(err, errlen, status, CHR_EX_DATA,
+				   "%s: byte %" PRIu64 ": unexpected end of file", z->shown, off + got);
+		got += (size_t)k;
+	}
+	return 0;
+}
+
+#define BAD(off, ...) do {                                                    \
+		char m_[256];                                                 \
+		snprintf(m_, sizeof m_, __VA_ARGS__);                         \
+		say(err, errlen, status, CHR_EX_DATA, "%s: byte %" PRIu64 ": %s", \
+		    z->shown, (uint64_t)(off), m_);                           \
+		goto fail;                                                    \
+	} while (0)
+
+/* Read and check both tables; the frames' offsets follow from them. */
+static int zload(struct chr_zsq *z, char *err, size_t errlen, int *status)
+{
+	unsigned char foot[FOOTER], *t = NULL, *c = NULL;
+	uint64_t nall, es, tsize, toff, coff, choff, csz, uoff;
+	uint32_t desc;
+
+	if (z->fsize < 8 + FOOTER)
+		BAD(0, "%" PRIu64 " bytes: too short for a compressed segment", z->fsize);
+	if (zpread(z, foot, FOOTER, z->fsize - FOOTER, err, errlen, status) < 0)
+		goto fail;
+	if (get32(foot + 5) != SEEKABLE_MAGIC)
+		BAD(z->fsize - 4, "no zstd seek table at the end (not a compressed segment)");
+	desc = foot[4];
+	if (desc & 0x7c)
+		BAD(z->fsize - 5, "seek table descriptor 0x%02" PRIx32 " has reserved bits set", desc);
+	es = desc & 0x80 ? 12 : 8;
+	nall = get32(foot);
+	if (nall < 2 || (z->fsize - 8 - FOOTER) / es < nall)
+		BAD(z->fsize - FOOTER, "seek table of %" PRIu64 " frames does not fit", nall);
+	tsize = 8 + nall * es + FOOTER;
+	toff = z->fsize - tsize;
+	t = malloc(tsize);
+	if (!t) {
+		say(err, errlen, status, CHR_EX_SYS, "%s: out of memory", z->shown);
+		goto fail;
+	}
+	if (zpread(z, t, tsize, toff, err, errlen, status) < 0)
+		goto fail;
+	if (get32(t) != SEEK_MAGIC)
+		BAD(toff, "bad seek table frame magic");
+	if (get32(t + 4) != tsize - 8)
+		BAD(toff + 4, "seek table frame size %" PRIu32 " is not %" PRIu64, get32(t + 4),
+		    tsize - 8);
+	/* the frames' compressed sizes add up to where the seek table is */
+	coff = 0;
+	for (uint64_t i = 0; i < nall; i++) {
+		csz = get32(t + 8 + es * i);
+		if (csz == 0 || csz > toff - coff)
+			BAD(toff + 8 + es * i, "frame %" PRIu64 " of %" PRIu64
+			    " bytes goes past the seek table", i, csz);
+		coff += csz;
+	}
+	if (coff != toff)
+		BAD(toff + 8, "frame sizes add up to %" PRIu64 ", the seek table is at %" PRIu64,
+		    coff, toff);
+	/* the last frame is chronicle's table */
+	z->n = nall - 1;
+	csz = get32(t + 8 + es * z->n);
+	coff = choff = toff - csz;
+	if (get32(t + 12 + es * z->n) != 0)
+		BAD(toff + 12 + es * z->n, "the chronicle frame has a decompressed size");
+	if (csz != 8 + CHR_HEAD + CHR_ENTRY * z->n)
+		BAD(toff + 8 + es * z->n, "chronicle frame of %" PRIu64 " bytes for %zu frames", csz,
+		    z->n);
+	c = malloc(csz);
+	z->f = calloc(z->n, sizeof *z->f);
+	z->snap = calloc(z->n, sizeof *z->snap);
+	if (!c || !z->f || !z->snap) {
+		say(err, errlen, status, CHR_EX_SYS, "%s: out of memory", z->shown);
+		goto fail;
+	}
+	if (zpread(z, c, csz, coff, err, errlen, status) < 0)
+		goto fail;
+	if (get32(c) != CHR_MAGIC)
+		BAD(coff, "bad chronicle frame magic");
+	if (get32(c + 4) != csz - 8)
+		BAD(coff + 4, "chronicle frame size %" PRIu32 " is not %" PRIu64, get32(c + 4), csz - 8);
+	if (get32(c + 8) != CHR_TAG)
+		BAD(coff + 8, "bad chronicle frame tag");
+	if (get16(c + 12) != CHR_ZSQ_VERSION)
+		BAD(coff + 12, "unknown compressed segment version %" PRIu16, get16(c + 12));
+	if (get16(c + 14) != CHR_ENTRY)
+		BAD(coff + 14, "chronicle table entries of %" PRIu16 " bytes", get16(c + 14));
+	if (get32(c + 16) != z->n)
+		BAD(coff + 16, "chronicle table of %" PRIu32 " frames, seek table of %zu",
+		    get32(c + 16), z->n);
+	if (get32(c + 20) != chr_crc32c(0, c + 24, csz - 24))
+		BAD(coff + 20, "bad chronicle table crc");
+	memcpy(&z->seg, c + 24, sizeof z->seg);
+	/* a CRC-valid table from a writer that erred: still check it */
+	if (chr_seg_check(&z->seg) || !(z->seg.flags & CHR_SEG_SEALED))
+		BAD(coff + 24, "bad segment header copy");
+	uoff = 0;
+	coff = 0;
+	for (size_t i = 0; i < z->n; i++) {
+		const unsigned char *e = c + 8 + CHR_HEAD + CHR_ENTRY * i;
+		struct chr_zsq_frame *f = &z->f[i];
+
+		f->coff = coff;
+		f->csize = get32(t + 8 + es * i);
+		f->uoff = uoff;
+		f->usize = get32(t + 12 + es * i);
+		f->first_seq = get64(e);
+		f->first_ts = (int64_t)get64(e + 8);
+		f->flags = get32(e + 16);
+		if (f->usize == 0 || f->usize % CHR_ALIGN)
+			BAD(toff + 12 + es * i, "frame %zu decompresses to %" PRIu64
+			    " bytes, not a positive multiple of 64", i, f->usize);
+		if ((f->flags & ~CHR_ZSQ_SNAPSHOT) || get32(e + 20))
+			BAD(choff + 8 + CHR_HEAD + CHR_ENTRY * i + 16,
+			    "unknown frame flags");
+		if (f->flags & CHR_ZSQ_SNAPSHOT)
+			z->snap[z->nsnap++] = i;
+		coff += f->csize;
+		uoff += f->usize;
+	}
+	if (uoff != z->seg.end)
+		BAD(toff + 12, "frames decompress to %" PRIu64 " bytes, the segment is %" PRIu64,
+		    uoff, z->seg.end);
+	free(t);
+	free(c);
+	return 0;
+fail:
+	free(t);
+	free(c);
+	return -1;
+}
+
+struct chr_zsq *chr_zsq_open(const char *path, char *err, size_t errlen, int *status)
+{
+	struct chr_zsq *z = calloc(1, sizeof *z);
+	struct stat st;
+
+	if (!z) {
+		say(err, errlen, status, CHR_EX_SYS, "out of memory");
+		return NULL;
+	}
+	z->fd = -1;
+	z->shown = malloc(4 * strlen(path) + 1);
+	if (!z->shown) {
+		say(err, errlen, status, CHR_EX_SYS, "out of memory");
+		goto fail;
+	}
+	chr_fmt_shown(z->shown, 4 * strlen(path) + 1, path);
+	z->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (z->fd < 0 || fstat(z->fd, &st) < 0) {
+		say(err, errlen, status, CHR_EX_SYS, "cannot open '%s': %s", z->shown,
+		    strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		say(err, errlen, status, CHR_EX_SYS, "cannot read '%s': %s", z->shown,
+		    strerror(S_ISDIR(st.st_mode) ? EISDIR : EINVAL));
+		goto fail;
+	}
+	z->fsize = (uint64_t)st.st_size;
+	if (zload(z, err, errlen, status) < 0)
+		goto fail;
+	z->dctx = ZSTD_createDCtx();
+	if (!z->dctx) {
+		say(err, errlen, status, CHR_EX_SYS, "%s: out of memory", z->shown);
+		goto fail;
+	}
+	return z;
+fail:
+	chr_zsq_close(z);
+	return NULL;
+}
+
+const struct chr_zsq_frame *chr_zsq_frames(const struct chr_zsq *z, size_t *n)
+{
+	*n = z->n;
+	return z->f;
+}
+
+uint64_t chr_zsq_size(const struct chr_zsq *z)
+{
+	return z->seg.end;
+}
+
+const struct chr_seg *chr_zsq_seg(const struct chr_zsq *z)
+{
+	return &z->seg;
+}
+
+int chr_zsq_read(struct chr_zsq *z, size_t i, void *buf, char *err, size_t errlen, int *status)
+{
+	const struct chr_zsq_frame *f;
+	unsigned long long cs;
+	size_t k;
+
+	if (i >= z->n)
+		return say(err, errlen, status, CHR_EX_DATA, "%s: no frame %zu (it has %zu)",
+			   z->shown, i, z->n);
+	f = &z->f[i];
+	if (z->ccap < f->csize) {
+		unsigned char *b = realloc(z->cbuf, f->csize);
+
+		if (!b)
+			return say(err, errlen, status, CHR_EX_SYS, "%s: out of memory", z->shown);
+		z->cbuf = b;
+		z->ccap = f->csize;
+	}
+	if (zpread(z, z->cbuf, f->csize, f->coff, err, errlen, status) < 0)
+		return -1;
+	/* exactly one frame, of the size the table says, else a decompressor
+	 * would go on into the next frame's bytes */
+	if (f->csize < 4 || get32(z->cbuf) != ZSTD_MAGIC)
+		return say(err, errlen, status, CHR_EX_DATA,
+			   "%s: byte %" PRIu64 ": frame %zu: not a zstd frame", z->shown, f->coff, i);
+	k = ZSTD_findFrameCompressedSize(z->cbuf, f->csize);
+	if (ZSTD_isError(k) || k != f->csize)
+		return say(err, errlen, status, CHR_EX_DATA,
+			   "%s: byte %" PRIu64 ": frame %zu: %s", z->shown, f->coff, i,
+			   ZSTD_isError(k) ? ZSTD_getErrorName(k) :
+			   "its size differs from the seek table's");
+	cs = ZSTD_getFrameContentSize(z->cbuf, f->csize);
+	if (cs != f->usize)
+		return say(err, errlen, status, CHR_EX_DATA,
+			   "%s: byte %" PRIu64 ": frame %zu: content size differs from the seek "
+			   "table's", z->shown, f->coff, i);
+	k = ZSTD_decompressDCtx(z->dctx, buf, f->usize, z->cbuf, f->csize);
+	if (ZSTD_isError(k) || k != f->usize)
+		return say(err, errlen, status, CHR_EX_DATA,
+			   "%s: byte %" PRIu64 ": frame %zu: %s", z->shown, f->coff, i,
+			   ZSTD_isError(k) ? ZSTD_getErrorName(k) : "short frame");
+	if (i == 0 && memcmp(buf, &z->seg, sizeof z->seg) != 0)
+		return say(err, errlen, status, CHR_EX_DATA,
+			   "%s: byte %" PRIu64 ": frame 0: the segment header differs from the "
+			   "table's copy", z->shown, f->coff);
+	return 0;
+}
+
+long chr_zsq_snapshot_at(const struct chr_zsq *z, int64_t ts)
+{
+	size_t lo = 0, hi = z->nsnap;
+
+	/* the first snapshot frame with first_ts > ts; the one before it */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (z->f[z->snap[mid]].first_ts <= ts)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo == 0 ? -1 : (long)z->snap[lo - 1];
+}
+
+int chr_zsq_is_zstd(int fd)
+{
+	unsigned char m[4];
+	ssize_t k;
+
+	do
+		k = pread(fd, m, sizeof m, 0);
+	while (k < 0 && errno == EINTR);
+	return k == (ssize_t)sizeof m && get32(m) == ZSTD_MAGIC;
+}
