@@ -186,6 +186,16 @@ out:
 	return rc;
 }
 
+void chr_mem_xxh128(const void *buf, size_t n, char *out)
+{
+	XXH128_canonical_t c;
+
+	XXH128_canonicalFromHash(&c, XXH3_128bits(buf, n));
+	strcpy(out, "xxh3-128:");
+	for (int i = 0; i < 16; i++)
+		sprintf(out + 9 + 2 * i, "%02x", c.digest[i]);
+}
+
 int chr_segw_seal(struct chr_segw *w)
 {
 	char final[sizeof w->path];
@@ -545,6 +555,11 @@ static int archive_lock(const char *root)
 		}
 	}
 	return fd;
+}
+
+int chr_archive_lock(const char *root)
+{
+	return archive_lock(root);
 }
 
 /* Hold flock on the directory at path: the fd, or -1 with errno

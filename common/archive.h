@@ -53,6 +53,9 @@ int chr_segw_seal(struct chr_segw *w);
  * Returns 0, or -1 with errno. */
 int chr_file_xxh128(const char *path, char *out, uint64_t *size);
 
+/* "xxh3-128:<hex>" of buf[0..n) into out (48 bytes). */
+void chr_mem_xxh128(const void *buf, size_t n, char *out);
+
 /* ---- meta.json ---------------------------------------------------------- */
 
 #define CHR_META_TYPES 16
@@ -108,6 +111,11 @@ int chr_meta_add_source(struct chr_meta *m, const char *id);
  * first). The caller holds the archive lock (flock of ROOT/.staging/lock).
  * Returns the number of entries removed, or -1 with a message. */
 int chr_staging_clean(const char *root, char *err, size_t errlen);
+
+/* Take the archive lock: flock(LOCK_EX) of ROOT/.staging/lock (created
+ * as needed). Returns the lock's fd (close it to release), or -1 with
+ * errno. */
+int chr_archive_lock(const char *root);
 
 /* rm -rf path (no symlinks followed). Returns 0, or -1 with errno. */
 int chr_remove_tree(const char *path);

@@ -17,6 +17,7 @@
 #include "path.h"
 #include "queue.h"
 #include "source.h"
+#include "tier.h"
 #include "tm.h"
 #include "zsq.h"
 
@@ -360,70 +361,58 @@ static int is_date(const char *name, int64_t *day)
 	return name[sizeof pat - 1] == '\0' && chr_time_parse(name, day) == 0;
 }
 
-/* what chr_archive_walk's callback needs */
-struct walk {
-	struct chr_source *s;
-	size_t skip;		/* strlen("<root>/v1/<venue>/<symbol>/") */
-	int found;		/* a dated partition of the stream exists */
-};
-
-/* chr_archive_walk callback for "<root>/v1/<venue>/<symbol>/<date>/<stream>":
- * add the partition's segments unless its date lies outside the
- * selection's ts range (the segments are pruned by their headers when
- * read). Returns 0 to go on, 1 on an error (in s->err). */
-static int walk_part(const char *dir, void *ctx)
-{
-	struct walk *w = ctx;
-	const struct chr_select *sel = w->s->sel;
-	const char *date = dir + w->skip;
-	char name[16];
-	size_t n = strcspn(date, "/");
-	int64_t day;
-
-	if (n >= sizeof name)
-		return 0;
-	memcpy(name, date, n);
-	name[n] = '\0';
-	if (!is_date(name, &day))
-		return 0;
-	w->found = 1;
-	/* a date holds the records with day <= ts < day + 1 day */
-	if (sel && (day >= sel->ts_until ||
-		    (sel->ts_from > INT64_MIN + DAY_NS && day + DAY_NS <= sel->ts_from)))
-		return 0;
-	return add_dir(w->s, dir, 1) < 0 ? 1 : 0;
-}
-
 int chr_source_add_archive(struct chr_source *s, const char *root, const char *venue,
 			   const char *symbol, const char *stream, const char *date)
 {
+	struct chr_tier_part *p;
+	const struct chr_select *sel = s->sel;
 	char inst[4096], sh[512];
-	struct walk w = {s, 0, 0};
 	struct stat st;
-	int rc;
+	int found, dated = 0, rc = 0;
+	long n;
 
-	if (date) {
-		if (chr_path_partition(inst, sizeof inst, root, venue, symbol, date, stream) < 0)
-			return fail(s, CHR_EX_SYS, "archive path: %s", strerror(errno));
-		return add_dir(s, inst, 0) < 0 ? -1 : 0;
-	}
-	if ((size_t)snprintf(inst, sizeof inst, "%s/v1/%s/%s", root, venue, symbol) >= sizeof inst)
-		return fail(s, CHR_EX_SYS, "archive path: %s", strerror(ENAMETOOLONG));
-	/* the walk passes over what is missing: say what is */
-	if (stat(inst, &st) < 0)
-		return fail(s, CHR_EX_SYS, "cannot open '%s': %s", SHOWN(sh, inst), strerror(errno));
-	if (!S_ISDIR(st.st_mode))
-		return fail(s, CHR_EX_SYS, "cannot open '%s': %s", SHOWN(sh, inst), strerror(ENOTDIR));
-	w.skip = strlen(inst) + 1;
-	errno = 0;
-	rc = chr_archive_walk(root, venue, symbol, stream, walk_part, &w);
-	if (rc > 0)
+	/* the partitions across the tiers (docs/tiers.md) */
+	n = chr_tier_parts(root, venue, symbol, stream, date, &p, &found, s->err, sizeof s->err);
+	if (n < 0) {
+		s->status = CHR_EX_SYS;
 		return -1;
-	if (rc < 0)
-		return fail(s, CHR_EX_SYS, "cannot read '%s': %s", SHOWN(sh, inst), strerror(errno));
-	if (!w.found)
-		return fail(s, CHR_EX_SYS, "no '%s' partitions in '%s'", stream, SHOWN(sh, inst));
-	return 0;
+	}
+	if ((symbol && *symbol ? snprintf(inst, sizeof inst, "%s/v1/%s/%s", root, venue, symbol)
+			       : snprintf(inst, sizeof inst, "%s/raw/v1/%s", root, venue)) >= (int)sizeof inst)
+		rc = fail(s, CHR_EX_SYS, "archive path: %s", strerror(ENAMETOOLONG));
+	for (long i = 0; rc == 0 && i < n; i++) {
+		int64_t day;
+
+		if (!date && !is_date(p[i].date, &day))
+			continue;	/* names that are not dates are passed over */
+		dated = 1;
+		/* a date holds the records with day <= ts < day + 1 day */
+		if (!date && sel && (day >= sel->ts_until ||
+				     (sel->ts_from > INT64_MIN + DAY_NS && day + DAY_NS <= sel->ts_from)))
+			continue;
+		if (add_dir(s, p[i].dir, 0) < 0)
+			rc = -1;
+	}
+	chr_tier_parts_free(p, n);
+	if (rc < 0 || dated)
+		return rc;
+	if (date) {
+		/* say what is missing where it would be written */
+		if (symbol && *symbol)
+			rc = chr_path_partition(inst, sizeof inst, root, venue, symbol, date, stream);
+		else
+			rc = snprintf(inst, sizeof inst, "%s/raw/v1/%s/%s/raw", root, venue, date) >= (int)sizeof inst ? -1 : 0;
+		if (rc < 0)
+			return fail(s, CHR_EX_SYS, "archive path: %s", strerror(ENAMETOOLONG));
+		return fail(s, CHR_EX_SYS, "cannot open '%s': %s", SHOWN(sh, inst), strerror(ENOENT));
+	}
+	if (!found) {
+		if (stat(inst, &st) < 0)
+			return fail(s, CHR_EX_SYS, "cannot open '%s': %s", SHOWN(sh, inst), strerror(errno));
+		if (!S_ISDIR(st.st_mode))
+			return fail(s, CHR_EX_SYS, "cannot open '%s': %s", SHOWN(sh, inst), strerror(ENOTDIR));
+	}
+	return fail(s, CHR_EX_SYS, "no '%s' partitions in '%s'", stream, SHOWN(sh, inst));
 }
 
 /* 1 when the segment whose header is h holds no record the selection can

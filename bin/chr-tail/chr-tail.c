@@ -21,6 +21,7 @@ static const char usage_text[] =
 	"usage: chr-tail [options] [file | dir | queue | -]...\n"
 	"       chr-tail [options] --archive root --venue venue --symbol symbol\n"
 	"                [--stream stream] [--date date]\n"
+	"       chr-tail [options] --archive root --venue venue --stream raw [--date date]\n"
 	"\n"
 	"options: [--format binary|text|json|csv] [--levels n] [--from when]\n"
 	"         [--until when] [--type type[,type...]]... [--limit n]\n"
@@ -47,7 +48,9 @@ static const char usage_text[] =
 	"  --out queue      append the records to a queue (created if missing)\n"
 	"  --archive root   read the archive: --venue, --symbol, --stream\n"
 	"                   (default: the stream of --type, else book) and\n"
-	"                   --date (default: every date, in order)\n";
+	"                   --date (default: every date, in order), in every\n"
+	"                   tier (manifest.db, else root/chr-tier.conf); --stream\n"
+	"                   raw reads the venue's raw partitions\n";
 
 enum fmt { FMT_AUTO, FMT_BINARY, FMT_TEXT, FMT_JSON, FMT_CSV };
 
@@ -387,8 +390,8 @@ int main(int argc, char **argv)
 		case OPT_STREAM:
 			stream = optarg;
 			if (strcmp(stream, "book") && strcmp(stream, "trade") &&
-			    strcmp(stream, "quote") && strcmp(stream, "topn"))
-				chr_usage_error("unknown stream '%s' (book, trade, quote, topn)",
+			    strcmp(stream, "quote") && strcmp(stream, "topn") && strcmp(stream, "raw"))
+				chr_usage_error("unknown stream '%s' (book, trade, quote, topn, raw)",
 						SHOWN(sh, stream));
 			break;
 		case OPT_DATE: {
@@ -409,8 +412,9 @@ int main(int argc, char **argv)
 	if (archive) {
 		if (optind < argc)
 			chr_usage_error("--archive reads no file arguments");
-		if (venue == NULL || symbol == NULL)
-			chr_usage_error("--archive needs --venue and --symbol");
+		if (stream && strcmp(stream, "raw") == 0 ? venue == NULL || symbol != NULL
+							     : venue == NULL || symbol == NULL)
+			chr_usage_error("--archive needs --venue and --symbol (--stream raw: --venue alone)");
 		if (stream == NULL)
 			stream = chr_select_stream(&sel);
 		if (stream == NULL)

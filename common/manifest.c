@@ -1,0 +1,887 @@
+/* manifest.c - manifest.db, the SQLite index of the segments of every
+ * tier, and the tolerant reader of partition meta.json files. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "archive.h"
+#include "err.h"
+#include "fmt.h"
+#include "manifest.h"
+#include "path.h"
+#include "tm.h"
+
+#define SHOWN(buf, s) chr_fmt_shown(buf, sizeof buf, s)
+
+static void msg(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void msg(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- meta.json ------------------------------------------------------- */
+
+void chr_part_free(struct chr_part *p)
+{
+	free(p->segs);
+	p->segs = NULL;
+	p->nsegs = 0;
+}
+
+/* an integer member: 1 and *v, 0 when absent, -1 when not an integer */
+static int num(json_t *o, const char *k, int64_t *v)
+{
+	json_t *j = json_object_get(o, k);
+
+	if (j == NULL || json_is_null(j))
+		return 0;
+	if (!json_is_integer(j))
+		return -1;
+	*v = json_integer_value(j);
+	return 1;
+}
+
+static int unum(json_t *o, const char *k, uint64_t *v)
+{
+	int64_t x;
+	int r = num(o, k, &x);
+
+	if (r > 0 && x < 0)
+		return -1;
+	if (r > 0)
+		*v = (uint64_t)x;
+	return r;
+}
+
+/* a string member into buf: 1, 0 when absent, -1 when not a string or too long */
+static int str(json_t *o, const char *k, char *buf, size_t n)
+{
+	json_t *j = json_object_get(o, k);
+
+	if (j == NULL || json_is_null(j))
+		return 0;
+	if (!json_is_string(j) || json_string_length(j) >= n ||
+	    strlen(json_string_value(j)) != json_string_length(j))
+		return -1;
+	memcpy(buf, json_string_value(j), json_string_length(j) + 1);
+	return 1;
+}
+
+static int flag(json_t *o, const char *k, int dflt)
+{
+	json_t *j = json_object_get(o, k);
+
+	return json_is_boolean(j) ? json_is_true(j) : dflt;
+}
+
+static int is_date(const char *s)
+{
+	int64_t ns;
+	char buf[16];
+
+	if (strlen(s) != 10 || chr_time_parse(s, &ns) < 0)
+		return 0;
+	chr_date_format(buf, ns);
+	return strcmp(buf, s) == 0;
+}
+
+/* "NNNNNNNNN.q" or "NNNNNNNNN.q.zst" naming segment id */
+static int seg_file_ok(const char *f, uint64_t id, int *zst)
+{
+	char want[32];
+
+	snprintf(want, sizeof want, "%09" PRIu64 ".q", id);
+	if (strncmp(f, want, strlen(want)) != 0)
+		return 0;
+	f += strlen(want);
+	*zst = strcmp(f, ".zst") == 0;
+	return *f == '\0' || *zst;
+}
+
+static int seg_load(json_t *j, struct chr_pseg *s, const char **bad)
+{
+	int64_t ts;
+	uint64_t last;
+	int r, zst, hl;
+
+	memset(s, 0, sizeof *s);
+	s->sealed = 1;
+	if (!json_is_object(j) || unum(j, "id", &s->id) <= 0) {
+		*bad = "segment id";
+		return -1;
+	}
+	if ((r = str(j, "file", s->file, sizeof s->file)) < 0) {
+		*bad = "segment file";
+		return -1;
+	}
+	if (r == 0)
+		snprintf(s->file, sizeof s->file, "%09" PRIu64 ".q", s->id);
+	if (!seg_file_ok(s->file, s->id, &zst)) {
+		*bad = "segment file name";
+		return -1;
+	}
+	if (unum(j, "first_seq", &s->first_seq) < 0 ||
+	    (json_object_get(j, "first_seq") == NULL && unum(j, "base_seq", &s->first_seq) < 0) ||
+	    unum(j, "count", &s->count) < 0 || (hl = unum(j, "last_seq", &last)) < 0) {
+		*bad = "segment seq";
+		return -1;
+	}
+	if (json_object_get(j, "count") == NULL) {
+		if (unum(j, "records", &s->count) < 0) {
+			*bad = "segment seq";
+			return -1;
+		}
+		if (json_object_get(j, "records") == NULL && hl > 0 && last >= s->first_seq)
+			s->count = last - s->first_seq + 1;
+	}
+	s->last_seq = hl > 0 ? last : s->first_seq + s->count - 1;
+	if (unum(j, "bytes", &s->bytes) <= 0 || str(j, "checksum", s->checksum, sizeof s->checksum) <= 0) {
+		*bad = "segment bytes or checksum";
+		return -1;
+	}
+	s->ts_min = INT64_MAX;
+	s->ts_max = INT64_MIN;
+	if (num(j, "ts_min", &ts) < 0 || (num(j, "ts_min", &ts) > 0 && (s->ts_min = ts, 0)) ||
+	    num(j, "ts_max", &ts) < 0 || (num(j, "ts_max", &ts) > 0 && (s->ts_max = ts, 0))) {
+		*bad = "segment ts";
+		return -1;
+	}
+	s->compressed = flag(j, "compressed", zst);
+	if (s->compressed != zst) {
+		*bad = "segment compressed flag";
+		return -1;
+	}
+	s->sealed = flag(j, "sealed", 1);
+	s->raw_bytes = s->bytes;
+	snprintf(s->raw_checksum, sizeof s->raw_checksum, "%s", s->checksum);
+	if (unum(j, "raw_bytes", &s->raw_bytes) < 0 ||
+	    str(j, "raw_checksum", s->raw_checksum, sizeof s->raw_checksum) < 0 ||
+	    (s->compressed && (json_object_get(j, "raw_bytes") == NULL ||
+			       json_object_get(j, "raw_checksum") == NULL))) {
+		*bad = "segment raw_bytes or raw_checksum";
+		return -1;
+	}
+	return 0;
+}
+
+static int seg_by_id(const void *a, const void *b)
+{
+	const struct chr_pseg *x = a, *y = b;
+
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+int chr_part_load(const char *dir, struct chr_part *p, char *err, size_t errlen)
+{
+	char path[PATH_MAX], fmt[64] = "", sh[512], *buf = NULL;
+	const char *bad = NULL, *why;
+	json_error_t je;
+	json_t *o = NULL, *a, *v;
+	struct stat st;
+	size_t i, dl, rl;
+	int fd = -1, e, r;
+	ssize_t k;
+
+	memset(p, 0, sizeof *p);
+	if ((size_t)snprintf(path, sizeof path, "%s/meta.json", dir) >= sizeof path) {
+		errno = ENAMETOOLONG;
+		goto sys;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0)
+		goto sys;
+	if (st.st_size > (64 << 20)) {
+		bad = "size (over 64 MiB)";
+		goto proto;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
+		goto sys;
+	for (i = 0; i < (size_t)st.st_size; i += (size_t)k) {
+		k = chr_read(fd, buf + i, (size_t)st.st_size - i);
+		if (k < 0)
+			goto sys;
+		if (k == 0)
+			break;
+	}
+	chr_mem_xxh128(buf, i, p->meta_checksum);
+	o = json_loadb(buf, i, 0, &je);
+	if (o == NULL) {
+		msg(err, errlen, "'%s': line %d: %s", SHOWN(sh, path), je.line, je.text);
+		goto eproto;
+	}
+	if (str(o, "format", fmt, sizeof fmt) <= 0) {
+		bad = "format";
+		goto proto;
+	}
+	if (strcmp(fmt, "chronicle-raw-partition") == 0)
+		p->raw = 1;
+	else if (strcmp(fmt, "chronicle-archive-partition") != 0) {
+		bad = "format";
+		goto proto;
+	}
+	if (str(o, "venue", p->venue, sizeof p->venue) <= 0 || (why = chr_name_check(p->venue))) {
+		bad = "venue";
+		goto proto;
+	}
+	if (p->raw) {
+		r = str(o, "stream", p->stream, sizeof p->stream);
+		if (r == 0)
+			strcpy(p->stream, "raw");
+		if (r < 0 || strcmp(p->stream, "raw") != 0) {
+			bad = "stream";
+			goto proto;
+		}
+	} else if (str(o, "symbol", p->symbol, sizeof p->symbol) <= 0 || chr_name_check(p->symbol)) {
+		bad = "symbol";
+		goto proto;
+	} else if (str(o, "stream", p->stream, sizeof p->stream) <= 0 || chr_name_check(p->stream) ||
+		   strcmp(p->stream, "raw") == 0) {
+		bad = "stream";
+		goto proto;
+	}
+	if (str(o, "date", p->date, sizeof p->date) <= 0 || !is_date(p->date)) {
+		bad = "date";
+		goto proto;
+	}
+	if (p->raw)
+		snprintf(p->rel, sizeof p->rel, "raw/v1/%s/%s/raw", p->venue, p->date);
+	else
+		snprintf(p->rel, sizeof p->rel, "v1/%s/%s/%s/%s", p->venue, p->symbol, p->date, p->stream);
+	/* the names must be where the file lies */
+	dl = strlen(dir);
+	while (dl > 1 && dir[dl - 1] == '/')
+		dl--;
+	rl = strlen(p->rel);
+	if (dl < rl || memcmp(dir + dl - rl, p->rel, rl) != 0 || (dl > rl && dir[dl - rl - 1] != '/')) {
+		msg(err, errlen, "'%s': it names partition '%s', which is not where it lies",
+		    SHOWN(sh, path), p->rel);
+		goto eproto;
+	}
+	a = json_object_get(o, "segments");
+	if (!json_is_array(a)) {
+		bad = "segments";
+		goto proto;
+	}
+	if (json_array_size(a) && (p->segs = calloc(json_array_size(a), sizeof *p->segs)) == NULL)
+		goto sys;
+	json_array_foreach(a, i, v) {
+		if (seg_load(v, &p->segs[i], &bad) < 0)
+			goto proto;
+		p->nsegs++;
+	}
+	qsort(p->segs, p->nsegs, sizeof *p->segs, seg_by_id);
+	for (i = 1; i < p->nsegs; i++)
+		if (p->segs[i].id == p->segs[i - 1].id) {
+			bad = "segments (an id twice)";
+			goto proto;
+		}
+	p->ts_min = INT64_MAX;
+	p->ts_max = INT64_MIN;
+	for (i = 0; i < p->nsegs; i++) {
+		if (p->segs[i].ts_min < p->ts_min)
+			p->ts_min = p->segs[i].ts_min;
+		if (p->segs[i].ts_max > p->ts_max && p->segs[i].ts_max != INT64_MIN)
+			p->ts_max = p->segs[i].ts_max;
+	}
+	if (num(o, "ts_min", &p->ts_min) < 0 || num(o, "ts_max", &p->ts_max) < 0) {
+		bad = "ts_min or ts_max";
+		goto proto;
+	}
+	if (p->ts_max == INT64_MIN) {
+		bad = "ts_max";
+		goto proto;
+	}
+	{
+		char c[32];
+
+		if (str(o, "completeness", c, sizeof c) > 0 && strcmp(c, "sealed") != 0)
+			for (i = 0; i < p->nsegs; i++)
+				p->segs[i].sealed = 0;
+	}
+	json_decref(o);
+	free(buf);
+	close(fd);
+	return 0;
+proto:
+	msg(err, errlen, "'%s': bad or missing %s", SHOWN(sh, path), bad);
+eproto:
+	json_decref(o);
+	free(buf);
+	close(fd);
+	chr_part_free(p);
+	errno = EPROTO;
+	return -1;
+sys:
+	e = errno;
+	msg(err, errlen, "cannot read '%s': %s", SHOWN(sh, path), strerror(e));
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	chr_part_free(p);
+	errno = e;
+	return -1;
+}
+
+/* ---- the database ------------------------------------------------------ */
+
+struct chr_manifest {
+	sqlite3 *db;
+	char path[PATH_MAX];
+};
+
+static const char schema[] =
+	"PRAGMA journal_mode=WAL;"
+	"CREATE TABLE IF NOT EXISTS tier(name TEXT PRIMARY KEY, root TEXT NOT NULL,"
+	" rank INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS partition(rel TEXT PRIMARY KEY, tier TEXT NOT NULL,"
+	" venue TEXT NOT NULL, symbol TEXT NOT NULL, date TEXT NOT NULL, stream TEXT NOT NULL,"
+	" ts_min INTEGER, ts_max INTEGER, meta_checksum TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS segment(tier TEXT NOT NULL, path TEXT NOT NULL,"
+	" venue TEXT NOT NULL, symbol TEXT NOT NULL, date TEXT NOT NULL, stream TEXT NOT NULL,"
+	" seg INTEGER NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER,"
+	" ts_min INTEGER, ts_max INTEGER, bytes INTEGER NOT NULL, raw_bytes INTEGER NOT NULL,"
+	" sealed INTEGER NOT NULL, compressed INTEGER NOT NULL, checksum TEXT NOT NULL,"
+	" raw_checksum TEXT NOT NULL, rel TEXT NOT NULL,"
+	" PRIMARY KEY(venue, symbol, stream, date, seg)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS segment_rel ON segment(rel);";
+
+static int dberr(struct chr_manifest *m, char *err, size_t errlen, const char *what)
+{
+	char sh[512];
+
+	msg(err, errlen, "manifest '%s': %s: %s", SHOWN(sh, m->path), what, sqlite3_errmsg(m->db));
+	return -1;
+}
+
+static int exec(struct chr_manifest *m, const char *sql, char *err, size_t errlen)
+{
+	return sqlite3_exec(m->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0
+								       : dberr(m, err, errlen, "cannot update");
+}
+
+struct chr_manifest *chr_manifest_open(const char *root, const char *path, int create,
+				       char *err, size_t errlen)
+{
+	struct chr_manifest *m = calloc(1, sizeof *m);
+	sqlite3_stmt *st = NULL;
+	char sh[512];
+	int v = -1, e;
+
+	if (m == NULL) {
+		msg(err, errlen, "out of memory");
+		return NULL;
+	}
+	if ((size_t)(path ? snprintf(m->path, sizeof m->path, "%s", path)
+			  : snprintf(m->path, sizeof m->path, "%s/%s", root, CHR_MANIFEST)) >= sizeof m->path) {
+		msg(err, errlen, "manifest path too long");
+		free(m);
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	if (!create && access(m->path, F_OK) < 0) {
+		e = errno;
+		msg(err, errlen, "cannot open '%s': %s", SHOWN(sh, m->path), strerror(e));
+		free(m);
+		errno = e;
+		return NULL;
+	}
+	if (sqlite3_open_v2(m->path, &m->db,
+			    create ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY,
+			    NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_busy_timeout(m->db, 10000);
+	if (sqlite3_prepare_v2(m->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW)
+		goto fail;
+	v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (v == 0 && create) {
+		char sql[64];
+
+		if (sqlite3_exec(m->db, schema, NULL, NULL, NULL) != SQLITE_OK)
+			goto fail;
+		snprintf(sql, sizeof sql, "PRAGMA user_version=%d", CHR_MANIFEST_VERSION);
+		if (sqlite3_exec(m->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+			goto fail;
+	} else if (v != CHR_MANIFEST_VERSION) {
+		msg(err, errlen, "manifest '%s' has schema version %d, not %d (rebuild it: chr-tier --rebuild-manifest)",
+		    SHOWN(sh, m->path), v, CHR_MANIFEST_VERSION);
+		sqlite3_close(m->db);
+		free(m);
+		errno = EPROTO;
+		return NULL;
+	}
+	return m;
+fail:
+	msg(err, errlen, "cannot open manifest '%s': %s", SHOWN(sh, m->path),
+	    m->db ? sqlite3_errmsg(m->db) : "out of memory");
+	sqlite3_finalize(st);
+	sqlite3_close(m->db);
+	free(m);
+	errno = EIO;
+	return NULL;
+}
+
+void chr_manifest_close(struct chr_manifest *m)
+{
+	if (m == NULL)
+		return;
+	sqlite3_close(m->db);
+	free(m);
+}
+
+int chr_manifest_set_tiers(struct chr_manifest *m, const struct chr_tiers *t, char *err,
+			   size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (exec(m, "BEGIN IMMEDIATE; DELETE FROM tier;", err, errlen) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(m->db, "INSERT INTO tier VALUES(?,?,?)", -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	for (size_t i = 0; i < t->n; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, t->t[i].name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, t->t[i].root, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)i);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto fail;
+	}
+	sqlite3_finalize(st);
+	return exec(m, "COMMIT", err, errlen);
+fail:
+	dberr(m, err, errlen, "cannot update");
+	sqlite3_finalize(st);
+	sqlite3_exec(m->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/* delete the rows of rel (inside a transaction) */
+static int del(struct chr_manifest *m, const char *rel)
+{
+	static const char *const sql[2] = {"DELETE FROM segment WHERE rel = ?",
+					   "DELETE FROM partition WHERE rel = ?"};
+
+	for (int i = 0; i < 2; i++) {
+		sqlite3_stmt *st;
+		int rc;
+
+		if (sqlite3_prepare_v2(m->db, sql[i], -1, &st, NULL) != SQLITE_OK)
+			return -1;
+		sqlite3_bind_text(st, 1, rel, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return -1;
+	}
+	return 0;
+}
+
+static void bind_ts(sqlite3_stmt *st, int i, int64_t ts, int valid)
+{
+	if (valid)
+		sqlite3_bind_int64(st, i, ts);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static int put(struct chr_manifest *m, const char *tier, const struct chr_part *p)
+{
+	sqlite3_stmt *st = NULL;
+	char path[512];
+
+	if (del(m, p->rel) < 0 ||
+	    sqlite3_prepare_v2(m->db, "INSERT INTO partition VALUES(?,?,?,?,?,?,?,?,?)", -1, &st,
+			       NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(st, 1, p->rel, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, tier, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, p->venue, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, p->symbol, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, p->date, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, p->stream, -1, SQLITE_STATIC);
+	bind_ts(st, 7, p->ts_min, p->ts_min != INT64_MAX);
+	sqlite3_bind_int64(st, 8, p->ts_max);
+	sqlite3_bind_text(st, 9, p->meta_checksum, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(m->db, "INSERT INTO segment VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	for (size_t i = 0; i < p->nsegs; i++) {
+		const struct chr_pseg *s = &p->segs[i];
+
+		snprintf(path, sizeof path, "%s/%s", p->rel, s->file);
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, tier, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, path, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 3, p->venue, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, p->symbol, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, p->date, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 6, p->stream, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 7, (sqlite3_int64)s->id);
+		sqlite3_bind_int64(st, 8, (sqlite3_int64)s->first_seq);
+		bind_ts(st, 9, (int64_t)s->last_seq, s->count > 0);
+		bind_ts(st, 10, s->ts_min, s->ts_min != INT64_MAX);
+		bind_ts(st, 11, s->ts_max, s->ts_max != INT64_MIN);
+		sqlite3_bind_int64(st, 12, (sqlite3_int64)s->bytes);
+		sqlite3_bind_int64(st, 13, (sqlite3_int64)s->raw_bytes);
+		sqlite3_bind_int(st, 14, s->sealed);
+		sqlite3_bind_int(st, 15, s->compressed);
+		sqlite3_bind_text(st, 16, s->checksum, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 17, s->raw_checksum, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 18, p->rel, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto fail;
+	}
+	sqlite3_finalize(st);
+	return 0;
+fail:
+	sqlite3_finalize(st);
+	return -1;
+}
+
+int chr_manifest_put(struct chr_manifest *m, const char *tier, const struct chr_part *p,
+		     char *err, size_t errlen)
+{
+	if (exec(m, "BEGIN IMMEDIATE", err, errlen) < 0)
+		return -1;
+	if (put(m, tier, p) < 0) {
+		dberr(m, err, errlen, "cannot update");
+		sqlite3_exec(m->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return exec(m, "COMMIT", err, errlen);
+}
+
+int chr_manifest_remove(struct chr_manifest *m, const char *rel, char *err, size_t errlen)
+{
+	if (exec(m, "BEGIN IMMEDIATE", err, errlen) < 0)
+		return -1;
+	if (del(m, rel) < 0) {
+		dberr(m, err, errlen, "cannot update");
+		sqlite3_exec(m->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return exec(m, "COMMIT", err, errlen);
+}
+
+int chr_manifest_sync(struct chr_manifest *m, const char *tier, const char *tier_root,
+		      const char *rel, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	struct chr_part p;
+	int rc;
+
+	if ((size_t)snprintf(dir, sizeof dir, "%s/%s", tier_root, rel) >= sizeof dir) {
+		msg(err, errlen, "partition path too long");
+		return -1;
+	}
+	if (chr_part_load(dir, &p, err, errlen) < 0)
+		return errno == ENOENT ? chr_manifest_remove(m, rel, err, errlen) : -1;
+	rc = chr_manifest_put(m, tier, &p, err, errlen);
+	chr_part_free(&p);
+	return rc;
+}
+
+int chr_manifest_parts(struct chr_manifest *m,
+		       int (*fn)(const char *tier, const char *rel, const char *sum, void *ctx),
+		       void *ctx, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc = 0, k;
+
+	if (sqlite3_prepare_v2(m->db, "SELECT tier, rel, meta_checksum FROM partition ORDER BY rel",
+			       -1, &st, NULL) != SQLITE_OK)
+		return dberr(m, err, errlen, "cannot read");
+	while (rc == 0 && (k = sqlite3_step(st)) == SQLITE_ROW)
+		rc = fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+			(const char *)sqlite3_column_text(st, 2), ctx);
+	if (rc == 0 && k != SQLITE_DONE)
+		rc = dberr(m, err, errlen, "cannot read");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static const char *text(sqlite3_stmt *st, int i)
+{
+	const char *s = (const char *)sqlite3_column_text(st, i);
+
+	return s ? s : "";
+}
+
+int chr_manifest_query(struct chr_manifest *m, const char *venue, const char *symbol,
+		       const char *stream, int64_t ts_from, int64_t ts_until,
+		       int (*fn)(const struct chr_mrow *row, void *ctx), void *ctx, char *err,
+		       size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc = 0, k;
+
+	if (sqlite3_prepare_v2(m->db,
+			       "SELECT s.tier, t.root || '/' || s.path, s.rel, s.venue, s.symbol, s.date,"
+			       " s.stream, s.seg, s.first_seq, s.last_seq, s.bytes, s.raw_bytes, s.ts_min,"
+			       " s.ts_max, s.sealed, s.compressed, s.checksum"
+			       " FROM segment s JOIN tier t ON t.name = s.tier"
+			       " WHERE s.venue = ?1 AND s.symbol = ?2 AND s.stream = ?3"
+			       " AND (s.ts_max IS NULL OR s.ts_max >= ?4) AND (s.ts_min IS NULL OR s.ts_min <= ?5)"
+			       " ORDER BY s.date, s.seg",
+			       -1, &st, NULL) != SQLITE_OK)
+		return dberr(m, err, errlen, "cannot read");
+	sqlite3_bind_text(st, 1, venue, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, symbol, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, stream, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, ts_from);
+	sqlite3_bind_int64(st, 5, ts_until);
+	while (rc == 0 && (k = sqlite3_step(st)) == SQLITE_ROW) {
+		struct chr_mrow r = {
+			.tier = text(st, 0), .path = text(st, 1), .rel = text(st, 2),
+			.venue = text(st, 3), .symbol = text(st, 4), .date = text(st, 5),
+			.stream = text(st, 6),
+			.seg = (uint64_t)sqlite3_column_int64(st, 7),
+			.first_seq = (uint64_t)sqlite3_column_int64(st, 8),
+			.last_seq = (uint64_t)sqlite3_column_int64(st, 9),
+			.bytes = (uint64_t)sqlite3_column_int64(st, 10),
+			.raw_bytes = (uint64_t)sqlite3_column_int64(st, 11),
+			.ts_min = sqlite3_column_int64(st, 12), .ts_max = sqlite3_column_int64(st, 13),
+			.sealed = sqlite3_column_int(st, 14), .compressed = sqlite3_column_int(st, 15),
+			.checksum = text(st, 16),
+		};
+
+		rc = fn(&r, ctx);
+	}
+	if (rc == 0 && k != SQLITE_DONE)
+		rc = dberr(m, err, errlen, "cannot read");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int chr_manifest_dump(struct chr_manifest *m, FILE *f, char *err, size_t errlen)
+{
+	static const char *const sql[3] = {
+		"SELECT 'tier', * FROM tier ORDER BY rank",
+		"SELECT 'partition', * FROM partition ORDER BY rel",
+		"SELECT 'segment', * FROM segment ORDER BY venue, symbol, stream, date, seg",
+	};
+
+	for (int q = 0; q < 3; q++) {
+		sqlite3_stmt *st;
+		int k;
+
+		if (sqlite3_prepare_v2(m->db, sql[q], -1, &st, NULL) != SQLITE_OK)
+			return dberr(m, err, errlen, "cannot read");
+		while ((k = sqlite3_step(st)) == SQLITE_ROW) {
+			for (int i = 0; i < sqlite3_column_count(st); i++)
+				fprintf(f, "%s%s", i ? "\t" : "",
+					sqlite3_column_type(st, i) == SQLITE_NULL ? "NULL" : text(st, i));
+			fputc('\n', f);
+		}
+		sqlite3_finalize(st);
+		if (k != SQLITE_DONE)
+			return dberr(m, err, errlen, "cannot read");
+	}
+	return 0;
+}
+
+/* ---- walking the tiers --------------------------------------------------- */
+
+struct walkctx {
+	const struct chr_tiers *t;
+	size_t i, skip;
+	int (*fn)(size_t, const char *, const char *, void *);
+	void *ctx;
+};
+
+static int walk_one(const char *dir, void *ctx)
+{
+	struct walkctx *w = ctx;
+
+	return w->fn(w->i, dir, dir + w->skip, w->ctx);
+}
+
+static int visible(const struct dirent *e)
+{
+	return e->d_name[0] != '.';
+}
+
+/* <tier>/raw/v1/<venue>/<date>/raw */
+static int walk_raw(struct walkctx *w)
+{
+	char base[PATH_MAX], dir[PATH_MAX];
+	struct dirent **v = NULL, **d = NULL;
+	int n, nd, rc = 0;
+
+	if ((size_t)snprintf(base, sizeof base, "%s/raw/v1", w->t->t[w->i].root) >= sizeof base)
+		return errno = ENAMETOOLONG, -1;
+	n = scandir(base, &v, visible, alphasort);
+	if (n < 0)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+	for (int i = 0; i < n; i++) {
+		if (rc == 0 && (size_t)snprintf(dir, sizeof dir, "%s/%s", base, v[i]->d_name) < sizeof dir) {
+			nd = scandir(dir, &d, visible, alphasort);
+			if (nd < 0 && errno != ENOENT && errno != ENOTDIR)
+				rc = -1;
+			for (int j = 0; j < nd; j++) {
+				char p[PATH_MAX];
+				struct stat st;
+
+				if (rc == 0 &&
+				    (size_t)snprintf(p, sizeof p, "%s/%s/raw", dir, d[j]->d_name) < sizeof p &&
+				    stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+					rc = w->fn(w->i, p, p + w->skip, w->ctx);
+				free(d[j]);
+			}
+			if (nd > 0)
+				free(d);
+		}
+		free(v[i]);
+	}
+	free(v);
+	return rc;
+}
+
+int chr_tier_walk(const struct chr_tiers *t, size_t i,
+		  int (*fn)(size_t tier, const char *dir, const char *rel, void *ctx), void *ctx)
+{
+	struct walkctx w = {t, i, strlen(t->t[i].root) + 1, fn, ctx};
+	int rc = chr_archive_walk(t->t[i].root, NULL, NULL, NULL, walk_one, &w);
+
+	return rc ? rc : walk_raw(&w);
+}
+
+/* ---- rebuild ----------------------------------------------------------- */
+
+struct rebuild {
+	struct chr_manifest *m;
+	const struct chr_tiers *t;
+	size_t n;
+	char *err;
+	size_t errlen;
+};
+
+static int rebuild_one(size_t tier, const char *dir, const char *rel, void *ctx)
+{
+	struct rebuild *r = ctx;
+	struct chr_part p;
+	sqlite3_stmt *st;
+	int known = 0;
+	char e[CHR_ARCHIVE_ERR];
+
+	(void)rel;
+	if (chr_part_load(dir, &p, e, sizeof e) < 0) {
+		if (errno != ENOENT)
+			chr_warn("%s; not in the manifest", e);
+		return 0;
+	}
+	/* a partition in two tiers (a move cut short): the warmest is indexed */
+	if (sqlite3_prepare_v2(r->m->db, "SELECT 1 FROM partition WHERE rel = ?", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		chr_part_free(&p);
+		return dberr(r->m, r->err, r->errlen, "cannot read");
+	}
+	sqlite3_bind_text(st, 1, p.rel, -1, SQLITE_STATIC);
+	known = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (!known) {
+		if (put(r->m, r->t->t[tier].name, &p) < 0) {
+			chr_part_free(&p);
+			return dberr(r->m, r->err, r->errlen, "cannot update");
+		}
+		r->n++;
+	}
+	chr_part_free(&p);
+	return 0;
+}
+
+/* remove path and its -wal and -shm files */
+static void unlink_db(const char *path)
+{
+	char p[PATH_MAX + 8];
+
+	unlink(path);
+	snprintf(p, sizeof p, "%s-wal", path);
+	unlink(p);
+	snprintf(p, sizeof p, "%s-shm", path);
+	unlink(p);
+}
+
+int chr_manifest_rebuild(const char *root, const struct chr_tiers *t, size_t *nparts,
+			 char *err, size_t errlen)
+{
+	char tmp[PATH_MAX], dst[PATH_MAX], sh[512];
+	struct rebuild r = {NULL, t, 0, err, errlen};
+	struct chr_manifest *old;
+	int fd;
+
+	if ((size_t)snprintf(dst, sizeof dst, "%s/%s", root, CHR_MANIFEST) >= sizeof dst ||
+	    (size_t)snprintf(tmp, sizeof tmp, "%s/%s.new", root, CHR_MANIFEST) >= sizeof tmp) {
+		msg(err, errlen, "archive root too long");
+		return -1;
+	}
+	if (chr_mkdirs(root) < 0) {
+		msg(err, errlen, "cannot create '%s': %s", SHOWN(sh, root), strerror(errno));
+		return -1;
+	}
+	unlink_db(tmp);	/* left by a rebuild that died */
+	if ((r.m = chr_manifest_open(root, tmp, 1, err, errlen)) == NULL)
+		return -1;
+	if (chr_manifest_set_tiers(r.m, t, err, errlen) < 0 ||
+	    exec(r.m, "BEGIN IMMEDIATE", err, errlen) < 0)
+		goto fail;
+	for (size_t i = 0; i < t->n; i++) {
+		int rc = chr_tier_walk(t, i, rebuild_one, &r);
+
+		if (rc < 0)
+			msg(err, errlen, "cannot read tier '%s' ('%s'): %s", t->t[i].name,
+			    SHOWN(sh, t->t[i].root), strerror(errno));
+		if (rc) {
+			sqlite3_exec(r.m->db, "ROLLBACK", NULL, NULL, NULL);
+			goto fail;
+		}
+	}
+	if (exec(r.m, "COMMIT", err, errlen) < 0)
+		goto fail;
+	/* closing the only connection checkpoints the WAL into the file */
+	chr_manifest_close(r.m);
+	r.m = NULL;
+	if ((fd = open(tmp, O_RDONLY | O_CLOEXEC)) < 0 || fsync(fd) < 0) {
+		msg(err, errlen, "cannot sync '%s': %s", SHOWN(sh, tmp), strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		goto fail;
+	}
+	close(fd);
+	/* empty the old manifest's WAL, so that it cannot be applied to the
+	 * new file (the -wal file is named after the database) */
+	if ((old = chr_manifest_open(root, dst, 0, err, errlen)) != NULL) {
+		sqlite3_wal_checkpoint_v2(old->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		chr_manifest_close(old);
+	}
+	if (rename(tmp, dst) < 0 || chr_fsync_dir(root) < 0) {
+		msg(err, errlen, "cannot rename '%s' to '%s': %s", SHOWN(sh, tmp), CHR_MANIFEST,
+		    strerror(errno));
+		goto fail;
+	}
+	if (nparts)
+		*nparts = r.n;
+	return 0;
+fail:
+	chr_manifest_close(r.m);
+	unlink_db(tmp);
+	return -1;
+}

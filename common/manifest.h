@@ -1,0 +1,126 @@
+/* manifest.h - ROOT/manifest.db (docs/tiers.md): an SQLite index of every
+ * segment of every tier, rebuilt from the partitions' meta.json at will;
+ * and the tolerant reading of a partition's meta.json (archive or raw). */
+#ifndef CHR_MANIFEST_H
+#define CHR_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tier.h"
+
+#define CHR_MANIFEST "manifest.db"
+#define CHR_MANIFEST_VERSION 1	/* PRAGMA user_version */
+
+/* One segment of a partition, as its meta.json says. */
+struct chr_pseg {
+	uint64_t id, first_seq, last_seq, count;	/* last_seq valid when count > 0 */
+	uint64_t bytes, raw_bytes;	/* of the file; of the segment (= bytes when plain) */
+	int64_t ts_min, ts_max;
+	int sealed, compressed;
+	char file[32];			/* "NNNNNNNNN.q" or "NNNNNNNNN.q.zst" */
+	char checksum[48];		/* "xxh3-128:<hex>" of the file */
+	char raw_checksum[48];		/* of the segment bytes (= checksum when plain) */
+};
+
+/* A partition directory's meta.json, archive ("chronicle-archive-partition")
+ * or raw ("chronicle-raw-partition"). */
+struct chr_part {
+	int raw;
+	char venue[33], symbol[65];	/* symbol "" for raw */
+	char date[11], stream[8];
+	char rel[256];		/* "v1/<venue>/<symbol>/<date>/<stream>" or "raw/v1/<venue>/<date>/raw" */
+	int64_t ts_min, ts_max;
+	char meta_checksum[48];	/* of meta.json's bytes */
+	struct chr_pseg *segs;	/* in id order */
+	size_t nsegs;
+};
+
+/* Read "<dir>/meta.json" of either format. Names, date and segment file
+ * names are checked (chr_name_check, YYYY-MM-DD, NNNNNNNNN.q[.zst]) before
+ * anything uses them as paths; members a format lacks take defaults
+ * (first_seq/last_seq from base_seq and count, raw_* from the plain
+ * members, sealed true). Returns 0; -1 with a message in err and errno
+ * ENOENT (no meta.json), EPROTO (not a valid one) or the system error. */
+int chr_part_load(const char *dir, struct chr_part *p, char *err, size_t errlen);
+void chr_part_free(struct chr_part *p);
+
+struct chr_manifest;
+
+/* Open root's manifest.db (path NULL) or the database at path; create it
+ * (schema, WAL mode) when create, else open it read-only. A busy timeout
+ * of 10 s applies. Returns NULL with a message in err (errno ENOENT when
+ * it does not exist and !create). A database of another schema version
+ * is an error. */
+struct chr_manifest *chr_manifest_open(const char *root, const char *path, int create,
+				       char *err, size_t errlen);
+void chr_manifest_close(struct chr_manifest *m);
+
+/* Replace the tier table by t's tiers (name, root, rank = index). Returns
+ * 0, or -1 with a message. */
+int chr_manifest_set_tiers(struct chr_manifest *m, const struct chr_tiers *t, char *err,
+			   size_t errlen);
+
+/* Replace the rows of partition p (whatever tier held it) by its
+ * segments in tier `tier`, in one transaction. Returns 0, or -1. */
+int chr_manifest_put(struct chr_manifest *m, const char *tier, const struct chr_part *p,
+		     char *err, size_t errlen);
+
+/* chr_part_load of "<tier_root>/<rel>" then chr_manifest_put; when it has
+ * no meta.json any more, chr_manifest_remove. Returns 0, or -1. */
+int chr_manifest_sync(struct chr_manifest *m, const char *tier, const char *tier_root,
+		      const char *rel, char *err, size_t errlen);
+
+/* Remove the rows of partition rel. Returns 0, or -1 with a message. */
+int chr_manifest_remove(struct chr_manifest *m, const char *rel, char *err, size_t errlen);
+
+/* Call fn(tier, rel, meta_checksum, ctx) for every partition the manifest
+ * holds, in rel order; stops when fn returns non-zero and returns that.
+ * Returns 0, or -1 with a message. */
+int chr_manifest_parts(struct chr_manifest *m,
+		       int (*fn)(const char *tier, const char *rel, const char *sum, void *ctx),
+		       void *ctx, char *err, size_t errlen);
+
+/* A segment row as chr_manifest_query gives it. */
+struct chr_mrow {
+	const char *tier, *path;	/* path absolute: tier root + '/' + relative path */
+	const char *rel;		/* the partition */
+	const char *venue, *symbol, *date, *stream;
+	uint64_t seg, first_seq, last_seq, bytes, raw_bytes;
+	int64_t ts_min, ts_max;
+	int sealed, compressed;
+	const char *checksum;
+};
+
+/* Call fn(row, ctx) for the segments of venue/symbol/stream (symbol ""
+ * for raw) whose ts range meets [ts_from, ts_until] (INT64_MIN/INT64_MAX
+ * when open), across tiers, ordered by (date, seg id). Stops when fn
+ * returns non-zero and returns that; 0 when done, -1 with a message. */
+int chr_manifest_query(struct chr_manifest *m, const char *venue, const char *symbol,
+		       const char *stream, int64_t ts_from, int64_t ts_until,
+		       int (*fn)(const struct chr_mrow *row, void *ctx), void *ctx, char *err,
+		       size_t errlen);
+
+/* Write every row, tiers then partitions then segments, sorted, as
+ * tab-separated text (tests compare two manifests with it). Returns 0,
+ * or -1 with a message. */
+int chr_manifest_dump(struct chr_manifest *m, FILE *f, char *err, size_t errlen);
+
+/* Rebuild root's manifest.db from the files: every partition of every
+ * tier of t (v1/ and raw/v1/; a partition in several tiers is indexed in
+ * the warmest), written into a new database that is then renamed over the
+ * old one, so a crash never leaves half a manifest. Partitions whose
+ * meta.json cannot be read are skipped with a warning (chr_warn). *nparts
+ * (may be NULL) is set to the partitions indexed. Returns 0, or -1. */
+int chr_manifest_rebuild(const char *root, const struct chr_tiers *t, size_t *nparts,
+			 char *err, size_t errlen);
+
+/* Call fn(tier index, partition dir, rel, ctx) for every partition
+ * directory (holding a meta.json or not) of tier index i of t, archive
+ * then raw, in sorted order. Stops when fn returns non-zero and returns
+ * that; 0 when done, -1 with errno. */
+int chr_tier_walk(const struct chr_tiers *t, size_t i,
+		  int (*fn)(size_t tier, const char *dir, const char *rel, void *ctx), void *ctx);
+
+#endif

@@ -1,0 +1,433 @@
+/* tier.c - the tier config file and the lookup of a stream's partitions
+ * across the tiers (manifest first, a scan of the tiers without one). */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fmt.h"
+#include "manifest.h"
+#include "path.h"
+#include "tier.h"
+#include "tm.h"
+
+static void msg(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void msg(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+void chr_tiers_init(struct chr_tiers *t, const char *root)
+{
+	memset(t, 0, sizeof *t);
+	strcpy(t->t[0].name, "hot");
+	snprintf(t->t[0].root, sizeof t->t[0].root, "%s", root);
+	t->n = 1;
+	t->delete_ns = -1;
+}
+
+void chr_tiers_free(struct chr_tiers *t)
+{
+	for (size_t i = 0; i < t->nq; i++)
+		free(t->q[i].path);
+	free(t->q);
+	t->q = NULL;
+	t->nq = 0;
+}
+
+/* dir as a tier or queue root: relative to the archive root */
+static int rooted(char *out, size_t n, const char *root, const char *dir)
+{
+	int k = dir[0] == '/' ? snprintf(out, n, "%s", dir) : snprintf(out, n, "%s/%s", root, dir);
+
+	return k < 0 || (size_t)k >= n ? -1 : 0;
+}
+
+int chr_tiers_set(struct chr_tiers *t, const char *name, const char *root, int64_t after_ns,
+		  int zstd)
+{
+	size_t i;
+
+	for (i = 1; i < t->n; i++)
+		if (strcmp(t->t[i].name, name) == 0)
+			break;
+	if (i == t->n) {
+		if (t->n == CHR_TIERS_MAX)
+			return -1;
+		t->n++;
+	}
+	snprintf(t->t[i].name, sizeof t->t[i].name, "%s", name);
+	if (rooted(t->t[i].root, sizeof t->t[i].root, t->t[0].root, root) < 0)
+		return -1;
+	t->t[i].after_ns = after_ns;
+	t->t[i].zstd = zstd;
+	return 0;
+}
+
+/* "zstd" or "zstd=LEVEL" (1..19): the level, or -1 */
+static int zstd_word(const char *w)
+{
+	char *end;
+	long v;
+
+	if (strcmp(w, "zstd") == 0)
+		return 3;
+	if (strncmp(w, "zstd=", 5) != 0)
+		return -1;
+	errno = 0;
+	v = strtol(w + 5, &end, 10);
+	if (errno || end == w + 5 || *end || v < 1 || v > 19)
+		return -1;
+	return (int)v;
+}
+
+int chr_tiers_load(struct chr_tiers *t, const char *file, char *err, size_t errlen)
+{
+	char path[4096], line[8192], sh[512];
+	int must = file != NULL, rc = -1;
+	unsigned lno = 0;
+	FILE *f;
+
+	if (file == NULL) {
+		if (rooted(path, sizeof path, t->t[0].root, CHR_TIER_CONF) < 0) {
+			msg(err, errlen, "archive root too long");
+			return -1;
+		}
+		file = path;
+	}
+	f = fopen(file, "re");
+	if (f == NULL) {
+		if (errno == ENOENT && !must)
+			return 0;
+		msg(err, errlen, "cannot read '%s': %s", chr_fmt_shown(sh, sizeof sh, file),
+		    strerror(errno));
+		return -1;
+	}
+	chr_fmt_shown(sh, sizeof sh, file);
+	while (fgets(line, sizeof line, f)) {
+		char *w[6], *save = NULL, *p;
+		size_t nw = 0;
+		int64_t age;
+
+		lno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			msg(err, errlen, "%s:%u: line too long", sh, lno);
+			goto out;
+		}
+		if ((p = strchr(line, '#')) != NULL)
+			*p = '\0';
+		for (p = strtok_r(line, " \t\r\n", &save); p; p = strtok_r(NULL, " \t\r\n", &save)) {
+			if (nw == 5) {
+				msg(err, errlen, "%s:%u: too many words", sh, lno);
+				goto out;
+			}
+			w[nw++] = p;
+		}
+		if (nw == 0)
+			continue;
+		if (strcmp(w[0], "delete") == 0) {
+			if (nw != 2) {
+				msg(err, errlen, "%s:%u: expected 'delete AGE'", sh, lno);
+				goto out;
+			}
+			if (chr_duration_parse(w[1], &age) < 0 || age <= 0) {
+				msg(err, errlen, "%s:%u: '%s' is not a duration", sh, lno, w[1]);
+				goto out;
+			}
+			t->delete_ns = age;
+		} else if (strcmp(w[0], "queue") == 0) {
+			struct chr_tier_queue *nq;
+			char qp[4096];
+
+			if (nw != 3) {
+				msg(err, errlen, "%s:%u: expected 'queue DIR AGE'", sh, lno);
+				goto out;
+			}
+			if (chr_duration_parse(w[2], &age) < 0 || age <= 0) {
+				msg(err, errlen, "%s:%u: '%s' is not a duration", sh, lno, w[2]);
+				goto out;
+			}
+			nq = realloc(t->q, (t->nq + 1) * sizeof *t->q);
+			if (nq == NULL || rooted(qp, sizeof qp, t->t[0].root, w[1]) < 0) {
+				msg(err, errlen, "%s:%u: %s", sh, lno, nq ? "path too long" : "out of memory");
+				if (nq)
+					t->q = nq;
+				goto out;
+			}
+			t->q = nq;
+			if ((t->q[t->nq].path = strdup(qp)) == NULL) {
+				msg(err, errlen, "out of memory");
+				goto out;
+			}
+			t->q[t->nq++].age_ns = age;
+		} else {
+			const char *why = chr_name_check(w[0]);
+			int z = 0;
+
+			if (why == NULL && strcmp(w[0], "hot") == 0)
+				why = "'hot' is the archive root";
+			if (why) {
+				msg(err, errlen, "%s:%u: tier name '%s': %s", sh, lno, w[0], why);
+				goto out;
+			}
+			if (nw < 3 || nw > 4) {
+				msg(err, errlen, "%s:%u: expected 'NAME DIR AGE [zstd[=LEVEL]]'", sh, lno);
+				goto out;
+			}
+			if (chr_duration_parse(w[2], &age) < 0 || age <= 0) {
+				msg(err, errlen, "%s:%u: '%s' is not a duration", sh, lno, w[2]);
+				goto out;
+			}
+			if (nw == 4 && (z = zstd_word(w[3])) < 0) {
+				msg(err, errlen, "%s:%u: '%s' is not zstd or zstd=LEVEL (1-19)", sh, lno, w[3]);
+				goto out;
+			}
+			if (chr_tiers_set(t, w[0], w[1], age, z) < 0) {
+				msg(err, errlen, "%s:%u: too many tiers or path too long", sh, lno);
+				goto out;
+			}
+		}
+	}
+	if (ferror(f)) {
+		msg(err, errlen, "cannot read '%s': %s", sh, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	fclose(f);
+	return rc;
+}
+
+static int by_age(const void *a, const void *b)
+{
+	const struct chr_tier *x = a, *y = b;
+
+	return (x->after_ns > y->after_ns) - (x->after_ns < y->after_ns);
+}
+
+int chr_tiers_check(struct chr_tiers *t, char *err, size_t errlen)
+{
+	char sh[512];
+
+	qsort(t->t + 1, t->n - 1, sizeof t->t[0], by_age);
+	for (size_t i = 1; i < t->n; i++) {
+		if (t->t[i].after_ns == t->t[i - 1].after_ns) {
+			msg(err, errlen, "tiers '%s' and '%s' have the same age", t->t[i - 1].name,
+			    t->t[i].name);
+			return -1;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(t->t[i].root, t->t[j].root) == 0) {
+				msg(err, errlen, "tiers '%s' and '%s' have the same directory '%s'",
+				    t->t[j].name, t->t[i].name,
+				    chr_fmt_shown(sh, sizeof sh, t->t[i].root));
+				return -1;
+			}
+	}
+	if (t->delete_ns >= 0 && t->delete_ns <= t->t[t->n - 1].after_ns) {
+		msg(err, errlen, "the delete age is not above tier '%s's age", t->t[t->n - 1].name);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- finding partitions ------------------------------------------------ */
+
+struct found {
+	struct chr_tier_part *v;
+	size_t n, cap;
+	int err;
+};
+
+static int have(const struct found *f, const char *date)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (strcmp(f->v[i].date, date) == 0)
+			return 1;
+	return 0;
+}
+
+static int push(struct found *f, const char *date, const char *dir)
+{
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? 2 * f->cap : 16;
+		struct chr_tier_part *nv = realloc(f->v, cap * sizeof *nv);
+
+		if (nv == NULL)
+			return -1;
+		f->v = nv;
+		f->cap = cap;
+	}
+	snprintf(f->v[f->n].date, sizeof f->v[f->n].date, "%s", date);
+	if ((f->v[f->n].dir = strdup(dir)) == NULL)
+		return -1;
+	f->n++;
+	return 0;
+}
+
+/* "<tier>/v1/<venue>/<symbol>" or "<tier>/raw/v1/<venue>" into buf */
+static int inst_dir(char *buf, size_t n, const char *tier, const char *venue, const char *symbol)
+{
+	int k = symbol ? snprintf(buf, n, "%s/v1/%s/%s", tier, venue, symbol)
+		       : snprintf(buf, n, "%s/raw/v1/%s", tier, venue);
+
+	return k < 0 || (size_t)k >= n ? -1 : 0;
+}
+
+/* Add the dates of inst (a date directory holding stream) not yet found. */
+static int scan(struct found *f, const char *inst, const char *stream, const char *date, int *exists)
+{
+	struct dirent **v;
+	int n = scandir(inst, &v, NULL, alphasort);
+
+	if (n < 0)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+	*exists = 1;
+	for (int i = 0; i < n; i++) {
+		char dir[PATH_MAX];
+		struct stat st;
+		const char *d = v[i]->d_name;
+
+		if (d[0] != '.' && strlen(d) == 10 && (date == NULL || strcmp(d, date) == 0) &&
+		    !have(f, d) && (size_t)snprintf(dir, sizeof dir, "%s/%s/%s", inst, d, stream) < sizeof dir &&
+		    stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && push(f, d, dir) < 0)
+			f->err = 1;
+		free(v[i]);
+	}
+	free(v);
+	return f->err ? -1 : 0;
+}
+
+struct q {
+	struct found *f;
+	const struct chr_tiers *t;
+	const char *date;
+	char last[256];
+};
+
+static int exists_dir(const char *dir)
+{
+	char p[PATH_MAX];
+
+	return (size_t)snprintf(p, sizeof p, "%s/meta.json", dir) < sizeof p && access(p, F_OK) == 0;
+}
+
+/* a segment row: the first of its partition adds the partition, where it is */
+static int row(const struct chr_mrow *r, void *ctx)
+{
+	struct q *q = ctx;
+	char dir[PATH_MAX];
+
+	if (strcmp(q->last, r->rel) == 0 || (q->date && strcmp(q->date, r->date) != 0) ||
+	    have(q->f, r->date))
+		return 0;
+	snprintf(q->last, sizeof q->last, "%s", r->rel);
+	/* the hot tier is the root the reader was given */
+	if ((strcmp(r->tier, "hot") == 0 ? snprintf(dir, sizeof dir, "%s/%s", q->t->t[0].root, r->rel)
+					  : snprintf(dir, sizeof dir, "%s", r->path)) >= (int)sizeof dir)
+		return 0;
+	if (strcmp(r->tier, "hot") != 0)
+		*strrchr(dir, '/') = '\0';
+	if (!exists_dir(dir)) {
+		/* moved since the manifest was written: find it */
+		for (size_t i = 0; i < q->t->n; i++)
+			if ((size_t)snprintf(dir, sizeof dir, "%s/%s", q->t->t[i].root, r->rel) < sizeof dir &&
+			    exists_dir(dir))
+				break;
+	}
+	if (exists_dir(dir) && push(q->f, r->date, dir) < 0)
+		return -1;
+	return 0;
+}
+
+static int by_date(const void *a, const void *b)
+{
+	return strcmp(((const struct chr_tier_part *)a)->date, ((const struct chr_tier_part *)b)->date);
+}
+
+long chr_tier_parts(const char *root, const char *venue, const char *symbol, const char *stream,
+		    const char *date, struct chr_tier_part **out, int *found, char *err,
+		    size_t errlen)
+{
+	struct chr_tiers t;
+	struct found f = {0};
+	struct chr_manifest *m;
+	char inst[PATH_MAX], sh[512];
+	size_t scan_tiers;
+
+	*out = NULL;
+	*found = 0;
+	if (symbol && *symbol == '\0')
+		symbol = NULL;
+	chr_tiers_init(&t, root);
+	if (chr_tiers_load(&t, NULL, err, errlen) < 0) {
+		chr_tiers_free(&t);
+		return -1;
+	}
+	scan_tiers = t.n;
+	m = chr_manifest_open(root, NULL, 0, err, errlen);
+	if (m == NULL && errno != ENOENT)
+		goto fail;
+	if (m) {
+		struct q q = {&f, &t, date, ""};
+		int rc = chr_manifest_query(m, venue, symbol ? symbol : "", stream, INT64_MIN,
+					    INT64_MAX, row, &q, err, errlen);
+
+		chr_manifest_close(m);
+		if (rc != 0) {
+			if (rc > 0)
+				msg(err, errlen, "out of memory");
+			goto fail;
+		}
+		if (f.n)
+			*found = 1;
+		scan_tiers = 1;	/* the manifest does not know what came since */
+	}
+	for (size_t i = 0; i < scan_tiers; i++) {
+		if (inst_dir(inst, sizeof inst, t.t[i].root, venue, symbol) < 0) {
+			msg(err, errlen, "archive path: %s", strerror(ENAMETOOLONG));
+			goto fail;
+		}
+		if (scan(&f, inst, stream, date, found) < 0) {
+			msg(err, errlen, "cannot read '%s': %s", chr_fmt_shown(sh, sizeof sh, inst),
+			    strerror(errno));
+			goto fail;
+		}
+	}
+	if (!*found && m) {
+		/* the manifest knows nothing and the hot tier has nothing: maybe
+		 * the manifest is stale; scan the colder tiers as well */
+		for (size_t i = 1; i < t.n; i++)
+			if (inst_dir(inst, sizeof inst, t.t[i].root, venue, symbol) == 0 &&
+			    scan(&f, inst, stream, date, found) < 0) {
+				msg(err, errlen, "cannot read '%s': %s",
+				    chr_fmt_shown(sh, sizeof sh, inst), strerror(errno));
+				goto fail;
+			}
+	}
+	chr_tiers_free(&t);
+	if (f.n)
+		qsort(f.v, f.n, sizeof *f.v, by_date);
+	*out = f.v;
+	return (long)f.n;
+fail:
+	chr_tiers_free(&t);
+	chr_tier_parts_free(f.v, f.n);
+	return -1;
+}
+
+void chr_tier_parts_free(struct chr_tier_part *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(p[i].dir);
+	free(p);
+}

@@ -1,0 +1,79 @@
+/* tier.h - the archive's storage tiers (docs/tiers.md): the config file
+ * ROOT/chr-tier.conf, and where a reader finds the partitions of an
+ * instrument's stream across the tiers (through manifest.db, else by a scan). */
+#ifndef CHR_TIER_H
+#define CHR_TIER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CHR_TIERS_MAX 16
+#define CHR_TIER_CONF "chr-tier.conf"
+
+struct chr_tier {
+	char name[65];		/* "hot" for the archive root */
+	char root[4096];	/* absolute or as given */
+	int64_t after_ns;	/* move here at this age (0 for hot) */
+	int zstd;		/* compress segments moved here: level, 0 none */
+};
+
+struct chr_tier_queue {
+	char *path;
+	int64_t age_ns;
+};
+
+/* The tiers, warmest first: t[0] is the hot tier (the archive root). */
+struct chr_tiers {
+	struct chr_tier t[CHR_TIERS_MAX];
+	size_t n;
+	int64_t delete_ns;	/* remove partitions this old; -1 never */
+	struct chr_tier_queue *q;	/* queue retention lines */
+	size_t nq;
+};
+
+/* Set t to the hot tier alone (root), no delete, no queue. */
+void chr_tiers_init(struct chr_tiers *t, const char *root);
+
+/* Free what t owns (the queue lines). */
+void chr_tiers_free(struct chr_tiers *t);
+
+/* Read the config file (NULL: ROOT/chr-tier.conf, where a missing file is
+ * no error) into t, which chr_tiers_init set up. Lines: "NAME DIR AGE
+ * [zstd[=LEVEL]]" (a tier), "delete AGE", "queue DIR AGE"; '#' starts a
+ * comment. A relative DIR is relative to the archive root. Returns 0, or
+ * -1 with a message "file:line: why" (or "cannot read 'file': why") in err. */
+int chr_tiers_load(struct chr_tiers *t, const char *file, char *err, size_t errlen);
+
+/* Set (add, or replace by name) a tier. Returns 0, or -1 when full. */
+int chr_tiers_set(struct chr_tiers *t, const char *name, const char *root, int64_t after_ns,
+		  int zstd);
+
+/* Sort the tiers after hot by age and check them: distinct names, roots
+ * and ages, the delete age above every tier's. Returns 0, or -1 with a
+ * message in err. */
+int chr_tiers_check(struct chr_tiers *t, char *err, size_t errlen);
+
+/* A partition directory of a stream. */
+struct chr_tier_part {
+	char date[11];
+	char *dir;		/* malloc'ed */
+};
+
+/* The partition directories of venue/symbol/stream (symbol NULL or "" and
+ * stream "raw": the venue's raw partitions ROOT/raw/v1/<venue>/<date>/raw)
+ * across the tiers of the archive at root, in date order, one per date,
+ * only date when date is not NULL. With ROOT/manifest.db they come from
+ * the manifest (a partition moved since is looked up in every tier) plus
+ * dates in the hot tier it does not know yet; without it, from a scan of
+ * the tiers of ROOT/chr-tier.conf (the warmest copy of a date wins). The
+ * names must pass chr_name_check (the caller checks). *found is set to 1
+ * when the instrument (or raw venue) exists in some tier. Returns the
+ * number of partitions in *out (free with chr_tier_parts_free), or -1
+ * with a message in err. */
+long chr_tier_parts(const char *root, const char *venue, const char *symbol, const char *stream,
+		    const char *date, struct chr_tier_part **out, int *found, char *err,
+		    size_t errlen);
+
+void chr_tier_parts_free(struct chr_tier_part *p, size_t n);
+
+#endif
