@@ -741,6 +741,16 @@ int chr_staging_clean(const char *root, char *err, size_t errlen)
 	return n;
 }
 
+int chr_archive_lock(const char *root)
+{
+	return archive_lock(root);
+}
+
+int chr_staging_make(const char *root, char *path)
+{
+	return stage_make(root, path);
+}
+
 /* ---- the archive writer -------------------------------------------------- */
 
 const char *chr_archive_id_check(const char *id)

@@ -120,6 +120,18 @@ int chr_archive_lock(const char *root);
 /* rm -rf path (no symlinks followed). Returns 0, or -1 with errno. */
 int chr_remove_tree(const char *path);
 
+/* Take the archive lock: flock(LOCK_EX) of ROOT/.staging/lock (created,
+ * with ROOT/.staging, as needed), waiting for it. Returns the lock's fd
+ * (release by closing it), or -1 with errno. */
+int chr_archive_lock(const char *root);
+
+/* A new staging directory "ROOT/.staging/<pid>-XXXXXX" into path
+ * (PATH_MAX bytes), locked for as long as the returned fd stays open, so
+ * that chr_staging_clean leaves it alone while its run lives and removes
+ * it after. Call it holding the archive lock. Returns the fd, or -1 with
+ * errno. */
+int chr_staging_make(const char *root, char *path);
+
 /* ---- the archive writer (chr-sink --archive) ---------------------------- */
 
 struct chr_archive;

@@ -1,0 +1,264 @@
+/* chr-seal-copy - the raw archiver: copy each sealed segment of a queue,
+ * as a named reader of it, to ROOT/raw/v1/<venue>/<date>/raw/ (plain or
+ * seekable zstd), and only then let the queue's retention have it. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "archive.h"
+#include "chr.h"
+#include "fmt.h"
+#include "queue.h"
+#include "rawarch.h"
+#include "source.h"
+#include "zsq.h"
+
+static const char usage_text[] =
+	"usage: chr-seal-copy --source QUEUE --archive-root ROOT --venue VENUE\n"
+	"                     [--zstd[=LEVEL]] [--once | --poll-ms N] [--retain-q]\n"
+	"                     [--reader NAME]\n"
+	"\n"
+	"Copy every sealed segment of the queue QUEUE, in order, to\n"
+	"ROOT/raw/v1/VENUE/DATE/raw/NNNNNNNNN.q and the partition's meta.json,\n"
+	"as the named reader NAME of QUEUE, whose position moves past a segment\n"
+	"only once its copy is durable.\n"
+	"\n"
+	"  -s, --source QUEUE       the queue to archive\n"
+	"  -a, --archive-root ROOT  the archive root (its hot tier)\n"
+	"      --venue VENUE        the venue: a path component of the partitions\n"
+	"  -z, --zstd[=LEVEL]       write NNNNNNNNN.q.zst, seekable zstd at LEVEL\n"
+	"                           (1 to 19, default 3)\n"
+	"      --once               archive the sealed segments there are, then exit\n"
+	"      --poll-ms N          else look for new ones every N ms (default 1000)\n"
+	"                           until SIGINT or SIGTERM\n"
+	"      --retain-q           after each segment, remove the queue's segments\n"
+	"                           every live registered reader has passed\n"
+	"      --reader NAME        the named reader (default seal-copy)\n"
+	"  -h, --help               show this help\n"
+	"      --version            show the version\n";
+
+enum { OPT_VENUE = 256, OPT_ONCE, OPT_POLL, OPT_RETAIN, OPT_READER, OPT_VERSION };
+
+static const struct option longopts[] = {
+	{"source", required_argument, NULL, 's'},
+	{"archive-root", required_argument, NULL, 'a'},
+	{"venue", required_argument, NULL, OPT_VENUE},
+	{"zstd", optional_argument, NULL, 'z'},
+	{"once", no_argument, NULL, OPT_ONCE},
+	{"poll-ms", required_argument, NULL, OPT_POLL},
+	{"retain-q", no_argument, NULL, OPT_RETAIN},
+	{"reader", required_argument, NULL, OPT_READER},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{NULL, 0, NULL, 0},
+};
+
+#define SHOWN(buf, s) chr_fmt_shown(buf, sizeof buf, s)
+
+static volatile sig_atomic_t stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* A decimal number in [lo, hi], or a usage error naming the option. */
+static long number(const char *opt, const char *s, long lo, long hi)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = (*s >= '0' && *s <= '9') ? strtol(s, &end, 10) : (end = (char *)s, -1);
+	if (errno || *end != '\0' || v < lo || v > hi)
+		chr_usage_error("--%s '%s' is not a number from %ld to %ld", opt, s, lo, hi);
+	return v;
+}
+
+struct run {
+	const char *source, *reader;
+	struct chr_queue_pos pos;
+	struct chr_sealer *sealer;
+	int retain;
+	uint64_t archived;	/* segments copied or adopted by this run */
+	uint64_t warned_gap;	/* the seq up to which a gap was reported */
+};
+
+static _Noreturn void fail(struct run *r, int status, const char *what)
+{
+	chr_warn("%s", what);
+	chr_sealer_close(r->sealer);
+	chr_queue_pos_close(&r->pos);
+	exit(status);
+}
+
+/* A sealed segment is done when the reader's position is past its last
+ * record; an empty one at the position may not be (meta.json says). */
+static int done(const struct chr_seg *h, uint64_t pos)
+{
+	return h->count ? h->base_seq + h->count <= pos : h->base_seq < pos;
+}
+
+/* Archive every sealed segment the reader has not passed, in order. */
+static void pass(struct run *r)
+{
+	struct chr_seal_result res;
+	struct chr_qseg q;
+	uint64_t *ids;
+	char err[CHR_ARCHIVE_ERR];
+	ssize_t n;
+	int status, k;
+
+	n = chr_qseg_list(r->source, &ids);
+	if (n < 0) {
+		snprintf(err, sizeof err, "cannot read '%s': %s", r->source, strerror(errno));
+		fail(r, CHR_EX_SYS, err);
+	}
+	for (ssize_t i = 0; i < n && !stop; i++) {
+		k = chr_qseg_map(&q, r->source, ids[i], err, sizeof err);
+		if (k < 0 && errno == ENOENT)
+			continue;	/* removed by retention: passed */
+		if (k < 0) {
+			free(ids);
+			fail(r, errno == EPROTO ? CHR_EX_DATA : CHR_EX_SYS, err);
+		}
+		if (k == 0)
+			break;	/* the current segment: nothing sealed after it */
+		if (done(&q.h, r->pos.seq)) {
+			chr_qseg_unmap(&q);
+			continue;
+		}
+		if (q.h.base_seq > r->pos.seq && r->pos.seq >= r->warned_gap) {
+			/* a registered reader that is not live holds nothing back */
+			chr_warn("%s: seq %" PRIu64 " to %" PRIu64 " left the queue before they were"
+				 " archived", r->source, r->pos.seq, q.h.base_seq - 1);
+			r->warned_gap = q.h.base_seq;
+		}
+		if (chr_sealer_put(r->sealer, &q, &res, err, sizeof err, &status) < 0) {
+			chr_qseg_unmap(&q);
+			free(ids);
+			fail(r, status, err);
+		}
+		chr_qseg_unmap(&q);
+		if (res.action != CHR_SEAL_PRESENT) {
+			char extra[64] = "";
+
+			if (res.seg.compressed)
+				snprintf(extra, sizeof extra, ", %" PRIu64 " compressed", res.seg.bytes);
+			chr_warn("%s: %" PRIu64 " records, %" PRIu64 " bytes%s%s", res.rel,
+				 res.seg.count, res.seg.raw_bytes, extra,
+				 res.action == CHR_SEAL_ADOPTED ? " (found in place, verified)" : "");
+			r->archived++;
+		}
+		/* the copy and meta.json are durable: only now move past it */
+		if (res.seg.base_seq + res.seg.count > r->pos.seq &&
+		    chr_queue_pos_commit(&r->pos, res.seg.base_seq + res.seg.count) < 0) {
+			free(ids);
+			fail(r, r->pos.status, r->pos.err);
+		}
+		if (r->retain && chr_queue_retain(r->source, 0, err) < 0) {
+			free(ids);
+			fail(r, CHR_EX_SYS, err);
+		}
+	}
+	free(ids);
+}
+
+int main(int argc, char **argv)
+{
+	struct run r = {.reader = "seal-copy"};
+	struct chr_sealer_opts so = {.level = CHR_ZSQ_LEVEL};
+	const char *root = NULL, *venue = NULL, *bad;
+	char sh[256], err[CHR_ARCHIVE_ERR];
+	long poll_ms = 1000;
+	int c, once = 0, poll_given = 0, status;
+
+	chr_setprog(argv[0]);
+	while ((c = getopt_long(argc, argv, "hs:a:z::", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			fputs(usage_text, stdout);
+			chr_close_stdout();
+			return CHR_EX_OK;
+		case OPT_VERSION:
+			printf("chr-seal-copy %s\n", CHR_VERSION_STRING);
+			chr_close_stdout();
+			return CHR_EX_OK;
+		case 's': r.source = optarg; break;
+		case 'a': root = optarg; break;
+		case OPT_VENUE: venue = optarg; break;
+		case 'z':
+			so.zstd = 1;
+			if (optarg)
+				so.level = (int)number("zstd", optarg, 1, 19);
+			break;
+		case OPT_ONCE: once = 1; break;
+		case OPT_POLL:
+			poll_ms = number("poll-ms", optarg, 1, 3600000);
+			poll_given = 1;
+			break;
+		case OPT_RETAIN: r.retain = 1; break;
+		case OPT_READER: r.reader = optarg; break;
+		default:
+			fputs("Try 'chr-seal-copy --help' for more information.\n", stderr);
+			return CHR_EX_USAGE;
+		}
+	}
+	if (optind < argc)
+		chr_usage_error("unexpected argument '%s'", SHOWN(sh, argv[optind]));
+	if (!r.source || !root || !venue)
+		chr_usage_error("--%s is required", !r.source ? "source" : !root ? "archive-root" : "venue");
+	if (once && poll_given)
+		chr_usage_error("--once and --poll-ms exclude each other");
+	if ((bad = chr_name_check(venue)) != NULL)
+		chr_usage_error("--venue '%s': %s", SHOWN(sh, venue), bad);
+	if ((bad = chr_name_check(r.reader)) != NULL)
+		chr_usage_error("--reader '%s': %s", SHOWN(sh, r.reader), bad);
+	if (*root == '\0')
+		chr_usage_error("--archive-root is empty");
+	if (!chr_is_queue(r.source))
+		chr_die(CHR_EX_SYS, "'%s' is not a queue", r.source);
+
+	if (chr_queue_pos_open(&r.pos, r.source, r.reader, CHR_QUEUE_POS_SYNC) < 0)
+		chr_die(r.pos.status, "%s", r.pos.err);
+	r.warned_gap = r.pos.seq;
+	r.sealer = chr_sealer_open(root, venue, &so, err, sizeof err, &status);
+	if (r.sealer == NULL) {
+		chr_queue_pos_close(&r.pos);
+		chr_die(status, "%s", err);
+	}
+	if (!once) {
+		struct sigaction sa = {.sa_handler = on_stop, .sa_flags = SA_RESTART};
+
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
+	for (;;) {
+		pass(&r);
+		if (once || stop)
+			break;
+		{
+			struct timespec ts = {poll_ms / 1000, poll_ms % 1000 * 1000000};
+
+			/* a signal cuts the sleep short (nanosleep is never restarted) */
+			nanosleep(&ts, NULL);
+		}
+		if (stop)
+			break;
+		if (chr_queue_pos_beat(&r.pos) < 0)
+			fail(&r, r.pos.status, r.pos.err);
+	}
+	if (once && r.archived == 0)
+		chr_warn("nothing to archive: reader '%s' of '%s' is at seq %" PRIu64
+			 ", past every sealed segment", r.reader, r.source, r.pos.seq);
+	chr_sealer_close(r.sealer);
+	chr_queue_pos_close(&r.pos);
+	return CHR_EX_OK;
+}

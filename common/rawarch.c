@@ -1,0 +1,960 @@
+/* rawarch.c - the raw archive: sealed queue segments checked, copied or
+ * compressed, and published with their partition's meta.json under the
+ * archive lock (docs/archive.md, "The raw archive"). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <xxhash.h>
+
+#include "archive.h"
+#include "err.h"
+#include "path.h"
+#include "queue.h"
+#include "rawarch.h"
+#include "zsq.h"
+
+static void msg(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void msg(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Format a path into buf (PATH_MAX bytes). Returns 0, or -1 with errno
+ * ENAMETOOLONG. */
+static int pathf(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int pathf(char *buf, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	va_start(ap, fmt);
+	k = vsnprintf(buf, PATH_MAX, fmt, ap);
+	va_end(ap);
+	if (k < 0 || k >= PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+int chr_raw_path(char *buf, size_t n, const char *root, const char *venue, const char *date)
+{
+	int k = snprintf(buf, n, "%s/raw/v1/%s/%s/raw", root, venue, date);
+
+	if (k < 0 || (size_t)k >= n) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+static void hash_text(XXH128_hash_t h, char *out)
+{
+	XXH128_canonical_t c;
+
+	XXH128_canonicalFromHash(&c, h);
+	strcpy(out, "xxh3-128:");
+	for (int i = 0; i < 16; i++)
+		sprintf(out + 9 + 2 * i, "%02x", c.digest[i]);
+}
+
+void chr_xxh128_text(const void *buf, size_t n, char *out)
+{
+	hash_text(XXH3_128bits(buf, n), out);
+}
+
+/* ---- meta.json ------------------------------------------------------------ */
+
+void chr_rawmeta_free(struct chr_rawmeta *m)
+{
+	free(m->segs);
+	m->segs = NULL;
+	m->nsegs = 0;
+}
+
+const struct chr_rawseg *chr_rawmeta_find(const struct chr_rawmeta *m, uint64_t id)
+{
+	for (size_t i = 0; i < m->nsegs; i++)
+		if (m->segs[i].id == id)
+			return &m->segs[i];
+	return NULL;
+}
+
+int chr_rawmeta_add(struct chr_rawmeta *m, const struct chr_rawseg *s)
+{
+	struct chr_rawseg *v;
+	size_t i;
+	int any = 0;
+
+	if (chr_rawmeta_find(m, s->id)) {
+		errno = EEXIST;
+		return -1;
+	}
+	v = realloc(m->segs, (m->nsegs + 1) * sizeof *v);
+	if (v == NULL)
+		return -1;
+	m->segs = v;
+	for (i = 0; i < m->nsegs && v[i].id < s->id; i++)
+		;
+	memmove(&v[i + 1], &v[i], (m->nsegs - i) * sizeof *v);
+	v[i] = *s;
+	m->nsegs++;
+	m->records = 0;
+	for (i = 0; i < m->nsegs; i++) {
+		m->records += v[i].count;
+		if (v[i].count == 0)
+			continue;
+		if (!any || v[i].ts_min < m->ts_min)
+			m->ts_min = v[i].ts_min;
+		if (!any || v[i].ts_max > m->ts_max)
+			m->ts_max = v[i].ts_max;
+		any = 1;
+	}
+	return 0;
+}
+
+static int set(json_t *o, const char *k, json_t *v)
+{
+	return v == NULL || json_object_set_new(o, k, v) < 0 ? -1 : 0;
+}
+
+char *chr_rawmeta_dump(const struct chr_rawmeta *m)
+{
+	json_t *o = json_object(), *segs = json_array();
+	char tmin[CHR_TIME_BUF], tmax[CHR_TIME_BUF], *text, *out = NULL;
+	int bad = o == NULL || segs == NULL;
+
+	for (size_t i = 0; !bad && i < m->nsegs; i++) {
+		const struct chr_rawseg *s = &m->segs[i];
+		json_t *e = json_object();
+		char file[32];
+
+		snprintf(file, sizeof file, "%09" PRIu64 ".q%s", s->id, s->compressed ? ".zst" : "");
+		bad = e == NULL || set(e, "file", json_string(file)) ||
+		      set(e, "id", json_integer((json_int_t)s->id)) ||
+		      set(e, "base_seq", json_integer((json_int_t)s->base_seq)) ||
+		      set(e, "count", json_integer((json_int_t)s->count)) ||
+		      set(e, "bytes", json_integer((json_int_t)s->bytes)) ||
+		      set(e, "ts_min", json_integer(s->ts_min)) ||
+		      set(e, "ts_max", json_integer(s->ts_max)) ||
+		      set(e, "checksum", json_string(s->checksum));
+		if (!bad && s->compressed)
+			bad = set(e, "raw_bytes", json_integer((json_int_t)s->raw_bytes)) ||
+			      set(e, "raw_checksum", json_string(s->raw_checksum)) ||
+			      set(e, "compressed", json_true());
+		if (e != NULL && json_array_append_new(segs, e) < 0)
+			bad = 1;
+	}
+	chr_time_format(tmin, m->ts_min);
+	chr_time_format(tmax, m->ts_max);
+	bad = bad || set(o, "format", json_string("chronicle-raw-partition")) ||
+	      set(o, "version", json_integer(1)) || set(o, "venue", json_string(m->venue)) ||
+	      set(o, "date", json_string(m->date)) || set(o, "stream", json_string("raw")) ||
+	      set(o, "ingest_time", json_string(m->ingest_time)) ||
+	      set(o, "records", json_integer((json_int_t)m->records)) ||
+	      set(o, "ts_min", json_integer(m->ts_min)) || set(o, "ts_max", json_integer(m->ts_max)) ||
+	      set(o, "time_min", json_string(tmin)) || set(o, "time_max", json_string(tmax)) ||
+	      set(o, "completeness", json_string("sealed"));
+	if (!bad) {
+		bad = json_object_set(o, "segments", segs) < 0;
+	}
+	json_decref(segs);
+	text = bad ? NULL : json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (text != NULL && (out = malloc(strlen(text) + 2)) != NULL)
+		strcat(strcpy(out, text), "\n");
+	free(text);
+	json_decref(o);
+	return out;
+}
+
+static int get_u64(json_t *o, const char *k, uint64_t *v)
+{
+	json_t *j = json_object_get(o, k);
+
+	if (!json_is_integer(j) || json_integer_value(j) < 0)
+		return -1;
+	*v = (uint64_t)json_integer_value(j);
+	return 0;
+}
+
+static int get_i64(json_t *o, const char *k, int64_t *v)
+{
+	json_t *j = json_object_get(o, k);
+
+	if (!json_is_integer(j))
+		return -1;
+	*v = json_integer_value(j);
+	return 0;
+}
+
+static int get_str(json_t *o, const char *k, char *buf, size_t n)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	if (s == NULL || strlen(s) >= n)
+		return -1;
+	strcpy(buf, s);
+	return 0;
+}
+
+/* One segment entry; NULL when good, else what is wrong. */
+static const char *seg_load(json_t *e, struct chr_rawseg *s)
+{
+	char file[32], want[32];
+
+	memset(s, 0, sizeof *s);
+	if (get_str(e, "file", file, sizeof file) < 0 || get_u64(e, "id", &s->id) < 0 ||
+	    get_u64(e, "base_seq", &s->base_seq) < 0 || get_u64(e, "count", &s->count) < 0 ||
+	    get_u64(e, "bytes", &s->bytes) < 0 || get_i64(e, "ts_min", &s->ts_min) < 0 ||
+	    get_i64(e, "ts_max", &s->ts_max) < 0 ||
+	    get_str(e, "checksum", s->checksum, sizeof s->checksum) < 0)
+		return "segments";
+	s->compressed = json_is_true(json_object_get(e, "compressed"));
+	if (s->compressed) {
+		if (get_u64(e, "raw_bytes", &s->raw_bytes) < 0 ||
+		    get_str(e, "raw_checksum", s->raw_checksum, sizeof s->raw_checksum) < 0)
+			return "raw_bytes or raw_checksum of a compressed segment";
+	} else {
+		s->raw_bytes = s->bytes;
+		strcpy(s->raw_checksum, s->checksum);
+	}
+	snprintf(want, sizeof want, "%09" PRIu64 ".q%s", s->id, s->compressed ? ".zst" : "");
+	return strcmp(file, want) == 0 ? NULL : "file of a segment";
+}
+
+int chr_rawmeta_load(const char *dir, struct chr_rawmeta *m, char *err, size_t errlen)
+{
+	char path[PATH_MAX], fmt[64];
+	json_error_t je;
+	json_t *o, *a, *val;
+	const char *bad = NULL;
+	uint64_t ver;
+	size_t i;
+
+	memset(m, 0, sizeof *m);
+	if (pathf(path, "%s/meta.json", dir) < 0) {
+		msg(err, errlen, "'%s/meta.json': %s", dir, strerror(errno));
+		return -1;
+	}
+	o = json_load_file(path, 0, &je);
+	if (o == NULL) {
+		struct stat st;
+
+		if (stat(path, &st) < 0) {
+			int e = errno;
+
+			msg(err, errlen, "cannot read '%s': %s", path, strerror(e));
+			errno = e;
+			return -1;
+		}
+		msg(err, errlen, "'%s': line %d: %s", path, je.line, je.text);
+		errno = EPROTO;
+		return -1;
+	}
+	if (get_str(o, "format", fmt, sizeof fmt) < 0 ||
+	    strcmp(fmt, "chronicle-raw-partition") != 0 || get_u64(o, "version", &ver) < 0 ||
+	    ver != 1)
+		bad = "format or version";
+	else if (get_str(o, "venue", m->venue, sizeof m->venue) < 0 ||
+		 get_str(o, "date", m->date, sizeof m->date) < 0)
+		bad = "venue or date";
+	else if (get_str(o, "ingest_time", m->ingest_time, sizeof m->ingest_time) < 0)
+		bad = "ingest_time";
+	else if (get_u64(o, "records", &m->records) < 0 || get_i64(o, "ts_min", &m->ts_min) < 0 ||
+		 get_i64(o, "ts_max", &m->ts_max) < 0)
+		bad = "counters";
+	a = json_object_get(o, "segments");
+	if (bad == NULL && !json_is_array(a))
+		bad = "segments";
+	if (bad == NULL && json_array_size(a) > 0 &&
+	    (m->segs = calloc(json_array_size(a), sizeof *m->segs)) == NULL)
+		bad = "out of memory";
+	json_array_foreach(a, i, val) {
+		if (bad)
+			break;
+		bad = seg_load(val, &m->segs[i]);
+		if (bad == NULL && i > 0 && m->segs[i].id <= m->segs[i - 1].id)
+			bad = "segment order";
+		if (bad == NULL)
+			m->nsegs++;
+	}
+	json_decref(o);
+	if (bad) {
+		chr_rawmeta_free(m);
+		msg(err, errlen, "'%s': bad or missing %s", path, bad);
+		errno = EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- segments ------------------------------------------------------------- */
+
+int chr_rawseg_check(const void *seg, size_t len, uint64_t id, const char *name, char *err,
+		     size_t errlen)
+{
+	const unsigned char *b = seg;
+	struct chr_seg h;
+	const char *why;
+	uint64_t pos = sizeof h, k = 0;
+	int64_t lo = 0, hi = 0;
+
+	if (len < sizeof h) {
+		msg(err, errlen, "%s: byte 0: truncated segment header", name);
+		return -1;
+	}
+	memcpy(&h, b, sizeof h);
+	if ((why = chr_seg_check(&h)) != NULL) {
+		msg(err, errlen, "%s: byte 0: %s", name, why);
+		return -1;
+	}
+	if (!(h.flags & CHR_SEG_SEALED) || h.id != id || h.end < sizeof h || h.end % CHR_ALIGN ||
+	    h.end > len) {
+		msg(err, errlen, "%s: byte 0: %s", name,
+		    !(h.flags & CHR_SEG_SEALED) ? "segment is not sealed" :
+		    h.id != id ? "segment header names another id" : "bad segment end");
+		return -1;
+	}
+	while (pos < h.end) {
+		const struct chr_rec *r = (const struct chr_rec *)(b + pos);
+
+		if (h.end - pos < CHR_HDR_SIZE || r->len < CHR_HDR_SIZE || r->len > CHR_REC_MAX ||
+		    chr_rec_span(r->len) > h.end - pos) {
+			msg(err, errlen, "%s: byte %" PRIu64 ": %s", name, pos,
+			    r->len == 0 || h.end - pos < CHR_HDR_SIZE ?
+			    "unwritten space before the end of a sealed segment" :
+			    "record length runs past the segment's end");
+			return -1;
+		}
+		if ((why = chr_rec_check(r)) != NULL) {
+			msg(err, errlen, "%s: byte %" PRIu64 ": %s", name, pos, why);
+			return -1;
+		}
+		if (r->seq != h.base_seq + k) {
+			msg(err, errlen, "%s: byte %" PRIu64 ": seq %" PRIu64 " where %" PRIu64
+			    " was expected", name, pos, r->seq, h.base_seq + k);
+			return -1;
+		}
+		if (k == 0 || r->ts < lo)
+			lo = r->ts;
+		if (k == 0 || r->ts > hi)
+			hi = r->ts;
+		k++;
+		pos += chr_rec_span(r->len);
+	}
+	if (k != h.count || lo != h.ts_min || hi != h.ts_max) {
+		msg(err, errlen, "%s: byte 0: the header's %s does not match its records", name,
+		    k != h.count ? "count" : "time range");
+		return -1;
+	}
+	return 0;
+}
+
+static int is_seg_name(const char *s, uint64_t *id)
+{
+	for (int i = 0; i < 9; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	if (strcmp(s + 9, ".q") != 0)
+		return 0;
+	*id = strtoull(s, NULL, 10);
+	return 1;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+ssize_t chr_qseg_list(const char *dir, uint64_t **ids)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	uint64_t *v = NULL, id;
+	size_t n = 0, cap = 0;
+
+	*ids = NULL;
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		if (!is_seg_name(e->d_name, &id))
+			continue;
+		if (n == cap) {
+			uint64_t *nv = realloc(v, (cap = cap ? 2 * cap : 64) * sizeof *v);
+
+			if (nv == NULL) {
+				free(v);
+				closedir(d);
+				errno = ENOMEM;
+				return -1;
+			}
+			v = nv;
+		}
+		v[n++] = id;
+	}
+	closedir(d);
+	if (n > 0)
+		qsort(v, n, sizeof *v, cmp_u64);
+	*ids = v;
+	return (ssize_t)n;
+}
+
+void chr_qseg_unmap(struct chr_qseg *q)
+{
+	if (q->base != NULL)
+		munmap((void *)q->base, q->size);
+	q->base = NULL;
+	q->size = 0;
+}
+
+int chr_qseg_map(struct chr_qseg *q, const char *dir, uint64_t id, char *err, size_t errlen)
+{
+	struct stat st;
+	const char *why;
+	uint16_t flags;
+	void *p;
+	int fd;
+
+	memset(q, 0, sizeof *q);
+	q->id = id;
+	if (snprintf(q->path, sizeof q->path, "%s/%09" PRIu64 ".q", dir, id) >= (int)sizeof q->path) {
+		msg(err, errlen, "'%s': %s", dir, strerror(ENAMETOOLONG));
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open(q->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int e = errno;
+
+		msg(err, errlen, "cannot open '%s': %s", q->path, strerror(e));
+		if (fd >= 0)
+			close(fd);
+		errno = e;
+		return -1;
+	}
+	if (st.st_size < (off_t)sizeof(struct chr_seg)) {
+		close(fd);
+		return 0;	/* being created */
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		int e = errno;
+
+		msg(err, errlen, "cannot map '%s': %s", q->path, strerror(e));
+		errno = e;
+		return -1;
+	}
+	q->base = p;
+	q->size = (size_t)st.st_size;
+	q->mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	/* the writer stores SEALED last (release): what it covers comes after */
+	flags = __atomic_load_n(&((const struct chr_seg *)p)->flags, __ATOMIC_ACQUIRE);
+	memcpy(&q->h, p, sizeof q->h);
+	if (!(flags & CHR_SEG_SEALED) || q->h.base_seq == CHR_QUEUE_NO_SEQ) {
+		chr_qseg_unmap(q);
+		return 0;
+	}
+	why = chr_seg_check(&q->h);
+	if (why == NULL && q->h.id != id)
+		why = "segment header names another id";
+	if (why == NULL && (q->h.end < sizeof q->h || q->h.end > q->size))
+		why = "bad segment end";
+	if (why != NULL) {
+		msg(err, errlen, "%s: byte 0: %s", q->path, why);
+		chr_qseg_unmap(q);
+		errno = EPROTO;
+		return -1;
+	}
+	return 1;
+}
+
+/* ---- the raw archiver ------------------------------------------------------ */
+
+struct chr_sealer {
+	char root[PATH_MAX];
+	char venue[CHR_RAW_NAME_MAX + 1];
+	char stage[PATH_MAX];		/* ROOT/.staging/<pid>-XXXXXX, ours */
+	int stage_fd;			/* holds its flock */
+	struct chr_sealer_opts o;
+	char (*seen)[11];		/* dates whose partition this run saw in ROOT */
+	size_t nseen;
+	unsigned long nstaged;		/* names of staged files */
+};
+
+struct chr_sealer *chr_sealer_open(const char *root, const char *venue,
+				   const struct chr_sealer_opts *o, char *err, size_t errlen,
+				   int *status)
+{
+	struct chr_sealer *s;
+	int lk;
+
+	*status = CHR_EX_SYS;
+	if (strlen(root) == 0 || strlen(root) > PATH_MAX - 1024 || chr_name_check(venue)) {
+		msg(err, errlen, "archive root '%s' or venue '%s': bad name", root, venue);
+		*status = CHR_EX_USAGE;
+		return NULL;
+	}
+	s = calloc(1, sizeof *s);
+	if (s == NULL) {
+		msg(err, errlen, "%s", strerror(errno));
+		return NULL;
+	}
+	s->stage_fd = -1;
+	strcpy(s->root, root);
+	strcpy(s->venue, venue);
+	s->o = *o;
+	if (chr_mkdirs(root) < 0) {
+		msg(err, errlen, "cannot create '%s': %s", root, strerror(errno));
+		free(s);
+		return NULL;
+	}
+	lk = chr_archive_lock(root);
+	if (lk < 0) {
+		msg(err, errlen, "cannot lock '%s/.staging/lock': %s", root, strerror(errno));
+		free(s);
+		return NULL;
+	}
+	/* stray temp files of dead runs go first */
+	if (chr_staging_clean(root, err, errlen) < 0) {
+		close(lk);
+		free(s);
+		return NULL;
+	}
+	s->stage_fd = chr_staging_make(root, s->stage);
+	close(lk);
+	if (s->stage_fd < 0) {
+		msg(err, errlen, "cannot make a staging directory in '%s/.staging': %s", root,
+		    strerror(errno));
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void chr_sealer_close(struct chr_sealer *s)
+{
+	if (s == NULL)
+		return;
+	chr_remove_tree(s->stage);
+	if (s->stage_fd >= 0)
+		close(s->stage_fd);
+	free(s->seen);
+	free(s);
+}
+
+static int seen(const struct chr_sealer *s, const char *date)
+{
+	for (size_t i = 0; i < s->nseen; i++)
+		if (strcmp(s->seen[i], date) == 0)
+			return 1;
+	return 0;
+}
+
+static void see(struct chr_sealer *s, const char *date)
+{
+	char (*v)[11];
+
+	if (seen(s, date) || (v = realloc(s->seen, (s->nseen + 1) * sizeof *v)) == NULL)
+		return;	/* out of memory: only a check is lost */
+	s->seen = v;
+	strcpy(v[s->nseen++], date);
+}
+
+/* The other tier that holds the partition of date (ROOT/chr-tier.conf:
+ * "NAME DIR AGE ..." lines; "delete" and "queue" lines name no tier) into
+ * where (PATH_MAX bytes). Returns 1 when one does, else 0. */
+static int other_tier(const struct chr_sealer *s, const char *date, char *where)
+{
+	char path[PATH_MAX], line[PATH_MAX + 256];
+	FILE *f;
+	int found = 0;
+
+	if (pathf(path, "%s/chr-tier.conf", s->root) < 0 || (f = fopen(path, "re")) == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof line, f)) {
+		char name[256], dir[PATH_MAX], part[PATH_MAX];
+		struct stat st;
+
+		line[strcspn(line, "#")] = '\0';
+		if (sscanf(line, "%255s %4095s", name, dir) != 2 || strcmp(name, "delete") == 0 ||
+		    strcmp(name, "queue") == 0)
+			continue;
+		if (chr_raw_path(part, sizeof part, dir, s->venue, date) == 0 &&
+		    lstat(part, &st) == 0) {
+			strcpy(where, part);
+			found = 1;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* Write the bytes of q (to its end), or their compression, to path and
+ * fsync it; fill the file's size and checksum into seg. */
+static int stage_file(struct chr_sealer *s, const struct chr_qseg *q, const char *path,
+		      struct chr_rawseg *seg, char *err, size_t errlen, int *status)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+
+	*status = CHR_EX_SYS;
+	if (fd < 0) {
+		msg(err, errlen, "cannot create '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	if (s->o.zstd) {
+		if (chr_zsq_write(fd, q->path, q->base, q->h.end, s->o.level, err, errlen,
+				  status) < 0) {
+			close(fd);
+			return -1;
+		}
+	} else if (chr_write_all(fd, q->base, q->h.end) < 0) {
+		msg(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	*status = CHR_EX_SYS;
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		msg(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	if (chr_file_xxh128(path, seg->checksum, &seg->bytes) < 0) {
+		msg(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	/* a plain copy is the segment: its bytes must read back the same */
+	if (!s->o.zstd && (seg->bytes != seg->raw_bytes ||
+			   strcmp(seg->checksum, seg->raw_checksum) != 0)) {
+		msg(err, errlen, "'%s': the copy does not read back as written", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Compare the file at path (compressed or not) with the segment seg
+ * describes (raw_bytes, raw_checksum); on a match fill its bytes and
+ * checksum into seg. Returns 0 when it holds the same bytes, 1 when it
+ * does not (why in err), -1 on a system error. */
+static int verify(const char *path, int compressed, struct chr_rawseg *seg, char *err,
+		  size_t errlen)
+{
+	char sum[48];
+	uint64_t size;
+
+	if (chr_file_xxh128(path, seg->checksum, &seg->bytes) < 0) {
+		msg(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	if (!compressed) {
+		strcpy(sum, seg->checksum);
+		size = seg->bytes;
+	} else {
+		XXH3_state_t *st = XXH3_createState();
+		const struct chr_zsq_frame *f;
+		struct chr_zsq *z;
+		size_t n;
+		int status, rc = 0;
+
+		if (st == NULL) {
+			msg(err, errlen, "%s", strerror(ENOMEM));
+			return -1;
+		}
+		z = chr_zsq_open(path, err, errlen, &status);
+		if (z == NULL) {
+			XXH3_freeState(st);
+			return status == CHR_EX_DATA ? 1 : -1;
+		}
+		f = chr_zsq_frames(z, &n);
+		XXH3_128bits_reset(st);
+		size = 0;
+		for (size_t i = 0; rc == 0 && i < n; i++) {
+			void *buf = malloc(f[i].usize ? f[i].usize : 1);
+
+			if (buf == NULL) {
+				msg(err, errlen, "%s", strerror(ENOMEM));
+				rc = -1;
+			} else if (chr_zsq_read(z, i, buf, err, errlen, &status) < 0) {
+				rc = status == CHR_EX_DATA ? 1 : -1;
+			} else {
+				XXH3_128bits_update(st, buf, f[i].usize);
+				size += f[i].usize;
+			}
+			free(buf);
+		}
+		chr_zsq_close(z);
+		hash_text(XXH3_128bits_digest(st), sum);
+		XXH3_freeState(st);
+		if (rc != 0)
+			return rc;
+	}
+	if (size != seg->raw_bytes || strcmp(sum, seg->raw_checksum) != 0) {
+		msg(err, errlen, "'%s' holds other bytes than the segment (%" PRIu64 " bytes, %s;"
+		    " the segment: %" PRIu64 " bytes, %s)", path, size, sum, seg->raw_bytes,
+		    seg->raw_checksum);
+		return 1;
+	}
+	return 0;
+}
+
+/* meta.json already lists seg's id: it must be the same segment. */
+static int listed(const struct chr_rawseg *have, const struct chr_rawseg *seg, const char *dir,
+		  char *err, size_t errlen, int *status)
+{
+	if (have->base_seq == seg->base_seq && have->count == seg->count &&
+	    have->raw_bytes == seg->raw_bytes && strcmp(have->raw_checksum, seg->raw_checksum) == 0)
+		return 0;
+	msg(err, errlen, "'%s/meta.json' lists another segment %09" PRIu64 " (base_seq %" PRIu64
+	    ", %s) than the queue's (base_seq %" PRIu64 ", %s)", dir, seg->id, have->base_seq,
+	    have->raw_checksum, seg->base_seq, seg->raw_checksum);
+	*status = CHR_EX_DATA;
+	return -1;
+}
+
+/* Write meta.json text for m to ROOT/.staging/... and rename it to
+ * dir/meta.json (or, new, into the staged partition dir), synced. */
+static int put_meta(struct chr_sealer *s, struct chr_rawmeta *m, const char *dir, char *err,
+		    size_t errlen)
+{
+	char tmp[PATH_MAX], dst[PATH_MAX], *text;
+	struct timespec now;
+	int rc;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	{
+		char t[CHR_TIME_BUF];
+
+		/* to the second, as the import ledger's import_time */
+		chr_time_format(t, (int64_t)now.tv_sec * 1000000000);
+		memcpy(t + 19, "Z", 2);
+		strcpy(m->ingest_time, t);
+	}
+	text = chr_rawmeta_dump(m);
+	if (text == NULL) {
+		msg(err, errlen, "%s", strerror(ENOMEM));
+		return -1;
+	}
+	rc = pathf(tmp, "%s/meta.json", s->stage) < 0 || pathf(dst, "%s/meta.json", dir) < 0 ||
+	     chr_publish_file(tmp, text, strlen(text)) < 0 || rename(tmp, dst) < 0 ||
+	     chr_fsync_dir(dir) < 0 ? -1 : 0;
+	if (rc < 0) {
+		msg(err, errlen, "cannot write '%s/meta.json': %s", dir, strerror(errno));
+		unlink(tmp);
+	}
+	free(text);
+	return rc;
+}
+
+/* 1 when path exists, 0 when not, -1 with errno. */
+static int exists(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == 0)
+		return 1;
+	return errno == ENOENT ? 0 : -1;
+}
+
+int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_seal_result *res,
+		   char *err, size_t errlen, int *status)
+{
+	struct chr_rawseg *seg = &res->seg;
+	struct chr_rawmeta m;
+	char part[PATH_MAX], file[32], alt[32], fpath[PATH_MAX], apath[PATH_MAX];
+	char staged[PATH_MAX], where[PATH_MAX], date[11];
+	const struct chr_rawseg *have;
+	int lk = -1, rc = -1, have_file = 0, have_alt = 0, adopt = 0, k;
+
+	memset(res, 0, sizeof *res);
+	memset(&m, 0, sizeof m);
+	staged[0] = '\0';
+	*status = CHR_EX_DATA;
+	if (chr_rawseg_check(q->base, q->size, q->id, q->path, err, errlen) < 0)
+		return -1;
+	*status = CHR_EX_SYS;
+	seg->id = q->h.id;
+	seg->base_seq = q->h.base_seq;
+	seg->count = q->h.count;
+	seg->ts_min = q->h.ts_min;
+	seg->ts_max = q->h.ts_max;
+	seg->raw_bytes = q->h.end;
+	seg->compressed = s->o.zstd;
+	chr_xxh128_text(q->base, q->h.end, seg->raw_checksum);
+	chr_date_format(date, q->h.count ? q->h.ts_min : q->mtime);
+	snprintf(file, sizeof file, "%09" PRIu64 ".q%s", seg->id, s->o.zstd ? ".zst" : "");
+	snprintf(alt, sizeof alt, "%09" PRIu64 ".q%s", seg->id, s->o.zstd ? "" : ".zst");
+	snprintf(res->rel, sizeof res->rel, "raw/v1/%s/%s/raw/%s", s->venue, date, file);
+	if (chr_raw_path(part, sizeof part, s->root, s->venue, date) < 0 ||
+	    pathf(fpath, "%s/%s", part, file) < 0 || pathf(apath, "%s/%s", part, alt) < 0) {
+		msg(err, errlen, "'%s': %s", s->root, strerror(errno));
+		return -1;
+	}
+
+	/* Before any work, without the lock: is it there already? The
+	 * answer is checked again under the lock. */
+	if (chr_rawmeta_load(part, &m, err, errlen) == 0) {
+		if ((have = chr_rawmeta_find(&m, seg->id)) != NULL) {
+			rc = listed(have, seg, part, err, errlen, status);
+			*seg = *have;
+			res->action = CHR_SEAL_PRESENT;
+			see(s, date);
+			goto out;
+		}
+	} else if (errno != ENOENT && errno != ENOTDIR) {
+		*status = errno == EPROTO ? CHR_EX_DATA : CHR_EX_SYS;
+		goto out;
+	}
+	chr_rawmeta_free(&m);
+	if ((have_file = exists(fpath)) < 0 || (have_alt = exists(apath)) < 0) {
+		msg(err, errlen, "cannot look at '%s': %s", part, strerror(errno));
+		goto out;
+	}
+	if (!have_file && !have_alt) {
+		if (pathf(staged, "%s/%lu-%s", s->stage, s->nstaged++, file) < 0) {
+			msg(err, errlen, "'%s': %s", s->stage, strerror(errno));
+			goto out;
+		}
+		if (stage_file(s, q, staged, seg, err, errlen, status) < 0)
+			goto out;
+	}
+
+	lk = chr_archive_lock(s->root);
+	if (lk < 0) {
+		msg(err, errlen, "cannot lock '%s/.staging/lock': %s", s->root, strerror(errno));
+		goto out;
+	}
+	*status = CHR_EX_SYS;
+	k = exists(part);
+	if (k < 0) {
+		msg(err, errlen, "cannot look at '%s': %s", part, strerror(errno));
+		goto out;
+	}
+	if (k == 0) {
+		char pdir[PATH_MAX], parent[PATH_MAX], dst[PATH_MAX];
+
+		/* a partition this run saw, or one another tier holds, was
+		 * moved away by chr-tier: a second copy of it here would make
+		 * a partition that lives in two tiers */
+		if (seen(s, date) || have_file || have_alt) {
+			msg(err, errlen, "partition 'raw/v1/%s/%s/raw' is no longer in '%s' (moved to"
+			    " another tier?); segment %09" PRIu64 " is not archived", s->venue, date,
+			    s->root, seg->id);
+			*status = CHR_EX_DATA;
+			goto out;
+		}
+		if (other_tier(s, date, where)) {
+			msg(err, errlen, "partition 'raw/v1/%s/%s/raw' is no longer in '%s' (it is"
+			    " '%s'); segment %09" PRIu64 " is not archived", s->venue, date, s->root,
+			    where, seg->id);
+			*status = CHR_EX_DATA;
+			goto out;
+		}
+		/* a new partition comes whole: its directory, segment and
+		 * meta.json staged, then renamed into place */
+		if (pathf(pdir, "%s/p%lu", s->stage, s->nstaged++) < 0 || mkdir(pdir, 0777) < 0 ||
+		    pathf(dst, "%s/%s", pdir, file) < 0 || rename(staged, dst) < 0) {
+			msg(err, errlen, "cannot stage '%s': %s", res->rel, strerror(errno));
+			goto out;
+		}
+		strcpy(staged, dst);
+		strcpy(m.venue, s->venue);
+		strcpy(m.date, date);
+		if (q->h.count == 0)
+			m.ts_min = m.ts_max = q->mtime;
+		if (chr_rawmeta_add(&m, seg) < 0 || put_meta(s, &m, pdir, err, errlen) < 0) {
+			if (errno == ENOMEM)
+				msg(err, errlen, "%s", strerror(ENOMEM));
+			goto out;
+		}
+		strcpy(parent, part);
+		*strrchr(parent, '/') = '\0';
+		if (chr_mkdirs(parent) < 0 ||
+		    renameat2(AT_FDCWD, pdir, AT_FDCWD, part, RENAME_NOREPLACE) < 0 ||
+		    chr_fsync_dir(parent) < 0) {
+			msg(err, errlen, "cannot publish '%s': %s", part, strerror(errno));
+			goto out;
+		}
+		staged[0] = '\0';
+		res->action = CHR_SEAL_COPIED;
+		see(s, date);
+		rc = 0;
+		goto out;
+	}
+
+	if (chr_rawmeta_load(part, &m, err, errlen) < 0) {
+		*status = errno == EPROTO || errno == ENOENT ? CHR_EX_DATA : CHR_EX_SYS;
+		goto out;
+	}
+	if ((have = chr_rawmeta_find(&m, seg->id)) != NULL) {
+		rc = listed(have, seg, part, err, errlen, status);
+		*seg = *have;
+		res->action = CHR_SEAL_PRESENT;
+		see(s, date);
+		goto out;
+	}
+	if ((have_file = exists(fpath)) < 0 || (have_alt = exists(apath)) < 0) {
+		msg(err, errlen, "cannot look at '%s': %s", part, strerror(errno));
+		goto out;
+	}
+	if (have_file && have_alt) {
+		msg(err, errlen, "'%s' and '%s' both hold segment %09" PRIu64, fpath, apath, seg->id);
+		*status = CHR_EX_DATA;
+		goto out;
+	}
+	if (have_file || have_alt) {
+		/* a run killed before its meta.json: the file is ours if it
+		 * holds the same bytes */
+		seg->compressed = have_alt ? !s->o.zstd : s->o.zstd;
+		k = verify(have_alt ? apath : fpath, seg->compressed, seg, err, errlen);
+		if (k != 0) {
+			*status = k > 0 ? CHR_EX_DATA : CHR_EX_SYS;
+			goto out;
+		}
+		if (have_alt)
+			snprintf(res->rel, sizeof res->rel, "raw/v1/%s/%s/raw/%s", s->venue, date, alt);
+		adopt = 1;
+	} else if (staged[0] == '\0') {
+		/* the file we saw in place went away under us */
+		msg(err, errlen, "'%s' changed while it was read; try again", part);
+		goto out;
+	} else if (renameat2(AT_FDCWD, staged, AT_FDCWD, fpath, RENAME_NOREPLACE) < 0 ||
+		   chr_fsync_dir(part) < 0) {
+		msg(err, errlen, "cannot publish '%s': %s", fpath, strerror(errno));
+		goto out;
+	} else {
+		staged[0] = '\0';
+	}
+	if (chr_rawmeta_add(&m, seg) < 0) {
+		msg(err, errlen, "%s", strerror(errno));
+		goto out;
+	}
+	if (put_meta(s, &m, part, err, errlen) < 0)
+		goto out;
+	res->action = adopt ? CHR_SEAL_ADOPTED : CHR_SEAL_COPIED;
+	see(s, date);
+	rc = 0;
+out:
+	if (lk >= 0)
+		close(lk);
+	if (staged[0] != '\0')
+		unlink(staged);
+	chr_rawmeta_free(&m);
+	return rc;
+}

@@ -1,0 +1,142 @@
+/* rawarch.h - the raw archive (docs/archive.md, "The raw archive"): the
+ * sealed segments of a queue copied whole, plain or compressed, into
+ * ROOT/raw/v1/<venue>/<date>/raw/, with the partition's meta.json. */
+#ifndef CHR_RAWARCH_H
+#define CHR_RAWARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "rec.h"
+#include "tm.h"
+
+#define CHR_RAW_NAME_MAX 64	/* a venue: a name chr_name_check accepts */
+
+/* What meta.json says of one segment of a raw partition. */
+struct chr_rawseg {
+	uint64_t id, base_seq, count;
+	uint64_t bytes;		/* of the file */
+	int64_t ts_min, ts_max;	/* of its header: 0 and 0 without records */
+	char checksum[48];	/* "xxh3-128:<hex>" of the file */
+	uint64_t raw_bytes;	/* of the segment (its end); = bytes when plain */
+	char raw_checksum[48];	/* of the segment's bytes; = checksum when plain */
+	int compressed;		/* the file is NNNNNNNNN.q.zst (chr_zsq_write) */
+};
+
+/* The contents of a raw partition's meta.json. */
+struct chr_rawmeta {
+	char venue[CHR_RAW_NAME_MAX + 1], date[11];
+	char ingest_time[CHR_TIME_BUF];	/* UTC text of the last update */
+	uint64_t records;		/* over all segments */
+	int64_t ts_min, ts_max;		/* over the segments that hold records */
+	struct chr_rawseg *segs;	/* in id order */
+	size_t nsegs;
+};
+
+/* "<root>/raw/v1/<venue>/<date>/raw" into buf. Returns 0, or -1 with errno
+ * ENAMETOOLONG. The names are not checked here. */
+int chr_raw_path(char *buf, size_t n, const char *root, const char *venue, const char *date);
+
+/* "xxh3-128:<32 hex digits>" of buf[0..n) into out (48 bytes), as
+ * chr_file_xxh128 gives for a file holding those bytes. */
+void chr_xxh128_text(const void *buf, size_t n, char *out);
+
+/* Free what m owns (not the struct). */
+void chr_rawmeta_free(struct chr_rawmeta *m);
+
+/* Read "<dir>/meta.json" of a raw partition. Returns 0; -1 with a message
+ * in err and errno ENOENT when there is none, EPROTO when it is not a
+ * valid raw partition meta.json, else the system error. */
+int chr_rawmeta_load(const char *dir, struct chr_rawmeta *m, char *err, size_t errlen);
+
+/* The meta.json text of m (malloc'ed, jansson, indent 2, ends with a
+ * newline), or NULL when out of memory. */
+char *chr_rawmeta_dump(const struct chr_rawmeta *m);
+
+/* The entry of segment id in m, or NULL. */
+const struct chr_rawseg *chr_rawmeta_find(const struct chr_rawmeta *m, uint64_t id);
+
+/* Add segment s to m in id order and update records and the time range
+ * (over the segments with records; unchanged when none has any). Returns
+ * 0, or -1 with errno EEXIST (m lists the id) or ENOMEM. */
+int chr_rawmeta_add(struct chr_rawmeta *m, const struct chr_rawseg *s);
+
+/* Check the sealed segment image seg[0..len) (len >= its end): a valid,
+ * sealed header whose id is id, then every record to end (length, CRC,
+ * layout, seq = base_seq + its index), count and the ts range matching the
+ * header. Returns 0, or -1 with "name: byte N: what" in err. */
+int chr_rawseg_check(const void *seg, size_t len, uint64_t id, const char *name, char *err,
+		     size_t errlen);
+
+/* ---- the sealed segments of a queue -------------------------------------- */
+
+/* A segment of a queue, mapped read-only. */
+struct chr_qseg {
+	uint64_t id;
+	const unsigned char *base;	/* the whole file, or NULL */
+	size_t size;
+	struct chr_seg h;		/* its header, loaded after SEALED (acquire) */
+	int64_t mtime;			/* of the file, ns since the epoch */
+	char path[4096];		/* "<dir>/NNNNNNNNN.q" */
+};
+
+/* The ids of the segment files of the queue in dir (names of 9 digits and
+ * ".q"), sorted, malloc'ed into *ids. Returns their number, or -1 with
+ * errno. */
+ssize_t chr_qseg_list(const char *dir, uint64_t **ids);
+
+/* Map segment id of the queue in dir. Returns 1 when it is sealed (q->h
+ * checked: a valid header of that id), 0 when it is not (the current
+ * segment or a spare; q is unmapped), or -1 with errno and a message
+ * (ENOENT: the file is gone; EPROTO: a bad sealed header). */
+int chr_qseg_map(struct chr_qseg *q, const char *dir, uint64_t id, char *err, size_t errlen);
+
+void chr_qseg_unmap(struct chr_qseg *q);
+
+/* ---- the raw archiver (chr-seal-copy) -------------------------------------- */
+
+struct chr_sealer;
+
+struct chr_sealer_opts {
+	int zstd;	/* write NNNNNNNNN.q.zst with chr_zsq_write */
+	int level;	/* its zstd level */
+};
+
+/* What chr_sealer_put did. */
+enum { CHR_SEAL_COPIED, CHR_SEAL_ADOPTED, CHR_SEAL_PRESENT };
+struct chr_seal_result {
+	int action;		/* COPIED, ADOPTED (the file was in place: verified,
+				 * added to meta.json), PRESENT (meta.json lists it) */
+	char rel[512];		/* "raw/v1/<venue>/<date>/raw/NNNNNNNNN.q[.zst]" */
+	struct chr_rawseg seg;
+};
+
+/* Open the raw archive at root (created as needed) for the venue (a name
+ * chr_name_check accepts): under the archive lock, clean ROOT/.staging
+ * (chr_staging_clean) and make a staging directory of this run. Returns
+ * the sealer, or NULL with a message and *status (CHR_EX_SYS). */
+struct chr_sealer *chr_sealer_open(const char *root, const char *venue,
+				   const struct chr_sealer_opts *o, char *err, size_t errlen,
+				   int *status);
+
+/* Archive the sealed queue segment q: check every record, copy its first
+ * `end` bytes (or compress them) into the staging directory, sync, then
+ * under the archive lock move the file into its partition (a new
+ * partition: the whole directory, with its meta.json) and publish the new
+ * meta.json, syncing each directory. The partition's date is that of the
+ * segment's ts_min, or of the file's mtime for a segment without records.
+ * A segment meta.json lists already (same base_seq, count and
+ * raw_checksum) is left: PRESENT; a file in place that meta.json does not
+ * list (a run killed before its update) is verified and adopted. Returns
+ * 0 when the segment is durable in the archive, or -1 with a message and
+ * *status: CHR_EX_DATA for a bad segment, a file in place that differs,
+ * and a partition that left ROOT (moved to another tier by chr-tier);
+ * CHR_EX_SYS for a system error. */
+int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_seal_result *res,
+		   char *err, size_t errlen, int *status);
+
+/* Remove the staging directory and free the sealer. */
+void chr_sealer_close(struct chr_sealer *s);
+
+#endif
