@@ -22,6 +22,7 @@
 #include "err.h"
 #include "path.h"
 #include "tm.h"
+#include "zsq.h"
 
 #define SEGW_BUF (256u << 10)
 #define MAX_OPEN_SEGS 64
@@ -141,10 +142,20 @@ static void segw_close_fd(struct chr_segw *w)
 	}
 }
 
+/* "xxh3-128:<32 hex digits>" of h into out (48 bytes). */
+static void xxh128_text(XXH128_hash_t h, char *out)
+{
+	XXH128_canonical_t c;
+
+	XXH128_canonicalFromHash(&c, h);
+	strcpy(out, "xxh3-128:");
+	for (int i = 0; i < 16; i++)
+		sprintf(out + 9 + 2 * i, "%02x", c.digest[i]);
+}
+
 int chr_file_xxh128(const char *path, char *out, uint64_t *size)
 {
 	XXH3_state_t *st = XXH3_createState();
-	XXH128_canonical_t c;
 	size_t cap = 1u << 20;
 	char *buf = malloc(cap);
 	uint64_t total = 0;
@@ -169,10 +180,7 @@ int chr_file_xxh128(const char *path, char *out, uint64_t *size)
 		e = errno;
 		goto out;
 	}
-	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st));
-	strcpy(out, "xxh3-128:");
-	for (int i = 0; i < 16; i++)
-		sprintf(out + 9 + 2 * i, "%02x", c.digest[i]);
+	xxh128_text(XXH3_128bits_digest(st), out);
 	if (size)
 		*size = total;
 	rc = 0;
@@ -188,12 +196,51 @@ out:
 
 void chr_mem_xxh128(const void *buf, size_t n, char *out)
 {
-	XXH128_canonical_t c;
+	xxh128_text(XXH3_128bits(buf, n), out);
+}
 
-	XXH128_canonicalFromHash(&c, XXH3_128bits(buf, n));
-	strcpy(out, "xxh3-128:");
-	for (int i = 0; i < 16; i++)
-		sprintf(out + 9 + 2 * i, "%02x", c.digest[i]);
+int chr_zsq_xxh128(const char *path, char *out, uint64_t *size, char *err, size_t errlen,
+		   int *status)
+{
+	XXH3_state_t *st = XXH3_createState();
+	const struct chr_zsq_frame *f;
+	struct chr_zsq *z = NULL;
+	void *buf = NULL;
+	size_t n, cap = 0;
+	int rc = -1;
+
+	*size = 0;
+	if (st == NULL) {
+		snprintf(err, errlen, "%s", strerror(ENOMEM));
+		*status = CHR_EX_SYS;
+		return -1;
+	}
+	if ((z = chr_zsq_open(path, err, errlen, status)) == NULL)
+		goto out;
+	f = chr_zsq_frames(z, &n);
+	XXH3_128bits_reset(st);
+	for (size_t i = 0; i < n; i++) {
+		if (f[i].usize > cap) {
+			free(buf);
+			cap = f[i].usize;
+			if ((buf = malloc(cap)) == NULL) {
+				snprintf(err, errlen, "%s", strerror(ENOMEM));
+				*status = CHR_EX_SYS;
+				goto out;
+			}
+		}
+		if (chr_zsq_read(z, i, buf, err, errlen, status) < 0)
+			goto out;
+		XXH3_128bits_update(st, buf, f[i].usize);
+		*size += f[i].usize;
+	}
+	xxh128_text(XXH3_128bits_digest(st), out);
+	rc = 0;
+out:
+	chr_zsq_close(z);
+	free(buf);
+	XXH3_freeState(st);
+	return rc;
 }
 
 int chr_segw_seal(struct chr_segw *w)
@@ -739,11 +786,6 @@ int chr_staging_clean(const char *root, char *err, size_t errlen)
 		return -1;
 	}
 	return n;
-}
-
-int chr_archive_lock(const char *root)
-{
-	return archive_lock(root);
 }
 
 int chr_staging_make(const char *root, char *path)

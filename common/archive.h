@@ -56,6 +56,12 @@ int chr_file_xxh128(const char *path, char *out, uint64_t *size);
 /* "xxh3-128:<hex>" of buf[0..n) into out (48 bytes). */
 void chr_mem_xxh128(const void *buf, size_t n, char *out);
 
+/* The same of the segment bytes that the compressed segment at path holds
+ * (what chr_file_xxh128 gives for the plain segment), and their size.
+ * Returns 0, or -1 with a message in err and *status as chr_zsq_open. */
+int chr_zsq_xxh128(const char *path, char *out, uint64_t *size, char *err, size_t errlen,
+		   int *status);
+
 /* ---- meta.json ---------------------------------------------------------- */
 
 #define CHR_META_TYPES 16
@@ -111,11 +117,6 @@ int chr_meta_add_source(struct chr_meta *m, const char *id);
  * first). The caller holds the archive lock (flock of ROOT/.staging/lock).
  * Returns the number of entries removed, or -1 with a message. */
 int chr_staging_clean(const char *root, char *err, size_t errlen);
-
-/* Take the archive lock: flock(LOCK_EX) of ROOT/.staging/lock (created
- * as needed). Returns the lock's fd (close it to release), or -1 with
- * errno. */
-int chr_archive_lock(const char *root);
 
 /* rm -rf path (no symlinks followed). Returns 0, or -1 with errno. */
 int chr_remove_tree(const char *path);

@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <xxhash.h>
 
 #include "archive.h"
 #include "err.h"
@@ -62,21 +61,6 @@ int chr_raw_path(char *buf, size_t n, const char *root, const char *venue, const
 		return -1;
 	}
 	return 0;
-}
-
-static void hash_text(XXH128_hash_t h, char *out)
-{
-	XXH128_canonical_t c;
-
-	XXH128_canonicalFromHash(&c, h);
-	strcpy(out, "xxh3-128:");
-	for (int i = 0; i < 16; i++)
-		sprintf(out + 9 + 2 * i, "%02x", c.digest[i]);
-}
-
-void chr_xxh128_text(const void *buf, size_t n, char *out)
-{
-	hash_text(XXH3_128bits(buf, n), out);
 }
 
 /* ---- meta.json ------------------------------------------------------------ */
@@ -658,6 +642,7 @@ static int verify(const char *path, int compressed, struct chr_rawseg *seg, char
 {
 	char sum[48];
 	uint64_t size;
+	int status;
 
 	if (chr_file_xxh128(path, seg->checksum, &seg->bytes) < 0) {
 		msg(err, errlen, "cannot read '%s': %s", path, strerror(errno));
@@ -666,44 +651,8 @@ static int verify(const char *path, int compressed, struct chr_rawseg *seg, char
 	if (!compressed) {
 		strcpy(sum, seg->checksum);
 		size = seg->bytes;
-	} else {
-		XXH3_state_t *st = XXH3_createState();
-		const struct chr_zsq_frame *f;
-		struct chr_zsq *z;
-		size_t n;
-		int status, rc = 0;
-
-		if (st == NULL) {
-			msg(err, errlen, "%s", strerror(ENOMEM));
-			return -1;
-		}
-		z = chr_zsq_open(path, err, errlen, &status);
-		if (z == NULL) {
-			XXH3_freeState(st);
-			return status == CHR_EX_DATA ? 1 : -1;
-		}
-		f = chr_zsq_frames(z, &n);
-		XXH3_128bits_reset(st);
-		size = 0;
-		for (size_t i = 0; rc == 0 && i < n; i++) {
-			void *buf = malloc(f[i].usize ? f[i].usize : 1);
-
-			if (buf == NULL) {
-				msg(err, errlen, "%s", strerror(ENOMEM));
-				rc = -1;
-			} else if (chr_zsq_read(z, i, buf, err, errlen, &status) < 0) {
-				rc = status == CHR_EX_DATA ? 1 : -1;
-			} else {
-				XXH3_128bits_update(st, buf, f[i].usize);
-				size += f[i].usize;
-			}
-			free(buf);
-		}
-		chr_zsq_close(z);
-		hash_text(XXH3_128bits_digest(st), sum);
-		XXH3_freeState(st);
-		if (rc != 0)
-			return rc;
+	} else if (chr_zsq_xxh128(path, sum, &size, err, errlen, &status) < 0) {
+		return status == CHR_EX_DATA ? 1 : -1;
 	}
 	if (size != seg->raw_bytes || strcmp(sum, seg->raw_checksum) != 0) {
 		msg(err, errlen, "'%s' holds other bytes than the segment (%" PRIu64 " bytes, %s;"
@@ -796,7 +745,7 @@ int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_se
 	seg->ts_max = q->h.ts_max;
 	seg->raw_bytes = q->h.end;
 	seg->compressed = s->o.zstd;
-	chr_xxh128_text(q->base, q->h.end, seg->raw_checksum);
+	chr_mem_xxh128(q->base, q->h.end, seg->raw_checksum);
 	chr_date_format(date, q->h.count ? q->h.ts_min : q->mtime);
 	snprintf(file, sizeof file, "%09" PRIu64 ".q%s", seg->id, s->o.zstd ? ".zst" : "");
 	snprintf(alt, sizeof alt, "%09" PRIu64 ".q%s", seg->id, s->o.zstd ? "" : ".zst");

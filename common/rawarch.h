@@ -38,10 +38,6 @@ struct chr_rawmeta {
  * ENAMETOOLONG. The names are not checked here. */
 int chr_raw_path(char *buf, size_t n, const char *root, const char *venue, const char *date);
 
-/* "xxh3-128:<32 hex digits>" of buf[0..n) into out (48 bytes), as
- * chr_file_xxh128 gives for a file holding those bytes. */
-void chr_xxh128_text(const void *buf, size_t n, char *out);
-
 /* Free what m owns (not the struct). */
 void chr_rawmeta_free(struct chr_rawmeta *m);
 

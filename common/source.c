@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -187,6 +188,8 @@ static int add(struct chr_source *s, enum chr_input_kind kind, const char *path,
 	in->fd = fd;
 	in->part_first = part_first;
 	in->frame = 0;
+	in->off = 0;
+	in->defs_only = 0;
 	s->n++;
 	return 0;
 }
@@ -350,6 +353,157 @@ int chr_source_add_zsq(struct chr_source *s, const char *path, size_t frame)
 	return 0;
 }
 
+/* The search for the last snapshot at or before a time in a segment: the
+ * records are walked in order, buffer by buffer (a plain segment's mapping,
+ * or a compressed segment's frames). A snapshot counts when it starts an
+ * event, as the frames of compressed segments are flagged (docs/format.md). */
+struct snap_walk {
+	int64_t ts;		/* at or before this */
+	int starts;		/* the next record starts an event */
+	int found;
+	uint64_t off;		/* of the snapshot found (segment offset) */
+	size_t frame;		/* the frame holding it (compressed) */
+};
+
+/* Walk the records of buf[at..n), buf[0] being segment offset base. Returns
+ * 1 when a record after w->ts (or a bad one) ends the walk, else 0. */
+static int walk(struct snap_walk *w, const unsigned char *buf, size_t at, size_t n,
+		uint64_t base, size_t frame)
+{
+	while (at + CHR_HDR_SIZE <= n) {
+		const struct chr_rec *r = (const void *)(buf + at);
+
+		if (r->len < CHR_HDR_SIZE || r->len > n - at || r->ts > w->ts)
+			return 1;
+		if (!(r->flags & CHR_F_REPEAT)) {
+			if (r->type == CHR_BOOK_SNAPSHOT && w->starts) {
+				w->found = 1;
+				w->off = base + at;
+				w->frame = frame;
+			}
+			w->starts = (r->flags & CHR_F_LAST) || r->type == CHR_DEFINE;
+		}
+		at += chr_rec_span(r->len);
+	}
+	return 0;
+}
+
+/* A plain segment: a walk over its mapping (the record headers only). */
+static int plain_snapshot_at(struct chr_source *s, struct chr_input *in, int fd,
+			     struct snap_walk *w)
+{
+	struct chr_seg h;
+	unsigned char *m;
+
+	if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || h.magic != CHR_SEG_MAGIC ||
+	    chr_seg_check(&h) != NULL || !(h.flags & CHR_SEG_SEALED) || h.count == 0 ||
+	    h.ts_min > w->ts)
+		return 0;	/* not valid: the reader says why */
+	m = mmap(NULL, h.end, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m == MAP_FAILED)
+		return fail(s, CHR_EX_SYS, "cannot map '%s': %s", in->shown, strerror(errno));
+	walk(w, m, sizeof h, h.end, 0, 0);
+	munmap(m, h.end);
+	in->off = w->off;
+	return w->found;
+}
+
+/* A compressed segment: from the last frame that its seek table flags as
+ * starting with a snapshot at or before w->ts (else its first frame),
+ * frames are decompressed and walked up to w->ts. */
+static int zsq_snapshot_at(struct chr_source *s, struct chr_input *in, struct snap_walk *w)
+{
+	char err[sizeof s->err];
+	const struct chr_zsq_frame *f;
+	unsigned char *buf = NULL;
+	struct chr_zsq *z;
+	size_t n, cap = 0;
+	long i;
+	int status = 0, rc = 0;
+
+	if (!(z = chr_zsq_open(in->path, err, sizeof err, &status)))
+		return fail(s, status, "%s", err);
+	f = chr_zsq_frames(z, &n);
+	if (chr_zsq_seg(z)->count == 0 || chr_zsq_seg(z)->ts_min > w->ts)
+		goto out;
+	i = chr_zsq_snapshot_at(z, w->ts);
+	w->starts = i >= 0;
+	for (i = i < 0 ? 0 : i; (size_t)i < n && f[i].first_ts <= w->ts; i++) {
+		if (f[i].usize > cap) {
+			free(buf);
+			cap = f[i].usize;
+			if (!(buf = malloc(cap))) {
+				rc = fail(s, CHR_EX_SYS, "out of memory");
+				goto out;
+			}
+		}
+		if (chr_zsq_read(z, (size_t)i, buf, err, sizeof err, &status) < 0) {
+			rc = fail(s, status, "%s", err);
+			goto out;
+		}
+		if (walk(w, buf, f[i].uoff ? 0 : sizeof(struct chr_seg), f[i].usize, f[i].uoff,
+			 (size_t)i))
+			break;
+	}
+	if ((rc = w->found)) {
+		in->frame = w->frame;
+		in->off = w->off;
+	}
+out:
+	free(buf);
+	chr_zsq_close(z);
+	return rc;
+}
+
+/* Find in in, a segment of an archive partition, the last snapshot at or
+ * before ts that starts an event: its offset (and frame). Returns 1 when
+ * found, 0 when not, -1 on error. */
+static int snapshot_at(struct chr_source *s, struct chr_input *in, int64_t ts)
+{
+	struct snap_walk w = { .ts = ts };
+	int fd = open(in->path, O_RDONLY | O_CLOEXEC), k;
+
+	if (fd < 0)
+		return fail(s, CHR_EX_SYS, "cannot open '%s': %s", in->shown, strerror(errno));
+	k = chr_zsq_is_zstd(fd) ? zsq_snapshot_at(s, in, &w) : plain_snapshot_at(s, in, fd, &w);
+	close(fd);
+	return k;
+}
+
+/* in[first..s->n) are the segments of one partition: keep what a replay
+ * from its last snapshot at or before ts needs, the partition's leading
+ * DEFINE records and the records from that snapshot on. With no snapshot
+ * before ts, the whole partition stays. Returns 0, or -1. */
+static int keep_from_snapshot(struct chr_source *s, size_t first, int64_t ts)
+{
+	size_t j = s->n;
+	int k = 0;
+
+	while (j-- > first && (k = snapshot_at(s, &s->in[j], ts)) == 0)
+		;
+	if (k <= 0)
+		return k;
+	if (j == first) {
+		/* the first segment twice: its DEFINEs, then from the snapshot */
+		if (add(s, s->in[first].kind, s->in[first].path, -1, 1) < 0)
+			return -1;
+		struct chr_input dup = s->in[s->n - 1];
+
+		memmove(&s->in[first + 1], &s->in[first], (s->n - 1 - first) * sizeof dup);
+		s->in[first] = dup;
+		j = first + 1;
+	}
+	s->in[first].defs_only = 1;
+	s->in[j].part_first = 0;
+	for (size_t i = first + 1; i < j; i++) {
+		free(s->in[i].path);
+		free(s->in[i].shown);
+	}
+	memmove(&s->in[first + 1], &s->in[j], (s->n - j) * sizeof *s->in);
+	s->n -= j - first - 1;
+	return 0;
+}
+
 /* 1 when name is a date "YYYY-MM-DD" and *day its midnight. */
 static int is_date(const char *name, int64_t *day)
 {
@@ -369,6 +523,8 @@ int chr_source_add_archive(struct chr_source *s, const char *root, const char *v
 	char inst[4096], sh[512];
 	struct stat st;
 	int found, dated = 0, rc = 0;
+	int from_snap = s->from_snapshot && sel && sel->ts_from != INT64_MIN;
+	size_t first;
 	long n;
 
 	/* the partitions across the tiers (docs/tiers.md) */
@@ -381,16 +537,22 @@ int chr_source_add_archive(struct chr_source *s, const char *root, const char *v
 			       : snprintf(inst, sizeof inst, "%s/raw/v1/%s", root, venue)) >= (int)sizeof inst)
 		rc = fail(s, CHR_EX_SYS, "archive path: %s", strerror(ENAMETOOLONG));
 	for (long i = 0; rc == 0 && i < n; i++) {
-		int64_t day;
+		int64_t day = 0, next;
 
 		if (!date && !is_date(p[i].date, &day))
 			continue;	/* names that are not dates are passed over */
 		dated = 1;
 		/* a date holds the records with day <= ts < day + 1 day */
 		if (!date && sel && (day >= sel->ts_until ||
-				     (sel->ts_from > INT64_MIN + DAY_NS && day + DAY_NS <= sel->ts_from)))
+				     (!from_snap && sel->ts_from > INT64_MIN + DAY_NS &&
+				      day + DAY_NS <= sel->ts_from)))
 			continue;
-		if (add_dir(s, p[i].dir, 0) < 0)
+		if (from_snap && day + DAY_NS <= sel->ts_from && i + 1 < n &&
+		    is_date(p[i + 1].date, &next) && next <= sel->ts_from)
+			continue;	/* a later date holds the snapshot */
+		first = s->n;
+		if (add_dir(s, p[i].dir, 0) < 0 ||
+		    (from_snap && day <= sel->ts_from && keep_from_snapshot(s, first, sel->ts_from) < 0))
 			rc = -1;
 	}
 	chr_tier_parts_free(p, n);
@@ -498,6 +660,7 @@ static int open_zsq(struct chr_source *s, const struct chr_input *in)
 	}
 	if (chr_reader_init_zsq(&s->rd, s->z, in->frame, in->shown) < 0)
 		return fail(s, CHR_EX_SYS, "out of memory");
+	s->defs_only |= in->defs_only;
 	s->open = 1;
 	return 1;
 }
@@ -552,8 +715,12 @@ static int open_cur(struct chr_source *s)
 		    pread(fd, &word, sizeof word, (off_t)h.end) == (ssize_t)sizeof word && word == 0)
 			s->limit = h.end;
 	}
+	if (in->off && lseek(fd, (off_t)in->off, SEEK_SET) < 0)
+		return fail(s, CHR_EX_SYS, "cannot seek in '%s': %s", in->shown, strerror(errno));
 	if (chr_reader_init(&s->rd, fd, in->shown) < 0)
 		return fail(s, CHR_EX_SYS, "out of memory");
+	s->rd.off = in->off;
+	s->defs_only |= in->defs_only;
 	s->open = 1;
 	return 1;
 }
@@ -623,6 +790,8 @@ int chr_source_next(struct chr_source *s, const struct chr_rec **rec)
 			k = chr_reader_next(&s->rd, rec);
 		if (k > 0 && s->defs_only && (*rec)->type != CHR_DEFINE)
 			k = 0;
+		if (k > 0 && s->z && s->rd.rec_off < s->in[s->cur].off)
+			continue;	/* before the start, in the start's frame */
 		if (k == 1 && s->q && (*rec)->type == CHR_DEFINE && def_seen(s, *rec))
 			continue;
 		if (k > 0)

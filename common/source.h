@@ -53,6 +53,8 @@ struct chr_input {
 	int fd;			/* CHR_IN_FD */
 	int part_first;		/* CHR_IN_SEG: first segment of its partition */
 	size_t frame;		/* a compressed segment: the frame to start at */
+	uint64_t off;		/* a plain segment: the offset to start at (0: its start) */
+	int defs_only;		/* only its leading DEFINE records */
 };
 
 struct chr_defseen;
@@ -73,6 +75,8 @@ struct chr_source {
 	int from_end;		/* queues: start after the last record */
 	uint64_t from_seq;	/* queues: start here (UINT64_MAX: by the
 				 * selection: its ts_from, else seq_from) */
+	int from_snapshot;	/* archive selections: start at the last
+				 * snapshot at or before the selection's ts_from */
 	int exact;		/* from_seq must still be there (a named
 				 * reader's position): else CHR_EX_DATA */
 	struct chr_defseen *seen;	/* DEFINEs passed: (ids, payload crc) */

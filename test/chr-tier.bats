@@ -58,10 +58,6 @@ other_fs() {
 	[ -d /dev/shm ] && [ -w /dev/shm ] && [ "$(stat -f -c %i /dev/shm)" != "$(stat -f -c %i .)" ]
 }
 
-has_zsq() {
-	[ -f "$TOP/common/zsq.c" ]
-}
-
 # a fresh directory on the other file system, removed by teardown
 shm_dir() {
 	SHM=$(mktemp -d /dev/shm/chr-tier-test.XXXXXX)
@@ -155,36 +151,33 @@ tier	warm	$PWD/W	1" ]
 	other_fs || skip "/dev/shm is on the same file system as $PWD"
 	shm_dir
 	make_arch R
-	local z=""
-	if has_zsq; then z=--zstd=3; fi
+	local z=--zstd=3
 	run -0 --separate-stderr $T chr-tier --root R --warm "$SHM/warm" --warm-after 3d --cold C --cold-after 5d $z --now 2024-01-08 --once
 	[ "$(printf '%s\n' "$stderr" | grep -c 'from hot to warm (copied, 4 segments, ')" = 4 ]
 	[ "$(parts "$SHM/warm" | wc -l)" = 4 ]
 	[ "$(parts C | wc -l)" = 4 ]
 	[ "$(parts R | wc -l)" = 4 ]
 	same_records R
-	if has_zsq; then
-		# cold segments are compressed, their meta.json says so, zstd -d gives them back
-		[ -z "$(find C -name '*.q')" ]
-		[ "$(find C -name '*.q.zst' | wc -l)" = 12 ]
-		local m=C/v1/binance/BTCUSDT/2024-01-01/trade/meta.json
-		python3 - "$m" <<'EOF'
+	# cold segments are compressed, their meta.json says so, zstd -d gives them back
+	[ -z "$(find C -name '*.q')" ]
+	[ "$(find C -name '*.q.zst' | wc -l)" = 16 ]
+	local m=C/v1/binance/BTCUSDT/2024-01-01/trade/meta.json
+	python3 - "$m" <<'EOF'
 import json, sys
 m = json.load(open(sys.argv[1]))
 for s in m["segments"]:
     assert s["compressed"] is True and s["file"] == "%09d.q.zst" % s["id"], s
     assert s["raw_bytes"] > s["bytes"] and s["raw_checksum"].startswith("xxh3-128:"), s
 EOF
-		zstd -q -d -c C/v1/binance/BTCUSDT/2024-01-01/trade/000000000.q.zst >seg0.q
-		[ "xxh3-128:$(xxhsum -H2 seg0.q | cut -d' ' -f1)" = "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["segments"][0]["raw_checksum"])' $m)" ]
-		run -0 $T chr-tier --root R --dump-manifest
-		[ "$(printf '%s\n' "$output" | grep -c '^segment	cold	.*\.q\.zst	.*	1	1	xxh3')" = 12 ]
-		# warm to cold moves on: copy and compress
-		run -0 --separate-stderr $T chr-tier --root R --warm "$SHM/warm" --warm-after 3d --cold C --cold-after 5d $z --now 2024-01-12 --once
-		[ "$(printf '%s\n' "$stderr" | grep -c 'from warm to cold (copied and compressed')" = 4 ]
-		[ "$(printf '%s\n' "$stderr" | grep -c 'from hot to cold (copied and compressed')" = 4 ]
-		same_records R
-	fi
+	zstd -q -d -c C/v1/binance/BTCUSDT/2024-01-01/trade/000000000.q.zst >seg0.q
+	[ "xxh3-128:$(xxhsum -H2 seg0.q | cut -d' ' -f1)" = "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["segments"][0]["raw_checksum"])' $m)" ]
+	run -0 $T chr-tier --root R --dump-manifest
+	[ "$(printf '%s\n' "$output" | grep -c '^segment	cold	.*\.q\.zst	.*	1	1	xxh3')" = 16 ]
+	# warm to cold moves on: copy and compress
+	run -0 --separate-stderr $T chr-tier --root R --warm "$SHM/warm" --warm-after 3d --cold C --cold-after 5d $z --now 2024-01-12 --once
+	[ "$(printf '%s\n' "$stderr" | grep -c 'from warm to cold (copied and compressed')" = 4 ]
+	[ "$(printf '%s\n' "$stderr" | grep -c 'from hot to cold (copied and compressed')" = 4 ]
+	same_records R
 	# the manifest rebuilt from the files equals the one kept by the passes
 	$T chr-tier --root R --dump-manifest >kept
 	run -0 $T chr-tier --root R --warm "$SHM/warm" --warm-after 3d --cold C --cold-after 5d --rebuild-manifest
@@ -416,9 +409,8 @@ EOF
 
 @test "crash safety: SIGKILL during moves, 36 times; each partition once, nothing lost, manifest rebuilds equal" {
 	make_arch T0 20000
-	local cold=C z=""
+	local cold=C z=--zstd=1
 	if other_fs; then shm_dir; cold=$SHM/cold; fi
-	if has_zsq; then z=--zstd=1; fi
 	local round k
 	for round in 1 2 3 4 5 6; do
 		rm -rf R W "$cold"

@@ -20,7 +20,7 @@
 static const char usage_text[] =
 	"usage: chr-tail [options] [file | dir | queue | -]...\n"
 	"       chr-tail [options] --archive root --venue venue --symbol symbol\n"
-	"                [--stream stream] [--date date]\n"
+	"                [--stream stream] [--date date] [--from-snapshot]\n"
 	"       chr-tail [options] --archive root --venue venue --stream raw [--date date]\n"
 	"\n"
 	"options: [--format binary|text|json|csv] [--levels n] [--from when]\n"
@@ -50,14 +50,18 @@ static const char usage_text[] =
 	"                   (default: the stream of --type, else book) and\n"
 	"                   --date (default: every date, in order), in every\n"
 	"                   tier (manifest.db, else root/chr-tier.conf); --stream\n"
-	"                   raw reads the venue's raw partitions\n";
+	"                   raw reads the venue's raw partitions\n"
+	"  --from-snapshot  --archive with --from TIME: start at the last snapshot\n"
+	"                   at or before TIME (found by the compressed segments'\n"
+	"                   seek tables), so that a book replayed from there is\n"
+	"                   the book at TIME\n";
 
 enum fmt { FMT_AUTO, FMT_BINARY, FMT_TEXT, FMT_JSON, FMT_CSV };
 
 enum {
 	OPT_VERSION = 256, OPT_FORMAT, OPT_LEVELS, OPT_FROM, OPT_UNTIL, OPT_TYPE,
 	OPT_LIMIT, OPT_ARCHIVE, OPT_VENUE, OPT_SYMBOL, OPT_STREAM, OPT_DATE,
-	OPT_FROM_END, OPT_FROM_SEQ, OPT_READER, OPT_OUT,
+	OPT_FROM_END, OPT_FROM_SEQ, OPT_READER, OPT_OUT, OPT_FROM_SNAPSHOT,
 };
 
 static const struct option longopts[] = {
@@ -76,6 +80,7 @@ static const struct option longopts[] = {
 	{"date", required_argument, NULL, OPT_DATE},
 	{"follow", no_argument, NULL, 'f'},
 	{"from-end", no_argument, NULL, OPT_FROM_END},
+	{"from-snapshot", no_argument, NULL, OPT_FROM_SNAPSHOT},
 	{"from-seq", required_argument, NULL, OPT_FROM_SEQ},
 	{"reader", required_argument, NULL, OPT_READER},
 	{"out", required_argument, NULL, OPT_OUT},
@@ -303,7 +308,7 @@ int main(int argc, char **argv)
 	struct chr_queue_writer qw;
 	struct chr_queue_pos pos;
 	const char *reader = NULL, *out = NULL;
-	int follow = 0, from_end = 0;
+	int follow = 0, from_end = 0, from_snapshot = 0;
 	uint64_t from_seq = UINT64_MAX, next_seq = 0, done_seq = 0;
 	struct chr_fmt fmt;
 	struct chr_tardis_out csv;
@@ -322,6 +327,9 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'f':
 			follow = 1;
+			break;
+		case OPT_FROM_SNAPSHOT:
+			from_snapshot = 1;
 			break;
 		case OPT_FROM_END:
 			from_end = 1;
@@ -422,6 +430,8 @@ int main(int argc, char **argv)
 	} else if (venue || symbol || stream || date) {
 		chr_usage_error("--venue, --symbol, --stream and --date need --archive");
 	}
+	if (from_snapshot && (!archive || sel.ts_from == INT64_MIN))
+		chr_usage_error("--from-snapshot needs --archive and --from TIME");
 	if (from_end && from_seq != UINT64_MAX)
 		chr_usage_error("--from-end and --from-seq exclude each other");
 	if (reader && (archive || argc - optind != 1))
@@ -446,6 +456,7 @@ int main(int argc, char **argv)
 		src->follow = follow;
 		src->from_end = from_end;
 		src->from_seq = from_seq;
+		src->from_snapshot = from_snapshot;
 		if (archive)
 			k = chr_source_add_archive(src, archive, venue, symbol, stream, date);
 		else if (optind == argc)
@@ -455,6 +466,8 @@ int main(int argc, char **argv)
 		if (k < 0)
 			chr_die(src->status, "%s", src->err);
 	}
+	if (from_snapshot)
+		sel.ts_from = INT64_MIN;	/* every record from the snapshot on */
 	if (reader) {
 		if (in.s[0].n != 1 || in.s[0].in[0].kind != CHR_IN_QUEUE)
 			chr_usage_error("--reader needs a queue, not '%s'", SHOWN(sh, argv[optind]));

@@ -114,7 +114,7 @@ static void test_meta(void)
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
 	CHECK(fd >= 0 && chr_write_all(fd, b, len) == 0 && close(fd) == 0);
 	CHECK(chr_file_xxh128(path, sum, &size) == 0 && size == len);
-	chr_xxh128_text(b, len, s.checksum);
+	chr_mem_xxh128(b, len, s.checksum);
 	CHECK_STR(s.checksum, sum);
 	free(b);
 
