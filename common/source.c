@@ -524,6 +524,7 @@ int chr_source_add_archive(struct chr_source *s, const char *root, const char *v
 	struct stat st;
 	int found, dated = 0, rc = 0;
 	int from_snap = s->from_snapshot && sel && sel->ts_from != INT64_MIN;
+	int raw = !symbol || !*symbol;
 	size_t first;
 	long n;
 
@@ -542,9 +543,11 @@ int chr_source_add_archive(struct chr_source *s, const char *root, const char *v
 		if (!date && !is_date(p[i].date, &day))
 			continue;	/* names that are not dates are passed over */
 		dated = 1;
-		/* a date holds the records with day <= ts < day + 1 day */
+		/* a date holds the records with day <= ts < day + 1 day; a raw
+		 * partition's date is that of its segments' first records, so
+		 * its last segment may run into the next day */
 		if (!date && sel && (day >= sel->ts_until ||
-				     (!from_snap && sel->ts_from > INT64_MIN + DAY_NS &&
+				     (!from_snap && !raw && sel->ts_from > INT64_MIN + DAY_NS &&
 				      day + DAY_NS <= sel->ts_from)))
 			continue;
 		if (from_snap && day + DAY_NS <= sel->ts_from && i + 1 < n &&
