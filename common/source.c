@@ -470,10 +470,21 @@ static int snapshot_at(struct chr_source *s, struct chr_input *in, int64_t ts)
 	return k;
 }
 
+/* Drop the inputs in[first..s->n). */
+static void drop_inputs(struct chr_source *s, size_t first)
+{
+	while (s->n > first) {
+		s->n--;
+		free(s->in[s->n].path);
+		free(s->in[s->n].shown);
+	}
+}
+
 /* in[first..s->n) are the segments of one partition: keep what a replay
  * from its last snapshot at or before ts needs, the partition's leading
- * DEFINE records and the records from that snapshot on. With no snapshot
- * before ts, the whole partition stays. Returns 0, or -1. */
+ * DEFINE records and the records from that snapshot on. Returns 1 when it
+ * holds such a snapshot, 0 when not (the inputs are left as they are), or
+ * -1. */
 static int keep_from_snapshot(struct chr_source *s, size_t first, int64_t ts)
 {
 	size_t j = s->n;
@@ -501,7 +512,7 @@ static int keep_from_snapshot(struct chr_source *s, size_t first, int64_t ts)
 	}
 	memmove(&s->in[first + 1], &s->in[j], (s->n - j) * sizeof *s->in);
 	s->n -= j - first - 1;
-	return 0;
+	return 1;
 }
 
 /* 1 when name is a date "YYYY-MM-DD" and *day its midnight. */
@@ -526,7 +537,7 @@ int chr_source_add_archive(struct chr_source *s, const char *root, const char *v
 	int from_snap = s->from_snapshot && sel && sel->ts_from != INT64_MIN;
 	int raw = !symbol || !*symbol;
 	size_t first;
-	long n;
+	long n, start = 0;
 
 	/* the partitions across the tiers (docs/tiers.md) */
 	n = chr_tier_parts(root, venue, symbol, stream, date, &p, &found, s->err, sizeof s->err);
@@ -537,8 +548,28 @@ int chr_source_add_archive(struct chr_source *s, const char *root, const char *v
 	if ((symbol && *symbol ? snprintf(inst, sizeof inst, "%s/v1/%s/%s", root, venue, symbol)
 			       : snprintf(inst, sizeof inst, "%s/raw/v1/%s", root, venue)) >= (int)sizeof inst)
 		rc = fail(s, CHR_EX_SYS, "archive path: %s", strerror(ENAMETOOLONG));
-	for (long i = 0; rc == 0 && i < n; i++) {
-		int64_t day = 0, next;
+	/* --from-snapshot: the last snapshot at or before ts_from is looked
+	 * for in the last partition dated at or before it, then in the ones
+	 * before (a book not snapshotted since midnight); the read starts in
+	 * the partition that holds it, and at the first one when none does */
+	for (long i = n - 1; from_snap && rc == 0 && i >= 0; i--) {
+		int64_t day = 0;
+		int k;
+
+		if ((!date && !is_date(p[i].date, &day)) || day > sel->ts_from)
+			continue;
+		first = s->n;
+		if (add_dir(s, p[i].dir, 0) < 0 || (k = keep_from_snapshot(s, first, sel->ts_from)) < 0) {
+			rc = -1;
+		} else if (k == 1) {
+			start = i + 1;
+			dated = 1;
+			break;
+		}
+		drop_inputs(s, first);
+	}
+	for (long i = start; rc == 0 && i < n; i++) {
+		int64_t day = 0;
 
 		if (!date && !is_date(p[i].date, &day))
 			continue;	/* names that are not dates are passed over */
@@ -550,12 +581,7 @@ int chr_source_add_archive(struct chr_source *s, const char *root, const char *v
 				     (!from_snap && !raw && sel->ts_from > INT64_MIN + DAY_NS &&
 				      day + DAY_NS <= sel->ts_from)))
 			continue;
-		if (from_snap && day + DAY_NS <= sel->ts_from && i + 1 < n &&
-		    is_date(p[i + 1].date, &next) && next <= sel->ts_from)
-			continue;	/* a later date holds the snapshot */
-		first = s->n;
-		if (add_dir(s, p[i].dir, 0) < 0 ||
-		    (from_snap && day <= sel->ts_from && keep_from_snapshot(s, first, sel->ts_from) < 0))
+		if (add_dir(s, p[i].dir, 0) < 0)
 			rc = -1;
 	}
 	chr_tier_parts_free(p, n);

@@ -76,6 +76,28 @@ check() {
 	done
 }
 
+@test "--from-snapshot goes back to the day before when the book had no snapshot since midnight" {
+	local t i
+	# one snapshot only, at noon; the book runs on past midnight
+	"$TOP/test/gen-day" --every 20 --seed 3 --shift 43200 S9 | $T chr-csv2ev |
+		$T chr-sink --archive A
+	[ -d A/v1/$V/S9/2024-08-09/book ]
+	RANDOM=5
+	for ((i = 0; i < 8; i++)); do
+		t=$((((D0 + 86400 + RANDOM * 43200 / 32768)) * 1000000000))
+		$T chr-tail --archive A --venue $V --symbol S9 --stream book --from $t --from-snapshot |
+			$T chr-book --at $t --depth 0 --format text >snap.txt
+		$T chr-tail --archive A --venue $V --symbol S9 --stream book |
+			$T chr-book --at $t --depth 0 --format text >full.txt
+		[ "$(wc -l <full.txt)" = 1 ]
+		diff full.txt snap.txt
+	done
+	# the stream starts at the snapshot of the day before
+	run -0 $T chr-tail --archive A --venue $V --symbol S9 --stream book --from $t \
+		--from-snapshot --format json --limit 1
+	[[ ${lines[1]} =~ \"type_name\":\"BOOK_SNAPSHOT\".*\"time\":\"2024-08-08T12:00:00.5 ]]
+}
+
 @test "--from-snapshot before the day's first snapshot starts at the first record" {
 	run -0 --separate-stderr $T chr-tail --archive "$BATS_FILE_TMPDIR/day" --venue $V \
 		--symbol S0 --stream book --from $((D0 * 1000000000)) --from-snapshot --format json
