@@ -28,34 +28,6 @@
 #define MAX_OPEN_SEGS 64
 #define STAGED "staged-"	/* ROOT/.staging/staged-<ID>: a run staged by --stage */
 
-static void msg(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void msg(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* Format a path into buf (PATH_MAX bytes). Returns 0, or -1 with errno
- * ENAMETOOLONG when it does not fit. */
-static int pathf(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int pathf(char *buf, const char *fmt, ...)
-{
-	va_list ap;
-	int k;
-
-	va_start(ap, fmt);
-	k = vsnprintf(buf, PATH_MAX, fmt, ap);
-	va_end(ap);
-	if (k < 0 || k >= PATH_MAX) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
-}
-
 /* ---- segment files ---------------------------------------------------- */
 
 int chr_segw_open(struct chr_segw *w, const char *dir, uint64_t id, uint64_t base_seq)
@@ -415,7 +387,7 @@ char *chr_meta_dump(const struct chr_meta *m)
 		"record_counts", counts, "sources", src, "segments", segs));
 }
 
-static int get_u64(json_t *o, const char *k, uint64_t *v)
+int chr_json_u64(json_t *o, const char *k, uint64_t *v)
 {
 	json_t *j = json_object_get(o, k);
 
@@ -425,7 +397,7 @@ static int get_u64(json_t *o, const char *k, uint64_t *v)
 	return 0;
 }
 
-static int get_i64(json_t *o, const char *k, int64_t *v)
+int chr_json_i64(json_t *o, const char *k, int64_t *v)
 {
 	json_t *j = json_object_get(o, k);
 
@@ -435,7 +407,7 @@ static int get_i64(json_t *o, const char *k, int64_t *v)
 	return 0;
 }
 
-static int get_str(json_t *o, const char *k, char *buf, size_t n)
+int chr_json_str(json_t *o, const char *k, char *buf, size_t n)
 {
 	const char *s = json_string_value(json_object_get(o, k));
 
@@ -443,6 +415,15 @@ static int get_str(json_t *o, const char *k, char *buf, size_t n)
 		return -1;
 	strcpy(buf, s);
 	return 0;
+}
+
+int chr_meta_checksum(const char *dir, char *sum)
+{
+	char p[PATH_MAX];
+
+	if (chr_pathf(p, sizeof p, "%s/meta.json", dir) < 0)
+		return -1;
+	return chr_file_xxh128(p, sum, NULL);
 }
 
 int chr_meta_load(const char *dir, struct chr_meta *m, char *err, size_t errlen)
@@ -458,33 +439,33 @@ int chr_meta_load(const char *dir, struct chr_meta *m, char *err, size_t errlen)
 	size_t i;
 
 	memset(m, 0, sizeof *m);
-	if (pathf(path, "%s/meta.json", dir) < 0 || (f = fopen(path, "re")) == NULL) {
+	if (chr_pathf(path, PATH_MAX, "%s/meta.json", dir) < 0 || (f = fopen(path, "re")) == NULL) {
 		int e = errno;
 
-		msg(err, errlen, "cannot read '%s/meta.json': %s", dir, strerror(e));
+		chr_msg(err, errlen, "cannot read '%s/meta.json': %s", dir, strerror(e));
 		errno = e;
 		return -1;
 	}
 	o = json_loadf(f, 0, &je);
 	fclose(f);
 	if (o == NULL) {
-		msg(err, errlen, "'%s': line %d: %s", path, je.line, je.text);
+		chr_msg(err, errlen, "'%s': line %d: %s", path, je.line, je.text);
 		errno = EPROTO;
 		return -1;
 	}
-	if (get_str(o, "venue", m->venue, sizeof m->venue) < 0 ||
-	    get_str(o, "symbol", m->symbol, sizeof m->symbol) < 0 ||
-	    get_str(o, "date", m->date, sizeof m->date) < 0 ||
-	    get_str(o, "stream", m->stream, sizeof m->stream) < 0)
+	if (chr_json_str(o, "venue", m->venue, sizeof m->venue) < 0 ||
+	    chr_json_str(o, "symbol", m->symbol, sizeof m->symbol) < 0 ||
+	    chr_json_str(o, "date", m->date, sizeof m->date) < 0 ||
+	    chr_json_str(o, "stream", m->stream, sizeof m->stream) < 0)
 		bad = "names";
-	else if (get_u64(o, "venue_id", &v) < 0 || v > UINT16_MAX)
+	else if (chr_json_u64(o, "venue_id", &v) < 0 || v > UINT16_MAX)
 		bad = "venue_id";
-	else if ((m->venue_id = (uint16_t)v, get_u64(o, "market_id", &v) < 0) || v > UINT32_MAX)
+	else if ((m->venue_id = (uint16_t)v, chr_json_u64(o, "market_id", &v) < 0) || v > UINT32_MAX)
 		bad = "market_id";
-	else if ((m->market_id = (uint32_t)v, get_u64(o, "records", &m->records) < 0) ||
-		 get_u64(o, "first_seq", &m->first_seq) < 0 ||
-		 get_u64(o, "last_seq", &m->last_seq) < 0 ||
-		 get_i64(o, "ts_min", &m->ts_min) < 0 || get_i64(o, "ts_max", &m->ts_max) < 0)
+	else if ((m->market_id = (uint32_t)v, chr_json_u64(o, "records", &m->records) < 0) ||
+		 chr_json_u64(o, "first_seq", &m->first_seq) < 0 ||
+		 chr_json_u64(o, "last_seq", &m->last_seq) < 0 ||
+		 chr_json_i64(o, "ts_min", &m->ts_min) < 0 || chr_json_i64(o, "ts_max", &m->ts_max) < 0)
 		bad = "counters";
 	if (bad == NULL) {
 		json_object_foreach(json_object_get(o, "record_counts"), key, val) {
@@ -516,10 +497,10 @@ int chr_meta_load(const char *dir, struct chr_meta *m, char *err, size_t errlen)
 
 		if (bad)
 			break;
-		if (get_u64(val, "id", &s->id) < 0 || get_u64(val, "base_seq", &s->base_seq) < 0 ||
-		    get_u64(val, "count", &s->count) < 0 || get_u64(val, "bytes", &s->bytes) < 0 ||
-		    get_i64(val, "ts_min", &s->ts_min) < 0 || get_i64(val, "ts_max", &s->ts_max) < 0 ||
-		    get_str(val, "checksum", s->checksum, sizeof s->checksum) < 0)
+		if (chr_json_u64(val, "id", &s->id) < 0 || chr_json_u64(val, "base_seq", &s->base_seq) < 0 ||
+		    chr_json_u64(val, "count", &s->count) < 0 || chr_json_u64(val, "bytes", &s->bytes) < 0 ||
+		    chr_json_i64(val, "ts_min", &s->ts_min) < 0 || chr_json_i64(val, "ts_max", &s->ts_max) < 0 ||
+		    chr_json_str(val, "checksum", s->checksum, sizeof s->checksum) < 0)
 			bad = "segments";
 		else
 			m->nsegs++;
@@ -527,7 +508,7 @@ int chr_meta_load(const char *dir, struct chr_meta *m, char *err, size_t errlen)
 	json_decref(o);
 	if (bad) {
 		chr_meta_free(m);
-		msg(err, errlen, "'%s': bad or missing %s", path, bad);
+		chr_msg(err, errlen, "'%s': bad or missing %s", path, bad);
 		errno = EPROTO;
 		return -1;
 	}
@@ -565,7 +546,7 @@ static int publish_dir(const char *src, const char *dst, int replace)
 {
 	char parent[PATH_MAX];
 
-	if (pathf(parent, "%s", dst) < 0)
+	if (chr_pathf(parent, PATH_MAX, "%s", dst) < 0)
 		return -1;
 	*strrchr(parent, '/') = '\0';
 	if (chr_mkdirs(parent) < 0 ||
@@ -583,7 +564,7 @@ static int archive_lock(const char *root)
 	char path[PATH_MAX];
 	int fd;
 
-	if (pathf(path, "%s/.staging/lock", root) < 0)
+	if (chr_pathf(path, PATH_MAX, "%s/.staging/lock", root) < 0)
 		return -1;
 	*strrchr(path, '/') = '\0';
 	if (chr_mkdirs(path) < 0)
@@ -609,9 +590,7 @@ int chr_archive_lock(const char *root)
 	return archive_lock(root);
 }
 
-/* Hold flock on the directory at path: the fd, or -1 with errno
- * (EWOULDBLOCK: its owner lives). */
-static int lock_dir(const char *path)
+int chr_lock_dir(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
@@ -625,16 +604,19 @@ static int lock_dir(const char *path)
 	return fd;
 }
 
-/* A new staging directory "ROOT/.staging/<pid>-XXXXXX" into path (PATH_MAX
- * bytes), locked: the lock fd, or -1 with errno. The caller holds the
- * archive lock, so that cleanup never sees it unlocked. */
-static int stage_make(const char *root, char *path)
+int chr_staging_dir(const char *root, const char *prefix, char *path)
 {
-	int fd;
+	int fd, k;
 
-	if (pathf(path, "%s/.staging/%ld-XXXXXX", root, (long)getpid()) < 0 || mkdtemp(path) == NULL)
+	if (chr_pathf(path, PATH_MAX, "%s/.staging", root) < 0 || chr_mkdirs(path) < 0)
 		return -1;
-	fd = lock_dir(path);
+	k = prefix ? snprintf(path, PATH_MAX, "%s/.staging/%sXXXXXX", root, prefix)
+		   : snprintf(path, PATH_MAX, "%s/.staging/%ld-XXXXXX", root, (long)getpid());
+	if (k < 0 || k >= PATH_MAX)
+		return errno = ENAMETOOLONG, -1;
+	if (mkdtemp(path) == NULL)
+		return -1;
+	fd = chr_lock_dir(path);
 	if (fd < 0 || chr_fsync_parent(path) < 0) {
 		int e = errno;
 
@@ -655,7 +637,7 @@ static int discard(const char *root, const char *path)
 {
 	char trash[PATH_MAX];
 
-	if (pathf(trash, "%s/.staging/%ld-XXXXXX", root, (long)getpid()) < 0 ||
+	if (chr_pathf(trash, PATH_MAX, "%s/.staging/%ld-XXXXXX", root, (long)getpid()) < 0 ||
 	    mkdtemp(trash) == NULL)
 		return -1;
 	if (rename(path, trash) < 0) {
@@ -675,16 +657,13 @@ static int discard(const char *root, const char *path)
  * (48 bytes). Returns 0, or -1 with errno. */
 static int target_id(const char *path, char *id)
 {
-	char meta[PATH_MAX];
 	struct stat st;
 
 	if (lstat(path, &st) < 0) {
 		strcpy(id, "new");
 		return errno == ENOENT ? 0 : -1;
 	}
-	if (pathf(meta, "%s/meta.json", path) < 0)
-		return -1;
-	if (chr_file_xxh128(meta, id, NULL) < 0) {
+	if (chr_meta_checksum(path, id) < 0) {
 		strcpy(id, "no meta.json");
 		return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
 	}
@@ -701,7 +680,7 @@ static int repair(const char *root, const char *sdir)
 	FILE *f;
 	int rc = 0;
 
-	pathf(path, "%s/COMMIT", sdir);
+	chr_pathf(path, PATH_MAX, "%s/COMMIT", sdir);
 	f = fopen(path, "re");
 	if (f == NULL)
 		return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
@@ -712,7 +691,7 @@ static int repair(const char *root, const char *sdir)
 
 		if (sscanf(line, "%31s %llu %4095s %47s", name, &ino, rel, want) != 4 ||
 		    strstr(rel, "..") || strncmp(rel, "v1/", 3) != 0 || strchr(name, '/') ||
-		    pathf(src, "%s/%s", sdir, name) < 0 || pathf(dst, "%s/%s", root, rel) < 0)
+		    chr_pathf(src, PATH_MAX, "%s/%s", sdir, name) < 0 || chr_pathf(dst, PATH_MAX, "%s/%s", root, rel) < 0)
 			continue;
 		if (lstat(src, &st) < 0 || (unsigned long long)st.st_ino != ino)
 			continue;	/* published already */
@@ -739,12 +718,12 @@ int chr_staging_clean(const char *root, char *err, size_t errlen)
 	struct dirent *e;
 	int n = 0;
 
-	pathf(dir, "%s/.staging", root);
+	chr_pathf(dir, PATH_MAX, "%s/.staging", root);
 	d = opendir(dir);
 	if (d == NULL) {
 		if (errno == ENOENT)
 			return 0;
-		msg(err, errlen, "cannot open '%s': %s", dir, strerror(errno));
+		chr_msg(err, errlen, "cannot open '%s': %s", dir, strerror(errno));
 		return -1;
 	}
 	while ((e = readdir(d)) != NULL) {
@@ -752,7 +731,7 @@ int chr_staging_clean(const char *root, char *err, size_t errlen)
 		int fd, rc;
 
 		if (e->d_name[0] == '.' || strcmp(e->d_name, "lock") == 0 ||
-		    pathf(sdir, "%s/%s", dir, e->d_name) < 0 || lstat(sdir, &st) < 0)
+		    chr_pathf(sdir, PATH_MAX, "%s/%s", dir, e->d_name) < 0 || lstat(sdir, &st) < 0)
 			continue;
 		if (strncmp(e->d_name, STAGED, strlen(STAGED)) == 0) {
 			/* a staged run nobody published */
@@ -761,10 +740,10 @@ int chr_staging_clean(const char *root, char *err, size_t errlen)
 			rc = discard(root, sdir);
 		} else if (S_ISDIR(st.st_mode)) {
 			/* a run's directory: its owner holds its lock while it lives */
-			if ((fd = lock_dir(sdir)) < 0) {
+			if ((fd = chr_lock_dir(sdir)) < 0) {
 				if (errno == EWOULDBLOCK || errno == ENOENT)
 					continue;
-				msg(err, errlen, "cannot lock '%s': %s", sdir, strerror(errno));
+				chr_msg(err, errlen, "cannot lock '%s': %s", sdir, strerror(errno));
 				closedir(d);
 				return -1;
 			}
@@ -774,7 +753,7 @@ int chr_staging_clean(const char *root, char *err, size_t errlen)
 			rc = unlink(sdir);	/* a ledger entry's temp file, written under the lock */
 		}
 		if (rc < 0) {
-			msg(err, errlen, "cannot clean up '%s': %s", sdir, strerror(errno));
+			chr_msg(err, errlen, "cannot clean up '%s': %s", sdir, strerror(errno));
 			closedir(d);
 			return -1;
 		}
@@ -782,7 +761,7 @@ int chr_staging_clean(const char *root, char *err, size_t errlen)
 	}
 	closedir(d);
 	if (n > 0 && chr_fsync_dir(dir) < 0) {
-		msg(err, errlen, "cannot sync '%s': %s", dir, strerror(errno));
+		chr_msg(err, errlen, "cannot sync '%s': %s", dir, strerror(errno));
 		return -1;
 	}
 	return n;
@@ -790,7 +769,7 @@ int chr_staging_clean(const char *root, char *err, size_t errlen)
 
 int chr_staging_make(const char *root, char *path)
 {
-	return stage_make(root, path);
+	return chr_staging_dir(root, NULL, path);
 }
 
 /* ---- the archive writer -------------------------------------------------- */
@@ -865,36 +844,36 @@ struct chr_archive *chr_archive_open(const char *root, const struct chr_archive_
 
 	*status = CHR_EX_SYS;
 	if (strlen(root) == 0 || strlen(root) > PATH_MAX - 1024) {
-		msg(err, errlen, "archive root '%s': bad path", root);
+		chr_msg(err, errlen, "archive root '%s': bad path", root);
 		*status = CHR_EX_USAGE;
 		return NULL;
 	}
 	if (o->stage && o->source == NULL) {
-		msg(err, errlen, "staging a run needs a source id");
+		chr_msg(err, errlen, "staging a run needs a source id");
 		*status = CHR_EX_USAGE;
 		return NULL;
 	}
 	if (o->source && chr_archive_id_check(o->source)) {
-		msg(err, errlen, "source id '%s': %s", o->source, chr_archive_id_check(o->source));
+		chr_msg(err, errlen, "source id '%s': %s", o->source, chr_archive_id_check(o->source));
 		*status = CHR_EX_USAGE;
 		return NULL;
 	}
 	if (stat(root, &st) == 0) {
 		if (!S_ISDIR(st.st_mode)) {
-			msg(err, errlen, "archive root '%s': %s", root, strerror(ENOTDIR));
+			chr_msg(err, errlen, "archive root '%s': %s", root, strerror(ENOTDIR));
 			return NULL;
 		}
 		if (access(root, R_OK | W_OK | X_OK) < 0) {
-			msg(err, errlen, "archive root '%s': %s", root, strerror(errno));
+			chr_msg(err, errlen, "archive root '%s': %s", root, strerror(errno));
 			return NULL;
 		}
 	} else if (errno != ENOENT) {
-		msg(err, errlen, "archive root '%s': %s", root, strerror(errno));
+		chr_msg(err, errlen, "archive root '%s': %s", root, strerror(errno));
 		return NULL;
 	}
 	a = calloc(1, sizeof *a);
 	if (a == NULL) {
-		msg(err, errlen, "%s", strerror(errno));
+		chr_msg(err, errlen, "%s", strerror(errno));
 		return NULL;
 	}
 	a->stage_fd = -1;
@@ -906,7 +885,7 @@ struct chr_archive *chr_archive_open(const char *root, const struct chr_archive_
 	a->tab = calloc(a->tabcap, sizeof *a->tab);
 	if (a->tab == NULL) {
 		free(a);
-		msg(err, errlen, "%s", strerror(ENOMEM));
+		chr_msg(err, errlen, "%s", strerror(ENOMEM));
 		return NULL;
 	}
 	{
@@ -917,7 +896,7 @@ struct chr_archive *chr_archive_open(const char *root, const struct chr_archive_
 			int lk = archive_lock(root);
 
 			if (lk < 0) {
-				msg(err, errlen, "cannot lock '%s': %s", sd, strerror(errno));
+				chr_msg(err, errlen, "cannot lock '%s': %s", sd, strerror(errno));
 				chr_archive_close(a);
 				return NULL;
 			}
@@ -999,23 +978,23 @@ static int define(struct chr_archive *a, const struct chr_rec *rec, const char *
 	bad = chr_define_names(d, venue, symbol);
 	if (bad) {
 		show(shown, sizeof shown, d->symbol, sizeof d->symbol);
-		msg(err, errlen, "%s: byte %" PRIu64 ": DEFINE of '%s': %s", name, off, shown, bad);
+		chr_msg(err, errlen, "%s: byte %" PRIu64 ": DEFINE of '%s': %s", name, off, shown, bad);
 		return -1;
 	}
 	if ((bad = chr_name_check(venue)) != NULL) {
 		show(shown, sizeof shown, venue, strlen(venue));
-		msg(err, errlen, "%s: byte %" PRIu64 ": DEFINE venue '%s': %s", name, off, shown, bad);
+		chr_msg(err, errlen, "%s: byte %" PRIu64 ": DEFINE venue '%s': %s", name, off, shown, bad);
 		return -1;
 	}
 	if ((bad = chr_name_check(symbol)) != NULL) {
 		show(shown, sizeof shown, symbol, strlen(symbol));
-		msg(err, errlen, "%s: byte %" PRIu64 ": DEFINE symbol '%s': %s", name, off, shown, bad);
+		chr_msg(err, errlen, "%s: byte %" PRIu64 ": DEFINE symbol '%s': %s", name, off, shown, bad);
 		return -1;
 	}
 	in = inst_find(a, rec->venue, rec->market);
 	if (in) {
 		if (strcmp(in->venue, venue) != 0 || strcmp(in->symbol, symbol) != 0) {
-			msg(err, errlen, "%s: byte %" PRIu64 ": DEFINE binds venue %u market %" PRIu32
+			chr_msg(err, errlen, "%s: byte %" PRIu64 ": DEFINE binds venue %u market %" PRIu32
 			    " to '%s/%s', bound before to '%s/%s'", name, off, rec->venue,
 			    rec->market, venue, symbol, in->venue, in->symbol);
 			return -1;
@@ -1026,7 +1005,7 @@ static int define(struct chr_archive *a, const struct chr_rec *rec, const char *
 		struct inst *o = a->tab[i];
 
 		if (o && strcmp(o->venue, venue) == 0 && strcmp(o->symbol, symbol) == 0) {
-			msg(err, errlen, "%s: byte %" PRIu64 ": DEFINE binds '%s/%s' to venue %u market %"
+			chr_msg(err, errlen, "%s: byte %" PRIu64 ": DEFINE binds '%s/%s' to venue %u market %"
 			    PRIu32 ", bound before to venue %u market %" PRIu32, name, off, venue,
 			    symbol, rec->venue, rec->market, o->vid, o->mid);
 			return -1;
@@ -1036,7 +1015,7 @@ static int define(struct chr_archive *a, const struct chr_rec *rec, const char *
 	in = calloc(1, sizeof *in);
 	if (in == NULL || (in->define = aligned_alloc(CHR_ALIGN, chr_rec_span(rec->len))) == NULL) {
 		free(in);
-		msg(err, errlen, "%s", strerror(ENOMEM));
+		chr_msg(err, errlen, "%s", strerror(ENOMEM));
 		return -1;
 	}
 	memcpy(in->define, rec, chr_rec_span(rec->len));
@@ -1047,7 +1026,7 @@ static int define(struct chr_archive *a, const struct chr_rec *rec, const char *
 	if (inst_add(a, in) < 0) {
 		free(in->define);
 		free(in);
-		msg(err, errlen, "%s", strerror(ENOMEM));
+		chr_msg(err, errlen, "%s", strerror(ENOMEM));
 		return -1;
 	}
 	return 0;
@@ -1068,9 +1047,9 @@ static int stage_dir(struct chr_archive *a, char *err, size_t errlen)
 	if (a->stage[0])
 		return 0;
 	lk = archive_lock(a->root);
-	a->stage_fd = lk < 0 ? -1 : stage_make(a->root, a->stage);
+	a->stage_fd = lk < 0 ? -1 : chr_staging_dir(a->root, NULL, a->stage);
 	if (a->stage_fd < 0) {
-		msg(err, errlen, "cannot create a staging directory in '%s/.staging': %s", a->root,
+		chr_msg(err, errlen, "cannot create a staging directory in '%s/.staging': %s", a->root,
 		    strerror(errno));
 		a->stage[0] = '\0';
 	}
@@ -1102,7 +1081,7 @@ static int part_plan(struct chr_archive *a, struct part *p, char *err, size_t er
 	 * seen by the check under the lock */
 	if (target_id(p->path, p->target) < 0) {
 		*status = CHR_EX_SYS;
-		msg(err, errlen, "cannot read '%s': %s", p->path, strerror(errno));
+		chr_msg(err, errlen, "cannot read '%s': %s", p->path, strerror(errno));
 		return -1;
 	}
 	if (strcmp(p->target, "new") == 0) {
@@ -1111,7 +1090,7 @@ static int part_plan(struct chr_archive *a, struct part *p, char *err, size_t er
 	}
 	if (chr_meta_load(p->path, &old, e2, sizeof e2) < 0) {
 		*status = errno == EPROTO || errno == ENOENT ? CHR_EX_DATA : CHR_EX_SYS;
-		msg(err, errlen, "partition '%s' holds data that cannot be added to: %s", p->rel, e2);
+		chr_msg(err, errlen, "partition '%s' holds data that cannot be added to: %s", p->rel, e2);
 		return -1;
 	}
 	if (a->o.source && old.nsources == 1 && strcmp(old.sources[0], a->o.source) == 0) {
@@ -1122,14 +1101,14 @@ static int part_plan(struct chr_archive *a, struct part *p, char *err, size_t er
 	if (!a->o.append) {
 		sources_text(&old, src, sizeof src);
 		*status = CHR_EX_DATA;
-		msg(err, errlen, "partition '%s' already holds data (source %s); use --append to add to it",
+		chr_msg(err, errlen, "partition '%s' already holds data (source %s); use --append to add to it",
 		    p->rel, src);
 		chr_meta_free(&old);
 		return -1;
 	}
 	if (old.venue_id != p->inst->vid || old.market_id != p->inst->mid) {
 		*status = CHR_EX_DATA;
-		msg(err, errlen, "partition '%s' holds venue %u market %" PRIu32
+		chr_msg(err, errlen, "partition '%s' holds venue %u market %" PRIu32
 		    ", the input venue %u market %" PRIu32, p->rel, old.venue_id, old.market_id,
 		    p->inst->vid, p->inst->mid);
 		chr_meta_free(&old);
@@ -1170,7 +1149,7 @@ static struct part *part_new(struct chr_archive *a, struct inst *in, int sidx, i
 	chr_date_format(p->meta.date, ts);
 	if (chr_path_partition(p->path, sizeof p->path, a->root, in->venue, in->symbol,
 			       p->meta.date, streams[sidx]) < 0) {
-		msg(err, errlen, "partition 'v1/%s/%s/%s/%s': %s", in->venue, in->symbol,
+		chr_msg(err, errlen, "partition 'v1/%s/%s/%s/%s': %s", in->venue, in->symbol,
 		    p->meta.date, streams[sidx], strerror(errno));
 		free(p);
 		return NULL;
@@ -1196,9 +1175,9 @@ static struct part *part_new(struct chr_archive *a, struct inst *in, int sidx, i
 	a->parts[a->nparts++] = p;
 	if (stage_dir(a, err, errlen) < 0)
 		return NULL;
-	pathf(p->stage, "%s/p%zu", a->stage, a->nparts - 1);
+	chr_pathf(p->stage, PATH_MAX, "%s/p%zu", a->stage, a->nparts - 1);
 	if (mkdir(p->stage, 0777) < 0) {
-		msg(err, errlen, "cannot create '%s': %s", p->stage, strerror(errno));
+		chr_msg(err, errlen, "cannot create '%s': %s", p->stage, strerror(errno));
 		return NULL;
 	}
 	if (p->mode == MODE_APPEND) {
@@ -1207,10 +1186,10 @@ static struct part *part_new(struct chr_archive *a, struct inst *in, int sidx, i
 		for (size_t i = 0; i < p->meta.nsegs; i++) {
 			char from[PATH_MAX], to[PATH_MAX];
 
-			pathf(from, "%s/%09" PRIu64 ".q", p->path, p->meta.segs[i].id);
-			pathf(to, "%s/%09" PRIu64 ".q", p->stage, p->meta.segs[i].id);
+			chr_pathf(from, PATH_MAX, "%s/%09" PRIu64 ".q", p->path, p->meta.segs[i].id);
+			chr_pathf(to, PATH_MAX, "%s/%09" PRIu64 ".q", p->stage, p->meta.segs[i].id);
 			if (link(from, to) < 0) {
-				msg(err, errlen, "cannot link '%s': %s", from, strerror(errno));
+				chr_msg(err, errlen, "cannot link '%s': %s", from, strerror(errno));
 				return NULL;
 			}
 		}
@@ -1226,7 +1205,7 @@ static struct part *part_new(struct chr_archive *a, struct inst *in, int sidx, i
 	p->pub.action = mode_name[p->mode];
 	return p;
 nomem:
-	msg(err, errlen, "%s", strerror(ENOMEM));
+	chr_msg(err, errlen, "%s", strerror(ENOMEM));
 	return NULL;
 }
 
@@ -1314,7 +1293,7 @@ int chr_archive_put(struct chr_archive *a, const struct chr_rec *rec, const char
 	in = inst_find(a, rec->venue, rec->market);
 	if (in == NULL) {
 		*status = CHR_EX_DATA;
-		msg(err, errlen, "%s: byte %" PRIu64 ": %s of venue %u market %" PRIu32
+		chr_msg(err, errlen, "%s: byte %" PRIu64 ": %s of venue %u market %" PRIu32
 		    " before any DEFINE of it", name, off, chr_type_name(rec->type), rec->venue,
 		    rec->market);
 		return -1;
@@ -1350,7 +1329,7 @@ int chr_archive_put(struct chr_archive *a, const struct chr_rec *rec, const char
 	return 0;
 sys:
 	*status = CHR_EX_SYS;
-	msg(err, errlen, "cannot write to '%s': %s", p->stage, strerror(errno));
+	chr_msg(err, errlen, "cannot write to '%s': %s", p->stage, strerror(errno));
 	return -1;
 }
 
@@ -1362,11 +1341,11 @@ static int probe_exchange(const char *dir, char *err, size_t errlen)
 	char x[PATH_MAX], y[PATH_MAX];
 	int rc = -1;
 
-	if (pathf(x, "%s/x", dir) < 0 || pathf(y, "%s/y", dir) < 0 || mkdir(x, 0700) < 0 ||
+	if (chr_pathf(x, PATH_MAX, "%s/x", dir) < 0 || chr_pathf(y, PATH_MAX, "%s/y", dir) < 0 || mkdir(x, 0700) < 0 ||
 	    mkdir(y, 0700) < 0)
-		msg(err, errlen, "cannot create '%s': %s", x, strerror(errno));
+		chr_msg(err, errlen, "cannot create '%s': %s", x, strerror(errno));
 	else if (renameat2(AT_FDCWD, x, AT_FDCWD, y, RENAME_EXCHANGE) < 0)
-		msg(err, errlen, "the file system of '%s' cannot exchange directories (renameat2"
+		chr_msg(err, errlen, "the file system of '%s' cannot exchange directories (renameat2"
 		    " RENAME_EXCHANGE: %s); replacing a partition needs Linux 3.15 or later and"
 		    " ext4, xfs, btrfs or tmpfs", dir, strerror(errno));
 	else
@@ -1386,13 +1365,13 @@ static int staged_whole(const struct part *p, char *err, size_t errlen)
 	int rc = 0;
 
 	if (chr_meta_load(p->stage, &m, e2, sizeof e2) < 0) {
-		msg(err, errlen, "staged partition '%s' is incomplete: %s", p->rel, e2);
+		chr_msg(err, errlen, "staged partition '%s' is incomplete: %s", p->rel, e2);
 		return -1;
 	}
 	for (size_t i = 0; rc == 0 && i < m.nsegs; i++) {
-		pathf(q, "%s/%09" PRIu64 ".q", p->stage, m.segs[i].id);
+		chr_pathf(q, PATH_MAX, "%s/%09" PRIu64 ".q", p->stage, m.segs[i].id);
 		if (stat(q, &st) < 0 || (uint64_t)st.st_size != m.segs[i].bytes) {
-			msg(err, errlen, "staged partition '%s' is incomplete: '%s' is missing or not %"
+			chr_msg(err, errlen, "staged partition '%s' is incomplete: '%s' is missing or not %"
 			    PRIu64 " bytes", p->rel, q, m.segs[i].bytes);
 			rc = -1;
 		}
@@ -1416,7 +1395,7 @@ static int publish_parts(struct chr_archive *a, char *err, size_t errlen, int *s
 		return -1;
 	j = open_memstream(&journal, &jn);
 	if (j == NULL) {
-		msg(err, errlen, "%s", strerror(errno));
+		chr_msg(err, errlen, "%s", strerror(errno));
 		return -1;
 	}
 	/* the places may have changed since we looked: look again, under the lock */
@@ -1425,19 +1404,19 @@ static int publish_parts(struct chr_archive *a, char *err, size_t errlen, int *s
 		struct stat st;
 
 		if (target_id(p->path, now) < 0) {
-			msg(err, errlen, "cannot read '%s': %s", p->path, strerror(errno));
+			chr_msg(err, errlen, "cannot read '%s': %s", p->path, strerror(errno));
 			goto out;
 		}
 		*status = CHR_EX_DATA;
 		if (strcmp(now, p->target) != 0) {
-			msg(err, errlen, "partition '%s' changed while this run wrote it", p->rel);
+			chr_msg(err, errlen, "partition '%s' changed while this run wrote it", p->rel);
 			goto out;
 		}
 		if (staged_whole(p, err, errlen) < 0)
 			goto out;
 		*status = CHR_EX_SYS;
 		if (lstat(p->stage, &st) < 0) {
-			msg(err, errlen, "cannot stat '%s': %s", p->stage, strerror(errno));
+			chr_msg(err, errlen, "cannot stat '%s': %s", p->stage, strerror(errno));
 			goto out;
 		}
 		fprintf(j, "%s %llu %s %s\n", strrchr(p->stage, '/') + 1,
@@ -1447,16 +1426,16 @@ static int publish_parts(struct chr_archive *a, char *err, size_t errlen, int *s
 	rc = fclose(j);
 	j = NULL;
 	if (rc != 0) {
-		msg(err, errlen, "%s", strerror(ENOMEM));
+		chr_msg(err, errlen, "%s", strerror(ENOMEM));
 		rc = -1;
 		goto out;
 	}
 	rc = -1;
 	if (replace && probe_exchange(a->stage, err, errlen) < 0)
 		goto out;
-	pathf(path, "%s/COMMIT", a->stage);
+	chr_pathf(path, PATH_MAX, "%s/COMMIT", a->stage);
 	if (chr_publish_file(path, journal, jn) < 0) {
-		msg(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+		chr_msg(err, errlen, "cannot write '%s': %s", path, strerror(errno));
 		goto out;
 	}
 	/* from here on the run is committed: a crash is finished by the next run */
@@ -1464,13 +1443,13 @@ static int publish_parts(struct chr_archive *a, char *err, size_t errlen, int *s
 		struct part *p = a->parts[i];
 
 		if (publish_dir(p->stage, p->path, p->mode != MODE_NEW) < 0) {
-			msg(err, errlen, "cannot publish '%s': %s", p->path, strerror(errno));
+			chr_msg(err, errlen, "cannot publish '%s': %s", p->path, strerror(errno));
 			goto out;
 		}
 	}
 	a->committed = 1;
 	if (chr_remove_tree(a->stage) < 0) {
-		msg(err, errlen, "cannot remove '%s': %s", a->stage, strerror(errno));
+		chr_msg(err, errlen, "cannot remove '%s': %s", a->stage, strerror(errno));
 		goto out;
 	}
 	a->stage[0] = '\0';
@@ -1554,24 +1533,24 @@ static int stage_keep(struct chr_archive *a, char *err, size_t errlen)
 	if (stage_dir(a, err, errlen) < 0)
 		return -1;
 	plan = summary_text(a, 1);
-	pathf(path, "%s/plan.json", a->stage);
+	chr_pathf(path, PATH_MAX, "%s/plan.json", a->stage);
 	if (plan == NULL || chr_publish_file(path, plan, strlen(plan)) < 0) {
-		msg(err, errlen, "cannot write '%s': %s", path, strerror(plan ? errno : ENOMEM));
+		chr_msg(err, errlen, "cannot write '%s': %s", path, strerror(plan ? errno : ENOMEM));
 		free(plan);
 		return -1;
 	}
 	free(plan);
-	pathf(staged, "%s/.staging/" STAGED "%s", a->root, a->o.source);
+	chr_pathf(staged, PATH_MAX, "%s/.staging/" STAGED "%s", a->root, a->o.source);
 	lk = archive_lock(a->root);
 	if (lk < 0) {
-		msg(err, errlen, "cannot lock '%s/.staging': %s", a->root, strerror(errno));
+		chr_msg(err, errlen, "cannot lock '%s/.staging': %s", a->root, strerror(errno));
 		return -1;
 	}
 	/* the older run is renamed away before it is removed: a crash never
 	 * leaves a part of it under the name --publish claims */
 	if (discard(a->root, staged) < 0 || rename(a->stage, staged) < 0 ||
 	    chr_fsync_parent(staged) < 0) {
-		msg(err, errlen, "cannot stage '%s': %s", staged, strerror(errno));
+		chr_msg(err, errlen, "cannot stage '%s': %s", staged, strerror(errno));
 	} else {
 		a->committed = 1;
 		a->stage[0] = '\0';
@@ -1594,13 +1573,13 @@ int chr_archive_commit(struct chr_archive *a, char *err, size_t errlen, int *sta
 		char *text;
 
 		if (seg_seal(p) < 0) {
-			msg(err, errlen, "cannot seal '%s': %s", p->seg.path, strerror(errno));
+			chr_msg(err, errlen, "cannot seal '%s': %s", p->seg.path, strerror(errno));
 			return -1;
 		}
 		text = chr_meta_dump(&p->meta);
-		pathf(path, "%s/meta.json", p->stage);
+		chr_pathf(path, PATH_MAX, "%s/meta.json", p->stage);
 		if (text == NULL || chr_publish_file(path, text, strlen(text)) < 0) {
-			msg(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+			chr_msg(err, errlen, "cannot write '%s': %s", path, strerror(errno));
 			free(text);
 			return -1;
 		}
@@ -1614,7 +1593,7 @@ int chr_archive_commit(struct chr_archive *a, char *err, size_t errlen, int *sta
 	}
 	lk = archive_lock(a->root);
 	if (lk < 0) {
-		msg(err, errlen, "cannot lock '%s/.staging': %s", a->root, strerror(errno));
+		chr_msg(err, errlen, "cannot lock '%s/.staging': %s", a->root, strerror(errno));
 		return -1;
 	}
 	rc = publish_parts(a, err, errlen, status);
@@ -1639,14 +1618,14 @@ static int plan_load(struct chr_archive *a, char *err, size_t errlen)
 	json_t *o, *arr, *e;
 	size_t i;
 
-	pathf(path, "%s/plan.json", a->stage);
+	chr_pathf(path, PATH_MAX, "%s/plan.json", a->stage);
 	o = json_load_file(path, 0, &je);
 	if (o == NULL) {
-		msg(err, errlen, "'%s': line %d: %s", path, je.line, je.text);
+		chr_msg(err, errlen, "'%s': line %d: %s", path, je.line, je.text);
 		return -1;
 	}
 	arr = json_object_get(o, "partitions");
-	if (get_u64(o, "records", &a->archived) < 0 || get_u64(o, "skipped", &a->skipped) < 0 ||
+	if (chr_json_u64(o, "records", &a->archived) < 0 || chr_json_u64(o, "skipped", &a->skipped) < 0 ||
 	    !json_is_array(arr))
 		bad = "totals";
 	else if ((a->parts = calloc(json_array_size(arr) + 1, sizeof *a->parts)) == NULL)
@@ -1660,18 +1639,18 @@ static int plan_load(struct chr_archive *a, char *err, size_t errlen)
 			break;
 		}
 		a->parts[a->nparts++] = p;
-		if (get_str(e, "venue", p->meta.venue, sizeof p->meta.venue) < 0 ||
-		    get_str(e, "symbol", p->meta.symbol, sizeof p->meta.symbol) < 0 ||
-		    get_str(e, "date", p->meta.date, sizeof p->meta.date) < 0 ||
-		    get_str(e, "stream", p->meta.stream, sizeof p->meta.stream) < 0 ||
-		    get_str(e, "path", rel, sizeof rel) < 0 ||
+		if (chr_json_str(e, "venue", p->meta.venue, sizeof p->meta.venue) < 0 ||
+		    chr_json_str(e, "symbol", p->meta.symbol, sizeof p->meta.symbol) < 0 ||
+		    chr_json_str(e, "date", p->meta.date, sizeof p->meta.date) < 0 ||
+		    chr_json_str(e, "stream", p->meta.stream, sizeof p->meta.stream) < 0 ||
+		    chr_json_str(e, "path", rel, sizeof rel) < 0 ||
 		    chr_name_check(p->meta.venue) || chr_name_check(p->meta.symbol) ||
 		    chr_name_check(p->meta.date) || (sidx = stream_index(p->meta.stream)) < 0 ||
 		    (mode = mode_index(json_string_value(json_object_get(e, "action")))) < 0 ||
-		    get_u64(e, "records", &p->pub.records) < 0 ||
-		    get_u64(e, "segments", &p->pub.segments) < 0 ||
-		    get_i64(e, "ts_min", &p->pub.ts_min) < 0 || get_i64(e, "ts_max", &p->pub.ts_max) < 0 ||
-		    get_str(e, "target", p->target, sizeof p->target) < 0 ||
+		    chr_json_u64(e, "records", &p->pub.records) < 0 ||
+		    chr_json_u64(e, "segments", &p->pub.segments) < 0 ||
+		    chr_json_i64(e, "ts_min", &p->pub.ts_min) < 0 || chr_json_i64(e, "ts_max", &p->pub.ts_max) < 0 ||
+		    chr_json_str(e, "target", p->target, sizeof p->target) < 0 ||
 		    (mode == MODE_NEW) != (strcmp(p->target, "new") == 0) ||
 		    chr_path_partition(p->path, sizeof p->path, a->root, p->meta.venue,
 				       p->meta.symbol, p->meta.date, p->meta.stream) < 0 ||
@@ -1680,7 +1659,7 @@ static int plan_load(struct chr_archive *a, char *err, size_t errlen)
 			break;
 		}
 		p->rel = p->path + strlen(a->root) + 1;
-		pathf(p->stage, "%s/p%zu", a->stage, i);
+		chr_pathf(p->stage, PATH_MAX, "%s/p%zu", a->stage, i);
 		p->mode = mode;
 		p->pub.path = p->rel;
 		p->pub.venue = p->meta.venue;
@@ -1691,7 +1670,7 @@ static int plan_load(struct chr_archive *a, char *err, size_t errlen)
 	}
 	json_decref(o);
 	if (bad) {
-		msg(err, errlen, "'%s': bad or missing %s", path, bad);
+		chr_msg(err, errlen, "'%s': bad or missing %s", path, bad);
 		return -1;
 	}
 	return 0;
@@ -1708,36 +1687,36 @@ struct chr_archive *chr_archive_publish(const char *root, const struct chr_archi
 	po.stage = 0;
 	if (o->source == NULL) {
 		*status = CHR_EX_USAGE;
-		msg(err, errlen, "publishing a staged run needs its source id");
+		chr_msg(err, errlen, "publishing a staged run needs its source id");
 		return NULL;
 	}
 	a = chr_archive_open(root, &po, err, errlen, status);
 	if (a == NULL)
 		return NULL;
 	*status = CHR_EX_SYS;
-	pathf(staged, "%s/.staging/" STAGED "%s", a->root, o->source);
+	chr_pathf(staged, PATH_MAX, "%s/.staging/" STAGED "%s", a->root, o->source);
 	/* claim it under the lock (not even created when there is nothing to
 	 * claim): renamed to a locked directory of this run, it is cleaned up
 	 * (or, once committed, finished) as any run's if we die */
 	lk = access(staged, F_OK) == 0 ? archive_lock(a->root) : -1;
-	if (lk < 0 || (a->stage_fd = lock_dir(staged)) < 0) {
+	if (lk < 0 || (a->stage_fd = chr_lock_dir(staged)) < 0) {
 		if (errno == ENOENT) {
 			*status = CHR_EX_DATA;
-			msg(err, errlen, "no staged run of source '%s' in '%s/.staging' (chr-sink --stage makes one)",
+			chr_msg(err, errlen, "no staged run of source '%s' in '%s/.staging' (chr-sink --stage makes one)",
 			    o->source, root);
 		} else {
-			msg(err, errlen, "cannot claim '%s': %s", staged, strerror(errno));
+			chr_msg(err, errlen, "cannot claim '%s': %s", staged, strerror(errno));
 		}
 		goto fail;
 	}
-	if (pathf(a->stage, "%s/.staging/%ld-XXXXXX", a->root, (long)getpid()) < 0 ||
+	if (chr_pathf(a->stage, PATH_MAX, "%s/.staging/%ld-XXXXXX", a->root, (long)getpid()) < 0 ||
 	    mkdtemp(a->stage) == NULL) {
-		msg(err, errlen, "cannot claim '%s': %s", staged, strerror(errno));
+		chr_msg(err, errlen, "cannot claim '%s': %s", staged, strerror(errno));
 		a->stage[0] = '\0';
 		goto fail;
 	}
 	if (rename(staged, a->stage) < 0 || chr_fsync_parent(a->stage) < 0) {
-		msg(err, errlen, "cannot claim '%s': %s", staged, strerror(errno));
+		chr_msg(err, errlen, "cannot claim '%s': %s", staged, strerror(errno));
 		goto fail;
 	}
 	if (plan_load(a, err, errlen) < 0) {
@@ -1747,7 +1726,7 @@ struct chr_archive *chr_archive_publish(const char *root, const struct chr_archi
 	if (a->nparts > 0 ? publish_parts(a, err, errlen, status) < 0 :
 	    chr_remove_tree(a->stage) < 0) {
 		if (a->nparts == 0)
-			msg(err, errlen, "cannot remove '%s': %s", a->stage, strerror(errno));
+			chr_msg(err, errlen, "cannot remove '%s': %s", a->stage, strerror(errno));
 		goto fail;
 	}
 	a->committed = 1;
@@ -1786,7 +1765,7 @@ static void ledger_prune(const char *dir, int depth, const char *file, const cha
 	DIR *d;
 
 	if (depth == 3) {
-		if (pathf(path, "%s/%s", dir, file) == 0 && strcmp(path, keep) != 0 &&
+		if (chr_pathf(path, PATH_MAX, "%s/%s", dir, file) == 0 && strcmp(path, keep) != 0 &&
 		    unlink(path) == 0)
 			chr_fsync_dir(dir);
 		return;
@@ -1795,7 +1774,7 @@ static void ledger_prune(const char *dir, int depth, const char *file, const cha
 	if (d == NULL)
 		return;
 	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.' && pathf(path, "%s/%s", dir, e->d_name) == 0)
+		if (e->d_name[0] != '.' && chr_pathf(path, PATH_MAX, "%s/%s", dir, e->d_name) == 0)
 			ledger_prune(path, depth + 1, file, keep);
 	closedir(d);
 }
@@ -1816,10 +1795,10 @@ int chr_archive_ledger(struct chr_archive *a, const char *vendor, struct json_t 
 		return 1;
 	}
 	p0 = a->parts[0];
-	if (pathf(path, "%s/imports/v1/%s/%s/%s/%s/%s.json", a->root, vendor, p0->meta.venue,
+	if (chr_pathf(path, PATH_MAX, "%s/imports/v1/%s/%s/%s/%s/%s.json", a->root, vendor, p0->meta.venue,
 		  p0->meta.symbol, p0->meta.date, a->o.source) < 0 ||
-	    pathf(tmp, "%s/.staging/%ld-ledger.json", a->root, (long)getpid()) < 0) {
-		msg(err, errlen, "ledger entry of '%s': %s", a->o.source, strerror(errno));
+	    chr_pathf(tmp, PATH_MAX, "%s/.staging/%ld-ledger.json", a->root, (long)getpid()) < 0) {
+		chr_msg(err, errlen, "ledger entry of '%s': %s", a->o.source, strerror(errno));
 		json_decref(o);
 		return -1;
 	}
@@ -1846,7 +1825,7 @@ int chr_archive_ledger(struct chr_archive *a, const char *vendor, struct json_t 
 	lk = text ? archive_lock(a->root) : -1;
 	if (lk < 0 || chr_mkdirs(dir) < 0 || chr_publish_file(tmp, text, strlen(text)) < 0 ||
 	    rename(tmp, path) < 0 || chr_fsync_dir(dir) < 0) {
-		msg(err, errlen, "cannot write '%s': %s", path, strerror(text ? errno : ENOMEM));
+		chr_msg(err, errlen, "cannot write '%s': %s", path, strerror(text ? errno : ENOMEM));
 		unlink(tmp);
 		free(text);
 		if (lk >= 0)
@@ -1855,8 +1834,8 @@ int chr_archive_ledger(struct chr_archive *a, const char *vendor, struct json_t 
 	}
 	free(text);
 	/* one entry per source id: remove one left under other names */
-	if (pathf(dir, "%s/imports/v1/%s", a->root, vendor) == 0 &&
-	    pathf(tmp, "%s.json", a->o.source) == 0)
+	if (chr_pathf(dir, PATH_MAX, "%s/imports/v1/%s", a->root, vendor) == 0 &&
+	    chr_pathf(tmp, PATH_MAX, "%s.json", a->o.source) == 0)
 		ledger_prune(dir, 0, tmp, path);
 	close(lk);
 	return 0;
@@ -1879,7 +1858,7 @@ void chr_archive_close(struct chr_archive *a)
 	if (a->stage[0] && !a->committed) {
 		char j[PATH_MAX];
 
-		pathf(j, "%s/COMMIT", a->stage);
+		chr_pathf(j, PATH_MAX, "%s/COMMIT", a->stage);
 		if (access(j, F_OK) < 0)
 			chr_remove_tree(a->stage);
 	}
@@ -1943,7 +1922,7 @@ int chr_archive_walk(const char *root, const char *venue, const char *symbol,
 	char path[PATH_MAX];
 	const char *want[3] = {venue, symbol, stream};
 
-	if (pathf(path, "%s/v1", root) < 0)
+	if (chr_pathf(path, PATH_MAX, "%s/v1", root) < 0)
 		return -1;
 	return walk(path, strlen(path), 0, want, fn, ctx);
 }

@@ -64,6 +64,19 @@ int chr_zsq_xxh128(const char *path, char *out, uint64_t *size, char *err, size_
 
 /* ---- meta.json ---------------------------------------------------------- */
 
+/* Member k of the JSON object o as a non-negative integer, an integer, or
+ * a string copied into buf (n bytes, NUL included). Returns 0, or -1 when
+ * it is missing, of another type, negative (u64) or too long (str); *v and
+ * buf are then untouched. */
+int chr_json_u64(struct json_t *o, const char *k, uint64_t *v);
+int chr_json_i64(struct json_t *o, const char *k, int64_t *v);
+int chr_json_str(struct json_t *o, const char *k, char *buf, size_t n);
+
+/* "xxh3-128:<hex>" of "<dir>/meta.json" into sum (48 bytes): what
+ * chr_part_load gives as meta_checksum, to see whether a partition changed
+ * since it was read. Returns 0, or -1 with errno. */
+int chr_meta_checksum(const char *dir, char *sum);
+
 #define CHR_META_TYPES 16
 
 /* The contents of a partition's meta.json. */
@@ -132,6 +145,18 @@ int chr_archive_lock(const char *root);
  * it after. Call it holding the archive lock. Returns the fd, or -1 with
  * errno. */
 int chr_staging_make(const char *root, char *path);
+
+/* chr_staging_make in any tier: a new directory
+ * "ROOT/.staging/<prefix>XXXXXX" (prefix NULL: "<pid>-") into path
+ * (PATH_MAX bytes), ROOT/.staging created as needed, locked for as long
+ * as the returned fd stays open. Returns the fd, or -1 with errno. */
+int chr_staging_dir(const char *root, const char *prefix, char *path);
+
+/* flock(LOCK_EX | LOCK_NB) of the directory at path (no symlink
+ * followed): how a run marks its staging directory as alive. Returns the
+ * fd (release by closing it), or -1 with errno (EWOULDBLOCK: another
+ * holds it; ENOTDIR: not a directory). */
+int chr_lock_dir(const char *path);
 
 /* ---- the archive writer (chr-sink --archive) ---------------------------- */
 

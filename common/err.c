@@ -22,6 +22,15 @@ void chr_setprog(const char *argv0)
 	chr_prog = s ? s + 1 : argv0;
 }
 
+void chr_msg(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
 static void vwarn(const char *fmt, va_list ap)
 {
 	char buf[4096];

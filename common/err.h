@@ -27,6 +27,11 @@ _Noreturn void chr_die(int code, const char *fmt, ...) __attribute__((format(pri
 /* "prog: message\nTry 'prog --help' for more information.\n", exit 2. */
 _Noreturn void chr_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* vsnprintf into a caller's message buffer err (errlen bytes): how the
+ * library's functions hand back "cannot read 'x': why". Cut short when
+ * it does not fit; err is always NUL-terminated (errlen > 0). */
+void chr_msg(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* write(2) all n bytes, retrying on EINTR and short writes.
  * Returns 0, or -1 with errno set. */
 int chr_write_all(int fd, const void *buf, size_t n);

@@ -23,16 +23,6 @@
 
 #define SHOWN(buf, s) chr_fmt_shown(buf, sizeof buf, s)
 
-static void msg(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void msg(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- meta.json ------------------------------------------------------- */
 
 void chr_part_free(struct chr_part *p)
@@ -219,7 +209,7 @@ int chr_part_load(const char *dir, struct chr_part *p, char *err, size_t errlen)
 	chr_mem_xxh128(buf, i, p->meta_checksum);
 	o = json_loadb(buf, i, 0, &je);
 	if (o == NULL) {
-		msg(err, errlen, "'%s': line %d: %s", SHOWN(sh, path), je.line, je.text);
+		chr_msg(err, errlen, "'%s': line %d: %s", SHOWN(sh, path), je.line, je.text);
 		goto eproto;
 	}
 	if (str(o, "format", fmt, sizeof fmt) <= 0) {
@@ -266,7 +256,7 @@ int chr_part_load(const char *dir, struct chr_part *p, char *err, size_t errlen)
 		dl--;
 	rl = strlen(p->rel);
 	if (dl < rl || memcmp(dir + dl - rl, p->rel, rl) != 0 || (dl > rl && dir[dl - rl - 1] != '/')) {
-		msg(err, errlen, "'%s': it names partition '%s', which is not where it lies",
+		chr_msg(err, errlen, "'%s': it names partition '%s', which is not where it lies",
 		    SHOWN(sh, path), p->rel);
 		goto eproto;
 	}
@@ -316,7 +306,7 @@ int chr_part_load(const char *dir, struct chr_part *p, char *err, size_t errlen)
 	close(fd);
 	return 0;
 proto:
-	msg(err, errlen, "'%s': bad or missing %s", SHOWN(sh, path), bad);
+	chr_msg(err, errlen, "'%s': bad or missing %s", SHOWN(sh, path), bad);
 eproto:
 	json_decref(o);
 	free(buf);
@@ -326,7 +316,7 @@ eproto:
 	return -1;
 sys:
 	e = errno;
-	msg(err, errlen, "cannot read '%s': %s", SHOWN(sh, path), strerror(e));
+	chr_msg(err, errlen, "cannot read '%s': %s", SHOWN(sh, path), strerror(e));
 	free(buf);
 	if (fd >= 0)
 		close(fd);
@@ -362,7 +352,7 @@ static int dberr(struct chr_manifest *m, char *err, size_t errlen, const char *w
 {
 	char sh[512];
 
-	msg(err, errlen, "manifest '%s': %s: %s", SHOWN(sh, m->path), what, sqlite3_errmsg(m->db));
+	chr_msg(err, errlen, "manifest '%s': %s: %s", SHOWN(sh, m->path), what, sqlite3_errmsg(m->db));
 	return -1;
 }
 
@@ -381,19 +371,19 @@ struct chr_manifest *chr_manifest_open(const char *root, const char *path, int c
 	int v = -1, e;
 
 	if (m == NULL) {
-		msg(err, errlen, "out of memory");
+		chr_msg(err, errlen, "out of memory");
 		return NULL;
 	}
 	if ((size_t)(path ? snprintf(m->path, sizeof m->path, "%s", path)
 			  : snprintf(m->path, sizeof m->path, "%s/%s", root, CHR_MANIFEST)) >= sizeof m->path) {
-		msg(err, errlen, "manifest path too long");
+		chr_msg(err, errlen, "manifest path too long");
 		free(m);
 		errno = ENAMETOOLONG;
 		return NULL;
 	}
 	if (!create && access(m->path, F_OK) < 0) {
 		e = errno;
-		msg(err, errlen, "cannot open '%s': %s", SHOWN(sh, m->path), strerror(e));
+		chr_msg(err, errlen, "cannot open '%s': %s", SHOWN(sh, m->path), strerror(e));
 		free(m);
 		errno = e;
 		return NULL;
@@ -418,7 +408,7 @@ struct chr_manifest *chr_manifest_open(const char *root, const char *path, int c
 		if (sqlite3_exec(m->db, sql, NULL, NULL, NULL) != SQLITE_OK)
 			goto fail;
 	} else if (v != CHR_MANIFEST_VERSION) {
-		msg(err, errlen, "manifest '%s' has schema version %d, not %d (rebuild it: chr-tier --rebuild-manifest)",
+		chr_msg(err, errlen, "manifest '%s' has schema version %d, not %d (rebuild it: chr-tier --rebuild-manifest)",
 		    SHOWN(sh, m->path), v, CHR_MANIFEST_VERSION);
 		sqlite3_close(m->db);
 		free(m);
@@ -427,7 +417,7 @@ struct chr_manifest *chr_manifest_open(const char *root, const char *path, int c
 	}
 	return m;
 fail:
-	msg(err, errlen, "cannot open manifest '%s': %s", SHOWN(sh, m->path),
+	chr_msg(err, errlen, "cannot open manifest '%s': %s", SHOWN(sh, m->path),
 	    m->db ? sqlite3_errmsg(m->db) : "out of memory");
 	sqlite3_finalize(st);
 	sqlite3_close(m->db);
@@ -589,7 +579,7 @@ int chr_manifest_sync(struct chr_manifest *m, const char *tier, const char *tier
 	int rc;
 
 	if ((size_t)snprintf(dir, sizeof dir, "%s/%s", tier_root, rel) >= sizeof dir) {
-		msg(err, errlen, "partition path too long");
+		chr_msg(err, errlen, "partition path too long");
 		return -1;
 	}
 	if (chr_part_load(dir, &p, err, errlen) < 0)
@@ -830,11 +820,11 @@ int chr_manifest_rebuild(const char *root, const struct chr_tiers *t, size_t *np
 
 	if ((size_t)snprintf(dst, sizeof dst, "%s/%s", root, CHR_MANIFEST) >= sizeof dst ||
 	    (size_t)snprintf(tmp, sizeof tmp, "%s/%s.new", root, CHR_MANIFEST) >= sizeof tmp) {
-		msg(err, errlen, "archive root too long");
+		chr_msg(err, errlen, "archive root too long");
 		return -1;
 	}
 	if (chr_mkdirs(root) < 0) {
-		msg(err, errlen, "cannot create '%s': %s", SHOWN(sh, root), strerror(errno));
+		chr_msg(err, errlen, "cannot create '%s': %s", SHOWN(sh, root), strerror(errno));
 		return -1;
 	}
 	unlink_db(tmp);	/* left by a rebuild that died */
@@ -847,7 +837,7 @@ int chr_manifest_rebuild(const char *root, const struct chr_tiers *t, size_t *np
 		int rc = chr_tier_walk(t, i, rebuild_one, &r);
 
 		if (rc < 0)
-			msg(err, errlen, "cannot read tier '%s' ('%s'): %s", t->t[i].name,
+			chr_msg(err, errlen, "cannot read tier '%s' ('%s'): %s", t->t[i].name,
 			    SHOWN(sh, t->t[i].root), strerror(errno));
 		if (rc) {
 			sqlite3_exec(r.m->db, "ROLLBACK", NULL, NULL, NULL);
@@ -860,7 +850,7 @@ int chr_manifest_rebuild(const char *root, const struct chr_tiers *t, size_t *np
 	chr_manifest_close(r.m);
 	r.m = NULL;
 	if ((fd = open(tmp, O_RDONLY | O_CLOEXEC)) < 0 || fsync(fd) < 0) {
-		msg(err, errlen, "cannot sync '%s': %s", SHOWN(sh, tmp), strerror(errno));
+		chr_msg(err, errlen, "cannot sync '%s': %s", SHOWN(sh, tmp), strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		goto fail;
@@ -873,7 +863,7 @@ int chr_manifest_rebuild(const char *root, const struct chr_tiers *t, size_t *np
 		chr_manifest_close(old);
 	}
 	if (rename(tmp, dst) < 0 || chr_fsync_dir(root) < 0) {
-		msg(err, errlen, "cannot rename '%s' to '%s': %s", SHOWN(sh, tmp), CHR_MANIFEST,
+		chr_msg(err, errlen, "cannot rename '%s' to '%s': %s", SHOWN(sh, tmp), CHR_MANIFEST,
 		    strerror(errno));
 		goto fail;
 	}

@@ -1,6 +1,7 @@
 /* path.c - name checks, archive paths and durable publication. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +86,55 @@ int chr_path_partition(char *buf, size_t n, const char *root, const char *venue,
 		return -1;
 	}
 	return 0;
+}
+
+int chr_pathf(char *buf, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	va_start(ap, fmt);
+	k = vsnprintf(buf, n, fmt, ap);
+	va_end(ap);
+	if (k < 0 || (size_t)k >= n)
+		return errno = ENAMETOOLONG, -1;
+	return 0;
+}
+
+ssize_t chr_file_read(const char *path, unsigned char **buf)
+{
+	struct stat st;
+	size_t got = 0;
+	ssize_t k;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), e;
+
+	*buf = NULL;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		goto fail;
+	}
+	if ((*buf = malloc((size_t)st.st_size + 1)) == NULL)
+		goto fail;
+	errno = 0;
+	while (got < (size_t)st.st_size && (k = chr_read(fd, *buf + got, (size_t)st.st_size - got)) > 0)
+		got += (size_t)k;
+	if (got != (size_t)st.st_size) {
+		errno = errno ? errno : EIO;
+		goto fail;
+	}
+	(*buf)[got] = '\0';
+	close(fd);
+	return (ssize_t)got;
+fail:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	free(*buf);
+	*buf = NULL;
+	errno = e;
+	return -1;
 }
 
 int chr_mkdirs(const char *path)

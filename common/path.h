@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "rec.h"
 
@@ -27,6 +28,17 @@ const char *chr_stream_of(uint16_t type);
  * here: check them with chr_name_check first. */
 int chr_path_partition(char *buf, size_t n, const char *root, const char *venue,
 		       const char *symbol, const char *date, const char *stream);
+
+/* snprintf for paths: the formatted path into buf (n bytes). Returns 0,
+ * or -1 with errno ENAMETOOLONG when it does not fit (buf then holds the
+ * truncated text). */
+int chr_pathf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Read the whole regular file at path (a symlink is not followed: ELOOP)
+ * into *buf, malloc'ed with one spare byte set to NUL (the caller frees
+ * it). Returns its size, or -1 with errno (EINVAL: not a regular file;
+ * EIO: it shrank while read); *buf is then NULL. */
+ssize_t chr_file_read(const char *path, unsigned char **buf);
 
 /* mkdir -p with mode 0777 (umask applies); the parent of each directory
  * it creates is fsynced, so that what it made survives a crash. Returns 0,

@@ -24,34 +24,6 @@
 #include "rawarch.h"
 #include "zsq.h"
 
-static void msg(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void msg(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* Format a path into buf (PATH_MAX bytes). Returns 0, or -1 with errno
- * ENAMETOOLONG. */
-static int pathf(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int pathf(char *buf, const char *fmt, ...)
-{
-	va_list ap;
-	int k;
-
-	va_start(ap, fmt);
-	k = vsnprintf(buf, PATH_MAX, fmt, ap);
-	va_end(ap);
-	if (k < 0 || k >= PATH_MAX) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
-}
-
 int chr_raw_path(char *buf, size_t n, const char *root, const char *venue, const char *date)
 {
 	int k = snprintf(buf, n, "%s/raw/v1/%s/%s/raw", root, venue, date);
@@ -167,52 +139,22 @@ char *chr_rawmeta_dump(const struct chr_rawmeta *m)
 	return out;
 }
 
-static int get_u64(json_t *o, const char *k, uint64_t *v)
-{
-	json_t *j = json_object_get(o, k);
-
-	if (!json_is_integer(j) || json_integer_value(j) < 0)
-		return -1;
-	*v = (uint64_t)json_integer_value(j);
-	return 0;
-}
-
-static int get_i64(json_t *o, const char *k, int64_t *v)
-{
-	json_t *j = json_object_get(o, k);
-
-	if (!json_is_integer(j))
-		return -1;
-	*v = json_integer_value(j);
-	return 0;
-}
-
-static int get_str(json_t *o, const char *k, char *buf, size_t n)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-
-	if (s == NULL || strlen(s) >= n)
-		return -1;
-	strcpy(buf, s);
-	return 0;
-}
-
 /* One segment entry; NULL when good, else what is wrong. */
 static const char *seg_load(json_t *e, struct chr_rawseg *s)
 {
 	char file[32], want[32];
 
 	memset(s, 0, sizeof *s);
-	if (get_str(e, "file", file, sizeof file) < 0 || get_u64(e, "id", &s->id) < 0 ||
-	    get_u64(e, "base_seq", &s->base_seq) < 0 || get_u64(e, "count", &s->count) < 0 ||
-	    get_u64(e, "bytes", &s->bytes) < 0 || get_i64(e, "ts_min", &s->ts_min) < 0 ||
-	    get_i64(e, "ts_max", &s->ts_max) < 0 ||
-	    get_str(e, "checksum", s->checksum, sizeof s->checksum) < 0)
+	if (chr_json_str(e, "file", file, sizeof file) < 0 || chr_json_u64(e, "id", &s->id) < 0 ||
+	    chr_json_u64(e, "base_seq", &s->base_seq) < 0 || chr_json_u64(e, "count", &s->count) < 0 ||
+	    chr_json_u64(e, "bytes", &s->bytes) < 0 || chr_json_i64(e, "ts_min", &s->ts_min) < 0 ||
+	    chr_json_i64(e, "ts_max", &s->ts_max) < 0 ||
+	    chr_json_str(e, "checksum", s->checksum, sizeof s->checksum) < 0)
 		return "segments";
 	s->compressed = json_is_true(json_object_get(e, "compressed"));
 	if (s->compressed) {
-		if (get_u64(e, "raw_bytes", &s->raw_bytes) < 0 ||
-		    get_str(e, "raw_checksum", s->raw_checksum, sizeof s->raw_checksum) < 0)
+		if (chr_json_u64(e, "raw_bytes", &s->raw_bytes) < 0 ||
+		    chr_json_str(e, "raw_checksum", s->raw_checksum, sizeof s->raw_checksum) < 0)
 			return "raw_bytes or raw_checksum of a compressed segment";
 	} else {
 		s->raw_bytes = s->bytes;
@@ -232,8 +174,8 @@ int chr_rawmeta_load(const char *dir, struct chr_rawmeta *m, char *err, size_t e
 	size_t i;
 
 	memset(m, 0, sizeof *m);
-	if (pathf(path, "%s/meta.json", dir) < 0) {
-		msg(err, errlen, "'%s/meta.json': %s", dir, strerror(errno));
+	if (chr_pathf(path, PATH_MAX, "%s/meta.json", dir) < 0) {
+		chr_msg(err, errlen, "'%s/meta.json': %s", dir, strerror(errno));
 		return -1;
 	}
 	o = json_load_file(path, 0, &je);
@@ -243,25 +185,25 @@ int chr_rawmeta_load(const char *dir, struct chr_rawmeta *m, char *err, size_t e
 		if (stat(path, &st) < 0) {
 			int e = errno;
 
-			msg(err, errlen, "cannot read '%s': %s", path, strerror(e));
+			chr_msg(err, errlen, "cannot read '%s': %s", path, strerror(e));
 			errno = e;
 			return -1;
 		}
-		msg(err, errlen, "'%s': line %d: %s", path, je.line, je.text);
+		chr_msg(err, errlen, "'%s': line %d: %s", path, je.line, je.text);
 		errno = EPROTO;
 		return -1;
 	}
-	if (get_str(o, "format", fmt, sizeof fmt) < 0 ||
-	    strcmp(fmt, "chronicle-raw-partition") != 0 || get_u64(o, "version", &ver) < 0 ||
+	if (chr_json_str(o, "format", fmt, sizeof fmt) < 0 ||
+	    strcmp(fmt, "chronicle-raw-partition") != 0 || chr_json_u64(o, "version", &ver) < 0 ||
 	    ver != 1)
 		bad = "format or version";
-	else if (get_str(o, "venue", m->venue, sizeof m->venue) < 0 ||
-		 get_str(o, "date", m->date, sizeof m->date) < 0)
+	else if (chr_json_str(o, "venue", m->venue, sizeof m->venue) < 0 ||
+		 chr_json_str(o, "date", m->date, sizeof m->date) < 0)
 		bad = "venue or date";
-	else if (get_str(o, "ingest_time", m->ingest_time, sizeof m->ingest_time) < 0)
+	else if (chr_json_str(o, "ingest_time", m->ingest_time, sizeof m->ingest_time) < 0)
 		bad = "ingest_time";
-	else if (get_u64(o, "records", &m->records) < 0 || get_i64(o, "ts_min", &m->ts_min) < 0 ||
-		 get_i64(o, "ts_max", &m->ts_max) < 0)
+	else if (chr_json_u64(o, "records", &m->records) < 0 || chr_json_i64(o, "ts_min", &m->ts_min) < 0 ||
+		 chr_json_i64(o, "ts_max", &m->ts_max) < 0)
 		bad = "counters";
 	a = json_object_get(o, "segments");
 	if (bad == NULL && !json_is_array(a))
@@ -281,7 +223,7 @@ int chr_rawmeta_load(const char *dir, struct chr_rawmeta *m, char *err, size_t e
 	json_decref(o);
 	if (bad) {
 		chr_rawmeta_free(m);
-		msg(err, errlen, "'%s': bad or missing %s", path, bad);
+		chr_msg(err, errlen, "'%s': bad or missing %s", path, bad);
 		errno = EPROTO;
 		return -1;
 	}
@@ -300,17 +242,17 @@ int chr_rawseg_check(const void *seg, size_t len, uint64_t id, const char *name,
 	int64_t lo = 0, hi = 0;
 
 	if (len < sizeof h) {
-		msg(err, errlen, "%s: byte 0: truncated segment header", name);
+		chr_msg(err, errlen, "%s: byte 0: truncated segment header", name);
 		return -1;
 	}
 	memcpy(&h, b, sizeof h);
 	if ((why = chr_seg_check(&h)) != NULL) {
-		msg(err, errlen, "%s: byte 0: %s", name, why);
+		chr_msg(err, errlen, "%s: byte 0: %s", name, why);
 		return -1;
 	}
 	if (!(h.flags & CHR_SEG_SEALED) || h.id != id || h.end < sizeof h || h.end % CHR_ALIGN ||
 	    h.end > len) {
-		msg(err, errlen, "%s: byte 0: %s", name,
+		chr_msg(err, errlen, "%s: byte 0: %s", name,
 		    !(h.flags & CHR_SEG_SEALED) ? "segment is not sealed" :
 		    h.id != id ? "segment header names another id" : "bad segment end");
 		return -1;
@@ -320,18 +262,18 @@ int chr_rawseg_check(const void *seg, size_t len, uint64_t id, const char *name,
 
 		if (h.end - pos < CHR_HDR_SIZE || r->len < CHR_HDR_SIZE || r->len > CHR_REC_MAX ||
 		    chr_rec_span(r->len) > h.end - pos) {
-			msg(err, errlen, "%s: byte %" PRIu64 ": %s", name, pos,
+			chr_msg(err, errlen, "%s: byte %" PRIu64 ": %s", name, pos,
 			    r->len == 0 || h.end - pos < CHR_HDR_SIZE ?
 			    "unwritten space before the end of a sealed segment" :
 			    "record length runs past the segment's end");
 			return -1;
 		}
 		if ((why = chr_rec_check(r)) != NULL) {
-			msg(err, errlen, "%s: byte %" PRIu64 ": %s", name, pos, why);
+			chr_msg(err, errlen, "%s: byte %" PRIu64 ": %s", name, pos, why);
 			return -1;
 		}
 		if (r->seq != h.base_seq + k) {
-			msg(err, errlen, "%s: byte %" PRIu64 ": seq %" PRIu64 " where %" PRIu64
+			chr_msg(err, errlen, "%s: byte %" PRIu64 ": seq %" PRIu64 " where %" PRIu64
 			    " was expected", name, pos, r->seq, h.base_seq + k);
 			return -1;
 		}
@@ -343,7 +285,7 @@ int chr_rawseg_check(const void *seg, size_t len, uint64_t id, const char *name,
 		pos += chr_rec_span(r->len);
 	}
 	if (k != h.count || lo != h.ts_min || hi != h.ts_max) {
-		msg(err, errlen, "%s: byte 0: the header's %s does not match its records", name,
+		chr_msg(err, errlen, "%s: byte 0: the header's %s does not match its records", name,
 		    k != h.count ? "count" : "time range");
 		return -1;
 	}
@@ -420,7 +362,7 @@ int chr_qseg_map(struct chr_qseg *q, const char *dir, uint64_t id, char *err, si
 	memset(q, 0, sizeof *q);
 	q->id = id;
 	if (snprintf(q->path, sizeof q->path, "%s/%09" PRIu64 ".q", dir, id) >= (int)sizeof q->path) {
-		msg(err, errlen, "'%s': %s", dir, strerror(ENAMETOOLONG));
+		chr_msg(err, errlen, "'%s': %s", dir, strerror(ENAMETOOLONG));
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -428,7 +370,7 @@ int chr_qseg_map(struct chr_qseg *q, const char *dir, uint64_t id, char *err, si
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		int e = errno;
 
-		msg(err, errlen, "cannot open '%s': %s", q->path, strerror(e));
+		chr_msg(err, errlen, "cannot open '%s': %s", q->path, strerror(e));
 		if (fd >= 0)
 			close(fd);
 		errno = e;
@@ -443,7 +385,7 @@ int chr_qseg_map(struct chr_qseg *q, const char *dir, uint64_t id, char *err, si
 	if (p == MAP_FAILED) {
 		int e = errno;
 
-		msg(err, errlen, "cannot map '%s': %s", q->path, strerror(e));
+		chr_msg(err, errlen, "cannot map '%s': %s", q->path, strerror(e));
 		errno = e;
 		return -1;
 	}
@@ -463,7 +405,7 @@ int chr_qseg_map(struct chr_qseg *q, const char *dir, uint64_t id, char *err, si
 	if (why == NULL && (q->h.end < sizeof q->h || q->h.end > q->size))
 		why = "bad segment end";
 	if (why != NULL) {
-		msg(err, errlen, "%s: byte 0: %s", q->path, why);
+		chr_msg(err, errlen, "%s: byte 0: %s", q->path, why);
 		chr_qseg_unmap(q);
 		errno = EPROTO;
 		return -1;
@@ -493,13 +435,13 @@ struct chr_sealer *chr_sealer_open(const char *root, const char *venue,
 
 	*status = CHR_EX_SYS;
 	if (strlen(root) == 0 || strlen(root) > PATH_MAX - 1024 || chr_name_check(venue)) {
-		msg(err, errlen, "archive root '%s' or venue '%s': bad name", root, venue);
+		chr_msg(err, errlen, "archive root '%s' or venue '%s': bad name", root, venue);
 		*status = CHR_EX_USAGE;
 		return NULL;
 	}
 	s = calloc(1, sizeof *s);
 	if (s == NULL) {
-		msg(err, errlen, "%s", strerror(errno));
+		chr_msg(err, errlen, "%s", strerror(errno));
 		return NULL;
 	}
 	s->stage_fd = -1;
@@ -507,13 +449,13 @@ struct chr_sealer *chr_sealer_open(const char *root, const char *venue,
 	strcpy(s->venue, venue);
 	s->o = *o;
 	if (chr_mkdirs(root) < 0) {
-		msg(err, errlen, "cannot create '%s': %s", root, strerror(errno));
+		chr_msg(err, errlen, "cannot create '%s': %s", root, strerror(errno));
 		free(s);
 		return NULL;
 	}
 	lk = chr_archive_lock(root);
 	if (lk < 0) {
-		msg(err, errlen, "cannot lock '%s/.staging/lock': %s", root, strerror(errno));
+		chr_msg(err, errlen, "cannot lock '%s/.staging/lock': %s", root, strerror(errno));
 		free(s);
 		return NULL;
 	}
@@ -526,7 +468,7 @@ struct chr_sealer *chr_sealer_open(const char *root, const char *venue,
 	s->stage_fd = chr_staging_make(root, s->stage);
 	close(lk);
 	if (s->stage_fd < 0) {
-		msg(err, errlen, "cannot make a staging directory in '%s/.staging': %s", root,
+		chr_msg(err, errlen, "cannot make a staging directory in '%s/.staging': %s", root,
 		    strerror(errno));
 		free(s);
 		return NULL;
@@ -572,7 +514,7 @@ static int other_tier(const struct chr_sealer *s, const char *date, char *where)
 	FILE *f;
 	int found = 0;
 
-	if (pathf(path, "%s/chr-tier.conf", s->root) < 0 || (f = fopen(path, "re")) == NULL)
+	if (chr_pathf(path, PATH_MAX, "%s/chr-tier.conf", s->root) < 0 || (f = fopen(path, "re")) == NULL)
 		return 0;
 	while (!found && fgets(line, sizeof line, f)) {
 		char name[256], dir[PATH_MAX], part[PATH_MAX];
@@ -601,7 +543,7 @@ static int stage_file(struct chr_sealer *s, const struct chr_qseg *q, const char
 
 	*status = CHR_EX_SYS;
 	if (fd < 0) {
-		msg(err, errlen, "cannot create '%s': %s", path, strerror(errno));
+		chr_msg(err, errlen, "cannot create '%s': %s", path, strerror(errno));
 		return -1;
 	}
 	if (s->o.zstd) {
@@ -611,23 +553,23 @@ static int stage_file(struct chr_sealer *s, const struct chr_qseg *q, const char
 			return -1;
 		}
 	} else if (chr_write_all(fd, q->base, q->h.end) < 0) {
-		msg(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+		chr_msg(err, errlen, "cannot write '%s': %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	*status = CHR_EX_SYS;
 	if (fsync(fd) < 0 || close(fd) < 0) {
-		msg(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+		chr_msg(err, errlen, "cannot write '%s': %s", path, strerror(errno));
 		return -1;
 	}
 	if (chr_file_xxh128(path, seg->checksum, &seg->bytes) < 0) {
-		msg(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+		chr_msg(err, errlen, "cannot read '%s': %s", path, strerror(errno));
 		return -1;
 	}
 	/* a plain copy is the segment: its bytes must read back the same */
 	if (!s->o.zstd && (seg->bytes != seg->raw_bytes ||
 			   strcmp(seg->checksum, seg->raw_checksum) != 0)) {
-		msg(err, errlen, "'%s': the copy does not read back as written", path);
+		chr_msg(err, errlen, "'%s': the copy does not read back as written", path);
 		return -1;
 	}
 	return 0;
@@ -645,7 +587,7 @@ static int verify(const char *path, int compressed, struct chr_rawseg *seg, char
 	int status;
 
 	if (chr_file_xxh128(path, seg->checksum, &seg->bytes) < 0) {
-		msg(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+		chr_msg(err, errlen, "cannot read '%s': %s", path, strerror(errno));
 		return -1;
 	}
 	if (!compressed) {
@@ -655,7 +597,7 @@ static int verify(const char *path, int compressed, struct chr_rawseg *seg, char
 		return status == CHR_EX_DATA ? 1 : -1;
 	}
 	if (size != seg->raw_bytes || strcmp(sum, seg->raw_checksum) != 0) {
-		msg(err, errlen, "'%s' holds other bytes than the segment (%" PRIu64 " bytes, %s;"
+		chr_msg(err, errlen, "'%s' holds other bytes than the segment (%" PRIu64 " bytes, %s;"
 		    " the segment: %" PRIu64 " bytes, %s)", path, size, sum, seg->raw_bytes,
 		    seg->raw_checksum);
 		return 1;
@@ -670,7 +612,7 @@ static int listed(const struct chr_rawseg *have, const struct chr_rawseg *seg, c
 	if (have->base_seq == seg->base_seq && have->count == seg->count &&
 	    have->raw_bytes == seg->raw_bytes && strcmp(have->raw_checksum, seg->raw_checksum) == 0)
 		return 0;
-	msg(err, errlen, "'%s/meta.json' lists another segment %09" PRIu64 " (base_seq %" PRIu64
+	chr_msg(err, errlen, "'%s/meta.json' lists another segment %09" PRIu64 " (base_seq %" PRIu64
 	    ", %s) than the queue's (base_seq %" PRIu64 ", %s)", dir, seg->id, have->base_seq,
 	    have->raw_checksum, seg->base_seq, seg->raw_checksum);
 	*status = CHR_EX_DATA;
@@ -697,14 +639,14 @@ static int put_meta(struct chr_sealer *s, struct chr_rawmeta *m, const char *dir
 	}
 	text = chr_rawmeta_dump(m);
 	if (text == NULL) {
-		msg(err, errlen, "%s", strerror(ENOMEM));
+		chr_msg(err, errlen, "%s", strerror(ENOMEM));
 		return -1;
 	}
-	rc = pathf(tmp, "%s/meta.json", s->stage) < 0 || pathf(dst, "%s/meta.json", dir) < 0 ||
+	rc = chr_pathf(tmp, PATH_MAX, "%s/meta.json", s->stage) < 0 || chr_pathf(dst, PATH_MAX, "%s/meta.json", dir) < 0 ||
 	     chr_publish_file(tmp, text, strlen(text)) < 0 || rename(tmp, dst) < 0 ||
 	     chr_fsync_dir(dir) < 0 ? -1 : 0;
 	if (rc < 0) {
-		msg(err, errlen, "cannot write '%s/meta.json': %s", dir, strerror(errno));
+		chr_msg(err, errlen, "cannot write '%s/meta.json': %s", dir, strerror(errno));
 		unlink(tmp);
 	}
 	free(text);
@@ -751,8 +693,8 @@ int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_se
 	snprintf(alt, sizeof alt, "%09" PRIu64 ".q%s", seg->id, s->o.zstd ? "" : ".zst");
 	snprintf(res->rel, sizeof res->rel, "raw/v1/%s/%s/raw/%s", s->venue, date, file);
 	if (chr_raw_path(part, sizeof part, s->root, s->venue, date) < 0 ||
-	    pathf(fpath, "%s/%s", part, file) < 0 || pathf(apath, "%s/%s", part, alt) < 0) {
-		msg(err, errlen, "'%s': %s", s->root, strerror(errno));
+	    chr_pathf(fpath, PATH_MAX, "%s/%s", part, file) < 0 || chr_pathf(apath, PATH_MAX, "%s/%s", part, alt) < 0) {
+		chr_msg(err, errlen, "'%s': %s", s->root, strerror(errno));
 		return -1;
 	}
 
@@ -772,12 +714,12 @@ int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_se
 	}
 	chr_rawmeta_free(&m);
 	if ((have_file = exists(fpath)) < 0 || (have_alt = exists(apath)) < 0) {
-		msg(err, errlen, "cannot look at '%s': %s", part, strerror(errno));
+		chr_msg(err, errlen, "cannot look at '%s': %s", part, strerror(errno));
 		goto out;
 	}
 	if (!have_file && !have_alt) {
-		if (pathf(staged, "%s/%lu-%s", s->stage, s->nstaged++, file) < 0) {
-			msg(err, errlen, "'%s': %s", s->stage, strerror(errno));
+		if (chr_pathf(staged, PATH_MAX, "%s/%lu-%s", s->stage, s->nstaged++, file) < 0) {
+			chr_msg(err, errlen, "'%s': %s", s->stage, strerror(errno));
 			goto out;
 		}
 		if (stage_file(s, q, staged, seg, err, errlen, status) < 0)
@@ -786,13 +728,13 @@ int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_se
 
 	lk = chr_archive_lock(s->root);
 	if (lk < 0) {
-		msg(err, errlen, "cannot lock '%s/.staging/lock': %s", s->root, strerror(errno));
+		chr_msg(err, errlen, "cannot lock '%s/.staging/lock': %s", s->root, strerror(errno));
 		goto out;
 	}
 	*status = CHR_EX_SYS;
 	k = exists(part);
 	if (k < 0) {
-		msg(err, errlen, "cannot look at '%s': %s", part, strerror(errno));
+		chr_msg(err, errlen, "cannot look at '%s': %s", part, strerror(errno));
 		goto out;
 	}
 	if (k == 0) {
@@ -802,14 +744,14 @@ int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_se
 		 * moved away by chr-tier: a second copy of it here would make
 		 * a partition that lives in two tiers */
 		if (seen(s, date) || have_file || have_alt) {
-			msg(err, errlen, "partition 'raw/v1/%s/%s/raw' is no longer in '%s' (moved to"
+			chr_msg(err, errlen, "partition 'raw/v1/%s/%s/raw' is no longer in '%s' (moved to"
 			    " another tier?); segment %09" PRIu64 " is not archived", s->venue, date,
 			    s->root, seg->id);
 			*status = CHR_EX_DATA;
 			goto out;
 		}
 		if (other_tier(s, date, where)) {
-			msg(err, errlen, "partition 'raw/v1/%s/%s/raw' is no longer in '%s' (it is"
+			chr_msg(err, errlen, "partition 'raw/v1/%s/%s/raw' is no longer in '%s' (it is"
 			    " '%s'); segment %09" PRIu64 " is not archived", s->venue, date, s->root,
 			    where, seg->id);
 			*status = CHR_EX_DATA;
@@ -817,9 +759,9 @@ int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_se
 		}
 		/* a new partition comes whole: its directory, segment and
 		 * meta.json staged, then renamed into place */
-		if (pathf(pdir, "%s/p%lu", s->stage, s->nstaged++) < 0 || mkdir(pdir, 0777) < 0 ||
-		    pathf(dst, "%s/%s", pdir, file) < 0 || rename(staged, dst) < 0) {
-			msg(err, errlen, "cannot stage '%s': %s", res->rel, strerror(errno));
+		if (chr_pathf(pdir, PATH_MAX, "%s/p%lu", s->stage, s->nstaged++) < 0 || mkdir(pdir, 0777) < 0 ||
+		    chr_pathf(dst, PATH_MAX, "%s/%s", pdir, file) < 0 || rename(staged, dst) < 0) {
+			chr_msg(err, errlen, "cannot stage '%s': %s", res->rel, strerror(errno));
 			goto out;
 		}
 		strcpy(staged, dst);
@@ -829,7 +771,7 @@ int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_se
 			m.ts_min = m.ts_max = q->mtime;
 		if (chr_rawmeta_add(&m, seg) < 0 || put_meta(s, &m, pdir, err, errlen) < 0) {
 			if (errno == ENOMEM)
-				msg(err, errlen, "%s", strerror(ENOMEM));
+				chr_msg(err, errlen, "%s", strerror(ENOMEM));
 			goto out;
 		}
 		strcpy(parent, part);
@@ -837,7 +779,7 @@ int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_se
 		if (chr_mkdirs(parent) < 0 ||
 		    renameat2(AT_FDCWD, pdir, AT_FDCWD, part, RENAME_NOREPLACE) < 0 ||
 		    chr_fsync_dir(parent) < 0) {
-			msg(err, errlen, "cannot publish '%s': %s", part, strerror(errno));
+			chr_msg(err, errlen, "cannot publish '%s': %s", part, strerror(errno));
 			goto out;
 		}
 		staged[0] = '\0';
@@ -859,11 +801,11 @@ int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_se
 		goto out;
 	}
 	if ((have_file = exists(fpath)) < 0 || (have_alt = exists(apath)) < 0) {
-		msg(err, errlen, "cannot look at '%s': %s", part, strerror(errno));
+		chr_msg(err, errlen, "cannot look at '%s': %s", part, strerror(errno));
 		goto out;
 	}
 	if (have_file && have_alt) {
-		msg(err, errlen, "'%s' and '%s' both hold segment %09" PRIu64, fpath, apath, seg->id);
+		chr_msg(err, errlen, "'%s' and '%s' both hold segment %09" PRIu64, fpath, apath, seg->id);
 		*status = CHR_EX_DATA;
 		goto out;
 	}
@@ -881,17 +823,17 @@ int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_se
 		adopt = 1;
 	} else if (staged[0] == '\0') {
 		/* the file we saw in place went away under us */
-		msg(err, errlen, "'%s' changed while it was read; try again", part);
+		chr_msg(err, errlen, "'%s' changed while it was read; try again", part);
 		goto out;
 	} else if (renameat2(AT_FDCWD, staged, AT_FDCWD, fpath, RENAME_NOREPLACE) < 0 ||
 		   chr_fsync_dir(part) < 0) {
-		msg(err, errlen, "cannot publish '%s': %s", fpath, strerror(errno));
+		chr_msg(err, errlen, "cannot publish '%s': %s", fpath, strerror(errno));
 		goto out;
 	} else {
 		staged[0] = '\0';
 	}
 	if (chr_rawmeta_add(&m, seg) < 0) {
-		msg(err, errlen, "%s", strerror(errno));
+		chr_msg(err, errlen, "%s", strerror(errno));
 		goto out;
 	}
 	if (put_meta(s, &m, part, err, errlen) < 0)

@@ -10,21 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "err.h"
 #include "fmt.h"
 #include "manifest.h"
 #include "path.h"
 #include "tier.h"
 #include "tm.h"
-
-static void msg(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void msg(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 void chr_tiers_init(struct chr_tiers *t, const char *root)
 {
@@ -99,7 +90,7 @@ int chr_tiers_load(struct chr_tiers *t, const char *file, char *err, size_t errl
 
 	if (file == NULL) {
 		if (rooted(path, sizeof path, t->t[0].root, CHR_TIER_CONF) < 0) {
-			msg(err, errlen, "archive root too long");
+			chr_msg(err, errlen, "archive root too long");
 			return -1;
 		}
 		file = path;
@@ -108,7 +99,7 @@ int chr_tiers_load(struct chr_tiers *t, const char *file, char *err, size_t errl
 	if (f == NULL) {
 		if (errno == ENOENT && !must)
 			return 0;
-		msg(err, errlen, "cannot read '%s': %s", chr_fmt_shown(sh, sizeof sh, file),
+		chr_msg(err, errlen, "cannot read '%s': %s", chr_fmt_shown(sh, sizeof sh, file),
 		    strerror(errno));
 		return -1;
 	}
@@ -120,14 +111,14 @@ int chr_tiers_load(struct chr_tiers *t, const char *file, char *err, size_t errl
 
 		lno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
-			msg(err, errlen, "%s:%u: line too long", sh, lno);
+			chr_msg(err, errlen, "%s:%u: line too long", sh, lno);
 			goto out;
 		}
 		if ((p = strchr(line, '#')) != NULL)
 			*p = '\0';
 		for (p = strtok_r(line, " \t\r\n", &save); p; p = strtok_r(NULL, " \t\r\n", &save)) {
 			if (nw == 5) {
-				msg(err, errlen, "%s:%u: too many words", sh, lno);
+				chr_msg(err, errlen, "%s:%u: too many words", sh, lno);
 				goto out;
 			}
 			w[nw++] = p;
@@ -136,11 +127,11 @@ int chr_tiers_load(struct chr_tiers *t, const char *file, char *err, size_t errl
 			continue;
 		if (strcmp(w[0], "delete") == 0) {
 			if (nw != 2) {
-				msg(err, errlen, "%s:%u: expected 'delete AGE'", sh, lno);
+				chr_msg(err, errlen, "%s:%u: expected 'delete AGE'", sh, lno);
 				goto out;
 			}
 			if (chr_duration_parse(w[1], &age) < 0 || age <= 0) {
-				msg(err, errlen, "%s:%u: '%s' is not a duration", sh, lno, w[1]);
+				chr_msg(err, errlen, "%s:%u: '%s' is not a duration", sh, lno, w[1]);
 				goto out;
 			}
 			t->delete_ns = age;
@@ -149,23 +140,23 @@ int chr_tiers_load(struct chr_tiers *t, const char *file, char *err, size_t errl
 			char qp[4096];
 
 			if (nw != 3) {
-				msg(err, errlen, "%s:%u: expected 'queue DIR AGE'", sh, lno);
+				chr_msg(err, errlen, "%s:%u: expected 'queue DIR AGE'", sh, lno);
 				goto out;
 			}
 			if (chr_duration_parse(w[2], &age) < 0 || age <= 0) {
-				msg(err, errlen, "%s:%u: '%s' is not a duration", sh, lno, w[2]);
+				chr_msg(err, errlen, "%s:%u: '%s' is not a duration", sh, lno, w[2]);
 				goto out;
 			}
 			nq = realloc(t->q, (t->nq + 1) * sizeof *t->q);
 			if (nq == NULL || rooted(qp, sizeof qp, t->t[0].root, w[1]) < 0) {
-				msg(err, errlen, "%s:%u: %s", sh, lno, nq ? "path too long" : "out of memory");
+				chr_msg(err, errlen, "%s:%u: %s", sh, lno, nq ? "path too long" : "out of memory");
 				if (nq)
 					t->q = nq;
 				goto out;
 			}
 			t->q = nq;
 			if ((t->q[t->nq].path = strdup(qp)) == NULL) {
-				msg(err, errlen, "out of memory");
+				chr_msg(err, errlen, "out of memory");
 				goto out;
 			}
 			t->q[t->nq++].age_ns = age;
@@ -176,29 +167,29 @@ int chr_tiers_load(struct chr_tiers *t, const char *file, char *err, size_t errl
 			if (why == NULL && strcmp(w[0], "hot") == 0)
 				why = "'hot' is the archive root";
 			if (why) {
-				msg(err, errlen, "%s:%u: tier name '%s': %s", sh, lno, w[0], why);
+				chr_msg(err, errlen, "%s:%u: tier name '%s': %s", sh, lno, w[0], why);
 				goto out;
 			}
 			if (nw < 3 || nw > 4) {
-				msg(err, errlen, "%s:%u: expected 'NAME DIR AGE [zstd[=LEVEL]]'", sh, lno);
+				chr_msg(err, errlen, "%s:%u: expected 'NAME DIR AGE [zstd[=LEVEL]]'", sh, lno);
 				goto out;
 			}
 			if (chr_duration_parse(w[2], &age) < 0 || age <= 0) {
-				msg(err, errlen, "%s:%u: '%s' is not a duration", sh, lno, w[2]);
+				chr_msg(err, errlen, "%s:%u: '%s' is not a duration", sh, lno, w[2]);
 				goto out;
 			}
 			if (nw == 4 && (z = zstd_word(w[3])) < 0) {
-				msg(err, errlen, "%s:%u: '%s' is not zstd or zstd=LEVEL (1-19)", sh, lno, w[3]);
+				chr_msg(err, errlen, "%s:%u: '%s' is not zstd or zstd=LEVEL (1-19)", sh, lno, w[3]);
 				goto out;
 			}
 			if (chr_tiers_set(t, w[0], w[1], age, z) < 0) {
-				msg(err, errlen, "%s:%u: too many tiers or path too long", sh, lno);
+				chr_msg(err, errlen, "%s:%u: too many tiers or path too long", sh, lno);
 				goto out;
 			}
 		}
 	}
 	if (ferror(f)) {
-		msg(err, errlen, "cannot read '%s': %s", sh, strerror(errno));
+		chr_msg(err, errlen, "cannot read '%s': %s", sh, strerror(errno));
 		goto out;
 	}
 	rc = 0;
@@ -221,20 +212,20 @@ int chr_tiers_check(struct chr_tiers *t, char *err, size_t errlen)
 	qsort(t->t + 1, t->n - 1, sizeof t->t[0], by_age);
 	for (size_t i = 1; i < t->n; i++) {
 		if (t->t[i].after_ns == t->t[i - 1].after_ns) {
-			msg(err, errlen, "tiers '%s' and '%s' have the same age", t->t[i - 1].name,
+			chr_msg(err, errlen, "tiers '%s' and '%s' have the same age", t->t[i - 1].name,
 			    t->t[i].name);
 			return -1;
 		}
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(t->t[i].root, t->t[j].root) == 0) {
-				msg(err, errlen, "tiers '%s' and '%s' have the same directory '%s'",
+				chr_msg(err, errlen, "tiers '%s' and '%s' have the same directory '%s'",
 				    t->t[j].name, t->t[i].name,
 				    chr_fmt_shown(sh, sizeof sh, t->t[i].root));
 				return -1;
 			}
 	}
 	if (t->delete_ns >= 0 && t->delete_ns <= t->t[t->n - 1].after_ns) {
-		msg(err, errlen, "the delete age is not above tier '%s's age", t->t[t->n - 1].name);
+		chr_msg(err, errlen, "the delete age is not above tier '%s's age", t->t[t->n - 1].name);
 		return -1;
 	}
 	return 0;
@@ -385,7 +376,7 @@ long chr_tier_parts(const char *root, const char *venue, const char *symbol, con
 		chr_manifest_close(m);
 		if (rc != 0) {
 			if (rc > 0)
-				msg(err, errlen, "out of memory");
+				chr_msg(err, errlen, "out of memory");
 			goto fail;
 		}
 		if (f.n)
@@ -394,11 +385,11 @@ long chr_tier_parts(const char *root, const char *venue, const char *symbol, con
 	}
 	for (size_t i = 0; i < scan_tiers; i++) {
 		if (inst_dir(inst, sizeof inst, t.t[i].root, venue, symbol) < 0) {
-			msg(err, errlen, "archive path: %s", strerror(ENAMETOOLONG));
+			chr_msg(err, errlen, "archive path: %s", strerror(ENAMETOOLONG));
 			goto fail;
 		}
 		if (scan(&f, inst, stream, date, found) < 0) {
-			msg(err, errlen, "cannot read '%s': %s", chr_fmt_shown(sh, sizeof sh, inst),
+			chr_msg(err, errlen, "cannot read '%s': %s", chr_fmt_shown(sh, sizeof sh, inst),
 			    strerror(errno));
 			goto fail;
 		}
@@ -409,7 +400,7 @@ long chr_tier_parts(const char *root, const char *venue, const char *symbol, con
 		for (size_t i = 1; i < t.n; i++)
 			if (inst_dir(inst, sizeof inst, t.t[i].root, venue, symbol) == 0 &&
 			    scan(&f, inst, stream, date, found) < 0) {
-				msg(err, errlen, "cannot read '%s': %s",
+				chr_msg(err, errlen, "cannot read '%s': %s",
 				    chr_fmt_shown(sh, sizeof sh, inst), strerror(errno));
 				goto fail;
 			}

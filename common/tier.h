@@ -1,9 +1,11 @@
 /* tier.h - the archive's storage tiers (docs/tiers.md): the config file
- * ROOT/chr-tier.conf, and where a reader finds the partitions of an
- * instrument's stream across the tiers (through manifest.db, else by a scan). */
+ * ROOT/chr-tier.conf, where a reader finds the partitions of an instrument's
+ * stream across the tiers (through manifest.db, else by a scan), and the
+ * tiering pass of chr-tier (common/tiermove.c). */
 #ifndef CHR_TIER_H
 #define CHR_TIER_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,5 +77,33 @@ long chr_tier_parts(const char *root, const char *venue, const char *symbol, con
 		    size_t errlen);
 
 void chr_tier_parts_free(struct chr_tier_part *p, size_t n);
+
+/* ---- the tiering pass (common/tiermove.c) ------------------------------- */
+
+struct chr_manifest;
+
+/* What a pass works on, set by its caller (chr-tier). */
+struct chr_tier_run {
+	const char *root;		/* the archive root (the hot tier), absolute */
+	struct chr_tiers t;		/* loaded and checked (chr_tiers_check) */
+	int64_t now;			/* the time of the current pass (set by it) */
+	int dry, verbose;		/* say what would be done; say more */
+	struct chr_manifest *m;		/* open for writing; NULL when dry */
+	const volatile sig_atomic_t *stop;	/* non-zero: end between partitions; may be NULL */
+	int status;			/* worst exit status since the caller reset it */
+};
+
+/* One pass over the tiers of r (docs/tiers.md, "A pass"), with ages measured
+ * from now (INT64_MIN: the clock): finish what a dead pass left in staging,
+ * find every partition, resolve one found in two tiers, make the manifest
+ * match the files, then, warmest first, one partition at a time, delete
+ * those past the delete age and move the others into the coldest tier whose
+ * age they passed (renamed on one file system, else copied, compressed
+ * into a zstd tier, verified, published under the archive lock, removed),
+ * and apply queue retention. The caller holds the tier lock
+ * (ROOT/.staging/.tier-lock). Everything done and every failure is said
+ * (chr_warn); a failure leaves that partition where it is and raises
+ * r->status to CHR_EX_DATA or CHR_EX_SYS. */
+void chr_tier_pass(struct chr_tier_run *r, int64_t now);
 
 #endif

@@ -1,4 +1,5 @@
 /* t-path.c - name checks, archive paths, atomic publication. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,33 @@ int main(void)
 	CHECK(stat(buf, &st) == 0 && st.st_size == 3);
 	strcat(buf, ".tmp");
 	CHECK(stat(buf, &st) == -1);
+
+	/* chr_pathf: ENAMETOOLONG when cut short */
+	CHECK(chr_pathf(buf, sizeof buf, "%s/%s", "a", "b") == 0);
+	CHECK_STR(buf, "a/b");
+	errno = 0;
+	CHECK(chr_pathf(buf, 4, "%s/%s", "a", "bc") == -1 && errno == ENAMETOOLONG);
+
+	/* chr_file_read: the bytes, NUL-terminated; no directory, no symlink */
+	{
+		unsigned char *data;
+		char link[300];
+
+		snprintf(buf, sizeof buf, "%s/x/y/z/f.json", dir);
+		CHECK(chr_file_read(buf, &data) == 3 && memcmp(data, "{}\n", 4) == 0);
+		free(data);
+		snprintf(link, sizeof link, "%s/link", dir);
+		CHECK(symlink(buf, link) == 0);
+		CHECK(chr_file_read(link, &data) == -1 && errno == ELOOP && data == NULL);
+		snprintf(buf, sizeof buf, "%s/x", dir);
+		CHECK(chr_file_read(buf, &data) == -1 && errno == EINVAL && data == NULL);
+		snprintf(buf, sizeof buf, "%s/none", dir);
+		CHECK(chr_file_read(buf, &data) == -1 && errno == ENOENT && data == NULL);
+		snprintf(buf, sizeof buf, "%s/empty", dir);
+		CHECK(chr_publish_file(buf, "", 0) == 0);
+		CHECK(chr_file_read(buf, &data) == 0 && data != NULL && data[0] == '\0');
+		free(data);
+	}
 
 	/* ids: stable hashes, nonzero; a map overrides them */
 	CHECK(chr_venue_hash("binance-futures") != 0);
