@@ -333,7 +333,6 @@ struct chr_manifest {
 };
 
 static const char schema[] =
-	"PRAGMA journal_mode=WAL;"
 	"CREATE TABLE IF NOT EXISTS tier(name TEXT PRIMARY KEY, root TEXT NOT NULL,"
 	" rank INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS partition(rel TEXT PRIMARY KEY, tier TEXT NOT NULL,"
@@ -402,11 +401,16 @@ struct chr_manifest *chr_manifest_open(const char *root, const char *path, int c
 	if (v == 0 && create) {
 		char sql[64];
 
-		if (sqlite3_exec(m->db, schema, NULL, NULL, NULL) != SQLITE_OK)
+		/* the schema and its version in one transaction: a process
+		 * killed while it creates the manifest leaves none of it */
+		snprintf(sql, sizeof sql, "PRAGMA user_version=%d; COMMIT", CHR_MANIFEST_VERSION);
+		if (sqlite3_exec(m->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_exec(m->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_exec(m->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_exec(m->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+			sqlite3_exec(m->db, "ROLLBACK", NULL, NULL, NULL);
 			goto fail;
-		snprintf(sql, sizeof sql, "PRAGMA user_version=%d", CHR_MANIFEST_VERSION);
-		if (sqlite3_exec(m->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-			goto fail;
+		}
 	} else if (v != CHR_MANIFEST_VERSION) {
 		chr_msg(err, errlen, "manifest '%s' has schema version %d, not %d (rebuild it: chr-tier --rebuild-manifest)",
 		    SHOWN(sh, m->path), v, CHR_MANIFEST_VERSION);
@@ -759,7 +763,7 @@ int chr_tier_walk(const struct chr_tiers *t, size_t i,
 struct rebuild {
 	struct chr_manifest *m;
 	const struct chr_tiers *t;
-	size_t n;
+	size_t n, skipped;
 	char *err;
 	size_t errlen;
 };
@@ -774,8 +778,10 @@ static int rebuild_one(size_t tier, const char *dir, const char *rel, void *ctx)
 
 	(void)rel;
 	if (chr_part_load(dir, &p, e, sizeof e) < 0) {
-		if (errno != ENOENT)
+		if (errno != ENOENT) {
 			chr_warn("%s; not in the manifest", e);
+			r->skipped++;
+		}
 		return 0;
 	}
 	/* a partition in two tiers (a move cut short): the warmest is indexed */
@@ -811,10 +817,10 @@ static void unlink_db(const char *path)
 }
 
 int chr_manifest_rebuild(const char *root, const struct chr_tiers *t, size_t *nparts,
-			 char *err, size_t errlen)
+			 size_t *nskipped, char *err, size_t errlen)
 {
 	char tmp[PATH_MAX], dst[PATH_MAX], sh[512];
-	struct rebuild r = {NULL, t, 0, err, errlen};
+	struct rebuild r = {NULL, t, 0, 0, err, errlen};
 	struct chr_manifest *old;
 	int fd;
 
@@ -869,6 +875,8 @@ int chr_manifest_rebuild(const char *root, const struct chr_tiers *t, size_t *np
 	}
 	if (nparts)
 		*nparts = r.n;
+	if (nskipped)
+		*nskipped = r.skipped;
 	return 0;
 fail:
 	chr_manifest_close(r.m);

@@ -112,8 +112,10 @@ int chr_manifest_dump(struct chr_manifest *m, FILE *f, char *err, size_t errlen)
  * the warmest), written into a new database that is then renamed over the
  * old one, so a crash never leaves half a manifest. Partitions whose
  * meta.json cannot be read are skipped with a warning (chr_warn). *nparts
- * (may be NULL) is set to the partitions indexed. Returns 0, or -1. */
+ * and *nskipped (either may be NULL) are set to the partitions indexed and
+ * skipped. Returns 0, or -1. */
 int chr_manifest_rebuild(const char *root, const struct chr_tiers *t, size_t *nparts,
+			 size_t *nskipped,
 			 char *err, size_t errlen);
 
 /* Call fn(tier index, partition dir, rel, ctx) for every partition

@@ -365,9 +365,10 @@ long chr_tier_parts(const char *root, const char *venue, const char *symbol, con
 		return -1;
 	}
 	scan_tiers = t.n;
+	/* the files are the truth: without a usable manifest (none yet, one
+	 * being made by a process that was killed, or damaged) they are
+	 * scanned */
 	m = chr_manifest_open(root, NULL, 0, err, errlen);
-	if (m == NULL && errno != ENOENT)
-		goto fail;
 	if (m) {
 		struct q q = {&f, &t, date, ""};
 		int rc = chr_manifest_query(m, venue, symbol ? symbol : "", stream, INT64_MIN,

@@ -296,12 +296,15 @@ int main(int argc, char **argv)
 		chr_die(CHR_EX_SYS, "another chr-tier works on '%s' (%s is locked)", SHOWN(sh, r.root),
 			strerror(errno));
 	if (rebuild) {
-		size_t n;
+		size_t n, skipped;
 
-		if (chr_manifest_rebuild(r.root, &r.t, &n, err, sizeof err) < 0)
+		if (chr_manifest_rebuild(r.root, &r.t, &n, &skipped, err, sizeof err) < 0)
 			chr_die(CHR_EX_SYS, "%s", err);
 		if (r.verbose)
 			chr_warn("manifest rebuilt: %zu partition%s", n, n == 1 ? "" : "s");
+		if (skipped)
+			chr_die(CHR_EX_DATA, "manifest rebuilt without %zu partition%s that could not "
+				"be read (above)", skipped, skipped == 1 ? "" : "s");
 		return CHR_EX_OK;
 	}
 	if (!r.dry) {
