@@ -62,6 +62,19 @@ same_queues() {
 	[ "$stderr" = "chr-refine: 'nope' is not a queue" ]
 }
 
+@test "a RAW that lost the records where the refinery started is refused, not refined anew" {
+	raw
+	rm -r RAW
+	$T chr-tail btc.ev eth.ev tr.ev | $T chr-sink --queue RAW --create -S 64K
+	run -0 --separate-stderr $T chr-refine --once RAW CLEAN
+	[ "$(ls RAW/*.q | wc -l)" -ge 3 ]
+	rm RAW/000000000.q RAW/000000000.idx	# what retention does
+	cp -a CLEAN CLEAN.before
+	run -3 --separate-stderr $T chr-refine --once RAW CLEAN
+	[[ $stderr == "chr-refine: 'RAW' no longer holds seq 0 to "*" (retention): a run from seq 0, where this refinery started (CLEAN/.refine), cannot continue its clean queues exactly; keep RAW's records from there, or refine into a new CLEAN" ]]
+	diff -r CLEAN.before CLEAN
+}
+
 @test "1000 raw diffs, 1s interval: the clean book has snapshots that raw had not, each followed by diffs" {
 	gzip -cd "$L2" | $T chr-csv2ev | $T chr-tail --type book --limit 1001 >seed.ev
 	[ "$($T chr-tail --format text --type diff seed.ev | wc -l)" = 1000 ]
