@@ -59,6 +59,31 @@ int chr_reader_init_zsq(struct chr_reader *r, struct chr_zsq *z, size_t first_fr
 	return r->buf ? 0 : -1;
 }
 
+int chr_reader_init_zsq_data(struct chr_reader *r, struct chr_zsq *z, size_t frame,
+			     const void *data, size_t len, size_t skip, const char *name)
+{
+	size_t n;
+	const struct chr_zsq_frame *f = chr_zsq_frames(z, &n);
+
+	if (frame >= n || len > f[frame].usize || skip > len || skip % 64 || len % 64) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (chr_reader_init_zsq(r, z, len == f[frame].usize ? frame + 1 : n, name) < 0)
+		return -1;
+	if (r->cap < len) {
+		free(r->buf);
+		r->cap = len;
+		if (!(r->buf = alloc64(r->cap)))
+			return -1;
+	}
+	memcpy(r->buf, data, len);
+	r->lo = skip;
+	r->hi = len;
+	r->off = f[frame].uoff + skip;
+	return 0;
+}
+
 void chr_reader_free(struct chr_reader *r)
 {
 	free(r->buf);

@@ -53,6 +53,15 @@ void chr_reader_init_queue(struct chr_reader *r, struct chr_queue_reader *q, con
  * or first_frame is past the last frame (errno EINVAL). */
 int chr_reader_init_zsq(struct chr_reader *r, struct chr_zsq *z, size_t first_frame,
 			const char *name);
+
+/* As chr_reader_init_zsq at frame, whose first len bytes the caller has
+ * decompressed already in data: they are copied, not decompressed again,
+ * and reading starts at byte skip of the frame (a record's offset in it).
+ * With len the whole frame, the next frames follow; with less (whole
+ * records), the reader ends there. Returns 0, or -1 as
+ * chr_reader_init_zsq. */
+int chr_reader_init_zsq_data(struct chr_reader *r, struct chr_zsq *z, size_t frame,
+			     const void *data, size_t len, size_t skip, const char *name);
 void chr_reader_free(struct chr_reader *r);
 
 /* Next record, checked (length, version, CRC, payload layout). Segment

@@ -140,6 +140,7 @@ void chr_source_free(struct chr_source *s)
 	for (size_t i = 0; i < s->n; i++) {
 		free(s->in[i].path);
 		free(s->in[i].shown);
+		free(s->in[i].zdata);
 	}
 	free(s->in);
 	free(s->seen);
@@ -189,6 +190,7 @@ static int add(struct chr_source *s, enum chr_input_kind kind, const char *path,
 	in->part_first = part_first;
 	in->frame = 0;
 	in->off = 0;
+	in->zdata = NULL;
 	in->defs_only = 0;
 	s->n++;
 	return 0;
@@ -415,11 +417,11 @@ static int zsq_snapshot_at(struct chr_source *s, struct chr_input *in, struct sn
 {
 	char err[sizeof s->err];
 	const struct chr_zsq_frame *f;
-	unsigned char *buf = NULL;
+	unsigned char *buf = NULL, *keep = NULL;
 	struct chr_zsq *z;
 	size_t n, cap = 0;
 	long i;
-	int status = 0, rc = 0;
+	int status = 0, rc = 0, k;
 
 	if (!(z = chr_zsq_open(in->path, err, sizeof err, &status)))
 		return fail(s, status, "%s", err);
@@ -441,15 +443,27 @@ static int zsq_snapshot_at(struct chr_source *s, struct chr_input *in, struct sn
 			rc = fail(s, status, "%s", err);
 			goto out;
 		}
-		if (walk(w, buf, f[i].uoff ? 0 : sizeof(struct chr_seg), f[i].usize, f[i].uoff,
-			 (size_t)i))
+		k = walk(w, buf, f[i].uoff ? 0 : sizeof(struct chr_seg), f[i].usize, f[i].uoff,
+			 (size_t)i);
+		if (w->found && w->frame == (size_t)i) {
+			/* the reader starts with this frame: keep it */
+			free(keep);
+			keep = buf;
+			buf = NULL;
+			cap = 0;
+		}
+		if (k)
 			break;
 	}
 	if ((rc = w->found)) {
 		in->frame = w->frame;
 		in->off = w->off;
+		in->zdata = keep;
+		in->zlen = f[w->frame].usize;
+		keep = NULL;
 	}
 out:
+	free(keep);
 	free(buf);
 	chr_zsq_close(z);
 	return rc;
@@ -470,6 +484,58 @@ static int snapshot_at(struct chr_source *s, struct chr_input *in, int64_t ts)
 	return k;
 }
 
+/* in, a compressed segment read for its leading DEFINE records only: the
+ * first 64 KiB of its first frame usually hold them and the record after,
+ * so that much is decompressed now (into in->zdata) rather than the whole
+ * frame when it is read. Returns 0 (also when the prefix is not enough, or
+ * in is plain), or -1. */
+static int defs_prefix(struct chr_source *s, struct chr_input *in)
+{
+	char err[sizeof s->err];
+	unsigned char *buf = NULL;
+	struct chr_zsq *z;
+	size_t at = sizeof(struct chr_seg), n = 64u << 10, nf;
+	int status = 0, fd = open(in->path, O_RDONLY | O_CLOEXEC), zst;
+
+	if (fd < 0)
+		return fail(s, CHR_EX_SYS, "cannot open '%s': %s", in->shown, strerror(errno));
+	zst = chr_zsq_is_zstd(fd);
+	close(fd);
+	if (!zst)
+		return 0;
+	if (!(z = chr_zsq_open(in->path, err, sizeof err, &status)))
+		return fail(s, status, "%s", err);
+	if (chr_zsq_frames(z, &nf)[0].usize < n)
+		n = chr_zsq_frames(z, &nf)[0].usize;
+	if (!(buf = malloc(n))) {
+		chr_zsq_close(z);
+		return fail(s, CHR_EX_SYS, "out of memory");
+	}
+	if (chr_zsq_read_some(z, 0, buf, n, err, sizeof err, &status) < 0) {
+		free(buf);
+		chr_zsq_close(z);
+		return fail(s, status, "%s", err);
+	}
+	chr_zsq_close(z);
+	/* up to and with the first record that is not a DEFINE */
+	while (at + CHR_HDR_SIZE <= n) {
+		const struct chr_rec *r = (const void *)(buf + at);
+
+		if (r->len < CHR_HDR_SIZE || chr_rec_span(r->len) > n - at)
+			break;
+		at += chr_rec_span(r->len);
+		if (r->type != CHR_DEFINE) {
+			in->zdata = buf;
+			in->zlen = at;
+			in->frame = 0;
+			in->off = 0;
+			return 0;
+		}
+	}
+	free(buf);
+	return 0;
+}
+
 /* Drop the inputs in[first..s->n). */
 static void drop_inputs(struct chr_source *s, size_t first)
 {
@@ -477,6 +543,7 @@ static void drop_inputs(struct chr_source *s, size_t first)
 		s->n--;
 		free(s->in[s->n].path);
 		free(s->in[s->n].shown);
+		free(s->in[s->n].zdata);
 	}
 }
 
@@ -505,10 +572,13 @@ static int keep_from_snapshot(struct chr_source *s, size_t first, int64_t ts)
 		j = first + 1;
 	}
 	s->in[first].defs_only = 1;
+	if (defs_prefix(s, &s->in[first]) < 0)
+		return -1;
 	s->in[j].part_first = 0;
 	for (size_t i = first + 1; i < j; i++) {
 		free(s->in[i].path);
 		free(s->in[i].shown);
+		free(s->in[i].zdata);
 	}
 	memmove(&s->in[first + 1], &s->in[j], (s->n - j) * sizeof *s->in);
 	s->n -= j - first - 1;
@@ -663,7 +733,7 @@ fail:
 }
 
 /* Open the compressed segment of in, pruned as a segment file is. */
-static int open_zsq(struct chr_source *s, const struct chr_input *in)
+static int open_zsq(struct chr_source *s, struct chr_input *in)
 {
 	char err[sizeof s->err];
 	int status = 0;
@@ -687,8 +757,13 @@ static int open_zsq(struct chr_source *s, const struct chr_input *in)
 		}
 		s->defs_only = 1;
 	}
-	if (chr_reader_init_zsq(&s->rd, s->z, in->frame, in->shown) < 0)
+	if (in->zdata ? chr_reader_init_zsq_data(&s->rd, s->z, in->frame, in->zdata, in->zlen,
+						  in->off - chr_zsq_frames(s->z, &n)[in->frame].uoff,
+						  in->shown) < 0
+		      : chr_reader_init_zsq(&s->rd, s->z, in->frame, in->shown) < 0)
 		return fail(s, CHR_EX_SYS, "out of memory");
+	free(in->zdata);
+	in->zdata = NULL;
 	s->defs_only |= in->defs_only;
 	s->open = 1;
 	return 1;

@@ -53,7 +53,10 @@ struct chr_input {
 	int fd;			/* CHR_IN_FD */
 	int part_first;		/* CHR_IN_SEG: first segment of its partition */
 	size_t frame;		/* a compressed segment: the frame to start at */
-	uint64_t off;		/* a plain segment: the offset to start at (0: its start) */
+	uint64_t off;		/* the offset to start at (0: its start) */
+	void *zdata;		/* owned: frame `frame`'s first zlen bytes, decompressed
+				 * already, or NULL */
+	size_t zlen;
 	int defs_only;		/* only its leading DEFINE records */
 };
 

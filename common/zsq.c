@@ -548,7 +548,9 @@ const struct chr_seg *chr_zsq_seg(const struct chr_zsq *z)
 	return &z->seg;
 }
 
-int chr_zsq_read(struct chr_zsq *z, size_t i, void *buf, char *err, size_t errlen, int *status)
+/* Read frame i's compressed bytes into z->cbuf and check that they are
+ * one zstd frame of the sizes the tables say. Returns 0, or -1. */
+static int load(struct chr_zsq *z, size_t i, char *err, size_t errlen, int *status)
 {
 	const struct chr_zsq_frame *f;
 	unsigned long long cs;
@@ -584,12 +586,54 @@ int chr_zsq_read(struct chr_zsq *z, size_t i, void *buf, char *err, size_t errle
 		return say(err, errlen, status, CHR_EX_DATA,
 			   "%s: byte %" PRIu64 ": frame %zu: content size differs from the seek "
 			   "table's", z->shown, f->coff, i);
+	return 0;
+}
+
+int chr_zsq_read(struct chr_zsq *z, size_t i, void *buf, char *err, size_t errlen, int *status)
+{
+	const struct chr_zsq_frame *f = &z->f[i < z->n ? i : 0];
+	size_t k;
+
+	if (load(z, i, err, errlen, status) < 0)
+		return -1;
 	k = ZSTD_decompressDCtx(z->dctx, buf, f->usize, z->cbuf, f->csize);
 	if (ZSTD_isError(k) || k != f->usize)
 		return say(err, errlen, status, CHR_EX_DATA,
 			   "%s: byte %" PRIu64 ": frame %zu: %s", z->shown, f->coff, i,
 			   ZSTD_isError(k) ? ZSTD_getErrorName(k) : "short frame");
 	if (i == 0 && memcmp(buf, &z->seg, sizeof z->seg) != 0)
+		return say(err, errlen, status, CHR_EX_DATA,
+			   "%s: byte %" PRIu64 ": frame 0: the segment header differs from the "
+			   "table's copy", z->shown, f->coff);
+	return 0;
+}
+
+int chr_zsq_read_some(struct chr_zsq *z, size_t i, void *buf, size_t n, char *err,
+		      size_t errlen, int *status)
+{
+	const struct chr_zsq_frame *f = &z->f[i < z->n ? i : 0];
+	ZSTD_outBuffer out = { buf, n, 0 };
+	ZSTD_inBuffer in;
+	size_t k = 1;
+
+	if (load(z, i, err, errlen, status) < 0)
+		return -1;
+	if (n > f->usize)
+		n = out.size = f->usize;
+	in = (ZSTD_inBuffer){ z->cbuf, f->csize, 0 };
+	ZSTD_DCtx_reset(z->dctx, ZSTD_reset_session_only);
+	while (out.pos < n && k != 0) {
+		k = ZSTD_decompressStream(z->dctx, &out, &in);
+		if (ZSTD_isError(k) || (k != 0 && out.pos < n && in.pos == in.size))
+			return say(err, errlen, status, CHR_EX_DATA,
+				   "%s: byte %" PRIu64 ": frame %zu: %s", z->shown, f->coff, i,
+				   ZSTD_isError(k) ? ZSTD_getErrorName(k) : "short frame");
+	}
+	ZSTD_DCtx_reset(z->dctx, ZSTD_reset_session_only);
+	if (out.pos < n)
+		return say(err, errlen, status, CHR_EX_DATA, "%s: byte %" PRIu64 ": frame %zu: "
+			   "short frame", z->shown, f->coff, i);
+	if (i == 0 && (n < sizeof z->seg || memcmp(buf, &z->seg, sizeof z->seg) != 0))
 		return say(err, errlen, status, CHR_EX_DATA,
 			   "%s: byte %" PRIu64 ": frame 0: the segment header differs from the "
 			   "table's copy", z->shown, f->coff);

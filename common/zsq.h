@@ -61,6 +61,12 @@ const struct chr_seg *chr_zsq_seg(const struct chr_zsq *z);
 int chr_zsq_read(struct chr_zsq *z, size_t i, void *buf, char *err, size_t errlen,
 		 int *status);
 
+/* Decompress the first n bytes of frame i (all of it when n is larger)
+ * into buf: a look at its first records without decompressing the rest.
+ * The frame's checksum is not checked. Returns 0, or -1 as chr_zsq_read. */
+int chr_zsq_read_some(struct chr_zsq *z, size_t i, void *buf, size_t n, char *err,
+		      size_t errlen, int *status);
+
 /* The last frame flagged CHR_ZSQ_SNAPSHOT whose first_ts <= ts, or -1 when
  * there is none. Bisection over the seek table: no frame is read. */
 long chr_zsq_snapshot_at(const struct chr_zsq *z, int64_t ts);

@@ -263,6 +263,45 @@ static void round_trip(const unsigned char *seg, size_t len)
 	}
 	CHECK(k == 0 && off == len);
 	chr_reader_free(&rd);
+	/* a frame's first bytes alone, and a reader that starts from a frame
+	 * already decompressed: the rest of the segment after it, or only the
+	 * records of a part of it */
+	{
+		size_t i = n / 2, part = f[i].usize / 2 & ~(size_t)63;
+		unsigned char *some = malloc(f[i].usize + 64);
+
+		CHECK(chr_zsq_read_some(z, i, some, 100, err, sizeof err, &st) == 0);
+		CHECK(memcmp(some, seg + f[i].uoff, 100) == 0);
+		CHECK(chr_zsq_read_some(z, i, some, f[i].usize + 64, err, sizeof err, &st) == 0);
+		CHECK(memcmp(some, seg + f[i].uoff, f[i].usize) == 0);
+		CHECK(chr_reader_init_zsq_data(&rd, z, i, some, f[i].usize, 0, "seg") == 0);
+		off = f[i].uoff ? f[i].uoff : CHR_HDR_SIZE;
+		while ((k = chr_reader_next(&rd, &rec)) == 1) {
+			CHECK(memcmp(rec, seg + off, chr_rec_span(rec->len)) == 0);
+			CHECK(rd.rec_off == off);
+			off += chr_rec_span(rec->len);
+		}
+		CHECK(k == 0 && off == len);
+		chr_reader_free(&rd);
+		/* a part: whole records up to `part` (a record boundary or not:
+		 * the reader stops at its end either way, no frame after) */
+		for (off = f[i].uoff ? f[i].uoff : CHR_HDR_SIZE; off + 64 <= f[i].uoff + part;) {
+			const struct chr_rec *h = (const void *)(seg + off);
+
+			if (off + chr_rec_span(h->len) > f[i].uoff + part)
+				break;
+			off += chr_rec_span(h->len);
+		}
+		part = off - f[i].uoff;
+		CHECK(chr_reader_init_zsq_data(&rd, z, i, some, part, 0, "seg") == 0);
+		off = f[i].uoff ? f[i].uoff : CHR_HDR_SIZE;
+		while ((k = chr_reader_next(&rd, &rec)) == 1)
+			off += chr_rec_span(rec->len);
+		CHECK(k == 0 && off == f[i].uoff + part);
+		chr_reader_free(&rd);
+		CHECK(chr_reader_init_zsq_data(&rd, z, i, some, 32, 0, "seg") < 0);
+		free(some);
+	}
 	CHECK(chr_reader_init_zsq(&rd, z, n + 1, "seg") < 0);
 	/* snapshot_at against a scan */
 	for (int t = 0; t < 200; t++) {
