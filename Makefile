@@ -112,4 +112,4 @@ uninstall:
 
 clean:
 	rm -f $(LIB_OBJ) $(O)libchr.a $(O).flags $(PROG_BIN) $(UNIT_BIN) chr.pc
-	rm -rf demo-archive $(O:%/=%)
+	rm -rf demo-archive demo-archive-tiers $(O:%/=%)
