@@ -894,8 +894,6 @@ int chr_source_next(struct chr_source *s, const struct chr_rec **rec)
 			k = chr_reader_next(&s->rd, rec);
 		if (k > 0 && s->defs_only && (*rec)->type != CHR_DEFINE)
 			k = 0;
-		if (k > 0 && s->z && s->rd.rec_off < s->in[s->cur].off)
-			continue;	/* before the start, in the start's frame */
 		if (k == 1 && s->q && (*rec)->type == CHR_DEFINE && def_seen(s, *rec))
 			continue;
 		if (k > 0)

@@ -53,7 +53,8 @@ struct chr_input {
 	int fd;			/* CHR_IN_FD */
 	int part_first;		/* CHR_IN_SEG: first segment of its partition */
 	size_t frame;		/* a compressed segment: the frame to start at */
-	uint64_t off;		/* the offset to start at (0: its start) */
+	uint64_t off;		/* the offset to start at (0: its start); a
+				 * compressed input starts there only with zdata */
 	void *zdata;		/* owned: frame `frame`'s first zlen bytes, decompressed
 				 * already, or NULL */
 	size_t zlen;
