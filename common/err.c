@@ -31,6 +31,42 @@ void chr_msg(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+int chr_err_set(struct chr_err *e, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e == NULL)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	va_end(ap);
+	e->status = status;
+	return -1;
+}
+
+int chr_err_sys(struct chr_err *e, const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+	size_t n;
+
+	if (e == NULL)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	va_end(ap);
+	n = strlen(e->msg);
+	snprintf(e->msg + n, sizeof e->msg - n, ": %s", strerror(saved));
+	e->status = CHR_EX_SYS;
+	errno = saved;
+	return -1;
+}
+
+void chr_die_err(const struct chr_err *e)
+{
+	chr_die(e->status ? e->status : CHR_EX_SYS, "%s", e->msg);
+}
+
 static void vwarn(const char *fmt, va_list ap)
 {
 	char buf[4096];

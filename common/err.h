@@ -13,6 +13,28 @@
 #define CHR_EX_USAGE 2		/* misuse */
 #define CHR_EX_SYS 3		/* system or I/O failure */
 
+/* The library's one error convention: a function that can fail takes a
+ * struct chr_err * last, and on failure fills it and returns -1 (or NULL).
+ * msg is the whole message without the program's name ("cannot open 'x':
+ * why", "x: byte N: what"); status is CHR_EX_DATA or CHR_EX_SYS. The
+ * library never prints: the program decides (chr_die_err). */
+#define CHR_ERR_MAX 1024
+struct chr_err {
+	int status;
+	char msg[CHR_ERR_MAX];
+};
+
+/* Fill e (when not NULL) with status and the formatted message. Returns -1,
+ * so that a failing function can `return chr_err_set(e, ...)`. */
+int chr_err_set(struct chr_err *e, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* chr_err_set with strerror(errno) appended after ": ". Returns -1. */
+int chr_err_sys(struct chr_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Print e's message and exit with its status (CHR_EX_SYS when unset). */
+_Noreturn void chr_die_err(const struct chr_err *e);
+
 extern const char *chr_prog;
 
 /* Set the program name used in messages from argv[0]'s last component. */

@@ -7,6 +7,15 @@
 #include <stdint.h>
 
 #define CHR_TIME_BUF 40
+#define CHR_DAY_NS (86400 * INT64_C(1000000000))
+
+/* The start of the UTC day that holds ns (floor, also before 1970). */
+static inline int64_t chr_day_start(int64_t ns)
+{
+	int64_t r = ns % CHR_DAY_NS;
+
+	return ns - r - (r < 0 ? CHR_DAY_NS : 0);
+}
 
 /* Parse a time: an integer (ns since the epoch), "YYYY-MM-DD",
  * "YYYY-MM-DDTHH:MM", "...:SS", "...:SS.f" with 1 to 9 fraction digits,
