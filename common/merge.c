@@ -39,6 +39,23 @@ void chr_merge_free(struct chr_merge *m)
 	m->state = NULL;
 }
 
+int chr_merge_open(struct chr_merge *m, char *const *paths, size_t n,
+		   const struct chr_select *sel, struct chr_err *e)
+{
+	if (chr_merge_init(m, n, sel) < 0)
+		return chr_err_set(e, CHR_EX_SYS, "out of memory");
+	for (size_t i = 0; i < m->n; i++) {
+		struct chr_source *s = &m->s[i];
+
+		if ((n ? chr_source_add_path(s, paths[i]) : chr_source_add_fd(s, 0, "stdin")) < 0) {
+			chr_err_set(e, s->status, "%s", s->err);
+			chr_merge_free(m);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int chr_merge_next(struct chr_merge *m, const struct chr_rec **rec)
 {
 	size_t best = SIZE_MAX;

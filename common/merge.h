@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "err.h"
 #include "source.h"
 
 struct chr_merge {
@@ -21,6 +22,13 @@ struct chr_merge {
  * -1 when out of memory. */
 int chr_merge_init(struct chr_merge *m, size_t n, const struct chr_select *sel);
 void chr_merge_free(struct chr_merge *m);
+
+/* chr_merge_init, and one source a path of paths[0..n) (chr_source_add_path:
+ * "-" is stdin), or stdin alone when n is 0: what a program that takes
+ * several inputs does with its operands. Returns 0, or -1 with e set
+ * (nothing left to free). */
+int chr_merge_open(struct chr_merge *m, char *const *paths, size_t n,
+		   const struct chr_select *sel, struct chr_err *e);
 
 /* The next record: of the sources' next records, the one with the smallest
  * ts, the first source's on ties; one source is read in its own order.

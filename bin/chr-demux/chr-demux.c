@@ -2,7 +2,6 @@
  * venue and symbol patterns, a hash shard and record types, decided once
  * per instrument; records go out byte for byte, in input order. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include "fmt.h"
 #include "isel.h"
 #include "merge.h"
+#include "prog.h"
 #include "source.h"
 
 static const char usage_text[] =
@@ -39,14 +39,13 @@ static const char usage_text[] =
 enum { OPT_VENUE = 256, OPT_SYMBOL, OPT_SYMBOLS, OPT_TYPE, OPT_SHARD };
 
 static const struct option longopts[] = {
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
 	{"stats", no_argument, NULL, 'v'},
 	{"venue", required_argument, NULL, OPT_VENUE},
 	{"symbol", required_argument, NULL, OPT_SYMBOL},
 	{"symbols", required_argument, NULL, OPT_SYMBOLS},
 	{"type", required_argument, NULL, OPT_TYPE},
 	{"shard", required_argument, NULL, OPT_SHARD},
+	CHR_OPTS_STD,
 	{NULL, 0, NULL, 0},
 };
 
@@ -82,14 +81,6 @@ static int type_wanted(const struct chr_select *sel, unsigned t)
 	return sel->all_types || (sel->types[t / 64] >> (t % 64) & 1);
 }
 
-static void write_failed(int err)
-{
-	/* the reader went away (SIGPIPE ignored): end quietly, as on SIGPIPE */
-	if (err == EPIPE)
-		exit(CHR_EX_OK);
-	chr_die(CHR_EX_SYS, "cannot write to standard output: %s", strerror(err));
-}
-
 static const char *plural(uint64_t n)
 {
 	return n == 1 ? "" : "s";
@@ -103,25 +94,18 @@ int main(int argc, char **argv)
 	struct chr_symmap map = {0};
 	struct chr_merge m;
 	struct chr_writer w;
+	struct chr_err e;
 	const struct chr_rec *rec;
 	const char *symbols = NULL, *bad;
 	char sh[256], err[512];
 	uint64_t n_in = 0, n_out = 0, drop_inst = 0, drop_type = 0, drop_unnamed = 0;
 	int c, k, stats = 0, by_name;
 
-	chr_setprog(argv[0]);
+	chr_prog_start(argv, usage_text);
 	chr_select_init(&sel);
 	chr_isel_init(&isel);
-	while ((c = getopt_long(argc, argv, "hVv", longopts, NULL)) != -1) {
+	while ((c = chr_getopt(argc, argv, "v", longopts)) != -1) {
 		switch (c) {
-		case 'h':
-			fputs(usage_text, stdout);
-			chr_close_stdout();
-			return CHR_EX_OK;
-		case 'V':
-			printf("chr-demux %s\n", CHR_VERSION_STRING);
-			chr_close_stdout();
-			return CHR_EX_OK;
 		case 'v':
 			stats = 1;
 			break;
@@ -147,8 +131,6 @@ int main(int argc, char **argv)
 		case OPT_SHARD:
 			parse_shard(optarg, &isel.shard, &isel.shards);
 			break;
-		default:
-			chr_usage_error("unknown option");
 		}
 	}
 	chr_refuse_tty(STDOUT_FILENO);
@@ -171,14 +153,8 @@ int main(int argc, char **argv)
 		tclass[t] = t == CHR_HEARTBEAT ? T_ALWAYS : t == CHR_DEFINE || want ? T_INST : T_DROP;
 	}
 
-	if (chr_merge_init(&m, optind < argc ? (size_t)(argc - optind) : 1, NULL) < 0)
-		chr_die(CHR_EX_SYS, "out of memory");
-	for (size_t i = 0; i < m.n; i++) {
-		k = optind < argc ? chr_source_add_path(&m.s[i], argv[optind + (int)i])
-			: chr_source_add_fd(&m.s[i], STDIN_FILENO, "stdin");
-		if (k < 0)
-			chr_die(m.s[i].status, "%s", m.s[i].err);
-	}
+	if (chr_merge_open(&m, argv + optind, (size_t)(argc - optind), NULL, &e) < 0)
+		chr_die_err(&e);
 	if (chr_writer_init(&w, STDOUT_FILENO, "stdout", 0) < 0)
 		chr_die(CHR_EX_SYS, "out of memory");
 
@@ -186,7 +162,7 @@ int main(int argc, char **argv)
 		int d = CHR_ISEL_YES;
 
 		if (chr_merge_may_block(&m) && chr_writer_flush(&w) < 0)
-			write_failed(w.err);
+			chr_write_failed(&w);
 		if ((k = chr_merge_next(&m, &rec)) <= 0)
 			break;
 		n_in++;
@@ -218,13 +194,13 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (chr_writer_put(&w, rec) < 0)
-			write_failed(w.err);
+			chr_write_failed(&w);
 		n_out++;
 	}
 
 	/* what was read before an error is good: write it, then report */
 	if (chr_writer_close(&w) < 0)
-		write_failed(w.err);
+		chr_write_failed(&w);
 	if (k == -2)
 		chr_die(CHR_EX_DATA, "%s", err);
 	if (k < 0)

@@ -1,0 +1,59 @@
+/* prog.c - the program kit. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chr.h"
+#include "fmt.h"
+#include "prog.h"
+
+static const char *prog_usage = "";
+
+void chr_prog_start(char **argv, const char *usage)
+{
+	chr_setprog(argv[0]);
+	prog_usage = usage;
+}
+
+int chr_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+	static char opts[128];
+	char sh[256];
+	int c;
+
+	if (opts[0] == '\0')
+		snprintf(opts, sizeof opts, ":hV%s", shortopts);
+	opterr = 0;
+	switch ((c = getopt_long(argc, argv, opts, longopts, NULL))) {
+	case 'h':
+		fputs(prog_usage, stdout);
+		chr_close_stdout();
+		exit(CHR_EX_OK);
+	case 'V':
+		printf("%s %s\n", chr_prog, CHR_VERSION_STRING);
+		chr_close_stdout();
+		exit(CHR_EX_OK);
+	case ':':
+		chr_usage_error("option '%s' needs a value",
+				chr_fmt_shown(sh, sizeof sh, argv[optind - 1]));
+	case '?':
+		if (optopt != 0)
+			chr_usage_error("unknown option '-%c'", optopt);
+		chr_usage_error("unknown option '%s'", chr_fmt_shown(sh, sizeof sh, argv[optind - 1]));
+	default:
+		return c;
+	}
+}
+
+void chr_write_failed(const struct chr_writer *w)
+{
+	char sh[256];
+
+	if (w->err == EPIPE)
+		exit(CHR_EX_OK);
+	if (strcmp(w->name, "stdout") == 0)
+		chr_die(CHR_EX_SYS, "cannot write to standard output: %s", strerror(w->err));
+	chr_die(CHR_EX_SYS, "cannot write to '%s': %s", chr_fmt_shown(sh, sizeof sh, w->name),
+		strerror(w->err));
+}

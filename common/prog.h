@@ -1,0 +1,34 @@
+/* prog.h - the program kit: what every chr-* main shares. One wording for
+ * help, version and misuse, one meaning per short option (docs/programs.md),
+ * and the end of a record output. */
+#ifndef CHR_PROG_H
+#define CHR_PROG_H
+
+#include <getopt.h>
+
+struct chr_writer;
+
+/* The long options every program has; end a program's option table with
+ * CHR_OPTS_STD, { NULL, 0, NULL, 0 } */
+#define CHR_OPTS_STD \
+	{"help", no_argument, NULL, 'h'}, \
+	{"version", no_argument, NULL, 'V'}
+
+/* Start a program: its name for messages from argv[0], and usage, the text
+ * -h prints (kept, not copied). */
+void chr_prog_start(char **argv, const char *usage);
+
+/* getopt_long with the suite's handling of what every program shares:
+ * -h/--help prints the usage on stdout and exits 0, -V/--version prints
+ * "prog VERSION" and exits 0, an unknown option or a missing value is a
+ * usage error ("unknown option '--x'", "option '--x' needs a value",
+ * exit 2). shortopts are the program's own (without h, V or a leading
+ * ':'). Returns the next option of the program's own, or -1 at the end. */
+int chr_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
+
+/* A record output failed with errno err: a reader that went away (EPIPE,
+ * SIGPIPE ignored) ends the program quietly with exit 0, as SIGPIPE would;
+ * anything else is "cannot write to NAME: why", exit 3. */
+_Noreturn void chr_write_failed(const struct chr_writer *w);
+
+#endif
