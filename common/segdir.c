@@ -7,28 +7,30 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "num.h"
 #include "segdir.h"
 
 /* The id of a segment file name, or -1 when name is not one under flags;
  * *zst is set for "ID.q.zst". */
 static int64_t seg_id(const char *name, unsigned flags, int *zst)
 {
-	const char *p = name;
-	int64_t id = 0;
+	size_t k = strspn(name, "0123456789");
+	char digits[sizeof ((struct chr_segdir_ent *)0)->name];
+	const char *p = name + k;
+	uint64_t id;
 
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (id > (INT64_MAX - 9) / 10)
-			return -1;
-		id = id * 10 + (*p - '0');
-	}
-	if (p == name || (!(flags & CHR_SEGDIR_ANYLEN) && p - name != 9))
+	if (k == 0 || k >= sizeof digits || (!(flags & CHR_SEGDIR_ANYLEN) && k != 9))
 		return -1;
 	*zst = 0;
 	if ((flags & CHR_SEGDIR_ZST) && strcmp(p, ".q.zst") == 0)
 		*zst = 1;
 	else if (strcmp(p, ".q") != 0)
 		return -1;
-	return id;
+	memcpy(digits, name, k);
+	digits[k] = '\0';
+	if (chr_parse_u64(digits, &id) < 0 || id > INT64_MAX)
+		return -1;
+	return (int64_t)id;
 }
 
 /* A queue writer's leftover: a temp segment or index of a crashed
