@@ -142,7 +142,7 @@ static void *bg_main(void *arg)
 				rc = pool_take(b, id, &s);
 			if (rc < 0)
 				rc = chr_q_seg_create(b->dirfd, b->dir, size, b->stride, id,
-						CHR_QUEUE_NO_SEQ, &s, err);
+						      CHR_QUEUE_NO_SEQ, &s, err);
 			pthread_mutex_lock(&b->mu);
 			b->busy = 0;
 			if (rc == 0) {
@@ -330,7 +330,7 @@ int chr_q_take_next(struct chr_queue_writer *w, struct qseg *s)
 		return 0;
 	/* The thread failed: once more here, for a message of our own. */
 	if (chr_q_seg_create(w->dirfd, w->dir, w->seg_size, w->stride, w->id + 1, CHR_QUEUE_NO_SEQ,
-		       s, w->err) < 0) {
+			     s, w->err) < 0) {
 		w->status = CHR_EX_SYS;
 		return -1;
 	}
@@ -374,7 +374,7 @@ ssize_t chr_q_retain(const char *dir, int64_t age_ns, char *err,
 		chr_q_seg_name(name, ids[i].id);
 		if (!(keep && keep(ctx, dirfd, ids[i].id)) && unlinkat(dirfd, name, 0) < 0) {
 			chr_q_fail(err, &st, CHR_EX_SYS, errno, "%s/%s: cannot remove: %s", dir, name,
-			      strerror(errno));
+				   strerror(errno));
 			removed = -1;
 			break;
 		}

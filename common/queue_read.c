@@ -20,7 +20,7 @@ static int rsys(struct chr_queue_reader *r, uint64_t id, const char *what)
 
 	chr_q_seg_name(name, id);
 	return chr_q_fail(r->err, &r->status, errno == EPROTO ? CHR_EX_DATA : CHR_EX_SYS, errno,
-		     "%s/%s: %s", r->dir, name, errno == EPROTO ? "not a segment" : what);
+			  "%s/%s: %s", r->dir, name, errno == EPROTO ? "not a segment" : what);
 }
 
 static int rdata(struct chr_queue_reader *r, uint64_t off, const char *what)
@@ -32,7 +32,7 @@ static int rdata(struct chr_queue_reader *r, uint64_t off, const char *what)
 		what = "removed (retention) while it was read";
 	chr_q_seg_name(name, r->id);
 	return chr_q_fail(r->err, &r->status, CHR_EX_DATA, EPROTO, "%s/%s: byte %" PRIu64 ": %s",
-		     r->dir, name, off, what);
+			  r->dir, name, off, what);
 }
 
 static void unmap_old(struct chr_queue_reader *r)
@@ -70,7 +70,8 @@ static int reader_goto(struct chr_queue_reader *r, uint64_t id)
 	if ((why = chr_q_seg_bad(map, id))) {
 		munmap(map, size);
 		chr_q_seg_name(name, id);
-		return chr_q_fail(r->err, &r->status, CHR_EX_DATA, EPROTO, "%s/%s: %s", r->dir, name, why);
+		return chr_q_fail(r->err, &r->status, CHR_EX_DATA, EPROTO, "%s/%s: %s", r->dir,
+				  name, why);
 	}
 	/* Unmapping a populated 64 MiB mapping takes milliseconds: the old
 	 * segment waits until the reader is idle (or the next move). */
@@ -102,7 +103,8 @@ static int reader_pick(struct chr_queue_reader *r, enum pick how, uint64_t seq, 
 		struct chr_seg h;
 
 		if (n < 0) {
-			chr_q_fail(r->err, &r->status, CHR_EX_SYS, errno, "%s: %s", r->dir, strerror(errno));
+			chr_q_fail(r->err, &r->status, CHR_EX_SYS, errno, "%s: %s", r->dir,
+				   strerror(errno));
 			break;
 		}
 		for (i = 0; i < n; i++) {
@@ -113,8 +115,8 @@ static int reader_pick(struct chr_queue_reader *r, enum pick how, uint64_t seq, 
 					continue;	/* retention, just now */
 				chr_q_seg_name(name, ids[i].id);
 				chr_q_fail(r->err, &r->status, CHR_EX_DATA, EPROTO, "%s/%s: %s", r->dir,
-				      name, errno == EPROTO ? "not a segment (bad header)" :
-				      strerror(errno));
+					   name, errno == EPROTO ? "not a segment (bad header)" :
+					   strerror(errno));
 				free(ids);
 				goto fail;
 			}
@@ -135,7 +137,8 @@ static int reader_pick(struct chr_queue_reader *r, enum pick how, uint64_t seq, 
 			pick = how == PICK_SEQ ? first : last;
 		if (pick < 0) {
 			free(ids);
-			chr_q_fail(r->err, &r->status, CHR_EX_SYS, ENOENT, "%s: no queue segment", r->dir);
+			chr_q_fail(r->err, &r->status, CHR_EX_SYS, ENOENT, "%s: no queue segment",
+				   r->dir);
 			break;
 		}
 		i = reader_goto(r, ids[pick].id);
@@ -297,9 +300,11 @@ int chr_queue_reader_open(struct chr_queue_reader *r, const char *dir, uint64_t 
 	memset(r, 0, sizeof *r);
 	r->dirfd = -1;
 	if (snprintf(r->dir, sizeof r->dir, "%s", dir) >= (int)sizeof r->dir)
-		return chr_q_fail(r->err, &r->status, CHR_EX_SYS, ENAMETOOLONG, "%s: name too long", dir);
+		return chr_q_fail(r->err, &r->status, CHR_EX_SYS, ENAMETOOLONG, "%s: name too long",
+				  dir);
 	if ((r->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return chr_q_fail(r->err, &r->status, CHR_EX_SYS, errno, "%s: %s", dir, strerror(errno));
+		return chr_q_fail(r->err, &r->status, CHR_EX_SYS, errno, "%s: %s", dir,
+				  strerror(errno));
 	r->ctl = chr_q_ctl_map(r->dirfd, 0);	/* none: chr_queue_wait polls */
 	if (chr_proc_start(getpid(), &r->start) < 0)
 		r->start = 0;
@@ -352,7 +357,7 @@ static int advance(struct chr_queue_reader *r)
 
 		chr_q_seg_name(name, r->id);
 		return chr_q_fail(r->err, &r->status, CHR_EX_DATA, EPROTO,
-			     "%s/%s: base_seq does not follow the previous segment", r->dir, name);
+				  "%s/%s: base_seq does not follow the previous segment", r->dir, name);
 	}
 	return 1;
 }

@@ -235,7 +235,8 @@ int chr_q_seg_create(int dirfd, const char *dir, uint64_t seg_size, uint32_t str
 	s->size = seg_size;
 	return 0;
 fail:
-	chr_q_fail(err, &st, CHR_EX_SYS, errno, "%s/%s: cannot create: %s", dir, name, strerror(errno));
+	chr_q_fail(err, &st, CHR_EX_SYS, errno, "%s/%s: cannot create: %s", dir, name,
+		   strerror(errno));
 	chr_q_unmap(s);
 	errno = EIO;
 	return -1;

@@ -248,20 +248,22 @@ int chr_queue_writer_open(struct chr_queue_writer *w, const char *dir,
 	memset(w, 0, sizeof *w);
 	w->dirfd = w->lockfd = -1;
 	if (snprintf(w->dir, sizeof w->dir, "%s", dir) >= (int)sizeof w->dir)
-		return chr_q_fail(w->err, &w->status, CHR_EX_SYS, ENAMETOOLONG, "%s: name too long", dir);
+		return chr_q_fail(w->err, &w->status, CHR_EX_SYS, ENAMETOOLONG, "%s: name too long",
+				  dir);
 	w->seg_size = opts ? opts->seg_size : 0;
 	w->stride = opts && opts->idx_stride ? opts->idx_stride : CHR_QUEUE_IDX_STRIDE;
 	if (w->seg_size && (w->seg_size < 4096 || w->seg_size % 4096 ||
 			    w->seg_size > ((uint64_t)1 << 40)))
 		return chr_q_fail(w->err, &w->status, CHR_EX_USAGE, EINVAL,
-			     "%s: segment size %" PRIu64 " is not a multiple of 4096 of at least 4096",
-			     dir, w->seg_size);
+				  "%s: segment size %" PRIu64 " is not a multiple of 4096 of at least 4096",
+				  dir, w->seg_size);
 	if (w->stride & (w->stride - 1) || (opts && (opts->roll_ns < 0 ||
 	    (opts->sync == CHR_SYNC_EVERY && !opts->sync_ms))))
-		return chr_q_fail(w->err, &w->status, CHR_EX_USAGE, EINVAL, "%s: bad queue options", dir);
+		return chr_q_fail(w->err, &w->status, CHR_EX_USAGE, EINVAL, "%s: bad queue options",
+				  dir);
 	if (opts && (opts->flags & CHR_QUEUE_CREATE) && chr_mkdirs(dir) < 0)
 		return chr_q_fail(w->err, &w->status, CHR_EX_SYS, errno, "%s: cannot create: %s",
-			     dir, strerror(errno));
+				  dir, strerror(errno));
 	if ((w->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		goto sys;
 	if ((w->lockfd = openat(w->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0666)) < 0)
@@ -272,19 +274,20 @@ int chr_queue_writer_open(struct chr_queue_writer *w, const char *dir,
 
 			if (c) {
 				chr_q_fail(w->err, &w->status, CHR_EX_SYS, EBUSY,
-				      "%s: queue is locked by another writer (pid %" PRIu64 ")",
-				      dir, c->writer_pid);
+					   "%s: queue is locked by another writer (pid %" PRIu64 ")",
+					   dir, c->writer_pid);
 				munmap(c, CTL_SIZE);
 			} else {
 				chr_q_fail(w->err, &w->status, CHR_EX_SYS, EBUSY,
-				      "%s: queue is locked by another writer", dir);
+					   "%s: queue is locked by another writer", dir);
 			}
 			goto out;
 		}
 		goto sys;
 	}
 	if (!(w->ctl = chr_q_ctl_map(w->dirfd, 1))) {
-		chr_q_fail(w->err, &w->status, CHR_EX_SYS, errno, "%s/control: %s", dir, strerror(errno));
+		chr_q_fail(w->err, &w->status, CHR_EX_SYS, errno, "%s/control: %s", dir,
+			   strerror(errno));
 		goto out;
 	}
 	w->ctl->writer_pid = (uint64_t)getpid();
@@ -315,7 +318,7 @@ int chr_queue_writer_open(struct chr_queue_writer *w, const char *dir,
 	if (a < 0) {
 		chr_q_seg_name(name, ids[n - 1].id);
 		chr_q_fail(w->err, &w->status, CHR_EX_DATA, EPROTO, "%s/%s: no segment has a valid header",
-		      dir, name);
+			   dir, name);
 		goto out;
 	}
 	w->id = ids[a].id;
@@ -358,7 +361,7 @@ int chr_queue_writer_open(struct chr_queue_writer *w, const char *dir,
 		uint64_t seq = h->base_seq + h->count;
 
 		if (!spare.base && chr_q_seg_create(w->dirfd, dir, w->seg_size, w->stride, w->id + 1,
-					      seq, &spare, w->err) < 0) {
+						    seq, &spare, w->err) < 0) {
 			w->status = CHR_EX_SYS;
 			goto out;
 		}
@@ -393,7 +396,7 @@ data:
 sys_seg:
 	chr_q_seg_name(name, w->id);
 	chr_q_fail(w->err, &w->status, errno == EPROTO ? CHR_EX_DATA : CHR_EX_SYS, errno,
-	      "%s/%s: %s", dir, name, errno == EPROTO ? "not a segment" : strerror(errno));
+		   "%s/%s: %s", dir, name, errno == EPROTO ? "not a segment" : strerror(errno));
 	goto out;
 sys:
 	chr_q_fail(w->err, &w->status, CHR_EX_SYS, errno, "%s: %s", dir, strerror(errno));
@@ -612,7 +615,7 @@ fail:
 
 		chr_q_seg_name(name, id);
 		return chr_q_fail(w->err, &w->status, CHR_EX_SYS, e, "%s/%s: cannot sync: %s", w->dir,
-			     name, strerror(e));
+				  name, strerror(e));
 	}
 }
 
