@@ -12,6 +12,7 @@ struct chr_def {
 void chr_defs_init(struct chr_defs *d)
 {
 	chr_tab_init(&d->tab, sizeof(struct chr_def));
+	d->unsent = 0;
 }
 
 void chr_defs_free(struct chr_defs *d)
@@ -25,6 +26,7 @@ int chr_defs_note(struct chr_defs *d, const struct chr_rec *def, int sent, struc
 {
 	size_t span = chr_rec_span(def->len);
 	struct chr_def *x;
+	int due;
 
 	if (def->venue == 0 && def->market == 0)
 		return 0;
@@ -33,6 +35,7 @@ int chr_defs_note(struct chr_defs *d, const struct chr_rec *def, int sent, struc
 	if (x->rec && x->sent && !sent && x->rec->len == def->len &&
 	    memcmp(chr_rec_payload(x->rec), chr_rec_payload(def), chr_rec_payload_len(def)) == 0)
 		return 0;
+	due = x->rec && !x->sent;
 	if (x->rec == NULL || chr_rec_span(x->rec->len) != span) {
 		struct chr_rec *copy = aligned_alloc(64, span);
 
@@ -42,19 +45,24 @@ int chr_defs_note(struct chr_defs *d, const struct chr_rec *def, int sent, struc
 		x->rec = copy;
 	}
 	memcpy(x->rec, def, span);
+	if (due && sent)
+		d->unsent--;
+	else if (!due && !sent)
+		d->unsent++;
 	x->sent = sent;
 	return 0;
 }
 
-const struct chr_rec *chr_defs_due(struct chr_defs *d, const struct chr_rec *rec)
+const struct chr_rec *chr_defs_find(struct chr_defs *d, const struct chr_rec *rec)
 {
 	struct chr_def *x;
 
-	if (d->tab.n == 0 || (rec->venue == 0 && rec->market == 0))
+	if (rec->venue == 0 && rec->market == 0)
 		return NULL;
 	x = chr_map_get(&d->tab.map, chr_map_key(rec->venue, rec->market));
 	if (x == NULL || x->rec == NULL || x->sent)
 		return NULL;
 	x->sent = 1;
+	d->unsent--;
 	return x->rec;
 }

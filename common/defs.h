@@ -11,6 +11,8 @@
 /* The latest DEFINE of each instrument, and whether it went out. */
 struct chr_defs {
 	struct chr_tab tab;	/* struct chr_def by (venue, market) */
+	size_t unsent;		/* instruments whose DEFINE is due: while 0,
+				 * chr_defs_due returns NULL at once */
 };
 
 /* No DEFINE kept. */
@@ -29,8 +31,16 @@ int chr_defs_note(struct chr_defs *d, const struct chr_rec *def, int sent, struc
 
 /* The DEFINE to write before rec, a record the program writes that is not
  * a DEFINE: its instrument's latest DEFINE when that has not gone out, else
- * NULL. It counts as gone out from now on. The record returned is d's, valid
- * until the next chr_defs_note of its instrument or chr_defs_free. */
-const struct chr_rec *chr_defs_due(struct chr_defs *d, const struct chr_rec *rec);
+ * NULL. It counts as gone out from now on. The record returned is d's,
+ * valid until the next chr_defs_note of its instrument or chr_defs_free.
+ * Call chr_defs_due, which looks only while some DEFINE is due. */
+const struct chr_rec *chr_defs_find(struct chr_defs *d, const struct chr_rec *rec);
+
+/* chr_defs_find, but NULL at once while no DEFINE is due: a program that
+ * writes every DEFINE it reads pays one test a record. */
+static inline const struct chr_rec *chr_defs_due(struct chr_defs *d, const struct chr_rec *rec)
+{
+	return d->unsent ? chr_defs_find(d, rec) : NULL;
+}
 
 #endif

@@ -50,6 +50,7 @@ int main(void)
 	got = chr_defs_due(&d, rec(0, CHR_TRADE, 1, 2, NULL));
 	CHECK(got != NULL && got != def && memcmp(got, def, chr_rec_span(def->len)) == 0);
 	CHECK(chr_defs_due(&d, rec(0, CHR_TRADE, 1, 2, NULL)) == NULL);
+	CHECK(d.unsent == 0);
 
 	/* the same DEFINE read again (a queue's repeat) is not due again */
 	CHECK(chr_defs_note(&d, rec(1, CHR_DEFINE, 1, 2, "A"), 0, &e) == 0);
@@ -66,6 +67,7 @@ int main(void)
 	/* the latest one not written counts, even after one written */
 	CHECK(chr_defs_note(&d, rec(1, CHR_DEFINE, 1, 5, "D"), 0, &e) == 0);
 	CHECK(chr_defs_note(&d, rec(1, CHR_DEFINE, 1, 5, "E"), 0, &e) == 0);
+	CHECK(d.unsent == 1);
 	got = chr_defs_due(&d, rec(0, CHR_TRADE, 1, 5, NULL));
 	CHECK(got != NULL && strcmp(((const struct chr_define *)chr_rec_payload(got))->symbol, "E") == 0);
 
@@ -82,7 +84,7 @@ int main(void)
 		ok &= got != NULL && got->market == m && got->venue == 7;
 		ok &= chr_defs_due(&d, rec(0, CHR_TRADE, 7, m, NULL)) == NULL;
 	}
-	CHECK(ok);
+	CHECK(ok && d.unsent == 0);
 	chr_defs_free(&d);
 	return unit_done("t-defs");
 }
