@@ -35,9 +35,14 @@ int chr_names_learn(struct chr_names *m, const struct chr_rec *rec)
 const struct chr_name_ent *chr_names_get(const struct chr_names *m, uint16_t venue,
 					 uint32_t market)
 {
-	if (venue == 0 && market == 0)
+	uint64_t key = chr_map_key(venue, market);
+
+	if (key == 0)
 		return NULL;
-	return chr_map_get(&m->tab.map, chr_map_key(venue, market));
+	/* most records are of the instrument named last */
+	if (m->tab.last && m->tab.last_key == key)
+		return m->tab.last;
+	return chr_map_get(&m->tab.map, key);
 }
 
 void chr_names_free(struct chr_names *m)
