@@ -233,7 +233,7 @@ static void test_names(void)
 	CHECK(chr_names_learn(&m, rec_at(3)) == 0);
 	CHECK_STR(chr_names_get(&m, VENUE_ID, MARKET_ID)->symbol, "TESTSYM");
 	CHECK(chr_names_get(&m, VENUE_ID, MARKET_ID + 1) == NULL);
-	CHECK(m.n == 1);
+	CHECK(m.tab.n == 1);
 	chr_names_free(&m);
 	CHECK_STR(chr_fmt_dec(buf, CHR_NULL, 3), "-");
 	CHECK_STR(chr_fmt_dec(buf, 618000, 1), "61800");
