@@ -1,5 +1,6 @@
 # test_helper.bash - loaded by every suite: assertions, the freshly built
-# programs first on PATH, the fixtures, and a scratch directory per test.
+# programs first on PATH, the fixtures, a scratch directory per test, and
+# the helpers that make and edit records.
 
 bats_require_minimum_version 1.5.0
 bats_load_library bats-support
@@ -17,6 +18,19 @@ T="timeout 60"
 
 setup() {
 	cd "$BATS_TEST_TMPDIR" || return 1
+}
+
+# gen stream|spec|rec|heartbeat|huge|seal ...: the test data generator,
+# test/gen/gen.c (`gen -h` says what each writes); make check builds it
+# before the suites run
+gen() {
+	"$BUILD/test/gen/gen" "$@"
+}
+
+# poke FILE OFFSET FORMAT: overwrite bytes of FILE at OFFSET with the
+# printf FORMAT
+poke() {
+	printf "$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 
 # drop FILE N TYPE: FILE without the N-th (0-based) record of TYPE
