@@ -5,19 +5,6 @@
 
 load test_helper
 
-# first N FILE: the first N records of FILE
-first() {
-	python3 - "$@" <<'EOF'
-import struct, sys
-n, data, pos = int(sys.argv[1]), open(sys.argv[2], "rb").read(), 0
-for _ in range(n):
-    if pos >= len(data):
-        break
-    pos += (struct.unpack_from("<I", data, pos)[0] + 63) // 64 * 64
-sys.stdout.buffer.write(data[:pos])
-EOF
-}
-
 R='R/{venue}/{symbol}/{stream}'
 BN=R/binance-futures/BTCUSDT
 BX=R/bitmex/XBTUSD

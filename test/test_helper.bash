@@ -54,6 +54,34 @@ sys.stdout.buffer.write(out)
 EOF
 }
 
+# first N FILE: the first N records of FILE
+first() {
+	python3 - "$@" <<'EOF'
+import struct, sys
+n, data, pos = int(sys.argv[1]), open(sys.argv[2], "rb").read(), 0
+for _ in range(n):
+    if pos >= len(data):
+        break
+    pos += (struct.unpack_from("<I", data, pos)[0] + 63) // 64 * 64
+sys.stdout.buffer.write(data[:pos])
+EOF
+}
+
+# pieces FILE K: FILE cut into K pieces at record boundaries, piece.00 on
+pieces() {
+	python3 - "$1" "$2" <<'EOF'
+import struct, sys
+data, pos, cuts = open(sys.argv[1], "rb").read(), 0, [0]
+while pos < len(data):
+    pos += (struct.unpack_from("<I", data, pos)[0] + 63) // 64 * 64
+    cuts.append(pos)
+n, k = len(cuts) - 1, int(sys.argv[2])
+for i in range(k):
+    a, b = cuts[n * i // k], cuts[n * (i + 1) // k]
+    open("piece.%02d" % i, "wb").write(data[a:b])
+EOF
+}
+
 # a test that failed while a process it started in the background ran
 # leaves none behind (a follower would run on for ever)
 teardown() {
