@@ -1,14 +1,16 @@
-/* io.c - framed record stream reader and writer. */
+/* io.c - framed record stream reader and writer: the reader's core
+ * (buffer, framing, checks, messages with byte offsets), its descriptor
+ * backend, and the buffered writer. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "io.h"
-#include "queue.h"
-#include "zsq.h"
+#include "queue.h"	/* the writer may append to a queue */
 
 #define CHR_IO_BUF (1u << 20)
 
@@ -17,257 +19,209 @@ static void *alloc64(size_t n)
 	return aligned_alloc(CHR_ALIGN, (n + CHR_ALIGN - 1) & ~(size_t)(CHR_ALIGN - 1));
 }
 
+int chr_reader_setup(struct chr_reader *r, const struct chr_reader_ops *ops, size_t cap,
+		     const char *name)
+{
+	memset(r, 0, sizeof *r);
+	r->ops = ops;
+	r->fd = -1;
+	r->name = name;
+	r->cap = cap;
+	if (cap && !(r->buf = alloc64(cap)))
+		return -1;
+	return 0;
+}
+
+int chr_reader_fail(struct chr_reader *r, int status, uint64_t off, const char *what)
+{
+	return chr_err_set(&r->e, status, "%s: byte %" PRIu64 ": %s", r->name, off, what);
+}
+
+int chr_reader_room(struct chr_reader *r, size_t n)
+{
+	size_t have = r->hi - r->lo;
+
+	if (r->cap - r->lo >= n)
+		return 0;
+	if (r->cap < n) {
+		size_t cap = r->cap ? r->cap : CHR_IO_BUF;
+		unsigned char *nb;
+
+		while (cap < n)
+			cap *= 2;
+		nb = alloc64(cap);
+		if (nb == NULL)
+			return chr_reader_fail(r, CHR_EX_SYS, r->off, strerror(ENOMEM));
+		if (have)
+			memcpy(nb, r->buf + r->lo, have);
+		free(r->buf);
+		r->buf = nb;
+		r->cap = cap;
+	} else {
+		memmove(r->buf, r->buf + r->lo, have);
+	}
+	r->hi = have;
+	r->lo = 0;
+	return 0;
+}
+
+/* The descriptor backend: read(2) into the buffer, as much as fits. */
+static int fd_fill(struct chr_reader *r, size_t need)
+{
+	ssize_t k;
+
+	if (chr_reader_room(r, need) < 0)
+		return -1;
+	k = chr_read(r->fd, r->buf + r->hi, r->cap - r->hi);
+	if (k < 0)
+		return chr_reader_fail(r, CHR_EX_SYS, r->off, strerror(errno));
+	if (k == 0) {
+		r->eof = 1;
+		return 0;
+	}
+	r->hi += (size_t)k;
+	return 1;
+}
+
+static void fd_close(struct chr_reader *r)
+{
+	close(r->fd);
+}
+
+static const struct chr_reader_ops fd_ops = {
+	.fill = fd_fill,
+	.close = fd_close,
+	.blocks = 1,
+};
+
 int chr_reader_init(struct chr_reader *r, int fd, const char *name)
 {
-	memset(r, 0, sizeof *r);
-	r->fd = fd;
-	r->name = name;
-	r->cap = CHR_IO_BUF;
-	r->buf = alloc64(r->cap);
+	int k = chr_reader_setup(r, &fd_ops, CHR_IO_BUF, name);
+
+	r->fd = fd;	/* closed by chr_reader_free when owned, even then */
+	if (k < 0)
+		return -1;
 	chr_pipe_grow(fd);
-	return r->buf ? 0 : -1;
-}
-
-void chr_reader_init_queue(struct chr_reader *r, struct chr_queue_reader *q, const char *name,
-			   int follow)
-{
-	memset(r, 0, sizeof *r);
-	r->fd = -1;
-	r->name = name;
-	r->q = q;
-	r->follow = follow;
-}
-
-int chr_reader_init_zsq(struct chr_reader *r, struct chr_zsq *z, size_t first_frame,
-			const char *name)
-{
-	size_t n;
-	const struct chr_zsq_frame *f = chr_zsq_frames(z, &n);
-
-	memset(r, 0, sizeof *r);
-	r->fd = -1;
-	r->name = name;
-	if (first_frame > n) {
-		errno = EINVAL;
-		return -1;
-	}
-	r->z = z;
-	r->zframe = first_frame;
-	r->off = first_frame < n ? f[first_frame].uoff : chr_zsq_size(z);
-	r->cap = CHR_IO_BUF;
-	r->buf = alloc64(r->cap);
-	return r->buf ? 0 : -1;
-}
-
-int chr_reader_init_zsq_data(struct chr_reader *r, struct chr_zsq *z, size_t frame,
-			     const void *data, size_t len, size_t skip, const char *name)
-{
-	size_t n;
-	const struct chr_zsq_frame *f = chr_zsq_frames(z, &n);
-
-	if (frame >= n || len > f[frame].usize || skip > len || skip % 64 || len % 64) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (chr_reader_init_zsq(r, z, len == f[frame].usize ? frame + 1 : n, name) < 0)
-		return -1;
-	if (r->cap < len) {
-		free(r->buf);
-		r->cap = len;
-		if (!(r->buf = alloc64(r->cap)))
-			return -1;
-	}
-	memcpy(r->buf, data, len);
-	r->lo = skip;
-	r->hi = len;
-	r->off = f[frame].uoff + skip;
 	return 0;
 }
 
 void chr_reader_free(struct chr_reader *r)
 {
+	if (r->own && r->ops && r->ops->close)
+		r->ops->close(r);
+	r->own = 0;
 	free(r->buf);
 	r->buf = NULL;
 }
 
-static int fail(struct chr_reader *r, int status, uint64_t off, const char *what)
+void chr_reader_set_flush(struct chr_reader *r, int (*flush)(void *), void *arg)
 {
-	r->status = status;
-	snprintf(r->err, sizeof r->err, "%s: byte %" PRIu64 ": %s", r->name, off, what);
-	return -1;
-}
-
-/* Decompress frames after buf[lo..hi) until need bytes are there (a frame
- * holds whole records: one is enough unless the data is corrupt). Returns
- * as fill, or -2 with r->err and r->status set by chr_zsq_read. */
-static int fill_zsq(struct chr_reader *r, size_t need)
-{
-	size_t n;
-	const struct chr_zsq_frame *f = chr_zsq_frames(r->z, &n);
-
-	while (r->hi - r->lo < need) {
-		size_t have = r->hi - r->lo, usize;
-
-		if (r->zframe >= n) {
-			r->eof = 1;
-			return 0;
-		}
-		usize = (size_t)f[r->zframe].usize;
-		if (r->cap - r->hi < usize) {
-			/* lo stays a multiple of 64, so records stay aligned */
-			if (r->cap < have + usize) {
-				size_t cap = r->cap;
-				unsigned char *nb;
-
-				while (cap < have + usize)
-					cap *= 2;
-				nb = alloc64(cap);
-				if (nb == NULL) {
-					errno = ENOMEM;
-					return -1;
-				}
-				memcpy(nb, r->buf + r->lo, have);
-				free(r->buf);
-				r->buf = nb;
-				r->cap = cap;
-			} else {
-				memmove(r->buf, r->buf + r->lo, have);
-			}
-			r->hi = have;
-			r->lo = 0;
-		}
-		if (chr_zsq_read(r->z, r->zframe, r->buf + r->hi, r->err, sizeof r->err,
-				 &r->status) < 0)
-			return -2;
-		r->hi += usize;
-		r->zframe++;
-	}
-	return 1;
+	r->flush = flush;
+	r->flush_arg = arg;
 }
 
 /* Make at least need bytes available at buf[lo]. Returns 1 when they are,
- * 0 at EOF before them, -1 on a read error (errno), -2 on an error that
- * r->err says already. */
+ * 0 at EOF before them, -1 with r->e set. */
 static int fill(struct chr_reader *r, size_t need)
 {
-	if (r->z)
-		return fill_zsq(r, need);
 	while (r->hi - r->lo < need) {
-		ssize_t k;
+		int k;
 
 		if (r->eof)
 			return 0;
-		if (r->cap - r->lo < need) {
-			/* lo stays a multiple of 64, so records stay aligned */
-			if (r->cap < need) {
-				size_t cap = r->cap;
-				unsigned char *nb;
-
-				while (cap < need)
-					cap *= 2;
-				nb = alloc64(cap);
-				if (nb == NULL) {
-					errno = ENOMEM;
-					return -1;
-				}
-				memcpy(nb, r->buf + r->lo, r->hi - r->lo);
-				free(r->buf);
-				r->buf = nb;
-				r->cap = cap;
-			} else {
-				memmove(r->buf, r->buf + r->lo, r->hi - r->lo);
-			}
-			r->hi -= r->lo;
-			r->lo = 0;
-		}
-		if (r->flush && chr_writer_flush(r->flush) < 0) {
-			errno = r->flush->err;
-			return -1;
-		}
-		k = chr_read(r->fd, r->buf + r->hi, r->cap - r->hi);
-		if (k < 0)
-			return -1;
-		if (k == 0)
-			r->eof = 1;
-		r->hi += (size_t)k;
+		if (r->flush && r->ops->blocks)
+			r->flush(r->flush_arg);
+		if ((k = r->ops->fill(r, need)) <= 0)
+			return k;
 	}
 	return 1;
-}
-
-static int queue_next(struct chr_reader *r, const struct chr_rec **rec)
-{
-	int k = chr_queue_next(r->q, rec);
-
-	if (k > 0) {
-		r->rec_off = r->q->pos - chr_rec_span((*rec)->len);
-		return 1;
-	}
-	if (k < 0) {
-		r->status = r->q->status;
-		snprintf(r->err, sizeof r->err, "%s", r->q->err);
-		return -1;
-	}
-	return r->follow ? 2 : 0;
 }
 
 int chr_reader_next(struct chr_reader *r, const struct chr_rec **rec)
 {
-	if (r->q)
-		return queue_next(r, rec);
+	if (r->ops->next)
+		return r->ops->next(r, rec);
 	for (;;) {
 		const struct chr_rec *h;
 		const char *bad;
 		size_t span;
 		int k;
 
-		/* no byte at all is a clean EOF; part of a header is not */
-		k = fill(r, 1);
-		if (k == 0)
-			return 0;
-		if (k > 0)
-			k = fill(r, CHR_HDR_SIZE);
-		if (k == -2)
-			return -1;
-		if (k < 0)
-			return fail(r, CHR_EX_SYS, r->off, strerror(errno));
-		if (k == 0)
-			return fail(r, CHR_EX_DATA, r->off, "truncated record header");
+		if (r->hi - r->lo < CHR_HDR_SIZE) {
+			/* no byte at all is a clean EOF; part of a header is not */
+			k = fill(r, 1);
+			if (k == 0)
+				return 0;
+			if (k > 0)
+				k = fill(r, CHR_HDR_SIZE);
+			if (k < 0)
+				return -1;
+			if (k == 0)
+				return chr_reader_fail(r, CHR_EX_DATA, r->off, "truncated record header");
+		}
 		h = (const struct chr_rec *)(r->buf + r->lo);
 		if (h->len == CHR_SEG_MAGIC) {
 			bad = chr_seg_check((const struct chr_seg *)h);
 			if (bad)
-				return fail(r, CHR_EX_DATA, r->off, bad);
+				return chr_reader_fail(r, CHR_EX_DATA, r->off, bad);
 			r->lo += CHR_HDR_SIZE;
 			r->off += CHR_HDR_SIZE;
 			continue;
 		}
 		if (h->len == 0xFD2FB528u)	/* a zstd frame's magic */
-			return fail(r, CHR_EX_DATA, r->off, "zstd-compressed data (give a compressed "
-				    "segment by its path, or decompress it with zstd -d)");
+			return chr_reader_fail(r, CHR_EX_DATA, r->off, "zstd-compressed data (give a "
+					       "compressed segment by its path, or decompress it "
+					       "with zstd -d)");
 		if (h->len < CHR_HDR_SIZE)
-			return fail(r, CHR_EX_DATA, r->off, h->len == 0 ?
-				    "record length 0 (unwritten space, or not a record stream)" :
-				    "record length below 64");
+			return chr_reader_fail(r, CHR_EX_DATA, r->off, h->len == 0 ?
+					       "record length 0 (unwritten space, or not a record "
+					       "stream)" : "record length below 64");
 		if (h->len > CHR_REC_MAX)
-			return fail(r, CHR_EX_DATA, r->off, "record length above 16 MiB");
+			return chr_reader_fail(r, CHR_EX_DATA, r->off, "record length above 16 MiB");
 		span = chr_rec_span(h->len);
-		k = fill(r, span);
-		if (k == -2)
-			return -1;
-		if (k < 0)
-			return fail(r, CHR_EX_SYS, r->off, strerror(errno));
-		if (k == 0)
-			return fail(r, CHR_EX_DATA, r->off, "truncated record");
-		h = (const struct chr_rec *)(r->buf + r->lo);
+		if (r->hi - r->lo < span) {
+			k = fill(r, span);
+			if (k < 0)
+				return -1;
+			if (k == 0)
+				return chr_reader_fail(r, CHR_EX_DATA, r->off, "truncated record");
+			h = (const struct chr_rec *)(r->buf + r->lo);
+		}
 		bad = chr_rec_check(h);
 		if (bad)
-			return fail(r, CHR_EX_DATA, r->off, bad);
+			return chr_reader_fail(r, CHR_EX_DATA, r->off, bad);
 		r->rec_off = r->off;
 		r->lo += span;
 		r->off += span;
 		*rec = h;
 		return 1;
 	}
+}
+
+int chr_reader_may_block(const struct chr_reader *r)
+{
+	const struct chr_rec *h;
+
+	if (r->ops->next)
+		return r->ops->ready && !r->ops->ready(r);
+	if (r->eof || !r->ops->blocks)
+		return 0;
+	if (r->hi - r->lo < CHR_HDR_SIZE)
+		return 1;
+	h = (const struct chr_rec *)(r->buf + r->lo);
+	if (h->len == CHR_SEG_MAGIC)
+		return r->hi - r->lo < 2 * CHR_HDR_SIZE;
+	return h->len >= CHR_HDR_SIZE && h->len <= CHR_REC_MAX &&
+		r->hi - r->lo < chr_rec_span(h->len);
+}
+
+int chr_reader_wait(struct chr_reader *r, int timeout_ms)
+{
+	if (!r->ops->wait)
+		return 1;
+	if (r->flush)
+		r->flush(r->flush_arg);
+	return r->ops->wait(r, timeout_ms);
 }
 
 int chr_writer_init(struct chr_writer *w, int fd, const char *name, size_t cap)
@@ -300,6 +254,11 @@ int chr_writer_flush(struct chr_writer *w)
 	w->off += w->n;
 	w->n = 0;
 	return 0;
+}
+
+int chr_writer_flush_fn(void *w)
+{
+	return chr_writer_flush(w);
 }
 
 int chr_writer_close(struct chr_writer *w)

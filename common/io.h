@@ -1,56 +1,93 @@
-/* io.h - the framed record stream over file descriptors: a block reader
- * that hands out records in place, and a buffered writer. */
+/* io.h - the framed record stream: a reader that checks records and hands
+ * them out from a buffer that its backend fills (a descriptor here, a queue
+ * in ioqueue.c, a compressed segment in zsq.c), and a buffered writer. */
 #ifndef CHR_IO_H
 #define CHR_IO_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
 #include "rec.h"
 
 struct chr_writer;
 struct chr_queue_reader;
 struct chr_queue_writer;
 struct chr_zsq;
+struct chr_reader;
+
+/* A reader's backend, as Redis's rio: how bytes or records come in. A
+ * buffered backend has fill, and the reader frames and checks what it
+ * brings; a backend that hands out checked records in place (a queue) has
+ * next instead. Only a refill, or such a next, goes through the table. */
+struct chr_reader_ops {
+	/* Append bytes at buf[hi..): there are fewer than need at buf[lo..hi)
+	 * (chr_reader_room makes space). Returns 1 when it added some, 0 at
+	 * the end of the input (r->eof set), -1 with r->e set. */
+	int (*fill)(struct chr_reader *r, size_t need);
+	/* The next record: returns as chr_reader_next. */
+	int (*next)(struct chr_reader *r, const struct chr_rec **rec);
+	/* 1 when next has something to do without waiting (NULL: always). */
+	int (*ready)(const struct chr_reader *r);
+	/* Wait at most timeout_ms for more: returns 1 when there may be
+	 * some, 0 on timeout (NULL: returns 1 at once). */
+	int (*wait)(struct chr_reader *r, int timeout_ms);
+	/* Close what the reader was given (r->in), when it owns it. */
+	void (*close)(struct chr_reader *r);
+	int blocks;		/* a fill may block (a pipe, a terminal) */
+};
 
 struct chr_reader {
-	int fd;
+	const struct chr_reader_ops *ops;
+	void *in;		/* the backend's input: a queue reader, a chr_zsq */
+	int fd;			/* the descriptor backend's, else -1 */
+	int own;		/* chr_reader_free closes the input (fd or in) */
+	size_t next_frame;	/* a compressed segment: its next frame */
+	int follow;		/* a queue: its end is not EOF, next returns 2 */
 	const char *name;	/* for messages: a path, or "stdin" */
 	unsigned char *buf;	/* 64-byte aligned */
 	size_t cap, lo, hi;	/* buf[lo..hi) is unread data */
 	uint64_t off;		/* stream offset of buf[lo] */
 	uint64_t rec_off;	/* stream offset of the last record returned */
 	int eof;
-	struct chr_writer *flush;	/* if set, flushed before each blocking read */
-	struct chr_queue_reader *q;	/* reading a queue instead of fd */
-	int follow;		/* a queue's end is not EOF: next returns 2 */
-	struct chr_zsq *z;	/* reading a compressed segment instead of fd */
-	size_t zframe;		/* its next frame to decompress */
-	int status;		/* after -1: CHR_EX_DATA or CHR_EX_SYS */
-	char err[512];		/* after -1: "name: byte N: what is wrong" */
+	int (*flush)(void *);	/* chr_reader_set_flush */
+	void *flush_arg;
+	/* after -1: e.status is CHR_EX_DATA or CHR_EX_SYS, e.msg "name: byte
+	 * N: what is wrong"; status and err are the same bytes by their
+	 * older names */
+	union {
+		struct chr_err e;
+		struct {
+			int status;
+			char err[CHR_ERR_MAX];
+		};
+	};
 };
 
 /* Start reading records from fd; name is kept (not copied) for messages.
- * Returns 0, or -1 when out of memory. The fd stays the caller's. A filter
- * sets r->flush to its output writer, so that what it has written leaves
- * before it waits for more input and a pipeline never stalls. */
+ * Returns 0, or -1 when out of memory. The fd stays the caller's (unless
+ * it sets r->own). */
 int chr_reader_init(struct chr_reader *r, int fd, const char *name);
 
 /* Read the records of a queue reader q instead (positioned by the caller;
- * still the caller's to close). At the queue's end chr_reader_next returns
- * 0 (EOF), or with follow 2: nothing yet (chr_queue_wait, then again). */
+ * still the caller's to close unless it sets r->own: then
+ * chr_reader_free closes and frees it). At the queue's end chr_reader_next
+ * returns 0 (EOF), or with follow 2: nothing yet (chr_reader_wait, then
+ * again). Records are handed out in place, in the queue's mapping. Defined
+ * in ioqueue.c. */
 void chr_reader_init_queue(struct chr_reader *r, struct chr_queue_reader *q, const char *name,
 			   int follow);
 
 /* Read the records of the compressed segment z (zsq.h; still the caller's
- * to close) from its frame first_frame on, decompressing a frame at a time
- * into the buffer: frame 0 begins with the segment header (checked and
- * skipped as in a stream), a later frame with a record (chr_zsq_snapshot_at
- * finds one to start a book at). Byte offsets in messages are offsets in
- * the segment (what `zstd -d` gives); a frame that does not decompress is
- * reported with its offset in the compressed file. first_frame equal to
- * the number of frames reads nothing. Returns 0, or -1 when out of memory
- * or first_frame is past the last frame (errno EINVAL). */
+ * to close unless it sets r->own) from its frame first_frame on,
+ * decompressing a frame at a time into the buffer: frame 0 begins with the
+ * segment header (checked and skipped as in a stream), a later frame with
+ * a record (chr_zsq_snapshot_at finds one to start a book at). Byte
+ * offsets in messages are offsets in the segment (what `zstd -d` gives); a
+ * frame that does not decompress is reported with its offset in the
+ * compressed file. first_frame equal to the number of frames reads
+ * nothing. Returns 0, or -1 when out of memory or first_frame is past the
+ * last frame (errno EINVAL). Defined in zsq.c. */
 int chr_reader_init_zsq(struct chr_reader *r, struct chr_zsq *z, size_t first_frame,
 			const char *name);
 
@@ -62,15 +99,51 @@ int chr_reader_init_zsq(struct chr_reader *r, struct chr_zsq *z, size_t first_fr
  * chr_reader_init_zsq. */
 int chr_reader_init_zsq_data(struct chr_reader *r, struct chr_zsq *z, size_t frame,
 			     const void *data, size_t len, size_t skip, const char *name);
+
+/* Free the buffer, and close the input when the reader owns it. */
 void chr_reader_free(struct chr_reader *r);
 
 /* Next record, checked (length, version, CRC, payload layout). Segment
  * headers between records are validated and skipped. Returns 1 and sets
  * *rec to the record, valid until the next call; 0 at a clean EOF (at a
- * record boundary); -1 on error with r->err and r->status set: a
- * truncated, oversized or corrupt record is CHR_EX_DATA and names the
- * byte offset of the record; a read error is CHR_EX_SYS. */
+ * record boundary); 2 when following a queue that has nothing new yet;
+ * -1 on error with r->e set: a truncated, oversized or corrupt record is
+ * CHR_EX_DATA and names the byte offset of the record; a read error is
+ * CHR_EX_SYS. */
 int chr_reader_next(struct chr_reader *r, const struct chr_rec **rec);
+
+/* The flush-before-block rule, kept here once: with flush set, the reader
+ * calls flush(arg) before each read that may block (a descriptor's read
+ * when the next record is not wholly buffered) and before each wait for a
+ * followed queue, so that what a filter has written leaves before it waits
+ * and a pipeline never stalls. flush's result is not looked at: an output
+ * keeps its own error (a chr_writer's w->err) for the program to report at
+ * its next write. For a chr_writer, pass chr_writer_flush_fn and it. */
+void chr_reader_set_flush(struct chr_reader *r, int (*flush)(void *), void *arg);
+
+/* 1 when the next chr_reader_next may block on input, or find nothing new
+ * in a followed queue (the next record is not wholly buffered), else 0. */
+int chr_reader_may_block(const struct chr_reader *r);
+
+/* Following a queue after a 2: flush (chr_reader_set_flush), then wait
+ * until it may have more, for at most timeout_ms. Returns 1 when there
+ * may be more, 0 on timeout; 1 at once for a backend that never waits. */
+int chr_reader_wait(struct chr_reader *r, int timeout_ms);
+
+/* For backends. Make room for n bytes from buf[lo] on, moving buf[lo..hi)
+ * to the start or into a larger buffer (lo stays a multiple of 64, so
+ * records stay aligned). Returns 0, or -1 with r->e set (out of memory). */
+int chr_reader_room(struct chr_reader *r, size_t n);
+
+/* For backends: fill r->e with "name: byte off: what" and status.
+ * Returns -1. */
+int chr_reader_fail(struct chr_reader *r, int status, uint64_t off, const char *what);
+
+/* A reader's buffer of cap bytes (64-byte aligned), its other fields
+ * zeroed, fd -1: what a backend's init starts with. Returns 0, or -1 when
+ * out of memory. */
+int chr_reader_setup(struct chr_reader *r, const struct chr_reader_ops *ops, size_t cap,
+		     const char *name);
 
 struct chr_writer {
 	int fd;
@@ -113,5 +186,8 @@ int chr_writer_put(struct chr_writer *w, const struct chr_rec *rec);
 
 /* Write out everything buffered. Returns 0, or -1 with w->err (errno). */
 int chr_writer_flush(struct chr_writer *w);
+
+/* chr_writer_flush(w) for chr_reader_set_flush and its likes. */
+int chr_writer_flush_fn(void *w);
 
 #endif

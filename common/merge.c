@@ -48,7 +48,7 @@ int chr_merge_open(struct chr_merge *m, char *const *paths, size_t n,
 		struct chr_source *s = &m->s[i];
 
 		if ((n ? chr_source_add_path(s, paths[i]) : chr_source_add_fd(s, 0, "stdin")) < 0) {
-			chr_err_set(e, s->status, "%s", s->err);
+			*e = s->e;
 			chr_merge_free(m);
 			return -1;
 		}
@@ -90,6 +90,12 @@ int chr_merge_next(struct chr_merge *m, const struct chr_rec **rec)
 	m->last = best;
 	*rec = m->head[best];
 	return 1;
+}
+
+void chr_merge_set_flush(struct chr_merge *m, int (*flush)(void *), void *arg)
+{
+	for (size_t i = 0; i < m->n; i++)
+		chr_source_set_flush(&m->s[i], flush, arg);
 }
 
 int chr_merge_may_block(const struct chr_merge *m)

@@ -37,14 +37,24 @@ int chr_merge_open(struct chr_merge *m, char *const *paths, size_t n,
  * the earliest of the next records there are. Returns as chr_source_next:
  * 1 (*rec valid until the next call, m->last its source), 0 at the end of
  * all, 2 when followed queues have nothing yet (chr_merge_wait), -1 with
- * m->failed (its status and err say what). */
+ * m->failed the index of the source that failed (m->s[m->failed].e says
+ * what). */
 int chr_merge_next(struct chr_merge *m, const struct chr_rec **rec);
 
-/* 1 when the next chr_merge_next may block on input: flush output first. */
+/* Flush before block (chr_reader_set_flush) for every source: flush(arg)
+ * is called before each read that may block and before each wait for a
+ * followed queue, so that output leaves before the program waits for
+ * input. Set it before the first chr_merge_next; then chr_merge_may_block
+ * need not be asked. */
+void chr_merge_set_flush(struct chr_merge *m, int (*flush)(void *), void *arg);
+
+/* 1 when the next chr_merge_next may block on input: what a program that
+ * did not set chr_merge_set_flush flushes its output on. */
 int chr_merge_may_block(const struct chr_merge *m);
 
-/* After 2: wait for a followed queue that had nothing (briefly when there
- * are several sources, so that each is looked at). */
+/* After 2: flush (chr_merge_set_flush), then wait for a followed queue that
+ * had nothing (briefly when there are several sources, so that each is
+ * looked at). */
 void chr_merge_wait(struct chr_merge *m);
 
 #endif

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,12 +16,12 @@
 #include "fmt.h"
 #include "path.h"
 #include "queue.h"
+#include "snap.h"
 #include "source.h"
 #include "tier.h"
 #include "tm.h"
 #include "zsq.h"
 
-#define DAY_NS (86400 * (int64_t)1000000000)
 
 void chr_select_init(struct chr_select *sel)
 {
@@ -111,27 +110,18 @@ void chr_source_init(struct chr_source *s, const struct chr_select *sel)
 {
 	memset(s, 0, sizeof *s);
 	s->sel = sel;
-	s->fd = -1;
 	s->from_seq = UINT64_MAX;
+	chr_tab_init(&s->seen, sizeof(uint32_t));
 }
 
 static void close_cur(struct chr_source *s)
 {
 	if (s->open)
 		chr_reader_free(&s->rd);
-	if (s->fd >= 0)
-		close(s->fd);
-	if (s->q) {
-		chr_queue_reader_close(s->q);
-		free(s->q);
-		s->q = NULL;
-	}
-	chr_zsq_close(s->z);
-	s->z = NULL;
 	s->open = 0;
-	s->fd = -1;
 	s->limit = 0;
 	s->defs_only = 0;
+	s->repeats = 0;
 }
 
 void chr_source_free(struct chr_source *s)
@@ -143,11 +133,10 @@ void chr_source_free(struct chr_source *s)
 		free(s->in[i].zdata);
 	}
 	free(s->in);
-	free(s->seen);
 	s->in = NULL;
-	s->seen = NULL;
 	s->n = s->cap = s->cur = 0;
-	s->nseen = s->seen_cap = 0;
+	chr_tab_free(&s->seen);
+	chr_tab_init(&s->seen, sizeof(uint32_t));
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -156,9 +145,9 @@ static int fail(struct chr_source *s, int status, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(s->err, sizeof s->err, fmt, ap);
+	vsnprintf(s->e.msg, sizeof s->e.msg, fmt, ap);
 	va_end(ap);
-	s->status = status;
+	s->e.status = status;
 	return -1;
 }
 
@@ -347,193 +336,38 @@ int chr_source_add_path(struct chr_source *s, const char *path)
 	return add(s, CHR_IN_FILE, path, -1, 0);
 }
 
-int chr_source_add_zsq(struct chr_source *s, const char *path, size_t frame)
-{
-	if (add(s, CHR_IN_FILE, path, -1, 0) < 0)
-		return -1;
-	s->in[s->n - 1].frame = frame;
-	return 0;
-}
-
-/* The search for the last snapshot at or before a time in a segment: the
- * records are walked in order, buffer by buffer (a plain segment's mapping,
- * or a compressed segment's frames). A snapshot counts when it starts an
- * event, as the frames of compressed segments are flagged (docs/format.md). */
-struct snap_walk {
-	int64_t ts;		/* at or before this */
-	int starts;		/* the next record starts an event */
-	int found;
-	uint64_t off;		/* of the snapshot found (segment offset) */
-	size_t frame;		/* the frame holding it (compressed) */
-};
-
-/* Walk the records of buf[at..n), buf[0] being segment offset base. Returns
- * 1 when a record after w->ts (or a bad one) ends the walk, else 0. */
-static int walk(struct snap_walk *w, const unsigned char *buf, size_t at, size_t n,
-		uint64_t base, size_t frame)
-{
-	while (at + CHR_HDR_SIZE <= n) {
-		const struct chr_rec *r = (const void *)(buf + at);
-
-		if (r->len < CHR_HDR_SIZE || r->len > n - at || r->ts > w->ts)
-			return 1;
-		if (!(r->flags & CHR_F_REPEAT)) {
-			if (r->type == CHR_BOOK_SNAPSHOT && w->starts) {
-				w->found = 1;
-				w->off = base + at;
-				w->frame = frame;
-			}
-			w->starts = (r->flags & CHR_F_LAST) || r->type == CHR_DEFINE;
-		}
-		at += chr_rec_span(r->len);
-	}
-	return 0;
-}
-
-/* A plain segment: a walk over its mapping (the record headers only). */
-static int plain_snapshot_at(struct chr_source *s, struct chr_input *in, int fd,
-			     struct snap_walk *w)
-{
-	struct chr_seg h;
-	unsigned char *m;
-
-	if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || h.magic != CHR_SEG_MAGIC ||
-	    chr_seg_check(&h) != NULL || !(h.flags & CHR_SEG_SEALED) || h.count == 0 ||
-	    h.ts_min > w->ts)
-		return 0;	/* not valid: the reader says why */
-	m = mmap(NULL, h.end, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (m == MAP_FAILED)
-		return fail(s, CHR_EX_SYS, "cannot map '%s': %s", in->shown, strerror(errno));
-	walk(w, m, sizeof h, h.end, 0, 0);
-	munmap(m, h.end);
-	in->off = w->off;
-	return w->found;
-}
-
-/* A compressed segment: from the last frame that its seek table flags as
- * starting with a snapshot at or before w->ts (else its first frame),
- * frames are decompressed and walked up to w->ts. */
-static int zsq_snapshot_at(struct chr_source *s, struct chr_input *in, struct snap_walk *w)
-{
-	char err[sizeof s->err];
-	const struct chr_zsq_frame *f;
-	unsigned char *buf = NULL, *keep = NULL;
-	struct chr_zsq *z;
-	size_t n, cap = 0;
-	long i;
-	int status = 0, rc = 0, k;
-
-	if (!(z = chr_zsq_open(in->path, err, sizeof err, &status)))
-		return fail(s, status, "%s", err);
-	f = chr_zsq_frames(z, &n);
-	if (chr_zsq_seg(z)->count == 0 || chr_zsq_seg(z)->ts_min > w->ts)
-		goto out;
-	i = chr_zsq_snapshot_at(z, w->ts);
-	w->starts = i >= 0;
-	for (i = i < 0 ? 0 : i; (size_t)i < n && f[i].first_ts <= w->ts; i++) {
-		if (f[i].usize > cap) {
-			free(buf);
-			cap = f[i].usize;
-			if (!(buf = malloc(cap))) {
-				rc = fail(s, CHR_EX_SYS, "out of memory");
-				goto out;
-			}
-		}
-		if (chr_zsq_read(z, (size_t)i, buf, err, sizeof err, &status) < 0) {
-			rc = fail(s, status, "%s", err);
-			goto out;
-		}
-		k = walk(w, buf, f[i].uoff ? 0 : sizeof(struct chr_seg), f[i].usize, f[i].uoff,
-			 (size_t)i);
-		if (w->found && w->frame == (size_t)i) {
-			/* the reader starts with this frame: keep it */
-			free(keep);
-			keep = buf;
-			buf = NULL;
-			cap = 0;
-		}
-		if (k)
-			break;
-	}
-	if ((rc = w->found)) {
-		in->frame = w->frame;
-		in->off = w->off;
-		in->zdata = keep;
-		in->zlen = f[w->frame].usize;
-		keep = NULL;
-	}
-out:
-	free(keep);
-	free(buf);
-	chr_zsq_close(z);
-	return rc;
-}
-
 /* Find in in, a segment of an archive partition, the last snapshot at or
- * before ts that starts an event: its offset (and frame). Returns 1 when
+ * before ts that starts an event, and start in there. Returns 1 when
  * found, 0 when not, -1 on error. */
 static int snapshot_at(struct chr_source *s, struct chr_input *in, int64_t ts)
 {
-	struct snap_walk w = { .ts = ts };
-	int fd = open(in->path, O_RDONLY | O_CLOEXEC), k;
+	struct chr_snap at;
+	int k = chr_snap_find(in->path, in->shown, ts, &at, &s->e);
 
-	if (fd < 0)
-		return fail(s, CHR_EX_SYS, "cannot open '%s': %s", in->shown, strerror(errno));
-	k = chr_zsq_is_zstd(fd) ? zsq_snapshot_at(s, in, &w) : plain_snapshot_at(s, in, fd, &w);
-	close(fd);
+	if (k > 0) {
+		in->frame = at.frame;
+		in->off = at.off;
+		in->zdata = at.data;
+		in->zlen = at.len;
+	}
 	return k;
 }
 
-/* in, a compressed segment read for its leading DEFINE records only: the
- * first 64 KiB of its first frame usually hold them and the record after,
- * so that much is decompressed now (into in->zdata) rather than the whole
- * frame when it is read. Returns 0 (also when the prefix is not enough, or
- * in is plain), or -1. */
+/* in, a segment read for its leading DEFINE records only: a compressed
+ * one's prefix that holds them is decompressed now (chr_snap_defs_prefix).
+ * Returns 0, or -1. */
 static int defs_prefix(struct chr_source *s, struct chr_input *in)
 {
-	char err[sizeof s->err];
-	unsigned char *buf = NULL;
-	struct chr_zsq *z;
-	size_t at = sizeof(struct chr_seg), n = 64u << 10, nf;
-	int status = 0, fd = open(in->path, O_RDONLY | O_CLOEXEC), zst;
+	struct chr_snap at;
+	int k = chr_snap_defs_prefix(in->path, in->shown, &at, &s->e);
 
-	if (fd < 0)
-		return fail(s, CHR_EX_SYS, "cannot open '%s': %s", in->shown, strerror(errno));
-	zst = chr_zsq_is_zstd(fd);
-	close(fd);
-	if (!zst)
-		return 0;
-	if (!(z = chr_zsq_open(in->path, err, sizeof err, &status)))
-		return fail(s, status, "%s", err);
-	if (chr_zsq_frames(z, &nf)[0].usize < n)
-		n = chr_zsq_frames(z, &nf)[0].usize;
-	if (!(buf = malloc(n))) {
-		chr_zsq_close(z);
-		return fail(s, CHR_EX_SYS, "out of memory");
+	if (k > 0) {
+		in->zdata = at.data;
+		in->zlen = at.len;
+		in->frame = at.frame;
+		in->off = at.off;
 	}
-	if (chr_zsq_read_some(z, 0, buf, n, err, sizeof err, &status) < 0) {
-		free(buf);
-		chr_zsq_close(z);
-		return fail(s, status, "%s", err);
-	}
-	chr_zsq_close(z);
-	/* up to and with the first record that is not a DEFINE */
-	while (at + CHR_HDR_SIZE <= n) {
-		const struct chr_rec *r = (const void *)(buf + at);
-
-		if (r->len < CHR_HDR_SIZE || chr_rec_span(r->len) > n - at)
-			break;
-		at += chr_rec_span(r->len);
-		if (r->type != CHR_DEFINE) {
-			in->zdata = buf;
-			in->zlen = at;
-			in->frame = 0;
-			in->off = 0;
-			return 0;
-		}
-	}
-	free(buf);
-	return 0;
+	return k < 0 ? -1 : 0;
 }
 
 /* Drop the inputs in[first..s->n). */
@@ -610,9 +444,9 @@ int chr_source_add_archive(struct chr_source *s, const char *root, const char *v
 	long n, start = 0;
 
 	/* the partitions across the tiers (docs/tiers.md) */
-	n = chr_tier_parts(root, venue, symbol, stream, date, &p, &found, s->err, sizeof s->err);
+	n = chr_tier_parts(root, venue, symbol, stream, date, &p, &found, s->e.msg, sizeof s->e.msg);
 	if (n < 0) {
-		s->status = CHR_EX_SYS;
+		s->e.status = CHR_EX_SYS;
 		return -1;
 	}
 	if ((symbol && *symbol ? snprintf(inst, sizeof inst, "%s/v1/%s/%s", root, venue, symbol)
@@ -648,8 +482,8 @@ int chr_source_add_archive(struct chr_source *s, const char *root, const char *v
 		 * partition's date is that of its segments' first records, so
 		 * its last segment may run into the next day */
 		if (!date && sel && (day >= sel->ts_until ||
-				     (!from_snap && !raw && sel->ts_from > INT64_MIN + DAY_NS &&
-				      day + DAY_NS <= sel->ts_from)))
+				     (!from_snap && !raw && sel->ts_from > INT64_MIN + CHR_DAY_NS &&
+				      day + CHR_DAY_NS <= sel->ts_from)))
 			continue;
 		if (add_dir(s, p[i].dir, 0) < 0)
 			rc = -1;
@@ -722,8 +556,9 @@ static int open_queue(struct chr_source *s, const struct chr_input *in)
 	if (k < 0)
 		goto fail;
 	chr_queue_seek_defines(q);
-	s->q = q;
 	chr_reader_init_queue(&s->rd, q, in->shown, s->follow);
+	s->rd.own = 1;
+	s->repeats = 1;
 	s->open = 1;
 	return 1;
 fail:
@@ -735,37 +570,36 @@ fail:
 /* Open the compressed segment of in, pruned as a segment file is. */
 static int open_zsq(struct chr_source *s, struct chr_input *in)
 {
-	char err[sizeof s->err];
-	int status = 0;
+	struct chr_zsq *z = chr_zsq_open(in->path, s->e.msg, sizeof s->e.msg, &s->e.status);
+	const struct chr_zsq_frame *f;
 	size_t n;
+	int k;
 
-	s->z = chr_zsq_open(in->path, err, sizeof err, &status);
-	if (!s->z)
-		return fail(s, status, "%s", err);
-	chr_zsq_frames(s->z, &n);
+	if (!z)
+		return -1;
+	f = chr_zsq_frames(z, &n);
 	if (in->frame >= n) {
-		chr_zsq_close(s->z);
-		s->z = NULL;
+		chr_zsq_close(z);
 		return fail(s, CHR_EX_DATA, "%s: no frame %zu (it has %zu)", in->shown, in->frame, n);
 	}
-	if (in->kind == CHR_IN_SEG && prunable(s->sel, chr_zsq_seg(s->z))) {
+	if (in->kind == CHR_IN_SEG && prunable(s->sel, chr_zsq_seg(z))) {
 		s->pruned++;
 		if (!in->part_first) {
-			chr_zsq_close(s->z);
-			s->z = NULL;
+			chr_zsq_close(z);
 			return 1;
 		}
 		s->defs_only = 1;
 	}
-	if (in->zdata ? chr_reader_init_zsq_data(&s->rd, s->z, in->frame, in->zdata, in->zlen,
-						  in->off - chr_zsq_frames(s->z, &n)[in->frame].uoff,
-						  in->shown) < 0
-		      : chr_reader_init_zsq(&s->rd, s->z, in->frame, in->shown) < 0)
+	k = in->zdata ? chr_reader_init_zsq_data(&s->rd, z, in->frame, in->zdata, in->zlen,
+						 in->off - f[in->frame].uoff, in->shown)
+		      : chr_reader_init_zsq(&s->rd, z, in->frame, in->shown);
+	s->rd.own = 1;
+	s->open = 1;
+	if (k < 0)
 		return fail(s, CHR_EX_SYS, "out of memory");
 	free(in->zdata);
 	in->zdata = NULL;
 	s->defs_only |= in->defs_only;
-	s->open = 1;
 	return 1;
 }
 
@@ -780,9 +614,9 @@ static int open_cur(struct chr_source *s)
 	ssize_t k;
 
 	if (in->kind == CHR_IN_FD) {
+		s->open = 1;
 		if (chr_reader_init(&s->rd, in->fd, in->shown) < 0)
 			return fail(s, CHR_EX_SYS, "out of memory");
-		s->open = 1;
 		return 1;
 	}
 	if (in->kind == CHR_IN_QUEUE)
@@ -798,7 +632,6 @@ static int open_cur(struct chr_source *s)
 		close(fd);
 		return open_zsq(s, in);
 	}
-	s->fd = fd;
 	k = pread(fd, &h, sizeof h, 0);
 	if (k == (ssize_t)sizeof h && h.magic == CHR_SEG_MAGIC && chr_seg_check(&h) == NULL &&
 	    (h.flags & CHR_SEG_SEALED)) {
@@ -808,7 +641,6 @@ static int open_cur(struct chr_source *s)
 			s->pruned++;
 			if (!in->part_first) {
 				close(fd);
-				s->fd = -1;
 				return 1;
 			}
 			s->defs_only = 1;
@@ -819,59 +651,35 @@ static int open_cur(struct chr_source *s)
 		    pread(fd, &word, sizeof word, (off_t)h.end) == (ssize_t)sizeof word && word == 0)
 			s->limit = h.end;
 	}
-	if (in->off && lseek(fd, (off_t)in->off, SEEK_SET) < 0)
-		return fail(s, CHR_EX_SYS, "cannot seek in '%s': %s", in->shown, strerror(errno));
-	if (chr_reader_init(&s->rd, fd, in->shown) < 0)
+	if (in->off && lseek(fd, (off_t)in->off, SEEK_SET) < 0) {
+		k = fail(s, CHR_EX_SYS, "cannot seek in '%s': %s", in->shown, strerror(errno));
+		close(fd);
+		return (int)k;
+	}
+	k = chr_reader_init(&s->rd, fd, in->shown);
+	s->rd.own = 1;
+	s->open = 1;
+	if (k < 0)
 		return fail(s, CHR_EX_SYS, "out of memory");
 	s->rd.off = in->off;
 	s->defs_only |= in->defs_only;
-	s->open = 1;
 	return 1;
 }
-
-struct chr_defseen {
-	uint64_t key;		/* venue << 32 | market, +1: 0 is an empty slot */
-	uint32_t crc;		/* of the payload */
-};
 
 /* 1 when rec, a DEFINE repeat, repeats the DEFINE last passed for its
  * instrument; else 0, and rec is the one passed (out of memory, repeats
  * are passed again, which is harmless). */
 static int def_seen(struct chr_source *s, const struct chr_rec *rec)
 {
-	uint64_t key = ((uint64_t)rec->venue << 32 | rec->market) + 1;
 	uint32_t crc = chr_crc32c(0, chr_rec_payload(rec), chr_rec_payload_len(rec));
-	size_t i;
+	int fresh;
+	uint32_t *seen = chr_tab_get(&s->seen, rec->venue, rec->market, &fresh);
 
-	if (2 * (s->nseen + 1) > s->seen_cap) {
-		size_t cap = s->seen_cap ? 2 * s->seen_cap : 64;
-		struct chr_defseen *v = calloc(cap, sizeof *v);
-
-		if (!v)
-			return 0;
-		for (size_t j = 0; j < s->seen_cap; j++) {
-			if (!s->seen[j].key)
-				continue;
-			for (i = s->seen[j].key * 0x9e3779b97f4a7c15u >> 32 & (cap - 1); v[i].key;
-			     i = (i + 1) & (cap - 1))
-				;
-			v[i] = s->seen[j];
-		}
-		free(s->seen);
-		s->seen = v;
-		s->seen_cap = cap;
-	}
-	for (i = key * 0x9e3779b97f4a7c15u >> 32 & (s->seen_cap - 1); s->seen[i].key;
-	     i = (i + 1) & (s->seen_cap - 1))
-		if (s->seen[i].key == key) {
-			if ((rec->flags & CHR_F_REPEAT) && s->seen[i].crc == crc)
-				return 1;
-			s->seen[i].crc = crc;
-			return 0;
-		}
-	s->seen[i].key = key;
-	s->seen[i].crc = crc;
-	s->nseen++;
+	if (!seen)
+		return 0;
+	if (!fresh && (rec->flags & CHR_F_REPEAT) && *seen == crc)
+		return 1;
+	*seen = crc;
 	return 0;
 }
 
@@ -880,13 +688,14 @@ int chr_source_next(struct chr_source *s, const struct chr_rec **rec)
 	while (s->cur < s->n) {
 		int k;
 
-		if (!s->open && s->fd < 0) {
+		if (!s->open) {
 			if (open_cur(s) < 0)
 				return -1;
 			if (!s->open) {
 				s->cur++;
 				continue;
 			}
+			chr_reader_set_flush(&s->rd, s->flush, s->flush_arg);
 		}
 		if (s->limit && s->rd.off >= s->limit)
 			k = 0;
@@ -894,13 +703,12 @@ int chr_source_next(struct chr_source *s, const struct chr_rec **rec)
 			k = chr_reader_next(&s->rd, rec);
 		if (k > 0 && s->defs_only && (*rec)->type != CHR_DEFINE)
 			k = 0;
-		if (k == 1 && s->q && (*rec)->type == CHR_DEFINE && def_seen(s, *rec))
+		if (k == 1 && s->repeats && (*rec)->type == CHR_DEFINE && def_seen(s, *rec))
 			continue;
 		if (k > 0)
 			return k;
 		if (k < 0) {
-			snprintf(s->err, sizeof s->err, "%s", s->rd.err);
-			s->status = s->rd.status;
+			s->e = s->rd.e;
 			return -1;
 		}
 		close_cur(s);
@@ -911,23 +719,18 @@ int chr_source_next(struct chr_source *s, const struct chr_rec **rec)
 
 int chr_source_wait(struct chr_source *s, int timeout_ms)
 {
-	return s->q ? chr_queue_wait(s->q, 50, timeout_ms) : 1;
+	return s->open ? chr_reader_wait(&s->rd, timeout_ms) : 1;
+}
+
+void chr_source_set_flush(struct chr_source *s, int (*flush)(void *), void *arg)
+{
+	s->flush = flush;
+	s->flush_arg = arg;
+	if (s->open)
+		chr_reader_set_flush(&s->rd, flush, arg);
 }
 
 int chr_source_may_block(const struct chr_source *s)
 {
-	const struct chr_reader *r = &s->rd;
-	const struct chr_rec *h;
-
-	if (s->q)
-		return !chr_queue_ready(s->q);
-	if (!s->open || r->eof || s->z)
-		return 0;
-	if (r->hi - r->lo < CHR_HDR_SIZE)
-		return 1;
-	h = (const struct chr_rec *)(r->buf + r->lo);
-	if (h->len == CHR_SEG_MAGIC)
-		return r->hi - r->lo < 2 * CHR_HDR_SIZE;
-	return h->len >= CHR_HDR_SIZE && h->len <= CHR_REC_MAX &&
-		r->hi - r->lo < chr_rec_span(h->len);
+	return s->open && chr_reader_may_block(&s->rd);
 }

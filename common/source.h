@@ -7,7 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
 #include "io.h"
+#include "map.h"
 #include "rec.h"
 
 /* Which records a reader wants. ts and seq ranges are half-open:
@@ -61,20 +63,16 @@ struct chr_input {
 	int defs_only;		/* only its leading DEFINE records */
 };
 
-struct chr_defseen;
-
 struct chr_source {
 	struct chr_input *in;
 	size_t n, cap, cur;	/* in[cur] is being read (cur == n: done) */
 	const struct chr_select *sel;	/* for pruning; NULL prunes nothing */
-	struct chr_reader rd;
+	struct chr_reader rd;	/* reading in[cur] (owning what it reads) */
 	int open;		/* rd is reading in[cur] */
-	int fd;			/* of in[cur], -1 when not ours to close */
 	uint64_t limit;		/* stop in[cur] at this offset (0 none) */
 	int defs_only;		/* in[cur] was pruned: only its leading DEFINEs */
+	int repeats;		/* in[cur] is a queue: passed DEFINE repeats dropped */
 	uint64_t pruned;	/* segments skipped by their header */
-	struct chr_queue_reader *q;	/* of in[cur] when a queue */
-	struct chr_zsq *z;	/* of in[cur] when a compressed segment */
 	int follow;		/* queues: wait at their end (next returns 2) */
 	int from_end;		/* queues: start after the last record */
 	uint64_t from_seq;	/* queues: start here (UINT64_MAX: by the
@@ -83,10 +81,19 @@ struct chr_source {
 				 * snapshot at or before the selection's ts_from */
 	int exact;		/* from_seq must still be there (a named
 				 * reader's position): else CHR_EX_DATA */
-	struct chr_defseen *seen;	/* DEFINEs passed: (ids, payload crc) */
-	size_t nseen, seen_cap;	/* open addressing; cap a power of two */
-	int status;		/* after -1: CHR_EX_DATA or CHR_EX_SYS */
-	char err[1024];		/* after -1: the message, without the program */
+	struct chr_tab seen;	/* DEFINEs passed: their payload's crc */
+	int (*flush)(void *);	/* chr_source_set_flush */
+	void *flush_arg;
+	/* after -1: e.status CHR_EX_DATA or CHR_EX_SYS, e.msg the message
+	 * without the program; status and err are the same bytes by their
+	 * older names */
+	union {
+		struct chr_err e;
+		struct {
+			int status;
+			char err[CHR_ERR_MAX];
+		};
+	};
 };
 
 /* An empty source; sel (kept, not copied; may be NULL) lets archive
@@ -95,7 +102,7 @@ void chr_source_init(struct chr_source *s, const struct chr_select *sel);
 void chr_source_free(struct chr_source *s);
 
 /* Append an open descriptor (not closed by the source), read as a stream
- * named name in messages. Returns 0, or -1 (out of memory, s->err). */
+ * named name in messages. Returns 0, or -1 (out of memory, s->e). */
 int chr_source_add_fd(struct chr_source *s, int fd, const char *name);
 
 /* 1 when path is a queue directory: one holding a "control" or "lock"
@@ -108,24 +115,17 @@ int chr_is_queue(const char *path);
  * directory of segments): its NNN.q and NNN.q.zst files in id order, *.tmp
  * and other names ignored; anything else is a stream or segment file, or a
  * compressed segment (zsq.h: a file that starts with a zstd frame), opened
- * when its turn comes. Returns 0, or -1 with s->status and s->err (a
+ * when its turn comes. Returns 0, or -1 with s->e (a
  * directory that cannot be read is CHR_EX_SYS; one holding both NNN.q and
  * NNN.q.zst of one id is CHR_EX_DATA). */
 int chr_source_add_path(struct chr_source *s, const char *path);
-
-/* Append the compressed segment at path, read from its frame `frame` on
- * (chr_zsq_snapshot_at finds the frame of a snapshot; 0 reads it whole).
- * It is not pruned by the selection. Returns 0, or -1 (out of memory,
- * s->err); a file that is not a compressed segment, or has no such frame,
- * is reported by chr_source_next (CHR_EX_DATA). */
-int chr_source_add_zsq(struct chr_source *s, const char *path, size_t frame);
 
 /* Append an archive selection: the segments of
  * root/v1/venue/symbol/DATE/stream for DATE = date, or every date in order
  * when date is NULL (chr_archive_walk; names that are not dates are passed
  * over), leaving out dates outside the selection's ts range. The names
  * must pass chr_name_check (the caller checks). Returns 0, or -1 with
- * s->status and s->err: CHR_EX_SYS when the instrument or the dated
+ * s->e: CHR_EX_SYS when the instrument or the dated
  * partition does not exist or no date holds the stream (also when the ts
  * range leaves out every date). */
 int chr_source_add_archive(struct chr_source *s, const char *root, const char *venue,
@@ -133,21 +133,27 @@ int chr_source_add_archive(struct chr_source *s, const char *root, const char *v
 
 /* Next record of the inputs in order. A queue read from mid-queue begins
  * with the DEFINE repeats of its segment's head (docs/format.md), and a
- * repeat of a DEFINE already passed is left out. Returns 1 and sets *rec (valid until
- * the next call); 0 when every input is done; 2 when following a queue
- * that has nothing new yet (chr_source_wait, then call again); -1 with s->status and s->err
- * ("path: byte N: what" from chr_reader, or "cannot open 'path': why"
- * with CHR_EX_SYS; paths in messages escaped by chr_fmt_shown). A pruned archive segment yields only its leading DEFINE
+ * repeat of a DEFINE already passed is left out. Returns 1 and sets *rec
+ * (valid until the next call); 0 when every input is done; 2 when
+ * following a queue that has nothing new yet (chr_source_wait, then call
+ * again); -1 with s->e ("path: byte N: what" from chr_reader, or "cannot
+ * open 'path': why" with CHR_EX_SYS; paths in messages escaped by
+ * chr_fmt_shown). A pruned archive segment yields only its leading DEFINE
  * records when it is the first of its partition, else nothing. */
 int chr_source_next(struct chr_source *s, const struct chr_rec **rec);
 
-/* Following a queue: wait until it may have more, for at most timeout_ms.
- * Returns as chr_queue_wait. */
+/* Following a queue: flush (chr_source_set_flush), then wait until it may
+ * have more, for at most timeout_ms. Returns as chr_reader_wait. */
 int chr_source_wait(struct chr_source *s, int timeout_ms);
 
-/* 1 when the next chr_source_next may block on input, or find nothing
- * new in a queue (the next record is not wholly buffered): flush output first, so that pipelines do not
- * stall. */
+/* Flush before block (chr_reader_set_flush) for every input's reader:
+ * flush(arg) is called before each read that may block and before each
+ * wait for a followed queue. Set it before the first chr_source_next. */
+void chr_source_set_flush(struct chr_source *s, int (*flush)(void *), void *arg);
+
+/* 1 when the next chr_source_next may block on input, or find nothing new
+ * in a queue (the next record is not wholly buffered). A program that set
+ * chr_source_set_flush need not ask: the source flushes itself. */
 int chr_source_may_block(const struct chr_source *s);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "err.h"
 #include "fmt.h"
+#include "io.h"
 #include "rec.h"
 #include "zsq.h"
 
@@ -34,6 +35,10 @@
 #ifndef SNAP_MIN
 #define SNAP_MIN (128u << 10)
 #endif
+
+/* A reader's first buffer: a frame of the usual size (it grows for a
+ * larger one). */
+#define ZSQ_READER_BUF (1u << 20)
 
 /* Output is gathered and written in blocks of about this size. */
 #define OUT_BLOCK (8u << 20)
@@ -665,4 +670,70 @@ int chr_zsq_is_zstd(int fd)
 		k = pread(fd, m, sizeof m, 0);
 	while (k < 0 && errno == EINTR);
 	return k == (ssize_t)sizeof m && get32(m) == ZSTD_MAGIC;
+}
+
+/* The reader's compressed-segment backend: a frame at a time into the
+ * reader's buffer, which grows to hold a frame after what is unread. */
+static int zsq_fill(struct chr_reader *r, size_t need)
+{
+	struct chr_zsq *z = r->in;
+	size_t usize;
+
+	(void)need;	/* a frame holds whole records: one is enough */
+	if (r->next_frame >= z->n) {
+		r->eof = 1;
+		return 0;
+	}
+	usize = (size_t)z->f[r->next_frame].usize;
+	if (chr_reader_room(r, r->hi - r->lo + usize) < 0)
+		return -1;
+	if (chr_zsq_read(z, r->next_frame, r->buf + r->hi, r->e.msg, sizeof r->e.msg,
+			 &r->e.status) < 0)
+		return -1;
+	r->hi += usize;
+	r->next_frame++;
+	return 1;
+}
+
+static void zsq_close(struct chr_reader *r)
+{
+	chr_zsq_close(r->in);
+	r->in = NULL;
+}
+
+static const struct chr_reader_ops zsq_ops = {
+	.fill = zsq_fill,
+	.close = zsq_close,
+};
+
+int chr_reader_init_zsq(struct chr_reader *r, struct chr_zsq *z, size_t first_frame,
+			const char *name)
+{
+	if (chr_reader_setup(r, &zsq_ops, 0, name) < 0)
+		return -1;
+	if (first_frame > z->n) {
+		errno = EINVAL;
+		return -1;
+	}
+	r->in = z;
+	r->next_frame = first_frame;
+	r->off = first_frame < z->n ? z->f[first_frame].uoff : chr_zsq_size(z);
+	return chr_reader_room(r, ZSQ_READER_BUF);
+}
+
+int chr_reader_init_zsq_data(struct chr_reader *r, struct chr_zsq *z, size_t frame,
+			     const void *data, size_t len, size_t skip, const char *name)
+{
+	if (frame >= z->n || len > z->f[frame].usize || skip > len || skip % 64 || len % 64) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (chr_reader_init_zsq(r, z, len == z->f[frame].usize ? frame + 1 : z->n, name) < 0 ||
+	    chr_reader_room(r, len) < 0)
+		return -1;
+	memcpy(r->buf, data, len);
+	r->lo = skip;
+	r->hi = len;
+	r->off = z->f[frame].uoff + skip;
+	return 0;
 }

@@ -1,0 +1,53 @@
+/* ioqueue.c - the reader's queue backend: records handed out in place from
+ * a queue reader's mapping, already checked by chr_queue_next. */
+#include <stdlib.h>
+
+#include "err.h"
+#include "io.h"
+#include "queue.h"
+
+static int queue_next(struct chr_reader *r, const struct chr_rec **rec)
+{
+	struct chr_queue_reader *q = r->in;
+	int k = chr_queue_next(q, rec);
+
+	if (k > 0) {
+		r->rec_off = q->pos - chr_rec_span((*rec)->len);
+		return 1;
+	}
+	if (k < 0)
+		return chr_err_set(&r->e, q->status, "%s", q->err);
+	return r->follow ? 2 : 0;
+}
+
+static int queue_ready(const struct chr_reader *r)
+{
+	return chr_queue_ready(r->in);
+}
+
+static int queue_wait(struct chr_reader *r, int timeout_ms)
+{
+	return chr_queue_wait(r->in, 50, timeout_ms);
+}
+
+static void queue_close(struct chr_reader *r)
+{
+	chr_queue_reader_close(r->in);
+	free(r->in);
+	r->in = NULL;
+}
+
+static const struct chr_reader_ops queue_ops = {
+	.next = queue_next,
+	.ready = queue_ready,
+	.wait = queue_wait,
+	.close = queue_close,
+};
+
+void chr_reader_init_queue(struct chr_reader *r, struct chr_queue_reader *q, const char *name,
+			   int follow)
+{
+	chr_reader_setup(r, &queue_ops, 0, name);
+	r->in = q;
+	r->follow = follow;
+}
