@@ -137,10 +137,11 @@ static int fill(struct chr_reader *r, size_t need)
 	return 1;
 }
 
-int chr_reader_next(struct chr_reader *r, const struct chr_rec **rec)
+/* chr_reader_next of a buffered backend (apart, so that a backend's own
+ * next is reached without this one's stack frame). */
+__attribute__((noinline))
+static int next_buffered(struct chr_reader *r, const struct chr_rec **rec)
 {
-	if (r->ops->next)
-		return r->ops->next(r, rec);
 	for (;;) {
 		const struct chr_rec *h;
 		const char *bad;
@@ -198,21 +199,11 @@ int chr_reader_next(struct chr_reader *r, const struct chr_rec **rec)
 	}
 }
 
-int chr_reader_may_block(const struct chr_reader *r)
+int chr_reader_next(struct chr_reader *r, const struct chr_rec **rec)
 {
-	const struct chr_rec *h;
-
 	if (r->ops->next)
-		return r->ops->ready && !r->ops->ready(r);
-	if (r->eof || !r->ops->blocks)
-		return 0;
-	if (r->hi - r->lo < CHR_HDR_SIZE)
-		return 1;
-	h = (const struct chr_rec *)(r->buf + r->lo);
-	if (h->len == CHR_SEG_MAGIC)
-		return r->hi - r->lo < 2 * CHR_HDR_SIZE;
-	return h->len >= CHR_HDR_SIZE && h->len <= CHR_REC_MAX &&
-		r->hi - r->lo < chr_rec_span(h->len);
+		return r->ops->next(r, rec);
+	return next_buffered(r, rec);
 }
 
 int chr_reader_wait(struct chr_reader *r, int timeout_ms)

@@ -27,7 +27,9 @@ struct chr_reader_ops {
 	int (*fill)(struct chr_reader *r, size_t need);
 	/* The next record: returns as chr_reader_next. */
 	int (*next)(struct chr_reader *r, const struct chr_rec **rec);
-	/* 1 when next has something to do without waiting (NULL: always). */
+	/* With next: 1 when next has something to do without waiting, else
+	 * 0 (NULL: always 1). A buffered backend leaves it NULL: its buffer
+	 * says. */
 	int (*ready)(const struct chr_reader *r);
 	/* Wait at most timeout_ms for more: returns 1 when there may be
 	 * some, 0 on timeout (NULL: returns 1 at once). */
@@ -122,8 +124,25 @@ int chr_reader_next(struct chr_reader *r, const struct chr_rec **rec);
 void chr_reader_set_flush(struct chr_reader *r, int (*flush)(void *), void *arg);
 
 /* 1 when the next chr_reader_next may block on input, or find nothing new
- * in a followed queue (the next record is not wholly buffered), else 0. */
-int chr_reader_may_block(const struct chr_reader *r);
+ * in a followed queue (the next record is not wholly buffered), else 0.
+ * Inline: programs that flush by hand ask it at every record. */
+static inline int chr_reader_may_block(const struct chr_reader *r)
+{
+	const struct chr_reader_ops *ops = r->ops;
+	const struct chr_rec *h;
+	size_t have = r->hi - r->lo;
+
+	if (ops->ready)
+		return !ops->ready(r);
+	if (r->eof || !ops->blocks)
+		return 0;
+	if (have < CHR_HDR_SIZE)
+		return 1;
+	h = (const struct chr_rec *)(r->buf + r->lo);
+	if (h->len == CHR_SEG_MAGIC)
+		return have < 2 * CHR_HDR_SIZE;
+	return h->len >= CHR_HDR_SIZE && h->len <= CHR_REC_MAX && have < chr_rec_span(h->len);
+}
 
 /* Following a queue after a 2: flush (chr_reader_set_flush), then wait
  * until it may have more, for at most timeout_ms. Returns 1 when there
