@@ -80,6 +80,27 @@ int chr_reader_init(struct chr_reader *r, int fd, const char *name);
 void chr_reader_init_queue(struct chr_reader *r, struct chr_queue_reader *q, const char *name,
 			   int follow);
 
+/* Where chr_reader_open_queue starts, the first that is set. */
+struct chr_queue_from {
+	int end;		/* after the last record */
+	uint64_t seq;		/* at this seq (UINT64_MAX: not set) */
+	int exact;		/* seq must still be there (not removed by
+				 * retention): else CHR_EX_DATA */
+	int64_t ts;		/* at this ts (chr_queue_seek_ts; INT64_MIN:
+				 * not set) */
+	uint64_t seq_min;	/* else at this seq (0: the first record) */
+};
+
+/* Open the queue in path for reading from where `from` says, the DEFINE
+ * records the seek passes first (chr_queue_seek_defines), as
+ * chr_reader_init_queue with follow; shown names it in messages (kept, not
+ * copied). r owns the queue reader (chr_reader_free closes it). Returns 0,
+ * or -1 with e set (as chr_queue_reader_open and the seeks say; a removed
+ * exact seq is CHR_EX_DATA); chr_reader_free may be called either way.
+ * Defined in ioqueue.c. */
+int chr_reader_open_queue(struct chr_reader *r, const char *path, const char *shown,
+			  const struct chr_queue_from *from, int follow, struct chr_err *e);
+
 /* Read the records of the compressed segment z (zsq.h; still the caller's
  * to close unless it sets r->own) from its frame first_frame on,
  * decompressing a frame at a time into the buffer: frame 0 begins with the

@@ -1,5 +1,6 @@
 /* ioqueue.c - the reader's queue backend: records handed out in place from
  * a queue reader's mapping, already checked by chr_queue_next. */
+#include <inttypes.h>
 #include <stdlib.h>
 
 #include "err.h"
@@ -50,4 +51,43 @@ void chr_reader_init_queue(struct chr_reader *r, struct chr_queue_reader *q, con
 	chr_reader_setup(r, &queue_ops, 0, name);
 	r->in = q;
 	r->follow = follow;
+}
+
+int chr_reader_open_queue(struct chr_reader *r, const char *path, const char *shown,
+			  const struct chr_queue_from *from, int follow, struct chr_err *e)
+{
+	struct chr_queue_reader *q = malloc(sizeof *q);
+	int k;
+
+	chr_reader_setup(r, &queue_ops, 0, shown);
+	if (!q)
+		return chr_err_set(e, CHR_EX_SYS, "out of memory");
+	if (chr_queue_reader_open(q, path, 0) < 0)
+		goto fail;
+	if (from->end)
+		k = chr_queue_seek_end(q);
+	else if (from->seq != UINT64_MAX)
+		k = chr_queue_seek_seq(q, from->seq);
+	else if (from->ts != INT64_MIN)
+		k = chr_queue_seek_ts(q, from->ts);
+	else
+		k = chr_queue_seek_seq(q, from->seq_min);
+	if (k == 0 && from->exact && from->seq < q->first_seq) {
+		chr_err_set(e, CHR_EX_DATA, "%s: records from seq %" PRIu64 " to %" PRIu64
+			    " were removed (retention) before they were read",
+			    shown, from->seq, q->first_seq - 1);
+		chr_queue_reader_close(q);
+		free(q);
+		return -1;
+	}
+	if (k < 0)
+		goto fail;	/* the seek closed it */
+	chr_queue_seek_defines(q);
+	chr_reader_init_queue(r, q, shown, follow);
+	r->own = 1;
+	return 0;
+fail:
+	chr_err_set(e, q->status, "%s", q->err);
+	free(q);
+	return -1;
 }

@@ -15,7 +15,6 @@
 #include "err.h"
 #include "fmt.h"
 #include "path.h"
-#include "queue.h"
 #include "snap.h"
 #include "source.h"
 #include "tier.h"
@@ -530,41 +529,19 @@ static int prunable(const struct chr_select *sel, const struct chr_seg *h)
 /* Open the queue of in where the options and the selection say. */
 static int open_queue(struct chr_source *s, const struct chr_input *in)
 {
-	struct chr_queue_reader *q = malloc(sizeof *q);
-	int k = 0;
+	struct chr_queue_from from = {
+		.end = s->from_end,
+		.seq = s->from_seq,
+		.exact = s->exact,
+		.ts = s->sel ? s->sel->ts_from : INT64_MIN,
+		.seq_min = s->sel ? s->sel->seq_from : 0,
+	};
 
-	if (!q)
-		return fail(s, CHR_EX_SYS, "out of memory");
-	if (chr_queue_reader_open(q, in->path, 0) < 0)
-		goto fail;
-	if (s->from_end)
-		k = chr_queue_seek_end(q);
-	else if (s->from_seq != UINT64_MAX)
-		k = chr_queue_seek_seq(q, s->from_seq);
-	else if (s->sel && s->sel->ts_from != INT64_MIN)
-		k = chr_queue_seek_ts(q, s->sel->ts_from);
-	else
-		k = chr_queue_seek_seq(q, s->sel ? s->sel->seq_from : 0);
-	if (k == 0 && s->exact && s->from_seq < q->first_seq) {
-		k = fail(s, CHR_EX_DATA, "%s: records from seq %" PRIu64 " to %" PRIu64
-			 " were removed (retention) before they were read",
-			 in->shown, s->from_seq, q->first_seq - 1);
-		chr_queue_reader_close(q);
-		free(q);
-		return k;
-	}
-	if (k < 0)
-		goto fail;
-	chr_queue_seek_defines(q);
-	chr_reader_init_queue(&s->rd, q, in->shown, s->follow);
-	s->rd.own = 1;
+	s->open = 1;	/* freed by close_cur, also after a failure */
+	if (chr_reader_open_queue(&s->rd, in->path, in->shown, &from, s->follow, &s->e) < 0)
+		return -1;
 	s->repeats = 1;
-	s->open = 1;
 	return 1;
-fail:
-	k = fail(s, q->status, "%s", q->err);
-	free(q);
-	return k;
 }
 
 /* Open the compressed segment of in, pruned as a segment file is. */
