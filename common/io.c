@@ -239,7 +239,11 @@ int chr_writer_flush(struct chr_writer *w)
 	if (w->err)
 		return -1;
 	if (w->n > 0 && chr_write_all(w->fd, w->buf, w->n) < 0) {
+		/* the buffer counts as full from now on, so that the next put
+		 * fails too (after a flush that a reader made before it read,
+		 * say) without a check of its own on the way of every record */
 		w->err = errno;
+		w->n = w->cap;
 		return -1;
 	}
 	w->off += w->n;

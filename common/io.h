@@ -19,7 +19,9 @@ struct chr_reader;
 /* A reader's backend, as Redis's rio: how bytes or records come in. A
  * buffered backend has fill, and the reader frames and checks what it
  * brings; a backend that hands out checked records in place (a queue) has
- * next instead. Only a refill, or such a next, goes through the table. */
+ * next instead. Only a refill, or such a next, goes through the table.
+ * A new backend is a static table and an init beside what it reads that
+ * calls chr_reader_setup and sets r->in (ioqueue.c is the smallest). */
 struct chr_reader_ops {
 	/* Append bytes at buf[hi..): there are fewer than need at buf[lo..hi)
 	 * (chr_reader_room makes space). Returns 1 when it added some, 0 at
@@ -220,8 +222,9 @@ struct chr_rec *chr_writer_reserve(struct chr_writer *w, uint32_t len);
 void chr_writer_commit(struct chr_writer *w, struct chr_rec *rec);
 
 /* Copy a complete, already sealed record (its span) to the output.
- * Returns 0, or -1 with w->err set (a write error) or errno EINVAL (an
- * illegal len). */
+ * Returns 0, or -1 with w->err set (a write error, also an earlier one:
+ * a flush that a reader made before blocking) or errno EINVAL (an illegal
+ * len). */
 int chr_writer_put(struct chr_writer *w, const struct chr_rec *rec);
 
 /* Write out everything buffered. Returns 0, or -1 with w->err (errno). */

@@ -3,7 +3,9 @@
  * queue committed a record at a time while the reader follows, a
  * compressed segment read a frame at a time; the flush-before-block rule;
  * truncated and corrupt input reported with the right offset and status. */
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +224,45 @@ static void test_mem(void)
 		g.buf[off + h->len - 1] ^= 0x40;
 		chr_reader_free(&r);
 	}
+	free(g.buf);
+}
+
+/* A writer flushed by the reader before it reads: what was put leaves
+ * then; a failed flush is the writer's to report at its next put. */
+static void test_flush_writer(void)
+{
+	struct gen g;
+	struct chr_reader r;
+	struct chr_writer w;
+	struct mem m;
+	const struct chr_rec *rec;
+	unsigned char out[4096];
+	int p[2];
+
+	gen_stream(&g, 3);
+	CHECK(pipe(p) == 0);
+	CHECK(fcntl(p[0], F_SETFL, O_NONBLOCK) == 0);
+	CHECK(chr_writer_init(&w, p[1], "out", 0) == 0);
+	m = (struct mem){ g.buf, g.len, 0, 1, 0 };
+	chr_reader_setup(&r, &mem_ops, 64, "mem");
+	r.in = &m;
+	chr_reader_set_flush(&r, chr_writer_flush_fn, &w);
+	CHECK(chr_reader_next(&r, &rec) == 1);
+	CHECK(chr_writer_put(&w, rec) == 0);
+	CHECK(read(p[0], out, sizeof out) < 0 && errno == EAGAIN);	/* buffered */
+	CHECK(chr_reader_next(&r, &rec) == 1);	/* read more: flushed first */
+	CHECK(read(p[0], out, sizeof out) == (ssize_t)chr_rec_span(len_of(0)));
+	/* the pipe closed: the flush fails, the next put says so */
+	CHECK(chr_writer_put(&w, rec) == 0);
+	close(p[0]);
+	signal(SIGPIPE, SIG_IGN);
+	CHECK(chr_reader_next(&r, &rec) == 1);
+	CHECK(w.err == EPIPE);
+	CHECK(chr_writer_put(&w, rec) < 0 && errno == EPIPE);
+	signal(SIGPIPE, SIG_DFL);
+	chr_reader_free(&r);
+	free(w.buf);
+	close(p[1]);
 	free(g.buf);
 }
 
@@ -518,6 +559,7 @@ static void test_zsq(void)
 int main(void)
 {
 	test_mem();
+	test_flush_writer();
 	test_fd();
 	test_queue();
 	test_queue_corrupt();
