@@ -537,10 +537,12 @@ static int open_queue(struct chr_source *s, const struct chr_input *in)
 		.seq_min = s->sel ? s->sel->seq_from : 0,
 	};
 
-	s->open = 1;	/* freed by close_cur, also after a failure */
-	if (chr_reader_open_queue(&s->rd, in->path, in->shown, &from, s->follow, &s->e) < 0)
+	if (chr_reader_open_queue(&s->rd, in->path, in->shown, &from, s->follow, &s->e) < 0) {
+		chr_reader_free(&s->rd);
 		return -1;
+	}
 	s->repeats = 1;
+	s->open = 1;
 	return 1;
 }
 
@@ -571,9 +573,11 @@ static int open_zsq(struct chr_source *s, struct chr_input *in)
 						 in->off - f[in->frame].uoff, in->shown)
 		      : chr_reader_init_zsq(&s->rd, z, in->frame, in->shown);
 	s->rd.own = 1;
-	s->open = 1;
-	if (k < 0)
+	if (k < 0) {
+		chr_reader_free(&s->rd);	/* and z */
 		return fail(s, CHR_EX_SYS, "out of memory");
+	}
+	s->open = 1;
 	free(in->zdata);
 	in->zdata = NULL;
 	s->defs_only |= in->defs_only;
@@ -591,9 +595,9 @@ static int open_cur(struct chr_source *s)
 	ssize_t k;
 
 	if (in->kind == CHR_IN_FD) {
-		s->open = 1;
 		if (chr_reader_init(&s->rd, in->fd, in->shown) < 0)
 			return fail(s, CHR_EX_SYS, "out of memory");
+		s->open = 1;
 		return 1;
 	}
 	if (in->kind == CHR_IN_QUEUE)
@@ -635,9 +639,11 @@ static int open_cur(struct chr_source *s)
 	}
 	k = chr_reader_init(&s->rd, fd, in->shown);
 	s->rd.own = 1;
-	s->open = 1;
-	if (k < 0)
+	if (k < 0) {
+		chr_reader_free(&s->rd);	/* and fd */
 		return fail(s, CHR_EX_SYS, "out of memory");
+	}
+	s->open = 1;
 	s->rd.off = in->off;
 	s->defs_only |= in->defs_only;
 	return 1;

@@ -709,13 +709,12 @@ static const struct chr_reader_ops zsq_ops = {
 int chr_reader_init_zsq(struct chr_reader *r, struct chr_zsq *z, size_t first_frame,
 			const char *name)
 {
-	if (chr_reader_setup(r, &zsq_ops, 0, name) < 0)
-		return -1;
+	chr_reader_setup(r, &zsq_ops, 0, name);
+	r->in = z;	/* closed by chr_reader_free when owned, even on failure */
 	if (first_frame > z->n) {
 		errno = EINVAL;
 		return -1;
 	}
-	r->in = z;
 	r->next_frame = first_frame;
 	r->off = first_frame < z->n ? z->f[first_frame].uoff : chr_zsq_size(z);
 	return chr_reader_room(r, ZSQ_READER_BUF);
@@ -725,6 +724,8 @@ int chr_reader_init_zsq_data(struct chr_reader *r, struct chr_zsq *z, size_t fra
 			     const void *data, size_t len, size_t skip, const char *name)
 {
 	if (frame >= z->n || len > z->f[frame].usize || skip > len || skip % 64 || len % 64) {
+		chr_reader_setup(r, &zsq_ops, 0, name);
+		r->in = z;
 		errno = EINVAL;
 		return -1;
 	}
