@@ -96,11 +96,11 @@ int main(void)
 	chr_reader_free(&r);
 
 	/* truncated: in a header, and in a body */
-	CHECK(feed(s, 10, 1, &last, &r) == 0 && last == -1 && r.status == CHR_EX_DATA);
-	CHECK(strstr(r.err, "byte 0: truncated record header") != NULL);
+	CHECK(feed(s, 10, 1, &last, &r) == 0 && last == -1 && r.e.status == CHR_EX_DATA);
+	CHECK(strstr(r.e.msg, "byte 0: truncated record header") != NULL);
 	chr_reader_free(&r);
 	CHECK(feed(s, n - 1, 7, &last, &r) == 199 && last == -1);
-	CHECK(strstr(r.err, "truncated record") != NULL);
+	CHECK(strstr(r.e.msg, "truncated record") != NULL);
 	chr_reader_free(&r);
 
 	/* a flipped payload bit: bad crc, at the right offset */
@@ -117,7 +117,7 @@ int main(void)
 			char want[64];
 
 			snprintf(want, sizeof want, "byte %zu: bad crc", off);
-			CHECK(strstr(r.err, want) != NULL);
+			CHECK(strstr(r.e.msg, want) != NULL);
 		}
 		chr_reader_free(&r);
 		s[off + h->len - 1] ^= 1;
@@ -130,16 +130,16 @@ int main(void)
 
 		memcpy(bad, &big, 4);
 		CHECK(feed(bad, 128, 128, &last, &r) == 0 && last == -1);
-		CHECK(strstr(r.err, "above 16 MiB") != NULL);
+		CHECK(strstr(r.e.msg, "above 16 MiB") != NULL);
 		chr_reader_free(&r);
 		memset(bad, 0, sizeof bad);
 		CHECK(feed(bad, 128, 128, &last, &r) == 0 && last == -1);
-		CHECK(strstr(r.err, "length 0") != NULL);
+		CHECK(strstr(r.e.msg, "length 0") != NULL);
 		chr_reader_free(&r);
 		big = CHR_SEG_MAGIC;
 		memcpy(bad, &big, 4);
 		CHECK(feed(bad, 128, 128, &last, &r) == 0 && last == -1);
-		CHECK(strstr(r.err, "segment") != NULL);
+		CHECK(strstr(r.e.msg, "segment") != NULL);
 		chr_reader_free(&r);
 	}
 
