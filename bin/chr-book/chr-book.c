@@ -503,12 +503,12 @@ int main(int argc, char **argv)
 			chr_die(in.s[i].status, "%s", in.s[i].err);
 	}
 
+	if (format == FMT_BINARY)
+		chr_merge_set_flush(&in, chr_writer_flush_fn, &w);
 	for (;;) {
 		struct mkt *m;
 		int book;
 
-		if (format == FMT_BINARY && chr_merge_may_block(&in) && chr_writer_flush(&w) < 0)
-			write_failed(w.err);
 		if (format != FMT_BINARY && chr_merge_may_block(&in) && fflush(stdout) != 0)
 			write_failed(errno);
 		k = chr_merge_next(&in, &rec);

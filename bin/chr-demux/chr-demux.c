@@ -158,11 +158,10 @@ int main(int argc, char **argv)
 	if (chr_writer_init(&w, STDOUT_FILENO, "stdout", 0) < 0)
 		chr_die(CHR_EX_SYS, "out of memory");
 
+	chr_merge_set_flush(&m, chr_writer_flush_fn, &w);
 	for (;;) {
 		int d = CHR_ISEL_YES;
 
-		if (chr_merge_may_block(&m) && chr_writer_flush(&w) < 0)
-			chr_write_failed(&w);
 		if ((k = chr_merge_next(&m, &rec)) <= 0)
 			break;
 		n_in++;

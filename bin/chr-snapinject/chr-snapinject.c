@@ -231,12 +231,11 @@ int main(int argc, char **argv)
 			chr_die(in.s[i].status, "%s", in.s[i].err);
 	}
 
+	chr_merge_set_flush(&in, chr_writer_flush_fn, &w);
 	for (;;) {
 		struct mkt *m;
 		int64_t slot, day;
 
-		if (chr_merge_may_block(&in) && chr_writer_flush(&w) < 0)
-			write_failed(w.err);
 		k = chr_merge_next(&in, &rec);
 		if (k == 2) {
 			chr_merge_wait(&in);
