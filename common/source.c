@@ -1,6 +1,5 @@
 /* source.c - inputs read in order as one record stream: descriptors, files,
  * partition directories, archive selections pruned by segment headers. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -15,6 +14,7 @@
 #include "err.h"
 #include "fmt.h"
 #include "path.h"
+#include "segdir.h"
 #include "snap.h"
 #include "source.h"
 #include "tier.h"
@@ -189,41 +189,6 @@ int chr_source_add_fd(struct chr_source *s, int fd, const char *name)
 	return add(s, CHR_IN_FD, name, fd, 0);
 }
 
-struct seg_name {
-	uint64_t id;
-	char *name;
-	int zst;
-};
-
-static int seg_cmp(const void *a, const void *b)
-{
-	const struct seg_name *x = a, *y = b;
-
-	return x->id < y->id ? -1 : x->id > y->id;
-}
-
-/* The segment id of a name "NNNNNNNNN.q" (digits only), or -1; *zst is set
- * for "NNNNNNNNN.q.zst". */
-static int64_t seg_id(const char *name, int *zst)
-{
-	const char *p = name;
-	int64_t id = 0;
-
-	*zst = 0;
-	if (*p < '0' || *p > '9')
-		return -1;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (id > (INT64_MAX - 9) / 10)
-			return -1;
-		id = id * 10 + (*p - '0');
-	}
-	if (strcmp(p, ".q.zst") == 0)
-		*zst = 1;
-	else if (strcmp(p, ".q") != 0)
-		return -1;
-	return id;
-}
-
 /* path for a message (chr_fmt_shown, cut to fit a message) */
 #define SHOWN(buf, path) chr_fmt_shown(buf, sizeof buf, path)
 
@@ -231,79 +196,36 @@ static int64_t seg_id(const char *name, int *zst)
  * added, or -1. missing_ok: a directory that does not exist adds 0. */
 static int add_dir(struct chr_source *s, const char *dir, int missing_ok)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	struct seg_name *v = NULL;
-	size_t n = 0, cap = 0;
+	struct chr_segdir_ent *v;
+	const struct chr_segdir_ent *d;
+	struct chr_err e;
 	char sh[512], shn[512];
-	int rc = 0;
+	ssize_t n;
+	int rc, fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	if (d == NULL) {
-		if (missing_ok && errno == ENOENT)
-			return 0;
-		return fail(s, CHR_EX_SYS, "cannot open '%s': %s", SHOWN(sh, dir), strerror(errno));
-	}
-	errno = 0;
-	while ((e = readdir(d)) != NULL) {
-		int zst;
-		int64_t id = seg_id(e->d_name, &zst);
-
-		if (id < 0)
-			continue;
-		if (n == cap) {
-			struct seg_name *nv;
-
-			cap = cap ? 2 * cap : 64;
-			nv = realloc(v, cap * sizeof *v);
-			if (nv == NULL) {
-				rc = fail(s, CHR_EX_SYS, "out of memory");
-				goto out;
-			}
-			v = nv;
-		}
-		v[n].id = (uint64_t)id;
-		v[n].zst = zst;
-		v[n].name = strdup(e->d_name);
-		if (v[n].name == NULL) {
-			rc = fail(s, CHR_EX_SYS, "out of memory");
-			goto out;
-		}
-		n++;
-		errno = 0;
-	}
-	if (errno) {
-		rc = fail(s, CHR_EX_SYS, "cannot read '%s': %s", SHOWN(sh, dir), strerror(errno));
-		goto out;
-	}
-	if (n)
-		qsort(v, n, sizeof *v, seg_cmp);
-	for (size_t i = 1; i < n; i++)
-		if (v[i].id == v[i - 1].id && v[i].zst != v[i - 1].zst) {
-			rc = fail(s, CHR_EX_DATA, "%s: segment %" PRIu64 " is there twice, "
-				  "as '%s' and '%s'", SHOWN(sh, dir), v[i].id,
-				  v[i - 1].zst ? v[i].name : v[i - 1].name,
-				  v[i - 1].zst ? v[i - 1].name : v[i].name);
-			goto out;
-		}
-	for (size_t i = 0; i < n; i++) {
+	if (fd < 0)
+		return missing_ok && errno == ENOENT ? 0 :
+			fail(s, CHR_EX_SYS, "cannot open '%s': %s", SHOWN(sh, dir), strerror(errno));
+	/* listed by fd, named in messages as shown */
+	n = chr_segdir_list(fd, SHOWN(sh, dir), CHR_SEGDIR_ZST | CHR_SEGDIR_ANYLEN, &v, &e);
+	close(fd);
+	if (n < 0)
+		return fail(s, CHR_EX_SYS, "%s", e.msg);
+	rc = (int)n;
+	/* the same segment plain and compressed: which is the right one? */
+	if ((d = chr_segdir_dup(v, (size_t)n)) != NULL && d->zst != d[-1].zst)
+		rc = fail(s, CHR_EX_DATA, "%s: segment %" PRIu64 " is there twice, as '%s' and '%s'",
+			  sh, d->id, d[-1].name, d->name);
+	for (ssize_t i = 0; rc >= 0 && i < n; i++) {
 		char path[4096];
 
-		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, v[i].name) >= sizeof path) {
-			rc = fail(s, CHR_EX_SYS, "'%s/%s': %s", SHOWN(sh, dir), SHOWN(shn, v[i].name),
+		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, v[i].name) >= sizeof path)
+			rc = fail(s, CHR_EX_SYS, "'%s/%s': %s", sh, SHOWN(shn, v[i].name),
 				  strerror(ENAMETOOLONG));
-			goto out;
-		}
-		if (add(s, CHR_IN_SEG, path, -1, i == 0) < 0) {
+		else if (add(s, CHR_IN_SEG, path, -1, i == 0) < 0)
 			rc = -1;
-			goto out;
-		}
 	}
-	rc = (int)n;
-out:
-	for (size_t i = 0; i < n; i++)
-		free(v[i].name);
 	free(v);
-	closedir(d);
 	return rc;
 }
 
