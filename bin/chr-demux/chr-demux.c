@@ -1,7 +1,6 @@
 /* chr-demux - pass on the records of some instruments and types: chosen by
  * venue and symbol patterns, a hash shard and record types, decided once
  * per instrument; records go out byte for byte, in input order. */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include "fmt.h"
 #include "isel.h"
 #include "merge.h"
+#include "num.h"
 #include "prog.h"
 #include "source.h"
 
@@ -40,6 +40,7 @@ enum { OPT_VENUE = 256, OPT_SYMBOL, OPT_SYMBOLS, OPT_TYPE, OPT_SHARD };
 
 static const struct option longopts[] = {
 	{"stats", no_argument, NULL, 'v'},
+	{"verbose", no_argument, NULL, 'v'},
 	{"venue", required_argument, NULL, OPT_VENUE},
 	{"symbol", required_argument, NULL, OPT_SYMBOL},
 	{"symbols", required_argument, NULL, OPT_SYMBOLS},
@@ -53,28 +54,6 @@ static const struct option longopts[] = {
 
 /* what a record type does, before its instrument is looked at */
 enum { T_DROP, T_INST, T_ALWAYS };
-
-/* --shard i/n */
-static void parse_shard(const char *s, uint32_t *i, uint32_t *n)
-{
-	unsigned long long a, b;
-	char *end, sh[256];
-
-	errno = 0;
-	if (*s < '0' || *s > '9')
-		goto bad;
-	a = strtoull(s, &end, 10);
-	if (errno || *end != '/' || end[1] < '0' || end[1] > '9')
-		goto bad;
-	b = strtoull(end + 1, &end, 10);
-	if (errno || *end != '\0' || b == 0 || b > UINT32_MAX || a >= b)
-		goto bad;
-	*i = (uint32_t)a;
-	*n = (uint32_t)b;
-	return;
-bad:
-	chr_usage_error("--shard '%s' is not i/n with 0 <= i < n", SHOWN(sh, s));
-}
 
 static int type_wanted(const struct chr_select *sel, unsigned t)
 {
@@ -129,16 +108,16 @@ int main(int argc, char **argv)
 			}
 			break;
 		case OPT_SHARD:
-			parse_shard(optarg, &isel.shard, &isel.shards);
+			if (chr_parse_shard(optarg, &isel.shard, &isel.shards) < 0)
+				chr_usage_error("--shard '%s' is not i/n with 0 <= i < n",
+						SHOWN(sh, optarg));
 			break;
 		}
 	}
 	chr_refuse_tty(STDOUT_FILENO);
 	if (symbols) {
-		/* "cannot open/read 'file': why" is the system's failure, the
-		 * rest ("file:line: what") bad data */
-		if (chr_symmap_load(&map, symbols, err, sizeof err) < 0)
-			chr_die(strncmp(err, "cannot ", 7) == 0 ? CHR_EX_SYS : CHR_EX_DATA, "%s", err);
+		if (chr_symmap_load(&map, symbols, &e) < 0)
+			chr_die_err(&e);
 		isel.map = &map;
 	}
 	by_name = chr_isel_by_name(&isel);

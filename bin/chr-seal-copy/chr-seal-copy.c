@@ -2,7 +2,6 @@
  * as a named reader of it, to ROOT/raw/v1/<venue>/<date>/raw/ (plain or
  * seekable zstd), and only then let the queue's retention have it. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +13,8 @@
 #include "archive.h"
 #include "chr.h"
 #include "fmt.h"
+#include "num.h"
+#include "prog.h"
 #include "queue.h"
 #include "rawarch.h"
 #include "source.h"
@@ -41,9 +42,9 @@ static const char usage_text[] =
 	"                           every live registered reader has passed\n"
 	"      --reader NAME        the named reader (default seal-copy)\n"
 	"  -h, --help               show this help\n"
-	"      --version            show the version\n";
+	"  -V, --version            show the version\n";
 
-enum { OPT_VENUE = 256, OPT_ONCE, OPT_POLL, OPT_RETAIN, OPT_READER, OPT_VERSION };
+enum { OPT_VENUE = 256, OPT_ONCE, OPT_POLL, OPT_RETAIN, OPT_READER };
 
 static const struct option longopts[] = {
 	{"source", required_argument, NULL, 's'},
@@ -54,8 +55,7 @@ static const struct option longopts[] = {
 	{"poll-ms", required_argument, NULL, OPT_POLL},
 	{"retain-q", no_argument, NULL, OPT_RETAIN},
 	{"reader", required_argument, NULL, OPT_READER},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, OPT_VERSION},
+	CHR_OPTS_STD,
 	{NULL, 0, NULL, 0},
 };
 
@@ -72,14 +72,11 @@ static void on_stop(int sig)
 /* A decimal number in [lo, hi], or a usage error naming the option. */
 static long number(const char *opt, const char *s, long lo, long hi)
 {
-	char *end;
-	long v;
+	uint64_t v;
 
-	errno = 0;
-	v = (*s >= '0' && *s <= '9') ? strtol(s, &end, 10) : (end = (char *)s, -1);
-	if (errno || *end != '\0' || v < lo || v > hi)
+	if (chr_parse_range(s, (uint64_t)lo, (uint64_t)hi, &v) < 0)
 		chr_usage_error("--%s '%s' is not a number from %ld to %ld", opt, s, lo, hi);
-	return v;
+	return (long)v;
 }
 
 struct run {
@@ -180,17 +177,9 @@ int main(int argc, char **argv)
 	long poll_ms = 1000;
 	int c, once = 0, poll_given = 0, status;
 
-	chr_setprog(argv[0]);
-	while ((c = getopt_long(argc, argv, "hs:a:z::", longopts, NULL)) != -1) {
+	chr_prog_start(argv, usage_text);
+	while ((c = chr_getopt(argc, argv, "s:a:z::", longopts)) != -1) {
 		switch (c) {
-		case 'h':
-			fputs(usage_text, stdout);
-			chr_close_stdout();
-			return CHR_EX_OK;
-		case OPT_VERSION:
-			printf("chr-seal-copy %s\n", CHR_VERSION_STRING);
-			chr_close_stdout();
-			return CHR_EX_OK;
 		case 's': r.source = optarg; break;
 		case 'a': root = optarg; break;
 		case OPT_VENUE: venue = optarg; break;
@@ -206,9 +195,6 @@ int main(int argc, char **argv)
 			break;
 		case OPT_RETAIN: r.retain = 1; break;
 		case OPT_READER: r.reader = optarg; break;
-		default:
-			fputs("Try 'chr-seal-copy --help' for more information.\n", stderr);
-			return CHR_EX_USAGE;
 		}
 	}
 	if (optind < argc)

@@ -5,7 +5,6 @@
  * tier lock and the service loop; the pass is chr_tier_pass (tiermove.c). */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +18,8 @@
 #include "chr.h"
 #include "fmt.h"
 #include "manifest.h"
+#include "num.h"
+#include "prog.h"
 #include "tier.h"
 
 static const char usage_text[] =
@@ -44,7 +45,7 @@ static const char usage_text[] =
 	"  --once              one pass, then exit (default: a pass every --poll-ms)\n"
 	"  --poll-ms n         milliseconds between passes (default 60000)\n"
 	"  -n, --dry-run       say what would be moved or deleted; change nothing\n"
-	"  -v                  also say what else a pass does\n"
+	"  -v, --verbose       also say what else a pass does\n"
 	"  --rebuild-manifest  rebuild root/manifest.db from the files and exit\n"
 	"  --dump-manifest     print root/manifest.db as sorted text and exit\n";
 
@@ -52,9 +53,8 @@ enum { OPT_ROOT = 256, OPT_CONFIG, OPT_WARM, OPT_WARM_AFTER, OPT_COLD, OPT_COLD_
        OPT_DELETE, OPT_NOW, OPT_ONCE, OPT_POLL, OPT_REBUILD, OPT_DUMP };
 
 static const struct option longopts[] = {
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
 	{"dry-run", no_argument, NULL, 'n'},
+	{"verbose", no_argument, NULL, 'v'},
 	{"root", required_argument, NULL, OPT_ROOT},
 	{"config", required_argument, NULL, OPT_CONFIG},
 	{"warm", required_argument, NULL, OPT_WARM},
@@ -68,10 +68,9 @@ static const struct option longopts[] = {
 	{"poll-ms", required_argument, NULL, OPT_POLL},
 	{"rebuild-manifest", no_argument, NULL, OPT_REBUILD},
 	{"dump-manifest", no_argument, NULL, OPT_DUMP},
+	CHR_OPTS_STD,
 	{NULL, 0, NULL, 0},
 };
-
-#define SHOWN(buf, s) chr_fmt_shown(buf, sizeof buf, s)
 
 #define SHOWN(buf, s) chr_fmt_shown(buf, sizeof buf, s)
 
@@ -116,17 +115,9 @@ int main(int argc, char **argv)
 	char err[CHR_ARCHIVE_ERR], sh[512], lockp[PATH_MAX];
 	static const char *const names[2] = {"warm", "cold"};
 
-	chr_setprog(argv[0]);
-	while ((c = getopt_long(argc, argv, "hVnv", longopts, NULL)) != -1) {
+	chr_prog_start(argv, usage_text);
+	while ((c = chr_getopt(argc, argv, "nv", longopts)) != -1) {
 		switch (c) {
-		case 'h':
-			fputs(usage_text, stdout);
-			chr_close_stdout();
-			return CHR_EX_OK;
-		case 'V':
-			printf("chr-tier %s\n", CHR_VERSION_STRING);
-			chr_close_stdout();
-			return CHR_EX_OK;
 		case 'n':
 			r.dry = 1;
 			break;
@@ -152,15 +143,10 @@ int main(int argc, char **argv)
 			afters[1] = age_arg("--cold-after", optarg);
 			break;
 		case OPT_ZSTD: {
-			char *end;
-			long v = 3;
+			uint64_t v = 3;
 
-			if (optarg) {
-				errno = 0;
-				v = strtol(optarg, &end, 10);
-				if (errno || end == optarg || *end || v < 1 || v > 19)
-					chr_usage_error("--zstd=%s: the level is 1 to 19", SHOWN(sh, optarg));
-			}
+			if (optarg && chr_parse_range(optarg, 1, 19, &v) < 0)
+				chr_usage_error("--zstd=%s: the level is 1 to 19", SHOWN(sh, optarg));
 			zstd = (int)v;
 			break;
 		}
@@ -175,12 +161,11 @@ int main(int argc, char **argv)
 			once = 1;
 			break;
 		case OPT_POLL: {
-			char *end;
+			uint64_t v;
 
-			errno = 0;
-			poll_ms = strtoll(optarg, &end, 10);
-			if (errno || end == optarg || *end || poll_ms < 1 || poll_ms > 86400000)
+			if (chr_parse_range(optarg, 1, 86400000, &v) < 0)
 				chr_usage_error("--poll-ms '%s' is not 1 to 86400000", SHOWN(sh, optarg));
+			poll_ms = (int64_t)v;
 			polled = 1;
 			break;
 		}
@@ -190,8 +175,6 @@ int main(int argc, char **argv)
 		case OPT_DUMP:
 			dump = 1;
 			break;
-		default:
-			chr_usage_error("unknown option");
 		}
 	}
 	if (optind < argc)
