@@ -46,14 +46,38 @@ int chr_getopt(int argc, char **argv, const char *shortopts, const struct option
 	}
 }
 
-void chr_write_failed(const struct chr_writer *w)
+/* the end of a program whose output called name failed with errno err */
+static _Noreturn void write_failed(const char *name, int err)
 {
 	char sh[256];
 
-	if (w->err == EPIPE)
+	if (err == EPIPE)
 		exit(CHR_EX_OK);
-	if (strcmp(w->name, "stdout") == 0)
-		chr_die(CHR_EX_SYS, "cannot write to standard output: %s", strerror(w->err));
-	chr_die(CHR_EX_SYS, "cannot write to '%s': %s", chr_fmt_shown(sh, sizeof sh, w->name),
-		strerror(w->err));
+	if (strcmp(name, "stdout") == 0)
+		chr_die(CHR_EX_SYS, "cannot write to standard output: %s", strerror(err));
+	chr_die(CHR_EX_SYS, "cannot write to '%s': %s", chr_fmt_shown(sh, sizeof sh, name),
+		strerror(err));
+}
+
+void chr_write_failed(const struct chr_writer *w)
+{
+	write_failed(w->name, w->err);
+}
+
+void chr_out_failed(const struct chr_out *o)
+{
+	if (o->err == ENOMEM)
+		chr_die(CHR_EX_SYS, "out of memory");
+	write_failed("stdout", o->err);
+}
+
+enum chr_out_kind chr_opt_format(const char *arg)
+{
+	enum chr_out_kind k = chr_out_kind_parse(arg);
+	char sh[256];
+
+	if (k == CHR_OUT_AUTO)
+		chr_usage_error("unknown format '%s' (binary, text, json, csv)",
+				chr_fmt_shown(sh, sizeof sh, arg));
+	return k;
 }
