@@ -76,7 +76,7 @@ int main(int argc, char **argv)
 	struct chr_err e;
 	const struct chr_rec *rec;
 	const char *symbols = NULL, *bad;
-	char sh[256], err[512];
+	char sh[256];
 	uint64_t n_in = 0, n_out = 0, drop_inst = 0, drop_type = 0, drop_unnamed = 0;
 	int c, k, stats = 0, by_name;
 
@@ -154,9 +154,9 @@ int main(int argc, char **argv)
 			const struct chr_reader *r = &m.s[m.last].rd;
 
 			if ((bad = chr_define_names(chr_rec_payload(rec), venue, symbol)) != NULL) {
-				k = -2;
-				snprintf(err, sizeof err, "%s: byte %" PRIu64 ": DEFINE %s", r->name,
-					 r->rec_off, bad);
+				chr_err_set(&e, CHR_EX_DATA, "%s: byte %" PRIu64 ": DEFINE %s", r->name,
+					    r->rec_off, bad);
+				k = -2;	/* e says what */
 				break;
 			}
 			d = chr_isel_define(&isel, rec->venue, rec->market, venue, symbol);
@@ -181,7 +181,7 @@ int main(int argc, char **argv)
 	if (chr_writer_close(&w) < 0)
 		chr_write_failed(&w);
 	if (k == -2)
-		chr_die(CHR_EX_DATA, "%s", err);
+		chr_die_err(&e);
 	if (k < 0)
 		chr_die(m.s[m.failed].status, "%s", m.s[m.failed].err);
 	if (drop_unnamed)
