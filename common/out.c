@@ -46,8 +46,12 @@ static int failed(struct chr_out *o)
 int chr_out_view(struct chr_out *o, const struct chr_rec *rec)
 {
 	errno = 0;
-	if (o->kind == CHR_OUT_CSV)
-		return chr_tardis_write(&o->csv, rec, stdout) == -1 ? failed(o) : 0;
+	if (o->kind == CHR_OUT_CSV) {
+		int rows = chr_tardis_write(&o->csv, rec, stdout);
+
+		o->no_csv += rows == CHR_TARDIS_SKIPPED;
+		return rows == -1 ? failed(o) : 0;
+	}
 	if (chr_fmt_learn(&o->text, rec) < 0) {
 		errno = ENOMEM;
 		return failed(o);

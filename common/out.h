@@ -4,6 +4,8 @@
 #ifndef CHR_OUT_H
 #define CHR_OUT_H
 
+#include <stdint.h>
+
 #include "fmt.h"
 #include "io.h"
 #include "rec.h"
@@ -17,6 +19,7 @@ struct chr_out {
 	struct chr_fmt text;		/* text and json */
 	struct chr_tardis_out csv;	/* csv */
 	int err;			/* after -1: errno (EPIPE, ENOMEM, ...) */
+	uint64_t no_csv;		/* csv: records left out, with no Tardis form */
 };
 
 /* The kind a --format value names ("binary", "text", "json", "csv"), or
@@ -30,7 +33,7 @@ enum chr_out_kind chr_out_kind_parse(const char *s);
 int chr_out_open(struct chr_out *o, enum chr_out_kind kind, unsigned levels);
 
 /* Write a view of rec (text, json or csv; a record with no CSV form is
- * left out). Returns 0, or -1 with o->err. */
+ * left out and counted in o->no_csv). Returns 0, or -1 with o->err. */
 int chr_out_view(struct chr_out *o, const struct chr_rec *rec);
 
 /* Write rec (checked, sealed) in the output's form. Returns 0, or -1 with
