@@ -10,6 +10,23 @@
 
 static const char *prog_usage = "";
 
+volatile sig_atomic_t chr_stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	chr_stop = 1;
+}
+
+void chr_stop_on_signals(int flags)
+{
+	struct sigaction sa = {.sa_handler = on_stop, .sa_flags = flags};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 void chr_prog_start(char **argv, const char *usage)
 {
 	chr_setprog(argv[0]);

@@ -48,12 +48,10 @@ static const struct option longopts[] = {
 	{"bbo", no_argument, NULL, OPT_BBO},
 	{"every", required_argument, NULL, OPT_EVERY},
 	{"depth", required_argument, NULL, OPT_DEPTH},
-	{"quiet", no_argument, NULL, 'q'},
+	CHR_OPT_QUIET,
 	CHR_OPTS_STD,
 	{NULL, 0, NULL, 0},
 };
-
-#define SHOWN(buf, s) chr_fmt_shown(buf, sizeof buf, s)
 
 static int quiet;
 
@@ -131,12 +129,12 @@ int main(int argc, char **argv)
 			if (c == OPT_AT) {
 				mode = CHR_BV_AT;
 				if (chr_time_parse(optarg, &at) < 0)
-					chr_usage_error("--at '%s' is not a time", SHOWN(sh, optarg));
+					chr_usage_error("--at '%s' is not a time", CHR_SHOWN(sh, optarg));
 			} else if (c == OPT_EVERY) {
 				mode = CHR_BV_GRID;
 				if (chr_duration_parse(optarg, &every) < 0 || every <= 0)
 					chr_usage_error("--every '%s' is not a duration",
-							SHOWN(sh, optarg));
+							CHR_SHOWN(sh, optarg));
 			} else {
 				mode = CHR_BV_BBO;
 			}
@@ -144,7 +142,7 @@ int main(int argc, char **argv)
 		case OPT_DEPTH:
 			if (chr_parse_range(optarg, 0, 100000, &d) < 0)
 				chr_usage_error("--depth '%s' is not a count up to 100000",
-						SHOWN(sh, optarg));
+						CHR_SHOWN(sh, optarg));
 			depth = (int64_t)d;
 			break;
 		}

@@ -49,7 +49,7 @@ static const struct option longopts[] = {
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "no-fast-path", no_argument, NULL, OPT_NO_FAST },
-	{ "out", required_argument, NULL, 'o' },
+	CHR_OPT_OUT,
 	CHR_OPTS_STD,
 	{ NULL, 0, NULL, 0 },
 };

@@ -39,8 +39,8 @@ static const char usage_text[] =
 enum { OPT_VENUE = 256, OPT_SYMBOL, OPT_SYMBOLS, OPT_TYPE, OPT_SHARD };
 
 static const struct option longopts[] = {
-	{"stats", no_argument, NULL, 'v'},
-	{"verbose", no_argument, NULL, 'v'},
+	CHR_OPT_STATS,
+	CHR_OPT_VERBOSE,
 	{"venue", required_argument, NULL, OPT_VENUE},
 	{"symbol", required_argument, NULL, OPT_SYMBOL},
 	{"symbols", required_argument, NULL, OPT_SYMBOLS},
@@ -49,8 +49,6 @@ static const struct option longopts[] = {
 	CHR_OPTS_STD,
 	{NULL, 0, NULL, 0},
 };
-
-#define SHOWN(buf, s) chr_fmt_shown(buf, sizeof buf, s)
 
 /* what a record type does, before its instrument is looked at */
 enum { T_DROP, T_INST, T_ALWAYS };
@@ -104,13 +102,13 @@ int main(int argc, char **argv)
 				char name[64];
 
 				snprintf(name, sizeof name, "%.*s", (int)strcspn(bad, ","), bad);
-				chr_usage_error("--type '%s' is not a record type", SHOWN(sh, name));
+				chr_usage_error("--type '%s' is not a record type", CHR_SHOWN(sh, name));
 			}
 			break;
 		case OPT_SHARD:
 			if (chr_parse_shard(optarg, &isel.shard, &isel.shards) < 0)
 				chr_usage_error("--shard '%s' is not i/n with 0 <= i < n",
-						SHOWN(sh, optarg));
+						CHR_SHOWN(sh, optarg));
 			break;
 		}
 	}

@@ -47,10 +47,10 @@ static const char usage_text[] =
 enum { OPT_VENUE = 256, OPT_ONCE, OPT_POLL, OPT_RETAIN, OPT_READER };
 
 static const struct option longopts[] = {
-	{"source", required_argument, NULL, 's'},
-	{"archive-root", required_argument, NULL, 'a'},
+	CHR_OPT_SOURCE,
+	CHR_OPT_ARCHIVE_ROOT,
 	{"venue", required_argument, NULL, OPT_VENUE},
-	{"zstd", optional_argument, NULL, 'z'},
+	CHR_OPT_ZSTD,
 	{"once", no_argument, NULL, OPT_ONCE},
 	{"poll-ms", required_argument, NULL, OPT_POLL},
 	{"retain-q", no_argument, NULL, OPT_RETAIN},
@@ -58,16 +58,6 @@ static const struct option longopts[] = {
 	CHR_OPTS_STD,
 	{NULL, 0, NULL, 0},
 };
-
-#define SHOWN(buf, s) chr_fmt_shown(buf, sizeof buf, s)
-
-static volatile sig_atomic_t stop;
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 /* A decimal number in [lo, hi], or a usage error naming the option. */
 static long number(const char *opt, const char *s, long lo, long hi)
@@ -118,7 +108,7 @@ static void pass(struct run *r)
 		snprintf(err, sizeof err, "cannot read '%s': %s", r->source, strerror(errno));
 		fail(r, CHR_EX_SYS, err);
 	}
-	for (ssize_t i = 0; i < n && !stop; i++) {
+	for (ssize_t i = 0; i < n && !chr_stop; i++) {
 		k = chr_qseg_map(&q, r->source, ids[i], err, sizeof err);
 		if (k < 0 && errno == ENOENT)
 			continue;	/* removed by retention: passed */
@@ -198,15 +188,15 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc)
-		chr_usage_error("unexpected argument '%s'", SHOWN(sh, argv[optind]));
+		chr_usage_error("unexpected argument '%s'", CHR_SHOWN(sh, argv[optind]));
 	if (!r.source || !root || !venue)
 		chr_usage_error("--%s is required", !r.source ? "source" : !root ? "archive-root" : "venue");
 	if (once && poll_given)
 		chr_usage_error("--once and --poll-ms exclude each other");
 	if ((bad = chr_name_check(venue)) != NULL)
-		chr_usage_error("--venue '%s': %s", SHOWN(sh, venue), bad);
+		chr_usage_error("--venue '%s': %s", CHR_SHOWN(sh, venue), bad);
 	if ((bad = chr_name_check(r.reader)) != NULL)
-		chr_usage_error("--reader '%s': %s", SHOWN(sh, r.reader), bad);
+		chr_usage_error("--reader '%s': %s", CHR_SHOWN(sh, r.reader), bad);
 	if (*root == '\0')
 		chr_usage_error("--archive-root is empty");
 	if (!chr_is_queue(r.source))
@@ -220,15 +210,11 @@ int main(int argc, char **argv)
 		chr_queue_pos_close(&r.pos);
 		chr_die(status, "%s", err);
 	}
-	if (!once) {
-		struct sigaction sa = {.sa_handler = on_stop, .sa_flags = SA_RESTART};
-
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
-	}
+	if (!once)
+		chr_stop_on_signals(SA_RESTART);
 	for (;;) {
 		pass(&r);
-		if (once || stop)
+		if (once || chr_stop)
 			break;
 		{
 			struct timespec ts = {poll_ms / 1000, poll_ms % 1000 * 1000000};
@@ -236,7 +222,7 @@ int main(int argc, char **argv)
 			/* a signal cuts the sleep short (nanosleep is never restarted) */
 			nanosleep(&ts, NULL);
 		}
-		if (stop)
+		if (chr_stop)
 			break;
 		if (chr_queue_pos_beat(&r.pos) < 0)
 			fail(&r, r.pos.status, r.pos.err);

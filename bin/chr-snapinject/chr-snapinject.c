@@ -31,14 +31,12 @@ enum { OPT_INTERVAL = 256 };
 
 static const struct option longopts[] = {
 	{"interval", required_argument, NULL, OPT_INTERVAL},
-	{"quiet", no_argument, NULL, 'q'},
-	{"stats", no_argument, NULL, 'v'},
-	{"verbose", no_argument, NULL, 'v'},
+	CHR_OPT_QUIET,
+	CHR_OPT_STATS,
+	CHR_OPT_VERBOSE,
 	CHR_OPTS_STD,
 	{NULL, 0, NULL, 0},
 };
-
-#define SHOWN(buf, s) chr_fmt_shown(buf, sizeof buf, s)
 
 /* what is kept of a book besides the book */
 struct mkt {
@@ -151,7 +149,7 @@ int main(int argc, char **argv)
 		case OPT_INTERVAL:
 			if (chr_duration_parse(optarg, &interval) < 0 || interval <= 0)
 				chr_usage_error("--interval '%s' is not a duration above 0",
-						SHOWN(sh, optarg));
+						CHR_SHOWN(sh, optarg));
 			break;
 		}
 	}

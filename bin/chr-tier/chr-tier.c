@@ -53,8 +53,8 @@ enum { OPT_ROOT = 256, OPT_CONFIG, OPT_WARM, OPT_WARM_AFTER, OPT_COLD, OPT_COLD_
        OPT_DELETE, OPT_NOW, OPT_ONCE, OPT_POLL, OPT_REBUILD, OPT_DUMP };
 
 static const struct option longopts[] = {
-	{"dry-run", no_argument, NULL, 'n'},
-	{"verbose", no_argument, NULL, 'v'},
+	CHR_OPT_DRY_RUN,
+	CHR_OPT_VERBOSE,
 	{"root", required_argument, NULL, OPT_ROOT},
 	{"config", required_argument, NULL, OPT_CONFIG},
 	{"warm", required_argument, NULL, OPT_WARM},
@@ -71,16 +71,6 @@ static const struct option longopts[] = {
 	CHR_OPTS_STD,
 	{NULL, 0, NULL, 0},
 };
-
-#define SHOWN(buf, s) chr_fmt_shown(buf, sizeof buf, s)
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 /* p made absolute (relative to the working directory), in place */
 static void absolute(char *p, size_t n)
@@ -102,7 +92,7 @@ static int64_t age_arg(const char *opt, const char *s)
 	char sh[256];
 
 	if (chr_duration_parse(s, &ns) < 0 || ns <= 0)
-		chr_usage_error("%s '%s' is not a duration (90s, 6h, 7d)", opt, SHOWN(sh, s));
+		chr_usage_error("%s '%s' is not a duration (90s, 6h, 7d)", opt, CHR_SHOWN(sh, s));
 	return ns;
 }
 
@@ -146,7 +136,7 @@ int main(int argc, char **argv)
 			uint64_t v = 3;
 
 			if (optarg && chr_parse_range(optarg, 1, 19, &v) < 0)
-				chr_usage_error("--zstd=%s: the level is 1 to 19", SHOWN(sh, optarg));
+				chr_usage_error("--zstd=%s: the level is 1 to 19", CHR_SHOWN(sh, optarg));
 			zstd = (int)v;
 			break;
 		}
@@ -155,7 +145,7 @@ int main(int argc, char **argv)
 			break;
 		case OPT_NOW:
 			if (chr_time_parse(optarg, &now) < 0)
-				chr_usage_error("--now '%s' is not a time", SHOWN(sh, optarg));
+				chr_usage_error("--now '%s' is not a time", CHR_SHOWN(sh, optarg));
 			break;
 		case OPT_ONCE:
 			once = 1;
@@ -164,7 +154,7 @@ int main(int argc, char **argv)
 			uint64_t v;
 
 			if (chr_parse_range(optarg, 1, 86400000, &v) < 0)
-				chr_usage_error("--poll-ms '%s' is not 1 to 86400000", SHOWN(sh, optarg));
+				chr_usage_error("--poll-ms '%s' is not 1 to 86400000", CHR_SHOWN(sh, optarg));
 			poll_ms = (int64_t)v;
 			polled = 1;
 			break;
@@ -178,7 +168,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc)
-		chr_usage_error("no arguments are taken ('%s')", SHOWN(sh, argv[optind]));
+		chr_usage_error("no arguments are taken ('%s')", CHR_SHOWN(sh, argv[optind]));
 	if (r.root == NULL || *r.root == '\0')
 		chr_usage_error("--root is required");
 	if (once && polled)
@@ -254,14 +244,9 @@ int main(int argc, char **argv)
 	}
 
 	if (!once && !rebuild) {
-		struct sigaction sa = {0};
-
-		r.stop = &stop;
-
 		/* a service ends between partitions */
-		sa.sa_handler = on_signal;
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGINT, &sa, NULL);
+		r.stop = &chr_stop;
+		chr_stop_on_signals(0);
 	}
 	/* one chr-tier at a time per archive */
 	if (r.dry)
@@ -269,14 +254,14 @@ int main(int argc, char **argv)
 	else if (chr_mkdirs(r.root) < 0 ||
 	    (size_t)snprintf(lockp, sizeof lockp, "%s/.staging", r.root) >= sizeof lockp ||
 	    chr_mkdirs(lockp) < 0)
-		chr_die(CHR_EX_SYS, "cannot create '%s': %s", SHOWN(sh, lockp), strerror(errno));
+		chr_die(CHR_EX_SYS, "cannot create '%s': %s", CHR_SHOWN(sh, lockp), strerror(errno));
 	strcat(lockp, "/.tier-lock");
 	/* a dry run creates nothing: it locks only when there is a lock */
 	if ((lockfd = open(lockp, O_RDWR | (r.dry ? 0 : O_CREAT) | O_CLOEXEC, 0666)) < 0 &&
 	    !(r.dry && errno == ENOENT))
-		chr_die(CHR_EX_SYS, "cannot open '%s': %s", SHOWN(sh, lockp), strerror(errno));
+		chr_die(CHR_EX_SYS, "cannot open '%s': %s", CHR_SHOWN(sh, lockp), strerror(errno));
 	if (lockfd >= 0 && flock(lockfd, LOCK_EX | LOCK_NB) < 0)
-		chr_die(CHR_EX_SYS, "another chr-tier works on '%s' (%s is locked)", SHOWN(sh, r.root),
+		chr_die(CHR_EX_SYS, "another chr-tier works on '%s' (%s is locked)", CHR_SHOWN(sh, r.root),
 			strerror(errno));
 	if (rebuild) {
 		size_t n, skipped;
@@ -298,14 +283,14 @@ int main(int argc, char **argv)
 	}
 	for (;;) {
 		chr_tier_pass(&r, now);
-		if (once || stop)
+		if (once || chr_stop)
 			break;
-		for (int64_t left = poll_ms; left > 0 && !stop; left -= 100) {
+		for (int64_t left = poll_ms; left > 0 && !chr_stop; left -= 100) {
 			struct timespec ts = {0, (long)(left < 100 ? left : 100) * 1000000};
 
 			nanosleep(&ts, NULL);
 		}
-		if (stop)
+		if (chr_stop)
 			break;
 		r.status = CHR_EX_OK;	/* a service reports each pass's errors, and goes on */
 	}
