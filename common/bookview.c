@@ -43,18 +43,36 @@ static struct chr_rec *made_rec(struct chr_bookview *v, size_t len)
 	return (struct chr_rec *)(void *)v->made;
 }
 
+/* Write rec, passed on or made: binary records straight to the writer, as
+ * chr-book always has (every DEFINE is passed on, or goes out before the
+ * first record made for its book), views through chr_out_put. Returns 0,
+ * or -2 with e. */
+static int put(struct chr_bookview *v, const struct chr_rec *rec, struct chr_err *e)
+{
+	struct chr_out *o = v->out;
+
+	if (o->kind != CHR_OUT_BINARY)
+		return chr_out_put(o, rec, e) < 0 ? -2 : 0;
+	if (chr_writer_put(&o->w, rec) == 0)
+		return 0;
+	if (chr_out_flush(o, e) == 0)	/* it says why, from the writer's error */
+		chr_err_sys(e, "cannot write to standard output");
+	return -2;
+}
+
 /* A record made for m: its DEFINE goes first (binary output). The caller
  * set everything but seq, version and crc. Returns 0, or -2. */
-static int out_made(struct chr_bookview *v, struct chr_bv_mkt *m, struct chr_rec *rec)
+static int out_made(struct chr_bookview *v, struct chr_bv_mkt *m, struct chr_rec *rec,
+		    struct chr_err *e)
 {
 	if (v->out->kind == CHR_OUT_BINARY && m->m.have_def && !m->def_out) {
-		if (chr_out_rec(v->out, (const struct chr_rec *)m->m.def) < 0)
+		if (put(v, (const struct chr_rec *)m->m.def, e) < 0)
 			return -2;
 		m->def_out = 1;
 	}
 	rec->seq = v->seq++;
 	chr_rec_seal(rec);
-	return chr_out_rec(v->out, rec) < 0 ? -2 : 0;
+	return put(v, rec, e);
 }
 
 /* m's book as a BOOK_SNAPSHOT or BOOK_TOPN at ts, written. */
@@ -68,7 +86,7 @@ static int out_book(struct chr_bookview *v, struct chr_bv_mkt *m, uint16_t type,
 	chr_mkt_book_rec(&m->m, type, v->depth, r);
 	r->ts = ts;
 	r->src_seq = src_seq;
-	return out_made(v, m, r);
+	return out_made(v, m, r, e);
 }
 
 /* The top of m's book as a QUOTE payload (CHR_NULL for an empty side). */
@@ -132,7 +150,7 @@ static int event_end(struct chr_bookview *v, struct chr_bv_mkt *m, struct chr_er
 	r->src_seq = last->src_seq;
 	r->venue = m->m.venue;
 	r->market = m->m.market;
-	return out_made(v, m, r);
+	return out_made(v, m, r, e);
 }
 
 /* A GAP record before rec, the diff that the book of m could not take. */
@@ -158,7 +176,7 @@ static int gap_out(struct chr_bookview *v, struct chr_bv_mkt *m, const struct ch
 	r->venue = m->m.venue;
 	r->market = m->m.market;
 	chr_rec_seal(r);
-	return chr_out_rec(v->out, r) < 0 ? -2 : 0;
+	return put(v, r, e);
 }
 
 /* Apply a book record to m; in pass mode, a GAP goes out first when the
@@ -226,15 +244,15 @@ int chr_bookview_rec(struct chr_bookview *v, const struct chr_rec *rec, struct c
 		v->m = (struct chr_bv_mkt *)d;
 		if (k == 1)
 			v->m->def_out = 0;
+		/* the views learn the names without showing the DEFINE */
 		if (v->mode != CHR_BV_PASS)
-			return chr_out_learn(v->out, rec) < 0 ? -2 : 0;
-		return chr_out_rec(v->out, rec) < 0 ? -2 : 0;
+			return v->out->kind == CHR_OUT_BINARY ||
+				chr_out_skip(v->out, rec, e) == 0 ? 0 : -2;
+		return put(v, rec, e);
 	}
 	if (rec->type != CHR_BOOK_SNAPSHOT && rec->type != CHR_BOOK_DIFF) {
 		v->m = NULL;
-		if (v->mode == CHR_BV_PASS)
-			return chr_out_rec(v->out, rec) < 0 ? -2 : 0;
-		return 0;
+		return v->mode == CHR_BV_PASS ? put(v, rec, e) : 0;
 	}
 	if (!(v->m = m = (struct chr_bv_mkt *)chr_books_get(&v->books, rec)))
 		return chr_err_set(e, CHR_EX_SYS, "out of memory");
@@ -247,7 +265,7 @@ int chr_bookview_rec(struct chr_bookview *v, const struct chr_rec *rec, struct c
 	if ((warn = apply(v, m, rec, e)) < 0)
 		return warn;
 	if (v->mode == CHR_BV_PASS)
-		return chr_out_rec(v->out, rec) < 0 ? -2 : warn;
+		return put(v, rec, e) < 0 ? -2 : warn;
 	if (v->mode == CHR_BV_BBO) {
 		memcpy(m->last, rec, CHR_HDR_SIZE);
 		m->open = 1;

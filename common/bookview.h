@@ -40,7 +40,8 @@ struct chr_bookview {
 	uint64_t n_gap, n_nosnap, n_crossed, n_stale, n_ignored;
 };
 
-/* A view of mode writing to out (the caller's, open). */
+/* A view of mode writing to out (the caller's, open). Binary records go to
+ * out's writer as they are: the view puts every DEFINE it needs itself. */
 void chr_bookview_init(struct chr_bookview *v, enum chr_bv_mode mode, int64_t at, int64_t every,
 		       size_t depth, struct chr_out *out);
 void chr_bookview_free(struct chr_bookview *v);
@@ -50,8 +51,8 @@ void chr_bookview_free(struct chr_bookview *v);
  * chr_l2_apply less CHR_L2_STALE and CHR_L2_TOP, CHR_L2_NOSNAP only for
  * the first such diff while the book is unknown (m.before is the book's
  * update id before the record); or -1 with e set (a level that does not fit
- * a book's scale, out of memory), or -2 when the output failed (out->err).
- * What was written before a failure is good. */
+ * a book's scale, out of memory), or -2 when the output failed (e and
+ * out->err: chr_out_failed). What was written before a failure is good. */
 int chr_bookview_rec(struct chr_bookview *v, const struct chr_rec *rec, struct chr_err *e);
 
 /* The end of the stream (--at: of the records up to its time): --bbo ends

@@ -80,21 +80,3 @@ void chr_write_failed(const struct chr_writer *w)
 {
 	write_failed(w->name, w->err);
 }
-
-void chr_out_failed(const struct chr_out *o)
-{
-	if (o->err == ENOMEM)
-		chr_die(CHR_EX_SYS, "out of memory");
-	write_failed("stdout", o->err);
-}
-
-enum chr_out_kind chr_opt_format(const char *arg)
-{
-	enum chr_out_kind k = chr_out_kind_parse(arg);
-	char sh[256];
-
-	if (k == CHR_OUT_AUTO)
-		chr_usage_error("unknown format '%s' (binary, text, json, csv)",
-				chr_fmt_shown(sh, sizeof sh, arg));
-	return k;
-}

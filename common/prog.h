@@ -7,8 +7,6 @@
 #include <getopt.h>
 #include <signal.h>
 
-#include "out.h"
-
 struct chr_writer;
 
 /* The long options every program has; end a program's option table with
@@ -58,13 +56,5 @@ int chr_getopt(int argc, char **argv, const char *shortopts, const struct option
  * SIGPIPE ignored) ends the program quietly with exit 0, as SIGPIPE would;
  * anything else is "cannot write to NAME: why", exit 3. */
 _Noreturn void chr_write_failed(const struct chr_writer *w);
-
-/* chr_write_failed for an output object: out of memory is "out of
- * memory", exit 3. */
-_Noreturn void chr_out_failed(const struct chr_out *o);
-
-/* The output kind of a --format value, or a usage error "unknown format
- * 'x' (binary, text, json, csv)". */
-enum chr_out_kind chr_opt_format(const char *arg);
 
 #endif

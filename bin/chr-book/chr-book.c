@@ -13,6 +13,7 @@
 #include "fmt.h"
 #include "merge.h"
 #include "num.h"
+#include "out.h"
 #include "prog.h"
 
 static const char usage_text[] =
@@ -104,7 +105,7 @@ int main(int argc, char **argv)
 	struct chr_bookview v;
 	struct chr_merge in;
 	struct chr_out out;
-	struct chr_err e;
+	struct chr_err e, we;
 	const struct chr_rec *rec;
 	int64_t at = 0, every = 0, depth = -1;
 	uint64_t d;
@@ -119,7 +120,8 @@ int main(int argc, char **argv)
 			quiet = 1;
 			break;
 		case OPT_FORMAT:
-			format = chr_opt_format(optarg);
+			if (chr_out_parse(optarg, &format, &e) < 0)
+				chr_usage_error("%s", e.msg);
 			break;
 		case OPT_AT:
 		case OPT_BBO:
@@ -155,41 +157,44 @@ int main(int argc, char **argv)
 		chr_usage_error("--every needs a --depth of at least 1");
 	if (format == CHR_OUT_CSV && mode == CHR_BV_PASS)
 		chr_usage_error("--format csv writes the views: --at, --bbo or --every");
-	if (format == CHR_OUT_BINARY || (format == CHR_OUT_AUTO && !isatty(STDOUT_FILENO)))
-		chr_refuse_tty(STDOUT_FILENO);
-	if (chr_out_open(&out, format, mode == CHR_BV_AT ? (unsigned)depth : CHR_FMT_LEVELS) < 0)
-		chr_die(CHR_EX_SYS, "out of memory");
+	if (chr_out_open(&out, format, NULL, &e) < 0)
+		chr_die_err(&e);
+	out.fmt.levels = mode == CHR_BV_AT ? (unsigned)depth : CHR_FMT_LEVELS;
 	if (chr_merge_open(&in, argv + optind, (size_t)(argc - optind), NULL, &e) < 0)
 		chr_die_err(&e);
 	chr_bookview_init(&v, mode, at, every, (size_t)depth, &out);
 
 	for (;;) {
-		if (chr_merge_may_block(&in) && chr_out_flush(&out) < 0)
-			chr_out_failed(&out);
+		if (chr_merge_may_block(&in) && chr_out_flush(&out, &e) < 0)
+			chr_out_failed(&out, &e);
 		k = chr_merge_next(&in, &rec);
 		if (k == 2) {
 			chr_merge_wait(&in);
 			continue;
 		}
 		if (k < 0) {
-			if (chr_out_flush(&out) < 0)
-				chr_out_failed(&out);
+			if (chr_out_flush(&out, &we) < 0)
+				chr_out_failed(&out, &we);
 			chr_die(in.s[in.failed].status, "%s", in.s[in.failed].err);
 		}
 		if (k == 0 || (mode == CHR_BV_AT && rec->ts > at))
 			break;
 		if ((k = chr_bookview_rec(&v, rec, &e)) < 0) {
 			/* what came before the failure is good */
-			if (k == -2 || chr_out_flush(&out) < 0)
-				chr_out_failed(&out);
+			if (k == -2)
+				chr_out_failed(&out, &e);
+			if (chr_out_flush(&out, &we) < 0)
+				chr_out_failed(&out, &we);
 			chr_die_err(&e);
 		}
 		if (k)
 			warn_book(&v.m->m, rec, k);
 	}
 	if ((unknown = chr_bookview_end(&v, &e)) < 0) {
-		if (unknown == -2 || chr_out_flush(&out) < 0)
-			chr_out_failed(&out);
+		if (unknown == -2)
+			chr_out_failed(&out, &e);
+		if (chr_out_flush(&out, &we) < 0)
+			chr_out_failed(&out, &we);
 		chr_die_err(&e);
 	}
 	for (size_t i = 0; unknown > 0 && !quiet && i < v.books.tab.n; i++) {
@@ -205,8 +210,8 @@ int main(int argc, char **argv)
 			 " record%s with levels left out", v.n_gap, plural(v.n_gap), v.n_nosnap,
 			 plural(v.n_nosnap), v.n_crossed, plural(v.n_crossed), v.n_stale,
 			 plural(v.n_stale), v.n_ignored, plural(v.n_ignored));
-	if (chr_out_close(&out) < 0)
-		chr_out_failed(&out);
+	if (chr_out_close(&out, &e) < 0)
+		chr_out_failed(&out, &e);
 	chr_merge_free(&in);
 	chr_bookview_free(&v);
 	return CHR_EX_OK;

@@ -1,12 +1,11 @@
 /* t-books.c - the books of a stream's instruments: made once per
  * instrument, named by their DEFINE (bound again only when it changes),
  * applied with errors in struct chr_err, and written back as BOOK_SNAPSHOT
- * and BOOK_TOPN records; and the --format names of common/out. */
+ * and BOOK_TOPN records. */
 #include <errno.h>
 #include <string.h>
 
 #include "books.h"
-#include "out.h"
 #include "unit.h"
 
 static _Alignas(64) unsigned char buf[4096];
@@ -120,10 +119,5 @@ int main(void)
 	CHECK(chr_mkt_warn_due(d) == 2 && chr_mkt_warn_due(d) == 0);
 	chr_books_free(&t);
 
-	CHECK(chr_out_kind_parse("binary") == CHR_OUT_BINARY);
-	CHECK(chr_out_kind_parse("text") == CHR_OUT_TEXT);
-	CHECK(chr_out_kind_parse("json") == CHR_OUT_JSON);
-	CHECK(chr_out_kind_parse("csv") == CHR_OUT_CSV);
-	CHECK(chr_out_kind_parse("xml") == CHR_OUT_AUTO && chr_out_kind_parse("") == CHR_OUT_AUTO);
 	return unit_done("t-books");
 }
