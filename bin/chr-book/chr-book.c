@@ -93,6 +93,19 @@ static void warn_book(struct chr_mkt *m, const struct chr_rec *rec, int bits)
 			 "were removed", rec->seq);
 }
 
+/* The end after a failure (k: -2 the output's, -1 e's): what came before
+ * it is good, so it goes out first. */
+static _Noreturn void fail(struct chr_out *out, long k, const struct chr_err *e)
+{
+	struct chr_err we;
+
+	if (k == -2)
+		chr_out_failed(out, e);
+	if (chr_out_flush(out, &we) < 0)
+		chr_out_failed(out, &we);
+	chr_die_err(e);
+}
+
 static const char *plural(uint64_t n)
 {
 	return n == 1 ? "" : "s";
@@ -105,7 +118,7 @@ int main(int argc, char **argv)
 	struct chr_bookview v;
 	struct chr_merge in;
 	struct chr_out out;
-	struct chr_err e, we;
+	struct chr_err e;
 	const struct chr_rec *rec;
 	int64_t at = 0, every = 0, depth = -1;
 	uint64_t d;
@@ -173,30 +186,18 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (k < 0) {
-			if (chr_out_flush(&out, &we) < 0)
-				chr_out_failed(&out, &we);
-			chr_die(in.s[in.failed].status, "%s", in.s[in.failed].err);
+			chr_err_set(&e, in.s[in.failed].status, "%s", in.s[in.failed].err);
+			fail(&out, -1, &e);
 		}
 		if (k == 0 || (mode == CHR_BV_AT && rec->ts > at))
 			break;
-		if ((k = chr_bookview_rec(&v, rec, &e)) < 0) {
-			/* what came before the failure is good */
-			if (k == -2)
-				chr_out_failed(&out, &e);
-			if (chr_out_flush(&out, &we) < 0)
-				chr_out_failed(&out, &we);
-			chr_die_err(&e);
-		}
+		if ((k = chr_bookview_rec(&v, rec, &e)) < 0)
+			fail(&out, k, &e);
 		if (k)
 			warn_book(&v.m->m, rec, k);
 	}
-	if ((unknown = chr_bookview_end(&v, &e)) < 0) {
-		if (unknown == -2)
-			chr_out_failed(&out, &e);
-		if (chr_out_flush(&out, &we) < 0)
-			chr_out_failed(&out, &we);
-		chr_die_err(&e);
-	}
+	if ((unknown = chr_bookview_end(&v, &e)) < 0)
+		fail(&out, unknown, &e);
 	for (size_t i = 0; unknown > 0 && !quiet && i < v.books.tab.n; i++) {
 		struct chr_mkt *m = chr_books_at(&v.books, i);
 
