@@ -57,7 +57,7 @@ int chr_books_define(struct chr_books *t, const struct chr_rec *def, struct chr_
 	return 1;
 }
 
-int chr_mkt_apply_failed(const struct chr_mkt *m, const struct chr_rec *rec, struct chr_err *e)
+int chr_books_apply_failed(const struct chr_mkt *m, const struct chr_rec *rec, struct chr_err *e)
 {
 	if (errno == ENOMEM)
 		return chr_err_set(e, CHR_EX_SYS, "out of memory");
@@ -72,7 +72,7 @@ static size_t topn_size(size_t depth)
 	return sizeof(struct chr_book) + 2 * depth * sizeof(struct chr_level);
 }
 
-size_t chr_mkt_book_size(const struct chr_mkt *m, uint16_t type, size_t depth)
+size_t chr_books_size(const struct chr_mkt *m, uint16_t type, size_t depth)
 {
 	size_t n = chr_l2_snapshot(m->b, depth, NULL, 0);
 
@@ -80,7 +80,7 @@ size_t chr_mkt_book_size(const struct chr_mkt *m, uint16_t type, size_t depth)
 	return type == CHR_BOOK_TOPN && topn_size(depth) > n ? topn_size(depth) : n;
 }
 
-void chr_mkt_book_rec(const struct chr_mkt *m, uint16_t type, size_t depth, struct chr_rec *r)
+void chr_books_rec(const struct chr_mkt *m, uint16_t type, size_t depth, struct chr_rec *r)
 {
 	size_t n = chr_l2_snapshot(m->b, depth, NULL, 0);
 	struct chr_book *bk = chr_rec_payload(r);

@@ -13,7 +13,7 @@
 #include "rec.h"
 
 #define CHR_DEFINE_SPAN 192	/* the span of a DEFINE record */
-#define CHR_MKT_WARN_MAX 10	/* warnings shown per book before they are only counted */
+#define CHR_BOOKS_WARN_MAX 10	/* warnings shown per book before they are only counted */
 
 /* One instrument's book. A program that keeps more per instrument puts a
  * struct chr_mkt first in its own object and gives that size to
@@ -28,7 +28,7 @@ struct chr_mkt {
 							 * "venue N market M" */
 	int64_t ts_event;	/* of the last record applied */
 	uint64_t before;	/* the book's update id before the last record applied */
-	unsigned warned;	/* warnings so far (chr_mkt_warn_due) */
+	unsigned warned;	/* warnings so far (chr_books_warn_due) */
 };
 
 struct chr_books {
@@ -68,40 +68,40 @@ static inline struct chr_mkt *chr_books_at(const struct chr_books *t, size_t i)
  * is set to the book. */
 int chr_books_define(struct chr_books *t, const struct chr_rec *def, struct chr_mkt **mp);
 
-/* chr_mkt_apply failed: fill e. Returns -1. */
-int chr_mkt_apply_failed(const struct chr_mkt *m, const struct chr_rec *rec, struct chr_err *e);
+/* chr_books_apply failed: fill e. Returns -1. */
+int chr_books_apply_failed(const struct chr_mkt *m, const struct chr_rec *rec, struct chr_err *e);
 
 /* Apply a checked BOOK_SNAPSHOT or BOOK_DIFF record to m's book
  * (chr_l2_apply), keeping m->before and m->ts_event. Returns the CHR_L2_*
  * bits, or -1 with e set: CHR_EX_SYS "out of memory", or CHR_EX_DATA
  * "NAME: seq N: a level does not fit the book's scale (...)". */
-static inline int chr_mkt_apply(struct chr_mkt *m, const struct chr_rec *rec, struct chr_err *e)
+static inline int chr_books_apply(struct chr_mkt *m, const struct chr_rec *rec, struct chr_err *e)
 {
 	int k;
 
 	m->before = chr_l2_update_id(m->b);
 	if ((k = chr_l2_apply(m->b, rec)) < 0)
-		return chr_mkt_apply_failed(m, rec, e);
+		return chr_books_apply_failed(m, rec, e);
 	m->ts_event = rec->ts_event;
 	return k;
 }
 
 /* One more warning for m: 0 when it is only counted (past
- * CHR_MKT_WARN_MAX), 1 to show it, 2 to show it as the last one shown. */
-static inline int chr_mkt_warn_due(struct chr_mkt *m)
+ * CHR_BOOKS_WARN_MAX), 1 to show it, 2 to show it as the last one shown. */
+static inline int chr_books_warn_due(struct chr_mkt *m)
 {
-	return ++m->warned > CHR_MKT_WARN_MAX ? 0 : m->warned == CHR_MKT_WARN_MAX ? 2 : 1;
+	return ++m->warned > CHR_BOOKS_WARN_MAX ? 0 : m->warned == CHR_BOOKS_WARN_MAX ? 2 : 1;
 }
 
-/* The room chr_mkt_book_rec needs for the payload of m's book as a
+/* The room chr_books_rec needs for the payload of m's book as a
  * BOOK_SNAPSHOT of depth levels a side (0 all: its exact size), or as a
  * BOOK_TOPN (type) of exactly depth levels a side. */
-size_t chr_mkt_book_size(const struct chr_mkt *m, uint16_t type, size_t depth);
+size_t chr_books_size(const struct chr_mkt *m, uint16_t type, size_t depth);
 
 /* Write m's book into r (zeroed, owning the span of a header and
- * chr_mkt_book_size bytes): the payload, len, type, flags CHR_F_SYNTHETIC,
+ * chr_books_size bytes): the payload, len, type, flags CHR_F_SYNTHETIC,
  * venue, market and ts_event; a BOOK_TOPN's missing levels are CHR_NULL.
  * The caller sets the rest. */
-void chr_mkt_book_rec(const struct chr_mkt *m, uint16_t type, size_t depth, struct chr_rec *r);
+void chr_books_rec(const struct chr_mkt *m, uint16_t type, size_t depth, struct chr_rec *r);
 
 #endif

@@ -79,11 +79,11 @@ static int out_made(struct chr_bookview *v, struct chr_bv_mkt *m, struct chr_rec
 static int out_book(struct chr_bookview *v, struct chr_bv_mkt *m, uint16_t type, int64_t ts,
 		    uint64_t src_seq, struct chr_err *e)
 {
-	struct chr_rec *r = made_rec(v, CHR_HDR_SIZE + chr_mkt_book_size(&m->m, type, v->depth));
+	struct chr_rec *r = made_rec(v, CHR_HDR_SIZE + chr_books_size(&m->m, type, v->depth));
 
 	if (!r)
 		return chr_err_set(e, CHR_EX_SYS, "out of memory");
-	chr_mkt_book_rec(&m->m, type, v->depth, r);
+	chr_books_rec(&m->m, type, v->depth, r);
 	r->ts = ts;
 	r->src_seq = src_seq;
 	return out_made(v, m, r, e);
@@ -217,7 +217,7 @@ static __attribute__((noinline)) int found(struct chr_bookview *v, struct chr_bv
 static inline int apply(struct chr_bookview *v, struct chr_bv_mkt *m, const struct chr_rec *rec,
 			struct chr_err *e)
 {
-	int k = chr_mkt_apply(&m->m, rec, e), warn = 0;
+	int k = chr_books_apply(&m->m, rec, e), warn = 0;
 
 	if (k < 0)
 		return -1;

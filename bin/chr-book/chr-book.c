@@ -63,7 +63,7 @@ static void mkt_warn(struct chr_mkt *m, const char *fmt, ...)
 	va_list ap;
 	int due;
 
-	if (quiet || !(due = chr_mkt_warn_due(m)))
+	if (quiet || !(due = chr_books_warn_due(m)))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);

@@ -61,7 +61,7 @@ static _Noreturn void die_input(int status, const char *msg)
  * just before it (FORMAT, and the resume key of chr-sink --resume). */
 static void inject(struct mkt *m, const struct chr_rec *rec)
 {
-	size_t n = chr_mkt_book_size(&m->m, CHR_BOOK_SNAPSHOT, 0);
+	size_t n = chr_books_size(&m->m, CHR_BOOK_SNAPSHOT, 0);
 	struct chr_rec *r;
 	char msg[512];
 
@@ -73,7 +73,7 @@ static void inject(struct mkt *m, const struct chr_rec *rec)
 	}
 	if (!(r = chr_writer_reserve(&w, (uint32_t)(CHR_HDR_SIZE + n))))
 		chr_write_failed(&w);
-	chr_mkt_book_rec(&m->m, CHR_BOOK_SNAPSHOT, 0, r);
+	chr_books_rec(&m->m, CHR_BOOK_SNAPSHOT, 0, r);
 	r->flags |= CHR_F_LAST;
 	r->seq = rec->seq;
 	r->ts = rec->ts;
@@ -94,7 +94,7 @@ static void apply(struct mkt *m, const struct chr_rec *rec)
 		chr_l2_reset(m->m.b);
 		return;
 	}
-	if ((k = chr_mkt_apply(&m->m, rec, &e)) < 0) {
+	if ((k = chr_books_apply(&m->m, rec, &e)) < 0) {
 		if (e.status == CHR_EX_SYS)
 			chr_die_err(&e);
 		die_input(e.status, e.msg);
@@ -105,7 +105,7 @@ static void apply(struct mkt *m, const struct chr_rec *rec)
 	if (k & CHR_L2_GAP) {
 		m->gaps++;
 		bk = chr_rec_payload(rec);
-		if (!quiet && (due = chr_mkt_warn_due(&m->m)))
+		if (!quiet && (due = chr_books_warn_due(&m->m)))
 			chr_warn("%s: seq %" PRIu64 ": update id gap without a GAP record (the book "
 				 "is at %" PRIu64 ", the diff follows %" PRIu64 "): no snapshot until "
 				 "the next one in the input%s", m->m.name, rec->seq, m->m.before,

@@ -81,42 +81,42 @@ int main(void)
 	CHECK(t.tab.n == 2 && chr_books_at(&t, 0) == m && chr_books_at(&t, 1) == d);
 
 	/* apply: bits, update ids before, ts_event */
-	k = chr_mkt_apply(m, book(CHR_BOOK_SNAPSHOT, 5, 1, 1, 1, LV({1000, 2}, {1001, 3})), &e);
+	k = chr_books_apply(m, book(CHR_BOOK_SNAPSHOT, 5, 1, 1, 1, LV({1000, 2}, {1001, 3})), &e);
 	CHECK(k >= 0 && chr_l2_known(m->b) && m->ts_event == 1005);
-	k = chr_mkt_apply(m, book(CHR_BOOK_DIFF, 7, 1, 1, 0, LV({999, 1})), &e);
+	k = chr_books_apply(m, book(CHR_BOOK_DIFF, 7, 1, 1, 0, LV({999, 1})), &e);
 	CHECK(k >= 0 && (k & CHR_L2_GAP) && m->before == 5 && !chr_l2_known(m->b));
-	k = chr_mkt_apply(m, book(CHR_BOOK_SNAPSHOT, 9, 1, 2, 1,
+	k = chr_books_apply(m, book(CHR_BOOK_SNAPSHOT, 9, 1, 2, 1,
 				  LV({1000, 2}, {999, 1}, {1001, 3})), &e);
 	CHECK(k >= 0 && chr_l2_known(m->b));
 	/* a level that cannot be held at the book's scale is bad data */
-	k = chr_mkt_apply(m, book(CHR_BOOK_DIFF, 10, 19, 1, 0, LV({INT64_MAX, 1})), &e);
+	k = chr_books_apply(m, book(CHR_BOOK_DIFF, 10, 19, 1, 0, LV({INT64_MAX, 1})), &e);
 	CHECK(k == -1 && e.status == CHR_EX_DATA &&
 	      strncmp(e.msg, "binance ETHUSDT: seq 42: a level does not fit", 45) == 0);
 
 	/* the book written back: a snapshot of all, a TOPN spread to depth */
 	memset(made, 0, sizeof made);
-	CHECK(chr_mkt_book_size(m, CHR_BOOK_SNAPSHOT, 0) ==
+	CHECK(chr_books_size(m, CHR_BOOK_SNAPSHOT, 0) ==
 	      sizeof(struct chr_book) + 3 * sizeof(struct chr_level));
-	chr_mkt_book_rec(m, CHR_BOOK_SNAPSHOT, 0, r);
+	chr_books_rec(m, CHR_BOOK_SNAPSHOT, 0, r);
 	CHECK(r->type == CHR_BOOK_SNAPSHOT && r->flags == CHR_F_SYNTHETIC && r->venue == 1 &&
 	      r->market == 7 && r->ts_event == 1009 && bk->n_bid == 2 && bk->n_ask == 1 &&
-	      r->len == CHR_HDR_SIZE + chr_mkt_book_size(m, CHR_BOOK_SNAPSHOT, 0));
+	      r->len == CHR_HDR_SIZE + chr_books_size(m, CHR_BOOK_SNAPSHOT, 0));
 	memset(made, 0, sizeof made);
-	CHECK(chr_mkt_book_size(m, CHR_BOOK_TOPN, 3) ==
+	CHECK(chr_books_size(m, CHR_BOOK_TOPN, 3) ==
 	      sizeof(struct chr_book) + 6 * sizeof(struct chr_level));
-	chr_mkt_book_rec(m, CHR_BOOK_TOPN, 3, r);
+	chr_books_rec(m, CHR_BOOK_TOPN, 3, r);
 	CHECK(r->type == CHR_BOOK_TOPN && bk->n_bid == 3 && bk->n_ask == 3 &&
 	      r->len == CHR_HDR_SIZE + sizeof(struct chr_book) + 6 * sizeof(struct chr_level));
 	CHECK(bk->levels[0].price == 1000 && bk->levels[1].price == 999 &&
 	      bk->levels[2].price == CHR_NULL && bk->levels[3].price == 1001 &&
 	      bk->levels[4].size == CHR_NULL && bk->levels[5].price == CHR_NULL);
 	/* a TOPN of depth 0 is made from the whole snapshot in place */
-	CHECK(chr_mkt_book_size(m, CHR_BOOK_TOPN, 0) == chr_mkt_book_size(m, CHR_BOOK_SNAPSHOT, 0));
+	CHECK(chr_books_size(m, CHR_BOOK_TOPN, 0) == chr_books_size(m, CHR_BOOK_SNAPSHOT, 0));
 
-	/* warnings: shown up to CHR_MKT_WARN_MAX, the last one said so */
-	for (k = 1; k < CHR_MKT_WARN_MAX; k++)
-		CHECK(chr_mkt_warn_due(d) == 1);
-	CHECK(chr_mkt_warn_due(d) == 2 && chr_mkt_warn_due(d) == 0);
+	/* warnings: shown up to CHR_BOOKS_WARN_MAX, the last one said so */
+	for (k = 1; k < CHR_BOOKS_WARN_MAX; k++)
+		CHECK(chr_books_warn_due(d) == 1);
+	CHECK(chr_books_warn_due(d) == 2 && chr_books_warn_due(d) == 0);
 	chr_books_free(&t);
 
 	return unit_done("t-books");
