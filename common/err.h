@@ -17,7 +17,10 @@
  * struct chr_err * last, and on failure fills it and returns -1 (or NULL).
  * msg is the whole message without the program's name ("cannot open 'x':
  * why", "x: byte N: what"); status is CHR_EX_DATA or CHR_EX_SYS. The
- * library never prints: the program decides (chr_die_err). */
+ * library never prints: the program decides (chr_die_err). A function
+ * whose only failure is running out of memory (a map, a book, an
+ * instrument selection) returns -1 or NULL with errno ENOMEM, as malloc
+ * does. */
 #define CHR_ERR_MAX 1024
 struct chr_err {
 	int status;

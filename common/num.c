@@ -36,6 +36,19 @@ int chr_parse_range(const char *s, uint64_t min, uint64_t max, uint64_t *v)
 	return 0;
 }
 
+int chr_parse_shard(const char *s, uint32_t *i, uint32_t *n)
+{
+	char *end;
+	uint64_t a, b;
+
+	if (digits(s, &end, &a) < 0 || *end != '/' || digits(end + 1, &end, &b) < 0 ||
+	    *end != '\0' || b == 0 || b > UINT32_MAX || a >= b)
+		return -1;
+	*i = (uint32_t)a;
+	*n = (uint32_t)b;
+	return 0;
+}
+
 int chr_parse_size(const char *s, uint64_t *v)
 {
 	char *end;

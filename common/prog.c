@@ -10,6 +10,23 @@
 
 static const char *prog_usage = "";
 
+volatile sig_atomic_t chr_stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	chr_stop = 1;
+}
+
+void chr_stop_on_signals(int flags)
+{
+	struct sigaction sa = {.sa_handler = on_stop, .sa_flags = flags};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 void chr_prog_start(char **argv, const char *usage)
 {
 	chr_setprog(argv[0]);
@@ -46,14 +63,20 @@ int chr_getopt(int argc, char **argv, const char *shortopts, const struct option
 	}
 }
 
-void chr_write_failed(const struct chr_writer *w)
+/* the end of a program whose output called name failed with errno err */
+static _Noreturn void write_failed(const char *name, int err)
 {
 	char sh[256];
 
-	if (w->err == EPIPE)
+	if (err == EPIPE)
 		exit(CHR_EX_OK);
-	if (strcmp(w->name, "stdout") == 0)
-		chr_die(CHR_EX_SYS, "cannot write to standard output: %s", strerror(w->err));
-	chr_die(CHR_EX_SYS, "cannot write to '%s': %s", chr_fmt_shown(sh, sizeof sh, w->name),
-		strerror(w->err));
+	if (strcmp(name, "stdout") == 0)
+		chr_die(CHR_EX_SYS, "cannot write to standard output: %s", strerror(err));
+	chr_die(CHR_EX_SYS, "cannot write to '%s': %s", chr_fmt_shown(sh, sizeof sh, name),
+		strerror(err));
+}
+
+void chr_write_failed(const struct chr_writer *w)
+{
+	write_failed(w->name, w->err);
 }

@@ -5,6 +5,7 @@
 #define CHR_PROG_H
 
 #include <getopt.h>
+#include <signal.h>
 
 struct chr_writer;
 
@@ -13,6 +14,31 @@ struct chr_writer;
 #define CHR_OPTS_STD \
 	{"help", no_argument, NULL, 'h'}, \
 	{"version", no_argument, NULL, 'V'}
+
+/* The options of docs/programs.md that have a short form, each with its
+ * one letter: a program that has one of them takes it from here, so that
+ * a letter keeps its meaning across the suite. */
+#define CHR_OPT_QUIET {"quiet", no_argument, NULL, 'q'}
+#define CHR_OPT_VERBOSE {"verbose", no_argument, NULL, 'v'}
+#define CHR_OPT_STATS {"stats", no_argument, NULL, 'v'}	/* -v where the extra is counts */
+#define CHR_OPT_DRY_RUN {"dry-run", no_argument, NULL, 'n'}
+#define CHR_OPT_FOLLOW {"follow", no_argument, NULL, 'f'}
+#define CHR_OPT_OUT {"out", required_argument, NULL, 'o'}
+#define CHR_OPT_SOURCE {"source", required_argument, NULL, 's'}
+#define CHR_OPT_ARCHIVE {"archive", required_argument, NULL, 'a'}
+#define CHR_OPT_ARCHIVE_ROOT {"archive-root", required_argument, NULL, 'a'}
+#define CHR_OPT_ZSTD {"zstd", optional_argument, NULL, 'z'}
+
+/* s shown in a message (chr_fmt_shown) through the char array buf */
+#define CHR_SHOWN(buf, s) chr_fmt_shown(buf, sizeof buf, s)
+
+/* Set by SIGINT and SIGTERM once chr_stop_on_signals is called: a service
+ * ends at its next safe point. */
+extern volatile sig_atomic_t chr_stop;
+
+/* Catch SIGINT and SIGTERM into chr_stop, with sigaction flags (SA_RESTART:
+ * interrupted system calls go on; 0: a blocking wait ends with EINTR). */
+void chr_stop_on_signals(int flags);
 
 /* Start a program: its name for messages from argv[0], and usage, the text
  * -h prints (kept, not copied). */

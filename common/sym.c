@@ -7,6 +7,7 @@
 
 #include <xxhash.h>
 
+#include "err.h"
 #include "path.h"
 #include "sym.h"
 
@@ -45,7 +46,7 @@ static int cmp_ids(const void *a, const void *b)
 
 /* Every name once, one id per venue name, one venue name per venue id,
  * one symbol per (venue id, market id). Sorts the entries by id. */
-static int consistent(struct chr_symmap *m, const char *path, char *err, size_t errlen)
+static int consistent(struct chr_symmap *m, const char *path, struct chr_err *e)
 {
 	qsort(m->v, m->n, sizeof *m->v, cmp_name);
 	for (size_t i = 1; i < m->n; i++) {
@@ -53,15 +54,12 @@ static int consistent(struct chr_symmap *m, const char *path, char *err, size_t 
 
 		if (strcmp(a->venue, b->venue) != 0)
 			continue;
-		if (strcmp(a->symbol, b->symbol) == 0) {
-			snprintf(err, errlen, "%s: '%s %s' is listed twice", path, a->venue, a->symbol);
-			return -1;
-		}
-		if (a->venue_id != b->venue_id) {
-			snprintf(err, errlen, "%s: venue '%s' has two ids, %u and %u", path,
-				 a->venue, a->venue_id, b->venue_id);
-			return -1;
-		}
+		if (strcmp(a->symbol, b->symbol) == 0)
+			return chr_err_set(e, CHR_EX_DATA, "%s: '%s %s' is listed twice", path,
+					   a->venue, a->symbol);
+		if (a->venue_id != b->venue_id)
+			return chr_err_set(e, CHR_EX_DATA, "%s: venue '%s' has two ids, %u and %u",
+					   path, a->venue, a->venue_id, b->venue_id);
 	}
 	qsort(m->v, m->n, sizeof *m->v, cmp_ids);
 	for (size_t i = 1; i < m->n; i++) {
@@ -69,21 +67,17 @@ static int consistent(struct chr_symmap *m, const char *path, char *err, size_t 
 
 		if (a->venue_id != b->venue_id)
 			continue;
-		if (strcmp(a->venue, b->venue) != 0) {
-			snprintf(err, errlen, "%s: venue id %u names both '%s' and '%s'", path,
-				 a->venue_id, a->venue, b->venue);
-			return -1;
-		}
-		if (a->market_id == b->market_id) {
-			snprintf(err, errlen, "%s: ids %u %u name both '%s' and '%s'", path,
-				 a->venue_id, a->market_id, a->symbol, b->symbol);
-			return -1;
-		}
+		if (strcmp(a->venue, b->venue) != 0)
+			return chr_err_set(e, CHR_EX_DATA, "%s: venue id %u names both '%s' and '%s'",
+					   path, a->venue_id, a->venue, b->venue);
+		if (a->market_id == b->market_id)
+			return chr_err_set(e, CHR_EX_DATA, "%s: ids %u %u name both '%s' and '%s'",
+					   path, a->venue_id, a->market_id, a->symbol, b->symbol);
 	}
 	return 0;
 }
 
-int chr_symmap_load(struct chr_symmap *m, const char *path, char *err, size_t errlen)
+int chr_symmap_load(struct chr_symmap *m, const char *path, struct chr_err *e)
 {
 	FILE *f = fopen(path, "r");
 	char *line = NULL;
@@ -92,10 +86,8 @@ int chr_symmap_load(struct chr_symmap *m, const char *path, char *err, size_t er
 	unsigned lineno = 0;
 
 	memset(m, 0, sizeof *m);
-	if (f == NULL) {
-		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
-		return -1;
-	}
+	if (f == NULL)
+		return chr_err_sys(e, "cannot open '%s'", path);
 	while ((len = getline(&line, &cap, f)) >= 0) {
 		char venue[128], symbol[128], extra[2];
 		unsigned long long vid, mid;
@@ -107,26 +99,26 @@ int chr_symmap_load(struct chr_symmap *m, const char *path, char *err, size_t er
 		if (hash)
 			*hash = '\0';
 		if (strlen(line) > 512) {
-			snprintf(err, errlen, "%s:%u: line too long", path, lineno);
+			chr_err_set(e, CHR_EX_DATA, "%s:%u: line too long", path, lineno);
 			goto fail;
 		}
 		k = sscanf(line, "%127s %127s %llu %llu %1s", venue, symbol, &vid, &mid, extra);
 		if (k == EOF || k == -1)
 			continue;
 		if (k != 4) {
-			snprintf(err, errlen, "%s:%u: expected 'venue symbol venue_id market_id'",
-				 path, lineno);
+			chr_err_set(e, CHR_EX_DATA, "%s:%u: expected 'venue symbol venue_id market_id'",
+				    path, lineno);
 			goto fail;
 		}
 		if ((bad = chr_name_check(venue)) || (bad = chr_name_check(symbol)) ||
 		    strlen(venue) >= CHR_VENUE_MAX) {
-			snprintf(err, errlen, "%s:%u: %s", path, lineno,
-				 bad ? bad : "venue longer than 31 bytes");
+			chr_err_set(e, CHR_EX_DATA, "%s:%u: %s", path, lineno,
+				    bad ? bad : "venue longer than 31 bytes");
 			goto fail;
 		}
 		if (vid == 0 || vid > 0xffff || mid == 0 || mid > 0xffffffffULL) {
-			snprintf(err, errlen, "%s:%u: ids must be 1..65535 and 1..4294967295",
-				 path, lineno);
+			chr_err_set(e, CHR_EX_DATA, "%s:%u: ids must be 1..65535 and 1..4294967295",
+				    path, lineno);
 			goto fail;
 		}
 		if (m->n == m->cap) {
@@ -134,7 +126,7 @@ int chr_symmap_load(struct chr_symmap *m, const char *path, char *err, size_t er
 			struct chr_sym *v = realloc(m->v, ncap * sizeof *v);
 
 			if (v == NULL) {
-				snprintf(err, errlen, "%s: out of memory", path);
+				chr_err_set(e, CHR_EX_SYS, "%s: out of memory", path);
 				goto fail;
 			}
 			m->v = v;
@@ -148,10 +140,10 @@ int chr_symmap_load(struct chr_symmap *m, const char *path, char *err, size_t er
 		m->n++;
 	}
 	if (ferror(f)) {
-		snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+		chr_err_sys(e, "cannot read '%s'", path);
 		goto fail;
 	}
-	if (consistent(m, path, err, errlen) < 0)
+	if (consistent(m, path, e) < 0)
 		goto fail;
 	free(line);
 	fclose(f);

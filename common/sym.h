@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
+
 /* The id of a venue name when no map gives one: 1 + XXH3_64(venue) mod 65535. */
 uint16_t chr_venue_hash(const char *venue);
 
@@ -29,9 +31,9 @@ struct chr_symmap {
  * separated by blanks; '#' starts a comment; blank lines are ignored. A
  * venue is at most 31 bytes; each name is listed once, a venue has one
  * id, and ids name one venue and one symbol.
- * Returns 0, or -1 with a message "path:line: what is wrong" (or the
- * system error) in err (errlen bytes). */
-int chr_symmap_load(struct chr_symmap *m, const char *path, char *err, size_t errlen);
+ * Returns 0, or -1 with e set: CHR_EX_DATA and "path:line: what is wrong",
+ * or CHR_EX_SYS and "cannot open 'path': why" (the map is then empty). */
+int chr_symmap_load(struct chr_symmap *m, const char *path, struct chr_err *e);
 void chr_symmap_free(struct chr_symmap *m);
 
 /* Ids of (venue, symbol): each from the map when it lists it (m may be

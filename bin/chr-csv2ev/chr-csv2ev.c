@@ -1,7 +1,6 @@
 /* chr-csv2ev - Tardis.dev CSV (plain or gzip, files or stdin) to chronicle
  * records on stdout. The dataset rules live in common/tardis.c. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 
 #include "chr.h"
 #include "gzin.h"
+#include "prog.h"
 #include "queue.h"
 #include "tardis.h"
 
@@ -27,7 +27,7 @@ static const char usage_text[] =
 	"  -t, --type TYPE      dataset: incremental_book_L2, trades, quotes or\n"
 	"                       book_snapshot_N (default: from each header line)\n"
 	"      --venue NAME     venue name instead of the exchange column\n"
-	"  -s, --symbols FILE   venue and market ids from a symbol map\n"
+	"      --symbols FILE   venue and market ids from a symbol map\n"
 	"      --skip-bad       count, report and skip bad rows instead of failing\n"
 	"      --report FILE    after success, write what was done to FILE (JSON)\n"
 	"      --progress       show progress on stderr (default when a terminal)\n"
@@ -35,22 +35,22 @@ static const char usage_text[] =
 	"      --no-fast-path   parse every row with libcsv (for testing)\n"
 	"  -o, --out QUEUE      append to the queue QUEUE (created if missing)\n"
 	"  -h, --help           show this help and exit\n"
-	"      --version        show the version and exit\n";
+	"  -V, --version        show the version and exit\n";
 
-enum { OPT_VENUE = 256, OPT_SKIP_BAD, OPT_REPORT, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_NO_FAST, OPT_VERSION };
+enum { OPT_VENUE = 256, OPT_SYMBOLS, OPT_SKIP_BAD, OPT_REPORT, OPT_PROGRESS, OPT_NO_PROGRESS,
+       OPT_NO_FAST };
 
 static const struct option longopts[] = {
 	{ "type", required_argument, NULL, 't' },
 	{ "venue", required_argument, NULL, OPT_VENUE },
-	{ "symbols", required_argument, NULL, 's' },
+	{ "symbols", required_argument, NULL, OPT_SYMBOLS },
 	{ "skip-bad", no_argument, NULL, OPT_SKIP_BAD },
 	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "no-fast-path", no_argument, NULL, OPT_NO_FAST },
-	{ "out", required_argument, NULL, 'o' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, OPT_VERSION },
+	CHR_OPT_OUT,
+	CHR_OPTS_STD,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -80,13 +80,12 @@ int main(int argc, char **argv)
 	struct chr_progress pr;
 	uint64_t total = 0, done = 0;
 	size_t have;
-	char err[512];
+	struct chr_err e;
 
-	chr_setprog(argv[0]);
+	chr_prog_start(argv, usage_text);
 	if (chr_tardis_in_init(&tin, &w) < 0)
 		chr_die(CHR_EX_SYS, "out of memory");
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:s:o:h", longopts, NULL)) != -1) {
+	while ((c = chr_getopt(argc, argv, "t:o:", longopts)) != -1) {
 		switch (c) {
 		case 't':
 			tin.force_type = chr_tardis_type_parse(optarg, &tin.force_n);
@@ -104,7 +103,7 @@ int main(int argc, char **argv)
 			tin.venue = optarg;
 			break;
 		}
-		case 's':
+		case OPT_SYMBOLS:
 			symbols = optarg;
 			break;
 		case OPT_SKIP_BAD:
@@ -125,20 +124,6 @@ int main(int argc, char **argv)
 		case 'o':
 			out = optarg;
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			chr_close_stdout();
-			return CHR_EX_OK;
-		case OPT_VERSION:
-			printf("chr-csv2ev %s\n", CHR_VERSION_STRING);
-			chr_close_stdout();
-			return CHR_EX_OK;
-		case ':':
-			chr_usage_error("option '%s' needs an argument", argv[optind - 1]);
-		default:
-			if (optopt != 0)
-				chr_usage_error("unknown option '-%c'", optopt);
-			chr_usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	nfiles = argc - optind;
@@ -150,8 +135,9 @@ int main(int argc, char **argv)
 	if (!out)
 		chr_refuse_tty(STDOUT_FILENO);
 	if (symbols != NULL) {
-		if (chr_symmap_load(&map, symbols, err, sizeof err) < 0)
-			chr_die(CHR_EX_DATA, "%s", err);
+		/* any failure, an unreadable map too, is bad input here */
+		if (chr_symmap_load(&map, symbols, &e) < 0)
+			chr_die(CHR_EX_DATA, "%s", e.msg);
 		tin.map = &map;
 	}
 	for (i = 0; i < nfiles; i++) {
@@ -216,7 +202,7 @@ int main(int argc, char **argv)
 	if (chr_writer_close(&w) < 0) {
 		if (out)
 			chr_die(q.status, "%s", q.err);
-		chr_die(CHR_EX_SYS, "write error on 'stdout': %s", strerror(w.err));
+		chr_write_failed(&w);
 	}
 	if (out)
 		chr_queue_writer_close(&q);

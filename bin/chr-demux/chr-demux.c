@@ -1,7 +1,6 @@
 /* chr-demux - pass on the records of some instruments and types: chosen by
  * venue and symbol patterns, a hash shard and record types, decided once
  * per instrument; records go out byte for byte, in input order. */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include "fmt.h"
 #include "isel.h"
 #include "merge.h"
+#include "num.h"
 #include "prog.h"
 #include "source.h"
 
@@ -39,7 +39,8 @@ static const char usage_text[] =
 enum { OPT_VENUE = 256, OPT_SYMBOL, OPT_SYMBOLS, OPT_TYPE, OPT_SHARD };
 
 static const struct option longopts[] = {
-	{"stats", no_argument, NULL, 'v'},
+	CHR_OPT_STATS,
+	CHR_OPT_VERBOSE,
 	{"venue", required_argument, NULL, OPT_VENUE},
 	{"symbol", required_argument, NULL, OPT_SYMBOL},
 	{"symbols", required_argument, NULL, OPT_SYMBOLS},
@@ -49,32 +50,8 @@ static const struct option longopts[] = {
 	{NULL, 0, NULL, 0},
 };
 
-#define SHOWN(buf, s) chr_fmt_shown(buf, sizeof buf, s)
-
 /* what a record type does, before its instrument is looked at */
 enum { T_DROP, T_INST, T_ALWAYS };
-
-/* --shard i/n */
-static void parse_shard(const char *s, uint32_t *i, uint32_t *n)
-{
-	unsigned long long a, b;
-	char *end, sh[256];
-
-	errno = 0;
-	if (*s < '0' || *s > '9')
-		goto bad;
-	a = strtoull(s, &end, 10);
-	if (errno || *end != '/' || end[1] < '0' || end[1] > '9')
-		goto bad;
-	b = strtoull(end + 1, &end, 10);
-	if (errno || *end != '\0' || b == 0 || b > UINT32_MAX || a >= b)
-		goto bad;
-	*i = (uint32_t)a;
-	*n = (uint32_t)b;
-	return;
-bad:
-	chr_usage_error("--shard '%s' is not i/n with 0 <= i < n", SHOWN(sh, s));
-}
 
 static int type_wanted(const struct chr_select *sel, unsigned t)
 {
@@ -97,7 +74,7 @@ int main(int argc, char **argv)
 	struct chr_err e;
 	const struct chr_rec *rec;
 	const char *symbols = NULL, *bad;
-	char sh[256], err[512];
+	char sh[256];
 	uint64_t n_in = 0, n_out = 0, drop_inst = 0, drop_type = 0, drop_unnamed = 0;
 	int c, k, stats = 0, by_name;
 
@@ -125,20 +102,20 @@ int main(int argc, char **argv)
 				char name[64];
 
 				snprintf(name, sizeof name, "%.*s", (int)strcspn(bad, ","), bad);
-				chr_usage_error("--type '%s' is not a record type", SHOWN(sh, name));
+				chr_usage_error("--type '%s' is not a record type", CHR_SHOWN(sh, name));
 			}
 			break;
 		case OPT_SHARD:
-			parse_shard(optarg, &isel.shard, &isel.shards);
+			if (chr_parse_shard(optarg, &isel.shard, &isel.shards) < 0)
+				chr_usage_error("--shard '%s' is not i/n with 0 <= i < n",
+						CHR_SHOWN(sh, optarg));
 			break;
 		}
 	}
 	chr_refuse_tty(STDOUT_FILENO);
 	if (symbols) {
-		/* "cannot open/read 'file': why" is the system's failure, the
-		 * rest ("file:line: what") bad data */
-		if (chr_symmap_load(&map, symbols, err, sizeof err) < 0)
-			chr_die(strncmp(err, "cannot ", 7) == 0 ? CHR_EX_SYS : CHR_EX_DATA, "%s", err);
+		if (chr_symmap_load(&map, symbols, &e) < 0)
+			chr_die_err(&e);
 		isel.map = &map;
 	}
 	by_name = chr_isel_by_name(&isel);
@@ -174,9 +151,9 @@ int main(int argc, char **argv)
 			const struct chr_reader *r = &m.s[m.last].rd;
 
 			if ((bad = chr_define_names(chr_rec_payload(rec), venue, symbol)) != NULL) {
-				k = -2;
-				snprintf(err, sizeof err, "%s: byte %" PRIu64 ": DEFINE %s", r->name,
-					 r->rec_off, bad);
+				chr_err_set(&e, CHR_EX_DATA, "%s: byte %" PRIu64 ": DEFINE %s", r->name,
+					    r->rec_off, bad);
+				k = -2;	/* e says what */
 				break;
 			}
 			d = chr_isel_define(&isel, rec->venue, rec->market, venue, symbol);
@@ -201,7 +178,7 @@ int main(int argc, char **argv)
 	if (chr_writer_close(&w) < 0)
 		chr_write_failed(&w);
 	if (k == -2)
-		chr_die(CHR_EX_DATA, "%s", err);
+		chr_die_err(&e);
 	if (k < 0)
 		chr_die(m.s[m.failed].status, "%s", m.s[m.failed].err);
 	if (drop_unnamed)

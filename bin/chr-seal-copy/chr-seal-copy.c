@@ -2,7 +2,6 @@
  * as a named reader of it, to ROOT/raw/v1/<venue>/<date>/raw/ (plain or
  * seekable zstd), and only then let the queue's retention have it. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +13,8 @@
 #include "archive.h"
 #include "chr.h"
 #include "fmt.h"
+#include "num.h"
+#include "prog.h"
 #include "queue.h"
 #include "rawarch.h"
 #include "source.h"
@@ -41,45 +42,31 @@ static const char usage_text[] =
 	"                           every live registered reader has passed\n"
 	"      --reader NAME        the named reader (default seal-copy)\n"
 	"  -h, --help               show this help\n"
-	"      --version            show the version\n";
+	"  -V, --version            show the version\n";
 
-enum { OPT_VENUE = 256, OPT_ONCE, OPT_POLL, OPT_RETAIN, OPT_READER, OPT_VERSION };
+enum { OPT_VENUE = 256, OPT_ONCE, OPT_POLL, OPT_RETAIN, OPT_READER };
 
 static const struct option longopts[] = {
-	{"source", required_argument, NULL, 's'},
-	{"archive-root", required_argument, NULL, 'a'},
+	CHR_OPT_SOURCE,
+	CHR_OPT_ARCHIVE_ROOT,
 	{"venue", required_argument, NULL, OPT_VENUE},
-	{"zstd", optional_argument, NULL, 'z'},
+	CHR_OPT_ZSTD,
 	{"once", no_argument, NULL, OPT_ONCE},
 	{"poll-ms", required_argument, NULL, OPT_POLL},
 	{"retain-q", no_argument, NULL, OPT_RETAIN},
 	{"reader", required_argument, NULL, OPT_READER},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, OPT_VERSION},
+	CHR_OPTS_STD,
 	{NULL, 0, NULL, 0},
 };
-
-#define SHOWN(buf, s) chr_fmt_shown(buf, sizeof buf, s)
-
-static volatile sig_atomic_t stop;
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 /* A decimal number in [lo, hi], or a usage error naming the option. */
 static long number(const char *opt, const char *s, long lo, long hi)
 {
-	char *end;
-	long v;
+	uint64_t v;
 
-	errno = 0;
-	v = (*s >= '0' && *s <= '9') ? strtol(s, &end, 10) : (end = (char *)s, -1);
-	if (errno || *end != '\0' || v < lo || v > hi)
+	if (chr_parse_range(s, (uint64_t)lo, (uint64_t)hi, &v) < 0)
 		chr_usage_error("--%s '%s' is not a number from %ld to %ld", opt, s, lo, hi);
-	return v;
+	return (long)v;
 }
 
 struct run {
@@ -121,7 +108,7 @@ static void pass(struct run *r)
 		snprintf(err, sizeof err, "cannot read '%s': %s", r->source, strerror(errno));
 		fail(r, CHR_EX_SYS, err);
 	}
-	for (ssize_t i = 0; i < n && !stop; i++) {
+	for (ssize_t i = 0; i < n && !chr_stop; i++) {
 		k = chr_qseg_map(&q, r->source, ids[i], err, sizeof err);
 		if (k < 0 && errno == ENOENT)
 			continue;	/* removed by retention: passed */
@@ -180,17 +167,9 @@ int main(int argc, char **argv)
 	long poll_ms = 1000;
 	int c, once = 0, poll_given = 0, status;
 
-	chr_setprog(argv[0]);
-	while ((c = getopt_long(argc, argv, "hs:a:z::", longopts, NULL)) != -1) {
+	chr_prog_start(argv, usage_text);
+	while ((c = chr_getopt(argc, argv, "s:a:z::", longopts)) != -1) {
 		switch (c) {
-		case 'h':
-			fputs(usage_text, stdout);
-			chr_close_stdout();
-			return CHR_EX_OK;
-		case OPT_VERSION:
-			printf("chr-seal-copy %s\n", CHR_VERSION_STRING);
-			chr_close_stdout();
-			return CHR_EX_OK;
 		case 's': r.source = optarg; break;
 		case 'a': root = optarg; break;
 		case OPT_VENUE: venue = optarg; break;
@@ -206,21 +185,18 @@ int main(int argc, char **argv)
 			break;
 		case OPT_RETAIN: r.retain = 1; break;
 		case OPT_READER: r.reader = optarg; break;
-		default:
-			fputs("Try 'chr-seal-copy --help' for more information.\n", stderr);
-			return CHR_EX_USAGE;
 		}
 	}
 	if (optind < argc)
-		chr_usage_error("unexpected argument '%s'", SHOWN(sh, argv[optind]));
+		chr_usage_error("unexpected argument '%s'", CHR_SHOWN(sh, argv[optind]));
 	if (!r.source || !root || !venue)
 		chr_usage_error("--%s is required", !r.source ? "source" : !root ? "archive-root" : "venue");
 	if (once && poll_given)
 		chr_usage_error("--once and --poll-ms exclude each other");
 	if ((bad = chr_name_check(venue)) != NULL)
-		chr_usage_error("--venue '%s': %s", SHOWN(sh, venue), bad);
+		chr_usage_error("--venue '%s': %s", CHR_SHOWN(sh, venue), bad);
 	if ((bad = chr_name_check(r.reader)) != NULL)
-		chr_usage_error("--reader '%s': %s", SHOWN(sh, r.reader), bad);
+		chr_usage_error("--reader '%s': %s", CHR_SHOWN(sh, r.reader), bad);
 	if (*root == '\0')
 		chr_usage_error("--archive-root is empty");
 	if (!chr_is_queue(r.source))
@@ -234,15 +210,11 @@ int main(int argc, char **argv)
 		chr_queue_pos_close(&r.pos);
 		chr_die(status, "%s", err);
 	}
-	if (!once) {
-		struct sigaction sa = {.sa_handler = on_stop, .sa_flags = SA_RESTART};
-
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
-	}
+	if (!once)
+		chr_stop_on_signals(SA_RESTART);
 	for (;;) {
 		pass(&r);
-		if (once || stop)
+		if (once || chr_stop)
 			break;
 		{
 			struct timespec ts = {poll_ms / 1000, poll_ms % 1000 * 1000000};
@@ -250,7 +222,7 @@ int main(int argc, char **argv)
 			/* a signal cuts the sleep short (nanosleep is never restarted) */
 			nanosleep(&ts, NULL);
 		}
-		if (stop)
+		if (chr_stop)
 			break;
 		if (chr_queue_pos_beat(&r.pos) < 0)
 			fail(&r, r.pos.status, r.pos.err);

@@ -3,18 +3,17 @@
  * interval boundary and UTC day of event time, so that a replay can start
  * at any of them. The output depends only on the input bytes. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
-#include "book.h"
+#include "books.h"
 #include "chr.h"
 #include "fmt.h"
-#include "map.h"
 #include "merge.h"
+#include "prog.h"
+#include "tm.h"
 
 static const char usage_text[] =
 	"usage: chr-snapinject [--interval duration] [-q | --quiet] [-v | --stats]\n"
@@ -28,79 +27,29 @@ static const char usage_text[] =
 	"  -q, --quiet      no warnings\n"
 	"  -v, --stats      at the end, the snapshots injected in each book\n";
 
-enum { OPT_VERSION = 256, OPT_INTERVAL };
+enum { OPT_INTERVAL = 256 };
 
 static const struct option longopts[] = {
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, OPT_VERSION},
 	{"interval", required_argument, NULL, OPT_INTERVAL},
-	{"quiet", no_argument, NULL, 'q'},
-	{"stats", no_argument, NULL, 'v'},
+	CHR_OPT_QUIET,
+	CHR_OPT_STATS,
+	CHR_OPT_VERBOSE,
+	CHR_OPTS_STD,
 	{NULL, 0, NULL, 0},
 };
 
-#define SHOWN(buf, s) chr_fmt_shown(buf, sizeof buf, s)
-#define DAY_NS (86400 * INT64_C(1000000000))
-#define WARN_MAX 10		/* warnings per book before they are only counted */
-
-static int quiet;
-
-/* ---- the markets ---------------------------------------------------------- */
-
+/* what is kept of a book besides the book */
 struct mkt {
-	struct chr_l2 *b;
-	uint16_t venue;
-	uint32_t market;
-	char name[CHR_VENUE_MAX + CHR_SYMBOL_MAX + 24];	/* for messages */
+	struct chr_mkt m;
 	int seen;		/* a book record came: slot and day are set */
-	int64_t slot, day;	/* of the last book record: floor(ts / interval), UTC day */
-	int64_t ts_event;	/* of the last snapshot or diff */
+	int64_t slot, day;	/* of the last book record: floor(ts / interval), its UTC day */
 	uint64_t injected, gaps;	/* snapshots made; update id gaps found */
-	unsigned warned;
 };
-
-static struct chr_tab mkts;	/* of struct mkt */
-#define MKT(i) ((struct mkt *)mkts.v[i])
-
-static void name_set(struct mkt *m, const struct chr_rec *def)
-{
-	char venue[CHR_VENUE_MAX + 1], symbol[CHR_SYMBOL_MAX + 1];
-
-	if (def && !chr_define_names(chr_rec_payload(def), venue, symbol))
-		snprintf(m->name, sizeof m->name, "%s %s", venue, symbol);
-	else
-		snprintf(m->name, sizeof m->name, "venue %u market %" PRIu32, m->venue, m->market);
-}
-
-static struct mkt *mkt_of(const struct chr_rec *r)
-{
-	int fresh;
-	struct mkt *m = chr_tab_get(&mkts, r->venue, r->market, &fresh);
-
-	if (m && fresh) {
-		m->venue = r->venue;
-		m->market = r->market;
-		name_set(m, NULL);
-		m->b = chr_l2_new();
-	}
-	if (!m || !m->b)
-		chr_die(CHR_EX_SYS, "out of memory");
-	return m;
-}
-
-/* ---- output --------------------------------------------------------------- */
 
 static struct chr_writer w;
 
-static void write_failed(int err)
-{
-	if (err == EPIPE)
-		exit(CHR_EX_OK);
-	chr_die(CHR_EX_SYS, "cannot write to standard output: %s", strerror(err));
-}
-
 /* Bad input stops us: what came before it goes out first. */
-static void die_input(int status, const char *msg)
+static _Noreturn void die_input(int status, const char *msg)
 {
 	if (chr_writer_flush(&w) < 0 && w.err == EPIPE)
 		exit(CHR_EX_OK);
@@ -112,65 +61,55 @@ static void die_input(int status, const char *msg)
  * just before it (FORMAT, and the resume key of chr-sink --resume). */
 static void inject(struct mkt *m, const struct chr_rec *rec)
 {
-	size_t n = chr_l2_snapshot(m->b, 0, NULL, 0);
+	size_t n = chr_books_size(&m->m, CHR_BOOK_SNAPSHOT, 0);
 	struct chr_rec *r;
 	char msg[512];
 
 	if (n > CHR_REC_MAX - CHR_HDR_SIZE) {
 		snprintf(msg, sizeof msg, "%s: seq %" PRIu64 ": the book has %zu levels: too many "
-			 "for one snapshot record", m->name, rec->seq,
-			 chr_l2_levels(m->b, CHR_BID) + chr_l2_levels(m->b, CHR_ASK));
+			 "for one snapshot record", m->m.name, rec->seq,
+			 chr_l2_levels(m->m.b, CHR_BID) + chr_l2_levels(m->m.b, CHR_ASK));
 		die_input(CHR_EX_DATA, msg);
 	}
 	if (!(r = chr_writer_reserve(&w, (uint32_t)(CHR_HDR_SIZE + n))))
-		write_failed(w.err);
-	chr_l2_snapshot(m->b, 0, chr_rec_payload(r), n);
-	r->type = CHR_BOOK_SNAPSHOT;
-	r->flags = CHR_F_SYNTHETIC | CHR_F_LAST;
+		chr_write_failed(&w);
+	chr_books_rec(&m->m, CHR_BOOK_SNAPSHOT, 0, r);
+	r->flags |= CHR_F_LAST;
 	r->seq = rec->seq;
 	r->ts = rec->ts;
-	r->ts_event = m->ts_event;
 	r->src_seq = rec->src_seq;
-	r->venue = m->venue;
-	r->market = m->market;
 	chr_writer_commit(&w, r);
 	m->injected++;
 }
 
-/* ---- the books ------------------------------------------------------------ */
+static int quiet;
 
 static void apply(struct mkt *m, const struct chr_rec *rec)
 {
 	const struct chr_book *bk;
-	uint64_t before;
-	char msg[512];
-	int k;
+	struct chr_err e;
+	int k, due;
 
 	if (rec->type == CHR_GAP) {
-		chr_l2_reset(m->b);
+		chr_l2_reset(m->m.b);
 		return;
 	}
-	before = chr_l2_update_id(m->b);
-	if ((k = chr_l2_apply(m->b, rec)) < 0) {
-		if (errno == ENOMEM)
-			chr_die(CHR_EX_SYS, "out of memory");
-		snprintf(msg, sizeof msg, "%s: seq %" PRIu64 ": a level does not fit the book's "
-			 "scale (price scale %d, size scale %d)", m->name, rec->seq,
-			 chr_l2_price_scale(m->b), chr_l2_size_scale(m->b));
-		die_input(CHR_EX_DATA, msg);
+	if ((k = chr_books_apply(&m->m, rec, &e)) < 0) {
+		if (e.status == CHR_EX_SYS)
+			chr_die_err(&e);
+		die_input(e.status, e.msg);
 	}
-	m->ts_event = rec->ts_event;
 	/* chr-book, upstream, marks a gap with a GAP record first, so the book
 	 * is already unknown and the diff is not applied: this is a stream that
 	 * was not checked */
 	if (k & CHR_L2_GAP) {
 		m->gaps++;
 		bk = chr_rec_payload(rec);
-		if (!quiet && ++m->warned <= WARN_MAX)
+		if (!quiet && (due = chr_books_warn_due(&m->m)))
 			chr_warn("%s: seq %" PRIu64 ": update id gap without a GAP record (the book "
 				 "is at %" PRIu64 ", the diff follows %" PRIu64 "): no snapshot until "
-				 "the next one in the input%s", m->name, rec->seq, before,
-				 bk->update_id_prev, m->warned == WARN_MAX ?
+				 "the next one in the input%s", m->m.name, rec->seq, m->m.before,
+				 bk->update_id_prev, due == 2 ?
 				 " (further warnings for this book are only counted)" : "");
 	}
 }
@@ -180,30 +119,27 @@ static int64_t floor_div(int64_t a, int64_t b)
 	return a / b - (a % b < 0);
 }
 
-/* ---- main ------------------------------------------------------------------ */
+static const char *plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
 
 int main(int argc, char **argv)
 {
+	struct chr_books books;
 	struct chr_merge in;
+	struct chr_err e;
+	struct chr_mkt *d;
 	const struct chr_rec *rec;
 	int64_t interval = 60 * INT64_C(1000000000);
 	uint64_t total = 0;
 	int c, k, stats = 0;
-	size_t books = 0;
+	size_t n_books = 0;
 	char sh[256];
 
-	chr_setprog(argv[0]);
-	chr_tab_init(&mkts, sizeof(struct mkt));
-	while ((c = getopt_long(argc, argv, "hqv", longopts, NULL)) != -1) {
+	chr_prog_start(argv, usage_text);
+	while ((c = chr_getopt(argc, argv, "qv", longopts)) != -1) {
 		switch (c) {
-		case 'h':
-			fputs(usage_text, stdout);
-			chr_close_stdout();
-			return CHR_EX_OK;
-		case OPT_VERSION:
-			printf("chr-snapinject %s\n", CHR_VERSION_STRING);
-			chr_close_stdout();
-			return CHR_EX_OK;
 		case 'q':
 			quiet = 1;
 			break;
@@ -213,23 +149,16 @@ int main(int argc, char **argv)
 		case OPT_INTERVAL:
 			if (chr_duration_parse(optarg, &interval) < 0 || interval <= 0)
 				chr_usage_error("--interval '%s' is not a duration above 0",
-						SHOWN(sh, optarg));
+						CHR_SHOWN(sh, optarg));
 			break;
-		default:
-			chr_usage_error("unknown option");
 		}
 	}
 	chr_refuse_tty(STDOUT_FILENO);
 	if (chr_writer_init(&w, STDOUT_FILENO, "stdout", 0) < 0)
 		chr_die(CHR_EX_SYS, "out of memory");
-	if (chr_merge_init(&in, optind < argc ? (size_t)(argc - optind) : 1, NULL) < 0)
-		chr_die(CHR_EX_SYS, "out of memory");
-	for (size_t i = 0; i < in.n; i++) {
-		k = optind < argc ? chr_source_add_path(&in.s[i], argv[optind + (int)i])
-			: chr_source_add_fd(&in.s[i], STDIN_FILENO, "stdin");
-		if (k < 0)
-			chr_die(in.s[i].status, "%s", in.s[i].err);
-	}
+	if (chr_merge_open(&in, argv + optind, (size_t)(argc - optind), NULL, &e) < 0)
+		chr_die_err(&e);
+	chr_books_init(&books, sizeof(struct mkt));
 
 	chr_merge_set_flush(&in, chr_writer_flush_fn, &w);
 	for (;;) {
@@ -246,18 +175,20 @@ int main(int argc, char **argv)
 		if (k == 0)
 			break;
 		if (rec->type == CHR_DEFINE) {
-			name_set(mkt_of(rec), rec);
+			if (chr_books_define(&books, rec, &d) < 0)
+				chr_die(CHR_EX_SYS, "out of memory");
 		} else if (rec->type == CHR_BOOK_SNAPSHOT || rec->type == CHR_BOOK_DIFF ||
 			   rec->type == CHR_GAP) {
-			m = mkt_of(rec);
+			if (!(m = (struct mkt *)chr_books_get(&books, rec)))
+				chr_die(CHR_EX_SYS, "out of memory");
 			slot = floor_div(rec->ts, interval);
-			day = floor_div(rec->ts, DAY_NS);
+			day = chr_day_start(rec->ts);
 			/* The records of an exchange event share ts, so a record
 			 * in a new interval or day is the first of its event. A
 			 * vendor snapshot there serves; an unknown book (no
 			 * snapshot since the start or a gap) has none to give. */
 			if (m->seen && (slot != m->slot || day != m->day) &&
-			    rec->type != CHR_BOOK_SNAPSHOT && chr_l2_known(m->b))
+			    rec->type != CHR_BOOK_SNAPSHOT && chr_l2_known(m->m.b))
 				inject(m, rec);
 			m->seen = 1;
 			m->slot = slot;
@@ -265,31 +196,29 @@ int main(int argc, char **argv)
 			apply(m, rec);
 		}
 		if (chr_writer_put(&w, rec) < 0)
-			write_failed(w.err);
+			chr_write_failed(&w);
 	}
 	if (chr_writer_close(&w) < 0)
-		write_failed(w.err);
-	for (size_t i = 0; stats && i < mkts.n; i++) {
-		struct mkt *m = MKT(i);
+		chr_write_failed(&w);
+	for (size_t i = 0; stats && i < books.tab.n; i++) {
+		struct mkt *m = (struct mkt *)chr_books_at(&books, i);
 
 		if (!m->seen)
 			continue;
 		if (m->gaps)
 			chr_warn("%s: %" PRIu64 " snapshot%s injected, %" PRIu64 " update id gap%s "
-				 "without a GAP record", m->name, m->injected,
-				 m->injected == 1 ? "" : "s", m->gaps, m->gaps == 1 ? "" : "s");
+				 "without a GAP record", m->m.name, m->injected, plural(m->injected),
+				 m->gaps, plural(m->gaps));
 		else
-			chr_warn("%s: %" PRIu64 " snapshot%s injected", m->name, m->injected,
-				 m->injected == 1 ? "" : "s");
-		books++;
+			chr_warn("%s: %" PRIu64 " snapshot%s injected", m->m.name, m->injected,
+				 plural(m->injected));
+		n_books++;
 		total += m->injected;
 	}
-	if (books > 1)
-		chr_warn("%" PRIu64 " snapshot%s injected in %zu books", total,
-			 total == 1 ? "" : "s", books);
+	if (n_books > 1)
+		chr_warn("%" PRIu64 " snapshot%s injected in %zu books", total, plural(total),
+			 n_books);
 	chr_merge_free(&in);
-	for (size_t i = 0; i < mkts.n; i++)
-		chr_l2_free(MKT(i)->b);
-	chr_tab_free(&mkts);
+	chr_books_free(&books);
 	return CHR_EX_OK;
 }

@@ -5,7 +5,6 @@
  * tier lock and the service loop; the pass is chr_tier_pass (tiermove.c). */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +18,8 @@
 #include "chr.h"
 #include "fmt.h"
 #include "manifest.h"
+#include "num.h"
+#include "prog.h"
 #include "tier.h"
 
 static const char usage_text[] =
@@ -44,7 +45,7 @@ static const char usage_text[] =
 	"  --once              one pass, then exit (default: a pass every --poll-ms)\n"
 	"  --poll-ms n         milliseconds between passes (default 60000)\n"
 	"  -n, --dry-run       say what would be moved or deleted; change nothing\n"
-	"  -v                  also say what else a pass does\n"
+	"  -v, --verbose       also say what else a pass does\n"
 	"  --rebuild-manifest  rebuild root/manifest.db from the files and exit\n"
 	"  --dump-manifest     print root/manifest.db as sorted text and exit\n";
 
@@ -52,9 +53,8 @@ enum { OPT_ROOT = 256, OPT_CONFIG, OPT_WARM, OPT_WARM_AFTER, OPT_COLD, OPT_COLD_
        OPT_DELETE, OPT_NOW, OPT_ONCE, OPT_POLL, OPT_REBUILD, OPT_DUMP };
 
 static const struct option longopts[] = {
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{"dry-run", no_argument, NULL, 'n'},
+	CHR_OPT_DRY_RUN,
+	CHR_OPT_VERBOSE,
 	{"root", required_argument, NULL, OPT_ROOT},
 	{"config", required_argument, NULL, OPT_CONFIG},
 	{"warm", required_argument, NULL, OPT_WARM},
@@ -68,20 +68,9 @@ static const struct option longopts[] = {
 	{"poll-ms", required_argument, NULL, OPT_POLL},
 	{"rebuild-manifest", no_argument, NULL, OPT_REBUILD},
 	{"dump-manifest", no_argument, NULL, OPT_DUMP},
+	CHR_OPTS_STD,
 	{NULL, 0, NULL, 0},
 };
-
-#define SHOWN(buf, s) chr_fmt_shown(buf, sizeof buf, s)
-
-#define SHOWN(buf, s) chr_fmt_shown(buf, sizeof buf, s)
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 /* p made absolute (relative to the working directory), in place */
 static void absolute(char *p, size_t n)
@@ -103,7 +92,7 @@ static int64_t age_arg(const char *opt, const char *s)
 	char sh[256];
 
 	if (chr_duration_parse(s, &ns) < 0 || ns <= 0)
-		chr_usage_error("%s '%s' is not a duration (90s, 6h, 7d)", opt, SHOWN(sh, s));
+		chr_usage_error("%s '%s' is not a duration (90s, 6h, 7d)", opt, CHR_SHOWN(sh, s));
 	return ns;
 }
 
@@ -116,17 +105,9 @@ int main(int argc, char **argv)
 	char err[CHR_ARCHIVE_ERR], sh[512], lockp[PATH_MAX];
 	static const char *const names[2] = {"warm", "cold"};
 
-	chr_setprog(argv[0]);
-	while ((c = getopt_long(argc, argv, "hVnv", longopts, NULL)) != -1) {
+	chr_prog_start(argv, usage_text);
+	while ((c = chr_getopt(argc, argv, "nv", longopts)) != -1) {
 		switch (c) {
-		case 'h':
-			fputs(usage_text, stdout);
-			chr_close_stdout();
-			return CHR_EX_OK;
-		case 'V':
-			printf("chr-tier %s\n", CHR_VERSION_STRING);
-			chr_close_stdout();
-			return CHR_EX_OK;
 		case 'n':
 			r.dry = 1;
 			break;
@@ -152,15 +133,10 @@ int main(int argc, char **argv)
 			afters[1] = age_arg("--cold-after", optarg);
 			break;
 		case OPT_ZSTD: {
-			char *end;
-			long v = 3;
+			uint64_t v = 3;
 
-			if (optarg) {
-				errno = 0;
-				v = strtol(optarg, &end, 10);
-				if (errno || end == optarg || *end || v < 1 || v > 19)
-					chr_usage_error("--zstd=%s: the level is 1 to 19", SHOWN(sh, optarg));
-			}
+			if (optarg && chr_parse_range(optarg, 1, 19, &v) < 0)
+				chr_usage_error("--zstd=%s: the level is 1 to 19", CHR_SHOWN(sh, optarg));
 			zstd = (int)v;
 			break;
 		}
@@ -169,18 +145,17 @@ int main(int argc, char **argv)
 			break;
 		case OPT_NOW:
 			if (chr_time_parse(optarg, &now) < 0)
-				chr_usage_error("--now '%s' is not a time", SHOWN(sh, optarg));
+				chr_usage_error("--now '%s' is not a time", CHR_SHOWN(sh, optarg));
 			break;
 		case OPT_ONCE:
 			once = 1;
 			break;
 		case OPT_POLL: {
-			char *end;
+			uint64_t v;
 
-			errno = 0;
-			poll_ms = strtoll(optarg, &end, 10);
-			if (errno || end == optarg || *end || poll_ms < 1 || poll_ms > 86400000)
-				chr_usage_error("--poll-ms '%s' is not 1 to 86400000", SHOWN(sh, optarg));
+			if (chr_parse_range(optarg, 1, 86400000, &v) < 0)
+				chr_usage_error("--poll-ms '%s' is not 1 to 86400000", CHR_SHOWN(sh, optarg));
+			poll_ms = (int64_t)v;
 			polled = 1;
 			break;
 		}
@@ -190,12 +165,10 @@ int main(int argc, char **argv)
 		case OPT_DUMP:
 			dump = 1;
 			break;
-		default:
-			chr_usage_error("unknown option");
 		}
 	}
 	if (optind < argc)
-		chr_usage_error("no arguments are taken ('%s')", SHOWN(sh, argv[optind]));
+		chr_usage_error("no arguments are taken ('%s')", CHR_SHOWN(sh, argv[optind]));
 	if (r.root == NULL || *r.root == '\0')
 		chr_usage_error("--root is required");
 	if (once && polled)
@@ -271,14 +244,9 @@ int main(int argc, char **argv)
 	}
 
 	if (!once && !rebuild) {
-		struct sigaction sa = {0};
-
-		r.stop = &stop;
-
 		/* a service ends between partitions */
-		sa.sa_handler = on_signal;
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGINT, &sa, NULL);
+		r.stop = &chr_stop;
+		chr_stop_on_signals(0);
 	}
 	/* one chr-tier at a time per archive */
 	if (r.dry)
@@ -286,14 +254,14 @@ int main(int argc, char **argv)
 	else if (chr_mkdirs(r.root) < 0 ||
 	    (size_t)snprintf(lockp, sizeof lockp, "%s/.staging", r.root) >= sizeof lockp ||
 	    chr_mkdirs(lockp) < 0)
-		chr_die(CHR_EX_SYS, "cannot create '%s': %s", SHOWN(sh, lockp), strerror(errno));
+		chr_die(CHR_EX_SYS, "cannot create '%s': %s", CHR_SHOWN(sh, lockp), strerror(errno));
 	strcat(lockp, "/.tier-lock");
 	/* a dry run creates nothing: it locks only when there is a lock */
 	if ((lockfd = open(lockp, O_RDWR | (r.dry ? 0 : O_CREAT) | O_CLOEXEC, 0666)) < 0 &&
 	    !(r.dry && errno == ENOENT))
-		chr_die(CHR_EX_SYS, "cannot open '%s': %s", SHOWN(sh, lockp), strerror(errno));
+		chr_die(CHR_EX_SYS, "cannot open '%s': %s", CHR_SHOWN(sh, lockp), strerror(errno));
 	if (lockfd >= 0 && flock(lockfd, LOCK_EX | LOCK_NB) < 0)
-		chr_die(CHR_EX_SYS, "another chr-tier works on '%s' (%s is locked)", SHOWN(sh, r.root),
+		chr_die(CHR_EX_SYS, "another chr-tier works on '%s' (%s is locked)", CHR_SHOWN(sh, r.root),
 			strerror(errno));
 	if (rebuild) {
 		size_t n, skipped;
@@ -315,14 +283,14 @@ int main(int argc, char **argv)
 	}
 	for (;;) {
 		chr_tier_pass(&r, now);
-		if (once || stop)
+		if (once || chr_stop)
 			break;
-		for (int64_t left = poll_ms; left > 0 && !stop; left -= 100) {
+		for (int64_t left = poll_ms; left > 0 && !chr_stop; left -= 100) {
 			struct timespec ts = {0, (long)(left < 100 ? left : 100) * 1000000};
 
 			nanosleep(&ts, NULL);
 		}
-		if (stop)
+		if (chr_stop)
 			break;
 		r.status = CHR_EX_OK;	/* a service reports each pass's errors, and goes on */
 	}

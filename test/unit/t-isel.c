@@ -14,7 +14,8 @@ int main(void)
 {
 	struct chr_isel s;
 	struct chr_symmap map;
-	char longv[200], longs[300], buf[600], path[] = "/tmp/t-isel.XXXXXX", err[256];
+	char longv[200], longs[300], buf[600], path[] = "/tmp/t-isel.XXXXXX";
+	struct chr_err e;
 	uint64_t seen, sel, per[7] = {0};
 	FILE *f;
 	int fd;
@@ -73,7 +74,7 @@ int main(void)
 	f = fdopen(fd, "w");
 	fputs("binance BTCUSDT 1 2\nokx BTC-USD 3 4\n", f);
 	fclose(f);
-	CHECK(chr_symmap_load(&map, path, err, sizeof err) == 0);
+	CHECK(chr_symmap_load(&map, path, &e) == 0);
 	unlink(path);
 	chr_isel_init(&s);
 	s.map = &map;

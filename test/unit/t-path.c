@@ -100,11 +100,11 @@ int main(void)
 	fclose(f);
 	{
 		struct chr_symmap m;
-		char err[256];
+		struct chr_err err;
 		uint16_t vid;
 		uint32_t mid;
 
-		CHECK(chr_symmap_load(&m, buf, err, sizeof err) == 0);
+		CHECK(chr_symmap_load(&m, buf, &err) == 0);
 		chr_sym_ids(&m, "binance", "BTCUSDT", &vid, &mid);
 		CHECK(vid == 7 && mid == 42);
 		chr_sym_ids(&m, "binance", "ETHUSDT", &vid, &mid);
@@ -115,21 +115,24 @@ int main(void)
 		f = fopen(buf, "w");
 		fputs("binance BTCUSDT 7\n", f);
 		fclose(f);
-		CHECK(chr_symmap_load(&m, buf, err, sizeof err) == -1);
-		CHECK(strstr(err, ":1:") != NULL);
+		CHECK(chr_symmap_load(&m, buf, &err) == -1);
+		CHECK(strstr(err.msg, ":1:") != NULL && err.status == CHR_EX_DATA);
+		/* a file that cannot be opened is the system's failure */
+		CHECK(chr_symmap_load(&m, "/nonexistent/map", &err) == -1 &&
+		      err.status == CHR_EX_SYS && strncmp(err.msg, "cannot open ", 12) == 0);
 		/* duplicates and id clashes are refused */
 		f = fopen(buf, "w");
 		fputs("binance BTCUSDT 1 1\nbinance BTCUSDT 9 9\n", f);
 		fclose(f);
-		CHECK(chr_symmap_load(&m, buf, err, sizeof err) == -1);
+		CHECK(chr_symmap_load(&m, buf, &err) == -1);
 		f = fopen(buf, "w");
 		fputs("binance BTCUSDT 1 1\nokx ETHUSDT 1 2\n", f);
 		fclose(f);
-		CHECK(chr_symmap_load(&m, buf, err, sizeof err) == -1);
+		CHECK(chr_symmap_load(&m, buf, &err) == -1);
 		f = fopen(buf, "w");
 		fputs("binance BTCUSDT 1 1\nbinance ETHUSDT 1 1\n", f);
 		fclose(f);
-		CHECK(chr_symmap_load(&m, buf, err, sizeof err) == -1);
+		CHECK(chr_symmap_load(&m, buf, &err) == -1);
 		/* a long comment never turns into an entry */
 		f = fopen(buf, "w");
 		fputs("#", f);
@@ -137,13 +140,13 @@ int main(void)
 			fputc('x', f);
 		fputs(" evil SYM 7 7\nbinance BTCUSDT 1 1\n", f);
 		fclose(f);
-		CHECK(chr_symmap_load(&m, buf, err, sizeof err) == 0 && m.n == 1);
+		CHECK(chr_symmap_load(&m, buf, &err) == 0 && m.n == 1);
 		chr_symmap_free(&m);
 		/* a venue must leave room for its NUL in DEFINE */
 		f = fopen(buf, "w");
 		fputs("abcdefghijabcdefghijabcdefghijab BTCUSDT 1 1\n", f);
 		fclose(f);
-		CHECK(chr_symmap_load(&m, buf, err, sizeof err) == -1);
+		CHECK(chr_symmap_load(&m, buf, &err) == -1);
 	}
 	snprintf(buf, sizeof buf, "rm -rf '%s'", dir);
 	CHECK(system(buf) == 0);
