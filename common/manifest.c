@@ -25,7 +25,7 @@
 
 /* ---- meta.json ------------------------------------------------------- */
 
-void chr_part_free(struct chr_part *p)
+void chr_partinfo_free(struct chr_partinfo *p)
 {
 	free(p->segs);
 	p->segs = NULL;
@@ -175,7 +175,7 @@ static int seg_by_id(const void *a, const void *b)
 	return (x->id > y->id) - (x->id < y->id);
 }
 
-int chr_part_load(const char *dir, struct chr_part *p, char *err, size_t errlen)
+int chr_partinfo_load(const char *dir, struct chr_partinfo *p, char *err, size_t errlen)
 {
 	char path[PATH_MAX], fmt[64] = "", sh[512], *buf = NULL;
 	const char *bad = NULL, *why;
@@ -311,7 +311,7 @@ eproto:
 	json_decref(o);
 	free(buf);
 	close(fd);
-	chr_part_free(p);
+	chr_partinfo_free(p);
 	errno = EPROTO;
 	return -1;
 sys:
@@ -320,7 +320,7 @@ sys:
 	free(buf);
 	if (fd >= 0)
 		close(fd);
-	chr_part_free(p);
+	chr_partinfo_free(p);
 	errno = e;
 	return -1;
 }
@@ -493,7 +493,7 @@ static void bind_ts(sqlite3_stmt *st, int i, int64_t ts, int valid)
 		sqlite3_bind_null(st, i);
 }
 
-static int put(struct chr_manifest *m, const char *tier, const struct chr_part *p)
+static int put(struct chr_manifest *m, const char *tier, const struct chr_partinfo *p)
 {
 	sqlite3_stmt *st = NULL;
 	char path[512];
@@ -550,7 +550,7 @@ fail:
 	return -1;
 }
 
-int chr_manifest_put(struct chr_manifest *m, const char *tier, const struct chr_part *p,
+int chr_manifest_put(struct chr_manifest *m, const char *tier, const struct chr_partinfo *p,
 		     char *err, size_t errlen)
 {
 	if (exec(m, "BEGIN IMMEDIATE", err, errlen) < 0)
@@ -579,17 +579,17 @@ int chr_manifest_sync(struct chr_manifest *m, const char *tier, const char *tier
 		      const char *rel, char *err, size_t errlen)
 {
 	char dir[PATH_MAX];
-	struct chr_part p;
+	struct chr_partinfo p;
 	int rc;
 
 	if ((size_t)snprintf(dir, sizeof dir, "%s/%s", tier_root, rel) >= sizeof dir) {
 		chr_msg(err, errlen, "partition path too long");
 		return -1;
 	}
-	if (chr_part_load(dir, &p, err, errlen) < 0)
+	if (chr_partinfo_load(dir, &p, err, errlen) < 0)
 		return errno == ENOENT ? chr_manifest_remove(m, rel, err, errlen) : -1;
 	rc = chr_manifest_put(m, tier, &p, err, errlen);
-	chr_part_free(&p);
+	chr_partinfo_free(&p);
 	return rc;
 }
 
@@ -771,13 +771,13 @@ struct rebuild {
 static int rebuild_one(size_t tier, const char *dir, const char *rel, void *ctx)
 {
 	struct rebuild *r = ctx;
-	struct chr_part p;
+	struct chr_partinfo p;
 	sqlite3_stmt *st;
 	int known = 0;
 	char e[CHR_ARCHIVE_ERR];
 
 	(void)rel;
-	if (chr_part_load(dir, &p, e, sizeof e) < 0) {
+	if (chr_partinfo_load(dir, &p, e, sizeof e) < 0) {
 		if (errno != ENOENT) {
 			chr_warn("%s; not in the manifest", e);
 			r->skipped++;
@@ -787,7 +787,7 @@ static int rebuild_one(size_t tier, const char *dir, const char *rel, void *ctx)
 	/* a partition in two tiers (a move cut short): the warmest is indexed */
 	if (sqlite3_prepare_v2(r->m->db, "SELECT 1 FROM partition WHERE rel = ?", -1, &st, NULL) !=
 	    SQLITE_OK) {
-		chr_part_free(&p);
+		chr_partinfo_free(&p);
 		return dberr(r->m, r->err, r->errlen, "cannot read");
 	}
 	sqlite3_bind_text(st, 1, p.rel, -1, SQLITE_STATIC);
@@ -795,12 +795,12 @@ static int rebuild_one(size_t tier, const char *dir, const char *rel, void *ctx)
 	sqlite3_finalize(st);
 	if (!known) {
 		if (put(r->m, r->t->t[tier].name, &p) < 0) {
-			chr_part_free(&p);
+			chr_partinfo_free(&p);
 			return dberr(r->m, r->err, r->errlen, "cannot update");
 		}
 		r->n++;
 	}
-	chr_part_free(&p);
+	chr_partinfo_free(&p);
 	return 0;
 }
 

@@ -26,7 +26,7 @@ struct chr_pseg {
 
 /* A partition directory's meta.json, archive ("chronicle-archive-partition")
  * or raw ("chronicle-raw-partition"). */
-struct chr_part {
+struct chr_partinfo {
 	int raw;
 	char venue[33], symbol[65];	/* symbol "" for raw */
 	char date[11], stream[8];
@@ -43,8 +43,8 @@ struct chr_part {
  * (first_seq/last_seq from base_seq and count, raw_* from the plain
  * members, sealed true). Returns 0; -1 with a message in err and errno
  * ENOENT (no meta.json), EPROTO (not a valid one) or the system error. */
-int chr_part_load(const char *dir, struct chr_part *p, char *err, size_t errlen);
-void chr_part_free(struct chr_part *p);
+int chr_partinfo_load(const char *dir, struct chr_partinfo *p, char *err, size_t errlen);
+void chr_partinfo_free(struct chr_partinfo *p);
 
 struct chr_manifest;
 
@@ -64,10 +64,10 @@ int chr_manifest_set_tiers(struct chr_manifest *m, const struct chr_tiers *t, ch
 
 /* Replace the rows of partition p (whatever tier held it) by its
  * segments in tier `tier`, in one transaction. Returns 0, or -1. */
-int chr_manifest_put(struct chr_manifest *m, const char *tier, const struct chr_part *p,
+int chr_manifest_put(struct chr_manifest *m, const char *tier, const struct chr_partinfo *p,
 		     char *err, size_t errlen);
 
-/* chr_part_load of "<tier_root>/<rel>" then chr_manifest_put; when it has
+/* chr_partinfo_load of "<tier_root>/<rel>" then chr_manifest_put; when it has
  * no meta.json any more, chr_manifest_remove. Returns 0, or -1. */
 int chr_manifest_sync(struct chr_manifest *m, const char *tier, const char *tier_root,
 		      const char *rel, char *err, size_t errlen);

@@ -431,6 +431,7 @@ struct chr_sealer *chr_sealer_open(const char *root, const char *venue,
 				   int *status)
 {
 	struct chr_sealer *s;
+	struct chr_err e;
 	int lk;
 
 	*status = CHR_EX_SYS;
@@ -460,7 +461,8 @@ struct chr_sealer *chr_sealer_open(const char *root, const char *venue,
 		return NULL;
 	}
 	/* stray temp files of dead runs go first */
-	if (chr_staging_clean(root, err, errlen) < 0) {
+	if (chr_staging_clean(root, o->warn, o->warn_ctx, &e) < 0) {
+		chr_msg(err, errlen, "%s", e.msg);
 		close(lk);
 		free(s);
 		return NULL;

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "rec.h"
+#include "staging.h"
 #include "tm.h"
 
 #define CHR_RAW_NAME_MAX 64	/* a venue: a name chr_name_check accepts */
@@ -97,6 +98,8 @@ struct chr_sealer;
 struct chr_sealer_opts {
 	int zstd;	/* write NNNNNNNNN.q.zst with chr_zsq_write */
 	int level;	/* its zstd level */
+	chr_warn_fn warn;	/* what clean-up reports (staging.h), or NULL */
+	void *warn_ctx;
 };
 
 /* What chr_sealer_put did. */

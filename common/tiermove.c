@@ -32,7 +32,7 @@ struct item {
 	char *rel, *dir;
 	size_t tier;
 	int ok;			/* part loaded */
-	struct chr_part part;
+	struct chr_partinfo part;
 };
 
 struct items {
@@ -66,9 +66,15 @@ static int stopped(const struct chr_tier_run *r)
 /* Remove the dead entries of <tier>/.staging (copies cut short, sources
  * being removed when a pass died). Hot's staging belongs to the archive
  * writers: chr_staging_clean, under the archive lock. */
+static void warn_staging(void *ctx, const char *msg)
+{
+	fail(ctx, CHR_EX_OK, "%s", msg);
+}
+
 static void clean_staging(struct chr_tier_run *r, size_t i)
 {
-	char dir[PATH_MAX], p[PATH_MAX], err[CHR_ARCHIVE_ERR], sh[512];
+	char dir[PATH_MAX], p[PATH_MAX], sh[512];
+	struct chr_err ce;
 	struct dirent **v;
 	int n;
 
@@ -84,8 +90,8 @@ static void clean_staging(struct chr_tier_run *r, size_t i)
 			     strerror(errno));
 			return;
 		}
-		if (chr_staging_clean(r->root, err, sizeof err) < 0)
-			fail(r, CHR_EX_SYS, "%s", err);
+		if (chr_staging_clean(r->root, warn_staging, r, &ce) < 0)
+			fail(r, CHR_EX_SYS, "%s", ce.msg);
 		close(lk);
 		return;
 	}
@@ -154,7 +160,7 @@ static void items_free(struct items *it)
 	for (size_t i = 0; i < it->n; i++) {
 		free(it->v[i].rel);
 		free(it->v[i].dir);
-		chr_part_free(&it->v[i].part);
+		chr_partinfo_free(&it->v[i].part);
 	}
 	free(it->v);
 	memset(it, 0, sizeof *it);
@@ -208,7 +214,7 @@ static int discard(const char *tier, const char *src, char *trash)
 /* ---- two copies of a partition ----------------------------------------- */
 
 /* 1 when a and b hold the same segments (ids, raw bytes and checksums) */
-static int same(const struct chr_part *a, const struct chr_part *b)
+static int same(const struct chr_partinfo *a, const struct chr_partinfo *b)
 {
 	if (a->nsegs != b->nsegs)
 		return 0;
@@ -717,7 +723,7 @@ void chr_tier_pass(struct chr_tier_run *r, int64_t now_opt)
 		long stay;
 
 		for (j = i; j < it.n && strcmp(it.v[j].rel, it.v[i].rel) == 0; j++) {
-			if (chr_part_load(it.v[j].dir, &it.v[j].part, err, sizeof err) == 0) {
+			if (chr_partinfo_load(it.v[j].dir, &it.v[j].part, err, sizeof err) == 0) {
 				it.v[j].ok = 1;
 				ok++;
 			} else if (errno != ENOENT) {

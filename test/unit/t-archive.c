@@ -20,6 +20,9 @@
 /* ---- the generator ------------------------------------------------------ */
 
 /* Copy s into out (cap bytes, NUL-padded) decoding \xNN escapes. */
+/* what the archive functions report */
+static struct chr_err ae;
+
 static void unescape(char *out, size_t cap, const char *s)
 {
 	size_t k = 0;
@@ -254,22 +257,22 @@ static void test_writer(void)
 	struct chr_archive_opts o = {.seg_size = 1024, .source = "src1"};
 	char err[CHR_ARCHIVE_ERR], dir[PATH_MAX + 64];
 	struct chr_archive *a;
-	int st, n = 0;
+	int n = 0;
 	const int64_t day = 86400000000000LL;
 	struct chr_meta m;
 
-	a = chr_archive_open(root, &o, err, sizeof err, &st);
+	a = chr_archive_open(root, &o, &ae);
 	CHECK(a != NULL);
-	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, 5, NULL), "in", 0, err, sizeof err, &st) < 0);
-	CHECK(st == CHR_EX_DATA && strstr(err, "in: byte 0: TRADE of venue 1 market 2") != NULL);
-	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "../x"), "in", 64, err, sizeof err, &st) < 0);
-	CHECK(st == CHR_EX_DATA && strstr(err, "byte 64") && strstr(err, "'../x'"));
-	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "BTC"), "in", 0, err, sizeof err, &st) == 0);
+	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, 5, NULL), "in", 0, &ae) < 0);
+	CHECK(ae.status == CHR_EX_DATA && strstr(ae.msg, "in: byte 0: TRADE of venue 1 market 2") != NULL);
+	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "../x"), "in", 64, &ae) < 0);
+	CHECK(ae.status == CHR_EX_DATA && strstr(ae.msg, "byte 64") && strstr(ae.msg, "'../x'"));
+	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "BTC"), "in", 0, &ae) == 0);
 	for (int i = 0; i < 40; i++)
 		CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, day + i * (day / 20), NULL), "in",
-				      0, err, sizeof err, &st) == 0);
-	CHECK(chr_archive_put(a, mk(CHR_HEARTBEAT, 0, 0, 0, NULL), "in", 0, err, sizeof err, &st) == 0);
-	CHECK(chr_archive_commit(a, err, sizeof err, &st) == 0);
+				      0, &ae) == 0);
+	CHECK(chr_archive_put(a, mk(CHR_HEARTBEAT, 0, 0, 0, NULL), "in", 0, &ae) == 0);
+	CHECK(chr_archive_commit(a, &ae) == 0);
 	{
 		size_t np;
 		const struct chr_archive_part *p = chr_archive_parts(a, &np);
@@ -292,26 +295,26 @@ static void test_writer(void)
 	chr_meta_free(&m);
 
 	/* same source again: replaced, not refused */
-	a = chr_archive_open(root, &o, err, sizeof err, &st);
-	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "BTC"), "in", 0, err, sizeof err, &st) == 0);
-	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, day, NULL), "in", 0, err, sizeof err, &st) == 0);
-	CHECK(chr_archive_commit(a, err, sizeof err, &st) == 0);
+	a = chr_archive_open(root, &o, &ae);
+	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "BTC"), "in", 0, &ae) == 0);
+	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, day, NULL), "in", 0, &ae) == 0);
+	CHECK(chr_archive_commit(a, &ae) == 0);
 	chr_archive_close(a);
 	CHECK(chr_meta_load(dir, &m, err, sizeof err) == 0 && m.records == 2);
 	chr_meta_free(&m);
 
 	/* another source: refused; with append: added after */
 	o.source = "src2";
-	a = chr_archive_open(root, &o, err, sizeof err, &st);
-	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "BTC"), "in", 0, err, sizeof err, &st) == 0);
-	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, day, NULL), "in", 0, err, sizeof err, &st) < 0);
-	CHECK(st == CHR_EX_DATA && strstr(err, "partition 'v1/ven/BTC/1970-01-02/trade' already"));
+	a = chr_archive_open(root, &o, &ae);
+	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "BTC"), "in", 0, &ae) == 0);
+	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, day, NULL), "in", 0, &ae) < 0);
+	CHECK(ae.status == CHR_EX_DATA && strstr(ae.msg, "partition 'v1/ven/BTC/1970-01-02/trade' already"));
 	chr_archive_close(a);
 	o.append = 1;
-	a = chr_archive_open(root, &o, err, sizeof err, &st);
-	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "BTC"), "in", 0, err, sizeof err, &st) == 0);
-	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, day + 9, NULL), "in", 0, err, sizeof err, &st) == 0);
-	CHECK(chr_archive_commit(a, err, sizeof err, &st) == 0);
+	a = chr_archive_open(root, &o, &ae);
+	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "BTC"), "in", 0, &ae) == 0);
+	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, day + 9, NULL), "in", 0, &ae) == 0);
+	CHECK(chr_archive_commit(a, &ae) == 0);
 	chr_archive_close(a);
 	CHECK(chr_meta_load(dir, &m, err, sizeof err) == 0);
 	CHECK(m.records == 3 && m.last_seq == 2 && m.nsources == 2 && m.nsegs == 2);
@@ -360,22 +363,24 @@ static int one_run(const char *source, int stage, const char *sym, int n, char *
 {
 	struct chr_archive_opts o = {.source = source, .stage = stage};
 	struct chr_archive *a;
-	int st = 0;
 	const int64_t day = 86400000000000LL;
 
-	a = chr_archive_open(root, &o, err, CHR_ARCHIVE_ERR, &st);
+	a = chr_archive_open(root, &o, &ae);
 	if (a == NULL)
-		return st;
-	if (chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, sym), "in", 0, err, CHR_ARCHIVE_ERR, &st) < 0)
+		return snprintf(err, CHR_ARCHIVE_ERR, "%s", ae.msg), ae.status;
+	if (chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, sym), "in", 0, &ae) < 0)
 		goto out;
 	for (int i = 0; i < n; i++)
-		if (chr_archive_put(a, mk(CHR_TRADE, 1, 2, day + i, NULL), "in", 0, err,
-				    CHR_ARCHIVE_ERR, &st) < 0)
+		if (chr_archive_put(a, mk(CHR_TRADE, 1, 2, day + i, NULL), "in", 0, &ae) < 0)
 			goto out;
-	st = chr_archive_commit(a, err, CHR_ARCHIVE_ERR, &st) < 0 ? st : 0;
+	if (chr_archive_commit(a, &ae) == 0) {
+		chr_archive_close(a);
+		return 0;
+	}
 out:
+	snprintf(err, CHR_ARCHIVE_ERR, "%s", ae.msg);
 	chr_archive_close(a);
-	return st;
+	return ae.status;
 }
 
 /* A run that died after its COMMIT journal is finished by the next run,
@@ -395,12 +400,12 @@ static void test_repair(void)
 	CHECK(fd >= 0 && flock(fd, LOCK_EX) == 0);
 	snprintf(p, sizeof p, "%s/.staging/999999997-ledger.json", root);
 	CHECK(chr_publish_file(p, "{}", 2) == 0);
-	CHECK(chr_staging_clean(root, err, sizeof err) == 2);
+	CHECK(chr_staging_clean(root, NULL, NULL, &ae) == 2);
 	CHECK(access(p, F_OK) < 0);
 	CHECK(access(s1, F_OK) < 0 && access(s2, F_OK) == 0);
 	CHECK_STR(head("v1/a/b/2024-01-01/book/000000000.q"), "x");
 	close(fd);
-	CHECK(chr_staging_clean(root, err, sizeof err) == 1);
+	CHECK(chr_staging_clean(root, NULL, NULL, &ae) == 1);
 	CHECK(access(s2, F_OK) < 0);
 
 	/* a place that changed since the run committed is left alone */
@@ -411,14 +416,14 @@ static void test_repair(void)
 	dead_run("999999996-1", "v1/ven/D1/1970-01-02/trade", "new", "dead");
 	dead_run("999999995-1", "v1/ven/E1/1970-01-02/trade", "xxh3-128:00", "dead");
 	dead_run("999999994-1", "v1/ven/E2/1970-01-02/trade", sum, "dead");
-	CHECK(chr_staging_clean(root, err, sizeof err) == 3);
+	CHECK(chr_staging_clean(root, NULL, NULL, &ae) == 3);
 	CHECK(strcmp(head("v1/ven/D1/1970-01-02/trade/000000000.q"), "dead") != 0);
 	CHECK(strcmp(head("v1/ven/E1/1970-01-02/trade/000000000.q"), "dead") != 0);
 	CHECK(strcmp(head("v1/ven/E1/1970-01-02/trade/000000000.q"), "") != 0);
 	CHECK_STR(head("v1/ven/E2/1970-01-02/trade/000000000.q"), "");
 	/* the same checksum: replaced */
 	dead_run("999999993-1", "v1/ven/E1/1970-01-02/trade", sum, "dead");
-	CHECK(chr_staging_clean(root, err, sizeof err) == 1);
+	CHECK(chr_staging_clean(root, NULL, NULL, &ae) == 1);
 	CHECK_STR(head("v1/ven/E1/1970-01-02/trade/000000000.q"), "dead");
 }
 
@@ -427,19 +432,16 @@ static void test_repair(void)
 static void test_commit_cleans_first(void)
 {
 	struct chr_archive_opts o = {0};
-	char err[CHR_ARCHIVE_ERR];
 	struct chr_archive *a;
-	int st;
 
-	a = chr_archive_open(root, &o, err, sizeof err, &st);
+	a = chr_archive_open(root, &o, &ae);
 	CHECK(a != NULL);
-	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "C1"), "in", 0, err, sizeof err, &st) == 0);
-	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, 86400000000000LL, NULL), "in", 0, err,
-			      sizeof err, &st) == 0);
+	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "C1"), "in", 0, &ae) == 0);
+	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, 86400000000000LL, NULL), "in", 0, &ae) == 0);
 	/* a run that committed to the same place dies meanwhile */
 	dead_run("999999992-1", "v1/ven/C1/1970-01-02/trade", "new", "dead");
-	CHECK(chr_archive_commit(a, err, sizeof err, &st) < 0);
-	CHECK(st == CHR_EX_DATA && strstr(err, "changed while this run wrote it") != NULL);
+	CHECK(chr_archive_commit(a, &ae) < 0);
+	CHECK(ae.status == CHR_EX_DATA && strstr(ae.msg, "changed while this run wrote it") != NULL);
 	chr_archive_close(a);
 	CHECK_STR(head("v1/ven/C1/1970-01-02/trade/000000000.q"), "dead");
 }
@@ -451,21 +453,20 @@ static void test_publish_checks(void)
 	struct chr_archive_opts o = {.source = "s1"};
 	char err[CHR_ARCHIVE_ERR], p[PATH_MAX + 64];
 	struct chr_archive *a;
-	int st;
 
 	CHECK(one_run("s1", 0, "R1", 3, err) == 0);
 	CHECK(one_run("s1", 1, "R1", 5, err) == 0);
 	snprintf(p, sizeof p, "%s/v1/ven/R1/1970-01-02/trade/meta.json", root);
 	CHECK(chr_publish_file(p, "{}\n", 3) == 0);
-	a = chr_archive_publish(root, &o, err, sizeof err, &st);
-	CHECK(a == NULL && st == CHR_EX_DATA && strstr(err, "changed while this run wrote it"));
+	a = chr_archive_publish(root, &o, &ae);
+	CHECK(a == NULL && ae.status == CHR_EX_DATA && strstr(ae.msg, "changed while this run wrote it"));
 
 	o.source = "s2";
 	CHECK(one_run("s2", 1, "H1", 3, err) == 0);
 	snprintf(p, sizeof p, "%s/.staging/staged-s2/p0/000000000.q", root);
 	CHECK(unlink(p) == 0);
-	a = chr_archive_publish(root, &o, err, sizeof err, &st);
-	CHECK(a == NULL && st == CHR_EX_DATA && strstr(err, "staged partition 'v1/ven/H1/1970-01-02/trade'"
+	a = chr_archive_publish(root, &o, &ae);
+	CHECK(a == NULL && ae.status == CHR_EX_DATA && strstr(ae.msg, "staged partition 'v1/ven/H1/1970-01-02/trade'"
 							 " is incomplete: ") != NULL);
 	snprintf(p, sizeof p, "%s/v1/ven/H1", root);
 	CHECK(access(p, F_OK) < 0);
@@ -476,15 +477,14 @@ static void test_publish_checks(void)
 static void test_edges(void)
 {
 	struct chr_archive_opts o = {0};
-	char err[CHR_ARCHIVE_ERR], p[PATH_MAX + 300];
+	char p[PATH_MAX + 300];
 	struct chr_archive *a;
 	struct dirent *e;
 	DIR *d;
-	int st;
 
-	a = chr_archive_open(root, &o, err, sizeof err, &st);
-	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "L1"), "in", 0, err, sizeof err, &st) == 0);
-	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, 5, NULL), "in", 0, err, sizeof err, &st) == 0);
+	a = chr_archive_open(root, &o, &ae);
+	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "L1"), "in", 0, &ae) == 0);
+	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, 5, NULL), "in", 0, &ae) == 0);
 	snprintf(p, sizeof p, "%s/.staging", root);
 	d = opendir(p);
 	while (d && (e = readdir(d)) != NULL) {
@@ -493,14 +493,13 @@ static void test_edges(void)
 			CHECK(chr_remove_tree(p) == 0);
 	}
 	closedir(d);
-	CHECK(chr_archive_commit(a, err, sizeof err, &st) < 0 && st == CHR_EX_SYS);
-	CHECK(strstr(err, "cannot seal") != NULL);
+	CHECK(chr_archive_commit(a, &ae) < 0 && ae.status == CHR_EX_SYS);
+	CHECK(strstr(ae.msg, "cannot seal") != NULL);
 	chr_archive_close(a);
 
-	a = chr_archive_open(root, &o, err, sizeof err, &st);
-	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "M1"), "in", 0, err, sizeof err, &st) == 0);
-	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, INT64_MIN, NULL), "in", 0, err, sizeof err,
-			      &st) == 0);
+	a = chr_archive_open(root, &o, &ae);
+	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "M1"), "in", 0, &ae) == 0);
+	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, INT64_MIN, NULL), "in", 0, &ae) == 0);
 	chr_archive_close(a);
 }
 

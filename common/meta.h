@@ -1,0 +1,78 @@
+/* meta.h - a partition's meta.json (docs/archive.md): its contents, the
+ * one reader and writer of it, and the JSON helpers of the archive's other
+ * files (rawarch.c, manifest.c). */
+#ifndef CHR_META_H
+#define CHR_META_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rec.h"
+#include "segw.h"
+
+struct json_t;	/* jansson */
+
+/* Member k of the JSON object o as a non-negative integer, an integer, or
+ * a string copied into buf (n bytes, NUL included). Returns 0, or -1 when
+ * it is missing, of another type, negative (u64) or too long (str); *v and
+ * buf are then untouched. */
+int chr_json_u64(struct json_t *o, const char *k, uint64_t *v);
+int chr_json_i64(struct json_t *o, const char *k, int64_t *v);
+int chr_json_str(struct json_t *o, const char *k, char *buf, size_t n);
+
+/* Set member k of o to v (NULL: out of memory), v's reference taken.
+ * Returns 0, or -1. */
+int chr_json_set(struct json_t *o, const char *k, struct json_t *v);
+
+/* o as text (indent 2, members in order, a final newline), malloc'ed, o
+ * released; NULL when o is NULL or out of memory. */
+char *chr_json_text(struct json_t *o);
+
+/* "xxh3-128:<hex>" of "<dir>/meta.json" into sum (48 bytes): what
+ * chr_partinfo_load gives as meta_checksum, to see whether a partition changed
+ * since it was read. Returns 0, or -1 with errno. */
+int chr_meta_checksum(const char *dir, char *sum);
+
+#define CHR_META_TYPES 16
+
+/* The contents of a partition's meta.json. */
+struct chr_meta {
+	char venue[CHR_VENUE_MAX + 1], symbol[CHR_SYMBOL_MAX + 1];
+	char date[11], stream[8];
+	uint16_t venue_id;
+	uint32_t market_id;
+	uint64_t records;		/* all records, the leading DEFINE included */
+	uint64_t first_seq, last_seq;	/* valid when records > 0 */
+	int64_t ts_min, ts_max;
+	struct {
+		uint16_t type;
+		uint64_t n;
+	} counts[CHR_META_TYPES];	/* records per type, by type */
+	size_t ncounts;
+	char **sources;			/* import source ids, sorted */
+	size_t nsources;
+	struct chr_seginfo *segs;	/* in id order */
+	size_t nsegs;
+};
+
+/* Free what a chr_meta owns (not the struct). */
+void chr_meta_free(struct chr_meta *m);
+
+/* Read "<dir>/meta.json". Returns 0; -1 with a message in err (errlen
+ * bytes) and errno ENOENT when there is none, EPROTO when it is not a
+ * valid meta.json, else the system error. */
+int chr_meta_load(const char *dir, struct chr_meta *m, char *err, size_t errlen);
+
+/* The meta.json text of m (malloc'ed, ends with a newline), or NULL when
+ * out of memory. Deterministic: the same meta gives the same bytes. */
+char *chr_meta_dump(const struct chr_meta *m);
+
+/* Add n records of type to m's counts. Returns 0, or -1 when more than
+ * CHR_META_TYPES types occur. */
+int chr_meta_count(struct chr_meta *m, uint16_t type, uint64_t n);
+
+/* Add a source id to m (kept sorted, without duplicates). Returns 0, or
+ * -1 when out of memory. */
+int chr_meta_add_source(struct chr_meta *m, const char *id);
+
+#endif
