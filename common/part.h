@@ -95,11 +95,16 @@ int chr_part_define(struct chr_part *p, const struct chr_rec *rec, const char *n
 int chr_part_take(struct chr_part *p, const struct chr_rec *rec, const char *name, uint64_t off,
 		  struct chr_inst **in, int *stream, struct chr_err *e);
 
-/* The UTC day of ts, as its partitions split (a constant without
- * CHR_PART_DAYS). */
+/* The UTC day of ts as its partitions split: chr_day_start(ts), or
+ * INT64_MIN for the day that starts before INT64_MIN (where chr_day_start
+ * would overflow); 0 for every ts without CHR_PART_DAYS. */
 static inline int64_t chr_part_day(const struct chr_part *p, int64_t ts)
 {
-	return (p->flags & CHR_PART_DAYS) ? chr_day_start(ts) : 0;
+	int64_t r = ts % CHR_DAY_NS;
+
+	if (!(p->flags & CHR_PART_DAYS))
+		return 0;
+	return r < 0 && ts - r < INT64_MIN + CHR_DAY_NS ? INT64_MIN : chr_day_start(ts);
 }
 
 /* The partition in's last record of stream s went to, when it holds day,
