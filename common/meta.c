@@ -263,3 +263,24 @@ int chr_meta_load(const char *dir, struct chr_meta *m, char *err, size_t errlen)
 	return 0;
 }
 
+
+json_t *chr_json_load_object(const char *path, struct chr_err *e)
+{
+	json_error_t je;
+	json_t *o;
+
+	if (access(path, R_OK) < 0) {
+		chr_err_sys(e, "cannot read '%s'", path);
+		return NULL;
+	}
+	if ((o = json_load_file(path, 0, &je)) == NULL) {
+		chr_err_set(e, CHR_EX_DATA, "%s:%d: %s", path, je.line, je.text);
+		return NULL;
+	}
+	if (!json_is_object(o)) {
+		json_decref(o);
+		chr_err_set(e, CHR_EX_DATA, "%s: not a JSON object", path);
+		return NULL;
+	}
+	return o;
+}

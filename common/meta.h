@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
 #include "rec.h"
 #include "segw.h"
 
@@ -27,6 +28,11 @@ int chr_json_set(struct json_t *o, const char *k, struct json_t *v);
 /* o as text (indent 2, members in order, a final newline), malloc'ed, o
  * released; NULL when o is NULL or out of memory. */
 char *chr_json_text(struct json_t *o);
+
+/* The JSON object in the file at path (a new reference), or NULL with e:
+ * CHR_EX_SYS when it cannot be read, CHR_EX_DATA when it is not JSON
+ * ("path:LINE: what") or not an object. */
+struct json_t *chr_json_load_object(const char *path, struct chr_err *e);
 
 /* "xxh3-128:<hex>" of "<dir>/meta.json" into sum (48 bytes): what
  * chr_partinfo_load gives as meta_checksum, to see whether a partition changed

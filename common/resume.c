@@ -205,3 +205,23 @@ int chr_resume_src_check(const struct chr_rec *rec, uint64_t seq, const char *qn
 	return 0;
 }
 
+
+int chr_resume_append(struct chr_resume *rs, struct chr_queue_writer *q, const struct chr_rec *rec,
+		      const char *name, uint64_t off, struct chr_err *e)
+{
+	if (rs) {
+		int k = chr_resume_skip(rs, rec, q->dir, name, off, e);
+
+		if (k < 0 || (!k && chr_resume_src_check(rec, q->seq, q->dir, name, off, e) < 0))
+			return -1;
+		if (k)
+			return 1;
+	}
+	if (chr_queue_append(q, rec) < 0) {
+		if (errno == EINVAL)
+			return chr_err_set(e, CHR_EX_DATA, "%s: byte %" PRIu64 ": record larger than a "
+					   "queue segment", name, off);
+		return chr_err_set(e, q->status, "%s", q->err);
+	}
+	return 0;
+}

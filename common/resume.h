@@ -48,4 +48,11 @@ int chr_resume_skip(struct chr_resume *rs, const struct chr_rec *rec, const char
 int chr_resume_src_check(const struct chr_rec *rec, uint64_t seq, const char *qname,
 			 const char *name, uint64_t off, struct chr_err *e);
 
+/* Append rec, read from input name at byte off, to the queue of the open
+ * writer q; with rs (not NULL) not when the queue holds it already, and
+ * after chr_resume_src_check. Returns 0 when appended, 1 when skipped, -1
+ * with e: a record larger than a queue segment is CHR_EX_DATA. */
+int chr_resume_append(struct chr_resume *rs, struct chr_queue_writer *q, const struct chr_rec *rec,
+		      const char *name, uint64_t off, struct chr_err *e);
+
 #endif

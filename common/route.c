@@ -3,9 +3,11 @@
  * partitioner, part.h), with --resume (resume.h). */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "part.h"
 #include "resume.h"
@@ -375,22 +377,63 @@ void chr_route_free(struct chr_route *rt)
 	free(rt);
 }
 
-void chr_route_close(struct chr_route *rt, struct chr_route_stats *st)
+/* warn(ctx, the formatted message) */
+static void say(chr_warn_fn warn, void *ctx, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(chr_warn_fn warn, void *ctx, const char *fmt, ...)
 {
-	for (size_t i = 0; i < rt->nq; i++)
-		rq_close(rt, rt->qs[i]);
-	st->heartbeats = rt->heartbeats;
-	st->reserved = rt->part.skipped;
-	st->nqueues = rt->nq;
+	char msg[4096 + 256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	warn(ctx, msg);
 }
 
-void chr_route_queue_at(const struct chr_route *rt, size_t i, struct chr_route_queue *q)
+void chr_route_end(struct chr_route *rt, int verbose, chr_warn_fn warn, void *ctx)
 {
-	const struct rq *r = rt->qs[i];
+	uint64_t appended = 0, skipped = 0;
 
-	q->path = r->path;
-	q->appended = r->appended;
-	q->skipped = r->rs.skipped;
-	q->first_seq = r->first_seq;
-	q->end_seq = r->end_seq;
+	for (size_t i = 0; i < rt->nq; i++)
+		rq_close(rt, rt->qs[i]);
+	for (size_t i = 0; i < rt->nq; i++) {
+		const struct rq *q = rt->qs[i];
+
+		appended += q->appended;
+		skipped += q->rs.skipped;
+		if (verbose && rt->o.resume)
+			say(warn, ctx, "%s: %" PRIu64 " records appended, seq %" PRIu64 " to %" PRIu64
+			    ", %" PRIu64 " skipped (--resume)", q->path, q->appended, q->first_seq,
+			    q->end_seq, q->rs.skipped);
+		else if (verbose)
+			say(warn, ctx, "%s: %" PRIu64 " records appended, seq %" PRIu64 " to %" PRIu64,
+			    q->path, q->appended, q->first_seq, q->end_seq);
+	}
+	if (verbose) {
+		say(warn, ctx, "%" PRIu64 " records appended to %zu queues", appended, rt->nq);
+		if (rt->o.resume)
+			say(warn, ctx, "%" PRIu64 " records skipped: the queues held them (--resume)",
+			    skipped);
+		if (rt->heartbeats)
+			say(warn, ctx, "%" PRIu64 " HEARTBEAT records skipped", rt->heartbeats);
+	}
+	if (rt->part.skipped)
+		say(warn, ctx, "%" PRIu64 " records of reserved types or of no instrument (application "
+		    "types, venue and market 0) not routed", rt->part.skipped);
+}
+
+size_t chr_route_fd_room(size_t n)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)n * 2 + 64, cur;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+		return n;
+	cur = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		rl.rlim_cur = cur;
+	if (rl.rlim_cur < need)
+		return rl.rlim_cur > 66 ? (size_t)(rl.rlim_cur - 64) / 2 : 1;
+	return n;
 }

@@ -10,6 +10,7 @@
 #include "err.h"
 #include "queue.h"
 #include "rec.h"
+#include "staging.h"
 
 /* A route: a parsed template and the queues it has opened. */
 struct chr_route;
@@ -38,24 +39,15 @@ struct chr_route *chr_route_new(const struct chr_route_opts *o);
 int chr_route_put(struct chr_route *rt, const struct chr_rec *rec, const char *name,
 		  uint64_t off, struct chr_err *e);
 
-/* What a route did to one queue. */
-struct chr_route_queue {
-	const char *path;
-	uint64_t appended, skipped;	/* skipped: held already (--resume) */
-	uint64_t first_seq, end_seq;	/* the queue's seq before and after */
-};
+/* Close every queue (after the last chr_route_put) and report through
+ * warn(ctx, message): with verbose a line per queue and the totals; always
+ * the records of reserved types or of no instrument that were not routed.
+ * rt stays to be freed. */
+void chr_route_end(struct chr_route *rt, int verbose, chr_warn_fn warn, void *ctx);
 
-/* What a route did: its queues in the order they were first used. */
-struct chr_route_stats {
-	uint64_t heartbeats;	/* HEARTBEAT records skipped */
-	uint64_t reserved;	/* records of reserved types or of no instrument */
-	size_t nqueues;
-};
-
-/* Close every queue (after the last chr_route_put) and return the
- * statistics; queue i with chr_route_queue_at. */
-void chr_route_close(struct chr_route *rt, struct chr_route_stats *st);
-void chr_route_queue_at(const struct chr_route *rt, size_t i, struct chr_route_queue *q);
+/* Room for n open queue writers (two descriptors each): raise the soft
+ * limit of open files when needed. Returns how many fit. */
+size_t chr_route_fd_room(size_t n);
 
 /* Close every queue and free rt (NULL: nothing). */
 void chr_route_free(struct chr_route *rt);

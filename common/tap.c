@@ -90,6 +90,7 @@ int chr_tap_run(struct chr_tap *t, struct chr_queue_writer *q, struct chr_err *e
 	int rc;
 
 	t->appended = t->skipped = 0;
+	t->first = q->seq;
 	if (!t->stop)
 		t->stop = &never;
 	if (!chr_is_queue(t->hot))

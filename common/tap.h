@@ -18,6 +18,7 @@ struct chr_tap {
 	int sync;			/* commits of the position reach the disk */
 	volatile sig_atomic_t *stop;	/* set (by a signal) to end a follow */
 	/* after chr_tap_run */
+	uint64_t first;			/* the seq q was at */
 	uint64_t appended, skipped;	/* skipped: held already after a kill */
 	uint64_t next;			/* the reader's committed position */
 };
@@ -27,7 +28,7 @@ struct chr_tap {
  * q, also at the end. What a killed tap appended after its last commit
  * comes again and is skipped as chr_resume_skip does. Returns 0, or -1
  * with e; what was read before a read error is appended and committed
- * first. */
+ * first. hot must not be the queue q writes. */
 int chr_tap_run(struct chr_tap *t, struct chr_queue_writer *q, struct chr_err *e);
 
 #endif

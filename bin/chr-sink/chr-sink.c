@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -80,28 +79,18 @@ enum { OPT_STAGE = 256, OPT_PUBLISH, OPT_LEDGER_INFO, OPT_FSYNC, OPT_ROLL, OPT_R
 	OPT_RESUME, OPT_MAX_OPEN, OPT_TAP, OPT_READER };
 
 static const struct option longopts[] = {
-	{"archive", required_argument, NULL, 'a'},
-	{"queue", required_argument, NULL, 'q'},
-	{"route", required_argument, NULL, OPT_ROUTE},
-	{"resume", no_argument, NULL, OPT_RESUME},
-	{"tap", required_argument, NULL, OPT_TAP},
-	{"reader", required_argument, NULL, OPT_READER},
-	{"follow", no_argument, NULL, 'f'},
-	{"max-open", required_argument, NULL, OPT_MAX_OPEN},
-	{"create", no_argument, NULL, 'c'},
-	{"fsync", required_argument, NULL, OPT_FSYNC},
-	{"roll", required_argument, NULL, OPT_ROLL},
-	{"retain", required_argument, NULL, OPT_RETAIN},
-	{"append", no_argument, NULL, 'A'},
-	{"source", required_argument, NULL, 's'},
-	{"segment-size", required_argument, NULL, 'S'},
-	{"stage", no_argument, NULL, OPT_STAGE},
-	{"publish", no_argument, NULL, OPT_PUBLISH},
-	{"ledger", required_argument, NULL, 'l'},
+	{"archive", required_argument, NULL, 'a'}, {"queue", required_argument, NULL, 'q'},
+	{"route", required_argument, NULL, OPT_ROUTE}, {"resume", no_argument, NULL, OPT_RESUME},
+	{"tap", required_argument, NULL, OPT_TAP}, {"reader", required_argument, NULL, OPT_READER},
+	{"follow", no_argument, NULL, 'f'}, {"max-open", required_argument, NULL, OPT_MAX_OPEN},
+	{"create", no_argument, NULL, 'c'}, {"fsync", required_argument, NULL, OPT_FSYNC},
+	{"roll", required_argument, NULL, OPT_ROLL}, {"retain", required_argument, NULL, OPT_RETAIN},
+	{"append", no_argument, NULL, 'A'}, {"source", required_argument, NULL, 's'},
+	{"segment-size", required_argument, NULL, 'S'}, {"stage", no_argument, NULL, OPT_STAGE},
+	{"publish", no_argument, NULL, OPT_PUBLISH}, {"ledger", required_argument, NULL, 'l'},
 	{"ledger-info", required_argument, NULL, OPT_LEDGER_INFO},
 	{"report", required_argument, NULL, 'r'},
-	{"progress", no_argument, NULL, 'p'},
-	{"verbose", no_argument, NULL, 'v'},
+	{"progress", no_argument, NULL, 'p'}, {"verbose", no_argument, NULL, 'v'},
 	CHR_OPTS_STD,
 	{NULL, 0, NULL, 0},
 };
@@ -166,7 +155,6 @@ static void check_rules(unsigned given, const char *file)
 /* The writers of a run, closed by the one clean-up path (at exit). */
 static struct {
 	enum { M_QUEUE, M_TAP, M_ROUTE, M_ARCHIVE, M_PUBLISH } mode;
-	const char *dir;		/* --queue */
 	struct chr_queue_writer q;
 	int q_open, resume;
 	struct chr_resume rs;
@@ -193,27 +181,6 @@ static void warn_cb(void *ctx, const char *msg)
 {
 	(void)ctx;
 	chr_warn("%s", msg);
-}
-
-/* Append rec to the queue, with --resume not when it holds it already. */
-static int queue_put(const struct chr_rec *rec, const char *name, uint64_t off, struct chr_err *e)
-{
-	if (sk.resume) {
-		int k = chr_resume_skip(&sk.rs, rec, sk.dir, name, off, e);
-
-		if (k < 0 || (!k && chr_resume_src_check(rec, sk.q.seq, sk.dir, name, off, e) < 0))
-			return -1;
-		if (k)
-			return 0;
-	}
-	if (chr_queue_append(&sk.q, rec) < 0) {
-		if (errno == EINVAL)
-			return chr_err_set(e, CHR_EX_DATA, "%s: byte %" PRIu64 ": record larger than a "
-					   "queue segment", name, off);
-		return chr_err_set(e, sk.q.status, "%s", sk.q.err);
-	}
-	sk.appended++;
-	return 0;
 }
 
 /* Write the records of files (in order) as the mode says, or die. */
@@ -246,9 +213,11 @@ static void feed(char *const *files, int nfiles, int progress)
 		off = src.rd.off;
 		k = sk.mode == M_ARCHIVE ? chr_archive_put(sk.a, rec, src.rd.name, src.rd.rec_off, &e) :
 		    sk.mode == M_ROUTE ? chr_route_put(sk.rt, rec, src.rd.name, src.rd.rec_off, &e) :
-		    queue_put(rec, src.rd.name, src.rd.rec_off, &e);
+		    chr_resume_append(sk.resume ? &sk.rs : NULL, &sk.q, rec, src.rd.name,
+				      src.rd.rec_off, &e);
 		if (k < 0)
 			chr_die_err(&e);
+		sk.appended += sk.mode == M_QUEUE && k == 0;
 		chr_progress(&pg, ++nrec, done + off);
 	}
 	if (k < 0 && !src.open)
@@ -274,7 +243,6 @@ static void queue_open(const char *dir, const struct chr_queue_opts *qo)
 		chr_die(sk.q.status, "%s", sk.q.err);
 	}
 	sk.q_open = 1;
-	sk.dir = dir;
 	if (sk.resume && chr_resume_load(&sk.rs, &sk.q, 0, NULL, NULL, &e) < 0)
 		chr_die_err(&e);
 }
@@ -292,7 +260,6 @@ static void tap(const char *dir, const struct chr_queue_opts *qo, struct chr_tap
 {
 	struct stat sh, sd;
 	struct chr_err e;
-	uint64_t first;
 
 	if (!chr_is_queue(t->hot))
 		chr_die(CHR_EX_SYS, "'%s' is not a queue", t->hot);
@@ -301,7 +268,6 @@ static void tap(const char *dir, const struct chr_queue_opts *qo, struct chr_tap
 	    sh.st_ino == sd.st_ino)
 		chr_usage_error("--tap '%s' is the queue --queue '%s' writes", t->hot, dir);
 	queue_open(dir, qo);
-	first = sk.q.seq;
 	if (t->follow) {
 		struct sigaction sa = { .sa_handler = on_stop };
 
@@ -315,74 +281,7 @@ static void tap(const char *dir, const struct chr_queue_opts *qo, struct chr_tap
 	if (verbose)
 		chr_warn("%s: %" PRIu64 " records appended, seq %" PRIu64 " to %" PRIu64 ", %" PRIu64
 			 " skipped (held already); reader '%s' of '%s' at seq %" PRIu64, dir,
-			 t->appended, first, sk.q.seq, t->skipped, t->reader, t->hot, t->next);
-}
-
-/* Room for n open queue writers (two descriptors each): raise the soft
- * limit of open files when needed. Returns how many fit. */
-static size_t fd_room(size_t n)
-{
-	struct rlimit rl;
-	rlim_t need = (rlim_t)n * 2 + 64, cur;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
-		return n;
-	cur = rl.rlim_cur;
-	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-		rl.rlim_cur = cur;
-	if (rl.rlim_cur < need)
-		return rl.rlim_cur > 66 ? (size_t)(rl.rlim_cur - 64) / 2 : 1;
-	return n;
-}
-
-/* What --route did, with -v; the records it could not route, always. */
-static void route_report(int verbose, int resume)
-{
-	struct chr_route_stats st;
-	struct chr_route_queue q;
-	uint64_t appended = 0, skipped = 0;
-
-	chr_route_close(sk.rt, &st);
-	for (size_t i = 0; i < st.nqueues; i++) {
-		chr_route_queue_at(sk.rt, i, &q);
-		appended += q.appended;
-		skipped += q.skipped;
-		if (verbose && resume)
-			chr_warn("%s: %" PRIu64 " records appended, seq %" PRIu64 " to %" PRIu64 ", %"
-				 PRIu64 " skipped (--resume)", q.path, q.appended, q.first_seq,
-				 q.end_seq, q.skipped);
-		else if (verbose)
-			chr_warn("%s: %" PRIu64 " records appended, seq %" PRIu64 " to %" PRIu64, q.path,
-				 q.appended, q.first_seq, q.end_seq);
-	}
-	if (verbose)
-		chr_warn("%" PRIu64 " records appended to %zu queues", appended, st.nqueues);
-	if (verbose && resume)
-		chr_warn("%" PRIu64 " records skipped: the queues held them (--resume)", skipped);
-	if (verbose && st.heartbeats)
-		chr_warn("%" PRIu64 " HEARTBEAT records skipped", st.heartbeats);
-	if (st.reserved)
-		chr_warn("%" PRIu64 " records of reserved types or of no instrument (application "
-			 "types, venue and market 0) not routed", st.reserved);
-}
-
-/* The JSON object in file path (--ledger-info), or die. */
-static json_t *load_info(const char *path)
-{
-	json_error_t je;
-	json_t *o;
-
-	if (access(path, R_OK) < 0)
-		chr_die(CHR_EX_SYS, "cannot read '%s': %s", path, strerror(errno));
-	o = json_load_file(path, 0, &je);
-	if (o == NULL)
-		chr_die(CHR_EX_DATA, "%s:%d: %s", path, je.line, je.text);
-	if (!json_is_object(o)) {
-		json_decref(o);
-		chr_die(CHR_EX_DATA, "%s: not a JSON object", path);
-	}
-	return o;
+			 t->appended, t->first, sk.q.seq, t->skipped, t->reader, t->hot, t->next);
 }
 
 /* After --archive or --publish: the report, the ledger entry, -v. */
@@ -526,15 +425,15 @@ int main(int argc, char **argv)
 	case M_ROUTE:
 		if (!ro.qo.seg_size)
 			ro.qo.seg_size = ROUTE_SEG_SIZE;
-		if (ro.max_open && fd_room(ro.max_open) < ro.max_open)
+		if (ro.max_open && chr_route_fd_room(ro.max_open) < ro.max_open)
 			chr_usage_error("--max-open %zu: the limit of open files is too low (ulimit -n)",
 					ro.max_open);
 		if (!ro.max_open)
-			ro.max_open = fd_room(CHR_ROUTE_MAX_OPEN);
+			ro.max_open = chr_route_fd_room(CHR_ROUTE_MAX_OPEN);
 		if (!(sk.rt = chr_route_new(&ro)))
 			chr_die(CHR_EX_SYS, "%s", strerror(ENOMEM));
 		feed(files, nfiles, progress);
-		route_report(verbose, ro.resume);
+		chr_route_end(sk.rt, verbose, warn_cb, NULL);
 		return CHR_EX_OK;
 	default:
 		break;
@@ -543,8 +442,8 @@ int main(int argc, char **argv)
 		chr_usage_error("source id '%s': %s", o.source, bad);
 	if (ledger && (bad = chr_archive_id_check(ledger)) != NULL)
 		chr_usage_error("ledger vendor '%s': %s", ledger, bad);
-	if (info)
-		sk.info = load_info(info);
+	if (info && !(sk.info = chr_json_load_object(info, &e)))
+		chr_die_err(&e);
 	if (sk.mode == M_PUBLISH) {
 		if (!(sk.a = chr_archive_publish(root, &o, &e)))
 			chr_die_err(&e);
