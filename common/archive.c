@@ -4,28 +4,22 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
-#include <xxhash.h>
 
 #include "archive.h"
 #include "err.h"
 #include "part.h"
 #include "path.h"
 #include "tm.h"
-#include "zsq.h"
-
 
 #define MAX_OPEN_SEGS 64
 
