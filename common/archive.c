@@ -188,8 +188,7 @@ static int part_plan(struct chr_archive *a, struct part *p, struct chr_err *e)
 	/* what is there first, then what it says: a change in between is
 	 * seen by the check under the lock */
 	if (chr_target_id(p->path, p->target) < 0) {
-		e->status = CHR_EX_SYS;
-		chr_msg(e->msg, sizeof e->msg, "cannot read '%s': %s", p->path, strerror(errno));
+		chr_err_set(e, CHR_EX_SYS, "cannot read '%s': %s", p->path, strerror(errno));
 		return -1;
 	}
 	if (strcmp(p->target, "new") == 0) {
@@ -197,8 +196,8 @@ static int part_plan(struct chr_archive *a, struct part *p, struct chr_err *e)
 		return 0;
 	}
 	if (chr_meta_load(p->path, &old, e2, sizeof e2) < 0) {
-		e->status = errno == EPROTO || errno == ENOENT ? CHR_EX_DATA : CHR_EX_SYS;
-		chr_msg(e->msg, sizeof e->msg, "partition '%s' holds data that cannot be added to: %s", p->rel, e2);
+		chr_err_set(e, errno == EPROTO || errno == ENOENT ? CHR_EX_DATA : CHR_EX_SYS,
+			    "partition '%s' holds data that cannot be added to: %s", p->rel, e2);
 		return -1;
 	}
 	if (a->o.source && old.nsources == 1 && strcmp(old.sources[0], a->o.source) == 0) {
@@ -208,17 +207,15 @@ static int part_plan(struct chr_archive *a, struct part *p, struct chr_err *e)
 	}
 	if (!a->o.append) {
 		sources_text(&old, src, sizeof src);
-		e->status = CHR_EX_DATA;
-		chr_msg(e->msg, sizeof e->msg, "partition '%s' already holds data (source %s); use --append to add to it",
-		    p->rel, src);
+		chr_err_set(e, CHR_EX_DATA, "partition '%s' already holds data (source %s); use "
+			    "--append to add to it", p->rel, src);
 		chr_meta_free(&old);
 		return -1;
 	}
 	if (old.venue_id != p->inst->venue_id || old.market_id != p->inst->market_id) {
-		e->status = CHR_EX_DATA;
-		chr_msg(e->msg, sizeof e->msg, "partition '%s' holds venue %u market %" PRIu32
-		    ", the input venue %u market %" PRIu32, p->rel, old.venue_id, old.market_id,
-		    p->inst->venue_id, p->inst->market_id);
+		chr_err_set(e, CHR_EX_DATA, "partition '%s' holds venue %u market %" PRIu32
+			    ", the input venue %u market %" PRIu32, p->rel, old.venue_id, old.market_id,
+			    p->inst->venue_id, p->inst->market_id);
 		chr_meta_free(&old);
 		return -1;
 	}
@@ -796,8 +793,7 @@ struct chr_archive *chr_archive_publish(const char *root, const struct chr_archi
 
 	po.stage = 0;
 	if (o->source == NULL) {
-		e->status = CHR_EX_USAGE;
-		chr_msg(e->msg, sizeof e->msg, "publishing a staged run needs its source id");
+		chr_err_set(e, CHR_EX_USAGE, "publishing a staged run needs its source id");
 		return NULL;
 	}
 	a = chr_archive_open(root, &po, e);
@@ -811,9 +807,8 @@ struct chr_archive *chr_archive_publish(const char *root, const struct chr_archi
 	lk = access(staged, F_OK) == 0 ? chr_archive_lock(a->root) : -1;
 	if (lk < 0 || (a->stage_fd = chr_lock_dir(staged)) < 0) {
 		if (errno == ENOENT) {
-			e->status = CHR_EX_DATA;
-			chr_msg(e->msg, sizeof e->msg, "no staged run of source '%s' in '%s/.staging' (chr-sink --stage makes one)",
-			    o->source, root);
+			chr_err_set(e, CHR_EX_DATA, "no staged run of source '%s' in '%s/.staging' "
+				    "(chr-sink --stage makes one)", o->source, root);
 		} else {
 			chr_msg(e->msg, sizeof e->msg, "cannot claim '%s': %s", staged, strerror(errno));
 		}
