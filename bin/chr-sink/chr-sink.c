@@ -103,6 +103,17 @@ enum {
 	G_LEDGER = 1 << 12, G_INFO = 1 << 13, G_SOURCE = 1 << 14, G_ARCH_OPT = 1 << 15,
 };
 
+/* What each option given is, for the rules */
+static const unsigned given_by[OPT_READER + 1] = {
+	['a'] = G_ARCHIVE, ['q'] = G_QUEUE, [OPT_ROUTE] = G_ROUTE, [OPT_TAP] = G_TAP,
+	[OPT_READER] = G_READER, ['f'] = G_FOLLOW, ['p'] = G_PROGRESS, [OPT_MAX_OPEN] = G_MAX_OPEN,
+	['c'] = G_QUEUE_OPT, [OPT_RESUME] = G_QUEUE_OPT, [OPT_FSYNC] = G_QUEUE_OPT,
+	[OPT_ROLL] = G_QUEUE_OPT, [OPT_RETAIN] = G_QUEUE_OPT, ['A'] = G_ARCH_OPT,
+	['s'] = G_SOURCE | G_ARCH_OPT, [OPT_STAGE] = G_STAGE | G_ARCH_OPT,
+	[OPT_PUBLISH] = G_PUBLISH | G_ARCH_OPT, ['l'] = G_LEDGER | G_ARCH_OPT,
+	[OPT_LEDGER_INFO] = G_INFO | G_ARCH_OPT, ['r'] = G_ARCH_OPT,
+};
+
 /* Which options go together, in the order they are checked: when all of
  * `when` are given, one of `need` (when not 0) must be, and none of
  * `forbid`. A '%s' in the message is the first FILE. */
@@ -158,7 +169,7 @@ static struct {
 	struct chr_queue_writer q;
 	int q_open, resume;
 	struct chr_resume rs;
-	uint64_t appended;
+	uint64_t first, appended;	/* --queue: its seq at the start, records appended */
 	struct chr_route *rt;
 	struct chr_archive *a;
 	json_t *info;
@@ -243,6 +254,7 @@ static void queue_open(const char *dir, const struct chr_queue_opts *qo)
 		chr_die(sk.q.status, "%s", sk.q.err);
 	}
 	sk.q_open = 1;
+	sk.first = sk.q.seq;
 	if (sk.resume && chr_resume_load(&sk.rs, &sk.q, 0, NULL, NULL, &e) < 0)
 		chr_die_err(&e);
 }
@@ -338,61 +350,55 @@ int main(int argc, char **argv)
 	chr_prog_start(argv, usage_text);
 	atexit(cleanup);
 	while ((c = chr_getopt(argc, argv, "a:q:cfAs:S:l:r:pv", longopts)) != -1) {
+		given |= given_by[c];
 		switch (c) {
-		case 'a': root = optarg; given |= G_ARCHIVE; break;
-		case 'q': queue = optarg; given |= G_QUEUE; break;
-		case 'c': ro.qo.flags |= CHR_QUEUE_CREATE; given |= G_QUEUE_OPT; break;
+		case 'a': root = optarg; break;
+		case 'q': queue = optarg; break;
+		case 'c': ro.qo.flags |= CHR_QUEUE_CREATE; break;
 		case OPT_ROUTE:
 			if (chr_route_template_check(optarg, buf, sizeof buf))
 				chr_usage_error("route template '%s': %s", optarg, buf);
 			ro.tmpl = optarg;
-			given |= G_ROUTE;
 			break;
-		case OPT_RESUME: ro.resume = 1; given |= G_QUEUE_OPT; break;
-		case OPT_TAP: t.hot = optarg; given |= G_TAP; break;
+		case OPT_RESUME: ro.resume = 1; break;
+		case OPT_TAP: t.hot = optarg; break;
 		case OPT_READER:
 			if ((bad = chr_name_check(optarg)) != NULL)
 				chr_usage_error("reader name '%s': %s", optarg, bad);
 			t.reader = optarg;
-			given |= G_READER;
 			break;
-		case 'f': t.follow = 1; given |= G_FOLLOW; break;
+		case 'f': t.follow = 1; break;
 		case OPT_MAX_OPEN:
 			if (chr_parse_range(optarg, 1, 1000000, &v) < 0)
 				chr_usage_error("--max-open '%s' is not a number of 1 to 1000000", optarg);
 			ro.max_open = (size_t)v;
-			given |= G_MAX_OPEN;
 			break;
 		case OPT_FSYNC:
 			if (chr_queue_sync_parse(optarg, &ro.qo.sync, &ro.qo.sync_ms) < 0)
 				chr_usage_error("--fsync '%s' is not never, seal or a period of 1ms..1h",
 						optarg);
-			given |= G_QUEUE_OPT;
 			break;
 		case OPT_ROLL:
 			if (chr_duration_parse(optarg, &ro.qo.roll_ns) < 0 || ro.qo.roll_ns < 1000000000)
 				chr_usage_error("--roll '%s' is not a period of at least 1s", optarg);
-			given |= G_QUEUE_OPT;
 			break;
 		case OPT_RETAIN:
 			if (chr_duration_parse(optarg, &ro.qo.retain_ns) < 0)
 				chr_usage_error("--retain '%s' is not an age (0, 90s, 2h, 7d)", optarg);
 			ro.qo.flags |= CHR_QUEUE_RETAIN;
-			given |= G_QUEUE_OPT;
 			break;
-		case 'A': o.append = 1; given |= G_ARCH_OPT; break;
-		case 's': o.source = optarg; given |= G_SOURCE | G_ARCH_OPT; break;
+		case 'A': o.append = 1; break;
+		case 's': o.source = optarg; break;
 		case 'S':
 			if (chr_parse_size(optarg, &o.seg_size) < 0 || o.seg_size < 128)
 				chr_usage_error("segment size '%s' is not a size of at least 128 bytes",
 						optarg);
 			break;
-		case OPT_STAGE: o.stage = 1; given |= G_STAGE | G_ARCH_OPT; break;
-		case OPT_PUBLISH: given |= G_PUBLISH | G_ARCH_OPT; break;
-		case 'l': ledger = optarg; given |= G_LEDGER | G_ARCH_OPT; break;
-		case OPT_LEDGER_INFO: info = optarg; given |= G_INFO | G_ARCH_OPT; break;
-		case 'r': report = optarg; given |= G_ARCH_OPT; break;
-		case 'p': progress = 1; given |= G_PROGRESS; break;
+		case OPT_STAGE: o.stage = 1; break;
+		case 'l': ledger = optarg; break;
+		case OPT_LEDGER_INFO: info = optarg; break;
+		case 'r': report = optarg; break;
+		case 'p': progress = 1; break;
 		case 'v': verbose = 1; break;
 		}
 	}
@@ -417,10 +423,10 @@ int main(int argc, char **argv)
 		if (verbose && sk.resume)
 			chr_warn("%s: %" PRIu64 " records appended, seq %" PRIu64 " to %" PRIu64 ", %"
 				 PRIu64 " skipped (--resume)", queue, sk.appended,
-				 sk.q.seq - sk.appended, sk.q.seq, sk.rs.skipped);
+				 sk.first, sk.q.seq, sk.rs.skipped);
 		else if (verbose)
 			chr_warn("%s: %" PRIu64 " records appended, seq %" PRIu64 " to %" PRIu64, queue,
-				 sk.appended, sk.q.seq - sk.appended, sk.q.seq);
+				 sk.appended, sk.first, sk.q.seq);
 		return CHR_EX_OK;
 	case M_ROUTE:
 		if (!ro.qo.seg_size)
