@@ -669,7 +669,8 @@ static int stage_keep(struct chr_archive *a, struct chr_err *e)
 	return rc;
 }
 
-int chr_archive_commit(struct chr_archive *a, struct chr_err *e)
+/* Seal, write the meta.json files, and stage or publish the run. */
+static int commit(struct chr_archive *a, struct chr_err *e)
 {
 	char path[PATH_MAX];
 	int lk, rc;
@@ -706,6 +707,20 @@ int chr_archive_commit(struct chr_archive *a, struct chr_err *e)
 	rc = publish_parts(a, e);
 	close(lk);
 	return rc;
+}
+
+int chr_archive_commit(struct chr_archive *a, struct chr_err *e)
+{
+	char msg[160];
+
+	if (commit(a, e) < 0)
+		return -1;
+	if (a->part.skipped > 0 && a->o.warn) {
+		snprintf(msg, sizeof msg, "%" PRIu64 " records of no archive stream (HEARTBEAT, "
+			 "application types) not archived", a->part.skipped);
+		a->o.warn(a->o.warn_ctx, msg);
+	}
+	return 0;
 }
 
 static int mode_index(const char *s)
@@ -853,6 +868,36 @@ const struct chr_archive_part *chr_archive_parts(struct chr_archive *a, size_t *
 	for (size_t i = 0; a->pubs && i < a->nparts; i++)
 		a->pubs[i] = a->parts[i]->pub;
 	return a->pubs;
+}
+
+int chr_archive_report_file(struct chr_archive *a, const char *path, struct chr_err *e)
+{
+	char *text = chr_archive_report(a);
+
+	if (text == NULL || chr_publish_file(path, text, strlen(text)) < 0) {
+		chr_err_set(e, CHR_EX_SYS, "cannot write '%s': %s", path,
+			    strerror(text ? errno : ENOMEM));
+		free(text);
+		return -1;
+	}
+	free(text);
+	return 0;
+}
+
+void chr_archive_tell(struct chr_archive *a, chr_warn_fn warn, void *ctx)
+{
+	char msg[PATH_MAX + 128];
+
+	for (size_t i = 0; i < a->nparts; i++) {
+		const struct chr_archive_part *p = &a->parts[i]->pub;
+
+		snprintf(msg, sizeof msg, "%s: %" PRIu64 " records, %" PRIu64 " segments (%s)",
+			 p->path, p->records, p->segments, p->action);
+		warn(ctx, msg);
+	}
+	snprintf(msg, sizeof msg, "%" PRIu64 " input records %s into %zu partitions", a->archived,
+		 a->o.stage ? "staged" : "archived", a->nparts);
+	warn(ctx, msg);
 }
 
 void chr_archive_totals(const struct chr_archive *a, uint64_t *archived, uint64_t *skipped)

@@ -54,7 +54,8 @@ int chr_archive_put(struct chr_archive *a, const struct chr_rec *rec, const char
 /* Seal every segment, write the meta.json files and publish every
  * partition (all of them, or after a crash the next run finishes). With
  * opts.stage, publish nothing: keep the run as ROOT/.staging/staged-<ID>
- * (ID = opts.source), replacing an older staged run of that ID.
+ * (ID = opts.source), replacing an older staged run of that ID. Records of
+ * no archive stream that were skipped are then reported (opts.warn).
  * Returns 0, or -1 with e. */
 int chr_archive_commit(struct chr_archive *a, struct chr_err *e);
 
@@ -80,6 +81,14 @@ struct chr_archive_part {
 /* Partitions of this run, in the order they were first written; *n is
  * set to their number. Valid until chr_archive_close. */
 const struct chr_archive_part *chr_archive_parts(struct chr_archive *a, size_t *n);
+
+/* Write chr_archive_report's text to path atomically. Returns 0, or -1
+ * with e (CHR_EX_SYS). */
+int chr_archive_report_file(struct chr_archive *a, const char *path, struct chr_err *e);
+
+/* What the run did (chr-sink -v), through warn(ctx, message): a line per
+ * partition, then the total. */
+void chr_archive_tell(struct chr_archive *a, chr_warn_fn warn, void *ctx);
 
 /* Records archived (DEFINE copies excluded) and records skipped. */
 void chr_archive_totals(const struct chr_archive *a, uint64_t *archived, uint64_t *skipped);

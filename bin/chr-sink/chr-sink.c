@@ -296,42 +296,6 @@ static void tap(const char *dir, const struct chr_queue_opts *qo, struct chr_tap
 			 t->appended, t->first, sk.q.seq, t->skipped, t->reader, t->hot, t->next);
 }
 
-/* After --archive or --publish: the report, the ledger entry, -v. */
-static void archive_report(const struct chr_archive_opts *o, const char *report, const char *ledger,
-			   int verbose)
-{
-	const struct chr_archive_part *p;
-	uint64_t archived, skipped;
-	struct chr_err e;
-	char *text;
-	size_t n;
-	int k;
-
-	chr_archive_totals(sk.a, &archived, &skipped);
-	if (sk.mode == M_ARCHIVE && skipped > 0)
-		chr_warn("%" PRIu64 " records of no archive stream (HEARTBEAT, application types) not "
-			 "archived", skipped);
-	if (report) {
-		text = chr_archive_report(sk.a);
-		if (text == NULL || chr_publish_file(report, text, strlen(text)) < 0)
-			chr_die(CHR_EX_SYS, "cannot write '%s': %s", report,
-				strerror(text ? errno : ENOMEM));
-		free(text);
-	}
-	if (ledger && (k = chr_archive_ledger(sk.a, ledger, sk.info, &e)) < 0)
-		chr_die_err(&e);
-	if (ledger && k > 0)
-		chr_warn("no records of source '%s': no ledger entry", o->source);
-	if (!verbose)
-		return;
-	p = chr_archive_parts(sk.a, &n);
-	for (size_t i = 0; i < n; i++)
-		chr_warn("%s: %" PRIu64 " records, %" PRIu64 " segments (%s)", p[i].path,
-			 p[i].records, p[i].segments, p[i].action);
-	chr_warn("%" PRIu64 " input records %s into %zu partitions", archived,
-		 o->stage ? "staged" : "archived", n);
-}
-
 /* Segment size of routed queues: there may be hundreds, each with a spare. */
 #define ROUTE_SEG_SIZE (4u << 20)
 
@@ -460,6 +424,13 @@ int main(int argc, char **argv)
 		if (chr_archive_commit(sk.a, &e) < 0)
 			chr_die_err(&e);
 	}
-	archive_report(&o, report, ledger, verbose);
+	if (report && chr_archive_report_file(sk.a, report, &e) < 0)
+		chr_die_err(&e);
+	if (ledger && (c = chr_archive_ledger(sk.a, ledger, sk.info, &e)) < 0)
+		chr_die_err(&e);
+	if (ledger && c > 0)
+		chr_warn("no records of source '%s': no ledger entry", o.source);
+	if (verbose)
+		chr_archive_tell(sk.a, warn_cb, NULL);
 	return CHR_EX_OK;
 }
