@@ -17,6 +17,7 @@
 #include "archive.h"
 #include "chr.h"
 #include "num.h"
+#include "optrule.h"
 #include "prog.h"
 #include "queue.h"
 #include "resume.h"
@@ -114,13 +115,9 @@ static const unsigned given_by[OPT_READER + 1] = {
 	[OPT_LEDGER_INFO] = G_INFO | G_ARCH_OPT, ['r'] = G_ARCH_OPT,
 };
 
-/* Which options go together, in the order they are checked: when all of
- * `when` are given, one of `need` (when not 0) must be, and none of
- * `forbid`. A '%s' in the message is the first FILE. */
-static const struct rule {
-	unsigned when, need, forbid;
-	const char *msg;
-} rules[] = {
+/* Which options go together, in the order they are checked; '%s' is the
+ * first FILE. */
+static const struct chr_opt_rule rules[] = {
 	{G_READER, G_TAP, 0, "--reader is for --tap"},
 	{G_FOLLOW, G_TAP, 0, "--follow is for --tap"},
 	{G_TAP, G_QUEUE, 0, "--tap needs --queue DIR, the archive queue"},
@@ -147,21 +144,6 @@ static const struct rule {
 	{G_LEDGER, 0, G_STAGE, "--ledger is written by --publish, not by --stage"},
 	{G_INFO, G_LEDGER, 0, "--ledger-info needs --ledger VENDOR"},
 };
-
-static void check_rules(unsigned given, const char *file)
-{
-	for (size_t i = 0; i < sizeof rules / sizeof *rules; i++) {
-		const struct rule *r = &rules[i];
-		const char *p = strstr(r->msg, "%s");
-
-		if ((given & r->when) != r->when ||
-		    !((r->need && !(given & r->need)) || (given & r->forbid)))
-			continue;
-		if (p)
-			chr_usage_error("%.*s%s%s", (int)(p - r->msg), r->msg, file, p + 2);
-		chr_usage_error("%s", r->msg);
-	}
-}
 
 /* The writers of a run, closed by the one clean-up path (at exit). */
 static struct {
@@ -370,7 +352,7 @@ int main(int argc, char **argv)
 	given |= nfiles > 0 ? G_FILES : 0;
 	files = nfiles > 0 ? argv + optind : stdin_only;
 	nfiles = nfiles > 0 ? nfiles : 1;
-	check_rules(given, argv[optind]);
+	chr_opt_rules(rules, sizeof rules / sizeof *rules, given, argv[optind]);
 	sk.mode = t.hot ? M_TAP : queue ? M_QUEUE : ro.tmpl ? M_ROUTE :
 		  (given & G_PUBLISH) ? M_PUBLISH : M_ARCHIVE;
 	if (sk.mode <= M_ROUTE && o.seg_size && (o.seg_size < 4096 || o.seg_size % 4096))
