@@ -182,7 +182,8 @@ static void sources_text(const struct chr_meta *m, char *buf, size_t n)
  * replace (same single source) or append (--append); else refuse. */
 static int part_plan(struct chr_archive *a, struct part *p, struct chr_err *e)
 {
-	char e2[CHR_ARCHIVE_ERR], src[256];
+	struct chr_err e2;
+	char src[256];
 	struct chr_meta old;
 
 	/* what is there first, then what it says: a change in between is
@@ -195,9 +196,9 @@ static int part_plan(struct chr_archive *a, struct part *p, struct chr_err *e)
 		p->mode = MODE_NEW;
 		return 0;
 	}
-	if (chr_meta_load(p->path, &old, e2, sizeof e2) < 0) {
+	if (chr_meta_load(p->path, &old, &e2) < 0) {
 		chr_err_set(e, errno == EPROTO || errno == ENOENT ? CHR_EX_DATA : CHR_EX_SYS,
-			    "partition '%s' holds data that cannot be added to: %s", p->rel, e2);
+			    "partition '%s' holds data that cannot be added to: %s", p->rel, e2.msg);
 		return -1;
 	}
 	if (a->o.source && old.nsources == 1 && strcmp(old.sources[0], a->o.source) == 0) {
@@ -466,13 +467,14 @@ static int probe_exchange(const char *dir, struct chr_err *e)
  * meta.json lists is there, with its size. Returns 0, or -1 with a message. */
 static int staged_whole(const struct part *p, struct chr_err *e)
 {
-	char e2[CHR_ARCHIVE_ERR], q[PATH_MAX];
+	struct chr_err e2;
+	char q[PATH_MAX];
 	struct chr_meta m;
 	struct stat st;
 	int rc = 0;
 
-	if (chr_meta_load(p->stage, &m, e2, sizeof e2) < 0) {
-		chr_msg(e->msg, sizeof e->msg, "staged partition '%s' is incomplete: %s", p->rel, e2);
+	if (chr_meta_load(p->stage, &m, &e2) < 0) {
+		chr_msg(e->msg, sizeof e->msg, "staged partition '%s' is incomplete: %s", p->rel, e2.msg);
 		return -1;
 	}
 	for (size_t i = 0; rc == 0 && i < m.nsegs; i++) {

@@ -278,14 +278,19 @@ int chr_manifest_sync(struct chr_manifest *m, const char *tier, const char *tier
 {
 	char dir[PATH_MAX];
 	struct chr_partinfo p;
+	struct chr_err pe;
 	int rc;
 
 	if ((size_t)snprintf(dir, sizeof dir, "%s/%s", tier_root, rel) >= sizeof dir) {
 		chr_msg(err, errlen, "partition path too long");
 		return -1;
 	}
-	if (chr_partinfo_load(dir, &p, err, errlen) < 0)
-		return errno == ENOENT ? chr_manifest_remove(m, rel, err, errlen) : -1;
+	if (chr_partinfo_load(dir, &p, &pe) < 0) {
+		int en = errno;
+
+		chr_msg(err, errlen, "%s", pe.msg);
+		return en == ENOENT ? chr_manifest_remove(m, rel, err, errlen) : -1;
+	}
 	rc = chr_manifest_put(m, tier, &p, err, errlen);
 	chr_partinfo_free(&p);
 	return rc;
@@ -472,12 +477,12 @@ static int rebuild_one(size_t tier, const char *dir, const char *rel, void *ctx)
 	struct chr_partinfo p;
 	sqlite3_stmt *st;
 	int known = 0;
-	char e[CHR_ARCHIVE_ERR];
+	struct chr_err e;
 
 	(void)rel;
-	if (chr_partinfo_load(dir, &p, e, sizeof e) < 0) {
+	if (chr_partinfo_load(dir, &p, &e) < 0) {
 		if (errno != ENOENT) {
-			chr_warn("%s; not in the manifest", e);
+			chr_warn("%s; not in the manifest", e.msg);
 			r->skipped++;
 		}
 		return 0;

@@ -204,7 +204,7 @@ static json_t *load_file(const char *dir, char *path, char *err, size_t errlen)
 	return o;
 }
 
-int chr_meta_load(const char *dir, struct chr_meta *m, char *err, size_t errlen)
+static int meta_load(const char *dir, struct chr_meta *m, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	json_t *o, *a;
@@ -424,7 +424,7 @@ static const char *rawseg_load(json_t *e, struct chr_rawseg *s)
 	return strcmp(file, want) == 0 ? NULL : "file of a segment";
 }
 
-int chr_rawmeta_load(const char *dir, struct chr_rawmeta *m, char *err, size_t errlen)
+static int rawmeta_load(const char *dir, struct chr_rawmeta *m, char *err, size_t errlen)
 {
 	char path[PATH_MAX], fmt[64];
 	json_t *o, *a, *val;
@@ -624,7 +624,7 @@ static int seg_by_id(const void *a, const void *b)
 	return (x->id > y->id) - (x->id < y->id);
 }
 
-int chr_partinfo_load(const char *dir, struct chr_partinfo *p, char *err, size_t errlen)
+static int partinfo_load(const char *dir, struct chr_partinfo *p, char *err, size_t errlen)
 {
 	char path[PATH_MAX], fmt[64] = "", sh[512], *buf = NULL;
 	const char *bad = NULL, *why;
@@ -772,4 +772,35 @@ sys:
 	chr_partinfo_free(p);
 	errno = e;
 	return -1;
+}
+
+/* ---- the loaders' error convention ---------------------------------------- */
+
+/* rc, with e's status from errno after a failed load (errno kept). */
+static int loaded(int rc, struct chr_err *e)
+{
+	if (rc < 0)
+		e->status = errno == EPROTO ? CHR_EX_DATA : CHR_EX_SYS;
+	return rc;
+}
+
+int chr_meta_load(const char *dir, struct chr_meta *m, struct chr_err *e)
+{
+	struct chr_err tmp, *t = e ? e : &tmp;
+
+	return loaded(meta_load(dir, m, t->msg, sizeof t->msg), t);
+}
+
+int chr_rawmeta_load(const char *dir, struct chr_rawmeta *m, struct chr_err *e)
+{
+	struct chr_err tmp, *t = e ? e : &tmp;
+
+	return loaded(rawmeta_load(dir, m, t->msg, sizeof t->msg), t);
+}
+
+int chr_partinfo_load(const char *dir, struct chr_partinfo *p, struct chr_err *e)
+{
+	struct chr_err tmp, *t = e ? e : &tmp;
+
+	return loaded(partinfo_load(dir, p, t->msg, sizeof t->msg), t);
 }

@@ -66,10 +66,10 @@ struct chr_meta {
 /* Free what a chr_meta owns (not the struct). */
 void chr_meta_free(struct chr_meta *m);
 
-/* Read "<dir>/meta.json". Returns 0; -1 with a message in err (errlen
- * bytes) and errno ENOENT when there is none, EPROTO when it is not a
- * valid meta.json, else the system error. */
-int chr_meta_load(const char *dir, struct chr_meta *m, char *err, size_t errlen);
+/* Read "<dir>/meta.json". Returns 0; -1 with e and errno ENOENT when
+ * there is none, EPROTO (and e CHR_EX_DATA) when it is not a valid
+ * meta.json, else the system error (e CHR_EX_SYS, as for ENOENT). */
+int chr_meta_load(const char *dir, struct chr_meta *m, struct chr_err *e);
 
 /* The meta.json text of m (malloc'ed, ends with a newline), or NULL when
  * out of memory. Deterministic: the same meta gives the same bytes. */
@@ -111,10 +111,9 @@ struct chr_rawmeta {
 /* Free what m owns (not the struct). */
 void chr_rawmeta_free(struct chr_rawmeta *m);
 
-/* Read "<dir>/meta.json" of a raw partition. Returns 0; -1 with a message
- * in err and errno ENOENT when there is none, EPROTO when it is not a
- * valid raw partition meta.json, else the system error. */
-int chr_rawmeta_load(const char *dir, struct chr_rawmeta *m, char *err, size_t errlen);
+/* Read "<dir>/meta.json" of a raw partition. Returns 0; -1 with e and
+ * errno as chr_meta_load (EPROTO: not a valid raw partition meta.json). */
+int chr_rawmeta_load(const char *dir, struct chr_rawmeta *m, struct chr_err *e);
 
 /* The meta.json text of m (malloc'ed, jansson, indent 2, ends with a
  * newline), or NULL when out of memory. */
@@ -158,9 +157,9 @@ struct chr_partinfo {
  * names are checked (chr_name_check, YYYY-MM-DD, NNNNNNNNN.q[.zst]) before
  * anything uses them as paths; members a format lacks take defaults
  * (first_seq/last_seq from base_seq and count, raw_* from the plain
- * members, sealed true). Returns 0; -1 with a message in err and errno
- * ENOENT (no meta.json), EPROTO (not a valid one) or the system error. */
-int chr_partinfo_load(const char *dir, struct chr_partinfo *p, char *err, size_t errlen);
+ * members, sealed true). Returns 0; -1 with e and errno as chr_meta_load
+ * (ENOENT: no meta.json; EPROTO: not a valid one). */
+int chr_partinfo_load(const char *dir, struct chr_partinfo *p, struct chr_err *e);
 void chr_partinfo_free(struct chr_partinfo *p);
 
 #endif

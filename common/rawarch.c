@@ -470,6 +470,19 @@ static int exists(const char *path)
 	return errno == ENOENT ? 0 : -1;
 }
 
+/* chr_rawmeta_load with the sealer's message buffer (errno kept). */
+static int rawmeta_load(const char *dir, struct chr_rawmeta *m, char *err, size_t errlen)
+{
+	struct chr_err e;
+	int rc = chr_rawmeta_load(dir, m, &e), en = errno;
+
+	if (rc < 0) {
+		chr_msg(err, errlen, "%s", e.msg);
+		errno = en;
+	}
+	return rc;
+}
+
 int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_seal_result *res,
 		   char *err, size_t errlen, int *status)
 {
@@ -507,7 +520,7 @@ int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_se
 
 	/* Before any work, without the lock: is it there already? The
 	 * answer is checked again under the lock. */
-	if (chr_rawmeta_load(part, &m, err, errlen) == 0) {
+	if (rawmeta_load(part, &m, err, errlen) == 0) {
 		if ((have = chr_rawmeta_find(&m, seg->id)) != NULL) {
 			rc = listed(have, seg, part, err, errlen, status);
 			*seg = *have;
@@ -596,7 +609,7 @@ int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_se
 		goto out;
 	}
 
-	if (chr_rawmeta_load(part, &m, err, errlen) < 0) {
+	if (rawmeta_load(part, &m, err, errlen) < 0) {
 		*status = errno == EPROTO || errno == ENOENT ? CHR_EX_DATA : CHR_EX_SYS;
 		goto out;
 	}

@@ -730,11 +730,13 @@ void chr_tier_pass(struct chr_tier_run *r, int64_t now_opt)
 		long stay;
 
 		for (j = i; j < it.n && strcmp(it.v[j].rel, it.v[i].rel) == 0; j++) {
-			if (chr_partinfo_load(it.v[j].dir, &it.v[j].part, err, sizeof err) == 0) {
+			struct chr_err pe;
+
+			if (chr_partinfo_load(it.v[j].dir, &it.v[j].part, &pe) == 0) {
 				it.v[j].ok = 1;
 				ok++;
 			} else if (errno != ENOENT) {
-				fail(r, CHR_EX_DATA, "%s; left where it is", err);
+				fail(r, CHR_EX_DATA, "%s; left where it is", pe.msg);
 			}
 		}
 		if (ok != j - i)

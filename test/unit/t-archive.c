@@ -213,7 +213,7 @@ static void test_segw(void)
 static void test_meta(void)
 {
 	struct chr_meta m = {0}, l;
-	char err[256], *a, *b;
+	char *a, *b;
 
 	strcpy(m.venue, "v");
 	strcpy(m.symbol, "S\"x");
@@ -238,7 +238,7 @@ static void test_meta(void)
 	a = chr_meta_dump(&m);
 	CHECK(a != NULL);
 	CHECK(chr_publish_file("meta.json", a, strlen(a)) == 0);
-	CHECK(chr_meta_load(".", &l, err, sizeof err) == 0);
+	CHECK(chr_meta_load(".", &l, NULL) == 0);
 	b = chr_meta_dump(&l);
 	CHECK_STR(a, b);
 	CHECK(l.market_id == 4000000000u && l.ts_min == -5 && l.nsegs == 1);
@@ -247,15 +247,15 @@ static void test_meta(void)
 	chr_meta_free(&m);
 	chr_meta_free(&l);
 	CHECK(chr_publish_file("meta.json", "{\"venue\":1}", 11) == 0);
-	CHECK(chr_meta_load(".", &l, err, sizeof err) < 0 && errno == EPROTO);
+	CHECK(chr_meta_load(".", &l, NULL) < 0 && errno == EPROTO);
 	unlink("meta.json");
-	CHECK(chr_meta_load(".", &l, err, sizeof err) < 0 && errno == ENOENT);
+	CHECK(chr_meta_load(".", &l, NULL) < 0 && errno == ENOENT);
 }
 
 static void test_writer(void)
 {
 	struct chr_archive_opts o = {.seg_size = 1024, .source = "src1"};
-	char err[CHR_ARCHIVE_ERR], dir[PATH_MAX + 64];
+	char dir[PATH_MAX + 64];
 	struct chr_archive *a;
 	int n = 0;
 	const int64_t day = 86400000000000LL;
@@ -288,7 +288,7 @@ static void test_writer(void)
 	n = 0;
 	CHECK(chr_archive_walk(root, "ven", "BTC", "book", count_dir, &n) == 0 && n == 0);
 	snprintf(dir, sizeof dir, "%s/v1/ven/BTC/1970-01-02/trade", root);
-	CHECK(chr_meta_load(dir, &m, err, sizeof err) == 0);
+	CHECK(chr_meta_load(dir, &m, NULL) == 0);
 	CHECK(m.records == 21 && m.first_seq == 0 && m.last_seq == 20 && m.nsegs > 1);
 	CHECK(m.nsources == 1 && strcmp(m.sources[0], "src1") == 0);
 	CHECK(m.ts_min == day && m.segs[1].base_seq == m.segs[0].count);
@@ -300,7 +300,7 @@ static void test_writer(void)
 	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, day, NULL), "in", 0, &ae) == 0);
 	CHECK(chr_archive_commit(a, &ae) == 0);
 	chr_archive_close(a);
-	CHECK(chr_meta_load(dir, &m, err, sizeof err) == 0 && m.records == 2);
+	CHECK(chr_meta_load(dir, &m, NULL) == 0 && m.records == 2);
 	chr_meta_free(&m);
 
 	/* another source: refused; with append: added after */
@@ -316,7 +316,7 @@ static void test_writer(void)
 	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, day + 9, NULL), "in", 0, &ae) == 0);
 	CHECK(chr_archive_commit(a, &ae) == 0);
 	chr_archive_close(a);
-	CHECK(chr_meta_load(dir, &m, err, sizeof err) == 0);
+	CHECK(chr_meta_load(dir, &m, NULL) == 0);
 	CHECK(m.records == 3 && m.last_seq == 2 && m.nsources == 2 && m.nsegs == 2);
 	CHECK(m.segs[1].id == 1 && m.segs[1].base_seq == 2);
 	chr_meta_free(&m);
