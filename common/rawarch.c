@@ -391,7 +391,7 @@ static int verify(const char *path, int compressed, struct chr_rawseg *seg, char
 {
 	char sum[48];
 	uint64_t size;
-	int status;
+	struct chr_err ze;
 
 	if (chr_file_xxh128(path, seg->checksum, &seg->bytes) < 0) {
 		chr_msg(err, errlen, "cannot read '%s': %s", path, strerror(errno));
@@ -400,8 +400,9 @@ static int verify(const char *path, int compressed, struct chr_rawseg *seg, char
 	if (!compressed) {
 		strcpy(sum, seg->checksum);
 		size = seg->bytes;
-	} else if (chr_zsq_xxh128(path, sum, &size, err, errlen, &status) < 0) {
-		return status == CHR_EX_DATA ? 1 : -1;
+	} else if (chr_zsq_xxh128(path, sum, &size, &ze) < 0) {
+		chr_msg(err, errlen, "%s", ze.msg);
+		return ze.status == CHR_EX_DATA ? 1 : -1;
 	}
 	if (size != seg->raw_bytes || strcmp(sum, seg->raw_checksum) != 0) {
 		chr_msg(err, errlen, "'%s' holds other bytes than the segment (%" PRIu64 " bytes, %s;"

@@ -159,8 +159,7 @@ void chr_mem_xxh128(const void *buf, size_t n, char *out)
 	xxh128_text(XXH3_128bits(buf, n), out);
 }
 
-int chr_zsq_xxh128(const char *path, char *out, uint64_t *size, char *err, size_t errlen,
-		   int *status)
+int chr_zsq_xxh128(const char *path, char *out, uint64_t *size, struct chr_err *e)
 {
 	XXH3_state_t *st = XXH3_createState();
 	const struct chr_zsq_frame *f;
@@ -170,12 +169,9 @@ int chr_zsq_xxh128(const char *path, char *out, uint64_t *size, char *err, size_
 	int rc = -1;
 
 	*size = 0;
-	if (st == NULL) {
-		snprintf(err, errlen, "%s", strerror(ENOMEM));
-		*status = CHR_EX_SYS;
-		return -1;
-	}
-	if ((z = chr_zsq_open(path, err, errlen, status)) == NULL)
+	if (st == NULL)
+		return chr_err_set(e, CHR_EX_SYS, "%s", strerror(ENOMEM));
+	if ((z = chr_zsq_open(path, e->msg, sizeof e->msg, &e->status)) == NULL)
 		goto out;
 	f = chr_zsq_frames(z, &n);
 	XXH3_128bits_reset(st);
@@ -184,12 +180,11 @@ int chr_zsq_xxh128(const char *path, char *out, uint64_t *size, char *err, size_
 			free(buf);
 			cap = f[i].usize;
 			if ((buf = malloc(cap)) == NULL) {
-				snprintf(err, errlen, "%s", strerror(ENOMEM));
-				*status = CHR_EX_SYS;
+				chr_err_set(e, CHR_EX_SYS, "%s", strerror(ENOMEM));
 				goto out;
 			}
 		}
-		if (chr_zsq_read(z, i, buf, err, errlen, status) < 0)
+		if (chr_zsq_read(z, i, buf, e->msg, sizeof e->msg, &e->status) < 0)
 			goto out;
 		XXH3_128bits_update(st, buf, f[i].usize);
 		*size += f[i].usize;

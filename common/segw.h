@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
 #include "rec.h"
 
 /* What meta.json says of one sealed segment. */
@@ -55,8 +56,7 @@ void chr_mem_xxh128(const void *buf, size_t n, char *out);
 
 /* The same of the segment bytes that the compressed segment at path holds
  * (what chr_file_xxh128 gives for the plain segment), and their size.
- * Returns 0, or -1 with a message in err and *status as chr_zsq_open. */
-int chr_zsq_xxh128(const char *path, char *out, uint64_t *size, char *err, size_t errlen,
-		   int *status);
+ * Returns 0, or -1 with e (its status as chr_zsq_open's). */
+int chr_zsq_xxh128(const char *path, char *out, uint64_t *size, struct chr_err *e);
 
 #endif
