@@ -35,6 +35,9 @@ PROGS := $(notdir $(wildcard bin/chr-*))
 PROG_BIN := $(foreach p,$(PROGS),$(O)bin/$(p)/$(p))
 UNIT_SRC := $(wildcard test/unit/t-*.c)
 UNIT_BIN := $(patsubst %.c,$(O)%,$(UNIT_SRC))
+# the test data generator; its records (gen/recs.c) serve the unit tests too
+GEN_BIN := $(O)test/gen/gen
+GEN_REC := $(O)test/gen/recs.o
 SCRIPTS := $(wildcard scripts/chr-*)
 MANS := $(wildcard bin/chr-*/*.1)
 
@@ -73,16 +76,23 @@ $(PROG_BIN): $(O)bin/%: $$(wildcard bin/$$(dir $$*)*.c) $(LIB_HDR) $(O)libchr.a 
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.c,$^) $(O)libchr.a $(LIBS)
 
-$(O)test/unit/t-%: test/unit/t-%.c test/unit/unit.h $(LIB_HDR) $(O)libchr.a $(O).flags
+$(O)test/gen/%.o: test/gen/%.c test/gen/recs.h $(LIB_HDR) $(O).flags
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Itest/unit $(ALL_LDFLAGS) -o $@ $< $(O)libchr.a $(LIBS)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(GEN_BIN): $(O)test/gen/gen.o $(GEN_REC) $(O)libchr.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(O)test/unit/t-%: test/unit/t-%.c test/unit/unit.h test/gen/recs.h $(GEN_REC) $(LIB_HDR) $(O)libchr.a $(O).flags
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itest/unit -Itest/gen $(ALL_LDFLAGS) -o $@ $< $(GEN_REC) $(O)libchr.a $(LIBS)
 
 check: unit bats
 
-unit: all test-deps $(UNIT_BIN)
+unit: all test-deps $(GEN_BIN) $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "unit: $$t"; $$t; done
 
-bats: all test-deps $(UNIT_BIN)
+bats: all test-deps $(GEN_BIN) $(UNIT_BIN)
 	CHR_BUILD=$(CURDIR)/$(O) bats test
 
 demo: all
@@ -111,5 +121,6 @@ uninstall:
 	rm -rf $(DESTDIR)$(INCDIR)/chr
 
 clean:
-	rm -f $(LIB_OBJ) $(O)libchr.a $(O).flags $(PROG_BIN) $(UNIT_BIN) chr.pc
+	rm -f $(LIB_OBJ) $(O)libchr.a $(O).flags $(PROG_BIN) $(UNIT_BIN) chr.pc \
+		$(GEN_BIN) $(O)test/gen/*.o
 	rm -rf demo-archive demo-archive-tiers $(O:%/=%)

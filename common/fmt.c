@@ -12,65 +12,21 @@
 #include "path.h"
 #include "tm.h"
 
-static uint64_t name_key(uint16_t venue, uint32_t market)
-{
-	return (uint64_t)venue << 32 | market;
-}
-
-static size_t slot(uint64_t key, size_t cap)
-{
-	key ^= key >> 29;
-	key *= 0x9e3779b97f4a7c15u;
-	return (size_t)(key >> 17) & (cap - 1);
-}
-
-static struct chr_name_ent *find(const struct chr_names *m, uint64_t key)
-{
-	size_t i;
-
-	if (m->cap == 0)
-		return NULL;
-	for (i = slot(key, m->cap); m->v[i].key != 0; i = (i + 1) & (m->cap - 1))
-		if (m->v[i].key == key)
-			return &m->v[i];
-	return &m->v[i];
-}
-
-static int grow(struct chr_names *m)
-{
-	size_t oc = m->cap, cap = oc ? 2 * oc : 64;
-	struct chr_name_ent *v = calloc(cap, sizeof *v), *old = m->v;
-
-	if (v == NULL)
-		return -1;
-	/* find() probes with the new capacity, so set it before re-inserting */
-	m->v = v;
-	m->cap = cap;
-	for (size_t i = 0; i < oc; i++)
-		if (old[i].key != 0)
-			*find(m, old[i].key) = old[i];
-	free(old);
-	return 0;
-}
-
 int chr_names_learn(struct chr_names *m, const struct chr_rec *rec)
 {
 	char venue[CHR_VENUE_MAX + 1], symbol[CHR_SYMBOL_MAX + 1];
-	uint64_t key = name_key(rec->venue, rec->market);
 	struct chr_name_ent *e;
 
-	if (rec->type != CHR_DEFINE || key == 0 ||
+	if (rec->type != CHR_DEFINE || (rec->venue == 0 && rec->market == 0) ||
 	    chr_rec_payload_len(rec) != sizeof(struct chr_define))
 		return 0;
 	/* a malformed DEFINE names nothing; the record itself still prints */
 	if (chr_define_names(chr_rec_payload(rec), venue, symbol) != NULL)
 		return 0;
-	if ((m->n + 1) * 2 > m->cap && grow(m) < 0)
+	if (m->tab.size == 0)
+		chr_tab_init(&m->tab, sizeof *e);
+	if ((e = chr_tab_get(&m->tab, rec->venue, rec->market, NULL)) == NULL)
 		return -1;
-	e = find(m, key);
-	if (e->key == 0)
-		m->n++;
-	e->key = key;
 	memcpy(e->venue, venue, sizeof venue);
 	memcpy(e->symbol, symbol, sizeof symbol);
 	return 0;
@@ -79,19 +35,19 @@ int chr_names_learn(struct chr_names *m, const struct chr_rec *rec)
 const struct chr_name_ent *chr_names_get(const struct chr_names *m, uint16_t venue,
 					 uint32_t market)
 {
-	uint64_t key = name_key(venue, market);
-	const struct chr_name_ent *e;
+	uint64_t key = chr_map_key(venue, market);
 
 	if (key == 0)
 		return NULL;
-	e = find(m, key);
-	return e && e->key == key ? e : NULL;
+	/* most records are of the instrument named last */
+	if (m->tab.last && m->tab.last_key == key)
+		return m->tab.last;
+	return chr_map_get(&m->tab.map, key);
 }
 
 void chr_names_free(struct chr_names *m)
 {
-	free(m->v);
-	memset(m, 0, sizeof *m);
+	chr_tab_free(&m->tab);
 }
 
 void chr_fmt_init(struct chr_fmt *f, FILE *out, enum chr_fmt_kind kind)

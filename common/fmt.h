@@ -7,25 +7,27 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "map.h"
 #include "rec.h"
 
-/* venue and symbol names by (venue id, market id), from DEFINE records */
+/* venue and symbol names by (venue id, market id), from DEFINE records; a
+ * zeroed struct is an empty one */
 struct chr_names {
-	struct chr_name_ent {
-		uint64_t key;		/* venue << 32 | market; 0 = empty slot */
-		char venue[CHR_VENUE_MAX + 1];
-		char symbol[CHR_SYMBOL_MAX + 1];
-	} *v;
-	size_t n, cap;		/* cap is 0 or a power of two */
+	struct chr_tab tab;	/* struct chr_name_ent by (venue, market) */
 };
 
-/* Remember the names of a DEFINE record (other records are ignored; a
- * later DEFINE of the same ids replaces the names). Returns 0, or -1 when
- * out of memory. */
+struct chr_name_ent {
+	char venue[CHR_VENUE_MAX + 1];
+	char symbol[CHR_SYMBOL_MAX + 1];
+};
+
+/* Remember the names of a DEFINE record (other records are ignored, and
+ * DEFINEs of ids 0 0; a later DEFINE of the same ids replaces the names).
+ * Returns 0, or -1 when out of memory. */
 int chr_names_learn(struct chr_names *m, const struct chr_rec *rec);
 
 /* The names of (venue, market), or NULL when no DEFINE named them. The
- * pointers stay valid until the next chr_names_learn. */
+ * pointers stay valid until chr_names_free. */
 const struct chr_name_ent *chr_names_get(const struct chr_names *m, uint16_t venue,
 					 uint32_t market);
 void chr_names_free(struct chr_names *m);

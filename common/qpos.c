@@ -17,8 +17,10 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "num.h"
 #include "path.h"
-#include "queue.h"
+#include "qpos.h"
+#include "rec.h"
 
 /* The file: a header, then slots 0 and 1 (docs/format.md). Generation g
  * lives in slot (g - 1) % 2, so a commit always overwrites the older one. */
@@ -90,10 +92,10 @@ static const char *name_why(const char *name)
 
 int chr_proc_start(long pid, uint64_t *start)
 {
-	char path[64], buf[4096], *p, *end;
+	char path[64], buf[4096], num[24], *p;
+	size_t len;
 	int fd, e;
 	ssize_t n;
-	unsigned long long v;
 
 	if (pid <= 0) {
 		errno = ENOENT;
@@ -122,13 +124,13 @@ int chr_proc_start(long pid, uint64_t *start)
 		if (field < 22)
 			p += strcspn(p, " ");
 	}
-	if (*p < '0' || *p > '9')
+	len = strspn(p, "0123456789");
+	if (len == 0 || len >= sizeof num || (p[len] != ' ' && p[len] != '\n' && p[len] != '\0'))
 		goto bad;
-	errno = 0;
-	v = strtoull(p, &end, 10);
-	if (errno || (*end != ' ' && *end != '\n' && *end != '\0'))
+	memcpy(num, p, len);
+	num[len] = '\0';
+	if (chr_parse_u64(num, start) < 0)
 		goto bad;
-	*start = v;
 	return 0;
 bad:
 	errno = EPROTO;

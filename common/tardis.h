@@ -60,6 +60,12 @@ struct chr_tardis_in {
 	int fast;		/* 1 (default): hand-written parser for unquoted rows */
 	int skip_bad;		/* count, report and skip bad rows, do not fail */
 	unsigned report_max;	/* bad rows reported one by one when skipping */
+	/* where those reports, and the rows skipped before a first snapshot,
+	 * go: note(note_ctx, "file:line: what (skipped)"), a message without
+	 * the program's name; chr_tardis_in_init sets chr_tardis_note_warn.
+	 * NULL: they are only counted */
+	void (*note)(void *ctx, const char *msg);
+	void *note_ctx;
 	/* counters */
 	uint64_t rows;		/* data rows read (good, bad and skipped) */
 	uint64_t bad;		/* bad rows skipped */
@@ -93,7 +99,7 @@ void chr_tardis_in_file(struct chr_tardis_in *t, const char *name);
  * at most CHR_TARDIS_LINE_MAX bytes, must be passed again at the start of
  * buf with more data after it: it is not searched again), or -1 with t->err and
  * t->status: a bad row (not when skip_bad: then it is counted in t->bad,
- * reported on stderr while t->bad <= report_max, and skipped; a line longer
+ * reported through t->note while t->bad <= report_max, and skipped; a line longer
  * than CHR_TARDIS_LINE_MAX is a bad row, and when skipped its bytes are
  * used up to its '\n' without being kept), an unknown
  * header (CHR_EX_DATA), or a write error (CHR_EX_SYS; t->err names the
@@ -101,10 +107,14 @@ void chr_tardis_in_file(struct chr_tardis_in *t, const char *name);
  * the event in progress: call chr_tardis_in_end to write it too. */
 long chr_tardis_in_parse(struct chr_tardis_in *t, char *buf, size_t n, int final);
 
-/* End the current file: write the record in progress (flagged LAST), warn
- * on stderr about rows skipped before the first snapshot of their market.
+/* End the current file: write the record in progress (flagged LAST), and
+ * tell t->note of the rows skipped before the first snapshot of a market.
  * Returns 0, or -1 on a write error (t->err, t->status). */
 int chr_tardis_in_end(struct chr_tardis_in *t);
+
+/* The default t->note: msg on stderr after the program's name, as
+ * chr_warn prints it (the output chr-csv2ev has always had). */
+void chr_tardis_note_warn(void *ctx, const char *msg);
 
 /* The JSON report of a successful run (chr-csv2ev --report), one input
  * per chr_tardis_in_file call, in order: paths[i] as given and bytes[i]

@@ -41,21 +41,6 @@ l = sys.stdin.read()
 print(json.loads(l)["seq"] + 1 if l else 0)'
 }
 
-# cut the stream file $1 into $2 pieces at record boundaries: piece.NN
-pieces() {
-	python3 - "$1" "$2" <<'EOF'
-import struct, sys
-data, pos, cuts = open(sys.argv[1], "rb").read(), 0, [0]
-while pos < len(data):
-    pos += (struct.unpack_from("<I", data, pos)[0] + 63) // 64 * 64
-    cuts.append(pos)
-n, k = len(cuts) - 1, int(sys.argv[2])
-for i in range(k):
-    a, b = cuts[n * i // k], cuts[n * (i + 1) // k]
-    open("piece.%02d" % i, "wb").write(data[a:b])
-EOF
-}
-
 @test "chr-archive-tap: -h, misuse" {
 	run -0 chr-archive-tap -h
 	[[ "${lines[0]}" == "usage: chr-archive-tap "* ]]

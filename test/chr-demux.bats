@@ -6,50 +6,6 @@ load test_helper
 
 TS0=1723075200000000000	# 2024-08-08T00:00:00Z
 
-# gen N [TS0 [FIRST [SEGID]]]: N records of testvenue TESTSYM (DEFINE,
-# BOOK_SNAPSHOT, then BOOK_DIFF, TRADE, QUOTE in turn), one a second
-gen() {
-	"$BUILD/test/unit/t-fmt" gen "$@"
-}
-
-# gen2 SPEC...: D VID MID VENUE SYMBOL, T|Q|B|S|N VID MID TIME N, H TIME,
-# A TIME (an application record of no instrument); see test/unit/t-archive.c
-gen2() {
-	"$BUILD/test/unit/t-archive" gen "$@"
-}
-
-# rec TYPE VID MID TIME SEQ FLAGS [PAYLOAD_HEX | VENUE SYMBOL]: one record
-# of any type, sealed (a DEFINE takes the names)
-rec() {
-	python3 - "$@" <<'EOF'
-import struct, sys, datetime
-def crc32c(b):
-    crc = 0xffffffff
-    for x in b:
-        crc ^= x
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc ^ 0xffffffff
-a = sys.argv[1:]
-t, v, m = int(a[0], 0), int(a[1]), int(a[2])
-d = datetime.datetime.fromisoformat(a[3]).replace(tzinfo=datetime.timezone.utc)
-ts = int(d.timestamp()) * 10**9
-seq, flags = int(a[4]), int(a[5], 0)
-if t == 1:
-    pay = struct.pack("<32s64sbb6x", a[6].encode(), a[7].encode(), 0, 0)
-else:
-    pay = bytes.fromhex(a[6]) if len(a) > 6 else b""
-hdr = struct.pack("<IHHQqqQIHB13x", 64 + len(pay), t, flags, seq, ts, 0, seq, m, v, 1)
-r = hdr + struct.pack("<I", crc32c(hdr[4:] + pay)) + pay
-sys.stdout.buffer.write(r + b"\0" * (-len(r) % 64))
-EOF
-}
-
-# overwrite bytes of file $1 at offset $2 with the printf format $3
-poke() {
-	printf "$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
-
 # "TYPE venue symbol seq=N" of each record of the files (or stdin)
 show() {
 	$T chr-tail --format text "$@" | awk '{ print $2, $3, $4, $5 }'
@@ -67,13 +23,13 @@ make_all() {
 # two instruments of binance with records of every kind, then a GAP, an
 # application record of ETHUSDT, one of no instrument and a HEARTBEAT
 make_kinds() {
-	gen2 D 1 2 binance BTCUSDT D 1 3 binance ETHUSDT T 1 2 2024-05-01 2 \
+	gen spec D 1 2 binance BTCUSDT D 1 3 binance ETHUSDT T 1 2 2024-05-01 2 \
 		Q 1 3 2024-05-01T00:00:01 1 S 1 2 2024-05-01T00:00:02 1 \
 		B 1 2 2024-05-01T00:00:03 1 N 1 3 2024-05-01T00:00:04 1 >kinds.q
-	rec 2 1 2 2024-05-01T00:00:05 20 0 010000000000000005000000000000000100000000000000 >>kinds.q
-	rec 0x8001 1 3 2024-05-01T00:00:06 21 0 0000000000000000 >>kinds.q
-	rec 0x8001 0 0 2024-05-01T00:00:07 22 0 0000000000000000 >>kinds.q
-	rec 3 0 0 2024-05-01T00:00:08 23 0 >>kinds.q
+	gen rec 2 1 2 2024-05-01T00:00:05 20 0 010000000000000005000000000000000100000000000000 >>kinds.q
+	gen rec 0x8001 1 3 2024-05-01T00:00:06 21 0 0000000000000000 >>kinds.q
+	gen rec 0x8001 0 0 2024-05-01T00:00:07 22 0 0000000000000000 >>kinds.q
+	gen rec 3 0 0 2024-05-01T00:00:08 23 0 >>kinds.q
 }
 
 # kinds ARGS...: "TYPE symbol" of what chr-demux ARGS passes of kinds.q, on one line
@@ -97,10 +53,10 @@ kinds() {
 }
 
 @test "one record and many records pass through byte for byte" {
-	gen 1 >one.q
+	gen stream 1 >one.q
 	$T chr-demux <one.q >out.q
 	cmp one.q out.q
-	gen 5000 >many.q
+	gen stream 5000 >many.q
 	$T chr-demux <many.q >out.q
 	cmp many.q out.q
 	$T chr-demux --venue testvenue --symbol 'TEST*' --shard 0/1 many.q >out.q
@@ -110,8 +66,8 @@ kinds() {
 }
 
 @test "concatenated streams, segment files; several inputs merged by ts as chr-tail merges" {
-	gen 10 >a.q
-	gen 7 >b.q
+	gen stream 10 >a.q
+	gen stream 7 >b.q
 	cat a.q b.q >ab.q
 	cat a.q b.q | $T chr-demux >out.q
 	cmp ab.q out.q
@@ -119,9 +75,9 @@ kinds() {
 	$T chr-demux a.q - b.q <a.q >out.q
 	cmp want.q out.q
 	# segment headers are dropped
-	gen 4 $TS0 0 0 >s0.q
-	gen 4 $((TS0 + 4000000000)) 4 1 >s1.q
-	gen 8 >plain.q
+	gen stream 4 $TS0 0 0 >s0.q
+	gen stream 4 $((TS0 + 4000000000)) 4 1 >s1.q
+	gen stream 8 >plain.q
 	cat s0.q s1.q | $T chr-demux --symbol TESTSYM >out.q
 	cmp plain.q out.q
 	mkdir part
@@ -193,8 +149,8 @@ kinds() {
 	[ "${stderr_lines[1]}" = "chr-demux: 1 of 2 instruments selected" ]
 	# what passes is byte for byte what came in
 	$T chr-demux --type gap kinds.q >out.q
-	{ head -c 384 kinds.q; rec 2 1 2 2024-05-01T00:00:05 20 0 010000000000000005000000000000000100000000000000
-	  rec 3 0 0 2024-05-01T00:00:08 23 0; } >want.q
+	{ head -c 384 kinds.q; gen rec 2 1 2 2024-05-01T00:00:05 20 0 010000000000000005000000000000000100000000000000
+	  gen rec 3 0 0 2024-05-01T00:00:08 23 0; } >want.q
 	cmp want.q out.q
 }
 
@@ -203,7 +159,7 @@ kinds() {
 	for i in $(seq 1 30); do
 		args+=(D 1 $i venue$((i % 3)) SYM$i T 1 $i 2024-05-01T00:00:$((i + 10)) 2)
 	done
-	gen2 "${args[@]}" H 2024-05-01T00:01 A 2024-05-01T00:02 >x.q
+	gen spec "${args[@]}" H 2024-05-01T00:01 A 2024-05-01T00:02 >x.q
 	show x.q | grep -v ' - - ' | sort >inst.txt
 	[ "$(wc -l <inst.txt)" = 90 ]
 	for n in 1 2 3 5; do
@@ -243,7 +199,7 @@ kinds() {
 }
 
 @test "--symbols names ids that no DEFINE record named; a DEFINE's names win" {
-	gen2 T 1 2 2024-05-01 3 Q 1 3 2024-05-01T00:01 2 T 9 9 2024-05-01T00:02 1 >nodef.q
+	gen spec T 1 2 2024-05-01 3 Q 1 3 2024-05-01T00:01 2 T 9 9 2024-05-01T00:02 1 >nodef.q
 	printf '# venue symbol ids\nbinance BTCUSDT 1 2\nbinance ETHUSDT 1 3\n\n' >map
 	run -0 --separate-stderr $T bash -c "chr-demux --symbols map --symbol BTCUSDT nodef.q | chr-tail --format text"
 	[ "${#lines[@]}" = 3 ]
@@ -263,7 +219,7 @@ kinds() {
 	run -0 --separate-stderr $T chr-demux --symbols map1 --shard 0/1 nodef.q
 	[ "$stderr" = "chr-demux: 3 records of 2 instruments with no name dropped (no DEFINE record before them, not in the symbol map)" ]
 	# a DEFINE record's names win over the map's
-	gen2 D 1 2 other XBT T 1 2 2024-05-01 2 >def.q
+	gen spec D 1 2 other XBT T 1 2 2024-05-01 2 >def.q
 	$T chr-demux --symbols map --symbol BTCUSDT def.q >out.q
 	[ ! -s out.q ]
 	$T chr-demux --symbols map --symbol XBT def.q >out.q
@@ -277,7 +233,7 @@ kinds() {
 }
 
 @test "records of an instrument with no name yet are dropped, counted and reported once" {
-	gen2 T 1 2 2024-05-01 3 T 1 3 2024-05-01 1 D 1 2 binance BTCUSDT \
+	gen spec T 1 2 2024-05-01 3 T 1 3 2024-05-01 1 D 1 2 binance BTCUSDT \
 		T 1 2 2024-05-01T00:01 2 T 1 3 2024-05-01T00:02 1 >late.q
 	run -0 --separate-stderr $T bash -c "chr-demux --symbol BTCUSDT late.q | chr-tail --format text"
 	[ "${#lines[@]}" = 3 ]
@@ -298,7 +254,7 @@ kinds() {
 }
 
 @test "a DEFINE that binds the ids to other names decides again; repeats are DEFINEs" {
-	gen2 D 1 2 binance BTCUSDT T 1 2 2024-05-01 2 D 1 2 binance XBTUSD \
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 2 D 1 2 binance XBTUSD \
 		T 1 2 2024-05-01T00:01 3 >re.q
 	run -0 $T bash -c "chr-demux --symbol BTCUSDT re.q | chr-tail --format text"
 	[ "${#lines[@]}" = 3 ]
@@ -306,8 +262,8 @@ kinds() {
 	[ "${#lines[@]}" = 4 ]
 	[[ "${lines[0]}" == *" DEFINE binance XBTUSD seq=3 "* ]]
 	# a DEFINE flagged REPEAT passes (or not) like any DEFINE
-	{ gen2 D 1 2 binance BTCUSDT T 1 2 2024-05-01 2; rec 1 1 2 2024-05-01T00:01 3 4 binance BTCUSDT
-	  rec 1 1 3 2024-05-01T00:01 4 4 binance ETHUSDT; } >rep.q
+	{ gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 2; gen rec 1 1 2 2024-05-01T00:01 3 4 binance BTCUSDT
+	  gen rec 1 1 3 2024-05-01T00:01 4 4 binance ETHUSDT; } >rep.q
 	$T chr-demux --symbol BTCUSDT rep.q >out.q
 	head -c $((192 + 2 * 128 + 192)) rep.q | cmp - out.q
 	run -0 $T bash -c "chr-demux --symbol ETHUSDT rep.q | chr-tail --format text"
@@ -328,8 +284,8 @@ check_bad() {
 }
 
 @test "bad input: exit 1 with the byte offset, on stdin and on a file" {
-	gen 5 >good.q
-	gen 5 $TS0 0 3 >seg.q
+	gen stream 5 >good.q
+	gen stream 5 $TS0 0 3 >seg.q
 	# DEFINE spans bytes 0..191, the snapshot 192..
 	head -c 10 good.q >short.q
 	check_bad short.q 0 "truncated record header"
@@ -353,8 +309,8 @@ check_bad() {
 }
 
 @test "a DEFINE without proper names is bad input when names are selected" {
-	gen2 D 1 2 'bin\x00x' BTCUSDT T 1 2 2024-05-01 1 >baddef.q
-	gen2 D 1 3 binance ETHUSDT T 1 3 2024-05-01 1 >good.q
+	gen spec D 1 2 'bin\x00x' BTCUSDT T 1 2 2024-05-01 1 >baddef.q
+	gen spec D 1 3 binance ETHUSDT T 1 3 2024-05-01 1 >good.q
 	run -1 --separate-stderr $T chr-demux --venue binance good.q baddef.q
 	[ "$stderr" = "chr-demux: baddef.q: byte 0: DEFINE name field has bytes after its NUL" ]
 	run -1 --separate-stderr $T chr-demux --shard 0/2 <baddef.q
@@ -364,7 +320,7 @@ check_bad() {
 }
 
 @test "an unreadable file is exit 3" {
-	gen 5 >good.q
+	gen stream 5 >good.q
 	run -3 --separate-stderr $T chr-demux good.q nope.q
 	[ -z "$output" ]
 	[ "$stderr" = "chr-demux: cannot open 'nope.q': No such file or directory" ]
@@ -377,7 +333,7 @@ check_bad() {
 }
 
 @test "output is flushed before waiting for input" {
-	gen 3 >three.q
+	gen stream 3 >three.q
 	# the input stays open until the records came out
 	run -0 timeout 20 bash -c '{ cat three.q; until [ -s out.q ]; do sleep 0.05; done; } |
 		chr-demux --symbol TESTSYM >out.q'
@@ -413,13 +369,13 @@ check_bad() {
 	run -2 --separate-stderr $T chr-demux --type "$(printf 'x\033')"
 	[ "${stderr_lines[0]}" = "chr-demux: --type 'x\\x1b' is not a record type" ]
 	command -v script >/dev/null || skip "script(1) is not installed"
-	gen 3 >a.q
+	gen stream 3 >a.q
 	run -2 script -qec "chr-demux a.q" /dev/null
 	[[ "$output" == *"chr-demux: refusing to write binary records to a terminal"* ]]
 }
 
 @test "the reader closing early ends quietly" {
-	gen 200000 >big.q
+	gen stream 200000 >big.q
 	run -0 bash -c 'chr-demux big.q 2>err | head -c 100 >/dev/null; echo ${PIPESTATUS[0]}'
 	[[ "$output" = 141 || "$output" = 0 ]]
 	[ ! -s err ]

@@ -262,31 +262,21 @@ meta.json" ]
 	run -1 --separate-stderr $T chr-seal-copy --source Q --archive-root A --venue binance --once
 	[ "$stderr" = "chr-seal-copy: Q/000000001.q: byte 256: bad crc" ]
 	$T chr-sink --queue R --create -S 64K t.ev
-	python3 - R/000000002.q <<'PY'
+	# give the 3rd record of the segment the seq of the 2nd, CRC made right
+	pos=$(python3 - R/000000002.q <<'PY'
 import struct, sys
-# give the 3rd record of the segment the seq of the 2nd, CRC made right
 f = open(sys.argv[1], "r+b")
 data = bytearray(f.read())
 pos = 64
 for _ in range(2):
     pos += (struct.unpack_from("<I", data, pos)[0] + 63) // 64 * 64
 seq = struct.unpack_from("<Q", data, pos + 8)[0]
-struct.pack_into("<Q", data, pos + 8, seq - 1)
-import zlib
-def crc32c(b, crc=0):
-    crc ^= 0xffffffff
-    for x in b:
-        crc ^= x
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82f63b78 & -(crc & 1))
-    return crc ^ 0xffffffff
-n = struct.unpack_from("<I", data, pos)[0]
-c = crc32c(bytes(data[pos + 4:pos + 60]))
-c = crc32c(bytes(data[pos + 64:pos + n]), c)
-struct.pack_into("<I", data, pos + 60, c)
-f.seek(0)
-f.write(data)
+f.seek(pos + 8)
+f.write(struct.pack("<Q", seq - 1))
+print(pos)
 PY
+)
+	gen seal R/000000002.q $pos
 	run -1 --separate-stderr $T chr-seal-copy --source R --archive-root B --venue binance --once
 	[ "${stderr_lines[2]}" = "chr-seal-copy: R/000000002.q: byte 384: seq 1023 where 1024 was expected" ]
 	[ "$(ls B/raw/v1/binance/2020-02-22/raw | wc -l)" = 3 ]

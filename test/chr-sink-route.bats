@@ -5,23 +5,6 @@
 
 load test_helper
 
-# first N FILE: the first N records of FILE
-first() {
-	python3 - "$@" <<'EOF'
-import struct, sys
-n, data, pos = int(sys.argv[1]), open(sys.argv[2], "rb").read(), 0
-for _ in range(n):
-    if pos >= len(data):
-        break
-    pos += (struct.unpack_from("<I", data, pos)[0] + 63) // 64 * 64
-sys.stdout.buffer.write(data[:pos])
-EOF
-}
-
-# test records: see test/unit/t-archive.c (gen)
-GEN="$BUILD/test/unit/t-archive"
-gen() { "$GEN" gen "$@"; }
-
 R='R/{venue}/{symbol}/{stream}'
 BN=R/binance-futures/BTCUSDT
 BX=R/bitmex/XBTUSD
@@ -39,20 +22,10 @@ two() {
 # M's payload and market, with record K's ts and src_seq; "zero": src_seq 0
 # everywhere.
 craft() {
-	python3 - "$@" <<'PY'
+	local -
+	set -o pipefail
+	python3 - "$1" "${@:3}" <<'PY' | gen seal >"$2"
 import struct, sys
-T = []
-for i in range(256):
-    c = i
-    for _ in range(8):
-        c = (c >> 1) ^ (0x82F63B78 if c & 1 else 0)
-    T.append(c)
-def crc32c(b, crc=0):
-    crc ^= 0xffffffff
-    for x in b:
-        crc = T[(crc ^ x) & 0xff] ^ (crc >> 8)
-    return crc ^ 0xffffffff
-assert crc32c(b"123456789") == 0xE3069283
 data = open(sys.argv[1], "rb").read()
 recs, off = [], 0
 while off < len(data):
@@ -60,7 +33,7 @@ while off < len(data):
     span = (n + 63) // 64 * 64
     recs.append(bytearray(data[off:off + span]))
     off += span
-ops, ins, zero, i = sys.argv[3:], {}, False, 0
+ops, ins, zero, i = sys.argv[2:], {}, False, 0
 while i < len(ops):
     if ops[i] == "syn":
         k, m = int(ops[i + 1]), int(ops[i + 2])
@@ -77,14 +50,11 @@ while i < len(ops):
 out = []
 for k, r in enumerate(recs):
     out += ins.get(k, []) + [r]
-with open(sys.argv[2], "wb") as f:
-    for q, r in enumerate(out):
-        struct.pack_into("<Q", r, 8, q)
-        if zero:
-            struct.pack_into("<Q", r, 32, 0)
-        n = struct.unpack_from("<I", r, 0)[0]
-        struct.pack_into("<I", r, 60, crc32c(bytes(r[64:n]), crc32c(bytes(r[4:60]))))
-        f.write(r)
+for q, r in enumerate(out):
+    struct.pack_into("<Q", r, 8, q)
+    if zero:
+        struct.pack_into("<Q", r, 32, 0)
+    sys.stdout.buffer.write(r)
 PY
 }
 
@@ -141,7 +111,7 @@ same() {
 	assert_equal "$stderr" ""
 	[ ! -e R ]
 	# DEFINEs alone route nothing either
-	gen D 1 2 binance BTCUSDT >in
+	gen spec D 1 2 binance BTCUSDT >in
 	run -0 --separate-stderr $T chr-sink --route "$R" -v in
 	assert_equal "$stderr" "chr-sink: 0 records appended to 0 queues"
 	[ ! -e R ]
@@ -202,7 +172,7 @@ for l in sys.stdin:
 }
 
 @test "{date}: a queue a UTC day, each beginning with the DEFINE (at its first record's ts)" {
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01T23:59:59.998 4 B 1 2 2024-05-02T10:00 3 >in
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01T23:59:59.998 4 B 1 2 2024-05-02T10:00 3 >in
 	run -0 --separate-stderr $T chr-sink --route 'R/{date}/{venue}/{symbol}/{stream}' -v in
 	assert_equal "${stderr_lines[0]}" "chr-sink: R/2024-05-01/binance/BTCUSDT/trade: 3 records appended, seq 0 to 3"
 	assert_equal "${stderr_lines[1]}" "chr-sink: R/2024-05-02/binance/BTCUSDT/trade: 3 records appended, seq 0 to 3"
@@ -220,15 +190,15 @@ for l in sys.stdin:
 @test "hostile names exit 1 naming input, offset and name; nothing outside the root" {
 	mkdir -p w && cd w
 	for sym in '../evil' '../../x' 'a/b' '..' '.hidden' 'a b' 'AB\x00CD' ''; do
-		gen D 1 2 binance "$sym" T 1 2 2024-05-01 1 >in
+		gen spec D 1 2 binance "$sym" T 1 2 2024-05-01 1 >in
 		run -1 --separate-stderr $T chr-sink --route "$R" in
 		assert_equal "${#stderr_lines[@]}" 1
 		assert_regex "$stderr" "^chr-sink: in: byte 0: DEFINE (symbol|of) '"
 	done
-	gen D 1 2 binance '../evil' >in
+	gen spec D 1 2 binance '../evil' >in
 	run -1 --separate-stderr $T chr-sink --route "$R" <in
 	assert_equal "$stderr" "chr-sink: stdin: byte 0: DEFINE symbol '../evil': name starts with '.'"
-	gen D 1 2 'a/b' BTC >in
+	gen spec D 1 2 'a/b' BTC >in
 	run -1 --separate-stderr $T chr-sink --route "$R" <in
 	assert_equal "$stderr" "chr-sink: stdin: byte 0: DEFINE venue 'a/b': name contains a path separator"
 	# a vendor file naming its symbol so, through chr-csv2ev
@@ -237,14 +207,14 @@ for l in sys.stdin:
 	run -1 --separate-stderr $T chr-sink --route "$R" evil.ev
 	assert_equal "$stderr" "chr-sink: evil.ev: byte 0: DEFINE symbol '../evil': name starts with '.'"
 	# the records before it stay written
-	gen D 1 2 binance BTC T 1 2 2024-05-01 3 D 1 3 binance ../x T 1 3 2024-05-01 1 >in
+	gen spec D 1 2 binance BTC T 1 2 2024-05-01 3 D 1 3 binance ../x T 1 3 2024-05-01 1 >in
 	run -1 --separate-stderr $T chr-sink --route "$R" in
 	assert_equal "$stderr" "chr-sink: in: byte 576: DEFINE symbol '../x': name starts with '.'"
 	[ "$($T chr-tail --format text R/binance/BTC/trade | wc -l)" = 4 ]
 	run -0 find R -mindepth 2 -maxdepth 2
 	assert_output R/binance/BTC
 	# only the names the template uses become paths
-	gen D 1 2 '../v' BTC T 1 2 2024-05-01 1 >in
+	gen spec D 1 2 '../v' BTC T 1 2 2024-05-01 1 >in
 	$T chr-sink --route 'S/{symbol}' in
 	[ "$($T chr-tail --format text S/BTC | wc -l)" = 2 ]
 	cd ..
@@ -253,24 +223,24 @@ for l in sys.stdin:
 }
 
 @test "a record of no DEFINE exits 1 naming the input, offset and ids" {
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 3 T 1 3 2024-05-01 1 >in
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 3 T 1 3 2024-05-01 1 >in
 	run -1 --separate-stderr $T chr-sink --route "$R" <in
 	assert_equal "$stderr" "chr-sink: stdin: byte 576: TRADE of venue 1 market 3 before any DEFINE of it"
 	[ "$($T chr-tail --format text R/binance/BTCUSDT/trade | wc -l)" = 4 ]
 }
 
 @test "HEARTBEATs are skipped and counted; application records go to 'app'" {
-	gen D 1 2 binance BTCUSDT H 2024-05-01 T 1 2 2024-05-01 2 H 2024-05-01 >in
+	gen spec D 1 2 binance BTCUSDT H 2024-05-01 T 1 2 2024-05-01 2 H 2024-05-01 >in
 	run -0 --separate-stderr $T chr-sink --route "$R" in
 	assert_equal "$stderr" ""
 	run -0 --separate-stderr $T chr-sink --route 'S/{symbol}' -v in
 	assert_equal "${stderr_lines[2]}" "chr-sink: 2 HEARTBEAT records skipped"
 	# an application record of no instrument is not routed, and said so
-	gen D 1 2 binance BTCUSDT A 2024-05-01 T 1 2 2024-05-01 1 >in
+	gen spec D 1 2 binance BTCUSDT A 2024-05-01 T 1 2 2024-05-01 1 >in
 	run -0 --separate-stderr $T chr-sink --route "$R" in
 	assert_equal "$stderr" "chr-sink: 1 records of reserved types or of no instrument (application types, venue and market 0) not routed"
 	# of an instrument (a DEFINE of ids 0 0 here), it has the stream 'app'
-	gen D 0 0 app none A 2024-05-01 >in
+	gen spec D 0 0 app none A 2024-05-01 >in
 	$T chr-sink --route "$R" in
 	run -0 $T chr-tail --format json R/app/none/app
 	assert_equal "${#lines[@]}" 2
@@ -278,7 +248,7 @@ for l in sys.stdin:
 }
 
 @test "truncated and corrupt input exit 1 with the offset; the records before it stay" {
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 100 >in
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 100 >in
 	head -c -10 in >trunc
 	run -1 --separate-stderr $T chr-sink --route "$R" trunc
 	assert_equal "$stderr" "chr-sink: trunc: byte 12864: truncated record; the 100 records before it were routed"
@@ -291,8 +261,8 @@ for l in sys.stdin:
 }
 
 @test "concatenated streams, several files and stdin give the same queues" {
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 300 >a
-	gen D 4 5 bitmex XBTUSD Q 4 5 2024-05-01 300 >b
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 300 >a
+	gen spec D 4 5 bitmex XBTUSD Q 4 5 2024-05-01 300 >b
 	cat a b | $T chr-sink --route 'R1/{venue}/{symbol}/{stream}'
 	$T chr-sink --route 'R2/{venue}/{symbol}/{stream}' a b
 	$T chr-sink --route 'R3/{venue}/{symbol}/{stream}' - b <a
@@ -302,7 +272,7 @@ for l in sys.stdin:
 }
 
 @test "an unreadable input, an unusable queue path, a locked queue exit 3" {
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 1 >in
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 1 >in
 	run -3 --separate-stderr $T chr-sink --route "$R" nonexistent
 	assert_equal "$stderr" "chr-sink: cannot open 'nonexistent': No such file or directory"
 	mkdir -p R/binance && : >R/binance/BTCUSDT
@@ -317,7 +287,7 @@ for l in sys.stdin:
 }
 
 @test "a reader closing early: nothing is written to stdout" {
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 100 >in
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 100 >in
 	run -0 bash -c "chr-sink --route 'R/{symbol}' in | head -c 100"
 	assert_output ""
 	[ "$($T chr-tail --format text R/BTCUSDT | wc -l)" = 101 ]
@@ -326,7 +296,7 @@ for l in sys.stdin:
 @test "many queues; --max-open closes the least recently written, same result" {
 	# 40 instruments interleaved by ts: 40 queues
 	for i in $(seq 40); do
-		gen D 1 $i binance S$i T 1 $i 2024-05-01T00:00:00.$(printf %03d $i) 4 >s$i.ev
+		gen spec D 1 $i binance S$i T 1 $i 2024-05-01T00:00:00.$(printf %03d $i) 4 >s$i.ev
 	done
 	$T chr-tail s*.ev >all.ev
 	run -0 --separate-stderr $T chr-sink --route 'R/{symbol}' -S 4K -v all.ev
@@ -344,7 +314,7 @@ for l in sys.stdin:
 }
 
 @test "a DEFINE binding the ids to other names routes what follows there" {
-	gen D 1 2 binance OLD T 1 2 2024-05-01 2 D 1 2 binance NEW T 1 2 2024-05-01T01:00 3 >in
+	gen spec D 1 2 binance OLD T 1 2 2024-05-01 2 D 1 2 binance NEW T 1 2 2024-05-01T01:00 3 >in
 	$T chr-sink --route 'R/{symbol}' in
 	[ "$($T chr-tail --format text R/OLD | wc -l)" = 3 ]
 	run -0 $T chr-tail --format text R/NEW
@@ -371,7 +341,7 @@ for l in sys.stdin:
 	assert_equal "${stderr_lines[0]}" "chr-sink: R/binance-futures/BTCUSDT/trade: 0 records appended, seq $end to $end, 9999 skipped (--resume)"
 	assert_equal "${stderr_lines[3]}" "chr-sink: 10009 records skipped: the queues held them (--resume)"
 	# {date} queues: a later day's queue has its DEFINE (src_seq 0) first
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01T23:59:59.990 20 >d.ev
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01T23:59:59.990 20 >d.ev
 	$T chr-sink --route 'DU/{date}/{symbol}' d.ev
 	for n in 5 11 12 13 21; do
 		rm -rf D
@@ -399,7 +369,7 @@ for l in sys.stdin:
 	# markets A and B in one queue; synthetic snapshots (SYNTHETIC, the
 	# src_seq of the record they precede) of A before A's third record,
 	# and of both A and B before B's third: two records of one key
-	gen D 1 2 binance A B 1 2 2024-05-01 5 D 1 3 binance B B 1 3 2024-05-01T01:00 5 >m.ev
+	gen spec D 1 2 binance A B 1 2 2024-05-01 5 D 1 3 binance B B 1 3 2024-05-01T01:00 5 >m.ev
 	craft m.ev s.ev syn 3 3 syn 9 1 syn 9 8
 	run -0 $T chr-tail --format text s.ev
 	assert_line --index 3 --regexp ' BOOK_SNAPSHOT binance A seq=3 src_seq=3 flags=SYNTHETIC '

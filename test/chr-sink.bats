@@ -5,11 +5,6 @@
 
 load test_helper
 
-# test records: see test/unit/t-archive.c (gen); make check builds it
-# before the suites run
-GEN="$BUILD/test/unit/t-archive"
-gen() { "$GEN" gen "$@"; }
-
 P=A/v1/binance/BTCUSDT/2024-05-01
 
 # fields of a segment header: magic version flags id base_seq end count
@@ -63,7 +58,7 @@ seghdr() {
 }
 
 @test "one record: a sealed segment that begins with the DEFINE, and meta.json" {
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01T10:00:00 1 >in
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01T10:00:00 1 >in
 	run -0 --separate-stderr $T chr-sink --archive A in
 	assert_equal "$stderr" ""
 	run -0 ls $P/trade
@@ -101,7 +96,7 @@ seghdr() {
 }
 
 @test "many records roll segments at --segment-size; cat of them is the stream" {
-	gen D 7 9 binance BTCUSDT T 7 9 2024-05-01T01:00 5000 Q 7 9 2024-05-01T02:00 300 \
+	gen spec D 7 9 binance BTCUSDT T 7 9 2024-05-01T01:00 5000 Q 7 9 2024-05-01T02:00 300 \
 		B 7 9 2024-05-01T03:00 200 S 7 9 2024-05-01T03:30 2 N 7 9 2024-05-01T04:00 50 >in
 	run -0 $T chr-sink --archive A --segment-size 64K in
 	run -0 ls $P
@@ -128,7 +123,7 @@ seghdr() {
 }
 
 @test "seq restarts at 0 with a DEFINE in each partition; src_seq is kept" {
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01T23:59:59.998 4 D 1 3 binance ETHUSDT T 1 3 2024-05-01T12:00 2 >in
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01T23:59:59.998 4 D 1 3 binance ETHUSDT T 1 3 2024-05-01T12:00 2 >in
 	run -0 --separate-stderr $T chr-sink --archive A -v in
 	assert_equal "${stderr_lines[0]}" "chr-sink: v1/binance/BTCUSDT/2024-05-01/trade: 3 records, 1 segments (new)"
 	assert_equal "${stderr_lines[3]}" "chr-sink: 6 input records archived into 3 partitions"
@@ -142,8 +137,8 @@ seghdr() {
 }
 
 @test "concatenated streams and several files give the same archive" {
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 300 >a
-	gen D 4 5 bitmex XBTUSD Q 4 5 2024-05-01 300 >b
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 300 >a
+	gen spec D 4 5 bitmex XBTUSD Q 4 5 2024-05-01 300 >b
 	cat a b | $T chr-sink --archive A1
 	$T chr-sink --archive A2 a b
 	$T chr-sink --archive A3 - b <a
@@ -153,7 +148,7 @@ seghdr() {
 }
 
 @test "a partition that holds data is refused, named, and left as it was" {
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 10 >in
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 10 >in
 	$T chr-sink --archive A in
 	cp -a A B
 	run -1 --separate-stderr $T chr-sink --archive A in
@@ -164,8 +159,8 @@ seghdr() {
 }
 
 @test "--append adds segments after the existing ones, seq continuing" {
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01T01:00 10 >a
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01T02:00 5 >b
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01T01:00 10 >a
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01T02:00 5 >b
 	$T chr-sink --archive A a
 	cp $P/trade/000000000.q first.q
 	run -0 $T chr-sink --archive A --append b
@@ -183,7 +178,7 @@ seghdr() {
 }
 
 @test "--source replaces a partition of the same source, refuses another" {
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 1000 >in
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 1000 >in
 	$T chr-sink --archive A --source abc --segment-size 32K in
 	cp -a A B
 	run -0 --separate-stderr $T chr-sink --archive A --source abc --segment-size 32K -v in
@@ -194,7 +189,7 @@ seghdr() {
 	assert_equal "$stderr" "chr-sink: partition 'v1/binance/BTCUSDT/2024-05-01/trade' already holds data (source abc); use --append to add to it"
 	diff -r A/v1 B/v1
 	# a smaller re-import of the same source replaces, never adds
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 3 >small
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 3 >small
 	$T chr-sink --archive A --source abc small
 	grep -q '"records": 4,' $P/trade/meta.json
 	run -0 ls $P/trade
@@ -204,22 +199,22 @@ seghdr() {
 @test "hostile DEFINE names are refused with their offset; nothing is written outside ROOT" {
 	mkdir -p w && cd w
 	for sym in '../../x' 'a/b' '..' '.hidden' 'a b' 'AB\x00CD' ''; do
-		gen T 9 9 2024-05-01 0 D 1 2 binance "$sym" T 1 2 2024-05-01 1 >in
+		gen spec T 9 9 2024-05-01 0 D 1 2 binance "$sym" T 1 2 2024-05-01 1 >in
 		run -1 --separate-stderr $T chr-sink --archive A in
 		assert_equal "${#stderr_lines[@]}" 1
 		assert_regex "$stderr" "^chr-sink: stdin: byte 0: DEFINE|^chr-sink: in: byte 0: DEFINE"
 	done
-	gen D 1 2 '../..' BTC T 1 2 2024-05-01 1 >in
+	gen spec D 1 2 '../..' BTC T 1 2 2024-05-01 1 >in
 	run -1 --separate-stderr $T chr-sink --archive A in
 	assert_equal "$stderr" "chr-sink: in: byte 0: DEFINE venue '../..': name starts with '.'"
-	gen D 1 2 binance 'AB\x00CD' >in
+	gen spec D 1 2 binance 'AB\x00CD' >in
 	run -1 --separate-stderr $T chr-sink --archive A <in
 	assert_equal "$stderr" "chr-sink: stdin: byte 0: DEFINE of 'AB\\x00CD': name field has bytes after its NUL"
-	gen T 1 1 2024-05-01 1 D 1 2 binance ../../x >in
+	gen spec T 1 1 2024-05-01 1 D 1 2 binance ../../x >in
 	cat in in >in2
 	run -1 --separate-stderr $T chr-sink --archive A <in2
 	assert_equal "$stderr" "chr-sink: stdin: byte 0: TRADE of venue 1 market 1 before any DEFINE of it"
-	gen D 1 2 binance ok D 1 2 binance ../../x >in
+	gen spec D 1 2 binance ok D 1 2 binance ../../x >in
 	run -1 --separate-stderr $T chr-sink --archive A <in
 	assert_equal "$stderr" "chr-sink: stdin: byte 192: DEFINE symbol '../../x': name starts with '.'"
 	cd ..
@@ -229,14 +224,14 @@ seghdr() {
 }
 
 @test "a record with no DEFINE before it exits 1 naming its offset" {
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 3 T 1 3 2024-05-01 1 >in
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 3 T 1 3 2024-05-01 1 >in
 	run -1 --separate-stderr $T chr-sink --archive A in
 	assert_equal "$stderr" "chr-sink: in: byte 576: TRADE of venue 1 market 3 before any DEFINE of it"
 	[ ! -e A/v1 ]
 }
 
 @test "truncated and corrupt input exit 1 with the offset and publish nothing" {
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 100 >in
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 100 >in
 	head -c -10 in >trunc
 	run -1 --separate-stderr $T chr-sink --archive A trunc
 	assert_equal "$stderr" "chr-sink: trunc: byte 12864: truncated record; nothing was archived"
@@ -265,13 +260,9 @@ sink_bad() {
 }
 
 # poke FILE OFFSET PRINTF-FORMAT: overwrite bytes of FILE
-poke() {
-	printf "$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
-
 @test "bad input (as chr-tail's bad input test): exit 1 with the byte offset, nothing published" {
 	# DEFINE bytes 0..191, trades of 128 bytes from 192
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 5 >good
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 5 >good
 	# a sealed segment file: the one chr-sink writes for good
 	$T chr-sink --archive S good
 	cp S/v1/binance/BTCUSDT/2024-05-01/trade/000000000.q seg
@@ -307,14 +298,14 @@ poke() {
 }
 
 @test "records of no stream are counted, not silently dropped" {
-	gen D 1 2 binance BTCUSDT H 2024-05-01 T 1 2 2024-05-01 2 A 2024-05-01 H 2024-05-01 >in
+	gen spec D 1 2 binance BTCUSDT H 2024-05-01 T 1 2 2024-05-01 2 A 2024-05-01 H 2024-05-01 >in
 	run -0 --separate-stderr $T chr-sink --archive A in
 	assert_equal "$stderr" "chr-sink: 3 records of no archive stream (HEARTBEAT, application types) not archived"
 	grep -q '"records": 3,' $P/trade/meta.json
 }
 
 @test "--report writes a JSON summary" {
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 10 B 1 2 2024-05-01 4 >in
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 10 B 1 2 2024-05-01 4 >in
 	run -0 $T chr-sink --archive A --report r.json --source s1 in
 	grep -q '"venue": "binance",' r.json
 	grep -q '"date": "2024-05-01",' r.json
@@ -332,7 +323,7 @@ poke() {
 	: >A/.staging/999999999-abc/p0/000000000.q.tmp
 	exec 8<A/.staging/1-live
 	flock -x 8
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 1 >in
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 1 >in
 	run -0 $T chr-sink --archive A in
 	exec 8<&-
 	[ ! -e A/.staging/999999999-abc ]
@@ -342,7 +333,7 @@ poke() {
 
 @test "an unreadable archive root or input exits 3" {
 	: >F
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 1 >in
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 1 >in
 	run -3 --separate-stderr $T chr-sink --archive F in
 	assert_equal "$stderr" "chr-sink: archive root 'F': Not a directory"
 	run -3 --separate-stderr $T chr-sink --archive A nonexistent
@@ -354,14 +345,14 @@ poke() {
 }
 
 @test "a reader closing early: nothing is written to stdout" {
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 100 >in
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 100 >in
 	run -0 bash -c "chr-sink --archive A in | head -c 100"
 	assert_output ""
 	[ -e $P/trade/meta.json ]
 }
 
 @test "--stage publishes nothing; --publish then publishes exactly what a one-phase run does" {
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 1000 B 1 2 2024-05-02 20 >in
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 1000 B 1 2 2024-05-02 20 >in
 	run -0 --separate-stderr $T chr-sink --archive A --source s1 --segment-size 32K --stage -v in
 	assert_equal "${stderr_lines[2]}" "chr-sink: 1020 input records staged into 2 partitions"
 	[ ! -e A/v1 ]
@@ -381,9 +372,9 @@ poke() {
 }
 
 @test "--stage replaces an older staged run of the same ID; other IDs are kept" {
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 10 >a
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 3 >b
-	gen D 4 5 bitmex XBTUSD T 4 5 2024-05-01 3 >c
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 10 >a
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 3 >b
+	gen spec D 4 5 bitmex XBTUSD T 4 5 2024-05-01 3 >c
 	$T chr-sink --archive A --source s1 --stage a
 	$T chr-sink --archive A --source s2 --stage c
 	$T chr-sink --archive A --source s1 --stage b
@@ -399,7 +390,7 @@ poke() {
 	run -1 --separate-stderr $T chr-sink --archive A --source s1 --publish
 	assert_equal "$stderr" "chr-sink: no staged run of source 's1' in 'A/.staging' (chr-sink --stage makes one)"
 	[ ! -e A ]
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 1 >in
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 1 >in
 	$T chr-sink --archive A --source s1 --stage in
 	$T chr-sink --archive A --source s1 --publish
 	run -1 --separate-stderr $T chr-sink --archive A --source s1 --publish
@@ -407,7 +398,7 @@ poke() {
 }
 
 @test "a staged partition taken meanwhile is refused at --publish" {
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 5 >in
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 5 >in
 	$T chr-sink --archive A --source s1 --stage in
 	$T chr-sink --archive A --source s2 in
 	cp -a A/v1 before
@@ -419,7 +410,7 @@ poke() {
 }
 
 @test "a staged run whose plan was tampered with publishes nothing" {
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 5 >in
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 5 >in
 	$T chr-sink --archive A --source s1 --stage in
 	sed -i 's|"path": "v1/binance/BTCUSDT/2024-05-01/trade"|"path": "v1/../../../x"|' A/.staging/staged-s1/plan.json
 	run -1 --separate-stderr $T chr-sink --archive A --source s1 --publish
@@ -430,7 +421,7 @@ poke() {
 }
 
 @test "--publish --ledger writes the ledger entry, with --ledger-info as input" {
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 10 B 1 2 2024-05-02 4 >in
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 10 B 1 2 2024-05-02 4 >in
 	echo '{"tool": "test", "rows": 14}' >info.json
 	$T chr-sink --archive A --source s1 --stage in
 	run -0 --separate-stderr $T chr-sink --archive A --source s1 --publish --ledger vend --ledger-info info.json
@@ -469,8 +460,8 @@ PY
 }
 
 @test "staged runs not published within a day are removed; younger ones are kept" {
-	gen D 1 2 binance BTCUSDT T 1 2 2024-05-01 1 >in
-	gen D 4 5 bitmex XBTUSD T 4 5 2024-05-01 1 >c
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 1 >in
+	gen spec D 4 5 bitmex XBTUSD T 4 5 2024-05-01 1 >c
 	$T chr-sink --archive A --source old --stage in
 	$T chr-sink --archive A --source young --stage in
 	touch -d '25 hours ago' A/.staging/staged-old

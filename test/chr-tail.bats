@@ -7,23 +7,6 @@ load test_helper
 TS0=1723075200000000000	# 2024-08-08T00:00:00Z
 SEC=1000000000
 
-# gen N [TS0 [FIRST [SEGID]]]: N test records (DEFINE, BOOK_SNAPSHOT, then
-# BOOK_DIFF, TRADE, QUOTE in turn), one a second; with SEGID a sealed segment
-gen() {
-	"$BUILD/test/unit/t-fmt" gen "$@"	# make check builds it before the suites
-}
-
-# gen2 SPEC...: records of test/unit/t-archive.c's generator (DEFINE names
-# may hold \xNN escapes)
-gen2() {
-	"$BUILD/test/unit/t-archive" gen "$@"
-}
-
-# overwrite bytes of file $1 at offset $2 with the printf format $3
-poke() {
-	printf "$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
-
 count() {
 	$T chr-tail --format text "$@" | wc -l
 }
@@ -33,9 +16,9 @@ count() {
 make_archive() {
 	local d=A/v1/testvenue/TESTSYM
 	mkdir -p $d/2024-08-08/book $d/2024-08-09/book A/.staging/junk
-	gen 5 $TS0 0 0 >$d/2024-08-08/book/000000000.q
-	gen 5 $((TS0 + 5 * SEC)) 5 1 >$d/2024-08-08/book/000000001.q
-	gen 3 $((TS0 + 86400 * SEC)) 0 0 >$d/2024-08-09/book/000000000.q
+	gen stream 5 $TS0 0 0 >$d/2024-08-08/book/000000000.q
+	gen stream 5 $((TS0 + 5 * SEC)) 5 1 >$d/2024-08-08/book/000000001.q
+	gen stream 3 $((TS0 + 86400 * SEC)) 0 0 >$d/2024-08-09/book/000000000.q
 	echo garbage >$d/2024-08-08/book/000000002.q.tmp
 	echo garbage >A/.staging/junk/000000000.q
 }
@@ -51,10 +34,10 @@ make_archive() {
 }
 
 @test "one record and many records pass through unchanged" {
-	gen 1 >one.q
+	gen stream 1 >one.q
 	$T chr-tail <one.q >out.q
 	cmp one.q out.q
-	gen 5000 >many.q
+	gen stream 5000 >many.q
 	$T chr-tail <many.q >out.q
 	cmp many.q out.q
 	$T chr-tail many.q >out.q
@@ -64,8 +47,8 @@ make_archive() {
 }
 
 @test "concatenated streams; several inputs merged by ts; segment files" {
-	gen 10 >a.q
-	gen 7 >b.q
+	gen stream 10 >a.q
+	gen stream 7 >b.q
 	cat a.q b.q >ab.q
 	cat a.q b.q | $T chr-tail >out.q
 	cmp ab.q out.q
@@ -80,9 +63,9 @@ assert all(x[\"ts\"] <= y[\"ts\"] for x, y in zip(rs, rs[1:])), \"not in ts orde
 print(rs[0][\"seq\"], rs[1][\"seq\"], rs[2][\"seq\"], rs[-1][\"seq\"])'"
 	[ "$output" = "0 0 0 9" ]
 	# segment headers are dropped: the output is records only
-	gen 4 $TS0 0 0 >s0.q
-	gen 4 $((TS0 + 4 * SEC)) 4 1 >s1.q
-	gen 8 >plain.q
+	gen stream 4 $TS0 0 0 >s0.q
+	gen stream 4 $((TS0 + 4 * SEC)) 4 1 >s1.q
+	gen stream 8 >plain.q
 	cat s0.q s1.q | $T chr-tail >out.q
 	cmp plain.q out.q
 	$T chr-tail s0.q s1.q >out.q
@@ -90,7 +73,7 @@ print(rs[0][\"seq\"], rs[1][\"seq\"], rs[2][\"seq\"], rs[-1][\"seq\"])'"
 }
 
 @test "text format: one readable line per record, names from DEFINE" {
-	gen 4 >a.q
+	gen stream 4 >a.q
 	run -0 $T chr-tail --format text a.q
 	[ "${lines[0]}" = "2024-08-08T00:00:00.000000000Z DEFINE testvenue TESTSYM seq=0 src_seq=0 flags=- venue=testvenue symbol=TESTSYM price_scale_hint=1 size_scale_hint=3" ]
 	[ "${lines[1]}" = "2024-08-08T00:00:01.000000000Z BOOK_SNAPSHOT testvenue TESTSYM seq=1 src_seq=1 flags=- ids=1..1 prev=0 bid[3] 61800.2 x 1, 61800.1 x 2, 61800 x 3; ask[2] 61800.3 x 0.5, 61800.4 x 0.5" ]
@@ -99,13 +82,13 @@ print(rs[0][\"seq\"], rs[1][\"seq\"], rs[2][\"seq\"], rs[-1][\"seq\"])'"
 	run -0 $T chr-tail --format text --levels 1 --type snapshot a.q
 	[ "$output" = "2024-08-08T00:00:01.000000000Z BOOK_SNAPSHOT testvenue TESTSYM seq=1 src_seq=1 flags=- ids=1..1 prev=0 bid[3] 61800.2 x 1, ... +2; ask[2] 61800.3 x 0.5, ... +1" ]
 	# without the DEFINE the ids are shown
-	gen 3 $TS0 3 >b.q
+	gen stream 3 $TS0 3 >b.q
 	run -0 $T chr-tail --format text --type trade b.q
 	[[ "$output" == *" TRADE #7 #42 seq=3 "* ]]
 }
 
 @test "json format: one valid object per line, exact decimals as strings" {
-	gen 50 >a.q
+	gen stream 50 >a.q
 	$T chr-tail --format json a.q >out.json
 	run -0 python3 -c '
 import json, sys
@@ -131,7 +114,7 @@ print(n)'
 }
 
 @test "--from/--until by time and by seq, half-open" {
-	gen 20 >a.q
+	gen stream 20 >a.q
 	# DEFINE always passes; records 5..9
 	run -0 count --from $((TS0 + 5 * SEC)) --until 2024-08-08T00:00:10Z a.q
 	[ "$output" = 6 ]
@@ -148,7 +131,7 @@ print(n)'
 }
 
 @test "--type (list and repeated) and --limit" {
-	gen 20 >a.q
+	gen stream 20 >a.q
 	# types: 0 DEFINE, 1 SNAPSHOT, then DIFF (2,5,..,17), TRADE (3,..,18), QUOTE (4,..,19)
 	run -0 count --type trade a.q
 	[ "$output" = 6 ]
@@ -174,11 +157,11 @@ print(n)'
 
 @test "a partition directory: its segments in id order, .tmp ignored" {
 	mkdir p
-	gen 5 $((TS0 + 5 * SEC)) 5 10 >p/000000010.q
-	gen 5 $TS0 0 9 >p/000000009.q
+	gen stream 5 $((TS0 + 5 * SEC)) 5 10 >p/000000010.q
+	gen stream 5 $TS0 0 9 >p/000000009.q
 	echo junk >p/000000011.q.tmp
 	echo junk >p/notes
-	gen 10 >plain.q
+	gen stream 10 >plain.q
 	$T chr-tail p >out.q
 	cmp plain.q out.q
 }
@@ -233,8 +216,8 @@ check_bad() {
 }
 
 @test "bad input: exit 1 with the byte offset, on stdin and on a file" {
-	gen 5 >good.q
-	gen 5 $TS0 0 3 >seg.q
+	gen stream 5 >good.q
+	gen stream 5 $TS0 0 3 >seg.q
 	# DEFINE spans bytes 0..191, the snapshot 192..
 	head -c 10 good.q >short.q
 	check_bad short.q 0 "truncated record header"
@@ -264,7 +247,7 @@ check_bad() {
 }
 
 @test "bad input stops the stream: later inputs are not read" {
-	gen 5 >good.q
+	gen stream 5 >good.q
 	head -c 10 good.q >short.q
 	run -1 --separate-stderr $T chr-tail --format text short.q good.q
 	[ "$output" = "" ]
@@ -273,7 +256,7 @@ check_bad() {
 
 @test "binary output is refused on a terminal; text is the default there" {
 	command -v script >/dev/null || skip "script(1) is not installed"
-	gen 3 >a.q
+	gen stream 3 >a.q
 	run -2 script -qec "chr-tail --format binary a.q" /dev/null
 	[[ "$output" == *"chr-tail: refusing to write binary records to a terminal"* ]]
 	run -0 script -qec "chr-tail a.q" /dev/null
@@ -310,7 +293,7 @@ check_bad() {
 }
 
 @test "an unreadable file is exit 3" {
-	gen 5 >good.q
+	gen stream 5 >good.q
 	# inputs are merged: each is opened before the first record goes out
 	run -3 --separate-stderr $T chr-tail --format text good.q nope.q
 	[ "$stderr" = "chr-tail: cannot open 'nope.q': No such file or directory" ]
@@ -323,7 +306,7 @@ check_bad() {
 }
 
 @test "the reader closing early ends quietly" {
-	gen 200000 >big.q
+	gen stream 200000 >big.q
 	run -0 bash -c 'chr-tail --format text big.q 2>err | head -1 >/dev/null; echo ${PIPESTATUS[0]}'
 	[[ "$output" = 141 || "$output" = 0 ]]
 	[ ! -s err ]
@@ -347,9 +330,9 @@ check_bad() {
 	[ "${lines[0]}" = "exchange,symbol,timestamp,local_timestamp,id,side,price,amount" ]
 	[ "${lines[1]}" = "bitmex,XBTUSD,1583020803145000,1583020803307160,ccc3c1fa-212c-e8b0-1706-9b9c4f3d5ecf,sell,8531.5,2152" ]
 	# records with no Tardis form are counted, not silently dropped
-	gen 3 >a.q
+	gen stream 3 >a.q
 	head -c 192 a.q >def.q
-	"$BUILD/test/unit/t-fmt" heartbeat >hb.q
+	gen heartbeat >hb.q
 	run -0 --separate-stderr $T chr-tail --format csv def.q hb.q hb.q
 	[ -z "$output" ]
 	[ "$stderr" = "chr-tail: 2 records with no Tardis CSV form (GAP, HEARTBEAT, ...) not written" ]
@@ -358,7 +341,7 @@ check_bad() {
 }
 
 @test "text format: control and non-ASCII bytes in names are escaped, one line per record" {
-	gen2 D 1 2 'ev\x1b[31mil\x0aX' 'S\x7fY\xc3\xa9' T 1 2 2024-05-01 1 >evil.q
+	gen spec D 1 2 'ev\x1b[31mil\x0aX' 'S\x7fY\xc3\xa9' T 1 2 2024-05-01 1 >evil.q
 	run -0 $T chr-tail --format text evil.q
 	[ "${#lines[@]}" = 2 ]
 	[ "${lines[0]}" = '1970-01-01T00:00:00.000000000Z DEFINE ev\x1b[31mil\x0aX S\x7fY\xc3\xa9 seq=0 src_seq=0 flags=- venue=ev\x1b[31mil\x0aX symbol=S\x7fY\xc3\xa9 price_scale_hint=0 size_scale_hint=0' ]
@@ -373,7 +356,7 @@ check_bad() {
 }
 
 @test "messages escape control bytes of paths and option values" {
-	gen 5 >good.q
+	gen stream 5 >good.q
 	head -c 10 good.q >"$(printf 'b\033[2Jad.q')"
 	run -1 --separate-stderr $T chr-tail --format text "$(printf 'b\033[2Jad.q')"
 	[ "$stderr" = 'chr-tail: b\x1b[2Jad.q: byte 0: truncated record header' ]
@@ -388,7 +371,7 @@ check_bad() {
 }
 
 @test "--type with binary output keeps each instrument's DEFINE before its first record" {
-	gen 20 >a.q
+	gen stream 20 >a.q
 	$T chr-tail --type trade a.q >t.q
 	run -0 $T chr-tail --format text t.q
 	[ "${#lines[@]}" = 7 ]
@@ -405,7 +388,7 @@ check_bad() {
 	[ ! -s t.q ]
 	# two instruments: each DEFINE just before that instrument's first
 	# selected record, once, also when the input repeats it
-	gen2 D 1 2 binance BTCUSDT D 1 3 binance ETHUSDT Q 1 3 2024-05-01 2 T 1 2 2024-05-01 2 \
+	gen spec D 1 2 binance BTCUSDT D 1 3 binance ETHUSDT Q 1 3 2024-05-01 2 T 1 2 2024-05-01 2 \
 		T 1 3 2024-05-01T00:01 2 >two.q
 	cat two.q two.q | $T chr-tail --type trade >t.q
 	run -0 $T chr-tail --format text t.q
@@ -418,7 +401,7 @@ check_bad() {
 	[[ "${lines[6]}" == *" TRADE binance BTCUSDT seq=4 "* ]]
 	[[ "${lines[9]}" == *" TRADE binance ETHUSDT seq=7 "* ]]
 	# a DEFINE that renames the ids goes out again
-	gen2 D 1 2 binance BTCUSDT T 1 2 2024-05-01 1 D 1 2 binance XBTUSD T 1 2 2024-05-01 1 >re.q
+	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 1 D 1 2 binance XBTUSD T 1 2 2024-05-01 1 >re.q
 	$T chr-tail --type trade re.q >t.q
 	run -0 $T chr-tail --format text t.q
 	[ "${#lines[@]}" = 4 ]
@@ -441,7 +424,7 @@ check_bad() {
 }
 
 @test "json: unsigned values above INT64_MAX are exact decimal strings" {
-	"$BUILD/test/unit/t-fmt" huge >huge.q
+	gen huge >huge.q
 	run -0 $T chr-tail --format json huge.q
 	[ "${#lines[@]}" = 2 ]
 	[[ "${lines[0]}" == *'"seq":"18446744073709551615",'* ]]

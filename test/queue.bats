@@ -256,7 +256,7 @@ wait_count() {
 	$T chr-sink --queue Q --retain 0 </dev/null
 	[ "$(ls Q/*.q | wc -l)" -le 2 ]
 	# a young segment stays whatever the readers: records stamped now
-	"$BUILD/test/unit/t-fmt" gen 3000 "$(date +%s)000000000" >now.ev
+	gen stream 3000 "$(date +%s)000000000" >now.ev
 	$T chr-sink --queue R --create -S 64K --retain 1h now.ev
 	[ "$(ls R/*.q | wc -l)" -gt 2 ]
 }

@@ -134,17 +134,7 @@ print(" ".join(str(json.loads(l)["seq"]) for l in sys.stdin))')
 	# the same records reach RAW2 in 40 pieces while the refinery follows
 	# it and one of its stages is killed at a random moment, 25 times
 	$T chr-tail RAW >all.ev
-	python3 - all.ev <<'EOF'
-import struct, sys
-data, pos, cuts = open(sys.argv[1], "rb").read(), 0, [0]
-while pos < len(data):
-    pos += (struct.unpack_from("<I", data, pos)[0] + 63) // 64 * 64
-    cuts.append(pos)
-n = len(cuts) - 1
-for i in range(40):
-    a, b = cuts[n * i // 40], cuts[n * (i + 1) // 40]
-    open("piece.%02d" % i, "wb").write(data[a:b])
-EOF
+	pieces all.ev 40
 	$T chr-sink --queue RAW2 --create -S 1M </dev/null
 	( for f in piece.*; do chr-sink --queue RAW2 -S 1M $f; sleep 0.1; done ) 3>&- &
 	feeder=$!

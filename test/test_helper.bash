@@ -1,5 +1,6 @@
 # test_helper.bash - loaded by every suite: assertions, the freshly built
-# programs first on PATH, the fixtures, and a scratch directory per test.
+# programs first on PATH, the fixtures, a scratch directory per test, and
+# the helpers that make and edit records.
 
 bats_require_minimum_version 1.5.0
 bats_load_library bats-support
@@ -17,6 +18,19 @@ T="timeout 60"
 
 setup() {
 	cd "$BATS_TEST_TMPDIR" || return 1
+}
+
+# gen stream|spec|rec|heartbeat|huge|seal ...: the test data generator,
+# test/gen/gen.c (`gen -h` says what each writes); make check builds it
+# before the suites run
+gen() {
+	"$BUILD/test/gen/gen" "$@"
+}
+
+# poke FILE OFFSET FORMAT: overwrite bytes of FILE at OFFSET with the
+# printf FORMAT
+poke() {
+	printf "$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 
 # drop FILE N TYPE: FILE without the N-th (0-based) record of TYPE
@@ -37,6 +51,34 @@ while pos < len(data):
     out += data[pos:pos + span]
     pos += span
 sys.stdout.buffer.write(out)
+EOF
+}
+
+# first N FILE: the first N records of FILE
+first() {
+	python3 - "$@" <<'EOF'
+import struct, sys
+n, data, pos = int(sys.argv[1]), open(sys.argv[2], "rb").read(), 0
+for _ in range(n):
+    if pos >= len(data):
+        break
+    pos += (struct.unpack_from("<I", data, pos)[0] + 63) // 64 * 64
+sys.stdout.buffer.write(data[:pos])
+EOF
+}
+
+# pieces FILE K: FILE cut into K pieces at record boundaries, piece.00 on
+pieces() {
+	python3 - "$1" "$2" <<'EOF'
+import struct, sys
+data, pos, cuts = open(sys.argv[1], "rb").read(), 0, [0]
+while pos < len(data):
+    pos += (struct.unpack_from("<I", data, pos)[0] + 63) // 64 * 64
+    cuts.append(pos)
+n, k = len(cuts) - 1, int(sys.argv[2])
+for i in range(k):
+    a, b = cuts[n * i // k], cuts[n * (i + 1) // k]
+    open("piece.%02d" % i, "wb").write(data[a:b])
 EOF
 }
 

@@ -13,15 +13,6 @@ zsq() {
 	"$BUILD/test/unit/t-zsq" compress "$@"
 }
 
-gen() {
-	"$BUILD/test/unit/t-fmt" gen "$@"
-}
-
-# overwrite bytes of file $1 at offset $2 with the printf format $3
-poke() {
-	printf "$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
-
 # the BTCUSDT sample as an archive partition of three segments
 make_part() {
 	$T chr-csv2ev "$DATA/binance-futures_incremental_book_L2_BTCUSDT_2024-08-08.csv.gz" |
@@ -91,12 +82,12 @@ make_part() {
 }
 
 @test "empty and one-record segments" {
-	gen 0 $TS0 0 0 >e.q
+	gen stream 0 $TS0 0 0 >e.q
 	zsq e.q e.q.zst
 	zstd -q -d -c e.q.zst | cmp - e.q
 	run -0 $T chr-tail e.q.zst
 	assert_output ""
-	gen 1 $TS0 0 4 >one.q
+	gen stream 1 $TS0 0 4 >one.q
 	zsq one.q one.q.zst
 	zstd -q -d -c one.q.zst | cmp - one.q
 	run -0 $T chr-tail --format text one.q.zst
@@ -108,7 +99,7 @@ make_part() {
 }
 
 @test "a truncated compressed segment is exit 1 with the path and offset" {
-	gen 50 $TS0 0 0 >s.q
+	gen stream 50 $TS0 0 0 >s.q
 	zsq s.q s.q.zst
 	n=$(stat -c %s s.q.zst)
 	for k in 1 4 9 20 $((n / 2)) $((n - 20)) $((n - 9)) $((n - 1)); do
@@ -128,7 +119,7 @@ make_part() {
 }
 
 @test "a corrupt compressed segment is exit 1 with the path and offset" {
-	gen 50 $TS0 0 0 >s.q
+	gen stream 50 $TS0 0 0 >s.q
 	zsq s.q s.q.zst
 	n=$(stat -c %s s.q.zst)
 	# inside the frame: zstd's checksum or its decoder says so
@@ -155,7 +146,7 @@ make_part() {
 }
 
 @test "a bad segment is not compressed" {
-	gen 5 $TS0 0 0 >s.q
+	gen stream 5 $TS0 0 0 >s.q
 	poke s.q 100 '\x01'
 	run -1 --separate-stderr zsq s.q s.q.zst
 	assert_equal "$stderr" "t-zsq: s.q: byte 64: bad crc"

@@ -2,8 +2,6 @@
  * directories, queues or the archive, merged by time, select them, and
  * write them as records (to stdout or a queue) or as text, JSON or Tardis
  * CSV. */
-#include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,9 +11,12 @@
 
 #include "chr.h"
 #include "fmt.h"
+#include "merge.h"
+#include "num.h"
+#include "out.h"
+#include "prog.h"
 #include "queue.h"
 #include "source.h"
-#include "tardis.h"
 
 static const char usage_text[] =
 	"usage: chr-tail [options] [file | dir | queue | -]...\n"
@@ -26,7 +27,7 @@ static const char usage_text[] =
 	"options: [--format binary|text|json|csv] [--levels n] [--from when]\n"
 	"         [--until when] [--type type[,type...]]... [--limit n]\n"
 	"         [--follow] [--from-end | --from-seq n] [--reader name]\n"
-	"         [--out queue] [-h | --help] [--version]\n"
+	"         [--out queue] [-h | --help] [-V | --version]\n"
 	"\n"
 	"  several inputs are merged by ts (ties in argument order)\n"
 	"  --from when      first record: a time (2024-08-08T10:00:00Z, a date,\n"
@@ -56,17 +57,13 @@ static const char usage_text[] =
 	"                   seek tables), so that a book replayed from there is\n"
 	"                   the book at TIME\n";
 
-enum fmt { FMT_AUTO, FMT_BINARY, FMT_TEXT, FMT_JSON, FMT_CSV };
-
 enum {
-	OPT_VERSION = 256, OPT_FORMAT, OPT_LEVELS, OPT_FROM, OPT_UNTIL, OPT_TYPE,
-	OPT_LIMIT, OPT_ARCHIVE, OPT_VENUE, OPT_SYMBOL, OPT_STREAM, OPT_DATE,
-	OPT_FROM_END, OPT_FROM_SEQ, OPT_READER, OPT_OUT, OPT_FROM_SNAPSHOT,
+	OPT_FORMAT = 256, OPT_LEVELS, OPT_FROM, OPT_UNTIL, OPT_TYPE, OPT_LIMIT, OPT_ARCHIVE,
+	OPT_VENUE, OPT_SYMBOL, OPT_STREAM, OPT_DATE, OPT_FROM_END, OPT_FROM_SEQ, OPT_READER,
+	OPT_OUT, OPT_FROM_SNAPSHOT,
 };
 
 static const struct option longopts[] = {
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, OPT_VERSION},
 	{"format", required_argument, NULL, OPT_FORMAT},
 	{"levels", required_argument, NULL, OPT_LEVELS},
 	{"from", required_argument, NULL, OPT_FROM},
@@ -84,6 +81,7 @@ static const struct option longopts[] = {
 	{"from-seq", required_argument, NULL, OPT_FROM_SEQ},
 	{"reader", required_argument, NULL, OPT_READER},
 	{"out", required_argument, NULL, OPT_OUT},
+	CHR_OPTS_STD,
 	{NULL, 0, NULL, 0},
 };
 
@@ -93,12 +91,10 @@ static const struct option longopts[] = {
 
 static uint64_t parse_count(const char *opt, const char *s)
 {
-	char *end, sh[256];
-	unsigned long long v;
+	uint64_t v;
+	char sh[256];
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end != '\0' || errno)
+	if (chr_parse_u64(s, &v) < 0)
 		chr_usage_error("%s '%s' is not a count", opt, SHOWN(sh, s));
 	return v;
 }
@@ -123,161 +119,24 @@ static void check_name(const char *opt, const char *s)
 		chr_usage_error("%s '%s': %s", opt, SHOWN(sh, s), bad);
 }
 
-/* ---- the DEFINE records to pass on --------------------------------------- */
-
-/* Binary output is a stream of its own: the DEFINE of an instrument must
- * precede its first record there, also when --type leaves DEFINE records
- * out. The latest DEFINE of each instrument is kept, and goes out just
- * before the instrument's next selected record unless it went out already. */
-struct def {
-	uint64_t key;		/* venue << 32 | market; 0: an empty slot */
-	struct chr_rec *rec;	/* a copy of the latest DEFINE read */
-	int sent;		/* rec (or one with its payload) went out */
-};
-
-struct defs {
-	struct def *v;
-	size_t n, cap;		/* cap: 0 or a power of two */
-};
-
-static struct def *def_find(const struct defs *d, uint64_t key)
+static void check_stream(const char *s)
 {
-	uint64_t h = (key ^ key >> 29) * 0x9e3779b97f4a7c15u;
-	size_t i;
+	static const char *const streams[] = {"book", "trade", "quote", "topn", "raw"};
+	char sh[256];
 
-	if (d->cap == 0)
-		return NULL;
-	for (i = (size_t)(h >> 17) & (d->cap - 1); d->v[i].key != 0; i = (i + 1) & (d->cap - 1))
-		if (d->v[i].key == key)
-			return &d->v[i];
-	return &d->v[i];
-}
-
-static uint64_t def_key(const struct chr_rec *rec)
-{
-	return (uint64_t)rec->venue << 32 | rec->market;
-}
-
-/* Keep DEFINE rec of its instrument; sent: it goes out now. A DEFINE
- * that repeats the payload of the one that went out changes nothing. */
-static void def_note(struct defs *d, const struct chr_rec *rec, int sent)
-{
-	uint64_t key = def_key(rec);
-	size_t span = chr_rec_span(rec->len);
-	struct def *e;
-
-	if (key == 0)
-		return;
-	if ((d->n + 1) * 2 > d->cap) {
-		struct defs nd = {NULL, d->n, d->cap ? 2 * d->cap : 64};
-
-		nd.v = calloc(nd.cap, sizeof *nd.v);
-		if (nd.v == NULL)
-			chr_die(CHR_EX_SYS, "out of memory");
-		for (size_t i = 0; i < d->cap; i++)
-			if (d->v[i].key != 0)
-				*def_find(&nd, d->v[i].key) = d->v[i];
-		free(d->v);
-		*d = nd;
-	}
-	e = def_find(d, key);
-	if (e->key != 0 && e->sent && !sent && e->rec->len == rec->len &&
-	    memcmp(chr_rec_payload(e->rec), chr_rec_payload(rec), chr_rec_payload_len(rec)) == 0)
-		return;
-	if (e->key == 0) {
-		d->n++;
-		e->key = key;
-	}
-	free(e->rec);
-	e->rec = aligned_alloc(64, span);
-	if (e->rec == NULL)
-		chr_die(CHR_EX_SYS, "out of memory");
-	memcpy(e->rec, rec, span);
-	e->sent = sent;
-}
-
-/* The DEFINE that must go out before rec, a selected record, or NULL;
- * it counts as sent from now on. */
-static const struct chr_rec *def_due(struct defs *d, const struct chr_rec *rec)
-{
-	struct def *e = def_key(rec) ? def_find(d, def_key(rec)) : NULL;
-
-	if (e == NULL || e->key == 0 || e->sent)
-		return NULL;
-	e->sent = 1;
-	return e->rec;
-}
-
-static void defs_free(struct defs *d)
-{
-	for (size_t i = 0; i < d->cap; i++)
-		free(d->v[i].rec);
-	free(d->v);
-}
-
-/* ---- several inputs, merged by ts --------------------------------------- */
-
-enum { HEAD_NEED, HEAD_HAVE, HEAD_DONE };
-
-struct inputs {
-	struct chr_source *s;
-	const struct chr_rec **head;
-	int *state;
-	size_t n;
-	size_t failed;		/* after -1: which one */
-};
-
-/* The next record of the inputs: the head with the smallest ts (ties: the
- * first input). Following queues, a record goes out as soon as it is the
- * earliest of the heads there are. Returns as chr_source_next. */
-static int inputs_next(struct inputs *in, const struct chr_rec **rec)
-{
-	size_t best = SIZE_MAX;
-	int idle = 0;
-
-	if (in->n == 1)
-		return chr_source_next(&in->s[0], rec);
-	for (size_t i = 0; i < in->n; i++) {
-		if (in->state[i] == HEAD_NEED) {
-			int k = chr_source_next(&in->s[i], &in->head[i]);
-
-			if (k < 0) {
-				in->failed = i;
-				return -1;
-			}
-			if (k == 2)
-				idle = 1;
-			else
-				in->state[i] = k ? HEAD_HAVE : HEAD_DONE;
-		}
-		if (in->state[i] == HEAD_HAVE &&
-		    (best == SIZE_MAX || in->head[i]->ts < in->head[best]->ts))
-			best = i;
-	}
-	if (best == SIZE_MAX)
-		return idle ? 2 : 0;
-	in->state[best] = HEAD_NEED;
-	*rec = in->head[best];
-	return 1;
-}
-
-static int inputs_may_block(const struct inputs *in)
-{
-	for (size_t i = 0; i < in->n; i++)
-		if ((in->n == 1 || in->state[i] == HEAD_NEED) && chr_source_may_block(&in->s[i]))
-			return 1;
-	return 0;
-}
-
-/* Following: wait for the first idle queue (a short wait when there are
- * several, so that each is looked at). */
-static void inputs_wait(struct inputs *in)
-{
-	for (size_t i = 0; i < in->n; i++)
-		if (in->n == 1 || in->state[i] == HEAD_NEED) {
-			chr_source_wait(&in->s[i], in->n == 1 ? 1000 : 10);
+	for (size_t i = 0; i < sizeof streams / sizeof streams[0]; i++)
+		if (strcmp(s, streams[i]) == 0)
 			return;
-		}
+	chr_usage_error("unknown stream '%s' (book, trade, quote, topn, raw)", SHOWN(sh, s));
+}
+
+static void check_date(const char *s)
+{
+	int64_t day;
+	char buf[16], sh[256];
+
+	if (chr_time_parse(s, &day) < 0 || (chr_date_format(buf, day), strcmp(buf, s) != 0))
+		chr_usage_error("--date '%s' is not a date YYYY-MM-DD", SHOWN(sh, s));
 }
 
 static volatile sig_atomic_t stop;
@@ -288,42 +147,25 @@ static void on_stop(int sig)
 	stop = 1;
 }
 
-static struct chr_queue_writer *outq;	/* --out */
-
-static void write_failed(int err)
-{
-	if (outq)
-		chr_die(outq->status, "%s", outq->err);
-	/* the reader went away (SIGPIPE ignored): end quietly, as on SIGPIPE */
-	if (err == EPIPE)
-		exit(CHR_EX_OK);
-	chr_die(CHR_EX_SYS, "cannot write to standard output: %s", strerror(err));
-}
-
 int main(int argc, char **argv)
 {
 	struct chr_select sel;
-	struct inputs in = {0};
-	struct chr_writer w;
-	struct chr_queue_writer qw;
+	struct chr_merge in;
+	struct chr_out out;
+	struct chr_err e;
 	struct chr_queue_pos pos;
-	const char *reader = NULL, *out = NULL;
-	int follow = 0, from_end = 0, from_snapshot = 0;
-	uint64_t from_seq = UINT64_MAX, next_seq = 0, done_seq = 0;
-	struct chr_fmt fmt;
-	struct chr_tardis_out csv;
-	struct defs defs = {NULL, 0, 0};
-	const char *archive = NULL, *venue = NULL, *symbol = NULL, *stream = NULL;
-	const char *date = NULL, *bad;
+	const char *reader = NULL, *outq = NULL, *archive = NULL, *venue = NULL;
+	const char *symbol = NULL, *stream = NULL, *date = NULL, *bad;
 	char sh[256];
 	const struct chr_rec *rec;
-	enum fmt format = FMT_AUTO;
-	uint64_t limit = UINT64_MAX, written = 0, levels = CHR_FMT_LEVELS, no_csv = 0;
-	int c, k;
+	enum chr_out_kind format = CHR_OUT_AUTO;
+	uint64_t from_seq = UINT64_MAX, next_seq = 0, done_seq = 0;
+	uint64_t limit = UINT64_MAX, written = 0, levels = CHR_FMT_LEVELS;
+	int c, k = 0, follow = 0, from_end = 0, from_snapshot = 0;
 
-	chr_setprog(argv[0]);
+	chr_prog_start(argv, usage_text);
 	chr_select_init(&sel);
-	while ((c = getopt_long(argc, argv, "hf", longopts, NULL)) != -1) {
+	while ((c = chr_getopt(argc, argv, "f", longopts)) != -1) {
 		switch (c) {
 		case 'f':
 			follow = 1;
@@ -341,28 +183,11 @@ int main(int argc, char **argv)
 			check_name("--reader", reader = optarg);
 			break;
 		case OPT_OUT:
-			out = optarg;
+			outq = optarg;
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			chr_close_stdout();
-			return CHR_EX_OK;
-		case OPT_VERSION:
-			printf("chr-tail %s\n", CHR_VERSION_STRING);
-			chr_close_stdout();
-			return CHR_EX_OK;
 		case OPT_FORMAT:
-			if (strcmp(optarg, "binary") == 0)
-				format = FMT_BINARY;
-			else if (strcmp(optarg, "text") == 0)
-				format = FMT_TEXT;
-			else if (strcmp(optarg, "json") == 0)
-				format = FMT_JSON;
-			else if (strcmp(optarg, "csv") == 0)
-				format = FMT_CSV;
-			else
-				chr_usage_error("unknown format '%s' (binary, text, json, csv)",
-						SHOWN(sh, optarg));
+			if (chr_out_parse(optarg, &format, &e) < 0)
+				chr_usage_error("%s", e.msg);
 			break;
 		case OPT_LEVELS:
 			levels = parse_count("--levels", optarg);
@@ -396,25 +221,11 @@ int main(int argc, char **argv)
 			check_name("--symbol", symbol = optarg);
 			break;
 		case OPT_STREAM:
-			stream = optarg;
-			if (strcmp(stream, "book") && strcmp(stream, "trade") &&
-			    strcmp(stream, "quote") && strcmp(stream, "topn") && strcmp(stream, "raw"))
-				chr_usage_error("unknown stream '%s' (book, trade, quote, topn, raw)",
-						SHOWN(sh, stream));
+			check_stream(stream = optarg);
 			break;
-		case OPT_DATE: {
-			int64_t day;
-			char buf[16];
-
-			date = optarg;
-			if (chr_time_parse(date, &day) < 0 || (chr_date_format(buf, day),
-							       strcmp(buf, date) != 0))
-				chr_usage_error("--date '%s' is not a date YYYY-MM-DD",
-						SHOWN(sh, date));
+		case OPT_DATE:
+			check_date(date = optarg);
 			break;
-		}
-		default:
-			chr_usage_error("unknown option");
 		}
 	}
 	if (archive) {
@@ -436,23 +247,17 @@ int main(int argc, char **argv)
 		chr_usage_error("--from-end and --from-seq exclude each other");
 	if (reader && (archive || argc - optind != 1))
 		chr_usage_error("--reader reads exactly one queue");
-	if (out && format != FMT_AUTO && format != FMT_BINARY)
+	if (outq && format != CHR_OUT_AUTO && format != CHR_OUT_BINARY)
 		chr_usage_error("--out writes records: no --format");
-	if (format == FMT_AUTO)
-		format = out || !isatty(STDOUT_FILENO) ? FMT_BINARY : FMT_TEXT;
-	if (format == FMT_BINARY && !out)
-		chr_refuse_tty(STDOUT_FILENO);
+	if (chr_out_check(&format, outq, &e) < 0)
+		chr_die_err(&e);
 
-	in.n = archive || optind == argc ? 1 : (size_t)(argc - optind);
-	in.s = calloc(in.n, sizeof *in.s);
-	in.head = calloc(in.n, sizeof *in.head);
-	in.state = calloc(in.n, sizeof *in.state);
-	if (!in.s || !in.head || !in.state)
+	/* several inputs are merged by ts (ties in argument order) */
+	if (chr_merge_init(&in, archive ? 1 : (size_t)(argc - optind), &sel) < 0)
 		chr_die(CHR_EX_SYS, "out of memory");
 	for (size_t i = 0; i < in.n; i++) {
 		struct chr_source *src = &in.s[i];
 
-		chr_source_init(src, &sel);
 		src->follow = follow;
 		src->from_end = from_end;
 		src->from_seq = from_seq;
@@ -469,7 +274,7 @@ int main(int argc, char **argv)
 	if (from_snapshot)
 		sel.ts_from = INT64_MIN;	/* every record from the snapshot on */
 	if (reader) {
-		if (in.s[0].n != 1 || in.s[0].in[0].kind != CHR_IN_QUEUE)
+		if (!chr_is_queue(argv[optind]))
 			chr_usage_error("--reader needs a queue, not '%s'", SHOWN(sh, argv[optind]));
 		if (chr_queue_pos_open(&pos, argv[optind], reader, 0) < 0)
 			chr_die(pos.status, "%s", pos.err);
@@ -485,39 +290,24 @@ int main(int argc, char **argv)
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
 	}
-
-	if (out) {
-		struct chr_queue_opts qo = { .flags = CHR_QUEUE_CREATE };
-
-		if (chr_queue_writer_open(&qw, out, &qo) < 0)
-			chr_die(qw.status, "%s", qw.err);
-		if (chr_writer_init_queue(&w, &qw, out) < 0)
-			chr_die(CHR_EX_SYS, "out of memory");
-		outq = &qw;
-	} else if (format == FMT_BINARY) {
-		if (chr_writer_init(&w, STDOUT_FILENO, "stdout", 0) < 0)
-			chr_die(CHR_EX_SYS, "out of memory");
-	} else if (format == FMT_CSV) {
-		chr_tardis_out_init(&csv);
-	} else {
-		chr_fmt_init(&fmt, stdout, format == FMT_JSON ? CHR_FMT_JSON : CHR_FMT_TEXT);
-		fmt.levels = (unsigned)levels;
-	}
+	if (chr_out_open(&out, format, outq, &e) < 0)
+		chr_die_err(&e);
+	out.fmt.levels = (unsigned)levels;
 
 	while (written < limit && !stop) {
 		/* a named reader also commits every 64K records of a backlog */
-		if (inputs_may_block(&in) || (reader && next_seq - done_seq >= 65536)) {
-			if (format == FMT_BINARY ? chr_writer_flush(&w) < 0 : fflush(stdout) != 0)
-				write_failed(format == FMT_BINARY ? w.err : errno);
+		if (chr_merge_may_block(&in) || (reader && next_seq - done_seq >= 65536)) {
+			if (chr_out_flush(&out, &e) < 0)
+				chr_out_failed(&out, &e);
 			if (reader && next_seq != done_seq) {
 				if (chr_queue_pos_commit(&pos, next_seq) < 0)
 					chr_die(pos.status, "%s", pos.err);
 				done_seq = next_seq;
 			}
 		}
-		k = inputs_next(&in, &rec);
+		k = chr_merge_next(&in, &rec);
 		if (k == 2) {
-			inputs_wait(&in);
+			chr_merge_wait(&in);
 			if (reader && chr_queue_pos_beat(&pos) < 0)
 				chr_die(pos.status, "%s", pos.err);
 			continue;
@@ -528,63 +318,23 @@ int main(int argc, char **argv)
 		 * on): it does not move the position, and comes again */
 		if (rec->type != CHR_DEFINE)
 			next_seq = rec->seq + 1;
-		if ((format == FMT_TEXT || format == FMT_JSON) && chr_fmt_learn(&fmt, rec) < 0)
-			chr_die(CHR_EX_SYS, "out of memory");
 		if (!chr_select_match(&sel, rec)) {
-			/* the CSV writer learns names from DEFINE records too;
-			 * binary output passes them on when they are due */
-			if (format == FMT_CSV && rec->type == CHR_DEFINE &&
-			    chr_tardis_write(&csv, rec, stdout) == -1)
-				write_failed(errno ? errno : ENOMEM);
-			if (format == FMT_BINARY && rec->type == CHR_DEFINE)
-				def_note(&defs, rec, 0);
+			if (chr_out_skip(&out, rec, &e) < 0)
+				chr_out_failed(&out, &e);
 			continue;
 		}
-		if (format == FMT_BINARY) {
-			const struct chr_rec *def;
-
-			if (rec->type == CHR_DEFINE)
-				def_note(&defs, rec, 1);
-			else if ((def = def_due(&defs, rec)) != NULL && chr_writer_put(&w, def) < 0)
-				write_failed(w.err);	/* not counted by --limit */
-			if (chr_writer_put(&w, rec) < 0)
-				write_failed(w.err);
-		} else if (format == FMT_CSV) {
-			int rows;
-
-			errno = 0;
-			rows = chr_tardis_write(&csv, rec, stdout);
-			if (rows == -1)
-				write_failed(errno ? errno : ENOMEM);
-			if (rows == CHR_TARDIS_SKIPPED)
-				no_csv++;
-		} else {
-			errno = 0;
-			if (chr_fmt_rec(&fmt, rec) < 0)
-				write_failed(errno ? errno : ENOMEM);
-		}
+		if (chr_out_put(&out, rec, &e) < 0)
+			chr_out_failed(&out, &e);
 		if (rec->type != CHR_DEFINE)
-			written++;
+			written++;	/* --limit counts no DEFINE */
 	}
 
 	/* what was read before an error is good: write it, then report */
-	if (format == FMT_BINARY) {
-		if (chr_writer_close(&w) < 0)
-			write_failed(w.err);
-		defs_free(&defs);
-		if (out)
-			chr_queue_writer_close(&qw);
-	} else {
-		if (format == FMT_CSV)
-			chr_tardis_out_free(&csv);
-		else
-			chr_fmt_free(&fmt);
-		if (fflush(stdout) != 0)
-			write_failed(errno);
-	}
-	if (no_csv)
+	if (chr_out_close(&out, &e) < 0)
+		chr_out_failed(&out, &e);
+	if (out.no_csv)
 		chr_warn("%" PRIu64 " record%s with no Tardis CSV form (GAP, HEARTBEAT, ...) "
-			 "not written", no_csv, no_csv == 1 ? "" : "s");
+			 "not written", out.no_csv, out.no_csv == 1 ? "" : "s");
 	if (reader) {
 		if (next_seq != done_seq && chr_queue_pos_commit(&pos, next_seq) < 0)
 			chr_die(pos.status, "%s", pos.err);
@@ -592,12 +342,6 @@ int main(int argc, char **argv)
 	}
 	if (k < 0)
 		chr_die(in.s[in.failed].status, "%s", in.s[in.failed].err);
-	for (size_t i = 0; i < in.n; i++)
-		chr_source_free(&in.s[i]);
-	free(in.s);
-	free(in.head);
-	free(in.state);
-	if (format != FMT_BINARY)
-		chr_close_stdout();
+	chr_merge_free(&in);
 	return CHR_EX_OK;
 }

@@ -1,6 +1,5 @@
 /* t-archive.c - the archive writer: sealed segments, meta.json round trip,
- * partitions and their seqs, staging clean-up and crash repair. Run as
- * "t-archive gen SPEC..." it writes test records to stdout (test/chr-sink.bats). */
+ * partitions and their seqs, staging clean-up and crash repair. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,128 +16,8 @@
 #include "chr.h"
 #include "unit.h"
 
-/* ---- the generator ------------------------------------------------------ */
-
-/* Copy s into out (cap bytes, NUL-padded) decoding \xNN escapes. */
 /* what the archive functions report */
 static struct chr_err ae;
-
-static void unescape(char *out, size_t cap, const char *s)
-{
-	size_t k = 0;
-
-	memset(out, 0, cap);
-	while (*s && k < cap) {
-		if (s[0] == '\\' && s[1] == 'x' && s[2] && s[3]) {
-			char hex[3] = {s[2], s[3], 0};
-
-			out[k++] = (char)strtol(hex, NULL, 16);
-			s += 4;
-		} else {
-			out[k++] = *s++;
-		}
-	}
-}
-
-static int64_t when(const char *s)
-{
-	int64_t ns;
-
-	if (chr_time_parse(s, &ns) < 0) {
-		fprintf(stderr, "t-archive: bad time '%s'\n", s);
-		exit(2);
-	}
-	return ns;
-}
-
-/* Specs, one per argument group:
- *   D VID MID VENUE SYMBOL      a DEFINE (names may hold \xNN escapes)
- *   T|Q|B|S|N VID MID TIME N    N trades, quotes, book diffs, snapshots or
- *                               top-N views, 1 ms apart
- *   H TIME | A TIME             a HEARTBEAT, an application record */
-static int gen(int argc, char **argv)
-{
-	struct chr_writer w;
-	uint64_t seq = 0;
-
-	chr_writer_init(&w, STDOUT_FILENO, "stdout", 0);
-	for (int i = 0; i < argc;) {
-		const char *k = argv[i];
-		struct chr_rec *r;
-
-		if (strcmp(k, "D") == 0 && i + 4 < argc) {
-			struct chr_define *d;
-
-			r = chr_writer_reserve(&w, CHR_HDR_SIZE + sizeof *d);
-			r->type = CHR_DEFINE;
-			r->venue = (uint16_t)atoi(argv[i + 1]);
-			r->market = (uint32_t)strtoul(argv[i + 2], NULL, 10);
-			d = chr_rec_payload(r);
-			unescape(d->venue, sizeof d->venue, argv[i + 3]);
-			unescape(d->symbol, sizeof d->symbol, argv[i + 4]);
-			r->seq = r->src_seq = seq++;
-			chr_writer_commit(&w, r);
-			i += 5;
-		} else if (strchr("TQBSN", k[0]) && k[1] == '\0' && i + 4 < argc) {
-			int64_t t = when(argv[i + 3]);
-			long n = atol(argv[i + 4]);
-
-			for (long j = 0; j < n; j++) {
-				uint32_t len = CHR_HDR_SIZE;
-				uint16_t type = 0;
-
-				switch (k[0]) {
-				case 'T': type = CHR_TRADE; len += sizeof(struct chr_trade); break;
-				case 'Q': type = CHR_QUOTE; len += sizeof(struct chr_quote); break;
-				case 'B': type = CHR_BOOK_DIFF; break;
-				case 'S': type = CHR_BOOK_SNAPSHOT; break;
-				case 'N': type = CHR_BOOK_TOPN; break;
-				}
-				if (len == CHR_HDR_SIZE)
-					len += sizeof(struct chr_book) + 2 * sizeof(struct chr_level);
-				r = chr_writer_reserve(&w, len);
-				r->type = type;
-				r->venue = (uint16_t)atoi(argv[i + 1]);
-				r->market = (uint32_t)strtoul(argv[i + 2], NULL, 10);
-				r->ts = t + j * 1000000;
-				r->ts_event = r->ts - 5;
-				r->seq = r->src_seq = seq++;
-				if (type == CHR_TRADE) {
-					struct chr_trade *tr = chr_rec_payload(r);
-
-					tr->price = 6000000 + j;
-					tr->size = 1 + j % 7;
-					tr->price_scale = 1;
-					tr->side = CHR_SIDE_BUY;
-					snprintf(tr->id, sizeof tr->id, "%ld", j);
-				} else if (type != CHR_QUOTE) {
-					struct chr_book *b = chr_rec_payload(r);
-
-					b->n_bid = b->n_ask = 1;
-					b->update_id_first = b->update_id_last = (uint64_t)j + 1;
-					b->levels[0].price = 100 + j;
-					b->levels[1].price = 101 + j;
-					b->levels[0].size = b->levels[1].size = 3;
-				}
-				chr_writer_commit(&w, r);
-			}
-			i += 5;
-		} else if ((strcmp(k, "H") == 0 || strcmp(k, "A") == 0) && i + 1 < argc) {
-			r = chr_writer_reserve(&w, CHR_HDR_SIZE + (k[0] == 'A' ? 8 : 0));
-			r->type = k[0] == 'A' ? 0x8001 : CHR_HEARTBEAT;
-			r->ts = when(argv[i + 1]);
-			r->seq = r->src_seq = seq++;
-			chr_writer_commit(&w, r);
-			i += 2;
-		} else {
-			fprintf(stderr, "t-archive: bad spec at '%s'\n", k);
-			return 2;
-		}
-	}
-	return chr_writer_close(&w) == 0 ? 0 : 3;
-}
-
-/* ---- the tests ------------------------------------------------------------ */
 
 static char root[256];
 
@@ -546,10 +425,8 @@ static void test_helpers(void)
 	CHECK(chr_remove_tree("h") == 0);
 }
 
-int main(int argc, char **argv)
+int main(void)
 {
-	if (argc > 1 && strcmp(argv[1], "gen") == 0)
-		return gen(argc - 2, argv + 2);
 	snprintf(root, sizeof root, "/tmp/t-archive.%ld", (long)getpid());
 	CHECK(chr_mkdirs(root) == 0);
 	CHECK(chdir(root) == 0);

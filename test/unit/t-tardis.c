@@ -449,6 +449,71 @@ static void test_bad(void)
 	free(recs);
 }
 
+/* Skipped rows and rows before a first snapshot go to the note callback
+ * (the library prints nothing itself), and only while report_max allows. */
+struct notes {
+	int n;
+	char msg[4][256];
+};
+
+static void note(void *ctx, const char *msg)
+{
+	struct notes *c = ctx;
+
+	if (c->n < 4)
+		snprintf(c->msg[c->n], sizeof c->msg[0], "%s", msg);
+	c->n++;
+}
+
+static void test_note(void)
+{
+	static const char rows[] = "x,S,1,2,false,bid,1,1\n"	/* before a snapshot */
+				   "x,S,1,2,true,bid,1,x\n"	/* bad */
+				   "x,S,3,4,true,bid,1,1\n"
+				   "x,S,5,6,false,bid,1,q\n";	/* bad, past report_max */
+	char csv[512];
+	struct chr_writer w;
+	struct chr_tardis_in t;
+	struct notes c = { 0 };
+	char *buf;
+	int fd;
+	char path[] = "/tmp/t-tardis-XXXXXX";
+
+	snprintf(csv, sizeof csv, "%s%s", L2H, rows);
+	fd = mkstemp(path);
+	unlink(path);
+	chr_writer_init(&w, fd, "tmp", 0);
+	CHECK(chr_tardis_in_init(&t, &w) == 0);
+	CHECK(t.note == chr_tardis_note_warn);
+	t.note = note;
+	t.note_ctx = &c;
+	t.skip_bad = 1;
+	t.report_max = 1;
+	chr_tardis_in_file(&t, "n.csv");
+	buf = malloc(strlen(csv) + CHR_TARDIS_PAD);
+	memcpy(buf, csv, strlen(csv));
+	CHECK(chr_tardis_in_parse(&t, buf, strlen(csv), 1) == (long)strlen(csv));
+	CHECK(chr_tardis_in_end(&t) == 0);
+	CHECK(t.bad == 2 && t.presnap == 1);
+	CHECK(c.n == 2);
+	CHECK_STR(c.msg[0], "n.csv:3: amount 'x' is not a decimal (skipped)");
+	CHECK_STR(c.msg[1], "n.csv: skipped 1 rows of x S before its first snapshot");
+	/* without a callback they are only counted */
+	chr_tardis_in_free(&t);
+	CHECK(chr_tardis_in_init(&t, &w) == 0);
+	t.note = NULL;
+	t.skip_bad = 1;
+	chr_tardis_in_file(&t, "n.csv");
+	memcpy(buf, csv, strlen(csv));
+	CHECK(chr_tardis_in_parse(&t, buf, strlen(csv), 1) == (long)strlen(csv));
+	CHECK(chr_tardis_in_end(&t) == 0);
+	CHECK(t.bad == 2 && t.presnap == 1);
+	chr_tardis_in_free(&t);
+	chr_writer_close(&w);
+	close(fd);
+	free(buf);
+}
+
 static void test_other(void)
 {
 	static const char trades[] = "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\r\n"
@@ -964,6 +1029,7 @@ int main(int argc, char **argv)
 	test_headers();
 	test_l2();
 	test_bad();
+	test_note();
 	test_other();
 	test_roundtrip();
 	test_skip_types();

@@ -1,0 +1,178 @@
+/* out.c - a program's output: binary records or their views. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "out.h"
+
+int chr_out_parse(const char *s, enum chr_out_kind *kind, struct chr_err *e)
+{
+	static const struct {
+		const char *name;
+		enum chr_out_kind kind;
+	} formats[] = {
+		{"binary", CHR_OUT_BINARY}, {"text", CHR_OUT_TEXT},
+		{"json", CHR_OUT_JSON}, {"csv", CHR_OUT_CSV},
+	};
+	char sh[256];
+
+	for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+		if (strcmp(s, formats[i].name) == 0) {
+			*kind = formats[i].kind;
+			return 0;
+		}
+	return chr_err_set(e, CHR_EX_USAGE, "unknown format '%s' (binary, text, json, csv)",
+			   chr_fmt_shown(sh, sizeof sh, s));
+}
+
+int chr_out_check(enum chr_out_kind *kind, const char *queue, struct chr_err *e)
+{
+	int tty = queue == NULL && isatty(STDOUT_FILENO);
+
+	if (*kind == CHR_OUT_AUTO)
+		*kind = tty ? CHR_OUT_TEXT : CHR_OUT_BINARY;
+	if (*kind == CHR_OUT_BINARY && tty)
+		return chr_err_set(e, CHR_EX_USAGE, "refusing to write binary records to a terminal "
+				   "(pipe them into a program; chr-tail --format text shows them)");
+	return 0;
+}
+
+int chr_out_open(struct chr_out *o, enum chr_out_kind kind, const char *queue,
+		 struct chr_err *e)
+{
+	memset(o, 0, sizeof *o);
+	if (chr_out_check(&kind, queue, e) < 0)
+		return -1;
+	if (queue && kind != CHR_OUT_BINARY)
+		return chr_err_set(e, CHR_EX_USAGE, "a queue takes binary records");
+	o->kind = kind;
+	switch (kind) {
+	case CHR_OUT_BINARY:
+		if (queue) {
+			struct chr_queue_opts qo = { .flags = CHR_QUEUE_CREATE };
+
+			if (chr_queue_writer_open(&o->q, queue, &qo) < 0)
+				return chr_err_set(e, o->q.status, "%s", o->q.err);
+			if (chr_writer_init_queue(&o->w, &o->q, queue) < 0) {
+				chr_queue_writer_close(&o->q);
+				return chr_err_set(e, CHR_EX_SYS, "out of memory");
+			}
+			o->to_queue = 1;
+		} else if (chr_writer_init(&o->w, STDOUT_FILENO, "stdout", 0) < 0) {
+			return chr_err_set(e, CHR_EX_SYS, "out of memory");
+		}
+		chr_defs_init(&o->defs);
+		break;
+	case CHR_OUT_CSV:
+		chr_tardis_out_init(&o->csv);
+		break;
+	default:
+		chr_fmt_init(&o->fmt, stdout, kind == CHR_OUT_JSON ? CHR_FMT_JSON : CHR_FMT_TEXT);
+	}
+	return 0;
+}
+
+/* A write failed with errno err (0: as ENOMEM, what a view's failure
+ * without errno means). Returns -1. */
+static int failed(struct chr_out *o, int err, struct chr_err *e)
+{
+	if (o->to_queue) {
+		o->err = 0;	/* the queue says why; never the quiet end */
+		return chr_err_set(e, o->q.status, "%s", o->q.err);
+	}
+	o->err = err ? err : ENOMEM;
+	return chr_err_set(e, CHR_EX_SYS, "cannot write to standard output: %s", strerror(o->err));
+}
+
+static int oom(struct chr_err *e)
+{
+	return chr_err_set(e, CHR_EX_SYS, "out of memory");
+}
+
+int chr_out_put(struct chr_out *o, const struct chr_rec *rec, struct chr_err *e)
+{
+	const struct chr_rec *def;
+	int rows;
+
+	switch (o->kind) {
+	case CHR_OUT_BINARY:
+		if (rec->type == CHR_DEFINE) {
+			if (chr_defs_note(&o->defs, rec, 1, e) < 0)
+				return -1;
+		} else if ((def = chr_defs_due(&o->defs, rec)) != NULL &&
+			   chr_writer_put(&o->w, def) < 0) {
+			return failed(o, o->w.err, e);
+		}
+		if (chr_writer_put(&o->w, rec) < 0)
+			return failed(o, o->w.err, e);
+		return 0;
+	case CHR_OUT_CSV:
+		errno = 0;
+		rows = chr_tardis_write(&o->csv, rec, stdout);
+		if (rows == -1)
+			return failed(o, errno, e);
+		if (rows == CHR_TARDIS_SKIPPED)
+			o->no_csv++;
+		return 0;
+	default:
+		if (chr_fmt_learn(&o->fmt, rec) < 0)
+			return oom(e);
+		errno = 0;
+		if (chr_fmt_rec(&o->fmt, rec) < 0)
+			return failed(o, errno, e);
+		return 0;
+	}
+}
+
+int chr_out_skip(struct chr_out *o, const struct chr_rec *rec, struct chr_err *e)
+{
+	if (rec->type != CHR_DEFINE)
+		return 0;
+	switch (o->kind) {
+	case CHR_OUT_BINARY:
+		return chr_defs_note(&o->defs, rec, 0, e);
+	case CHR_OUT_CSV:
+		/* the CSV writer learns the names, and writes nothing */
+		errno = 0;
+		return chr_tardis_write(&o->csv, rec, stdout) == -1 ? failed(o, errno, e) : 0;
+	default:
+		return chr_fmt_learn(&o->fmt, rec) < 0 ? oom(e) : 0;
+	}
+}
+
+int chr_out_flush(struct chr_out *o, struct chr_err *e)
+{
+	if (o->kind == CHR_OUT_BINARY)
+		return chr_writer_flush(&o->w) < 0 ? failed(o, o->w.err, e) : 0;
+	return fflush(stdout) != 0 ? failed(o, errno, e) : 0;
+}
+
+int chr_out_close(struct chr_out *o, struct chr_err *e)
+{
+	int rc = 0;
+
+	if (o->kind == CHR_OUT_BINARY) {
+		if (chr_writer_close(&o->w) < 0)
+			rc = failed(o, o->w.err, e);
+		chr_defs_free(&o->defs);
+		if (o->to_queue)
+			chr_queue_writer_close(&o->q);
+		return rc;
+	}
+	if (o->kind == CHR_OUT_CSV)
+		chr_tardis_out_free(&o->csv);
+	else
+		chr_fmt_free(&o->fmt);
+	errno = EIO;	/* what ferror() alone means */
+	if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
+		rc = failed(o, errno, e);
+	return rc;
+}
+
+void chr_out_failed(const struct chr_out *o, const struct chr_err *e)
+{
+	if (o->err == EPIPE)
+		exit(CHR_EX_OK);
+	chr_die_err(e);
+}

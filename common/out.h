@@ -1,0 +1,86 @@
+/* out.h - a program's output, chosen by --format: binary records (to
+ * stdout or appended to a queue), or views of them for people and tools
+ * (text, JSON lines, Tardis CSV), behind one object. */
+#ifndef CHR_OUT_H
+#define CHR_OUT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "defs.h"
+#include "err.h"
+#include "fmt.h"
+#include "io.h"
+#include "queue.h"
+#include "tardis.h"
+
+enum chr_out_kind {
+	CHR_OUT_AUTO,		/* binary, or text on a terminal (chr_out_check) */
+	CHR_OUT_BINARY,		/* the record stream (docs/format.md) */
+	CHR_OUT_TEXT,		/* chr_fmt_rec lines */
+	CHR_OUT_JSON,		/* chr_fmt_rec JSON lines */
+	CHR_OUT_CSV,		/* Tardis CSV rows (chr_tardis_write) */
+};
+
+struct chr_out {
+	enum chr_out_kind kind;
+	int err;		/* after -1: errno of the failed write, else 0 */
+	uint64_t no_csv;	/* CSV: records with no Tardis form, not written */
+	struct chr_writer w;	/* binary */
+	int to_queue;		/* binary: appended to q */
+	struct chr_queue_writer q;
+	struct chr_defs defs;	/* binary: DEFINE records to pass on */
+	struct chr_fmt fmt;	/* text, JSON; fmt.levels may be set once open */
+	struct chr_tardis_out csv;
+};
+
+/* Parse a --format value: "binary", "text", "json" or "csv". Returns 0, or
+ * -1 with e (CHR_EX_USAGE, "unknown format 'x' (binary, text, json,
+ * csv)", x escaped by chr_fmt_shown). */
+int chr_out_parse(const char *s, enum chr_out_kind *kind, struct chr_err *e);
+
+/* The kind an output of *kind opens as, in *kind: AUTO is binary when the
+ * records go to a queue (queue not NULL) or stdout is not a terminal, else
+ * text. Binary records are never written to a terminal: -1 with e
+ * (CHR_EX_USAGE, "refusing to write binary records to a terminal (...)")
+ * when they would go to stdout and stdout is one. Has no other effect, so
+ * that a program can check while it validates its options and open the
+ * output later. Returns 0, or -1. */
+int chr_out_check(enum chr_out_kind *kind, const char *queue, struct chr_err *e);
+
+/* Open o as chr_out_check resolves kind and refuses a terminal: binary
+ * records to stdout, or appended to the queue at path queue (created when
+ * missing; kind must then be binary or AUTO), or text, JSON or CSV on
+ * stdout. Returns 0, or -1 with e (the terminal, the queue writer's error,
+ * out of memory) and nothing to close. */
+int chr_out_open(struct chr_out *o, enum chr_out_kind kind, const char *queue,
+		 struct chr_err *e);
+
+/* Write rec, a checked record the program selected. Binary output is a
+ * stream of its own: the latest DEFINE of rec's instrument, given to
+ * chr_out_put or chr_out_skip, goes out first when it has not yet (it
+ * comes from behind a --type selection). CSV: a record with no Tardis form
+ * is counted in o->no_csv, not written. Returns 0, or -1 with e and o->err
+ * (the errno of a failed write; chr_out_failed) or out of memory. */
+int chr_out_put(struct chr_out *o, const struct chr_rec *rec, struct chr_err *e);
+
+/* A record read but not selected: the views learn the names its DEFINE
+ * gives, binary output keeps a DEFINE to pass on before the next record of
+ * its instrument. Other records change nothing. Returns as chr_out_put. */
+int chr_out_skip(struct chr_out *o, const struct chr_rec *rec, struct chr_err *e);
+
+/* Write out what is buffered: before blocking on input, and before an
+ * error ends the program. Returns as chr_out_put. */
+int chr_out_flush(struct chr_out *o, struct chr_err *e);
+
+/* Flush and close o (stdout too, for the views); everything is freed,
+ * also on failure. Returns as chr_out_put. */
+int chr_out_close(struct chr_out *o, struct chr_err *e);
+
+/* For a main, after -1 from o: the write-failure rule of the suite
+ * (chr_write_failed). A reader that went away (EPIPE, SIGPIPE ignored) ends
+ * the program quietly with exit 0, as SIGPIPE would; anything else prints
+ * e and exits with its status. */
+_Noreturn void chr_out_failed(const struct chr_out *o, const struct chr_err *e);
+
+#endif

@@ -1,0 +1,178 @@
+/* queue_int.h - what the parts of the queue share and nobody else uses:
+ * segment, index and control files (queue_seg.c), the writer's background
+ * thread and retention (queue_bg.c), for the writer (queue_write.c) and
+ * the readers (queue_read.c). Not an API. */
+#ifndef CHR_QUEUE_INT_H
+#define CHR_QUEUE_INT_H
+
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "queue.h"
+#include "segdir.h"
+
+/* ---- queue_seg.c: segment, index and control files ---- */
+
+/* Set err (512 bytes: "dir/what: message"), *status and errno; return -1. */
+int chr_q_fail(char *err, int *status, int st, int e, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/* "NNNNNNNNN.q" and "NNNNNNNNN.idx" of segment id. */
+void chr_q_seg_name(char buf[32], uint64_t id);
+void chr_q_idx_name(char buf[32], uint64_t id);
+
+/* Map segment id: read-write or read-only, its whole file. Returns 0, or
+ * -1 with errno (EPROTO when the file cannot be a segment). */
+int chr_q_seg_map(int dirfd, uint64_t id, int rw, unsigned char **map, uint64_t *size);
+
+/* Why the header of segment id is not one, or NULL. */
+const char *chr_q_seg_bad(const unsigned char *map, uint64_t id);
+
+/* The header of segment id, when it is one; else -1 with errno. */
+int chr_q_seg_head(int dirfd, uint64_t id, struct chr_seg *h);
+
+/* Bytes of the index of a segment of seg_size bytes: an entry for every
+ * stride records it can hold, rounded up to a page. */
+uint64_t chr_q_idx_bytes(uint64_t seg_size, uint32_t stride);
+
+/* Map the index of segment id, read-write or read-only. Returns NULL (errno
+ * set) when it is missing or not an index of that segment. */
+struct chr_queue_idx *chr_q_idx_map(int dirfd, uint64_t id, int rw, uint64_t *size);
+
+/* Entries of x that fit its file, as far as written. */
+static inline uint64_t chr_q_idx_count(const struct chr_queue_idx *x, uint64_t size)
+{
+	uint64_t n = __atomic_load_n(&x->count, __ATOMIC_ACQUIRE);
+	uint64_t cap = (size - sizeof *x) / sizeof x->e[0];
+
+	return n < cap ? n : cap;
+}
+
+/* A mapped segment with its index. */
+struct qseg {
+	unsigned char *base;
+	uint64_t size;
+	struct chr_queue_idx *idx;
+	uint64_t idx_size;
+};
+
+/* Unmap both (either may be missing) and clear s. */
+void chr_q_unmap(struct qseg *s);
+
+/* Write a new file name of size bytes, starting with the bytes of head,
+ * preallocated: as name.tmp, fsynced, renamed into place, the directory
+ * fsynced. Returns the open descriptor, or -1 with errno. */
+int chr_q_publish(int dirfd, const char *name, uint64_t size, const void *head, size_t n);
+
+/* Create the (empty) index of segment id, for segments of seg_size bytes,
+ * and map it read-write into s. Returns 0, or -1 with errno. */
+int chr_q_idx_create(int dirfd, uint64_t id, uint64_t seg_size, uint32_t stride, struct qseg *s);
+
+/* Create segment id (its index first) and map both read-write, populated
+ * so that first writes do not fault. Returns 0, or -1 with err set. */
+int chr_q_seg_create(int dirfd, const char *dir, uint64_t seg_size, uint32_t stride,
+		     uint64_t id, uint64_t base_seq, struct qseg *s, char *err);
+
+/* The segments of the queue in dirfd, in id order (chr_segdir_list; with
+ * rm_tmp, a crashed writer's leftovers are removed). Returns the count, or
+ * -1 with errno. */
+ssize_t chr_q_list(int dirfd, const char *dir, int rm_tmp, struct chr_segdir_ent **ids);
+
+#define CTL_SIZE 4096
+_Static_assert(sizeof(struct chr_queue_ctl) <= CTL_SIZE, "control fits a page");
+
+/* Map dir's control file; the writer (create) makes or repairs it. NULL
+ * when missing or not one (errno). */
+struct chr_queue_ctl *chr_q_ctl_map(int dirfd, int create);
+
+/* Wake every sleeping reader. */
+void chr_q_wake(struct chr_queue_ctl *c);
+
+/* Free the sleeper slots of processes that died asleep, so that the writer
+ * stops waking them. */
+void chr_q_reap_sleepers(struct chr_queue_ctl *c);
+
+static inline long futex(uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
+{
+	return syscall(SYS_futex, addr, op, val, ts, NULL, 0);
+}
+
+static inline int64_t now_ns(clockid_t clk)
+{
+	struct timespec t;
+
+	clock_gettime(clk, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* ---- queue_bg.c: the writer's background thread, retention ----
+ * The thread keeps syscalls off the append path: it pre-creates the next
+ * segment, unmaps the old one after a roll, fsyncs by policy, marks a time
+ * roll due and frees the slots of dead sleepers. */
+
+struct chr_queue_bg {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;
+	int asked;		/* the writer's own: asked for this roll */
+	int want;		/* the writer asks for segment next_id */
+	int busy;		/* the thread is creating it */
+	uint64_t next_id, next_seg_size;
+	uint32_t stride;
+	struct qseg next;	/* created, not yet current */
+	int failed;		/* creating it failed: the roll tries itself */
+	char err[512];
+	struct qseg old[4];	/* left by rolls, to unmap */
+	uint64_t sealed;	/* ids below are sealed ... */
+	uint64_t synced;	/* ... and these fsynced (sync != never) */
+	uint64_t cur;		/* id of the current segment */
+	int64_t seg_start;	/* when it became current, ns (time rolls) */
+	int roll_due;		/* read by the writer without the lock */
+	enum chr_queue_sync sync;
+	uint32_t sync_ms;
+	int64_t roll_ns;
+	int retain;		/* run retention ... */
+	int64_t retain_ns;	/* with this age */
+	int retain_due;		/* now: a segment was sealed */
+	uint64_t pool[2];	/* segments removed by retention, kept as
+				 * ".recycle.ID" to be the next ones: their
+				 * pages need no fresh memory */
+	int npool;
+	int dirfd;
+	const char *dir;
+	struct chr_queue_ctl *ctl;
+	pid_t pid;		/* the process the thread runs in */
+};
+
+/* fsync segment id and its index (they may be gone: retention). Returns
+ * 0, or -1 with errno when one could not be opened or synced. */
+int chr_q_sync_seg(int dirfd, uint64_t id);
+
+/* Start w's thread with the options o (may be NULL). Returns 0, or -1
+ * with errno. */
+int chr_q_bg_start(struct chr_queue_writer *w, const struct chr_queue_opts *o);
+
+/* Stop and free w's thread, fsync by policy; in a forked child only free
+ * the child's copy. */
+void chr_q_bg_stop(struct chr_queue_writer *w);
+
+/* Ask the thread for the next segment (once per segment: the one syscall
+ * the append path makes, and only when the thread sleeps). */
+void chr_q_ask_next(struct chr_queue_writer *w);
+
+/* The pre-created segment: from the thread (waiting while it works on it),
+ * else made here. Returns 0, or -1 with w->err. */
+int chr_q_take_next(struct chr_queue_writer *w, struct qseg *s);
+
+/* Retention; a removed segment goes to keep() first, which may take it
+ * (rename it for reuse) instead of it being unlinked. */
+ssize_t chr_q_retain(const char *dir, int64_t age_ns, char *err,
+		     int (*keep)(void *ctx, int dirfd, uint64_t id), void *ctx);
+
+#endif

@@ -1,0 +1,310 @@
+/* queue_seg.c - the files of a queue: segments and their indexes (mapped,
+ * created by temp + fsync + rename), the control file with the readers'
+ * futex, and the listing of the segments. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "err.h"
+#include "queue_int.h"
+
+int chr_q_fail(char *err, int *status, int st, int e, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, 512, fmt, ap);
+	va_end(ap);
+	*status = st;
+	errno = e;
+	return -1;
+}
+
+ssize_t chr_q_list(int dirfd, const char *dir, int rm_tmp, struct chr_segdir_ent **ids)
+{
+	return chr_segdir_list(dirfd, dir, rm_tmp ? CHR_SEGDIR_RMTMP : 0, ids, NULL);
+}
+
+void chr_q_seg_name(char buf[32], uint64_t id)
+{
+	snprintf(buf, 32, "%09" PRIu64 ".q", id);
+}
+
+/* Map segment id: read-write or read-only, its whole file. Returns 0, or
+ * -1 with errno (EPROTO when the file cannot be a segment). */
+int chr_q_seg_map(int dirfd, uint64_t id, int rw, unsigned char **map, uint64_t *size)
+{
+	char name[32];
+	struct stat st;
+	void *p;
+	int fd;
+
+	chr_q_seg_name(name, id);
+	fd = openat(dirfd, name, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (st.st_size < (off_t)sizeof(struct chr_seg) || st.st_size % CHR_ALIGN != 0) {
+		close(fd);
+		errno = EPROTO;
+		return -1;
+	}
+	p = mmap(NULL, (size_t)st.st_size, rw ? PROT_READ | PROT_WRITE : PROT_READ,
+		 MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return -1;
+	*map = p;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* Why the header of segment id is not one, or NULL. */
+const char *chr_q_seg_bad(const unsigned char *map, uint64_t id)
+{
+	const struct chr_seg *h = (const struct chr_seg *)map;
+	const char *why = chr_seg_check(h);
+
+	if (why)
+		return why;
+	if (h->id != id)
+		return "segment id does not match its file name";
+	return NULL;
+}
+
+/* The header of segment id, when it is one; else -1. */
+int chr_q_seg_head(int dirfd, uint64_t id, struct chr_seg *h)
+{
+	char name[32];
+	int fd;
+	ssize_t n;
+
+	chr_q_seg_name(name, id);
+	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = pread(fd, h, sizeof *h, 0);
+	close(fd);
+	if (n == (ssize_t)sizeof *h && !chr_seg_check(h) && h->id == id)
+		return 0;
+	errno = n < 0 ? errno : EPROTO;
+	return -1;
+}
+
+/* ---- indexes ---- */
+
+void chr_q_idx_name(char buf[32], uint64_t id)
+{
+	snprintf(buf, 32, "%09" PRIu64 ".idx", id);
+}
+
+/* Bytes of the index of a segment of seg_size bytes: an entry for every
+ * stride records it can hold, rounded up to a page. */
+uint64_t chr_q_idx_bytes(uint64_t seg_size, uint32_t stride)
+{
+	uint64_t recs = (seg_size - CHR_HDR_SIZE) / CHR_ALIGN;
+	uint64_t n = sizeof(struct chr_queue_idx) +
+		     (recs / stride + 1) * sizeof(struct chr_queue_idx_entry);
+
+	return (n + 4095) & ~(uint64_t)4095;
+}
+
+/* Map the index of segment id, read-write or read-only. Returns NULL (errno
+ * set) when it is missing or not an index of that segment. */
+struct chr_queue_idx *chr_q_idx_map(int dirfd, uint64_t id, int rw, uint64_t *size)
+{
+	char name[32];
+	struct stat st;
+	struct chr_queue_idx *x;
+	int fd;
+
+	chr_q_idx_name(name, id);
+	if ((fd = openat(dirfd, name, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC)) < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || st.st_size < (off_t)sizeof *x) {
+		close(fd);
+		errno = EPROTO;
+		return NULL;
+	}
+	x = mmap(NULL, (size_t)st.st_size, rw ? PROT_READ | PROT_WRITE : PROT_READ,
+		 MAP_SHARED, fd, 0);
+	close(fd);
+	if (x == MAP_FAILED)
+		return NULL;
+	if (x->magic != CHR_QUEUE_IDX_MAGIC || x->version != CHR_VERSION || x->id != id ||
+	    !x->stride || (x->stride & (x->stride - 1))) {
+		munmap(x, (size_t)st.st_size);
+		errno = EPROTO;
+		return NULL;
+	}
+	*size = (uint64_t)st.st_size;
+	return x;
+}
+
+/* ---- segment files ---- */
+
+void chr_q_unmap(struct qseg *s)
+{
+	if (s->base)
+		munmap(s->base, s->size);
+	if (s->idx)
+		munmap(s->idx, s->idx_size);
+	memset(s, 0, sizeof *s);
+}
+
+/* Write a new file name of size bytes, starting with the bytes of head,
+ * preallocated: as name.tmp, fsynced, renamed into place, the directory
+ * fsynced. Returns the open descriptor, or -1 with errno. */
+int chr_q_publish(int dirfd, const char *name, uint64_t size, const void *head, size_t n)
+{
+	char tmp[48];
+	int fd, e;
+
+	snprintf(tmp, sizeof tmp, "%s.tmp", name);
+	if ((fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0)
+		return -1;
+	if ((e = posix_fallocate(fd, 0, (off_t)size)) != 0)
+		errno = e;
+	if (e || chr_pwrite_all(fd, head, n, 0) < 0 || fsync(fd) < 0 ||
+	    renameat(dirfd, tmp, dirfd, name) < 0 || fsync(dirfd) < 0) {
+		e = errno;
+		close(fd);
+		unlinkat(dirfd, tmp, 0);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* Create the (empty) index of segment id, for segments of seg_size bytes,
+ * and map it read-write into s. Returns 0, or -1 with errno. */
+int chr_q_idx_create(int dirfd, uint64_t id, uint64_t seg_size, uint32_t stride, struct qseg *s)
+{
+	struct chr_queue_idx x = { .magic = CHR_QUEUE_IDX_MAGIC, .version = CHR_VERSION,
+				   .stride = stride, .id = id };
+	char name[32];
+	void *p;
+	int fd;
+
+	s->idx_size = chr_q_idx_bytes(seg_size, stride);
+	chr_q_idx_name(name, id);
+	if ((fd = chr_q_publish(dirfd, name, s->idx_size, &x, sizeof x)) < 0)
+		return -1;
+	p = mmap(NULL, s->idx_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return -1;
+	s->idx = p;
+	return 0;
+}
+
+/* Create segment id (its index first) and map both read-write, populated
+ * so that first writes do not fault. Returns 0, or -1 with err set. */
+int chr_q_seg_create(int dirfd, const char *dir, uint64_t seg_size, uint32_t stride,
+		      uint64_t id, uint64_t base_seq, struct qseg *s, char *err)
+{
+	struct chr_seg h = { .magic = CHR_SEG_MAGIC, .version = CHR_VERSION,
+			     .id = id, .base_seq = base_seq };
+	char name[32];
+	int fd, st;
+	void *p;
+
+	memset(s, 0, sizeof *s);
+	chr_q_idx_name(name, id);
+	if (chr_q_idx_create(dirfd, id, seg_size, stride, s) < 0)
+		goto fail;
+	chr_q_seg_name(name, id);
+	if ((fd = chr_q_publish(dirfd, name, seg_size, &h, sizeof h)) < 0)
+		goto fail;
+	p = mmap(NULL, seg_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		goto fail;
+	s->base = p;
+	s->size = seg_size;
+	return 0;
+fail:
+	chr_q_fail(err, &st, CHR_EX_SYS, errno, "%s/%s: cannot create: %s", dir, name,
+		   strerror(errno));
+	chr_q_unmap(s);
+	errno = EIO;
+	return -1;
+}
+
+/* ---- the control file ---- */
+/* Map dir's control file; the writer (create) makes or repairs it. NULL
+ * when missing or not one (errno). */
+struct chr_queue_ctl *chr_q_ctl_map(int dirfd, int create)
+{
+	struct chr_queue_ctl *c;
+	struct stat st;
+	int fd = openat(dirfd, "control", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0 && create && errno == ENOENT) {
+		struct chr_queue_ctl init = { .magic = CHR_QUEUE_CTL_MAGIC, .version = CHR_VERSION };
+
+		fd = chr_q_publish(dirfd, "control", CTL_SIZE, &init, sizeof init);
+	}
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || st.st_size < CTL_SIZE) {
+		close(fd);
+		errno = EPROTO;
+		return NULL;
+	}
+	c = mmap(NULL, CTL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (c == MAP_FAILED)
+		return NULL;
+	if (c->magic != CHR_QUEUE_CTL_MAGIC || c->version != CHR_VERSION) {
+		if (!create) {
+			munmap(c, CTL_SIZE);
+			errno = EPROTO;
+			return NULL;
+		}
+		memset(c, 0, CTL_SIZE);
+		c->version = CHR_VERSION;
+		__atomic_store_n(&c->magic, CHR_QUEUE_CTL_MAGIC, __ATOMIC_RELEASE);
+	}
+	return c;
+}
+
+/* Wake every sleeping reader. */
+void chr_q_wake(struct chr_queue_ctl *c)
+{
+	__atomic_fetch_add(&c->wake, 1, __ATOMIC_SEQ_CST);
+	futex(&c->wake, FUTEX_WAKE, INT32_MAX, NULL);
+}
+
+/* Free the sleeper slots of processes that died asleep, so that the writer
+ * stops waking them. */
+void chr_q_reap_sleepers(struct chr_queue_ctl *c)
+{
+	for (int i = 0; i < CHR_QUEUE_SLEEPERS; i++) {
+		uint32_t pid = __atomic_load_n(&c->sleeper[i].pid, __ATOMIC_ACQUIRE);
+		uint64_t start;
+
+		if (!pid)
+			continue;
+		if (chr_proc_start(pid, &start) == 0 &&
+		    start == __atomic_load_n(&c->sleeper[i].start, __ATOMIC_ACQUIRE))
+			continue;
+		if (chr_proc_start(pid, &start) < 0 && errno != ENOENT)
+			continue;
+		if (__atomic_compare_exchange_n(&c->sleeper[i].pid, &pid, 0, 0,
+						__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			__atomic_fetch_and(&c->sleep_mask, ~((uint64_t)1 << i), __ATOMIC_SEQ_CST);
+	}
+}
+

@@ -1,0 +1,993 @@
+/* tardis_in.c - Tardis.dev CSV rows -> records (the importer behind
+ * chr-csv2ev; docs/tardis.md): markets, the dataset rules, and the
+ * hand-written parser of unquoted rows; tardis_csv.c takes the rest. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dec.h"
+#include "err.h"
+#include "tardis_int.h"
+
+/* ---- state ---- */
+
+int chr_tardis_in_init(struct chr_tardis_in *t, struct chr_writer *w)
+{
+	struct chr_tardis_state *s;
+
+	memset(t, 0, sizeof *t);
+	t->fast = 1;
+	t->report_max = 20;
+	t->note = chr_tardis_note_warn;
+	t->name = "stdin";
+	s = calloc(1, sizeof *s);
+	if (s == NULL)
+		return -1;
+	t->s = s;
+	s->w = w;
+	s->need_header = 1;
+	/* the timestamp caches start as a true pair, "0000000000000000" = 0,
+	 * so that a match is always right (all-zero bytes would read as 0) */
+	memset(&s->ts_c.a, '0', sizeof s->ts_c.a);
+	memset(&s->ts_c.b, '0', sizeof s->ts_c.b);
+	s->ts_c.v = 0;
+	s->lts_c = s->ts_c;
+	if (chr_td_csv_init(&s->csv) != 0) {
+		free(s);
+		t->s = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void chr_tardis_in_free(struct chr_tardis_in *t)
+{
+	struct chr_tardis_state *s = t->s;
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->nall; i++) {
+		free(s->all[i]->key);
+		free(s->all[i]);
+	}
+	free(s->all);
+	free(s->mk);
+	free(s->cur.b);
+	free(s->cur.a);
+	free(s->tv);
+	csv_free(&s->csv);
+	free(s->fb);
+	free(s->fo);
+	free(s->fl);
+	free(s->files);
+	free(s);
+	t->s = NULL;
+}
+
+void chr_tardis_in_file(struct chr_tardis_in *t, const char *name)
+{
+	struct chr_tardis_state *s = t->s;
+
+	t->name = name;
+	t->line = 0;
+	s->need_header = 1;
+	s->scanned = 0;
+	s->discard = 0;
+	if (s->nfiles == s->capfiles) {
+		size_t cap = s->capfiles ? 2 * s->capfiles : 16;
+		struct tfile *nf = realloc(s->files, cap * sizeof *nf);
+
+		if (nf == NULL) {
+			s->files_nomem = 1;	/* only the report suffers */
+			return;
+		}
+		s->files = nf;
+		s->capfiles = cap;
+	}
+	s->files[s->nfiles++] = (struct tfile){ t->rows, t->bad, t->presnap, t->records, t->events,
+						{ { 0, 0 } }, 0 };
+}
+
+/* ---- messages ---- */
+
+static void set_err(struct chr_tardis_in *t, uint64_t line, const char *fmt, va_list ap)
+{
+	int k = snprintf(t->err, sizeof t->err, "%s:%llu: ", t->name, (unsigned long long)line);
+
+	if (k > 0 && (size_t)k < sizeof t->err)
+		vsnprintf(t->err + k, sizeof t->err - (size_t)k, fmt, ap);
+}
+
+/* A bad row at the current line: 0 to skip it (skip_bad), -1 to fail. */
+static int vbad(struct chr_tardis_in *t, const char *fmt, va_list ap)
+{
+	set_err(t, t->line, fmt, ap);
+	if (!t->skip_bad) {
+		t->status = CHR_EX_DATA;
+		return -1;
+	}
+	if (++t->bad <= t->report_max && t->note) {
+		char msg[sizeof t->err + 16];
+
+		snprintf(msg, sizeof msg, "%s (skipped)", t->err);
+		t->note(t->note_ctx, msg);
+	}
+	return 0;
+}
+
+__attribute__((format(printf, 2, 3)))
+static int bad(struct chr_tardis_in *t, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vbad(t, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int chr_td_bad(struct chr_tardis_in *t, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vbad(t, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+
+static int wfail(struct chr_tardis_in *t)
+{
+	struct chr_writer *w = t->s->w;
+
+	snprintf(t->err, sizeof t->err, "write error on '%s': %s", w->name ? w->name : "stdout",
+		 strerror(w->err ? w->err : EIO));
+	t->status = CHR_EX_SYS;
+	return -1;
+}
+
+/* ---- markets ---- */
+
+static uint64_t hash(const char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (n--)
+		h = (h ^ (unsigned char)*p++) * 1099511628211ULL;
+	return h;
+}
+
+static int mk_grow(struct chr_tardis_state *s)
+{
+	size_t cap = s->capmk ? s->capmk * 2 : 64, i;
+	struct market **t = calloc(cap, sizeof *t), **all;
+
+	if (t == NULL)
+		return -1;
+	all = realloc(s->all, cap * sizeof *all);
+	if (all == NULL) {
+		free(t);
+		return -1;
+	}
+	s->all = all;
+	for (i = 0; i < s->nall; i++) {
+		size_t h = hash(all[i]->key, all[i]->keylen) & (cap - 1);
+
+		while (t[h] != NULL)
+			h = (h + 1) & (cap - 1);
+		t[h] = all[i];
+	}
+	free(s->mk);
+	s->mk = t;
+	s->capmk = cap;
+	return 0;
+}
+
+static int name_ok(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+			return 0;
+	return n > 0;
+}
+
+/* The market of (exchange, symbol): 1 and *mp, 0 after a bad row (the
+ * message is set), -1 when out of memory. */
+static int market(struct chr_tardis_in *t, const char *ex, size_t exn, const char *sy, size_t syn,
+		  struct market **mp)
+{
+	struct chr_tardis_state *s = t->s;
+	size_t kn = exn + 1 + syn, h;
+	struct market *m;
+	const char *venue;
+
+	if (s->capmk > 0) {
+		h = 1469598103934665603ULL;
+		{
+			uint64_t x = hash(ex, exn);
+
+			x = (x ^ ',') * 1099511628211ULL;
+			for (size_t i = 0; i < syn; i++)
+				x = (x ^ (unsigned char)sy[i]) * 1099511628211ULL;
+			h = x & (s->capmk - 1);
+		}
+		for (; (m = s->mk[h]) != NULL; h = (h + 1) & (s->capmk - 1))
+			if (m->keylen == kn && memcmp(m->key, ex, exn) == 0 && memcmp(m->key + exn + 1, sy, syn) == 0 &&
+			    m->key[exn] == ',') {
+				*mp = m;
+				return 1;
+			}
+	}
+	if (!name_ok(ex, exn))
+		return bad(t, "exchange '%s' is not a name", FLD(ex, exn)) < 0 ? -2 : 0;
+	if (exn > VENUE_LEN)
+		return bad(t, "exchange '%s' is longer than %d bytes", FLD(ex, exn), VENUE_LEN) < 0 ? -2 : 0;
+	if (!name_ok(sy, syn))
+		return bad(t, "symbol '%s' is not a name", FLD(sy, syn)) < 0 ? -2 : 0;
+	if (syn > CHR_SYMBOL_MAX)
+		return bad(t, "symbol '%s' is longer than %d bytes", FLD(sy, syn), CHR_SYMBOL_MAX) < 0 ? -2 : 0;
+	if (2 * (s->nall + 1) > s->capmk && mk_grow(s) < 0)
+		return -1;
+	if ((m = calloc(1, sizeof *m)) == NULL || (m->key = malloc(kn + 1)) == NULL) {
+		free(m);
+		return -1;
+	}
+	memcpy(m->key, ex, exn);
+	m->key[exn] = ',';
+	memcpy(m->key + exn + 1, sy, syn);
+	m->key[kn] = '\0';
+	m->keylen = kn;
+	venue = t->venue;
+	if (venue != NULL) {
+		snprintf(m->venue, sizeof m->venue, "%s", venue);
+	} else {
+		memcpy(m->venue, ex, exn);
+		m->venue[exn] = '\0';
+	}
+	memcpy(m->symbol, sy, syn);
+	m->symbol[syn] = '\0';
+	chr_sym_ids(t->map, m->venue, m->symbol, &m->vid, &m->mid);
+	s->all[s->nall++] = m;
+	for (h = hash(m->key, kn) & (s->capmk - 1); s->mk[h] != NULL; h = (h + 1) & (s->capmk - 1))
+		;
+	s->mk[h] = m;
+	*mp = m;
+	return 1;
+}
+
+/* ---- records out ---- */
+
+static struct chr_rec *reserve(struct chr_tardis_in *t, uint32_t len, uint16_t type, const struct cur *c)
+{
+	struct chr_tardis_state *s = t->s;
+	struct chr_rec *r = chr_writer_reserve(s->w, len);
+
+	if (r == NULL)
+		return NULL;
+	r->type = type;
+	r->seq = r->src_seq = s->seq;
+	r->ts = c->lts * 1000;
+	r->ts_event = c->ts * 1000;
+	r->market = c->m->mid;
+	r->venue = c->m->vid;
+	return r;
+}
+
+static void commit(struct chr_tardis_in *t, struct chr_rec *r)
+{
+	chr_writer_commit(t->s->w, r);
+	t->s->seq++;
+	t->records++;
+}
+
+static int define(struct chr_tardis_in *t, struct cur *c)
+{
+	struct chr_rec *r = reserve(t, CHR_HDR_SIZE + sizeof(struct chr_define), CHR_DEFINE, c);
+	struct chr_define *d;
+
+	if (r == NULL)
+		return wfail(t);
+	d = chr_rec_payload(r);
+	memcpy(d->venue, c->m->venue, strlen(c->m->venue));
+	memcpy(d->symbol, c->m->symbol, strlen(c->m->symbol));
+	commit(t, r);
+	c->m->defined = 1;
+	return 0;
+}
+
+static inline int64_t up(int64_t v, int from, int to)
+{
+	return v == CHR_NULL ? CHR_NULL : v * chr_pow10[to - from];
+}
+
+static void put_levels(struct chr_level *out, const struct lvl *in, size_t n, int pmax, int smax)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[i].price = up(in[i].p, in[i].ps, pmax);
+		out[i].size = up(in[i].s, in[i].ss, smax);
+	}
+}
+
+/* Write the record in progress; last: it ends its event. */
+static int emit(struct chr_tardis_in *t, int last)
+{
+	struct cur *c = &t->s->cur;
+	struct chr_rec *r;
+
+	if (!c->active)
+		return 0;
+	c->active = 0;
+	if (!c->m->defined && define(t, c) < 0)
+		return -1;
+	if (c->type == CHR_TRADE) {
+		struct chr_trade *tr;
+
+		if ((r = reserve(t, CHR_HDR_SIZE + sizeof *tr, CHR_TRADE, c)) == NULL)
+			return wfail(t);
+		tr = chr_rec_payload(r);
+		tr->price = c->b[0].p;
+		tr->size = c->b[0].s;
+		tr->price_scale = c->b[0].ps;
+		tr->size_scale = c->b[0].ss;
+		tr->side = (uint8_t)c->side;
+		memcpy(tr->id, c->id, sizeof tr->id);
+	} else if (c->type == CHR_QUOTE) {
+		struct chr_quote *q;
+
+		if ((r = reserve(t, CHR_HDR_SIZE + sizeof *q, CHR_QUOTE, c)) == NULL)
+			return wfail(t);
+		q = chr_rec_payload(r);
+		q->ask_sz = up(c->q[0].v, c->q[0].sc, c->smax);
+		q->ask_px = up(c->q[1].v, c->q[1].sc, c->pmax);
+		q->bid_px = up(c->q[2].v, c->q[2].sc, c->pmax);
+		q->bid_sz = up(c->q[3].v, c->q[3].sc, c->smax);
+		q->price_scale = (int8_t)c->pmax;
+		q->size_scale = (int8_t)c->smax;
+	} else {
+		size_t nl = c->nb + c->na;
+		struct chr_book *b;
+
+		r = reserve(t, (uint32_t)(CHR_HDR_SIZE + sizeof *b + nl * sizeof(struct chr_level)), c->type, c);
+		if (r == NULL)
+			return wfail(t);
+		b = chr_rec_payload(r);
+		if (c->type != CHR_BOOK_TOPN) {
+			b->update_id_first = b->update_id_last = ++c->m->uid;
+			b->update_id_prev = c->m->uid - 1;
+		}
+		b->n_bid = (uint32_t)c->nb;
+		b->n_ask = (uint32_t)c->na;
+		b->price_scale = (int8_t)c->pmax;
+		b->size_scale = (int8_t)c->smax;
+		put_levels(b->levels, c->b, c->nb, c->pmax, c->smax);
+		put_levels(b->levels + c->nb, c->a, c->na, c->pmax, c->smax);
+	}
+	if (last) {
+		r->flags |= CHR_F_LAST;
+		t->events++;
+	}
+	commit(t, r);
+	return 0;
+}
+
+static void start(struct cur *c, const struct row *r, uint16_t type)
+{
+	c->active = 1;
+	c->type = type;
+	c->m = r->m;
+	c->lts = r->lts;
+	c->ts = r->ts;
+	c->snap = r->snap;
+	c->has_ask = 0;
+	c->nb = c->na = 0;
+	c->pmax = c->smax = c->pdig = c->sdig = 0;
+}
+
+static int grow(struct lvl **v, size_t *cap, size_t need)
+{
+	size_t nc = *cap ? *cap * 2 : 1024;
+	struct lvl *nv;
+
+	while (nc < need)
+		nc *= 2;
+	if ((nv = realloc(*v, nc * sizeof *nv)) == NULL)
+		return -1;
+	*v = nv;
+	*cap = nc;
+	return 0;
+}
+
+static inline int max(int a, int b)
+{
+	return a > b ? a : b;
+}
+
+/* does value d fit a record whose largest scale and integer digits are
+ * sc and dig? (every value then rescales without overflow) */
+static inline int fits(const struct dv *d, int sc, int dig)
+{
+	return d->v == CHR_NULL || max(d->sc, sc) + max(d->dig, dig) <= CHR_DEC_MAX_SCALE;
+}
+
+static inline void track(const struct dv *d, int *sc, int *dig)
+{
+	if (d->v != CHR_NULL) {
+		*sc = max(*sc, d->sc);
+		*dig = max(*dig, d->dig);
+	}
+}
+
+static int oom(struct chr_tardis_in *t)
+{
+	snprintf(t->err, sizeof t->err, "%s:%llu: out of memory", t->name, (unsigned long long)t->line);
+	t->status = CHR_EX_SYS;
+	return -1;
+}
+
+/* ---- rows -> records: the dataset rules ---- */
+
+static inline int l2_row(struct chr_tardis_in *t, const struct row *r)
+{
+	struct chr_tardis_state *s = t->s;
+	struct cur *c = &s->cur;
+	struct market *m = r->m;
+	int same, cont;
+	uint16_t type = CHR_BOOK_DIFF;
+	struct lvl *l;
+
+	if (UNLIKELY(!m->have_snap) && !r->snap) {
+		m->skipped++;
+		t->presnap++;
+		return 0;
+	}
+	same = c->active && c->m == m && c->lts == r->lts;
+	if (r->snap) {
+		if (!m->in_snap)
+			type = CHR_BOOK_SNAPSHOT;
+		cont = m->in_snap && same && c->snap && c->ts == r->ts;
+	} else {
+		cont = same && !c->snap && c->ts == r->ts && !(r->side == SIDE_BID && c->has_ask);
+	}
+	if (UNLIKELY(cont && c->nb + c->na >= LVL_MAX))
+		cont = 0;
+	if (cont) {
+		if (UNLIKELY(!fits(&r->px, c->pmax, c->pdig)))
+			return bad(t, "price '%s' does not fit the scale of its record", FLD(r->px.t, r->px.n));
+		if (UNLIKELY(!fits(&r->sz, c->smax, c->sdig)))
+			return bad(t, "amount '%s' does not fit the scale of its record", FLD(r->sz.t, r->sz.n));
+	} else {
+		if (c->active && emit(t, !same) < 0)
+			return -1;
+		start(c, r, type);
+	}
+	if (r->side == SIDE_BID) {
+		if (UNLIKELY(c->nb == c->capb) && grow(&c->b, &c->capb, c->nb + 1) < 0)
+			return oom(t);
+		l = &c->b[c->nb++];
+	} else {
+		if (UNLIKELY(c->na == c->capa) && grow(&c->a, &c->capa, c->na + 1) < 0)
+			return oom(t);
+		l = &c->a[c->na++];
+		c->has_ask = 1;
+	}
+	l->p = r->px.v;
+	l->ps = (int8_t)r->px.sc;
+	l->s = r->sz.v;
+	l->ss = (int8_t)r->sz.sc;
+	track(&r->px, &c->pmax, &c->pdig);
+	track(&r->sz, &c->smax, &c->sdig);
+	m->have_snap = 1;
+	m->in_snap = r->snap;
+	return 0;
+}
+
+/* one row, one record: trades, quotes, book_snapshot_N */
+static int one_row(struct chr_tardis_in *t, const struct row *r)
+{
+	struct chr_tardis_state *s = t->s;
+	struct cur *c = &s->cur;
+	int same = c->active && c->m == r->m && c->lts == r->lts;
+	int ps = 0, pd = 0, ss = 0, sd = 0, i;
+
+	switch (s->type) {
+	case CHR_TARDIS_TRADES:
+		if (c->active && emit(t, !same) < 0)
+			return -1;
+		start(c, r, CHR_TRADE);
+		if (c->capb == 0 && grow(&c->b, &c->capb, 1) < 0)
+			return oom(t);
+		c->b[0].p = r->px.v;
+		c->b[0].ps = (int8_t)r->px.sc;
+		c->b[0].s = r->sz.v;
+		c->b[0].ss = (int8_t)r->sz.sc;
+		c->side = r->side;
+		memset(c->id, 0, sizeof c->id);
+		memcpy(c->id, r->id, r->idn);
+		return 0;
+	case CHR_TARDIS_QUOTES:
+		for (i = 0; i < 4; i++) {
+			int isp = i == 1 || i == 2;
+
+			if (!fits(&r->q[i], isp ? ps : ss, isp ? pd : sd))
+				return bad(t, "%s '%s' does not fit the scale of its record",
+					   i == 0 ? "ask_amount" : i == 1 ? "ask_price" : i == 2 ? "bid_price" : "bid_amount",
+					   FLD(r->q[i].t, r->q[i].n));
+			if (isp)
+				track(&r->q[i], &ps, &pd);
+			else
+				track(&r->q[i], &ss, &sd);
+		}
+		if (c->active && emit(t, !same) < 0)
+			return -1;
+		start(c, r, CHR_QUOTE);
+		memcpy(c->q, r->q, sizeof c->q);
+		c->pmax = ps;
+		c->smax = ss;
+		return 0;
+	default:		/* book_snapshot_N */
+		for (i = 0; i < 4 * s->n; i++) {
+			int isp = (i & 1) == 0;
+
+			if (!fits(&r->tv[i], isp ? ps : ss, isp ? pd : sd))
+				return bad(t, "%s[%d].%s '%s' does not fit the scale of its record",
+					   (i & 2) ? "bids" : "asks", i / 4, isp ? "price" : "amount",
+					   FLD(r->tv[i].t, r->tv[i].n));
+			if (isp)
+				track(&r->tv[i], &ps, &pd);
+			else
+				track(&r->tv[i], &ss, &sd);
+		}
+		if (c->active && emit(t, !same) < 0)
+			return -1;
+		start(c, r, CHR_BOOK_TOPN);
+		if ((c->capb < (size_t)s->n && grow(&c->b, &c->capb, (size_t)s->n) < 0) ||
+		    (c->capa < (size_t)s->n && grow(&c->a, &c->capa, (size_t)s->n) < 0))
+			return oom(t);
+		for (i = 0; i < s->n; i++) {
+			const struct dv *v = r->tv + 4 * i;
+
+			c->a[i] = (struct lvl){ v[0].v, v[1].v, (int8_t)v[0].sc, (int8_t)v[1].sc };
+			c->b[i] = (struct lvl){ v[2].v, v[3].v, (int8_t)v[2].sc, (int8_t)v[3].sc };
+		}
+		c->na = c->nb = (size_t)s->n;
+		c->pmax = ps;
+		c->smax = ss;
+		return 0;
+	}
+}
+
+static int set_dataset(struct chr_tardis_in *t, int type, int n)
+{
+	struct chr_tardis_state *s = t->s;
+
+	if (type == CHR_TARDIS_TOPN && n != s->n) {
+		struct dv *v = realloc(s->tv, 4 * (size_t)n * sizeof *v);
+
+		if (v == NULL)
+			return oom(t);
+		s->tv = v;
+	}
+	s->type = type;
+	s->n = n;
+	if (s->nfiles > 0) {
+		struct tfile *f = &s->files[s->nfiles - 1];
+		unsigned i;
+
+		for (i = 0; i < f->nseen && (f->seen[i].type != type || f->seen[i].n != n); i++)
+			;
+		if (i == f->nseen && i < SEEN_MAX) {
+			f->seen[i].type = type;
+			f->seen[i].n = n;
+			f->nseen++;
+		}
+	}
+	return 0;
+}
+
+/* ---- the fast path: unquoted rows, parsed in place ---- */
+
+/* Each returns the position after the field's text, or NULL when the row
+ * is not one the fast path takes (the general path then decides). */
+
+static inline const char *f_ts(const char *p, int64_t *v)
+{
+	const char *s = p;
+	uint64_t x = 0;
+
+	while ((unsigned)(*p - '0') < 10)
+		x = x * 10 + (uint64_t)(*p++ - '0');
+	if (UNLIKELY(p == s || p - s > 16 || x > (uint64_t)US_MAX))
+		return NULL;
+	*v = (int64_t)x;
+	return p;
+}
+
+static inline const char *f_dec(const char *p, struct dv *d)
+{
+	const char *s = p, *i0, *z;
+	uint64_t x = 0;
+	int neg = 0, ni, nz, nf = 0;
+
+	d->t = p;
+	if (*p == '-') {
+		neg = 1;
+		p++;
+	}
+	i0 = p;
+	while (*p == '0')
+		p++;
+	z = p;			/* leading zeros are not digits of the value */
+	while ((unsigned)(*p - '0') < 10)
+		x = x * 10 + (uint64_t)(*p++ - '0');
+	ni = (int)(p - i0);
+	nz = (int)(p - z);
+	if (*p == '.') {
+		const char *f0 = ++p;
+
+		while ((unsigned)(*p - '0') < 10)
+			x = x * 10 + (uint64_t)(*p++ - '0');
+		nf = (int)(p - f0);
+		if (UNLIKELY(nf == 0))
+			return NULL;
+	}
+	if (UNLIKELY(ni == 0 || nz + nf > CHR_DEC_MAX_SCALE))
+		return NULL;
+	d->v = neg ? -(int64_t)x : (int64_t)x;
+	d->sc = nf;
+	d->dig = nz;
+	d->n = (size_t)(p - s);
+	return p;
+}
+
+static inline uint64_t load8(const char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+/* are the 8 bytes of v all ASCII digits? */
+static inline int digits8(uint64_t v)
+{
+	return ((v & 0xF0F0F0F0F0F0F0F0ULL) |
+		(((v + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) == 0x3333333333333333ULL;
+}
+
+/* the value of 8 ASCII digits, the first one most significant */
+static inline uint64_t value8(uint64_t v)
+{
+	const uint64_t mask = 0x000000FF000000FFULL;
+	const uint64_t mul1 = 0x000F424000000064ULL;	/* 100 + (1000000 << 32) */
+	const uint64_t mul2 = 0x0000271000000001ULL;	/* 1 + (10000 << 32) */
+
+	v -= 0x3030303030303030ULL;
+	v = v * 10 + (v >> 8);
+	return (((v & mask) * mul1) + (((v >> 16) & mask) * mul2)) >> 32;
+}
+
+/* A timestamp field ended by ','. Tardis timestamps are 16 digits and
+ * repeat from row to row: compare the text with the last one, else parse
+ * 8 digits at a time. */
+static inline const char *f_ts16(const char *p, int64_t *v, struct tsc *c)
+{
+	uint64_t a = load8(p), b = load8(p + 8);
+
+	if (LIKELY(a == c->a && b == c->b && p[16] == ',')) {
+		*v = c->v;
+		return p + 16;
+	}
+	if (digits8(a) && digits8(b) && p[16] == ',') {
+		uint64_t x = value8(a) * 100000000ULL + value8(b);
+
+		if (x > (uint64_t)US_MAX)
+			return NULL;
+		c->a = a;
+		c->b = b;
+		c->v = *v = (int64_t)x;
+		return p + 16;
+	}
+	return f_ts(p, v);
+}
+
+/* a decimal that may be empty (CHR_NULL) */
+static inline const char *f_dec0(const char *p, struct dv *d)
+{
+	if (*p == ',' || *p == '\n' || *p == '\r') {
+		d->v = CHR_NULL;
+		d->sc = d->dig = 0;
+		d->t = p;
+		d->n = 0;
+		return p;
+	}
+	return f_dec(p, d);
+}
+
+/* the row's line end: the position after it, or NULL */
+static inline const char *f_eol(const char *p)
+{
+	if (LIKELY(*p == '\n'))
+		return p + 1;
+	if (*p == '\r' && p[1] == '\n')
+		return p + 2;
+	return NULL;
+}
+
+/* exchange and symbol: the cached prefix, else scanned and looked up */
+static inline const char *f_prefix(struct chr_tardis_in *t, const char *p, struct row *r)
+{
+	struct chr_tardis_state *s = t->s;
+	const char *ex = p, *sy;
+	size_t n;
+
+	if (LIKELY(s->pfx_len > 0)) {
+		size_t i = 0, k = s->pfx_len;
+
+		/* word by word: the buffer's padding covers the overread */
+		for (; i + 8 <= k; i += 8)
+			if (load8(p + i) != load8(s->pfx + i))
+				goto scan;
+		if (i == k || ((load8(p + i) ^ load8(s->pfx + i)) & ((1ULL << (8 * (k - i))) - 1)) == 0) {
+			r->m = s->pfx_m;
+			return p + k;
+		}
+	}
+scan:
+	while (*p != ',' && *p != '\n' && *p != '"' && *p != '\r')
+		p++;
+	if (*p != ',')
+		return NULL;
+	sy = ++p;
+	while (*p != ',' && *p != '\n' && *p != '"' && *p != '\r')
+		p++;
+	if (*p != ',')
+		return NULL;
+	n = (size_t)(p + 1 - ex);
+	/* a header line in the stream, and names the general path reports */
+	if (n > sizeof s->pfx - 16 || (p - sy == 6 && memcmp(ex, "exchange,symbol,", 16) == 0) ||
+	    !name_ok(ex, (size_t)(sy - 1 - ex)) || !name_ok(sy, (size_t)(p - sy)) ||
+	    (size_t)(sy - 1 - ex) > VENUE_LEN || (size_t)(p - sy) > CHR_SYMBOL_MAX)
+		return NULL;
+	if (market(t, ex, (size_t)(sy - 1 - ex), sy, (size_t)(p - sy), &r->m) != 1)
+		return NULL;	/* out of memory: the general path says so */
+	memcpy(s->pfx, ex, n);
+	s->pfx_len = n;
+	s->pfx_m = r->m;
+	return p + 1;
+}
+
+static inline const char *f_common(struct chr_tardis_in *t, const char *p, struct row *r)
+{
+	if ((p = f_prefix(t, p, r)) == NULL)
+		return NULL;
+	if ((p = f_ts16(p, &r->ts, &t->s->ts_c)) == NULL || *p != ',')
+		return NULL;
+	if ((p = f_ts16(p + 1, &r->lts, &t->s->lts_c)) == NULL || *p != ',')
+		return NULL;
+	return p + 1;
+}
+
+static inline const char *f_l2(struct chr_tardis_in *t, const char *p, struct row *r)
+{
+	if ((p = f_common(t, p, r)) == NULL)
+		return NULL;
+	if (memcmp(p, "false,", 6) == 0) {
+		r->snap = 0;
+		p += 6;
+	} else if (memcmp(p, "true,", 5) == 0) {
+		r->snap = 1;
+		p += 5;
+	} else {
+		return NULL;
+	}
+	if (p[0] == 'b' && p[1] == 'i' && p[2] == 'd' && p[3] == ',')
+		r->side = SIDE_BID;
+	else if (p[0] == 'a' && p[1] == 's' && p[2] == 'k' && p[3] == ',')
+		r->side = SIDE_ASK;
+	else
+		return NULL;
+	if ((p = f_dec(p + 4, &r->px)) == NULL || *p != ',')
+		return NULL;
+	if ((p = f_dec(p + 1, &r->sz)) == NULL)
+		return NULL;
+	return f_eol(p);
+}
+
+static const char *f_trade(struct chr_tardis_in *t, const char *p, struct row *r)
+{
+	if ((p = f_common(t, p, r)) == NULL)
+		return NULL;
+	r->id = p;
+	while (*p != ',' && *p != '\n' && *p != '"' && *p != '\r')
+		p++;
+	r->idn = (size_t)(p - r->id);
+	if (*p != ',' || r->idn > CHR_TRADE_ID_MAX || memchr(r->id, '\0', r->idn) != NULL)
+		return NULL;
+	p++;
+	if (memcmp(p, "buy,", 4) == 0) {
+		r->side = CHR_SIDE_BUY;
+		p += 4;
+	} else if (memcmp(p, "sell,", 5) == 0) {
+		r->side = CHR_SIDE_SELL;
+		p += 5;
+	} else if (memcmp(p, "unknown,", 8) == 0) {
+		r->side = CHR_SIDE_UNKNOWN;
+		p += 8;
+	} else {
+		return NULL;
+	}
+	if ((p = f_dec(p, &r->px)) == NULL || *p != ',')
+		return NULL;
+	if ((p = f_dec(p + 1, &r->sz)) == NULL)
+		return NULL;
+	return f_eol(p);
+}
+
+static const char *f_quote(struct chr_tardis_in *t, const char *p, struct row *r)
+{
+	int i;
+
+	if ((p = f_common(t, p, r)) == NULL)
+		return NULL;
+	for (i = 0; i < 4; i++) {
+		if (i > 0) {
+			if (*p != ',')
+				return NULL;
+			p++;
+		}
+		if ((p = f_dec0(p, &r->q[i])) == NULL)
+			return NULL;
+	}
+	return f_eol(p);
+}
+
+static const char *f_topn(struct chr_tardis_in *t, const char *p, struct row *r)
+{
+	int i, n = 4 * t->s->n;
+
+	if ((p = f_common(t, p, r)) == NULL)
+		return NULL;
+	r->tv = t->s->tv;
+	for (i = 0; i < n; i++) {
+		if (i > 0) {
+			if (*p != ',')
+				return NULL;
+			p++;
+		}
+		if ((p = f_dec0(p, &r->tv[i])) == NULL)
+			return NULL;
+	}
+	return f_eol(p);
+}
+
+long chr_tardis_in_parse(struct chr_tardis_in *t, char *buf, size_t n, int final)
+{
+	struct chr_tardis_state *s = t->s;
+	char *p = buf, *end = buf + n, *lim, *from;
+	const char *q;
+	struct row r;
+	int rc;
+
+	/* a sentinel line end and readable scratch after the data */
+	memset(end, 0, CHR_TARDIS_PAD);
+	*end = '\n';
+	if (UNLIKELY(s->discard)) {
+		/* the rest of a line too long to keep: up to its '\n' */
+		if ((p = memchr(buf, '\n', n)) == NULL) {
+			s->discard = !final;
+			return (long)n;
+		}
+		p++;
+		s->discard = 0;
+		s->scanned = 0;
+	}
+	/* [p, lim) are complete lines; a line from lim on has no '\n' yet (its
+	 * first s->scanned bytes were searched by the call before) */
+	if (final) {
+		lim = end;
+	} else {
+		from = p == buf && s->scanned <= n ? buf + s->scanned : p;
+		lim = memrchr(from, '\n', (size_t)(end - from));
+		lim = lim != NULL ? lim + 1 : p;
+	}
+	s->scanned = 0;
+	while (p < lim) {
+		if (LIKELY(t->fast) && LIKELY(!s->need_header)) {
+			switch (s->type) {
+			case CHR_TARDIS_L2: q = f_l2(t, p, &r); break;
+			case CHR_TARDIS_TRADES: q = f_trade(t, p, &r); break;
+			case CHR_TARDIS_QUOTES: q = f_quote(t, p, &r); break;
+			default: q = f_topn(t, p, &r); break;
+			}
+			/* q <= lim (or end + 1 for a last line without '\n') */
+			if (LIKELY(q != NULL) && LIKELY((size_t)(q - p) <= CHR_TARDIS_LINE_MAX + 1)) {
+				t->line++;
+				t->rows++;
+				rc = s->type == CHR_TARDIS_L2 ? l2_row(t, &r) : one_row(t, &r);
+				if (UNLIKELY(rc < 0))
+					return -1;
+				p = (char *)q;
+				continue;
+			}
+		}
+		if (chr_td_general(t, &p, end) < 0)
+			return -1;
+	}
+	if (p >= end)
+		return (long)n;
+	/* the unfinished line: kept for the next call, or too long to keep */
+	if ((size_t)(end - p) > CHR_TARDIS_LINE_MAX) {
+		if (chr_td_too_long(t, p, (size_t)(end - p)) < 0)
+			return -1;
+		s->discard = 1;
+		return (long)n;
+	}
+	s->scanned = (size_t)(end - p);
+	return (long)(p - buf);
+}
+
+int chr_tardis_in_end(struct chr_tardis_in *t)
+{
+	struct chr_tardis_state *s = t->s;
+	size_t i;
+
+	if (emit(t, 1) < 0)
+		return -1;
+	for (i = 0; i < s->nall; i++) {
+		struct market *m = s->all[i];
+
+		if (m->skipped > 0 && t->note) {
+			char msg[1024];
+
+			snprintf(msg, sizeof msg, "%s: skipped %llu rows of %s %s before its first "
+				 "snapshot", t->name, (unsigned long long)m->skipped, m->venue, m->symbol);
+			t->note(t->note_ctx, msg);
+		}
+		m->skipped = 0;
+	}
+	return 0;
+}
+
+/* ---- for the general path (tardis_csv.c): the fast path above calls the
+ * static functions, which the compiler keeps free to inline ---- */
+
+int chr_td_oom(struct chr_tardis_in *t)
+{
+	return oom(t);
+}
+
+int chr_td_market(struct chr_tardis_in *t, const char *ex, size_t exn, const char *sy, size_t syn,
+		  struct market **m)
+{
+	return market(t, ex, exn, sy, syn, m);
+}
+
+int chr_td_l2_row(struct chr_tardis_in *t, const struct row *r)
+{
+	return l2_row(t, r);
+}
+
+int chr_td_one_row(struct chr_tardis_in *t, const struct row *r)
+{
+	return one_row(t, r);
+}
+
+int chr_td_emit(struct chr_tardis_in *t, int last)
+{
+	return emit(t, last);
+}
+
+int chr_td_set_dataset(struct chr_tardis_in *t, int type, int n)
+{
+	return set_dataset(t, type, n);
+}

@@ -1,0 +1,164 @@
+/* t-out.c - the output object: --format values, binary records with each
+ * instrument's DEFINE before its first record (to stdout and to a queue),
+ * text with the names learnt from a DEFINE not written, CSV counting what
+ * has no Tardis form, and a reader that went away (EPIPE). */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "out.h"
+#include "source.h"
+#include "unit.h"
+
+static _Alignas(64) unsigned char buf[4][256];
+
+/* record i of buf: a DEFINE of (1, 2) named v S, or a HEARTBEAT of (1, 2) */
+static const struct chr_rec *rec(int i, uint16_t type, uint64_t seq)
+{
+	struct chr_rec *r = (struct chr_rec *)buf[i];
+
+	memset(buf[i], 0, sizeof buf[i]);
+	r->type = type;
+	r->seq = seq;
+	r->venue = 1;
+	r->market = 2;
+	r->len = CHR_HDR_SIZE + (type == CHR_DEFINE ? sizeof(struct chr_define) : 0);
+	if (type == CHR_DEFINE) {
+		struct chr_define *d = chr_rec_payload(r);
+
+		strcpy(d->venue, "v");
+		strcpy(d->symbol, "S");
+	}
+	chr_rec_seal(r);
+	return r;
+}
+
+/* Write, in a child with stdout on file path: a DEFINE not selected, then
+ * two HEARTBEATs, in kind (to queue when not NULL). Returns the child's
+ * exit status: 0 when every call succeeded. */
+static int run(enum chr_out_kind kind, const char *queue, const char *path)
+{
+	struct chr_out o;
+	struct chr_err e;
+	pid_t pid;
+	int st;
+
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		if (!freopen(path, "w", stdout) ||
+		    chr_out_open(&o, kind, queue, &e) < 0 ||
+		    chr_out_skip(&o, rec(0, CHR_DEFINE, 0), &e) < 0 ||
+		    chr_out_put(&o, rec(1, CHR_HEARTBEAT, 1), &e) < 0 ||
+		    chr_out_flush(&o, &e) < 0 ||
+		    chr_out_put(&o, rec(1, CHR_HEARTBEAT, 2), &e) < 0 ||
+		    chr_out_close(&o, &e) < 0)
+			_exit(1);
+		_exit(kind == CHR_OUT_CSV && o.no_csv != 2 ? 2 : 0);
+	}
+	return waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *slurp(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "r");
+	char *s = calloc(1, 4096);
+
+	*n = f ? fread(s, 1, 4095, f) : 0;
+	if (f)
+		fclose(f);
+	return s;
+}
+
+/* the records of path (a stream file or a queue): their types and seqs */
+static int types(const char *path, char *got, size_t cap)
+{
+	struct chr_source s;
+	const struct chr_rec *r;
+	size_t k = 0;
+	int rc;
+
+	chr_source_init(&s, NULL);
+	if (chr_source_add_path(&s, path) < 0)
+		return -1;
+	while ((rc = chr_source_next(&s, &r)) == 1 && k + 24 < cap)
+		k += (size_t)snprintf(got + k, cap - k, "%s%s:%llu", k ? " " : "",
+				      chr_type_name(r->type), (unsigned long long)r->seq);
+	chr_source_free(&s);
+	return rc;
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/t-out.XXXXXX", path[64], q[64], got[256];
+	enum chr_out_kind kind;
+	struct chr_err e;
+	struct chr_out o;
+	char *s;
+	size_t n;
+	int p[2];
+
+	/* --format values, and one wording for the others */
+	CHECK(chr_out_parse("binary", &kind, &e) == 0 && kind == CHR_OUT_BINARY);
+	CHECK(chr_out_parse("text", &kind, &e) == 0 && kind == CHR_OUT_TEXT);
+	CHECK(chr_out_parse("json", &kind, &e) == 0 && kind == CHR_OUT_JSON);
+	CHECK(chr_out_parse("csv", &kind, &e) == 0 && kind == CHR_OUT_CSV);
+	CHECK(chr_out_parse("x\033", &kind, &e) == -1 && e.status == CHR_EX_USAGE);
+	CHECK_STR(e.msg, "unknown format 'x\\x1b' (binary, text, json, csv)");
+	/* records to a queue are binary, whatever stdout is */
+	kind = CHR_OUT_AUTO;
+	CHECK(chr_out_check(&kind, "q", &e) == 0 && kind == CHR_OUT_BINARY);
+	kind = CHR_OUT_JSON;
+	CHECK(chr_out_check(&kind, NULL, &e) == 0 && kind == CHR_OUT_JSON);
+
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(path, sizeof path, "%s/out", dir);
+	snprintf(q, sizeof q, "%s/q", dir);
+
+	/* binary: the DEFINE not selected goes out before its instrument's
+	 * first record, once */
+	CHECK(run(CHR_OUT_BINARY, NULL, path) == 0);
+	CHECK(types(path, got, sizeof got) == 0);
+	CHECK_STR(got, "DEFINE:0 HEARTBEAT:1 HEARTBEAT:2");
+	/* the same to a queue (created; it numbers the records itself) */
+	CHECK(run(CHR_OUT_AUTO, q, path) == 0);
+	CHECK(types(q, got, sizeof got) == 0);
+	CHECK_STR(got, "DEFINE:0 HEARTBEAT:1 HEARTBEAT:2");
+
+	/* text: names from the DEFINE, which is not printed */
+	CHECK(run(CHR_OUT_TEXT, NULL, path) == 0);
+	s = slurp(path, &n);
+	CHECK_STR(s, "1970-01-01T00:00:00.000000000Z HEARTBEAT v S seq=1 src_seq=0 flags=-\n"
+		     "1970-01-01T00:00:00.000000000Z HEARTBEAT v S seq=2 src_seq=0 flags=-\n");
+	free(s);
+	/* CSV: a HEARTBEAT has no Tardis form: counted, nothing written */
+	CHECK(run(CHR_OUT_CSV, NULL, path) == 0);
+	s = slurp(path, &n);
+	CHECK(n == 0);
+	free(s);
+
+	/* a reader that went away: EPIPE, for the quiet end */
+	signal(SIGPIPE, SIG_IGN);
+	CHECK(pipe(p) == 0);
+	close(p[0]);
+	if (fork() == 0) {
+		dup2(p[1], STDOUT_FILENO);
+		_exit(chr_out_open(&o, CHR_OUT_BINARY, NULL, &e) == 0 &&
+		      chr_out_put(&o, rec(1, CHR_HEARTBEAT, 1), &e) == 0 &&
+		      chr_out_flush(&o, &e) == -1 && o.err == EPIPE && e.status == CHR_EX_SYS &&
+		      strcmp(e.msg, "cannot write to standard output: Broken pipe") == 0 ? 0 : 1);
+	}
+	{
+		int st;
+
+		CHECK(wait(&st) > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	close(p[1]);
+	snprintf(got, sizeof got, "rm -rf %s", dir);
+	CHECK(system(got) == 0);
+	return unit_done("t-out");
+}
