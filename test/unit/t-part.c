@@ -7,20 +7,20 @@
 
 #include "chr.h"
 #include "part.h"
+#include "recs.h"
 #include "unit.h"
 
-/* A record of type for (vid, mid) at ts; a DEFINE names venue and sym. */
+/* A record of type for (vid, mid) at ts; a DEFINE names venue and sym.
+ * Valid until the next call. */
 static struct chr_rec *mk(uint16_t type, uint16_t vid, uint32_t mid, int64_t ts, const char *venue,
 			  const char *sym)
 {
-	static _Alignas(64) unsigned char buf[4][256];
-	static int k;
-	struct chr_rec *r = (struct chr_rec *)buf[k++ & 3];
-	uint32_t len = CHR_HDR_SIZE + (type == CHR_DEFINE ? sizeof(struct chr_define) :
-				       sizeof(struct chr_trade));
+	static struct gen_out o;
+	struct chr_rec *r;
 
-	memset(r, 0, 256);
-	r->len = len;
+	o.n = 0;
+	r = gen_reserve(&o, CHR_HDR_SIZE + (type == CHR_DEFINE ? sizeof(struct chr_define) :
+					    sizeof(struct chr_trade)));
 	r->type = type;
 	r->venue = vid;
 	r->market = mid;
@@ -31,7 +31,7 @@ static struct chr_rec *mk(uint16_t type, uint16_t vid, uint32_t mid, int64_t ts,
 		memcpy(d->venue, venue, strlen(venue));
 		memcpy(d->symbol, sym, strlen(sym));
 	}
-	chr_rec_seal(r);
+	gen_commit(&o, r);
 	return r;
 }
 
