@@ -23,308 +23,6 @@
 
 #define SHOWN(buf, s) chr_fmt_shown(buf, sizeof buf, s)
 
-/* ---- meta.json ------------------------------------------------------- */
-
-void chr_part_free(struct chr_part *p)
-{
-	free(p->segs);
-	p->segs = NULL;
-	p->nsegs = 0;
-}
-
-/* an integer member: 1 and *v, 0 when absent, -1 when not an integer */
-static int num(json_t *o, const char *k, int64_t *v)
-{
-	json_t *j = json_object_get(o, k);
-
-	if (j == NULL || json_is_null(j))
-		return 0;
-	if (!json_is_integer(j))
-		return -1;
-	*v = json_integer_value(j);
-	return 1;
-}
-
-static int unum(json_t *o, const char *k, uint64_t *v)
-{
-	int64_t x;
-	int r = num(o, k, &x);
-
-	if (r > 0 && x < 0)
-		return -1;
-	if (r > 0)
-		*v = (uint64_t)x;
-	return r;
-}
-
-/* a string member into buf: 1, 0 when absent, -1 when not a string or too long */
-static int str(json_t *o, const char *k, char *buf, size_t n)
-{
-	json_t *j = json_object_get(o, k);
-
-	if (j == NULL || json_is_null(j))
-		return 0;
-	if (!json_is_string(j) || json_string_length(j) >= n ||
-	    strlen(json_string_value(j)) != json_string_length(j))
-		return -1;
-	memcpy(buf, json_string_value(j), json_string_length(j) + 1);
-	return 1;
-}
-
-static int flag(json_t *o, const char *k, int dflt)
-{
-	json_t *j = json_object_get(o, k);
-
-	return json_is_boolean(j) ? json_is_true(j) : dflt;
-}
-
-static int is_date(const char *s)
-{
-	int64_t ns;
-	char buf[16];
-
-	if (strlen(s) != 10 || chr_time_parse(s, &ns) < 0)
-		return 0;
-	chr_date_format(buf, ns);
-	return strcmp(buf, s) == 0;
-}
-
-/* "NNNNNNNNN.q" or "NNNNNNNNN.q.zst" naming segment id */
-static int seg_file_ok(const char *f, uint64_t id, int *zst)
-{
-	char want[32];
-
-	snprintf(want, sizeof want, "%09" PRIu64 ".q", id);
-	if (strncmp(f, want, strlen(want)) != 0)
-		return 0;
-	f += strlen(want);
-	*zst = strcmp(f, ".zst") == 0;
-	return *f == '\0' || *zst;
-}
-
-static int seg_load(json_t *j, struct chr_pseg *s, const char **bad)
-{
-	int64_t ts;
-	uint64_t last;
-	int r, zst, hl;
-
-	memset(s, 0, sizeof *s);
-	s->sealed = 1;
-	if (!json_is_object(j) || unum(j, "id", &s->id) <= 0) {
-		*bad = "segment id";
-		return -1;
-	}
-	if ((r = str(j, "file", s->file, sizeof s->file)) < 0) {
-		*bad = "segment file";
-		return -1;
-	}
-	if (r == 0)
-		snprintf(s->file, sizeof s->file, "%09" PRIu64 ".q", s->id);
-	if (!seg_file_ok(s->file, s->id, &zst)) {
-		*bad = "segment file name";
-		return -1;
-	}
-	if (unum(j, "first_seq", &s->first_seq) < 0 ||
-	    (json_object_get(j, "first_seq") == NULL && unum(j, "base_seq", &s->first_seq) < 0) ||
-	    unum(j, "count", &s->count) < 0 || (hl = unum(j, "last_seq", &last)) < 0) {
-		*bad = "segment seq";
-		return -1;
-	}
-	if (json_object_get(j, "count") == NULL) {
-		if (unum(j, "records", &s->count) < 0) {
-			*bad = "segment seq";
-			return -1;
-		}
-		if (json_object_get(j, "records") == NULL && hl > 0 && last >= s->first_seq)
-			s->count = last - s->first_seq + 1;
-	}
-	s->last_seq = hl > 0 ? last : s->first_seq + s->count - 1;
-	if (unum(j, "bytes", &s->bytes) <= 0 || str(j, "checksum", s->checksum, sizeof s->checksum) <= 0) {
-		*bad = "segment bytes or checksum";
-		return -1;
-	}
-	s->ts_min = INT64_MAX;
-	s->ts_max = INT64_MIN;
-	if (num(j, "ts_min", &ts) < 0 || (num(j, "ts_min", &ts) > 0 && (s->ts_min = ts, 0)) ||
-	    num(j, "ts_max", &ts) < 0 || (num(j, "ts_max", &ts) > 0 && (s->ts_max = ts, 0))) {
-		*bad = "segment ts";
-		return -1;
-	}
-	s->compressed = flag(j, "compressed", zst);
-	if (s->compressed != zst) {
-		*bad = "segment compressed flag";
-		return -1;
-	}
-	s->sealed = flag(j, "sealed", 1);
-	s->raw_bytes = s->bytes;
-	snprintf(s->raw_checksum, sizeof s->raw_checksum, "%s", s->checksum);
-	if (unum(j, "raw_bytes", &s->raw_bytes) < 0 ||
-	    str(j, "raw_checksum", s->raw_checksum, sizeof s->raw_checksum) < 0 ||
-	    (s->compressed && (json_object_get(j, "raw_bytes") == NULL ||
-			       json_object_get(j, "raw_checksum") == NULL))) {
-		*bad = "segment raw_bytes or raw_checksum";
-		return -1;
-	}
-	return 0;
-}
-
-static int seg_by_id(const void *a, const void *b)
-{
-	const struct chr_pseg *x = a, *y = b;
-
-	return (x->id > y->id) - (x->id < y->id);
-}
-
-int chr_part_load(const char *dir, struct chr_part *p, char *err, size_t errlen)
-{
-	char path[PATH_MAX], fmt[64] = "", sh[512], *buf = NULL;
-	const char *bad = NULL, *why;
-	json_error_t je;
-	json_t *o = NULL, *a, *v;
-	struct stat st;
-	size_t i, dl, rl;
-	int fd = -1, e, r;
-	ssize_t k;
-
-	memset(p, 0, sizeof *p);
-	if ((size_t)snprintf(path, sizeof path, "%s/meta.json", dir) >= sizeof path) {
-		errno = ENAMETOOLONG;
-		goto sys;
-	}
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0)
-		goto sys;
-	if (st.st_size > (64 << 20)) {
-		bad = "size (over 64 MiB)";
-		goto proto;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
-		goto sys;
-	for (i = 0; i < (size_t)st.st_size; i += (size_t)k) {
-		k = chr_read(fd, buf + i, (size_t)st.st_size - i);
-		if (k < 0)
-			goto sys;
-		if (k == 0)
-			break;
-	}
-	chr_mem_xxh128(buf, i, p->meta_checksum);
-	o = json_loadb(buf, i, 0, &je);
-	if (o == NULL) {
-		chr_msg(err, errlen, "'%s': line %d: %s", SHOWN(sh, path), je.line, je.text);
-		goto eproto;
-	}
-	if (str(o, "format", fmt, sizeof fmt) <= 0) {
-		bad = "format";
-		goto proto;
-	}
-	if (strcmp(fmt, "chronicle-raw-partition") == 0)
-		p->raw = 1;
-	else if (strcmp(fmt, "chronicle-archive-partition") != 0) {
-		bad = "format";
-		goto proto;
-	}
-	if (str(o, "venue", p->venue, sizeof p->venue) <= 0 || (why = chr_name_check(p->venue))) {
-		bad = "venue";
-		goto proto;
-	}
-	if (p->raw) {
-		r = str(o, "stream", p->stream, sizeof p->stream);
-		if (r == 0)
-			strcpy(p->stream, "raw");
-		if (r < 0 || strcmp(p->stream, "raw") != 0) {
-			bad = "stream";
-			goto proto;
-		}
-	} else if (str(o, "symbol", p->symbol, sizeof p->symbol) <= 0 || chr_name_check(p->symbol)) {
-		bad = "symbol";
-		goto proto;
-	} else if (str(o, "stream", p->stream, sizeof p->stream) <= 0 || chr_name_check(p->stream) ||
-		   strcmp(p->stream, "raw") == 0) {
-		bad = "stream";
-		goto proto;
-	}
-	if (str(o, "date", p->date, sizeof p->date) <= 0 || !is_date(p->date)) {
-		bad = "date";
-		goto proto;
-	}
-	if (p->raw)
-		snprintf(p->rel, sizeof p->rel, "raw/v1/%s/%s/raw", p->venue, p->date);
-	else
-		snprintf(p->rel, sizeof p->rel, "v1/%s/%s/%s/%s", p->venue, p->symbol, p->date, p->stream);
-	/* the names must be where the file lies */
-	dl = strlen(dir);
-	while (dl > 1 && dir[dl - 1] == '/')
-		dl--;
-	rl = strlen(p->rel);
-	if (dl < rl || memcmp(dir + dl - rl, p->rel, rl) != 0 || (dl > rl && dir[dl - rl - 1] != '/')) {
-		chr_msg(err, errlen, "'%s': it names partition '%s', which is not where it lies",
-		    SHOWN(sh, path), p->rel);
-		goto eproto;
-	}
-	a = json_object_get(o, "segments");
-	if (!json_is_array(a)) {
-		bad = "segments";
-		goto proto;
-	}
-	if (json_array_size(a) && (p->segs = calloc(json_array_size(a), sizeof *p->segs)) == NULL)
-		goto sys;
-	json_array_foreach(a, i, v) {
-		if (seg_load(v, &p->segs[i], &bad) < 0)
-			goto proto;
-		p->nsegs++;
-	}
-	qsort(p->segs, p->nsegs, sizeof *p->segs, seg_by_id);
-	for (i = 1; i < p->nsegs; i++)
-		if (p->segs[i].id == p->segs[i - 1].id) {
-			bad = "segments (an id twice)";
-			goto proto;
-		}
-	p->ts_min = INT64_MAX;
-	p->ts_max = INT64_MIN;
-	for (i = 0; i < p->nsegs; i++) {
-		if (p->segs[i].ts_min < p->ts_min)
-			p->ts_min = p->segs[i].ts_min;
-		if (p->segs[i].ts_max > p->ts_max && p->segs[i].ts_max != INT64_MIN)
-			p->ts_max = p->segs[i].ts_max;
-	}
-	if (num(o, "ts_min", &p->ts_min) < 0 || num(o, "ts_max", &p->ts_max) < 0) {
-		bad = "ts_min or ts_max";
-		goto proto;
-	}
-	if (p->ts_max == INT64_MIN) {
-		bad = "ts_max";
-		goto proto;
-	}
-	{
-		char c[32];
-
-		if (str(o, "completeness", c, sizeof c) > 0 && strcmp(c, "sealed") != 0)
-			for (i = 0; i < p->nsegs; i++)
-				p->segs[i].sealed = 0;
-	}
-	json_decref(o);
-	free(buf);
-	close(fd);
-	return 0;
-proto:
-	chr_msg(err, errlen, "'%s': bad or missing %s", SHOWN(sh, path), bad);
-eproto:
-	json_decref(o);
-	free(buf);
-	close(fd);
-	chr_part_free(p);
-	errno = EPROTO;
-	return -1;
-sys:
-	e = errno;
-	chr_msg(err, errlen, "cannot read '%s': %s", SHOWN(sh, path), strerror(e));
-	free(buf);
-	if (fd >= 0)
-		close(fd);
-	chr_part_free(p);
-	errno = e;
-	return -1;
-}
-
 /* ---- the database ------------------------------------------------------ */
 
 struct chr_manifest {
@@ -493,7 +191,7 @@ static void bind_ts(sqlite3_stmt *st, int i, int64_t ts, int valid)
 		sqlite3_bind_null(st, i);
 }
 
-static int put(struct chr_manifest *m, const char *tier, const struct chr_part *p)
+static int put(struct chr_manifest *m, const char *tier, const struct chr_partinfo *p)
 {
 	sqlite3_stmt *st = NULL;
 	char path[512];
@@ -550,7 +248,7 @@ fail:
 	return -1;
 }
 
-int chr_manifest_put(struct chr_manifest *m, const char *tier, const struct chr_part *p,
+int chr_manifest_put(struct chr_manifest *m, const char *tier, const struct chr_partinfo *p,
 		     char *err, size_t errlen)
 {
 	if (exec(m, "BEGIN IMMEDIATE", err, errlen) < 0)
@@ -579,17 +277,22 @@ int chr_manifest_sync(struct chr_manifest *m, const char *tier, const char *tier
 		      const char *rel, char *err, size_t errlen)
 {
 	char dir[PATH_MAX];
-	struct chr_part p;
+	struct chr_partinfo p;
+	struct chr_err pe;
 	int rc;
 
 	if ((size_t)snprintf(dir, sizeof dir, "%s/%s", tier_root, rel) >= sizeof dir) {
 		chr_msg(err, errlen, "partition path too long");
 		return -1;
 	}
-	if (chr_part_load(dir, &p, err, errlen) < 0)
-		return errno == ENOENT ? chr_manifest_remove(m, rel, err, errlen) : -1;
+	if (chr_partinfo_load(dir, &p, &pe) < 0) {
+		int en = errno;
+
+		chr_msg(err, errlen, "%s", pe.msg);
+		return en == ENOENT ? chr_manifest_remove(m, rel, err, errlen) : -1;
+	}
 	rc = chr_manifest_put(m, tier, &p, err, errlen);
-	chr_part_free(&p);
+	chr_partinfo_free(&p);
 	return rc;
 }
 
@@ -771,15 +474,15 @@ struct rebuild {
 static int rebuild_one(size_t tier, const char *dir, const char *rel, void *ctx)
 {
 	struct rebuild *r = ctx;
-	struct chr_part p;
+	struct chr_partinfo p;
 	sqlite3_stmt *st;
 	int known = 0;
-	char e[CHR_ARCHIVE_ERR];
+	struct chr_err e;
 
 	(void)rel;
-	if (chr_part_load(dir, &p, e, sizeof e) < 0) {
+	if (chr_partinfo_load(dir, &p, &e) < 0) {
 		if (errno != ENOENT) {
-			chr_warn("%s; not in the manifest", e);
+			chr_warn("%s; not in the manifest", e.msg);
 			r->skipped++;
 		}
 		return 0;
@@ -787,7 +490,7 @@ static int rebuild_one(size_t tier, const char *dir, const char *rel, void *ctx)
 	/* a partition in two tiers (a move cut short): the warmest is indexed */
 	if (sqlite3_prepare_v2(r->m->db, "SELECT 1 FROM partition WHERE rel = ?", -1, &st, NULL) !=
 	    SQLITE_OK) {
-		chr_part_free(&p);
+		chr_partinfo_free(&p);
 		return dberr(r->m, r->err, r->errlen, "cannot read");
 	}
 	sqlite3_bind_text(st, 1, p.rel, -1, SQLITE_STATIC);
@@ -795,12 +498,12 @@ static int rebuild_one(size_t tier, const char *dir, const char *rel, void *ctx)
 	sqlite3_finalize(st);
 	if (!known) {
 		if (put(r->m, r->t->t[tier].name, &p) < 0) {
-			chr_part_free(&p);
+			chr_partinfo_free(&p);
 			return dberr(r->m, r->err, r->errlen, "cannot update");
 		}
 		r->n++;
 	}
-	chr_part_free(&p);
+	chr_partinfo_free(&p);
 	return 0;
 }
 

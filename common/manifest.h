@@ -1,6 +1,6 @@
 /* manifest.h - ROOT/manifest.db (docs/tiers.md): an SQLite index of every
- * segment of every tier, rebuilt from the partitions' meta.json at will;
- * and the tolerant reading of a partition's meta.json (archive or raw). */
+ * segment of every tier, rebuilt from the partitions' meta.json at will
+ * (read by chr_partinfo_load, meta.h). */
 #ifndef CHR_MANIFEST_H
 #define CHR_MANIFEST_H
 
@@ -8,43 +8,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "meta.h"
 #include "tier.h"
 
 #define CHR_MANIFEST "manifest.db"
 #define CHR_MANIFEST_VERSION 1	/* PRAGMA user_version */
-
-/* One segment of a partition, as its meta.json says. */
-struct chr_pseg {
-	uint64_t id, first_seq, last_seq, count;	/* last_seq valid when count > 0 */
-	uint64_t bytes, raw_bytes;	/* of the file; of the segment (= bytes when plain) */
-	int64_t ts_min, ts_max;
-	int sealed, compressed;
-	char file[32];			/* "NNNNNNNNN.q" or "NNNNNNNNN.q.zst" */
-	char checksum[48];		/* "xxh3-128:<hex>" of the file */
-	char raw_checksum[48];		/* of the segment bytes (= checksum when plain) */
-};
-
-/* A partition directory's meta.json, archive ("chronicle-archive-partition")
- * or raw ("chronicle-raw-partition"). */
-struct chr_part {
-	int raw;
-	char venue[33], symbol[65];	/* symbol "" for raw */
-	char date[11], stream[8];
-	char rel[256];		/* "v1/<venue>/<symbol>/<date>/<stream>" or "raw/v1/<venue>/<date>/raw" */
-	int64_t ts_min, ts_max;
-	char meta_checksum[48];	/* of meta.json's bytes */
-	struct chr_pseg *segs;	/* in id order */
-	size_t nsegs;
-};
-
-/* Read "<dir>/meta.json" of either format. Names, date and segment file
- * names are checked (chr_name_check, YYYY-MM-DD, NNNNNNNNN.q[.zst]) before
- * anything uses them as paths; members a format lacks take defaults
- * (first_seq/last_seq from base_seq and count, raw_* from the plain
- * members, sealed true). Returns 0; -1 with a message in err and errno
- * ENOENT (no meta.json), EPROTO (not a valid one) or the system error. */
-int chr_part_load(const char *dir, struct chr_part *p, char *err, size_t errlen);
-void chr_part_free(struct chr_part *p);
 
 struct chr_manifest;
 
@@ -64,10 +32,10 @@ int chr_manifest_set_tiers(struct chr_manifest *m, const struct chr_tiers *t, ch
 
 /* Replace the rows of partition p (whatever tier held it) by its
  * segments in tier `tier`, in one transaction. Returns 0, or -1. */
-int chr_manifest_put(struct chr_manifest *m, const char *tier, const struct chr_part *p,
+int chr_manifest_put(struct chr_manifest *m, const char *tier, const struct chr_partinfo *p,
 		     char *err, size_t errlen);
 
-/* chr_part_load of "<tier_root>/<rel>" then chr_manifest_put; when it has
+/* chr_partinfo_load of "<tier_root>/<rel>" then chr_manifest_put; when it has
  * no meta.json any more, chr_manifest_remove. Returns 0, or -1. */
 int chr_manifest_sync(struct chr_manifest *m, const char *tier, const char *tier_root,
 		      const char *rel, char *err, size_t errlen);

@@ -35,201 +35,6 @@ int chr_raw_path(char *buf, size_t n, const char *root, const char *venue, const
 	return 0;
 }
 
-/* ---- meta.json ------------------------------------------------------------ */
-
-void chr_rawmeta_free(struct chr_rawmeta *m)
-{
-	free(m->segs);
-	m->segs = NULL;
-	m->nsegs = 0;
-}
-
-const struct chr_rawseg *chr_rawmeta_find(const struct chr_rawmeta *m, uint64_t id)
-{
-	for (size_t i = 0; i < m->nsegs; i++)
-		if (m->segs[i].id == id)
-			return &m->segs[i];
-	return NULL;
-}
-
-int chr_rawmeta_add(struct chr_rawmeta *m, const struct chr_rawseg *s)
-{
-	struct chr_rawseg *v;
-	size_t i;
-	int any = 0;
-
-	if (chr_rawmeta_find(m, s->id)) {
-		errno = EEXIST;
-		return -1;
-	}
-	v = realloc(m->segs, (m->nsegs + 1) * sizeof *v);
-	if (v == NULL)
-		return -1;
-	m->segs = v;
-	for (i = 0; i < m->nsegs && v[i].id < s->id; i++)
-		;
-	memmove(&v[i + 1], &v[i], (m->nsegs - i) * sizeof *v);
-	v[i] = *s;
-	m->nsegs++;
-	m->records = 0;
-	for (i = 0; i < m->nsegs; i++) {
-		m->records += v[i].count;
-		if (v[i].count == 0)
-			continue;
-		if (!any || v[i].ts_min < m->ts_min)
-			m->ts_min = v[i].ts_min;
-		if (!any || v[i].ts_max > m->ts_max)
-			m->ts_max = v[i].ts_max;
-		any = 1;
-	}
-	return 0;
-}
-
-static int set(json_t *o, const char *k, json_t *v)
-{
-	return v == NULL || json_object_set_new(o, k, v) < 0 ? -1 : 0;
-}
-
-char *chr_rawmeta_dump(const struct chr_rawmeta *m)
-{
-	json_t *o = json_object(), *segs = json_array();
-	char tmin[CHR_TIME_BUF], tmax[CHR_TIME_BUF], *text, *out = NULL;
-	int bad = o == NULL || segs == NULL;
-
-	for (size_t i = 0; !bad && i < m->nsegs; i++) {
-		const struct chr_rawseg *s = &m->segs[i];
-		json_t *e = json_object();
-		char file[32];
-
-		snprintf(file, sizeof file, "%09" PRIu64 ".q%s", s->id, s->compressed ? ".zst" : "");
-		bad = e == NULL || set(e, "file", json_string(file)) ||
-		      set(e, "id", json_integer((json_int_t)s->id)) ||
-		      set(e, "base_seq", json_integer((json_int_t)s->base_seq)) ||
-		      set(e, "count", json_integer((json_int_t)s->count)) ||
-		      set(e, "bytes", json_integer((json_int_t)s->bytes)) ||
-		      set(e, "ts_min", json_integer(s->ts_min)) ||
-		      set(e, "ts_max", json_integer(s->ts_max)) ||
-		      set(e, "checksum", json_string(s->checksum));
-		if (!bad && s->compressed)
-			bad = set(e, "raw_bytes", json_integer((json_int_t)s->raw_bytes)) ||
-			      set(e, "raw_checksum", json_string(s->raw_checksum)) ||
-			      set(e, "compressed", json_true());
-		if (e != NULL && json_array_append_new(segs, e) < 0)
-			bad = 1;
-	}
-	chr_time_format(tmin, m->ts_min);
-	chr_time_format(tmax, m->ts_max);
-	bad = bad || set(o, "format", json_string("chronicle-raw-partition")) ||
-	      set(o, "version", json_integer(1)) || set(o, "venue", json_string(m->venue)) ||
-	      set(o, "date", json_string(m->date)) || set(o, "stream", json_string("raw")) ||
-	      set(o, "ingest_time", json_string(m->ingest_time)) ||
-	      set(o, "records", json_integer((json_int_t)m->records)) ||
-	      set(o, "ts_min", json_integer(m->ts_min)) || set(o, "ts_max", json_integer(m->ts_max)) ||
-	      set(o, "time_min", json_string(tmin)) || set(o, "time_max", json_string(tmax)) ||
-	      set(o, "completeness", json_string("sealed"));
-	if (!bad) {
-		bad = json_object_set(o, "segments", segs) < 0;
-	}
-	json_decref(segs);
-	text = bad ? NULL : json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	if (text != NULL && (out = malloc(strlen(text) + 2)) != NULL)
-		strcat(strcpy(out, text), "\n");
-	free(text);
-	json_decref(o);
-	return out;
-}
-
-/* One segment entry; NULL when good, else what is wrong. */
-static const char *seg_load(json_t *e, struct chr_rawseg *s)
-{
-	char file[32], want[32];
-
-	memset(s, 0, sizeof *s);
-	if (chr_json_str(e, "file", file, sizeof file) < 0 || chr_json_u64(e, "id", &s->id) < 0 ||
-	    chr_json_u64(e, "base_seq", &s->base_seq) < 0 || chr_json_u64(e, "count", &s->count) < 0 ||
-	    chr_json_u64(e, "bytes", &s->bytes) < 0 || chr_json_i64(e, "ts_min", &s->ts_min) < 0 ||
-	    chr_json_i64(e, "ts_max", &s->ts_max) < 0 ||
-	    chr_json_str(e, "checksum", s->checksum, sizeof s->checksum) < 0)
-		return "segments";
-	s->compressed = json_is_true(json_object_get(e, "compressed"));
-	if (s->compressed) {
-		if (chr_json_u64(e, "raw_bytes", &s->raw_bytes) < 0 ||
-		    chr_json_str(e, "raw_checksum", s->raw_checksum, sizeof s->raw_checksum) < 0)
-			return "raw_bytes or raw_checksum of a compressed segment";
-	} else {
-		s->raw_bytes = s->bytes;
-		strcpy(s->raw_checksum, s->checksum);
-	}
-	snprintf(want, sizeof want, "%09" PRIu64 ".q%s", s->id, s->compressed ? ".zst" : "");
-	return strcmp(file, want) == 0 ? NULL : "file of a segment";
-}
-
-int chr_rawmeta_load(const char *dir, struct chr_rawmeta *m, char *err, size_t errlen)
-{
-	char path[PATH_MAX], fmt[64];
-	json_error_t je;
-	json_t *o, *a, *val;
-	const char *bad = NULL;
-	uint64_t ver;
-	size_t i;
-
-	memset(m, 0, sizeof *m);
-	if (chr_pathf(path, PATH_MAX, "%s/meta.json", dir) < 0) {
-		chr_msg(err, errlen, "'%s/meta.json': %s", dir, strerror(errno));
-		return -1;
-	}
-	o = json_load_file(path, 0, &je);
-	if (o == NULL) {
-		struct stat st;
-
-		if (stat(path, &st) < 0) {
-			int e = errno;
-
-			chr_msg(err, errlen, "cannot read '%s': %s", path, strerror(e));
-			errno = e;
-			return -1;
-		}
-		chr_msg(err, errlen, "'%s': line %d: %s", path, je.line, je.text);
-		errno = EPROTO;
-		return -1;
-	}
-	if (chr_json_str(o, "format", fmt, sizeof fmt) < 0 ||
-	    strcmp(fmt, "chronicle-raw-partition") != 0 || chr_json_u64(o, "version", &ver) < 0 ||
-	    ver != 1)
-		bad = "format or version";
-	else if (chr_json_str(o, "venue", m->venue, sizeof m->venue) < 0 ||
-		 chr_json_str(o, "date", m->date, sizeof m->date) < 0)
-		bad = "venue or date";
-	else if (chr_json_str(o, "ingest_time", m->ingest_time, sizeof m->ingest_time) < 0)
-		bad = "ingest_time";
-	else if (chr_json_u64(o, "records", &m->records) < 0 || chr_json_i64(o, "ts_min", &m->ts_min) < 0 ||
-		 chr_json_i64(o, "ts_max", &m->ts_max) < 0)
-		bad = "counters";
-	a = json_object_get(o, "segments");
-	if (bad == NULL && !json_is_array(a))
-		bad = "segments";
-	if (bad == NULL && json_array_size(a) > 0 &&
-	    (m->segs = calloc(json_array_size(a), sizeof *m->segs)) == NULL)
-		bad = "out of memory";
-	json_array_foreach(a, i, val) {
-		if (bad)
-			break;
-		bad = seg_load(val, &m->segs[i]);
-		if (bad == NULL && i > 0 && m->segs[i].id <= m->segs[i - 1].id)
-			bad = "segment order";
-		if (bad == NULL)
-			m->nsegs++;
-	}
-	json_decref(o);
-	if (bad) {
-		chr_rawmeta_free(m);
-		chr_msg(err, errlen, "'%s': bad or missing %s", path, bad);
-		errno = EPROTO;
-		return -1;
-	}
-	return 0;
-}
-
 /* ---- segments ------------------------------------------------------------- */
 
 int chr_rawseg_check(const void *seg, size_t len, uint64_t id, const char *name, char *err,
@@ -426,11 +231,20 @@ struct chr_sealer {
 	unsigned long nstaged;		/* names of staged files */
 };
 
+/* Without a callback of the caller's, what clean-up reports goes to stderr,
+ * as it always did for chr-seal-copy. */
+static void warn_stderr(void *ctx, const char *msg)
+{
+	(void)ctx;
+	chr_warn("%s", msg);
+}
+
 struct chr_sealer *chr_sealer_open(const char *root, const char *venue,
 				   const struct chr_sealer_opts *o, char *err, size_t errlen,
 				   int *status)
 {
 	struct chr_sealer *s;
+	struct chr_err e;
 	int lk;
 
 	*status = CHR_EX_SYS;
@@ -460,7 +274,8 @@ struct chr_sealer *chr_sealer_open(const char *root, const char *venue,
 		return NULL;
 	}
 	/* stray temp files of dead runs go first */
-	if (chr_staging_clean(root, err, errlen) < 0) {
+	if (chr_staging_clean(root, o->warn ? o->warn : warn_stderr, o->warn_ctx, &e) < 0) {
+		chr_msg(err, errlen, "%s", e.msg);
 		close(lk);
 		free(s);
 		return NULL;
@@ -584,7 +399,7 @@ static int verify(const char *path, int compressed, struct chr_rawseg *seg, char
 {
 	char sum[48];
 	uint64_t size;
-	int status;
+	struct chr_err ze;
 
 	if (chr_file_xxh128(path, seg->checksum, &seg->bytes) < 0) {
 		chr_msg(err, errlen, "cannot read '%s': %s", path, strerror(errno));
@@ -593,8 +408,9 @@ static int verify(const char *path, int compressed, struct chr_rawseg *seg, char
 	if (!compressed) {
 		strcpy(sum, seg->checksum);
 		size = seg->bytes;
-	} else if (chr_zsq_xxh128(path, sum, &size, err, errlen, &status) < 0) {
-		return status == CHR_EX_DATA ? 1 : -1;
+	} else if (chr_zsq_xxh128(path, sum, &size, &ze) < 0) {
+		chr_msg(err, errlen, "%s", ze.msg);
+		return ze.status == CHR_EX_DATA ? 1 : -1;
 	}
 	if (size != seg->raw_bytes || strcmp(sum, seg->raw_checksum) != 0) {
 		chr_msg(err, errlen, "'%s' holds other bytes than the segment (%" PRIu64 " bytes, %s;"
@@ -663,6 +479,19 @@ static int exists(const char *path)
 	return errno == ENOENT ? 0 : -1;
 }
 
+/* chr_rawmeta_load with the sealer's message buffer (errno kept). */
+static int rawmeta_load(const char *dir, struct chr_rawmeta *m, char *err, size_t errlen)
+{
+	struct chr_err e;
+	int rc = chr_rawmeta_load(dir, m, &e), en = errno;
+
+	if (rc < 0) {
+		chr_msg(err, errlen, "%s", e.msg);
+		errno = en;
+	}
+	return rc;
+}
+
 int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_seal_result *res,
 		   char *err, size_t errlen, int *status)
 {
@@ -700,7 +529,7 @@ int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_se
 
 	/* Before any work, without the lock: is it there already? The
 	 * answer is checked again under the lock. */
-	if (chr_rawmeta_load(part, &m, err, errlen) == 0) {
+	if (rawmeta_load(part, &m, err, errlen) == 0) {
 		if ((have = chr_rawmeta_find(&m, seg->id)) != NULL) {
 			rc = listed(have, seg, part, err, errlen, status);
 			*seg = *have;
@@ -789,7 +618,7 @@ int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_se
 		goto out;
 	}
 
-	if (chr_rawmeta_load(part, &m, err, errlen) < 0) {
+	if (rawmeta_load(part, &m, err, errlen) < 0) {
 		*status = errno == EPROTO || errno == ENOENT ? CHR_EX_DATA : CHR_EX_SYS;
 		goto out;
 	}

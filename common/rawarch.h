@@ -8,55 +8,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "meta.h"
 #include "rec.h"
+#include "staging.h"
 #include "tm.h"
-
-#define CHR_RAW_NAME_MAX 64	/* a venue: a name chr_name_check accepts */
-
-/* What meta.json says of one segment of a raw partition. */
-struct chr_rawseg {
-	uint64_t id, base_seq, count;
-	uint64_t bytes;		/* of the file */
-	int64_t ts_min, ts_max;	/* of its header: 0 and 0 without records */
-	char checksum[48];	/* "xxh3-128:<hex>" of the file */
-	uint64_t raw_bytes;	/* of the segment (its end); = bytes when plain */
-	char raw_checksum[48];	/* of the segment's bytes; = checksum when plain */
-	int compressed;		/* the file is NNNNNNNNN.q.zst (chr_zsq_write) */
-};
-
-/* The contents of a raw partition's meta.json. */
-struct chr_rawmeta {
-	char venue[CHR_RAW_NAME_MAX + 1], date[11];
-	char ingest_time[CHR_TIME_BUF];	/* UTC text of the last update */
-	uint64_t records;		/* over all segments */
-	int64_t ts_min, ts_max;		/* over the segments that hold records */
-	struct chr_rawseg *segs;	/* in id order */
-	size_t nsegs;
-};
 
 /* "<root>/raw/v1/<venue>/<date>/raw" into buf. Returns 0, or -1 with errno
  * ENAMETOOLONG. The names are not checked here. */
 int chr_raw_path(char *buf, size_t n, const char *root, const char *venue, const char *date);
-
-/* Free what m owns (not the struct). */
-void chr_rawmeta_free(struct chr_rawmeta *m);
-
-/* Read "<dir>/meta.json" of a raw partition. Returns 0; -1 with a message
- * in err and errno ENOENT when there is none, EPROTO when it is not a
- * valid raw partition meta.json, else the system error. */
-int chr_rawmeta_load(const char *dir, struct chr_rawmeta *m, char *err, size_t errlen);
-
-/* The meta.json text of m (malloc'ed, jansson, indent 2, ends with a
- * newline), or NULL when out of memory. */
-char *chr_rawmeta_dump(const struct chr_rawmeta *m);
-
-/* The entry of segment id in m, or NULL. */
-const struct chr_rawseg *chr_rawmeta_find(const struct chr_rawmeta *m, uint64_t id);
-
-/* Add segment s to m in id order and update records and the time range
- * (over the segments with records; unchanged when none has any). Returns
- * 0, or -1 with errno EEXIST (m lists the id) or ENOMEM. */
-int chr_rawmeta_add(struct chr_rawmeta *m, const struct chr_rawseg *s);
 
 /* Check the sealed segment image seg[0..len) (len >= its end): a valid,
  * sealed header whose id is id, then every record to end (length, CRC,
@@ -97,6 +56,8 @@ struct chr_sealer;
 struct chr_sealer_opts {
 	int zstd;	/* write NNNNNNNNN.q.zst with chr_zsq_write */
 	int level;	/* its zstd level */
+	chr_warn_fn warn;	/* what clean-up reports (staging.h); NULL: stderr */
+	void *warn_ctx;
 };
 
 /* What chr_sealer_put did. */

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "staging.h"
+
 #define CHR_TIERS_MAX 16
 #define CHR_TIER_CONF "chr-tier.conf"
 
@@ -91,6 +93,9 @@ struct chr_tier_run {
 	struct chr_manifest *m;		/* open for writing; NULL when dry */
 	const volatile sig_atomic_t *stop;	/* non-zero: end between partitions; may be NULL */
 	int status;			/* worst exit status since the caller reset it */
+	chr_warn_fn say;		/* what the pass says, a line at a time
+					 * (NULL: on stderr, as chr_warn) */
+	void *say_ctx;
 };
 
 /* One pass over the tiers of r (docs/tiers.md, "A pass"), with ages measured
@@ -102,7 +107,7 @@ struct chr_tier_run {
  * into a zstd tier, verified, published under the archive lock, removed),
  * and apply queue retention. The caller holds the tier lock
  * (ROOT/.staging/.tier-lock). Everything done and every failure is said
- * (chr_warn); a failure leaves that partition where it is and raises
+ * (r->say); a failure leaves that partition where it is and raises
  * r->status to CHR_EX_DATA or CHR_EX_SYS. */
 void chr_tier_pass(struct chr_tier_run *r, int64_t now);
 

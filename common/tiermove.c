@@ -32,7 +32,7 @@ struct item {
 	char *rel, *dir;
 	size_t tier;
 	int ok;			/* part loaded */
-	struct chr_part part;
+	struct chr_partinfo part;
 };
 
 struct items {
@@ -40,7 +40,8 @@ struct items {
 	size_t n, cap;
 };
 
-/* chr_warn the message, and raise the pass's status to status */
+/* Say the message (r->say, else on stderr), and raise the pass's status
+ * to status. */
 static void fail(struct chr_tier_run *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void fail(struct chr_tier_run *r, int status, const char *fmt, ...)
 {
@@ -50,10 +51,16 @@ static void fail(struct chr_tier_run *r, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	chr_warn("%s", buf);
+	if (r->say)
+		r->say(r->say_ctx, buf);
+	else
+		chr_warn("%s", buf);
 	if (status > r->status)
 		r->status = status;
 }
+
+/* what the pass did, said as a failure that changes no status */
+#define say(r, ...) fail(r, CHR_EX_OK, __VA_ARGS__)
 
 /* a service asked to stop: end between partitions */
 static int stopped(const struct chr_tier_run *r)
@@ -66,9 +73,15 @@ static int stopped(const struct chr_tier_run *r)
 /* Remove the dead entries of <tier>/.staging (copies cut short, sources
  * being removed when a pass died). Hot's staging belongs to the archive
  * writers: chr_staging_clean, under the archive lock. */
+static void warn_staging(void *ctx, const char *msg)
+{
+	say((struct chr_tier_run *)ctx, "%s", msg);
+}
+
 static void clean_staging(struct chr_tier_run *r, size_t i)
 {
-	char dir[PATH_MAX], p[PATH_MAX], err[CHR_ARCHIVE_ERR], sh[512];
+	char dir[PATH_MAX], p[PATH_MAX], sh[512];
+	struct chr_err ce;
 	struct dirent **v;
 	int n;
 
@@ -84,8 +97,8 @@ static void clean_staging(struct chr_tier_run *r, size_t i)
 			     strerror(errno));
 			return;
 		}
-		if (chr_staging_clean(r->root, err, sizeof err) < 0)
-			fail(r, CHR_EX_SYS, "%s", err);
+		if (chr_staging_clean(r->root, warn_staging, r, &ce) < 0)
+			fail(r, CHR_EX_SYS, "%s", ce.msg);
 		close(lk);
 		return;
 	}
@@ -103,7 +116,7 @@ static void clean_staging(struct chr_tier_run *r, size_t i)
 			fd = chr_lock_dir(p);
 			if (fd >= 0 || errno == ENOTDIR) {
 				if (r->verbose)
-					chr_warn("removing '%s', left by a pass that died", SHOWN(sh, p));
+					say(r, "removing '%s', left by a pass that died", SHOWN(sh, p));
 				if (chr_remove_tree(p) < 0)
 					fail(r, CHR_EX_SYS, "cannot remove '%s': %s", SHOWN(sh, p),
 					     strerror(errno));
@@ -154,7 +167,7 @@ static void items_free(struct items *it)
 	for (size_t i = 0; i < it->n; i++) {
 		free(it->v[i].rel);
 		free(it->v[i].dir);
-		chr_part_free(&it->v[i].part);
+		chr_partinfo_free(&it->v[i].part);
 	}
 	free(it->v);
 	memset(it, 0, sizeof *it);
@@ -208,7 +221,7 @@ static int discard(const char *tier, const char *src, char *trash)
 /* ---- two copies of a partition ----------------------------------------- */
 
 /* 1 when a and b hold the same segments (ids, raw bytes and checksums) */
-static int same(const struct chr_part *a, const struct chr_part *b)
+static int same(const struct chr_partinfo *a, const struct chr_partinfo *b)
 {
 	if (a->nsegs != b->nsegs)
 		return 0;
@@ -226,7 +239,7 @@ static int remove_part(struct chr_tier_run *r, struct item *it, const char *why)
 	int lk, fd;
 
 	if (r->dry) {
-		chr_warn("would remove '%s' from %s (%s)", SHOWN(sh, it->rel), r->t.t[it->tier].name, why);
+		say(r, "would remove '%s' from %s (%s)", SHOWN(sh, it->rel), r->t.t[it->tier].name, why);
 		return 0;
 	}
 	if ((lk = chr_archive_lock(r->root)) < 0) {
@@ -237,7 +250,7 @@ static int remove_part(struct chr_tier_run *r, struct item *it, const char *why)
 	/* a writer may have changed it since we looked */
 	if (chr_meta_checksum(it->dir, sum) < 0 || strcmp(sum, it->part.meta_checksum) != 0) {
 		close(lk);
-		chr_warn("'%s' in %s changed during the pass; left for the next one",
+		say(r, "'%s' in %s changed during the pass; left for the next one",
 			 SHOWN(sh, it->rel), r->t.t[it->tier].name);
 		return -1;
 	}
@@ -252,7 +265,7 @@ static int remove_part(struct chr_tier_run *r, struct item *it, const char *why)
 	if (chr_remove_tree(trash) < 0)
 		fail(r, CHR_EX_SYS, "cannot remove '%s': %s", SHOWN(sh, trash), strerror(errno));
 	close(fd);
-	chr_warn("removed '%s' from %s (%s)", SHOWN(sh, it->rel), r->t.t[it->tier].name, why);
+	say(r, "removed '%s' from %s (%s)", SHOWN(sh, it->rel), r->t.t[it->tier].name, why);
 	return 0;
 }
 
@@ -510,7 +523,7 @@ static int move(struct chr_tier_run *r, struct item *it, size_t to, int64_t age)
 		return -1;
 	}
 	if (r->dry) {
-		chr_warn("would move '%s' from %s to %s (age %" PRId64 "s)", SHOWN(sh, it->rel), from,
+		say(r, "would move '%s' from %s to %s (age %" PRId64 "s)", SHOWN(sh, it->rel), from,
 			 into, age / 1000000000);
 		return 0;
 	}
@@ -530,7 +543,7 @@ static int move(struct chr_tier_run *r, struct item *it, size_t to, int64_t age)
 		goto fail;
 	}
 	if (chr_meta_checksum(it->dir, sum) < 0 || strcmp(sum, it->part.meta_checksum) != 0) {
-		chr_warn("'%s' in %s changed during the pass; left for the next one",
+		say(r, "'%s' in %s changed during the pass; left for the next one",
 			 SHOWN(sh, it->rel), from);
 		goto fail_locked;
 	}
@@ -582,7 +595,7 @@ static int move(struct chr_tier_run *r, struct item *it, size_t to, int64_t age)
 		chr_remove_tree(stage_root);
 		close(sfd);
 	}
-	chr_warn("moved '%s' from %s to %s (%s)", SHOWN(sh, it->rel), from, into, how);
+	say(r, "moved '%s' from %s to %s (%s)", SHOWN(sh, it->rel), from, into, how);
 	free(it->dir);
 	it->dir = strdup(dst);
 	it->tier = to;
@@ -717,11 +730,13 @@ void chr_tier_pass(struct chr_tier_run *r, int64_t now_opt)
 		long stay;
 
 		for (j = i; j < it.n && strcmp(it.v[j].rel, it.v[i].rel) == 0; j++) {
-			if (chr_part_load(it.v[j].dir, &it.v[j].part, err, sizeof err) == 0) {
+			struct chr_err pe;
+
+			if (chr_partinfo_load(it.v[j].dir, &it.v[j].part, &pe) == 0) {
 				it.v[j].ok = 1;
 				ok++;
 			} else if (errno != ENOENT) {
-				fail(r, CHR_EX_DATA, "%s; left where it is", err);
+				fail(r, CHR_EX_DATA, "%s; left where it is", pe.msg);
 			}
 		}
 		if (ok != j - i)
@@ -767,14 +782,14 @@ void chr_tier_pass(struct chr_tier_run *r, int64_t now_opt)
 		ssize_t k;
 
 		if (r->dry) {
-			chr_warn("would apply retention %" PRId64 "s to '%s'", r->t.q[i].age_ns / 1000000000,
+			say(r, "would apply retention %" PRId64 "s to '%s'", r->t.q[i].age_ns / 1000000000,
 				 SHOWN(sh, r->t.q[i].path));
 			continue;
 		}
 		if ((k = chr_queue_retain(r->t.q[i].path, r->t.q[i].age_ns, err)) < 0)
 			fail(r, CHR_EX_SYS, "%s", err);
 		else if (k > 0 || r->verbose)
-			chr_warn("removed %zd segment%s of queue '%s'", k, k == 1 ? "" : "s",
+			say(r, "removed %zd segment%s of queue '%s'", k, k == 1 ? "" : "s",
 				 SHOWN(sh, r->t.q[i].path));
 	}
 out:

@@ -1,17 +1,14 @@
 /* chr-sink - write a record stream into a queue (appended in place,
  * numbered, visible to readers at once), into the queues a route template
- * names (route.c), or into the archive layout: one directory of sealed
+ * names (route.h), or into the archive layout: one directory of sealed
  * segments and a meta.json per (venue, symbol, date, stream), published
  * whole or not at all (docs/archive.md). */
 #include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,9 +16,14 @@
 
 #include "archive.h"
 #include "chr.h"
+#include "num.h"
+#include "optrule.h"
+#include "prog.h"
 #include "queue.h"
+#include "resume.h"
 #include "route.h"
 #include "source.h"
+#include "tap.h"
 
 static const char usage_text[] =
 	"usage: chr-sink --queue DIR [--create] [--resume] [--fsync never|seal|PERIOD]\n"
@@ -72,234 +74,171 @@ static const char usage_text[] =
 	"  -p, --progress          show progress on stderr\n"
 	"  -v, --verbose           print a summary on stderr\n"
 	"  -h, --help              show this help\n"
-	"      --version           show the version\n";
+	"  -V, --version           show the version\n";
 
-static int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-	unsigned shift = 0;
+enum { OPT_STAGE = 256, OPT_PUBLISH, OPT_LEDGER_INFO, OPT_FSYNC, OPT_ROLL, OPT_RETAIN, OPT_ROUTE,
+	OPT_RESUME, OPT_MAX_OPEN, OPT_TAP, OPT_READER };
 
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -1;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	}
-	if (*end != '\0' || v > (UINT64_MAX >> shift))
-		return -1;
-	*out = (uint64_t)v << shift;
-	return 0;
-}
-
-/* One input: a stream file, stdin ("-"), or a queue read to its end. */
-struct input {
-	const char *name;
-	int fd;
-	struct chr_queue_reader q;
-	int queue;
-	struct chr_reader r;
+static const struct option longopts[] = {
+	{"archive", required_argument, NULL, 'a'}, {"queue", required_argument, NULL, 'q'},
+	{"route", required_argument, NULL, OPT_ROUTE}, {"resume", no_argument, NULL, OPT_RESUME},
+	{"tap", required_argument, NULL, OPT_TAP}, {"reader", required_argument, NULL, OPT_READER},
+	{"follow", no_argument, NULL, 'f'}, {"max-open", required_argument, NULL, OPT_MAX_OPEN},
+	{"create", no_argument, NULL, 'c'}, {"fsync", required_argument, NULL, OPT_FSYNC},
+	{"roll", required_argument, NULL, OPT_ROLL}, {"retain", required_argument, NULL, OPT_RETAIN},
+	{"append", no_argument, NULL, 'A'}, {"source", required_argument, NULL, 's'},
+	{"segment-size", required_argument, NULL, 'S'}, {"stage", no_argument, NULL, OPT_STAGE},
+	{"publish", no_argument, NULL, OPT_PUBLISH}, {"ledger", required_argument, NULL, 'l'},
+	{"ledger-info", required_argument, NULL, OPT_LEDGER_INFO},
+	{"report", required_argument, NULL, 'r'},
+	{"progress", no_argument, NULL, 'p'}, {"verbose", no_argument, NULL, 'v'},
+	CHR_OPTS_STD,
+	{NULL, 0, NULL, 0},
 };
 
-/* Open path, or return -1 with errno (the caller dies, after its own
- * clean-up); a bad queue dies here. */
-static int input_open(struct input *in, const char *path)
-{
-	memset(in, 0, sizeof *in);
-	in->name = strcmp(path, "-") == 0 ? "stdin" : path;
-	in->fd = -1;
-	if (chr_is_queue(path)) {
-		if (chr_queue_reader_open(&in->q, path, 0) < 0)
-			chr_die(in->q.status, "%s", in->q.err);
-		in->queue = 1;
-		chr_reader_init_queue(&in->r, &in->q, in->name, 0);
-		return 0;
-	}
-	in->fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
-	if (in->fd < 0)
-		return -1;
-	if (chr_reader_init(&in->r, in->fd, in->name) < 0)
-		chr_die(CHR_EX_SYS, "%s", strerror(ENOMEM));
-	return 0;
-}
+/* What was given, for the rules below */
+enum {
+	G_QUEUE = 1 << 0, G_ROUTE = 1 << 1, G_ARCHIVE = 1 << 2, G_TAP = 1 << 3,
+	G_READER = 1 << 4, G_FOLLOW = 1 << 5, G_FILES = 1 << 6, G_PROGRESS = 1 << 7,
+	G_MAX_OPEN = 1 << 8, G_QUEUE_OPT = 1 << 9, G_STAGE = 1 << 10, G_PUBLISH = 1 << 11,
+	G_LEDGER = 1 << 12, G_INFO = 1 << 13, G_SOURCE = 1 << 14, G_ARCH_OPT = 1 << 15,
+};
 
-static void input_close(struct input *in)
-{
-	chr_reader_free(&in->r);
-	if (in->queue)
-		chr_queue_reader_close(&in->q);
-	if (in->fd > STDIN_FILENO)
-		close(in->fd);
-}
+/* What each option given is, for the rules */
+static const unsigned given_by[OPT_READER + 1] = {
+	['a'] = G_ARCHIVE, ['q'] = G_QUEUE, [OPT_ROUTE] = G_ROUTE, [OPT_TAP] = G_TAP,
+	[OPT_READER] = G_READER, ['f'] = G_FOLLOW, ['p'] = G_PROGRESS, [OPT_MAX_OPEN] = G_MAX_OPEN,
+	['c'] = G_QUEUE_OPT, [OPT_RESUME] = G_QUEUE_OPT, [OPT_FSYNC] = G_QUEUE_OPT,
+	[OPT_ROLL] = G_QUEUE_OPT, [OPT_RETAIN] = G_QUEUE_OPT, ['A'] = G_ARCH_OPT,
+	['s'] = G_SOURCE | G_ARCH_OPT, [OPT_STAGE] = G_STAGE | G_ARCH_OPT,
+	[OPT_PUBLISH] = G_PUBLISH | G_ARCH_OPT, ['l'] = G_LEDGER | G_ARCH_OPT,
+	[OPT_LEDGER_INFO] = G_INFO | G_ARCH_OPT, ['r'] = G_ARCH_OPT,
+};
 
-/* Write text (NULL: out of memory) to path atomically, or die. */
-static void write_json(const char *path, char *text, struct chr_archive *a)
-{
-	if (text == NULL || chr_publish_file(path, text, strlen(text)) < 0) {
-		int e = text ? errno : ENOMEM;
+/* Which options go together, in the order they are checked; '%s' is the
+ * first FILE. */
+static const struct chr_opt_rule rules[] = {
+	{G_READER, G_TAP, 0, "--reader is for --tap"},
+	{G_FOLLOW, G_TAP, 0, "--follow is for --tap"},
+	{G_TAP, G_QUEUE, 0, "--tap needs --queue DIR, the archive queue"},
+	{G_TAP, G_READER, 0, "--tap needs --reader NAME"},
+	{G_TAP, 0, G_ROUTE, "--tap and --route exclude each other"},
+	{G_TAP, 0, G_ARCHIVE, "--tap and --archive exclude each other"},
+	{G_TAP, 0, G_FILES, "--tap reads no FILE, but '%s' is given"},
+	{G_TAP, 0, G_PROGRESS, "--progress is not for --tap"},
+	{G_QUEUE, 0, G_ROUTE, "--queue and --route exclude each other"},
+	{G_QUEUE, 0, G_ARCHIVE, "--queue and --archive exclude each other"},
+	{G_ROUTE, 0, G_ARCHIVE, "--route and --archive exclude each other"},
+	{G_QUEUE, 0, G_ARCH_OPT, "--queue takes none of the archive options"},
+	{G_ROUTE, 0, G_ARCH_OPT, "--route takes none of the archive options"},
+	{G_MAX_OPEN, G_ROUTE, 0, "--max-open is for --route"},
+	{G_QUEUE_OPT, G_QUEUE | G_ROUTE, 0,
+	 "--create, --resume, --fsync, --roll and --retain are for --queue and --route"},
+	{0, G_ARCHIVE | G_QUEUE | G_ROUTE, 0,
+	 "--archive ROOT, --queue DIR or --route TEMPLATE is required"},
+	{G_STAGE, 0, G_PUBLISH, "--stage and --publish exclude each other"},
+	{G_STAGE, G_SOURCE, 0, "--stage needs --source ID"},
+	{G_PUBLISH, G_SOURCE, 0, "--publish needs --source ID"},
+	{G_LEDGER, G_SOURCE, 0, "--ledger needs --source ID"},
+	{G_PUBLISH, 0, G_FILES, "--publish reads no input, but FILE '%s' is given"},
+	{G_LEDGER, 0, G_STAGE, "--ledger is written by --publish, not by --stage"},
+	{G_INFO, G_LEDGER, 0, "--ledger-info needs --ledger VENDOR"},
+};
 
-		chr_archive_close(a);
-		chr_die(CHR_EX_SYS, "cannot write '%s': %s", path, strerror(e));
-	}
-	free(text);
-}
-
-/* The JSON object in file path (--ledger-info), or die. */
-static json_t *load_info(const char *path)
-{
-	json_error_t je;
-	json_t *o;
-
-	if (access(path, R_OK) < 0)
-		chr_die(CHR_EX_SYS, "cannot read '%s': %s", path, strerror(errno));
-	o = json_load_file(path, 0, &je);
-	if (o == NULL)
-		chr_die(CHR_EX_DATA, "%s:%d: %s", path, je.line, je.text);
-	if (!json_is_object(o)) {
-		json_decref(o);
-		chr_die(CHR_EX_DATA, "%s: not a JSON object", path);
-	}
-	return o;
-}
-
-/* Archive the records of files and commit (publish, or stage): the
- * writer, or die. */
-static struct chr_archive *archive_input(const char *root, const struct chr_archive_opts *o,
-					 char *const *files, int nfiles, int progress)
-{
-	char err[CHR_ARCHIVE_ERR];
+/* The writers of a run, closed by the one clean-up path (at exit). */
+static struct {
+	enum { M_QUEUE, M_TAP, M_ROUTE, M_ARCHIVE, M_PUBLISH } mode;
+	struct chr_queue_writer q;
+	int q_open, resume;
+	struct chr_resume rs;
+	uint64_t first, appended;	/* --queue: its seq at the start, records appended */
+	struct chr_route *rt;
 	struct chr_archive *a;
-	struct chr_progress pg;
-	uint64_t total = 0, nrec = 0, done = 0, archived, skipped;
-	int status;
+	json_t *info;
+} sk;
 
-	a = chr_archive_open(root, o, err, sizeof err, &status);
-	if (a == NULL)
-		chr_die(status, "%s", err);
+static void cleanup(void)
+{
+	if (sk.q_open)
+		chr_queue_writer_close(&sk.q);
+	sk.q_open = 0;
+	chr_route_free(sk.rt);
+	sk.rt = NULL;
+	chr_archive_close(sk.a);
+	sk.a = NULL;
+	json_decref(sk.info);
+	sk.info = NULL;
+}
+
+static void warn_cb(void *ctx, const char *msg)
+{
+	(void)ctx;
+	chr_warn("%s", msg);
+}
+
+/* Write the records of files (in order) as the mode says, or die. */
+static void feed(char *const *files, int nfiles, int progress)
+{
+	struct chr_source src;
+	struct chr_progress pg;
+	const struct chr_rec *rec;
+	struct chr_err e;
+	uint64_t total = 0, nrec = 0, done = 0, off = 0;
+	size_t cur = 0;
+	int k;
+
+	chr_source_init(&src, NULL);
 	for (int i = 0; i < nfiles; i++) {
 		struct stat st;
 
-		if (strcmp(files[i], "-") != 0 && stat(files[i], &st) == 0 && S_ISREG(st.st_mode))
+		if (chr_source_add_path(&src, files[i]) < 0)
+			chr_die(src.status, "%s", src.err);
+		if (sk.mode == M_ARCHIVE && strcmp(files[i], "-") != 0 && stat(files[i], &st) == 0 &&
+		    S_ISREG(st.st_mode))
 			total += (uint64_t)st.st_size;
 	}
 	chr_progress_init(&pg, progress, total, "records");
-
-	for (int i = 0; i < nfiles; i++) {
-		struct input in;
-		const struct chr_rec *rec;
-		int k;
-
-		if (input_open(&in, files[i]) < 0) {
-			int e = errno;
-
-			chr_archive_close(a);
-			chr_die(CHR_EX_SYS, "cannot open '%s': %s", files[i], strerror(e));
+	while ((k = chr_source_next(&src, &rec)) > 0) {
+		if (src.cur != cur) {
+			done += off;
+			cur = src.cur;
 		}
-		while ((k = chr_reader_next(&in.r, &rec)) > 0) {
-			if (chr_archive_put(a, rec, in.name, in.r.rec_off, err, sizeof err, &status) < 0) {
-				chr_archive_close(a);
-				chr_die(status, "%s", err);
-			}
-			chr_progress(&pg, ++nrec, done + in.r.off);
-		}
-		if (k < 0) {
-			chr_archive_close(a);
-			chr_die(in.r.status, "%s; nothing was archived", in.r.err);
-		}
-		done += in.r.off;
-		input_close(&in);
+		off = src.rd.off;
+		k = sk.mode == M_ARCHIVE ? chr_archive_put(sk.a, rec, src.rd.name, src.rd.rec_off, &e) :
+		    sk.mode == M_ROUTE ? chr_route_put(sk.rt, rec, src.rd.name, src.rd.rec_off, &e) :
+		    chr_resume_append(sk.resume ? &sk.rs : NULL, &sk.q, rec, src.rd.name,
+				      src.rd.rec_off, &e);
+		if (k < 0)
+			chr_die_err(&e);
+		sk.appended += sk.mode == M_QUEUE && k == 0;
+		chr_progress(&pg, ++nrec, done + off);
 	}
-	chr_progress_end(&pg, nrec, done);
-
-	if (chr_archive_commit(a, err, sizeof err, &status) < 0) {
-		chr_archive_close(a);
-		chr_die(status, "%s", err);
-	}
-	chr_archive_totals(a, &archived, &skipped);
-	if (skipped > 0)
-		chr_warn("%" PRIu64 " records of no archive stream (HEARTBEAT, application types) not archived",
-			 skipped);
-	return a;
+	if (k < 0 && !src.open)
+		chr_die(src.status, "%s", src.err);	/* an input that cannot be opened */
+	if (k < 0 && sk.mode == M_ARCHIVE)
+		chr_die(src.status, "%s; nothing was archived", src.err);
+	if (k < 0)
+		chr_die(src.status, "%s; the %" PRIu64 " records before it were %s", src.err,
+			sk.mode == M_ROUTE ? nrec : sk.appended,
+			sk.mode == M_ROUTE ? "routed" : "appended");
+	chr_progress_end(&pg, nrec, done + off);
+	chr_source_free(&src);
 }
 
-/* Append the records of files to the queue in dir; with resume, not those
- * it holds already. */
-static void queue_input(const char *dir, const struct chr_queue_opts *qo, char *const *files,
-			int nfiles, int resume, int progress, int verbose)
+/* Open the writer of the queue in dir (--queue), or die. */
+static void queue_open(const char *dir, const struct chr_queue_opts *qo)
 {
-	struct chr_queue_writer q;
-	struct chr_progress pg;
-	struct resume rs;
-	uint64_t nrec = 0, done = 0, first, appended = 0;
-	char err[512];
-	int status;
+	struct chr_err e;
 
-	if (chr_queue_writer_open(&q, dir, qo) < 0) {
+	if (chr_queue_writer_open(&sk.q, dir, qo) < 0) {
 		if (errno == ENOENT && !(qo->flags & CHR_QUEUE_CREATE))
-			chr_die(CHR_EX_SYS, "%s; --create makes it", q.err);
-		chr_die(q.status, "%s", q.err);
+			chr_die(CHR_EX_SYS, "%s; --create makes it", sk.q.err);
+		chr_die(sk.q.status, "%s", sk.q.err);
 	}
-	first = q.seq;
-	if (resume && resume_load(&rs, &q, 0, NULL, NULL, err, &status) < 0) {
-		chr_queue_writer_close(&q);
-		chr_die(status, "%s", err);
-	}
-	chr_progress_init(&pg, progress, 0, "records");
-	for (int i = 0; i < nfiles; i++) {
-		struct input in;
-		const struct chr_rec *rec;
-		int k;
-
-		if (input_open(&in, files[i]) < 0) {
-			int e = errno;
-
-			chr_queue_writer_close(&q);
-			chr_die(CHR_EX_SYS, "cannot open '%s': %s", files[i], strerror(e));
-		}
-		while ((k = chr_reader_next(&in.r, &rec)) > 0) {
-			chr_progress(&pg, ++nrec, done + in.r.off);
-			if (resume) {
-				int skip = resume_skip(&rs, rec, dir, in.name, in.r.rec_off, err);
-
-				if (skip < 0 ||
-				    (!skip && resume_src_check(rec, q.seq, dir, in.name, in.r.rec_off,
-							       err) < 0)) {
-					chr_queue_writer_close(&q);
-					chr_die(CHR_EX_DATA, "%s", err);
-				}
-				if (skip)
-					continue;
-			}
-			if (chr_queue_append(&q, rec) < 0) {
-				chr_queue_writer_close(&q);
-				if (errno == EINVAL)
-					chr_die(CHR_EX_DATA, "%s: byte %" PRIu64 ": record larger than a "
-						"queue segment", in.name, in.r.rec_off);
-				chr_die(q.status, "%s", q.err);
-			}
-			appended++;
-		}
-		if (k < 0) {
-			chr_queue_writer_close(&q);
-			chr_die(in.r.status, "%s; the %" PRIu64 " records before it were appended",
-				in.r.err, appended);
-		}
-		done += in.r.off;
-		input_close(&in);
-	}
-	chr_progress_end(&pg, nrec, done);
-	if (verbose && resume)
-		chr_warn("%s: %" PRIu64 " records appended, seq %" PRIu64 " to %" PRIu64 ", %" PRIu64
-			 " skipped (--resume)", dir, appended, first, q.seq, rs.skipped);
-	else if (verbose)
-		chr_warn("%s: %" PRIu64 " records appended, seq %" PRIu64 " to %" PRIu64, dir,
-			 appended, first, q.seq);
-	chr_queue_writer_close(&q);
+	sk.q_open = 1;
+	sk.first = sk.q.seq;
+	if (sk.resume && chr_resume_load(&sk.rs, &sk.q, 0, NULL, NULL, &e) < 0)
+		chr_die_err(&e);
 }
 
 static volatile sig_atomic_t stop;
@@ -310,427 +249,170 @@ static void on_stop(int sig)
 	stop = 1;
 }
 
-/* Records of the hot queue between two commits of the tap's position,
- * at most: a commit costs an fsync of the archive queue. */
-#define TAP_BATCH 65536
-
-/* Make what the tap appended durable in q, then commit next as the named
- * reader's position in the hot queue: never the other way round, so that
- * retention cannot remove a record the archive queue could still lose. */
-static void tap_commit(struct chr_queue_writer *q, struct chr_queue_pos *pos, uint64_t next)
+/* --tap: copy the queue t->hot to the queue dir, or die. */
+static void tap(const char *dir, const struct chr_queue_opts *qo, struct chr_tap *t, int verbose)
 {
-	if (chr_queue_flush(q) < 0) {
-		chr_queue_writer_close(q);
-		chr_die(q->status, "%s", q->err);
-	}
-	if (chr_queue_pos_commit(pos, next) < 0) {
-		chr_queue_writer_close(q);
-		chr_die(pos->status, "%s", pos->err);
-	}
-}
-
-/* The archive tap: copy the queue hot, read as the named reader name from
- * its committed position, to the queue dir, and commit the position after
- * each batch is durable there. What a killed tap appended after its last
- * commit comes again and is skipped as --resume does. */
-static void tap_input(const char *dir, const struct chr_queue_opts *qo, const char *hot,
-		      const char *name, int follow, int verbose)
-{
-	struct chr_queue_writer q;
-	struct chr_queue_pos pos;
-	struct chr_source src;
-	struct resume rs;
-	const struct chr_rec *rec;
-	uint64_t next, done, first, pending = 0, appended = 0;
-	char err[512];
-	int status, k = 0;
-
 	struct stat sh, sd;
+	struct chr_err e;
 
-	if (!chr_is_queue(hot))
-		chr_die(CHR_EX_SYS, "'%s' is not a queue", hot);
+	if (!chr_is_queue(t->hot))
+		chr_die(CHR_EX_SYS, "'%s' is not a queue", t->hot);
 	/* it would copy its own appends forever */
-	if (stat(hot, &sh) == 0 && stat(dir, &sd) == 0 && sh.st_dev == sd.st_dev &&
+	if (stat(t->hot, &sh) == 0 && stat(dir, &sd) == 0 && sh.st_dev == sd.st_dev &&
 	    sh.st_ino == sd.st_ino)
-		chr_usage_error("--tap '%s' is the queue --queue '%s' writes", hot, dir);
-	if (chr_queue_writer_open(&q, dir, qo) < 0) {
-		if (errno == ENOENT && !(qo->flags & CHR_QUEUE_CREATE))
-			chr_die(CHR_EX_SYS, "%s; --create makes it", q.err);
-		chr_die(q.status, "%s", q.err);
-	}
-	first = q.seq;
-	if (resume_load(&rs, &q, 0, NULL, NULL, err, &status) < 0) {
-		chr_queue_writer_close(&q);
-		chr_die(status, "%s", err);
-	}
-	if (chr_queue_pos_open(&pos, hot, name,
-			       qo->sync == CHR_SYNC_NEVER ? 0 : CHR_QUEUE_POS_SYNC) < 0) {
-		chr_queue_writer_close(&q);
-		chr_die(pos.status, "%s", pos.err);
-	}
-	chr_source_init(&src, NULL);
-	src.follow = follow;
-	src.from_seq = pos.seq;
-	src.exact = 1;
-	if (chr_source_add_path(&src, hot) < 0) {
-		chr_queue_writer_close(&q);
-		chr_die(src.status, "%s", src.err);
-	}
-	if (follow) {
+		chr_usage_error("--tap '%s' is the queue --queue '%s' writes", t->hot, dir);
+	queue_open(dir, qo);
+	if (t->follow) {
 		struct sigaction sa = { .sa_handler = on_stop };
 
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
 	}
-	next = done = pos.seq;
-	for (;;) {
-		if (next != done && (pending >= TAP_BATCH || stop || chr_source_may_block(&src))) {
-			tap_commit(&q, &pos, next);
-			done = next;
-			pending = 0;
-		}
-		if (stop)
-			break;
-		k = chr_source_next(&src, &rec);
-		if (k == 2) {
-			chr_source_wait(&src, 1000);
-			if (chr_queue_pos_beat(&pos) < 0) {
-				chr_queue_writer_close(&q);
-				chr_die(pos.status, "%s", pos.err);
-			}
-			continue;
-		}
-		if (k <= 0)
-			break;
-		pending++;
-		/* a DEFINE may come from behind the start: it does not move
-		 * the position (resume skips it when it comes again) */
-		if (rec->type != CHR_DEFINE)
-			next = rec->seq + 1;
-		/* the records after the last commit that reached dir before a
-		 * kill come again: skip them */
-		k = resume_skip(&rs, rec, dir, src.rd.name, src.rd.rec_off, err);
-		if (k < 0 || (!k && resume_src_check(rec, q.seq, dir, src.rd.name, src.rd.rec_off,
-						     err) < 0)) {
-			chr_queue_writer_close(&q);
-			chr_die(CHR_EX_DATA, "%s", err);
-		}
-		if (k)
-			continue;
-		if (chr_queue_append(&q, rec) < 0) {
-			chr_queue_writer_close(&q);
-			if (errno == EINVAL)
-				chr_die(CHR_EX_DATA, "%s: seq %" PRIu64 ": record larger than a "
-					"queue segment", hot, rec->seq);
-			chr_die(q.status, "%s", q.err);
-		}
-		appended++;
-	}
-	/* what was read before an error is good: archive it, then report */
-	if (next != done)
-		tap_commit(&q, &pos, next);
-	if (k < 0) {
-		chr_queue_writer_close(&q);
-		chr_die(src.status, "%s; the %" PRIu64 " records before it were appended",
-			src.err, appended);
-	}
+	t->stop = &stop;
+	t->sync = qo->sync != CHR_SYNC_NEVER;
+	if (chr_tap_run(t, &sk.q, &e) < 0)
+		chr_die_err(&e);
 	if (verbose)
-		chr_warn("%s: %" PRIu64 " records appended, seq %" PRIu64 " to %" PRIu64 ", %"
-			 PRIu64 " skipped (held already); reader '%s' of '%s' at seq %" PRIu64,
-			 dir, appended, first, q.seq, rs.skipped, name, hot, next);
-	chr_queue_pos_close(&pos);
-	chr_source_free(&src);
-	chr_queue_writer_close(&q);
+		chr_warn("%s: %" PRIu64 " records appended, seq %" PRIu64 " to %" PRIu64 ", %" PRIu64
+			 " skipped (held already); reader '%s' of '%s' at seq %" PRIu64, dir,
+			 t->appended, t->first, sk.q.seq, t->skipped, t->reader, t->hot, t->next);
 }
-
-/* Append the records of files to the queues of the route o. */
-static void route_input(const struct route_opts *o, char *const *files, int nfiles,
-			int progress, int verbose)
-{
-	struct route *rt = route_new(o);
-	struct chr_progress pg;
-	uint64_t nrec = 0, done = 0;
-	char err[512];
-	int status;
-
-	if (rt == NULL)
-		chr_die(CHR_EX_SYS, "%s", strerror(ENOMEM));
-	chr_progress_init(&pg, progress, 0, "records");
-	for (int i = 0; i < nfiles; i++) {
-		struct input in;
-		const struct chr_rec *rec;
-		int k;
-
-		if (input_open(&in, files[i]) < 0) {
-			int e = errno;
-
-			route_free(rt);
-			chr_die(CHR_EX_SYS, "cannot open '%s': %s", files[i], strerror(e));
-		}
-		while ((k = chr_reader_next(&in.r, &rec)) > 0) {
-			if (route_put(rt, rec, in.name, in.r.rec_off, err, &status) < 0) {
-				route_free(rt);
-				chr_die(status, "%s", err);
-			}
-			chr_progress(&pg, ++nrec, done + in.r.off);
-		}
-		if (k < 0) {
-			route_free(rt);
-			chr_die(in.r.status, "%s; the %" PRIu64 " records before it were routed",
-				in.r.err, nrec);
-		}
-		done += in.r.off;
-		input_close(&in);
-	}
-	chr_progress_end(&pg, nrec, done);
-	route_end(rt, verbose);
-}
-
-/* Room for n open queue writers (two descriptors each): raise the soft
- * limit of open files when needed. Returns how many fit. */
-static size_t fd_room(size_t n)
-{
-	struct rlimit rl;
-	rlim_t need = (rlim_t)n * 2 + 64;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return n;
-	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
-		rlim_t cur = rl.rlim_cur;
-
-		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-			rl.rlim_cur = cur;
-		if (rl.rlim_cur < need)
-			return rl.rlim_cur > 66 ? (size_t)(rl.rlim_cur - 64) / 2 : 1;
-	}
-	return n;
-}
-
-enum { OPT_STAGE = 256, OPT_PUBLISH, OPT_LEDGER_INFO, OPT_FSYNC, OPT_ROLL, OPT_RETAIN, OPT_ROUTE,
-	OPT_RESUME, OPT_MAX_OPEN, OPT_TAP, OPT_READER };
 
 /* Segment size of routed queues: there may be hundreds, each with a spare. */
 #define ROUTE_SEG_SIZE (4u << 20)
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"archive", required_argument, NULL, 'a'},
-		{"queue", required_argument, NULL, 'q'},
-		{"route", required_argument, NULL, OPT_ROUTE},
-		{"resume", no_argument, NULL, OPT_RESUME},
-		{"tap", required_argument, NULL, OPT_TAP},
-		{"reader", required_argument, NULL, OPT_READER},
-		{"follow", no_argument, NULL, 'f'},
-		{"max-open", required_argument, NULL, OPT_MAX_OPEN},
-		{"create", no_argument, NULL, 'c'},
-		{"fsync", required_argument, NULL, OPT_FSYNC},
-		{"roll", required_argument, NULL, OPT_ROLL},
-		{"retain", required_argument, NULL, OPT_RETAIN},
-		{"append", no_argument, NULL, 'A'},
-		{"source", required_argument, NULL, 's'},
-		{"segment-size", required_argument, NULL, 'S'},
-		{"stage", no_argument, NULL, OPT_STAGE},
-		{"publish", no_argument, NULL, OPT_PUBLISH},
-		{"ledger", required_argument, NULL, 'l'},
-		{"ledger-info", required_argument, NULL, OPT_LEDGER_INFO},
-		{"report", required_argument, NULL, 'r'},
-		{"progress", no_argument, NULL, 'p'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
-	};
-	struct chr_archive_opts o = {0};
-	struct chr_queue_opts qo = {0};
-	const char *queue = NULL, *fsync_opt = NULL, *route = NULL;
-	struct route_opts ro = {0};
-	const char *tap = NULL, *reader = NULL;
-	int resume = 0, follow = 0;
-	char buf[256];
-	const char *root = NULL, *report = NULL, *ledger = NULL, *info_path = NULL, *bad;
-	int verbose = 0, progress = -1, publish = 0, c, status, nfiles;
-	static json_t *info;	/* static: still reachable when dying */
-	char err[CHR_ARCHIVE_ERR];
-	struct chr_archive *a;
-	uint64_t archived, skipped;
-	char *const stdin_only[] = {(char *)"-"};
-	char *const *files;
+	struct chr_archive_opts o = { .warn = warn_cb };
+	struct chr_route_opts ro = {0};
+	struct chr_tap t = {0};
+	struct chr_err e;
+	const char *root = NULL, *queue = NULL, *report = NULL, *ledger = NULL, *info = NULL, *bad;
+	char buf[256], *stdin_only[] = {(char *)"-"}, **files;
+	int verbose = 0, progress = -1, c, nfiles;
+	unsigned given = 0;
+	uint64_t v;
 
-	chr_setprog(argv[0]);
-	while ((c = getopt_long(argc, argv, "a:q:cfAs:S:l:r:pvh", longopts, NULL)) != -1) {
+	chr_prog_start(argv, usage_text);
+	atexit(cleanup);
+	while ((c = chr_getopt(argc, argv, "a:q:cfAs:S:l:r:pv", longopts)) != -1) {
+		given |= given_by[c];
 		switch (c) {
 		case 'a': root = optarg; break;
 		case 'q': queue = optarg; break;
-		case 'c': qo.flags |= CHR_QUEUE_CREATE; break;
+		case 'c': ro.qo.flags |= CHR_QUEUE_CREATE; break;
 		case OPT_ROUTE:
-			if (route_template_check(optarg, buf, sizeof buf))
+			if (chr_route_template_check(optarg, buf, sizeof buf))
 				chr_usage_error("route template '%s': %s", optarg, buf);
-			route = optarg;
+			ro.tmpl = optarg;
 			break;
-		case OPT_RESUME: resume = 1; break;
-		case OPT_TAP: tap = optarg; break;
+		case OPT_RESUME: ro.resume = 1; break;
+		case OPT_TAP: t.hot = optarg; break;
 		case OPT_READER:
-			if (chr_name_check(optarg) != NULL)
-				chr_usage_error("reader name '%s': %s", optarg, chr_name_check(optarg));
-			reader = optarg;
+			if ((bad = chr_name_check(optarg)) != NULL)
+				chr_usage_error("reader name '%s': %s", optarg, bad);
+			t.reader = optarg;
 			break;
-		case 'f': follow = 1; break;
+		case 'f': t.follow = 1; break;
 		case OPT_MAX_OPEN:
-			if (strspn(optarg, "0123456789") != strlen(optarg) || strlen(optarg) > 7 ||
-			    atol(optarg) < 1 || atol(optarg) > 1000000)
+			if (chr_parse_range(optarg, 1, 1000000, &v) < 0)
 				chr_usage_error("--max-open '%s' is not a number of 1 to 1000000", optarg);
-			ro.max_open = (size_t)atol(optarg);
+			ro.max_open = (size_t)v;
 			break;
 		case OPT_FSYNC:
-			fsync_opt = optarg;
-			if (chr_queue_sync_parse(optarg, &qo.sync, &qo.sync_ms) < 0)
+			if (chr_queue_sync_parse(optarg, &ro.qo.sync, &ro.qo.sync_ms) < 0)
 				chr_usage_error("--fsync '%s' is not never, seal or a period of 1ms..1h",
 						optarg);
 			break;
 		case OPT_ROLL:
-			if (chr_duration_parse(optarg, &qo.roll_ns) < 0 || qo.roll_ns < 1000000000)
+			if (chr_duration_parse(optarg, &ro.qo.roll_ns) < 0 || ro.qo.roll_ns < 1000000000)
 				chr_usage_error("--roll '%s' is not a period of at least 1s", optarg);
 			break;
 		case OPT_RETAIN:
-			if (chr_duration_parse(optarg, &qo.retain_ns) < 0)
+			if (chr_duration_parse(optarg, &ro.qo.retain_ns) < 0)
 				chr_usage_error("--retain '%s' is not an age (0, 90s, 2h, 7d)", optarg);
-			qo.flags |= CHR_QUEUE_RETAIN;
+			ro.qo.flags |= CHR_QUEUE_RETAIN;
 			break;
 		case 'A': o.append = 1; break;
 		case 's': o.source = optarg; break;
 		case 'S':
-			if (parse_size(optarg, &o.seg_size) < 0 || o.seg_size < 128)
-				chr_usage_error("segment size '%s' is not a size of at least 128 bytes", optarg);
+			if (chr_parse_size(optarg, &o.seg_size) < 0 || o.seg_size < 128)
+				chr_usage_error("segment size '%s' is not a size of at least 128 bytes",
+						optarg);
 			break;
 		case OPT_STAGE: o.stage = 1; break;
-		case OPT_PUBLISH: publish = 1; break;
 		case 'l': ledger = optarg; break;
-		case OPT_LEDGER_INFO: info_path = optarg; break;
+		case OPT_LEDGER_INFO: info = optarg; break;
 		case 'r': report = optarg; break;
 		case 'p': progress = 1; break;
 		case 'v': verbose = 1; break;
-		case 'h':
-			fputs(usage_text, stdout);
-			chr_close_stdout();
-			return CHR_EX_OK;
-		case 'V':
-			puts("chr-sink " CHR_VERSION_STRING);
-			chr_close_stdout();
-			return CHR_EX_OK;
-		default:
-			fprintf(stderr, "Try '%s --help' for more information.\n", chr_prog);
-			return CHR_EX_USAGE;
 		}
 	}
-	if (tap || reader || follow) {
-		if (!tap)
-			chr_usage_error("--%s is for --tap", reader ? "reader" : "follow");
-		if (!queue)
-			chr_usage_error("--tap needs --queue DIR, the archive queue");
-		if (!reader)
-			chr_usage_error("--tap needs --reader NAME");
-		if (route || root)
-			chr_usage_error("--tap and --%s exclude each other", route ? "route" : "archive");
-		if (optind < argc)
-			chr_usage_error("--tap reads no FILE, but '%s' is given", argv[optind]);
-		if (progress == 1)
-			chr_usage_error("--progress is not for --tap");
-	}
-	if (queue || route) {
-		if (queue && route)
-			chr_usage_error("--queue and --route exclude each other");
-		if (root)
-			chr_usage_error("--%s and --archive exclude each other", queue ? "queue" : "route");
-		if (o.append || o.source || o.stage || publish || ledger || info_path || report)
-			chr_usage_error("--%s takes none of the archive options", queue ? "queue" : "route");
-		if (o.seg_size && (o.seg_size < 4096 || o.seg_size % 4096))
-			chr_usage_error("a queue segment size is a multiple of 4K");
-		qo.seg_size = o.seg_size;
-		nfiles = argc - optind;
-		files = nfiles > 0 ? argv + optind : stdin_only;
-		if (nfiles == 0)
-			nfiles = 1;
-		if (queue) {
-			if (ro.max_open)
-				chr_usage_error("--max-open is for --route");
-			if (tap)
-				tap_input(queue, &qo, tap, reader, follow, verbose);
-			else
-				queue_input(queue, &qo, files, nfiles, resume, progress, verbose);
-			return CHR_EX_OK;
-		}
-		ro.tmpl = route;
-		ro.qo = qo;
+	nfiles = argc - optind;
+	given |= nfiles > 0 ? G_FILES : 0;
+	files = nfiles > 0 ? argv + optind : stdin_only;
+	nfiles = nfiles > 0 ? nfiles : 1;
+	chr_opt_rules(rules, sizeof rules / sizeof *rules, given, argv[optind]);
+	sk.mode = t.hot ? M_TAP : queue ? M_QUEUE : ro.tmpl ? M_ROUTE :
+		  (given & G_PUBLISH) ? M_PUBLISH : M_ARCHIVE;
+	if (sk.mode <= M_ROUTE && o.seg_size && (o.seg_size < 4096 || o.seg_size % 4096))
+		chr_usage_error("a queue segment size is a multiple of 4K");
+	ro.qo.seg_size = o.seg_size;
+	switch (sk.mode) {
+	case M_TAP:
+		tap(queue, &ro.qo, &t, verbose);
+		return CHR_EX_OK;
+	case M_QUEUE:
+		sk.resume = ro.resume;
+		queue_open(queue, &ro.qo);
+		feed(files, nfiles, progress);
+		if (verbose && sk.resume)
+			chr_warn("%s: %" PRIu64 " records appended, seq %" PRIu64 " to %" PRIu64 ", %"
+				 PRIu64 " skipped (--resume)", queue, sk.appended,
+				 sk.first, sk.q.seq, sk.rs.skipped);
+		else if (verbose)
+			chr_warn("%s: %" PRIu64 " records appended, seq %" PRIu64 " to %" PRIu64, queue,
+				 sk.appended, sk.first, sk.q.seq);
+		return CHR_EX_OK;
+	case M_ROUTE:
 		if (!ro.qo.seg_size)
 			ro.qo.seg_size = ROUTE_SEG_SIZE;
-		ro.resume = resume;
-		if (ro.max_open) {
-			if (fd_room(ro.max_open) < ro.max_open)
-				chr_usage_error("--max-open %zu: the limit of open files is too low "
-						"(ulimit -n)", ro.max_open);
-		} else {
-			ro.max_open = fd_room(ROUTE_MAX_OPEN);
-		}
-		route_input(&ro, files, nfiles, progress, verbose);
+		if (ro.max_open && chr_route_fd_room(ro.max_open) < ro.max_open)
+			chr_usage_error("--max-open %zu: the limit of open files is too low (ulimit -n)",
+					ro.max_open);
+		if (!ro.max_open)
+			ro.max_open = chr_route_fd_room(CHR_ROUTE_MAX_OPEN);
+		if (!(sk.rt = chr_route_new(&ro)))
+			chr_die(CHR_EX_SYS, "%s", strerror(ENOMEM));
+		feed(files, nfiles, progress);
+		chr_route_end(sk.rt, verbose, warn_cb, NULL);
 		return CHR_EX_OK;
+	default:
+		break;
 	}
-	if (ro.max_open)
-		chr_usage_error("--max-open is for --route");
-	if (fsync_opt || qo.flags || qo.roll_ns || resume)
-		chr_usage_error("--create, --resume, --fsync, --roll and --retain are for --queue and "
-				"--route");
-	if (root == NULL)
-		chr_usage_error("--archive ROOT, --queue DIR or --route TEMPLATE is required");
-	if (o.stage && publish)
-		chr_usage_error("--stage and --publish exclude each other");
-	if ((o.stage || publish || ledger) && o.source == NULL)
-		chr_usage_error("%s needs --source ID", o.stage ? "--stage" : publish ? "--publish" : "--ledger");
-	if (publish && optind < argc)
-		chr_usage_error("--publish reads no input, but FILE '%s' is given", argv[optind]);
-	if (ledger && o.stage)
-		chr_usage_error("--ledger is written by --publish, not by --stage");
-	if (info_path && !ledger)
-		chr_usage_error("--ledger-info needs --ledger VENDOR");
 	if (o.source && (bad = chr_archive_id_check(o.source)) != NULL)
 		chr_usage_error("source id '%s': %s", o.source, bad);
 	if (ledger && (bad = chr_archive_id_check(ledger)) != NULL)
 		chr_usage_error("ledger vendor '%s': %s", ledger, bad);
-	if (info_path)
-		info = load_info(info_path);
-	nfiles = argc - optind;
-	files = nfiles > 0 ? argv + optind : stdin_only;
-	if (nfiles == 0)
-		nfiles = 1;
-	a = publish ? chr_archive_publish(root, &o, err, sizeof err, &status) :
-	    archive_input(root, &o, files, nfiles, progress);
-	if (a == NULL)
-		chr_die(status, "%s", err);
-	chr_archive_totals(a, &archived, &skipped);
-	if (report)
-		write_json(report, chr_archive_report(a), a);
-	if (ledger) {
-		int k = chr_archive_ledger(a, ledger, info, err, sizeof err, &status);
-
-		if (k < 0) {
-			chr_archive_close(a);
-			chr_die(status, "%s", err);
-		}
-		if (k > 0)
-			chr_warn("no records of source '%s': no ledger entry", o.source);
+	if (info && !(sk.info = chr_json_load_object(info, &e)))
+		chr_die_err(&e);
+	if (sk.mode == M_PUBLISH) {
+		if (!(sk.a = chr_archive_publish(root, &o, &e)))
+			chr_die_err(&e);
+	} else {
+		if (!(sk.a = chr_archive_open(root, &o, &e)))
+			chr_die_err(&e);
+		feed(files, nfiles, progress);
+		if (chr_archive_commit(sk.a, &e) < 0)
+			chr_die_err(&e);
 	}
-	if (verbose) {
-		size_t n;
-		const struct chr_archive_part *p = chr_archive_parts(a, &n);
-
-		for (size_t i = 0; i < n; i++)
-			chr_warn("%s: %" PRIu64 " records, %" PRIu64 " segments (%s)", p[i].path,
-				 p[i].records, p[i].segments, p[i].action);
-		chr_warn("%" PRIu64 " input records %s into %zu partitions", archived,
-			 o.stage ? "staged" : "archived", n);
-	}
-	json_decref(info);
-	chr_archive_close(a);
+	if (report && chr_archive_report_file(sk.a, report, &e) < 0)
+		chr_die_err(&e);
+	if (ledger && (c = chr_archive_ledger(sk.a, ledger, sk.info, &e)) < 0)
+		chr_die_err(&e);
+	if (ledger && c > 0)
+		chr_warn("no records of source '%s': no ledger entry", o.source);
+	if (verbose)
+		chr_archive_tell(sk.a, warn_cb, NULL);
 	return CHR_EX_OK;
 }

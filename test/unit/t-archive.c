@@ -16,6 +16,9 @@
 #include "chr.h"
 #include "unit.h"
 
+/* what the archive functions report */
+static struct chr_err ae;
+
 static char root[256];
 
 static struct chr_rec *mk(uint16_t type, uint16_t vid, uint32_t mid, int64_t ts, const char *sym)
@@ -89,7 +92,7 @@ static void test_segw(void)
 static void test_meta(void)
 {
 	struct chr_meta m = {0}, l;
-	char err[256], *a, *b;
+	char *a, *b;
 
 	strcpy(m.venue, "v");
 	strcpy(m.symbol, "S\"x");
@@ -114,7 +117,7 @@ static void test_meta(void)
 	a = chr_meta_dump(&m);
 	CHECK(a != NULL);
 	CHECK(chr_publish_file("meta.json", a, strlen(a)) == 0);
-	CHECK(chr_meta_load(".", &l, err, sizeof err) == 0);
+	CHECK(chr_meta_load(".", &l, NULL) == 0);
 	b = chr_meta_dump(&l);
 	CHECK_STR(a, b);
 	CHECK(l.market_id == 4000000000u && l.ts_min == -5 && l.nsegs == 1);
@@ -123,32 +126,32 @@ static void test_meta(void)
 	chr_meta_free(&m);
 	chr_meta_free(&l);
 	CHECK(chr_publish_file("meta.json", "{\"venue\":1}", 11) == 0);
-	CHECK(chr_meta_load(".", &l, err, sizeof err) < 0 && errno == EPROTO);
+	CHECK(chr_meta_load(".", &l, NULL) < 0 && errno == EPROTO);
 	unlink("meta.json");
-	CHECK(chr_meta_load(".", &l, err, sizeof err) < 0 && errno == ENOENT);
+	CHECK(chr_meta_load(".", &l, NULL) < 0 && errno == ENOENT);
 }
 
 static void test_writer(void)
 {
 	struct chr_archive_opts o = {.seg_size = 1024, .source = "src1"};
-	char err[CHR_ARCHIVE_ERR], dir[PATH_MAX + 64];
+	char dir[PATH_MAX + 64];
 	struct chr_archive *a;
-	int st, n = 0;
+	int n = 0;
 	const int64_t day = 86400000000000LL;
 	struct chr_meta m;
 
-	a = chr_archive_open(root, &o, err, sizeof err, &st);
+	a = chr_archive_open(root, &o, &ae);
 	CHECK(a != NULL);
-	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, 5, NULL), "in", 0, err, sizeof err, &st) < 0);
-	CHECK(st == CHR_EX_DATA && strstr(err, "in: byte 0: TRADE of venue 1 market 2") != NULL);
-	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "../x"), "in", 64, err, sizeof err, &st) < 0);
-	CHECK(st == CHR_EX_DATA && strstr(err, "byte 64") && strstr(err, "'../x'"));
-	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "BTC"), "in", 0, err, sizeof err, &st) == 0);
+	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, 5, NULL), "in", 0, &ae) < 0);
+	CHECK(ae.status == CHR_EX_DATA && strstr(ae.msg, "in: byte 0: TRADE of venue 1 market 2") != NULL);
+	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "../x"), "in", 64, &ae) < 0);
+	CHECK(ae.status == CHR_EX_DATA && strstr(ae.msg, "byte 64") && strstr(ae.msg, "'../x'"));
+	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "BTC"), "in", 0, &ae) == 0);
 	for (int i = 0; i < 40; i++)
 		CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, day + i * (day / 20), NULL), "in",
-				      0, err, sizeof err, &st) == 0);
-	CHECK(chr_archive_put(a, mk(CHR_HEARTBEAT, 0, 0, 0, NULL), "in", 0, err, sizeof err, &st) == 0);
-	CHECK(chr_archive_commit(a, err, sizeof err, &st) == 0);
+				      0, &ae) == 0);
+	CHECK(chr_archive_put(a, mk(CHR_HEARTBEAT, 0, 0, 0, NULL), "in", 0, &ae) == 0);
+	CHECK(chr_archive_commit(a, &ae) == 0);
 	{
 		size_t np;
 		const struct chr_archive_part *p = chr_archive_parts(a, &np);
@@ -164,35 +167,35 @@ static void test_writer(void)
 	n = 0;
 	CHECK(chr_archive_walk(root, "ven", "BTC", "book", count_dir, &n) == 0 && n == 0);
 	snprintf(dir, sizeof dir, "%s/v1/ven/BTC/1970-01-02/trade", root);
-	CHECK(chr_meta_load(dir, &m, err, sizeof err) == 0);
+	CHECK(chr_meta_load(dir, &m, NULL) == 0);
 	CHECK(m.records == 21 && m.first_seq == 0 && m.last_seq == 20 && m.nsegs > 1);
 	CHECK(m.nsources == 1 && strcmp(m.sources[0], "src1") == 0);
 	CHECK(m.ts_min == day && m.segs[1].base_seq == m.segs[0].count);
 	chr_meta_free(&m);
 
 	/* same source again: replaced, not refused */
-	a = chr_archive_open(root, &o, err, sizeof err, &st);
-	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "BTC"), "in", 0, err, sizeof err, &st) == 0);
-	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, day, NULL), "in", 0, err, sizeof err, &st) == 0);
-	CHECK(chr_archive_commit(a, err, sizeof err, &st) == 0);
+	a = chr_archive_open(root, &o, &ae);
+	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "BTC"), "in", 0, &ae) == 0);
+	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, day, NULL), "in", 0, &ae) == 0);
+	CHECK(chr_archive_commit(a, &ae) == 0);
 	chr_archive_close(a);
-	CHECK(chr_meta_load(dir, &m, err, sizeof err) == 0 && m.records == 2);
+	CHECK(chr_meta_load(dir, &m, NULL) == 0 && m.records == 2);
 	chr_meta_free(&m);
 
 	/* another source: refused; with append: added after */
 	o.source = "src2";
-	a = chr_archive_open(root, &o, err, sizeof err, &st);
-	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "BTC"), "in", 0, err, sizeof err, &st) == 0);
-	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, day, NULL), "in", 0, err, sizeof err, &st) < 0);
-	CHECK(st == CHR_EX_DATA && strstr(err, "partition 'v1/ven/BTC/1970-01-02/trade' already"));
+	a = chr_archive_open(root, &o, &ae);
+	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "BTC"), "in", 0, &ae) == 0);
+	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, day, NULL), "in", 0, &ae) < 0);
+	CHECK(ae.status == CHR_EX_DATA && strstr(ae.msg, "partition 'v1/ven/BTC/1970-01-02/trade' already"));
 	chr_archive_close(a);
 	o.append = 1;
-	a = chr_archive_open(root, &o, err, sizeof err, &st);
-	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "BTC"), "in", 0, err, sizeof err, &st) == 0);
-	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, day + 9, NULL), "in", 0, err, sizeof err, &st) == 0);
-	CHECK(chr_archive_commit(a, err, sizeof err, &st) == 0);
+	a = chr_archive_open(root, &o, &ae);
+	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "BTC"), "in", 0, &ae) == 0);
+	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, day + 9, NULL), "in", 0, &ae) == 0);
+	CHECK(chr_archive_commit(a, &ae) == 0);
 	chr_archive_close(a);
-	CHECK(chr_meta_load(dir, &m, err, sizeof err) == 0);
+	CHECK(chr_meta_load(dir, &m, NULL) == 0);
 	CHECK(m.records == 3 && m.last_seq == 2 && m.nsources == 2 && m.nsegs == 2);
 	CHECK(m.segs[1].id == 1 && m.segs[1].base_seq == 2);
 	chr_meta_free(&m);
@@ -239,22 +242,24 @@ static int one_run(const char *source, int stage, const char *sym, int n, char *
 {
 	struct chr_archive_opts o = {.source = source, .stage = stage};
 	struct chr_archive *a;
-	int st = 0;
 	const int64_t day = 86400000000000LL;
 
-	a = chr_archive_open(root, &o, err, CHR_ARCHIVE_ERR, &st);
+	a = chr_archive_open(root, &o, &ae);
 	if (a == NULL)
-		return st;
-	if (chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, sym), "in", 0, err, CHR_ARCHIVE_ERR, &st) < 0)
+		return snprintf(err, CHR_ARCHIVE_ERR, "%s", ae.msg), ae.status;
+	if (chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, sym), "in", 0, &ae) < 0)
 		goto out;
 	for (int i = 0; i < n; i++)
-		if (chr_archive_put(a, mk(CHR_TRADE, 1, 2, day + i, NULL), "in", 0, err,
-				    CHR_ARCHIVE_ERR, &st) < 0)
+		if (chr_archive_put(a, mk(CHR_TRADE, 1, 2, day + i, NULL), "in", 0, &ae) < 0)
 			goto out;
-	st = chr_archive_commit(a, err, CHR_ARCHIVE_ERR, &st) < 0 ? st : 0;
+	if (chr_archive_commit(a, &ae) == 0) {
+		chr_archive_close(a);
+		return 0;
+	}
 out:
+	snprintf(err, CHR_ARCHIVE_ERR, "%s", ae.msg);
 	chr_archive_close(a);
-	return st;
+	return ae.status;
 }
 
 /* A run that died after its COMMIT journal is finished by the next run,
@@ -274,12 +279,12 @@ static void test_repair(void)
 	CHECK(fd >= 0 && flock(fd, LOCK_EX) == 0);
 	snprintf(p, sizeof p, "%s/.staging/999999997-ledger.json", root);
 	CHECK(chr_publish_file(p, "{}", 2) == 0);
-	CHECK(chr_staging_clean(root, err, sizeof err) == 2);
+	CHECK(chr_staging_clean(root, NULL, NULL, &ae) == 2);
 	CHECK(access(p, F_OK) < 0);
 	CHECK(access(s1, F_OK) < 0 && access(s2, F_OK) == 0);
 	CHECK_STR(head("v1/a/b/2024-01-01/book/000000000.q"), "x");
 	close(fd);
-	CHECK(chr_staging_clean(root, err, sizeof err) == 1);
+	CHECK(chr_staging_clean(root, NULL, NULL, &ae) == 1);
 	CHECK(access(s2, F_OK) < 0);
 
 	/* a place that changed since the run committed is left alone */
@@ -290,14 +295,14 @@ static void test_repair(void)
 	dead_run("999999996-1", "v1/ven/D1/1970-01-02/trade", "new", "dead");
 	dead_run("999999995-1", "v1/ven/E1/1970-01-02/trade", "xxh3-128:00", "dead");
 	dead_run("999999994-1", "v1/ven/E2/1970-01-02/trade", sum, "dead");
-	CHECK(chr_staging_clean(root, err, sizeof err) == 3);
+	CHECK(chr_staging_clean(root, NULL, NULL, &ae) == 3);
 	CHECK(strcmp(head("v1/ven/D1/1970-01-02/trade/000000000.q"), "dead") != 0);
 	CHECK(strcmp(head("v1/ven/E1/1970-01-02/trade/000000000.q"), "dead") != 0);
 	CHECK(strcmp(head("v1/ven/E1/1970-01-02/trade/000000000.q"), "") != 0);
 	CHECK_STR(head("v1/ven/E2/1970-01-02/trade/000000000.q"), "");
 	/* the same checksum: replaced */
 	dead_run("999999993-1", "v1/ven/E1/1970-01-02/trade", sum, "dead");
-	CHECK(chr_staging_clean(root, err, sizeof err) == 1);
+	CHECK(chr_staging_clean(root, NULL, NULL, &ae) == 1);
 	CHECK_STR(head("v1/ven/E1/1970-01-02/trade/000000000.q"), "dead");
 }
 
@@ -306,19 +311,16 @@ static void test_repair(void)
 static void test_commit_cleans_first(void)
 {
 	struct chr_archive_opts o = {0};
-	char err[CHR_ARCHIVE_ERR];
 	struct chr_archive *a;
-	int st;
 
-	a = chr_archive_open(root, &o, err, sizeof err, &st);
+	a = chr_archive_open(root, &o, &ae);
 	CHECK(a != NULL);
-	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "C1"), "in", 0, err, sizeof err, &st) == 0);
-	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, 86400000000000LL, NULL), "in", 0, err,
-			      sizeof err, &st) == 0);
+	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "C1"), "in", 0, &ae) == 0);
+	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, 86400000000000LL, NULL), "in", 0, &ae) == 0);
 	/* a run that committed to the same place dies meanwhile */
 	dead_run("999999992-1", "v1/ven/C1/1970-01-02/trade", "new", "dead");
-	CHECK(chr_archive_commit(a, err, sizeof err, &st) < 0);
-	CHECK(st == CHR_EX_DATA && strstr(err, "changed while this run wrote it") != NULL);
+	CHECK(chr_archive_commit(a, &ae) < 0);
+	CHECK(ae.status == CHR_EX_DATA && strstr(ae.msg, "changed while this run wrote it") != NULL);
 	chr_archive_close(a);
 	CHECK_STR(head("v1/ven/C1/1970-01-02/trade/000000000.q"), "dead");
 }
@@ -330,21 +332,20 @@ static void test_publish_checks(void)
 	struct chr_archive_opts o = {.source = "s1"};
 	char err[CHR_ARCHIVE_ERR], p[PATH_MAX + 64];
 	struct chr_archive *a;
-	int st;
 
 	CHECK(one_run("s1", 0, "R1", 3, err) == 0);
 	CHECK(one_run("s1", 1, "R1", 5, err) == 0);
 	snprintf(p, sizeof p, "%s/v1/ven/R1/1970-01-02/trade/meta.json", root);
 	CHECK(chr_publish_file(p, "{}\n", 3) == 0);
-	a = chr_archive_publish(root, &o, err, sizeof err, &st);
-	CHECK(a == NULL && st == CHR_EX_DATA && strstr(err, "changed while this run wrote it"));
+	a = chr_archive_publish(root, &o, &ae);
+	CHECK(a == NULL && ae.status == CHR_EX_DATA && strstr(ae.msg, "changed while this run wrote it"));
 
 	o.source = "s2";
 	CHECK(one_run("s2", 1, "H1", 3, err) == 0);
 	snprintf(p, sizeof p, "%s/.staging/staged-s2/p0/000000000.q", root);
 	CHECK(unlink(p) == 0);
-	a = chr_archive_publish(root, &o, err, sizeof err, &st);
-	CHECK(a == NULL && st == CHR_EX_DATA && strstr(err, "staged partition 'v1/ven/H1/1970-01-02/trade'"
+	a = chr_archive_publish(root, &o, &ae);
+	CHECK(a == NULL && ae.status == CHR_EX_DATA && strstr(ae.msg, "staged partition 'v1/ven/H1/1970-01-02/trade'"
 							 " is incomplete: ") != NULL);
 	snprintf(p, sizeof p, "%s/v1/ven/H1", root);
 	CHECK(access(p, F_OK) < 0);
@@ -355,15 +356,14 @@ static void test_publish_checks(void)
 static void test_edges(void)
 {
 	struct chr_archive_opts o = {0};
-	char err[CHR_ARCHIVE_ERR], p[PATH_MAX + 300];
+	char p[PATH_MAX + 300];
 	struct chr_archive *a;
 	struct dirent *e;
 	DIR *d;
-	int st;
 
-	a = chr_archive_open(root, &o, err, sizeof err, &st);
-	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "L1"), "in", 0, err, sizeof err, &st) == 0);
-	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, 5, NULL), "in", 0, err, sizeof err, &st) == 0);
+	a = chr_archive_open(root, &o, &ae);
+	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "L1"), "in", 0, &ae) == 0);
+	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, 5, NULL), "in", 0, &ae) == 0);
 	snprintf(p, sizeof p, "%s/.staging", root);
 	d = opendir(p);
 	while (d && (e = readdir(d)) != NULL) {
@@ -372,14 +372,13 @@ static void test_edges(void)
 			CHECK(chr_remove_tree(p) == 0);
 	}
 	closedir(d);
-	CHECK(chr_archive_commit(a, err, sizeof err, &st) < 0 && st == CHR_EX_SYS);
-	CHECK(strstr(err, "cannot seal") != NULL);
+	CHECK(chr_archive_commit(a, &ae) < 0 && ae.status == CHR_EX_SYS);
+	CHECK(strstr(ae.msg, "cannot seal") != NULL);
 	chr_archive_close(a);
 
-	a = chr_archive_open(root, &o, err, sizeof err, &st);
-	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "M1"), "in", 0, err, sizeof err, &st) == 0);
-	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, INT64_MIN, NULL), "in", 0, err, sizeof err,
-			      &st) == 0);
+	a = chr_archive_open(root, &o, &ae);
+	CHECK(chr_archive_put(a, mk(CHR_DEFINE, 1, 2, 0, "M1"), "in", 0, &ae) == 0);
+	CHECK(chr_archive_put(a, mk(CHR_TRADE, 1, 2, INT64_MIN, NULL), "in", 0, &ae) == 0);
 	chr_archive_close(a);
 }
 

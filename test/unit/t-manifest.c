@@ -12,6 +12,9 @@
 #include "tier.h"
 #include "unit.h"
 
+/* what the meta.json readers report */
+static struct chr_err ue;
+
 static char root[256];
 
 static void put_file(const char *path, const char *text)
@@ -60,11 +63,11 @@ static void raw_part(const char *tier, const char *date, long long ts)
 
 static void test_part_load(void)
 {
-	struct chr_part p;
-	char d[1024], err[1024];
+	struct chr_partinfo p;
+	char d[1024];
 
 	archive_part("h", "SYM", "2024-01-02", 1000);
-	CHECK(chr_part_load("h/v1/ven/SYM/2024-01-02/trade", &p, err, sizeof err) == 0);
+	CHECK(chr_partinfo_load("h/v1/ven/SYM/2024-01-02/trade", &p, NULL) == 0);
 	CHECK(!p.raw);
 	CHECK_STR(p.rel, "v1/ven/SYM/2024-01-02/trade");
 	CHECK(p.nsegs == 2 && p.segs[0].id == 0 && p.segs[1].id == 1);
@@ -74,38 +77,38 @@ static void test_part_load(void)
 	CHECK(p.segs[1].compressed && p.segs[1].raw_bytes == 256 && p.segs[1].bytes == 100);
 	CHECK_STR(p.segs[1].file, "000000001.q.zst");
 	CHECK(p.ts_min == 1000 && p.ts_max == 1009);
-	chr_part_free(&p);
+	chr_partinfo_free(&p);
 
 	raw_part("h", "2024-01-03", 5000);
-	CHECK(chr_part_load("h/raw/v1/ven/2024-01-03/raw", &p, err, sizeof err) == 0);
+	CHECK(chr_partinfo_load("h/raw/v1/ven/2024-01-03/raw", &p, NULL) == 0);
 	CHECK(p.raw && p.nsegs == 1);
 	CHECK_STR(p.rel, "raw/v1/ven/2024-01-03/raw");
 	CHECK_STR(p.symbol, "");
 	CHECK_STR(p.segs[0].file, "000000003.q");
 	CHECK(p.segs[0].count == 10 && p.segs[0].last_seq == 19 && p.ts_max == 5001);
-	chr_part_free(&p);
+	chr_partinfo_free(&p);
 
 	/* missing, not JSON, hostile names, a partition that lies elsewhere */
-	CHECK(chr_part_load("h/nothing", &p, err, sizeof err) < 0 && errno == ENOENT);
+	CHECK(chr_partinfo_load("h/nothing", &p, NULL) < 0 && errno == ENOENT);
 	put_file("h/bad/meta.json", "{");
-	CHECK(chr_part_load("h/bad", &p, err, sizeof err) < 0 && errno == EPROTO);
+	CHECK(chr_partinfo_load("h/bad", &p, NULL) < 0 && errno == EPROTO);
 	snprintf(d, sizeof d, "h/v1/ven/x/2024-01-02/trade");
 	put_file("h/v1/ven/x/2024-01-02/trade/meta.json",
 		 "{\"format\": \"chronicle-archive-partition\", \"venue\": \"ven\", \"symbol\": \"../x\","
 		 " \"date\": \"2024-01-02\", \"stream\": \"trade\", \"segments\": []}");
-	CHECK(chr_part_load(d, &p, err, sizeof err) < 0 && errno == EPROTO);
-	CHECK(strstr(err, "symbol") != NULL);
+	CHECK(chr_partinfo_load(d, &p, &ue) < 0 && errno == EPROTO);
+	CHECK(strstr(ue.msg, "symbol") != NULL);
 	put_file("h/v1/ven/x/2024-01-02/trade/meta.json",
 		 "{\"format\": \"chronicle-archive-partition\", \"venue\": \"ven\", \"symbol\": \"y\","
 		 " \"date\": \"2024-01-02\", \"stream\": \"trade\", \"ts_max\": 1, \"segments\": []}");
-	CHECK(chr_part_load(d, &p, err, sizeof err) < 0 && errno == EPROTO);
-	CHECK(strstr(err, "not where it lies") != NULL);
+	CHECK(chr_partinfo_load(d, &p, &ue) < 0 && errno == EPROTO);
+	CHECK(strstr(ue.msg, "not where it lies") != NULL);
 	put_file("h/v1/ven/x/2024-01-02/trade/meta.json",
 		 "{\"format\": \"chronicle-archive-partition\", \"venue\": \"ven\", \"symbol\": \"x\","
 		 " \"date\": \"2024-01-02\", \"stream\": \"trade\", \"ts_max\": 1, \"segments\": ["
 		 "{\"id\": 0, \"file\": \"../../etc/passwd\", \"bytes\": 1, \"checksum\": \"x\"}]}");
-	CHECK(chr_part_load(d, &p, err, sizeof err) < 0 && errno == EPROTO);
-	CHECK(strstr(err, "segment file name") != NULL);
+	CHECK(chr_partinfo_load(d, &p, &ue) < 0 && errno == EPROTO);
+	CHECK(strstr(ue.msg, "segment file name") != NULL);
 	CHECK(chr_remove_tree("h/v1/ven/x") == 0);
 	CHECK(chr_remove_tree("h/bad") == 0);
 }

@@ -14,6 +14,9 @@
 #include "rawarch.h"
 #include "unit.h"
 
+/* what the meta.json readers report */
+static struct chr_err ue;
+
 static char root[256];
 
 /* A sealed segment image of n trades from seq base, one a second: its
@@ -102,7 +105,7 @@ static void test_meta(void)
 {
 	struct chr_rawmeta m = {0}, l;
 	struct chr_rawseg s = {0};
-	char err[512], sum[48], dir[512], path[1024];
+	char sum[48], dir[512], path[1024];
 	uint64_t size;
 	size_t len;
 	unsigned char *b = segment(0, 0, 3, &len);
@@ -140,14 +143,14 @@ static void test_meta(void)
 
 	snprintf(dir, sizeof dir, "%s/p", root);
 	CHECK(chr_mkdirs(dir) == 0);
-	CHECK(chr_rawmeta_load(dir, &l, err, sizeof err) < 0 && errno == ENOENT);
+	CHECK(chr_rawmeta_load(dir, &l, &ue) < 0 && errno == ENOENT);
 	text = chr_rawmeta_dump(&m);
 	CHECK(text != NULL && strstr(text, "\"format\": \"chronicle-raw-partition\"") != NULL);
 	CHECK(strstr(text, "\"file\": \"000000000.q.zst\"") != NULL);
 	CHECK(strstr(text, "\"time_min\": \"1970-01-01T00:00:00.000000300Z\"") != NULL);
 	snprintf(path, sizeof path, "%s/meta.json", dir);
 	CHECK(chr_publish_file(path, text, strlen(text)) == 0);
-	CHECK(chr_rawmeta_load(dir, &l, err, sizeof err) == 0);
+	CHECK(chr_rawmeta_load(dir, &l, &ue) == 0);
 	CHECK(l.nsegs == 3 && l.records == 30 && l.ts_min == 300 && l.ts_max == 900);
 	CHECK_STR(l.venue, "binance");
 	CHECK_STR(l.date, "2024-08-08");
@@ -177,11 +180,11 @@ static void test_meta(void)
 
 		p[8] = '7';
 		CHECK(chr_publish_file(path, bad, strlen(bad)) == 0);
-		CHECK(chr_rawmeta_load(dir, &l, err, sizeof err) < 0 && errno == EPROTO);
-		CHECK(strstr(err, "bad or missing file of a segment") != NULL);
+		CHECK(chr_rawmeta_load(dir, &l, &ue) < 0 && errno == EPROTO);
+		CHECK(strstr(ue.msg, "bad or missing file of a segment") != NULL);
 		free(bad);
 		CHECK(chr_publish_file(path, "{\"format\": \"chronicle-archive-partition\"}", 41) == 0);
-		CHECK(chr_rawmeta_load(dir, &l, err, sizeof err) < 0 && errno == EPROTO);
+		CHECK(chr_rawmeta_load(dir, &l, &ue) < 0 && errno == EPROTO);
 	}
 	free(text);
 	chr_rawmeta_free(&m);
