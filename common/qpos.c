@@ -222,7 +222,7 @@ static int create(const char *rdir, const char *path, const char *name)
 	unsigned char buf[QPOS_SIZE] = { 0 };
 	struct qpos_head h = { .magic = QPOS_MAGIC, .version = QPOS_VERSION };
 	struct qpos_slot s;
-	int fd = -1, e;
+	int fd = -1;
 
 	slot_fill(&s, 1, 0);
 	memcpy(buf, &h, sizeof h);
@@ -237,24 +237,7 @@ static int create(const char *rdir, const char *path, const char *name)
 		if (fd < 0 && (errno != EEXIST || i >= 100))	/* EEXIST: left by a crash */
 			return -1;
 	}
-	if (chr_write_all(fd, buf, sizeof buf) < 0 || fsync(fd) < 0)
-		goto fail;
-	if (close(fd) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (link(tmp, path) < 0 && errno != EEXIST)
-		goto fail;
-	unlink(tmp);
-	return chr_fsync_dir(rdir);
-fail:
-	e = errno;
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	errno = e;
-	return -1;
+	return chr_publish_tmp(fd, tmp, path, buf, sizeof buf, CHR_PUBLISH_NOREPLACE);
 }
 
 /* Write seq (and a heartbeat) as generation p->gen + 1 into the slot not
