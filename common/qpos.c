@@ -52,31 +52,22 @@ _Static_assert(offsetof(struct qpos_slot, pid) == 24, "qpos pid");
 _Static_assert(offsetof(struct qpos_slot, start) == 32, "qpos start");
 _Static_assert(offsetof(struct qpos_slot, crc) == 60, "qpos crc");
 
-static int pfail(struct chr_queue_pos *p, int st, int e, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int pfail(struct chr_queue_pos *p, int st, int e, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(p->err, sizeof p->err, fmt, ap);
-	va_end(ap);
-	p->status = st;
-	errno = e;
-	return -1;
-}
-
-static int lfail(char *err, int e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int lfail(char *err, int e, const char *fmt, ...)
+int chr_q_fail(char *err, int *status, int st, int e, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(err, 512, fmt, ap);
 	va_end(ap);
+	if (status)
+		*status = st;
 	errno = e;
 	return -1;
 }
+
+/* a reader's failure, kept in p; a listing's, in its caller's err */
+#define pfail(p, ...) chr_q_fail((p)->err, &(p)->status, __VA_ARGS__)
+#define lfail(err, ...) chr_q_fail(err, NULL, 0, __VA_ARGS__)
 
 /* Temp names are hidden and reader names ending in ".tmp" are refused, so
  * that neither can be mistaken for a reader. */
