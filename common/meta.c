@@ -204,6 +204,19 @@ static json_t *load_file(const char *dir, char *path, char *err, size_t errlen)
 	return o;
 }
 
+/* The end of a load from the JSON o of path: o is released; bad names
+ * what was found bad or missing (the message; errno EPROTO), or is NULL.
+ * Returns 0, or -1 when bad. */
+static int loaded_json(json_t *o, const char *path, const char *bad, char *err, size_t errlen)
+{
+	json_decref(o);
+	if (bad == NULL)
+		return 0;
+	chr_msg(err, errlen, "'%s': bad or missing %s", path, bad);
+	errno = EPROTO;
+	return -1;
+}
+
 static int meta_load(const char *dir, struct chr_meta *m, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
@@ -269,14 +282,9 @@ static int meta_load(const char *dir, struct chr_meta *m, char *err, size_t errl
 		else
 			m->nsegs++;
 	}
-	json_decref(o);
-	if (bad) {
+	if (bad)
 		chr_meta_free(m);
-		chr_msg(err, errlen, "'%s': bad or missing %s", path, bad);
-		errno = EPROTO;
-		return -1;
-	}
-	return 0;
+	return loaded_json(o, path, bad, err, errlen);
 }
 
 
@@ -462,14 +470,9 @@ static int rawmeta_load(const char *dir, struct chr_rawmeta *m, char *err, size_
 		if (bad == NULL)
 			m->nsegs++;
 	}
-	json_decref(o);
-	if (bad) {
+	if (bad)
 		chr_rawmeta_free(m);
-		chr_msg(err, errlen, "'%s': bad or missing %s", path, bad);
-		errno = EPROTO;
-		return -1;
-	}
-	return 0;
+	return loaded_json(o, path, bad, err, errlen);
 }
 
 /* ---- either format, checked for the tiers and the manifest --------------- */

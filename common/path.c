@@ -212,11 +212,38 @@ int chr_fsync_parent(const char *path)
 	return chr_fsync_dir(buf);
 }
 
+int chr_publish_tmp(int fd, const char *tmp, const char *path, const void *data, size_t n,
+    int flags)
+{
+	int e;
+
+	if (chr_write_all(fd, data, n) < 0 || fsync(fd) < 0)
+		goto fail;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (flags & CHR_PUBLISH_NOREPLACE) {
+		if (link(tmp, path) < 0 && errno != EEXIST)
+			goto fail;
+		unlink(tmp);
+	} else if (rename(tmp, path) < 0)
+		goto fail;
+	return chr_fsync_parent(path);
+fail:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	errno = e;
+	return -1;
+}
+
 int chr_publish_file(const char *path, const void *data, size_t n)
 {
 	char tmp[PATH_MAX];
 	int fd, e;
-
 	mode_t um;
 
 	if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp) {
@@ -229,21 +256,12 @@ int chr_publish_file(const char *path, const void *data, size_t n)
 		return -1;
 	um = umask(0);
 	umask(um);
-	if (fchmod(fd, 0666 & ~um) < 0 || chr_write_all(fd, data, n) < 0 || fsync(fd) < 0)
-		goto fail;
-	if (close(fd) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0)
-		goto fail;
-	return chr_fsync_parent(path);
-fail:
-	e = errno;
-	if (fd >= 0)
+	if (fchmod(fd, 0666 & ~um) < 0) {
+		e = errno;
 		close(fd);
-	unlink(tmp);
-	errno = e;
-	return -1;
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	return chr_publish_tmp(fd, tmp, path, data, n, 0);
 }

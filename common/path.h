@@ -56,4 +56,13 @@ int chr_fsync_parent(const char *path);
  * (the temp file is removed). */
 int chr_publish_file(const char *path, const void *data, size_t n);
 
+/* The end of publishing: write data to the temp file tmp, open as fd, fsync
+ * and close it, put it in place as path and fsync path's directory. It is
+ * renamed over path, or with CHR_PUBLISH_NOREPLACE linked, which leaves a
+ * path that exists alone (and returns 0). fd is closed and tmp removed in
+ * every case. Returns 0, or -1 with errno. */
+#define CHR_PUBLISH_NOREPLACE 0x1
+int chr_publish_tmp(int fd, const char *tmp, const char *path, const void *data, size_t n,
+    int flags);
+
 #endif

@@ -52,31 +52,22 @@ _Static_assert(offsetof(struct qpos_slot, pid) == 24, "qpos pid");
 _Static_assert(offsetof(struct qpos_slot, start) == 32, "qpos start");
 _Static_assert(offsetof(struct qpos_slot, crc) == 60, "qpos crc");
 
-static int pfail(struct chr_queue_pos *p, int st, int e, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int pfail(struct chr_queue_pos *p, int st, int e, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(p->err, sizeof p->err, fmt, ap);
-	va_end(ap);
-	p->status = st;
-	errno = e;
-	return -1;
-}
-
-static int lfail(char *err, int e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int lfail(char *err, int e, const char *fmt, ...)
+int chr_q_fail(char *err, int *status, int st, int e, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(err, 512, fmt, ap);
 	va_end(ap);
+	if (status)
+		*status = st;
 	errno = e;
 	return -1;
 }
+
+/* a reader's failure, kept in p; a listing's, in its caller's err */
+#define pfail(p, ...) chr_q_fail((p)->err, &(p)->status, __VA_ARGS__)
+#define lfail(err, ...) chr_q_fail(err, NULL, 0, __VA_ARGS__)
 
 /* Temp names are hidden and reader names ending in ".tmp" are refused, so
  * that neither can be mistaken for a reader. */
@@ -222,7 +213,7 @@ static int create(const char *rdir, const char *path, const char *name)
 	unsigned char buf[QPOS_SIZE] = { 0 };
 	struct qpos_head h = { .magic = QPOS_MAGIC, .version = QPOS_VERSION };
 	struct qpos_slot s;
-	int fd = -1, e;
+	int fd = -1;
 
 	slot_fill(&s, 1, 0);
 	memcpy(buf, &h, sizeof h);
@@ -237,24 +228,7 @@ static int create(const char *rdir, const char *path, const char *name)
 		if (fd < 0 && (errno != EEXIST || i >= 100))	/* EEXIST: left by a crash */
 			return -1;
 	}
-	if (chr_write_all(fd, buf, sizeof buf) < 0 || fsync(fd) < 0)
-		goto fail;
-	if (close(fd) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (link(tmp, path) < 0 && errno != EEXIST)
-		goto fail;
-	unlink(tmp);
-	return chr_fsync_dir(rdir);
-fail:
-	e = errno;
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	errno = e;
-	return -1;
+	return chr_publish_tmp(fd, tmp, path, buf, sizeof buf, CHR_PUBLISH_NOREPLACE);
 }
 
 /* Write seq (and a heartbeat) as generation p->gen + 1 into the slot not

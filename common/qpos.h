@@ -62,4 +62,10 @@ ssize_t chr_queue_pos_list(const char *dir, struct chr_queue_pos_info **out, cha
  * Returns 0, or -1 with errno (ENOENT: no such process). */
 int chr_proc_start(long pid, uint64_t *start);
 
+/* The failure report of the queue modules and of this one: format err
+ * (512 bytes: "dir/what: message"), set *status to st (when status is not
+ * NULL) and errno to e. Returns -1. */
+int chr_q_fail(char *err, int *status, int st, int e, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
 #endif

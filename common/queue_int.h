@@ -18,10 +18,6 @@
 
 /* ---- queue_seg.c: segment, index and control files ---- */
 
-/* Set err (512 bytes: "dir/what: message"), *status and errno; return -1. */
-int chr_q_fail(char *err, int *status, int st, int e, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-
 /* "NNNNNNNNN.q" and "NNNNNNNNN.idx" of segment id. */
 void chr_q_seg_name(char buf[32], uint64_t id);
 void chr_q_idx_name(char buf[32], uint64_t id);

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,18 +12,6 @@
 
 #include "err.h"
 #include "queue_int.h"
-
-int chr_q_fail(char *err, int *status, int st, int e, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, 512, fmt, ap);
-	va_end(ap);
-	*status = st;
-	errno = e;
-	return -1;
-}
 
 ssize_t chr_q_list(int dirfd, const char *dir, int rm_tmp, struct chr_segdir_ent **ids)
 {

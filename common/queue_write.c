@@ -40,6 +40,19 @@ static void idx_add(struct chr_queue_writer *w, const struct chr_rec *r)
 	__atomic_store_n(&w->idx->count, k + 1, __ATOMIC_RELEASE);
 }
 
+/* Count r, committed at w->pos, into the segment: its sparse index, time
+ * range and record count. On the append path: inline. */
+static inline void tally(struct chr_queue_writer *w, const struct chr_rec *r)
+{
+	if (w->count % w->stride == 0)
+		idx_add(w, r);
+	if (r->ts < w->ts_min)
+		w->ts_min = r->ts;
+	if (r->ts > w->ts_max)
+		w->ts_max = r->ts;
+	w->count++;
+}
+
 /* ---- DEFINE repeats ---- */
 
 /* A DEFINE record as the writer keeps it, for the head of each segment. */
@@ -179,15 +192,9 @@ static void recover(struct chr_queue_writer *w)
 		    r->version != CHR_VERSION || r->crc != chr_rec_crc(r) || r->seq != seq)
 			break;
 		w->pos = pos;
-		if (w->count % w->stride == 0)
-			idx_add(w, r);
-		if (r->ts < w->ts_min)
-			w->ts_min = r->ts;
-		if (r->ts > w->ts_max)
-			w->ts_max = r->ts;
+		tally(w, r);
 		pos += chr_rec_span(len);
 		seq++;
-		w->count++;
 	}
 	if (pos + CHR_HDR_SIZE <= w->size)
 		__atomic_store_n(&((struct chr_rec *)(w->base + pos))->len, 0, __ATOMIC_RELEASE);
@@ -556,13 +563,7 @@ static void commit(struct chr_queue_writer *w, struct chr_rec *rec)
 	 * before this sees the record, or we see its announcement. */
 	__atomic_exchange_n(&rec->len, len, __ATOMIC_SEQ_CST);
 	wake_check(w);
-	if (w->count % w->stride == 0)
-		idx_add(w, rec);
-	if (rec->ts < w->ts_min)
-		w->ts_min = rec->ts;
-	if (rec->ts > w->ts_max)
-		w->ts_max = rec->ts;
-	w->count++;
+	tally(w, rec);
 	w->seq++;
 	w->pos += span;
 	w->res = NULL;

@@ -106,7 +106,8 @@ int chr_tiers_load(struct chr_tiers *t, const char *file, char *err, size_t errl
 	chr_fmt_shown(sh, sizeof sh, file);
 	while (fgets(line, sizeof line, f)) {
 		char *w[6], *save = NULL, *p;
-		size_t nw = 0;
+		const char *usage;
+		size_t nw = 0, lo, hi, ai;
 		int64_t age;
 
 		lno++;
@@ -125,28 +126,36 @@ int chr_tiers_load(struct chr_tiers *t, const char *file, char *err, size_t errl
 		}
 		if (nw == 0)
 			continue;
+		/* the words each directive takes, and which of them is its age */
 		if (strcmp(w[0], "delete") == 0) {
-			if (nw != 2) {
-				chr_msg(err, errlen, "%s:%u: expected 'delete AGE'", sh, lno);
+			usage = "delete AGE", lo = hi = 2, ai = 1;
+		} else if (strcmp(w[0], "queue") == 0) {
+			usage = "queue DIR AGE", lo = hi = 3, ai = 2;
+		} else {
+			const char *why = chr_name_check(w[0]);
+
+			if (why == NULL && strcmp(w[0], "hot") == 0)
+				why = "'hot' is the archive root";
+			if (why) {
+				chr_msg(err, errlen, "%s:%u: tier name '%s': %s", sh, lno, w[0], why);
 				goto out;
 			}
-			if (chr_duration_parse(w[1], &age) < 0 || age <= 0) {
-				chr_msg(err, errlen, "%s:%u: '%s' is not a duration", sh, lno, w[1]);
-				goto out;
-			}
+			usage = "NAME DIR AGE [zstd[=LEVEL]]", lo = 3, hi = 4, ai = 2;
+		}
+		if (nw < lo || nw > hi) {
+			chr_msg(err, errlen, "%s:%u: expected '%s'", sh, lno, usage);
+			goto out;
+		}
+		if (chr_duration_parse(w[ai], &age) < 0 || age <= 0) {
+			chr_msg(err, errlen, "%s:%u: '%s' is not a duration", sh, lno, w[ai]);
+			goto out;
+		}
+		if (strcmp(w[0], "delete") == 0) {
 			t->delete_ns = age;
 		} else if (strcmp(w[0], "queue") == 0) {
 			struct chr_tier_queue *nq;
 			char qp[4096];
 
-			if (nw != 3) {
-				chr_msg(err, errlen, "%s:%u: expected 'queue DIR AGE'", sh, lno);
-				goto out;
-			}
-			if (chr_duration_parse(w[2], &age) < 0 || age <= 0) {
-				chr_msg(err, errlen, "%s:%u: '%s' is not a duration", sh, lno, w[2]);
-				goto out;
-			}
 			nq = realloc(t->q, (t->nq + 1) * sizeof *t->q);
 			if (nq == NULL || rooted(qp, sizeof qp, t->t[0].root, w[1]) < 0) {
 				chr_msg(err, errlen, "%s:%u: %s", sh, lno, nq ? "path too long" : "out of memory");
@@ -161,23 +170,8 @@ int chr_tiers_load(struct chr_tiers *t, const char *file, char *err, size_t errl
 			}
 			t->q[t->nq++].age_ns = age;
 		} else {
-			const char *why = chr_name_check(w[0]);
 			int z = 0;
 
-			if (why == NULL && strcmp(w[0], "hot") == 0)
-				why = "'hot' is the archive root";
-			if (why) {
-				chr_msg(err, errlen, "%s:%u: tier name '%s': %s", sh, lno, w[0], why);
-				goto out;
-			}
-			if (nw < 3 || nw > 4) {
-				chr_msg(err, errlen, "%s:%u: expected 'NAME DIR AGE [zstd[=LEVEL]]'", sh, lno);
-				goto out;
-			}
-			if (chr_duration_parse(w[2], &age) < 0 || age <= 0) {
-				chr_msg(err, errlen, "%s:%u: '%s' is not a duration", sh, lno, w[2]);
-				goto out;
-			}
 			if (nw == 4 && (z = zstd_word(w[3])) < 0) {
 				chr_msg(err, errlen, "%s:%u: '%s' is not zstd or zstd=LEVEL (1-19)", sh, lno, w[3]);
 				goto out;
