@@ -31,6 +31,13 @@ void chr_msg(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* e->msg from fmt and ap, e->status status; e is not NULL */
+static void vset(struct chr_err *e, int status, const char *fmt, va_list ap)
+{
+	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	e->status = status;
+}
+
 int chr_err_set(struct chr_err *e, int status, const char *fmt, ...)
 {
 	va_list ap;
@@ -38,9 +45,8 @@ int chr_err_set(struct chr_err *e, int status, const char *fmt, ...)
 	if (e == NULL)
 		return -1;
 	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	vset(e, status, fmt, ap);
 	va_end(ap);
-	e->status = status;
 	return -1;
 }
 
@@ -53,11 +59,10 @@ int chr_err_sys(struct chr_err *e, const char *fmt, ...)
 	if (e == NULL)
 		return -1;
 	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	vset(e, CHR_EX_SYS, fmt, ap);
 	va_end(ap);
 	n = strlen(e->msg);
 	snprintf(e->msg + n, sizeof e->msg - n, ": %s", strerror(saved));
-	e->status = CHR_EX_SYS;
 	errno = saved;
 	return -1;
 }
