@@ -350,6 +350,29 @@ static int top_same(const struct top *a, const struct top *b)
 	       chr_dec_cmp(a->size, a->ss, b->size, b->ss) == 0;
 }
 
+/* the top of each side of b into t[CHR_BID] and t[CHR_ASK] */
+static inline void tops(const struct chr_l2 *b, struct top t[2])
+{
+	t[CHR_BID] = top_of(b, CHR_BID);
+	t[CHR_ASK] = top_of(b, CHR_ASK);
+}
+
+/* the flags an applied update ends with: CHR_L2_TOP when either side's
+ * top is not what it was before, CHR_L2_IGNORED when levels were ignored */
+static inline int end_flags(const struct chr_l2 *b, const struct top before[2], int ign)
+{
+	struct top after[2];
+	int ret = 0;
+
+	tops(b, after);
+	if (!top_same(&before[CHR_BID], &after[CHR_BID]) ||
+	    !top_same(&before[CHR_ASK], &after[CHR_ASK]))
+		ret |= CHR_L2_TOP;
+	if (ign)
+		ret |= CHR_L2_IGNORED;
+	return ret;
+}
+
 static int crossed(const struct chr_l2 *b)
 {
 	const struct side *bid = &b->s[CHR_BID], *ask = &b->s[CHR_ASK];
@@ -565,11 +588,10 @@ static int apply_snapshot(struct chr_l2 *b, const struct chr_book *bk)
 	const struct chr_level *lv[2] = {bk->levels, bk->levels + bk->n_bid};
 	size_t k[2] = {bk->n_bid, bk->n_ask}, keep[2];
 	struct sortlv *tmp[2] = {NULL, NULL};
-	struct top before[2], after[2];
+	struct top before[2];
 	int ign = 0, sorted[2], ret = 0, side;
 
-	before[CHR_BID] = top_of(b, CHR_BID);
-	before[CHR_ASK] = top_of(b, CHR_ASK);
+	tops(b, before);
 	for (side = 0; side < 2; side++) {
 		snap_scan(lv[side], k[side], side, &keep[side], &ign, &sorted[side]);
 		if (!sorted[side]) {
@@ -600,14 +622,7 @@ static int apply_snapshot(struct chr_l2 *b, const struct chr_book *bk)
 	 * another, so none can be preferred */
 	if (crossed(b))
 		ret |= CHR_L2_CROSSED;
-	after[CHR_BID] = top_of(b, CHR_BID);
-	after[CHR_ASK] = top_of(b, CHR_ASK);
-	if (!top_same(&before[CHR_BID], &after[CHR_BID]) ||
-	    !top_same(&before[CHR_ASK], &after[CHR_ASK]))
-		ret |= CHR_L2_TOP;
-	if (ign)
-		ret |= CHR_L2_IGNORED;
-	return ret;
+	return ret | end_flags(b, before, ign);
 nomem:
 	free(tmp[0]);
 	free(tmp[1]);
@@ -805,7 +820,7 @@ static int apply_diff(struct chr_l2 *b, const struct chr_book *bk)
 	int ps = bk->price_scale > b->ps ? bk->price_scale : b->ps;
 	int ss = bk->size_scale > b->ss ? bk->size_scale : b->ss;
 	int64_t mp = chr_pow10[ps - bk->price_scale], ms = chr_pow10[ss - bk->size_scale];
-	struct top before[2], after[2];
+	struct top before[2];
 	int ret = 0, ign = 0, f;
 
 	if (!b->known)
@@ -829,8 +844,7 @@ static int apply_diff(struct chr_l2 *b, const struct chr_book *bk)
 		b->ps = ps;
 		b->ss = ss;
 	}
-	before[CHR_BID] = top_of(b, CHR_BID);
-	before[CHR_ASK] = top_of(b, CHR_ASK);
+	tops(b, before);
 	if (set_levels(&b->s[CHR_BID], lv[CHR_BID], k[CHR_BID], CHR_BID, mp, ms, &ign) < 0 ||
 	    set_levels(&b->s[CHR_ASK], lv[CHR_ASK], k[CHR_ASK], CHR_ASK, mp, ms, &ign) < 0) {
 		/* half applied: the book is not known any more */
@@ -846,14 +860,7 @@ static int apply_diff(struct chr_l2 *b, const struct chr_book *bk)
 		ret |= CHR_L2_CROSSED;
 		uncross(b, lv, k, mp);
 	}
-	after[CHR_BID] = top_of(b, CHR_BID);
-	after[CHR_ASK] = top_of(b, CHR_ASK);
-	if (!top_same(&before[CHR_BID], &after[CHR_BID]) ||
-	    !top_same(&before[CHR_ASK], &after[CHR_ASK]))
-		ret |= CHR_L2_TOP;
-	if (ign)
-		ret |= CHR_L2_IGNORED;
-	return ret;
+	return ret | end_flags(b, before, ign);
 range:
 	errno = ERANGE;
 	return -1;
