@@ -427,6 +427,25 @@ static inline void track(const struct dv *d, int *sc, int *dig)
 	}
 }
 
+/* the largest scale and integer digits of the prices, or of the amounts,
+ * of a one-row record so far */
+struct scale {
+	int sc, dig;
+};
+
+/* the check of each price (isp) or amount of a quote or snapshot row: 0
+ * when d does not fit the scale of its record so far, else 1 with that
+ * scale widened to take d */
+static inline int fit_track(const struct dv *d, int isp, struct scale *px, struct scale *sz)
+{
+	struct scale *k = isp ? px : sz;
+
+	if (!fits(d, k->sc, k->dig))
+		return 0;
+	track(d, &k->sc, &k->dig);
+	return 1;
+}
+
 static int oom(struct chr_tardis_in *t)
 {
 	snprintf(t->err, sizeof t->err, "%s:%llu: out of memory", t->name, (unsigned long long)t->line);
@@ -497,7 +516,8 @@ static int one_row(struct chr_tardis_in *t, const struct row *r)
 	struct chr_tardis_state *s = t->s;
 	struct cur *c = &s->cur;
 	int same = c->active && c->m == r->m && c->lts == r->lts;
-	int ps = 0, pd = 0, ss = 0, sd = 0, i;
+	struct scale px = {0, 0}, sz = {0, 0};
+	int i;
 
 	switch (s->type) {
 	case CHR_TARDIS_TRADES:
@@ -515,38 +535,24 @@ static int one_row(struct chr_tardis_in *t, const struct row *r)
 		memcpy(c->id, r->id, r->idn);
 		return 0;
 	case CHR_TARDIS_QUOTES:
-		for (i = 0; i < 4; i++) {
-			int isp = i == 1 || i == 2;
-
-			if (!fits(&r->q[i], isp ? ps : ss, isp ? pd : sd))
+		for (i = 0; i < 4; i++)
+			if (!fit_track(&r->q[i], i == 1 || i == 2, &px, &sz))
 				return bad(t, "%s '%s' does not fit the scale of its record",
 					   i == 0 ? "ask_amount" : i == 1 ? "ask_price" : i == 2 ? "bid_price" : "bid_amount",
 					   FLD(r->q[i].t, r->q[i].n));
-			if (isp)
-				track(&r->q[i], &ps, &pd);
-			else
-				track(&r->q[i], &ss, &sd);
-		}
 		if (c->active && emit(t, !same) < 0)
 			return -1;
 		start(c, r, CHR_QUOTE);
 		memcpy(c->q, r->q, sizeof c->q);
-		c->pmax = ps;
-		c->smax = ss;
+		c->pmax = px.sc;
+		c->smax = sz.sc;
 		return 0;
 	default:		/* book_snapshot_N */
-		for (i = 0; i < 4 * s->n; i++) {
-			int isp = (i & 1) == 0;
-
-			if (!fits(&r->tv[i], isp ? ps : ss, isp ? pd : sd))
+		for (i = 0; i < 4 * s->n; i++)
+			if (!fit_track(&r->tv[i], (i & 1) == 0, &px, &sz))
 				return bad(t, "%s[%d].%s '%s' does not fit the scale of its record",
-					   (i & 2) ? "bids" : "asks", i / 4, isp ? "price" : "amount",
+					   (i & 2) ? "bids" : "asks", i / 4, (i & 1) == 0 ? "price" : "amount",
 					   FLD(r->tv[i].t, r->tv[i].n));
-			if (isp)
-				track(&r->tv[i], &ps, &pd);
-			else
-				track(&r->tv[i], &ss, &sd);
-		}
 		if (c->active && emit(t, !same) < 0)
 			return -1;
 		start(c, r, CHR_BOOK_TOPN);
@@ -560,8 +566,8 @@ static int one_row(struct chr_tardis_in *t, const struct row *r)
 			c->b[i] = (struct lvl){ v[2].v, v[3].v, (int8_t)v[2].sc, (int8_t)v[3].sc };
 		}
 		c->na = c->nb = (size_t)s->n;
-		c->pmax = ps;
-		c->smax = ss;
+		c->pmax = px.sc;
+		c->smax = sz.sc;
 		return 0;
 	}
 }
