@@ -31,10 +31,19 @@ void chr_msg(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* e->msg from fmt and ap, e->status status; e is not NULL */
-static void vset(struct chr_err *e, int status, const char *fmt, va_list ap)
+/* fill e (when not NULL): status, and the message from fmt and ap, then
+ * ": strerror(errnum)" when errnum is not negative */
+static void vset(struct chr_err *e, int status, int errnum, const char *fmt, va_list ap)
 {
+	size_t n;
+
+	if (e == NULL)
+		return;
 	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	if (errnum >= 0) {
+		n = strlen(e->msg);
+		snprintf(e->msg + n, sizeof e->msg - n, ": %s", strerror(errnum));
+	}
 	e->status = status;
 }
 
@@ -42,10 +51,8 @@ int chr_err_set(struct chr_err *e, int status, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (e == NULL)
-		return -1;
 	va_start(ap, fmt);
-	vset(e, status, fmt, ap);
+	vset(e, status, -1, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -54,15 +61,10 @@ int chr_err_sys(struct chr_err *e, const char *fmt, ...)
 {
 	int saved = errno;
 	va_list ap;
-	size_t n;
 
-	if (e == NULL)
-		return -1;
 	va_start(ap, fmt);
-	vset(e, CHR_EX_SYS, fmt, ap);
+	vset(e, CHR_EX_SYS, saved, fmt, ap);
 	va_end(ap);
-	n = strlen(e->msg);
-	snprintf(e->msg + n, sizeof e->msg - n, ": %s", strerror(saved));
 	errno = saved;
 	return -1;
 }
