@@ -839,40 +839,37 @@ static const char *f_trade(struct chr_tardis_in *t, const char *p, struct row *r
 	return f_eol(p);
 }
 
-static const char *f_quote(struct chr_tardis_in *t, const char *p, struct row *r)
+/* n comma-separated decimals (the last with no comma after it) into v */
+static inline const char *f_decs(const char *p, struct dv *v, int n)
 {
-	int i;
-
-	if ((p = f_common(t, p, r)) == NULL)
-		return NULL;
-	for (i = 0; i < 4; i++) {
+	for (int i = 0; i < n; i++) {
 		if (i > 0) {
 			if (*p != ',')
 				return NULL;
 			p++;
 		}
-		if ((p = f_dec0(p, &r->q[i])) == NULL)
+		if ((p = f_dec0(p, &v[i])) == NULL)
 			return NULL;
 	}
+	return p;
+}
+
+static const char *f_quote(struct chr_tardis_in *t, const char *p, struct row *r)
+{
+	if ((p = f_common(t, p, r)) == NULL)
+		return NULL;
+	if ((p = f_decs(p, r->q, 4)) == NULL)
+		return NULL;
 	return f_eol(p);
 }
 
 static const char *f_topn(struct chr_tardis_in *t, const char *p, struct row *r)
 {
-	int i, n = 4 * t->s->n;
-
 	if ((p = f_common(t, p, r)) == NULL)
 		return NULL;
 	r->tv = t->s->tv;
-	for (i = 0; i < n; i++) {
-		if (i > 0) {
-			if (*p != ',')
-				return NULL;
-			p++;
-		}
-		if ((p = f_dec0(p, &r->tv[i])) == NULL)
-			return NULL;
-	}
+	if ((p = f_decs(p, r->tv, 4 * t->s->n)) == NULL)
+		return NULL;
 	return f_eol(p);
 }
 
