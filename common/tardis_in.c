@@ -118,18 +118,6 @@ static int vbad(struct chr_tardis_in *t, const char *fmt, va_list ap)
 	return 0;
 }
 
-__attribute__((format(printf, 2, 3)))
-static int bad(struct chr_tardis_in *t, const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = vbad(t, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 int chr_td_bad(struct chr_tardis_in *t, const char *fmt, ...)
 {
 	va_list ap;
@@ -227,13 +215,15 @@ static int market(struct chr_tardis_in *t, const char *ex, size_t exn, const cha
 			}
 	}
 	if (!name_ok(ex, exn))
-		return bad(t, "exchange '%s' is not a name", FLD(ex, exn)) < 0 ? -2 : 0;
+		return chr_td_bad(t, "exchange '%s' is not a name", FLD(ex, exn)) < 0 ? -2 : 0;
 	if (exn > VENUE_LEN)
-		return bad(t, "exchange '%s' is longer than %d bytes", FLD(ex, exn), VENUE_LEN) < 0 ? -2 : 0;
+		return chr_td_bad(t, "exchange '%s' is longer than %d bytes", FLD(ex, exn),
+				  VENUE_LEN) < 0 ? -2 : 0;
 	if (!name_ok(sy, syn))
-		return bad(t, "symbol '%s' is not a name", FLD(sy, syn)) < 0 ? -2 : 0;
+		return chr_td_bad(t, "symbol '%s' is not a name", FLD(sy, syn)) < 0 ? -2 : 0;
 	if (syn > CHR_SYMBOL_MAX)
-		return bad(t, "symbol '%s' is longer than %d bytes", FLD(sy, syn), CHR_SYMBOL_MAX) < 0 ? -2 : 0;
+		return chr_td_bad(t, "symbol '%s' is longer than %d bytes", FLD(sy, syn),
+				  CHR_SYMBOL_MAX) < 0 ? -2 : 0;
 	if (2 * (s->nall + 1) > s->capmk && mk_grow(s) < 0)
 		return -1;
 	if ((m = calloc(1, sizeof *m)) == NULL || (m->key = malloc(kn + 1)) == NULL) {
@@ -481,9 +471,11 @@ static inline int l2_row(struct chr_tardis_in *t, const struct row *r)
 		cont = 0;
 	if (cont) {
 		if (UNLIKELY(!fits(&r->px, c->pmax, c->pdig)))
-			return bad(t, "price '%s' does not fit the scale of its record", FLD(r->px.t, r->px.n));
+			return chr_td_bad(t, "price '%s' does not fit the scale of its record",
+					  FLD(r->px.t, r->px.n));
 		if (UNLIKELY(!fits(&r->sz, c->smax, c->sdig)))
-			return bad(t, "amount '%s' does not fit the scale of its record", FLD(r->sz.t, r->sz.n));
+			return chr_td_bad(t, "amount '%s' does not fit the scale of its record",
+					  FLD(r->sz.t, r->sz.n));
 	} else {
 		if (c->active && emit(t, !same) < 0)
 			return -1;
@@ -537,9 +529,10 @@ static int one_row(struct chr_tardis_in *t, const struct row *r)
 	case CHR_TARDIS_QUOTES:
 		for (i = 0; i < 4; i++)
 			if (!fit_track(&r->q[i], i == 1 || i == 2, &px, &sz))
-				return bad(t, "%s '%s' does not fit the scale of its record",
-					   i == 0 ? "ask_amount" : i == 1 ? "ask_price" : i == 2 ? "bid_price" : "bid_amount",
-					   FLD(r->q[i].t, r->q[i].n));
+				return chr_td_bad(t, "%s '%s' does not fit the scale of its record",
+						  i == 0 ? "ask_amount" : i == 1 ? "ask_price" :
+						  i == 2 ? "bid_price" : "bid_amount",
+						  FLD(r->q[i].t, r->q[i].n));
 		if (c->active && emit(t, !same) < 0)
 			return -1;
 		start(c, r, CHR_QUOTE);
@@ -550,9 +543,9 @@ static int one_row(struct chr_tardis_in *t, const struct row *r)
 	default:		/* book_snapshot_N */
 		for (i = 0; i < 4 * s->n; i++)
 			if (!fit_track(&r->tv[i], (i & 1) == 0, &px, &sz))
-				return bad(t, "%s[%d].%s '%s' does not fit the scale of its record",
-					   (i & 2) ? "bids" : "asks", i / 4, (i & 1) == 0 ? "price" : "amount",
-					   FLD(r->tv[i].t, r->tv[i].n));
+				return chr_td_bad(t, "%s[%d].%s '%s' does not fit the scale of its record",
+						  (i & 2) ? "bids" : "asks", i / 4, (i & 1) == 0 ? "price" : "amount",
+						  FLD(r->tv[i].t, r->tv[i].n));
 		if (c->active && emit(t, !same) < 0)
 			return -1;
 		start(c, r, CHR_BOOK_TOPN);
