@@ -118,30 +118,14 @@ void chr_usage_error(const char *fmt, ...)
 	exit(CHR_EX_USAGE);
 }
 
-int chr_write_all(int fd, const void *buf, size_t n)
+/* all of buf[0..n) by write, or by pwrite at *at when at is not NULL;
+ * EINTR is retried */
+static int put_all(int fd, const char *p, size_t n, const uint64_t *at)
 {
-	const char *p = buf;
+	uint64_t off = at ? *at : 0;
 
 	while (n > 0) {
-		ssize_t k = write(fd, p, n);
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-int chr_pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
-{
-	const char *p = buf;
-
-	while (n > 0) {
-		ssize_t k = pwrite(fd, p, n, (off_t)off);
+		ssize_t k = at ? pwrite(fd, p, n, (off_t)off) : write(fd, p, n);
 
 		if (k < 0) {
 			if (errno == EINTR)
@@ -153,6 +137,16 @@ int chr_pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
 		off += (uint64_t)k;
 	}
 	return 0;
+}
+
+int chr_write_all(int fd, const void *buf, size_t n)
+{
+	return put_all(fd, buf, n, NULL);
+}
+
+int chr_pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
+{
+	return put_all(fd, buf, n, &off);
 }
 
 ssize_t chr_read(int fd, void *buf, size_t n)
