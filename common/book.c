@@ -350,27 +350,15 @@ static int top_same(const struct top *a, const struct top *b)
 	       chr_dec_cmp(a->size, a->ss, b->size, b->ss) == 0;
 }
 
-/* the top of each side of b into t[CHR_BID] and t[CHR_ASK] */
-static inline void tops(const struct chr_l2 *b, struct top t[2])
-{
-	t[CHR_BID] = top_of(b, CHR_BID);
-	t[CHR_ASK] = top_of(b, CHR_ASK);
-}
-
-/* the flags an applied update ends with: CHR_L2_TOP when either side's
- * top is not what it was before, CHR_L2_IGNORED when levels were ignored */
-static inline int end_flags(const struct chr_l2 *b, const struct top before[2], int ign)
+/* is the top of either side of b not what it was before an update? */
+static inline int top_moved(const struct chr_l2 *b, const struct top before[2])
 {
 	struct top after[2];
-	int ret = 0;
 
-	tops(b, after);
-	if (!top_same(&before[CHR_BID], &after[CHR_BID]) ||
-	    !top_same(&before[CHR_ASK], &after[CHR_ASK]))
-		ret |= CHR_L2_TOP;
-	if (ign)
-		ret |= CHR_L2_IGNORED;
-	return ret;
+	after[CHR_BID] = top_of(b, CHR_BID);
+	after[CHR_ASK] = top_of(b, CHR_ASK);
+	return !top_same(&before[CHR_BID], &after[CHR_BID]) ||
+	       !top_same(&before[CHR_ASK], &after[CHR_ASK]);
 }
 
 static int crossed(const struct chr_l2 *b)
@@ -591,7 +579,8 @@ static int apply_snapshot(struct chr_l2 *b, const struct chr_book *bk)
 	struct top before[2];
 	int ign = 0, sorted[2], ret = 0, side;
 
-	tops(b, before);
+	before[CHR_BID] = top_of(b, CHR_BID);
+	before[CHR_ASK] = top_of(b, CHR_ASK);
 	for (side = 0; side < 2; side++) {
 		snap_scan(lv[side], k[side], side, &keep[side], &ign, &sorted[side]);
 		if (!sorted[side]) {
@@ -622,7 +611,11 @@ static int apply_snapshot(struct chr_l2 *b, const struct chr_book *bk)
 	 * another, so none can be preferred */
 	if (crossed(b))
 		ret |= CHR_L2_CROSSED;
-	return ret | end_flags(b, before, ign);
+	if (top_moved(b, before))
+		ret |= CHR_L2_TOP;
+	if (ign)
+		ret |= CHR_L2_IGNORED;
+	return ret;
 nomem:
 	free(tmp[0]);
 	free(tmp[1]);
@@ -844,7 +837,8 @@ static int apply_diff(struct chr_l2 *b, const struct chr_book *bk)
 		b->ps = ps;
 		b->ss = ss;
 	}
-	tops(b, before);
+	before[CHR_BID] = top_of(b, CHR_BID);
+	before[CHR_ASK] = top_of(b, CHR_ASK);
 	if (set_levels(&b->s[CHR_BID], lv[CHR_BID], k[CHR_BID], CHR_BID, mp, ms, &ign) < 0 ||
 	    set_levels(&b->s[CHR_ASK], lv[CHR_ASK], k[CHR_ASK], CHR_ASK, mp, ms, &ign) < 0) {
 		/* half applied: the book is not known any more */
@@ -860,7 +854,11 @@ static int apply_diff(struct chr_l2 *b, const struct chr_book *bk)
 		ret |= CHR_L2_CROSSED;
 		uncross(b, lv, k, mp);
 	}
-	return ret | end_flags(b, before, ign);
+	if (top_moved(b, before))
+		ret |= CHR_L2_TOP;
+	if (ign)
+		ret |= CHR_L2_IGNORED;
+	return ret;
 range:
 	errno = ERANGE;
 	return -1;
