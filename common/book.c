@@ -350,6 +350,17 @@ static int top_same(const struct top *a, const struct top *b)
 	       chr_dec_cmp(a->size, a->ss, b->size, b->ss) == 0;
 }
 
+/* is the top of either side of b not what it was before an update? */
+static inline int top_moved(const struct chr_l2 *b, const struct top before[2])
+{
+	struct top after[2];
+
+	after[CHR_BID] = top_of(b, CHR_BID);
+	after[CHR_ASK] = top_of(b, CHR_ASK);
+	return !top_same(&before[CHR_BID], &after[CHR_BID]) ||
+	       !top_same(&before[CHR_ASK], &after[CHR_ASK]);
+}
+
 static int crossed(const struct chr_l2 *b)
 {
 	const struct side *bid = &b->s[CHR_BID], *ask = &b->s[CHR_ASK];
@@ -565,7 +576,7 @@ static int apply_snapshot(struct chr_l2 *b, const struct chr_book *bk)
 	const struct chr_level *lv[2] = {bk->levels, bk->levels + bk->n_bid};
 	size_t k[2] = {bk->n_bid, bk->n_ask}, keep[2];
 	struct sortlv *tmp[2] = {NULL, NULL};
-	struct top before[2], after[2];
+	struct top before[2];
 	int ign = 0, sorted[2], ret = 0, side;
 
 	before[CHR_BID] = top_of(b, CHR_BID);
@@ -600,10 +611,7 @@ static int apply_snapshot(struct chr_l2 *b, const struct chr_book *bk)
 	 * another, so none can be preferred */
 	if (crossed(b))
 		ret |= CHR_L2_CROSSED;
-	after[CHR_BID] = top_of(b, CHR_BID);
-	after[CHR_ASK] = top_of(b, CHR_ASK);
-	if (!top_same(&before[CHR_BID], &after[CHR_BID]) ||
-	    !top_same(&before[CHR_ASK], &after[CHR_ASK]))
+	if (top_moved(b, before))
 		ret |= CHR_L2_TOP;
 	if (ign)
 		ret |= CHR_L2_IGNORED;
@@ -805,7 +813,7 @@ static int apply_diff(struct chr_l2 *b, const struct chr_book *bk)
 	int ps = bk->price_scale > b->ps ? bk->price_scale : b->ps;
 	int ss = bk->size_scale > b->ss ? bk->size_scale : b->ss;
 	int64_t mp = chr_pow10[ps - bk->price_scale], ms = chr_pow10[ss - bk->size_scale];
-	struct top before[2], after[2];
+	struct top before[2];
 	int ret = 0, ign = 0, f;
 
 	if (!b->known)
@@ -846,10 +854,7 @@ static int apply_diff(struct chr_l2 *b, const struct chr_book *bk)
 		ret |= CHR_L2_CROSSED;
 		uncross(b, lv, k, mp);
 	}
-	after[CHR_BID] = top_of(b, CHR_BID);
-	after[CHR_ASK] = top_of(b, CHR_ASK);
-	if (!top_same(&before[CHR_BID], &after[CHR_BID]) ||
-	    !top_same(&before[CHR_ASK], &after[CHR_ASK]))
+	if (top_moved(b, before))
 		ret |= CHR_L2_TOP;
 	if (ign)
 		ret |= CHR_L2_IGNORED;

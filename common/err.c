@@ -31,16 +31,29 @@ void chr_msg(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* fill e (when not NULL): status, and the message from fmt and ap, then
+ * ": strerror(errnum)" when errnum is not negative */
+static void vset(struct chr_err *e, int status, int errnum, const char *fmt, va_list ap)
+{
+	size_t n;
+
+	if (e == NULL)
+		return;
+	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	if (errnum >= 0) {
+		n = strlen(e->msg);
+		snprintf(e->msg + n, sizeof e->msg - n, ": %s", strerror(errnum));
+	}
+	e->status = status;
+}
+
 int chr_err_set(struct chr_err *e, int status, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (e == NULL)
-		return -1;
 	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	vset(e, status, -1, fmt, ap);
 	va_end(ap);
-	e->status = status;
 	return -1;
 }
 
@@ -48,16 +61,10 @@ int chr_err_sys(struct chr_err *e, const char *fmt, ...)
 {
 	int saved = errno;
 	va_list ap;
-	size_t n;
 
-	if (e == NULL)
-		return -1;
 	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	vset(e, CHR_EX_SYS, saved, fmt, ap);
 	va_end(ap);
-	n = strlen(e->msg);
-	snprintf(e->msg + n, sizeof e->msg - n, ": %s", strerror(saved));
-	e->status = CHR_EX_SYS;
 	errno = saved;
 	return -1;
 }
@@ -111,30 +118,14 @@ void chr_usage_error(const char *fmt, ...)
 	exit(CHR_EX_USAGE);
 }
 
-int chr_write_all(int fd, const void *buf, size_t n)
+/* all of buf[0..n) by write, or by pwrite at *at when at is not NULL;
+ * EINTR is retried */
+static int put_all(int fd, const char *p, size_t n, const uint64_t *at)
 {
-	const char *p = buf;
+	uint64_t off = at ? *at : 0;
 
 	while (n > 0) {
-		ssize_t k = write(fd, p, n);
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-int chr_pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
-{
-	const char *p = buf;
-
-	while (n > 0) {
-		ssize_t k = pwrite(fd, p, n, (off_t)off);
+		ssize_t k = at ? pwrite(fd, p, n, (off_t)off) : write(fd, p, n);
 
 		if (k < 0) {
 			if (errno == EINTR)
@@ -146,6 +137,16 @@ int chr_pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
 		off += (uint64_t)k;
 	}
 	return 0;
+}
+
+int chr_write_all(int fd, const void *buf, size_t n)
+{
+	return put_all(fd, buf, n, NULL);
+}
+
+int chr_pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
+{
+	return put_all(fd, buf, n, &off);
 }
 
 ssize_t chr_read(int fd, void *buf, size_t n)

@@ -137,6 +137,17 @@ static int fill(struct chr_reader *r, size_t need)
 	return 1;
 }
 
+/* fill(r, need) where the end of the stream is a record cut short (what):
+ * 1, or -1 with r->e */
+static inline int fill_all(struct chr_reader *r, size_t need, const char *what)
+{
+	int k = fill(r, need);
+
+	if (k == 0)
+		return chr_reader_fail(r, CHR_EX_DATA, r->off, what);
+	return k < 0 ? -1 : 1;
+}
+
 /* chr_reader_next of a buffered backend (apart, so that a backend's own
  * next is reached without this one's stack frame). */
 __attribute__((noinline))
@@ -153,12 +164,8 @@ static int next_buffered(struct chr_reader *r, const struct chr_rec **rec)
 			k = fill(r, 1);
 			if (k == 0)
 				return 0;
-			if (k > 0)
-				k = fill(r, CHR_HDR_SIZE);
-			if (k < 0)
+			if (k < 0 || fill_all(r, CHR_HDR_SIZE, "truncated record header") < 0)
 				return -1;
-			if (k == 0)
-				return chr_reader_fail(r, CHR_EX_DATA, r->off, "truncated record header");
 		}
 		h = (const struct chr_rec *)(r->buf + r->lo);
 		if (h->len == CHR_SEG_MAGIC) {
@@ -181,11 +188,8 @@ static int next_buffered(struct chr_reader *r, const struct chr_rec **rec)
 			return chr_reader_fail(r, CHR_EX_DATA, r->off, "record length above 16 MiB");
 		span = chr_rec_span(h->len);
 		if (r->hi - r->lo < span) {
-			k = fill(r, span);
-			if (k < 0)
+			if (fill_all(r, span, "truncated record") < 0)
 				return -1;
-			if (k == 0)
-				return chr_reader_fail(r, CHR_EX_DATA, r->off, "truncated record");
 			h = (const struct chr_rec *)(r->buf + r->lo);
 		}
 		bad = chr_rec_check(h);

@@ -6,6 +6,18 @@
 
 enum { HEAD_NEED, HEAD_HAVE, HEAD_DONE };
 
+/* free the per-source arrays (the sources in them are already freed or
+ * were never opened) */
+static void free_arrays(struct chr_merge *m)
+{
+	free(m->s);
+	free(m->head);
+	free(m->state);
+	m->s = NULL;
+	m->head = NULL;
+	m->state = NULL;
+}
+
 int chr_merge_init(struct chr_merge *m, size_t n, const struct chr_select *sel)
 {
 	m->n = n ? n : 1;
@@ -14,12 +26,7 @@ int chr_merge_init(struct chr_merge *m, size_t n, const struct chr_select *sel)
 	m->head = calloc(m->n, sizeof *m->head);
 	m->state = calloc(m->n, sizeof *m->state);
 	if (!m->s || !m->head || !m->state) {
-		free(m->s);
-		free(m->head);
-		free(m->state);
-		m->s = NULL;
-		m->head = NULL;
-		m->state = NULL;
+		free_arrays(m);
 		return -1;
 	}
 	for (size_t i = 0; i < m->n; i++)
@@ -31,12 +38,7 @@ void chr_merge_free(struct chr_merge *m)
 {
 	for (size_t i = 0; m->s && i < m->n; i++)
 		chr_source_free(&m->s[i]);
-	free(m->s);
-	free(m->head);
-	free(m->state);
-	m->s = NULL;
-	m->head = NULL;
-	m->state = NULL;
+	free_arrays(m);
 }
 
 int chr_merge_open(struct chr_merge *m, char *const *paths, size_t n,

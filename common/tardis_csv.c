@@ -135,6 +135,24 @@ static int g_dec(struct chr_tardis_in *t, const char *what, int idx, const char 
 	return 0;
 }
 
+/* the price and amount that end an incremental_book_L2 or trades row
+ * (fields 6 and 7): as g_dec */
+static int g_px_sz(struct chr_tardis_in *t, struct row *r)
+{
+	struct chr_tardis_state *s = t->s;
+	int rc;
+
+	if ((rc = g_dec(t, "price", -1, F(6), FL(6), &r->px, 0)) != 0)
+		return rc;
+	return g_dec(t, "amount", -1, F(7), FL(7), &r->sz, 0);
+}
+
+/* is the field p[0..n) the word w? */
+static int is(const char *p, size_t n, const char *w)
+{
+	return n == strlen(w) && memcmp(p, w, n) == 0;
+}
+
 static int expect_cols(struct chr_tardis_state *s)
 {
 	switch (s->type) {
@@ -162,20 +180,19 @@ static int g_row(struct chr_tardis_in *t)
 		return rc > 0 ? 0 : -1;
 	switch (s->type) {
 	case CHR_TARDIS_L2:
-		if (FL(4) == 4 && memcmp(F(4), "true", 4) == 0)
+		if (is(F(4), FL(4), "true"))
 			r.snap = 1;
-		else if (FL(4) == 5 && memcmp(F(4), "false", 5) == 0)
+		else if (is(F(4), FL(4), "false"))
 			r.snap = 0;
 		else
 			return chr_td_bad(t, "is_snapshot '%s' is not true or false", FLD(F(4), FL(4)));
-		if (FL(5) == 3 && memcmp(F(5), "bid", 3) == 0)
+		if (is(F(5), FL(5), "bid"))
 			r.side = SIDE_BID;
-		else if (FL(5) == 3 && memcmp(F(5), "ask", 3) == 0)
+		else if (is(F(5), FL(5), "ask"))
 			r.side = SIDE_ASK;
 		else
 			return chr_td_bad(t, "side '%s' is not bid or ask", FLD(F(5), FL(5)));
-		if ((rc = g_dec(t, "price", -1, F(6), FL(6), &r.px, 0)) != 0 ||
-		    (rc = g_dec(t, "amount", -1, F(7), FL(7), &r.sz, 0)) != 0)
+		if ((rc = g_px_sz(t, &r)) != 0)
 			return rc > 0 ? 0 : -1;
 		return chr_td_l2_row(t, &r);
 	case CHR_TARDIS_TRADES:
@@ -185,16 +202,15 @@ static int g_row(struct chr_tardis_in *t)
 			return chr_td_bad(t, "trade id holds a NUL byte");
 		r.id = F(4);
 		r.idn = FL(4);
-		if (FL(5) == 3 && memcmp(F(5), "buy", 3) == 0)
+		if (is(F(5), FL(5), "buy"))
 			r.side = CHR_SIDE_BUY;
-		else if (FL(5) == 4 && memcmp(F(5), "sell", 4) == 0)
+		else if (is(F(5), FL(5), "sell"))
 			r.side = CHR_SIDE_SELL;
-		else if (FL(5) == 7 && memcmp(F(5), "unknown", 7) == 0)
+		else if (is(F(5), FL(5), "unknown"))
 			r.side = CHR_SIDE_UNKNOWN;
 		else
 			return chr_td_bad(t, "side '%s' is not buy, sell or unknown", FLD(F(5), FL(5)));
-		if ((rc = g_dec(t, "price", -1, F(6), FL(6), &r.px, 0)) != 0 ||
-		    (rc = g_dec(t, "amount", -1, F(7), FL(7), &r.sz, 0)) != 0)
+		if ((rc = g_px_sz(t, &r)) != 0)
 			return rc > 0 ? 0 : -1;
 		return chr_td_one_row(t, &r);
 	case CHR_TARDIS_QUOTES: {

@@ -118,18 +118,6 @@ static int vbad(struct chr_tardis_in *t, const char *fmt, va_list ap)
 	return 0;
 }
 
-__attribute__((format(printf, 2, 3)))
-static int bad(struct chr_tardis_in *t, const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = vbad(t, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 int chr_td_bad(struct chr_tardis_in *t, const char *fmt, ...)
 {
 	va_list ap;
@@ -227,13 +215,15 @@ static int market(struct chr_tardis_in *t, const char *ex, size_t exn, const cha
 			}
 	}
 	if (!name_ok(ex, exn))
-		return bad(t, "exchange '%s' is not a name", FLD(ex, exn)) < 0 ? -2 : 0;
+		return chr_td_bad(t, "exchange '%s' is not a name", FLD(ex, exn)) < 0 ? -2 : 0;
 	if (exn > VENUE_LEN)
-		return bad(t, "exchange '%s' is longer than %d bytes", FLD(ex, exn), VENUE_LEN) < 0 ? -2 : 0;
+		return chr_td_bad(t, "exchange '%s' is longer than %d bytes", FLD(ex, exn),
+				  VENUE_LEN) < 0 ? -2 : 0;
 	if (!name_ok(sy, syn))
-		return bad(t, "symbol '%s' is not a name", FLD(sy, syn)) < 0 ? -2 : 0;
+		return chr_td_bad(t, "symbol '%s' is not a name", FLD(sy, syn)) < 0 ? -2 : 0;
 	if (syn > CHR_SYMBOL_MAX)
-		return bad(t, "symbol '%s' is longer than %d bytes", FLD(sy, syn), CHR_SYMBOL_MAX) < 0 ? -2 : 0;
+		return chr_td_bad(t, "symbol '%s' is longer than %d bytes", FLD(sy, syn),
+				  CHR_SYMBOL_MAX) < 0 ? -2 : 0;
 	if (2 * (s->nall + 1) > s->capmk && mk_grow(s) < 0)
 		return -1;
 	if ((m = calloc(1, sizeof *m)) == NULL || (m->key = malloc(kn + 1)) == NULL) {
@@ -427,6 +417,23 @@ static inline void track(const struct dv *d, int *sc, int *dig)
 	}
 }
 
+/* the largest scale and integer digits of the prices, or of the amounts,
+ * of a one-row record so far */
+struct scale {
+	int sc, dig;
+};
+
+/* the check of each price or amount of a quote or snapshot row: 0 when
+ * d does not fit k, the scale of its kind in its record so far, else 1
+ * with k widened to take d */
+static inline int fit_track(const struct dv *d, struct scale *k)
+{
+	if (!fits(d, k->sc, k->dig))
+		return 0;
+	track(d, &k->sc, &k->dig);
+	return 1;
+}
+
 static int oom(struct chr_tardis_in *t)
 {
 	snprintf(t->err, sizeof t->err, "%s:%llu: out of memory", t->name, (unsigned long long)t->line);
@@ -462,9 +469,11 @@ static inline int l2_row(struct chr_tardis_in *t, const struct row *r)
 		cont = 0;
 	if (cont) {
 		if (UNLIKELY(!fits(&r->px, c->pmax, c->pdig)))
-			return bad(t, "price '%s' does not fit the scale of its record", FLD(r->px.t, r->px.n));
+			return chr_td_bad(t, "price '%s' does not fit the scale of its record",
+					  FLD(r->px.t, r->px.n));
 		if (UNLIKELY(!fits(&r->sz, c->smax, c->sdig)))
-			return bad(t, "amount '%s' does not fit the scale of its record", FLD(r->sz.t, r->sz.n));
+			return chr_td_bad(t, "amount '%s' does not fit the scale of its record",
+					  FLD(r->sz.t, r->sz.n));
 	} else {
 		if (c->active && emit(t, !same) < 0)
 			return -1;
@@ -497,7 +506,8 @@ static int one_row(struct chr_tardis_in *t, const struct row *r)
 	struct chr_tardis_state *s = t->s;
 	struct cur *c = &s->cur;
 	int same = c->active && c->m == r->m && c->lts == r->lts;
-	int ps = 0, pd = 0, ss = 0, sd = 0, i;
+	struct scale k[2];	/* [1] the prices, [0] the amounts */
+	int i;
 
 	switch (s->type) {
 	case CHR_TARDIS_TRADES:
@@ -515,38 +525,27 @@ static int one_row(struct chr_tardis_in *t, const struct row *r)
 		memcpy(c->id, r->id, r->idn);
 		return 0;
 	case CHR_TARDIS_QUOTES:
-		for (i = 0; i < 4; i++) {
-			int isp = i == 1 || i == 2;
-
-			if (!fits(&r->q[i], isp ? ps : ss, isp ? pd : sd))
-				return bad(t, "%s '%s' does not fit the scale of its record",
-					   i == 0 ? "ask_amount" : i == 1 ? "ask_price" : i == 2 ? "bid_price" : "bid_amount",
-					   FLD(r->q[i].t, r->q[i].n));
-			if (isp)
-				track(&r->q[i], &ps, &pd);
-			else
-				track(&r->q[i], &ss, &sd);
-		}
+		k[0] = k[1] = (struct scale){0, 0};
+		for (i = 0; i < 4; i++)
+			if (!fit_track(&r->q[i], &k[i == 1 || i == 2]))
+				return chr_td_bad(t, "%s '%s' does not fit the scale of its record",
+						  i == 0 ? "ask_amount" : i == 1 ? "ask_price" :
+						  i == 2 ? "bid_price" : "bid_amount",
+						  FLD(r->q[i].t, r->q[i].n));
 		if (c->active && emit(t, !same) < 0)
 			return -1;
 		start(c, r, CHR_QUOTE);
 		memcpy(c->q, r->q, sizeof c->q);
-		c->pmax = ps;
-		c->smax = ss;
+		c->pmax = k[1].sc;
+		c->smax = k[0].sc;
 		return 0;
 	default:		/* book_snapshot_N */
-		for (i = 0; i < 4 * s->n; i++) {
-			int isp = (i & 1) == 0;
-
-			if (!fits(&r->tv[i], isp ? ps : ss, isp ? pd : sd))
-				return bad(t, "%s[%d].%s '%s' does not fit the scale of its record",
-					   (i & 2) ? "bids" : "asks", i / 4, isp ? "price" : "amount",
-					   FLD(r->tv[i].t, r->tv[i].n));
-			if (isp)
-				track(&r->tv[i], &ps, &pd);
-			else
-				track(&r->tv[i], &ss, &sd);
-		}
+		k[0] = k[1] = (struct scale){0, 0};
+		for (i = 0; i < 4 * s->n; i++)
+			if (!fit_track(&r->tv[i], &k[(i & 1) == 0]))
+				return chr_td_bad(t, "%s[%d].%s '%s' does not fit the scale of its record",
+						  (i & 2) ? "bids" : "asks", i / 4, (i & 1) == 0 ? "price" : "amount",
+						  FLD(r->tv[i].t, r->tv[i].n));
 		if (c->active && emit(t, !same) < 0)
 			return -1;
 		start(c, r, CHR_BOOK_TOPN);
@@ -560,8 +559,8 @@ static int one_row(struct chr_tardis_in *t, const struct row *r)
 			c->b[i] = (struct lvl){ v[2].v, v[3].v, (int8_t)v[2].sc, (int8_t)v[3].sc };
 		}
 		c->na = c->nb = (size_t)s->n;
-		c->pmax = ps;
-		c->smax = ss;
+		c->pmax = k[1].sc;
+		c->smax = k[0].sc;
 		return 0;
 	}
 }
@@ -833,40 +832,40 @@ static const char *f_trade(struct chr_tardis_in *t, const char *p, struct row *r
 	return f_eol(p);
 }
 
-static const char *f_quote(struct chr_tardis_in *t, const char *p, struct row *r)
+/* n comma-separated decimals (the last with no comma after it) into v;
+ * kept out of line, as inlined into the parse loop it made the loop
+ * slower for every dataset */
+__attribute__((noinline))
+static const char *f_decs(const char *p, struct dv *v, int n)
 {
-	int i;
-
-	if ((p = f_common(t, p, r)) == NULL)
-		return NULL;
-	for (i = 0; i < 4; i++) {
+	for (int i = 0; i < n; i++) {
 		if (i > 0) {
 			if (*p != ',')
 				return NULL;
 			p++;
 		}
-		if ((p = f_dec0(p, &r->q[i])) == NULL)
+		if ((p = f_dec0(p, &v[i])) == NULL)
 			return NULL;
 	}
+	return p;
+}
+
+static const char *f_quote(struct chr_tardis_in *t, const char *p, struct row *r)
+{
+	if ((p = f_common(t, p, r)) == NULL)
+		return NULL;
+	if ((p = f_decs(p, r->q, 4)) == NULL)
+		return NULL;
 	return f_eol(p);
 }
 
 static const char *f_topn(struct chr_tardis_in *t, const char *p, struct row *r)
 {
-	int i, n = 4 * t->s->n;
-
 	if ((p = f_common(t, p, r)) == NULL)
 		return NULL;
 	r->tv = t->s->tv;
-	for (i = 0; i < n; i++) {
-		if (i > 0) {
-			if (*p != ',')
-				return NULL;
-			p++;
-		}
-		if ((p = f_dec0(p, &r->tv[i])) == NULL)
-			return NULL;
-	}
+	if ((p = f_decs(p, r->tv, 4 * t->s->n)) == NULL)
+		return NULL;
 	return f_eol(p);
 }
 

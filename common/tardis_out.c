@@ -72,9 +72,14 @@ static size_t put_u(char *b, uint64_t v)
 	return n;
 }
 
-static size_t put_dec(char *b, int64_t v, int sc)
+/* a decimal field (empty for CHR_NULL) at o->line[k] and the character
+ * that ends it: the new k */
+static inline size_t put_dec(struct chr_tardis_out *o, size_t k, int64_t v, int sc, char end)
 {
-	return v == CHR_NULL ? 0 : chr_dec_format(b, v, sc);
+	if (v != CHR_NULL)
+		k += chr_dec_format(o->line + k, v, sc);
+	o->line[k++] = end;
+	return k;
 }
 
 /* a name chr-csv2ev reads back: not empty, no control characters */
@@ -156,10 +161,8 @@ int chr_tardis_write(struct chr_tardis_out *o, const struct chr_rec *r, FILE *f)
 			k += strlen(snap);
 			memcpy(o->line + k, i < b->n_bid ? "bid," : "ask,", 4);
 			k += 4;
-			k += put_dec(o->line + k, b->levels[i].price, b->price_scale);
-			o->line[k++] = ',';
-			k += put_dec(o->line + k, b->levels[i].size, b->size_scale);
-			o->line[k++] = '\n';
+			k = put_dec(o, k, b->levels[i].price, b->price_scale, ',');
+			k = put_dec(o, k, b->levels[i].size, b->size_scale, '\n');
 			if (fwrite(o->line, 1, k, f) != k)
 				return -1;
 			rows++;
@@ -177,10 +180,8 @@ int chr_tardis_write(struct chr_tardis_out *o, const struct chr_rec *r, FILE *f)
 		k += put_text(o->line + k, tr->id, strnlen(tr->id, CHR_TRADE_ID_MAX));
 		o->line[k++] = ',';
 		k += (size_t)sprintf(o->line + k, "%s,", tr->side <= 2 ? sides[tr->side] : "unknown");
-		k += put_dec(o->line + k, tr->price, tr->price_scale);
-		o->line[k++] = ',';
-		k += put_dec(o->line + k, tr->size, tr->size_scale);
-		o->line[k++] = '\n';
+		k = put_dec(o, k, tr->price, tr->price_scale, ',');
+		k = put_dec(o, k, tr->size, tr->size_scale, '\n');
 		return fwrite(o->line, 1, k, f) == k ? 1 : -1;
 	}
 	case CHR_QUOTE: {
@@ -189,14 +190,10 @@ int chr_tardis_write(struct chr_tardis_out *o, const struct chr_rec *r, FILE *f)
 		if (out_header(o, CHR_TARDIS_QUOTES, 0, f) < 0 || room(o, 0, COMMON_MAX + 4 * DEC_MAX + 8) < 0)
 			return -1;
 		k = put_common(o, o->line, r);
-		k += put_dec(o->line + k, q->ask_sz, q->size_scale);
-		o->line[k++] = ',';
-		k += put_dec(o->line + k, q->ask_px, q->price_scale);
-		o->line[k++] = ',';
-		k += put_dec(o->line + k, q->bid_px, q->price_scale);
-		o->line[k++] = ',';
-		k += put_dec(o->line + k, q->bid_sz, q->size_scale);
-		o->line[k++] = '\n';
+		k = put_dec(o, k, q->ask_sz, q->size_scale, ',');
+		k = put_dec(o, k, q->ask_px, q->price_scale, ',');
+		k = put_dec(o, k, q->bid_px, q->price_scale, ',');
+		k = put_dec(o, k, q->bid_sz, q->size_scale, '\n');
 		return fwrite(o->line, 1, k, f) == k ? 1 : -1;
 	}
 	case CHR_BOOK_TOPN: {
@@ -212,14 +209,10 @@ int chr_tardis_write(struct chr_tardis_out *o, const struct chr_rec *r, FILE *f)
 		for (i = 0; i < n; i++) {
 			const struct chr_level *a = &b->levels[n + i], *bd = &b->levels[i];
 
-			k += put_dec(o->line + k, a->price, b->price_scale);
-			o->line[k++] = ',';
-			k += put_dec(o->line + k, a->size, b->size_scale);
-			o->line[k++] = ',';
-			k += put_dec(o->line + k, bd->price, b->price_scale);
-			o->line[k++] = ',';
-			k += put_dec(o->line + k, bd->size, b->size_scale);
-			o->line[k++] = ',';
+			k = put_dec(o, k, a->price, b->price_scale, ',');
+			k = put_dec(o, k, a->size, b->size_scale, ',');
+			k = put_dec(o, k, bd->price, b->price_scale, ',');
+			k = put_dec(o, k, bd->size, b->size_scale, ',');
 		}
 		o->line[k - 1] = '\n';
 		return fwrite(o->line, 1, k, f) == k ? 1 : -1;

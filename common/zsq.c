@@ -377,6 +377,30 @@ static int zpread(struct chr_zsq *z, void *buf, size_t n, uint64_t off, char *er
 		goto fail;                                                    \
 	} while (0)
 
+/* The skippable frame of size bytes at off that holds the seek table or
+ * chronicle's table (what, for messages), its magic and frame size
+ * checked. Returns it (the caller frees it), or NULL with err and *status. */
+static unsigned char *zframe(struct chr_zsq *z, uint64_t off, uint64_t size, uint32_t magic,
+			     const char *what, char *err, size_t errlen, int *status)
+{
+	unsigned char *b = malloc(size);
+
+	if (!b) {
+		say(err, errlen, status, CHR_EX_SYS, "%s: out of memory", z->shown);
+		return NULL;
+	}
+	if (zpread(z, b, size, off, err, errlen, status) < 0)
+		goto fail;
+	if (get32(b) != magic)
+		BAD(off, "bad %s frame magic", what);
+	if (get32(b + 4) != size - 8)
+		BAD(off + 4, "%s frame size %" PRIu32 " is not %" PRIu64, what, get32(b + 4), size - 8);
+	return b;
+fail:
+	free(b);
+	return NULL;
+}
+
 /* Read and check both tables; the frames' offsets follow from them. */
 static int zload(struct chr_zsq *z, char *err, size_t errlen, int *status)
 {
@@ -399,18 +423,8 @@ static int zload(struct chr_zsq *z, char *err, size_t errlen, int *status)
 		BAD(z->fsize - FOOTER, "seek table of %" PRIu64 " frames does not fit", nall);
 	tsize = 8 + nall * es + FOOTER;
 	toff = z->fsize - tsize;
-	t = malloc(tsize);
-	if (!t) {
-		say(err, errlen, status, CHR_EX_SYS, "%s: out of memory", z->shown);
+	if ((t = zframe(z, toff, tsize, SEEK_MAGIC, "seek table", err, errlen, status)) == NULL)
 		goto fail;
-	}
-	if (zpread(z, t, tsize, toff, err, errlen, status) < 0)
-		goto fail;
-	if (get32(t) != SEEK_MAGIC)
-		BAD(toff, "bad seek table frame magic");
-	if (get32(t + 4) != tsize - 8)
-		BAD(toff + 4, "seek table frame size %" PRIu32 " is not %" PRIu64, get32(t + 4),
-		    tsize - 8);
 	/* the frames' compressed sizes add up to where the seek table is */
 	coff = 0;
 	for (uint64_t i = 0; i < nall; i++) {
@@ -432,19 +446,14 @@ static int zload(struct chr_zsq *z, char *err, size_t errlen, int *status)
 	if (csz != 8 + CHR_HEAD + CHR_ENTRY * z->n)
 		BAD(toff + 8 + es * z->n, "chronicle frame of %" PRIu64 " bytes for %zu frames", csz,
 		    z->n);
-	c = malloc(csz);
 	z->f = calloc(z->n, sizeof *z->f);
 	z->snap = calloc(z->n, sizeof *z->snap);
-	if (!c || !z->f || !z->snap) {
+	if (!z->f || !z->snap) {
 		say(err, errlen, status, CHR_EX_SYS, "%s: out of memory", z->shown);
 		goto fail;
 	}
-	if (zpread(z, c, csz, coff, err, errlen, status) < 0)
+	if ((c = zframe(z, coff, csz, CHR_MAGIC, "chronicle", err, errlen, status)) == NULL)
 		goto fail;
-	if (get32(c) != CHR_MAGIC)
-		BAD(coff, "bad chronicle frame magic");
-	if (get32(c + 4) != csz - 8)
-		BAD(coff + 4, "chronicle frame size %" PRIu32 " is not %" PRIu64, get32(c + 4), csz - 8);
 	if (get32(c + 8) != CHR_TAG)
 		BAD(coff + 8, "bad chronicle frame tag");
 	if (get16(c + 12) != CHR_ZSQ_VERSION)
