@@ -7,6 +7,7 @@
 #include "chr.h"
 #include "fmt.h"
 #include "prog.h"
+#include "source.h"
 
 static const char *prog_usage = "";
 
@@ -60,6 +61,17 @@ int chr_getopt(int argc, char **argv, const char *shortopts, const struct option
 		chr_usage_error("unknown option '%s'", chr_fmt_shown(sh, sizeof sh, argv[optind - 1]));
 	default:
 		return c;
+	}
+}
+
+void chr_opt_types(struct chr_select *sel, const char *list)
+{
+	const char *bad;
+	char name[64], sh[256];
+
+	if (chr_select_types(sel, list, &bad) < 0) {
+		snprintf(name, sizeof name, "%.*s", (int)strcspn(bad, ","), bad);
+		chr_usage_error("--type '%s' is not a record type", CHR_SHOWN(sh, name));
 	}
 }
 

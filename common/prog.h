@@ -8,6 +8,7 @@
 #include <signal.h>
 
 struct chr_writer;
+struct chr_select;
 
 /* The long options every program has; end a program's option table with
  * CHR_OPTS_STD, { NULL, 0, NULL, 0 } */
@@ -51,6 +52,11 @@ void chr_prog_start(char **argv, const char *usage);
  * exit 2). shortopts are the program's own (without h, V or a leading
  * ':'). Returns the next option of the program's own, or -1 at the end. */
 int chr_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
+
+/* --type LIST: select the record types of the comma-separated list in sel
+ * (chr_select_types), or a usage error naming the first that is not one
+ * ("--type 'x' is not a record type"). */
+void chr_opt_types(struct chr_select *sel, const char *list);
 
 /* A record output failed with errno err: a reader that went away (EPIPE,
  * SIGPIPE ignored) ends the program quietly with exit 0, as SIGPIPE would;

@@ -98,12 +98,7 @@ int main(int argc, char **argv)
 			symbols = optarg;
 			break;
 		case OPT_TYPE:
-			if (chr_select_types(&sel, optarg, &bad) < 0) {
-				char name[64];
-
-				snprintf(name, sizeof name, "%.*s", (int)strcspn(bad, ","), bad);
-				chr_usage_error("--type '%s' is not a record type", CHR_SHOWN(sh, name));
-			}
+			chr_opt_types(&sel, optarg);
 			break;
 		case OPT_SHARD:
 			if (chr_parse_shard(optarg, &isel.shard, &isel.shards) < 0)

@@ -155,7 +155,7 @@ int main(int argc, char **argv)
 	struct chr_err e;
 	struct chr_queue_pos pos;
 	const char *reader = NULL, *outq = NULL, *archive = NULL, *venue = NULL;
-	const char *symbol = NULL, *stream = NULL, *date = NULL, *bad;
+	const char *symbol = NULL, *stream = NULL, *date = NULL;
 	char sh[256];
 	const struct chr_rec *rec;
 	enum chr_out_kind format = CHR_OUT_AUTO;
@@ -201,12 +201,7 @@ int main(int argc, char **argv)
 			parse_when("--until", optarg, &sel.ts_until, &sel.seq_until);
 			break;
 		case OPT_TYPE:
-			if (chr_select_types(&sel, optarg, &bad) < 0) {
-				char name[64];
-
-				snprintf(name, sizeof name, "%.*s", (int)strcspn(bad, ","), bad);
-				chr_usage_error("--type '%s' is not a record type", SHOWN(sh, name));
-			}
+			chr_opt_types(&sel, optarg);
 			break;
 		case OPT_LIMIT:
 			limit = parse_count("--limit", optarg);
