@@ -23,31 +23,25 @@ static const char usage_text[] =
 	"         [-h | --help] [-V | --version]\n"
 	"\n"
 	"  several inputs are merged by ts (ties in argument order); no input or\n"
-	"  '-' is standard input\n"
-	"  --venue glob     only instruments whose venue name matches (fnmatch;\n"
-	"                   repeatable: any of them)\n"
-	"  --symbol glob    only instruments whose symbol matches (repeatable)\n"
-	"  --symbols file   names of ids with no DEFINE record (a symbol map:\n"
-	"                   'venue symbol venue_id market_id' lines)\n"
-	"  --type list      only these record types (repeatable; 'book' is\n"
-	"                   BOOK_SNAPSHOT, BOOK_DIFF and GAP); DEFINE records of\n"
-	"                   selected instruments and HEARTBEAT records always pass\n"
-	"  --shard i/n      only instruments with XXH3_64(venue \\0 symbol) mod n\n"
-	"                   = i (0 <= i < n)\n"
-	"  -v, --stats      print what was passed and dropped on stderr\n";
+	"  '-' is standard input; DEFINE records of selected instruments and\n"
+	"  HEARTBEAT records always pass\n"
+	"\n";
 
-enum { OPT_VENUE = 256, OPT_SYMBOL, OPT_SYMBOLS, OPT_TYPE, OPT_SHARD };
+enum { OPT_VENUE = CHR_O_OWN, OPT_SYMBOL, OPT_SHARD };
 
-static const struct option longopts[] = {
-	CHR_OPT_STATS,
-	CHR_OPT_VERBOSE,
-	{"venue", required_argument, NULL, OPT_VENUE},
-	{"symbol", required_argument, NULL, OPT_SYMBOL},
-	{"symbols", required_argument, NULL, OPT_SYMBOLS},
-	{"type", required_argument, NULL, OPT_TYPE},
-	{"shard", required_argument, NULL, OPT_SHARD},
-	CHR_OPTS_STD,
-	{NULL, 0, NULL, 0},
+static const struct chr_opt opts[] = {
+	{"venue", required_argument, OPT_VENUE, "glob",
+	 "only instruments whose venue name matches (fnmatch;\nrepeatable: any of them)"},
+	{"symbol", required_argument, OPT_SYMBOL, "glob",
+	 "only instruments whose symbol matches (repeatable)"},
+	CHR_OPT_SYMBOLS("file", "names of ids with no DEFINE record (a symbol map:\n"
+			"'venue symbol venue_id market_id' lines)"),
+	CHR_OPT_TYPE("only these record types (repeatable; 'book' is\nBOOK_SNAPSHOT, BOOK_DIFF and GAP)"),
+	{"shard", required_argument, OPT_SHARD, "i/n",
+	 "only instruments with XXH3_64(venue \\0 symbol) mod n\n= i (0 <= i < n)"},
+	CHR_OPT_STATS("print what was passed and dropped on stderr"),
+	CHR_OPT_VERBOSE(NULL),
+	CHR_OPT_END,
 };
 
 /* what a record type does, before its instrument is looked at */
@@ -78,10 +72,10 @@ int main(int argc, char **argv)
 	uint64_t n_in = 0, n_out = 0, drop_inst = 0, drop_type = 0, drop_unnamed = 0;
 	int c, k, stats = 0, by_name;
 
-	chr_prog_start(argv, usage_text);
+	chr_prog_start(argv, usage_text, opts);
 	chr_select_init(&sel);
 	chr_isel_init(&isel);
-	while ((c = chr_getopt(argc, argv, "v", longopts)) != -1) {
+	while ((c = chr_getopt(argc, argv)) != -1) {
 		switch (c) {
 		case 'v':
 			stats = 1;
@@ -94,10 +88,10 @@ int main(int argc, char **argv)
 			if (chr_isel_add_symbol(&isel, optarg) < 0)
 				chr_die(CHR_EX_SYS, "out of memory");
 			break;
-		case OPT_SYMBOLS:
+		case CHR_O_SYMBOLS:
 			symbols = optarg;
 			break;
-		case OPT_TYPE:
+		case CHR_O_TYPE:
 			chr_opt_types(&sel, optarg);
 			break;
 		case OPT_SHARD:

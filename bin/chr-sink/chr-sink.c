@@ -42,56 +42,48 @@ static const char usage_text[] =
 	"Append records from FILEs (or stdin, or '-') to the queue DIR, to the queue\n"
 	"that TEMPLATE names for each record, or write them into the archive at ROOT:\n"
 	"ROOT/v1/VENUE/SYMBOL/DATE/STREAM/NNNNNNNNN.q and meta.json.\n"
-	"\n"
-	"      --queue DIR         append to the queue in DIR (seq assigned here)\n"
-	"      --route TEMPLATE    append each record to the queue named by TEMPLATE,\n"
-	"                          with {venue} {symbol} {stream} {date} (created)\n"
-	"  -c, --create            create DIR when it is missing\n"
-	"      --resume            skip the input records a queue holds already\n"
-	"      --tap HOT           copy the queue HOT to DIR as the named reader NAME,\n"
-	"                          committing its position once DIR holds it durably\n"
-	"      --reader NAME       the named reader of HOT (resumed where it stopped)\n"
-	"  -f, --follow            at the end of HOT, wait for more (until SIGINT or\n"
-	"                          SIGTERM)\n"
-	"      --max-open N        keep at most N routed queues open (default 256)\n"
-	"      --fsync POLICY      never (default), seal (each sealed segment), or a\n"
-	"                          period such as 100ms (also the active segment)\n"
-	"      --roll PERIOD       also start a segment every PERIOD (1h, 1d: UTC)\n"
-	"      --retain AGE        remove sealed segments older than AGE that every\n"
-	"                          live registered reader has passed\n"
-	"  -a, --archive ROOT      the archive root directory\n"
-	"  -A, --append            add segments to partitions that hold data\n"
-	"  -s, --source ID         tag this import; replaces partitions of the same ID\n"
-	"  -S, --segment-size SIZE roll to a new segment after SIZE bytes (default 64M;\n"
-	"                          queues: a multiple of 4K)\n"
-	"      --stage             stage the run as source ID, publish nothing\n"
-	"      --publish           publish the run staged as source ID (reads no input)\n"
-	"  -l, --ledger VENDOR     then write the import ledger entry of ID for VENDOR\n"
-	"      --ledger-info FILE  a JSON object to record in it as \"input\"\n"
-	"  -r, --report FILE       write a JSON summary of the partitions written\n"
-	"  -p, --progress          show progress on stderr\n"
-	"  -v, --verbose           print a summary on stderr\n"
-	"  -h, --help              show this help\n"
-	"  -V, --version           show the version\n";
+	"\n";
 
-enum { OPT_QUEUE = 256, OPT_STAGE, OPT_PUBLISH, OPT_LEDGER_INFO, OPT_FSYNC, OPT_ROLL, OPT_RETAIN, OPT_ROUTE,
-	OPT_RESUME, OPT_MAX_OPEN, OPT_TAP, OPT_READER };
+enum { OPT_QUEUE = CHR_O_OWN, OPT_STAGE, OPT_PUBLISH, OPT_LEDGER_INFO, OPT_FSYNC, OPT_ROLL,
+	OPT_RETAIN, OPT_ROUTE, OPT_RESUME, OPT_MAX_OPEN, OPT_TAP };
 
-static const struct option longopts[] = {
-	{"archive", required_argument, NULL, 'a'}, {"queue", required_argument, NULL, OPT_QUEUE},
-	{"route", required_argument, NULL, OPT_ROUTE}, {"resume", no_argument, NULL, OPT_RESUME},
-	{"tap", required_argument, NULL, OPT_TAP}, {"reader", required_argument, NULL, OPT_READER},
-	{"follow", no_argument, NULL, 'f'}, {"max-open", required_argument, NULL, OPT_MAX_OPEN},
-	{"create", no_argument, NULL, 'c'}, {"fsync", required_argument, NULL, OPT_FSYNC},
-	{"roll", required_argument, NULL, OPT_ROLL}, {"retain", required_argument, NULL, OPT_RETAIN},
-	{"append", no_argument, NULL, 'A'}, {"source", required_argument, NULL, 's'},
-	{"segment-size", required_argument, NULL, 'S'}, {"stage", no_argument, NULL, OPT_STAGE},
-	{"publish", no_argument, NULL, OPT_PUBLISH}, {"ledger", required_argument, NULL, 'l'},
-	{"ledger-info", required_argument, NULL, OPT_LEDGER_INFO},
-	{"report", required_argument, NULL, 'r'},
-	{"progress", no_argument, NULL, 'p'}, {"verbose", no_argument, NULL, 'v'},
-	CHR_OPTS_STD,
-	{NULL, 0, NULL, 0},
+static const struct chr_opt opts[] = {
+	{"queue", required_argument, OPT_QUEUE, "DIR", "append to the queue in DIR (seq assigned here)"},
+	{"route", required_argument, OPT_ROUTE, "TEMPLATE",
+	 "append each record to the queue named by TEMPLATE,\n"
+	 "with {venue} {symbol} {stream} {date} (created)"},
+	{"create", no_argument, 'c', NULL, "create DIR when it is missing"},
+	{"resume", no_argument, OPT_RESUME, NULL, "skip the input records a queue holds already"},
+	{"tap", required_argument, OPT_TAP, "HOT",
+	 "copy the queue HOT to DIR as the named reader NAME,\n"
+	 "committing its position once DIR holds it durably"},
+	CHR_OPT_READER("NAME", "the named reader of HOT (resumed where it stopped)"),
+	CHR_OPT_FOLLOW("at the end of HOT, wait for more (until SIGINT or\nSIGTERM)"),
+	{"max-open", required_argument, OPT_MAX_OPEN, "N",
+	 "keep at most N routed queues open (default 256)"},
+	{"fsync", required_argument, OPT_FSYNC, "POLICY",
+	 "never (default), seal (each sealed segment), or a\n"
+	 "period such as 100ms (also the active segment)"},
+	{"roll", required_argument, OPT_ROLL, "PERIOD",
+	 "also start a segment every PERIOD (1h, 1d: UTC)"},
+	{"retain", required_argument, OPT_RETAIN, "AGE",
+	 "remove sealed segments older than AGE that every\nlive registered reader has passed"},
+	CHR_OPT_ARCHIVE("ROOT", "the archive root directory"),
+	{"append", no_argument, 'A', NULL, "add segments to partitions that hold data"},
+	CHR_OPT_SOURCE("ID", "tag this import; replaces partitions of the same ID"),
+	{"segment-size", required_argument, 'S', "SIZE",
+	 "roll to a new segment after SIZE bytes (default 64M;\nqueues: a multiple of 4K)"},
+	{"stage", no_argument, OPT_STAGE, NULL, "stage the run as source ID, publish nothing"},
+	{"publish", no_argument, OPT_PUBLISH, NULL,
+	 "publish the run staged as source ID (reads no input)"},
+	{"ledger", required_argument, 'l', "VENDOR",
+	 "then write the import ledger entry of ID for VENDOR"},
+	{"ledger-info", required_argument, OPT_LEDGER_INFO, "FILE",
+	 "a JSON object to record in it as \"input\""},
+	{"report", required_argument, 'r', "FILE", "write a JSON summary of the partitions written"},
+	{"progress", no_argument, 'p', NULL, "show progress on stderr"},
+	CHR_OPT_VERBOSE("print a summary on stderr"),
+	CHR_OPT_END,
 };
 
 /* What was given, for the rules below */
@@ -103,9 +95,9 @@ enum {
 };
 
 /* What each option given is, for the rules */
-static const unsigned given_by[OPT_READER + 1] = {
+static const unsigned given_by[OPT_TAP + 1] = {
 	['a'] = G_ARCHIVE, [OPT_QUEUE] = G_QUEUE, [OPT_ROUTE] = G_ROUTE, [OPT_TAP] = G_TAP,
-	[OPT_READER] = G_READER, ['f'] = G_FOLLOW, ['p'] = G_PROGRESS, [OPT_MAX_OPEN] = G_MAX_OPEN,
+	[CHR_O_READER] = G_READER, ['f'] = G_FOLLOW, ['p'] = G_PROGRESS, [OPT_MAX_OPEN] = G_MAX_OPEN,
 	['c'] = G_QUEUE_OPT, [OPT_RESUME] = G_QUEUE_OPT, [OPT_FSYNC] = G_QUEUE_OPT,
 	[OPT_ROLL] = G_QUEUE_OPT, [OPT_RETAIN] = G_QUEUE_OPT, ['A'] = G_ARCH_OPT,
 	['s'] = G_SOURCE | G_ARCH_OPT, [OPT_STAGE] = G_STAGE | G_ARCH_OPT,
@@ -172,9 +164,9 @@ int main(int argc, char **argv)
 	unsigned given = 0;
 	uint64_t v;
 
-	chr_prog_start(argv, usage_text);
+	chr_prog_start(argv, usage_text, opts);
 	atexit(cleanup);
-	while ((c = chr_getopt(argc, argv, "a:cfAs:S:l:r:pv", longopts)) != -1) {
+	while ((c = chr_getopt(argc, argv)) != -1) {
 		given |= given_by[c];
 		switch (c) {
 		case 'a': root = optarg; break;
@@ -187,7 +179,7 @@ int main(int argc, char **argv)
 			break;
 		case OPT_RESUME: ro.resume = 1; break;
 		case OPT_TAP: t.hot = optarg; break;
-		case OPT_READER:
+		case CHR_O_READER:
 			if ((bad = chr_name_check(optarg)) != NULL)
 				chr_usage_error("reader name '%s': %s", optarg, bad);
 			t.reader = optarg;

@@ -20,22 +20,20 @@ static const char usage_text[] =
 	"                      [-h | --help] [--version] [file | dir | queue | -]...\n"
 	"\n"
 	"  several inputs are merged by ts (ties in argument order)\n"
-	"  --interval d     a snapshot of a book before its first record in each\n"
-	"                   new interval of d of event time (ts), counted from\n"
-	"                   the epoch (1s, 500ms, 60s, 1h, ...; default 60s), and\n"
-	"                   before its first record of each UTC day\n"
-	"  -q, --quiet      no warnings\n"
-	"  -v, --stats      at the end, the snapshots injected in each book\n";
+	"\n";
 
-enum { OPT_INTERVAL = 256 };
+enum { OPT_INTERVAL = CHR_O_OWN };
 
-static const struct option longopts[] = {
-	{"interval", required_argument, NULL, OPT_INTERVAL},
-	CHR_OPT_QUIET,
-	CHR_OPT_STATS,
-	CHR_OPT_VERBOSE,
-	CHR_OPTS_STD,
-	{NULL, 0, NULL, 0},
+static const struct chr_opt opts[] = {
+	{"interval", required_argument, OPT_INTERVAL, "d",
+	 "a snapshot of a book before its first record in each\n"
+	 "new interval of d of event time (ts), counted from\n"
+	 "the epoch (1s, 500ms, 60s, 1h, ...; default 60s), and\n"
+	 "before its first record of each UTC day"},
+	CHR_OPT_QUIET("no warnings"),
+	CHR_OPT_STATS("at the end, the snapshots injected in each book"),
+	CHR_OPT_VERBOSE(NULL),
+	CHR_OPT_END,
 };
 
 /* what is kept of a book besides the book */
@@ -137,8 +135,8 @@ int main(int argc, char **argv)
 	size_t n_books = 0;
 	char sh[256];
 
-	chr_prog_start(argv, usage_text);
-	while ((c = chr_getopt(argc, argv, "qv", longopts)) != -1) {
+	chr_prog_start(argv, usage_text, opts);
+	while ((c = chr_getopt(argc, argv)) != -1) {
 		switch (c) {
 		case 'q':
 			quiet = 1;
