@@ -22,6 +22,7 @@ static const struct chr_opt std_opts[] = {
 #define MAX_OPTS 48
 
 volatile sig_atomic_t chr_stop;
+int chr_quiet, chr_verbose;
 
 static void on_stop(int sig)
 {
@@ -115,24 +116,33 @@ int chr_getopt(int argc, char **argv)
 		lo[n++] = (struct option){"version", no_argument, NULL, 'V'};
 	}
 	opterr = 0;
-	switch ((c = getopt_long(argc, argv, opts, lo, NULL))) {
-	case 'h':
-		print_help();
-		chr_close_stdout();
-		exit(CHR_EX_OK);
-	case 'V':
-		printf("%s %s\n", chr_prog, CHR_VERSION_STRING);
-		chr_close_stdout();
-		exit(CHR_EX_OK);
-	case ':':
-		chr_usage_error("option '%s' needs a value",
-				chr_fmt_shown(sh, sizeof sh, argv[optind - 1]));
-	case '?':
-		if (optopt != 0)
-			chr_usage_error("unknown option '-%c'", optopt);
-		chr_usage_error("unknown option '%s'", chr_fmt_shown(sh, sizeof sh, argv[optind - 1]));
-	default:
-		return c;
+	for (;;) {
+		switch ((c = getopt_long(argc, argv, opts, lo, NULL))) {
+		case 'q':
+			chr_quiet = 1;
+			break;
+		case 'v':
+			chr_verbose = 1;
+			break;
+		case 'h':
+			print_help();
+			chr_close_stdout();
+			exit(CHR_EX_OK);
+		case 'V':
+			printf("%s %s\n", chr_prog, CHR_VERSION_STRING);
+			chr_close_stdout();
+			exit(CHR_EX_OK);
+		case ':':
+			chr_usage_error("option '%s' needs a value",
+					chr_fmt_shown(sh, sizeof sh, argv[optind - 1]));
+		case '?':
+			if (optopt != 0)
+				chr_usage_error("unknown option '-%c'", optopt);
+			chr_usage_error("unknown option '%s'",
+					chr_fmt_shown(sh, sizeof sh, argv[optind - 1]));
+		default:
+			return c;
+		}
 	}
 }
 

@@ -54,6 +54,11 @@ enum {
 #define CHR_OPT_ONCE(help) {"once", no_argument, CHR_O_ONCE, NULL, help}
 #define CHR_OPT_POLL_MS(arg, help) {"poll-ms", required_argument, CHR_O_POLL_MS, arg, help}
 
+/* -q/--quiet (no warnings) and -v/--verbose or --stats (more on stderr)
+ * mean one thing across the suite (docs/programs.md): chr_getopt sets
+ * these when the program's table has the option, and does not return it. */
+extern int chr_quiet, chr_verbose;
+
 /* s shown in a message (chr_fmt_shown) through the char array buf */
 #define CHR_SHOWN(buf, s) chr_fmt_shown(buf, sizeof buf, s)
 
@@ -73,9 +78,10 @@ void chr_prog_start(char **argv, const char *usage, const struct chr_opt *opts);
 /* getopt_long over the options of chr_prog_start, with the suite's
  * handling of what every program shares: -h/--help prints the usage and
  * the options, one entry each, on stdout and exits 0, -V/--version prints
- * "prog VERSION" and exits 0, an unknown option or a missing value is a
- * usage error ("unknown option '--x'", "option '--x' needs a value",
- * exit 2). Returns the id of the next option, or -1 at the end. */
+ * "prog VERSION" and exits 0, -q and -v set chr_quiet and chr_verbose, an
+ * unknown option or a missing value is a usage error ("unknown option
+ * '--x'", "option '--x' needs a value", exit 2). Returns the id of the
+ * next option of the program's own, or -1 at the end. */
 int chr_getopt(int argc, char **argv);
 
 /* --type LIST: select the record types of the comma-separated list in sel

@@ -48,7 +48,6 @@ static const struct chr_opt opts[] = {
 	CHR_OPT_END,
 };
 
-static int quiet;
 
 __attribute__((format(printf, 2, 3)))
 static void mkt_warn(struct chr_mkt *m, const char *fmt, ...)
@@ -57,7 +56,7 @@ static void mkt_warn(struct chr_mkt *m, const char *fmt, ...)
 	va_list ap;
 	int due;
 
-	if (quiet || !(due = chr_books_warn_due(m)))
+	if (chr_quiet || !(due = chr_books_warn_due(m)))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
@@ -123,9 +122,6 @@ int main(int argc, char **argv)
 	chr_prog_start(argv, usage_text, opts);
 	while ((c = chr_getopt(argc, argv)) != -1) {
 		switch (c) {
-		case 'q':
-			quiet = 1;
-			break;
 		case CHR_O_FORMAT:
 			if (chr_out_parse(optarg, &format, &e) < 0)
 				chr_usage_error("%s", e.msg);
@@ -193,14 +189,14 @@ int main(int argc, char **argv)
 	}
 	if ((unknown = chr_bookview_end(&v, &e)) < 0)
 		fail(&out, unknown, &e);
-	for (size_t i = 0; unknown > 0 && !quiet && i < v.books.tab.n; i++) {
+	for (size_t i = 0; unknown > 0 && !chr_quiet && i < v.books.tab.n; i++) {
 		struct chr_mkt *m = chr_books_at(&v.books, i);
 
 		if (!chr_l2_known(m->b))
 			chr_warn("%s: the book is not known at that time (no snapshot since the "
 				 "start or the last gap)", m->name);
 	}
-	if (!quiet && (v.n_gap || v.n_nosnap || v.n_crossed || v.n_ignored))
+	if (!chr_quiet && (v.n_gap || v.n_nosnap || v.n_crossed || v.n_ignored))
 		chr_warn("%" PRIu64 " update id gap%s, %" PRIu64 " diff%s without a snapshot, %"
 			 PRIu64 " crossed book%s, %" PRIu64 " stale diff%s, %" PRIu64
 			 " record%s with levels left out", v.n_gap, plural(v.n_gap), v.n_nosnap,

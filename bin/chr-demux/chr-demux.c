@@ -70,16 +70,13 @@ int main(int argc, char **argv)
 	const char *symbols = NULL, *bad;
 	char sh[256];
 	uint64_t n_in = 0, n_out = 0, drop_inst = 0, drop_type = 0, drop_unnamed = 0;
-	int c, k, stats = 0, by_name;
+	int c, k, by_name;
 
 	chr_prog_start(argv, usage_text, opts);
 	chr_select_init(&sel);
 	chr_isel_init(&isel);
 	while ((c = chr_getopt(argc, argv)) != -1) {
 		switch (c) {
-		case 'v':
-			stats = 1;
-			break;
 		case OPT_VENUE:
 			if (chr_isel_add_venue(&isel, optarg) < 0)
 				chr_die(CHR_EX_SYS, "out of memory");
@@ -174,7 +171,7 @@ int main(int argc, char **argv)
 		chr_warn("%" PRIu64 " record%s of %" PRIu64 " instrument%s with no name dropped "
 			 "(no DEFINE record before them%s)", drop_unnamed, plural(drop_unnamed),
 			 isel.unnamed, plural(isel.unnamed), symbols ? ", not in the symbol map" : "");
-	if (stats) {
+	if (chr_verbose) {
 		chr_warn("%" PRIu64 " record%s read, %" PRIu64 " passed, %" PRIu64 " dropped: %"
 			 PRIu64 " by instrument, %" PRIu64 " by type, %" PRIu64 " with no name",
 			 n_in, plural(n_in), n_out, n_in - n_out, drop_inst, drop_type, drop_unnamed);

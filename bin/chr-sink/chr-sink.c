@@ -160,7 +160,7 @@ int main(int argc, char **argv)
 	struct stat sh, sd;
 	const char *root = NULL, *queue = NULL, *report = NULL, *ledger = NULL, *info = NULL, *bad;
 	char buf[256], *stdin_only[] = {(char *)"-"}, **files;
-	int verbose = 0, progress = -1, c, nfiles;
+	int progress = -1, c, nfiles;
 	unsigned given = 0;
 	uint64_t v;
 
@@ -216,7 +216,6 @@ int main(int argc, char **argv)
 		case OPT_LEDGER_INFO: info = optarg; break;
 		case 'r': report = optarg; break;
 		case 'p': progress = 1; break;
-		case 'v': verbose = 1; break;
 		}
 	}
 	nfiles = argc - optind;
@@ -239,7 +238,7 @@ int main(int argc, char **argv)
 			chr_usage_error("--tap '%s' is the queue --queue '%s' writes", t.hot, queue);
 		if (chr_sink_tap(&sk, queue, &ro.qo, &t, &e) < 0)
 			chr_die_err(&e);
-		if (verbose)
+		if (chr_verbose)
 			chr_warn("%s: %" PRIu64 " records appended, seq %" PRIu64 " to %" PRIu64 ", %"
 				 PRIu64 " skipped (held already); reader '%s' of '%s' at seq %" PRIu64,
 				 queue, t.appended, t.first, sk.q.seq, t.skipped, t.reader, t.hot,
@@ -250,11 +249,11 @@ int main(int argc, char **argv)
 		if (chr_sink_queue_open(&sk, queue, &ro.qo, &e) < 0 ||
 		    chr_sink_feed(&sk, files, nfiles, progress, &e) < 0)
 			chr_die_err(&e);
-		if (verbose && sk.resume)
+		if (chr_verbose && sk.resume)
 			chr_warn("%s: %" PRIu64 " records appended, seq %" PRIu64 " to %" PRIu64 ", %"
 				 PRIu64 " skipped (--resume)", queue, sk.appended,
 				 sk.first, sk.q.seq, sk.rs.skipped);
-		else if (verbose)
+		else if (chr_verbose)
 			chr_warn("%s: %" PRIu64 " records appended, seq %" PRIu64 " to %" PRIu64, queue,
 				 sk.appended, sk.first, sk.q.seq);
 		return CHR_EX_OK;
@@ -270,7 +269,7 @@ int main(int argc, char **argv)
 			chr_die(CHR_EX_SYS, "%s", strerror(ENOMEM));
 		if (chr_sink_feed(&sk, files, nfiles, progress, &e) < 0)
 			chr_die_err(&e);
-		chr_route_end(sk.rt, verbose, warn_cb, NULL);
+		chr_route_end(sk.rt, chr_verbose, warn_cb, NULL);
 		return CHR_EX_OK;
 	default:
 		break;
@@ -297,7 +296,7 @@ int main(int argc, char **argv)
 		chr_die_err(&e);
 	if (ledger && c > 0)
 		chr_warn("no records of source '%s': no ledger entry", o.source);
-	if (verbose)
+	if (chr_verbose)
 		chr_archive_tell(sk.a, warn_cb, NULL);
 	return CHR_EX_OK;
 }

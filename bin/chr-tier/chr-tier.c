@@ -100,9 +100,6 @@ int main(int argc, char **argv)
 		case 'n':
 			r.dry = 1;
 			break;
-		case 'v':
-			r.verbose = 1;
-			break;
 		case OPT_ROOT:
 			r.root = optarg;
 			break;
@@ -156,6 +153,7 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
+	r.verbose = chr_verbose;
 	if (optind < argc)
 		chr_usage_error("no arguments are taken ('%s')", CHR_SHOWN(sh, argv[optind]));
 	if (r.root == NULL || *r.root == '\0')
