@@ -102,7 +102,9 @@ int chr_getopt(int argc, char **argv)
 	if (opts[0] == '\0') {
 		size_t n = 0, k = (size_t)snprintf(opts, sizeof opts, ":hV");
 
-		for (const struct chr_opt *o = prog_opts; o->name && n < MAX_OPTS; o++, n++) {
+		for (const struct chr_opt *o = prog_opts; o->name; o++, n++) {
+			if (n == MAX_OPTS)
+				chr_die(CHR_EX_SYS, "more than %d options: raise MAX_OPTS", MAX_OPTS);
 			lo[n] = (struct option){o->name, o->has_arg, NULL, o->id};
 			if (o->id >= 256)
 				continue;
