@@ -7,10 +7,22 @@
 #include "chr.h"
 #include "fmt.h"
 #include "prog.h"
+#include "source.h"
 
 static const char *prog_usage = "";
+static const struct chr_opt *prog_opts;
+
+/* What every program has, after its own options */
+static const struct chr_opt std_opts[] = {
+	{"help", no_argument, 'h', NULL, "show this help"},
+	{"version", no_argument, 'V', NULL, "show the version"},
+	CHR_OPT_END,
+};
+
+#define MAX_OPTS 48
 
 volatile sig_atomic_t chr_stop;
+int chr_quiet, chr_verbose;
 
 static void on_stop(int sig)
 {
@@ -27,39 +39,123 @@ void chr_stop_on_signals(int flags)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
-void chr_prog_start(char **argv, const char *usage)
+void chr_prog_start(char **argv, const char *usage, const struct chr_opt *opts)
 {
 	chr_setprog(argv[0]);
 	prog_usage = usage;
+	prog_opts = opts;
 }
 
-int chr_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)
+/* An option's name in -h: "-q, --quiet", "    --root DIR", "--zstd[=LEVEL]" */
+static int opt_shown(const struct chr_opt *o, char *buf, size_t n)
 {
-	static char opts[128];
+	return snprintf(buf, n, "%c%c%c --%s%s%s%s", o->id < 256 ? '-' : ' ',
+			o->id < 256 ? o->id : ' ', o->id < 256 ? ',' : ' ', o->name,
+			o->has_arg == optional_argument ? "[=" : o->arg ? " " : "",
+			o->arg ? o->arg : "", o->has_arg == optional_argument ? "]" : "");
+}
+
+/* -h: the usage, then one entry per option with its help at one column
+ * (past the longest name, up to 28: a longer name has its help below) */
+static void print_help(void)
+{
+	const struct chr_opt *tabs[] = {prog_opts, std_opts};
+	char name[128];
+	int col = 0;
+
+	fputs(prog_usage, stdout);
+	for (int t = 0; t < 2; t++)
+		for (const struct chr_opt *o = tabs[t]; o->name; o++) {
+			int w = opt_shown(o, name, sizeof name) + 4;
+
+			if (o->help)
+				col = w > col && w <= 28 ? w : col;
+		}
+	for (int t = 0; t < 2; t++)
+		for (const struct chr_opt *o = tabs[t]; o->name; o++) {
+			const char *h = o->help;
+			int w = opt_shown(o, name, sizeof name) + 2;
+			size_t len;
+
+			if (!h)
+				continue;	/* another name of an option shown */
+			printf("  %s", name);
+			if (w + 2 > col)
+				printf("\n%*s", col, "");
+			else
+				printf("%*s", col - w, "");
+			while ((len = strcspn(h, "\n")), h[len] == '\n') {
+				printf("%.*s\n%*s", (int)len, h, col, "");
+				h += len + 1;
+			}
+			printf("%s\n", h);
+		}
+}
+
+int chr_getopt(int argc, char **argv)
+{
+	static struct option lo[MAX_OPTS + 3];
+	static char opts[3 * MAX_OPTS + 4];
 	char sh[256];
 	int c;
 
-	if (opts[0] == '\0')
-		snprintf(opts, sizeof opts, ":hV%s", shortopts);
+	if (opts[0] == '\0') {
+		size_t n = 0, k = (size_t)snprintf(opts, sizeof opts, ":hV");
+
+		for (const struct chr_opt *o = prog_opts; o->name; o++, n++) {
+			if (n == MAX_OPTS)
+				chr_die(CHR_EX_SYS, "more than %d options: raise MAX_OPTS", MAX_OPTS);
+			lo[n] = (struct option){o->name, o->has_arg, NULL, o->id};
+			if (o->id >= 256)
+				continue;
+			opts[k++] = (char)o->id;
+			if (o->has_arg != no_argument)
+				opts[k++] = ':';
+			if (o->has_arg == optional_argument)
+				opts[k++] = ':';
+		}
+		lo[n++] = (struct option){"help", no_argument, NULL, 'h'};
+		lo[n++] = (struct option){"version", no_argument, NULL, 'V'};
+	}
 	opterr = 0;
-	switch ((c = getopt_long(argc, argv, opts, longopts, NULL))) {
-	case 'h':
-		fputs(prog_usage, stdout);
-		chr_close_stdout();
-		exit(CHR_EX_OK);
-	case 'V':
-		printf("%s %s\n", chr_prog, CHR_VERSION_STRING);
-		chr_close_stdout();
-		exit(CHR_EX_OK);
-	case ':':
-		chr_usage_error("option '%s' needs a value",
-				chr_fmt_shown(sh, sizeof sh, argv[optind - 1]));
-	case '?':
-		if (optopt != 0)
-			chr_usage_error("unknown option '-%c'", optopt);
-		chr_usage_error("unknown option '%s'", chr_fmt_shown(sh, sizeof sh, argv[optind - 1]));
-	default:
-		return c;
+	for (;;) {
+		switch ((c = getopt_long(argc, argv, opts, lo, NULL))) {
+		case 'q':
+			chr_quiet = 1;
+			break;
+		case 'v':
+			chr_verbose = 1;
+			break;
+		case 'h':
+			print_help();
+			chr_close_stdout();
+			exit(CHR_EX_OK);
+		case 'V':
+			printf("%s %s\n", chr_prog, CHR_VERSION_STRING);
+			chr_close_stdout();
+			exit(CHR_EX_OK);
+		case ':':
+			chr_usage_error("option '%s' needs a value",
+					chr_fmt_shown(sh, sizeof sh, argv[optind - 1]));
+		case '?':
+			if (optopt != 0)
+				chr_usage_error("unknown option '-%c'", optopt);
+			chr_usage_error("unknown option '%s'",
+					chr_fmt_shown(sh, sizeof sh, argv[optind - 1]));
+		default:
+			return c;
+		}
+	}
+}
+
+void chr_opt_types(struct chr_select *sel, const char *list)
+{
+	const char *bad;
+	char name[64], sh[256];
+
+	if (chr_select_types(sel, list, &bad) < 0) {
+		snprintf(name, sizeof name, "%.*s", (int)strcspn(bad, ","), bad);
+		chr_usage_error("--type '%s' is not a record type", CHR_SHOWN(sh, name));
 	}
 }
 

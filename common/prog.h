@@ -8,26 +8,56 @@
 #include <signal.h>
 
 struct chr_writer;
+struct chr_select;
 
-/* The long options every program has; end a program's option table with
- * CHR_OPTS_STD, { NULL, 0, NULL, 0 } */
-#define CHR_OPTS_STD \
-	{"help", no_argument, NULL, 'h'}, \
-	{"version", no_argument, NULL, 'V'}
+/* One option of a program: its getopt_long entry and its entry in -h,
+ * from one table (end it with CHR_OPT_END; -h and -V are the kit's and
+ * come after it). id is what chr_getopt returns: the option's letter when
+ * it has a short form, which has one meaning across the suite
+ * (docs/programs.md), else a CHR_O_* of the kit or the program's own id
+ * from CHR_O_OWN up. */
+struct chr_opt {
+	const char *name;	/* the long name */
+	int has_arg;		/* no_argument, required_argument or optional_argument */
+	int id;
+	const char *arg;	/* the value's name in -h ("DIR"); NULL when none */
+	const char *help;	/* what it does, for -h; '\n' starts another line;
+				 * NULL: not shown (another name of one shown) */
+};
+#define CHR_OPT_END {NULL, 0, 0, NULL, NULL}
 
-/* The options of docs/programs.md that have a short form, each with its
- * one letter: a program that has one of them takes it from here, so that
- * a letter keeps its meaning across the suite. */
-#define CHR_OPT_QUIET {"quiet", no_argument, NULL, 'q'}
-#define CHR_OPT_VERBOSE {"verbose", no_argument, NULL, 'v'}
-#define CHR_OPT_STATS {"stats", no_argument, NULL, 'v'}	/* -v where the extra is counts */
-#define CHR_OPT_DRY_RUN {"dry-run", no_argument, NULL, 'n'}
-#define CHR_OPT_FOLLOW {"follow", no_argument, NULL, 'f'}
-#define CHR_OPT_OUT {"out", required_argument, NULL, 'o'}
-#define CHR_OPT_SOURCE {"source", required_argument, NULL, 's'}
-#define CHR_OPT_ARCHIVE {"archive", required_argument, NULL, 'a'}
-#define CHR_OPT_ARCHIVE_ROOT {"archive-root", required_argument, NULL, 'a'}
-#define CHR_OPT_ZSTD {"zstd", optional_argument, NULL, 'z'}
+/* Long options that several programs have with one meaning (ids). */
+enum {
+	CHR_O_FORMAT = 256, CHR_O_TYPE, CHR_O_SYMBOLS, CHR_O_READER, CHR_O_ONCE, CHR_O_POLL_MS,
+	CHR_O_OWN = 320		/* a program numbers its own options from here */
+};
+
+/* The options of docs/programs.md, each with its one letter, and the long
+ * options shared with one meaning: a program that has one takes it from
+ * here, with its value's name as its synopsis spells it and its help where
+ * the program adds to the meaning. */
+#define CHR_OPT_QUIET(help) {"quiet", no_argument, 'q', NULL, help}
+#define CHR_OPT_VERBOSE(help) {"verbose", no_argument, 'v', NULL, help}
+#define CHR_OPT_STATS(help) {"stats", no_argument, 'v', NULL, help}	/* -v where the extra is counts */
+#define CHR_OPT_DRY_RUN(help) {"dry-run", no_argument, 'n', NULL, help}
+#define CHR_OPT_FOLLOW(help) {"follow", no_argument, 'f', NULL, help}
+#define CHR_OPT_OUT(arg, help) {"out", required_argument, 'o', arg, help}
+#define CHR_OPT_SOURCE(arg, help) {"source", required_argument, 's', arg, help}
+#define CHR_OPT_ARCHIVE(arg, help) {"archive", required_argument, 'a', arg, help}
+#define CHR_OPT_ARCHIVE_ROOT(help) {"archive-root", required_argument, 'a', "ROOT", help}
+#define CHR_OPT_ZSTD(help) {"zstd", optional_argument, 'z', "LEVEL", help}
+#define CHR_OPT_FORMAT {"format", required_argument, CHR_O_FORMAT, "fmt", \
+	"binary records (the default when stdout is not a\nterminal), text (on a terminal), json, csv"}
+#define CHR_OPT_TYPE(help) {"type", required_argument, CHR_O_TYPE, "list", help}
+#define CHR_OPT_SYMBOLS(arg, help) {"symbols", required_argument, CHR_O_SYMBOLS, arg, help}
+#define CHR_OPT_READER(arg, help) {"reader", required_argument, CHR_O_READER, arg, help}
+#define CHR_OPT_ONCE(help) {"once", no_argument, CHR_O_ONCE, NULL, help}
+#define CHR_OPT_POLL_MS(arg, help) {"poll-ms", required_argument, CHR_O_POLL_MS, arg, help}
+
+/* -q/--quiet (no warnings) and -v/--verbose or --stats (more on stderr)
+ * mean one thing across the suite (docs/programs.md): chr_getopt sets
+ * these when the program's table has the option, and does not return it. */
+extern int chr_quiet, chr_verbose;
 
 /* s shown in a message (chr_fmt_shown) through the char array buf */
 #define CHR_SHOWN(buf, s) chr_fmt_shown(buf, sizeof buf, s)
@@ -40,17 +70,24 @@ extern volatile sig_atomic_t chr_stop;
  * interrupted system calls go on; 0: a blocking wait ends with EINTR). */
 void chr_stop_on_signals(int flags);
 
-/* Start a program: its name for messages from argv[0], and usage, the text
- * -h prints (kept, not copied). */
-void chr_prog_start(char **argv, const char *usage);
+/* Start a program: its name for messages from argv[0], its usage (the
+ * synopsis and what comes before the options in -h) and its options
+ * (both kept, not copied). */
+void chr_prog_start(char **argv, const char *usage, const struct chr_opt *opts);
 
-/* getopt_long with the suite's handling of what every program shares:
- * -h/--help prints the usage on stdout and exits 0, -V/--version prints
- * "prog VERSION" and exits 0, an unknown option or a missing value is a
- * usage error ("unknown option '--x'", "option '--x' needs a value",
- * exit 2). shortopts are the program's own (without h, V or a leading
- * ':'). Returns the next option of the program's own, or -1 at the end. */
-int chr_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
+/* getopt_long over the options of chr_prog_start, with the suite's
+ * handling of what every program shares: -h/--help prints the usage and
+ * the options, one entry each, on stdout and exits 0, -V/--version prints
+ * "prog VERSION" and exits 0, -q and -v set chr_quiet and chr_verbose, an
+ * unknown option or a missing value is a usage error ("unknown option
+ * '--x'", "option '--x' needs a value", exit 2). Returns the id of the
+ * next option of the program's own, or -1 at the end. */
+int chr_getopt(int argc, char **argv);
+
+/* --type LIST: select the record types of the comma-separated list in sel
+ * (chr_select_types), or a usage error naming the first that is not one
+ * ("--type 'x' is not a record type"). */
+void chr_opt_types(struct chr_select *sel, const char *list);
 
 /* A record output failed with errno err: a reader that went away (EPIPE,
  * SIGPIPE ignored) ends the program quietly with exit 0, as SIGPIPE would;

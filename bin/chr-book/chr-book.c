@@ -25,36 +25,29 @@ static const char usage_text[] =
 	"options: [--format binary|text|json|csv] [-q | --quiet]\n"
 	"         [-h | --help] [-V | --version]\n"
 	"\n"
-	"  several inputs are merged by ts (ties in argument order)\n"
-	"  (no mode)        pass the records on, with a GAP record before a diff\n"
-	"                   that the book cannot take (update id gap, no snapshot)\n"
-	"  --at when        write every book as of that time (the records with\n"
-	"                   ts <= when) as a snapshot, and stop\n"
-	"  --bbo            write a QUOTE after every event that changed the\n"
-	"                   best bid or ask of a book (csv: Tardis quotes rows)\n"
-	"  --every d        write the best n levels of every book at each\n"
-	"                   multiple of d (1s, 500ms, 1m, ...) as BOOK_TOPN\n"
-	"                   (csv: Tardis book_snapshot_n rows)\n"
-	"  --depth n        levels a side for --at and --every (default 10;\n"
-	"                   0: all, --at only)\n"
-	"  --format fmt     binary records (the default when stdout is not a\n"
-	"                   terminal), text (on a terminal), json, csv\n"
-	"  -q, --quiet      no warnings (GAP records are written all the same)\n";
+	"  several inputs are merged by ts (ties in argument order); with no mode,\n"
+	"  the records are passed on, with a GAP record before a diff that the book\n"
+	"  cannot take (update id gap, no snapshot)\n"
+	"\n";
 
-enum { OPT_FORMAT = 256, OPT_AT, OPT_BBO, OPT_EVERY, OPT_DEPTH };
+enum { OPT_AT = CHR_O_OWN, OPT_BBO, OPT_EVERY, OPT_DEPTH };
 
-static const struct option longopts[] = {
-	{"format", required_argument, NULL, OPT_FORMAT},
-	{"at", required_argument, NULL, OPT_AT},
-	{"bbo", no_argument, NULL, OPT_BBO},
-	{"every", required_argument, NULL, OPT_EVERY},
-	{"depth", required_argument, NULL, OPT_DEPTH},
-	CHR_OPT_QUIET,
-	CHR_OPTS_STD,
-	{NULL, 0, NULL, 0},
+static const struct chr_opt opts[] = {
+	{"at", required_argument, OPT_AT, "when",
+	 "write every book as of that time (the records with\nts <= when) as a snapshot, and stop"},
+	{"bbo", no_argument, OPT_BBO, NULL,
+	 "write a QUOTE after every event that changed the\n"
+	 "best bid or ask of a book (csv: Tardis quotes rows)"},
+	{"every", required_argument, OPT_EVERY, "d",
+	 "write the best n levels of every book at each\n"
+	 "multiple of d (1s, 500ms, 1m, ...) as BOOK_TOPN\n(csv: Tardis book_snapshot_n rows)"},
+	{"depth", required_argument, OPT_DEPTH, "n",
+	 "levels a side for --at and --every (default 10;\n0: all, --at only)"},
+	CHR_OPT_FORMAT,
+	CHR_OPT_QUIET("no warnings (GAP records are written all the same)"),
+	CHR_OPT_END,
 };
 
-static int quiet;
 
 __attribute__((format(printf, 2, 3)))
 static void mkt_warn(struct chr_mkt *m, const char *fmt, ...)
@@ -63,7 +56,7 @@ static void mkt_warn(struct chr_mkt *m, const char *fmt, ...)
 	va_list ap;
 	int due;
 
-	if (quiet || !(due = chr_books_warn_due(m)))
+	if (chr_quiet || !(due = chr_books_warn_due(m)))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
@@ -126,13 +119,10 @@ int main(int argc, char **argv)
 	int c, k;
 	long unknown;
 
-	chr_prog_start(argv, usage_text);
-	while ((c = chr_getopt(argc, argv, "q", longopts)) != -1) {
+	chr_prog_start(argv, usage_text, opts);
+	while ((c = chr_getopt(argc, argv)) != -1) {
 		switch (c) {
-		case 'q':
-			quiet = 1;
-			break;
-		case OPT_FORMAT:
+		case CHR_O_FORMAT:
 			if (chr_out_parse(optarg, &format, &e) < 0)
 				chr_usage_error("%s", e.msg);
 			break;
@@ -199,14 +189,14 @@ int main(int argc, char **argv)
 	}
 	if ((unknown = chr_bookview_end(&v, &e)) < 0)
 		fail(&out, unknown, &e);
-	for (size_t i = 0; unknown > 0 && !quiet && i < v.books.tab.n; i++) {
+	for (size_t i = 0; unknown > 0 && !chr_quiet && i < v.books.tab.n; i++) {
 		struct chr_mkt *m = chr_books_at(&v.books, i);
 
 		if (!chr_l2_known(m->b))
 			chr_warn("%s: the book is not known at that time (no snapshot since the "
 				 "start or the last gap)", m->name);
 	}
-	if (!quiet && (v.n_gap || v.n_nosnap || v.n_crossed || v.n_ignored))
+	if (!chr_quiet && (v.n_gap || v.n_nosnap || v.n_crossed || v.n_ignored))
 		chr_warn("%" PRIu64 " update id gap%s, %" PRIu64 " diff%s without a snapshot, %"
 			 PRIu64 " crossed book%s, %" PRIu64 " stale diff%s, %" PRIu64
 			 " record%s with levels left out", v.n_gap, plural(v.n_gap), v.n_nosnap,

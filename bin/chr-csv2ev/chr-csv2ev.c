@@ -24,34 +24,25 @@ static const char usage_text[] =
 	"                  [--out QUEUE] [FILE...]\n"
 	"Convert Tardis.dev CSV files (plain or gzip; stdin when no FILE or '-')\n"
 	"into chronicle records on stdout, or appended to a queue.\n"
-	"  -t, --type TYPE      dataset: incremental_book_L2, trades, quotes or\n"
-	"                       book_snapshot_N (default: from each header line)\n"
-	"      --venue NAME     venue name instead of the exchange column\n"
-	"      --symbols FILE   venue and market ids from a symbol map\n"
-	"      --skip-bad       count, report and skip bad rows instead of failing\n"
-	"      --report FILE    after success, write what was done to FILE (JSON)\n"
-	"      --progress       show progress on stderr (default when a terminal)\n"
-	"      --no-progress    do not show progress\n"
-	"      --no-fast-path   parse every row with libcsv (for testing)\n"
-	"  -o, --out QUEUE      append to the queue QUEUE (created if missing)\n"
-	"  -h, --help           show this help and exit\n"
-	"  -V, --version        show the version and exit\n";
+	"\n";
 
-enum { OPT_VENUE = 256, OPT_SYMBOLS, OPT_SKIP_BAD, OPT_REPORT, OPT_PROGRESS, OPT_NO_PROGRESS,
+enum { OPT_VENUE = CHR_O_OWN, OPT_REPORT, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_SKIP_BAD,
        OPT_NO_FAST };
 
-static const struct option longopts[] = {
-	{ "type", required_argument, NULL, 't' },
-	{ "venue", required_argument, NULL, OPT_VENUE },
-	{ "symbols", required_argument, NULL, OPT_SYMBOLS },
-	{ "skip-bad", no_argument, NULL, OPT_SKIP_BAD },
-	{ "report", required_argument, NULL, OPT_REPORT },
-	{ "progress", no_argument, NULL, OPT_PROGRESS },
-	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
-	{ "no-fast-path", no_argument, NULL, OPT_NO_FAST },
-	CHR_OPT_OUT,
-	CHR_OPTS_STD,
-	{ NULL, 0, NULL, 0 },
+static const struct chr_opt opts[] = {
+	{"type", required_argument, 't', "TYPE",
+	 "dataset: incremental_book_L2, trades, quotes or\n"
+	 "book_snapshot_N (default: from each header line)"},
+	{"venue", required_argument, OPT_VENUE, "NAME", "venue name instead of the exchange column"},
+	CHR_OPT_SYMBOLS("FILE", "venue and market ids from a symbol map"),
+	{"skip-bad", no_argument, OPT_SKIP_BAD, NULL, "count, report and skip bad rows instead of failing"},
+	{"report", required_argument, OPT_REPORT, "FILE",
+	 "after success, write what was done to FILE (JSON)"},
+	{"progress", no_argument, OPT_PROGRESS, NULL, "show progress on stderr (default when a terminal)"},
+	{"no-progress", no_argument, OPT_NO_PROGRESS, NULL, "do not show progress"},
+	{"no-fast-path", no_argument, OPT_NO_FAST, NULL, "parse every row with libcsv (for testing)"},
+	CHR_OPT_OUT("QUEUE", "append to the queue QUEUE (created if missing)"),
+	CHR_OPT_END,
 };
 
 static struct chr_writer w;
@@ -82,10 +73,10 @@ int main(int argc, char **argv)
 	size_t have;
 	struct chr_err e;
 
-	chr_prog_start(argv, usage_text);
+	chr_prog_start(argv, usage_text, opts);
 	if (chr_tardis_in_init(&tin, &w) < 0)
 		chr_die(CHR_EX_SYS, "out of memory");
-	while ((c = chr_getopt(argc, argv, "t:o:", longopts)) != -1) {
+	while ((c = chr_getopt(argc, argv)) != -1) {
 		switch (c) {
 		case 't':
 			tin.force_type = chr_tardis_type_parse(optarg, &tin.force_n);
@@ -103,7 +94,7 @@ int main(int argc, char **argv)
 			tin.venue = optarg;
 			break;
 		}
-		case OPT_SYMBOLS:
+		case CHR_O_SYMBOLS:
 			symbols = optarg;
 			break;
 		case OPT_SKIP_BAD:

@@ -23,31 +23,25 @@ static const char usage_text[] =
 	"         [-h | --help] [-V | --version]\n"
 	"\n"
 	"  several inputs are merged by ts (ties in argument order); no input or\n"
-	"  '-' is standard input\n"
-	"  --venue glob     only instruments whose venue name matches (fnmatch;\n"
-	"                   repeatable: any of them)\n"
-	"  --symbol glob    only instruments whose symbol matches (repeatable)\n"
-	"  --symbols file   names of ids with no DEFINE record (a symbol map:\n"
-	"                   'venue symbol venue_id market_id' lines)\n"
-	"  --type list      only these record types (repeatable; 'book' is\n"
-	"                   BOOK_SNAPSHOT, BOOK_DIFF and GAP); DEFINE records of\n"
-	"                   selected instruments and HEARTBEAT records always pass\n"
-	"  --shard i/n      only instruments with XXH3_64(venue \\0 symbol) mod n\n"
-	"                   = i (0 <= i < n)\n"
-	"  -v, --stats      print what was passed and dropped on stderr\n";
+	"  '-' is standard input; DEFINE records of selected instruments and\n"
+	"  HEARTBEAT records always pass\n"
+	"\n";
 
-enum { OPT_VENUE = 256, OPT_SYMBOL, OPT_SYMBOLS, OPT_TYPE, OPT_SHARD };
+enum { OPT_VENUE = CHR_O_OWN, OPT_SYMBOL, OPT_SHARD };
 
-static const struct option longopts[] = {
-	CHR_OPT_STATS,
-	CHR_OPT_VERBOSE,
-	{"venue", required_argument, NULL, OPT_VENUE},
-	{"symbol", required_argument, NULL, OPT_SYMBOL},
-	{"symbols", required_argument, NULL, OPT_SYMBOLS},
-	{"type", required_argument, NULL, OPT_TYPE},
-	{"shard", required_argument, NULL, OPT_SHARD},
-	CHR_OPTS_STD,
-	{NULL, 0, NULL, 0},
+static const struct chr_opt opts[] = {
+	{"venue", required_argument, OPT_VENUE, "glob",
+	 "only instruments whose venue name matches (fnmatch;\nrepeatable: any of them)"},
+	{"symbol", required_argument, OPT_SYMBOL, "glob",
+	 "only instruments whose symbol matches (repeatable)"},
+	CHR_OPT_SYMBOLS("file", "names of ids with no DEFINE record (a symbol map:\n"
+			"'venue symbol venue_id market_id' lines)"),
+	CHR_OPT_TYPE("only these record types (repeatable; 'book' is\nBOOK_SNAPSHOT, BOOK_DIFF and GAP)"),
+	{"shard", required_argument, OPT_SHARD, "i/n",
+	 "only instruments with XXH3_64(venue \\0 symbol) mod n\n= i (0 <= i < n)"},
+	CHR_OPT_STATS("print what was passed and dropped on stderr"),
+	CHR_OPT_VERBOSE(NULL),
+	CHR_OPT_END,
 };
 
 /* what a record type does, before its instrument is looked at */
@@ -76,16 +70,13 @@ int main(int argc, char **argv)
 	const char *symbols = NULL, *bad;
 	char sh[256];
 	uint64_t n_in = 0, n_out = 0, drop_inst = 0, drop_type = 0, drop_unnamed = 0;
-	int c, k, stats = 0, by_name;
+	int c, k, by_name;
 
-	chr_prog_start(argv, usage_text);
+	chr_prog_start(argv, usage_text, opts);
 	chr_select_init(&sel);
 	chr_isel_init(&isel);
-	while ((c = chr_getopt(argc, argv, "v", longopts)) != -1) {
+	while ((c = chr_getopt(argc, argv)) != -1) {
 		switch (c) {
-		case 'v':
-			stats = 1;
-			break;
 		case OPT_VENUE:
 			if (chr_isel_add_venue(&isel, optarg) < 0)
 				chr_die(CHR_EX_SYS, "out of memory");
@@ -94,16 +85,11 @@ int main(int argc, char **argv)
 			if (chr_isel_add_symbol(&isel, optarg) < 0)
 				chr_die(CHR_EX_SYS, "out of memory");
 			break;
-		case OPT_SYMBOLS:
+		case CHR_O_SYMBOLS:
 			symbols = optarg;
 			break;
-		case OPT_TYPE:
-			if (chr_select_types(&sel, optarg, &bad) < 0) {
-				char name[64];
-
-				snprintf(name, sizeof name, "%.*s", (int)strcspn(bad, ","), bad);
-				chr_usage_error("--type '%s' is not a record type", CHR_SHOWN(sh, name));
-			}
+		case CHR_O_TYPE:
+			chr_opt_types(&sel, optarg);
 			break;
 		case OPT_SHARD:
 			if (chr_parse_shard(optarg, &isel.shard, &isel.shards) < 0)
@@ -185,7 +171,7 @@ int main(int argc, char **argv)
 		chr_warn("%" PRIu64 " record%s of %" PRIu64 " instrument%s with no name dropped "
 			 "(no DEFINE record before them%s)", drop_unnamed, plural(drop_unnamed),
 			 isel.unnamed, plural(isel.unnamed), symbols ? ", not in the symbol map" : "");
-	if (stats) {
+	if (chr_verbose) {
 		chr_warn("%" PRIu64 " record%s read, %" PRIu64 " passed, %" PRIu64 " dropped: %"
 			 PRIu64 " by instrument, %" PRIu64 " by type, %" PRIu64 " with no name",
 			 n_in, plural(n_in), n_out, n_in - n_out, drop_inst, drop_type, drop_unnamed);

@@ -29,34 +29,21 @@ static const char usage_text[] =
 	"ROOT/raw/v1/VENUE/DATE/raw/NNNNNNNNN.q and the partition's meta.json,\n"
 	"as the named reader NAME of QUEUE, whose position moves past a segment\n"
 	"only once its copy is durable.\n"
-	"\n"
-	"  -s, --source QUEUE       the queue to archive\n"
-	"  -a, --archive-root ROOT  the archive root (its hot tier)\n"
-	"      --venue VENUE        the venue: a path component of the partitions\n"
-	"  -z, --zstd[=LEVEL]       write NNNNNNNNN.q.zst, seekable zstd at LEVEL\n"
-	"                           (1 to 19, default 3)\n"
-	"      --once               archive the sealed segments there are, then exit\n"
-	"      --poll-ms N          else look for new ones every N ms (default 1000)\n"
-	"                           until SIGINT or SIGTERM\n"
-	"      --retain-q           after each segment, remove the queue's segments\n"
-	"                           every live registered reader has passed\n"
-	"      --reader NAME        the named reader (default seal-copy)\n"
-	"  -h, --help               show this help\n"
-	"  -V, --version            show the version\n";
+	"\n";
 
-enum { OPT_VENUE = 256, OPT_ONCE, OPT_POLL, OPT_RETAIN, OPT_READER };
+enum { OPT_VENUE = CHR_O_OWN, OPT_RETAIN };
 
-static const struct option longopts[] = {
-	CHR_OPT_SOURCE,
-	CHR_OPT_ARCHIVE_ROOT,
-	{"venue", required_argument, NULL, OPT_VENUE},
-	CHR_OPT_ZSTD,
-	{"once", no_argument, NULL, OPT_ONCE},
-	{"poll-ms", required_argument, NULL, OPT_POLL},
-	{"retain-q", no_argument, NULL, OPT_RETAIN},
-	{"reader", required_argument, NULL, OPT_READER},
-	CHR_OPTS_STD,
-	{NULL, 0, NULL, 0},
+static const struct chr_opt opts[] = {
+	CHR_OPT_SOURCE("QUEUE", "the queue to archive"),
+	CHR_OPT_ARCHIVE_ROOT("the archive root (its hot tier)"),
+	{"venue", required_argument, OPT_VENUE, "VENUE", "the venue: a path component of the partitions"},
+	CHR_OPT_ZSTD("write NNNNNNNNN.q.zst, seekable zstd at LEVEL\n(1 to 19, default 3)"),
+	CHR_OPT_ONCE("archive the sealed segments there are, then exit"),
+	CHR_OPT_POLL_MS("N", "else look for new ones every N ms (default 1000)\nuntil SIGINT or SIGTERM"),
+	{"retain-q", no_argument, OPT_RETAIN, NULL,
+	 "after each segment, remove the queue's segments\nevery live registered reader has passed"},
+	CHR_OPT_READER("NAME", "the named reader (default seal-copy)"),
+	CHR_OPT_END,
 };
 
 /* A decimal number in [lo, hi], or a usage error naming the option. */
@@ -167,8 +154,8 @@ int main(int argc, char **argv)
 	long poll_ms = 1000;
 	int c, once = 0, poll_given = 0, status;
 
-	chr_prog_start(argv, usage_text);
-	while ((c = chr_getopt(argc, argv, "s:a:z::", longopts)) != -1) {
+	chr_prog_start(argv, usage_text, opts);
+	while ((c = chr_getopt(argc, argv)) != -1) {
 		switch (c) {
 		case 's': r.source = optarg; break;
 		case 'a': root = optarg; break;
@@ -178,13 +165,13 @@ int main(int argc, char **argv)
 			if (optarg)
 				so.level = (int)number("zstd", optarg, 1, 19);
 			break;
-		case OPT_ONCE: once = 1; break;
-		case OPT_POLL:
+		case CHR_O_ONCE: once = 1; break;
+		case CHR_O_POLL_MS:
 			poll_ms = number("poll-ms", optarg, 1, 3600000);
 			poll_given = 1;
 			break;
 		case OPT_RETAIN: r.retain = 1; break;
-		case OPT_READER: r.reader = optarg; break;
+		case CHR_O_READER: r.reader = optarg; break;
 		}
 	}
 	if (optind < argc)

@@ -20,22 +20,20 @@ static const char usage_text[] =
 	"                      [-h | --help] [--version] [file | dir | queue | -]...\n"
 	"\n"
 	"  several inputs are merged by ts (ties in argument order)\n"
-	"  --interval d     a snapshot of a book before its first record in each\n"
-	"                   new interval of d of event time (ts), counted from\n"
-	"                   the epoch (1s, 500ms, 60s, 1h, ...; default 60s), and\n"
-	"                   before its first record of each UTC day\n"
-	"  -q, --quiet      no warnings\n"
-	"  -v, --stats      at the end, the snapshots injected in each book\n";
+	"\n";
 
-enum { OPT_INTERVAL = 256 };
+enum { OPT_INTERVAL = CHR_O_OWN };
 
-static const struct option longopts[] = {
-	{"interval", required_argument, NULL, OPT_INTERVAL},
-	CHR_OPT_QUIET,
-	CHR_OPT_STATS,
-	CHR_OPT_VERBOSE,
-	CHR_OPTS_STD,
-	{NULL, 0, NULL, 0},
+static const struct chr_opt opts[] = {
+	{"interval", required_argument, OPT_INTERVAL, "d",
+	 "a snapshot of a book before its first record in each\n"
+	 "new interval of d of event time (ts), counted from\n"
+	 "the epoch (1s, 500ms, 60s, 1h, ...; default 60s), and\n"
+	 "before its first record of each UTC day"},
+	CHR_OPT_QUIET("no warnings"),
+	CHR_OPT_STATS("at the end, the snapshots injected in each book"),
+	CHR_OPT_VERBOSE(NULL),
+	CHR_OPT_END,
 };
 
 /* what is kept of a book besides the book */
@@ -82,7 +80,6 @@ static void inject(struct mkt *m, const struct chr_rec *rec)
 	m->injected++;
 }
 
-static int quiet;
 
 static void apply(struct mkt *m, const struct chr_rec *rec)
 {
@@ -105,7 +102,7 @@ static void apply(struct mkt *m, const struct chr_rec *rec)
 	if (k & CHR_L2_GAP) {
 		m->gaps++;
 		bk = chr_rec_payload(rec);
-		if (!quiet && (due = chr_books_warn_due(&m->m)))
+		if (!chr_quiet && (due = chr_books_warn_due(&m->m)))
 			chr_warn("%s: seq %" PRIu64 ": update id gap without a GAP record (the book "
 				 "is at %" PRIu64 ", the diff follows %" PRIu64 "): no snapshot until "
 				 "the next one in the input%s", m->m.name, rec->seq, m->m.before,
@@ -133,19 +130,13 @@ int main(int argc, char **argv)
 	const struct chr_rec *rec;
 	int64_t interval = 60 * INT64_C(1000000000);
 	uint64_t total = 0;
-	int c, k, stats = 0;
+	int c, k;
 	size_t n_books = 0;
 	char sh[256];
 
-	chr_prog_start(argv, usage_text);
-	while ((c = chr_getopt(argc, argv, "qv", longopts)) != -1) {
+	chr_prog_start(argv, usage_text, opts);
+	while ((c = chr_getopt(argc, argv)) != -1) {
 		switch (c) {
-		case 'q':
-			quiet = 1;
-			break;
-		case 'v':
-			stats = 1;
-			break;
 		case OPT_INTERVAL:
 			if (chr_duration_parse(optarg, &interval) < 0 || interval <= 0)
 				chr_usage_error("--interval '%s' is not a duration above 0",
@@ -200,7 +191,7 @@ int main(int argc, char **argv)
 	}
 	if (chr_writer_close(&w) < 0)
 		chr_write_failed(&w);
-	for (size_t i = 0; stats && i < books.tab.n; i++) {
+	for (size_t i = 0; chr_verbose && i < books.tab.n; i++) {
 		struct mkt *m = (struct mkt *)chr_books_at(&books, i);
 
 		if (!m->seen)

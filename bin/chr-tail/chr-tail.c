@@ -30,59 +30,50 @@ static const char usage_text[] =
 	"         [--out queue] [-h | --help] [-V | --version]\n"
 	"\n"
 	"  several inputs are merged by ts (ties in argument order)\n"
-	"  --from when      first record: a time (2024-08-08T10:00:00Z, a date,\n"
-	"                   or ns since the epoch) or seq:N; inclusive\n"
-	"  --until when     end of the range, exclusive: records before it\n"
-	"  --type list      only these record types (repeatable; 'book' is\n"
-	"                   BOOK_SNAPSHOT, BOOK_DIFF and GAP)\n"
-	"  --limit n        stop after n selected records, not counting DEFINE\n"
-	"                   records\n"
-	"  --format fmt     binary records (the default when stdout is not a\n"
-	"                   terminal), text (on a terminal), json, csv\n"
-	"  --levels n       text: book levels shown per side (default 5, 0 all)\n"
-	"  -f, --follow     at the end of a queue, wait for more (until SIGINT\n"
-	"                   or SIGTERM)\n"
-	"  --from-end       queues: start after their last record\n"
-	"  --from-seq n     queues: start at seq n (found by the index)\n"
-	"  --reader name    read one queue as the named reader: start at its\n"
-	"                   committed position, commit after output is written\n"
-	"  --out queue      append the records to a queue (created if missing)\n"
-	"  --archive root   read the archive: --venue, --symbol, --stream\n"
-	"                   (default: the stream of --type, else book) and\n"
-	"                   --date (default: every date, in order), in every\n"
-	"                   tier (manifest.db, else root/chr-tier.conf); --stream\n"
-	"                   raw reads the venue's raw partitions\n"
-	"  --from-snapshot  --archive with --from TIME: start at the last snapshot\n"
-	"                   at or before TIME (found by the compressed segments'\n"
-	"                   seek tables), so that a book replayed from there is\n"
-	"                   the book at TIME\n";
+	"\n";
 
 enum {
-	OPT_FORMAT = 256, OPT_LEVELS, OPT_FROM, OPT_UNTIL, OPT_TYPE, OPT_LIMIT, OPT_ARCHIVE,
-	OPT_VENUE, OPT_SYMBOL, OPT_STREAM, OPT_DATE, OPT_FROM_END, OPT_FROM_SEQ, OPT_READER,
-	OPT_OUT, OPT_FROM_SNAPSHOT,
+	OPT_LEVELS = CHR_O_OWN, OPT_FROM, OPT_UNTIL, OPT_LIMIT, OPT_ARCHIVE, OPT_VENUE,
+	OPT_SYMBOL, OPT_STREAM, OPT_DATE, OPT_FROM_END, OPT_FROM_SEQ, OPT_OUT, OPT_FROM_SNAPSHOT,
 };
 
-static const struct option longopts[] = {
-	{"format", required_argument, NULL, OPT_FORMAT},
-	{"levels", required_argument, NULL, OPT_LEVELS},
-	{"from", required_argument, NULL, OPT_FROM},
-	{"until", required_argument, NULL, OPT_UNTIL},
-	{"type", required_argument, NULL, OPT_TYPE},
-	{"limit", required_argument, NULL, OPT_LIMIT},
-	{"archive", required_argument, NULL, OPT_ARCHIVE},
-	{"venue", required_argument, NULL, OPT_VENUE},
-	{"symbol", required_argument, NULL, OPT_SYMBOL},
-	{"stream", required_argument, NULL, OPT_STREAM},
-	{"date", required_argument, NULL, OPT_DATE},
-	{"follow", no_argument, NULL, 'f'},
-	{"from-end", no_argument, NULL, OPT_FROM_END},
-	{"from-snapshot", no_argument, NULL, OPT_FROM_SNAPSHOT},
-	{"from-seq", required_argument, NULL, OPT_FROM_SEQ},
-	{"reader", required_argument, NULL, OPT_READER},
-	{"out", required_argument, NULL, OPT_OUT},
-	CHR_OPTS_STD,
-	{NULL, 0, NULL, 0},
+static const struct chr_opt opts[] = {
+	{"from", required_argument, OPT_FROM, "when",
+	 "first record: a time (2024-08-08T10:00:00Z, a date,\n"
+	 "or ns since the epoch) or seq:N; inclusive"},
+	{"until", required_argument, OPT_UNTIL, "when",
+	 "end of the range, exclusive: records before it"},
+	CHR_OPT_TYPE("only these record types (repeatable; 'book' is\nBOOK_SNAPSHOT, BOOK_DIFF and GAP)"),
+	{"limit", required_argument, OPT_LIMIT, "n",
+	 "stop after n selected records, not counting DEFINE\nrecords"},
+	CHR_OPT_FORMAT,
+	{"levels", required_argument, OPT_LEVELS, "n",
+	 "text: book levels shown per side (default 5, 0 all)"},
+	CHR_OPT_FOLLOW("at the end of a queue, wait for more (until SIGINT\nor SIGTERM)"),
+	{"from-end", no_argument, OPT_FROM_END, NULL, "queues: start after their last record"},
+	{"from-seq", required_argument, OPT_FROM_SEQ, "n",
+	 "queues: start at seq n (found by the index)"},
+	CHR_OPT_READER("name", "read one queue as the named reader: start at its\n"
+		       "committed position, commit after output is written"),
+	{"out", required_argument, OPT_OUT, "queue",
+	 "append the records to a queue (created if missing)"},
+	{"archive", required_argument, OPT_ARCHIVE, "root",
+	 "read the archive: --venue, --symbol, --stream\n"
+	 "(default: the stream of --type, else book) and\n"
+	 "--date (default: every date, in order), in every\n"
+	 "tier (manifest.db, else root/chr-tier.conf); --stream\n"
+	 "raw reads the venue's raw partitions"},
+	{"venue", required_argument, OPT_VENUE, "venue", "--archive: the venue"},
+	{"symbol", required_argument, OPT_SYMBOL, "symbol", "--archive: the symbol"},
+	{"stream", required_argument, OPT_STREAM, "stream",
+	 "--archive: book, trade, quote, topn or raw"},
+	{"date", required_argument, OPT_DATE, "date", "--archive: one UTC day, YYYY-MM-DD"},
+	{"from-snapshot", no_argument, OPT_FROM_SNAPSHOT, NULL,
+	 "--archive with --from TIME: start at the last snapshot\n"
+	 "at or before TIME (found by the compressed segments'\n"
+	 "seek tables), so that a book replayed from there is\n"
+	 "the book at TIME"},
+	CHR_OPT_END,
 };
 
 /* an option's value for a message: control and non-ASCII bytes escaped
@@ -155,7 +146,7 @@ int main(int argc, char **argv)
 	struct chr_err e;
 	struct chr_queue_pos pos;
 	const char *reader = NULL, *outq = NULL, *archive = NULL, *venue = NULL;
-	const char *symbol = NULL, *stream = NULL, *date = NULL, *bad;
+	const char *symbol = NULL, *stream = NULL, *date = NULL;
 	char sh[256];
 	const struct chr_rec *rec;
 	enum chr_out_kind format = CHR_OUT_AUTO;
@@ -163,9 +154,9 @@ int main(int argc, char **argv)
 	uint64_t limit = UINT64_MAX, written = 0, levels = CHR_FMT_LEVELS;
 	int c, k = 0, follow = 0, from_end = 0, from_snapshot = 0;
 
-	chr_prog_start(argv, usage_text);
+	chr_prog_start(argv, usage_text, opts);
 	chr_select_init(&sel);
-	while ((c = chr_getopt(argc, argv, "f", longopts)) != -1) {
+	while ((c = chr_getopt(argc, argv)) != -1) {
 		switch (c) {
 		case 'f':
 			follow = 1;
@@ -179,13 +170,13 @@ int main(int argc, char **argv)
 		case OPT_FROM_SEQ:
 			from_seq = parse_count("--from-seq", optarg);
 			break;
-		case OPT_READER:
+		case CHR_O_READER:
 			check_name("--reader", reader = optarg);
 			break;
 		case OPT_OUT:
 			outq = optarg;
 			break;
-		case OPT_FORMAT:
+		case CHR_O_FORMAT:
 			if (chr_out_parse(optarg, &format, &e) < 0)
 				chr_usage_error("%s", e.msg);
 			break;
@@ -200,13 +191,8 @@ int main(int argc, char **argv)
 		case OPT_UNTIL:
 			parse_when("--until", optarg, &sel.ts_until, &sel.seq_until);
 			break;
-		case OPT_TYPE:
-			if (chr_select_types(&sel, optarg, &bad) < 0) {
-				char name[64];
-
-				snprintf(name, sizeof name, "%.*s", (int)strcspn(bad, ","), bad);
-				chr_usage_error("--type '%s' is not a record type", SHOWN(sh, name));
-			}
+		case CHR_O_TYPE:
+			chr_opt_types(&sel, optarg);
 			break;
 		case OPT_LIMIT:
 			limit = parse_count("--limit", optarg);

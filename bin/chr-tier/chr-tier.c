@@ -30,46 +30,35 @@ static const char usage_text[] =
 	"                [--cold dir --cold-after age] --rebuild-manifest\n"
 	"       chr-tier --root root --dump-manifest\n"
 	"       chr-tier -h | --help | -V | --version\n"
-	"\n"
-	"  --root root         the archive root: the hot tier, where manifest.db lives\n"
-	"  --config file       tiers, ages and retention (default root/chr-tier.conf)\n"
-	"  --warm dir, --warm-after age\n"
-	"                      tier 'warm': partitions whose ts_max is age old move\n"
-	"                      there (ages: 90s, 6h, 7d)\n"
-	"  --cold dir, --cold-after age\n"
-	"                      tier 'cold', the same\n"
-	"  --zstd[=level]      compress segments moved into the coldest tier (level\n"
-	"                      1-19, default 3)\n"
-	"  --delete-after age  remove partitions this old\n"
-	"  --now time          the time ages are measured from (default: the clock)\n"
-	"  --once              one pass, then exit (default: a pass every --poll-ms)\n"
-	"  --poll-ms n         milliseconds between passes (default 60000)\n"
-	"  -n, --dry-run       say what would be moved or deleted; change nothing\n"
-	"  -v, --verbose       also say what else a pass does\n"
-	"  --rebuild-manifest  rebuild root/manifest.db from the files and exit\n"
-	"  --dump-manifest     print root/manifest.db as sorted text and exit\n";
+	"\n";
 
-enum { OPT_ROOT = 256, OPT_CONFIG, OPT_WARM, OPT_WARM_AFTER, OPT_COLD, OPT_COLD_AFTER, OPT_ZSTD,
-       OPT_DELETE, OPT_NOW, OPT_ONCE, OPT_POLL, OPT_REBUILD, OPT_DUMP };
+enum { OPT_ROOT = CHR_O_OWN, OPT_CONFIG, OPT_WARM, OPT_WARM_AFTER, OPT_COLD, OPT_COLD_AFTER,
+       OPT_ZSTD, OPT_DELETE, OPT_NOW, OPT_REBUILD, OPT_DUMP };
 
-static const struct option longopts[] = {
-	CHR_OPT_DRY_RUN,
-	CHR_OPT_VERBOSE,
-	{"root", required_argument, NULL, OPT_ROOT},
-	{"config", required_argument, NULL, OPT_CONFIG},
-	{"warm", required_argument, NULL, OPT_WARM},
-	{"warm-after", required_argument, NULL, OPT_WARM_AFTER},
-	{"cold", required_argument, NULL, OPT_COLD},
-	{"cold-after", required_argument, NULL, OPT_COLD_AFTER},
-	{"zstd", optional_argument, NULL, OPT_ZSTD},
-	{"delete-after", required_argument, NULL, OPT_DELETE},
-	{"now", required_argument, NULL, OPT_NOW},
-	{"once", no_argument, NULL, OPT_ONCE},
-	{"poll-ms", required_argument, NULL, OPT_POLL},
-	{"rebuild-manifest", no_argument, NULL, OPT_REBUILD},
-	{"dump-manifest", no_argument, NULL, OPT_DUMP},
-	CHR_OPTS_STD,
-	{NULL, 0, NULL, 0},
+static const struct chr_opt opts[] = {
+	{"root", required_argument, OPT_ROOT, "root",
+	 "the archive root: the hot tier, where manifest.db lives"},
+	{"config", required_argument, OPT_CONFIG, "file",
+	 "tiers, ages and retention (default root/chr-tier.conf)"},
+	{"warm", required_argument, OPT_WARM, "dir",
+	 "tier 'warm': partitions whose ts_max is --warm-after\nold move there"},
+	{"warm-after", required_argument, OPT_WARM_AFTER, "age",
+	 "the age of tier 'warm' (ages: 90s, 6h, 7d)"},
+	{"cold", required_argument, OPT_COLD, "dir", "tier 'cold', the same with --cold-after"},
+	{"cold-after", required_argument, OPT_COLD_AFTER, "age", "the age of tier 'cold'"},
+	{"zstd", optional_argument, OPT_ZSTD, "level",
+	 "compress segments moved into the coldest tier (level\n1-19, default 3)"},
+	{"delete-after", required_argument, OPT_DELETE, "age", "remove partitions this old"},
+	{"now", required_argument, OPT_NOW, "time",
+	 "the time ages are measured from (default: the clock)"},
+	CHR_OPT_ONCE("one pass, then exit (default: a pass every --poll-ms)"),
+	CHR_OPT_POLL_MS("n", "milliseconds between passes (default 60000)"),
+	CHR_OPT_DRY_RUN("say what would be moved or deleted; change nothing"),
+	CHR_OPT_VERBOSE("also say what else a pass does"),
+	{"rebuild-manifest", no_argument, OPT_REBUILD, NULL,
+	 "rebuild root/manifest.db from the files and exit"},
+	{"dump-manifest", no_argument, OPT_DUMP, NULL, "print root/manifest.db as sorted text and exit"},
+	CHR_OPT_END,
 };
 
 /* p made absolute (relative to the working directory), in place */
@@ -105,14 +94,11 @@ int main(int argc, char **argv)
 	char err[CHR_ARCHIVE_ERR], sh[512], lockp[PATH_MAX];
 	static const char *const names[2] = {"warm", "cold"};
 
-	chr_prog_start(argv, usage_text);
-	while ((c = chr_getopt(argc, argv, "nv", longopts)) != -1) {
+	chr_prog_start(argv, usage_text, opts);
+	while ((c = chr_getopt(argc, argv)) != -1) {
 		switch (c) {
 		case 'n':
 			r.dry = 1;
-			break;
-		case 'v':
-			r.verbose = 1;
 			break;
 		case OPT_ROOT:
 			r.root = optarg;
@@ -147,10 +133,10 @@ int main(int argc, char **argv)
 			if (chr_time_parse(optarg, &now) < 0)
 				chr_usage_error("--now '%s' is not a time", CHR_SHOWN(sh, optarg));
 			break;
-		case OPT_ONCE:
+		case CHR_O_ONCE:
 			once = 1;
 			break;
-		case OPT_POLL: {
+		case CHR_O_POLL_MS: {
 			uint64_t v;
 
 			if (chr_parse_range(optarg, 1, 86400000, &v) < 0)
@@ -167,6 +153,7 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
+	r.verbose = chr_verbose;
 	if (optind < argc)
 		chr_usage_error("no arguments are taken ('%s')", CHR_SHOWN(sh, argv[optind]));
 	if (r.root == NULL || *r.root == '\0')

@@ -1,0 +1,121 @@
+/* sink.c - the runs of chr-sink: inputs into a queue, routed queues or the
+ * archive, and the tap of a queue. */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "archive.h"
+#include "prog.h"
+#include "progress.h"
+#include "route.h"
+#include "sink.h"
+#include "source.h"
+#include "tap.h"
+
+int chr_sink_queue_open(struct chr_sink *s, const char *dir, const struct chr_queue_opts *qo,
+			struct chr_err *e)
+{
+	if (chr_queue_writer_open(&s->q, dir, qo) < 0) {
+		if (errno == ENOENT && !(qo->flags & CHR_QUEUE_CREATE))
+			return chr_err_set(e, CHR_EX_SYS, "%s; --create makes it", s->q.err);
+		return chr_err_set(e, s->q.status, "%s", s->q.err);
+	}
+	s->q_open = 1;
+	s->first = s->q.seq;
+	if (s->resume && chr_resume_load(&s->rs, &s->q, 0, NULL, NULL, e) < 0)
+		return -1;
+	return 0;
+}
+
+/* The end of a feed that read no further than src's failed input */
+static int feed_failed(const struct chr_sink *s, const struct chr_source *src, uint64_t nrec,
+		       struct chr_err *e)
+{
+	if (!src->open)		/* an input that cannot be opened */
+		return chr_err_set(e, src->status, "%s", src->err);
+	if (s->mode == CHR_SINK_ARCHIVE)
+		return chr_err_set(e, src->status, "%s; nothing was archived", src->err);
+	return chr_err_set(e, src->status, "%s; the %" PRIu64 " records before it were %s",
+			   src->err, s->mode == CHR_SINK_ROUTE ? nrec : s->appended,
+			   s->mode == CHR_SINK_ROUTE ? "routed" : "appended");
+}
+
+int chr_sink_feed(struct chr_sink *s, char *const *files, int nfiles, int progress,
+		  struct chr_err *e)
+{
+	struct chr_source src;
+	struct chr_progress pg;
+	const struct chr_rec *rec;
+	uint64_t total = 0, nrec = 0, done = 0, off = 0;
+	size_t cur = 0;
+	int k;
+
+	chr_source_init(&src, NULL);
+	for (int i = 0; i < nfiles; i++) {
+		struct stat st;
+
+		if (chr_source_add_path(&src, files[i]) < 0) {
+			chr_err_set(e, src.status, "%s", src.err);
+			chr_source_free(&src);
+			return -1;
+		}
+		/* the archive's progress knows its total: the regular files' size */
+		if (s->mode == CHR_SINK_ARCHIVE && strcmp(files[i], "-") != 0 &&
+		    stat(files[i], &st) == 0 && S_ISREG(st.st_mode))
+			total += (uint64_t)st.st_size;
+	}
+	chr_progress_init(&pg, progress, total, "records");
+	while ((k = chr_source_next(&src, &rec)) > 0) {
+		if (src.cur != cur) {
+			done += off;
+			cur = src.cur;
+		}
+		off = src.rd.off;
+		k = s->mode == CHR_SINK_ARCHIVE ?
+		    chr_archive_put(s->a, rec, src.rd.name, src.rd.rec_off, e) :
+		    s->mode == CHR_SINK_ROUTE ?
+		    chr_route_put(s->rt, rec, src.rd.name, src.rd.rec_off, e) :
+		    chr_resume_append(s->resume ? &s->rs : NULL, &s->q, rec, src.rd.name,
+				      src.rd.rec_off, e);
+		if (k < 0) {
+			chr_source_free(&src);
+			return -1;
+		}
+		s->appended += s->mode == CHR_SINK_QUEUE && k == 0;
+		chr_progress(&pg, ++nrec, done + off);
+	}
+	if (k < 0) {
+		feed_failed(s, &src, nrec, e);
+		chr_source_free(&src);
+		return -1;
+	}
+	chr_progress_end(&pg, nrec, done + off);
+	chr_source_free(&src);
+	return 0;
+}
+
+int chr_sink_tap(struct chr_sink *s, const char *dir, const struct chr_queue_opts *qo,
+		 struct chr_tap *t, struct chr_err *e)
+{
+	if (chr_sink_queue_open(s, dir, qo, e) < 0)
+		return -1;
+	if (t->follow)
+		chr_stop_on_signals(0);	/* the wait for more ends with EINTR */
+	t->stop = &chr_stop;
+	t->sync = qo->sync != CHR_SYNC_NEVER;
+	return chr_tap_run(t, &s->q, e);
+}
+
+void chr_sink_close(struct chr_sink *s)
+{
+	if (s->q_open)
+		chr_queue_writer_close(&s->q);
+	s->q_open = 0;
+	chr_route_free(s->rt);
+	s->rt = NULL;
+	chr_archive_close(s->a);
+	s->a = NULL;
+	json_decref(s->info);
+	s->info = NULL;
+}
