@@ -467,6 +467,8 @@ struct rebuild {
 	struct chr_manifest *m;
 	const struct chr_tiers *t;
 	size_t n, skipped;
+	chr_warn_fn warn;
+	void *warn_ctx;
 	char *err;
 	size_t errlen;
 };
@@ -482,7 +484,12 @@ static int rebuild_one(size_t tier, const char *dir, const char *rel, void *ctx)
 	(void)rel;
 	if (chr_partinfo_load(dir, &p, &e) < 0) {
 		if (errno != ENOENT) {
-			chr_warn("%s; not in the manifest", e.msg);
+			if (r->warn) {
+				char msg[sizeof e.msg + 32];
+
+				snprintf(msg, sizeof msg, "%s; not in the manifest", e.msg);
+				r->warn(r->warn_ctx, msg);
+			}
 			r->skipped++;
 		}
 		return 0;
@@ -520,10 +527,10 @@ static void unlink_db(const char *path)
 }
 
 int chr_manifest_rebuild(const char *root, const struct chr_tiers *t, size_t *nparts,
-			 size_t *nskipped, char *err, size_t errlen)
+			 size_t *nskipped, chr_warn_fn warn, void *ctx, char *err, size_t errlen)
 {
 	char tmp[PATH_MAX], dst[PATH_MAX], sh[512];
-	struct rebuild r = {NULL, t, 0, 0, err, errlen};
+	struct rebuild r = {NULL, t, 0, 0, warn, ctx, err, errlen};
 	struct chr_manifest *old;
 	int fd;
 

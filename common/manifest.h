@@ -79,12 +79,12 @@ int chr_manifest_dump(struct chr_manifest *m, FILE *f, char *err, size_t errlen)
  * tier of t (v1/ and raw/v1/; a partition in several tiers is indexed in
  * the warmest), written into a new database that is then renamed over the
  * old one, so a crash never leaves half a manifest. Partitions whose
- * meta.json cannot be read are skipped with a warning (chr_warn). *nparts
+ * meta.json cannot be read are skipped, each told to warn(ctx, message)
+ * when warn is not NULL. *nparts
  * and *nskipped (either may be NULL) are set to the partitions indexed and
  * skipped. Returns 0, or -1. */
 int chr_manifest_rebuild(const char *root, const struct chr_tiers *t, size_t *nparts,
-			 size_t *nskipped,
-			 char *err, size_t errlen);
+			 size_t *nskipped, chr_warn_fn warn, void *ctx, char *err, size_t errlen);
 
 /* Call fn(tier index, partition dir, rel, ctx) for every partition
  * directory (holding a meta.json or not) of tier index i of t, archive

@@ -231,14 +231,6 @@ struct chr_sealer {
 	unsigned long nstaged;		/* names of staged files */
 };
 
-/* Without a callback of the caller's, what clean-up reports goes to stderr,
- * as it always did for chr-seal-copy. */
-static void warn_stderr(void *ctx, const char *msg)
-{
-	(void)ctx;
-	chr_warn("%s", msg);
-}
-
 struct chr_sealer *chr_sealer_open(const char *root, const char *venue,
 				   const struct chr_sealer_opts *o, char *err, size_t errlen,
 				   int *status)
@@ -274,7 +266,7 @@ struct chr_sealer *chr_sealer_open(const char *root, const char *venue,
 		return NULL;
 	}
 	/* stray temp files of dead runs go first */
-	if (chr_staging_clean(root, o->warn ? o->warn : warn_stderr, o->warn_ctx, &e) < 0) {
+	if (chr_staging_clean(root, o->warn, o->warn_ctx, &e) < 0) {
 		chr_msg(err, errlen, "%s", e.msg);
 		close(lk);
 		free(s);

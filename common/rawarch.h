@@ -56,7 +56,7 @@ struct chr_sealer;
 struct chr_sealer_opts {
 	int zstd;	/* write NNNNNNNNN.q.zst with chr_zsq_write */
 	int level;	/* its zstd level */
-	chr_warn_fn warn;	/* what clean-up reports (staging.h); NULL: stderr */
+	chr_warn_fn warn;	/* what clean-up reports (staging.h), or NULL */
 	void *warn_ctx;
 };
 

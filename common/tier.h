@@ -93,8 +93,8 @@ struct chr_tier_run {
 	struct chr_manifest *m;		/* open for writing; NULL when dry */
 	const volatile sig_atomic_t *stop;	/* non-zero: end between partitions; may be NULL */
 	int status;			/* worst exit status since the caller reset it */
-	chr_warn_fn say;		/* what the pass says, a line at a time
-					 * (NULL: on stderr, as chr_warn) */
+	chr_warn_fn say;		/* what the pass says, a line at a time,
+					 * or NULL */
 	void *say_ctx;
 };
 

@@ -40,7 +40,7 @@ struct items {
 	size_t n, cap;
 };
 
-/* Say the message (r->say, else on stderr), and raise the pass's status
+/* Say the message (r->say, when set), and raise the pass's status
  * to status. */
 static void fail(struct chr_tier_run *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void fail(struct chr_tier_run *r, int status, const char *fmt, ...)
@@ -53,8 +53,6 @@ static void fail(struct chr_tier_run *r, int status, const char *fmt, ...)
 	va_end(ap);
 	if (r->say)
 		r->say(r->say_ctx, buf);
-	else
-		chr_warn("%s", buf);
 	if (status > r->status)
 		r->status = status;
 }

@@ -72,6 +72,13 @@ static _Noreturn void fail(int status, const char *msg)
 	chr_die(status, "%s", msg);
 }
 
+/* the parser's notes (bad rows skipped, rows before a first snapshot) */
+static void note(void *ctx, const char *msg)
+{
+	(void)ctx;
+	chr_warn("%s", msg);
+}
+
 int main(int argc, char **argv)
 {
 	const char *symbols = NULL, *report = NULL, *stdin_only[] = { "-" }, **files;
@@ -85,6 +92,7 @@ int main(int argc, char **argv)
 	chr_prog_start(argv, usage_text);
 	if (chr_tardis_in_init(&tin, &w) < 0)
 		chr_die(CHR_EX_SYS, "out of memory");
+	tin.note = note;
 	while ((c = chr_getopt(argc, argv, "t:o:", longopts)) != -1) {
 		switch (c) {
 		case 't':

@@ -179,7 +179,7 @@ static void test_manifest(void)
 	chr_tier_parts_free(parts, 1);
 
 	/* a rebuild from the files gives the same rows */
-	CHECK(chr_manifest_rebuild("h", &t, NULL, NULL, err, sizeof err) == 0);
+	CHECK(chr_manifest_rebuild("h", &t, NULL, NULL, NULL, NULL, err, sizeof err) == 0);
 	CHECK((m = chr_manifest_open("h", NULL, 0, err, sizeof err)) != NULL);
 	b = dump(m);
 	CHECK_STR(a, b);
