@@ -57,15 +57,8 @@ struct chr_reader {
 	int (*flush)(void *);	/* chr_reader_set_flush */
 	void *flush_arg;
 	/* after -1: e.status is CHR_EX_DATA or CHR_EX_SYS, e.msg "name: byte
-	 * N: what is wrong"; status and err are the same bytes by their
-	 * older names */
-	union {
-		struct chr_err e;
-		struct {
-			int status;
-			char err[CHR_ERR_MAX];
-		};
-	};
+	 * N: what is wrong" */
+	struct chr_err e;
 };
 
 /* Start reading records from fd; name is kept (not copied) for messages.

@@ -76,8 +76,8 @@ static int copy(struct chr_tap *t, struct chr_source *src, struct chr_queue_pos 
 	if (t->next != done && commit(q, pos, t->next, e) < 0)
 		return -1;
 	if (k < 0)
-		return chr_err_set(e, src->status, "%s; the %" PRIu64 " records before it were "
-				   "appended", src->err, t->appended);
+		return chr_err_set(e, src->e.status, "%s; the %" PRIu64 " records before it were "
+				   "appended", src->e.msg, t->appended);
 	return 0;
 }
 
@@ -106,7 +106,7 @@ int chr_tap_run(struct chr_tap *t, struct chr_queue_writer *q, struct chr_err *e
 	src.exact = 1;
 	t->next = pos.seq;
 	rc = chr_source_add_path(&src, t->hot) < 0 ?
-	     chr_err_set(e, src.status, "%s", src.err) : copy(t, &src, &pos, &rs, q, e);
+	     chr_err_set(e, src.e.status, "%s", src.e.msg) : copy(t, &src, &pos, &rs, q, e);
 	t->skipped = rs.skipped;
 	chr_queue_pos_close(&pos);
 	chr_source_free(&src);

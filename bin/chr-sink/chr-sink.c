@@ -192,7 +192,7 @@ static void feed(char *const *files, int nfiles, int progress)
 		struct stat st;
 
 		if (chr_source_add_path(&src, files[i]) < 0)
-			chr_die(src.status, "%s", src.err);
+			chr_die_err(&src.e);
 		if (sk.mode == M_ARCHIVE && strcmp(files[i], "-") != 0 && stat(files[i], &st) == 0 &&
 		    S_ISREG(st.st_mode))
 			total += (uint64_t)st.st_size;
@@ -214,11 +214,11 @@ static void feed(char *const *files, int nfiles, int progress)
 		chr_progress(&pg, ++nrec, done + off);
 	}
 	if (k < 0 && !src.open)
-		chr_die(src.status, "%s", src.err);	/* an input that cannot be opened */
+		chr_die_err(&src.e);	/* an input that cannot be opened */
 	if (k < 0 && sk.mode == M_ARCHIVE)
-		chr_die(src.status, "%s; nothing was archived", src.err);
+		chr_die(src.e.status, "%s; nothing was archived", src.e.msg);
 	if (k < 0)
-		chr_die(src.status, "%s; the %" PRIu64 " records before it were %s", src.err,
+		chr_die(src.e.status, "%s; the %" PRIu64 " records before it were %s", src.e.msg,
 			sk.mode == M_ROUTE ? nrec : sk.appended,
 			sk.mode == M_ROUTE ? "routed" : "appended");
 	chr_progress_end(&pg, nrec, done + off);

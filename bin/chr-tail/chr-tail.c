@@ -269,7 +269,7 @@ int main(int argc, char **argv)
 		else
 			k = chr_source_add_path(src, argv[optind + (int)i]);
 		if (k < 0)
-			chr_die(src->status, "%s", src->err);
+			chr_die_err(&src->e);
 	}
 	if (from_snapshot)
 		sel.ts_from = INT64_MIN;	/* every record from the snapshot on */
@@ -341,7 +341,7 @@ int main(int argc, char **argv)
 		chr_queue_pos_close(&pos);
 	}
 	if (k < 0)
-		chr_die(in.s[in.failed].status, "%s", in.s[in.failed].err);
+		chr_die_err(&in.s[in.failed].e);
 	chr_merge_free(&in);
 	return CHR_EX_OK;
 }

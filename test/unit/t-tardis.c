@@ -61,8 +61,8 @@ static int dump(void)
 		putchar('\n');
 	}
 	if (rc < 0) {
-		fprintf(stderr, "t-tardis: %s\n", rd.err);
-		return rd.status;
+		fprintf(stderr, "t-tardis: %s\n", rd.e.msg);
+		return rd.e.status;
 	}
 	chr_reader_free(&rd);
 	return 0;
@@ -88,8 +88,8 @@ static int to_csv(void)
 			return 3;
 	}
 	if (rc < 0) {
-		fprintf(stderr, "t-tardis: %s\n", rd.err);
-		return rd.status;
+		fprintf(stderr, "t-tardis: %s\n", rd.e.msg);
+		return rd.e.status;
 	}
 	if (skipped)
 		fprintf(stderr, "t-tardis: skipped %llu records\n", skipped);
