@@ -59,22 +59,27 @@ static int pfail(struct chr_queue_pos *p, int st, int e, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(p->err, sizeof p->err, fmt, ap);
+	vsnprintf(p->e.msg, sizeof p->e.msg, fmt, ap);
 	va_end(ap);
-	p->status = st;
+	p->e.status = st;
 	errno = e;
 	return -1;
 }
 
-static int lfail(char *err, int e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int lfail(char *err, int e, const char *fmt, ...)
+/* Fill e (when not NULL) with the message, CHR_EX_SYS; errno en. */
+static int lfail(struct chr_err *e, int en, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int lfail(struct chr_err *e, int en, const char *fmt, ...)
 {
 	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(err, 512, fmt, ap);
-	va_end(ap);
-	errno = e;
+	if (e != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+		va_end(ap);
+		e->status = CHR_EX_SYS;
+	}
+	errno = en;
 	return -1;
 }
 
@@ -393,7 +398,7 @@ static int cmp_info(const void *a, const void *b)
 		      ((const struct chr_queue_pos_info *)b)->name);
 }
 
-ssize_t chr_queue_pos_list(const char *dir, struct chr_queue_pos_info **out, char *err)
+ssize_t chr_queue_pos_list(const char *dir, struct chr_queue_pos_info **out, struct chr_err *e)
 {
 	char rdir[PATH_MAX];
 	struct chr_queue_pos_info *v = NULL;
@@ -401,18 +406,18 @@ ssize_t chr_queue_pos_list(const char *dir, struct chr_queue_pos_info **out, cha
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
-	int e;
+	int en;
 
 	*out = NULL;
 	if (snprintf(rdir, sizeof rdir, "%s/readers", dir) >= (int)sizeof rdir)
-		return lfail(err, ENAMETOOLONG, "%s: path too long", dir);
+		return lfail(e, ENAMETOOLONG, "%s: path too long", dir);
 	if (!(d = opendir(rdir))) {
-		e = errno;
-		if (e == ENOENT && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+		en = errno;
+		if (en == ENOENT && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
 			return 0;
-		if (e == ENOENT && stat(dir, &st) < 0)
-			return lfail(err, errno, "%s: cannot open queue: %s", dir, strerror(errno));
-		return lfail(err, e, "%s: cannot open: %s", rdir, strerror(e));
+		if (en == ENOENT && stat(dir, &st) < 0)
+			return lfail(e, errno, "%s: cannot open queue: %s", dir, strerror(errno));
+		return lfail(e, en, "%s: cannot open: %s", rdir, strerror(en));
 	}
 	for (;;) {
 		struct chr_queue_pos_info *x;
@@ -424,7 +429,7 @@ ssize_t chr_queue_pos_list(const char *dir, struct chr_queue_pos_info **out, cha
 		errno = 0;
 		if (!(de = readdir(d))) {
 			if (errno) {
-				lfail(err, errno, "%s: cannot read: %s", rdir, strerror(errno));
+				lfail(e, errno, "%s: cannot read: %s", rdir, strerror(errno));
 				goto fail;
 			}
 			break;
@@ -436,29 +441,29 @@ ssize_t chr_queue_pos_list(const char *dir, struct chr_queue_pos_info **out, cha
 		if (fd < 0) {
 			if (errno == ENOENT)	/* removed meanwhile */
 				continue;
-			lfail(err, errno, "%s/%s: cannot open: %s", rdir, de->d_name,
+			lfail(e, errno, "%s/%s: cannot open: %s", rdir, de->d_name,
 			      strerror(errno));
 			goto fail;
 		}
 		/* only ask: taking the lock could make an opening reader fail */
 		if (fstat(fd, &st) < 0 || fcntl(fd, F_OFD_GETLK, &fl) < 0) {
-			lfail(err, errno, "%s/%s: %s", rdir, de->d_name, strerror(errno));
+			lfail(e, errno, "%s/%s: %s", rdir, de->d_name, strerror(errno));
 		} else if (!S_ISREG(st.st_mode)) {
-			lfail(err, EPROTO, "%s/%s: not a regular file", rdir, de->d_name);
+			lfail(e, EPROTO, "%s/%s: not a regular file", rdir, de->d_name);
 		} else if (load(fd, &s, &why) < 0) {
 			if (why)
-				lfail(err, EPROTO, "%s/%s: %s", rdir, de->d_name, why);
+				lfail(e, EPROTO, "%s/%s: %s", rdir, de->d_name, why);
 			else
-				lfail(err, errno, "%s/%s: cannot read: %s", rdir, de->d_name,
+				lfail(e, errno, "%s/%s: cannot read: %s", rdir, de->d_name,
 				      strerror(errno));
 		} else {
 			close(fd);
 			fd = -1;
 		}
 		if (fd >= 0) {
-			e = errno;
+			en = errno;
 			close(fd);
-			errno = e;
+			errno = en;
 			goto fail;
 		}
 		if (n == cap) {
@@ -466,7 +471,7 @@ ssize_t chr_queue_pos_list(const char *dir, struct chr_queue_pos_info **out, cha
 			void *nv = realloc(v, c * sizeof *v);
 
 			if (!nv) {
-				lfail(err, ENOMEM, "%s: out of memory", rdir);
+				lfail(e, ENOMEM, "%s: out of memory", rdir);
 				goto fail;
 			}
 			v = nv;
@@ -487,9 +492,9 @@ ssize_t chr_queue_pos_list(const char *dir, struct chr_queue_pos_info **out, cha
 	*out = v;
 	return (ssize_t)n;
 fail:
-	e = errno;
+	en = errno;
 	closedir(d);
 	free(v);
-	errno = e;
+	errno = en;
 	return -1;
 }

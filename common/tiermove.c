@@ -696,7 +696,7 @@ void chr_tier_pass(struct chr_tier_run *r, int64_t now_opt)
 	struct items it = {0};
 	struct item **keep = NULL;
 	size_t nkeep = 0;
-	char err[CHR_ARCHIVE_ERR], sh[512];
+	char sh[512];
 	struct chr_err e;
 
 	if (now_opt != INT64_MIN) {
@@ -784,8 +784,8 @@ void chr_tier_pass(struct chr_tier_run *r, int64_t now_opt)
 				 SHOWN(sh, r->t.q[i].path));
 			continue;
 		}
-		if ((k = chr_queue_retain(r->t.q[i].path, r->t.q[i].age_ns, err)) < 0)
-			fail(r, CHR_EX_SYS, "%s", err);
+		if ((k = chr_queue_retain(r->t.q[i].path, r->t.q[i].age_ns, &e)) < 0)
+			fail(r, e.status, "%s", e.msg);
 		else if (k > 0 || r->verbose)
 			say(r, "removed %zd segment%s of queue '%s'", k, k == 1 ? "" : "s",
 				 SHOWN(sh, r->t.q[i].path));

@@ -158,7 +158,7 @@ int main(int argc, char **argv)
 		struct chr_queue_opts qo = { .flags = CHR_QUEUE_CREATE };
 
 		if (chr_queue_writer_open(&q, out, &qo) < 0)
-			chr_die(q.status, "%s", q.err);
+			chr_die_err(&q.e);
 	}
 	if ((out ? chr_writer_init_queue(&w, &q, out) :
 	     chr_writer_init(&w, STDOUT_FILENO, "stdout", BUF_SIZE)) < 0 ||
@@ -209,7 +209,7 @@ int main(int argc, char **argv)
 			 tin.bad > tin.report_max ? " (only the first ones are shown)" : "");
 	if (chr_writer_close(&w) < 0) {
 		if (out)
-			chr_die(q.status, "%s", q.err);
+			chr_die_err(&q.e);
 		chr_write_failed(&w);
 	}
 	if (out)

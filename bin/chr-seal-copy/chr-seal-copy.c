@@ -78,12 +78,12 @@ struct run {
 	uint64_t warned_gap;	/* the seq up to which a gap was reported */
 };
 
-static _Noreturn void fail(struct run *r, int status, const char *what)
+static _Noreturn void fail(struct run *r, const struct chr_err *e)
 {
-	chr_warn("%s", what);
+	chr_warn("%s", e->msg);
 	chr_sealer_close(r->sealer);
 	chr_queue_pos_close(&r->pos);
-	exit(status);
+	exit(e->status);
 }
 
 /* A sealed segment is done when the reader's position is past its last
@@ -99,7 +99,6 @@ static void pass(struct run *r)
 	struct chr_seal_result res;
 	struct chr_qseg q;
 	uint64_t *ids;
-	char err[CHR_ARCHIVE_ERR];
 	struct chr_err e;
 	ssize_t n;
 	int k;
@@ -107,7 +106,7 @@ static void pass(struct run *r)
 	n = chr_qseg_list(r->source, &ids);
 	if (n < 0) {
 		chr_err_sys(&e, "cannot read '%s'", r->source);
-		fail(r, e.status, e.msg);
+		fail(r, &e);
 	}
 	for (ssize_t i = 0; i < n && !chr_stop; i++) {
 		k = chr_qseg_map(&q, r->source, ids[i], &e);
@@ -115,7 +114,7 @@ static void pass(struct run *r)
 			continue;	/* removed by retention: passed */
 		if (k < 0) {
 			free(ids);
-			fail(r, e.status, e.msg);
+			fail(r, &e);
 		}
 		if (k == 0)
 			break;	/* the current segment: nothing sealed after it */
@@ -132,7 +131,7 @@ static void pass(struct run *r)
 		if (chr_sealer_put(r->sealer, &q, &res, &e) < 0) {
 			chr_qseg_unmap(&q);
 			free(ids);
-			fail(r, e.status, e.msg);
+			fail(r, &e);
 		}
 		chr_qseg_unmap(&q);
 		if (res.action != CHR_SEAL_PRESENT) {
@@ -149,11 +148,11 @@ static void pass(struct run *r)
 		if (res.seg.base_seq + res.seg.count > r->pos.seq &&
 		    chr_queue_pos_commit(&r->pos, res.seg.base_seq + res.seg.count) < 0) {
 			free(ids);
-			fail(r, r->pos.status, r->pos.err);
+			fail(r, &r->pos.e);
 		}
-		if (r->retain && chr_queue_retain(r->source, 0, err) < 0) {
+		if (r->retain && chr_queue_retain(r->source, 0, &e) < 0) {
 			free(ids);
-			fail(r, CHR_EX_SYS, err);
+			fail(r, &e);
 		}
 	}
 	free(ids);
@@ -212,7 +211,7 @@ int main(int argc, char **argv)
 		chr_die(CHR_EX_SYS, "'%s' is not a queue", r.source);
 
 	if (chr_queue_pos_open(&r.pos, r.source, r.reader, CHR_QUEUE_POS_SYNC) < 0)
-		chr_die(r.pos.status, "%s", r.pos.err);
+		chr_die_err(&r.pos.e);
 	r.warned_gap = r.pos.seq;
 	r.sealer = chr_sealer_open(root, venue, &so, &e);
 	if (r.sealer == NULL) {
@@ -234,7 +233,7 @@ int main(int argc, char **argv)
 		if (chr_stop)
 			break;
 		if (chr_queue_pos_beat(&r.pos) < 0)
-			fail(&r, r.pos.status, r.pos.err);
+			fail(&r, &r.pos.e);
 	}
 	if (once && r.archived == 0)
 		chr_warn("nothing to archive: reader '%s' of '%s' is at seq %" PRIu64

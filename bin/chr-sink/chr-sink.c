@@ -232,8 +232,8 @@ static void queue_open(const char *dir, const struct chr_queue_opts *qo)
 
 	if (chr_queue_writer_open(&sk.q, dir, qo) < 0) {
 		if (errno == ENOENT && !(qo->flags & CHR_QUEUE_CREATE))
-			chr_die(CHR_EX_SYS, "%s; --create makes it", sk.q.err);
-		chr_die(sk.q.status, "%s", sk.q.err);
+			chr_die(CHR_EX_SYS, "%s; --create makes it", sk.q.e.msg);
+		chr_die_err(&sk.q.e);
 	}
 	sk.q_open = 1;
 	sk.first = sk.q.seq;

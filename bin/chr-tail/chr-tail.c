@@ -277,7 +277,7 @@ int main(int argc, char **argv)
 		if (!chr_is_queue(argv[optind]))
 			chr_usage_error("--reader needs a queue, not '%s'", SHOWN(sh, argv[optind]));
 		if (chr_queue_pos_open(&pos, argv[optind], reader, 0) < 0)
-			chr_die(pos.status, "%s", pos.err);
+			chr_die_err(&pos.e);
 		if (!from_end && from_seq == UINT64_MAX && sel.ts_from == INT64_MIN) {
 			in.s[0].from_seq = pos.seq;
 			in.s[0].exact = 1;
@@ -301,7 +301,7 @@ int main(int argc, char **argv)
 				chr_out_failed(&out, &e);
 			if (reader && next_seq != done_seq) {
 				if (chr_queue_pos_commit(&pos, next_seq) < 0)
-					chr_die(pos.status, "%s", pos.err);
+					chr_die_err(&pos.e);
 				done_seq = next_seq;
 			}
 		}
@@ -309,7 +309,7 @@ int main(int argc, char **argv)
 		if (k == 2) {
 			chr_merge_wait(&in);
 			if (reader && chr_queue_pos_beat(&pos) < 0)
-				chr_die(pos.status, "%s", pos.err);
+				chr_die_err(&pos.e);
 			continue;
 		}
 		if (k <= 0)
@@ -337,7 +337,7 @@ int main(int argc, char **argv)
 			 "not written", out.no_csv, out.no_csv == 1 ? "" : "s");
 	if (reader) {
 		if (next_seq != done_seq && chr_queue_pos_commit(&pos, next_seq) < 0)
-			chr_die(pos.status, "%s", pos.err);
+			chr_die_err(&pos.e);
 		chr_queue_pos_close(&pos);
 	}
 	if (k < 0)
