@@ -52,24 +52,10 @@ _Static_assert(offsetof(struct qpos_slot, pid) == 24, "qpos pid");
 _Static_assert(offsetof(struct qpos_slot, start) == 32, "qpos start");
 _Static_assert(offsetof(struct qpos_slot, crc) == 60, "qpos crc");
 
-static int pfail(struct chr_queue_pos *p, int st, int e, const char *fmt, ...)
+/* Fill e (when not NULL) with status st and the message; errno en. */
+static int pfail(struct chr_err *e, int st, int en, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-static int pfail(struct chr_queue_pos *p, int st, int e, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(p->e.msg, sizeof p->e.msg, fmt, ap);
-	va_end(ap);
-	p->e.status = st;
-	errno = e;
-	return -1;
-}
-
-/* Fill e (when not NULL) with the message, CHR_EX_SYS; errno en. */
-static int lfail(struct chr_err *e, int en, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int lfail(struct chr_err *e, int en, const char *fmt, ...)
+static int pfail(struct chr_err *e, int st, int en, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -77,7 +63,7 @@ static int lfail(struct chr_err *e, int en, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(e->msg, sizeof e->msg, fmt, ap);
 		va_end(ap);
-		e->status = CHR_EX_SYS;
+		e->status = st;
 	}
 	errno = en;
 	return -1;
@@ -270,13 +256,13 @@ static int put(struct chr_queue_pos *p, uint64_t seq)
 	uint64_t gen = p->gen + 1;
 
 	if (p->fd < 0)
-		return pfail(p, CHR_EX_USAGE, EBADF, "reader '%s' is not open", p->name);
+		return pfail(&p->e, CHR_EX_USAGE, EBADF, "reader '%s' is not open", p->name);
 	slot_fill(&s, gen, seq);
 	if (chr_pwrite_all(p->fd, &s, sizeof s, 64 + 64 * ((gen - 1) & 1)) < 0)
-		return pfail(p, CHR_EX_SYS, errno, "%s: cannot write: %s",
+		return pfail(&p->e, CHR_EX_SYS, errno, "%s: cannot write: %s",
 			     p->path, strerror(errno));
 	if (p->sync && fdatasync(p->fd) < 0)
-		return pfail(p, CHR_EX_SYS, errno, "%s: cannot sync: %s",
+		return pfail(&p->e, CHR_EX_SYS, errno, "%s: cannot sync: %s",
 			     p->path, strerror(errno));
 	p->gen = gen;
 	p->seq = seq;
@@ -296,29 +282,29 @@ int chr_queue_pos_open(struct chr_queue_pos *p, const char *dir, const char *nam
 	p->fd = -1;
 	p->sync = (flags & CHR_QUEUE_POS_SYNC) != 0;
 	if ((why = name_why(name)) != NULL)
-		return pfail(p, CHR_EX_USAGE, EINVAL, "%s: bad reader name '%s': %s", dir, name, why);
+		return pfail(&p->e, CHR_EX_USAGE, EINVAL, "%s: bad reader name '%s': %s", dir, name, why);
 	memcpy(p->name, name, strlen(name) + 1);
 	if (snprintf(path, sizeof path, "%s/readers/%s", dir, name) >= (int)sizeof path ||
 	    snprintf(p->path, sizeof p->path, "%s", path) >= (int)sizeof p->path)
-		return pfail(p, CHR_EX_SYS, ENAMETOOLONG, "%s: path too long", dir);
+		return pfail(&p->e, CHR_EX_SYS, ENAMETOOLONG, "%s: path too long", dir);
 	snprintf(rdir, sizeof rdir, "%s/readers", dir);
 	/* a typo must not create a queue directory */
 	if (stat(dir, &st) < 0)
-		return pfail(p, CHR_EX_SYS, errno, "%s: cannot open queue: %s", dir, strerror(errno));
+		return pfail(&p->e, CHR_EX_SYS, errno, "%s: cannot open queue: %s", dir, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return pfail(p, CHR_EX_SYS, ENOTDIR, "%s: cannot open queue: %s", dir,
+		return pfail(&p->e, CHR_EX_SYS, ENOTDIR, "%s: cannot open queue: %s", dir,
 			     strerror(ENOTDIR));
 	if (chr_mkdirs(rdir) < 0)
-		return pfail(p, CHR_EX_SYS, errno, "%s: cannot create: %s", rdir, strerror(errno));
+		return pfail(&p->e, CHR_EX_SYS, errno, "%s: cannot create: %s", rdir, strerror(errno));
 	for (int tries = 0; ; tries++) {
 		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 
 		if ((fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY)) < 0) {
 			if (errno != ENOENT || tries >= 100)
-				return pfail(p, CHR_EX_SYS, errno, "%s: cannot open: %s", path,
+				return pfail(&p->e, CHR_EX_SYS, errno, "%s: cannot open: %s", path,
 					     strerror(errno));
 			if (create(rdir, path, name) < 0)
-				return pfail(p, CHR_EX_SYS, errno, "%s: cannot create: %s", path,
+				return pfail(&p->e, CHR_EX_SYS, errno, "%s: cannot create: %s", path,
 					     strerror(errno));
 			continue;
 		}
@@ -326,19 +312,19 @@ int chr_queue_pos_open(struct chr_queue_pos *p, const char *dir, const char *nam
 			e = errno;
 			if (e == EAGAIN || e == EACCES) {
 				if (load(fd, &cur, &why) == 0)
-					pfail(p, CHR_EX_SYS, EBUSY, "%s: reader '%s' is in use by pid %"
+					pfail(&p->e, CHR_EX_SYS, EBUSY, "%s: reader '%s' is in use by pid %"
 					      PRIu64, path, name, cur.pid);
 				else
-					pfail(p, CHR_EX_SYS, EBUSY, "%s: reader '%s' is in use by "
+					pfail(&p->e, CHR_EX_SYS, EBUSY, "%s: reader '%s' is in use by "
 					      "another process", path, name);
 			} else {
-				pfail(p, CHR_EX_SYS, e, "%s: cannot lock: %s", path, strerror(e));
+				pfail(&p->e, CHR_EX_SYS, e, "%s: cannot lock: %s", path, strerror(e));
 			}
 			goto fail;
 		}
 		/* locked: but is it still the file of that name? */
 		if (fstat(fd, &st) < 0) {
-			pfail(p, CHR_EX_SYS, errno, "%s: cannot stat: %s", path, strerror(errno));
+			pfail(&p->e, CHR_EX_SYS, errno, "%s: cannot stat: %s", path, strerror(errno));
 			goto fail;
 		}
 		if (stat(path, &st2) == 0 && st2.st_dev == st.st_dev && st2.st_ino == st.st_ino)
@@ -346,17 +332,17 @@ int chr_queue_pos_open(struct chr_queue_pos *p, const char *dir, const char *nam
 		close(fd);
 		fd = -1;
 		if (tries >= 100)
-			return pfail(p, CHR_EX_SYS, EAGAIN, "%s: keeps being replaced", path);
+			return pfail(&p->e, CHR_EX_SYS, EAGAIN, "%s: keeps being replaced", path);
 	}
 	if (!S_ISREG(st.st_mode)) {
-		pfail(p, CHR_EX_DATA, EPROTO, "%s: not a regular file", path);
+		pfail(&p->e, CHR_EX_DATA, EPROTO, "%s: not a regular file", path);
 		goto fail;
 	}
 	if (load(fd, &cur, &why) < 0) {
 		if (why)
-			pfail(p, CHR_EX_DATA, EPROTO, "%s: %s", path, why);
+			pfail(&p->e, CHR_EX_DATA, EPROTO, "%s: %s", path, why);
 		else
-			pfail(p, CHR_EX_SYS, errno, "%s: cannot read: %s", path, strerror(errno));
+			pfail(&p->e, CHR_EX_SYS, errno, "%s: cannot read: %s", path, strerror(errno));
 		goto fail;
 	}
 	p->fd = fd;
@@ -410,14 +396,14 @@ ssize_t chr_queue_pos_list(const char *dir, struct chr_queue_pos_info **out, str
 
 	*out = NULL;
 	if (snprintf(rdir, sizeof rdir, "%s/readers", dir) >= (int)sizeof rdir)
-		return lfail(e, ENAMETOOLONG, "%s: path too long", dir);
+		return pfail(e, CHR_EX_SYS, ENAMETOOLONG, "%s: path too long", dir);
 	if (!(d = opendir(rdir))) {
 		en = errno;
 		if (en == ENOENT && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
 			return 0;
 		if (en == ENOENT && stat(dir, &st) < 0)
-			return lfail(e, errno, "%s: cannot open queue: %s", dir, strerror(errno));
-		return lfail(e, en, "%s: cannot open: %s", rdir, strerror(en));
+			return pfail(e, CHR_EX_SYS, errno, "%s: cannot open queue: %s", dir, strerror(errno));
+		return pfail(e, CHR_EX_SYS, en, "%s: cannot open: %s", rdir, strerror(en));
 	}
 	for (;;) {
 		struct chr_queue_pos_info *x;
@@ -429,7 +415,7 @@ ssize_t chr_queue_pos_list(const char *dir, struct chr_queue_pos_info **out, str
 		errno = 0;
 		if (!(de = readdir(d))) {
 			if (errno) {
-				lfail(e, errno, "%s: cannot read: %s", rdir, strerror(errno));
+				pfail(e, CHR_EX_SYS, errno, "%s: cannot read: %s", rdir, strerror(errno));
 				goto fail;
 			}
 			break;
@@ -441,20 +427,20 @@ ssize_t chr_queue_pos_list(const char *dir, struct chr_queue_pos_info **out, str
 		if (fd < 0) {
 			if (errno == ENOENT)	/* removed meanwhile */
 				continue;
-			lfail(e, errno, "%s/%s: cannot open: %s", rdir, de->d_name,
+			pfail(e, CHR_EX_SYS, errno, "%s/%s: cannot open: %s", rdir, de->d_name,
 			      strerror(errno));
 			goto fail;
 		}
 		/* only ask: taking the lock could make an opening reader fail */
 		if (fstat(fd, &st) < 0 || fcntl(fd, F_OFD_GETLK, &fl) < 0) {
-			lfail(e, errno, "%s/%s: %s", rdir, de->d_name, strerror(errno));
+			pfail(e, CHR_EX_SYS, errno, "%s/%s: %s", rdir, de->d_name, strerror(errno));
 		} else if (!S_ISREG(st.st_mode)) {
-			lfail(e, EPROTO, "%s/%s: not a regular file", rdir, de->d_name);
+			pfail(e, CHR_EX_SYS, EPROTO, "%s/%s: not a regular file", rdir, de->d_name);
 		} else if (load(fd, &s, &why) < 0) {
 			if (why)
-				lfail(e, EPROTO, "%s/%s: %s", rdir, de->d_name, why);
+				pfail(e, CHR_EX_SYS, EPROTO, "%s/%s: %s", rdir, de->d_name, why);
 			else
-				lfail(e, errno, "%s/%s: cannot read: %s", rdir, de->d_name,
+				pfail(e, CHR_EX_SYS, errno, "%s/%s: cannot read: %s", rdir, de->d_name,
 				      strerror(errno));
 		} else {
 			close(fd);
@@ -471,7 +457,7 @@ ssize_t chr_queue_pos_list(const char *dir, struct chr_queue_pos_info **out, str
 			void *nv = realloc(v, c * sizeof *v);
 
 			if (!nv) {
-				lfail(e, ENOMEM, "%s: out of memory", rdir);
+				pfail(e, CHR_EX_SYS, ENOMEM, "%s: out of memory", rdir);
 				goto fail;
 			}
 			v = nv;
