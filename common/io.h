@@ -196,7 +196,7 @@ int chr_writer_init(struct chr_writer *w, int fd, const char *name, size_t cap);
 
 /* Append to the queue writer q instead (opened by the caller, still its to
  * close): each committed or put record is appended at once (the queue sets
- * seq, src_seq when 0, and the CRC). A failed append sets w->err (q->err
+ * seq, src_seq when 0, and the CRC). A failed append sets w->err (q->e
  * says why); the next reserve, put or flush fails. Returns 0, or -1 when
  * out of memory. */
 int chr_writer_init_queue(struct chr_writer *w, struct chr_queue_writer *q, const char *name);
