@@ -126,7 +126,6 @@ static void *bg_main(void *arg)
 		if (b->want && !b->next.base && !b->failed) {
 			uint64_t id = b->next_id, size = b->next_seg_size;
 			struct qseg s;
-			struct chr_err e;
 			int rc;
 
 			b->busy = 1;
@@ -140,15 +139,13 @@ static void *bg_main(void *arg)
 				rc = pool_take(b, id, &s);
 			if (rc < 0)
 				rc = chr_q_seg_create(b->dirfd, b->dir, size, b->stride, id,
-						      CHR_QUEUE_NO_SEQ, &s, &e);
+						      CHR_QUEUE_NO_SEQ, &s, NULL);
 			pthread_mutex_lock(&b->mu);
 			b->busy = 0;
-			if (rc == 0) {
+			if (rc == 0)
 				b->next = s;
-			} else {
+			else
 				b->failed = 1;
-				b->e = e;
-			}
 			pthread_cond_broadcast(&b->cv);
 			continue;
 		}

@@ -127,8 +127,8 @@ struct chr_queue_bg {
 	uint64_t next_id, next_seg_size;
 	uint32_t stride;
 	struct qseg next;	/* created, not yet current */
-	int failed;		/* creating it failed: the roll tries itself */
-	struct chr_err e;	/* why creating it failed */
+	int failed;		/* creating it failed: the roll tries itself
+				 * (and says why) */
 	struct qseg old[4];	/* left by rolls, to unmap */
 	uint64_t sealed;	/* ids below are sealed ... */
 	uint64_t synced;	/* ... and these fsynced (sync != never) */
