@@ -105,7 +105,7 @@ static void load(const char *path)
 			max_ss = bk->size_scale;
 	}
 	if (rc < 0)
-		chr_die(rd.status, "%s", rd.err);
+		chr_die_err(&rd.e);
 	chr_reader_free(&rd);
 	close(fd);
 	if (nrecs == 0)

@@ -73,7 +73,7 @@ struct prober {
 	uint64_t dup, disorder, negative;
 	uint64_t last_src;
 	int opened;
-	char err[4800];
+	char err[4096 + CHR_ERR_MAX + 32];
 };
 
 static int64_t clock_ns(clockid_t c)
@@ -138,7 +138,7 @@ static void open_raw(struct chr_queue_writer *w)
 	o.sync = CHR_SYNC_NEVER;
 	o.flags = CHR_QUEUE_CREATE;
 	if (chr_queue_writer_open(w, raw_dir, &o) < 0)
-		chr_die(3, "%s", w->err);
+		chr_die(3, "%s", w->e.msg);
 }
 
 /* Take the lag of one clean record of instrument p->k; 1 once every
@@ -183,7 +183,7 @@ static int try_open(struct prober *p, struct chr_queue_reader *r)
 	if (chr_queue_reader_open(r, dir, 0) == 0)
 		return p->opened = 1;
 	if (drained()) {
-		snprintf(p->err, sizeof p->err, "%s never appeared (%s)", dir, r->err);
+		snprintf(p->err, sizeof p->err, "%s never appeared (%s)", dir, r->e.msg);
 		return -1;
 	}
 	return 0;
@@ -205,7 +205,7 @@ static void *probe(void *arg)
 	while (p->n + p->dup < p->expected) {
 		rc = chr_queue_next(&r, &rec);
 		if (rc < 0) {
-			snprintf(p->err, sizeof p->err, "%s", r.err);
+			snprintf(p->err, sizeof p->err, "%s", r.e.msg);
 			break;
 		}
 		if (rc == 0) {
@@ -257,7 +257,7 @@ static void *poll_all(void *arg)
 				}
 			}
 			if (rc < 0)
-				snprintf(p->err, sizeof p->err, "%s", r[k].err);
+				snprintf(p->err, sizeof p->err, "%s", r[k].e.msg);
 			if (rc != 0) {
 				done[k] = 1, left--;
 				chr_queue_reader_close(&r[k]);
@@ -369,7 +369,7 @@ int main(int argc, char **argv)
 		chr_sym_ids(NULL, "bench", sym, &venue_id[k], &market_id[k]);
 		rec = chr_queue_reserve(&w, CHR_HDR_SIZE + sizeof *d);
 		if (!rec)
-			chr_die(3, "%s", w.err);
+			chr_die(3, "%s", w.e.msg);
 		rec->type = CHR_DEFINE;
 		rec->ts = clock_ns(CLOCK_REALTIME);
 		rec->src_seq = k + 1;
@@ -425,7 +425,7 @@ int main(int argc, char **argv)
 		unsigned k = (unsigned)(i % k_inst);
 		struct chr_rec *rec = chr_queue_reserve(&w, CHR_HDR_SIZE + sizeof(struct chr_trade));
 		if (!rec)
-			chr_die(3, "%s", w.err);
+			chr_die(3, "%s", w.e.msg);
 		rec->ts = clock_ns(CLOCK_REALTIME);
 		rec->ts_event = rec->ts;
 		rec->type = CHR_TRADE;

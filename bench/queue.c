@@ -239,7 +239,7 @@ static void writer_open(const struct cfg *c, struct chr_queue_writer *w)
 		o.flags |= CHR_QUEUE_RETAIN;	/* retain_ns 0: what every reader has read */
 
 	if (chr_queue_writer_open(w, c->dir, &o) < 0)
-		chr_die(w->status ? w->status : CHR_EX_SYS, "%s", w->err);
+		chr_die(w->e.status ? w->e.status : CHR_EX_SYS, "%s", w->e.msg);
 	pin(c->cpu_w);
 }
 
@@ -251,8 +251,8 @@ static inline struct chr_rec *fill(struct chr_queue_writer *w, uint32_t p, uint6
 	struct chr_rec *rec = chr_queue_reserve(w, CHR_HDR_SIZE + p);
 
 	if (!rec)
-		chr_die(w->status ? w->status : CHR_EX_SYS, "cannot reserve: %s",
-			w->err[0] ? w->err : strerror(errno));
+		chr_die(w->e.status ? w->e.status : CHR_EX_SYS, "cannot reserve: %s",
+			w->e.msg[0] ? w->e.msg : strerror(errno));
 	rec->type = CHR_APP_MIN;
 	rec->ts = (int64_t)(1700000000000000000 + i);
 	memcpy(chr_rec_payload(rec), tmpl, p);
@@ -413,7 +413,7 @@ static void reader_open(const struct cfg *c, struct chr_queue_reader *r)
 	if (c->reader == RD_RING)
 		return;
 	if (chr_queue_reader_open(r, c->dir, 0) < 0)
-		chr_die(r->status ? r->status : CHR_EX_SYS, "%s", r->err);
+		chr_die(r->e.status ? r->e.status : CHR_EX_SYS, "%s", r->e.msg);
 }
 
 /* The next record, checked: chr_queue_next verified its CRC and seq order;
@@ -432,7 +432,7 @@ static inline const struct chr_rec *next(struct chr_queue_reader *r, uint64_t i,
 			relax();
 	}
 	if (k < 0)
-		chr_die(r->status ? r->status : CHR_EX_SYS, "%s", r->err);
+		chr_die(r->e.status ? r->e.status : CHR_EX_SYS, "%s", r->e.msg);
 	if (rec->seq != i || rec->len != len ||
 	    ((const uint64_t *)chr_rec_payload(rec))[0] != i)
 		chr_die(CHR_EX_DATA, "%s: record %" PRIu64 " has seq %" PRIu64 ", len %" PRIu32
@@ -449,12 +449,12 @@ static void reader_throughput(const struct cfg *c)
 	reader_open(c, &r);
 	/* registered, so that retention keeps what it has not read */
 	if (c->retain && chr_queue_pos_open(&pos, c->dir, "bench", 0) < 0)
-		chr_die(pos.status ? pos.status : CHR_EX_SYS, "%s", pos.err);
+		chr_die(pos.e.status ? pos.e.status : CHR_EX_SYS, "%s", pos.e.msg);
 	set_flag(&sh->r_ready);
 	for (uint64_t i = 0; i < c->records; i++) {
 		next(&r, i, CHR_HDR_SIZE + c->payload, c->reader == RD_WAIT, c->wait_us);
 		if (c->retain && (i & 0xffff) == 0xffff && chr_queue_pos_commit(&pos, i + 1) < 0)
-			chr_die(pos.status ? pos.status : CHR_EX_SYS, "%s", pos.err);
+			chr_die(pos.e.status ? pos.e.status : CHR_EX_SYS, "%s", pos.e.msg);
 	}
 	sh->t_rdone = now_ns();
 	if (c->retain)
@@ -473,7 +473,7 @@ static void reader_roll(const struct cfg *c)
 
 	reader_open(c, &r);
 	if (c->retain && chr_queue_pos_open(&pos, c->dir, "bench", 0) < 0)
-		chr_die(pos.status ? pos.status : CHR_EX_SYS, "%s", pos.err);
+		chr_die(pos.e.status ? pos.e.status : CHR_EX_SYS, "%s", pos.e.msg);
 	set_flag(&sh->r_ready);
 	for (uint64_t i = 0; i < c->records; i++) {
 		const struct chr_rec *rec;
@@ -499,14 +499,14 @@ static void reader_roll(const struct cfg *c)
 				relax();
 		}
 		if (k < 0)
-			chr_die(r.status ? r.status : CHR_EX_SYS, "%s", r.err);
+			chr_die(r.e.status ? r.e.status : CHR_EX_SYS, "%s", r.e.msg);
 		if (r.id == id)
 			hist_add(&h, d);
 		if (rec->seq != i || rec->len != len ||
 		    ((const uint64_t *)chr_rec_payload(rec))[0] != i)
 			chr_die(CHR_EX_DATA, "%s: record %" PRIu64 " is not the one written", r.dir, i);
 		if (c->retain && (i & 0xffff) == 0xffff && chr_queue_pos_commit(&pos, i + 1) < 0)
-			chr_die(pos.status ? pos.status : CHR_EX_SYS, "%s", pos.err);
+			chr_die(pos.e.status ? pos.e.status : CHR_EX_SYS, "%s", pos.e.msg);
 	}
 	sh->t_rdone = now_ns();
 	if (c->retain)

@@ -101,7 +101,7 @@ int main(int argc, char **argv)
 			n++;
 		}
 		if (k < 0)
-			chr_die(r.status, "%s", r.err);
+			chr_die_err(&r.e);
 		t = now() - t0;
 		if (t < rbest)
 			rbest = t;

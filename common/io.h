@@ -57,15 +57,8 @@ struct chr_reader {
 	int (*flush)(void *);	/* chr_reader_set_flush */
 	void *flush_arg;
 	/* after -1: e.status is CHR_EX_DATA or CHR_EX_SYS, e.msg "name: byte
-	 * N: what is wrong"; status and err are the same bytes by their
-	 * older names */
-	union {
-		struct chr_err e;
-		struct {
-			int status;
-			char err[CHR_ERR_MAX];
-		};
-	};
+	 * N: what is wrong" */
+	struct chr_err e;
 };
 
 /* Start reading records from fd; name is kept (not copied) for messages.
@@ -203,7 +196,7 @@ int chr_writer_init(struct chr_writer *w, int fd, const char *name, size_t cap);
 
 /* Append to the queue writer q instead (opened by the caller, still its to
  * close): each committed or put record is appended at once (the queue sets
- * seq, src_seq when 0, and the CRC). A failed append sets w->err (q->err
+ * seq, src_seq when 0, and the CRC). A failed append sets w->err (q->e
  * says why); the next reserve, put or flush fails. Returns 0, or -1 when
  * out of memory. */
 int chr_writer_init_queue(struct chr_writer *w, struct chr_queue_writer *q, const char *name);

@@ -17,7 +17,7 @@ static int queue_next(struct chr_reader *r, const struct chr_rec **rec)
 		return 1;
 	}
 	if (k < 0)
-		return chr_err_set(&r->e, q->status, "%s", q->err);
+		return chr_err_set(&r->e, q->e.status, "%s", q->e.msg);
 	return r->follow ? 2 : 0;
 }
 
@@ -87,7 +87,7 @@ int chr_reader_open_queue(struct chr_reader *r, const char *path, const char *sh
 	r->own = 1;
 	return 0;
 fail:
-	chr_err_set(e, q->status, "%s", q->err);
+	chr_err_set(e, q->e.status, "%s", q->e.msg);
 	free(q);
 	return -1;
 }

@@ -45,44 +45,45 @@ static const char schema[] =
 	" PRIMARY KEY(venue, symbol, stream, date, seg)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS segment_rel ON segment(rel);";
 
-static int dberr(struct chr_manifest *m, char *err, size_t errlen, const char *what)
+static int dberr(struct chr_manifest *m, struct chr_err *e, const char *what)
 {
 	char sh[512];
 
-	chr_msg(err, errlen, "manifest '%s': %s: %s", SHOWN(sh, m->path), what, sqlite3_errmsg(m->db));
+	chr_err_set(e, CHR_EX_SYS, "manifest '%s': %s: %s", SHOWN(sh, m->path), what,
+		    sqlite3_errmsg(m->db));
 	return -1;
 }
 
-static int exec(struct chr_manifest *m, const char *sql, char *err, size_t errlen)
+static int exec(struct chr_manifest *m, const char *sql, struct chr_err *e)
 {
 	return sqlite3_exec(m->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0
-								       : dberr(m, err, errlen, "cannot update");
+								       : dberr(m, e, "cannot update");
 }
 
 struct chr_manifest *chr_manifest_open(const char *root, const char *path, int create,
-				       char *err, size_t errlen)
+				       struct chr_err *e)
 {
 	struct chr_manifest *m = calloc(1, sizeof *m);
 	sqlite3_stmt *st = NULL;
 	char sh[512];
-	int v = -1, e;
+	int v = -1, en;
 
 	if (m == NULL) {
-		chr_msg(err, errlen, "out of memory");
+		chr_err_set(e, CHR_EX_SYS, "out of memory");
 		return NULL;
 	}
 	if ((size_t)(path ? snprintf(m->path, sizeof m->path, "%s", path)
 			  : snprintf(m->path, sizeof m->path, "%s/%s", root, CHR_MANIFEST)) >= sizeof m->path) {
-		chr_msg(err, errlen, "manifest path too long");
+		chr_err_set(e, CHR_EX_SYS, "manifest path too long");
 		free(m);
 		errno = ENAMETOOLONG;
 		return NULL;
 	}
 	if (!create && access(m->path, F_OK) < 0) {
-		e = errno;
-		chr_msg(err, errlen, "cannot open '%s': %s", SHOWN(sh, m->path), strerror(e));
+		chr_err_sys(e, "cannot open '%s'", SHOWN(sh, m->path));
+		en = errno;
 		free(m);
-		errno = e;
+		errno = en;
 		return NULL;
 	}
 	if (sqlite3_open_v2(m->path, &m->db,
@@ -110,7 +111,7 @@ struct chr_manifest *chr_manifest_open(const char *root, const char *path, int c
 			goto fail;
 		}
 	} else if (v != CHR_MANIFEST_VERSION) {
-		chr_msg(err, errlen, "manifest '%s' has schema version %d, not %d (rebuild it: chr-tier --rebuild-manifest)",
+		chr_err_set(e, CHR_EX_SYS, "manifest '%s' has schema version %d, not %d (rebuild it: chr-tier --rebuild-manifest)",
 		    SHOWN(sh, m->path), v, CHR_MANIFEST_VERSION);
 		sqlite3_close(m->db);
 		free(m);
@@ -119,7 +120,7 @@ struct chr_manifest *chr_manifest_open(const char *root, const char *path, int c
 	}
 	return m;
 fail:
-	chr_msg(err, errlen, "cannot open manifest '%s': %s", SHOWN(sh, m->path),
+	chr_err_set(e, CHR_EX_SYS, "cannot open manifest '%s': %s", SHOWN(sh, m->path),
 	    m->db ? sqlite3_errmsg(m->db) : "out of memory");
 	sqlite3_finalize(st);
 	sqlite3_close(m->db);
@@ -136,12 +137,11 @@ void chr_manifest_close(struct chr_manifest *m)
 	free(m);
 }
 
-int chr_manifest_set_tiers(struct chr_manifest *m, const struct chr_tiers *t, char *err,
-			   size_t errlen)
+int chr_manifest_set_tiers(struct chr_manifest *m, const struct chr_tiers *t, struct chr_err *e)
 {
 	sqlite3_stmt *st = NULL;
 
-	if (exec(m, "BEGIN IMMEDIATE; DELETE FROM tier;", err, errlen) < 0)
+	if (exec(m, "BEGIN IMMEDIATE; DELETE FROM tier;", e) < 0)
 		return -1;
 	if (sqlite3_prepare_v2(m->db, "INSERT INTO tier VALUES(?,?,?)", -1, &st, NULL) != SQLITE_OK)
 		goto fail;
@@ -154,9 +154,9 @@ int chr_manifest_set_tiers(struct chr_manifest *m, const struct chr_tiers *t, ch
 			goto fail;
 	}
 	sqlite3_finalize(st);
-	return exec(m, "COMMIT", err, errlen);
+	return exec(m, "COMMIT", e);
 fail:
-	dberr(m, err, errlen, "cannot update");
+	dberr(m, e, "cannot update");
 	sqlite3_finalize(st);
 	sqlite3_exec(m->db, "ROLLBACK", NULL, NULL, NULL);
 	return -1;
@@ -249,32 +249,32 @@ fail:
 }
 
 int chr_manifest_put(struct chr_manifest *m, const char *tier, const struct chr_partinfo *p,
-		     char *err, size_t errlen)
+		     struct chr_err *e)
 {
-	if (exec(m, "BEGIN IMMEDIATE", err, errlen) < 0)
+	if (exec(m, "BEGIN IMMEDIATE", e) < 0)
 		return -1;
 	if (put(m, tier, p) < 0) {
-		dberr(m, err, errlen, "cannot update");
+		dberr(m, e, "cannot update");
 		sqlite3_exec(m->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
 	}
-	return exec(m, "COMMIT", err, errlen);
+	return exec(m, "COMMIT", e);
 }
 
-int chr_manifest_remove(struct chr_manifest *m, const char *rel, char *err, size_t errlen)
+int chr_manifest_remove(struct chr_manifest *m, const char *rel, struct chr_err *e)
 {
-	if (exec(m, "BEGIN IMMEDIATE", err, errlen) < 0)
+	if (exec(m, "BEGIN IMMEDIATE", e) < 0)
 		return -1;
 	if (del(m, rel) < 0) {
-		dberr(m, err, errlen, "cannot update");
+		dberr(m, e, "cannot update");
 		sqlite3_exec(m->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
 	}
-	return exec(m, "COMMIT", err, errlen);
+	return exec(m, "COMMIT", e);
 }
 
 int chr_manifest_sync(struct chr_manifest *m, const char *tier, const char *tier_root,
-		      const char *rel, char *err, size_t errlen)
+		      const char *rel, struct chr_err *e)
 {
 	char dir[PATH_MAX];
 	struct chr_partinfo p;
@@ -282,35 +282,35 @@ int chr_manifest_sync(struct chr_manifest *m, const char *tier, const char *tier
 	int rc;
 
 	if ((size_t)snprintf(dir, sizeof dir, "%s/%s", tier_root, rel) >= sizeof dir) {
-		chr_msg(err, errlen, "partition path too long");
+		chr_err_set(e, CHR_EX_SYS, "partition path too long");
 		return -1;
 	}
 	if (chr_partinfo_load(dir, &p, &pe) < 0) {
 		int en = errno;
 
-		chr_msg(err, errlen, "%s", pe.msg);
-		return en == ENOENT ? chr_manifest_remove(m, rel, err, errlen) : -1;
+		chr_err_set(e, CHR_EX_SYS, "%s", pe.msg);
+		return en == ENOENT ? chr_manifest_remove(m, rel, e) : -1;
 	}
-	rc = chr_manifest_put(m, tier, &p, err, errlen);
+	rc = chr_manifest_put(m, tier, &p, e);
 	chr_partinfo_free(&p);
 	return rc;
 }
 
 int chr_manifest_parts(struct chr_manifest *m,
 		       int (*fn)(const char *tier, const char *rel, const char *sum, void *ctx),
-		       void *ctx, char *err, size_t errlen)
+		       void *ctx, struct chr_err *e)
 {
 	sqlite3_stmt *st;
 	int rc = 0, k;
 
 	if (sqlite3_prepare_v2(m->db, "SELECT tier, rel, meta_checksum FROM partition ORDER BY rel",
 			       -1, &st, NULL) != SQLITE_OK)
-		return dberr(m, err, errlen, "cannot read");
+		return dberr(m, e, "cannot read");
 	while (rc == 0 && (k = sqlite3_step(st)) == SQLITE_ROW)
 		rc = fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
 			(const char *)sqlite3_column_text(st, 2), ctx);
 	if (rc == 0 && k != SQLITE_DONE)
-		rc = dberr(m, err, errlen, "cannot read");
+		rc = dberr(m, e, "cannot read");
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -324,8 +324,8 @@ static const char *text(sqlite3_stmt *st, int i)
 
 int chr_manifest_query(struct chr_manifest *m, const char *venue, const char *symbol,
 		       const char *stream, int64_t ts_from, int64_t ts_until,
-		       int (*fn)(const struct chr_mrow *row, void *ctx), void *ctx, char *err,
-		       size_t errlen)
+		       int (*fn)(const struct chr_mrow *row, void *ctx), void *ctx,
+		       struct chr_err *e)
 {
 	sqlite3_stmt *st;
 	int rc = 0, k;
@@ -339,7 +339,7 @@ int chr_manifest_query(struct chr_manifest *m, const char *venue, const char *sy
 			       " AND (s.ts_max IS NULL OR s.ts_max >= ?4) AND (s.ts_min IS NULL OR s.ts_min <= ?5)"
 			       " ORDER BY s.date, s.seg",
 			       -1, &st, NULL) != SQLITE_OK)
-		return dberr(m, err, errlen, "cannot read");
+		return dberr(m, e, "cannot read");
 	sqlite3_bind_text(st, 1, venue, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, symbol, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, stream, -1, SQLITE_STATIC);
@@ -363,12 +363,12 @@ int chr_manifest_query(struct chr_manifest *m, const char *venue, const char *sy
 		rc = fn(&r, ctx);
 	}
 	if (rc == 0 && k != SQLITE_DONE)
-		rc = dberr(m, err, errlen, "cannot read");
+		rc = dberr(m, e, "cannot read");
 	sqlite3_finalize(st);
 	return rc;
 }
 
-int chr_manifest_dump(struct chr_manifest *m, FILE *f, char *err, size_t errlen)
+int chr_manifest_dump(struct chr_manifest *m, FILE *f, struct chr_err *e)
 {
 	static const char *const sql[3] = {
 		"SELECT 'tier', * FROM tier ORDER BY rank",
@@ -381,7 +381,7 @@ int chr_manifest_dump(struct chr_manifest *m, FILE *f, char *err, size_t errlen)
 		int k;
 
 		if (sqlite3_prepare_v2(m->db, sql[q], -1, &st, NULL) != SQLITE_OK)
-			return dberr(m, err, errlen, "cannot read");
+			return dberr(m, e, "cannot read");
 		while ((k = sqlite3_step(st)) == SQLITE_ROW) {
 			for (int i = 0; i < sqlite3_column_count(st); i++)
 				fprintf(f, "%s%s", i ? "\t" : "",
@@ -390,7 +390,7 @@ int chr_manifest_dump(struct chr_manifest *m, FILE *f, char *err, size_t errlen)
 		}
 		sqlite3_finalize(st);
 		if (k != SQLITE_DONE)
-			return dberr(m, err, errlen, "cannot read");
+			return dberr(m, e, "cannot read");
 	}
 	return 0;
 }
@@ -467,8 +467,9 @@ struct rebuild {
 	struct chr_manifest *m;
 	const struct chr_tiers *t;
 	size_t n, skipped;
-	char *err;
-	size_t errlen;
+	chr_warn_fn warn;
+	void *warn_ctx;
+	struct chr_err *e;
 };
 
 static int rebuild_one(size_t tier, const char *dir, const char *rel, void *ctx)
@@ -482,7 +483,12 @@ static int rebuild_one(size_t tier, const char *dir, const char *rel, void *ctx)
 	(void)rel;
 	if (chr_partinfo_load(dir, &p, &e) < 0) {
 		if (errno != ENOENT) {
-			chr_warn("%s; not in the manifest", e.msg);
+			if (r->warn) {
+				char msg[sizeof e.msg + 32];
+
+				snprintf(msg, sizeof msg, "%s; not in the manifest", e.msg);
+				r->warn(r->warn_ctx, msg);
+			}
 			r->skipped++;
 		}
 		return 0;
@@ -491,7 +497,7 @@ static int rebuild_one(size_t tier, const char *dir, const char *rel, void *ctx)
 	if (sqlite3_prepare_v2(r->m->db, "SELECT 1 FROM partition WHERE rel = ?", -1, &st, NULL) !=
 	    SQLITE_OK) {
 		chr_partinfo_free(&p);
-		return dberr(r->m, r->err, r->errlen, "cannot read");
+		return dberr(r->m, r->e, "cannot read");
 	}
 	sqlite3_bind_text(st, 1, p.rel, -1, SQLITE_STATIC);
 	known = sqlite3_step(st) == SQLITE_ROW;
@@ -499,7 +505,7 @@ static int rebuild_one(size_t tier, const char *dir, const char *rel, void *ctx)
 	if (!known) {
 		if (put(r->m, r->t->t[tier].name, &p) < 0) {
 			chr_partinfo_free(&p);
-			return dberr(r->m, r->err, r->errlen, "cannot update");
+			return dberr(r->m, r->e, "cannot update");
 		}
 		r->n++;
 	}
@@ -520,46 +526,46 @@ static void unlink_db(const char *path)
 }
 
 int chr_manifest_rebuild(const char *root, const struct chr_tiers *t, size_t *nparts,
-			 size_t *nskipped, char *err, size_t errlen)
+			 size_t *nskipped, chr_warn_fn warn, void *ctx, struct chr_err *e)
 {
 	char tmp[PATH_MAX], dst[PATH_MAX], sh[512];
-	struct rebuild r = {NULL, t, 0, 0, err, errlen};
+	struct rebuild r = {NULL, t, 0, 0, warn, ctx, e};
 	struct chr_manifest *old;
 	int fd;
 
 	if ((size_t)snprintf(dst, sizeof dst, "%s/%s", root, CHR_MANIFEST) >= sizeof dst ||
 	    (size_t)snprintf(tmp, sizeof tmp, "%s/%s.new", root, CHR_MANIFEST) >= sizeof tmp) {
-		chr_msg(err, errlen, "archive root too long");
+		chr_err_set(e, CHR_EX_SYS, "archive root too long");
 		return -1;
 	}
 	if (chr_mkdirs(root) < 0) {
-		chr_msg(err, errlen, "cannot create '%s': %s", SHOWN(sh, root), strerror(errno));
+		chr_err_sys(e, "cannot create '%s'", SHOWN(sh, root));
 		return -1;
 	}
 	unlink_db(tmp);	/* left by a rebuild that died */
-	if ((r.m = chr_manifest_open(root, tmp, 1, err, errlen)) == NULL)
+	if ((r.m = chr_manifest_open(root, tmp, 1, e)) == NULL)
 		return -1;
-	if (chr_manifest_set_tiers(r.m, t, err, errlen) < 0 ||
-	    exec(r.m, "BEGIN IMMEDIATE", err, errlen) < 0)
+	if (chr_manifest_set_tiers(r.m, t, e) < 0 ||
+	    exec(r.m, "BEGIN IMMEDIATE", e) < 0)
 		goto fail;
 	for (size_t i = 0; i < t->n; i++) {
 		int rc = chr_tier_walk(t, i, rebuild_one, &r);
 
 		if (rc < 0)
-			chr_msg(err, errlen, "cannot read tier '%s' ('%s'): %s", t->t[i].name,
-			    SHOWN(sh, t->t[i].root), strerror(errno));
+			chr_err_sys(e, "cannot read tier '%s' ('%s')", t->t[i].name,
+			    SHOWN(sh, t->t[i].root));
 		if (rc) {
 			sqlite3_exec(r.m->db, "ROLLBACK", NULL, NULL, NULL);
 			goto fail;
 		}
 	}
-	if (exec(r.m, "COMMIT", err, errlen) < 0)
+	if (exec(r.m, "COMMIT", e) < 0)
 		goto fail;
 	/* closing the only connection checkpoints the WAL into the file */
 	chr_manifest_close(r.m);
 	r.m = NULL;
 	if ((fd = open(tmp, O_RDONLY | O_CLOEXEC)) < 0 || fsync(fd) < 0) {
-		chr_msg(err, errlen, "cannot sync '%s': %s", SHOWN(sh, tmp), strerror(errno));
+		chr_err_sys(e, "cannot sync '%s'", SHOWN(sh, tmp));
 		if (fd >= 0)
 			close(fd);
 		goto fail;
@@ -567,13 +573,12 @@ int chr_manifest_rebuild(const char *root, const struct chr_tiers *t, size_t *np
 	close(fd);
 	/* empty the old manifest's WAL, so that it cannot be applied to the
 	 * new file (the -wal file is named after the database) */
-	if ((old = chr_manifest_open(root, dst, 0, err, errlen)) != NULL) {
+	if ((old = chr_manifest_open(root, dst, 0, e)) != NULL) {
 		sqlite3_wal_checkpoint_v2(old->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 		chr_manifest_close(old);
 	}
 	if (rename(tmp, dst) < 0 || chr_fsync_dir(root) < 0) {
-		chr_msg(err, errlen, "cannot rename '%s' to '%s': %s", SHOWN(sh, tmp), CHR_MANIFEST,
-		    strerror(errno));
+		chr_err_sys(e, "cannot rename '%s' to '%s'", SHOWN(sh, tmp), CHR_MANIFEST);
 		goto fail;
 	}
 	if (nparts)

@@ -18,37 +18,36 @@ struct chr_manifest;
 
 /* Open root's manifest.db (path NULL) or the database at path; create it
  * (schema, WAL mode) when create, else open it read-only. A busy timeout
- * of 10 s applies. Returns NULL with a message in err (errno ENOENT when
+ * of 10 s applies. Returns NULL with e (CHR_EX_SYS; errno ENOENT when
  * it does not exist and !create). A database of another schema version
  * is an error. */
 struct chr_manifest *chr_manifest_open(const char *root, const char *path, int create,
-				       char *err, size_t errlen);
+				       struct chr_err *e);
 void chr_manifest_close(struct chr_manifest *m);
 
 /* Replace the tier table by t's tiers (name, root, rank = index). Returns
- * 0, or -1 with a message. */
-int chr_manifest_set_tiers(struct chr_manifest *m, const struct chr_tiers *t, char *err,
-			   size_t errlen);
+ * 0, or -1 with e (CHR_EX_SYS). */
+int chr_manifest_set_tiers(struct chr_manifest *m, const struct chr_tiers *t, struct chr_err *e);
 
 /* Replace the rows of partition p (whatever tier held it) by its
  * segments in tier `tier`, in one transaction. Returns 0, or -1. */
 int chr_manifest_put(struct chr_manifest *m, const char *tier, const struct chr_partinfo *p,
-		     char *err, size_t errlen);
+		     struct chr_err *e);
 
 /* chr_partinfo_load of "<tier_root>/<rel>" then chr_manifest_put; when it has
  * no meta.json any more, chr_manifest_remove. Returns 0, or -1. */
 int chr_manifest_sync(struct chr_manifest *m, const char *tier, const char *tier_root,
-		      const char *rel, char *err, size_t errlen);
+		      const char *rel, struct chr_err *e);
 
-/* Remove the rows of partition rel. Returns 0, or -1 with a message. */
-int chr_manifest_remove(struct chr_manifest *m, const char *rel, char *err, size_t errlen);
+/* Remove the rows of partition rel. Returns 0, or -1 with e (CHR_EX_SYS). */
+int chr_manifest_remove(struct chr_manifest *m, const char *rel, struct chr_err *e);
 
 /* Call fn(tier, rel, meta_checksum, ctx) for every partition the manifest
  * holds, in rel order; stops when fn returns non-zero and returns that.
- * Returns 0, or -1 with a message. */
+ * Returns 0, or -1 with e (CHR_EX_SYS). */
 int chr_manifest_parts(struct chr_manifest *m,
 		       int (*fn)(const char *tier, const char *rel, const char *sum, void *ctx),
-		       void *ctx, char *err, size_t errlen);
+		       void *ctx, struct chr_err *e);
 
 /* A segment row as chr_manifest_query gives it. */
 struct chr_mrow {
@@ -64,27 +63,27 @@ struct chr_mrow {
 /* Call fn(row, ctx) for the segments of venue/symbol/stream (symbol ""
  * for raw) whose ts range meets [ts_from, ts_until] (INT64_MIN/INT64_MAX
  * when open), across tiers, ordered by (date, seg id). Stops when fn
- * returns non-zero and returns that; 0 when done, -1 with a message. */
+ * returns non-zero and returns that; 0 when done, -1 with e (CHR_EX_SYS). */
 int chr_manifest_query(struct chr_manifest *m, const char *venue, const char *symbol,
 		       const char *stream, int64_t ts_from, int64_t ts_until,
-		       int (*fn)(const struct chr_mrow *row, void *ctx), void *ctx, char *err,
-		       size_t errlen);
+		       int (*fn)(const struct chr_mrow *row, void *ctx), void *ctx,
+		       struct chr_err *e);
 
 /* Write every row, tiers then partitions then segments, sorted, as
  * tab-separated text (tests compare two manifests with it). Returns 0,
- * or -1 with a message. */
-int chr_manifest_dump(struct chr_manifest *m, FILE *f, char *err, size_t errlen);
+ * or -1 with e (CHR_EX_SYS). */
+int chr_manifest_dump(struct chr_manifest *m, FILE *f, struct chr_err *e);
 
 /* Rebuild root's manifest.db from the files: every partition of every
  * tier of t (v1/ and raw/v1/; a partition in several tiers is indexed in
  * the warmest), written into a new database that is then renamed over the
  * old one, so a crash never leaves half a manifest. Partitions whose
- * meta.json cannot be read are skipped with a warning (chr_warn). *nparts
+ * meta.json cannot be read are skipped, each told to warn(ctx, message)
+ * when warn is not NULL. *nparts
  * and *nskipped (either may be NULL) are set to the partitions indexed and
- * skipped. Returns 0, or -1. */
+ * skipped. Returns 0, or -1 with e (CHR_EX_SYS). */
 int chr_manifest_rebuild(const char *root, const struct chr_tiers *t, size_t *nparts,
-			 size_t *nskipped,
-			 char *err, size_t errlen);
+			 size_t *nskipped, chr_warn_fn warn, void *ctx, struct chr_err *e);
 
 /* Call fn(tier index, partition dir, rel, ctx) for every partition
  * directory (holding a meta.json or not) of tier index i of t, archive

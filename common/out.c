@@ -53,7 +53,7 @@ int chr_out_open(struct chr_out *o, enum chr_out_kind kind, const char *queue,
 			struct chr_queue_opts qo = { .flags = CHR_QUEUE_CREATE };
 
 			if (chr_queue_writer_open(&o->q, queue, &qo) < 0)
-				return chr_err_set(e, o->q.status, "%s", o->q.err);
+				return chr_err_set(e, o->q.e.status, "%s", o->q.e.msg);
 			if (chr_writer_init_queue(&o->w, &o->q, queue) < 0) {
 				chr_queue_writer_close(&o->q);
 				return chr_err_set(e, CHR_EX_SYS, "out of memory");
@@ -79,7 +79,7 @@ static int failed(struct chr_out *o, int err, struct chr_err *e)
 {
 	if (o->to_queue) {
 		o->err = 0;	/* the queue says why; never the quiet end */
-		return chr_err_set(e, o->q.status, "%s", o->q.err);
+		return chr_err_set(e, o->q.e.status, "%s", o->q.e.msg);
 	}
 	o->err = err ? err : ENOMEM;
 	return chr_err_set(e, CHR_EX_SYS, "cannot write to standard output: %s", strerror(o->err));

@@ -52,22 +52,19 @@ _Static_assert(offsetof(struct qpos_slot, pid) == 24, "qpos pid");
 _Static_assert(offsetof(struct qpos_slot, start) == 32, "qpos start");
 _Static_assert(offsetof(struct qpos_slot, crc) == 60, "qpos crc");
 
-int chr_q_fail(char *err, int *status, int st, int e, const char *fmt, ...)
+int chr_q_fail(struct chr_err *e, int st, int en, const char *fmt, ...)
 {
 	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(err, 512, fmt, ap);
-	va_end(ap);
-	if (status)
-		*status = st;
-	errno = e;
+	if (e != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+		va_end(ap);
+		e->status = st;
+	}
+	errno = en;
 	return -1;
 }
-
-/* a reader's failure, kept in p; a listing's, in its caller's err */
-#define pfail(p, ...) chr_q_fail((p)->err, &(p)->status, __VA_ARGS__)
-#define lfail(err, ...) chr_q_fail(err, NULL, 0, __VA_ARGS__)
 
 /* Temp names are hidden and reader names ending in ".tmp" are refused, so
  * that neither can be mistaken for a reader. */
@@ -239,13 +236,13 @@ static int put(struct chr_queue_pos *p, uint64_t seq)
 	uint64_t gen = p->gen + 1;
 
 	if (p->fd < 0)
-		return pfail(p, CHR_EX_USAGE, EBADF, "reader '%s' is not open", p->name);
+		return chr_q_fail(&p->e, CHR_EX_USAGE, EBADF, "reader '%s' is not open", p->name);
 	slot_fill(&s, gen, seq);
 	if (chr_pwrite_all(p->fd, &s, sizeof s, 64 + 64 * ((gen - 1) & 1)) < 0)
-		return pfail(p, CHR_EX_SYS, errno, "%s: cannot write: %s",
+		return chr_q_fail(&p->e, CHR_EX_SYS, errno, "%s: cannot write: %s",
 			     p->path, strerror(errno));
 	if (p->sync && fdatasync(p->fd) < 0)
-		return pfail(p, CHR_EX_SYS, errno, "%s: cannot sync: %s",
+		return chr_q_fail(&p->e, CHR_EX_SYS, errno, "%s: cannot sync: %s",
 			     p->path, strerror(errno));
 	p->gen = gen;
 	p->seq = seq;
@@ -265,29 +262,29 @@ int chr_queue_pos_open(struct chr_queue_pos *p, const char *dir, const char *nam
 	p->fd = -1;
 	p->sync = (flags & CHR_QUEUE_POS_SYNC) != 0;
 	if ((why = name_why(name)) != NULL)
-		return pfail(p, CHR_EX_USAGE, EINVAL, "%s: bad reader name '%s': %s", dir, name, why);
+		return chr_q_fail(&p->e, CHR_EX_USAGE, EINVAL, "%s: bad reader name '%s': %s", dir, name, why);
 	memcpy(p->name, name, strlen(name) + 1);
 	if (snprintf(path, sizeof path, "%s/readers/%s", dir, name) >= (int)sizeof path ||
 	    snprintf(p->path, sizeof p->path, "%s", path) >= (int)sizeof p->path)
-		return pfail(p, CHR_EX_SYS, ENAMETOOLONG, "%s: path too long", dir);
+		return chr_q_fail(&p->e, CHR_EX_SYS, ENAMETOOLONG, "%s: path too long", dir);
 	snprintf(rdir, sizeof rdir, "%s/readers", dir);
 	/* a typo must not create a queue directory */
 	if (stat(dir, &st) < 0)
-		return pfail(p, CHR_EX_SYS, errno, "%s: cannot open queue: %s", dir, strerror(errno));
+		return chr_q_fail(&p->e, CHR_EX_SYS, errno, "%s: cannot open queue: %s", dir, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return pfail(p, CHR_EX_SYS, ENOTDIR, "%s: cannot open queue: %s", dir,
+		return chr_q_fail(&p->e, CHR_EX_SYS, ENOTDIR, "%s: cannot open queue: %s", dir,
 			     strerror(ENOTDIR));
 	if (chr_mkdirs(rdir) < 0)
-		return pfail(p, CHR_EX_SYS, errno, "%s: cannot create: %s", rdir, strerror(errno));
+		return chr_q_fail(&p->e, CHR_EX_SYS, errno, "%s: cannot create: %s", rdir, strerror(errno));
 	for (int tries = 0; ; tries++) {
 		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 
 		if ((fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY)) < 0) {
 			if (errno != ENOENT || tries >= 100)
-				return pfail(p, CHR_EX_SYS, errno, "%s: cannot open: %s", path,
+				return chr_q_fail(&p->e, CHR_EX_SYS, errno, "%s: cannot open: %s", path,
 					     strerror(errno));
 			if (create(rdir, path, name) < 0)
-				return pfail(p, CHR_EX_SYS, errno, "%s: cannot create: %s", path,
+				return chr_q_fail(&p->e, CHR_EX_SYS, errno, "%s: cannot create: %s", path,
 					     strerror(errno));
 			continue;
 		}
@@ -295,19 +292,19 @@ int chr_queue_pos_open(struct chr_queue_pos *p, const char *dir, const char *nam
 			e = errno;
 			if (e == EAGAIN || e == EACCES) {
 				if (load(fd, &cur, &why) == 0)
-					pfail(p, CHR_EX_SYS, EBUSY, "%s: reader '%s' is in use by pid %"
+					chr_q_fail(&p->e, CHR_EX_SYS, EBUSY, "%s: reader '%s' is in use by pid %"
 					      PRIu64, path, name, cur.pid);
 				else
-					pfail(p, CHR_EX_SYS, EBUSY, "%s: reader '%s' is in use by "
+					chr_q_fail(&p->e, CHR_EX_SYS, EBUSY, "%s: reader '%s' is in use by "
 					      "another process", path, name);
 			} else {
-				pfail(p, CHR_EX_SYS, e, "%s: cannot lock: %s", path, strerror(e));
+				chr_q_fail(&p->e, CHR_EX_SYS, e, "%s: cannot lock: %s", path, strerror(e));
 			}
 			goto fail;
 		}
 		/* locked: but is it still the file of that name? */
 		if (fstat(fd, &st) < 0) {
-			pfail(p, CHR_EX_SYS, errno, "%s: cannot stat: %s", path, strerror(errno));
+			chr_q_fail(&p->e, CHR_EX_SYS, errno, "%s: cannot stat: %s", path, strerror(errno));
 			goto fail;
 		}
 		if (stat(path, &st2) == 0 && st2.st_dev == st.st_dev && st2.st_ino == st.st_ino)
@@ -315,17 +312,17 @@ int chr_queue_pos_open(struct chr_queue_pos *p, const char *dir, const char *nam
 		close(fd);
 		fd = -1;
 		if (tries >= 100)
-			return pfail(p, CHR_EX_SYS, EAGAIN, "%s: keeps being replaced", path);
+			return chr_q_fail(&p->e, CHR_EX_SYS, EAGAIN, "%s: keeps being replaced", path);
 	}
 	if (!S_ISREG(st.st_mode)) {
-		pfail(p, CHR_EX_DATA, EPROTO, "%s: not a regular file", path);
+		chr_q_fail(&p->e, CHR_EX_DATA, EPROTO, "%s: not a regular file", path);
 		goto fail;
 	}
 	if (load(fd, &cur, &why) < 0) {
 		if (why)
-			pfail(p, CHR_EX_DATA, EPROTO, "%s: %s", path, why);
+			chr_q_fail(&p->e, CHR_EX_DATA, EPROTO, "%s: %s", path, why);
 		else
-			pfail(p, CHR_EX_SYS, errno, "%s: cannot read: %s", path, strerror(errno));
+			chr_q_fail(&p->e, CHR_EX_SYS, errno, "%s: cannot read: %s", path, strerror(errno));
 		goto fail;
 	}
 	p->fd = fd;
@@ -367,7 +364,7 @@ static int cmp_info(const void *a, const void *b)
 		      ((const struct chr_queue_pos_info *)b)->name);
 }
 
-ssize_t chr_queue_pos_list(const char *dir, struct chr_queue_pos_info **out, char *err)
+ssize_t chr_queue_pos_list(const char *dir, struct chr_queue_pos_info **out, struct chr_err *e)
 {
 	char rdir[PATH_MAX];
 	struct chr_queue_pos_info *v = NULL;
@@ -375,18 +372,18 @@ ssize_t chr_queue_pos_list(const char *dir, struct chr_queue_pos_info **out, cha
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
-	int e;
+	int en;
 
 	*out = NULL;
 	if (snprintf(rdir, sizeof rdir, "%s/readers", dir) >= (int)sizeof rdir)
-		return lfail(err, ENAMETOOLONG, "%s: path too long", dir);
+		return chr_q_fail(e, CHR_EX_SYS, ENAMETOOLONG, "%s: path too long", dir);
 	if (!(d = opendir(rdir))) {
-		e = errno;
-		if (e == ENOENT && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+		en = errno;
+		if (en == ENOENT && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
 			return 0;
-		if (e == ENOENT && stat(dir, &st) < 0)
-			return lfail(err, errno, "%s: cannot open queue: %s", dir, strerror(errno));
-		return lfail(err, e, "%s: cannot open: %s", rdir, strerror(e));
+		if (en == ENOENT && stat(dir, &st) < 0)
+			return chr_q_fail(e, CHR_EX_SYS, errno, "%s: cannot open queue: %s", dir, strerror(errno));
+		return chr_q_fail(e, CHR_EX_SYS, en, "%s: cannot open: %s", rdir, strerror(en));
 	}
 	for (;;) {
 		struct chr_queue_pos_info *x;
@@ -398,7 +395,7 @@ ssize_t chr_queue_pos_list(const char *dir, struct chr_queue_pos_info **out, cha
 		errno = 0;
 		if (!(de = readdir(d))) {
 			if (errno) {
-				lfail(err, errno, "%s: cannot read: %s", rdir, strerror(errno));
+				chr_q_fail(e, CHR_EX_SYS, errno, "%s: cannot read: %s", rdir, strerror(errno));
 				goto fail;
 			}
 			break;
@@ -410,29 +407,29 @@ ssize_t chr_queue_pos_list(const char *dir, struct chr_queue_pos_info **out, cha
 		if (fd < 0) {
 			if (errno == ENOENT)	/* removed meanwhile */
 				continue;
-			lfail(err, errno, "%s/%s: cannot open: %s", rdir, de->d_name,
+			chr_q_fail(e, CHR_EX_SYS, errno, "%s/%s: cannot open: %s", rdir, de->d_name,
 			      strerror(errno));
 			goto fail;
 		}
 		/* only ask: taking the lock could make an opening reader fail */
 		if (fstat(fd, &st) < 0 || fcntl(fd, F_OFD_GETLK, &fl) < 0) {
-			lfail(err, errno, "%s/%s: %s", rdir, de->d_name, strerror(errno));
+			chr_q_fail(e, CHR_EX_SYS, errno, "%s/%s: %s", rdir, de->d_name, strerror(errno));
 		} else if (!S_ISREG(st.st_mode)) {
-			lfail(err, EPROTO, "%s/%s: not a regular file", rdir, de->d_name);
+			chr_q_fail(e, CHR_EX_SYS, EPROTO, "%s/%s: not a regular file", rdir, de->d_name);
 		} else if (load(fd, &s, &why) < 0) {
 			if (why)
-				lfail(err, EPROTO, "%s/%s: %s", rdir, de->d_name, why);
+				chr_q_fail(e, CHR_EX_SYS, EPROTO, "%s/%s: %s", rdir, de->d_name, why);
 			else
-				lfail(err, errno, "%s/%s: cannot read: %s", rdir, de->d_name,
+				chr_q_fail(e, CHR_EX_SYS, errno, "%s/%s: cannot read: %s", rdir, de->d_name,
 				      strerror(errno));
 		} else {
 			close(fd);
 			fd = -1;
 		}
 		if (fd >= 0) {
-			e = errno;
+			en = errno;
 			close(fd);
-			errno = e;
+			errno = en;
 			goto fail;
 		}
 		if (n == cap) {
@@ -440,7 +437,7 @@ ssize_t chr_queue_pos_list(const char *dir, struct chr_queue_pos_info **out, cha
 			void *nv = realloc(v, c * sizeof *v);
 
 			if (!nv) {
-				lfail(err, ENOMEM, "%s: out of memory", rdir);
+				chr_q_fail(e, CHR_EX_SYS, ENOMEM, "%s: out of memory", rdir);
 				goto fail;
 			}
 			v = nv;
@@ -461,9 +458,9 @@ ssize_t chr_queue_pos_list(const char *dir, struct chr_queue_pos_info **out, cha
 	*out = v;
 	return (ssize_t)n;
 fail:
-	e = errno;
+	en = errno;
 	closedir(d);
 	free(v);
-	errno = e;
+	errno = en;
 	return -1;
 }

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "err.h"
+
 /* A named reader's persisted position, QUEUE/readers/NAME: the next seq it
  * will read, written atomically by commits (two slots with a generation and
  * a CRC; docs/format.md), with the reader's pid, process start time and a
@@ -17,8 +19,7 @@ struct chr_queue_pos {
 	int sync;		/* fdatasync after each commit */
 	uint64_t seq;		/* committed: the next seq to read */
 	uint64_t gen;		/* of the last slot written */
-	int status;
-	char err[512];
+	struct chr_err e;	/* after -1 */
 	char name[256];
 	char path[4096];	/* DIR/readers/NAME, for messages */
 };
@@ -28,13 +29,13 @@ struct chr_queue_pos {
 /* Register (create readers/NAME at seq 0 when missing, creating readers/)
  * or resume the named reader name of the queue in dir, and hold it: a second
  * process opening the same name gets EBUSY ("reader 'x' is in use by pid N").
- * name must pass chr_name_check. Returns 0, or -1 with errno, p->status and
- * p->err (EPROTO, CHR_EX_DATA: neither slot is valid). */
+ * name must pass chr_name_check. Returns 0, or -1 with errno and p->e
+ * (EPROTO, CHR_EX_DATA: neither slot is valid). */
 int chr_queue_pos_open(struct chr_queue_pos *p, const char *dir, const char *name,
 		       unsigned flags);
 
 /* Persist seq as the next seq to read (and a heartbeat). Returns 0, or -1
- * with p->err. */
+ * with p->e. */
 int chr_queue_pos_commit(struct chr_queue_pos *p, uint64_t seq);
 
 /* Only the heartbeat: the position is unchanged. Returns 0 or -1. */
@@ -53,19 +54,19 @@ struct chr_queue_pos_info {
 
 /* The registered readers of the queue in dir (none when there is no
  * readers/ directory), in name order, malloc'd into *out. Returns the
- * count, or -1 with err set (512 bytes; a reader file whose slots are both
- * bad is an error: it may hold back retention). */
-ssize_t chr_queue_pos_list(const char *dir, struct chr_queue_pos_info **out, char *err);
+ * count, or -1 with errno and e (CHR_EX_SYS; a reader file whose slots
+ * are both bad is an error: it may hold back retention). */
+ssize_t chr_queue_pos_list(const char *dir, struct chr_queue_pos_info **out, struct chr_err *e);
 
 /* The start time of process pid (/proc/PID/stat field 22, clock ticks
  * after boot): with the pid it names a process, since pids are reused.
  * Returns 0, or -1 with errno (ENOENT: no such process). */
 int chr_proc_start(long pid, uint64_t *start);
 
-/* The failure report of the queue modules and of this one: format err
- * (512 bytes: "dir/what: message"), set *status to st (when status is not
- * NULL) and errno to e. Returns -1. */
-int chr_q_fail(char *err, int *status, int st, int e, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+/* The failure report of the queue modules and of this one: fill e (when
+ * not NULL) with status st and the message ("dir/what: message"), set
+ * errno to en. Returns -1. */
+int chr_q_fail(struct chr_err *e, int st, int en, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #endif

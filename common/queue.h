@@ -115,8 +115,8 @@ struct chr_queue_writer {
 	uint32_t res_len;
 	struct chr_queue_def *defs;	/* the DEFINEs seen, repeated at each roll */
 	size_t ndefs, defs_cap;
-	int status;		/* after -1: CHR_EX_DATA or CHR_EX_SYS */
-	char err[512];		/* after -1: "dir/000000003.q: what is wrong" */
+	struct chr_err e;	/* after -1: "dir/000000003.q: what is wrong",
+				 * CHR_EX_DATA or CHR_EX_SYS */
 	char dir[4096];
 };
 
@@ -137,8 +137,8 @@ struct chr_queue_reader {
 				 * before the seek's scan starts, or 0 */
 	int defs;		/* seek_defines: DEFINEs the seek passes come too */
 	uint64_t start;		/* our process's start time, for sleeping */
-	int status;		/* after -1: CHR_EX_DATA or CHR_EX_SYS */
-	char err[512];		/* after -1: "dir/000000003.q: byte 4096: bad crc" */
+	struct chr_err e;	/* after -1: "dir/000000003.q: byte 4096: bad crc",
+				 * CHR_EX_DATA or CHR_EX_SYS */
 	char dir[4096];
 };
 
@@ -148,7 +148,7 @@ struct chr_queue_reader {
  * policy, time rolls, retention). Recovers after a crash: the records after the last good one of
  * the current segment (len 0, failing chr_rec_check, out of seq order or
  * running past the segment) are zeroed, and seq continues. opts may be NULL.
- * Returns 0, or -1 with errno, w->status and w->err: EBUSY when another
+ * Returns 0, or -1 with errno and w->e: EBUSY when another
  * writer holds the lock, EINVAL for bad options, EPROTO (CHR_EX_DATA) for a
  * segment header that is not one. Undo with chr_queue_writer_close. */
 int chr_queue_writer_open(struct chr_queue_writer *w, const char *dir,
@@ -165,7 +165,7 @@ int chr_queue_writer_close(struct chr_queue_writer *w);
  * Fill every field but len (len is the commit word: chr_queue_commit writes
  * it), then chr_queue_commit; reserving again forgets an uncommitted
  * reservation. Returns NULL with errno EINVAL (len illegal or its span
- * larger than a segment can hold) or the errno of a failed roll (w->err). */
+ * larger than a segment can hold) or the errno of a failed roll (w->e). */
 struct chr_rec *chr_queue_reserve(struct chr_queue_writer *w, uint32_t len);
 
 /* Publish the record last reserved: set seq (and src_seq when 0), version,
@@ -186,13 +186,13 @@ int chr_queue_append(struct chr_queue_writer *w, const struct chr_rec *rec);
  * after it returns loses none of them. Call it from the writer's thread
  * (as reserve and commit). With the policy CHR_SYNC_NEVER it does nothing
  * (the queue is not meant to survive a crash). Returns 0, or -1 with
- * errno, w->status (CHR_EX_SYS) and w->err. */
+ * errno and w->e (CHR_EX_SYS). */
 int chr_queue_flush(struct chr_queue_writer *w);
 
 /* Open the queue in dir for reading from the first record whose seq is at
  * least from_seq (records before it are skipped as they are read; 0 = from
- * the start). Returns 0, or -1 with errno and r->err: ENOENT when dir holds
- * no segment, EPROTO (r->status CHR_EX_DATA) for a bad segment header. */
+ * the start). Returns 0, or -1 with errno and r->e: ENOENT when dir holds
+ * no segment, EPROTO (r->e.status CHR_EX_DATA) for a bad segment header. */
 int chr_queue_reader_open(struct chr_queue_reader *r, const char *dir, uint64_t from_seq);
 
 /* Unmap and close. */
@@ -201,7 +201,7 @@ void chr_queue_reader_close(struct chr_queue_reader *r);
 /* Next committed record, checked (chr_rec_check, seq +1 each). Returns 1
  * with *rec pointing into the shared mapping (valid until the next call),
  * 0 when nothing new is
- * committed yet (it never sleeps), -1 with r->err and r->status: a bad
+ * committed yet (it never sleeps), -1 with r->e: a bad
  * record or segment is CHR_EX_DATA naming segment and byte offset, a
  * failure to open or map the next segment CHR_EX_SYS. */
 int chr_queue_next(struct chr_queue_reader *r, const struct chr_rec **rec);
@@ -221,7 +221,7 @@ int chr_queue_wait(struct chr_queue_reader *r, unsigned spin_us, int timeout_ms)
  * at least ts (the first record at which the largest ts seen so far reaches
  * ts), using the segment headers and indexes: at most one index stride of
  * records is read. Past the end, r waits at the end. Returns 0, or -1 with
- * r->err (the reader is then closed). */
+ * r->e (the reader is then closed). */
 int chr_queue_seek_seq(struct chr_queue_reader *r, uint64_t seq);
 int chr_queue_seek_ts(struct chr_queue_reader *r, int64_t ts);
 
@@ -242,7 +242,7 @@ void chr_queue_seek_defines(struct chr_queue_reader *r);
  * newest record is older than now - age_ns, and every live registered
  * reader's position is past its last record. Stops at the first segment
  * that must stay, so what is left is contiguous. Returns the number
- * removed, or -1 with err (512 bytes). */
-ssize_t chr_queue_retain(const char *dir, int64_t age_ns, char *err);
+ * removed, or -1 with e (CHR_EX_SYS). */
+ssize_t chr_queue_retain(const char *dir, int64_t age_ns, struct chr_err *e);
 
 #endif

@@ -126,7 +126,6 @@ static void *bg_main(void *arg)
 		if (b->want && !b->next.base && !b->failed) {
 			uint64_t id = b->next_id, size = b->next_seg_size;
 			struct qseg s;
-			char err[512];
 			int rc;
 
 			b->busy = 1;
@@ -134,23 +133,19 @@ static void *bg_main(void *arg)
 			rc = -1;
 			if (b->retain && b->npool < POOL_MAX) {
 				/* what readers passed since the roll can be reused */
-				char rerr[512];
-
-				chr_q_retain(b->dir, b->retain_ns, rerr, pool_keep, b);
+				chr_q_retain(b->dir, b->retain_ns, NULL, pool_keep, b);
 			}
 			while (rc < 0 && b->npool)
 				rc = pool_take(b, id, &s);
 			if (rc < 0)
 				rc = chr_q_seg_create(b->dirfd, b->dir, size, b->stride, id,
-						      CHR_QUEUE_NO_SEQ, &s, err);
+						      CHR_QUEUE_NO_SEQ, &s, NULL);
 			pthread_mutex_lock(&b->mu);
 			b->busy = 0;
-			if (rc == 0) {
+			if (rc == 0)
 				b->next = s;
-			} else {
+			else
 				b->failed = 1;
-				memcpy(b->err, err, sizeof err);
-			}
 			pthread_cond_broadcast(&b->cv);
 			continue;
 		}
@@ -186,11 +181,9 @@ static void *bg_main(void *arg)
 				until = at;
 		}
 		if (b->retain && (b->retain_due || now >= next_retain)) {
-			char err[512];
-
 			b->retain_due = 0;
 			pthread_mutex_unlock(&b->mu);
-			chr_q_retain(b->dir, b->retain_ns, err, pool_keep, b);
+			chr_q_retain(b->dir, b->retain_ns, NULL, pool_keep, b);
 			pthread_mutex_lock(&b->mu);
 			next_retain = now + 1000000000;
 			continue;
@@ -330,10 +323,8 @@ int chr_q_take_next(struct chr_queue_writer *w, struct qseg *s)
 		return 0;
 	/* The thread failed: once more here, for a message of our own. */
 	if (chr_q_seg_create(w->dirfd, w->dir, w->seg_size, w->stride, w->id + 1, CHR_QUEUE_NO_SEQ,
-			     s, w->err) < 0) {
-		w->status = CHR_EX_SYS;
+			     s, &w->e) < 0)
 		return -1;
-	}
 	return 0;
 }
 
@@ -341,15 +332,15 @@ int chr_q_take_next(struct chr_queue_writer *w, struct qseg *s)
 
 /* Retention; a removed segment goes to keep() first, which may take it
  * (rename it for reuse) instead of it being unlinked. */
-ssize_t chr_q_retain(const char *dir, int64_t age_ns, char *err,
+ssize_t chr_q_retain(const char *dir, int64_t age_ns, struct chr_err *e,
 		      int (*keep)(void *ctx, int dirfd, uint64_t id), void *ctx)
 {
 	struct chr_queue_pos_info *rd = NULL;
-	ssize_t nr = chr_queue_pos_list(dir, &rd, err), n, i, removed = 0;
+	ssize_t nr = chr_queue_pos_list(dir, &rd, e), n, i, removed = 0;
 	uint64_t min = UINT64_MAX;
 	struct chr_segdir_ent *ids = NULL;
 	int64_t cutoff = now_ns(CLOCK_REALTIME) - age_ns;
-	int dirfd, st;
+	int dirfd;
 
 	if (nr < 0)
 		return -1;
@@ -359,7 +350,7 @@ ssize_t chr_q_retain(const char *dir, int64_t age_ns, char *err,
 	free(rd);
 	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    (n = chr_q_list(dirfd, dir, 0, &ids)) < 0) {
-		chr_q_fail(err, &st, CHR_EX_SYS, errno, "%s: %s", dir, strerror(errno));
+		chr_q_fail(e, CHR_EX_SYS, errno, "%s: %s", dir, strerror(errno));
 		if (dirfd >= 0)
 			close(dirfd);
 		return -1;
@@ -373,7 +364,7 @@ ssize_t chr_q_retain(const char *dir, int64_t age_ns, char *err,
 			break;
 		chr_q_seg_name(name, ids[i].id);
 		if (!(keep && keep(ctx, dirfd, ids[i].id)) && unlinkat(dirfd, name, 0) < 0) {
-			chr_q_fail(err, &st, CHR_EX_SYS, errno, "%s/%s: cannot remove: %s", dir, name,
+			chr_q_fail(e, CHR_EX_SYS, errno, "%s/%s: cannot remove: %s", dir, name,
 				   strerror(errno));
 			removed = -1;
 			break;
@@ -387,8 +378,8 @@ ssize_t chr_q_retain(const char *dir, int64_t age_ns, char *err,
 	return removed;
 }
 
-ssize_t chr_queue_retain(const char *dir, int64_t age_ns, char *err)
+ssize_t chr_queue_retain(const char *dir, int64_t age_ns, struct chr_err *e)
 {
-	return chr_q_retain(dir, age_ns, err, NULL, NULL);
+	return chr_q_retain(dir, age_ns, e, NULL, NULL);
 }
 

@@ -70,9 +70,9 @@ int chr_q_publish(int dirfd, const char *name, uint64_t size, const void *head, 
 int chr_q_idx_create(int dirfd, uint64_t id, uint64_t seg_size, uint32_t stride, struct qseg *s);
 
 /* Create segment id (its index first) and map both read-write, populated
- * so that first writes do not fault. Returns 0, or -1 with err set. */
+ * so that first writes do not fault. Returns 0, or -1 with e (CHR_EX_SYS). */
 int chr_q_seg_create(int dirfd, const char *dir, uint64_t seg_size, uint32_t stride,
-		     uint64_t id, uint64_t base_seq, struct qseg *s, char *err);
+		     uint64_t id, uint64_t base_seq, struct qseg *s, struct chr_err *e);
 
 /* The segments of the queue in dirfd, in id order (chr_segdir_list; with
  * rm_tmp, a crashed writer's leftovers are removed). Returns the count, or
@@ -122,8 +122,8 @@ struct chr_queue_bg {
 	uint64_t next_id, next_seg_size;
 	uint32_t stride;
 	struct qseg next;	/* created, not yet current */
-	int failed;		/* creating it failed: the roll tries itself */
-	char err[512];
+	int failed;		/* creating it failed: the roll tries itself
+				 * (and says why) */
 	struct qseg old[4];	/* left by rolls, to unmap */
 	uint64_t sealed;	/* ids below are sealed ... */
 	uint64_t synced;	/* ... and these fsynced (sync != never) */
@@ -163,12 +163,12 @@ void chr_q_bg_stop(struct chr_queue_writer *w);
 void chr_q_ask_next(struct chr_queue_writer *w);
 
 /* The pre-created segment: from the thread (waiting while it works on it),
- * else made here. Returns 0, or -1 with w->err. */
+ * else made here. Returns 0, or -1 with w->e. */
 int chr_q_take_next(struct chr_queue_writer *w, struct qseg *s);
 
 /* Retention; a removed segment goes to keep() first, which may take it
- * (rename it for reuse) instead of it being unlinked. */
-ssize_t chr_q_retain(const char *dir, int64_t age_ns, char *err,
+ * (rename it for reuse) instead of it being unlinked. e may be NULL. */
+ssize_t chr_q_retain(const char *dir, int64_t age_ns, struct chr_err *e,
 		     int (*keep)(void *ctx, int dirfd, uint64_t id), void *ctx);
 
 #endif

@@ -19,7 +19,7 @@ static int rsys(struct chr_queue_reader *r, uint64_t id, const char *what)
 	char name[32];
 
 	chr_q_seg_name(name, id);
-	return chr_q_fail(r->err, &r->status, errno == EPROTO ? CHR_EX_DATA : CHR_EX_SYS, errno,
+	return chr_q_fail(&r->e, errno == EPROTO ? CHR_EX_DATA : CHR_EX_SYS, errno,
 			  "%s/%s: %s", r->dir, name, errno == EPROTO ? "not a segment" : what);
 }
 
@@ -31,7 +31,7 @@ static int rdata(struct chr_queue_reader *r, uint64_t off, const char *what)
 	if (((const struct chr_seg *)r->base)->id != r->id)
 		what = "removed (retention) while it was read";
 	chr_q_seg_name(name, r->id);
-	return chr_q_fail(r->err, &r->status, CHR_EX_DATA, EPROTO, "%s/%s: byte %" PRIu64 ": %s",
+	return chr_q_fail(&r->e, CHR_EX_DATA, EPROTO, "%s/%s: byte %" PRIu64 ": %s",
 			  r->dir, name, off, what);
 }
 
@@ -57,7 +57,7 @@ static void unmap_step(struct chr_queue_reader *r)
 }
 
 /* Make segment id current, at its first record. Returns 0, or -1 with
- * errno (ENOENT: it is gone) and r->err. */
+ * errno (ENOENT: it is gone) and r->e. */
 static int reader_goto(struct chr_queue_reader *r, uint64_t id)
 {
 	unsigned char *map;
@@ -70,7 +70,7 @@ static int reader_goto(struct chr_queue_reader *r, uint64_t id)
 	if ((why = chr_q_seg_bad(map, id))) {
 		munmap(map, size);
 		chr_q_seg_name(name, id);
-		return chr_q_fail(r->err, &r->status, CHR_EX_DATA, EPROTO, "%s/%s: %s", r->dir,
+		return chr_q_fail(&r->e, CHR_EX_DATA, EPROTO, "%s/%s: %s", r->dir,
 				  name, why);
 	}
 	/* Unmapping a populated 64 MiB mapping takes milliseconds: the old
@@ -103,7 +103,7 @@ static int reader_pick(struct chr_queue_reader *r, enum pick how, uint64_t seq, 
 		struct chr_seg h;
 
 		if (n < 0) {
-			chr_q_fail(r->err, &r->status, CHR_EX_SYS, errno, "%s: %s", r->dir,
+			chr_q_fail(&r->e, CHR_EX_SYS, errno, "%s: %s", r->dir,
 				   strerror(errno));
 			break;
 		}
@@ -114,7 +114,7 @@ static int reader_pick(struct chr_queue_reader *r, enum pick how, uint64_t seq, 
 				if (errno == ENOENT)
 					continue;	/* retention, just now */
 				chr_q_seg_name(name, ids[i].id);
-				chr_q_fail(r->err, &r->status, CHR_EX_DATA, EPROTO, "%s/%s: %s", r->dir,
+				chr_q_fail(&r->e, CHR_EX_DATA, EPROTO, "%s/%s: %s", r->dir,
 					   name, errno == EPROTO ? "not a segment (bad header)" :
 					   strerror(errno));
 				free(ids);
@@ -137,7 +137,7 @@ static int reader_pick(struct chr_queue_reader *r, enum pick how, uint64_t seq, 
 			pick = how == PICK_SEQ ? first : last;
 		if (pick < 0) {
 			free(ids);
-			chr_q_fail(r->err, &r->status, CHR_EX_SYS, ENOENT, "%s: no queue segment",
+			chr_q_fail(&r->e, CHR_EX_SYS, ENOENT, "%s: no queue segment",
 				   r->dir);
 			break;
 		}
@@ -300,10 +300,10 @@ int chr_queue_reader_open(struct chr_queue_reader *r, const char *dir, uint64_t 
 	memset(r, 0, sizeof *r);
 	r->dirfd = -1;
 	if (snprintf(r->dir, sizeof r->dir, "%s", dir) >= (int)sizeof r->dir)
-		return chr_q_fail(r->err, &r->status, CHR_EX_SYS, ENAMETOOLONG, "%s: name too long",
+		return chr_q_fail(&r->e, CHR_EX_SYS, ENAMETOOLONG, "%s: name too long",
 				  dir);
 	if ((r->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return chr_q_fail(r->err, &r->status, CHR_EX_SYS, errno, "%s: %s", dir,
+		return chr_q_fail(&r->e, CHR_EX_SYS, errno, "%s: %s", dir,
 				  strerror(errno));
 	r->ctl = chr_q_ctl_map(r->dirfd, 0);	/* none: chr_queue_wait polls */
 	if (chr_proc_start(getpid(), &r->start) < 0)
@@ -356,7 +356,7 @@ static int advance(struct chr_queue_reader *r)
 		char name[32];
 
 		chr_q_seg_name(name, r->id);
-		return chr_q_fail(r->err, &r->status, CHR_EX_DATA, EPROTO,
+		return chr_q_fail(&r->e, CHR_EX_DATA, EPROTO,
 				  "%s/%s: base_seq does not follow the previous segment", r->dir, name);
 	}
 	return 1;

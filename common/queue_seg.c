@@ -197,14 +197,14 @@ int chr_q_idx_create(int dirfd, uint64_t id, uint64_t seg_size, uint32_t stride,
 }
 
 /* Create segment id (its index first) and map both read-write, populated
- * so that first writes do not fault. Returns 0, or -1 with err set. */
+ * so that first writes do not fault. Returns 0, or -1 with e (CHR_EX_SYS). */
 int chr_q_seg_create(int dirfd, const char *dir, uint64_t seg_size, uint32_t stride,
-		      uint64_t id, uint64_t base_seq, struct qseg *s, char *err)
+		      uint64_t id, uint64_t base_seq, struct qseg *s, struct chr_err *e)
 {
 	struct chr_seg h = { .magic = CHR_SEG_MAGIC, .version = CHR_VERSION,
 			     .id = id, .base_seq = base_seq };
 	char name[32];
-	int fd, st;
+	int fd;
 	void *p;
 
 	memset(s, 0, sizeof *s);
@@ -222,8 +222,7 @@ int chr_q_seg_create(int dirfd, const char *dir, uint64_t seg_size, uint32_t str
 	s->size = seg_size;
 	return 0;
 fail:
-	chr_q_fail(err, &st, CHR_EX_SYS, errno, "%s/%s: cannot create: %s", dir, name,
-		   strerror(errno));
+	chr_q_fail(e, CHR_EX_SYS, errno, "%s/%s: cannot create: %s", dir, name, strerror(errno));
 	chr_q_unmap(s);
 	errno = EIO;
 	return -1;

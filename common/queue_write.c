@@ -255,21 +255,21 @@ int chr_queue_writer_open(struct chr_queue_writer *w, const char *dir,
 	memset(w, 0, sizeof *w);
 	w->dirfd = w->lockfd = -1;
 	if (snprintf(w->dir, sizeof w->dir, "%s", dir) >= (int)sizeof w->dir)
-		return chr_q_fail(w->err, &w->status, CHR_EX_SYS, ENAMETOOLONG, "%s: name too long",
+		return chr_q_fail(&w->e, CHR_EX_SYS, ENAMETOOLONG, "%s: name too long",
 				  dir);
 	w->seg_size = opts ? opts->seg_size : 0;
 	w->stride = opts && opts->idx_stride ? opts->idx_stride : CHR_QUEUE_IDX_STRIDE;
 	if (w->seg_size && (w->seg_size < 4096 || w->seg_size % 4096 ||
 			    w->seg_size > ((uint64_t)1 << 40)))
-		return chr_q_fail(w->err, &w->status, CHR_EX_USAGE, EINVAL,
+		return chr_q_fail(&w->e, CHR_EX_USAGE, EINVAL,
 				  "%s: segment size %" PRIu64 " is not a multiple of 4096 of at least 4096",
 				  dir, w->seg_size);
 	if (w->stride & (w->stride - 1) || (opts && (opts->roll_ns < 0 ||
 	    (opts->sync == CHR_SYNC_EVERY && !opts->sync_ms))))
-		return chr_q_fail(w->err, &w->status, CHR_EX_USAGE, EINVAL, "%s: bad queue options",
+		return chr_q_fail(&w->e, CHR_EX_USAGE, EINVAL, "%s: bad queue options",
 				  dir);
 	if (opts && (opts->flags & CHR_QUEUE_CREATE) && chr_mkdirs(dir) < 0)
-		return chr_q_fail(w->err, &w->status, CHR_EX_SYS, errno, "%s: cannot create: %s",
+		return chr_q_fail(&w->e, CHR_EX_SYS, errno, "%s: cannot create: %s",
 				  dir, strerror(errno));
 	if ((w->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		goto sys;
@@ -280,12 +280,12 @@ int chr_queue_writer_open(struct chr_queue_writer *w, const char *dir,
 			struct chr_queue_ctl *c = chr_q_ctl_map(w->dirfd, 0);
 
 			if (c) {
-				chr_q_fail(w->err, &w->status, CHR_EX_SYS, EBUSY,
+				chr_q_fail(&w->e, CHR_EX_SYS, EBUSY,
 					   "%s: queue is locked by another writer (pid %" PRIu64 ")",
 					   dir, c->writer_pid);
 				munmap(c, CTL_SIZE);
 			} else {
-				chr_q_fail(w->err, &w->status, CHR_EX_SYS, EBUSY,
+				chr_q_fail(&w->e, CHR_EX_SYS, EBUSY,
 					   "%s: queue is locked by another writer", dir);
 			}
 			goto out;
@@ -293,7 +293,7 @@ int chr_queue_writer_open(struct chr_queue_writer *w, const char *dir,
 		goto sys;
 	}
 	if (!(w->ctl = chr_q_ctl_map(w->dirfd, 1))) {
-		chr_q_fail(w->err, &w->status, CHR_EX_SYS, errno, "%s/control: %s", dir,
+		chr_q_fail(&w->e, CHR_EX_SYS, errno, "%s/control: %s", dir,
 			   strerror(errno));
 		goto out;
 	}
@@ -304,10 +304,8 @@ int chr_queue_writer_open(struct chr_queue_writer *w, const char *dir,
 	if (n == 0) {
 		if (!w->seg_size)
 			w->seg_size = CHR_QUEUE_SEG_DEFAULT;
-		if (chr_q_seg_create(w->dirfd, dir, w->seg_size, w->stride, 0, 0, &cur, w->err) < 0) {
-			w->status = CHR_EX_SYS;
+		if (chr_q_seg_create(w->dirfd, dir, w->seg_size, w->stride, 0, 0, &cur, &w->e) < 0)
 			goto out;
-		}
 		set_current(w, &cur);
 		w->pos = CHR_HDR_SIZE;
 		w->ts_min = INT64_MAX;
@@ -324,7 +322,7 @@ int chr_queue_writer_open(struct chr_queue_writer *w, const char *dir,
 	}
 	if (a < 0) {
 		chr_q_seg_name(name, ids[n - 1].id);
-		chr_q_fail(w->err, &w->status, CHR_EX_DATA, EPROTO, "%s/%s: no segment has a valid header",
+		chr_q_fail(&w->e, CHR_EX_DATA, EPROTO, "%s/%s: no segment has a valid header",
 			   dir, name);
 		goto out;
 	}
@@ -368,10 +366,8 @@ int chr_queue_writer_open(struct chr_queue_writer *w, const char *dir,
 		uint64_t seq = h->base_seq + h->count;
 
 		if (!spare.base && chr_q_seg_create(w->dirfd, dir, w->seg_size, w->stride, w->id + 1,
-						    seq, &spare, w->err) < 0) {
-			w->status = CHR_EX_SYS;
+						    seq, &spare, &w->e) < 0)
 			goto out;
-		}
 		((struct chr_seg *)spare.base)->base_seq = seq;
 		chr_q_unmap(&cur);
 		cur = spare;
@@ -388,7 +384,7 @@ started:
 		goto sys;
 	}
 	if (opts && (opts->flags & CHR_QUEUE_RETAIN))
-		chr_queue_retain(dir, opts->retain_ns, w->err);	/* then every second */
+		chr_queue_retain(dir, opts->retain_ns, NULL);	/* then every second */
 	if (spare.base) {
 		w->bg->next = spare;
 		w->bg->want = 1;
@@ -398,15 +394,15 @@ started:
 	return 0;
 data:
 	chr_q_seg_name(name, w->id);
-	chr_q_fail(w->err, &w->status, CHR_EX_DATA, EPROTO, "%s/%s: %s", dir, name, why);
+	chr_q_fail(&w->e, CHR_EX_DATA, EPROTO, "%s/%s: %s", dir, name, why);
 	goto out;
 sys_seg:
 	chr_q_seg_name(name, w->id);
-	chr_q_fail(w->err, &w->status, errno == EPROTO ? CHR_EX_DATA : CHR_EX_SYS, errno,
+	chr_q_fail(&w->e, errno == EPROTO ? CHR_EX_DATA : CHR_EX_SYS, errno,
 		   "%s/%s: %s", dir, name, errno == EPROTO ? "not a segment" : strerror(errno));
 	goto out;
 sys:
-	chr_q_fail(w->err, &w->status, CHR_EX_SYS, errno, "%s: %s", dir, strerror(errno));
+	chr_q_fail(&w->e, CHR_EX_SYS, errno, "%s: %s", dir, strerror(errno));
 out:
 	free(ids);
 	chr_q_unmap(&spare);
@@ -615,7 +611,7 @@ fail:
 		char name[32];
 
 		chr_q_seg_name(name, id);
-		return chr_q_fail(w->err, &w->status, CHR_EX_SYS, e, "%s/%s: cannot sync: %s", w->dir,
+		return chr_q_fail(&w->e, CHR_EX_SYS, e, "%s/%s: cannot sync: %s", w->dir,
 				  name, strerror(e));
 	}
 }

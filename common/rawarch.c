@@ -37,8 +37,8 @@ int chr_raw_path(char *buf, size_t n, const char *root, const char *venue, const
 
 /* ---- segments ------------------------------------------------------------- */
 
-int chr_rawseg_check(const void *seg, size_t len, uint64_t id, const char *name, char *err,
-		     size_t errlen)
+int chr_rawseg_check(const void *seg, size_t len, uint64_t id, const char *name,
+		     struct chr_err *e)
 {
 	const unsigned char *b = seg;
 	struct chr_seg h;
@@ -46,42 +46,30 @@ int chr_rawseg_check(const void *seg, size_t len, uint64_t id, const char *name,
 	uint64_t pos = sizeof h, k = 0;
 	int64_t lo = 0, hi = 0;
 
-	if (len < sizeof h) {
-		chr_msg(err, errlen, "%s: byte 0: truncated segment header", name);
-		return -1;
-	}
+	if (len < sizeof h)
+		return chr_err_set(e, CHR_EX_DATA, "%s: byte 0: truncated segment header", name);
 	memcpy(&h, b, sizeof h);
-	if ((why = chr_seg_check(&h)) != NULL) {
-		chr_msg(err, errlen, "%s: byte 0: %s", name, why);
-		return -1;
-	}
+	if ((why = chr_seg_check(&h)) != NULL)
+		return chr_err_set(e, CHR_EX_DATA, "%s: byte 0: %s", name, why);
 	if (!(h.flags & CHR_SEG_SEALED) || h.id != id || h.end < sizeof h || h.end % CHR_ALIGN ||
-	    h.end > len) {
-		chr_msg(err, errlen, "%s: byte 0: %s", name,
+	    h.end > len)
+		return chr_err_set(e, CHR_EX_DATA, "%s: byte 0: %s", name,
 		    !(h.flags & CHR_SEG_SEALED) ? "segment is not sealed" :
 		    h.id != id ? "segment header names another id" : "bad segment end");
-		return -1;
-	}
 	while (pos < h.end) {
 		const struct chr_rec *r = (const struct chr_rec *)(b + pos);
 
 		if (h.end - pos < CHR_HDR_SIZE || r->len < CHR_HDR_SIZE || r->len > CHR_REC_MAX ||
-		    chr_rec_span(r->len) > h.end - pos) {
-			chr_msg(err, errlen, "%s: byte %" PRIu64 ": %s", name, pos,
+		    chr_rec_span(r->len) > h.end - pos)
+			return chr_err_set(e, CHR_EX_DATA, "%s: byte %" PRIu64 ": %s", name, pos,
 			    r->len == 0 || h.end - pos < CHR_HDR_SIZE ?
 			    "unwritten space before the end of a sealed segment" :
 			    "record length runs past the segment's end");
-			return -1;
-		}
-		if ((why = chr_rec_check(r)) != NULL) {
-			chr_msg(err, errlen, "%s: byte %" PRIu64 ": %s", name, pos, why);
-			return -1;
-		}
-		if (r->seq != h.base_seq + k) {
-			chr_msg(err, errlen, "%s: byte %" PRIu64 ": seq %" PRIu64 " where %" PRIu64
-			    " was expected", name, pos, r->seq, h.base_seq + k);
-			return -1;
-		}
+		if ((why = chr_rec_check(r)) != NULL)
+			return chr_err_set(e, CHR_EX_DATA, "%s: byte %" PRIu64 ": %s", name, pos, why);
+		if (r->seq != h.base_seq + k)
+			return chr_err_set(e, CHR_EX_DATA, "%s: byte %" PRIu64 ": seq %" PRIu64
+			    " where %" PRIu64 " was expected", name, pos, r->seq, h.base_seq + k);
 		if (k == 0 || r->ts < lo)
 			lo = r->ts;
 		if (k == 0 || r->ts > hi)
@@ -89,11 +77,9 @@ int chr_rawseg_check(const void *seg, size_t len, uint64_t id, const char *name,
 		k++;
 		pos += chr_rec_span(r->len);
 	}
-	if (k != h.count || lo != h.ts_min || hi != h.ts_max) {
-		chr_msg(err, errlen, "%s: byte 0: the header's %s does not match its records", name,
-		    k != h.count ? "count" : "time range");
-		return -1;
-	}
+	if (k != h.count || lo != h.ts_min || hi != h.ts_max)
+		return chr_err_set(e, CHR_EX_DATA, "%s: byte 0: the header's %s does not match"
+		    " its records", name, k != h.count ? "count" : "time range");
 	return 0;
 }
 
@@ -156,7 +142,7 @@ void chr_qseg_unmap(struct chr_qseg *q)
 	q->size = 0;
 }
 
-int chr_qseg_map(struct chr_qseg *q, const char *dir, uint64_t id, char *err, size_t errlen)
+int chr_qseg_map(struct chr_qseg *q, const char *dir, uint64_t id, struct chr_err *e)
 {
 	struct stat st;
 	const char *why;
@@ -167,19 +153,17 @@ int chr_qseg_map(struct chr_qseg *q, const char *dir, uint64_t id, char *err, si
 	memset(q, 0, sizeof *q);
 	q->id = id;
 	if (snprintf(q->path, sizeof q->path, "%s/%09" PRIu64 ".q", dir, id) >= (int)sizeof q->path) {
-		chr_msg(err, errlen, "'%s': %s", dir, strerror(ENAMETOOLONG));
 		errno = ENAMETOOLONG;
-		return -1;
+		return chr_err_sys(e, "'%s'", dir);
 	}
 	fd = open(q->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		int e = errno;
+		int en = errno;
 
-		chr_msg(err, errlen, "cannot open '%s': %s", q->path, strerror(e));
 		if (fd >= 0)
 			close(fd);
-		errno = e;
-		return -1;
+		errno = en;
+		return chr_err_sys(e, "cannot open '%s'", q->path);
 	}
 	if (st.st_size < (off_t)sizeof(struct chr_seg)) {
 		close(fd);
@@ -187,13 +171,8 @@ int chr_qseg_map(struct chr_qseg *q, const char *dir, uint64_t id, char *err, si
 	}
 	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
 	close(fd);
-	if (p == MAP_FAILED) {
-		int e = errno;
-
-		chr_msg(err, errlen, "cannot map '%s': %s", q->path, strerror(e));
-		errno = e;
-		return -1;
-	}
+	if (p == MAP_FAILED)
+		return chr_err_sys(e, "cannot map '%s'", q->path);
 	q->base = p;
 	q->size = (size_t)st.st_size;
 	q->mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
@@ -210,7 +189,7 @@ int chr_qseg_map(struct chr_qseg *q, const char *dir, uint64_t id, char *err, si
 	if (why == NULL && (q->h.end < sizeof q->h || q->h.end > q->size))
 		why = "bad segment end";
 	if (why != NULL) {
-		chr_msg(err, errlen, "%s: byte 0: %s", q->path, why);
+		chr_err_set(e, CHR_EX_DATA, "%s: byte 0: %s", q->path, why);
 		chr_qseg_unmap(q);
 		errno = EPROTO;
 		return -1;
@@ -231,31 +210,20 @@ struct chr_sealer {
 	unsigned long nstaged;		/* names of staged files */
 };
 
-/* Without a callback of the caller's, what clean-up reports goes to stderr,
- * as it always did for chr-seal-copy. */
-static void warn_stderr(void *ctx, const char *msg)
-{
-	(void)ctx;
-	chr_warn("%s", msg);
-}
-
 struct chr_sealer *chr_sealer_open(const char *root, const char *venue,
-				   const struct chr_sealer_opts *o, char *err, size_t errlen,
-				   int *status)
+				   const struct chr_sealer_opts *o, struct chr_err *e)
 {
 	struct chr_sealer *s;
-	struct chr_err e;
 	int lk;
 
-	*status = CHR_EX_SYS;
 	if (strlen(root) == 0 || strlen(root) > PATH_MAX - 1024 || chr_name_check(venue)) {
-		chr_msg(err, errlen, "archive root '%s' or venue '%s': bad name", root, venue);
-		*status = CHR_EX_USAGE;
+		chr_err_set(e, CHR_EX_USAGE, "archive root '%s' or venue '%s': bad name", root,
+			    venue);
 		return NULL;
 	}
 	s = calloc(1, sizeof *s);
 	if (s == NULL) {
-		chr_msg(err, errlen, "%s", strerror(errno));
+		chr_err_set(e, CHR_EX_SYS, "%s", strerror(errno));
 		return NULL;
 	}
 	s->stage_fd = -1;
@@ -263,19 +231,20 @@ struct chr_sealer *chr_sealer_open(const char *root, const char *venue,
 	strcpy(s->venue, venue);
 	s->o = *o;
 	if (chr_mkdirs(root) < 0) {
-		chr_msg(err, errlen, "cannot create '%s': %s", root, strerror(errno));
+		chr_err_sys(e, "cannot create '%s'", root);
 		free(s);
 		return NULL;
 	}
 	lk = chr_archive_lock(root);
 	if (lk < 0) {
-		chr_msg(err, errlen, "cannot lock '%s/.staging/lock': %s", root, strerror(errno));
+		chr_err_sys(e, "cannot lock '%s/.staging/lock'", root);
 		free(s);
 		return NULL;
 	}
 	/* stray temp files of dead runs go first */
-	if (chr_staging_clean(root, o->warn ? o->warn : warn_stderr, o->warn_ctx, &e) < 0) {
-		chr_msg(err, errlen, "%s", e.msg);
+	if (chr_staging_clean(root, o->warn, o->warn_ctx, e) < 0) {
+		if (e != NULL)
+			e->status = CHR_EX_SYS;
 		close(lk);
 		free(s);
 		return NULL;
@@ -283,8 +252,7 @@ struct chr_sealer *chr_sealer_open(const char *root, const char *venue,
 	s->stage_fd = chr_staging_make(root, s->stage);
 	close(lk);
 	if (s->stage_fd < 0) {
-		chr_msg(err, errlen, "cannot make a staging directory in '%s/.staging': %s", root,
-		    strerror(errno));
+		chr_err_sys(e, "cannot make a staging directory in '%s/.staging'", root);
 		free(s);
 		return NULL;
 	}
@@ -352,93 +320,80 @@ static int other_tier(const struct chr_sealer *s, const char *date, char *where)
 /* Write the bytes of q (to its end), or their compression, to path and
  * fsync it; fill the file's size and checksum into seg. */
 static int stage_file(struct chr_sealer *s, const struct chr_qseg *q, const char *path,
-		      struct chr_rawseg *seg, char *err, size_t errlen, int *status)
+		      struct chr_rawseg *seg, struct chr_err *e)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 
-	*status = CHR_EX_SYS;
-	if (fd < 0) {
-		chr_msg(err, errlen, "cannot create '%s': %s", path, strerror(errno));
-		return -1;
-	}
+	if (fd < 0)
+		return chr_err_sys(e, "cannot create '%s'", path);
 	if (s->o.zstd) {
-		if (chr_zsq_write(fd, q->path, q->base, q->h.end, s->o.level, err, errlen,
-				  status) < 0) {
+		char zerr[CHR_ERR_MAX];
+		int status;
+
+		if (chr_zsq_write(fd, q->path, q->base, q->h.end, s->o.level, zerr, sizeof zerr,
+				  &status) < 0) {
 			close(fd);
-			return -1;
+			return chr_err_set(e, status, "%s", zerr);
 		}
 	} else if (chr_write_all(fd, q->base, q->h.end) < 0) {
-		chr_msg(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+		chr_err_sys(e, "cannot write '%s'", path);
 		close(fd);
 		return -1;
 	}
-	*status = CHR_EX_SYS;
-	if (fsync(fd) < 0 || close(fd) < 0) {
-		chr_msg(err, errlen, "cannot write '%s': %s", path, strerror(errno));
-		return -1;
-	}
-	if (chr_file_xxh128(path, seg->checksum, &seg->bytes) < 0) {
-		chr_msg(err, errlen, "cannot read '%s': %s", path, strerror(errno));
-		return -1;
-	}
+	if (fsync(fd) < 0 || close(fd) < 0)
+		return chr_err_sys(e, "cannot write '%s'", path);
+	if (chr_file_xxh128(path, seg->checksum, &seg->bytes) < 0)
+		return chr_err_sys(e, "cannot read '%s'", path);
 	/* a plain copy is the segment: its bytes must read back the same */
 	if (!s->o.zstd && (seg->bytes != seg->raw_bytes ||
-			   strcmp(seg->checksum, seg->raw_checksum) != 0)) {
-		chr_msg(err, errlen, "'%s': the copy does not read back as written", path);
-		return -1;
-	}
+			   strcmp(seg->checksum, seg->raw_checksum) != 0))
+		return chr_err_set(e, CHR_EX_SYS, "'%s': the copy does not read back as written",
+				   path);
 	return 0;
 }
 
 /* Compare the file at path (compressed or not) with the segment seg
  * describes (raw_bytes, raw_checksum); on a match fill its bytes and
- * checksum into seg. Returns 0 when it holds the same bytes, 1 when it
- * does not (why in err), -1 on a system error. */
-static int verify(const char *path, int compressed, struct chr_rawseg *seg, char *err,
-		  size_t errlen)
+ * checksum into seg. Returns 0 when it holds the same bytes, or -1 with e
+ * (CHR_EX_DATA when it does not, CHR_EX_SYS on a system error). */
+static int verify(const char *path, int compressed, struct chr_rawseg *seg, struct chr_err *e)
 {
 	char sum[48];
 	uint64_t size;
-	struct chr_err ze;
 
-	if (chr_file_xxh128(path, seg->checksum, &seg->bytes) < 0) {
-		chr_msg(err, errlen, "cannot read '%s': %s", path, strerror(errno));
-		return -1;
-	}
+	if (chr_file_xxh128(path, seg->checksum, &seg->bytes) < 0)
+		return chr_err_sys(e, "cannot read '%s'", path);
 	if (!compressed) {
 		strcpy(sum, seg->checksum);
 		size = seg->bytes;
-	} else if (chr_zsq_xxh128(path, sum, &size, &ze) < 0) {
-		chr_msg(err, errlen, "%s", ze.msg);
-		return ze.status == CHR_EX_DATA ? 1 : -1;
+	} else if (chr_zsq_xxh128(path, sum, &size, e) < 0) {
+		if (e != NULL && e->status != CHR_EX_DATA)
+			e->status = CHR_EX_SYS;
+		return -1;
 	}
-	if (size != seg->raw_bytes || strcmp(sum, seg->raw_checksum) != 0) {
-		chr_msg(err, errlen, "'%s' holds other bytes than the segment (%" PRIu64 " bytes, %s;"
-		    " the segment: %" PRIu64 " bytes, %s)", path, size, sum, seg->raw_bytes,
-		    seg->raw_checksum);
-		return 1;
-	}
+	if (size != seg->raw_bytes || strcmp(sum, seg->raw_checksum) != 0)
+		return chr_err_set(e, CHR_EX_DATA, "'%s' holds other bytes than the segment (%"
+		    PRIu64 " bytes, %s; the segment: %" PRIu64 " bytes, %s)", path, size, sum,
+		    seg->raw_bytes, seg->raw_checksum);
 	return 0;
 }
 
 /* meta.json already lists seg's id: it must be the same segment. */
 static int listed(const struct chr_rawseg *have, const struct chr_rawseg *seg, const char *dir,
-		  char *err, size_t errlen, int *status)
+		  struct chr_err *e)
 {
 	if (have->base_seq == seg->base_seq && have->count == seg->count &&
 	    have->raw_bytes == seg->raw_bytes && strcmp(have->raw_checksum, seg->raw_checksum) == 0)
 		return 0;
-	chr_msg(err, errlen, "'%s/meta.json' lists another segment %09" PRIu64 " (base_seq %" PRIu64
-	    ", %s) than the queue's (base_seq %" PRIu64 ", %s)", dir, seg->id, have->base_seq,
-	    have->raw_checksum, seg->base_seq, seg->raw_checksum);
-	*status = CHR_EX_DATA;
-	return -1;
+	return chr_err_set(e, CHR_EX_DATA, "'%s/meta.json' lists another segment %09" PRIu64
+	    " (base_seq %" PRIu64 ", %s) than the queue's (base_seq %" PRIu64 ", %s)", dir,
+	    seg->id, have->base_seq, have->raw_checksum, seg->base_seq, seg->raw_checksum);
 }
 
 /* Write meta.json text for m to ROOT/.staging/... and rename it to
  * dir/meta.json (or, new, into the staged partition dir), synced. */
-static int put_meta(struct chr_sealer *s, struct chr_rawmeta *m, const char *dir, char *err,
-		    size_t errlen)
+static int put_meta(struct chr_sealer *s, struct chr_rawmeta *m, const char *dir,
+		    struct chr_err *e)
 {
 	char tmp[PATH_MAX], dst[PATH_MAX], *text;
 	struct timespec now;
@@ -454,15 +409,13 @@ static int put_meta(struct chr_sealer *s, struct chr_rawmeta *m, const char *dir
 		strcpy(m->ingest_time, t);
 	}
 	text = chr_rawmeta_dump(m);
-	if (text == NULL) {
-		chr_msg(err, errlen, "%s", strerror(ENOMEM));
-		return -1;
-	}
+	if (text == NULL)
+		return chr_err_set(e, CHR_EX_SYS, "%s", strerror(ENOMEM));
 	rc = chr_pathf(tmp, PATH_MAX, "%s/meta.json", s->stage) < 0 || chr_pathf(dst, PATH_MAX, "%s/meta.json", dir) < 0 ||
 	     chr_publish_file(tmp, text, strlen(text)) < 0 || rename(tmp, dst) < 0 ||
 	     chr_fsync_dir(dir) < 0 ? -1 : 0;
 	if (rc < 0) {
-		chr_msg(err, errlen, "cannot write '%s/meta.json': %s", dir, strerror(errno));
+		chr_err_sys(e, "cannot write '%s/meta.json'", dir);
 		unlink(tmp);
 	}
 	free(text);
@@ -479,21 +432,8 @@ static int exists(const char *path)
 	return errno == ENOENT ? 0 : -1;
 }
 
-/* chr_rawmeta_load with the sealer's message buffer (errno kept). */
-static int rawmeta_load(const char *dir, struct chr_rawmeta *m, char *err, size_t errlen)
-{
-	struct chr_err e;
-	int rc = chr_rawmeta_load(dir, m, &e), en = errno;
-
-	if (rc < 0) {
-		chr_msg(err, errlen, "%s", e.msg);
-		errno = en;
-	}
-	return rc;
-}
-
 int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_seal_result *res,
-		   char *err, size_t errlen, int *status)
+		   struct chr_err *e)
 {
 	struct chr_rawseg *seg = &res->seg;
 	struct chr_rawmeta m;
@@ -505,10 +445,8 @@ int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_se
 	memset(res, 0, sizeof *res);
 	memset(&m, 0, sizeof m);
 	staged[0] = '\0';
-	*status = CHR_EX_DATA;
-	if (chr_rawseg_check(q->base, q->size, q->id, q->path, err, errlen) < 0)
+	if (chr_rawseg_check(q->base, q->size, q->id, q->path, e) < 0)
 		return -1;
-	*status = CHR_EX_SYS;
 	seg->id = q->h.id;
 	seg->base_seq = q->h.base_seq;
 	seg->count = q->h.count;
@@ -522,48 +460,46 @@ int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_se
 	snprintf(alt, sizeof alt, "%09" PRIu64 ".q%s", seg->id, s->o.zstd ? "" : ".zst");
 	snprintf(res->rel, sizeof res->rel, "raw/v1/%s/%s/raw/%s", s->venue, date, file);
 	if (chr_raw_path(part, sizeof part, s->root, s->venue, date) < 0 ||
-	    chr_pathf(fpath, PATH_MAX, "%s/%s", part, file) < 0 || chr_pathf(apath, PATH_MAX, "%s/%s", part, alt) < 0) {
-		chr_msg(err, errlen, "'%s': %s", s->root, strerror(errno));
-		return -1;
-	}
+	    chr_pathf(fpath, PATH_MAX, "%s/%s", part, file) < 0 || chr_pathf(apath, PATH_MAX, "%s/%s", part, alt) < 0)
+		return chr_err_sys(e, "'%s'", s->root);
 
 	/* Before any work, without the lock: is it there already? The
 	 * answer is checked again under the lock. */
-	if (rawmeta_load(part, &m, err, errlen) == 0) {
+	if (chr_rawmeta_load(part, &m, e) == 0) {
 		if ((have = chr_rawmeta_find(&m, seg->id)) != NULL) {
-			rc = listed(have, seg, part, err, errlen, status);
+			rc = listed(have, seg, part, e);
 			*seg = *have;
 			res->action = CHR_SEAL_PRESENT;
 			see(s, date);
 			goto out;
 		}
 	} else if (errno != ENOENT && errno != ENOTDIR) {
-		*status = errno == EPROTO ? CHR_EX_DATA : CHR_EX_SYS;
+		if (e != NULL)
+			e->status = errno == EPROTO ? CHR_EX_DATA : CHR_EX_SYS;
 		goto out;
 	}
 	chr_rawmeta_free(&m);
 	if ((have_file = exists(fpath)) < 0 || (have_alt = exists(apath)) < 0) {
-		chr_msg(err, errlen, "cannot look at '%s': %s", part, strerror(errno));
+		chr_err_sys(e, "cannot look at '%s'", part);
 		goto out;
 	}
 	if (!have_file && !have_alt) {
 		if (chr_pathf(staged, PATH_MAX, "%s/%lu-%s", s->stage, s->nstaged++, file) < 0) {
-			chr_msg(err, errlen, "'%s': %s", s->stage, strerror(errno));
+			chr_err_sys(e, "'%s'", s->stage);
 			goto out;
 		}
-		if (stage_file(s, q, staged, seg, err, errlen, status) < 0)
+		if (stage_file(s, q, staged, seg, e) < 0)
 			goto out;
 	}
 
 	lk = chr_archive_lock(s->root);
 	if (lk < 0) {
-		chr_msg(err, errlen, "cannot lock '%s/.staging/lock': %s", s->root, strerror(errno));
+		chr_err_sys(e, "cannot lock '%s/.staging/lock'", s->root);
 		goto out;
 	}
-	*status = CHR_EX_SYS;
 	k = exists(part);
 	if (k < 0) {
-		chr_msg(err, errlen, "cannot look at '%s': %s", part, strerror(errno));
+		chr_err_sys(e, "cannot look at '%s'", part);
 		goto out;
 	}
 	if (k == 0) {
@@ -573,24 +509,22 @@ int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_se
 		 * moved away by chr-tier: a second copy of it here would make
 		 * a partition that lives in two tiers */
 		if (seen(s, date) || have_file || have_alt) {
-			chr_msg(err, errlen, "partition 'raw/v1/%s/%s/raw' is no longer in '%s' (moved to"
-			    " another tier?); segment %09" PRIu64 " is not archived", s->venue, date,
-			    s->root, seg->id);
-			*status = CHR_EX_DATA;
+			chr_err_set(e, CHR_EX_DATA, "partition 'raw/v1/%s/%s/raw' is no longer in '%s'"
+			    " (moved to another tier?); segment %09" PRIu64 " is not archived",
+			    s->venue, date, s->root, seg->id);
 			goto out;
 		}
 		if (other_tier(s, date, where)) {
-			chr_msg(err, errlen, "partition 'raw/v1/%s/%s/raw' is no longer in '%s' (it is"
-			    " '%s'); segment %09" PRIu64 " is not archived", s->venue, date, s->root,
-			    where, seg->id);
-			*status = CHR_EX_DATA;
+			chr_err_set(e, CHR_EX_DATA, "partition 'raw/v1/%s/%s/raw' is no longer in '%s'"
+			    " (it is '%s'); segment %09" PRIu64 " is not archived", s->venue, date,
+			    s->root, where, seg->id);
 			goto out;
 		}
 		/* a new partition comes whole: its directory, segment and
 		 * meta.json staged, then renamed into place */
 		if (chr_pathf(pdir, PATH_MAX, "%s/p%lu", s->stage, s->nstaged++) < 0 || mkdir(pdir, 0777) < 0 ||
 		    chr_pathf(dst, PATH_MAX, "%s/%s", pdir, file) < 0 || rename(staged, dst) < 0) {
-			chr_msg(err, errlen, "cannot stage '%s': %s", res->rel, strerror(errno));
+			chr_err_sys(e, "cannot stage '%s'", res->rel);
 			goto out;
 		}
 		strcpy(staged, dst);
@@ -598,9 +532,9 @@ int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_se
 		strcpy(m.date, date);
 		if (q->h.count == 0)
 			m.ts_min = m.ts_max = q->mtime;
-		if (chr_rawmeta_add(&m, seg) < 0 || put_meta(s, &m, pdir, err, errlen) < 0) {
+		if (chr_rawmeta_add(&m, seg) < 0 || put_meta(s, &m, pdir, e) < 0) {
 			if (errno == ENOMEM)
-				chr_msg(err, errlen, "%s", strerror(ENOMEM));
+				chr_err_set(e, CHR_EX_SYS, "%s", strerror(ENOMEM));
 			goto out;
 		}
 		strcpy(parent, part);
@@ -608,7 +542,7 @@ int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_se
 		if (chr_mkdirs(parent) < 0 ||
 		    renameat2(AT_FDCWD, pdir, AT_FDCWD, part, RENAME_NOREPLACE) < 0 ||
 		    chr_fsync_dir(parent) < 0) {
-			chr_msg(err, errlen, "cannot publish '%s': %s", part, strerror(errno));
+			chr_err_sys(e, "cannot publish '%s'", part);
 			goto out;
 		}
 		staged[0] = '\0';
@@ -618,54 +552,52 @@ int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_se
 		goto out;
 	}
 
-	if (rawmeta_load(part, &m, err, errlen) < 0) {
-		*status = errno == EPROTO || errno == ENOENT ? CHR_EX_DATA : CHR_EX_SYS;
+	if (chr_rawmeta_load(part, &m, e) < 0) {
+		if (e != NULL)
+			e->status = errno == EPROTO || errno == ENOENT ? CHR_EX_DATA : CHR_EX_SYS;
 		goto out;
 	}
 	if ((have = chr_rawmeta_find(&m, seg->id)) != NULL) {
-		rc = listed(have, seg, part, err, errlen, status);
+		rc = listed(have, seg, part, e);
 		*seg = *have;
 		res->action = CHR_SEAL_PRESENT;
 		see(s, date);
 		goto out;
 	}
 	if ((have_file = exists(fpath)) < 0 || (have_alt = exists(apath)) < 0) {
-		chr_msg(err, errlen, "cannot look at '%s': %s", part, strerror(errno));
+		chr_err_sys(e, "cannot look at '%s'", part);
 		goto out;
 	}
 	if (have_file && have_alt) {
-		chr_msg(err, errlen, "'%s' and '%s' both hold segment %09" PRIu64, fpath, apath, seg->id);
-		*status = CHR_EX_DATA;
+		chr_err_set(e, CHR_EX_DATA, "'%s' and '%s' both hold segment %09" PRIu64, fpath,
+			    apath, seg->id);
 		goto out;
 	}
 	if (have_file || have_alt) {
 		/* a run killed before its meta.json: the file is ours if it
 		 * holds the same bytes */
 		seg->compressed = have_alt ? !s->o.zstd : s->o.zstd;
-		k = verify(have_alt ? apath : fpath, seg->compressed, seg, err, errlen);
-		if (k != 0) {
-			*status = k > 0 ? CHR_EX_DATA : CHR_EX_SYS;
+		if (verify(have_alt ? apath : fpath, seg->compressed, seg, e) < 0)
 			goto out;
-		}
 		if (have_alt)
 			snprintf(res->rel, sizeof res->rel, "raw/v1/%s/%s/raw/%s", s->venue, date, alt);
 		adopt = 1;
 	} else if (staged[0] == '\0') {
 		/* the file we saw in place went away under us */
-		chr_msg(err, errlen, "'%s' changed while it was read; try again", part);
+		chr_err_set(e, CHR_EX_SYS, "'%s' changed while it was read; try again", part);
 		goto out;
 	} else if (renameat2(AT_FDCWD, staged, AT_FDCWD, fpath, RENAME_NOREPLACE) < 0 ||
 		   chr_fsync_dir(part) < 0) {
-		chr_msg(err, errlen, "cannot publish '%s': %s", fpath, strerror(errno));
+		chr_err_sys(e, "cannot publish '%s'", fpath);
 		goto out;
 	} else {
 		staged[0] = '\0';
 	}
 	if (chr_rawmeta_add(&m, seg) < 0) {
-		chr_msg(err, errlen, "%s", strerror(errno));
+		chr_err_set(e, CHR_EX_SYS, "%s", strerror(errno));
 		goto out;
 	}
-	if (put_meta(s, &m, part, err, errlen) < 0)
+	if (put_meta(s, &m, part, e) < 0)
 		goto out;
 	res->action = adopt ? CHR_SEAL_ADOPTED : CHR_SEAL_COPIED;
 	see(s, date);

@@ -20,9 +20,9 @@ int chr_raw_path(char *buf, size_t n, const char *root, const char *venue, const
 /* Check the sealed segment image seg[0..len) (len >= its end): a valid,
  * sealed header whose id is id, then every record to end (length, CRC,
  * layout, seq = base_seq + its index), count and the ts range matching the
- * header. Returns 0, or -1 with "name: byte N: what" in err. */
-int chr_rawseg_check(const void *seg, size_t len, uint64_t id, const char *name, char *err,
-		     size_t errlen);
+ * header. Returns 0, or -1 with e ("name: byte N: what", CHR_EX_DATA). */
+int chr_rawseg_check(const void *seg, size_t len, uint64_t id, const char *name,
+		     struct chr_err *e);
 
 /* ---- the sealed segments of a queue -------------------------------------- */
 
@@ -43,9 +43,9 @@ ssize_t chr_qseg_list(const char *dir, uint64_t **ids);
 
 /* Map segment id of the queue in dir. Returns 1 when it is sealed (q->h
  * checked: a valid header of that id), 0 when it is not (the current
- * segment or a spare; q is unmapped), or -1 with errno and a message
- * (ENOENT: the file is gone; EPROTO: a bad sealed header). */
-int chr_qseg_map(struct chr_qseg *q, const char *dir, uint64_t id, char *err, size_t errlen);
+ * segment or a spare; q is unmapped), or -1 with errno and e (ENOENT: the
+ * file is gone; EPROTO: a bad sealed header, CHR_EX_DATA). */
+int chr_qseg_map(struct chr_qseg *q, const char *dir, uint64_t id, struct chr_err *e);
 
 void chr_qseg_unmap(struct chr_qseg *q);
 
@@ -56,7 +56,7 @@ struct chr_sealer;
 struct chr_sealer_opts {
 	int zstd;	/* write NNNNNNNNN.q.zst with chr_zsq_write */
 	int level;	/* its zstd level */
-	chr_warn_fn warn;	/* what clean-up reports (staging.h); NULL: stderr */
+	chr_warn_fn warn;	/* what clean-up reports (staging.h), or NULL */
 	void *warn_ctx;
 };
 
@@ -72,10 +72,10 @@ struct chr_seal_result {
 /* Open the raw archive at root (created as needed) for the venue (a name
  * chr_name_check accepts): under the archive lock, clean ROOT/.staging
  * (chr_staging_clean) and make a staging directory of this run. Returns
- * the sealer, or NULL with a message and *status (CHR_EX_SYS). */
+ * the sealer, or NULL with e (CHR_EX_USAGE for a bad root or venue name,
+ * else CHR_EX_SYS). */
 struct chr_sealer *chr_sealer_open(const char *root, const char *venue,
-				   const struct chr_sealer_opts *o, char *err, size_t errlen,
-				   int *status);
+				   const struct chr_sealer_opts *o, struct chr_err *e);
 
 /* Archive the sealed queue segment q: check every record, copy its first
  * `end` bytes (or compress them) into the staging directory, sync, then
@@ -86,12 +86,12 @@ struct chr_sealer *chr_sealer_open(const char *root, const char *venue,
  * A segment meta.json lists already (same base_seq, count and
  * raw_checksum) is left: PRESENT; a file in place that meta.json does not
  * list (a run killed before its update) is verified and adopted. Returns
- * 0 when the segment is durable in the archive, or -1 with a message and
- * *status: CHR_EX_DATA for a bad segment, a file in place that differs,
+ * 0 when the segment is durable in the archive, or -1 with e:
+ * CHR_EX_DATA for a bad segment, a file in place that differs,
  * and a partition that left ROOT (moved to another tier by chr-tier);
  * CHR_EX_SYS for a system error. */
 int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_seal_result *res,
-		   char *err, size_t errlen, int *status);
+		   struct chr_err *e);
 
 /* Remove the staging directory and free the sealer. */
 void chr_sealer_close(struct chr_sealer *s);

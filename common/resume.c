@@ -98,7 +98,7 @@ int chr_resume_load(struct chr_resume *rs, const struct chr_queue_writer *w, int
 		n = 0;
 		if (!opened ? chr_queue_reader_open(&r, w->dir, from) < 0 :
 			      chr_queue_seek_seq(&r, from) < 0) {
-			chr_err_set(e, r.status ? r.status : CHR_EX_SYS, "%s", r.err);
+			chr_err_set(e, r.e.status ? r.e.status : CHR_EX_SYS, "%s", r.e.msg);
 			opened = 0;	/* both close it on failure */
 			goto out;
 		}
@@ -127,7 +127,7 @@ int chr_resume_load(struct chr_resume *rs, const struct chr_queue_writer *w, int
 			n++;
 		}
 		if (k < 0) {
-			chr_err_set(e, r.status, "%s", r.err);
+			chr_err_set(e, r.e.status, "%s", r.e.msg);
 			goto out;
 		}
 		if (resume_walk(rs, v, n, from <= r.first_seq, route))
@@ -221,7 +221,7 @@ int chr_resume_append(struct chr_resume *rs, struct chr_queue_writer *q, const s
 		if (errno == EINVAL)
 			return chr_err_set(e, CHR_EX_DATA, "%s: byte %" PRIu64 ": record larger than a "
 					   "queue segment", name, off);
-		return chr_err_set(e, q->status, "%s", q->err);
+		return chr_err_set(e, q->e.status, "%s", q->e.msg);
 	}
 	return 0;
 }

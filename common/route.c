@@ -191,7 +191,7 @@ static int rq_open(struct chr_route *rt, struct rq *q, struct chr_err *e)
 	if (!(w = malloc(sizeof *w)))
 		return chr_err_set(e, CHR_EX_SYS, "%s", strerror(ENOMEM));
 	if (chr_queue_writer_open(w, q->path, &rt->o.qo) < 0) {
-		chr_err_set(e, w->status, "%s", w->err);
+		chr_err_set(e, w->e.status, "%s", w->e.msg);
 		free(w);
 		return -1;
 	}
@@ -255,7 +255,7 @@ static int append(struct rq *q, const struct chr_rec *rec, int64_t ts, const cha
 		if (errno == EINVAL)
 			return chr_err_set(e, CHR_EX_DATA, "%s: byte %" PRIu64 ": record larger "
 					   "than a segment of queue '%s'", name, off, q->path);
-		return chr_err_set(e, q->w->status, "%s", q->w->err);
+		return chr_err_set(e, q->w->e.status, "%s", q->w->e.msg);
 	}
 	memcpy((char *)r + 4, (const char *)rec + 4, rec->len - 4);
 	if (ts != INT64_MIN)

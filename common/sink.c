@@ -18,8 +18,8 @@ int chr_sink_queue_open(struct chr_sink *s, const char *dir, const struct chr_qu
 {
 	if (chr_queue_writer_open(&s->q, dir, qo) < 0) {
 		if (errno == ENOENT && !(qo->flags & CHR_QUEUE_CREATE))
-			return chr_err_set(e, CHR_EX_SYS, "%s; --create makes it", s->q.err);
-		return chr_err_set(e, s->q.status, "%s", s->q.err);
+			return chr_err_set(e, CHR_EX_SYS, "%s; --create makes it", s->q.e.msg);
+		return chr_err_set(e, s->q.e.status, "%s", s->q.e.msg);
 	}
 	s->q_open = 1;
 	s->first = s->q.seq;
@@ -33,11 +33,11 @@ static int feed_failed(const struct chr_sink *s, const struct chr_source *src, u
 		       struct chr_err *e)
 {
 	if (!src->open)		/* an input that cannot be opened */
-		return chr_err_set(e, src->status, "%s", src->err);
+		return chr_err_set(e, src->e.status, "%s", src->e.msg);
 	if (s->mode == CHR_SINK_ARCHIVE)
-		return chr_err_set(e, src->status, "%s; nothing was archived", src->err);
-	return chr_err_set(e, src->status, "%s; the %" PRIu64 " records before it were %s",
-			   src->err, s->mode == CHR_SINK_ROUTE ? nrec : s->appended,
+		return chr_err_set(e, src->e.status, "%s; nothing was archived", src->e.msg);
+	return chr_err_set(e, src->e.status, "%s; the %" PRIu64 " records before it were %s",
+			   src->e.msg, s->mode == CHR_SINK_ROUTE ? nrec : s->appended,
 			   s->mode == CHR_SINK_ROUTE ? "routed" : "appended");
 }
 
@@ -56,7 +56,7 @@ int chr_sink_feed(struct chr_sink *s, char *const *files, int nfiles, int progre
 		struct stat st;
 
 		if (chr_source_add_path(&src, files[i]) < 0) {
-			chr_err_set(e, src.status, "%s", src.err);
+			chr_err_set(e, src.e.status, "%s", src.e.msg);
 			chr_source_free(&src);
 			return -1;
 		}

@@ -365,11 +365,9 @@ int chr_source_add_archive(struct chr_source *s, const char *root, const char *v
 	long n, start = 0;
 
 	/* the partitions across the tiers (docs/tiers.md) */
-	n = chr_tier_parts(root, venue, symbol, stream, date, &p, &found, s->e.msg, sizeof s->e.msg);
-	if (n < 0) {
-		s->e.status = CHR_EX_SYS;
+	n = chr_tier_parts(root, venue, symbol, stream, date, &p, &found, &s->e);
+	if (n < 0)
 		return -1;
-	}
 	if ((symbol && *symbol ? snprintf(inst, sizeof inst, "%s/v1/%s/%s", root, venue, symbol)
 			       : snprintf(inst, sizeof inst, "%s/raw/v1/%s", root, venue)) >= (int)sizeof inst)
 		rc = fail(s, CHR_EX_SYS, "archive path: %s", strerror(ENAMETOOLONG));

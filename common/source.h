@@ -85,15 +85,8 @@ struct chr_source {
 	int (*flush)(void *);	/* chr_source_set_flush */
 	void *flush_arg;
 	/* after -1: e.status CHR_EX_DATA or CHR_EX_SYS, e.msg the message
-	 * without the program; status and err are the same bytes by their
-	 * older names */
-	union {
-		struct chr_err e;
-		struct {
-			int status;
-			char err[CHR_ERR_MAX];
-		};
-	};
+	 * without the program */
+	struct chr_err e;
 };
 
 /* An empty source; sel (kept, not copied; may be NULL) lets archive

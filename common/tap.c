@@ -18,9 +18,9 @@ static int commit(struct chr_queue_writer *q, struct chr_queue_pos *pos, uint64_
 		  struct chr_err *e)
 {
 	if (chr_queue_flush(q) < 0)
-		return chr_err_set(e, q->status, "%s", q->err);
+		return chr_err_set(e, q->e.status, "%s", q->e.msg);
 	if (chr_queue_pos_commit(pos, next) < 0)
-		return chr_err_set(e, pos->status, "%s", pos->err);
+		return chr_err_set(e, pos->e.status, "%s", pos->e.msg);
 	return 0;
 }
 
@@ -46,7 +46,7 @@ static int copy(struct chr_tap *t, struct chr_source *src, struct chr_queue_pos 
 		if (k == 2) {
 			chr_source_wait(src, 1000);
 			if (chr_queue_pos_beat(pos) < 0)
-				return chr_err_set(e, pos->status, "%s", pos->err);
+				return chr_err_set(e, pos->e.status, "%s", pos->e.msg);
 			continue;
 		}
 		if (k <= 0)
@@ -68,7 +68,7 @@ static int copy(struct chr_tap *t, struct chr_source *src, struct chr_queue_pos 
 			if (errno == EINVAL)
 				return chr_err_set(e, CHR_EX_DATA, "%s: seq %" PRIu64 ": record larger "
 						   "than a queue segment", t->hot, rec->seq);
-			return chr_err_set(e, q->status, "%s", q->err);
+			return chr_err_set(e, q->e.status, "%s", q->e.msg);
 		}
 		t->appended++;
 	}
@@ -76,8 +76,8 @@ static int copy(struct chr_tap *t, struct chr_source *src, struct chr_queue_pos 
 	if (t->next != done && commit(q, pos, t->next, e) < 0)
 		return -1;
 	if (k < 0)
-		return chr_err_set(e, src->status, "%s; the %" PRIu64 " records before it were "
-				   "appended", src->err, t->appended);
+		return chr_err_set(e, src->e.status, "%s; the %" PRIu64 " records before it were "
+				   "appended", src->e.msg, t->appended);
 	return 0;
 }
 
@@ -99,14 +99,14 @@ int chr_tap_run(struct chr_tap *t, struct chr_queue_writer *q, struct chr_err *e
 		return -1;
 	if (chr_queue_pos_open(&pos, t->hot, t->reader,
 			       t->sync ? CHR_QUEUE_POS_SYNC : 0) < 0)
-		return chr_err_set(e, pos.status, "%s", pos.err);
+		return chr_err_set(e, pos.e.status, "%s", pos.e.msg);
 	chr_source_init(&src, NULL);
 	src.follow = t->follow;
 	src.from_seq = pos.seq;
 	src.exact = 1;
 	t->next = pos.seq;
 	rc = chr_source_add_path(&src, t->hot) < 0 ?
-	     chr_err_set(e, src.status, "%s", src.err) : copy(t, &src, &pos, &rs, q, e);
+	     chr_err_set(e, src.e.status, "%s", src.e.msg) : copy(t, &src, &pos, &rs, q, e);
 	t->skipped = rs.skipped;
 	chr_queue_pos_close(&pos);
 	chr_source_free(&src);

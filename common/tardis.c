@@ -212,9 +212,3 @@ char *chr_tardis_in_report(const struct chr_tardis_in *t, const char *const *pat
 	json_decref(o);
 	return out;
 }
-
-void chr_tardis_note_warn(void *ctx, const char *msg)
-{
-	(void)ctx;
-	chr_warn("%s", msg);
-}

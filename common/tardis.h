@@ -62,8 +62,8 @@ struct chr_tardis_in {
 	unsigned report_max;	/* bad rows reported one by one when skipping */
 	/* where those reports, and the rows skipped before a first snapshot,
 	 * go: note(note_ctx, "file:line: what (skipped)"), a message without
-	 * the program's name; chr_tardis_in_init sets chr_tardis_note_warn.
-	 * NULL: they are only counted */
+	 * the program's name. NULL (chr_tardis_in_init's default): they are
+	 * only counted */
 	void (*note)(void *ctx, const char *msg);
 	void *note_ctx;
 	/* counters */
@@ -112,9 +112,6 @@ long chr_tardis_in_parse(struct chr_tardis_in *t, char *buf, size_t n, int final
  * Returns 0, or -1 on a write error (t->err, t->status). */
 int chr_tardis_in_end(struct chr_tardis_in *t);
 
-/* The default t->note: msg on stderr after the program's name, as
- * chr_warn prints it (the output chr-csv2ev has always had). */
-void chr_tardis_note_warn(void *ctx, const char *msg);
 
 /* The JSON report of a successful run (chr-csv2ev --report), one input
  * per chr_tardis_in_file call, in order: paths[i] as given and bytes[i]

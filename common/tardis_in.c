@@ -20,7 +20,6 @@ int chr_tardis_in_init(struct chr_tardis_in *t, struct chr_writer *w)
 	memset(t, 0, sizeof *t);
 	t->fast = 1;
 	t->report_max = 20;
-	t->note = chr_tardis_note_warn;
 	t->name = "stdin";
 	s = calloc(1, sizeof *s);
 	if (s == NULL)

@@ -81,7 +81,7 @@ static int zstd_word(const char *w)
 	return (int)v;
 }
 
-int chr_tiers_load(struct chr_tiers *t, const char *file, char *err, size_t errlen)
+int chr_tiers_load(struct chr_tiers *t, const char *file, struct chr_err *e)
 {
 	char path[4096], line[8192], sh[512];
 	int must = file != NULL, rc = -1;
@@ -90,7 +90,7 @@ int chr_tiers_load(struct chr_tiers *t, const char *file, char *err, size_t errl
 
 	if (file == NULL) {
 		if (rooted(path, sizeof path, t->t[0].root, CHR_TIER_CONF) < 0) {
-			chr_msg(err, errlen, "archive root too long");
+			chr_err_set(e, CHR_EX_SYS, "archive root too long");
 			return -1;
 		}
 		file = path;
@@ -99,8 +99,7 @@ int chr_tiers_load(struct chr_tiers *t, const char *file, char *err, size_t errl
 	if (f == NULL) {
 		if (errno == ENOENT && !must)
 			return 0;
-		chr_msg(err, errlen, "cannot read '%s': %s", chr_fmt_shown(sh, sizeof sh, file),
-		    strerror(errno));
+		chr_err_sys(e, "cannot read '%s'", chr_fmt_shown(sh, sizeof sh, file));
 		return -1;
 	}
 	chr_fmt_shown(sh, sizeof sh, file);
@@ -112,14 +111,14 @@ int chr_tiers_load(struct chr_tiers *t, const char *file, char *err, size_t errl
 
 		lno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
-			chr_msg(err, errlen, "%s:%u: line too long", sh, lno);
+			chr_err_set(e, CHR_EX_DATA, "%s:%u: line too long", sh, lno);
 			goto out;
 		}
 		if ((p = strchr(line, '#')) != NULL)
 			*p = '\0';
 		for (p = strtok_r(line, " \t\r\n", &save); p; p = strtok_r(NULL, " \t\r\n", &save)) {
 			if (nw == 5) {
-				chr_msg(err, errlen, "%s:%u: too many words", sh, lno);
+				chr_err_set(e, CHR_EX_DATA, "%s:%u: too many words", sh, lno);
 				goto out;
 			}
 			w[nw++] = p;
@@ -137,17 +136,17 @@ int chr_tiers_load(struct chr_tiers *t, const char *file, char *err, size_t errl
 			if (why == NULL && strcmp(w[0], "hot") == 0)
 				why = "'hot' is the archive root";
 			if (why) {
-				chr_msg(err, errlen, "%s:%u: tier name '%s': %s", sh, lno, w[0], why);
+				chr_err_set(e, CHR_EX_DATA, "%s:%u: tier name '%s': %s", sh, lno, w[0], why);
 				goto out;
 			}
 			usage = "NAME DIR AGE [zstd[=LEVEL]]", lo = 3, hi = 4, ai = 2;
 		}
 		if (nw < lo || nw > hi) {
-			chr_msg(err, errlen, "%s:%u: expected '%s'", sh, lno, usage);
+			chr_err_set(e, CHR_EX_DATA, "%s:%u: expected '%s'", sh, lno, usage);
 			goto out;
 		}
 		if (chr_duration_parse(w[ai], &age) < 0 || age <= 0) {
-			chr_msg(err, errlen, "%s:%u: '%s' is not a duration", sh, lno, w[ai]);
+			chr_err_set(e, CHR_EX_DATA, "%s:%u: '%s' is not a duration", sh, lno, w[ai]);
 			goto out;
 		}
 		if (strcmp(w[0], "delete") == 0) {
@@ -158,14 +157,15 @@ int chr_tiers_load(struct chr_tiers *t, const char *file, char *err, size_t errl
 
 			nq = realloc(t->q, (t->nq + 1) * sizeof *t->q);
 			if (nq == NULL || rooted(qp, sizeof qp, t->t[0].root, w[1]) < 0) {
-				chr_msg(err, errlen, "%s:%u: %s", sh, lno, nq ? "path too long" : "out of memory");
+				chr_err_set(e, nq ? CHR_EX_DATA : CHR_EX_SYS, "%s:%u: %s", sh, lno,
+				    nq ? "path too long" : "out of memory");
 				if (nq)
 					t->q = nq;
 				goto out;
 			}
 			t->q = nq;
 			if ((t->q[t->nq].path = strdup(qp)) == NULL) {
-				chr_msg(err, errlen, "out of memory");
+				chr_err_set(e, CHR_EX_SYS, "out of memory");
 				goto out;
 			}
 			t->q[t->nq++].age_ns = age;
@@ -173,17 +173,17 @@ int chr_tiers_load(struct chr_tiers *t, const char *file, char *err, size_t errl
 			int z = 0;
 
 			if (nw == 4 && (z = zstd_word(w[3])) < 0) {
-				chr_msg(err, errlen, "%s:%u: '%s' is not zstd or zstd=LEVEL (1-19)", sh, lno, w[3]);
+				chr_err_set(e, CHR_EX_DATA, "%s:%u: '%s' is not zstd or zstd=LEVEL (1-19)", sh, lno, w[3]);
 				goto out;
 			}
 			if (chr_tiers_set(t, w[0], w[1], age, z) < 0) {
-				chr_msg(err, errlen, "%s:%u: too many tiers or path too long", sh, lno);
+				chr_err_set(e, CHR_EX_DATA, "%s:%u: too many tiers or path too long", sh, lno);
 				goto out;
 			}
 		}
 	}
 	if (ferror(f)) {
-		chr_msg(err, errlen, "cannot read '%s': %s", sh, strerror(errno));
+		chr_err_sys(e, "cannot read '%s'", sh);
 		goto out;
 	}
 	rc = 0;
@@ -199,27 +199,28 @@ static int by_age(const void *a, const void *b)
 	return (x->after_ns > y->after_ns) - (x->after_ns < y->after_ns);
 }
 
-int chr_tiers_check(struct chr_tiers *t, char *err, size_t errlen)
+int chr_tiers_check(struct chr_tiers *t, struct chr_err *e)
 {
 	char sh[512];
 
 	qsort(t->t + 1, t->n - 1, sizeof t->t[0], by_age);
 	for (size_t i = 1; i < t->n; i++) {
 		if (t->t[i].after_ns == t->t[i - 1].after_ns) {
-			chr_msg(err, errlen, "tiers '%s' and '%s' have the same age", t->t[i - 1].name,
-			    t->t[i].name);
+			chr_err_set(e, CHR_EX_DATA, "tiers '%s' and '%s' have the same age",
+			    t->t[i - 1].name, t->t[i].name);
 			return -1;
 		}
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(t->t[i].root, t->t[j].root) == 0) {
-				chr_msg(err, errlen, "tiers '%s' and '%s' have the same directory '%s'",
+				chr_err_set(e, CHR_EX_DATA, "tiers '%s' and '%s' have the same directory '%s'",
 				    t->t[j].name, t->t[i].name,
 				    chr_fmt_shown(sh, sizeof sh, t->t[i].root));
 				return -1;
 			}
 	}
 	if (t->delete_ns >= 0 && t->delete_ns <= t->t[t->n - 1].after_ns) {
-		chr_msg(err, errlen, "the delete age is not above tier '%s's age", t->t[t->n - 1].name);
+		chr_err_set(e, CHR_EX_DATA, "the delete age is not above tier '%s's age",
+			    t->t[t->n - 1].name);
 		return -1;
 	}
 	return 0;
@@ -340,8 +341,8 @@ static int by_date(const void *a, const void *b)
 }
 
 long chr_tier_parts(const char *root, const char *venue, const char *symbol, const char *stream,
-		    const char *date, struct chr_tier_part **out, int *found, char *err,
-		    size_t errlen)
+		    const char *date, struct chr_tier_part **out, int *found,
+		    struct chr_err *e)
 {
 	struct chr_tiers t;
 	struct found f = {0};
@@ -354,7 +355,9 @@ long chr_tier_parts(const char *root, const char *venue, const char *symbol, con
 	if (symbol && *symbol == '\0')
 		symbol = NULL;
 	chr_tiers_init(&t, root);
-	if (chr_tiers_load(&t, NULL, err, errlen) < 0) {
+	if (chr_tiers_load(&t, NULL, e) < 0) {
+		if (e != NULL)
+			e->status = CHR_EX_SYS;
 		chr_tiers_free(&t);
 		return -1;
 	}
@@ -362,16 +365,16 @@ long chr_tier_parts(const char *root, const char *venue, const char *symbol, con
 	/* the files are the truth: without a usable manifest (none yet, one
 	 * being made by a process that was killed, or damaged) they are
 	 * scanned */
-	m = chr_manifest_open(root, NULL, 0, err, errlen);
+	m = chr_manifest_open(root, NULL, 0, e);
 	if (m) {
 		struct q q = {&f, &t, date, ""};
 		int rc = chr_manifest_query(m, venue, symbol ? symbol : "", stream, INT64_MIN,
-					    INT64_MAX, row, &q, err, errlen);
+					    INT64_MAX, row, &q, e);
 
 		chr_manifest_close(m);
 		if (rc != 0) {
 			if (rc > 0)
-				chr_msg(err, errlen, "out of memory");
+				chr_err_set(e, CHR_EX_SYS, "out of memory");
 			goto fail;
 		}
 		if (f.n)
@@ -380,12 +383,11 @@ long chr_tier_parts(const char *root, const char *venue, const char *symbol, con
 	}
 	for (size_t i = 0; i < scan_tiers; i++) {
 		if (inst_dir(inst, sizeof inst, t.t[i].root, venue, symbol) < 0) {
-			chr_msg(err, errlen, "archive path: %s", strerror(ENAMETOOLONG));
+			chr_err_set(e, CHR_EX_SYS, "archive path: %s", strerror(ENAMETOOLONG));
 			goto fail;
 		}
 		if (scan(&f, inst, stream, date, found) < 0) {
-			chr_msg(err, errlen, "cannot read '%s': %s", chr_fmt_shown(sh, sizeof sh, inst),
-			    strerror(errno));
+			chr_err_sys(e, "cannot read '%s'", chr_fmt_shown(sh, sizeof sh, inst));
 			goto fail;
 		}
 	}
@@ -395,8 +397,7 @@ long chr_tier_parts(const char *root, const char *venue, const char *symbol, con
 		for (size_t i = 1; i < t.n; i++)
 			if (inst_dir(inst, sizeof inst, t.t[i].root, venue, symbol) == 0 &&
 			    scan(&f, inst, stream, date, found) < 0) {
-				chr_msg(err, errlen, "cannot read '%s': %s",
-				    chr_fmt_shown(sh, sizeof sh, inst), strerror(errno));
+				chr_err_sys(e, "cannot read '%s'", chr_fmt_shown(sh, sizeof sh, inst));
 				goto fail;
 			}
 	}

@@ -45,17 +45,18 @@ void chr_tiers_free(struct chr_tiers *t);
  * no error) into t, which chr_tiers_init set up. Lines: "NAME DIR AGE
  * [zstd[=LEVEL]]" (a tier), "delete AGE", "queue DIR AGE"; '#' starts a
  * comment. A relative DIR is relative to the archive root. Returns 0, or
- * -1 with a message "file:line: why" (or "cannot read 'file': why") in err. */
-int chr_tiers_load(struct chr_tiers *t, const char *file, char *err, size_t errlen);
+ * -1 with e: "file:line: why", CHR_EX_DATA (or "cannot read 'file': why",
+ * CHR_EX_SYS). */
+int chr_tiers_load(struct chr_tiers *t, const char *file, struct chr_err *e);
 
 /* Set (add, or replace by name) a tier. Returns 0, or -1 when full. */
 int chr_tiers_set(struct chr_tiers *t, const char *name, const char *root, int64_t after_ns,
 		  int zstd);
 
 /* Sort the tiers after hot by age and check them: distinct names, roots
- * and ages, the delete age above every tier's. Returns 0, or -1 with a
- * message in err. */
-int chr_tiers_check(struct chr_tiers *t, char *err, size_t errlen);
+ * and ages, the delete age above every tier's. Returns 0, or -1 with e
+ * (CHR_EX_DATA). */
+int chr_tiers_check(struct chr_tiers *t, struct chr_err *e);
 
 /* A partition directory of a stream. */
 struct chr_tier_part {
@@ -73,10 +74,9 @@ struct chr_tier_part {
  * names must pass chr_name_check (the caller checks). *found is set to 1
  * when the instrument (or raw venue) exists in some tier. Returns the
  * number of partitions in *out (free with chr_tier_parts_free), or -1
- * with a message in err. */
+ * with e (CHR_EX_SYS). */
 long chr_tier_parts(const char *root, const char *venue, const char *symbol, const char *stream,
-		    const char *date, struct chr_tier_part **out, int *found, char *err,
-		    size_t errlen);
+		    const char *date, struct chr_tier_part **out, int *found, struct chr_err *e);
 
 void chr_tier_parts_free(struct chr_tier_part *p, size_t n);
 
@@ -93,8 +93,8 @@ struct chr_tier_run {
 	struct chr_manifest *m;		/* open for writing; NULL when dry */
 	const volatile sig_atomic_t *stop;	/* non-zero: end between partitions; may be NULL */
 	int status;			/* worst exit status since the caller reset it */
-	chr_warn_fn say;		/* what the pass says, a line at a time
-					 * (NULL: on stderr, as chr_warn) */
+	chr_warn_fn say;		/* what the pass says, a line at a time,
+					 * or NULL */
 	void *say_ctx;
 };
 

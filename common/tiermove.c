@@ -40,7 +40,7 @@ struct items {
 	size_t n, cap;
 };
 
-/* Say the message (r->say, else on stderr), and raise the pass's status
+/* Say the message (r->say, when set), and raise the pass's status
  * to status. */
 static void fail(struct chr_tier_run *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void fail(struct chr_tier_run *r, int status, const char *fmt, ...)
@@ -53,8 +53,6 @@ static void fail(struct chr_tier_run *r, int status, const char *fmt, ...)
 	va_end(ap);
 	if (r->say)
 		r->say(r->say_ctx, buf);
-	else
-		chr_warn("%s", buf);
 	if (status > r->status)
 		r->status = status;
 }
@@ -659,11 +657,11 @@ static void mparts_free(struct mparts *m)
 static void reconcile(struct chr_tier_run *r, struct item **keep, size_t n)
 {
 	struct mparts mp = {0};
-	char err[CHR_ARCHIVE_ERR];
+	struct chr_err e;
 	size_t i = 0, j = 0;
 
-	if (chr_manifest_parts(r->m, mcollect, &mp, err, sizeof err) != 0) {
-		fail(r, CHR_EX_SYS, "%s", mp.n && !mp.v[mp.n - 1].sum ? "out of memory" : err);
+	if (chr_manifest_parts(r->m, mcollect, &mp, &e) != 0) {
+		fail(r, CHR_EX_SYS, "%s", mp.n && !mp.v[mp.n - 1].sum ? "out of memory" : e.msg);
 		mparts_free(&mp);
 		return;
 	}
@@ -673,12 +671,11 @@ static void reconcile(struct chr_tier_run *r, struct item **keep, size_t n)
 
 		if (c < 0 || (c == 0 && (strcmp(r->t.t[keep[i]->tier].name, mp.v[j].tier) != 0 ||
 					strcmp(keep[i]->part.meta_checksum, mp.v[j].sum) != 0)))
-			rc = chr_manifest_put(r->m, r->t.t[keep[i]->tier].name, &keep[i]->part, err,
-					      sizeof err);
+			rc = chr_manifest_put(r->m, r->t.t[keep[i]->tier].name, &keep[i]->part, &e);
 		else if (c > 0)
-			rc = chr_manifest_remove(r->m, mp.v[j].rel, err, sizeof err);
+			rc = chr_manifest_remove(r->m, mp.v[j].rel, &e);
 		if (rc < 0)
-			fail(r, CHR_EX_SYS, "%s", err);
+			fail(r, e.status, "%s", e.msg);
 		if (c <= 0)
 			i++;
 		if (c >= 0)
@@ -699,7 +696,8 @@ void chr_tier_pass(struct chr_tier_run *r, int64_t now_opt)
 	struct items it = {0};
 	struct item **keep = NULL;
 	size_t nkeep = 0;
-	char err[CHR_ARCHIVE_ERR], sh[512];
+	char sh[512];
+	struct chr_err e;
 
 	if (now_opt != INT64_MIN) {
 		r->now = now_opt;
@@ -766,8 +764,8 @@ void chr_tier_pass(struct chr_tier_run *r, int64_t now_opt)
 
 			snprintf(why, sizeof why, "age %" PRId64 "s", age / 1000000000);
 			if (remove_part(r, p, why) == 0 && !r->dry &&
-			    chr_manifest_remove(r->m, p->rel, err, sizeof err) < 0)
-				fail(r, CHR_EX_SYS, "%s", err);
+			    chr_manifest_remove(r->m, p->rel, &e) < 0)
+				fail(r, e.status, "%s", e.msg);
 			continue;
 		}
 		for (size_t k = p->tier + 1; k < r->t.n; k++)
@@ -775,8 +773,8 @@ void chr_tier_pass(struct chr_tier_run *r, int64_t now_opt)
 				to = k;
 		if (to == p->tier || move(r, p, to, age) < 0 || r->dry)
 			continue;
-		if (chr_manifest_sync(r->m, r->t.t[to].name, r->t.t[to].root, p->rel, err, sizeof err) < 0)
-			fail(r, CHR_EX_SYS, "%s", err);
+		if (chr_manifest_sync(r->m, r->t.t[to].name, r->t.t[to].root, p->rel, &e) < 0)
+			fail(r, e.status, "%s", e.msg);
 	}
 	for (size_t i = 0; i < r->t.nq && !stopped(r); i++) {
 		ssize_t k;
@@ -786,8 +784,8 @@ void chr_tier_pass(struct chr_tier_run *r, int64_t now_opt)
 				 SHOWN(sh, r->t.q[i].path));
 			continue;
 		}
-		if ((k = chr_queue_retain(r->t.q[i].path, r->t.q[i].age_ns, err)) < 0)
-			fail(r, CHR_EX_SYS, "%s", err);
+		if ((k = chr_queue_retain(r->t.q[i].path, r->t.q[i].age_ns, &e)) < 0)
+			fail(r, e.status, "%s", e.msg);
 		else if (k > 0 || r->verbose)
 			say(r, "removed %zd segment%s of queue '%s'", k, k == 1 ? "" : "s",
 				 SHOWN(sh, r->t.q[i].path));

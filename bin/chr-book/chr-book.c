@@ -177,7 +177,7 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (k < 0) {
-			chr_err_set(&e, in.s[in.failed].status, "%s", in.s[in.failed].err);
+			e = in.s[in.failed].e;
 			fail(&out, -1, &e);
 		}
 		if (k == 0 || (mode == CHR_BV_AT && rec->ts > at))

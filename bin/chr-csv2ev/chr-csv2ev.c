@@ -63,6 +63,13 @@ static _Noreturn void fail(int status, const char *msg)
 	chr_die(status, "%s", msg);
 }
 
+/* the parser's notes (bad rows skipped, rows before a first snapshot) */
+static void note(void *ctx, const char *msg)
+{
+	(void)ctx;
+	chr_warn("%s", msg);
+}
+
 int main(int argc, char **argv)
 {
 	const char *symbols = NULL, *report = NULL, *stdin_only[] = { "-" }, **files;
@@ -76,6 +83,7 @@ int main(int argc, char **argv)
 	chr_prog_start(argv, usage_text, opts);
 	if (chr_tardis_in_init(&tin, &w) < 0)
 		chr_die(CHR_EX_SYS, "out of memory");
+	tin.note = note;
 	while ((c = chr_getopt(argc, argv)) != -1) {
 		switch (c) {
 		case 't':
@@ -141,7 +149,7 @@ int main(int argc, char **argv)
 		struct chr_queue_opts qo = { .flags = CHR_QUEUE_CREATE };
 
 		if (chr_queue_writer_open(&q, out, &qo) < 0)
-			chr_die(q.status, "%s", q.err);
+			chr_die_err(&q.e);
 	}
 	if ((out ? chr_writer_init_queue(&w, &q, out) :
 	     chr_writer_init(&w, STDOUT_FILENO, "stdout", BUF_SIZE)) < 0 ||
@@ -192,7 +200,7 @@ int main(int argc, char **argv)
 			 tin.bad > tin.report_max ? " (only the first ones are shown)" : "");
 	if (chr_writer_close(&w) < 0) {
 		if (out)
-			chr_die(q.status, "%s", q.err);
+			chr_die_err(&q.e);
 		chr_write_failed(&w);
 	}
 	if (out)

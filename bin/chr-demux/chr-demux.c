@@ -166,7 +166,7 @@ int main(int argc, char **argv)
 	if (k == -2)
 		chr_die_err(&e);
 	if (k < 0)
-		chr_die(m.s[m.failed].status, "%s", m.s[m.failed].err);
+		chr_die_err(&m.s[m.failed].e);
 	if (drop_unnamed)
 		chr_warn("%" PRIu64 " record%s of %" PRIu64 " instrument%s with no name dropped "
 			 "(no DEFINE record before them%s)", drop_unnamed, plural(drop_unnamed),

@@ -65,12 +65,12 @@ struct run {
 	uint64_t warned_gap;	/* the seq up to which a gap was reported */
 };
 
-static _Noreturn void fail(struct run *r, int status, const char *what)
+static _Noreturn void fail(struct run *r, const struct chr_err *e)
 {
-	chr_warn("%s", what);
+	chr_warn("%s", e->msg);
 	chr_sealer_close(r->sealer);
 	chr_queue_pos_close(&r->pos);
-	exit(status);
+	exit(e->status);
 }
 
 /* A sealed segment is done when the reader's position is past its last
@@ -86,22 +86,22 @@ static void pass(struct run *r)
 	struct chr_seal_result res;
 	struct chr_qseg q;
 	uint64_t *ids;
-	char err[CHR_ARCHIVE_ERR];
+	struct chr_err e;
 	ssize_t n;
-	int status, k;
+	int k;
 
 	n = chr_qseg_list(r->source, &ids);
 	if (n < 0) {
-		snprintf(err, sizeof err, "cannot read '%s': %s", r->source, strerror(errno));
-		fail(r, CHR_EX_SYS, err);
+		chr_err_sys(&e, "cannot read '%s'", r->source);
+		fail(r, &e);
 	}
 	for (ssize_t i = 0; i < n && !chr_stop; i++) {
-		k = chr_qseg_map(&q, r->source, ids[i], err, sizeof err);
+		k = chr_qseg_map(&q, r->source, ids[i], &e);
 		if (k < 0 && errno == ENOENT)
 			continue;	/* removed by retention: passed */
 		if (k < 0) {
 			free(ids);
-			fail(r, errno == EPROTO ? CHR_EX_DATA : CHR_EX_SYS, err);
+			fail(r, &e);
 		}
 		if (k == 0)
 			break;	/* the current segment: nothing sealed after it */
@@ -115,10 +115,10 @@ static void pass(struct run *r)
 				 " archived", r->source, r->pos.seq, q.h.base_seq - 1);
 			r->warned_gap = q.h.base_seq;
 		}
-		if (chr_sealer_put(r->sealer, &q, &res, err, sizeof err, &status) < 0) {
+		if (chr_sealer_put(r->sealer, &q, &res, &e) < 0) {
 			chr_qseg_unmap(&q);
 			free(ids);
-			fail(r, status, err);
+			fail(r, &e);
 		}
 		chr_qseg_unmap(&q);
 		if (res.action != CHR_SEAL_PRESENT) {
@@ -135,24 +135,32 @@ static void pass(struct run *r)
 		if (res.seg.base_seq + res.seg.count > r->pos.seq &&
 		    chr_queue_pos_commit(&r->pos, res.seg.base_seq + res.seg.count) < 0) {
 			free(ids);
-			fail(r, r->pos.status, r->pos.err);
+			fail(r, &r->pos.e);
 		}
-		if (r->retain && chr_queue_retain(r->source, 0, err) < 0) {
+		if (r->retain && chr_queue_retain(r->source, 0, &e) < 0) {
 			free(ids);
-			fail(r, CHR_EX_SYS, err);
+			fail(r, &e);
 		}
 	}
 	free(ids);
 }
 
+/* what the clean-up of dead runs reports */
+static void warn_cb(void *ctx, const char *msg)
+{
+	(void)ctx;
+	chr_warn("%s", msg);
+}
+
 int main(int argc, char **argv)
 {
 	struct run r = {.reader = "seal-copy"};
-	struct chr_sealer_opts so = {.level = CHR_ZSQ_LEVEL};
+	struct chr_sealer_opts so = {.level = CHR_ZSQ_LEVEL, .warn = warn_cb};
 	const char *root = NULL, *venue = NULL, *bad;
-	char sh[256], err[CHR_ARCHIVE_ERR];
+	char sh[256];
+	struct chr_err e;
 	long poll_ms = 1000;
-	int c, once = 0, poll_given = 0, status;
+	int c, once = 0, poll_given = 0;
 
 	chr_prog_start(argv, usage_text, opts);
 	while ((c = chr_getopt(argc, argv)) != -1) {
@@ -190,12 +198,12 @@ int main(int argc, char **argv)
 		chr_die(CHR_EX_SYS, "'%s' is not a queue", r.source);
 
 	if (chr_queue_pos_open(&r.pos, r.source, r.reader, CHR_QUEUE_POS_SYNC) < 0)
-		chr_die(r.pos.status, "%s", r.pos.err);
+		chr_die_err(&r.pos.e);
 	r.warned_gap = r.pos.seq;
-	r.sealer = chr_sealer_open(root, venue, &so, err, sizeof err, &status);
+	r.sealer = chr_sealer_open(root, venue, &so, &e);
 	if (r.sealer == NULL) {
 		chr_queue_pos_close(&r.pos);
-		chr_die(status, "%s", err);
+		chr_die_err(&e);
 	}
 	if (!once)
 		chr_stop_on_signals(SA_RESTART);
@@ -212,7 +220,7 @@ int main(int argc, char **argv)
 		if (chr_stop)
 			break;
 		if (chr_queue_pos_beat(&r.pos) < 0)
-			fail(&r, r.pos.status, r.pos.err);
+			fail(&r, &r.pos.e);
 	}
 	if (once && r.archived == 0)
 		chr_warn("nothing to archive: reader '%s' of '%s' is at seq %" PRIu64

@@ -162,7 +162,7 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (k < 0)
-			die_input(in.s[in.failed].status, in.s[in.failed].err);
+			die_input(in.s[in.failed].e.status, in.s[in.failed].e.msg);
 		if (k == 0)
 			break;
 		if (rec->type == CHR_DEFINE) {

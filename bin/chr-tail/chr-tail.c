@@ -255,7 +255,7 @@ int main(int argc, char **argv)
 		else
 			k = chr_source_add_path(src, argv[optind + (int)i]);
 		if (k < 0)
-			chr_die(src->status, "%s", src->err);
+			chr_die_err(&src->e);
 	}
 	if (from_snapshot)
 		sel.ts_from = INT64_MIN;	/* every record from the snapshot on */
@@ -263,7 +263,7 @@ int main(int argc, char **argv)
 		if (!chr_is_queue(argv[optind]))
 			chr_usage_error("--reader needs a queue, not '%s'", SHOWN(sh, argv[optind]));
 		if (chr_queue_pos_open(&pos, argv[optind], reader, 0) < 0)
-			chr_die(pos.status, "%s", pos.err);
+			chr_die_err(&pos.e);
 		if (!from_end && from_seq == UINT64_MAX && sel.ts_from == INT64_MIN) {
 			in.s[0].from_seq = pos.seq;
 			in.s[0].exact = 1;
@@ -287,7 +287,7 @@ int main(int argc, char **argv)
 				chr_out_failed(&out, &e);
 			if (reader && next_seq != done_seq) {
 				if (chr_queue_pos_commit(&pos, next_seq) < 0)
-					chr_die(pos.status, "%s", pos.err);
+					chr_die_err(&pos.e);
 				done_seq = next_seq;
 			}
 		}
@@ -295,7 +295,7 @@ int main(int argc, char **argv)
 		if (k == 2) {
 			chr_merge_wait(&in);
 			if (reader && chr_queue_pos_beat(&pos) < 0)
-				chr_die(pos.status, "%s", pos.err);
+				chr_die_err(&pos.e);
 			continue;
 		}
 		if (k <= 0)
@@ -323,11 +323,11 @@ int main(int argc, char **argv)
 			 "not written", out.no_csv, out.no_csv == 1 ? "" : "s");
 	if (reader) {
 		if (next_seq != done_seq && chr_queue_pos_commit(&pos, next_seq) < 0)
-			chr_die(pos.status, "%s", pos.err);
+			chr_die_err(&pos.e);
 		chr_queue_pos_close(&pos);
 	}
 	if (k < 0)
-		chr_die(in.s[in.failed].status, "%s", in.s[in.failed].err);
+		chr_die_err(&in.s[in.failed].e);
 	chr_merge_free(&in);
 	return CHR_EX_OK;
 }

@@ -85,13 +85,21 @@ static int64_t age_arg(const char *opt, const char *s)
 	return ns;
 }
 
+/* what a pass and a rebuild say, on stderr */
+static void say(void *ctx, const char *msg)
+{
+	(void)ctx;
+	chr_warn("%s", msg);
+}
+
 int main(int argc, char **argv)
 {
-	struct chr_tier_run r = {0};
+	struct chr_tier_run r = {.say = say};
 	const char *config = NULL, *dirs[2] = {NULL, NULL};
 	int64_t afters[2] = {0, 0}, del = -1, now = INT64_MIN, poll_ms = 60000;
 	int c, once = 0, rebuild = 0, dump = 0, zstd = 0, lockfd, polled = 0;
-	char err[CHR_ARCHIVE_ERR], sh[512], lockp[PATH_MAX];
+	char sh[512], lockp[PATH_MAX];
+	struct chr_err e;
 	static const char *const names[2] = {"warm", "cold"};
 
 	chr_prog_start(argv, usage_text, opts);
@@ -164,10 +172,10 @@ int main(int argc, char **argv)
 		if (once || polled || r.dry || rebuild || config || dirs[0] || dirs[1] || afters[0] ||
 		    afters[1] || zstd || del >= 0 || now != INT64_MIN)
 			chr_usage_error("--dump-manifest takes only --root");
-		if ((r.m = chr_manifest_open(r.root, NULL, 0, err, sizeof err)) == NULL)
-			chr_die(CHR_EX_SYS, "%s", err);
-		if (chr_manifest_dump(r.m, stdout, err, sizeof err) < 0)
-			chr_die(CHR_EX_SYS, "%s", err);
+		if ((r.m = chr_manifest_open(r.root, NULL, 0, &e)) == NULL)
+			chr_die_err(&e);
+		if (chr_manifest_dump(r.m, stdout, &e) < 0)
+			chr_die_err(&e);
 		chr_manifest_close(r.m);
 		chr_close_stdout();
 		return CHR_EX_OK;
@@ -195,9 +203,9 @@ int main(int argc, char **argv)
 			dirs[k] = abs[k];
 		}
 	chr_tiers_init(&r.t, r.root);
-	if (chr_tiers_load(&r.t, config, err, sizeof err) < 0) {
+	if (chr_tiers_load(&r.t, config, &e) < 0) {
 		chr_tiers_free(&r.t);
-		chr_usage_error("%s", err);
+		chr_usage_error("%s", e.msg);
 	}
 	for (int k = 0; k < 2; k++) {
 		size_t i;
@@ -218,8 +226,8 @@ int main(int argc, char **argv)
 	}
 	if (del >= 0)
 		r.t.delete_ns = del;
-	if (chr_tiers_check(&r.t, err, sizeof err) < 0)
-		chr_usage_error("%s", err);
+	if (chr_tiers_check(&r.t, &e) < 0)
+		chr_usage_error("%s", e.msg);
 	if (zstd) {
 		size_t i;
 
@@ -253,8 +261,8 @@ int main(int argc, char **argv)
 	if (rebuild) {
 		size_t n, skipped;
 
-		if (chr_manifest_rebuild(r.root, &r.t, &n, &skipped, err, sizeof err) < 0)
-			chr_die(CHR_EX_SYS, "%s", err);
+		if (chr_manifest_rebuild(r.root, &r.t, &n, &skipped, say, NULL, &e) < 0)
+			chr_die_err(&e);
 		if (r.verbose)
 			chr_warn("manifest rebuilt: %zu partition%s", n, n == 1 ? "" : "s");
 		if (skipped)
@@ -263,10 +271,10 @@ int main(int argc, char **argv)
 		return CHR_EX_OK;
 	}
 	if (!r.dry) {
-		if ((r.m = chr_manifest_open(r.root, NULL, 1, err, sizeof err)) == NULL)
-			chr_die(CHR_EX_SYS, "%s", err);
-		if (chr_manifest_set_tiers(r.m, &r.t, err, sizeof err) < 0)
-			chr_die(CHR_EX_SYS, "%s", err);
+		if ((r.m = chr_manifest_open(r.root, NULL, 1, &e)) == NULL)
+			chr_die_err(&e);
+		if (chr_manifest_set_tiers(r.m, &r.t, &e) < 0)
+			chr_die_err(&e);
 	}
 	for (;;) {
 		chr_tier_pass(&r, now);

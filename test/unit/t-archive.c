@@ -83,7 +83,7 @@ static void test_segw(void)
 		CHECK(r->seq == (uint64_t)(100 + n) && r->src_seq == 77);
 		n++;
 	}
-	CHECK(n == 1000 && rd.status == 0);
+	CHECK(n == 1000 && rd.e.status == 0);
 	chr_reader_free(&rd);
 	close(fd);
 	unlink(path);

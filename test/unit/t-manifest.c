@@ -125,11 +125,12 @@ static int count_rows(const struct chr_mrow *r, void *ctx)
 
 static char *dump(struct chr_manifest *m)
 {
-	char *buf = NULL, err[1024];
+	char *buf = NULL;
+	struct chr_err e;
 	size_t n = 0;
 	FILE *f = open_memstream(&buf, &n);
 
-	CHECK(chr_manifest_dump(m, f, err, sizeof err) == 0);
+	CHECK(chr_manifest_dump(m, f, &e) == 0);
 	fclose(f);
 	return buf;
 }
@@ -138,7 +139,8 @@ static void test_manifest(void)
 {
 	struct chr_tiers t;
 	struct chr_manifest *m;
-	char err[1024], seen[256] = "", *a, *b;
+	char seen[256] = "", *a, *b;
+	struct chr_err e;
 	struct chr_tier_part *parts;
 	int found;
 
@@ -146,49 +148,49 @@ static void test_manifest(void)
 	chr_tiers_init(&t, "h");
 	CHECK(chr_tiers_set(&t, "warm", "w", 10, 0) == 0);
 	archive_part("h/w", "SYM", "2024-01-01", 100);	/* the other tier */
-	CHECK((m = chr_manifest_open("h", NULL, 1, err, sizeof err)) != NULL);
-	CHECK(chr_manifest_set_tiers(m, &t, err, sizeof err) == 0);
-	CHECK(chr_manifest_sync(m, "hot", "h", "v1/ven/SYM/2024-01-02/trade", err, sizeof err) == 0);
-	CHECK(chr_manifest_sync(m, "warm", "h/w", "v1/ven/SYM/2024-01-01/trade", err, sizeof err) == 0);
-	CHECK(chr_manifest_sync(m, "hot", "h", "raw/v1/ven/2024-01-03/raw", err, sizeof err) == 0);
+	CHECK((m = chr_manifest_open("h", NULL, 1, &e)) != NULL);
+	CHECK(chr_manifest_set_tiers(m, &t, &e) == 0);
+	CHECK(chr_manifest_sync(m, "hot", "h", "v1/ven/SYM/2024-01-02/trade", &e) == 0);
+	CHECK(chr_manifest_sync(m, "warm", "h/w", "v1/ven/SYM/2024-01-01/trade", &e) == 0);
+	CHECK(chr_manifest_sync(m, "hot", "h", "raw/v1/ven/2024-01-03/raw", &e) == 0);
 	CHECK(chr_manifest_query(m, "ven", "SYM", "trade", INT64_MIN, INT64_MAX, count_rows, seen,
-				 err, sizeof err) == 0);
+				 &e) == 0);
 	CHECK_STR(seen, "warm:2024-01-01:0 warm:2024-01-01:1 hot:2024-01-02:0 hot:2024-01-02:1 ");
 	seen[0] = '\0';
 	/* ts range: segment 1 of 2024-01-02 holds 1005..1009 */
-	CHECK(chr_manifest_query(m, "ven", "SYM", "trade", 1006, INT64_MAX, count_rows, seen, err,
-				 sizeof err) == 0);
+	CHECK(chr_manifest_query(m, "ven", "SYM", "trade", 1006, INT64_MAX, count_rows, seen,
+				 &e) == 0);
 	CHECK_STR(seen, "hot:2024-01-02:1 ");
 	seen[0] = '\0';
-	CHECK(chr_manifest_query(m, "ven", "", "raw", INT64_MIN, INT64_MAX, count_rows, seen, err,
-				 sizeof err) == 0);
+	CHECK(chr_manifest_query(m, "ven", "", "raw", INT64_MIN, INT64_MAX, count_rows, seen,
+				 &e) == 0);
 	CHECK_STR(seen, "hot:2024-01-03:3 ");
 	/* the same partition synced from another tier replaces its rows */
-	CHECK(chr_manifest_sync(m, "warm", "h/w", "v1/ven/SYM/2024-01-01/trade", err, sizeof err) == 0);
+	CHECK(chr_manifest_sync(m, "warm", "h/w", "v1/ven/SYM/2024-01-01/trade", &e) == 0);
 	a = dump(m);
 	CHECK(strstr(a, "segment\twarm\tv1/ven/SYM/2024-01-01/trade/000000001.q.zst\tven\tSYM\t2024-01-01\ttrade\t1\t4\t6\t") != NULL);
 	chr_manifest_close(m);
 
 	/* the reader's lookup goes through the manifest */
-	CHECK(chr_tier_parts("h", "ven", "SYM", "trade", NULL, &parts, &found, err, sizeof err) == 2);
+	CHECK(chr_tier_parts("h", "ven", "SYM", "trade", NULL, &parts, &found, &e) == 2);
 	CHECK(found && strcmp(parts[0].date, "2024-01-01") == 0 && strcmp(parts[0].dir, "h/w/v1/ven/SYM/2024-01-01/trade") == 0);
 	CHECK(strcmp(parts[1].dir, "h/v1/ven/SYM/2024-01-02/trade") == 0);
 	chr_tier_parts_free(parts, 2);
-	CHECK(chr_tier_parts("h", "ven", NULL, "raw", NULL, &parts, &found, err, sizeof err) == 1);
+	CHECK(chr_tier_parts("h", "ven", NULL, "raw", NULL, &parts, &found, &e) == 1);
 	CHECK(strcmp(parts[0].dir, "h/raw/v1/ven/2024-01-03/raw") == 0);
 	chr_tier_parts_free(parts, 1);
 
 	/* a rebuild from the files gives the same rows */
-	CHECK(chr_manifest_rebuild("h", &t, NULL, NULL, err, sizeof err) == 0);
-	CHECK((m = chr_manifest_open("h", NULL, 0, err, sizeof err)) != NULL);
+	CHECK(chr_manifest_rebuild("h", &t, NULL, NULL, NULL, NULL, &e) == 0);
+	CHECK((m = chr_manifest_open("h", NULL, 0, &e)) != NULL);
 	b = dump(m);
 	CHECK_STR(a, b);
 	free(b);
 	/* a removed partition leaves the manifest by sync */
 	chr_manifest_close(m);
-	CHECK((m = chr_manifest_open("h", NULL, 1, err, sizeof err)) != NULL);
+	CHECK((m = chr_manifest_open("h", NULL, 1, &e)) != NULL);
 	CHECK(chr_remove_tree("h/raw") == 0);
-	CHECK(chr_manifest_sync(m, "hot", "h", "raw/v1/ven/2024-01-03/raw", err, sizeof err) == 0);
+	CHECK(chr_manifest_sync(m, "hot", "h", "raw/v1/ven/2024-01-03/raw", &e) == 0);
 	b = dump(m);
 	CHECK(strstr(b, "raw/v1") == NULL);
 	free(b);
@@ -198,21 +200,21 @@ static void test_manifest(void)
 	CHECK(system("sqlite3 h/manifest.db 'PRAGMA user_version=7' 2>/dev/null || "
 		     "python3 -c \"import sqlite3; c=sqlite3.connect('h/manifest.db'); "
 		     "c.execute('PRAGMA user_version=7'); c.commit()\"") == 0);
-	CHECK(chr_manifest_open("h", NULL, 1, err, sizeof err) == NULL);
-	CHECK(strstr(err, "schema version 7") != NULL);
+	CHECK(chr_manifest_open("h", NULL, 1, &e) == NULL);
+	CHECK(strstr(e.msg, "schema version 7") != NULL);
 	chr_tiers_free(&t);
 }
 
 static void test_config(void)
 {
 	struct chr_tiers t;
-	char err[1024];
+	struct chr_err e;
 
 	put_file("c/good.conf", "# tiers\nwarm  /mnt/w 7d\n\ncold cold 30d zstd=5 # compress\n"
 				"delete 400d\nqueue /dev/shm/raw 6h\n");
 	chr_tiers_init(&t, "/arch");
-	CHECK(chr_tiers_load(&t, "c/good.conf", err, sizeof err) == 0);
-	CHECK(chr_tiers_check(&t, err, sizeof err) == 0);
+	CHECK(chr_tiers_load(&t, "c/good.conf", &e) == 0);
+	CHECK(chr_tiers_check(&t, &e) == 0);
 	CHECK(t.n == 3 && strcmp(t.t[1].root, "/mnt/w") == 0 && t.t[1].zstd == 0);
 	CHECK(strcmp(t.t[2].root, "/arch/cold") == 0 && t.t[2].zstd == 5);
 	CHECK(t.t[2].after_ns == 30 * 86400 * INT64_C(1000000000));
@@ -221,9 +223,10 @@ static void test_config(void)
 	chr_tiers_free(&t);
 	/* a missing default config is no error; a named one is */
 	chr_tiers_init(&t, "/nonexistent");
-	CHECK(chr_tiers_load(&t, NULL, err, sizeof err) == 0 && t.n == 1);
-	CHECK(chr_tiers_load(&t, "c/none.conf", err, sizeof err) < 0);
-	CHECK(strstr(err, "cannot read 'c/none.conf'") != NULL);
+	CHECK(chr_tiers_load(&t, NULL, &e) == 0 && t.n == 1);
+	CHECK(chr_tiers_load(&t, "c/none.conf", &e) < 0);
+	CHECK(strstr(e.msg, "cannot read 'c/none.conf'") != NULL);
+	CHECK(e.status == CHR_EX_SYS);
 	static const char *const bad[][2] = {
 		{"warm /w 7x\n", "c/bad.conf:1: '7x' is not a duration"},
 		{"\nwarm /w\n", "c/bad.conf:2: expected 'NAME DIR AGE [zstd[=LEVEL]]'"},
@@ -236,27 +239,28 @@ static void test_config(void)
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		put_file("c/bad.conf", bad[i][0]);
 		chr_tiers_init(&t, "/a");
-		CHECK(chr_tiers_load(&t, "c/bad.conf", err, sizeof err) < 0);
-		CHECK_STR(err, bad[i][1]);
+		CHECK(chr_tiers_load(&t, "c/bad.conf", &e) < 0);
+		CHECK_STR(e.msg, bad[i][1]);
+		CHECK(e.status == CHR_EX_DATA);
 		chr_tiers_free(&t);
 	}
 	put_file("c/bad.conf", "a /a 7d\nb /b 7d\n");
 	chr_tiers_init(&t, "/r");
-	CHECK(chr_tiers_load(&t, "c/bad.conf", err, sizeof err) == 0);
-	CHECK(chr_tiers_check(&t, err, sizeof err) < 0);
-	CHECK_STR(err, "tiers 'a' and 'b' have the same age");
+	CHECK(chr_tiers_load(&t, "c/bad.conf", &e) == 0);
+	CHECK(chr_tiers_check(&t, &e) < 0);
+	CHECK_STR(e.msg, "tiers 'a' and 'b' have the same age");
 	chr_tiers_free(&t);
 	put_file("c/bad.conf", "a /a 7d\nb /a 8d\ndelete 1d\n");
 	chr_tiers_init(&t, "/r");
-	CHECK(chr_tiers_load(&t, "c/bad.conf", err, sizeof err) == 0);
-	CHECK(chr_tiers_check(&t, err, sizeof err) < 0);
-	CHECK_STR(err, "tiers 'a' and 'b' have the same directory '/a'");
+	CHECK(chr_tiers_load(&t, "c/bad.conf", &e) == 0);
+	CHECK(chr_tiers_check(&t, &e) < 0);
+	CHECK_STR(e.msg, "tiers 'a' and 'b' have the same directory '/a'");
 	chr_tiers_free(&t);
 	/* tiers are ordered by age */
 	put_file("c/bad.conf", "cold /c 30d\nwarm /w 7d\ndelete 31d\n");
 	chr_tiers_init(&t, "/r");
-	CHECK(chr_tiers_load(&t, "c/bad.conf", err, sizeof err) == 0);
-	CHECK(chr_tiers_check(&t, err, sizeof err) == 0);
+	CHECK(chr_tiers_load(&t, "c/bad.conf", &e) == 0);
+	CHECK(chr_tiers_check(&t, &e) == 0);
 	CHECK_STR(t.t[1].name, "warm");
 	CHECK_STR(t.t[2].name, "cold");
 	chr_tiers_free(&t);

@@ -57,12 +57,12 @@ static uint64_t u64_at(const unsigned char *b, size_t off)
 static int64_t listed_seq(const char *dir, const char *name)
 {
 	struct chr_queue_pos_info *v;
-	char err[512];
-	ssize_t n = chr_queue_pos_list(dir, &v, err);
+	struct chr_err err;
+	ssize_t n = chr_queue_pos_list(dir, &v, &err);
 	int64_t seq = -1;
 
 	if (n < 0)
-		fprintf(stderr, "t-qpos: %s\n", err);
+		fprintf(stderr, "t-qpos: %s\n", err.msg);
 	else if (n == 1 && strcmp(v[0].name, name) == 0)
 		seq = (int64_t)v[0].seq;
 	if (n >= 0)
@@ -72,7 +72,8 @@ static int64_t listed_seq(const char *dir, const char *name)
 
 static void test_basic(void)
 {
-	char dir[] = "/tmp/t-qpos.XXXXXX", path[256], err[512], msg[600];
+	char dir[] = "/tmp/t-qpos.XXXXXX", path[256], msg[600];
+	struct chr_err err;
 	unsigned char b[256];
 	struct chr_queue_pos p, q;
 	struct chr_queue_pos_info *v;
@@ -85,11 +86,11 @@ static void test_basic(void)
 	snprintf(path, sizeof path, "%s/readers/r1", dir);
 
 	/* no readers/ yet: none; a missing queue is an error */
-	CHECK(chr_queue_pos_list(dir, &v, err) == 0 && v == NULL);
-	CHECK(chr_queue_pos_list("/nonexistent/q", &v, err) == -1 && errno == ENOENT);
-	CHECK(strncmp(err, "/nonexistent/q: ", 16) == 0);
+	CHECK(chr_queue_pos_list(dir, &v, &err) == 0 && v == NULL);
+	CHECK(chr_queue_pos_list("/nonexistent/q", &v, &err) == -1 && errno == ENOENT);
+	CHECK(strncmp(err.msg, "/nonexistent/q: ", 16) == 0);
 	CHECK(chr_queue_pos_open(&p, "/nonexistent/q", "r1", 0) == -1 && errno == ENOENT);
-	CHECK(p.status == CHR_EX_SYS && p.fd == -1);
+	CHECK(p.e.status == CHR_EX_SYS && p.fd == -1);
 	chr_queue_pos_close(&p);
 	CHECK(stat("/nonexistent", &st) == -1);
 
@@ -98,14 +99,14 @@ static void test_basic(void)
 		"12345678901234567890123456789012345678901234567890123456789012345" };
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		CHECK(chr_queue_pos_open(&p, dir, bad[i], 0) == -1 && errno == EINVAL);
-		CHECK(p.status == CHR_EX_USAGE && p.fd == -1);
+		CHECK(p.e.status == CHR_EX_USAGE && p.fd == -1);
 		chr_queue_pos_close(&p);
 	}
 	CHECK(chr_queue_pos_open(&p, dir, "a/b", 0) == -1);
 	chr_queue_pos_close(&p);
 	snprintf(msg, sizeof msg, "%s: bad reader name 'a/b': name contains a path separator", dir);
-	CHECK_STR(p.err, msg);
-	CHECK(chr_queue_pos_list(dir, &v, err) == 0);
+	CHECK_STR(p.e.msg, msg);
+	CHECK(chr_queue_pos_list(dir, &v, &err) == 0);
 
 	/* register: seq 0, a 192-byte file */
 	clock_gettime(CLOCK_REALTIME, &t0);
@@ -130,15 +131,15 @@ static void test_basic(void)
 
 	/* held: a second open, even in this process, is refused */
 	CHECK(chr_queue_pos_open(&q, dir, "r1", 0) == -1 && errno == EBUSY);
-	CHECK(q.status == CHR_EX_SYS && q.fd == -1);
+	CHECK(q.e.status == CHR_EX_SYS && q.fd == -1);
 	chr_queue_pos_close(&q);
 	snprintf(msg, sizeof msg, "%s: reader 'r1' is in use by pid %ld", path, (long)getpid());
-	CHECK_STR(q.err, msg);
+	CHECK_STR(q.e.msg, msg);
 
 	/* list: live, our pid and start time, a fresh heartbeat */
 	CHECK(chr_queue_pos_open(&q, dir, "r0", 0) == 0);
 	chr_queue_pos_close(&q);
-	n = chr_queue_pos_list(dir, &v, err);
+	n = chr_queue_pos_list(dir, &v, &err);
 	clock_gettime(CLOCK_REALTIME, &t1);
 	CHECK(n == 2);
 	if (n == 2) {
@@ -158,7 +159,7 @@ static void test_basic(void)
 	chr_queue_pos_close(&p);
 	CHECK(p.fd == -1);
 	CHECK(chr_queue_pos_commit(&p, 5) == -1 && errno == EBADF);
-	n = chr_queue_pos_list(dir, &v, err);
+	n = chr_queue_pos_list(dir, &v, &err);
 	CHECK(n == 2 && v[1].live == 0);
 	if (n >= 0)
 		free(v);
@@ -172,7 +173,7 @@ static void test_basic(void)
 	put_file(path, "junk", 4);
 	snprintf(path, sizeof path, "%s/readers/a b", dir);
 	put_file(path, "junk", 4);
-	n = chr_queue_pos_list(dir, &v, err);
+	n = chr_queue_pos_list(dir, &v, &err);
 	CHECK(n == 2);
 	if (n >= 0)
 		free(v);
@@ -180,24 +181,24 @@ static void test_basic(void)
 	/* but a bad reader file is an error: it may hold back retention */
 	snprintf(path, sizeof path, "%s/readers/r2", dir);
 	put_file(path, "junk", 4);
-	CHECK(chr_queue_pos_list(dir, &v, err) == -1 && errno == EPROTO && v == NULL);
+	CHECK(chr_queue_pos_list(dir, &v, &err) == -1 && errno == EPROTO && v == NULL);
 	snprintf(msg, sizeof msg, "%s: truncated file", path);
-	CHECK_STR(err, msg);
+	CHECK_STR(err.msg, msg);
 	CHECK(chr_queue_pos_open(&p, dir, "r2", 0) == -1 && errno == EPROTO);
 	chr_queue_pos_close(&p);
-	CHECK(p.status == CHR_EX_DATA);
-	CHECK_STR(p.err, msg);
+	CHECK(p.e.status == CHR_EX_DATA);
+	CHECK_STR(p.e.msg, msg);
 	memset(b, 0, 192);
 	put_file(path, b, 192);
 	CHECK(chr_queue_pos_open(&p, dir, "r2", 0) == -1 && errno == EPROTO);
 	chr_queue_pos_close(&p);
 	snprintf(msg, sizeof msg, "%s: not a reader position file (bad magic)", path);
-	CHECK_STR(p.err, msg);
+	CHECK_STR(p.e.msg, msg);
 	put_file(path, b, 0);
 	CHECK(chr_queue_pos_open(&p, dir, "r2", 0) == -1 && errno == EPROTO);
 	chr_queue_pos_close(&p);
 	snprintf(msg, sizeof msg, "%s: empty file", path);
-	CHECK_STR(p.err, msg);
+	CHECK_STR(p.e.msg, msg);
 	rmdir_r(dir);
 }
 
@@ -241,7 +242,8 @@ static pid_t holder(const char *dir, const char *name, int commit, int *go)
 
 static void test_processes(void)
 {
-	char dir[] = "/tmp/t-qpos.XXXXXX", msg[600], err[512];
+	char dir[] = "/tmp/t-qpos.XXXXXX", msg[600];
+	struct chr_err err;
 	struct chr_queue_pos p;
 	struct chr_queue_pos_info *v;
 	uint64_t s1, s2, me;
@@ -260,8 +262,8 @@ static void test_processes(void)
 		chr_queue_pos_close(&p);
 		snprintf(msg, sizeof msg, "%s/readers/c: reader 'c' is in use by pid %ld", dir,
 			 (long)pid);
-		CHECK_STR(p.err, msg);
-		n = chr_queue_pos_list(dir, &v, err);
+		CHECK_STR(p.e.msg, msg);
+		n = chr_queue_pos_list(dir, &v, &err);
 		CHECK(n == 1 && v[0].live == 1 && v[0].pid == (uint64_t)pid && v[0].seq == 42);
 		CHECK(chr_proc_start(pid, &s1) == 0 && n == 1 && v[0].start == s1);
 		if (n >= 0)
@@ -276,7 +278,7 @@ static void test_processes(void)
 		CHECK(waitpid(pid, &st, 0) == pid);
 		CHECK(how ? WIFSIGNALED(st) : WIFEXITED(st) && WEXITSTATUS(st) == 0);
 		close(go);
-		n = chr_queue_pos_list(dir, &v, err);
+		n = chr_queue_pos_list(dir, &v, &err);
 		CHECK(n == 1 && v[0].live == 0 && v[0].seq == 42);
 		if (n >= 0)
 			free(v);
@@ -345,7 +347,7 @@ static void test_race(void)
 					c = chr_queue_pos_open(&p, dir, name, 0) == 0 ? 'h' :
 					    errno == EBUSY ? 'b' : 'x';
 					if (c == 'x')
-						fprintf(stderr, "t-qpos: %s\n", p.err);
+						fprintf(stderr, "t-qpos: %s\n", p.e.msg);
 				}
 				if (write(res[1], &c, 1) != 1)
 					_exit(1);
@@ -385,7 +387,8 @@ static void test_race(void)
  * over the slot's old bytes) or one byte damaged: the older slot is used. */
 static void test_torn(void)
 {
-	char dir[] = "/tmp/t-qpos.XXXXXX", path[256], err[512], msg[600];
+	char dir[] = "/tmp/t-qpos.XXXXXX", path[256], msg[600];
+	struct chr_err err;
 	unsigned char good[192], old[64], b[192];
 	struct chr_queue_pos p;
 	struct chr_queue_pos_info *v;
@@ -453,12 +456,12 @@ static void test_torn(void)
 	b[ns + 40] ^= 1;
 	put_file(path, b, 192);
 	CHECK(chr_queue_pos_open(&p, dir, "t", 0) == -1 && errno == EPROTO);
-	CHECK(p.status == CHR_EX_DATA && p.fd == -1);
+	CHECK(p.e.status == CHR_EX_DATA && p.fd == -1);
 	chr_queue_pos_close(&p);
 	snprintf(msg, sizeof msg, "%s: both slots are bad", path);
-	CHECK_STR(p.err, msg);
-	CHECK(chr_queue_pos_list(dir, &v, err) == -1 && errno == EPROTO && v == NULL);
-	CHECK_STR(err, msg);
+	CHECK_STR(p.e.msg, msg);
+	CHECK(chr_queue_pos_list(dir, &v, &err) == -1 && errno == EPROTO && v == NULL);
+	CHECK_STR(err.msg, msg);
 
 	/* a bad version */
 	memcpy(b, good, 192);
@@ -508,7 +511,7 @@ static void test_crash(void)
 		if (seen < (int64_t)last)
 			bad++;
 		if (chr_queue_pos_open(&p, dir, "k", 0) < 0) {
-			fprintf(stderr, "t-qpos: %s\n", p.err);
+			fprintf(stderr, "t-qpos: %s\n", p.e.msg);
 			bad++;
 			continue;
 		}

@@ -184,7 +184,7 @@ static int fan_reader(const char *dir, const char *name, uint64_t n, unsigned sp
 		return 3;
 	while (seq < n) {
 		if ((k = chr_queue_next(&r, &rec)) < 0) {
-			fprintf(stderr, "t-queue: %s: %s\n", name, r.err);
+			fprintf(stderr, "t-queue: %s: %s\n", name, r.e.msg);
 			return 1;
 		}
 		if (k == 0) {
@@ -221,7 +221,7 @@ static void test_fanout(void)
 				    .flags = CHR_QUEUE_CREATE | CHR_QUEUE_RETAIN };
 	pid_t pid[4];
 	int st, ok = 0, left;
-	char err[512];
+	struct chr_err err;
 
 	snprintf(dir, sizeof dir, "%s/t-queue.XXXXXX",
 		 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
@@ -244,7 +244,7 @@ static void test_fanout(void)
 	/* wait until the four hold their positions (live) */
 	for (int t = 0; t < 5000; t++) {
 		struct chr_queue_pos_info *in;
-		ssize_t m = chr_queue_pos_list(dir, &in, err);
+		ssize_t m = chr_queue_pos_list(dir, &in, &err);
 		int live = 0;
 
 		for (ssize_t j = 0; j < m; j++)
@@ -265,7 +265,7 @@ static void test_fanout(void)
 			ok++;
 	CHECK(ok == 4);
 	/* all passed: a roll runs retention, which leaves the newest */
-	CHECK(chr_queue_retain(dir, 0, err) >= 0);
+	CHECK(chr_queue_retain(dir, 0, &err) >= 0);
 	left = count_segs(dir);
 	CHECK(w.id > 20);
 	CHECK(left == 1 || left == 2);	/* the current, and maybe a spare */
@@ -290,7 +290,7 @@ static int drain(struct chr_queue_reader *r, uint64_t *seq, uint32_t *crcs, uint
 		++*seq;
 	}
 	if (k < 0)
-		fprintf(stderr, "t-queue: %s\n", r->err);
+		fprintf(stderr, "t-queue: %s\n", r->e.msg);
 	return k;
 }
 
@@ -420,9 +420,9 @@ static void test_torn(void)
 		;
 	CHECK(seq == 10 && k == -1);
 	snprintf(want, sizeof want, "/000000000.q: byte %" PRIu64 ": bad crc", off);
-	CHECK(strstr(r.err, want) != NULL);
-	if (!strstr(r.err, want))
-		fprintf(stderr, "%s\n", r.err);
+	CHECK(strstr(r.e.msg, want) != NULL);
+	if (!strstr(r.e.msg, want))
+		fprintf(stderr, "%s\n", r.e.msg);
 	chr_queue_reader_close(&r);
 
 	CHECK(chr_queue_writer_open(&w, dir, NULL) == 0);
@@ -663,7 +663,8 @@ static void test_wait(void)
  * reader left behind is told, not silently moved on. */
 static void test_retain(void)
 {
-	char dir[] = "/tmp/t-queue.XXXXXX", err[512];
+	char dir[] = "/tmp/t-queue.XXXXXX";
+	struct chr_err err;
 	struct chr_queue_writer w;
 	struct chr_queue_reader r, behind;
 	struct chr_queue_pos slow;
@@ -679,11 +680,11 @@ static void test_retain(void)
 		CHECK(put(&w, i, 0) == 0);
 	segs = count_segs(dir);
 	CHECK(segs > 10);
-	CHECK(chr_queue_retain(dir, 0, err) == 0);
+	CHECK(chr_queue_retain(dir, 0, &err) == 0);
 	CHECK(count_segs(dir) == segs);
 	/* the reader passes 2000 records: the segments before are removed */
 	CHECK(chr_queue_pos_commit(&slow, 2000) == 0);
-	CHECK(chr_queue_retain(dir, 0, err) > 0);
+	CHECK(chr_queue_retain(dir, 0, &err) > 0);
 	CHECK(chr_queue_reader_open(&r, dir, 0) == 0);
 	CHECK(r.first_seq > 1000 && r.first_seq <= 2000);
 	CHECK(chr_queue_next(&r, &rec) == 1 && rec->seq == r.first_seq);
@@ -691,21 +692,21 @@ static void test_retain(void)
 	/* too young: nothing goes (these records are stamped 1970, so an
 	 * age of 100 years keeps them) */
 	CHECK(chr_queue_pos_commit(&slow, 5000) == 0);
-	CHECK(chr_queue_retain(dir, (int64_t)100 * 365 * 86400 * 1000000000, err) == 0);
+	CHECK(chr_queue_retain(dir, (int64_t)100 * 365 * 86400 * 1000000000, &err) == 0);
 	/* the unregistered reader still at seq 0 is told what it missed */
 	CHECK(chr_queue_next(&behind, &rec) == 1 && rec->seq == 0);
-	CHECK(chr_queue_retain(dir, 0, err) > 0);
+	CHECK(chr_queue_retain(dir, 0, &err) > 0);
 	for (seq = 1; chr_queue_next(&behind, &rec) == 1; seq++)
 		;
-	CHECK(behind.status == CHR_EX_SYS && strstr(behind.err, "removed") != NULL);
+	CHECK(behind.e.status == CHR_EX_SYS && strstr(behind.e.msg, "removed") != NULL);
 	chr_queue_reader_close(&behind);
 	/* a dead registered reader holds nothing back */
 	CHECK(chr_queue_pos_commit(&slow, 0) == 0);
 	for (; i < 6000; i++)
 		CHECK(put(&w, i, 0) == 0);
-	CHECK(chr_queue_retain(dir, 0, err) == 0);
+	CHECK(chr_queue_retain(dir, 0, &err) == 0);
 	chr_queue_pos_close(&slow);
-	CHECK(chr_queue_retain(dir, 0, err) > 0);
+	CHECK(chr_queue_retain(dir, 0, &err) > 0);
 	CHECK(count_segs(dir) <= 2);
 	chr_queue_writer_close(&w);
 	rmdir_r(dir);

@@ -55,49 +55,50 @@ static unsigned char *segment(uint64_t id, uint64_t base, uint64_t n, size_t *le
 
 static void test_check(void)
 {
-	char err[512];
+	struct chr_err e;
 	size_t len;
 	unsigned char *b = segment(3, 50, 4, &len);
 	struct chr_seg *h = (struct chr_seg *)b;
 	struct chr_rec *r2 = (struct chr_rec *)(b + 64 + 2 * 128);
 
-	CHECK(chr_rawseg_check(b, len, 3, "s.q", err, sizeof err) == 0);
-	CHECK(chr_rawseg_check(b, len, 4, "s.q", err, sizeof err) < 0);
-	CHECK_STR(err, "s.q: byte 0: segment header names another id");
-	CHECK(chr_rawseg_check(b, len - 64, 3, "s.q", err, sizeof err) < 0);
-	CHECK_STR(err, "s.q: byte 0: bad segment end");
+	CHECK(chr_rawseg_check(b, len, 3, "s.q", &e) == 0);
+	CHECK(chr_rawseg_check(b, len, 4, "s.q", &e) < 0);
+	CHECK_STR(e.msg, "s.q: byte 0: segment header names another id");
+	CHECK(e.status == CHR_EX_DATA);
+	CHECK(chr_rawseg_check(b, len - 64, 3, "s.q", &e) < 0);
+	CHECK_STR(e.msg, "s.q: byte 0: bad segment end");
 	r2->seq = 53;
 	chr_rec_seal(r2);
-	CHECK(chr_rawseg_check(b, len, 3, "s.q", err, sizeof err) < 0);
-	CHECK_STR(err, "s.q: byte 320: seq 53 where 52 was expected");
+	CHECK(chr_rawseg_check(b, len, 3, "s.q", &e) < 0);
+	CHECK_STR(e.msg, "s.q: byte 320: seq 53 where 52 was expected");
 	r2->seq = 52;
 	r2->ts += 10000000000LL;	/* the CRC no longer holds */
-	CHECK(chr_rawseg_check(b, len, 3, "s.q", err, sizeof err) < 0);
-	CHECK_STR(err, "s.q: byte 320: bad crc");
+	CHECK(chr_rawseg_check(b, len, 3, "s.q", &e) < 0);
+	CHECK_STR(e.msg, "s.q: byte 320: bad crc");
 	chr_rec_seal(r2);	/* good, but the header's range is wrong now */
-	CHECK(chr_rawseg_check(b, len, 3, "s.q", err, sizeof err) < 0);
-	CHECK_STR(err, "s.q: byte 0: the header's time range does not match its records");
+	CHECK(chr_rawseg_check(b, len, 3, "s.q", &e) < 0);
+	CHECK_STR(e.msg, "s.q: byte 0: the header's time range does not match its records");
 	r2->ts -= 10000000000LL;
 	chr_rec_seal(r2);
 	h->flags = 0;
 	h->crc = chr_seg_crc(h);
-	CHECK(chr_rawseg_check(b, len, 3, "s.q", err, sizeof err) < 0);
-	CHECK_STR(err, "s.q: byte 0: segment is not sealed");
+	CHECK(chr_rawseg_check(b, len, 3, "s.q", &e) < 0);
+	CHECK_STR(e.msg, "s.q: byte 0: segment is not sealed");
 	h->flags = CHR_SEG_SEALED;
 	h->count = 5;
 	h->crc = chr_seg_crc(h);
-	CHECK(chr_rawseg_check(b, len, 3, "s.q", err, sizeof err) < 0);
-	CHECK_STR(err, "s.q: byte 0: the header's count does not match its records");
+	CHECK(chr_rawseg_check(b, len, 3, "s.q", &e) < 0);
+	CHECK_STR(e.msg, "s.q: byte 0: the header's count does not match its records");
 	h->count = 4;
 	h->end = len + 64;	/* zeros after the last record */
 	h->crc = chr_seg_crc(h);
 	b = realloc(b, len + 64);
 	memset(b + len, 0, 64);
-	CHECK(chr_rawseg_check(b, len + 64, 3, "s.q", err, sizeof err) < 0);
-	CHECK_STR(err, "s.q: byte 576: unwritten space before the end of a sealed segment");
+	CHECK(chr_rawseg_check(b, len + 64, 3, "s.q", &e) < 0);
+	CHECK_STR(e.msg, "s.q: byte 576: unwritten space before the end of a sealed segment");
 	free(b);
 	b = segment(0, 0, 0, &len);
-	CHECK(chr_rawseg_check(b, len, 0, "e.q", err, sizeof err) == 0);
+	CHECK(chr_rawseg_check(b, len, 0, "e.q", &e) == 0);
 	free(b);
 }
 

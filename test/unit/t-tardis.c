@@ -61,8 +61,8 @@ static int dump(void)
 		putchar('\n');
 	}
 	if (rc < 0) {
-		fprintf(stderr, "t-tardis: %s\n", rd.err);
-		return rd.status;
+		fprintf(stderr, "t-tardis: %s\n", rd.e.msg);
+		return rd.e.status;
 	}
 	chr_reader_free(&rd);
 	return 0;
@@ -88,8 +88,8 @@ static int to_csv(void)
 			return 3;
 	}
 	if (rc < 0) {
-		fprintf(stderr, "t-tardis: %s\n", rd.err);
-		return rd.status;
+		fprintf(stderr, "t-tardis: %s\n", rd.e.msg);
+		return rd.e.status;
 	}
 	if (skipped)
 		fprintf(stderr, "t-tardis: skipped %llu records\n", skipped);
@@ -484,7 +484,7 @@ static void test_note(void)
 	unlink(path);
 	chr_writer_init(&w, fd, "tmp", 0);
 	CHECK(chr_tardis_in_init(&t, &w) == 0);
-	CHECK(t.note == chr_tardis_note_warn);
+	CHECK(t.note == NULL);
 	t.note = note;
 	t.note_ctx = &c;
 	t.skip_bad = 1;
@@ -498,10 +498,9 @@ static void test_note(void)
 	CHECK(c.n == 2);
 	CHECK_STR(c.msg[0], "n.csv:3: amount 'x' is not a decimal (skipped)");
 	CHECK_STR(c.msg[1], "n.csv: skipped 1 rows of x S before its first snapshot");
-	/* without a callback they are only counted */
+	/* without a callback (the default) they are only counted */
 	chr_tardis_in_free(&t);
 	CHECK(chr_tardis_in_init(&t, &w) == 0);
-	t.note = NULL;
 	t.skip_bad = 1;
 	chr_tardis_in_file(&t, "n.csv");
 	memcpy(buf, csv, strlen(csv));

@@ -351,8 +351,8 @@ static int try_read(const unsigned char *seg, size_t len)
 		off += chr_rec_span(rec->len);
 	}
 	if (k < 0) {
-		CHECK(rd.status == CHR_EX_DATA);
-		CHECK(strstr(rd.err, ": byte ") != NULL);
+		CHECK(rd.e.status == CHR_EX_DATA);
+		CHECK(strstr(rd.e.msg, ": byte ") != NULL);
 		rc = -1;
 	} else if (off != len) {
 		rc = 1;
