@@ -111,7 +111,7 @@ install: all chr.pc
 	install -m 755 $(PROG_BIN) $(SCRIPTS) $(DESTDIR)$(BINDIR)
 	install -m 644 $(O)libchr.a $(DESTDIR)$(LIBDIR)
 	install -m 644 chr.pc $(DESTDIR)$(LIBDIR)/pkgconfig
-	install -m 644 $(LIB_HDR) $(DESTDIR)$(INCDIR)/chr
+	install -m 644 $(filter-out %_int.h,$(LIB_HDR)) $(DESTDIR)$(INCDIR)/chr
 	$(if $(MANS),install -m 644 $(MANS) $(DESTDIR)$(MANDIR)/man1)
 
 uninstall:

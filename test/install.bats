@@ -7,6 +7,10 @@ load test_helper
 	run -0 $T make -s -C "$TOP" install DESTDIR="$PWD/inst" PREFIX=/usr
 	[ -f inst/usr/lib/libchr.a ]
 	[ -f inst/usr/include/chr/chr.h ]
+	# a module's private header (NAME_int.h) is not an API
+	[ -f inst/usr/include/chr/queue.h ]
+	[ ! -e inst/usr/include/chr/queue_int.h ]
+	[ ! -e inst/usr/include/chr/tardis_int.h ]
 	[ -x inst/usr/bin/chr-tail ]
 	[ -f inst/usr/share/man/man1/chr-tail.1 ]
 	cat > feed.c <<'C'
