@@ -92,6 +92,29 @@ static void print_help(void)
 		}
 }
 
+/* What getopt_long found wrong with word, an option it returned '?' for:
+ * a short option it does not know (optopt its letter), a value given to a
+ * long option that takes none (optopt its id), or a long option it does not
+ * know, or knows by several names (an abbreviation). */
+_Noreturn static void misuse(const char *word, const struct option *lo)
+{
+	char name[256], sh[256];
+	size_t n, hits = 0;
+
+	if (word[0] == '-' && word[1] != '-' && optopt > 0 && optopt < 256)
+		chr_usage_error("unknown option '-%c'", optopt);
+	n = strcspn(word, "=");
+	snprintf(name, sizeof name, "%.*s", (int)n, word);
+	chr_fmt_shown(sh, sizeof sh, name);
+	if (strncmp(word, "--", 2) == 0 && optopt != 0)
+		chr_usage_error("option '%s' takes no value", sh);
+	for (; strncmp(word, "--", 2) == 0 && lo->name; lo++)
+		hits += n > 2 && strncmp(lo->name, word + 2, n - 2) == 0;
+	if (hits > 1)
+		chr_usage_error("option '%s' is ambiguous", sh);
+	chr_usage_error("unknown option '%s'", sh);
+}
+
 int chr_getopt(int argc, char **argv)
 {
 	static struct option lo[MAX_OPTS + 3];
@@ -138,10 +161,7 @@ int chr_getopt(int argc, char **argv)
 			chr_usage_error("option '%s' needs a value",
 					chr_fmt_shown(sh, sizeof sh, argv[optind - 1]));
 		case '?':
-			if (optopt != 0)
-				chr_usage_error("unknown option '-%c'", optopt);
-			chr_usage_error("unknown option '%s'",
-					chr_fmt_shown(sh, sizeof sh, argv[optind - 1]));
+			misuse(argv[optind - 1], lo);
 		default:
 			return c;
 		}
@@ -175,4 +195,11 @@ static _Noreturn void write_failed(const char *name, int err)
 void chr_write_failed(const struct chr_writer *w)
 {
 	write_failed(w->name, w->err);
+}
+
+int chr_flush_or_exit(void *w)
+{
+	if (chr_writer_flush(w) < 0)
+		chr_write_failed(w);
+	return 0;
 }

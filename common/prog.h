@@ -94,4 +94,10 @@ void chr_opt_types(struct chr_select *sel, const char *list);
  * anything else is "cannot write to NAME: why", exit 3. */
 _Noreturn void chr_write_failed(const struct chr_writer *w);
 
+/* For chr_merge_set_flush: flush the chr_writer w before the input may
+ * block; a failed flush ends the program at once by the rule of
+ * chr_write_failed, so that a stage with a dead output does not wait for
+ * input it can never pass on. Returns 0. */
+int chr_flush_or_exit(void *w);
+
 #endif

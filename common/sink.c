@@ -52,6 +52,8 @@ int chr_sink_feed(struct chr_sink *s, char *const *files, int nfiles, int progre
 	int k;
 
 	chr_source_init(&src, NULL);
+	/* a queue copied into a queue: record for record, its repeats too */
+	src.keep_repeats = s->mode == CHR_SINK_QUEUE;
 	for (int i = 0; i < nfiles; i++) {
 		struct stat st;
 

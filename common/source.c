@@ -461,7 +461,7 @@ static int open_queue(struct chr_source *s, const struct chr_input *in)
 		chr_reader_free(&s->rd);
 		return -1;
 	}
-	s->repeats = 1;
+	s->repeats = !s->keep_repeats;
 	s->open = 1;
 	return 1;
 }

@@ -72,6 +72,8 @@ struct chr_source {
 	uint64_t limit;		/* stop in[cur] at this offset (0 none) */
 	int defs_only;		/* in[cur] was pruned: only its leading DEFINEs */
 	int repeats;		/* in[cur] is a queue: passed DEFINE repeats dropped */
+	int keep_repeats;	/* queues: pass every DEFINE repeat on (a copy of
+				 * a queue, record for record) */
 	uint64_t pruned;	/* segments skipped by their header */
 	int follow;		/* queues: wait at their end (next returns 2) */
 	int from_end;		/* queues: start after the last record */

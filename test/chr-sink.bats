@@ -25,6 +25,14 @@ seghdr() {
 	run -2 --separate-stderr $T chr-sink
 	assert_equal "${stderr_lines[0]}" "chr-sink: --archive ROOT, --queue DIR or --route TEMPLATE is required"
 	run -2 $T chr-sink --archive A --bogus
+	# misused long options are named as they were given
+	run -2 --separate-stderr $T chr-sink --resume=1 --queue Q </dev/null
+	assert_equal "${stderr_lines[0]}" "chr-sink: option '--resume' takes no value"
+	run -2 --separate-stderr $T chr-sink --re Q </dev/null
+	assert_equal "${stderr_lines[0]}" "chr-sink: option '--re' is ambiguous"
+	run -2 --separate-stderr $T chr-sink --queue
+	assert_equal "${stderr_lines[0]}" "chr-sink: option '--queue' needs a value"
+	[ ! -e Q ]
 	run -2 --separate-stderr $T chr-sink --archive A --segment-size 12x
 	assert_equal "${stderr_lines[0]}" "chr-sink: segment size '12x' is not a size of at least 128 bytes"
 	run -2 $T chr-sink --archive A --source ../x </dev/null

@@ -85,6 +85,18 @@ wait_count() {
 	[ -f Q/000000000.idx ]
 }
 
+@test "chr-sink --queue from a queue: record for record, its DEFINE repeats too" {
+	trades
+	$T chr-sink --queue Q --create -S 64K t.ev
+	run -0 --separate-stderr $T chr-sink --queue C --create -S 64K -v Q
+	n=$(rawseqs Q | wc -l)
+	[[ "$stderr" == "chr-sink: C: $n records appended, seq 0 to "* ]]
+	# and the records of Q, in order
+	$T chr-tail --format csv Q >q.csv
+	$T chr-tail --format csv C >c.csv
+	cmp q.csv c.csv
+}
+
 @test "chr-sink --queue: bad input is named, what came before it stays" {
 	trades
 	head -c 100000 t.ev >short.ev

@@ -121,7 +121,7 @@ int main(int argc, char **argv)
 	if (chr_writer_init(&w, STDOUT_FILENO, "stdout", 0) < 0)
 		chr_die(CHR_EX_SYS, "out of memory");
 
-	chr_merge_set_flush(&m, chr_writer_flush_fn, &w);
+	chr_merge_set_flush(&m, chr_flush_or_exit, &w);
 	for (;;) {
 		int d = CHR_ISEL_YES;
 

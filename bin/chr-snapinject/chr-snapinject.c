@@ -151,7 +151,7 @@ int main(int argc, char **argv)
 		chr_die_err(&e);
 	chr_books_init(&books, sizeof(struct mkt));
 
-	chr_merge_set_flush(&in, chr_writer_flush_fn, &w);
+	chr_merge_set_flush(&in, chr_flush_or_exit, &w);
 	for (;;) {
 		struct mkt *m;
 		int64_t slot, day;
