@@ -160,8 +160,10 @@ PY
 	$T chr-csv2ev "$DATA/binance-futures_trades_BTCUSDT_2020-02-22_excerpt.csv" >t.ev
 	$T chr-tail --limit 300 t.ev >part.ev
 	$T chr-sink --queue Q --create -S 64K part.ev
+	# the writer appends until the kills are over (however fast it runs),
+	# and every append must succeed
 	(
-		for _ in $(seq 400); do
+		while [ ! -e stop ]; do
 			chr-sink --queue Q part.ev || exit 1
 			sleep 0.01
 		done
@@ -174,8 +176,8 @@ PY
 		kill -KILL $pid
 		wait $pid || true
 	done
-	kill $writer
-	wait $writer || true
+	touch stop
+	wait $writer
 	run -0 --separate-stderr $T chr-seal-copy --source Q --archive-root A --venue binance --once
 	check $P Q
 	clean A
