@@ -97,6 +97,12 @@ void chr_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+void chr_warn_cb(void *ctx, const char *msg)
+{
+	(void)ctx;
+	chr_warn("%s", msg);
+}
+
 void chr_die(int code, const char *fmt, ...)
 {
 	va_list ap;

@@ -46,6 +46,13 @@ void chr_setprog(const char *argv0);
 /* "prog: message\n" on stderr. */
 void chr_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* How a long library operation reports what the program may print: a
+ * whole message without the program's name. */
+typedef void (*chr_warn_fn)(void *ctx, const char *msg);
+
+/* A chr_warn_fn for programs: chr_warn's line on stderr (ctx unused). */
+void chr_warn_cb(void *ctx, const char *msg);
+
 /* chr_warn, then exit(code). */
 _Noreturn void chr_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -8,10 +8,6 @@
 
 #include "err.h"
 
-/* How a long library operation reports what the program may print: a
- * whole message without the program's name. */
-typedef void (*chr_warn_fn)(void *ctx, const char *msg);
-
 #define CHR_STAGED_MAX_AGE 86400	/* seconds a staged run waits to be published */
 #define CHR_STAGED "staged-"	/* ROOT/.staging/staged-<ID>: a run staged by --stage */
 

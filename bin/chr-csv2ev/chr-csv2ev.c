@@ -63,13 +63,6 @@ static _Noreturn void fail(int status, const char *msg)
 	chr_die(status, "%s", msg);
 }
 
-/* the parser's notes (bad rows skipped, rows before a first snapshot) */
-static void note(void *ctx, const char *msg)
-{
-	(void)ctx;
-	chr_warn("%s", msg);
-}
-
 int main(int argc, char **argv)
 {
 	const char *symbols = NULL, *report = NULL, *stdin_only[] = { "-" }, **files;
@@ -83,7 +76,7 @@ int main(int argc, char **argv)
 	chr_prog_start(argv, usage_text, opts);
 	if (chr_tardis_in_init(&tin, &w) < 0)
 		chr_die(CHR_EX_SYS, "out of memory");
-	tin.note = note;
+	tin.note = chr_warn_cb;
 	while ((c = chr_getopt(argc, argv)) != -1) {
 		switch (c) {
 		case 't':

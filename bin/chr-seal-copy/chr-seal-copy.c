@@ -145,17 +145,10 @@ static void pass(struct run *r)
 	free(ids);
 }
 
-/* what the clean-up of dead runs reports */
-static void warn_cb(void *ctx, const char *msg)
-{
-	(void)ctx;
-	chr_warn("%s", msg);
-}
-
 int main(int argc, char **argv)
 {
 	struct run r = {.reader = "seal-copy"};
-	struct chr_sealer_opts so = {.level = CHR_ZSQ_LEVEL, .warn = warn_cb};
+	struct chr_sealer_opts so = {.level = CHR_ZSQ_LEVEL, .warn = chr_warn_cb};
 	const char *root = NULL, *venue = NULL, *bad;
 	char sh[256];
 	struct chr_err e;

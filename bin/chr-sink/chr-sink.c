@@ -142,18 +142,12 @@ static void cleanup(void)
 	chr_sink_close(&sk);
 }
 
-static void warn_cb(void *ctx, const char *msg)
-{
-	(void)ctx;
-	chr_warn("%s", msg);
-}
-
 /* Segment size of routed queues: there may be hundreds, each with a spare. */
 #define ROUTE_SEG_SIZE (4u << 20)
 
 int main(int argc, char **argv)
 {
-	struct chr_archive_opts o = { .warn = warn_cb };
+	struct chr_archive_opts o = { .warn = chr_warn_cb };
 	struct chr_route_opts ro = {0};
 	struct chr_tap t = {0};
 	struct chr_err e;
@@ -269,7 +263,7 @@ int main(int argc, char **argv)
 			chr_die(CHR_EX_SYS, "%s", strerror(ENOMEM));
 		if (chr_sink_feed(&sk, files, nfiles, progress, &e) < 0)
 			chr_die_err(&e);
-		chr_route_end(sk.rt, chr_verbose, warn_cb, NULL);
+		chr_route_end(sk.rt, chr_verbose, chr_warn_cb, NULL);
 		return CHR_EX_OK;
 	default:
 		break;
@@ -297,6 +291,6 @@ int main(int argc, char **argv)
 	if (ledger && c > 0)
 		chr_warn("no records of source '%s': no ledger entry", o.source);
 	if (chr_verbose)
-		chr_archive_tell(sk.a, warn_cb, NULL);
+		chr_archive_tell(sk.a, chr_warn_cb, NULL);
 	return CHR_EX_OK;
 }

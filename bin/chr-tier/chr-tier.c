@@ -85,16 +85,9 @@ static int64_t age_arg(const char *opt, const char *s)
 	return ns;
 }
 
-/* what a pass and a rebuild say, on stderr */
-static void say(void *ctx, const char *msg)
-{
-	(void)ctx;
-	chr_warn("%s", msg);
-}
-
 int main(int argc, char **argv)
 {
-	struct chr_tier_run r = {.say = say};
+	struct chr_tier_run r = {.say = chr_warn_cb};
 	const char *config = NULL, *dirs[2] = {NULL, NULL};
 	int64_t afters[2] = {0, 0}, del = -1, now = INT64_MIN, poll_ms = 60000;
 	int c, once = 0, rebuild = 0, dump = 0, zstd = 0, lockfd, polled = 0;
@@ -261,7 +254,7 @@ int main(int argc, char **argv)
 	if (rebuild) {
 		size_t n, skipped;
 
-		if (chr_manifest_rebuild(r.root, &r.t, &n, &skipped, say, NULL, &e) < 0)
+		if (chr_manifest_rebuild(r.root, &r.t, &n, &skipped, chr_warn_cb, NULL, &e) < 0)
 			chr_die_err(&e);
 		if (r.verbose)
 			chr_warn("manifest rebuilt: %zu partition%s", n, n == 1 ? "" : "s");
