@@ -281,6 +281,10 @@ check_bad() {
 	run -2 --separate-stderr $T chr-tail --from yesterday
 	[[ "$stderr" == "chr-tail: --from 'yesterday' is neither a time nor seq:N"* ]]
 	run -2 --separate-stderr $T chr-tail --until seq:x
+	# an inverted range is refused, not answered with nothing
+	run -2 --separate-stderr $T chr-tail --from 2024-08-08T10:00:00Z --until 2024-08-08T09:00:00Z a.q
+	[[ "$stderr" == "chr-tail: --from is after --until"* ]]
+	run -2 $T chr-tail --from seq:10 --until seq:5 a.q
 	run -2 --separate-stderr $T chr-tail --type trade,bogus
 	[[ "$stderr" == "chr-tail: --type 'bogus' is not a record type"* ]]
 	run -2 $T chr-tail --limit -1

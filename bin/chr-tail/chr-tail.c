@@ -227,6 +227,10 @@ int main(int argc, char **argv)
 	} else if (venue || symbol || stream || date) {
 		chr_usage_error("--venue, --symbol, --stream and --date need --archive");
 	}
+	/* an inverted range is a mistake, not a question whose answer is
+	 * nothing (an empty one still passes the DEFINE records) */
+	if (sel.ts_from > sel.ts_until || sel.seq_from > sel.seq_until)
+		chr_usage_error("--from is after --until");
 	if (from_snapshot && (!archive || sel.ts_from == INT64_MIN))
 		chr_usage_error("--from-snapshot needs --archive and --from TIME");
 	if (from_end && from_seq != UINT64_MAX)
