@@ -389,11 +389,5 @@ check_bad() {
 }
 
 @test "an output that fails ends it before it waits for more input" {
-	gen stream 3 >few.q
-	mkfifo in
-	exec 7<>in	# held open: the input has no end
-	cat few.q >&7
-	run -3 --separate-stderr timeout 20 bash -c 'chr-demux <in >/dev/full'
-	exec 7>&-
-	[[ "$stderr" == "chr-demux: cannot write to standard output: No space left on device" ]]
+	dead_output_ends chr-demux
 }

@@ -478,11 +478,5 @@ EOF
 }
 
 @test "an output that fails ends it before it waits for more input" {
-	gen stream 3 >few.q
-	mkfifo in
-	exec 7<>in	# held open: the input has no end
-	cat few.q >&7
-	run -3 --separate-stderr timeout 20 bash -c 'chr-snapinject <in >/dev/full'
-	exec 7>&-
-	[[ "$stderr" == "chr-snapinject: cannot write to standard output: No space left on device" ]]
+	dead_output_ends chr-snapinject
 }

@@ -92,3 +92,16 @@ teardown() {
 	done
 	return 0
 }
+
+# dead_output_ends PROG: PROG, given records on an input that never ends
+# and an output that fails (/dev/full), ends with exit 3 and says why
+# instead of waiting for more input.
+dead_output_ends() {
+	gen stream 3 >few.q
+	mkfifo in
+	exec 7<>in	# held open: the input has no end
+	cat few.q >&7
+	run -3 --separate-stderr timeout 20 bash -c "$1 <in >/dev/full"
+	exec 7>&-
+	[[ "$stderr" == "$1: cannot write to standard output: No space left on device" ]]
+}
