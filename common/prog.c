@@ -179,6 +179,18 @@ void chr_opt_types(struct chr_select *sel, const char *list)
 	}
 }
 
+void chr_opt_time(const char *opt, const char *s, int64_t *ns)
+{
+	const char *why;
+	char sh[256];
+
+	if (chr_time_parse_why(s, ns, &why) == 0)
+		return;
+	if (why)
+		chr_usage_error("%s '%s' is not a time: %s", opt, CHR_SHOWN(sh, s), why);
+	chr_usage_error("%s '%s' is not a time", opt, CHR_SHOWN(sh, s));
+}
+
 /* the end of a program whose output called name failed with errno err */
 static _Noreturn void write_failed(const char *name, int err)
 {

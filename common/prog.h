@@ -6,6 +6,7 @@
 
 #include <getopt.h>
 #include <signal.h>
+#include <stdint.h>
 
 struct chr_writer;
 struct chr_select;
@@ -88,6 +89,11 @@ int chr_getopt(int argc, char **argv);
  * (chr_select_types), or a usage error naming the first that is not one
  * ("--type 'x' is not a record type"). */
 void chr_opt_types(struct chr_select *sel, const char *list);
+
+/* An option's time (chr_time_parse, docs/programs.md "Times") into *ns, or
+ * a usage error: "OPT 'x' is not a time", with why when it looks like one
+ * ("...: a bare integer is read by its digits ..."). */
+void chr_opt_time(const char *opt, const char *s, int64_t *ns);
 
 /* A record output failed with errno err: a reader that went away (EPIPE,
  * SIGPIPE ignored) ends the program quietly with exit 0, as SIGPIPE would;

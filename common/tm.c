@@ -60,25 +60,84 @@ static int days_in_month(int y, int m)
 	return dm[m - 1];
 }
 
-int chr_time_parse(const char *s, int64_t *ns)
+/* An integer since the epoch: digits, then a unit (s, ms, us, ns) or none,
+ * when the digit count says it (10 s, 13 ms, 16 us, 19 ns). Returns 0, 1
+ * when s is not one (no leading digit), or -1 with *why. */
+static int epoch_parse(const char *s, int64_t *ns, const char **why)
 {
-	int y, mo, d, h = 0, mi = 0, sec = 0;
-	int64_t frac = 0, t;
-	const char *p;
-	size_t n = strlen(s);
+	static const struct {
+		const char *unit;
+		int64_t mul;
+		int digits;
+	} units[] = {
+		{"s", NS_PER_S, 10}, {"ms", 1000000, 13}, {"us", 1000, 16}, {"ns", 1, 19},
+	};
+	size_t n = strspn(s, "0123456789");
+	const char *u = s + n;
+	int64_t v = 0;
 
-	if (n > 0 && strspn(s + (*s == '-'), "0123456789") == n - (*s == '-') &&
-	    n - (*s == '-') > 0) {
-		char *end;
-
-		errno = 0;
-		t = strtoll(s, &end, 10);
-		if (*end != '\0' || errno == ERANGE)
+	if (n == 0)
+		return 1;
+	if (n > 19) {
+		*why = "more than 19 digits";
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, s[i] - '0', &v)) {
+			*why = "too large";
 			return -1;
-		*ns = t;
+		}
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+		if (*u == '\0' ? (size_t)units[i].digits != n : strcmp(u, units[i].unit) != 0)
+			continue;
+		if (__builtin_mul_overflow(v, units[i].mul, ns)) {
+			*why = "too large";
+			return -1;
+		}
 		return 0;
 	}
-	if (n < 10 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
+	if (*u == '-' && n == 4)
+		return 1;	/* a date */
+	if (*u == '\0')
+		*why = "a bare integer is read by its digits (10 s, 13 ms, 16 us, 19 ns since "
+		       "the epoch): give it a unit (1723161450s, ...ms, ...us, ...ns)";
+	else
+		*why = "the unit of an integer is s, ms, us or ns";
+	return -1;
+}
+
+/* "Z", "+hh:mm" or "-hh:mm" at p, the whole rest: the offset east of UTC in
+ * seconds. Returns 0, or -1. */
+static int zone_parse(const char *p, int64_t *off)
+{
+	int h, m;
+
+	*off = 0;
+	if (*p == 'Z')
+		return p[1] == '\0' ? 0 : -1;
+	if (*p != '+' && *p != '-')
+		return *p == '\0' ? 0 : -1;
+	if (digits(p + 1, 2, &h) || p[3] != ':' || digits(p + 4, 2, &m) || p[6] != '\0' ||
+	    h > 23 || m > 59)
+		return -1;
+	*off = (h * 3600 + m * 60) * (*p == '-' ? -1 : 1);
+	return 0;
+}
+
+int chr_time_parse_why(const char *s, int64_t *ns, const char **why)
+{
+	int y, mo, d, h = 0, mi = 0, sec = 0, k;
+	int64_t frac = 0, t, off = 0;
+	const char *p;
+
+	*why = NULL;
+	if (*s == '-' || *s == '+') {
+		*why = "times before 1970 and signed times are not taken";
+		return -1;
+	}
+	if ((k = epoch_parse(s, ns, why)) <= 0)
+		return k;
+	if (strlen(s) < 10 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
 	    s[7] != '-' || digits(s + 8, 2, &d))
 		return -1;
 	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
@@ -93,30 +152,53 @@ int chr_time_parse(const char *s, int64_t *ns)
 				return -1;
 			p += 3;
 			if (*p == '.') {
-				int k = 0;
+				int n = 0;
 
-				for (p++; (unsigned)(*p - '0') <= 9; p++, k++) {
-					if (k == 9)
+				for (p++; (unsigned)(*p - '0') <= 9; p++, n++) {
+					if (n == 9)
 						return -1;
 					frac = frac * 10 + (*p - '0');
 				}
-				if (k == 0)
+				if (n == 0)
 					return -1;
-				for (; k < 9; k++)
+				for (; n < 9; n++)
 					frac *= 10;
 			}
 		}
 		if (h > 23 || mi > 59 || sec > 60)
 			return -1;
+		if (zone_parse(p, &off) < 0)
+			return -1;
+	} else if (*p == 'Z' ? p[1] != '\0' : *p != '\0') {
+		return -1;	/* a date alone is a UTC midnight: no offset */
 	}
-	if (*p == 'Z')
-		p++;
-	if (*p != '\0')
-		return -1;
-	t = days_from_civil(y, (unsigned)mo, (unsigned)d) * S_PER_DAY + h * 3600 + mi * 60 + sec;
+	t = days_from_civil(y, (unsigned)mo, (unsigned)d) * S_PER_DAY + h * 3600 + mi * 60 + sec - off;
 	if (__builtin_mul_overflow(t, NS_PER_S, &t) || __builtin_add_overflow(t, frac, &t))
 		return -1;
+	if (t < 0) {
+		*why = "times before 1970 are not taken";
+		return -1;
+	}
 	*ns = t;
+	return 0;
+}
+
+int chr_time_parse(const char *s, int64_t *ns)
+{
+	const char *why;
+
+	return chr_time_parse_why(s, ns, &why);
+}
+
+int chr_date_parse(const char *s, int64_t *ns)
+{
+	int y, mo, d;
+
+	if (strlen(s) != 10 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
+	    s[7] != '-' || digits(s + 8, 2, &d) || mo < 1 || mo > 12 || d < 1 ||
+	    d > days_in_month(y, mo))
+		return -1;
+	*ns = days_from_civil(y, (unsigned)mo, (unsigned)d) * S_PER_DAY * NS_PER_S;
 	return 0;
 }
 
@@ -194,4 +276,30 @@ int chr_duration_parse(const char *s, int64_t *ns)
 		return 0;
 	}
 	return -1;
+}
+
+size_t chr_duration_format(char *buf, int64_t ns)
+{
+	static const struct {
+		const char *unit;
+		uint64_t ns;
+	} units[] = {
+		{"d", S_PER_DAY * NS_PER_S}, {"h", 3600 * NS_PER_S}, {"m", 60 * NS_PER_S},
+		{"s", NS_PER_S}, {"ms", 1000000}, {"us", 1000}, {"ns", 1},
+	};
+	uint64_t v = ns < 0 ? -(uint64_t)ns : (uint64_t)ns;
+	size_t i = 0, n = 0;
+
+	if (ns < 0)
+		buf[n++] = '-';
+	while (i + 1 < sizeof units / sizeof units[0] && v < units[i].ns)
+		i++;
+	/* the largest unit and the next one: "2h 3m", "1s 500ms" */
+	n += (size_t)snprintf(buf + n, CHR_TIME_BUF - n, "%llu%s",
+			      (unsigned long long)(v / units[i].ns), units[i].unit);
+	v %= units[i].ns;
+	if (i + 1 < sizeof units / sizeof units[0] && v / units[i + 1].ns > 0)
+		n += (size_t)snprintf(buf + n, CHR_TIME_BUF - n, " %llu%s",
+				      (unsigned long long)(v / units[i + 1].ns), units[i + 1].unit);
+	return n;
 }

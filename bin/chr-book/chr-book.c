@@ -133,9 +133,7 @@ int main(int argc, char **argv)
 				chr_usage_error("--at, --bbo and --every exclude each other");
 			if (c == OPT_AT) {
 				mode = CHR_BV_AT;
-				if (chr_time_parse(optarg, &at) < 0)
-					chr_usage_error("--at '%s' is not a time",
-							CHR_SHOWN(sh, optarg));
+				chr_opt_time("--at", optarg, &at);
 			} else if (c == OPT_EVERY) {
 				mode = CHR_BV_GRID;
 				if (chr_duration_parse(optarg, &every) < 0 || every <= 0)

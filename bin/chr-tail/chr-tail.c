@@ -39,8 +39,9 @@ enum {
 
 static const struct chr_opt opts[] = {
 	{"from", required_argument, OPT_FROM, "when",
-	 "first record: a time (2024-08-08T10:00:00Z, a date,\n"
-	 "or ns since the epoch) or seq:N; inclusive"},
+	 "first record: a time (2024-08-08T10:00:00Z, +02:00,\n"
+	 "a date, 1723111200s, ms, us, ns, or 10/13/16/19\n"
+	 "digits for s/ms/us/ns) or seq:N; inclusive"},
 	{"until", required_argument, OPT_UNTIL, "when",
 	 "end of the range, exclusive: records before it"},
 	CHR_OPT_TYPE("only these record types (repeatable; 'book' is\nBOOK_SNAPSHOT, BOOK_DIFF and GAP)"),
@@ -90,14 +91,19 @@ static uint64_t parse_count(const char *opt, const char *s)
 	return v;
 }
 
-/* --from/--until: a time, or seq:N */
+/* --from/--until: a time (docs/programs.md, "Times"), or seq:N */
 static void parse_when(const char *opt, const char *s, int64_t *ts, uint64_t *seq)
 {
+	const char *why;
 	char sh[256];
 
 	if (strncmp(s, "seq:", 4) == 0)
 		*seq = parse_count(opt, s + 4);
-	else if (chr_time_parse(s, ts) < 0)
+	else if (chr_time_parse_why(s, ts, &why) == 0)
+		return;
+	else if (why)
+		chr_usage_error("%s '%s' is not a time: %s", opt, SHOWN(sh, s), why);
+	else
 		chr_usage_error("%s '%s' is neither a time nor seq:N", opt, SHOWN(sh, s));
 }
 
@@ -124,9 +130,9 @@ static void check_stream(const char *s)
 static void check_date(const char *s)
 {
 	int64_t day;
-	char buf[16], sh[256];
+	char sh[256];
 
-	if (chr_time_parse(s, &day) < 0 || (chr_date_format(buf, day), strcmp(buf, s) != 0))
+	if (chr_date_parse(s, &day) < 0)
 		chr_usage_error("--date '%s' is not a date YYYY-MM-DD", SHOWN(sh, s));
 }
 

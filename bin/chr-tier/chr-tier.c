@@ -131,8 +131,7 @@ int main(int argc, char **argv)
 			del = age_arg("--delete-after", optarg);
 			break;
 		case OPT_NOW:
-			if (chr_time_parse(optarg, &now) < 0)
-				chr_usage_error("--now '%s' is not a time", CHR_SHOWN(sh, optarg));
+			chr_opt_time("--now", optarg, &now);
 			break;
 		case CHR_O_ONCE:
 			once = 1;
