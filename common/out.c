@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "out.h"
+#include "tm.h"
 
 int chr_out_parse(const char *s, enum chr_out_kind *kind, struct chr_err *e)
 {
@@ -90,10 +91,51 @@ static int oom(struct chr_err *e)
 	return chr_err_set(e, CHR_EX_SYS, "out of memory");
 }
 
+/* The Tardis dataset rec's rows are of (*n: N of book_snapshot_N), or
+ * CHR_TARDIS_NONE for a record that has none (chr_tardis_write skips it) */
+static int csv_dataset(const struct chr_rec *rec, int *n)
+{
+	const struct chr_book *b = chr_rec_payload(rec);
+
+	*n = 0;
+	switch (rec->type) {
+	case CHR_BOOK_SNAPSHOT:
+	case CHR_BOOK_DIFF:
+		return CHR_TARDIS_L2;
+	case CHR_TRADE:
+		return CHR_TARDIS_TRADES;
+	case CHR_QUOTE:
+		return CHR_TARDIS_QUOTES;
+	case CHR_BOOK_TOPN:
+		if (b->n_bid != b->n_ask || b->n_bid == 0 || b->n_bid > CHR_TARDIS_TOPN_MAX)
+			return CHR_TARDIS_NONE;
+		*n = b->n_bid;
+		return CHR_TARDIS_TOPN;
+	default:
+		return CHR_TARDIS_NONE;
+	}
+}
+
+/* CSV: rec would start rows of another dataset than those written. */
+static int csv_mixed(struct chr_out *o, const struct chr_rec *rec, struct chr_err *e)
+{
+	char was[32], type[16], when[CHR_TIME_BUF];
+	const char *t = chr_type_name(rec->type);
+
+	o->err = 0;
+	if (!t)
+		t = (snprintf(type, sizeof type, "0x%04x", rec->type), type);
+	chr_time_format(when, rec->ts);
+	return chr_err_set(e, CHR_EX_USAGE, "%s seq %llu: a %s record after %s rows: a CSV "
+			   "file holds the rows of one Tardis dataset under one header; select "
+			   "one record type (chr-tail --type)", when, (unsigned long long)rec->seq,
+			   t, chr_tardis_type_name(o->csv.dataset, o->csv.n, was));
+}
+
 int chr_out_put(struct chr_out *o, const struct chr_rec *rec, struct chr_err *e)
 {
 	const struct chr_rec *def;
-	int rows;
+	int rows, ds, n;
 
 	switch (o->kind) {
 	case CHR_OUT_BINARY:
@@ -108,6 +150,9 @@ int chr_out_put(struct chr_out *o, const struct chr_rec *rec, struct chr_err *e)
 			return failed(o, o->w.err, e);
 		return 0;
 	case CHR_OUT_CSV:
+		if (o->csv.dataset != CHR_TARDIS_NONE && (ds = csv_dataset(rec, &n)) != CHR_TARDIS_NONE &&
+		    (ds != o->csv.dataset || n != o->csv.n))
+			return csv_mixed(o, rec, e);
 		errno = 0;
 		rows = chr_tardis_write(&o->csv, rec, stdout);
 		if (rows == -1)
@@ -118,6 +163,8 @@ int chr_out_put(struct chr_out *o, const struct chr_rec *rec, struct chr_err *e)
 	default:
 		if (chr_fmt_learn(&o->fmt, rec) < 0)
 			return oom(e);
+		if (rec->type == CHR_DEFINE && o->kind == CHR_OUT_JSON && !o->json_defines)
+			return 0;
 		errno = 0;
 		if (chr_fmt_rec(&o->fmt, rec) < 0)
 			return failed(o, errno, e);

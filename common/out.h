@@ -31,6 +31,7 @@ struct chr_out {
 	struct chr_queue_writer q;
 	struct chr_defs defs;	/* binary: DEFINE records to pass on */
 	struct chr_fmt fmt;	/* text, JSON; fmt.levels may be set once open */
+	int json_defines;	/* JSON: write DEFINE records too (set once open) */
 	struct chr_tardis_out csv;
 };
 
@@ -59,8 +60,14 @@ int chr_out_open(struct chr_out *o, enum chr_out_kind kind, const char *queue,
 /* Write rec, a checked record the program selected. Binary output is a
  * stream of its own: the latest DEFINE of rec's instrument, given to
  * chr_out_put or chr_out_skip, goes out first when it has not yet (it
- * comes from behind a --type selection). CSV: a record with no Tardis form
- * is counted in o->no_csv, not written. Returns 0, or -1 with e and o->err
+ * comes from behind a --type selection). JSON is one table: a DEFINE is
+ * only learnt (its names are in every line, venue_name and symbol) unless
+ * o->json_defines. CSV: a record with no Tardis form is counted in
+ * o->no_csv, not written; the rows are of one dataset, so a record of
+ * another one (a QUOTE after trades rows, book_snapshot_5 after
+ * book_snapshot_10) is not written: -1 with e (CHR_EX_USAGE, "seq N: a
+ * QUOTE record after trades rows: ...") and o->err 0, where a second
+ * header line mid-file would have been. Returns 0, or -1 with e and o->err
  * (the errno of a failed write; chr_out_failed) or out of memory. */
 int chr_out_put(struct chr_out *o, const struct chr_rec *rec, struct chr_err *e);
 

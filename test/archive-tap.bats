@@ -25,7 +25,7 @@ EOF
 
 # the records of a queue as JSON without seq and crc, in order
 records() {
-	$T chr-tail --format json "$1" | python3 -c '
+	$T chr-tail --format json --defines "$1" | python3 -c '
 import json, sys
 for l in sys.stdin:
     r = json.loads(l)
@@ -207,7 +207,7 @@ EOF
 	kill -STOP $tap
 	for f in piece.0[1-9]; do $T chr-sink --queue HOT --retain 0 $f; done
 	[ ! -e HOT/000000000.q ]
-	first=$($T chr-tail --format json HOT | head -1 | python3 -c 'import json, sys; print(json.loads(sys.stdin.read())["seq"])')
+	first=$($T chr-tail --format json --defines HOT | head -1 | python3 -c 'import json, sys; print(json.loads(sys.stdin.read())["seq"])')
 	[ "$first" -le "$end" ]
 	kill -CONT $tap
 	end=$(end_seq HOT)

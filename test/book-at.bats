@@ -48,9 +48,9 @@ check() {
 			[ -s full.txt ]
 			diff full.txt snap.txt
 			got=$($T chr-tail --archive "$root" --venue $V --symbol $sym --stream book \
-				--from $t --from-snapshot --format json | head -2 | cut -d, -f3,5)
+				--from $t --from-snapshot --format json --defines | head -2 | cut -d, -f3,5)
 			want=$($T chr-tail --archive "$root" --venue $V --symbol $sym --stream book \
-				--until $((t + 1)) --format json | grep -E '"(DEFINE|BOOK_SNAPSHOT)"' |
+				--until $((t + 1)) --format json --defines | grep -E '"(DEFINE|BOOK_SNAPSHOT)"' |
 				sed -n '1p;$p' | cut -d, -f3,5)
 			[ "$got" = "$want" ]
 			[[ $got =~ DEFINE.*BOOK_SNAPSHOT ]]
@@ -94,13 +94,13 @@ check() {
 	done
 	# the stream starts at the snapshot of the day before
 	run -0 $T chr-tail --archive A --venue $V --symbol S9 --stream book --from $t \
-		--from-snapshot --format json --limit 1
+		--from-snapshot --format json --defines --limit 1
 	[[ ${lines[1]} =~ \"type_name\":\"BOOK_SNAPSHOT\".*\"time\":\"2024-08-08T12:00:00.5 ]]
 }
 
 @test "--from-snapshot before the day's first snapshot starts at the first record" {
 	run -0 --separate-stderr $T chr-tail --archive "$BATS_FILE_TMPDIR/day" --venue $V \
-		--symbol S0 --stream book --from $((D0 * 1000000000)) --from-snapshot --format json
+		--symbol S0 --stream book --from $((D0 * 1000000000)) --from-snapshot --format json --defines
 	[[ ${lines[0]} =~ \"type_name\":\"DEFINE\" ]]
 	[[ ${lines[1]} =~ \"type_name\":\"BOOK_SNAPSHOT\" ]]
 }

@@ -75,7 +75,7 @@ small() {
 	[ "${lines[4]}" = "BOOK_DIFF flags=LAST" ]
 	[ "${#lines[@]}" = 5 ]
 	# the GAP takes the seq, ts and src_seq of the diff it precedes
-	run -0 sh -c "chr-tail --format json out.ev | sed -n '4p;5p' | cut -d, -f5-9"
+	run -0 sh -c "chr-tail --format json --defines out.ev | sed -n '4p;5p' | cut -d, -f5-9"
 	[ "${lines[0]}" = "${lines[1]}" ]
 	# no book after the gap: --bbo stops, --at names it
 	run -0 $T chr-book -q --bbo --format csv gap.ev

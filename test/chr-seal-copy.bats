@@ -81,8 +81,8 @@ clean() {
 	[ "$output" = "2020-02-22T00:00:02.418379000Z 2020-02-22T02:02:48.414778000Z 9709 binance 2020-02-22" ]
 	[[ "$(cat $P/meta.json)" == *'"ingest_time": "'2[0-9][0-9][0-9]-*Z'",'* ]]
 	# the archived segments are a stream: the records of the sealed segments
-	$T chr-tail --format json $P/*.q >arch.json
-	$T chr-tail --format json Q/0000000{00..18}.q >want.json
+	$T chr-tail --format json --defines $P/*.q >arch.json
+	$T chr-tail --format json --defines Q/0000000{00..18}.q >want.json
 	cmp arch.json want.json
 	[ "$(grep -c '"type_name":"DEFINE"' arch.json)" = 19 ]	# one, and 18 repeats
 	# a rerun is a no-op

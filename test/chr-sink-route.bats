@@ -242,7 +242,7 @@ for l in sys.stdin:
 	# of an instrument (a DEFINE of ids 0 0 here), it has the stream 'app'
 	gen spec D 0 0 app none A 2024-05-01 >in
 	$T chr-sink --route "$R" in
-	run -0 $T chr-tail --format json R/app/none/app
+	run -0 $T chr-tail --format json --defines R/app/none/app
 	assert_equal "${#lines[@]}" 2
 	assert_line --index 1 --partial '"type":32769,'
 }

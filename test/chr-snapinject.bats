@@ -90,7 +90,7 @@ got = [i - n for n, i in enumerate(inj)]
 assert got == want, ("snapshots before input records", got, "expected", want)
 
 views = json.loads("[" + ",".join(subprocess.run(["chr-tail", "--format", "json",
-    sys.argv[1]], capture_output=True, check=True, text=True).stdout.splitlines()) + "]")
+    "--defines", sys.argv[1]], capture_output=True, check=True, text=True).stdout.splitlines()) + "]")
 fields = ("len", "type", "ts_event", "venue", "market", "update_id_first",
           "update_id_last", "update_id_prev", "price_scale", "size_scale", "bids", "asks")
 for i in inj:

@@ -56,7 +56,7 @@ make_archive() {
 	$T chr-tail a.q - b.q <a.q >out.q
 	run -0 count out.q
 	[ "$output" = 27 ]
-	run -0 --separate-stderr sh -c "chr-tail --format json out.q | python3 -c '
+	run -0 --separate-stderr sh -c "chr-tail --format json --defines out.q | python3 -c '
 import json, sys
 rs = [json.loads(l) for l in sys.stdin]
 assert all(x[\"ts\"] <= y[\"ts\"] for x, y in zip(rs, rs[1:])), \"not in ts order\"
@@ -89,7 +89,7 @@ print(rs[0][\"seq\"], rs[1][\"seq\"], rs[2][\"seq\"], rs[-1][\"seq\"])'"
 
 @test "json format: one valid object per line, exact decimals as strings" {
 	gen stream 50 >a.q
-	$T chr-tail --format json a.q >out.json
+	$T chr-tail --format json --defines a.q >out.json
 	run -0 python3 -c '
 import json, sys
 n = 0
@@ -354,7 +354,7 @@ check_bad() {
 	run -0 bash -c "chr-tail --format text evil.q | LC_ALL=C tr -d '\n[:print:]' | wc -c"
 	[ "$output" = 0 ]
 	# JSON keeps them, escaped by JSON
-	run -0 $T chr-tail --format json evil.q
+	run -0 $T chr-tail --format json --defines evil.q
 	[ "${#lines[@]}" = 2 ]
 	[[ "${lines[1]}" == *'"venue_name":"ev\u001B[31mil\nX"'* ]]
 }

@@ -13,7 +13,7 @@ trades() {
 
 # the seqs of a record stream, one a line
 seqs() {
-	$T chr-tail --format json "$@" | python3 -c '
+	$T chr-tail --format json --defines "$@" | python3 -c '
 import json, sys
 for l in sys.stdin: print(json.loads(l)["seq"])'
 }
@@ -79,7 +79,7 @@ wait_count() {
 	s=${lines[1]#\"seq\":}
 	s=${s%%,*}
 	[ "${lines[1]}" = "\"seq\":$s,\"src_seq\":$s" ]
-	run -0 sh -c "chr-tail --format json --from-seq $((s + 1)) --limit 1 Q | cut -d, -f9"
+	run -0 sh -c "chr-tail --format json --defines --from-seq $((s + 1)) --limit 1 Q | cut -d, -f9"
 	[ "${lines[-1]}" = '"src_seq":1' ]
 	# every segment but the current one is sealed, with its index
 	[ -f Q/000000000.idx ]

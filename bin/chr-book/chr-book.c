@@ -159,6 +159,9 @@ int main(int argc, char **argv)
 		chr_usage_error("--every needs a --depth of at least 1");
 	if (format == CHR_OUT_CSV && mode == CHR_BV_PASS)
 		chr_usage_error("--format csv writes the views: --at, --bbo or --every");
+	if (format == CHR_OUT_CSV && mode == CHR_BV_AT && depth == 0)
+		chr_usage_error("--format csv writes book_snapshot_N rows: --at needs a --depth "
+				"of at least 1");
 	if (chr_out_open(&out, format, NULL, &e) < 0)
 		chr_die_err(&e);
 	out.fmt.levels = mode == CHR_BV_AT ? (unsigned)depth : CHR_FMT_LEVELS;

@@ -24,7 +24,7 @@ static const char usage_text[] =
 	"                [--stream stream] [--date date] [--from-snapshot]\n"
 	"       chr-tail [options] --archive root --venue venue --stream raw [--date date]\n"
 	"\n"
-	"options: [--format binary|text|json|csv] [--levels n] [--from when]\n"
+	"options: [--format binary|text|json|csv] [--defines] [--levels n] [--from when]\n"
 	"         [--until when] [--type type[,type...]]... [--limit n]\n"
 	"         [--follow] [--from-end | --from-seq n] [--reader name]\n"
 	"         [--out queue] [-h | --help] [-V | --version]\n"
@@ -35,6 +35,7 @@ static const char usage_text[] =
 enum {
 	OPT_LEVELS = CHR_O_OWN, OPT_FROM, OPT_UNTIL, OPT_LIMIT, OPT_ARCHIVE, OPT_VENUE,
 	OPT_SYMBOL, OPT_STREAM, OPT_DATE, OPT_FROM_END, OPT_FROM_SEQ, OPT_OUT, OPT_FROM_SNAPSHOT,
+	OPT_DEFINES,
 };
 
 static const struct chr_opt opts[] = {
@@ -48,6 +49,9 @@ static const struct chr_opt opts[] = {
 	{"limit", required_argument, OPT_LIMIT, "n",
 	 "stop after n selected records, not counting DEFINE\nrecords"},
 	CHR_OPT_FORMAT,
+	{"defines", no_argument, OPT_DEFINES, NULL,
+	 "json: write the DEFINE records too (without it, or\n"
+	 "--type define, their names are only in every line)"},
 	{"levels", required_argument, OPT_LEVELS, "n",
 	 "text: book levels shown per side (default 5, 0 all)"},
 	CHR_OPT_FOLLOW("at the end of a queue, wait for more (until SIGINT\nor SIGTERM)"),
@@ -158,7 +162,7 @@ int main(int argc, char **argv)
 	enum chr_out_kind format = CHR_OUT_AUTO;
 	uint64_t from_seq = UINT64_MAX, next_seq = 0, done_seq = 0;
 	uint64_t limit = UINT64_MAX, written = 0, levels = CHR_FMT_LEVELS;
-	int c, k = 0, follow = 0, from_end = 0, from_snapshot = 0;
+	int c, k = 0, follow = 0, from_end = 0, from_snapshot = 0, defines = 0;
 
 	chr_prog_start(argv, usage_text, opts);
 	chr_select_init(&sel);
@@ -169,6 +173,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_FROM_SNAPSHOT:
 			from_snapshot = 1;
+			break;
+		case OPT_DEFINES:
+			defines = 1;
 			break;
 		case OPT_FROM_END:
 			from_end = 1;
@@ -243,6 +250,8 @@ int main(int argc, char **argv)
 		chr_usage_error("--from-end and --from-seq exclude each other");
 	if (reader && (archive || argc - optind != 1))
 		chr_usage_error("--reader reads exactly one queue");
+	if (defines && format != CHR_OUT_JSON)
+		chr_usage_error("--defines goes with --format json");
 	if (outq && format != CHR_OUT_AUTO && format != CHR_OUT_BINARY)
 		chr_usage_error("--out writes records: no --format");
 	if (chr_out_check(&format, outq, &e) < 0)
@@ -289,6 +298,10 @@ int main(int argc, char **argv)
 	if (chr_out_open(&out, format, outq, &e) < 0)
 		chr_die_err(&e);
 	out.fmt.levels = (unsigned)levels;
+	/* JSON lines are one table (names in every line): DEFINE records
+	 * only when asked for */
+	out.json_defines = defines || (!sel.all_types &&
+		chr_select_match(&sel, &(struct chr_rec){ .type = CHR_DEFINE }));
 
 	while (written < limit && !stop) {
 		/* a named reader also commits every 64K records of a backlog */
