@@ -15,6 +15,8 @@ void chr_bookview_init(struct chr_bookview *v, enum chr_bv_mode mode, int64_t at
 	v->every = every;
 	v->depth = depth;
 	v->grid = INT64_MIN;
+	v->first_ts = INT64_MIN;
+	v->stale_after = CHR_BV_STALE;
 	v->out = out;
 	chr_books_init(&v->books, sizeof(struct chr_bv_mkt));
 }
@@ -254,6 +256,8 @@ int chr_bookview_rec(struct chr_bookview *v, const struct chr_rec *rec, struct c
 	struct chr_mkt *d;
 	int k, warn;
 
+	if (v->first_ts == INT64_MIN)
+		v->first_ts = rec->ts;
 	if (rec->type == CHR_DEFINE) {
 		if ((k = chr_books_define(&v->books, rec, &d)) < 0)
 			return chr_err_set(e, CHR_EX_SYS, "out of memory");
@@ -272,6 +276,7 @@ int chr_bookview_rec(struct chr_bookview *v, const struct chr_rec *rec, struct c
 	}
 	if (!(v->m = m = (struct chr_bv_mkt *)chr_books_get(&v->books, rec)))
 		return chr_err_set(e, CHR_EX_SYS, "out of memory");
+	m->last_ts = rec->ts;
 	if (v->mode == CHR_BV_GRID && (k = grid_out(v, rec, e)) < 0)
 		return k;
 	if (v->mode == CHR_BV_BBO && m->open &&
@@ -303,11 +308,16 @@ long chr_bookview_end(struct chr_bookview *v, struct chr_err *e)
 			k = event_end(v, m, e);
 		if (v->mode != CHR_BV_AT)
 			continue;
-		if (!chr_l2_known(m->m.b))
+		if (!chr_l2_known(m->m.b)) {
 			unknown++;
-		else
+		} else {
+			struct chr_fmt_age age = { m->last_ts, chr_bookview_stale(v, m) };
+
+			v->out->fmt.age = &age;
 			k = out_book(v, m, v->out->kind == CHR_OUT_CSV ? CHR_BOOK_TOPN :
 				     CHR_BOOK_SNAPSHOT, v->at, 0, e);
+			v->out->fmt.age = NULL;
+		}
 	}
 	return k < 0 ? k : unknown;
 }

@@ -21,6 +21,7 @@ struct chr_bv_mkt {
 	int gap_out;		/* a GAP went out for the book being unknown */
 	int open;		/* --bbo: an event without its LAST record yet */
 	int have_q;		/* --bbo: q went out */
+	int64_t last_ts;	/* ts of the last book record taken */
 	struct chr_quote q;
 	_Alignas(64) unsigned char last[CHR_HDR_SIZE];	/* --bbo: the event's last header */
 };
@@ -38,7 +39,12 @@ struct chr_bookview {
 	unsigned char *made;	/* a record made, 64-byte aligned */
 	size_t made_cap;
 	uint64_t n_gap, n_nosnap, n_crossed, n_stale, n_ignored;
+	int64_t stale_after;	/* --at: a book whose last record is more than
+				 * this before at is stale (CHR_BV_STALE) */
+	int64_t first_ts;	/* ts of the first record taken (INT64_MIN: none) */
 };
+
+#define CHR_BV_STALE (60 * INT64_C(1000000000))	/* stale_after's default */
 
 /* A view of mode writing to out (the caller's, open). Binary records go to
  * out's writer as they are: the view puts every DEFINE it needs itself. */
@@ -56,9 +62,17 @@ void chr_bookview_free(struct chr_bookview *v);
 int chr_bookview_rec(struct chr_bookview *v, const struct chr_rec *rec, struct chr_err *e);
 
 /* The end of the stream (--at: of the records up to its time): --bbo ends
- * the events still open, --at writes every known book. Returns the number
- * of books --at could not write (unknown at that time: see
- * chr_l2_known), or -1 with e set, or -2 when the output failed. */
+ * the events still open, --at writes every known book, each marked with
+ * its age in text and JSON (struct chr_fmt_age). Returns the number of
+ * books --at could not write (unknown at that time: see chr_l2_known), or
+ * -1 with e set, or -2 when the output failed. */
 long chr_bookview_end(struct chr_bookview *v, struct chr_err *e);
+
+/* --at: m's book is stale: its last record is more than v->stale_after
+ * before v->at. */
+static inline int chr_bookview_stale(const struct chr_bookview *v, const struct chr_bv_mkt *m)
+{
+	return v->at - m->last_ts > v->stale_after;
+}
 
 #endif

@@ -276,6 +276,13 @@ static int text_rec(struct chr_fmt *f, const struct chr_rec *r)
 	}
 	fprintf(o, " seq=%" PRIu64 " src_seq=%" PRIu64, r->seq, r->src_seq);
 	text_flags(o, r->flags);
+	if (f->age) {
+		char d[CHR_TIME_BUF];
+
+		chr_time_format(t, f->age->last_ts);
+		chr_duration_format(d, r->ts - f->age->last_ts);
+		fprintf(o, " last=%s (%s before%s)", t, d, f->age->stale ? ", stale" : "");
+	}
 	text_payload(f, r);
 	fputc('\n', o);
 	return ferror(o) ? -1 : 0;
@@ -449,6 +456,13 @@ static int json_rec(struct chr_fmt *f, const struct chr_rec *r)
 	}
 	rc |= put(o, "version", json_integer(r->version));
 	rc |= put(o, "crc", json_integer(r->crc));
+	if (f->age) {
+		chr_time_format(t, f->age->last_ts);
+		rc |= put(o, "last_ts", json_integer(f->age->last_ts));
+		rc |= put(o, "last_time", json_string(t));
+		rc |= put(o, "stale_ns", json_integer(r->ts - f->age->last_ts));
+		rc |= put(o, "stale", json_boolean(f->age->stale));
+	}
 	rc |= json_payload(o, r);
 	if (rc == 0 && json_dumpf(o, f->out, JSON_COMPACT) < 0)
 		rc = -1;

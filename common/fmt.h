@@ -39,11 +39,20 @@ enum chr_fmt_kind {
 
 #define CHR_FMT_LEVELS 5	/* default book levels per side in text */
 
+/* How old the book a record shows is (chr-book --at), for the next record
+ * printed: the ts of the last record the book took, and whether that is
+ * too long before the record's ts to trust (docs/book.md, "Stale books"). */
+struct chr_fmt_age {
+	int64_t last_ts;
+	int stale;
+};
+
 struct chr_fmt {
 	FILE *out;
 	enum chr_fmt_kind kind;
 	unsigned levels;	/* text: book levels shown per side, 0 all */
 	struct chr_names names;
+	const struct chr_fmt_age *age;	/* set by the caller for one record, or NULL */
 };
 
 /* Print records of kind to out (not closed by chr_fmt_free). */
@@ -71,6 +80,10 @@ int chr_fmt_learn(struct chr_fmt *f, const struct chr_rec *rec);
  * "bids" and "asks", unknown payloads as "payload" in hex. Unsigned 64-bit
  * fields (seq, src_seq, update ids, GAP expected and got) are numbers up to
  * INT64_MAX and exact decimal strings above it.
+ *
+ * With f->age: text adds " last=TIME (D before)" after the flags, D from
+ * chr_duration_format, ", stale" inside the parentheses when it is; JSON
+ * adds "last_ts", "last_time", "stale_ns" (ts - last_ts) and "stale".
  *
  * Returns 0, or -1 when out of memory or the stream is in error
  * (ferror(out); errno from the failed write). */

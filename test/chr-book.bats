@@ -175,8 +175,10 @@ EOF
 @test "several markets: one book each, --at in order of appearance" {
 	$T chr-csv2ev "$DATA/synthetic_incremental_book_L2_two_snapshots.csv" >a.ev
 	$T chr-csv2ev "$DATA/deribit_incremental_book_L2_BTC-PERPETUAL.csv" >b.ev
-	run -0 $T chr-book --at 2030-01-01 --depth 1 --format text a.ev b.ev
+	run -0 --separate-stderr $T chr-book --at 2030-01-01 --depth 1 --format text a.ev b.ev
 	[ "${#lines[@]}" = 2 ]
+	# years after the data: both books are stale, and say so
+	[ "$(printf '%s\n' "$stderr" | grep -c 'is stale: .* after its last record; the input ends there$')" = 2 ]
 	run -0 --separate-stderr $T chr-book --bbo --format csv b.ev a.ev
 	[ "$stderr" = "" ]
 }

@@ -18,7 +18,7 @@
 
 static const char usage_text[] =
 	"usage: chr-book [options] [file | dir | queue | -]...\n"
-	"       chr-book --at when [--depth n] [options] [input...]\n"
+	"       chr-book --at when [--depth n] [--stale d] [options] [input...]\n"
 	"       chr-book --bbo [options] [input...]\n"
 	"       chr-book --every duration [--depth n] [options] [input...]\n"
 	"\n"
@@ -30,7 +30,7 @@ static const char usage_text[] =
 	"  cannot take (update id gap, no snapshot)\n"
 	"\n";
 
-enum { OPT_AT = CHR_O_OWN, OPT_BBO, OPT_EVERY, OPT_DEPTH };
+enum { OPT_AT = CHR_O_OWN, OPT_BBO, OPT_EVERY, OPT_DEPTH, OPT_STALE };
 
 static const struct chr_opt opts[] = {
 	{"at", required_argument, OPT_AT, "when",
@@ -43,6 +43,10 @@ static const struct chr_opt opts[] = {
 	 "multiple of d (1s, 500ms, 1m, ...) as BOOK_TOPN\n(csv: Tardis book_snapshot_n rows)"},
 	{"depth", required_argument, OPT_DEPTH, "n",
 	 "levels a side for --at and --every (default 10;\n0: all, --at only)"},
+	{"stale", required_argument, OPT_STALE, "d",
+	 "--at: a book whose last record is more than d\n"
+	 "before the time is stale: a warning, and marked in\n"
+	 "text and JSON (default 1m)"},
 	CHR_OPT_FORMAT,
 	CHR_OPT_QUIET("no warnings (GAP records are written all the same)"),
 	CHR_OPT_END,
@@ -99,6 +103,39 @@ static _Noreturn void fail(struct chr_out *out, long k, const struct chr_err *e)
 	chr_die_err(e);
 }
 
+/* --at: say which books are not known or stale at the time, and when there
+ * is no book at all, why (next_ts: the first record after it, INT64_MAX
+ * when the input ended first) */
+static void warn_at(const struct chr_bookview *v, int64_t next_ts)
+{
+	char t[CHR_TIME_BUF], d[CHR_TIME_BUF], after[CHR_TIME_BUF + 64] = "";
+
+	chr_time_format(t, v->at);
+	if (next_ts == INT64_MAX)
+		snprintf(after, sizeof after, "; the input ends there");
+	else
+		snprintf(after, sizeof after, "; the next record is %s after --at",
+			 (chr_duration_format(d, next_ts - v->at), d));
+	if (v->books.tab.n == 0) {
+		if (next_ts == INT64_MAX)
+			chr_warn("no book at %s: the input holds no book record", t);
+		else
+			chr_warn("no book at %s: it is %s before the first record", t,
+				 (chr_duration_format(d, next_ts - v->at), d));
+	}
+	for (size_t i = 0; i < v->books.tab.n; i++) {
+		const struct chr_bv_mkt *m = (const struct chr_bv_mkt *)chr_books_at(&v->books, i);
+
+		if (!chr_l2_known(m->m.b))
+			chr_warn("%s: the book is not known at that time (no snapshot since the "
+				 "start or the last gap)", m->m.name);
+		else if (chr_bookview_stale(v, m))
+			chr_warn("%s: the book at %s is stale: %s after its last record%s",
+				 m->m.name, t, (chr_duration_format(d, v->at - m->last_ts), d),
+				 after);
+	}
+}
+
 static const char *plural(uint64_t n)
 {
 	return n == 1 ? "" : "s";
@@ -113,7 +150,7 @@ int main(int argc, char **argv)
 	struct chr_out out;
 	struct chr_err e;
 	const struct chr_rec *rec;
-	int64_t at = 0, every = 0, depth = -1;
+	int64_t at = 0, every = 0, depth = -1, stale = -1, next_ts = INT64_MAX;
 	uint64_t d;
 	char sh[256];
 	int c, k;
@@ -143,6 +180,10 @@ int main(int argc, char **argv)
 				mode = CHR_BV_BBO;
 			}
 			break;
+		case OPT_STALE:
+			if (chr_duration_parse(optarg, &stale) < 0)
+				chr_usage_error("--stale '%s' is not a duration", CHR_SHOWN(sh, optarg));
+			break;
 		case OPT_DEPTH:
 			if (chr_parse_range(optarg, 0, 100000, &d) < 0)
 				chr_usage_error("--depth '%s' is not a count up to 100000",
@@ -151,6 +192,8 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
+	if (stale >= 0 && mode != CHR_BV_AT)
+		chr_usage_error("--stale goes with --at");
 	if (depth >= 0 && mode != CHR_BV_AT && mode != CHR_BV_GRID)
 		chr_usage_error("--depth goes with --at or --every");
 	if (depth < 0)
@@ -168,6 +211,8 @@ int main(int argc, char **argv)
 	if (chr_merge_open(&in, argv + optind, (size_t)(argc - optind), NULL, &e) < 0)
 		chr_die_err(&e);
 	chr_bookview_init(&v, mode, at, every, (size_t)depth, &out);
+	if (stale >= 0)
+		v.stale_after = stale;
 
 	for (;;) {
 		if (chr_merge_may_block(&in) && chr_out_flush(&out, &e) < 0)
@@ -181,8 +226,12 @@ int main(int argc, char **argv)
 			e = in.s[in.failed].e;
 			fail(&out, -1, &e);
 		}
-		if (k == 0 || (mode == CHR_BV_AT && rec->ts > at))
+		if (k == 0)
 			break;
+		if (mode == CHR_BV_AT && rec->ts > at) {
+			next_ts = rec->ts;
+			break;
+		}
 		if ((k = chr_bookview_rec(&v, rec, &e)) < 0)
 			fail(&out, k, &e);
 		if (k)
@@ -190,13 +239,8 @@ int main(int argc, char **argv)
 	}
 	if ((unknown = chr_bookview_end(&v, &e)) < 0)
 		fail(&out, unknown, &e);
-	for (size_t i = 0; unknown > 0 && !chr_quiet && i < v.books.tab.n; i++) {
-		struct chr_mkt *m = chr_books_at(&v.books, i);
-
-		if (!chr_l2_known(m->b))
-			chr_warn("%s: the book is not known at that time (no snapshot since the "
-				 "start or the last gap)", m->name);
-	}
+	if (mode == CHR_BV_AT && !chr_quiet)
+		warn_at(&v, next_ts);
 	if (!chr_quiet && (v.n_gap || v.n_nosnap || v.n_crossed || v.n_ignored))
 		chr_warn("%" PRIu64 " update id gap%s, %" PRIu64 " diff%s without a snapshot, %"
 			 PRIu64 " crossed book%s, %" PRIu64 " stale diff%s, %" PRIu64
