@@ -274,9 +274,52 @@ static void test_json_huge(void)
 	free(w.buf);
 }
 
+/* a book's age (chr-book --at): after the flags in text, four fields in JSON */
+static void test_age(void)
+{
+	struct chr_fmt f;
+	struct chr_fmt_age age = { TS0 + SEC - 2500000, 0 };
+	json_error_t e;
+	json_t *o;
+	char *s;
+
+	chr_fmt_init(&f, NULL, CHR_FMT_TEXT);
+	f.age = &age;
+	s = show(&f, rec_at(1));
+	CHECK(strstr(s, " flags=- last=2024-08-08T00:00:00.997500000Z (2ms 500us before) ids=1..1 ") != NULL);
+	free(s);
+	age.stale = 1;
+	s = show(&f, rec_at(1));
+	CHECK(strstr(s, " (2ms 500us before, stale) ids=") != NULL);
+	free(s);
+	f.age = NULL;
+	s = show(&f, rec_at(1));
+	CHECK(strstr(s, "last=") == NULL);
+	free(s);
+	chr_fmt_free(&f);
+
+	chr_fmt_init(&f, NULL, CHR_FMT_JSON);
+	f.age = &age;
+	s = show(&f, rec_at(1));
+	o = json_loads(s, 0, &e);
+	CHECK(o != NULL);
+	CHECK(json_integer_value(json_object_get(o, "last_ts")) == TS0 + SEC - 2500000);
+	CHECK_STR(json_string_value(json_object_get(o, "last_time")), "2024-08-08T00:00:00.997500000Z");
+	CHECK(json_integer_value(json_object_get(o, "stale_ns")) == 2500000);
+	CHECK(json_is_true(json_object_get(o, "stale")));
+	json_decref(o);
+	free(s);
+	f.age = NULL;
+	s = show(&f, rec_at(1));
+	CHECK(strstr(s, "stale") == NULL);
+	free(s);
+	chr_fmt_free(&f);
+}
+
 int main(void)
 {
 	test_text();
+	test_age();
 	test_text_escapes();
 	test_json();
 	test_json_huge();
