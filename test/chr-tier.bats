@@ -259,7 +259,8 @@ EOF
 	[ "$(printf '%s\n' "$stderr" | grep -c 'removed .* from hot')" = 2 ]
 	[ -z "$(parts R)$(parts W)" ]
 	# the reader: nothing left
-	run -3 $T chr-tail --archive R --venue binance --symbol BTCUSDT --stream trade
+	run -1 --separate-stderr $T chr-tail --archive R --venue binance --symbol BTCUSDT --stream trade
+	[ "$stderr" = "chr-tail: no venue 'binance' in 'R'; venues: none" ]
 }
 
 @test "bad config lines are named by file:line" {
@@ -394,8 +395,8 @@ EOF
 	$T chr-tail --archive R --venue binance --stream raw >now-raw.q
 	cmp orig-raw.q now-raw.q
 	run -0 $T chr-tail --archive R --venue binance --stream raw --date 2024-01-01 --format text
-	run -3 --separate-stderr $T chr-tail --archive R --venue binance --stream raw --date 2024-01-02
-	[ "$stderr" = "chr-tail: cannot open 'R/raw/v1/binance/2024-01-02/raw': No such file or directory" ]
+	run -1 --separate-stderr $T chr-tail --archive R --venue binance --stream raw --date 2024-01-02
+	[ "$stderr" = "chr-tail: no date '2024-01-02' for raw venue binance in 'R'; dates: 2024-01-01" ]
 	run -2 $T chr-tail --archive R --venue binance --symbol BTCUSDT --stream raw
 	same_records R
 }
