@@ -1,6 +1,7 @@
 /* chr-ls - list what an archive holds: a line per partition (venue,
  * symbol, date, stream, tier, segments, records, bytes, compression, first
  * and last ts) across the tiers, from manifest.db or the files (catalog.h). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,7 @@ int main(int argc, char **argv)
 	if (chr_catalog_filter(&c, venues, nv, symbols, ns, &e) < 0)
 		chr_die_err(&e);
 	if (chr_catalog_print(&c, stdout, format) < 0)
-		chr_die(CHR_EX_SYS, "cannot write to standard output");
+		chr_die(CHR_EX_SYS, "cannot write to standard output: %s", strerror(errno));
 	chr_close_stdout();
 	if (chr_verbose)
 		chr_warn("%zu partition%s; %s", c.n, c.n == 1 ? "" : "s",
