@@ -233,8 +233,7 @@ int chr_catalog_load(struct chr_catalog *c, const char *root, int flags, chr_war
 		chr_err_sys(e, "cannot read '%s'", SHOWN(sh, root));
 		goto fail;
 	}
-	m = chr_manifest_open(root, NULL, 0, &me);
-	if (m) {
+	if ((m = chr_manifest_open(root, NULL, 0, &me)) != NULL) {
 		keep = c->n;
 		if (chr_manifest_summary(m, from_manifest, &l, &me) < 0) {
 			/* what it gave cannot be trusted either: the files then */
@@ -251,8 +250,7 @@ int chr_catalog_load(struct chr_catalog *c, const char *root, int flags, chr_war
 			c->manifest = 1;
 		}
 		chr_manifest_close(m);
-	}
-	if (m == NULL && errno != ENOENT && warn) {
+	} else if (errno != ENOENT && warn) {
 		char msg[sizeof me.msg + 64];
 
 		snprintf(msg, sizeof msg, "%s; the files of every tier are read instead", me.msg);
