@@ -269,7 +269,8 @@ int chr_catalog_load(struct chr_catalog *c, const char *root, int flags, chr_war
 	}
 	chr_tiers_free(&t);
 	/* one entry per partition: the warmest copy */
-	qsort(c->p, c->n, sizeof *c->p, by_name);
+	if (c->n)
+		qsort(c->p, c->n, sizeof *c->p, by_name);
 	keep = 0;
 	for (size_t i = 0; i < c->n; i++) {
 		if (keep && strcmp(c->p[keep - 1].venue, c->p[i].venue) == 0 &&
