@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "archive.h"
+#include "catalog.h"
 #include "err.h"
 #include "fmt.h"
 #include "path.h"
@@ -410,6 +411,9 @@ int chr_source_add_archive(struct chr_source *s, const char *root, const char *v
 	chr_tier_parts_free(p, n);
 	if (rc < 0 || dated)
 		return rc;
+	/* a name that does not exist: say which do */
+	if (chr_catalog_missing(root, venue, symbol, stream, date, &s->e) < 0)
+		return -1;
 	if (date) {
 		/* say what is missing where it would be written */
 		if (symbol && *symbol)

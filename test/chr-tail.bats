@@ -175,8 +175,8 @@ print(n)'
 	run -0 count --archive A --venue testvenue --symbol TESTSYM --stream book --type trade --date 2024-08-08
 	[ "$output" = 3 ]
 	# --type trade alone selects the trade stream, which this archive lacks
-	run -3 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol TESTSYM --type trade
-	[ "$stderr" = "chr-tail: no 'trade' partitions in 'A/v1/testvenue/TESTSYM'" ]
+	run -1 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol TESTSYM --type trade
+	[ "$stderr" = "chr-tail: no stream 'trade' for testvenue TESTSYM in 'A'; streams: book" ]
 	# corrupt a record in segment 1 of 2024-08-08 and the 2024-08-09 body:
 	# a range outside them never reads those records
 	poke A/v1/testvenue/TESTSYM/2024-08-08/book/000000001.q 100 'XX'
@@ -194,12 +194,12 @@ print(n)'
 	[[ "${lines[1]}" == *" TRADE "* ]]
 }
 
-@test "--archive: a missing instrument or partition is exit 3" {
+@test "--archive: a missing instrument or partition is exit 1, naming what exists" {
 	make_archive
-	run -3 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol NOPE
-	[ "$stderr" = "chr-tail: cannot open 'A/v1/testvenue/NOPE': No such file or directory" ]
-	run -3 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol TESTSYM --date 2024-08-10
-	[ "$stderr" = "chr-tail: cannot open 'A/v1/testvenue/TESTSYM/2024-08-10/book': No such file or directory" ]
+	run -1 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol NOPE
+	[ "$stderr" = "chr-tail: no symbol 'NOPE' for venue testvenue in 'A'; symbols: TESTSYM" ]
+	run -1 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol TESTSYM --date 2024-08-10
+	[ "$stderr" = "chr-tail: no date '2024-08-10' for testvenue TESTSYM book in 'A'; dates: 2024-08-09, 2024-08-08" ]
 }
 
 # check_bad FILE OFFSET WHAT: FILE is bad input at byte OFFSET, on stdin
@@ -371,7 +371,7 @@ check_bad() {
 	run -2 --separate-stderr $T chr-tail --archive A --venue "$(printf 'v\033')" --symbol s
 	[ "${stderr_lines[0]}" = "chr-tail: --venue 'v\\x1b': name contains a space, control or non-ASCII byte" ]
 	run -3 --separate-stderr $T chr-tail --archive "$(printf 'r\033')" --venue v --symbol s
-	[ "$stderr" = "chr-tail: cannot open 'r\\x1b/v1/v/s': No such file or directory" ]
+	[ "$stderr" = "chr-tail: cannot open 'r\\x1b': No such file or directory" ]
 }
 
 @test "--type with binary output keeps each instrument's DEFINE before its first record" {
@@ -443,18 +443,18 @@ check_bad() {
 
 @test "--archive: a stream that does not exist is an error even when --from/--until prune every date" {
 	make_archive
-	run -3 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol TESTSYM --stream trade --from 2030-01-01
-	[ "$stderr" = "chr-tail: no 'trade' partitions in 'A/v1/testvenue/TESTSYM'" ]
-	run -3 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol TESTSYM --type trade --until 2000-01-01
-	[ "$stderr" = "chr-tail: no 'trade' partitions in 'A/v1/testvenue/TESTSYM'" ]
+	run -1 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol TESTSYM --stream trade --from 2030-01-01
+	[ "$stderr" = "chr-tail: no stream 'trade' for testvenue TESTSYM in 'A'; streams: book" ]
+	run -1 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol TESTSYM --type trade --until 2000-01-01
+	[ "$stderr" = "chr-tail: no stream 'trade' for testvenue TESTSYM in 'A'; streams: book" ]
 	# the stream exists, every date pruned: nothing, exit 0
 	run -0 --separate-stderr $T chr-tail --format text --archive A --venue testvenue --symbol TESTSYM --from 2030-01-01
 	[ -z "$output" ]
 	[ -z "$stderr" ]
 	# not a directory
 	: >A/v1/testvenue/FILE
-	run -3 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol FILE
-	[ "$stderr" = "chr-tail: cannot open 'A/v1/testvenue/FILE': Not a directory" ]
+	run -1 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol FILE
+	[ "$stderr" = "chr-tail: no symbol 'FILE' for venue testvenue in 'A'; symbols: TESTSYM" ]
 	# names that are not dates are passed over
 	mkdir -p A/v1/testvenue/TESTSYM/notadate/book A/v1/testvenue/TESTSYM/2024-08-10
 	cp A/v1/testvenue/TESTSYM/2024-08-09/book/000000000.q A/v1/testvenue/TESTSYM/notadate/book/
