@@ -298,7 +298,7 @@ sink_bad() {
 	cp good zero
 	poke zero 192 '\000\000\000\000'
 	sink_bad zero 192 "record length 0 (unwritten space, or not a record stream)"
-	yes 'random garbage' | head -c 1000 >garbage
+	{ printf '\377'; yes 'random garbage' | head -c 999; } >garbage
 	sink_bad garbage 0 "record length above 16 MiB"
 	# the segment itself is good input
 	run -0 $T chr-sink --archive B seg
