@@ -128,6 +128,33 @@ print(" ".join(str(json.loads(l)["seq"]) for l in sys.stdin))')
 	same_queues CLEAN S
 }
 
+@test "SIGTERM to the process group (systemd, timeout): exit 0, one line; a restart continues exactly once" {
+	raw 20001
+	$T chr-refine --once --interval 5s -S 256K RAW C1
+	$T chr-tail RAW >all.ev
+	pieces all.ev 8
+	$T chr-sink --queue RAW2 --create -S 1M </dev/null
+	for f in piece.0*; do
+		$T chr-sink --queue RAW2 -S 1M $f
+		setsid chr-refine --interval 5s -S 256K RAW2 C2 3>&- 2>err &
+		pid=$!
+		# stopped while it follows, once it has refined something
+		for _ in $(seq 300); do [ -n "$(find C2 -name control 2>/dev/null)" ] && break; sleep 0.05; done
+		sleep 0.$((RANDOM % 5))
+		kill -TERM -- -$pid
+		rc=0
+		wait $pid || rc=$?
+		[ $rc = 0 ]
+		run -0 cat err
+		assert_output "chr-refine: stopped by SIGTERM: the clean queues hold every record read; run chr-refine again to continue"
+		# nothing of the group is left
+		run -1 pgrep -g $pid
+	done
+	run -0 --separate-stderr $T chr-refine --once --interval 5s -S 256K RAW2 C2
+	[ "$stderr" = "" ]
+	same_queues C1 C2
+}
+
 @test "exactly once: stages killed at random moments, the clean queues end byte-identical" {
 	raw 20001
 	$T chr-refine --once --interval 5s -S 256K RAW C1
