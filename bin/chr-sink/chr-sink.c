@@ -292,10 +292,8 @@ int main(int argc, char **argv)
 	}
 	if (report && chr_archive_report_file(sk.a, report, &e) < 0)
 		chr_die_err(&e);
-	if (ledger && (c = chr_archive_ledger(sk.a, ledger, sk.info, &e)) < 0)
+	if (ledger && chr_archive_ledger(sk.a, ledger, sk.info, &e) < 0)
 		chr_die_err(&e);
-	if (ledger && c > 0)
-		chr_warn("no records of source '%s': no ledger entry", o.source);
 	if (chr_verbose)
 		chr_archive_tell(sk.a, chr_warn_cb, NULL);
 	return CHR_EX_OK;
