@@ -252,3 +252,30 @@ for s in json.load(open(d + "/meta.json"))["segments"]:
 	run -0 find C/imports -type f
 	assert_output "C/imports/v1/tardis/binance-futures/BTCUSDT/2024-08-08/$old.json"
 }
+
+@test "run from another directory, through a symlink, or installed: the programs beside it are found" {
+	# a source tree (programs in bin/chr-*/) and an installed bin/, with
+	# the programs of the build under test, and no program on PATH
+	mkdir -p tree/scripts tree/bin inst links cwd/deep
+	cp "$TOP/scripts/chr-import-tardis" tree/scripts/
+	cp "$TOP/scripts/chr-import-tardis" inst/
+	for d in "$BUILD"/bin/chr-*/; do
+		p=$(basename "$d")
+		mkdir tree/bin/$p
+		ln -s "$d$p" tree/bin/$p/$p
+		ln -s "$d$p" inst/$p
+	done
+	ln -s ../tree/scripts/chr-import-tardis links/imp
+	ln -s ../inst/chr-import-tardis links/imp2
+	cd cwd/deep
+	for s in ../../tree/scripts/chr-import-tardis ../../links/imp ../../inst/chr-import-tardis ../../links/imp2; do
+		rm -rf A
+		run -0 --separate-stderr env PATH=/usr/bin:/bin $T $s --archive A "$TRADES"
+		assert_equal "$stderr" ""
+		snapshot A >got
+		[ -s got ]
+		[ -z "$prev" ] || cmp "$prev" got
+		cp got ../prev
+		prev=../prev
+	done
+}

@@ -186,3 +186,35 @@ print(" ".join(str(json.loads(l)["seq"]) for l in sys.stdin))')
 	$T chr-refine --once --interval 5s -S 256K RAW2 C2
 	same_queues C1 C2
 }
+
+@test "chr-refine and chr-archive-tap from another directory, through a symlink, or installed" {
+	raw 2001
+	$T chr-refine --once --interval 5s RAW REF
+	$T chr-sink --queue HOT --create tr.ev
+	# a source tree (programs in bin/chr-*/) and an installed bin/, with
+	# the programs of the build under test, and no program on PATH
+	mkdir -p tree/scripts tree/bin inst links cwd/deep
+	cp "$TOP/scripts/chr-refine" "$TOP/scripts/chr-archive-tap" tree/scripts/
+	cp "$TOP/scripts/chr-refine" "$TOP/scripts/chr-archive-tap" inst/
+	for d in "$BUILD"/bin/chr-*/; do
+		p=$(basename "$d")
+		mkdir tree/bin/$p
+		ln -s "$d$p" tree/bin/$p/$p
+		ln -s "$d$p" inst/$p
+	done
+	ln -s ../tree/scripts/chr-refine links/refine
+	ln -s ../inst/chr-archive-tap links/tap
+	cd cwd/deep
+	n=0
+	for s in ../../tree/scripts ../../links ../../inst; do
+		n=$((n + 1))
+		r=$s/chr-refine t=$s/chr-archive-tap
+		[ $s = ../../links ] && r=$s/refine t=$s/tap
+		run -0 --separate-stderr env PATH=/usr/bin:/bin $T $r --once --interval 5s ../../RAW C$n
+		assert_equal "$stderr" ""
+		(cd ../.. && same_queues REF cwd/deep/C$n)
+		run -0 --separate-stderr env PATH=/usr/bin:/bin $T $t --once --reader r$n ../../HOT A$n
+		assert_equal "$stderr" ""
+		$T chr-tail A$n | cmp - <($T chr-tail ../../HOT)
+	done
+}
