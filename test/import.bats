@@ -279,3 +279,39 @@ for s in json.load(open(d + "/meta.json"))["segments"]:
 		prev=../prev
 	done
 }
+
+@test "the scripts have man pages that match their --help, installed by make install with them" {
+	for s in chr-import-tardis chr-refine chr-archive-tap; do
+		man=$TOP/scripts/$s.1
+		[ -f "$man" ]
+		run -0 --separate-stderr env MANWIDTH=80 man -l "$man"
+		assert_equal "$stderr" ""
+		$T $s --help >help
+		# the same options, and the usage line's words in the synopsis
+		python3 - help "$man" <<'PY'
+import re, sys
+help, man = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+def opts(text):
+    return set(re.findall(r"(?<![\w-])(--?[a-zA-Z][\w-]*)", text))
+h = opts("\n".join(l for l in help.splitlines() if re.match(r"\s+-", l)))
+sect = man.split(".SH OPTIONS")[1].split(".SH ")[0].replace("\\-", "-")
+m = opts("\n".join(l for l in sect.splitlines() if l.startswith((".B", ".I")) and "-" in l.split()[1]))
+assert h == m, (sys.argv[2], sorted(h - m), sorted(m - h))
+syn = man.split(".SH SYNOPSIS")[1].split(".SH ")[0].replace("\\-", "-")
+usage = help.split("\n\n")[0]
+assert opts(usage) == opts(syn), (sys.argv[2], sorted(opts(usage) ^ opts(syn)))
+PY
+	done
+	[[ "$BUILD" != */build-san/ ]] || skip "installs the regular build only"
+	run -0 $T make -s -C "$TOP" install DESTDIR="$PWD/inst" PREFIX=/usr
+	for s in chr-import-tardis chr-refine chr-archive-tap; do
+		[ -x inst/usr/bin/$s ]
+		[ -f inst/usr/share/man/man1/$s.1 ]
+	done
+	[ -z "$(find inst/usr/bin -name '*.1')" ]
+	# installed, it finds its programs beside it
+	mkdir elsewhere && cd elsewhere
+	run -0 --separate-stderr env PATH=/usr/bin:/bin $T ../inst/usr/bin/chr-import-tardis --archive A "$TRADES"
+	assert_equal "$stderr" ""
+	[ "$(find A/imports -type f | wc -l)" = 1 ]
+}
