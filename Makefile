@@ -38,8 +38,8 @@ UNIT_BIN := $(patsubst %.c,$(O)%,$(UNIT_SRC))
 # the test data generator; its records (gen/recs.c) serve the unit tests too
 GEN_BIN := $(O)test/gen/gen
 GEN_REC := $(O)test/gen/recs.o
-SCRIPTS := $(wildcard scripts/chr-*)
-MANS := $(wildcard bin/chr-*/*.1)
+SCRIPTS := $(filter-out %.1,$(wildcard scripts/chr-*))
+MANS := $(wildcard bin/chr-*/*.1 scripts/chr-*.1)
 
 .PHONY: all deps test-deps check unit bats demo install uninstall clean
 .DEFAULT_GOAL := all

@@ -240,10 +240,35 @@ check_bad() {
 	cp good.q zero.q
 	poke zero.q 192 '\000\000\000\000'
 	check_bad zero.q 192 "record length 0 (unwritten space, or not a record stream)"
-	yes 'random garbage' | head -c 1000 >garbage.q
+	{ printf '\377'; yes 'random garbage' | head -c 999; } >garbage.q
 	check_bad garbage.q 0 "record length above 16 MiB"
-	head -c 100 "$DATA/bitmex_trades_XBTUSD.csv" >csv.q
-	check_bad csv.q 0 "record length above 16 MiB"
+}
+
+@test "CSV, text or gzip given as records: said so at byte 0, with what converts it" {
+	csv="this looks like CSV text, not chronicle records; convert it with chr-csv2ev"
+	gz="this looks like gzip data, not chronicle records (a Tardis .csv.gz converts with chr-csv2ev; gzip'ed records decompress with gzip -d)"
+	run -1 --separate-stderr $T chr-tail "$DATA/bitmex_trades_XBTUSD.csv"
+	[ "$stderr" = "chr-tail: $DATA/bitmex_trades_XBTUSD.csv: $csv" ]
+	run -1 --separate-stderr $T chr-tail --format text <"$DATA/bitmex_trades_XBTUSD.csv"
+	[ "$stderr" = "chr-tail: stdin: $csv" ]
+	# shorter than a record header, and a header line alone
+	head -c 20 "$DATA/bitmex_trades_XBTUSD.csv" >short.csv
+	run -1 --separate-stderr $T chr-tail short.csv
+	[ "$stderr" = "chr-tail: short.csv: $csv" ]
+	run -1 --separate-stderr $T chr-tail "$DATA/binance-futures_trades_BTCUSDT_2024-08-08.csv.gz"
+	[ "$stderr" = "chr-tail: $DATA/binance-futures_trades_BTCUSDT_2024-08-08.csv.gz: $gz" ]
+	gen stream 5 | gzip >recs.gz
+	run -1 --separate-stderr $T chr-tail --format text <recs.gz
+	[ "$stderr" = "chr-tail: stdin: $gz" ]
+	echo hello >h.txt
+	run -1 --separate-stderr $T chr-tail h.txt
+	[ "$stderr" = "chr-tail: h.txt: this looks like text, not chronicle records" ]
+	# only at byte 0: text after good records is a bad record there
+	gen stream 5 >good.q
+	cat good.q "$DATA/bitmex_trades_XBTUSD.csv" >mixed.q
+	run -1 --separate-stderr $T chr-tail --format text mixed.q
+	[ "$stderr" = "chr-tail: mixed.q: byte $(stat -c %s good.q): record length above 16 MiB" ]
+	[ "${#lines[@]}" = 5 ]
 }
 
 @test "bad input stops the stream: later inputs are not read" {
