@@ -208,8 +208,9 @@ static int part_plan(struct chr_archive *a, struct part *p, struct chr_err *e)
 	}
 	if (!a->o.append) {
 		sources_text(&old, src, sizeof src);
-		chr_err_set(e, CHR_EX_DATA, "partition '%s' already holds data (source %s); use "
-			    "--append to add to it", p->rel, src);
+		chr_err_set(e, CHR_EX_DATA, "partition '%s' already holds data (source %s); "
+			    "--append adds this input to it, only for records it does not hold "
+			    "(nothing is deduplicated)", p->rel, src);
 		chr_meta_free(&old);
 		return -1;
 	}

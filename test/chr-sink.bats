@@ -160,7 +160,7 @@ seghdr() {
 	$T chr-sink --archive A in
 	cp -a A B
 	run -1 --separate-stderr $T chr-sink --archive A in
-	assert_equal "$stderr" "chr-sink: partition 'v1/binance/BTCUSDT/2024-05-01/trade' already holds data (source untagged); use --append to add to it"
+	assert_equal "$stderr" "chr-sink: partition 'v1/binance/BTCUSDT/2024-05-01/trade' already holds data (source untagged); --append adds this input to it, only for records it does not hold (nothing is deduplicated)"
 	diff -r A/v1 B/v1
 	run -0 ls -A A/.staging
 	assert_output lock
@@ -194,7 +194,7 @@ seghdr() {
 	diff -r A/v1 B/v1
 	grep -q '"abc"' $P/trade/meta.json
 	run -1 --separate-stderr $T chr-sink --archive A --source def in
-	assert_equal "$stderr" "chr-sink: partition 'v1/binance/BTCUSDT/2024-05-01/trade' already holds data (source abc); use --append to add to it"
+	assert_equal "$stderr" "chr-sink: partition 'v1/binance/BTCUSDT/2024-05-01/trade' already holds data (source abc); --append adds this input to it, only for records it does not hold (nothing is deduplicated)"
 	diff -r A/v1 B/v1
 	# a smaller re-import of the same source replaces, never adds
 	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 3 >small
