@@ -70,4 +70,11 @@ SH
 	[ "$(grep -c '^2024-08-08T23:57:00.000000000Z BOOK_SNAPSHOT binance-futures BTCUSDT .* bid\[5\] 61701.2 x 1.44,' <<<"$output")" -eq 2 ]
 	[[ "$output" == *"TRADE binance-futures BTCUSDT"*"seq=1 "* ]]
 	[[ "$stderr" == *"already imported"* ]]
+	# the finished capture reached the raw archive whole, its last segment too
+	cd "$BATS_TEST_TMPDIR"/tmp/*/
+	run -0 $T bash -c 'chr-tail --format text raw | grep -v " DEFINE "'
+	queued=$output
+	[ "${#lines[@]}" -gt 27000 ]
+	run -0 $T bash -c 'chr-tail --archive ./archive --venue binance-futures --stream raw --format text | grep -v " DEFINE "'
+	[ "$output" = "$queued" ]
 }
