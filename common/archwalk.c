@@ -1,4 +1,5 @@
-/* archwalk.c - reading the archive: its partition directories in order. */
+/* archwalk.c - reading the archive: its partition directories in order,
+ * the symbols of a venue across the tiers. */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -8,7 +9,11 @@
 #include <sys/stat.h>
 
 #include "archive.h"
+#include "archwalk.h"
+#include "fmt.h"
+#include "isel.h"
 #include "path.h"
+#include "tier.h"
 
 static int visible(const struct dirent *e)
 {
@@ -56,4 +61,136 @@ int chr_archive_walk(const char *root, const char *venue, const char *symbol,
 	if (chr_pathf(path, PATH_MAX, "%s/v1", root) < 0)
 		return -1;
 	return walk(path, strlen(path), 0, want, fn, ctx);
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void chr_archive_symbols_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+long chr_archive_symbols(const char *root, const char *venue, char ***out, struct chr_err *e)
+{
+	struct chr_tiers t;
+	char **v = NULL;
+	size_t n = 0, cap = 0, k = 0;
+	int rc = 0;
+
+	chr_tiers_init(&t, root);
+	if (chr_tiers_load(&t, NULL, e) < 0) {
+		chr_tiers_free(&t);
+		return -1;
+	}
+	for (size_t i = 0; i < t.n && rc == 0; i++) {
+		char dir[PATH_MAX];
+		struct dirent **d;
+		int m;
+
+		if (chr_pathf(dir, sizeof dir, "%s/v1/%s", t.t[i].root, venue) < 0) {
+			rc = chr_err_set(e, CHR_EX_SYS, "'%s/v1/%s': %s", t.t[i].root, venue,
+					 strerror(ENAMETOOLONG));
+			break;
+		}
+		if ((m = scandir(dir, &d, visible, alphasort)) < 0) {
+			if (errno != ENOENT && errno != ENOTDIR)
+				rc = chr_err_sys(e, "cannot read '%s'", dir);
+			continue;
+		}
+		for (int j = 0; j < m; j++) {
+			if (rc == 0 && chr_name_check(d[j]->d_name) == NULL) {
+				if (n == cap) {
+					char **nv = realloc(v, (cap = cap ? 2 * cap : 16) * sizeof *v);
+
+					if (!nv)
+						rc = chr_err_set(e, CHR_EX_SYS, "out of memory");
+					else
+						v = nv;
+				}
+				if (rc == 0 && !(v[n++] = strdup(d[j]->d_name)))
+					rc = chr_err_set(e, CHR_EX_SYS, "out of memory");
+			}
+			free(d[j]);
+		}
+		free(d);
+	}
+	chr_tiers_free(&t);
+	if (rc < 0) {
+		chr_archive_symbols_free(v, n);
+		return -1;
+	}
+	/* sorted, each once */
+	if (n)
+		qsort(v, n, sizeof *v, by_name);
+	for (size_t i = 0; i < n; i++) {
+		if (k && strcmp(v[k - 1], v[i]) == 0)
+			free(v[i]);
+		else
+			v[k++] = v[i];
+	}
+	*out = v;
+	return (long)k;
+}
+
+/* append a copy of name to v[0..*n) unless it is there; -1 out of memory */
+static int add_once(char ***v, size_t *n, const char *name)
+{
+	char **nv;
+
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*v)[i], name) == 0)
+			return 0;
+	if (!(nv = realloc(*v, (*n + 1) * sizeof *nv)))
+		return -1;
+	*v = nv;
+	return (nv[*n] = strdup(name)) ? (int)++*n : -1;
+}
+
+long chr_archive_match(const char *root, const char *venue, const char *const *patterns,
+		       size_t n, char ***out, struct chr_err *e)
+{
+	char **all = NULL, **v = NULL, sh[256], shv[256];
+	long na = -1;
+	size_t k = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct chr_isel sel;
+		size_t matched = 0;
+
+		if (!strpbrk(patterns[i], "*?[")) {
+			if (add_once(&v, &k, patterns[i]) < 0)
+				rc = chr_err_set(e, CHR_EX_SYS, "out of memory");
+			continue;
+		}
+		if (na < 0 && (na = chr_archive_symbols(root, venue, &all, e)) < 0) {
+			rc = -1;
+			break;
+		}
+		chr_isel_init(&sel);
+		if (chr_isel_add_symbol(&sel, patterns[i]) < 0)
+			rc = chr_err_set(e, CHR_EX_SYS, "out of memory");
+		for (long j = 0; j < na && rc == 0; j++)
+			if (chr_isel_names(&sel, NULL, all[j]) == CHR_ISEL_YES &&
+			    (matched++, add_once(&v, &k, all[j]) < 0))
+				rc = chr_err_set(e, CHR_EX_SYS, "out of memory");
+		chr_isel_free(&sel);
+		if (rc == 0 && matched == 0)
+			rc = chr_err_set(e, CHR_EX_DATA, "no symbol matches '%s' for venue '%s'",
+					 chr_fmt_shown(sh, sizeof sh, patterns[i]),
+					 chr_fmt_shown(shv, sizeof shv, venue));
+	}
+	if (na > 0)
+		chr_archive_symbols_free(all, (size_t)na);
+	if (rc < 0) {
+		chr_archive_symbols_free(v, k);
+		return -1;
+	}
+	*out = v;
+	return (long)k;
 }

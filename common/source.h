@@ -61,7 +61,12 @@ struct chr_input {
 				 * already, or NULL */
 	size_t zlen;
 	int defs_only;		/* only its leading DEFINE records */
+	int defs_all;		/* a raw read's head: only its DEFINE records,
+				 * up to offset upto */
+	uint64_t upto;		/* stop there (0: its end) */
 };
+
+struct chr_rawsel;
 
 struct chr_source {
 	struct chr_input *in;
@@ -84,6 +89,8 @@ struct chr_source {
 	int exact;		/* from_seq must still be there (a named
 				 * reader's position): else CHR_EX_DATA */
 	struct chr_tab seen;	/* DEFINEs passed: their payload's crc */
+	struct chr_rawsel *raw;	/* a raw read's instruments (chr_source_symbols,
+				 * --from-snapshot), or NULL */
 	int (*flush)(void *);	/* chr_source_set_flush */
 	void *flush_arg;
 	/* after -1: e.status CHR_EX_DATA or CHR_EX_SYS, e.msg the message
@@ -125,6 +132,21 @@ int chr_source_add_path(struct chr_source *s, const char *path);
  * range leaves out every date). */
 int chr_source_add_archive(struct chr_source *s, const char *root, const char *venue,
 			   const char *symbol, const char *stream, const char *date);
+
+/* Raw reads (chr_source_add_archive of stream "raw"): only the records of
+ * instruments whose DEFINE names a symbol matching one of patterns[0..n)
+ * (fnmatch(3), as chr-demux --symbol; kept, not copied), their DEFINEs,
+ * and records of no instrument (ids 0 0). A record whose instrument had no
+ * DEFINE before it is left out. Call before adding the archive. Returns
+ * 0, or -1 when out of memory (s->e). */
+int chr_source_symbols(struct chr_source *s, const char *const *patterns, size_t n);
+
+/* After chr_source_add_archive of a raw stream with from_snapshot: the
+ * symbol of the i-th instrument (selected, met at or before the
+ * selection's ts_from) that has no snapshot at or before it, or NULL when
+ * i is past the last. Its records are passed from where the read starts
+ * (the earliest of the other instruments' snapshots). */
+const char *chr_source_nosnap(const struct chr_source *s, size_t i);
 
 /* Next record of the inputs in order. A queue read from mid-queue begins
  * with the DEFINE repeats of its segment's head (docs/format.md), and a
