@@ -246,7 +246,8 @@ static int each_walk(struct chr_snap_each *x, const unsigned char *buf, size_t a
 	return 0;
 }
 
-/* A plain segment: mapped, walked. Returns 0, or -1 with e. */
+/* A plain segment: mapped, walked. Returns 1, 0 when it is not walked (not
+ * a valid sealed segment, no record at or before x->ts), or -1 with e. */
 static int each_plain(struct chr_snap_each *x, int fd, const char *shown, struct chr_err *e)
 {
 	struct chr_seg h;
@@ -262,12 +263,12 @@ static int each_plain(struct chr_snap_each *x, int fd, const char *shown, struct
 		return chr_err_sys(e, "cannot map '%s'", shown);
 	k = each_walk(x, m, sizeof h, h.end, 0, 0);
 	munmap(m, h.end);
-	return k < 0 ? chr_err_set(e, CHR_EX_SYS, "out of memory") : 0;
+	return k < 0 ? chr_err_set(e, CHR_EX_SYS, "out of memory") : 1;
 }
 
 /* A compressed segment: its frames from the first, decompressed and walked
- * up to x->ts (instruments' snapshots are not in its seek table). Returns 0,
- * or -1 with e. */
+ * up to x->ts (instruments' snapshots are not in its seek table). Returns
+ * as each_plain. */
 static int each_zsq(struct chr_snap_each *x, const char *path, struct chr_err *e)
 {
 	const struct chr_zsq_frame *f;
@@ -281,6 +282,8 @@ static int each_zsq(struct chr_snap_each *x, const char *path, struct chr_err *e
 	f = chr_zsq_frames(z, &n);
 	if (chr_zsq_seg(z)->count == 0 || chr_zsq_seg(z)->ts_min > x->ts)
 		n = 0;
+	else
+		rc = 1;
 	for (size_t i = 0; i < n && f[i].first_ts <= x->ts && k == 0; i++) {
 		if (f[i].usize > cap) {
 			free(buf);
@@ -295,8 +298,10 @@ static int each_zsq(struct chr_snap_each *x, const char *path, struct chr_err *e
 			break;
 		}
 		k = each_walk(x, buf, f[i].uoff ? 0 : sizeof(struct chr_seg), f[i].usize, f[i].uoff, i);
-		if (k < 0)
+		if (k < 0) {
 			rc = chr_err_set(e, CHR_EX_SYS, "out of memory");
+			break;
+		}
 	}
 	free(buf);
 	chr_zsq_close(z);
@@ -324,7 +329,7 @@ long chr_snap_each_seg(struct chr_snap_each *x, const char *path, const char *sh
 				in->seg = seg;
 				in->off = in->l_off;
 				in->frame = in->l_frame;
-			} else if (!in->seen) {
+			} else if (!in->seen && k == 1) {
 				in->done = -1;	/* it started after this segment */
 			} else {
 				pending++;
