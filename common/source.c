@@ -112,8 +112,6 @@ struct chr_rawsel {
 	struct chr_isel isel;
 	int by_name;		/* patterns given */
 	struct chr_tab gate;	/* struct gate by (venue, market) */
-	char (*nosnap)[CHR_SYMBOL_MAX + 1];	/* symbols with no snapshot */
-	size_t n_nosnap;
 	size_t head;		/* in[head] (head 0: none) starts at offset from:
 				 * a compressed one at its frame, whose DEFINEs
 				 * before that in[head - 1] passed */
@@ -162,7 +160,6 @@ void chr_source_free(struct chr_source *s)
 	if (s->raw) {
 		chr_isel_free(&s->raw->isel);
 		chr_tab_free(&s->raw->gate);
-		free(s->raw->nosnap);
 		free(s->raw);
 		s->raw = NULL;
 	}
@@ -201,11 +198,6 @@ int chr_source_symbols(struct chr_source *s, const char *const *patterns, size_t
 			return fail(s, CHR_EX_SYS, "out of memory");
 	x->by_name = chr_isel_by_name(&x->isel);
 	return 0;
-}
-
-const char *chr_source_nosnap(const struct chr_source *s, size_t i)
-{
-	return s->raw && i < s->raw->n_nosnap ? s->raw->nosnap[i] : NULL;
 }
 
 static int add(struct chr_source *s, enum chr_input_kind kind, const char *path, int fd,
@@ -457,7 +449,7 @@ static int raw_head(struct chr_source *s, size_t first, size_t j, uint64_t off, 
  * start later); read from the earliest of them, preceded by the DEFINEs
  * before it (raw_head), and pass each instrument's records from its own
  * snapshot on (raw_pass), those of an instrument with none from where the
- * read starts (chr_source_nosnap names them). With no snapshot at all the
+ * read starts (s->warn is told). With no snapshot at all the
  * inputs stay as they are. Returns 0, or -1. */
 static int raw_from_snapshot(struct chr_source *s, size_t first, size_t last, int64_t ts)
 {
@@ -489,8 +481,8 @@ static int raw_from_snapshot(struct chr_source *s, size_t first, size_t last, in
 	/* an input's index moved by first + 1 - j */
 	for (size_t i = 0; i < each.inst.n && rc == 0; i++) {
 		struct chr_snap_inst *in = each.inst.v[i];
+		char msg[CHR_ERR_MAX], when[CHR_TIME_BUF], sh[4 * CHR_SYMBOL_MAX + 1];
 		struct gate *g;
-		void *v;
 
 		if (in->want != 1)
 			continue;
@@ -504,14 +496,12 @@ static int raw_from_snapshot(struct chr_source *s, size_t first, size_t last, in
 			g->idx = (in->done == 1 ? in->seg : m->seg) + first + 1 - j;
 			g->off = in->done == 1 ? in->off : m->off;
 		}
-		if (in->done == 1)
+		if (in->done == 1 || !s->warn)
 			continue;
-		if (!(v = realloc(x->nosnap, (x->n_nosnap + 1) * sizeof *x->nosnap))) {
-			rc = fail(s, CHR_EX_SYS, "out of memory");
-			break;
-		}
-		x->nosnap = v;
-		memcpy(x->nosnap[x->n_nosnap++], in->symbol, sizeof *x->nosnap);
+		chr_time_format(when, ts);
+		snprintf(msg, sizeof msg, "no snapshot of '%s' at or before %s: its book is not "
+			 "known then", chr_fmt_shown(sh, sizeof sh, in->symbol), when);
+		s->warn(s->warn_ctx, msg);
 	}
 	chr_snap_each_free(&each);
 	return rc;

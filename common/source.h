@@ -91,6 +91,11 @@ struct chr_source {
 	struct chr_tab seen;	/* DEFINEs passed: their payload's crc */
 	struct chr_rawsel *raw;	/* a raw read's instruments (chr_source_symbols,
 				 * --from-snapshot), or NULL */
+	chr_warn_fn warn;	/* what an archive read says, or NULL: a raw
+				 * --from-snapshot's instrument (selected, met
+				 * at or before ts_from) with no snapshot then,
+				 * whose records pass from where the read starts */
+	void *warn_ctx;
 	int (*flush)(void *);	/* chr_source_set_flush */
 	void *flush_arg;
 	/* after -1: e.status CHR_EX_DATA or CHR_EX_SYS, e.msg the message
@@ -140,13 +145,6 @@ int chr_source_add_archive(struct chr_source *s, const char *root, const char *v
  * DEFINE before it is left out. Call before adding the archive. Returns
  * 0, or -1 when out of memory (s->e). */
 int chr_source_symbols(struct chr_source *s, const char *const *patterns, size_t n);
-
-/* After chr_source_add_archive of a raw stream with from_snapshot: the
- * symbol of the i-th instrument (selected, met at or before the
- * selection's ts_from) that has no snapshot at or before it, or NULL when
- * i is past the last. Its records are passed from where the read starts
- * (the earliest of the other instruments' snapshots). */
-const char *chr_source_nosnap(const struct chr_source *s, size_t i);
 
 /* Next record of the inputs in order. A queue read from mid-queue begins
  * with the DEFINE repeats of its segment's head (docs/format.md), and a

@@ -77,7 +77,7 @@ static const struct chr_opt opts[] = {
 	 "--archive with --from TIME: start at the last snapshot\n"
 	 "at or before TIME (found by the compressed segments'\n"
 	 "seek tables), so that a book replayed from there is\n"
-	 "the book at TIME"},
+	 "the book at TIME; --stream raw: each instrument's own"},
 	CHR_OPT_END,
 };
 
@@ -232,11 +232,6 @@ int main(int argc, char **argv)
 			stream = chr_select_stream(&sel);
 		if (stream == NULL)
 			stream = "book";
-		/* an instrument's stream: the symbols the globs name, each
-		 * merged by ts; the raw stream is one, filtered */
-		if (strcmp(stream, "raw") != 0 &&
-		    (nname = chr_archive_match(archive, venue, syms, (size_t)nsym, &names, &e)) < 0)
-			chr_die_err(&e);
 	} else if (venue || nsym || stream || date) {
 		chr_usage_error("--venue, --symbol, --stream and --date need --archive");
 	}
@@ -255,7 +250,12 @@ int main(int argc, char **argv)
 	if (chr_out_check(&format, outq, &e) < 0)
 		chr_die_err(&e);
 
-	/* several inputs are merged by ts (ties in argument order) */
+	/* several inputs are merged by ts (ties in argument order); an
+	 * instrument's stream is read for each symbol the globs name, the raw
+	 * stream once, filtered */
+	if (archive && strcmp(stream, "raw") != 0 &&
+	    (nname = chr_archive_match(archive, venue, syms, (size_t)nsym, &names, &e)) < 0)
+		chr_die_err(&e);
 	if (chr_merge_init(&in, archive ? (size_t)nname : (size_t)(argc - optind), &sel) < 0)
 		chr_die(CHR_EX_SYS, "out of memory");
 	for (size_t i = 0; i < in.n; i++) {
@@ -265,6 +265,7 @@ int main(int argc, char **argv)
 		src->from_end = from_end;
 		src->from_seq = from_seq;
 		src->from_snapshot = from_snapshot;
+		src->warn = chr_warn_cb;
 		if (archive && !names && nsym && chr_source_symbols(src, syms, (size_t)nsym) < 0)
 			chr_die_err(&src->e);
 		if (archive)
@@ -276,13 +277,6 @@ int main(int argc, char **argv)
 			k = chr_source_add_path(src, argv[optind + (int)i]);
 		if (k < 0)
 			chr_die_err(&src->e);
-	}
-	for (size_t i = 0; chr_source_nosnap(&in.s[0], i); i++) {
-		char when[CHR_TIME_BUF];
-
-		chr_time_format(when, sel.ts_from);
-		chr_warn("no snapshot of '%s' at or before %s: its book is not known then",
-			 SHOWN(sh, chr_source_nosnap(&in.s[0], i)), when);
 	}
 	if (from_snapshot)
 		sel.ts_from = INT64_MIN;	/* every record from the snapshot on */
