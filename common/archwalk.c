@@ -75,11 +75,43 @@ void chr_archive_symbols_free(char **v, size_t n)
 	free(v);
 }
 
-long chr_archive_symbols(const char *root, const char *venue, char ***out, struct chr_err *e)
+/* the symbols found by a walk: v[0..n) */
+struct syms {
+	char **v;
+	size_t n, cap;
+};
+
+/* chr_archive_walk's fn: keep the symbol of dir, ".../<symbol>/<date>/<stream>" */
+static int add_sym(const char *dir, void *ctx)
+{
+	struct syms *l = ctx;
+	const char *end = strrchr(dir, '/'), *p;
+
+	while (end > dir && *--end != '/')
+		;	/* back over "<date>" to the '/' before it */
+	for (p = end; p > dir && p[-1] != '/'; p--)
+		;
+	if (end <= p)
+		return 0;
+	if (l->n == l->cap) {
+		char **nv = realloc(l->v, (l->cap = l->cap ? 2 * l->cap : 16) * sizeof *nv);
+
+		if (!nv)
+			return -1;
+		l->v = nv;
+	}
+	if (!(l->v[l->n] = strndup(p, (size_t)(end - p))))
+		return -1;
+	l->n++;
+	return 0;
+}
+
+long chr_archive_symbols(const char *root, const char *venue, const char *stream, char ***out,
+			 struct chr_err *e)
 {
 	struct chr_tiers t;
-	char **v = NULL;
-	size_t n = 0, cap = 0, k = 0;
+	struct syms l = {0};
+	size_t k = 0;
 	int rc = 0;
 
 	chr_tiers_init(&t, root);
@@ -88,52 +120,25 @@ long chr_archive_symbols(const char *root, const char *venue, char ***out, struc
 		return -1;
 	}
 	for (size_t i = 0; i < t.n && rc == 0; i++) {
-		char dir[PATH_MAX];
-		struct dirent **d;
-		int m;
-
-		if (chr_pathf(dir, sizeof dir, "%s/v1/%s", t.t[i].root, venue) < 0) {
-			rc = chr_err_set(e, CHR_EX_SYS, "'%s/v1/%s': %s", t.t[i].root, venue,
-					 strerror(ENAMETOOLONG));
-			break;
-		}
-		if ((m = scandir(dir, &d, visible, alphasort)) < 0) {
-			if (errno != ENOENT && errno != ENOTDIR)
-				rc = chr_err_sys(e, "cannot read '%s'", dir);
-			continue;
-		}
-		for (int j = 0; j < m; j++) {
-			if (rc == 0 && chr_name_check(d[j]->d_name) == NULL) {
-				if (n == cap) {
-					char **nv = realloc(v, (cap = cap ? 2 * cap : 16) * sizeof *v);
-
-					if (!nv)
-						rc = chr_err_set(e, CHR_EX_SYS, "out of memory");
-					else
-						v = nv;
-				}
-				if (rc == 0 && !(v[n++] = strdup(d[j]->d_name)))
-					rc = chr_err_set(e, CHR_EX_SYS, "out of memory");
-			}
-			free(d[j]);
-		}
-		free(d);
+		errno = ENOMEM;
+		if (chr_archive_walk(t.t[i].root, venue, NULL, stream, add_sym, &l) != 0)
+			rc = chr_err_sys(e, "cannot list '%s/v1/%s'", t.t[i].root, venue);
 	}
 	chr_tiers_free(&t);
 	if (rc < 0) {
-		chr_archive_symbols_free(v, n);
+		chr_archive_symbols_free(l.v, l.n);
 		return -1;
 	}
 	/* sorted, each once */
-	if (n)
-		qsort(v, n, sizeof *v, by_name);
-	for (size_t i = 0; i < n; i++) {
-		if (k && strcmp(v[k - 1], v[i]) == 0)
-			free(v[i]);
+	if (l.n)
+		qsort(l.v, l.n, sizeof *l.v, by_name);
+	for (size_t i = 0; i < l.n; i++) {
+		if (k && strcmp(l.v[k - 1], l.v[i]) == 0)
+			free(l.v[i]);
 		else
-			v[k++] = v[i];
+			l.v[k++] = l.v[i];
 	}
-	*out = v;
+	*out = l.v;
 	return (long)k;
 }
 
@@ -151,8 +156,8 @@ static int add_once(char ***v, size_t *n, const char *name)
 	return (nv[*n] = strdup(name)) ? (int)++*n : -1;
 }
 
-long chr_archive_match(const char *root, const char *venue, const char *const *patterns,
-		       size_t n, char ***out, struct chr_err *e)
+long chr_archive_match(const char *root, const char *venue, const char *stream,
+		       const char *const *patterns, size_t n, char ***out, struct chr_err *e)
 {
 	char **all = NULL, **v = NULL, sh[256], shv[256];
 	long na = -1;
@@ -168,7 +173,7 @@ long chr_archive_match(const char *root, const char *venue, const char *const *p
 				rc = chr_err_set(e, CHR_EX_SYS, "out of memory");
 			continue;
 		}
-		if (na < 0 && (na = chr_archive_symbols(root, venue, &all, e)) < 0) {
+		if (na < 0 && (na = chr_archive_symbols(root, venue, stream, &all, e)) < 0) {
 			rc = -1;
 			break;
 		}
@@ -181,9 +186,10 @@ long chr_archive_match(const char *root, const char *venue, const char *const *p
 				rc = chr_err_set(e, CHR_EX_SYS, "out of memory");
 		chr_isel_free(&sel);
 		if (rc == 0 && matched == 0)
-			rc = chr_err_set(e, CHR_EX_DATA, "no symbol matches '%s' for venue '%s'",
+			rc = chr_err_set(e, CHR_EX_DATA, "no symbol matches '%s' for venue '%s'%s%s%s",
 					 chr_fmt_shown(sh, sizeof sh, patterns[i]),
-					 chr_fmt_shown(shv, sizeof shv, venue));
+					 chr_fmt_shown(shv, sizeof shv, venue), stream ? " and stream '" : "",
+					 stream ? stream : "", stream ? "'" : "");
 	}
 	if (na > 0)
 		chr_archive_symbols_free(all, (size_t)na);

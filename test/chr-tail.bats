@@ -505,11 +505,17 @@ symbols() {
 	run -0 symbols --symbol '?THUSD[A-Z]' --symbol BTCUSDC --limit 2
 	[ "$output" = "BTCUSDC ETHUSDT " ]
 	# a glob that matches nothing is refused, not answered with nothing
-	run -1 --separate-stderr $T chr-tail --archive B --venue testvenue --symbol 'XRP*'
-	[ "$stderr" = "chr-tail: no symbol matches 'XRP*' for venue 'testvenue'" ]
+	run -1 --separate-stderr $T chr-tail --archive B --venue testvenue --symbol 'XRP*' --type trade
+	[ "$stderr" = "chr-tail: no symbol matches 'XRP*' for venue 'testvenue' and stream 'trade'" ]
 	[ -z "$output" ]
-	run -1 --separate-stderr $T chr-tail --archive B --venue nosuch --symbol 'BTC*'
-	[ "$stderr" = "chr-tail: no symbol matches 'BTC*' for venue 'nosuch'" ]
+	run -1 --separate-stderr $T chr-tail --archive B --venue nosuch --symbol 'BTC*' --stream trade
+	[ "$stderr" = "chr-tail: no symbol matches 'BTC*' for venue 'nosuch' and stream 'trade'" ]
+	# a glob names the symbols that have the stream: none has a book
+	run -1 --separate-stderr $T chr-tail --archive B --venue testvenue --symbol 'BTC*'
+	[ "$stderr" = "chr-tail: no symbol matches 'BTC*' for venue 'testvenue' and stream 'book'" ]
+	gen spec D 7 4 testvenue BTCBOOK B 7 4 2024-08-08T10:00 3 | $T chr-sink --archive B
+	run -0 symbols --symbol 'BTC*'
+	[ "$output" = "BTCUSDT BTCUSDC BTCUSDT BTCUSDC BTCUSDT BTCUSDC BTCUSDT BTCUSDC BTCUSDT BTCUSDC " ]
 }
 
 @test "--archive --stream raw takes --symbol: only those instruments' records" {
