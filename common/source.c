@@ -2,6 +2,7 @@
  * partition directories, archive selections pruned by segment headers. */
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -111,6 +112,9 @@ const char *chr_select_stream(const struct chr_select *sel)
 struct chr_rawsel {
 	struct chr_isel isel;
 	int by_name;		/* patterns given */
+	const char *const *pat;	/* the patterns (kept), and which of them a */
+	unsigned char *hit;	/* DEFINE passed matched */
+	size_t npat;
 	struct chr_tab gate;	/* struct gate by (venue, market) */
 	size_t head;		/* in[head] (head 0: none) starts at offset from:
 				 * a compressed one at its frame, whose DEFINEs
@@ -159,6 +163,7 @@ void chr_source_free(struct chr_source *s)
 	chr_tab_init(&s->seen, sizeof(uint32_t));
 	if (s->raw) {
 		chr_isel_free(&s->raw->isel);
+		free(s->raw->hit);
 		chr_tab_free(&s->raw->gate);
 		free(s->raw);
 		s->raw = NULL;
@@ -191,13 +196,23 @@ int chr_source_symbols(struct chr_source *s, const char *const *patterns, size_t
 {
 	struct chr_rawsel *x = rawsel(s);
 
-	if (!x)
+	if (!x || (n && !(x->hit = calloc(n, 1))))
 		return fail(s, CHR_EX_SYS, "out of memory");
 	for (size_t i = 0; i < n; i++)
 		if (chr_isel_add_symbol(&x->isel, patterns[i]) < 0)
 			return fail(s, CHR_EX_SYS, "out of memory");
 	x->by_name = chr_isel_by_name(&x->isel);
+	x->pat = patterns;
+	x->npat = n;
 	return 0;
+}
+
+const char *chr_source_unmatched(const struct chr_source *s)
+{
+	for (size_t i = 0; s->raw && i < s->raw->npat; i++)
+		if (!s->raw->hit[i])
+			return s->raw->pat[i];
+	return NULL;
 }
 
 static int add(struct chr_source *s, enum chr_input_kind kind, const char *path, int fd,
@@ -402,14 +417,6 @@ static int raw_want(void *ctx, uint16_t venue_id, uint32_t market, const char *v
 	return d < 0 ? -1 : d == CHR_ISEL_YES;
 }
 
-/* in[first..s->n) are the segments of a venue's raw partitions in order,
- * those of in[first..last) dated at or before ts. Find each selected
- * instrument's last snapshot at or before ts (chr_snap_each_seg, from
- * in[last - 1] backwards until every instrument met has one or is known to
- * start later), then keep in[j..) from the earliest of them, preceded by
- * in[j]'s DEFINEs before it, and gate each instrument's other records
- * until its own snapshot (raw_next). With no snapshot at all the inputs
- * stay as they are. Returns 0, or -1. */
 /* in[j] of in[first..) is where a raw read starts, at offset off (frame
  * frame): drop in[first..j), and read in[j] twice, its DEFINEs before off
  * (the head), then from off (a compressed one from its frame). Returns 0,
@@ -449,8 +456,8 @@ static int raw_head(struct chr_source *s, size_t first, size_t j, uint64_t off, 
  * start later); read from the earliest of them, preceded by the DEFINEs
  * before it (raw_head), and pass each instrument's records from its own
  * snapshot on (raw_pass), those of an instrument with none from where the
- * read starts (s->warn is told). With no snapshot at all the
- * inputs stay as they are. Returns 0, or -1. */
+ * read starts (s->warn is told). With no snapshot at all the inputs stay
+ * as they are. Returns 0, or -1. */
 static int raw_from_snapshot(struct chr_source *s, size_t first, size_t last, int64_t ts)
 {
 	struct chr_rawsel *x = rawsel(s);
@@ -825,6 +832,9 @@ static int raw_pass(struct chr_source *s, const struct chr_rec *rec)
 		if (x->head && s->cur == x->head && s->rd.rec_off < x->from)
 			return 0;	/* passed by the head already */
 		g->want = chr_isel_names(&x->isel, venue, symbol) == CHR_ISEL_YES;
+		/* the same matcher as chr_isel's */
+		for (size_t i = 0; g->want && i < x->npat; i++)
+			x->hit[i] |= fnmatch(x->pat[i], symbol, 0) == 0;
 		return g->want && !def_seen(s, rec);
 	}
 	if (g->want < 0)

@@ -130,7 +130,12 @@ int chr_source_add_path(struct chr_source *s, const char *path);
 /* Append an archive selection: the segments of
  * root/v1/venue/symbol/DATE/stream for DATE = date, or every date in order
  * when date is NULL (chr_archive_walk; names that are not dates are passed
- * over), leaving out dates outside the selection's ts range. The names
+ * over), leaving out dates outside the selection's ts range; with symbol
+ * NULL or "" and stream "raw", the venue's raw partitions. With
+ * from_snapshot the read starts at the last snapshot at or before the
+ * selection's ts_from (docs/tiers.md); in the raw stream, which holds many
+ * instruments, at each instrument's own (docs/archive.md, "The book at T
+ * from the raw archive"; s->warn is told of those that have none). The names
  * must pass chr_name_check (the caller checks). Returns 0, or -1 with
  * s->e: CHR_EX_SYS when the instrument or the dated
  * partition does not exist or no date holds the stream (also when the ts
@@ -145,6 +150,11 @@ int chr_source_add_archive(struct chr_source *s, const char *root, const char *v
  * DEFINE before it is left out. Call before adding the archive. Returns
  * 0, or -1 when out of memory (s->e). */
 int chr_source_symbols(struct chr_source *s, const char *const *patterns, size_t n);
+
+/* The first pattern of chr_source_symbols that no DEFINE read so far
+ * matched, or NULL: after the whole read, a pattern that names no
+ * instrument of what was read. */
+const char *chr_source_unmatched(const struct chr_source *s);
 
 /* Next record of the inputs in order. A queue read from mid-queue begins
  * with the DEFINE repeats of its segment's head (docs/format.md), and a

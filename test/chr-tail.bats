@@ -527,4 +527,9 @@ symbols() {
 		--symbol 'BTC*' --format json
 	[ "$(printf '%s\n' "${lines[@]}" | sed 's/.*"symbol":"\([^"]*\)".*/\1/' | sort | uniq -c |
 		awk '{printf "%s %s ", $1, $2}')" = "6 BTCUSDC 6 BTCUSDT " ]
+	# a --symbol that names no instrument read is refused, not an empty answer
+	run -1 --separate-stderr $T chr-tail --archive R --venue testvenue --stream raw \
+		--symbol 'BTC*' --symbol 'XRP*' --format json
+	[ "$stderr" = "chr-tail: no symbol matches 'XRP*' in the raw stream of venue 'testvenue' read" ]
+	[ ${#lines[@]} = 12 ]
 }
