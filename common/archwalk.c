@@ -1,5 +1,5 @@
 /* archwalk.c - reading the archive: its partition directories in order,
- * the symbols of a venue across the tiers. */
+ * the symbols that --symbol globs name. */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -10,10 +10,10 @@
 
 #include "archive.h"
 #include "archwalk.h"
+#include "catalog.h"
 #include "fmt.h"
 #include "isel.h"
 #include "path.h"
-#include "tier.h"
 
 static int visible(const struct dirent *e)
 {
@@ -63,85 +63,6 @@ int chr_archive_walk(const char *root, const char *venue, const char *symbol,
 	return walk(path, strlen(path), 0, want, fn, ctx);
 }
 
-static int by_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-void chr_archive_symbols_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-/* the symbols found by a walk: v[0..n) */
-struct syms {
-	char **v;
-	size_t n, cap;
-};
-
-/* chr_archive_walk's fn: keep the symbol of dir, ".../<symbol>/<date>/<stream>" */
-static int add_sym(const char *dir, void *ctx)
-{
-	struct syms *l = ctx;
-	const char *end = strrchr(dir, '/'), *p;
-
-	while (end > dir && *--end != '/')
-		;	/* back over "<date>" to the '/' before it */
-	for (p = end; p > dir && p[-1] != '/'; p--)
-		;
-	if (end <= p)
-		return 0;
-	if (l->n == l->cap) {
-		char **nv = realloc(l->v, (l->cap = l->cap ? 2 * l->cap : 16) * sizeof *nv);
-
-		if (!nv)
-			return -1;
-		l->v = nv;
-	}
-	if (!(l->v[l->n] = strndup(p, (size_t)(end - p))))
-		return -1;
-	l->n++;
-	return 0;
-}
-
-long chr_archive_symbols(const char *root, const char *venue, const char *stream, char ***out,
-			 struct chr_err *e)
-{
-	struct chr_tiers t;
-	struct syms l = {0};
-	size_t k = 0;
-	int rc = 0;
-
-	chr_tiers_init(&t, root);
-	if (chr_tiers_load(&t, NULL, e) < 0) {
-		chr_tiers_free(&t);
-		return -1;
-	}
-	for (size_t i = 0; i < t.n && rc == 0; i++) {
-		errno = ENOMEM;
-		if (chr_archive_walk(t.t[i].root, venue, NULL, stream, add_sym, &l) != 0)
-			rc = chr_err_sys(e, "cannot list '%s/v1/%s'", t.t[i].root, venue);
-	}
-	chr_tiers_free(&t);
-	if (rc < 0) {
-		chr_archive_symbols_free(l.v, l.n);
-		return -1;
-	}
-	/* sorted, each once */
-	if (l.n)
-		qsort(l.v, l.n, sizeof *l.v, by_name);
-	for (size_t i = 0; i < l.n; i++) {
-		if (k && strcmp(l.v[k - 1], l.v[i]) == 0)
-			free(l.v[i]);
-		else
-			l.v[k++] = l.v[i];
-	}
-	*out = l.v;
-	return (long)k;
-}
-
 /* append a copy of name to v[0..*n) unless it is there; -1 out of memory */
 static int add_once(char ***v, size_t *n, const char *name)
 {
@@ -156,45 +77,94 @@ static int add_once(char ***v, size_t *n, const char *name)
 	return (nv[*n] = strdup(name)) ? (int)++*n : -1;
 }
 
+void chr_archive_names_free(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* the symbols of c's partitions of venue and stream (NULL: any) that sel
+ * selects (every one when sel is NULL), each once, sorted, onto v[0..*k)
+ * (the catalog is sorted by venue and symbol). Returns how many partitions
+ * matched, or -1 when out of memory. */
+static long symbols_of(const struct chr_catalog *c, const char *venue, const char *stream,
+		       const struct chr_isel *sel, char ***v, size_t *k)
+{
+	long matched = 0;
+
+	for (size_t j = 0; j < c->n; j++) {
+		const struct chr_catalog_part *p = &c->p[j];
+
+		if (p->raw || strcmp(p->venue, venue) != 0 || (stream && strcmp(p->stream, stream)) ||
+		    (sel && chr_isel_names(sel, NULL, p->symbol) != CHR_ISEL_YES))
+			continue;
+		matched++;
+		/* a symbol's partitions follow each other */
+		if ((!*k || strcmp((*v)[*k - 1], p->symbol) != 0) && add_once(v, k, p->symbol) < 0)
+			return -1;
+	}
+	return matched;
+}
+
+/* "no symbol matches 'X' for venue 'V' and stream 'S'; symbols: a, b"
+ * into e */
+static int no_match(struct chr_err *e, const struct chr_catalog *c, const char *venue,
+		    const char *stream, const char *pattern)
+{
+	char **v = NULL, list[CHR_ERR_MAX / 2] = "none", sh[256], shv[256];
+	size_t n = 0, k = 0;
+
+	if (symbols_of(c, venue, stream, NULL, &v, &n) < 0) {
+		chr_archive_names_free(v, n);
+		return chr_err_set(e, CHR_EX_SYS, "out of memory");
+	}
+	for (size_t i = 0; i < n && i < 10 && k < sizeof list; i++)
+		k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i ? ", " : "",
+				      chr_fmt_shown(sh, sizeof sh, v[i]));
+	if (n > 10 && k < sizeof list)
+		snprintf(list + k, sizeof list - k, ", ... (%zu in all)", n);
+	chr_archive_names_free(v, n);
+	return chr_err_set(e, CHR_EX_DATA, "no symbol matches '%s' for venue '%s'%s%s%s; symbols: %s",
+			   chr_fmt_shown(sh, sizeof sh, pattern), chr_fmt_shown(shv, sizeof shv, venue),
+			   stream ? " and stream '" : "", stream ? stream : "", stream ? "'" : "", list);
+}
+
 long chr_archive_match(const char *root, const char *venue, const char *stream,
 		       const char *const *patterns, size_t n, char ***out, struct chr_err *e)
 {
-	char **all = NULL, **v = NULL, sh[256], shv[256];
-	long na = -1;
+	struct chr_catalog c;
+	char **v = NULL;
 	size_t k = 0;
-	int rc = 0;
+	int rc = 0, loaded = 0;
 
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct chr_isel sel;
-		size_t matched = 0;
+		long matched;
 
 		if (!strpbrk(patterns[i], "*?[")) {
 			if (add_once(&v, &k, patterns[i]) < 0)
 				rc = chr_err_set(e, CHR_EX_SYS, "out of memory");
 			continue;
 		}
-		if (na < 0 && (na = chr_archive_symbols(root, venue, stream, &all, e)) < 0) {
+		/* the partitions there are, across the tiers */
+		if (!loaded && chr_catalog_load(&c, root, CHR_CATALOG_NAMES, NULL, NULL, e) < 0) {
 			rc = -1;
 			break;
 		}
+		loaded = 1;
 		chr_isel_init(&sel);
-		if (chr_isel_add_symbol(&sel, patterns[i]) < 0)
+		if (chr_isel_add_symbol(&sel, patterns[i]) < 0 ||
+		    (matched = symbols_of(&c, venue, stream, &sel, &v, &k)) < 0)
 			rc = chr_err_set(e, CHR_EX_SYS, "out of memory");
-		for (long j = 0; j < na && rc == 0; j++)
-			if (chr_isel_names(&sel, NULL, all[j]) == CHR_ISEL_YES &&
-			    (matched++, add_once(&v, &k, all[j]) < 0))
-				rc = chr_err_set(e, CHR_EX_SYS, "out of memory");
+		else if (matched == 0)
+			rc = no_match(e, &c, venue, stream, patterns[i]);
 		chr_isel_free(&sel);
-		if (rc == 0 && matched == 0)
-			rc = chr_err_set(e, CHR_EX_DATA, "no symbol matches '%s' for venue '%s'%s%s%s",
-					 chr_fmt_shown(sh, sizeof sh, patterns[i]),
-					 chr_fmt_shown(shv, sizeof shv, venue), stream ? " and stream '" : "",
-					 stream ? stream : "", stream ? "'" : "");
 	}
-	if (na > 0)
-		chr_archive_symbols_free(all, (size_t)na);
+	if (loaded)
+		chr_catalog_free(&c);
 	if (rc < 0) {
-		chr_archive_symbols_free(v, k);
+		chr_archive_names_free(v, k);
 		return -1;
 	}
 	*out = v;

@@ -1,6 +1,6 @@
-/* archwalk.h - what the archive holds, found by listing it: the symbols of
- * a venue across the tiers (chr_archive_walk, the partitions, is declared
- * in archive.h). */
+/* archwalk.h - the symbols that --symbol globs name in an archive, across
+ * its tiers (chr_archive_walk, the partitions, is declared in archive.h;
+ * the listing is catalog.h's). */
 #ifndef CHR_ARCHWALK_H
 #define CHR_ARCHWALK_H
 
@@ -8,27 +8,18 @@
 
 #include "err.h"
 
-/* The symbols of venue in the archive at root that hold a partition of
- * stream (NULL: of any stream): the names of <tier>/v1/<venue>/<symbol>/
- * <date>/<stream> directories, for the root and every tier of
- * root/chr-tier.conf, sorted (strcmp), each once. A venue found nowhere
- * has none. Returns the number in *out (malloc'd strings in a malloc'd
- * array, or NULL when none; chr_archive_symbols_free), or -1 with e set
- * (the config cannot be read, CHR_EX_DATA or CHR_EX_SYS; a directory
- * cannot be listed or out of memory, CHR_EX_SYS). */
-long chr_archive_symbols(const char *root, const char *venue, const char *stream, char ***out,
-			 struct chr_err *e);
-void chr_archive_symbols_free(char **v, size_t n);
-
 /* The symbols that patterns[0..n) name for venue and stream (NULL: any) in
  * the archive at root: a pattern holding a glob character (*, ?, [)
- * stands for each symbol with that stream it matches (fnmatch(3), as
- * chr-demux --symbol; chr_isel), sorted; another stands for itself, found
- * or not (its reader says). In the order of the patterns, each symbol
- * once. Returns the number in *out (free with chr_archive_symbols_free),
- * or -1 with e set: a glob that matches nothing is CHR_EX_DATA, "no symbol
- * matches 'X' for venue 'V' and stream 'S'"; else as chr_archive_symbols. */
+ * stands for each symbol it matches (fnmatch(3), as chr-demux --symbol;
+ * chr_isel) that has partitions of that venue and stream in some tier
+ * (chr_catalog_load), sorted; another stands for itself, found or not (its
+ * reader says). In the order of the patterns, each symbol once. Returns
+ * the number in *out (malloc'd strings in a malloc'd array; free with
+ * chr_archive_names_free), or -1 with e set: a glob that matches nothing
+ * is CHR_EX_DATA, "no symbol matches 'X' for venue 'V' and stream 'S';
+ * symbols: a, b" (those there are); else as chr_catalog_load. */
 long chr_archive_match(const char *root, const char *venue, const char *stream,
 		       const char *const *patterns, size_t n, char ***out, struct chr_err *e);
+void chr_archive_names_free(char **v, size_t n);
 
 #endif

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "archive.h"
+#include "catalog.h"
 #include "err.h"
 #include "fmt.h"
 #include "isel.h"
@@ -589,6 +590,9 @@ int chr_source_add_archive(struct chr_source *s, const char *root, const char *v
 		rc = raw_from_snapshot(s, raw_first, raw_last, sel->ts_from);
 	if (rc < 0 || dated)
 		return rc;
+	/* a name that does not exist: say which do */
+	if (chr_catalog_missing(root, venue, symbol, stream, date, &s->e) < 0)
+		return -1;
 	if (date) {
 		/* say what is missing where it would be written */
 		if (symbol && *symbol)

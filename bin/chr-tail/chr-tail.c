@@ -353,7 +353,7 @@ int main(int argc, char **argv)
 		chr_die(CHR_EX_DATA, "no symbol matches '%s' in the raw stream of venue '%s' read",
 			SHOWN(sh, chr_source_unmatched(&in.s[0])), venue);
 	chr_merge_free(&in);
-	chr_archive_symbols_free(names, names ? (size_t)nname : 0);
+	chr_archive_names_free(names, names ? (size_t)nname : 0);
 	free(syms);
 	return CHR_EX_OK;
 }
