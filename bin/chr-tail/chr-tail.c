@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "archwalk.h"
 #include "chr.h"
 #include "fmt.h"
 #include "merge.h"
@@ -253,7 +252,8 @@ int main(int argc, char **argv)
 	 * instrument's stream is read for each symbol the globs name, the raw
 	 * stream once, filtered */
 	if (archive && strcmp(stream, "raw") != 0 &&
-	    (nname = chr_archive_match(archive, venue, stream, syms, (size_t)nsym, &names, &e)) < 0)
+	    (nname = chr_source_match_symbols(archive, venue, stream, syms, (size_t)nsym, &names,
+					      &e)) < 0)
 		chr_die_err(&e);
 	if (chr_merge_init(&in, archive ? (size_t)nname : (size_t)(argc - optind), &sel) < 0)
 		chr_die(CHR_EX_SYS, "out of memory");
@@ -353,7 +353,7 @@ int main(int argc, char **argv)
 		chr_die(CHR_EX_DATA, "no symbol matches '%s' in the raw stream of venue '%s' read",
 			SHOWN(sh, chr_source_unmatched(&in.s[0])), venue);
 	chr_merge_free(&in);
-	chr_archive_names_free(names, names ? (size_t)nname : 0);
+	chr_source_names_free(names, names ? (size_t)nname : 0);
 	free(syms);
 	return CHR_EX_OK;
 }
