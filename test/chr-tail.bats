@@ -486,3 +486,75 @@ check_bad() {
 	run -0 count --archive A --venue testvenue --symbol TESTSYM
 	[ "$output" = 13 ]
 }
+
+# archive B of testvenue: BTCUSDT, BTCUSDC and ETHUSDT, five trades each at
+# 10:00, interleaved in time; ETHUSDT lies in the tier "cold"
+make_symbols() {
+	gen spec D 7 1 testvenue BTCUSDT T 7 1 2024-08-08T10:00:00.0001 5 >t1.ev
+	gen spec D 7 2 testvenue BTCUSDC T 7 2 2024-08-08T10:00:00.0004 5 >t2.ev
+	gen spec D 7 3 testvenue ETHUSDT T 7 3 2024-08-08T10:00:00.0007 5 >t3.ev
+	cat t1.ev t2.ev t3.ev | $T chr-sink --archive B
+	mkdir -p B/cold/v1/testvenue
+	mv B/v1/testvenue/ETHUSDT B/cold/v1/testvenue/
+	echo "cold cold 30d" >B/chr-tier.conf
+}
+
+# symbols SELECTION...: the symbol of each record chr-tail gives but DEFINEs
+symbols() {
+	$T chr-tail --format json --archive B --venue testvenue --stream trade "$@" |
+		grep -v '"DEFINE"' | sed 's/.*"symbol":"\([^"]*\)".*/\1/' | tr '\n' ' '
+}
+
+@test "--archive: repeated --symbol reads each symbol, merged by ts" {
+	make_symbols
+	run -0 symbols --symbol BTCUSDT --symbol ETHUSDT
+	[ "$output" = "BTCUSDT ETHUSDT BTCUSDT ETHUSDT BTCUSDT ETHUSDT BTCUSDT ETHUSDT BTCUSDT ETHUSDT " ]
+	# the same records as the partitions merged, each DEFINE before its records
+	cmp <($T chr-tail --archive B --venue testvenue --symbol BTCUSDT --symbol ETHUSDT --stream trade) \
+		<($T chr-tail B/v1/testvenue/BTCUSDT/2024-08-08/trade B/cold/v1/testvenue/ETHUSDT/2024-08-08/trade)
+	# a symbol named twice is read once
+	run -0 symbols --symbol ETHUSDT --symbol ETHUSDT
+	[ "$output" = "ETHUSDT ETHUSDT ETHUSDT ETHUSDT ETHUSDT " ]
+	# one that does not exist is still the error of a name that does not
+	run -1 --separate-stderr $T chr-tail --archive B --venue testvenue --symbol BTCUSDT \
+		--symbol NOPE --stream trade
+	[[ $stderr == "chr-tail: no symbol 'NOPE' for venue testvenue in 'B'; symbols: "* ]]
+}
+
+@test "--archive: a --symbol glob reads every symbol it matches, in every tier" {
+	make_symbols
+	run -0 symbols --symbol 'BTC*'
+	[ "$output" = "BTCUSDT BTCUSDC BTCUSDT BTCUSDC BTCUSDT BTCUSDC BTCUSDT BTCUSDC BTCUSDT BTCUSDC " ]
+	run -0 symbols --symbol '*USDT' --limit 4
+	[ "$output" = "BTCUSDT ETHUSDT BTCUSDT ETHUSDT " ]
+	run -0 symbols --symbol '?THUSD[A-Z]' --symbol BTCUSDC --limit 2
+	[ "$output" = "BTCUSDC ETHUSDT " ]
+	# a glob that matches nothing is refused, not answered with nothing
+	run -1 --separate-stderr $T chr-tail --archive B --venue testvenue --symbol 'XRP*' --type trade
+	[ "$stderr" = "chr-tail: no symbol matches 'XRP*' for venue 'testvenue' and stream 'trade'; symbols: BTCUSDC, BTCUSDT, ETHUSDT" ]
+	[ -z "$output" ]
+	run -1 --separate-stderr $T chr-tail --archive B --venue nosuch --symbol 'BTC*' --stream trade
+	[ "$stderr" = "chr-tail: no symbol matches 'BTC*' for venue 'nosuch' and stream 'trade'; symbols: none" ]
+	# a glob names the symbols that have the stream: none has a book
+	run -1 --separate-stderr $T chr-tail --archive B --venue testvenue --symbol 'BTC*'
+	[ "$stderr" = "chr-tail: no symbol matches 'BTC*' for venue 'testvenue' and stream 'book'; symbols: none" ]
+	gen spec D 7 4 testvenue BTCBOOK B 7 4 2024-08-08T10:00 3 | $T chr-sink --archive B
+	run -0 symbols --symbol 'BTC*'
+	[ "$output" = "BTCUSDT BTCUSDC BTCUSDT BTCUSDC BTCUSDT BTCUSDC BTCUSDT BTCUSDC BTCUSDT BTCUSDC " ]
+}
+
+@test "--archive --stream raw takes --symbol: only those instruments' records" {
+	make_symbols
+	cat t1.ev t2.ev t3.ev | $T chr-sink --queue Q --create -S 4K
+	gen stream 200 | $T chr-sink --queue Q	# rolls: the trades' segment is sealed
+	$T chr-seal-copy --source Q --archive-root R --venue testvenue --once 2>/dev/null
+	run -0 --separate-stderr $T chr-tail --archive R --venue testvenue --stream raw \
+		--symbol 'BTC*' --format json
+	[ "$(printf '%s\n' "${lines[@]}" | sed 's/.*"symbol":"\([^"]*\)".*/\1/' | sort | uniq -c |
+		awk '{printf "%s %s ", $1, $2}')" = "6 BTCUSDC 6 BTCUSDT " ]
+	# a --symbol that names no instrument read is refused, not an empty answer
+	run -1 --separate-stderr $T chr-tail --archive R --venue testvenue --stream raw \
+		--symbol 'BTC*' --symbol 'XRP*' --format json
+	[ "$stderr" = "chr-tail: no symbol matches 'XRP*' in the raw stream of venue 'testvenue' read" ]
+	[ ${#lines[@]} = 12 ]
+}
