@@ -66,8 +66,8 @@ SH
 	[ -d "$BATS_TEST_TMPDIR"/tmp/*/cold/v1/binance-futures/BTCUSDT/2024-08-08/book ]
 	[ ! -e "$dir/archive" ]
 	# what the examples promise: the book at 23:57 from the clean queue and
-	# from the cold archive, and records of the raw archive
-	[ "$(grep -c '^2024-08-08T23:57:00.000000000Z BOOK_SNAPSHOT binance-futures BTCUSDT .* bid\[5\] 61701.2 x 1.44,' <<<"$output")" -eq 2 ]
+	# from the raw archive and from the cold archive, and records of the raw archive
+	[ "$(grep -c '^2024-08-08T23:57:00.000000000Z BOOK_SNAPSHOT binance-futures BTCUSDT .* bid\[5\] 61701.2 x 1.44,' <<<"$output")" -eq 3 ]
 	[[ "$output" == *"TRADE binance-futures BTCUSDT"*"seq=1 "* ]]
 	[[ "$stderr" == *"already imported"* ]]
 	# the finished capture reached the raw archive whole, its last segment too
