@@ -38,8 +38,8 @@ UNIT_BIN := $(patsubst %.c,$(O)%,$(UNIT_SRC))
 # the test data generator; its records (gen/recs.c) serve the unit tests too
 GEN_BIN := $(O)test/gen/gen
 GEN_REC := $(O)test/gen/recs.o
-SCRIPTS := $(wildcard scripts/chr-*)
-MANS := $(wildcard bin/chr-*/*.1)
+SCRIPTS := $(filter-out %.1,$(wildcard scripts/chr-*))
+MANS := $(wildcard bin/chr-*/*.1 scripts/chr-*.1)
 
 .PHONY: all deps test-deps check unit bats demo install uninstall clean
 .DEFAULT_GOAL := all
@@ -98,10 +98,13 @@ bats: all test-deps $(GEN_BIN) $(UNIT_BIN)
 demo: all
 	scripts/demo
 
+# chr.pc: users write #include <chr/chr.h>, so only includedir is on their
+# path (never the headers' generic names, io.h ...). libchr is only static:
+# its dependencies go in Requires and Libs, which plain --libs reads.
 PC := 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCDIR)' '' 'Name: chr' \
 	'Description: chronicle market-data record format library' 'Version: 0.1.0' \
-	'Requires.private: $(PKGS)' 'Cflags: -I$${includedir}/chr' \
-	'Libs: -L$${libdir} -lchr' 'Libs.private: -lcsv -lm -pthread'
+	'Requires: $(PKGS)' 'Cflags: -I$${includedir}' \
+	'Libs: -L$${libdir} -lchr -lcsv -lm -pthread'
 chr.pc: FORCE
 	@printf '%s\n' $(PC) | cmp -s - $@ || printf '%s\n' $(PC) > $@
 

@@ -208,8 +208,9 @@ static int part_plan(struct chr_archive *a, struct part *p, struct chr_err *e)
 	}
 	if (!a->o.append) {
 		sources_text(&old, src, sizeof src);
-		chr_err_set(e, CHR_EX_DATA, "partition '%s' already holds data (source %s); use "
-			    "--append to add to it", p->rel, src);
+		chr_err_set(e, CHR_EX_DATA, "partition '%s' already holds data (source %s); "
+			    "--append adds this input to it, only for records it does not hold "
+			    "(nothing is deduplicated)", p->rel, src);
 		chr_meta_free(&old);
 		return -1;
 	}
@@ -935,20 +936,21 @@ int chr_archive_ledger(struct chr_archive *a, const char *vendor, struct json_t 
 		       struct chr_err *e)
 {
 	char path[PATH_MAX], dir[PATH_MAX], tmp[PATH_MAX], stamp[32], *text;
-	const struct part *p0;
+	/* an import of no records names no partition: "none" is no date */
+	const struct part *p0 = a->nparts ? a->parts[0] : NULL;
 	json_t *o = json_object();
 	time_t now = time(NULL);
 	struct tm tm;
 	int bad = o == NULL, lk;
 
 	e->status = CHR_EX_SYS;
-	if (a->nparts == 0 || a->o.source == NULL) {
+	if (a->o.source == NULL) {
 		json_decref(o);
 		return 1;
 	}
-	p0 = a->parts[0];
-	if (chr_pathf(path, PATH_MAX, "%s/imports/v1/%s/%s/%s/%s/%s.json", a->root, vendor, p0->meta.venue,
-		  p0->meta.symbol, p0->meta.date, a->o.source) < 0 ||
+	if (chr_pathf(path, PATH_MAX, "%s/imports/v1/%s/%s/%s/%s/%s.json", a->root, vendor,
+		      p0 ? p0->meta.venue : "none", p0 ? p0->meta.symbol : "none",
+		      p0 ? p0->meta.date : "none", a->o.source) < 0 ||
 	    chr_pathf(tmp, PATH_MAX, "%s/.staging/%ld-ledger.json", a->root, (long)getpid()) < 0) {
 		chr_msg(e->msg, sizeof e->msg, "ledger entry of '%s': %s", a->o.source, strerror(errno));
 		json_decref(o);

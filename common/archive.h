@@ -104,8 +104,9 @@ char *chr_archive_report(struct chr_archive *a);
  * ROOT/.staging), holding the report of chr_archive_report, the source id,
  * the import time and info (any JSON, e.g. the converter's report) as
  * "input"; other entries of ID under vendor are removed. A run that wrote
- * no partition has no entry: returns 1. Returns 0, or -1 with e
- * (CHR_EX_SYS). */
+ * no partition (an import of no records) has its entry too, under
+ * <vendor>/none/none/none/ ("none" is no date). Returns 0, 1 (nothing
+ * done) when the run has no source id, or -1 with e (CHR_EX_SYS). */
 int chr_archive_ledger(struct chr_archive *a, const char *vendor, struct json_t *info,
 		       struct chr_err *e);
 

@@ -1,5 +1,6 @@
 /* chr.h - libchr, the chronicle library: everything a program or a C
- * feed handler needs to speak the record format. */
+ * feed handler needs to speak the record format. Installed as <chr/chr.h>;
+ * the headers include each other relative to this one, never by -I. */
 #ifndef CHR_H
 #define CHR_H
 

@@ -32,8 +32,43 @@ int chr_reader_setup(struct chr_reader *r, const struct chr_reader_ops *ops, siz
 	return 0;
 }
 
+/* What the first bytes of a stream that is not one of records are, when
+ * they say (text, gzip), else NULL. */
+static const char *not_records(const unsigned char *b, size_t n)
+{
+	size_t i;
+	int comma = 0;
+
+	if (n > CHR_HDR_SIZE)
+		n = CHR_HDR_SIZE;
+	/* gzip's magic and method (deflate); as a record length it is a
+	 * legal one, but the record then fails its checks */
+	if (n >= 3 && b[0] == 0x1f && b[1] == 0x8b && b[2] == 8)
+		return "this looks like gzip data, not chronicle records (a Tardis .csv.gz "
+		       "converts with chr-csv2ev; gzip'ed records decompress with gzip -d)";
+	/* text starts with ASCII, or a UTF-8 byte order mark; four bytes at
+	 * least, as a record's fourth is 0 or 1 (its length is 16 MiB at most) */
+	if (n < 4 || ((b[0] < 0x20 || b[0] >= 0x7f) && b[0] != '\t' && b[0] != '\n' &&
+		       b[0] != '\r' && !(n >= 3 && memcmp(b, "\xef\xbb\xbf", 3) == 0)))
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if ((b[i] < 0x20 && b[i] != '\t' && b[i] != '\n' && b[i] != '\r') || b[i] == 0x7f)
+			return NULL;
+		comma |= b[i] == ',';
+	}
+	return comma ? "this looks like CSV text, not chronicle records; convert it with chr-csv2ev" :
+		       "this looks like text, not chronicle records";
+}
+
 int chr_reader_fail(struct chr_reader *r, int status, uint64_t off, const char *what)
 {
+	const char *text;
+
+	/* a stream that fails at its first byte may be no record stream at
+	 * all: say what it is (only here, off the path of good records) */
+	if (status == CHR_EX_DATA && off == 0 && r->off == 0 && r->buf &&
+	    (text = not_records(r->buf + r->lo, r->hi - r->lo)) != NULL)
+		return chr_err_set(&r->e, status, "%s: %s", r->name, text);
 	return chr_err_set(&r->e, status, "%s: byte %" PRIu64 ": %s", r->name, off, what);
 }
 

@@ -126,8 +126,9 @@ void chr_reader_free(struct chr_reader *r);
  * *rec to the record, valid until the next call; 0 at a clean EOF (at a
  * record boundary); 2 when following a queue that has nothing new yet;
  * -1 on error with r->e set: a truncated, oversized or corrupt record is
- * CHR_EX_DATA and names the byte offset of the record; a read error is
- * CHR_EX_SYS. */
+ * CHR_EX_DATA and names the byte offset of the record (a stream that
+ * fails at byte 0 and begins as text or gzip does says that instead, and
+ * what converts it); a read error is CHR_EX_SYS. */
 int chr_reader_next(struct chr_reader *r, const struct chr_rec **rec);
 
 /* The flush-before-block rule, kept here once: with flush set, the reader
@@ -170,7 +171,9 @@ int chr_reader_wait(struct chr_reader *r, int timeout_ms);
  * records stay aligned). Returns 0, or -1 with r->e set (out of memory). */
 int chr_reader_room(struct chr_reader *r, size_t n);
 
-/* For backends: fill r->e with "name: byte off: what" and status.
+/* For backends: fill r->e with "name: byte off: what" and status; a
+ * CHR_EX_DATA failure at offset 0 whose bytes are text or gzip gets
+ * "name: this looks like CSV text, not chronicle records; ..." instead.
  * Returns -1. */
 int chr_reader_fail(struct chr_reader *r, int status, uint64_t off, const char *what);
 

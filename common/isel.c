@@ -107,6 +107,11 @@ static int decide(const struct chr_isel *s, const char *venue, const char *symbo
 	return unknown ? CHR_ISEL_UNNAMED : CHR_ISEL_YES;
 }
 
+int chr_isel_names(const struct chr_isel *s, const char *venue, const char *symbol)
+{
+	return decide(s, venue, symbol);
+}
+
 /* The decision of (venue, market), -1 when new. NULL when out of memory. */
 static int *entry(struct chr_isel *s, uint16_t venue, uint32_t market)
 {

@@ -44,6 +44,11 @@ int chr_isel_add_symbol(struct chr_isel *s, const char *pattern);
  * then every instrument is selected and nothing needs to be looked up. */
 int chr_isel_by_name(const struct chr_isel *s);
 
+/* The decision for an instrument named venue and symbol (either NULL:
+ * not known), made from the names alone and not remembered: CHR_ISEL_YES,
+ * _NO or _UNNAMED (a name it needs is NULL). */
+int chr_isel_names(const struct chr_isel *s, const char *venue, const char *symbol);
+
 /* The decision for the instrument of ids (venue, market): cached, else
  * made from the names the map gives the ids (a venue listed with other
  * markets gives its venue name); CHR_ISEL_UNNAMED when a name it needs is

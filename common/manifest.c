@@ -368,6 +368,48 @@ int chr_manifest_query(struct chr_manifest *m, const char *venue, const char *sy
 	return rc;
 }
 
+int chr_manifest_summary(struct chr_manifest *m, int (*fn)(const struct chr_mpart *p, void *ctx),
+			 void *ctx, struct chr_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = 0, k;
+
+	/* an archive segment's records are numbered first_seq..last_seq (the
+	 * writer renumbers them), a raw one's are base_seq + count */
+	if (sqlite3_prepare_v2(m->db,
+			       "SELECT p.tier, IFNULL(t.root, ''), p.rel, p.venue, p.symbol, p.date, p.stream,"
+			       " COUNT(s.seg), IFNULL(SUM(s.last_seq - s.first_seq + 1), 0),"
+			       " IFNULL(SUM(s.bytes), 0), IFNULL(SUM(s.raw_bytes), 0),"
+			       " IFNULL(SUM(s.compressed), 0), MIN(s.ts_min), MAX(s.ts_max)"
+			       " FROM partition p LEFT JOIN tier t ON t.name = p.tier"
+			       " LEFT JOIN segment s ON s.rel = p.rel"
+			       " GROUP BY p.rel ORDER BY p.rel",
+			       -1, &st, NULL) != SQLITE_OK)
+		return dberr(m, e, "cannot read");
+	while (rc == 0 && (k = sqlite3_step(st)) == SQLITE_ROW) {
+		struct chr_mpart p = {
+			.tier = text(st, 0), .root = text(st, 1), .rel = text(st, 2),
+			.venue = text(st, 3), .symbol = text(st, 4), .date = text(st, 5),
+			.stream = text(st, 6),
+			.segments = (uint64_t)sqlite3_column_int64(st, 7),
+			.records = (uint64_t)sqlite3_column_int64(st, 8),
+			.bytes = (uint64_t)sqlite3_column_int64(st, 9),
+			.raw_bytes = (uint64_t)sqlite3_column_int64(st, 10),
+			.compressed = (uint64_t)sqlite3_column_int64(st, 11),
+			.ts_min = sqlite3_column_type(st, 12) == SQLITE_NULL ? INT64_MAX
+									     : sqlite3_column_int64(st, 12),
+			.ts_max = sqlite3_column_type(st, 13) == SQLITE_NULL ? INT64_MIN
+									     : sqlite3_column_int64(st, 13),
+		};
+
+		rc = fn(&p, ctx);
+	}
+	if (rc == 0 && k != SQLITE_DONE)
+		rc = dberr(m, e, "cannot read");
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int chr_manifest_dump(struct chr_manifest *m, FILE *f, struct chr_err *e)
 {
 	static const char *const sql[3] = {

@@ -69,6 +69,22 @@ int chr_manifest_query(struct chr_manifest *m, const char *venue, const char *sy
 		       int (*fn)(const struct chr_mrow *row, void *ctx), void *ctx,
 		       struct chr_err *e);
 
+/* A partition as chr_manifest_summary gives it: its segments summed. */
+struct chr_mpart {
+	const char *tier, *root;	/* the tier and its root, as the manifest holds them */
+	const char *rel;		/* "v1/<venue>/<symbol>/<date>/<stream>" or "raw/v1/<venue>/<date>/raw" */
+	const char *venue, *symbol, *date, *stream;	/* symbol "" for raw */
+	uint64_t segments, records, bytes, raw_bytes;
+	uint64_t compressed;		/* segments that are compressed */
+	int64_t ts_min, ts_max;		/* INT64_MAX and INT64_MIN when no segment has records */
+};
+
+/* Call fn(part, ctx) for every partition the manifest holds, in rel order
+ * (strings valid during the call). Stops when fn returns non-zero and
+ * returns that; 0 when done, -1 with e (CHR_EX_SYS). */
+int chr_manifest_summary(struct chr_manifest *m, int (*fn)(const struct chr_mpart *p, void *ctx),
+			 void *ctx, struct chr_err *e);
+
 /* Write every row, tiers then partitions then segments, sorted, as
  * tab-separated text (tests compare two manifests with it). Returns 0,
  * or -1 with e (CHR_EX_SYS). */

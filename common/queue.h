@@ -160,6 +160,14 @@ int chr_queue_writer_open(struct chr_queue_writer *w, const char *dir,
  * stay the parent's). Returns 0. */
 int chr_queue_writer_close(struct chr_queue_writer *w);
 
+/* Seal the current segment now, as a roll does (the next one becomes
+ * current, the DEFINE repeats at its head), when it holds a record that is
+ * not such a repeat; else do nothing. For a writer whose input has ended,
+ * so that what only sealed segments reach (chr-seal-copy) gets its last
+ * records. An uncommitted reservation is forgotten. Returns 0, or -1 with
+ * errno and w->e (the next segment cannot be made). */
+int chr_queue_seal(struct chr_queue_writer *w);
+
 /* Space for a record of len (64..16 MiB) header+payload bytes in the
  * mapped segment, zeroed, rolling to the next segment when it does not fit.
  * Fill every field but len (len is the commit word: chr_queue_commit writes

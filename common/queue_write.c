@@ -503,6 +503,23 @@ static int roll(struct chr_queue_writer *w, size_t need)
 	return 0;
 }
 
+int chr_queue_seal(struct chr_queue_writer *w)
+{
+	const unsigned char *at;
+
+	if (w->res) {
+		memset(w->res, 0, chr_rec_span(w->res_len));
+		w->res = NULL;
+	}
+	/* a segment of nothing but the repeats that a roll wrote at its head
+	 * holds nothing to seal (a second seal, a run that appended nothing) */
+	for (at = w->base + CHR_HDR_SIZE; at < w->base + w->pos;
+	     at += chr_rec_span(((const struct chr_rec *)(const void *)at)->len))
+		if (!(((const struct chr_rec *)(const void *)at)->flags & CHR_F_REPEAT))
+			return roll(w, 0);
+	return 0;
+}
+
 struct chr_rec *chr_queue_reserve(struct chr_queue_writer *w, uint32_t len)
 {
 	size_t span;

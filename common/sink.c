@@ -94,6 +94,8 @@ int chr_sink_feed(struct chr_sink *s, char *const *files, int nfiles, int progre
 	}
 	chr_progress_end(&pg, nrec, done + off);
 	chr_source_free(&src);
+	if (s->mode == CHR_SINK_QUEUE && s->seal_at_end && chr_queue_seal(&s->q) < 0)
+		return chr_err_set(e, s->q.e.status, "%s", s->q.e.msg);
 	return 0;
 }
 

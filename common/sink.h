@@ -28,6 +28,7 @@ struct chr_sink {
 	struct chr_queue_writer q;
 	int q_open;		/* q is open (chr_sink_queue_open) */
 	int resume;		/* --queue --resume: skip what q holds (rs) */
+	int seal_at_end;	/* --queue: seal q's segment when the input ends well */
 	struct chr_resume rs;
 	uint64_t first, appended;	/* --queue: its seq at the start, records appended */
 	struct chr_route *rt;
@@ -44,9 +45,11 @@ int chr_sink_queue_open(struct chr_sink *s, const char *dir, const struct chr_qu
 /* Write the records of files[0..nfiles) (paths, directories, queues or
  * "-"), in order, to the run's writer as s->mode says (CHR_SINK_QUEUE,
  * CHR_SINK_ROUTE or CHR_SINK_ARCHIVE), with progress on stderr when
- * progress is 1 (-1: when stderr is a terminal). Returns 0, or -1 with e
- * filled: a bad input says how many records before it were appended or
- * routed, or that nothing was archived. */
+ * progress is 1 (-1: when stderr is a terminal). With s->seal_at_end, a
+ * queue's current segment is sealed once every input has ended cleanly
+ * (chr_queue_seal). Returns 0, or -1 with e filled: a bad input says how
+ * many records before it were appended or routed, or that nothing was
+ * archived; such a run seals nothing. */
 int chr_sink_feed(struct chr_sink *s, char *const *files, int nfiles, int progress,
 		  struct chr_err *e);
 

@@ -1,6 +1,7 @@
 /* snap.c - the search for the last snapshot at or before a time in a
- * segment file: the records are walked in order, buffer by buffer (a plain
- * segment's mapping, or a compressed segment's frames). */
+ * segment file, or for each instrument of a multi-instrument stream: the
+ * records are walked in order, buffer by buffer (a plain segment's mapping,
+ * or a compressed segment's frames). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "path.h"
 #include "rec.h"
 #include "snap.h"
 #include "zsq.h"
@@ -185,4 +187,155 @@ int chr_snap_defs_prefix(const char *path, const char *shown, struct chr_snap *a
 	}
 	free(buf);
 	return 0;
+}
+
+/* ---- every instrument of a multi-instrument stream ---- */
+
+void chr_snap_each_init(struct chr_snap_each *x, int64_t ts,
+			int (*want)(void *, uint16_t, uint32_t, const char *, const char *),
+			void *ctx)
+{
+	chr_tab_init(&x->inst, sizeof(struct chr_snap_inst));
+	x->ts = ts;
+	x->want = want;
+	x->ctx = ctx;
+}
+
+void chr_snap_each_free(struct chr_snap_each *x)
+{
+	chr_tab_free(&x->inst);
+}
+
+/* Walk the records of buf[at..n) (buf[0] being segment offset base) up to
+ * x->ts. Returns 1 when a record after x->ts (or a bad one) ends the walk,
+ * 0 at the end of the buffer, -1 when out of memory. */
+static int each_walk(struct chr_snap_each *x, const unsigned char *buf, size_t at, size_t n,
+		     uint64_t base, size_t frame)
+{
+	while (at + CHR_HDR_SIZE <= n) {
+		const struct chr_rec *r = (const void *)(buf + at);
+		struct chr_snap_inst *in;
+		int fresh;
+
+		if (r->len < CHR_HDR_SIZE || r->len > n - at || r->ts > x->ts)
+			return 1;
+		at += chr_rec_span(r->len);
+		if (r->venue == 0 && r->market == 0)
+			continue;	/* no instrument's */
+		if (!(in = chr_tab_get(&x->inst, r->venue, r->market, &fresh)))
+			return -1;
+		if (fresh) {
+			in->venue_id = r->venue;
+			in->market = r->market;
+			in->want = x->want == NULL;
+		}
+		in->seen = 1;
+		if (r->type == CHR_DEFINE && r->len >= CHR_HDR_SIZE + sizeof(struct chr_define) &&
+		    chr_define_names(chr_rec_payload(r), in->venue, in->symbol) == NULL && x->want &&
+		    (in->want = x->want(x->ctx, r->venue, r->market, in->venue, in->symbol)) < 0)
+			return -1;
+		if (r->flags & CHR_F_REPEAT)
+			continue;	/* a repeat says nothing of where its instrument is */
+		if (r->type == CHR_BOOK_SNAPSHOT && in->state != 2) {
+			in->l_found = 1;
+			in->l_off = base + (uint64_t)((const unsigned char *)r - buf);
+			in->l_frame = frame;
+		}
+		in->state = (r->flags & CHR_F_LAST) || r->type == CHR_DEFINE ? 1 : 2;
+	}
+	return 0;
+}
+
+/* A plain segment: mapped, walked. Returns 1, 0 when it is not walked (not
+ * a valid sealed segment, no record at or before x->ts), or -1 with e. */
+static int each_plain(struct chr_snap_each *x, int fd, const char *shown, struct chr_err *e)
+{
+	struct chr_seg h;
+	unsigned char *m;
+	int k;
+
+	if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || h.magic != CHR_SEG_MAGIC ||
+	    chr_seg_check(&h) != NULL || !(h.flags & CHR_SEG_SEALED) || h.count == 0 ||
+	    h.ts_min > x->ts)
+		return 0;
+	m = mmap(NULL, h.end, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m == MAP_FAILED)
+		return chr_err_sys(e, "cannot map '%s'", shown);
+	k = each_walk(x, m, sizeof h, h.end, 0, 0);
+	munmap(m, h.end);
+	return k < 0 ? chr_err_set(e, CHR_EX_SYS, "out of memory") : 1;
+}
+
+/* A compressed segment: its frames from the first, decompressed and walked
+ * up to x->ts (instruments' snapshots are not in its seek table). Returns
+ * as each_plain. */
+static int each_zsq(struct chr_snap_each *x, const char *path, struct chr_err *e)
+{
+	const struct chr_zsq_frame *f;
+	unsigned char *buf = NULL;
+	struct chr_zsq *z;
+	size_t n, cap = 0;
+	int rc = 0, k = 0;
+
+	if (!(z = chr_zsq_open(path, e->msg, sizeof e->msg, &e->status)))
+		return -1;
+	f = chr_zsq_frames(z, &n);
+	if (chr_zsq_seg(z)->count == 0 || chr_zsq_seg(z)->ts_min > x->ts)
+		n = 0;
+	else
+		rc = 1;
+	for (size_t i = 0; i < n && f[i].first_ts <= x->ts && k == 0; i++) {
+		if (f[i].usize > cap) {
+			free(buf);
+			cap = f[i].usize;
+			if (!(buf = malloc(cap))) {
+				rc = chr_err_set(e, CHR_EX_SYS, "out of memory");
+				break;
+			}
+		}
+		if (chr_zsq_read(z, i, buf, e->msg, sizeof e->msg, &e->status) < 0) {
+			rc = -1;
+			break;
+		}
+		k = each_walk(x, buf, f[i].uoff ? 0 : sizeof(struct chr_seg), f[i].usize, f[i].uoff, i);
+		if (k < 0) {
+			rc = chr_err_set(e, CHR_EX_SYS, "out of memory");
+			break;
+		}
+	}
+	free(buf);
+	chr_zsq_close(z);
+	return rc;
+}
+
+long chr_snap_each_seg(struct chr_snap_each *x, const char *path, const char *shown, size_t seg,
+		       struct chr_err *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), k;
+	long pending = 0;
+
+	if (fd < 0)
+		return chr_err_sys(e, "cannot open '%s'", shown);
+	k = chr_zsq_is_zstd(fd) ? each_zsq(x, path, e) : each_plain(x, fd, shown, e);
+	close(fd);
+	if (k < 0)
+		return -1;
+	for (size_t i = 0; i < x->inst.n; i++) {
+		struct chr_snap_inst *in = x->inst.v[i];
+
+		if (in->want == 1 && in->done == 0) {
+			if (in->l_found) {
+				in->done = 1;
+				in->seg = seg;
+				in->off = in->l_off;
+				in->frame = in->l_frame;
+			} else if (!in->seen && k == 1) {
+				in->done = -1;	/* it started after this segment */
+			} else {
+				pending++;
+			}
+		}
+		in->seen = in->l_found = in->state = 0;
+	}
+	return pending;
 }

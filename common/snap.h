@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "map.h"
+#include "rec.h"
 
 /* A place to start reading a segment at. */
 struct chr_snap {
@@ -36,5 +38,63 @@ int chr_snap_find(const char *path, const char *shown, int64_t ts, struct chr_sn
  * enough or the segment is plain (*at unchanged), -1 with e set. */
 int chr_snap_defs_prefix(const char *path, const char *shown, struct chr_snap *at,
 			 struct chr_err *e);
+
+/* ---- every instrument of a multi-instrument stream (a raw partition) ---- */
+
+/* What the search knows of one instrument. */
+struct chr_snap_inst {
+	uint16_t venue_id;	/* its ids */
+	uint32_t market;
+	int want;		/* 1 searched for; 0 not (its DEFINE's names were
+				 * not selected, or none was seen and there is a
+				 * selection) */
+	int done;		/* 1 its snapshot is at (seg, off); -1 it has none
+				 * at or before ts (the search passed its start) */
+	size_t seg;		/* the caller's number of the segment */
+	uint64_t off;		/* segment offset of the snapshot */
+	size_t frame;		/* compressed: the frame holding it */
+	char venue[CHR_VENUE_MAX + 1], symbol[CHR_SYMBOL_MAX + 1];	/* its
+				 * DEFINE's names ("" before one is seen) */
+	/* within the walk of one segment */
+	int state;		/* 0 unknown, 1 at the start of an event, 2 in one */
+	int seen, l_found;
+	uint64_t l_off;
+	size_t l_frame;
+};
+
+/* The search for the last snapshot at or before ts of every instrument of
+ * a stream whose segments hold many (a venue's raw queue), walked a
+ * segment at a time from the last backwards. */
+struct chr_snap_each {
+	struct chr_tab inst;	/* struct chr_snap_inst by (venue, market), in
+				 * order of first appearance in the walk */
+	int64_t ts;
+	/* want(ctx, venue, symbol): 1 when the instrument so named is searched
+	 * for, 0 when not, -1 out of memory; NULL: every instrument, named or
+	 * not */
+	int (*want)(void *ctx, uint16_t venue_id, uint32_t market, const char *venue,
+		    const char *symbol);
+	void *ctx;
+};
+
+void chr_snap_each_init(struct chr_snap_each *x, int64_t ts,
+			int (*want)(void *, uint16_t, uint32_t, const char *, const char *),
+			void *ctx);
+void chr_snap_each_free(struct chr_snap_each *x);
+
+/* Walk the segment file at path (shown in messages; seg is the caller's
+ * number for it, kept in the result) up to its first record after x->ts.
+ * Segments are given last first. Every instrument searched for that has a
+ * BOOK_SNAPSHOT there and is not settled yet is settled by its last one at
+ * or before ts that is not a REPEAT and does not lie inside an event of its
+ * instrument (the instrument's record before it, when the walk saw one, is
+ * LAST or a DEFINE). One that a later segment met and this one does not
+ * (no record, not among its leading DEFINE repeats, which name every
+ * instrument defined before it) started after it: settled as having none.
+ * Returns the number of instruments searched for that are met and not
+ * settled (0: the search is over; when segments run out, those have none),
+ * or -1 with e set (as chr_snap_find). */
+long chr_snap_each_seg(struct chr_snap_each *x, const char *path, const char *shown, size_t seg,
+		       struct chr_err *e);
 
 #endif

@@ -2,6 +2,7 @@
  * partition directories, archive selections pruned by segment headers. */
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,8 +12,10 @@
 #include <unistd.h>
 
 #include "archive.h"
+#include "catalog.h"
 #include "err.h"
 #include "fmt.h"
+#include "isel.h"
 #include "path.h"
 #include "segdir.h"
 #include "snap.h"
@@ -105,6 +108,29 @@ const char *chr_select_stream(const struct chr_select *sel)
 	return stream;
 }
 
+/* A raw read's instruments: the --symbol selection, and with
+ * --from-snapshot where each one's records start. */
+struct chr_rawsel {
+	struct chr_isel isel;
+	int by_name;		/* patterns given */
+	const char *const *pat;	/* the patterns (kept), and which of them a */
+	unsigned char *hit;	/* DEFINE passed matched */
+	size_t npat;
+	struct chr_tab gate;	/* struct gate by (venue, market) */
+	size_t head;		/* in[head] (head 0: none) starts at offset from:
+				 * a compressed one at its frame, whose DEFINEs
+				 * before that in[head - 1] passed */
+	uint64_t from;
+};
+
+/* One instrument of a raw read. */
+struct gate {
+	int want;		/* -1 not decided, 0 left out, 1 passed */
+	int from;		/* its records pass from in[idx] offset off on */
+	size_t idx;
+	uint64_t off;
+};
+
 void chr_source_init(struct chr_source *s, const struct chr_select *sel)
 {
 	memset(s, 0, sizeof *s);
@@ -136,6 +162,13 @@ void chr_source_free(struct chr_source *s)
 	s->n = s->cap = s->cur = 0;
 	chr_tab_free(&s->seen);
 	chr_tab_init(&s->seen, sizeof(uint32_t));
+	if (s->raw) {
+		chr_isel_free(&s->raw->isel);
+		free(s->raw->hit);
+		chr_tab_free(&s->raw->gate);
+		free(s->raw);
+		s->raw = NULL;
+	}
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -148,6 +181,39 @@ static int fail(struct chr_source *s, int status, const char *fmt, ...)
 	va_end(ap);
 	s->e.status = status;
 	return -1;
+}
+
+/* The raw selection of s, made when missing. NULL when out of memory. */
+static struct chr_rawsel *rawsel(struct chr_source *s)
+{
+	if (!s->raw && (s->raw = calloc(1, sizeof *s->raw)) != NULL) {
+		chr_isel_init(&s->raw->isel);
+		chr_tab_init(&s->raw->gate, sizeof(struct gate));
+	}
+	return s->raw;
+}
+
+int chr_source_symbols(struct chr_source *s, const char *const *patterns, size_t n)
+{
+	struct chr_rawsel *x = rawsel(s);
+
+	if (!x || (n && !(x->hit = calloc(n, 1))))
+		return fail(s, CHR_EX_SYS, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		if (chr_isel_add_symbol(&x->isel, patterns[i]) < 0)
+			return fail(s, CHR_EX_SYS, "out of memory");
+	x->by_name = chr_isel_by_name(&x->isel);
+	x->pat = patterns;
+	x->npat = n;
+	return 0;
+}
+
+const char *chr_source_unmatched(const struct chr_source *s)
+{
+	for (size_t i = 0; s->raw && i < s->raw->npat; i++)
+		if (!s->raw->hit[i])
+			return s->raw->pat[i];
+	return NULL;
 }
 
 static int add(struct chr_source *s, enum chr_input_kind kind, const char *path, int fd,
@@ -180,6 +246,8 @@ static int add(struct chr_source *s, enum chr_input_kind kind, const char *path,
 	in->off = 0;
 	in->zdata = NULL;
 	in->defs_only = 0;
+	in->defs_all = 0;
+	in->upto = 0;
 	s->n++;
 	return 0;
 }
@@ -340,6 +408,113 @@ static int keep_from_snapshot(struct chr_source *s, size_t first, int64_t ts)
 	return 1;
 }
 
+/* want() of the raw search: the --symbol selection by the DEFINE's names */
+static int raw_want(void *ctx, uint16_t venue_id, uint32_t market, const char *venue,
+		    const char *symbol)
+{
+	struct chr_rawsel *x = ctx;
+	int d = chr_isel_define(&x->isel, venue_id, market, venue, symbol);
+
+	return d < 0 ? -1 : d == CHR_ISEL_YES;
+}
+
+/* in[j] of in[first..) is where a raw read starts, at offset off (frame
+ * frame): drop in[first..j), and read in[j] twice, its DEFINEs before off
+ * (the head), then from off (a compressed one from its frame). Returns 0,
+ * or -1. */
+static int raw_head(struct chr_source *s, size_t first, size_t j, uint64_t off, size_t frame)
+{
+	struct chr_input head;
+
+	for (size_t i = first; i < j; i++) {
+		free(s->in[i].path);
+		free(s->in[i].shown);
+		free(s->in[i].zdata);
+	}
+	memmove(&s->in[first], &s->in[j], (s->n - j) * sizeof *s->in);
+	s->n -= j - first;
+	if (add(s, s->in[first].kind, s->in[first].path, -1, 0) < 0)
+		return -1;
+	head = s->in[s->n - 1];
+	memmove(&s->in[first + 1], &s->in[first], (s->n - 1 - first) * sizeof head);
+	s->in[first] = head;
+	s->in[first].defs_all = 1;
+	s->in[first].upto = off;
+	s->raw->head = first + 1;
+	s->raw->from = off;
+	s->in[first + 1].part_first = 0;
+	if (frame > 0)
+		s->in[first + 1].frame = frame;
+	else
+		s->in[first + 1].off = off;
+	return 0;
+}
+
+/* in[first..s->n) are the segments of a venue's raw partitions in order,
+ * those of in[first..last) dated at or before ts. Find each selected
+ * instrument's last snapshot at or before ts (chr_snap_each_seg, from
+ * in[last - 1] backwards until every instrument met has one or is known to
+ * start later); read from the earliest of them, preceded by the DEFINEs
+ * before it (raw_head), and pass each instrument's records from its own
+ * snapshot on (raw_pass), those of an instrument with none from where the
+ * read starts (s->warn is told). With no snapshot at all the inputs stay
+ * as they are. Returns 0, or -1. */
+static int raw_from_snapshot(struct chr_source *s, size_t first, size_t last, int64_t ts)
+{
+	struct chr_rawsel *x = rawsel(s);
+	struct chr_snap_each each;
+	struct chr_snap_inst *m = NULL;
+	size_t j;
+	long k = 0;
+	int rc = 0;
+
+	if (!x)
+		return fail(s, CHR_EX_SYS, "out of memory");
+	chr_snap_each_init(&each, ts, x->by_name ? raw_want : NULL, x);
+	for (j = last; j-- > first;)
+		if ((k = chr_snap_each_seg(&each, s->in[j].path, s->in[j].shown, j, &s->e)) < 0 ||
+		    (k == 0 && each.inst.n > 0))
+			break;
+	/* the earliest snapshot: where the read starts */
+	for (size_t i = 0; k >= 0 && i < each.inst.n; i++) {
+		struct chr_snap_inst *in = each.inst.v[i];
+
+		if (in->want == 1 && in->done == 1 &&
+		    (!m || in->seg < m->seg || (in->seg == m->seg && in->off < m->off)))
+			m = in;
+	}
+	j = m ? m->seg : first;
+	if (k < 0 || (m && raw_head(s, first, j, m->off, m->frame) < 0))
+		rc = -1;
+	/* an input's index moved by first + 1 - j */
+	for (size_t i = 0; i < each.inst.n && rc == 0; i++) {
+		struct chr_snap_inst *in = each.inst.v[i];
+		char msg[CHR_ERR_MAX], when[CHR_TIME_BUF], sh[4 * CHR_SYMBOL_MAX + 1];
+		struct gate *g;
+
+		if (in->want != 1)
+			continue;
+		if (m) {
+			if (!(g = chr_tab_get(&x->gate, in->venue_id, in->market, NULL))) {
+				rc = fail(s, CHR_EX_SYS, "out of memory");
+				break;
+			}
+			g->want = 1;
+			g->from = 1;
+			g->idx = (in->done == 1 ? in->seg : m->seg) + first + 1 - j;
+			g->off = in->done == 1 ? in->off : m->off;
+		}
+		if (in->done == 1 || !s->warn)
+			continue;
+		chr_time_format(when, ts);
+		snprintf(msg, sizeof msg, "no snapshot of '%s' at or before %s: its book is not "
+			 "known then", chr_fmt_shown(sh, sizeof sh, in->symbol), when);
+		s->warn(s->warn_ctx, msg);
+	}
+	chr_snap_each_free(&each);
+	return rc;
+}
+
 /* 1 when name is a date "YYYY-MM-DD" and *day its midnight. */
 static int is_date(const char *name, int64_t *day)
 {
@@ -361,7 +536,7 @@ int chr_source_add_archive(struct chr_source *s, const char *root, const char *v
 	int found, dated = 0, rc = 0;
 	int from_snap = s->from_snapshot && sel && sel->ts_from != INT64_MIN;
 	int raw = !symbol || !*symbol;
-	size_t first;
+	size_t first, raw_first = s->n, raw_last = s->n;
 	long n, start = 0;
 
 	/* the partitions across the tiers (docs/tiers.md) */
@@ -375,7 +550,7 @@ int chr_source_add_archive(struct chr_source *s, const char *root, const char *v
 	 * for in the last partition dated at or before it, then in the ones
 	 * before (a book not snapshotted since midnight); the read starts in
 	 * the partition that holds it, and at the first one when none does */
-	for (long i = n - 1; from_snap && rc == 0 && i >= 0; i--) {
+	for (long i = n - 1; from_snap && !raw && rc == 0 && i >= 0; i--) {
 		int64_t day = 0;
 		int k;
 
@@ -406,10 +581,18 @@ int chr_source_add_archive(struct chr_source *s, const char *root, const char *v
 			continue;
 		if (add_dir(s, p[i].dir, 0) < 0)
 			rc = -1;
+		else if (day <= (sel ? sel->ts_from : 0))
+			raw_last = s->n;
 	}
 	chr_tier_parts_free(p, n);
+	/* a raw stream holds many instruments: each one's own snapshot */
+	if (rc == 0 && from_snap && raw)
+		rc = raw_from_snapshot(s, raw_first, raw_last, sel->ts_from);
 	if (rc < 0 || dated)
 		return rc;
+	/* a name that does not exist: say which do */
+	if (chr_catalog_missing(root, venue, symbol, stream, date, &s->e) < 0)
+		return -1;
 	if (date) {
 		/* say what is missing where it would be written */
 		if (symbol && *symbol)
@@ -427,6 +610,114 @@ int chr_source_add_archive(struct chr_source *s, const char *root, const char *v
 			return fail(s, CHR_EX_SYS, "cannot open '%s': %s", SHOWN(sh, inst), strerror(ENOTDIR));
 	}
 	return fail(s, CHR_EX_SYS, "no '%s' partitions in '%s'", stream, SHOWN(sh, inst));
+}
+
+/* append a copy of name to v[0..*n) unless it is there; -1 out of memory */
+static int add_once(char ***v, size_t *n, const char *name)
+{
+	char **nv;
+
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*v)[i], name) == 0)
+			return 0;
+	if (!(nv = realloc(*v, (*n + 1) * sizeof *nv)))
+		return -1;
+	*v = nv;
+	return (nv[*n] = strdup(name)) ? (int)++*n : -1;
+}
+
+void chr_source_names_free(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* the symbols of c's partitions of venue and stream (NULL: any) that sel
+ * selects (every one when sel is NULL), each once, sorted, onto v[0..*k)
+ * (the catalog is sorted by venue and symbol). Returns how many partitions
+ * matched, or -1 when out of memory. */
+static long symbols_of(const struct chr_catalog *c, const char *venue, const char *stream,
+		       const struct chr_isel *sel, char ***v, size_t *k)
+{
+	long matched = 0;
+
+	for (size_t j = 0; j < c->n; j++) {
+		const struct chr_catalog_part *p = &c->p[j];
+
+		if (p->raw || strcmp(p->venue, venue) != 0 || (stream && strcmp(p->stream, stream)) ||
+		    (sel && chr_isel_names(sel, NULL, p->symbol) != CHR_ISEL_YES))
+			continue;
+		matched++;
+		/* a symbol's partitions follow each other */
+		if ((!*k || strcmp((*v)[*k - 1], p->symbol) != 0) && add_once(v, k, p->symbol) < 0)
+			return -1;
+	}
+	return matched;
+}
+
+/* "no symbol matches 'X' for venue 'V' and stream 'S'; symbols: a, b"
+ * into e */
+static int no_match(struct chr_err *e, const struct chr_catalog *c, const char *venue,
+		    const char *stream, const char *pattern)
+{
+	char **v = NULL, list[CHR_ERR_MAX / 2] = "none", sh[256], shv[256];
+	size_t n = 0, k = 0;
+
+	if (symbols_of(c, venue, stream, NULL, &v, &n) < 0) {
+		chr_source_names_free(v, n);
+		return chr_err_set(e, CHR_EX_SYS, "out of memory");
+	}
+	for (size_t i = 0; i < n && i < 10 && k < sizeof list; i++)
+		k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i ? ", " : "",
+				      chr_fmt_shown(sh, sizeof sh, v[i]));
+	if (n > 10 && k < sizeof list)
+		snprintf(list + k, sizeof list - k, ", ... (%zu in all)", n);
+	chr_source_names_free(v, n);
+	return chr_err_set(e, CHR_EX_DATA, "no symbol matches '%s' for venue '%s'%s%s%s; symbols: %s",
+			   chr_fmt_shown(sh, sizeof sh, pattern), chr_fmt_shown(shv, sizeof shv, venue),
+			   stream ? " and stream '" : "", stream ? stream : "", stream ? "'" : "", list);
+}
+
+long chr_source_match_symbols(const char *root, const char *venue, const char *stream,
+		       const char *const *patterns, size_t n, char ***out, struct chr_err *e)
+{
+	struct chr_catalog c;
+	char **v = NULL;
+	size_t k = 0;
+	int rc = 0, loaded = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct chr_isel sel;
+		long matched;
+
+		if (!strpbrk(patterns[i], "*?[")) {
+			if (add_once(&v, &k, patterns[i]) < 0)
+				rc = chr_err_set(e, CHR_EX_SYS, "out of memory");
+			continue;
+		}
+		/* the partitions there are, across the tiers */
+		if (!loaded && chr_catalog_load(&c, root, CHR_CATALOG_NAMES, NULL, NULL, e) < 0) {
+			rc = -1;
+			break;
+		}
+		loaded = 1;
+		chr_isel_init(&sel);
+		if (chr_isel_add_symbol(&sel, patterns[i]) < 0 ||
+		    (matched = symbols_of(&c, venue, stream, &sel, &v, &k)) < 0)
+			rc = chr_err_set(e, CHR_EX_SYS, "out of memory");
+		else if (matched == 0)
+			rc = no_match(e, &c, venue, stream, patterns[i]);
+		chr_isel_free(&sel);
+	}
+	if (loaded)
+		chr_catalog_free(&c);
+	if (rc < 0) {
+		chr_source_names_free(v, k);
+		return -1;
+	}
+	*out = v;
+	return (long)k;
 }
 
 /* 1 when the segment whose header is h holds no record the selection can
@@ -586,7 +877,8 @@ static int def_seen(struct chr_source *s, const struct chr_rec *rec)
 	return 0;
 }
 
-int chr_source_next(struct chr_source *s, const struct chr_rec **rec)
+/* chr_source_next without a raw read's selection */
+static int next_rec(struct chr_source *s, const struct chr_rec **rec)
 {
 	while (s->cur < s->n) {
 		int k;
@@ -598,6 +890,8 @@ int chr_source_next(struct chr_source *s, const struct chr_rec **rec)
 				s->cur++;
 				continue;
 			}
+			if (s->in[s->cur].upto)
+				s->limit = s->in[s->cur].upto;
 			chr_reader_set_flush(&s->rd, s->flush, s->flush_arg);
 		}
 		if (s->limit && s->rd.off >= s->limit)
@@ -618,6 +912,59 @@ int chr_source_next(struct chr_source *s, const struct chr_rec **rec)
 		s->cur++;
 	}
 	return 0;
+}
+
+/* 1 when rec, of a raw read, is passed: the DEFINEs and records of the
+ * selected instruments (a record before its instrument's snapshot is not,
+ * nor anything but a DEFINE in a head input, nor a repeat of a DEFINE
+ * passed), and records of no instrument. -1 when out of memory, or a
+ * DEFINE's names are bad (s->e). */
+static int raw_pass(struct chr_source *s, const struct chr_rec *rec)
+{
+	struct chr_rawsel *x = s->raw;
+	const struct chr_input *in = &s->in[s->cur];
+	struct gate *g;
+	int fresh;
+
+	if (in->defs_all && rec->type != CHR_DEFINE)
+		return 0;
+	if (rec->venue == 0 && rec->market == 0)
+		return 1;
+	if (!(g = chr_tab_get(&x->gate, rec->venue, rec->market, &fresh)))
+		return fail(s, CHR_EX_SYS, "out of memory");
+	if (fresh)
+		g->want = -1;
+	if (rec->type == CHR_DEFINE) {
+		char venue[CHR_VENUE_MAX + 1], symbol[CHR_SYMBOL_MAX + 1];
+		const char *bad = chr_define_names(chr_rec_payload(rec), venue, symbol);
+
+		if (bad)
+			return fail(s, CHR_EX_DATA, "%s: byte %" PRIu64 ": DEFINE %s", in->shown,
+				    s->rd.rec_off, bad);
+		if (x->head && s->cur == x->head && s->rd.rec_off < x->from)
+			return 0;	/* passed by the head already */
+		g->want = chr_isel_names(&x->isel, venue, symbol) == CHR_ISEL_YES;
+		/* the same matcher as chr_isel's */
+		for (size_t i = 0; g->want && i < x->npat; i++)
+			x->hit[i] |= fnmatch(x->pat[i], symbol, 0) == 0;
+		return g->want && !def_seen(s, rec);
+	}
+	if (g->want < 0)
+		g->want = !x->by_name;	/* no name: selected only by no selection */
+	if (!g->want)
+		return 0;
+	return !g->from || s->cur > g->idx || (s->cur == g->idx && s->rd.rec_off >= g->off);
+}
+
+int chr_source_next(struct chr_source *s, const struct chr_rec **rec)
+{
+	int k;
+
+	if (!s->raw)
+		return next_rec(s, rec);
+	while ((k = next_rec(s, rec)) == 1 && (k = raw_pass(s, *rec)) == 0)
+		;
+	return k;
 }
 
 int chr_source_wait(struct chr_source *s, int timeout_ms)

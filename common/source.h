@@ -61,7 +61,12 @@ struct chr_input {
 				 * already, or NULL */
 	size_t zlen;
 	int defs_only;		/* only its leading DEFINE records */
+	int defs_all;		/* a raw read's head: only its DEFINE records,
+				 * up to offset upto */
+	uint64_t upto;		/* stop there (0: its end) */
 };
+
+struct chr_rawsel;
 
 struct chr_source {
 	struct chr_input *in;
@@ -84,6 +89,13 @@ struct chr_source {
 	int exact;		/* from_seq must still be there (a named
 				 * reader's position): else CHR_EX_DATA */
 	struct chr_tab seen;	/* DEFINEs passed: their payload's crc */
+	struct chr_rawsel *raw;	/* a raw read's instruments (chr_source_symbols,
+				 * --from-snapshot), or NULL */
+	chr_warn_fn warn;	/* what an archive read says, or NULL: a raw
+				 * --from-snapshot's instrument (selected, met
+				 * at or before ts_from) with no snapshot then,
+				 * whose records pass from where the read starts */
+	void *warn_ctx;
 	int (*flush)(void *);	/* chr_source_set_flush */
 	void *flush_arg;
 	/* after -1: e.status CHR_EX_DATA or CHR_EX_SYS, e.msg the message
@@ -118,13 +130,46 @@ int chr_source_add_path(struct chr_source *s, const char *path);
 /* Append an archive selection: the segments of
  * root/v1/venue/symbol/DATE/stream for DATE = date, or every date in order
  * when date is NULL (chr_archive_walk; names that are not dates are passed
- * over), leaving out dates outside the selection's ts range. The names
+ * over), leaving out dates outside the selection's ts range; with symbol
+ * NULL or "" and stream "raw", the venue's raw partitions. With
+ * from_snapshot the read starts at the last snapshot at or before the
+ * selection's ts_from (docs/tiers.md); in the raw stream, which holds many
+ * instruments, at each instrument's own (docs/archive.md, "The book at T
+ * from the raw archive"; s->warn is told of those that have none). The names
  * must pass chr_name_check (the caller checks). Returns 0, or -1 with
  * s->e: CHR_EX_SYS when the instrument or the dated
  * partition does not exist or no date holds the stream (also when the ts
  * range leaves out every date). */
 int chr_source_add_archive(struct chr_source *s, const char *root, const char *venue,
 			   const char *symbol, const char *stream, const char *date);
+
+/* Raw reads (chr_source_add_archive of stream "raw"): only the records of
+ * instruments whose DEFINE names a symbol matching one of patterns[0..n)
+ * (fnmatch(3), as chr-demux --symbol; kept, not copied), their DEFINEs,
+ * and records of no instrument (ids 0 0). A record whose instrument had no
+ * DEFINE before it is left out. Call before adding the archive. Returns
+ * 0, or -1 when out of memory (s->e). */
+int chr_source_symbols(struct chr_source *s, const char *const *patterns, size_t n);
+
+/* The first pattern of chr_source_symbols that no DEFINE read so far
+ * matched, or NULL: after the whole read, a pattern that names no
+ * instrument of what was read. */
+const char *chr_source_unmatched(const struct chr_source *s);
+
+/* The symbols that patterns[0..n) name for venue and stream (NULL: any) in
+ * the archive at root, for chr_source_add_archive: a pattern holding a
+ * glob character (*, ?, [) stands for each symbol it matches (fnmatch(3),
+ * as chr-demux --symbol; chr_isel) that has partitions of that venue and
+ * stream in some tier (chr_catalog_load), sorted; another stands for
+ * itself, found or not (chr_source_add_archive says). In the order of the
+ * patterns, each symbol once. Returns the number in *out (malloc'd strings
+ * in a malloc'd array; free with chr_source_names_free), or -1 with e
+ * set: a glob that matches nothing is CHR_EX_DATA, "no symbol matches 'X'
+ * for venue 'V' and stream 'S'; symbols: a, b" (those there are); else as
+ * chr_catalog_load. */
+long chr_source_match_symbols(const char *root, const char *venue, const char *stream,
+		       const char *const *patterns, size_t n, char ***out, struct chr_err *e);
+void chr_source_names_free(char **v, size_t n);
 
 /* Next record of the inputs in order. A queue read from mid-queue begins
  * with the DEFINE repeats of its segment's head (docs/format.md), and a

@@ -112,3 +112,16 @@ check() {
 		--symbol S0 --from-snapshot
 	[[ $stderr =~ --from ]]
 }
+
+@test "--from-snapshot with a --symbol glob: each symbol from its own snapshot, merged by ts" {
+	local t=$(((D0 + 40000) * 1000000000)) sym
+	cd "$BATS_FILE_TMPDIR"
+	$T chr-tail --archive day --venue $V --symbol 'S*' --stream book --from $t \
+		--from-snapshot >all.ev
+	# merged by ts
+	$T chr-tail --format json all.ev | sed 's/.*"ts":\([0-9]*\).*/\1/' | sort -c -n
+	for sym in $SYMS; do
+		diff <(at day $sym $t --from-snapshot) \
+			<($T chr-demux --symbol $sym <all.ev | $T chr-book --at $t --depth 0 --format text)
+	done
+}

@@ -300,7 +300,7 @@ check_bad() {
 	cp good.q zero.q
 	poke zero.q 192 '\000\000\000\000'
 	check_bad zero.q 192 "record length 0 (unwritten space, or not a record stream)"
-	yes 'random garbage' | head -c 1000 >garbage.q
+	{ printf '\377'; yes 'random garbage' | head -c 999; } >garbage.q
 	check_bad garbage.q 0 "record length above 16 MiB"
 	# the selection does not hide bad records: dropped ones are checked too
 	run -1 --separate-stderr $T chr-demux --venue nope crc.q

@@ -374,3 +374,37 @@ PY
 	run -1 --separate-stderr $T chr-seal-copy --source Q --archive-root A --venue binance --once --zstd --reader z3
 	[ "$stderr" = "chr-seal-copy: '$P/000000018.q.zst' and '$P/000000018.q' both hold segment 000000018" ]
 }
+
+@test "a finite feed with chr-sink --seal-at-end is archived whole by --once" {
+	$T chr-csv2ev "$DATA/binance-futures_trades_BTCUSDT_2020-02-22_excerpt.csv" >t.ev
+	first 4000 t.ev >part1.ev
+	n1=$($T chr-tail --format text part1.ev | wc -l)
+	run -0 $T chr-sink --queue Q --create -S 64K --seal-at-end part1.ev
+	run -0 --separate-stderr $T chr-seal-copy --source Q --archive-root A --venue binance --once
+	check $P Q
+	# every record fed is in the raw archive, the last ones too (besides
+	# the DEFINE repeats at the head of each segment)
+	$T chr-tail --format text Q >q.txt
+	[ "$(wc -l <q.txt)" = "$n1" ]
+	$T chr-tail --format text $P | grep -v " DEFINE .*flags=REPEAT" | cmp - q.txt
+	# a second feed continues the queue and is archived whole in turn;
+	# sealing a segment of nothing but DEFINE repeats is a no-op
+	run -0 $T chr-sink --queue Q --seal-at-end </dev/null
+	run -0 $T chr-sink --queue Q --seal-at-end t.ev
+	run -0 --separate-stderr $T chr-seal-copy --source Q --archive-root A --venue binance --once
+	check $P Q
+	$T chr-tail --format text Q >q.txt
+	[ "$(wc -l <q.txt)" = "$((n1 + 10000))" ]
+	$T chr-tail --format text $P | grep -v " DEFINE .*flags=REPEAT" | cmp - q.txt
+	# an input that fails seals nothing: its good records wait in the
+	# active segment, as without --seal-at-end
+	head -c 1000 t.ev >bad.ev
+	sealed=$(ls Q/*.q | wc -l)
+	run -1 $T chr-sink --queue Q --seal-at-end bad.ev
+	run -0 --separate-stderr $T chr-seal-copy --source Q --archive-root A --venue binance --once
+	[[ "$stderr" == "chr-seal-copy: nothing to archive: "* ]]
+	$T chr-tail --format text $P | grep -v " DEFINE .*flags=REPEAT" | cmp - q.txt
+	# for --queue only
+	run -2 --separate-stderr $T chr-sink --archive X --seal-at-end t.ev
+	[ "$stderr_lines" = "chr-sink: --seal-at-end is for --queue" ]
+}

@@ -160,7 +160,7 @@ seghdr() {
 	$T chr-sink --archive A in
 	cp -a A B
 	run -1 --separate-stderr $T chr-sink --archive A in
-	assert_equal "$stderr" "chr-sink: partition 'v1/binance/BTCUSDT/2024-05-01/trade' already holds data (source untagged); use --append to add to it"
+	assert_equal "$stderr" "chr-sink: partition 'v1/binance/BTCUSDT/2024-05-01/trade' already holds data (source untagged); --append adds this input to it, only for records it does not hold (nothing is deduplicated)"
 	diff -r A/v1 B/v1
 	run -0 ls -A A/.staging
 	assert_output lock
@@ -194,7 +194,7 @@ seghdr() {
 	diff -r A/v1 B/v1
 	grep -q '"abc"' $P/trade/meta.json
 	run -1 --separate-stderr $T chr-sink --archive A --source def in
-	assert_equal "$stderr" "chr-sink: partition 'v1/binance/BTCUSDT/2024-05-01/trade' already holds data (source abc); use --append to add to it"
+	assert_equal "$stderr" "chr-sink: partition 'v1/binance/BTCUSDT/2024-05-01/trade' already holds data (source abc); --append adds this input to it, only for records it does not hold (nothing is deduplicated)"
 	diff -r A/v1 B/v1
 	# a smaller re-import of the same source replaces, never adds
 	gen spec D 1 2 binance BTCUSDT T 1 2 2024-05-01 3 >small
@@ -298,7 +298,7 @@ sink_bad() {
 	cp good zero
 	poke zero 192 '\000\000\000\000'
 	sink_bad zero 192 "record length 0 (unwritten space, or not a record stream)"
-	yes 'random garbage' | head -c 1000 >garbage
+	{ printf '\377'; yes 'random garbage' | head -c 999; } >garbage
 	sink_bad garbage 0 "record length above 16 MiB"
 	# the segment itself is good input
 	run -0 $T chr-sink --archive B seg
@@ -460,11 +460,14 @@ PY
 	python3 -c "import json, sys; l = json.load(open(sys.argv[1])); assert 'input' not in l and l['partitions'][0]['action'] == 'replaced'" $L
 	run -0 find A/imports -type f
 	assert_output $L
-	# no records: no entry, said so
+	# no records: an entry of an import of nothing, under none/none/none
 	$T chr-sink --archive E --source s9 --stage </dev/null
 	run -0 --separate-stderr $T chr-sink --archive E --source s9 --publish --ledger vend
-	assert_equal "$stderr" "chr-sink: no records of source 's9': no ledger entry"
-	[ ! -e E/imports ]
+	assert_equal "$stderr" ""
+	[ ! -e E/v1 ]
+	run -0 find E/imports -type f
+	assert_output E/imports/v1/vend/none/none/none/s9.json
+	python3 -c "import json, sys; l = json.load(open(sys.argv[1])); assert l['source'] == 's9' and l['records'] == 0 and l['partitions'] == [] and 'ts_min' not in l, l" E/imports/v1/vend/none/none/none/s9.json
 }
 
 @test "staged runs not published within a day are removed; younger ones are kept" {

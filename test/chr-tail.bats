@@ -175,8 +175,8 @@ print(n)'
 	run -0 count --archive A --venue testvenue --symbol TESTSYM --stream book --type trade --date 2024-08-08
 	[ "$output" = 3 ]
 	# --type trade alone selects the trade stream, which this archive lacks
-	run -3 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol TESTSYM --type trade
-	[ "$stderr" = "chr-tail: no 'trade' partitions in 'A/v1/testvenue/TESTSYM'" ]
+	run -1 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol TESTSYM --type trade
+	[ "$stderr" = "chr-tail: no stream 'trade' for testvenue TESTSYM in 'A'; streams: book" ]
 	# corrupt a record in segment 1 of 2024-08-08 and the 2024-08-09 body:
 	# a range outside them never reads those records
 	poke A/v1/testvenue/TESTSYM/2024-08-08/book/000000001.q 100 'XX'
@@ -194,12 +194,12 @@ print(n)'
 	[[ "${lines[1]}" == *" TRADE "* ]]
 }
 
-@test "--archive: a missing instrument or partition is exit 3" {
+@test "--archive: a missing instrument or partition is exit 1, naming what exists" {
 	make_archive
-	run -3 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol NOPE
-	[ "$stderr" = "chr-tail: cannot open 'A/v1/testvenue/NOPE': No such file or directory" ]
-	run -3 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol TESTSYM --date 2024-08-10
-	[ "$stderr" = "chr-tail: cannot open 'A/v1/testvenue/TESTSYM/2024-08-10/book': No such file or directory" ]
+	run -1 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol NOPE
+	[ "$stderr" = "chr-tail: no symbol 'NOPE' for venue testvenue in 'A'; symbols: TESTSYM" ]
+	run -1 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol TESTSYM --date 2024-08-10
+	[ "$stderr" = "chr-tail: no date '2024-08-10' for testvenue TESTSYM book in 'A'; dates: 2024-08-09, 2024-08-08" ]
 }
 
 # check_bad FILE OFFSET WHAT: FILE is bad input at byte OFFSET, on stdin
@@ -240,10 +240,35 @@ check_bad() {
 	cp good.q zero.q
 	poke zero.q 192 '\000\000\000\000'
 	check_bad zero.q 192 "record length 0 (unwritten space, or not a record stream)"
-	yes 'random garbage' | head -c 1000 >garbage.q
+	{ printf '\377'; yes 'random garbage' | head -c 999; } >garbage.q
 	check_bad garbage.q 0 "record length above 16 MiB"
-	head -c 100 "$DATA/bitmex_trades_XBTUSD.csv" >csv.q
-	check_bad csv.q 0 "record length above 16 MiB"
+}
+
+@test "CSV, text or gzip given as records: said so at byte 0, with what converts it" {
+	csv="this looks like CSV text, not chronicle records; convert it with chr-csv2ev"
+	gz="this looks like gzip data, not chronicle records (a Tardis .csv.gz converts with chr-csv2ev; gzip'ed records decompress with gzip -d)"
+	run -1 --separate-stderr $T chr-tail "$DATA/bitmex_trades_XBTUSD.csv"
+	[ "$stderr" = "chr-tail: $DATA/bitmex_trades_XBTUSD.csv: $csv" ]
+	run -1 --separate-stderr $T chr-tail --format text <"$DATA/bitmex_trades_XBTUSD.csv"
+	[ "$stderr" = "chr-tail: stdin: $csv" ]
+	# shorter than a record header, and a header line alone
+	head -c 20 "$DATA/bitmex_trades_XBTUSD.csv" >short.csv
+	run -1 --separate-stderr $T chr-tail short.csv
+	[ "$stderr" = "chr-tail: short.csv: $csv" ]
+	run -1 --separate-stderr $T chr-tail "$DATA/binance-futures_trades_BTCUSDT_2024-08-08.csv.gz"
+	[ "$stderr" = "chr-tail: $DATA/binance-futures_trades_BTCUSDT_2024-08-08.csv.gz: $gz" ]
+	gen stream 5 | gzip >recs.gz
+	run -1 --separate-stderr $T chr-tail --format text <recs.gz
+	[ "$stderr" = "chr-tail: stdin: $gz" ]
+	echo hello >h.txt
+	run -1 --separate-stderr $T chr-tail h.txt
+	[ "$stderr" = "chr-tail: h.txt: this looks like text, not chronicle records" ]
+	# only at byte 0: text after good records is a bad record there
+	gen stream 5 >good.q
+	cat good.q "$DATA/bitmex_trades_XBTUSD.csv" >mixed.q
+	run -1 --separate-stderr $T chr-tail --format text mixed.q
+	[ "$stderr" = "chr-tail: mixed.q: byte $(stat -c %s good.q): record length above 16 MiB" ]
+	[ "${#lines[@]}" = 5 ]
 }
 
 @test "bad input stops the stream: later inputs are not read" {
@@ -371,7 +396,7 @@ check_bad() {
 	run -2 --separate-stderr $T chr-tail --archive A --venue "$(printf 'v\033')" --symbol s
 	[ "${stderr_lines[0]}" = "chr-tail: --venue 'v\\x1b': name contains a space, control or non-ASCII byte" ]
 	run -3 --separate-stderr $T chr-tail --archive "$(printf 'r\033')" --venue v --symbol s
-	[ "$stderr" = "chr-tail: cannot open 'r\\x1b/v1/v/s': No such file or directory" ]
+	[ "$stderr" = "chr-tail: cannot open 'r\\x1b': No such file or directory" ]
 }
 
 @test "--type with binary output keeps each instrument's DEFINE before its first record" {
@@ -443,21 +468,93 @@ check_bad() {
 
 @test "--archive: a stream that does not exist is an error even when --from/--until prune every date" {
 	make_archive
-	run -3 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol TESTSYM --stream trade --from 2030-01-01
-	[ "$stderr" = "chr-tail: no 'trade' partitions in 'A/v1/testvenue/TESTSYM'" ]
-	run -3 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol TESTSYM --type trade --until 2000-01-01
-	[ "$stderr" = "chr-tail: no 'trade' partitions in 'A/v1/testvenue/TESTSYM'" ]
+	run -1 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol TESTSYM --stream trade --from 2030-01-01
+	[ "$stderr" = "chr-tail: no stream 'trade' for testvenue TESTSYM in 'A'; streams: book" ]
+	run -1 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol TESTSYM --type trade --until 2000-01-01
+	[ "$stderr" = "chr-tail: no stream 'trade' for testvenue TESTSYM in 'A'; streams: book" ]
 	# the stream exists, every date pruned: nothing, exit 0
 	run -0 --separate-stderr $T chr-tail --format text --archive A --venue testvenue --symbol TESTSYM --from 2030-01-01
 	[ -z "$output" ]
 	[ -z "$stderr" ]
 	# not a directory
 	: >A/v1/testvenue/FILE
-	run -3 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol FILE
-	[ "$stderr" = "chr-tail: cannot open 'A/v1/testvenue/FILE': Not a directory" ]
+	run -1 --separate-stderr $T chr-tail --archive A --venue testvenue --symbol FILE
+	[ "$stderr" = "chr-tail: no symbol 'FILE' for venue testvenue in 'A'; symbols: TESTSYM" ]
 	# names that are not dates are passed over
 	mkdir -p A/v1/testvenue/TESTSYM/notadate/book A/v1/testvenue/TESTSYM/2024-08-10
 	cp A/v1/testvenue/TESTSYM/2024-08-09/book/000000000.q A/v1/testvenue/TESTSYM/notadate/book/
 	run -0 count --archive A --venue testvenue --symbol TESTSYM
 	[ "$output" = 13 ]
+}
+
+# archive B of testvenue: BTCUSDT, BTCUSDC and ETHUSDT, five trades each at
+# 10:00, interleaved in time; ETHUSDT lies in the tier "cold"
+make_symbols() {
+	gen spec D 7 1 testvenue BTCUSDT T 7 1 2024-08-08T10:00:00.0001 5 >t1.ev
+	gen spec D 7 2 testvenue BTCUSDC T 7 2 2024-08-08T10:00:00.0004 5 >t2.ev
+	gen spec D 7 3 testvenue ETHUSDT T 7 3 2024-08-08T10:00:00.0007 5 >t3.ev
+	cat t1.ev t2.ev t3.ev | $T chr-sink --archive B
+	mkdir -p B/cold/v1/testvenue
+	mv B/v1/testvenue/ETHUSDT B/cold/v1/testvenue/
+	echo "cold cold 30d" >B/chr-tier.conf
+}
+
+# symbols SELECTION...: the symbol of each record chr-tail gives but DEFINEs
+symbols() {
+	$T chr-tail --format json --archive B --venue testvenue --stream trade "$@" |
+		grep -v '"DEFINE"' | sed 's/.*"symbol":"\([^"]*\)".*/\1/' | tr '\n' ' '
+}
+
+@test "--archive: repeated --symbol reads each symbol, merged by ts" {
+	make_symbols
+	run -0 symbols --symbol BTCUSDT --symbol ETHUSDT
+	[ "$output" = "BTCUSDT ETHUSDT BTCUSDT ETHUSDT BTCUSDT ETHUSDT BTCUSDT ETHUSDT BTCUSDT ETHUSDT " ]
+	# the same records as the partitions merged, each DEFINE before its records
+	cmp <($T chr-tail --archive B --venue testvenue --symbol BTCUSDT --symbol ETHUSDT --stream trade) \
+		<($T chr-tail B/v1/testvenue/BTCUSDT/2024-08-08/trade B/cold/v1/testvenue/ETHUSDT/2024-08-08/trade)
+	# a symbol named twice is read once
+	run -0 symbols --symbol ETHUSDT --symbol ETHUSDT
+	[ "$output" = "ETHUSDT ETHUSDT ETHUSDT ETHUSDT ETHUSDT " ]
+	# one that does not exist is still the error of a name that does not
+	run -1 --separate-stderr $T chr-tail --archive B --venue testvenue --symbol BTCUSDT \
+		--symbol NOPE --stream trade
+	[[ $stderr == "chr-tail: no symbol 'NOPE' for venue testvenue in 'B'; symbols: "* ]]
+}
+
+@test "--archive: a --symbol glob reads every symbol it matches, in every tier" {
+	make_symbols
+	run -0 symbols --symbol 'BTC*'
+	[ "$output" = "BTCUSDT BTCUSDC BTCUSDT BTCUSDC BTCUSDT BTCUSDC BTCUSDT BTCUSDC BTCUSDT BTCUSDC " ]
+	run -0 symbols --symbol '*USDT' --limit 4
+	[ "$output" = "BTCUSDT ETHUSDT BTCUSDT ETHUSDT " ]
+	run -0 symbols --symbol '?THUSD[A-Z]' --symbol BTCUSDC --limit 2
+	[ "$output" = "BTCUSDC ETHUSDT " ]
+	# a glob that matches nothing is refused, not answered with nothing
+	run -1 --separate-stderr $T chr-tail --archive B --venue testvenue --symbol 'XRP*' --type trade
+	[ "$stderr" = "chr-tail: no symbol matches 'XRP*' for venue 'testvenue' and stream 'trade'; symbols: BTCUSDC, BTCUSDT, ETHUSDT" ]
+	[ -z "$output" ]
+	run -1 --separate-stderr $T chr-tail --archive B --venue nosuch --symbol 'BTC*' --stream trade
+	[ "$stderr" = "chr-tail: no symbol matches 'BTC*' for venue 'nosuch' and stream 'trade'; symbols: none" ]
+	# a glob names the symbols that have the stream: none has a book
+	run -1 --separate-stderr $T chr-tail --archive B --venue testvenue --symbol 'BTC*'
+	[ "$stderr" = "chr-tail: no symbol matches 'BTC*' for venue 'testvenue' and stream 'book'; symbols: none" ]
+	gen spec D 7 4 testvenue BTCBOOK B 7 4 2024-08-08T10:00 3 | $T chr-sink --archive B
+	run -0 symbols --symbol 'BTC*'
+	[ "$output" = "BTCUSDT BTCUSDC BTCUSDT BTCUSDC BTCUSDT BTCUSDC BTCUSDT BTCUSDC BTCUSDT BTCUSDC " ]
+}
+
+@test "--archive --stream raw takes --symbol: only those instruments' records" {
+	make_symbols
+	cat t1.ev t2.ev t3.ev | $T chr-sink --queue Q --create -S 4K
+	gen stream 200 | $T chr-sink --queue Q	# rolls: the trades' segment is sealed
+	$T chr-seal-copy --source Q --archive-root R --venue testvenue --once 2>/dev/null
+	run -0 --separate-stderr $T chr-tail --archive R --venue testvenue --stream raw \
+		--symbol 'BTC*' --format json
+	[ "$(printf '%s\n' "${lines[@]}" | sed 's/.*"symbol":"\([^"]*\)".*/\1/' | sort | uniq -c |
+		awk '{printf "%s %s ", $1, $2}')" = "6 BTCUSDC 6 BTCUSDT " ]
+	# a --symbol that names no instrument read is refused, not an empty answer
+	run -1 --separate-stderr $T chr-tail --archive R --venue testvenue --stream raw \
+		--symbol 'BTC*' --symbol 'XRP*' --format json
+	[ "$stderr" = "chr-tail: no symbol matches 'XRP*' in the raw stream of venue 'testvenue' read" ]
+	[ ${#lines[@]} = 12 ]
 }

@@ -75,7 +75,7 @@ teardown() {
 
 @test "-h, --version and misuse" {
 	run -0 $T chr-tier -h
-	[[ "$output" == "usage: chr-tier --root root [--config file]"* ]]
+	[[ "$output" == "usage: chr-tier --root root [-c | --create] [--config file]"* ]]
 	run -0 $T chr-tier --version
 	[[ "$output" == "chr-tier "* ]]
 	run -2 --separate-stderr $T chr-tier --once
@@ -105,7 +105,7 @@ Try 'chr-tier --help' for more information." ]
 }
 
 @test "an empty archive: a pass does nothing, the manifest is empty" {
-	run -0 --separate-stderr $T chr-tier --root R --warm W --warm-after 1d --once
+	run -0 --separate-stderr $T chr-tier --root R --create --warm W --warm-after 1d --once
 	[ -z "$stderr" ]
 	[ -f R/manifest.db ]
 	run -0 $T chr-tier --root R --dump-manifest
@@ -113,6 +113,35 @@ Try 'chr-tier --help' for more information." ]
 tier	warm	$PWD/W	1" ]
 	run -3 --separate-stderr $T chr-tier --root nothere --dump-manifest
 	[ "$stderr" = "chr-tier: cannot open 'nothere/manifest.db': No such file or directory" ]
+}
+
+@test "a root that does not exist is refused unless --create" {
+	run -2 --separate-stderr $T chr-tier --root NOSUCH --warm W --warm-after 1d --once
+	[ "$stderr" = "chr-tier: no archive at 'NOSUCH' (--create makes one)
+Try 'chr-tier --help' for more information." ]
+	[ ! -e NOSUCH ]
+	[ ! -e W ]
+	run -2 --separate-stderr $T chr-tier --root NOSUCH --rebuild-manifest
+	[ "${stderr_lines[0]}" = "chr-tier: no archive at 'NOSUCH' (--create makes one)" ]
+	[ ! -e NOSUCH ]
+	run -2 --separate-stderr $T chr-tier --root NOSUCH --once -n
+	[ "${stderr_lines[0]}" = "chr-tier: no archive at 'NOSUCH' (--create makes one)" ]
+	run -2 --separate-stderr $T chr-tier --root NOSUCH --once -n --create
+	[ "${stderr_lines[0]}" = "chr-tier: --create and --dry-run exclude each other" ]
+	[ ! -e NOSUCH ]
+	: >FILE
+	run -2 --separate-stderr $T chr-tier --root FILE --once
+	[ "${stderr_lines[0]}" = "chr-tier: --root 'FILE' is not a directory" ]
+	# asked: created, parents too
+	run -0 --separate-stderr $T chr-tier --root new/A -c --once
+	[ -z "$stderr" ]
+	[ -f new/A/manifest.db ]
+	# an existing root needs no --create, and --create on it is no error
+	run -0 --separate-stderr $T chr-tier --root new/A --once
+	run -0 --separate-stderr $T chr-tier --root new/A --create --once
+	# chr-sink --archive, which writes the data, creates its root
+	gen stream 3 | $T chr-sink --archive S
+	run -0 --separate-stderr $T chr-tier --root S --once
 }
 
 @test "moves by age on one file system: rename hot -> warm -> cold, manifest, reader" {
@@ -259,7 +288,8 @@ EOF
 	[ "$(printf '%s\n' "$stderr" | grep -c 'removed .* from hot')" = 2 ]
 	[ -z "$(parts R)$(parts W)" ]
 	# the reader: nothing left
-	run -3 $T chr-tail --archive R --venue binance --symbol BTCUSDT --stream trade
+	run -1 --separate-stderr $T chr-tail --archive R --venue binance --symbol BTCUSDT --stream trade
+	[ "$stderr" = "chr-tail: no venue 'binance' in 'R'; venues: none" ]
 }
 
 @test "bad config lines are named by file:line" {
@@ -394,8 +424,8 @@ EOF
 	$T chr-tail --archive R --venue binance --stream raw >now-raw.q
 	cmp orig-raw.q now-raw.q
 	run -0 $T chr-tail --archive R --venue binance --stream raw --date 2024-01-01 --format text
-	run -3 --separate-stderr $T chr-tail --archive R --venue binance --stream raw --date 2024-01-02
-	[ "$stderr" = "chr-tail: cannot open 'R/raw/v1/binance/2024-01-02/raw': No such file or directory" ]
+	run -1 --separate-stderr $T chr-tail --archive R --venue binance --stream raw --date 2024-01-02
+	[ "$stderr" = "chr-tail: no date '2024-01-02' for raw venue binance in 'R'; dates: 2024-01-01" ]
 	run -2 $T chr-tail --archive R --venue binance --symbol BTCUSDT --stream raw
 	same_records R
 }
@@ -406,7 +436,7 @@ EOF
 	local before
 	before=$(ls Q/*.q | wc -l)
 	printf 'queue %s/Q 6h\n' "$PWD" >c.conf
-	run -0 --separate-stderr $T chr-tier --root R --config c.conf --once
+	run -0 --separate-stderr $T chr-tier --root R --create --config c.conf --once
 	[[ "$stderr" =~ ^"chr-tier: removed "([0-9]+)" segments of queue '$PWD/Q'"$ ]]
 	local n=${BASH_REMATCH[1]}
 	[ "$n" -ge 1 ]

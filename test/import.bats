@@ -28,7 +28,7 @@ snapshot() {
 @test "an import writes the partitions, then one ledger entry" {
 	run -0 --separate-stderr $T chr-import-tardis "$TRADES"
 	assert_equal "$stderr" ""
-	h=$(xxhsum -H2 <"$TRADES" | cut -d' ' -f1)
+	h=$(gzip -cd "$TRADES" | xxhsum -H2 | cut -d' ' -f1)
 	[ -f $LEDGER/$h.json ]
 	events=$(gzip -cd "$TRADES" | tail -n +2 | cut -d, -f4 | uniq | wc -l)
 	python3 - $LEDGER/$h.json "$h" "$TRADES" "$events" <<'PY'
@@ -62,7 +62,7 @@ PY
 	snapshot archive >before
 	cp -a archive/imports imports.before
 	run -0 --separate-stderr $T chr-import-tardis --archive archive "$TRADES"
-	h=$(xxhsum -H2 <"$TRADES" | cut -d' ' -f1)
+	h=$(gzip -cd "$TRADES" | xxhsum -H2 | cut -d' ' -f1)
 	assert_equal "$stderr" "chr-import-tardis: $TRADES: already imported (archive/imports/v1/tardis/binance-futures/BTCUSDT/2024-08-08/$h.json)"
 	snapshot archive >after
 	cmp before after
@@ -103,8 +103,13 @@ PY
 	mkdir o && gzip -cd "$TRADES" | head -n 11 >o/t.csv
 	chr-csv2ev o/t.csv | chr-sink --archive other
 	run -1 --separate-stderr $T chr-import-tardis --archive other "$TRADES"
-	assert_equal "${stderr_lines[1]}" "chr-import-tardis: $TRADES: chr-sink failed; nothing imported"
+	# one line, and no advice to --append, which could duplicate rows
+	assert_equal "$stderr" "chr-import-tardis: $TRADES: partition 'v1/binance-futures/BTCUSDT/2024-08-08/trade' already holds other data (source untagged); nothing imported. Adding this file to it could duplicate rows: to replace that data by this file, remove 'other/v1/binance-futures/BTCUSDT/2024-08-08/trade' (and the ledger entry of its import) and import again"
 	[ ! -e other/imports ]
+	# following the advice imports it
+	rm -r other/v1/binance-futures/BTCUSDT/2024-08-08/trade
+	run -0 --separate-stderr $T chr-import-tardis --archive other "$TRADES"
+	assert_equal "$stderr" ""
 	run -3 --separate-stderr $T chr-import-tardis nonexistent.csv
 	assert_equal "$stderr" "chr-import-tardis: cannot read 'nonexistent.csv'"
 }
@@ -184,8 +189,129 @@ for s in json.load(open(d + "/meta.json"))["segments"]:
 	# of that file, or removed once a day old.
 	$T chr-sink --archive archive </dev/null
 	run -0 ls -A archive/.staging
-	h2=$(xxhsum -H2 <"$TRADES" | cut -d' ' -f1)
+	h2=$(gzip -cd "$TRADES" | xxhsum -H2 | cut -d' ' -f1)
 	for e in "${lines[@]}"; do
 		case $e in lock | "staged-$h" | "staged-$h2") ;; *) fail "left in staging: $e" ;; esac
 	done
+}
+
+@test "an empty or header-only file is an import of nothing: one line, a ledger entry, no rerun" {
+	: >empty.csv
+	gzip -cd "$TRADES" | head -n 1 >header.csv
+	gzip -c header.csv >header.csv.gz
+	none=archive/imports/v1/tardis/none/none/none
+	for f in empty.csv header.csv; do
+		h=$(xxhsum -H2 <$f | cut -d' ' -f1)
+		run -0 --separate-stderr $T chr-import-tardis $f
+		assert_equal "$stderr" "chr-import-tardis: $f: no data rows (an empty file, or a header alone): imported as nothing (./$none/$h.json)"
+		python3 -c "import json, sys; l = json.load(open(sys.argv[1])); assert l['source'] == sys.argv[2] and l['records'] == 0 and l['partitions'] == [], l" $none/$h.json $h
+		# not run again: no chr-sink, nothing staged
+		run -0 --separate-stderr $T chr-import-tardis $f
+		assert_equal "$stderr" "chr-import-tardis: $f: already imported (./$none/$h.json)"
+	done
+	# the header compressed is the same content
+	run -0 --separate-stderr $T chr-import-tardis -v header.csv.gz
+	assert_equal "$stderr" "chr-import-tardis: header.csv.gz: already imported (./$none/$(xxhsum -H2 <header.csv | cut -d' ' -f1).json)"
+	[ ! -e archive/v1 ]
+	run -0 find archive/imports -type f
+	assert_equal "${#lines[@]}" 2
+	run -0 ls -A archive/.staging
+	assert_output lock
+}
+
+@test "the same content plain and gzip'ed is one import: the second is a no-op, said in one line" {
+	gzip -cd "$TRADES" >trades.csv
+	h=$(xxhsum -H2 <trades.csv | cut -d' ' -f1)
+	run -0 --separate-stderr $T chr-import-tardis trades.csv
+	assert_equal "$stderr" ""
+	snapshot archive >before
+	run -0 --separate-stderr $T chr-import-tardis "$TRADES"
+	assert_equal "$stderr" "chr-import-tardis: $TRADES: already imported (./$LEDGER/$h.json)"
+	snapshot archive >after
+	cmp before after
+	run -0 find archive/imports -type f
+	assert_output "$LEDGER/$h.json"
+	# the other way round, and --force of the other file replaces, never adds
+	run -0 --separate-stderr $T chr-import-tardis --archive B "$TRADES"
+	run -0 --separate-stderr $T chr-import-tardis --archive B trades.csv
+	assert_equal "$stderr" "chr-import-tardis: trades.csv: already imported (B/imports/v1/tardis/binance-futures/BTCUSDT/2024-08-08/$h.json)"
+	run -0 --separate-stderr $T chr-import-tardis --force --archive B trades.csv
+	snapshot B >b
+	cmp before b
+	run -0 bash -c "cat B/v1/binance-futures/BTCUSDT/2024-08-08/trade/*.q | chr-tail --format text | wc -l"
+	assert_output 21314
+	# a gzip file imported when the ledger was keyed by the file's bytes
+	# stands under that key: not imported again, --force replaces it
+	old=$(xxhsum -H2 <"$TRADES" | cut -d' ' -f1)
+	chr-csv2ev "$TRADES" | chr-sink --archive C --source $old --stage
+	chr-sink --archive C --source $old --publish --ledger tardis
+	run -0 --separate-stderr $T chr-import-tardis --archive C "$TRADES"
+	assert_equal "$stderr" "chr-import-tardis: $TRADES: already imported (C/imports/v1/tardis/binance-futures/BTCUSDT/2024-08-08/$old.json)"
+	run -0 --separate-stderr $T chr-import-tardis --force --archive C "$TRADES"
+	assert_equal "$stderr" ""
+	run -0 find C/imports -type f
+	assert_output "C/imports/v1/tardis/binance-futures/BTCUSDT/2024-08-08/$old.json"
+}
+
+@test "run from another directory, through a symlink, or installed: the programs beside it are found" {
+	# a source tree (programs in bin/chr-*/) and an installed bin/, with
+	# the programs of the build under test, and no program on PATH
+	mkdir -p tree/scripts tree/bin inst links cwd/deep
+	cp "$TOP/scripts/chr-import-tardis" tree/scripts/
+	cp "$TOP/scripts/chr-import-tardis" inst/
+	for d in "$BUILD"/bin/chr-*/; do
+		p=$(basename "$d")
+		mkdir tree/bin/$p
+		ln -s "$d$p" tree/bin/$p/$p
+		ln -s "$d$p" inst/$p
+	done
+	ln -s ../tree/scripts/chr-import-tardis links/imp
+	ln -s ../inst/chr-import-tardis links/imp2
+	cd cwd/deep
+	for s in ../../tree/scripts/chr-import-tardis ../../links/imp ../../inst/chr-import-tardis ../../links/imp2; do
+		rm -rf A
+		run -0 --separate-stderr env PATH=/usr/bin:/bin $T $s --archive A "$TRADES"
+		assert_equal "$stderr" ""
+		snapshot A >got
+		[ -s got ]
+		[ -z "$prev" ] || cmp "$prev" got
+		cp got ../prev
+		prev=../prev
+	done
+}
+
+@test "the scripts have man pages that match their --help, installed by make install with them" {
+	for s in chr-import-tardis chr-refine chr-archive-tap; do
+		man=$TOP/scripts/$s.1
+		[ -f "$man" ]
+		run -0 --separate-stderr env MANWIDTH=80 man -l "$man"
+		assert_equal "$stderr" ""
+		$T $s --help >help
+		# the same options, and the usage line's words in the synopsis
+		python3 - help "$man" <<'PY'
+import re, sys
+help, man = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+def opts(text):
+    return set(re.findall(r"(?<![\w-])(--?[a-zA-Z][\w-]*)", text))
+h = opts("\n".join(l for l in help.splitlines() if re.match(r"\s+-", l)))
+sect = man.split(".SH OPTIONS")[1].split(".SH ")[0].replace("\\-", "-")
+m = opts("\n".join(l for l in sect.splitlines() if l.startswith((".B", ".I")) and "-" in l.split()[1]))
+assert h == m, (sys.argv[2], sorted(h - m), sorted(m - h))
+syn = man.split(".SH SYNOPSIS")[1].split(".SH ")[0].replace("\\-", "-")
+usage = help.split("\n\n")[0]
+assert opts(usage) == opts(syn), (sys.argv[2], sorted(opts(usage) ^ opts(syn)))
+PY
+	done
+	[[ "$BUILD" != */build-san/ ]] || skip "installs the regular build only"
+	run -0 $T make -s -C "$TOP" install DESTDIR="$PWD/inst" PREFIX=/usr
+	for s in chr-import-tardis chr-refine chr-archive-tap; do
+		[ -x inst/usr/bin/$s ]
+		[ -f inst/usr/share/man/man1/$s.1 ]
+	done
+	[ -z "$(find inst/usr/bin -name '*.1')" ]
+	# installed, it finds its programs beside it
+	mkdir elsewhere && cd elsewhere
+	run -0 --separate-stderr env PATH=/usr/bin:/bin $T ../inst/usr/bin/chr-import-tardis --archive A "$TRADES"
+	assert_equal "$stderr" ""
+	[ "$(find A/imports -type f | wc -l)" = 1 ]
 }

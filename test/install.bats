@@ -1,10 +1,11 @@
 # install.bats - make install gives a C feed handler everything it needs:
-# the headers, libchr.a and chr.pc, and the programs read what it writes.
+# the headers (<chr/chr.h>), libchr.a and chr.pc for plain pkg-config, and
+# the programs read what it writes.
 load test_helper
 
 @test "a feed handler builds against the installed library and its records read back" {
 	[[ "$BUILD" != */build-san/ ]] || skip "installs the regular build only"
-	run -0 $T make -s -C "$TOP" install DESTDIR="$PWD/inst" PREFIX=/usr
+	run -0 $T make -s -C "$BUILD" install DESTDIR="$PWD/inst" PREFIX=/usr
 	[ -f inst/usr/lib/libchr.a ]
 	[ -f inst/usr/include/chr/chr.h ]
 	# a module's private header (NAME_int.h) is not an API
@@ -14,7 +15,7 @@ load test_helper
 	[ -x inst/usr/bin/chr-tail ]
 	[ -f inst/usr/share/man/man1/chr-tail.1 ]
 	cat > feed.c <<'C'
-#include <chr.h>
+#include <chr/chr.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -42,10 +43,27 @@ int main(void)
 }
 C
 	export PKG_CONFIG_SYSROOT_DIR="$PWD/inst" PKG_CONFIG_PATH="$PWD/inst/usr/lib/pkgconfig"
-	run -0 pkg-config --static --cflags --libs chr
-	cc -o feed feed.c $(pkg-config --static --cflags --libs chr)
+	run -0 pkg-config --cflags --libs chr
+	# a header of the user's own named like one of ours is not taken for it
+	printf '#error "the user io.h was included"\n' > io.h
+	cc -I. -o feed feed.c $(pkg-config --cflags --libs chr)
 	./feed > trades.rec
 	run -0 $T chr-tail --format json trades.rec
 	[ "${#lines[@]}" -eq 3 ]
 	assert_line --index 2 --partial '"61800.5"'
+}
+
+@test "the installed headers' generic names (io.h, rec.h) are not on the include path" {
+	[[ "$BUILD" != */build-san/ ]] || skip "installs the regular build only"
+	run -0 $T make -s -C "$BUILD" install DESTDIR="$PWD/inst" PREFIX=/usr
+	export PKG_CONFIG_SYSROOT_DIR="$PWD/inst" PKG_CONFIG_PATH="$PWD/inst/usr/lib/pkgconfig"
+	run -0 pkg-config --cflags chr
+	[[ "$output" == *"-I$PWD/inst/usr/include"* ]]
+	# a name is reached through chr/ only
+	for h in io.h rec.h queue.h; do
+		printf '#include <%s>\n' "$h" > use.c
+		run -1 cc -E $(pkg-config --cflags chr) use.c
+		printf '#include <chr/%s>\n' "$h" > use.c
+		run -0 cc -fsyntax-only $(pkg-config --cflags chr) use.c
+	done
 }

@@ -128,6 +128,33 @@ print(" ".join(str(json.loads(l)["seq"]) for l in sys.stdin))')
 	same_queues CLEAN S
 }
 
+@test "SIGTERM to the process group (systemd, timeout): exit 0, one line; a restart continues exactly once" {
+	raw 20001
+	$T chr-refine --once --interval 5s -S 256K RAW C1
+	$T chr-tail RAW >all.ev
+	pieces all.ev 8
+	$T chr-sink --queue RAW2 --create -S 1M </dev/null
+	for f in piece.0*; do
+		$T chr-sink --queue RAW2 -S 1M $f
+		setsid chr-refine --interval 5s -S 256K RAW2 C2 3>&- 2>err &
+		pid=$!
+		# stopped while it follows, once it has refined something
+		for _ in $(seq 300); do [ -n "$(find C2 -name control 2>/dev/null)" ] && break; sleep 0.05; done
+		sleep 0.$((RANDOM % 5))
+		kill -TERM -- -$pid
+		rc=0
+		wait $pid || rc=$?
+		[ $rc = 0 ]
+		run -0 cat err
+		assert_output "chr-refine: stopped by SIGTERM: the clean queues hold every record read; run chr-refine again to continue"
+		# nothing of the group is left
+		run -1 pgrep -g $pid
+	done
+	run -0 --separate-stderr $T chr-refine --once --interval 5s -S 256K RAW2 C2
+	[ "$stderr" = "" ]
+	same_queues C1 C2
+}
+
 @test "exactly once: stages killed at random moments, the clean queues end byte-identical" {
 	raw 20001
 	$T chr-refine --once --interval 5s -S 256K RAW C1
@@ -158,4 +185,36 @@ print(" ".join(str(json.loads(l)["seq"]) for l in sys.stdin))')
 	# the last run reads to the end
 	$T chr-refine --once --interval 5s -S 256K RAW2 C2
 	same_queues C1 C2
+}
+
+@test "chr-refine and chr-archive-tap from another directory, through a symlink, or installed" {
+	raw 2001
+	$T chr-refine --once --interval 5s RAW REF
+	$T chr-sink --queue HOT --create tr.ev
+	# a source tree (programs in bin/chr-*/) and an installed bin/, with
+	# the programs of the build under test, and no program on PATH
+	mkdir -p tree/scripts tree/bin inst links cwd/deep
+	cp "$TOP/scripts/chr-refine" "$TOP/scripts/chr-archive-tap" tree/scripts/
+	cp "$TOP/scripts/chr-refine" "$TOP/scripts/chr-archive-tap" inst/
+	for d in "$BUILD"/bin/chr-*/; do
+		p=$(basename "$d")
+		mkdir tree/bin/$p
+		ln -s "$d$p" tree/bin/$p/$p
+		ln -s "$d$p" inst/$p
+	done
+	ln -s ../tree/scripts/chr-refine links/refine
+	ln -s ../inst/chr-archive-tap links/tap
+	cd cwd/deep
+	n=0
+	for s in ../../tree/scripts ../../links ../../inst; do
+		n=$((n + 1))
+		r=$s/chr-refine t=$s/chr-archive-tap
+		[ $s = ../../links ] && r=$s/refine t=$s/tap
+		run -0 --separate-stderr env PATH=/usr/bin:/bin $T $r --once --interval 5s ../../RAW C$n
+		assert_equal "$stderr" ""
+		(cd ../.. && same_queues REF cwd/deep/C$n)
+		run -0 --separate-stderr env PATH=/usr/bin:/bin $T $t --once --reader r$n ../../HOT A$n
+		assert_equal "$stderr" ""
+		$T chr-tail A$n | cmp - <($T chr-tail ../../HOT)
+	done
 }

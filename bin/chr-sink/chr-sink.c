@@ -25,7 +25,7 @@
 
 static const char usage_text[] =
 	"usage: chr-sink --queue DIR [--create] [--resume] [--fsync never|seal|PERIOD]\n"
-	"                [--segment-size SIZE] [--roll PERIOD] [--retain AGE]\n"
+	"                [--segment-size SIZE] [--roll PERIOD] [--retain AGE] [--seal-at-end]\n"
 	"                [--progress] [-v] [FILE...]\n"
 	"       chr-sink --queue DIR --tap HOT --reader NAME [--follow] [--create]\n"
 	"                [--fsync never|seal|PERIOD] [--segment-size SIZE]\n"
@@ -45,7 +45,7 @@ static const char usage_text[] =
 	"\n";
 
 enum { OPT_QUEUE = CHR_O_OWN, OPT_STAGE, OPT_PUBLISH, OPT_LEDGER_INFO, OPT_FSYNC, OPT_ROLL,
-	OPT_RETAIN, OPT_ROUTE, OPT_RESUME, OPT_MAX_OPEN, OPT_TAP };
+	OPT_RETAIN, OPT_ROUTE, OPT_RESUME, OPT_MAX_OPEN, OPT_TAP, OPT_SEAL_AT_END };
 
 static const struct chr_opt opts[] = {
 	{"queue", required_argument, OPT_QUEUE, "DIR", "append to the queue in DIR (seq assigned here)"},
@@ -68,6 +68,8 @@ static const struct chr_opt opts[] = {
 	 "also start a segment every PERIOD (1h, 1d: UTC)"},
 	{"retain", required_argument, OPT_RETAIN, "AGE",
 	 "remove sealed segments older than AGE that every\nlive registered reader has passed"},
+	{"seal-at-end", no_argument, OPT_SEAL_AT_END, NULL,
+	 "seal the queue's segment when the input ends cleanly\n(for chr-seal-copy)"},
 	CHR_OPT_ARCHIVE("ROOT", "the archive root directory"),
 	{"append", no_argument, 'A', NULL, "add segments to partitions that hold data"},
 	CHR_OPT_SOURCE("ID", "tag this import; replaces partitions of the same ID"),
@@ -92,17 +94,18 @@ enum {
 	G_READER = 1 << 4, G_FOLLOW = 1 << 5, G_FILES = 1 << 6, G_PROGRESS = 1 << 7,
 	G_MAX_OPEN = 1 << 8, G_QUEUE_OPT = 1 << 9, G_STAGE = 1 << 10, G_PUBLISH = 1 << 11,
 	G_LEDGER = 1 << 12, G_INFO = 1 << 13, G_SOURCE = 1 << 14, G_ARCH_OPT = 1 << 15,
+	G_SEAL = 1 << 16,
 };
 
 /* What each option given is, for the rules */
-static const unsigned given_by[OPT_TAP + 1] = {
+static const unsigned given_by[OPT_SEAL_AT_END + 1] = {
 	['a'] = G_ARCHIVE, [OPT_QUEUE] = G_QUEUE, [OPT_ROUTE] = G_ROUTE, [OPT_TAP] = G_TAP,
 	[CHR_O_READER] = G_READER, ['f'] = G_FOLLOW, ['p'] = G_PROGRESS, [OPT_MAX_OPEN] = G_MAX_OPEN,
 	['c'] = G_QUEUE_OPT, [OPT_RESUME] = G_QUEUE_OPT, [OPT_FSYNC] = G_QUEUE_OPT,
 	[OPT_ROLL] = G_QUEUE_OPT, [OPT_RETAIN] = G_QUEUE_OPT, ['A'] = G_ARCH_OPT,
 	['s'] = G_SOURCE | G_ARCH_OPT, [OPT_STAGE] = G_STAGE | G_ARCH_OPT,
 	[OPT_PUBLISH] = G_PUBLISH | G_ARCH_OPT, ['l'] = G_LEDGER | G_ARCH_OPT,
-	[OPT_LEDGER_INFO] = G_INFO | G_ARCH_OPT, ['r'] = G_ARCH_OPT,
+	[OPT_LEDGER_INFO] = G_INFO | G_ARCH_OPT, ['r'] = G_ARCH_OPT, [OPT_SEAL_AT_END] = G_SEAL,
 };
 
 /* Which options go together, in the order they are checked; '%s' is the
@@ -122,6 +125,8 @@ static const struct chr_opt_rule rules[] = {
 	{G_QUEUE, 0, G_ARCH_OPT, "--queue takes none of the archive options"},
 	{G_ROUTE, 0, G_ARCH_OPT, "--route takes none of the archive options"},
 	{G_MAX_OPEN, G_ROUTE, 0, "--max-open is for --route"},
+	{G_SEAL, G_QUEUE, 0, "--seal-at-end is for --queue"},
+	{G_SEAL, 0, G_TAP, "--seal-at-end is not for --tap"},
 	{G_QUEUE_OPT, G_QUEUE | G_ROUTE, 0,
 	 "--create, --resume, --fsync, --roll and --retain are for --queue and --route"},
 	{0, G_ARCHIVE | G_QUEUE | G_ROUTE, 0,
@@ -172,6 +177,7 @@ int main(int argc, char **argv)
 			ro.tmpl = optarg;
 			break;
 		case OPT_RESUME: ro.resume = 1; break;
+		case OPT_SEAL_AT_END: sk.seal_at_end = 1; break;
 		case OPT_TAP: t.hot = optarg; break;
 		case CHR_O_READER:
 			if ((bad = chr_name_check(optarg)) != NULL)
@@ -286,10 +292,8 @@ int main(int argc, char **argv)
 	}
 	if (report && chr_archive_report_file(sk.a, report, &e) < 0)
 		chr_die_err(&e);
-	if (ledger && (c = chr_archive_ledger(sk.a, ledger, sk.info, &e)) < 0)
+	if (ledger && chr_archive_ledger(sk.a, ledger, sk.info, &e) < 0)
 		chr_die_err(&e);
-	if (ledger && c > 0)
-		chr_warn("no records of source '%s': no ledger entry", o.source);
 	if (chr_verbose)
 		chr_archive_tell(sk.a, chr_warn_cb, NULL);
 	return CHR_EX_OK;

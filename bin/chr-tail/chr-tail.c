@@ -20,9 +20,10 @@
 
 static const char usage_text[] =
 	"usage: chr-tail [options] [file | dir | queue | -]...\n"
-	"       chr-tail [options] --archive root --venue venue --symbol symbol\n"
+	"       chr-tail [options] --archive root --venue venue --symbol symbol...\n"
 	"                [--stream stream] [--date date] [--from-snapshot]\n"
-	"       chr-tail [options] --archive root --venue venue --stream raw [--date date]\n"
+	"       chr-tail [options] --archive root --venue venue --stream raw\n"
+	"                [--symbol symbol]... [--date date] [--from-snapshot]\n"
 	"\n"
 	"options: [--format binary|text|json|csv] [--defines] [--levels n] [--from when]\n"
 	"         [--until when] [--type type[,type...]]... [--limit n]\n"
@@ -69,7 +70,10 @@ static const struct chr_opt opts[] = {
 	 "tier (manifest.db, else root/chr-tier.conf); --stream\n"
 	 "raw reads the venue's raw partitions"},
 	{"venue", required_argument, OPT_VENUE, "venue", "--archive: the venue"},
-	{"symbol", required_argument, OPT_SYMBOL, "symbol", "--archive: the symbol"},
+	{"symbol", required_argument, OPT_SYMBOL, "symbol",
+	 "--archive: the symbol, or a glob (BTC*) of them;\n"
+	 "repeatable: the symbols merged by ts; with --stream\n"
+	 "raw, only these instruments' records"},
 	{"stream", required_argument, OPT_STREAM, "stream",
 	 "--archive: book, trade, quote, topn or raw"},
 	{"date", required_argument, OPT_DATE, "date", "--archive: one UTC day, YYYY-MM-DD"},
@@ -77,7 +81,7 @@ static const struct chr_opt opts[] = {
 	 "--archive with --from TIME: start at the last snapshot\n"
 	 "at or before TIME (found by the compressed segments'\n"
 	 "seek tables), so that a book replayed from there is\n"
-	 "the book at TIME"},
+	 "the book at TIME; --stream raw: each instrument's own"},
 	CHR_OPT_END,
 };
 
@@ -156,8 +160,9 @@ int main(int argc, char **argv)
 	struct chr_err e;
 	struct chr_queue_pos pos;
 	const char *reader = NULL, *outq = NULL, *archive = NULL, *venue = NULL;
-	const char *symbol = NULL, *stream = NULL, *date = NULL;
-	char sh[256];
+	const char *stream = NULL, *date = NULL, **syms = calloc((size_t)argc, sizeof *syms);
+	long nsym = 0, nname = 1;
+	char sh[256], **names = NULL;
 	const struct chr_rec *rec;
 	enum chr_out_kind format = CHR_OUT_AUTO;
 	uint64_t from_seq = UINT64_MAX, next_seq = 0, done_seq = 0;
@@ -165,6 +170,8 @@ int main(int argc, char **argv)
 	int c, k = 0, follow = 0, from_end = 0, from_snapshot = 0, defines = 0;
 
 	chr_prog_start(argv, usage_text, opts);
+	if (!syms)
+		chr_die(CHR_EX_SYS, "out of memory");
 	chr_select_init(&sel);
 	while ((c = chr_getopt(argc, argv)) != -1) {
 		switch (c) {
@@ -217,7 +224,7 @@ int main(int argc, char **argv)
 			check_name("--venue", venue = optarg);
 			break;
 		case OPT_SYMBOL:
-			check_name("--symbol", symbol = optarg);
+			check_name("--symbol", syms[nsym++] = optarg);
 			break;
 		case OPT_STREAM:
 			check_stream(stream = optarg);
@@ -230,14 +237,13 @@ int main(int argc, char **argv)
 	if (archive) {
 		if (optind < argc)
 			chr_usage_error("--archive reads no file arguments");
-		if (stream && strcmp(stream, "raw") == 0 ? venue == NULL || symbol != NULL
-							     : venue == NULL || symbol == NULL)
+		if (venue == NULL || (nsym == 0 && !(stream && strcmp(stream, "raw") == 0)))
 			chr_usage_error("--archive needs --venue and --symbol (--stream raw: --venue alone)");
 		if (stream == NULL)
 			stream = chr_select_stream(&sel);
 		if (stream == NULL)
 			stream = "book";
-	} else if (venue || symbol || stream || date) {
+	} else if (venue || nsym || stream || date) {
 		chr_usage_error("--venue, --symbol, --stream and --date need --archive");
 	}
 	/* an inverted range is a mistake, not a question whose answer is
@@ -257,8 +263,14 @@ int main(int argc, char **argv)
 	if (chr_out_check(&format, outq, &e) < 0)
 		chr_die_err(&e);
 
-	/* several inputs are merged by ts (ties in argument order) */
-	if (chr_merge_init(&in, archive ? 1 : (size_t)(argc - optind), &sel) < 0)
+	/* several inputs are merged by ts (ties in argument order); an
+	 * instrument's stream is read for each symbol the globs name, the raw
+	 * stream once, filtered */
+	if (archive && strcmp(stream, "raw") != 0 &&
+	    (nname = chr_source_match_symbols(archive, venue, stream, syms, (size_t)nsym, &names,
+					      &e)) < 0)
+		chr_die_err(&e);
+	if (chr_merge_init(&in, archive ? (size_t)nname : (size_t)(argc - optind), &sel) < 0)
 		chr_die(CHR_EX_SYS, "out of memory");
 	for (size_t i = 0; i < in.n; i++) {
 		struct chr_source *src = &in.s[i];
@@ -267,8 +279,12 @@ int main(int argc, char **argv)
 		src->from_end = from_end;
 		src->from_seq = from_seq;
 		src->from_snapshot = from_snapshot;
+		src->warn = chr_warn_cb;
+		if (archive && !names && nsym && chr_source_symbols(src, syms, (size_t)nsym) < 0)
+			chr_die_err(&src->e);
 		if (archive)
-			k = chr_source_add_archive(src, archive, venue, symbol, stream, date);
+			k = chr_source_add_archive(src, archive, venue, names ? names[i] : NULL,
+						   stream, date);
 		else if (optind == argc)
 			k = chr_source_add_fd(src, STDIN_FILENO, "stdin");
 		else
@@ -351,6 +367,12 @@ int main(int argc, char **argv)
 	}
 	if (k < 0)
 		chr_die_err(&in.s[in.failed].e);
+	/* a raw read's --symbol that names nothing read is no empty answer */
+	if (k == 0 && archive && !names && chr_source_unmatched(&in.s[0]))
+		chr_die(CHR_EX_DATA, "no symbol matches '%s' in the raw stream of venue '%s' read",
+			SHOWN(sh, chr_source_unmatched(&in.s[0])), venue);
 	chr_merge_free(&in);
+	chr_source_names_free(names, names ? (size_t)nname : 0);
+	free(syms);
 	return CHR_EX_OK;
 }

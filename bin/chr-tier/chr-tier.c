@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,11 +24,13 @@
 #include "tier.h"
 
 static const char usage_text[] =
-	"usage: chr-tier --root root [--config file] [--warm dir --warm-after age]\n"
-	"                [--cold dir --cold-after age] [--zstd[=level]] [--delete-after age]\n"
-	"                [--now time] [--once | --poll-ms n] [-n | --dry-run] [-v]\n"
-	"       chr-tier --root root [--config file] [--warm dir --warm-after age]\n"
-	"                [--cold dir --cold-after age] --rebuild-manifest\n"
+	"usage: chr-tier --root root [-c | --create] [--config file]\n"
+	"                [--warm dir --warm-after age] [--cold dir --cold-after age]\n"
+	"                [--zstd[=level]] [--delete-after age] [--now time]\n"
+	"                [--once | --poll-ms n] [-n | --dry-run] [-v]\n"
+	"       chr-tier --root root [-c | --create] [--config file]\n"
+	"                [--warm dir --warm-after age] [--cold dir --cold-after age]\n"
+	"                --rebuild-manifest\n"
 	"       chr-tier --root root --dump-manifest\n"
 	"       chr-tier -h | --help | -V | --version\n"
 	"\n";
@@ -37,7 +40,8 @@ enum { OPT_ROOT = CHR_O_OWN, OPT_CONFIG, OPT_WARM, OPT_WARM_AFTER, OPT_COLD, OPT
 
 static const struct chr_opt opts[] = {
 	{"root", required_argument, OPT_ROOT, "root",
-	 "the archive root: the hot tier, where manifest.db lives"},
+	 "the archive root: the hot tier, where manifest.db lives;\nit must exist"},
+	{"create", no_argument, 'c', NULL, "create the archive root when it does not exist"},
 	{"config", required_argument, OPT_CONFIG, "file",
 	 "tiers, ages and retention (default root/chr-tier.conf)"},
 	{"warm", required_argument, OPT_WARM, "dir",
@@ -88,9 +92,10 @@ static int64_t age_arg(const char *opt, const char *s)
 int main(int argc, char **argv)
 {
 	struct chr_tier_run r = {.say = chr_warn_cb};
-	const char *config = NULL, *dirs[2] = {NULL, NULL};
+	const char *config = NULL, *dirs[2] = {NULL, NULL}, *root_arg;
 	int64_t afters[2] = {0, 0}, del = -1, now = INT64_MIN, poll_ms = 60000;
-	int c, once = 0, rebuild = 0, dump = 0, zstd = 0, lockfd, polled = 0;
+	int c, once = 0, rebuild = 0, dump = 0, zstd = 0, lockfd, polled = 0, create = 0;
+	struct stat st;
 	char sh[512], lockp[PATH_MAX];
 	struct chr_err e;
 	static const char *const names[2] = {"warm", "cold"};
@@ -100,6 +105,9 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'n':
 			r.dry = 1;
+			break;
+		case 'c':
+			create = 1;
 			break;
 		case OPT_ROOT:
 			r.root = optarg;
@@ -160,9 +168,11 @@ int main(int argc, char **argv)
 		chr_usage_error("--root is required");
 	if (once && polled)
 		chr_usage_error("--once and --poll-ms exclude each other");
+	if (create && r.dry)
+		chr_usage_error("--create and --dry-run exclude each other");
 	if (dump) {
 		if (once || polled || r.dry || rebuild || config || dirs[0] || dirs[1] || afters[0] ||
-		    afters[1] || zstd || del >= 0 || now != INT64_MIN)
+		    afters[1] || zstd || del >= 0 || now != INT64_MIN || create)
 			chr_usage_error("--dump-manifest takes only --root");
 		if ((r.m = chr_manifest_open(r.root, NULL, 0, &e)) == NULL)
 			chr_die_err(&e);
@@ -180,6 +190,7 @@ int main(int argc, char **argv)
 
 		if (strlen(r.root) >= sizeof abs_root)
 			chr_usage_error("--root: path too long");
+		root_arg = r.root;
 		strcpy(abs_root, r.root);
 		absolute(abs_root, sizeof abs_root);
 		r.root = abs_root;
@@ -194,6 +205,8 @@ int main(int argc, char **argv)
 			absolute(abs[k], sizeof abs[k]);
 			dirs[k] = abs[k];
 		}
+	if (stat(root_arg, &st) == 0 && !S_ISDIR(st.st_mode))
+		chr_usage_error("--root '%s' is not a directory", CHR_SHOWN(sh, root_arg));
 	chr_tiers_init(&r.t, r.root);
 	if (chr_tiers_load(&r.t, config, &e) < 0) {
 		chr_tiers_free(&r.t);
@@ -230,6 +243,10 @@ int main(int argc, char **argv)
 		r.t.t[i < r.t.n ? i : r.t.n - 1].zstd = zstd;
 	}
 
+	/* a mistyped root is not a new archive; chr-sink --archive, which
+	 * writes the data, creates its root */
+	if (stat(root_arg, &st) < 0 && errno == ENOENT && !create)
+		chr_usage_error("no archive at '%s' (--create makes one)", CHR_SHOWN(sh, root_arg));
 	if (!once && !rebuild) {
 		/* a service ends between partitions */
 		r.stop = &chr_stop;

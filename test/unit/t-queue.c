@@ -928,6 +928,76 @@ static void test_flush(void)
 	rmdir_r(dir);
 }
 
+/* Header of segment id in dir, or a zeroed one. */
+static struct chr_seg seg_head(const char *dir, uint64_t id)
+{
+	char path[4200];
+	struct chr_seg h = { 0 };
+	int fd;
+
+	snprintf(path, sizeof path, "%s/%09" PRIu64 ".q", dir, id);
+	fd = open(path, O_RDONLY);
+	if (fd >= 0 && pread(fd, &h, sizeof h, 0) != sizeof h)
+		memset(&h, 0, sizeof h);
+	if (fd >= 0)
+		close(fd);
+	return h;
+}
+
+/* chr_queue_seal: the current segment sealed with what it holds, the
+ * next one current with the DEFINE repeats; nothing to seal in a segment
+ * of repeats alone; a reader beside it and the next writer go on. */
+static void test_seal(void)
+{
+	char dir[] = "/tmp/t-queue.XXXXXX";
+	struct chr_queue_writer w;
+	struct chr_queue_reader r;
+	const struct chr_rec *rec;
+	struct chr_seg h;
+	uint64_t i, seq, bad = 0;
+
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK(chr_queue_writer_open(&w, dir, &small) == 0);
+	CHECK(chr_queue_seal(&w) == 0 && w.id == 0);	/* empty: nothing */
+	CHECK(chr_queue_reader_open(&r, dir, 0) == 0);
+	CHECK(put_define(&w, 1, 1) == 0);
+	for (i = 1; i < 100; i++)
+		if (put(&w, i, 0) < 0)
+			bad++;
+	CHECK(chr_queue_reserve(&w, 300) != NULL);	/* forgotten */
+	CHECK(chr_queue_seal(&w) == 0 && w.id == 1);
+	h = seg_head(dir, 0);
+	CHECK(!chr_seg_check(&h) && (h.flags & CHR_SEG_SEALED) && h.count == 100 &&
+	      h.base_seq == 0 && h.ts_max == 99 * 1000 + 1);
+	/* the new current segment holds the DEFINE's repeat alone (seq 100):
+	 * not sealed again */
+	CHECK(w.count == 1 && w.seq == 101);
+	CHECK(chr_queue_seal(&w) == 0 && w.id == 1);
+	h = seg_head(dir, 1);
+	CHECK(!(h.flags & CHR_SEG_SEALED) && h.base_seq == 100);
+	for (seq = 0; chr_queue_next(&r, &rec) == 1; seq++)
+		if (rec->seq != seq || (seq > 0 && seq < 100 && !verify(rec, seq)) ||
+		    (seq == 100 && !(rec->flags & CHR_F_REPEAT)))
+			bad++;
+	CHECK(seq == 101);
+	CHECK(chr_queue_writer_close(&w) == 0);
+	CHECK(chr_queue_writer_open(&w, dir, NULL) == 0);
+	CHECK(w.id == 1 && w.seq == 101);
+	for (i = 101; i < 111; i++)
+		if (put(&w, i, i & 1) < 0)
+			bad++;
+	CHECK(chr_queue_seal(&w) == 0 && w.id == 2);
+	h = seg_head(dir, 1);
+	CHECK((h.flags & CHR_SEG_SEALED) && h.count == 11 && h.base_seq == 100);
+	for (; chr_queue_next(&r, &rec) == 1 && seq < 111; seq++)
+		if (!verify(rec, seq))
+			bad++;
+	CHECK(seq == 111 && bad == 0);
+	chr_queue_reader_close(&r);
+	chr_queue_writer_close(&w);
+	rmdir_r(dir);
+}
+
 int main(void)
 {
 	test_basic();
@@ -941,5 +1011,6 @@ int main(void)
 	test_fanout();
 	test_crash();
 	test_flush();
+	test_seal();
 	return unit_done("t-queue");
 }
