@@ -100,7 +100,7 @@ check() {
 	local t=$(((D0 + 86400 + 3000) * 1000000000)) root
 	for root in A Z; do
 		run -0 --separate-stderr $T chr-tail --archive $root --venue $V --stream raw \
-			--from $t --from-snapshot --format json
+			--from $t --from-snapshot --format json --defines
 		# S1's only snapshot is the day before's, at noon
 		[ "$(printf '%s\n' "${lines[@]}" | grep '"symbol":"S1"' | grep -v DEFINE | head -1 |
 			grep -o '"type_name":"[A-Z_]*","flags":[0-9]*,"seq":[0-9]*,"ts":[0-9]*,"time":"[^"]*"' |

@@ -105,17 +105,13 @@ static _Noreturn void fail(struct chr_out *out, long k, const struct chr_err *e)
 
 /* --at: say which books are not known or stale at the time, and when there
  * is no book at all, why (next_ts: the first record after it, INT64_MAX
- * when the input ended first) */
+ * when the input ended first). What a book's warning says depends on the
+ * records up to the time only, as the book does. */
 static void warn_at(const struct chr_bookview *v, int64_t next_ts)
 {
-	char t[CHR_TIME_BUF], d[CHR_TIME_BUF], after[CHR_TIME_BUF + 64] = "";
+	char t[CHR_TIME_BUF], d[CHR_TIME_BUF];
 
 	chr_time_format(t, v->at);
-	if (next_ts == INT64_MAX)
-		snprintf(after, sizeof after, "; the input ends there");
-	else
-		snprintf(after, sizeof after, "; the next record is %s after --at",
-			 (chr_duration_format(d, next_ts - v->at), d));
 	if (v->books.tab.n == 0) {
 		if (next_ts == INT64_MAX)
 			chr_warn("no book at %s: the input holds no book record", t);
@@ -130,9 +126,8 @@ static void warn_at(const struct chr_bookview *v, int64_t next_ts)
 			chr_warn("%s: the book is not known at that time (no snapshot since the "
 				 "start or the last gap)", m->m.name);
 		else if (chr_bookview_stale(v, m))
-			chr_warn("%s: the book at %s is stale: %s after its last record%s",
-				 m->m.name, t, (chr_duration_format(d, v->at - m->last_ts), d),
-				 after);
+			chr_warn("%s: the book at %s is stale: %s after its last record",
+				 m->m.name, t, (chr_duration_format(d, v->at - m->last_ts), d));
 	}
 }
 
