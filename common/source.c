@@ -789,6 +789,7 @@ static int open_zsq(struct chr_source *s, struct chr_input *in)
 		return fail(s, CHR_EX_SYS, "out of memory");
 	}
 	s->open = 1;
+	s->repeats = !s->keep_repeats;
 	free(in->zdata);
 	in->zdata = NULL;
 	s->defs_only |= in->defs_only;
@@ -842,6 +843,8 @@ static int open_cur(struct chr_source *s)
 		if (h.end >= sizeof h && (uint64_t)st.st_size > h.end &&
 		    pread(fd, &word, sizeof word, (off_t)h.end) == (ssize_t)sizeof word && word == 0)
 			s->limit = h.end;
+		/* segments of a queue (the raw archive) are read as the queue is */
+		s->repeats = !s->keep_repeats;
 	}
 	if (in->off && lseek(fd, (off_t)in->off, SEEK_SET) < 0) {
 		k = fail(s, CHR_EX_SYS, "cannot seek in '%s': %s", in->shown, strerror(errno));
@@ -947,7 +950,8 @@ static int raw_pass(struct chr_source *s, const struct chr_rec *rec)
 		/* the same matcher as chr_isel's */
 		for (size_t i = 0; g->want && i < x->npat; i++)
 			x->hit[i] |= fnmatch(x->pat[i], symbol, 0) == 0;
-		return g->want && !def_seen(s, rec);
+		/* next_rec left out the repeats already when s->repeats */
+		return g->want && (s->repeats || !def_seen(s, rec));
 	}
 	if (g->want < 0)
 		g->want = !x->by_name;	/* no name: selected only by no selection */

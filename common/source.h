@@ -76,7 +76,8 @@ struct chr_source {
 	int open;		/* rd is reading in[cur] */
 	uint64_t limit;		/* stop in[cur] at this offset (0 none) */
 	int defs_only;		/* in[cur] was pruned: only its leading DEFINEs */
-	int repeats;		/* in[cur] is a queue: passed DEFINE repeats dropped */
+	int repeats;		/* in[cur] is a queue or a sealed segment:
+				 * passed DEFINE repeats dropped */
 	int keep_repeats;	/* queues: pass every DEFINE repeat on (a copy of
 				 * a queue, record for record) */
 	uint64_t pruned;	/* segments skipped by their header */
@@ -173,7 +174,8 @@ void chr_source_names_free(char **v, size_t n);
 
 /* Next record of the inputs in order. A queue read from mid-queue begins
  * with the DEFINE repeats of its segment's head (docs/format.md), and a
- * repeat of a DEFINE already passed is left out. Returns 1 and sets *rec
+ * repeat of a DEFINE already passed is left out, in a queue as in its
+ * sealed segments read as files (the raw archive). Returns 1 and sets *rec
  * (valid until the next call); 0 when every input is done; 2 when
  * following a queue that has nothing new yet (chr_source_wait, then call
  * again); -1 with s->e ("path: byte N: what" from chr_reader, or "cannot

@@ -549,12 +549,12 @@ symbols() {
 	gen stream 200 | $T chr-sink --queue Q	# rolls: the trades' segment is sealed
 	$T chr-seal-copy --source Q --archive-root R --venue testvenue --once 2>/dev/null
 	run -0 --separate-stderr $T chr-tail --archive R --venue testvenue --stream raw \
-		--symbol 'BTC*' --format json
+		--symbol 'BTC*' --format json --defines
 	[ "$(printf '%s\n' "${lines[@]}" | sed 's/.*"symbol":"\([^"]*\)".*/\1/' | sort | uniq -c |
 		awk '{printf "%s %s ", $1, $2}')" = "6 BTCUSDC 6 BTCUSDT " ]
 	# a --symbol that names no instrument read is refused, not an empty answer
 	run -1 --separate-stderr $T chr-tail --archive R --venue testvenue --stream raw \
-		--symbol 'BTC*' --symbol 'XRP*' --format json
+		--symbol 'BTC*' --symbol 'XRP*' --format json --defines
 	[ "$stderr" = "chr-tail: no symbol matches 'XRP*' in the raw stream of venue 'testvenue' read" ]
 	[ ${#lines[@]} = 12 ]
 }
