@@ -6,6 +6,7 @@
 
 #include "chr.h"
 #include "fmt.h"
+#include "num.h"
 #include "prog.h"
 #include "source.h"
 
@@ -179,16 +180,22 @@ void chr_opt_types(struct chr_select *sel, const char *list)
 	}
 }
 
-void chr_opt_time(const char *opt, const char *s, int64_t *ns)
+void chr_opt_time(const char *opt, const char *s, int64_t *ns, uint64_t *seq)
 {
 	const char *why;
 	char sh[256];
 
+	if (seq && strncmp(s, "seq:", 4) == 0) {
+		if (chr_parse_u64(s + 4, seq) < 0)
+			chr_usage_error("%s '%s' is not a count", opt, CHR_SHOWN(sh, s + 4));
+		return;
+	}
 	if (chr_time_parse_why(s, ns, &why) == 0)
 		return;
 	if (why)
 		chr_usage_error("%s '%s' is not a time: %s", opt, CHR_SHOWN(sh, s), why);
-	chr_usage_error("%s '%s' is not a time", opt, CHR_SHOWN(sh, s));
+	chr_usage_error(seq ? "%s '%s' is neither a time nor seq:N" : "%s '%s' is not a time", opt,
+			CHR_SHOWN(sh, s));
 }
 
 /* the end of a program whose output called name failed with errno err */

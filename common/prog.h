@@ -91,9 +91,10 @@ int chr_getopt(int argc, char **argv);
 void chr_opt_types(struct chr_select *sel, const char *list);
 
 /* An option's time (chr_time_parse, docs/programs.md "Times") into *ns, or
- * a usage error: "OPT 'x' is not a time", with why when it looks like one
- * ("...: a bare integer is read by its digits ..."). */
-void chr_opt_time(const char *opt, const char *s, int64_t *ns);
+ * with seq not NULL also "seq:N" into *seq; or a usage error: "OPT 'x' is
+ * not a time" ("is neither a time nor seq:N"), with why when it looks like
+ * one ("...: a bare integer is read by its digits ..."). */
+void chr_opt_time(const char *opt, const char *s, int64_t *ns, uint64_t *seq);
 
 /* A record output failed with errno err: a reader that went away (EPIPE,
  * SIGPIPE ignored) ends the program quietly with exit 0, as SIGPIPE would;

@@ -165,7 +165,7 @@ int main(int argc, char **argv)
 				chr_usage_error("--at, --bbo and --every exclude each other");
 			if (c == OPT_AT) {
 				mode = CHR_BV_AT;
-				chr_opt_time("--at", optarg, &at);
+				chr_opt_time("--at", optarg, &at, NULL);
 			} else if (c == OPT_EVERY) {
 				mode = CHR_BV_GRID;
 				if (chr_duration_parse(optarg, &every) < 0 || every <= 0)

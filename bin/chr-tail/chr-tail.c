@@ -99,22 +99,6 @@ static uint64_t parse_count(const char *opt, const char *s)
 	return v;
 }
 
-/* --from/--until: a time (docs/programs.md, "Times"), or seq:N */
-static void parse_when(const char *opt, const char *s, int64_t *ts, uint64_t *seq)
-{
-	const char *why;
-	char sh[256];
-
-	if (strncmp(s, "seq:", 4) == 0)
-		*seq = parse_count(opt, s + 4);
-	else if (chr_time_parse_why(s, ts, &why) == 0)
-		return;
-	else if (why)
-		chr_usage_error("%s '%s' is not a time: %s", opt, SHOWN(sh, s), why);
-	else
-		chr_usage_error("%s '%s' is neither a time nor seq:N", opt, SHOWN(sh, s));
-}
-
 static void check_name(const char *opt, const char *s)
 {
 	const char *bad = chr_name_check(s);
@@ -206,10 +190,10 @@ int main(int argc, char **argv)
 				levels = 0;
 			break;
 		case OPT_FROM:
-			parse_when("--from", optarg, &sel.ts_from, &sel.seq_from);
+			chr_opt_time("--from", optarg, &sel.ts_from, &sel.seq_from);
 			break;
 		case OPT_UNTIL:
-			parse_when("--until", optarg, &sel.ts_until, &sel.seq_until);
+			chr_opt_time("--until", optarg, &sel.ts_until, &sel.seq_until);
 			break;
 		case CHR_O_TYPE:
 			chr_opt_types(&sel, optarg);

@@ -139,7 +139,7 @@ int main(int argc, char **argv)
 			del = age_arg("--delete-after", optarg);
 			break;
 		case OPT_NOW:
-			chr_opt_time("--now", optarg, &now);
+			chr_opt_time("--now", optarg, &now, NULL);
 			break;
 		case CHR_O_ONCE:
 			once = 1;
