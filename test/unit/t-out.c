@@ -1,7 +1,8 @@
 /* t-out.c - the output object: --format values, binary records with each
  * instrument's DEFINE before its first record (to stdout and to a queue),
- * text with the names learnt from a DEFINE not written, CSV counting what
- * has no Tardis form, and a reader that went away (EPIPE). */
+ * text with the names learnt from a DEFINE not written, JSON without DEFINE
+ * lines unless asked, CSV counting what has no Tardis form and refusing a
+ * second dataset, and a reader that went away (EPIPE). */
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -16,7 +17,8 @@
 
 static _Alignas(64) unsigned char buf[4][256];
 
-/* record i of buf: a DEFINE of (1, 2) named v S, or a HEARTBEAT of (1, 2) */
+/* record i of buf: a DEFINE of (1, 2) named v S, or a HEARTBEAT, TRADE or
+ * QUOTE (zeroed payload) of (1, 2) */
 static const struct chr_rec *rec(int i, uint16_t type, uint64_t seq)
 {
 	struct chr_rec *r = (struct chr_rec *)buf[i];
@@ -26,7 +28,9 @@ static const struct chr_rec *rec(int i, uint16_t type, uint64_t seq)
 	r->seq = seq;
 	r->venue = 1;
 	r->market = 2;
-	r->len = CHR_HDR_SIZE + (type == CHR_DEFINE ? sizeof(struct chr_define) : 0);
+	r->len = CHR_HDR_SIZE + (type == CHR_DEFINE ? sizeof(struct chr_define) :
+				 type == CHR_TRADE ? sizeof(struct chr_trade) :
+				 type == CHR_QUOTE ? sizeof(struct chr_quote) : 0);
 	if (type == CHR_DEFINE) {
 		struct chr_define *d = chr_rec_payload(r);
 
@@ -58,6 +62,37 @@ static int run(enum chr_out_kind kind, const char *queue, const char *path)
 		    chr_out_close(&o, &e) < 0)
 			_exit(1);
 		_exit(kind == CHR_OUT_CSV && o.no_csv != 2 ? 2 : 0);
+	}
+	return waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* In a child with stdout on path: JSON of a DEFINE put and a HEARTBEAT
+ * (json_defines as given), or CSV of a TRADE then a QUOTE. Returns the
+ * child's exit status: 0 when every call did what it should. */
+static int views(enum chr_out_kind kind, int defines, const char *path)
+{
+	struct chr_out o;
+	struct chr_err e;
+	pid_t pid;
+	int st;
+
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		if (!freopen(path, "w", stdout) || chr_out_open(&o, kind, NULL, &e) < 0)
+			_exit(1);
+		o.json_defines = defines;
+		if (kind == CHR_OUT_JSON)
+			_exit(chr_out_put(&o, rec(0, CHR_DEFINE, 0), &e) == 0 &&
+			      chr_out_put(&o, rec(1, CHR_HEARTBEAT, 1), &e) == 0 &&
+			      chr_out_close(&o, &e) == 0 ? 0 : 2);
+		/* a second dataset: refused where its header would go */
+		_exit(chr_out_put(&o, rec(0, CHR_DEFINE, 0), &e) == 0 &&
+		      chr_out_put(&o, rec(1, CHR_TRADE, 1), &e) == 0 &&
+		      chr_out_put(&o, rec(2, CHR_QUOTE, 2), &e) == -1 && o.err == 0 &&
+		      e.status == CHR_EX_USAGE &&
+		      strstr(e.msg, " seq 2: a QUOTE record after trades rows: ") &&
+		      chr_out_put(&o, rec(1, CHR_TRADE, 3), &e) == 0 &&
+		      chr_out_close(&o, &e) == 0 ? 0 : 3);
 	}
 	return waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
@@ -98,6 +133,7 @@ int main(void)
 	struct chr_err e;
 	struct chr_out o;
 	char *s;
+	const char *d;
 	size_t n;
 	int p[2];
 
@@ -139,6 +175,24 @@ int main(void)
 	CHECK(run(CHR_OUT_CSV, NULL, path) == 0);
 	s = slurp(path, &n);
 	CHECK(n == 0);
+	free(s);
+
+	/* JSON is one table: the DEFINE only when asked for */
+	CHECK(views(CHR_OUT_JSON, 0, path) == 0);
+	s = slurp(path, &n);
+	CHECK(strstr(s, "DEFINE") == NULL && strstr(s, "\"type_name\":\"HEARTBEAT\"") &&
+	      strchr(s, '\n') == s + n - 1 && strstr(s, "\"symbol\":\"S\""));
+	free(s);
+	CHECK(views(CHR_OUT_JSON, 1, path) == 0);
+	s = slurp(path, &n);
+	d = strstr(s, "\"type_name\":\"DEFINE\"");
+	CHECK(d && d < strchr(s, '\n') && strstr(s, "HEARTBEAT"));
+	free(s);
+	/* CSV: trades under one header, the quote refused, trades go on */
+	CHECK(views(CHR_OUT_CSV, 0, path) == 0);
+	s = slurp(path, &n);
+	CHECK_STR(s, "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n"
+		     "v,S,0,0,,unknown,0,0\nv,S,0,0,,unknown,0,0\n");
 	free(s);
 
 	/* a reader that went away: EPIPE, for the quiet end */
