@@ -148,7 +148,8 @@ print(" ".join(str(json.loads(l)["seq"]) for l in sys.stdin))')
 		run -0 cat err
 		assert_output "chr-refine: stopped by SIGTERM: the clean queues hold every record read; run chr-refine again to continue"
 		# nothing of the group is left
-		run -1 pgrep -g $pid
+		# (a zombie is not left: its parent ended, and init reaps it)
+		run -1 pgrep -r R,S,D,T,t -g $pid
 	done
 	run -0 --separate-stderr $T chr-refine --once --interval 5s -S 256K RAW2 C2
 	[ "$stderr" = "" ]
