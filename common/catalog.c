@@ -576,7 +576,7 @@ static int64_t day_of(const char *date)
 {
 	int64_t ns = 0;
 
-	return chr_time_parse(date, &ns) == 0 ? ns / CHR_DAY_NS : 0;
+	return chr_date_parse(date, &ns) == 0 ? ns / CHR_DAY_NS : 0;
 }
 
 void chr_catalog_closest(const char *want, const char **v, size_t n, int dates)

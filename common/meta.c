@@ -533,12 +533,8 @@ static int flag(json_t *o, const char *k, int dflt)
 static int is_date(const char *s)
 {
 	int64_t ns;
-	char buf[16];
 
-	if (strlen(s) != 10 || chr_time_parse(s, &ns) < 0)
-		return 0;
-	chr_date_format(buf, ns);
-	return strcmp(buf, s) == 0;
+	return chr_date_parse(s, &ns) == 0;
 }
 
 /* "NNNNNNNNN.q" or "NNNNNNNNN.q.zst" naming segment id */

@@ -515,16 +515,7 @@ static int raw_from_snapshot(struct chr_source *s, size_t first, size_t last, in
 	return rc;
 }
 
-/* 1 when name is a date "YYYY-MM-DD" and *day its midnight. */
-static int is_date(const char *name, int64_t *day)
-{
-	static const char pat[] = "dddd-dd-dd";
 
-	for (size_t i = 0; i < sizeof pat - 1; i++)
-		if (pat[i] == 'd' ? (name[i] < '0' || name[i] > '9') : name[i] != pat[i])
-			return 0;
-	return name[sizeof pat - 1] == '\0' && chr_time_parse(name, day) == 0;
-}
 
 int chr_source_add_archive(struct chr_source *s, const char *root, const char *venue,
 			   const char *symbol, const char *stream, const char *date)
@@ -554,7 +545,7 @@ int chr_source_add_archive(struct chr_source *s, const char *root, const char *v
 		int64_t day = 0;
 		int k;
 
-		if ((!date && !is_date(p[i].date, &day)) || day > sel->ts_from)
+		if ((!date && chr_date_parse(p[i].date, &day) < 0) || day > sel->ts_from)
 			continue;
 		first = s->n;
 		if (add_dir(s, p[i].dir, 0) < 0 || (k = keep_from_snapshot(s, first, sel->ts_from)) < 0) {
@@ -569,7 +560,7 @@ int chr_source_add_archive(struct chr_source *s, const char *root, const char *v
 	for (long i = start; rc == 0 && i < n; i++) {
 		int64_t day = 0;
 
-		if (!date && !is_date(p[i].date, &day))
+		if (!date && chr_date_parse(p[i].date, &day) < 0)
 			continue;	/* names that are not dates are passed over */
 		dated = 1;
 		/* a date holds the records with day <= ts < day + 1 day; a raw
