@@ -138,8 +138,9 @@ print(" ".join(str(json.loads(l)["seq"]) for l in sys.stdin))')
 		$T chr-sink --queue RAW2 -S 1M $f
 		setsid chr-refine --interval 5s -S 256K RAW2 C2 3>&- 2>err &
 		pid=$!
-		# stopped while it follows, once it has refined something
-		for _ in $(seq 300); do [ -n "$(find C2 -name control 2>/dev/null)" ] && break; sleep 0.05; done
+		# stopped while its pipeline runs (a process killed before it
+		# could set a handler dies of the signal, as any would)
+		for _ in $(seq 300); do pgrep -g $pid -x chr-sink >/dev/null && break; sleep 0.05; done
 		sleep 0.$((RANDOM % 5))
 		kill -TERM -- -$pid
 		rc=0

@@ -3,7 +3,6 @@
  * write them as records (to stdout or a queue) or as text, JSON or Tardis
  * CSV. */
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,14 +125,6 @@ static void check_date(const char *s)
 
 	if (chr_date_parse(s, &day) < 0)
 		chr_usage_error("--date '%s' is not a date YYYY-MM-DD", SHOWN(sh, s));
-}
-
-static volatile sig_atomic_t stop;
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	stop = 1;
 }
 
 int main(int argc, char **argv)
@@ -289,12 +280,8 @@ int main(int argc, char **argv)
 		}
 		next_seq = done_seq = pos.seq;
 	}
-	if (follow) {
-		struct sigaction sa = { .sa_handler = on_stop };
-
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
-	}
+	if (follow)
+		chr_stop_on_signals(0);	/* a wait ends on them (no SA_RESTART) */
 	if (chr_out_open(&out, format, outq, &e) < 0)
 		chr_die_err(&e);
 	out.fmt.levels = (unsigned)levels;
@@ -303,7 +290,7 @@ int main(int argc, char **argv)
 	out.json_defines = defines || (!sel.all_types &&
 		chr_select_match(&sel, &(struct chr_rec){ .type = CHR_DEFINE }));
 
-	while (written < limit && !stop) {
+	while (written < limit && !chr_stop) {
 		/* a named reader also commits every 64K records of a backlog */
 		if (chr_merge_may_block(&in) || (reader && next_seq - done_seq >= 65536)) {
 			if (chr_out_flush(&out, &e) < 0)
