@@ -61,8 +61,9 @@ kinds() {
 	cmp many.q out.q
 	$T chr-demux --venue testvenue --symbol 'TEST*' --shard 0/1 many.q >out.q
 	cmp many.q out.q
-	$T chr-demux --venue nope many.q >out.q
-	[ ! -s out.q ]
+	run -1 --separate-stderr $T chr-demux --venue nope many.q
+	[ -z "$output" ]
+	[ "$stderr" = "chr-demux: no instrument read matches --venue and --symbol (names are case-sensitive; 1 read: testvenue TESTSYM)" ]
 }
 
 @test "concatenated streams, segment files; several inputs merged by ts as chr-tail merges" {
@@ -110,9 +111,11 @@ kinds() {
 	# both: the instruments matching both
 	$T chr-demux --venue 'b*' --symbol 'BTC*' all.q >out.q
 	cmp b.q out.q
-	# the whole name, case-sensitive
-	$T chr-demux --symbol BTC --symbol 'btc*' --venue 'bitme' all.q >out.q
-	[ ! -s out.q ]
+	# the whole name, case-sensitive; patterns that select nothing read
+	# are refused, naming what was read
+	run -1 --separate-stderr $T chr-demux --symbol BTC --symbol 'btc*' --venue 'bitme' all.q
+	[ -z "$output" ]
+	[[ "$stderr" == "chr-demux: no instrument read matches --venue and --symbol (names are case-sensitive; 4 read: "*"bitmex XBTUSD"*")" ]]
 	run -0 --separate-stderr $T chr-demux -v --venue 'b*' --symbol 'X*' all.q
 	[ "${stderr_lines[0]}" = "chr-demux: 10024 records read, 11 passed, 10013 dropped: 10013 by instrument, 0 by type, 0 with no name" ]
 	[ "${stderr_lines[1]}" = "chr-demux: 1 of 4 instruments selected" ]
@@ -142,8 +145,11 @@ kinds() {
 	[ "$output" = "DEFINE BTCUSDT,DEFINE ETHUSDT,0x8001 ETHUSDT,0x8001 -,HEARTBEAT -" ]
 	run -0 kinds --type 32769 --symbol BTCUSDT
 	[ "$output" = "DEFINE BTCUSDT,0x8001 -,HEARTBEAT -" ]
-	run -0 kinds --type heartbeat --venue nope
-	[ "$output" = "HEARTBEAT -" ]
+	# what passes is written, and a selection of no instrument read refused
+	rc=0
+	$T chr-demux --type heartbeat --venue nope kinds.q >hb.q 2>/dev/null || rc=$?
+	[ $rc = 1 ]
+	[ "$($T chr-tail --format text hb.q | awk '{ print $2, $4 }')" = "HEARTBEAT -" ]
 	run -0 --separate-stderr $T chr-demux --stats --type trade --symbol ETHUSDT kinds.q
 	[ "${stderr_lines[0]}" = "chr-demux: 12 records read, 2 passed, 10 dropped: 3 by instrument, 7 by type, 0 with no name" ]
 	[ "${stderr_lines[1]}" = "chr-demux: 1 of 2 instruments selected" ]
@@ -213,15 +219,17 @@ kinds() {
 	echo "binance BTCUSDT 1 2" >map1
 	run -0 --separate-stderr $T chr-demux --symbols map1 --venue binance --type quote nodef.q
 	[ -z "$stderr" ]
-	run -0 --separate-stderr $T chr-demux --symbols map1 --venue 'x*' nodef.q
+	run -1 --separate-stderr $T chr-demux --symbols map1 --venue 'x*' nodef.q
 	[ -z "$output" ]
-	[ "$stderr" = "chr-demux: 1 record of 1 instrument with no name dropped (no DEFINE record before them, not in the symbol map)" ]
+	[ "${stderr_lines[0]}" = "chr-demux: 1 record of 1 instrument with no name dropped (no DEFINE record before them, not in the symbol map)" ]
+	[ "${stderr_lines[1]}" = "chr-demux: no instrument read matches --venue and --symbol (names are case-sensitive; 3 read)" ]
 	run -0 --separate-stderr $T chr-demux --symbols map1 --shard 0/1 nodef.q
 	[ "$stderr" = "chr-demux: 3 records of 2 instruments with no name dropped (no DEFINE record before them, not in the symbol map)" ]
 	# a DEFINE record's names win over the map's
 	gen spec D 1 2 other XBT T 1 2 2024-05-01 2 >def.q
-	$T chr-demux --symbols map --symbol BTCUSDT def.q >out.q
-	[ ! -s out.q ]
+	run -1 --separate-stderr $T chr-demux --symbols map --symbol BTCUSDT def.q
+	[ -z "$output" ]
+	[ "$stderr" = "chr-demux: no instrument read matches --venue and --symbol (names are case-sensitive; 1 read: other XBT)" ]
 	$T chr-demux --symbols map --symbol XBT def.q >out.q
 	cmp def.q out.q
 	# a bad map is bad data; one that cannot be read a system error

@@ -68,8 +68,8 @@ int main(int argc, char **argv)
 	struct chr_err e;
 	const struct chr_rec *rec;
 	const char *symbols = NULL, *bad;
-	char sh[256];
-	uint64_t n_in = 0, n_out = 0, drop_inst = 0, drop_type = 0, drop_unnamed = 0;
+	char sh[256], names[256] = "";	/* the first instruments' names, for a message */
+	uint64_t n_in = 0, n_out = 0, drop_inst = 0, drop_type = 0, drop_unnamed = 0, n_inst = 0;
 	int c, k, by_name;
 
 	chr_prog_start(argv, usage_text, opts);
@@ -143,6 +143,10 @@ int main(int argc, char **argv)
 				break;
 			}
 			d = chr_isel_define(&isel, rec->venue, rec->market, venue, symbol);
+			if (strlen(names) + strlen(venue) + strlen(symbol) + 3 < sizeof names &&
+			    !strstr(names, symbol))
+				snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s %s",
+					 *names ? ", " : "", venue, symbol);
 		} else if (by_name && tclass[rec->type] == T_INST) {
 			d = chr_isel_get(&isel, rec->venue, rec->market);
 		}
@@ -158,6 +162,7 @@ int main(int argc, char **argv)
 		if (chr_writer_put(&w, rec) < 0)
 			chr_write_failed(&w);
 		n_out++;
+		n_inst += rec->venue != 0 || rec->market != 0;
 	}
 
 	/* what was read before an error is good: write it, then report */
@@ -182,6 +187,16 @@ int main(int argc, char **argv)
 			chr_warn("%" PRIu64 " of %" PRIu64 " instrument%s selected", selected, seen,
 				 plural(seen));
 		}
+	}
+	/* patterns that select nothing of what was read are a mistake, not a
+	 * question whose answer is nothing */
+	if ((isel.n_venues || isel.n_symbols) && n_inst == 0) {
+		uint64_t seen, selected;
+
+		chr_isel_count(&isel, &seen, &selected);
+		if (seen)
+			chr_die(CHR_EX_DATA, "no instrument read matches --venue and --symbol (names are "
+				"case-sensitive; %" PRIu64 " read%s%s)", seen, *names ? ": " : "", names);
 	}
 	chr_merge_free(&m);
 	chr_isel_free(&isel);
