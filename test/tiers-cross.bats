@@ -113,3 +113,15 @@ recs() {
 	run -0 --separate-stderr $T chr-tier --root A "${TIER[@]}"
 	cmp all.json <(recs --archive A --venue $V --stream raw)
 }
+
+@test "chr-seal-copy finds the segments it archived in the tier they were moved to" {
+	$T chr-sink --queue Q --create -S 16K h1.ev
+	run -0 --separate-stderr $T chr-seal-copy --source Q --archive-root A --venue $V --once
+	recs --archive A --venue $V --stream raw >before.json
+	run -0 --separate-stderr $T chr-tier --root A "${TIER[@]}"
+	# another reader of the queue archives from its start: every segment
+	# is in cold already, nothing is written in hot
+	run -0 --separate-stderr $T chr-seal-copy --source Q --archive-root A --venue $V --once --reader again
+	[ ! -e A/raw/v1/$V/2024-08-08 ]
+	cmp before.json <(recs --archive A --venue $V --stream raw)
+}
