@@ -178,6 +178,39 @@ static void sources_text(const struct chr_meta *m, char *buf, size_t n)
 		snprintf(buf, n, "untagged");
 }
 
+/* A partition lives in one tier (docs/tiers.md, "Writers and tiers"): one
+ * that a colder tier holds (chr-tier.conf's or the manifest's) is not
+ * written in the hot tier, where it would become a second copy of its
+ * date. Returns 0, or -1 with e naming where it lives. */
+static int part_elsewhere(struct chr_archive *a, struct part *p, struct chr_err *e)
+{
+	struct chr_archive_tiers *w = malloc(sizeof *w);
+	size_t idx[2];
+	int n, rc = 0;
+
+	if (w == NULL) {
+		chr_err_set(e, CHR_EX_SYS, "%s", strerror(ENOMEM));
+		return -1;
+	}
+	if (chr_archive_tiers(w, a->root, p->inst->venue, p->inst->symbol,
+			      chr_stream_names[p->stream], e) < 0) {
+		free(w);
+		return -1;
+	}
+	if ((n = chr_archive_where(w, p->rel, idx, 2)) < 0)
+		rc = chr_err_set(e, CHR_EX_SYS, "cannot look for '%s' in the tiers: %s", p->rel,
+				 strerror(errno));
+	for (int i = 0; i < n && rc == 0; i++)
+		if (idx[i] != 0)
+			rc = chr_err_set(e, CHR_EX_DATA, "partition '%s' lives in tier %s ('%s/%s'): "
+					 "writing it into '%s' would split its date between two tiers; "
+					 "move it back into '%s' first (docs/tiers.md, \"Writers and "
+					 "tiers\")", p->rel, w->t[idx[i]].name, w->t[idx[i]].root, p->rel,
+					 a->root, a->root);
+	free(w);
+	return rc;
+}
+
 /* Decide what to do with the partition's place in the archive: new,
  * replace (same single source) or append (--append); else refuse. */
 static int part_plan(struct chr_archive *a, struct part *p, struct chr_err *e)
@@ -185,6 +218,9 @@ static int part_plan(struct chr_archive *a, struct part *p, struct chr_err *e)
 	struct chr_err e2;
 	char src[256];
 	struct chr_meta old;
+
+	if (part_elsewhere(a, p, e) < 0)
+		return -1;
 
 	/* what is there first, then what it says: a change in between is
 	 * seen by the check under the lock */

@@ -123,4 +123,35 @@ void chr_archive_close(struct chr_archive *a);
 int chr_archive_walk(const char *root, const char *venue, const char *symbol,
 		     const char *stream, int (*fn)(const char *dir, void *ctx), void *ctx);
 
+/* The tiers that may hold partitions of venue/symbol/stream (symbol NULL
+ * or "" and stream "raw": the venue's raw partitions): t[0] the hot tier
+ * (root), then those of ROOT/chr-tier.conf, then those ROOT/manifest.db
+ * places partitions of that stream in (tiers named by chr-tier's flags),
+ * each root once (by its inode; roots that do not exist are left out). A
+ * manifest that cannot be read adds nothing (the config is still read). */
+struct chr_archive_tiers {
+	size_t n;
+	struct {
+		char name[65];
+		char root[4096];
+	} t[32];
+};
+
+/* Fill w for the archive at root. Returns 0, or -1 with e (a bad
+ * chr-tier.conf: CHR_EX_DATA; out of memory: CHR_EX_SYS). */
+int chr_archive_tiers(struct chr_archive_tiers *w, const char *root, const char *venue,
+		      const char *symbol, const char *stream, struct chr_err *e);
+
+/* The partition rel ("v1/..." or "raw/v1/...") in the tiers of w: the
+ * index of each tier whose "<root>/<rel>" is a directory, warmest first,
+ * at most nmax into idx, each directory once. Returns how many (0 none),
+ * or -1 with errno when one cannot be looked at. */
+int chr_archive_where(const struct chr_archive_tiers *w, const char *rel, size_t *idx,
+		      size_t nmax);
+
+/* 1 when the partitions at dirs a and b hold the same segments (ids, raw
+ * bytes and raw checksums of their meta.json, either format), 0 when not,
+ * -1 with e when one cannot be read. */
+int chr_archive_same(const char *a, const char *b, struct chr_err *e);
+
 #endif

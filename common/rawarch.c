@@ -288,32 +288,35 @@ static void see(struct chr_sealer *s, const char *date)
 	strcpy(v[s->nseen++], date);
 }
 
-/* The other tier that holds the partition of date (ROOT/chr-tier.conf:
- * "NAME DIR AGE ..." lines; "delete" and "queue" lines name no tier) into
- * where (PATH_MAX bytes). Returns 1 when one does, else 0. */
-static int other_tier(const struct chr_sealer *s, const char *date, char *where)
+/* The colder tier that holds the partition of date (chr-tier.conf's or
+ * the manifest's: chr_archive_tiers): its name into tier (65 bytes) and
+ * the partition directory into dir (PATH_MAX bytes). Returns 1 when one
+ * does, 0 when none, -1 with e. */
+static int other_tier(const struct chr_sealer *s, const char *date, char *tier, char *dir,
+		      struct chr_err *e)
 {
-	char path[PATH_MAX], line[PATH_MAX + 256];
-	FILE *f;
-	int found = 0;
+	struct chr_archive_tiers *w = malloc(sizeof *w);
+	char rel[PATH_MAX];
+	size_t idx[2];
+	int n, found = 0;
 
-	if (chr_pathf(path, PATH_MAX, "%s/chr-tier.conf", s->root) < 0 || (f = fopen(path, "re")) == NULL)
-		return 0;
-	while (!found && fgets(line, sizeof line, f)) {
-		char name[256], dir[PATH_MAX], part[PATH_MAX];
-		struct stat st;
-
-		line[strcspn(line, "#")] = '\0';
-		if (sscanf(line, "%255s %4095s", name, dir) != 2 || strcmp(name, "delete") == 0 ||
-		    strcmp(name, "queue") == 0)
-			continue;
-		if (chr_raw_path(part, sizeof part, dir, s->venue, date) == 0 &&
-		    lstat(part, &st) == 0) {
-			strcpy(where, part);
+	if (w == NULL)
+		return chr_err_sys(e, "cannot look for the tiers of '%s'", s->root);
+	if (chr_archive_tiers(w, s->root, s->venue, NULL, "raw", e) < 0) {
+		free(w);
+		return -1;
+	}
+	if (chr_pathf(rel, PATH_MAX, "raw/v1/%s/%s/raw", s->venue, date) < 0 ||
+	    (n = chr_archive_where(w, rel, idx, 2)) < 0) {
+		free(w);
+		return chr_err_sys(e, "cannot look for 'raw/v1/%s/%s/raw' in the tiers", s->venue, date);
+	}
+	for (int i = 0; i < n && !found; i++)
+		if (idx[i] != 0 && chr_pathf(dir, PATH_MAX, "%s/%s", w->t[idx[i]].root, rel) == 0) {
+			snprintf(tier, 65, "%s", w->t[idx[i]].name);
 			found = 1;
 		}
-	}
-	fclose(f);
+	free(w);
 	return found;
 }
 
@@ -438,7 +441,7 @@ int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_se
 	struct chr_rawseg *seg = &res->seg;
 	struct chr_rawmeta m;
 	char part[PATH_MAX], file[32], alt[32], fpath[PATH_MAX], apath[PATH_MAX];
-	char staged[PATH_MAX], where[PATH_MAX], date[11];
+	char staged[PATH_MAX], where[PATH_MAX], date[11], tier[65];
 	const struct chr_rawseg *have;
 	int lk = -1, rc = -1, have_file = 0, have_alt = 0, adopt = 0, k;
 
@@ -514,10 +517,23 @@ int chr_sealer_put(struct chr_sealer *s, const struct chr_qseg *q, struct chr_se
 			    s->venue, date, s->root, seg->id);
 			goto out;
 		}
-		if (other_tier(s, date, where)) {
-			chr_err_set(e, CHR_EX_DATA, "partition 'raw/v1/%s/%s/raw' is no longer in '%s'"
-			    " (it is '%s'); segment %09" PRIu64 " is not archived", s->venue, date,
-			    s->root, where, seg->id);
+		if ((k = other_tier(s, date, tier, where, e)) < 0)
+			goto out;
+		/* a colder tier holds the date: the segment is there already
+		 * (archived, then moved), or it cannot go anywhere without
+		 * splitting the date between two tiers */
+		if (k > 0 && chr_rawmeta_load(where, &m, e) == 0 &&
+		    (have = chr_rawmeta_find(&m, seg->id)) != NULL) {
+			rc = listed(have, seg, where, e);
+			*seg = *have;
+			res->action = CHR_SEAL_PRESENT;
+			goto out;
+		}
+		if (k > 0) {
+			chr_err_set(e, CHR_EX_DATA, "partition 'raw/v1/%s/%s/raw' lives in tier %s ('%s'),"
+			    " not in '%s': segment %09" PRIu64 " is not archived; move the partition back"
+			    " into '%s' (docs/tiers.md, \"Writers and tiers\")", s->venue, date, tier,
+			    where, s->root, seg->id, s->root);
 			goto out;
 		}
 		/* a new partition comes whole: its directory, segment and

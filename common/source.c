@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -517,9 +518,39 @@ static int raw_from_snapshot(struct chr_source *s, size_t first, size_t last, in
 
 
 
+/* A date in two tiers with different segments (written in hot while a
+ * colder tier held it): either copy alone is part of the date, so neither
+ * is read (docs/tiers.md, "Writers and tiers"). Two copies with the same
+ * segments (a move cut short) are one. Returns 0, or -1 (said in s->e). */
+static int split_check(struct chr_source *s, const struct chr_archive_tiers *w, const char *venue,
+		       const char *symbol, const char *stream, const char *date)
+{
+	char rel[512], a[PATH_MAX], b[PATH_MAX], sa[512], sb[512];
+	size_t idx[2];
+	int n, k;
+
+	if ((symbol && *symbol ? snprintf(rel, sizeof rel, "v1/%s/%s/%s/%s", venue, symbol, date, stream)
+			       : snprintf(rel, sizeof rel, "raw/v1/%s/%s/raw", venue, date)) >= (int)sizeof rel)
+		return fail(s, CHR_EX_SYS, "archive path: %s", strerror(ENAMETOOLONG));
+	if ((n = chr_archive_where(w, rel, idx, 2)) < 0)
+		return fail(s, CHR_EX_SYS, "cannot look for '%s' in the tiers: %s", rel, strerror(errno));
+	if (n < 2)
+		return 0;
+	if (chr_pathf(a, PATH_MAX, "%s/%s", w->t[idx[0]].root, rel) < 0 ||
+	    chr_pathf(b, PATH_MAX, "%s/%s", w->t[idx[1]].root, rel) < 0)
+		return fail(s, CHR_EX_SYS, "archive path: %s", strerror(ENAMETOOLONG));
+	if ((k = chr_archive_same(a, b, &s->e)) != 0)
+		return k < 0 ? -1 : 0;
+	return fail(s, CHR_EX_DATA, "partition '%s' is in tiers %s ('%s') and %s ('%s') with "
+		    "different segments: either alone is part of its date, so neither is read "
+		    "(docs/tiers.md, \"Writers and tiers\")", rel, w->t[idx[0]].name,
+		    chr_fmt_shown(sa, sizeof sa, a), w->t[idx[1]].name, chr_fmt_shown(sb, sizeof sb, b));
+}
+
 int chr_source_add_archive(struct chr_source *s, const char *root, const char *venue,
 			   const char *symbol, const char *stream, const char *date)
 {
+	struct chr_archive_tiers *w;
 	struct chr_tier_part *p;
 	const struct chr_select *sel = s->sel;
 	char inst[4096], sh[512];
@@ -534,6 +565,12 @@ int chr_source_add_archive(struct chr_source *s, const char *root, const char *v
 	n = chr_tier_parts(root, venue, symbol, stream, date, &p, &found, &s->e);
 	if (n < 0)
 		return -1;
+	if ((w = malloc(sizeof *w)) == NULL) {
+		chr_tier_parts_free(p, n);
+		return fail(s, CHR_EX_SYS, "%s", strerror(ENOMEM));
+	}
+	if (chr_archive_tiers(w, root, venue, symbol, stream, &s->e) < 0)
+		rc = -1;
 	if ((symbol && *symbol ? snprintf(inst, sizeof inst, "%s/v1/%s/%s", root, venue, symbol)
 			       : snprintf(inst, sizeof inst, "%s/raw/v1/%s", root, venue)) >= (int)sizeof inst)
 		rc = fail(s, CHR_EX_SYS, "archive path: %s", strerror(ENAMETOOLONG));
@@ -548,7 +585,8 @@ int chr_source_add_archive(struct chr_source *s, const char *root, const char *v
 		if ((!date && chr_date_parse(p[i].date, &day) < 0) || day > sel->ts_from)
 			continue;
 		first = s->n;
-		if (add_dir(s, p[i].dir, 0) < 0 || (k = keep_from_snapshot(s, first, sel->ts_from)) < 0) {
+		if (split_check(s, w, venue, symbol, stream, p[i].date) < 0 || add_dir(s, p[i].dir, 0) < 0 ||
+		    (k = keep_from_snapshot(s, first, sel->ts_from)) < 0) {
 			rc = -1;
 		} else if (k == 1) {
 			start = i + 1;
@@ -570,12 +608,13 @@ int chr_source_add_archive(struct chr_source *s, const char *root, const char *v
 				     (!from_snap && !raw && sel->ts_from > INT64_MIN + CHR_DAY_NS &&
 				      day + CHR_DAY_NS <= sel->ts_from)))
 			continue;
-		if (add_dir(s, p[i].dir, 0) < 0)
+		if (split_check(s, w, venue, symbol, stream, p[i].date) < 0 || add_dir(s, p[i].dir, 0) < 0)
 			rc = -1;
 		else if (day <= (sel ? sel->ts_from : 0))
 			raw_last = s->n;
 	}
 	chr_tier_parts_free(p, n);
+	free(w);
 	/* a raw stream holds many instruments: each one's own snapshot */
 	if (rc == 0 && from_snap && raw)
 		rc = raw_from_snapshot(s, raw_first, raw_last, sel->ts_from);

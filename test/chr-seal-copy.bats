@@ -229,7 +229,7 @@ PY
 	printf '# tiers\nwarm %s/W 7d\ndelete 400d\n' "$PWD" >A/chr-tier.conf
 	$T chr-sink --queue Q t.ev
 	run -1 --separate-stderr $T chr-seal-copy --source Q --archive-root A --venue binance --once
-	[ "$stderr" = "chr-seal-copy: partition 'raw/v1/binance/2020-02-22/raw' is no longer in 'A' (it is '$PWD/W/raw/v1/binance/2020-02-22/raw'); segment 000000019 is not archived" ]
+	[ "$stderr" = "chr-seal-copy: partition 'raw/v1/binance/2020-02-22/raw' lives in tier warm ('$PWD/W/raw/v1/binance/2020-02-22/raw'), not in 'A': segment 000000019 is not archived; move the partition back into 'A' (docs/tiers.md, \"Writers and tiers\")" ]
 	[ ! -e $P ]
 	clean A
 	# the service notices a move while it runs, also without a config

@@ -382,7 +382,10 @@ EOF
 	[ ! -e R/v1/binance/BTCUSDT/2024-01-01 ]
 	[ -d R/v1/binance/ETHUSDT/2024-01-02/trade ]
 	[ -d W/v1/binance/ETHUSDT/2024-01-02/trade ]
-	same_records R
+	# a reader returns neither copy of that date rather than part of it
+	$T chr-tail --archive R --venue binance --symbol BTCUSDT --stream trade | cmp orig-BTCUSDT.q -
+	run -1 --separate-stderr $T chr-tail --archive R --venue binance --symbol ETHUSDT --stream trade
+	[[ "$stderr" == *"partition 'v1/binance/ETHUSDT/2024-01-02/trade' is in tiers hot ('R/v1/binance/ETHUSDT/2024-01-02/trade') and warm ("*") with different segments"* ]]
 }
 
 @test "leftovers of a dead pass are cleaned: staging copies and sources being removed" {
