@@ -290,6 +290,51 @@ static long resolve(struct chr_tier_run *r, struct item *v, size_t n)
 
 /* ---- moving a partition ------------------------------------------------ */
 
+/* 1 when name is meta.json or a segment file meta.json lists */
+static int listed(const struct chr_partinfo *p, const char *name)
+{
+	if (strcmp(name, "meta.json") == 0)
+		return 1;
+	for (size_t i = 0; i < p->nsegs; i++)
+		if (strcmp(name, p->segs[i].file) == 0)
+			return 1;
+	return 0;
+}
+
+/* Before a move: the partition directory holds only meta.json and the
+ * segments it lists (a copy takes only those, so anything else would be
+ * lost with the source), and meta.json says what the segments' headers
+ * say. Returns 0; 1 when meta.json changed since the pass read it; -1
+ * (said, every unlisted file named). */
+static int movable(struct chr_tier_run *r, const struct item *it)
+{
+	char sh[512], sh2[512];
+	struct dirent *d;
+	struct chr_err e;
+	DIR *dp = opendir(it->dir);
+	int bad = 0, rc;
+
+	if (dp == NULL) {
+		fail(r, CHR_EX_SYS, "cannot read '%s': %s", SHOWN(sh, it->dir), strerror(errno));
+		return -1;
+	}
+	while ((d = readdir(dp)) != NULL)
+		if (strcmp(d->d_name, ".") && strcmp(d->d_name, "..") && !listed(&it->part, d->d_name)) {
+			fail(r, CHR_EX_DATA, "'%s/%s' is not listed in its meta.json; '%s' left in %s",
+			     SHOWN(sh, it->dir), SHOWN(sh2, d->d_name), it->rel, r->t.t[it->tier].name);
+			bad = 1;
+		}
+	closedir(dp);
+	if (bad)
+		return -1;
+	if ((rc = chr_partinfo_check(it->dir, &it->part, &e)) < 0)
+		fail(r, e.status, "%s; '%s' left in %s", e.msg, SHOWN(sh, it->rel), r->t.t[it->tier].name);
+	else if (rc > 0)
+		say(r, "'%s' in %s changed during the pass; left for the next one", SHOWN(sh, it->rel),
+		    r->t.t[it->tier].name);
+	return rc;
+}
+
 /* Copy (and maybe compress) segment s of it into stage, verified, and
  * update its meta.json entry e. Returns 0, or -1 with a message. */
 static int copy_seg(struct chr_tier_run *r, const struct item *it, struct chr_pseg *s, const char *stage,
@@ -520,6 +565,8 @@ static int move(struct chr_tier_run *r, struct item *it, size_t to, int64_t age)
 		     strerror(ENAMETOOLONG));
 		return -1;
 	}
+	if (movable(r, it) != 0)
+		return -1;
 	if (r->dry) {
 		say(r, "would move '%s' from %s to %s (age %" PRId64 "s)", SHOWN(sh, it->rel), from,
 			 into, age / 1000000000);
