@@ -577,3 +577,38 @@ EOF2
 	[[ "$stderr" == *"'$PWD/R0/$b/2024-01-01/trade/meta.json': ts_max "* ]]
 	[ ! -e W/$b/2024-01-01 ] && [ -f W/$b/2024-01-04/trade/meta.json ]
 }
+
+@test "--rebuild-manifest or a pass without a tier the manifest records, which holds data: refused, nothing forgotten" {
+	make_arch R
+	run -0 $T chr-tier --root R --cold C --cold-after 3d --now 2024-01-08 --once
+	[ -f C/v1/binance/BTCUSDT/2024-01-01/trade/meta.json ]
+	$T chr-tier --root R --dump-manifest >kept
+	run -2 --separate-stderr $T chr-tier --root R --rebuild-manifest
+	[[ "$stderr" == "chr-tier: manifest '$PWD/R/manifest.db' records tier 'cold' at '$PWD/C', which holds partitions: give it (--cold DIR --cold-after AGE, or a line of $PWD/R/chr-tier.conf)"* ]]
+	$T chr-tier --root R --dump-manifest | diff kept -
+	same_records R
+	# a pass without it would drop it the same way
+	run -2 --separate-stderr $T chr-tier --root R --now 2024-01-08 --once
+	[[ "$stderr" == "chr-tier: manifest '$PWD/R/manifest.db' records tier 'cold' at '$PWD/C'"* ]]
+	run -2 --separate-stderr $T chr-tier --root R --warm C2 --warm-after 1d --now 2024-01-08 --once
+	[[ "$stderr" == "chr-tier: manifest '$PWD/R/manifest.db' records tier 'cold' at '$PWD/C'"* ]]
+	# the same name at another directory
+	run -2 --separate-stderr $T chr-tier --root R --cold C2 --cold-after 3d --rebuild-manifest
+	[[ "$stderr" == "chr-tier: manifest '$PWD/R/manifest.db' records tier 'cold' at '$PWD/C', which holds partitions, but 'cold' is now '$PWD/C2' (move them first)"* ]]
+	$T chr-tier --root R --dump-manifest | diff kept -
+	same_records R
+	# given by flags or by the config file, the rebuild equals the kept manifest
+	run -0 $T chr-tier --root R --cold C --cold-after 3d --rebuild-manifest
+	$T chr-tier --root R --dump-manifest | diff kept -
+	echo "cold $PWD/C 3d" >R/chr-tier.conf
+	run -0 $T chr-tier --root R --rebuild-manifest
+	$T chr-tier --root R --dump-manifest | diff kept -
+	same_records R
+	# a recorded tier that holds nothing any more may go
+	rm R/chr-tier.conf
+	mkdir -p C2 && mv C/v1 C2/
+	run -0 $T chr-tier --root R --cold C2 --cold-after 3d --rebuild-manifest
+	run -0 $T chr-tier --root R --dump-manifest
+	[[ "$output" == *"tier	cold	$PWD/C2	1"* ]]
+	same_records R
+}
