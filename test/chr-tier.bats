@@ -536,6 +536,20 @@ EOF
 	run -0 $T chr-tier --root R --cold C --cold-after 3d --zstd --now 2024-01-08 --once
 	[ -f C/$p/meta.json ] && [ ! -e R/$p ]
 	same_records R
+	# a move cut short left two copies: the warmer one, holding a file
+	# its meta.json does not list, is not removed
+	mkdir -p R/$p && cp -a R0/$p/. R/$p/
+	rm R/$p/000000099.q
+	# (the colder copy must hold the same segments: plain, as in hot)
+	run -0 $T chr-tier --root R --cold C --cold-after 3d --zstd --now 2024-01-08 --once
+	[ ! -e R/$p ]
+	cp -a R0 R2 && rm R2/$p/000000099.q R2/$q/000000042.q.zst R2/manifest.db*
+	run -0 $T chr-tier --root R2 --warm W2 --warm-after 3d --now 2024-01-08 --once
+	mkdir -p R2/$p && cp -a W2/$p/. R2/$p/ && cp R2/$p/000000000.q R2/$p/000000077.q
+	run -1 --separate-stderr $T chr-tier --root R2 --warm W2 --warm-after 3d --now 2024-01-08 --once
+	[[ "$stderr" == *"'$PWD/R2/$p/000000077.q' is not listed in its meta.json; '$p' left in hot"* ]]
+	[[ "$stderr" != *"removed '$p'"* ]]
+	[ -f R2/$p/000000077.q ] && [ -f W2/$p/meta.json ]
 }
 
 # edit_meta DIR PYTHON: run PYTHON on the JSON of DIR/meta.json (m), rewrite it
@@ -576,6 +590,13 @@ EOF2
 	run -1 --separate-stderr $T chr-tier --root R0 --warm W --warm-after 1d --now 2024-01-08 --once
 	[[ "$stderr" == *"'$PWD/R0/$b/2024-01-01/trade/meta.json': ts_max "* ]]
 	[ ! -e W/$b/2024-01-01 ] && [ -f W/$b/2024-01-04/trade/meta.json ]
+	# and a move of compressed segments (their headers: the seek table's copy)
+	edit_meta C/$b/2024-01-04/trade 'm["segments"][0]["base_seq"] += 1'
+	printf 'cold %s 1d zstd\ndeep %s 2d\n' "$PWD/C" "$PWD/D" >R/chr-tier.conf
+	run -1 --separate-stderr $T chr-tier --root R --now 2024-01-08 --once
+	[[ "$stderr" == *"'$PWD/C/$b/2024-01-04/trade/meta.json': segment 000000000.q.zst: first_seq "*", but its header says "*"; '$b/2024-01-04/trade' left in cold"* ]]
+	[ -f C/$b/2024-01-04/trade/000000000.q.zst ] && [ ! -e D/$b/2024-01-04 ]
+	[ -f D/$b/2024-01-05/trade/000000000.q.zst ]
 }
 
 @test "--rebuild-manifest or a pass without a tier the manifest records, which holds data: refused, nothing forgotten" {
