@@ -528,6 +528,7 @@ int chr_manifest_tiers_check(const char *root, const struct chr_tiers *t, struct
 	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(st, 0);
 		const char *dir = (const char *)sqlite3_column_text(st, 1);
+		struct stat sb;
 		size_t i;
 		int w;
 
@@ -544,19 +545,21 @@ int chr_manifest_tiers_check(const char *root, const struct chr_tiers *t, struct
 		chr_tiers_init(one, root);
 		if (chr_tiers_set(one, name, dir, 1, 0) < 0)
 			continue;
-		if ((w = chr_tier_walk(one, 1, any_part, NULL)) < 0)
+		/* a directory that is not there may be a disk not mounted */
+		w = stat(dir, &sb) < 0 && errno == ENOENT ? 1 : chr_tier_walk(one, 1, any_part, NULL);
+		if (w < 0)
 			rc = chr_err_sys(e, "cannot read tier '%s' ('%s')", SHOWN(sh, name), SHOWN(sh2, dir));
 		else if (w > 0 && i < t->n)
 			rc = chr_err_set(e, CHR_EX_USAGE, "manifest '%s' records tier '%s' at '%s', which "
-					 "holds partitions, but '%s' is now '%s' (move them first)",
+					 "holds partitions or is not there, but '%s' is now '%s' (move them first)",
 					 m->path, SHOWN(sh, name), SHOWN(sh2, dir), name, t->t[i].root);
 		else if (w > 0 && (!strcmp(name, "warm") || !strcmp(name, "cold")))
 			rc = chr_err_set(e, CHR_EX_USAGE, "manifest '%s' records tier '%s' at '%s', which "
-					 "holds partitions: give it (--%s DIR --%s-after AGE, or a line of %s/%s)",
+					 "holds partitions or is not there: give it (--%s DIR --%s-after AGE, or a line of %s/%s)",
 					 m->path, name, SHOWN(sh2, dir), name, name, root, CHR_TIER_CONF);
 		else if (w > 0)
 			rc = chr_err_set(e, CHR_EX_USAGE, "manifest '%s' records tier '%s' at '%s', which "
-					 "holds partitions: give it (a line of %s/%s)",
+					 "holds partitions or is not there: give it (a line of %s/%s)",
 					 m->path, SHOWN(sh, name), SHOWN(sh2, dir), root, CHR_TIER_CONF);
 		chr_tiers_free(one);
 	}

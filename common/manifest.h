@@ -103,7 +103,8 @@ int chr_manifest_rebuild(const char *root, const struct chr_tiers *t, size_t *np
 
 /* Check that every tier root's manifest.db records (its tier table: the
  * tiers of the passes and rebuilds before) is among t's tiers, with the
- * same root, or holds no partition directory any more: a pass or rebuild
+ * same root, or is a directory that holds no partition directory any more
+ * (one that is not there may be a disk not mounted): a pass or rebuild
  * without it would drop its partitions from the manifest. A manifest that
  * does not exist or cannot be read records nothing. Returns 0, or -1 with
  * e (CHR_EX_USAGE naming the tier and its directory; CHR_EX_SYS when that

@@ -605,7 +605,7 @@ EOF2
 	[ -f C/v1/binance/BTCUSDT/2024-01-01/trade/meta.json ]
 	$T chr-tier --root R --dump-manifest >kept
 	run -2 --separate-stderr $T chr-tier --root R --rebuild-manifest
-	[[ "$stderr" == "chr-tier: manifest '$PWD/R/manifest.db' records tier 'cold' at '$PWD/C', which holds partitions: give it (--cold DIR --cold-after AGE, or a line of $PWD/R/chr-tier.conf)"* ]]
+	[[ "$stderr" == "chr-tier: manifest '$PWD/R/manifest.db' records tier 'cold' at '$PWD/C', which holds partitions or is not there: give it (--cold DIR --cold-after AGE, or a line of $PWD/R/chr-tier.conf)"* ]]
 	$T chr-tier --root R --dump-manifest | diff kept -
 	same_records R
 	# a pass without it would drop it the same way
@@ -615,7 +615,7 @@ EOF2
 	[[ "$stderr" == "chr-tier: manifest '$PWD/R/manifest.db' records tier 'cold' at '$PWD/C'"* ]]
 	# the same name at another directory
 	run -2 --separate-stderr $T chr-tier --root R --cold C2 --cold-after 3d --rebuild-manifest
-	[[ "$stderr" == "chr-tier: manifest '$PWD/R/manifest.db' records tier 'cold' at '$PWD/C', which holds partitions, but 'cold' is now '$PWD/C2' (move them first)"* ]]
+	[[ "$stderr" == "chr-tier: manifest '$PWD/R/manifest.db' records tier 'cold' at '$PWD/C', which holds partitions or is not there, but 'cold' is now '$PWD/C2' (move them first)"* ]]
 	$T chr-tier --root R --dump-manifest | diff kept -
 	same_records R
 	# given by flags or by the config file, the rebuild equals the kept manifest
@@ -625,9 +625,13 @@ EOF2
 	run -0 $T chr-tier --root R --rebuild-manifest
 	$T chr-tier --root R --dump-manifest | diff kept -
 	same_records R
-	# a recorded tier that holds nothing any more may go
+	# a recorded directory that is not there may be a disk not mounted
 	rm R/chr-tier.conf
-	mkdir -p C2 && mv C/v1 C2/
+	[ ! -e C2 ] && mv C C2
+	run -2 --separate-stderr $T chr-tier --root R --cold C2 --cold-after 3d --rebuild-manifest
+	[[ "$stderr" == "chr-tier: manifest '$PWD/R/manifest.db' records tier 'cold' at '$PWD/C', which holds partitions or is not there, but 'cold' is now '$PWD/C2'"* ]]
+	# one that holds nothing any more may go
+	mkdir C
 	run -0 $T chr-tier --root R --cold C2 --cold-after 3d --rebuild-manifest
 	run -0 $T chr-tier --root R --dump-manifest
 	[[ "$output" == *"tier	cold	$PWD/C2	1"* ]]
