@@ -503,6 +503,73 @@ int chr_tier_walk(const struct chr_tiers *t, size_t i,
 	return rc ? rc : walk_raw(&w);
 }
 
+/* ---- the tiers recorded -------------------------------------------------- */
+
+static int any_part(size_t tier, const char *dir, const char *rel, void *ctx)
+{
+	(void)tier, (void)dir, (void)rel, (void)ctx;
+	return 1;
+}
+
+int chr_manifest_tiers_check(const char *root, const struct chr_tiers *t, struct chr_err *e)
+{
+	struct chr_manifest *m;
+	struct chr_err oe;
+	struct chr_tiers *one = NULL;
+	sqlite3_stmt *st = NULL;
+	char sh[512], sh2[512];
+	int rc = 0;
+
+	if ((m = chr_manifest_open(root, NULL, 0, &oe)) == NULL)
+		return 0;
+	if (sqlite3_prepare_v2(m->db, "SELECT name, root FROM tier WHERE rank > 0 ORDER BY rank", -1,
+			       &st, NULL) != SQLITE_OK)
+		goto out;
+	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *dir = (const char *)sqlite3_column_text(st, 1);
+		struct stat sb;
+		size_t i;
+		int w;
+
+		if (name == NULL || dir == NULL)
+			continue;
+		for (i = 1; i < t->n && strcmp(t->t[i].name, name) != 0; i++)
+			;
+		if (i < t->n && strcmp(t->t[i].root, dir) == 0)
+			continue;
+		if (one == NULL && (one = malloc(sizeof *one)) == NULL) {
+			rc = chr_err_set(e, CHR_EX_SYS, "out of memory");
+			break;
+		}
+		chr_tiers_init(one, root);
+		if (chr_tiers_set(one, name, dir, 1, 0) < 0)
+			continue;
+		/* a directory that is not there may be a disk not mounted */
+		w = stat(dir, &sb) < 0 && errno == ENOENT ? 1 : chr_tier_walk(one, 1, any_part, NULL);
+		if (w < 0)
+			rc = chr_err_sys(e, "cannot read tier '%s' ('%s')", SHOWN(sh, name), SHOWN(sh2, dir));
+		else if (w > 0 && i < t->n)
+			rc = chr_err_set(e, CHR_EX_USAGE, "manifest '%s' records tier '%s' at '%s', which "
+					 "holds partitions or is not there, but '%s' is now '%s' (move them first)",
+					 m->path, SHOWN(sh, name), SHOWN(sh2, dir), name, t->t[i].root);
+		else if (w > 0 && (!strcmp(name, "warm") || !strcmp(name, "cold")))
+			rc = chr_err_set(e, CHR_EX_USAGE, "manifest '%s' records tier '%s' at '%s', which "
+					 "holds partitions or is not there: give it (--%s DIR --%s-after AGE, or a line of %s/%s)",
+					 m->path, name, SHOWN(sh2, dir), name, name, root, CHR_TIER_CONF);
+		else if (w > 0)
+			rc = chr_err_set(e, CHR_EX_USAGE, "manifest '%s' records tier '%s' at '%s', which "
+					 "holds partitions or is not there: give it (a line of %s/%s)",
+					 m->path, SHOWN(sh, name), SHOWN(sh2, dir), root, CHR_TIER_CONF);
+		chr_tiers_free(one);
+	}
+out:
+	sqlite3_finalize(st);
+	chr_manifest_close(m);
+	free(one);
+	return rc;
+}
+
 /* ---- rebuild ----------------------------------------------------------- */
 
 struct rebuild {

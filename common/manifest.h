@@ -101,6 +101,16 @@ int chr_manifest_dump(struct chr_manifest *m, FILE *f, struct chr_err *e);
 int chr_manifest_rebuild(const char *root, const struct chr_tiers *t, size_t *nparts,
 			 size_t *nskipped, chr_warn_fn warn, void *ctx, struct chr_err *e);
 
+/* Check that every tier root's manifest.db records (its tier table: the
+ * tiers of the passes and rebuilds before) is among t's tiers, with the
+ * same root, or is a directory that holds no partition directory any more
+ * (one that is not there may be a disk not mounted): a pass or rebuild
+ * without it would drop its partitions from the manifest. A manifest that
+ * does not exist or cannot be read records nothing. Returns 0, or -1 with
+ * e (CHR_EX_USAGE naming the tier and its directory; CHR_EX_SYS when that
+ * directory cannot be read). */
+int chr_manifest_tiers_check(const char *root, const struct chr_tiers *t, struct chr_err *e);
+
 /* Call fn(tier index, partition dir, rel, ctx) for every partition
  * directory (holding a meta.json or not) of tier index i of t, archive
  * then raw, in sorted order. Stops when fn returns non-zero and returns

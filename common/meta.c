@@ -1,6 +1,7 @@
 /* meta.c - a partition's meta.json (docs/archive.md), the one module that
  * reads and writes it: archive partitions, raw partitions, and either
- * format checked for the tiers and the manifest; JSON helpers. */
+ * format checked for the tiers and the manifest (and against the segments'
+ * headers); JSON helpers. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -19,6 +20,7 @@
 #include "path.h"
 #include "segw.h"
 #include "tm.h"
+#include "zsq.h"
 
 #define SHOWN(buf, s) chr_fmt_shown(buf, sizeof buf, s)
 
@@ -802,4 +804,153 @@ int chr_partinfo_load(const char *dir, struct chr_partinfo *p, struct chr_err *e
 	struct chr_err tmp, *t = e ? e : &tmp;
 
 	return loaded(partinfo_load(dir, p, t->msg, sizeof t->msg), t);
+}
+
+/* ---- meta.json against the segments' headers ------------------------------ */
+
+/* The 64-byte header of segment s of the partition at dir into h. Returns
+ * 0, or -1 with e. */
+static int seg_header(const char *dir, const struct chr_pseg *s, struct chr_seg *h, struct chr_err *e)
+{
+	char path[PATH_MAX], err[512], sh[512];
+	const char *why;
+	ssize_t k;
+	int fd, st;
+
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, s->file) >= sizeof path) {
+		errno = ENAMETOOLONG;
+		return chr_err_sys(e, "'%s/%s'", SHOWN(sh, dir), s->file);
+	}
+	if (s->compressed) {
+		struct chr_zsq *z = chr_zsq_open(path, err, sizeof err, &st);
+
+		if (z == NULL)
+			return chr_err_set(e, st, "%s", err);
+		memcpy(h, chr_zsq_seg(z), sizeof *h);
+		chr_zsq_close(z);
+		return 0;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return chr_err_sys(e, "cannot read '%s'", SHOWN(sh, path));
+	k = pread(fd, h, sizeof *h, 0);
+	st = errno;
+	close(fd);
+	if (k < 0) {
+		errno = st;
+		return chr_err_sys(e, "cannot read '%s'", SHOWN(sh, path));
+	}
+	if ((size_t)k < sizeof *h)
+		return chr_err_set(e, CHR_EX_DATA, "'%s': not a segment (%zd bytes)", SHOWN(sh, path), k);
+	if ((why = chr_seg_check(h)) != NULL || h->id != s->id)
+		return chr_err_set(e, CHR_EX_DATA, "'%s': not a segment (%s)", SHOWN(sh, path),
+				   why ? why : "its id is not its name's");
+	return 0;
+}
+
+/* Member k of meta.json o, when present, must be want: else an error. */
+static int same_i64(json_t *o, const char *k, int64_t want, const char *path, struct chr_err *e)
+{
+	int64_t v;
+	char sh[512];
+
+	if (num(o, k, &v) <= 0 || v == want)
+		return 0;
+	return chr_err_set(e, CHR_EX_DATA, "'%s': %s %" PRId64 ", but the segment headers say %" PRId64,
+			   SHOWN(sh, path), k, v, want);
+}
+
+static int same_time(json_t *o, const char *k, int64_t want, const char *path, struct chr_err *e)
+{
+	char buf[64], t[CHR_TIME_BUF], sh[512];
+
+	if (str(o, k, buf, sizeof buf) == 0)
+		return 0;
+	chr_time_format(t, want);
+	if (json_is_string(json_object_get(o, k)) && strcmp(buf, t) == 0)
+		return 0;
+	return chr_err_set(e, CHR_EX_DATA, "'%s': %s '%s', but the segment headers say '%s'",
+			   SHOWN(sh, path), k, json_is_string(json_object_get(o, k)) ? buf : "?", t);
+}
+
+int chr_partinfo_check(const char *dir, const struct chr_partinfo *p, struct chr_err *e)
+{
+	char path[PATH_MAX], sum[48], sh[512];
+	unsigned char *buf = NULL;
+	struct chr_seg h;
+	json_t *o = NULL;
+	ssize_t n;
+	uint64_t records = 0, first = 0, last = 0;
+	int64_t tmin = INT64_MAX, tmax = INT64_MIN;
+	int rc = -1, any = 0;
+
+	if ((size_t)snprintf(path, sizeof path, "%s/meta.json", dir) >= sizeof path) {
+		errno = ENAMETOOLONG;
+		return chr_err_sys(e, "'%s'", SHOWN(sh, dir));
+	}
+	if ((n = chr_file_read(path, &buf)) < 0)
+		return chr_err_sys(e, "cannot read '%s'", SHOWN(sh, path));
+	chr_mem_xxh128(buf, (size_t)n, sum);
+	if (strcmp(sum, p->meta_checksum) != 0) {
+		free(buf);
+		return 1;
+	}
+	if ((o = json_loadb((char *)buf, (size_t)n, 0, NULL)) == NULL) {
+		chr_err_set(e, CHR_EX_DATA, "'%s': not JSON", SHOWN(sh, path));
+		goto out;
+	}
+	for (size_t i = 0; i < p->nsegs; i++) {
+		const struct chr_pseg *s = &p->segs[i];
+		const char *bad = NULL;
+		uint64_t want = 0, have = 0;
+
+		if (seg_header(dir, s, &h, e) < 0)
+			goto out;
+		if (s->first_seq != h.base_seq)
+			bad = "first_seq", have = s->first_seq, want = h.base_seq;
+		else if (s->count != h.count)
+			bad = "count", have = s->count, want = h.count;
+		else if (h.count && s->last_seq != h.base_seq + h.count - 1)
+			bad = "last_seq", have = s->last_seq, want = h.base_seq + h.count - 1;
+		else if (s->raw_bytes != h.end)
+			bad = "raw_bytes", have = s->raw_bytes, want = h.end;
+		else if (s->ts_min != INT64_MAX && s->ts_min != h.ts_min)
+			bad = "ts_min", have = (uint64_t)s->ts_min, want = (uint64_t)h.ts_min;
+		else if (s->ts_max != INT64_MIN && s->ts_max != h.ts_max)
+			bad = "ts_max", have = (uint64_t)s->ts_max, want = (uint64_t)h.ts_max;
+		if (bad && !strncmp(bad, "ts_", 3)) {
+			chr_err_set(e, CHR_EX_DATA, "'%s': segment %s: %s %" PRId64 ", but its header says %" PRId64,
+				    SHOWN(sh, path), s->file, bad, (int64_t)have, (int64_t)want);
+			goto out;
+		}
+		if (bad) {
+			chr_err_set(e, CHR_EX_DATA, "'%s': segment %s: %s %" PRIu64 ", but its header says %" PRIu64,
+				    SHOWN(sh, path), s->file, bad, have, want);
+			goto out;
+		}
+		records += h.count;
+		if (h.count) {
+			if (!any)
+				first = h.base_seq;
+			last = h.base_seq + h.count - 1;
+			if (h.ts_min < tmin)
+				tmin = h.ts_min;
+			if (h.ts_max > tmax)
+				tmax = h.ts_max;
+			any = 1;
+		}
+	}
+	if (same_i64(o, "records", (int64_t)records, path, e) < 0)
+		goto out;
+	if (any && (same_i64(o, "first_seq", (int64_t)first, path, e) < 0 ||
+		    same_i64(o, "last_seq", (int64_t)last, path, e) < 0 ||
+		    same_i64(o, "ts_min", tmin, path, e) < 0 ||
+		    same_i64(o, "ts_max", tmax, path, e) < 0 ||
+		    same_time(o, "time_min", tmin, path, e) < 0 ||
+		    same_time(o, "time_max", tmax, path, e) < 0))
+		goto out;
+	rc = 0;
+out:
+	json_decref(o);
+	free(buf);
+	return rc;
 }

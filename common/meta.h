@@ -162,4 +162,15 @@ struct chr_partinfo {
 int chr_partinfo_load(const char *dir, struct chr_partinfo *p, struct chr_err *e);
 void chr_partinfo_free(struct chr_partinfo *p);
 
+/* Check what "<dir>/meta.json" (p, as chr_partinfo_load read it) says
+ * against the segments' own headers (a compressed segment's: the copy its
+ * seek table keeps): per segment id, first_seq, count, last_seq, ts_min,
+ * ts_max and raw_bytes (the header's end); for the partition records,
+ * first_seq, last_seq, ts_min, ts_max, time_min and time_max, where
+ * meta.json has them. Returns 0; 1 when meta.json changed since p was read
+ * (nothing checked); -1 with e: CHR_EX_DATA naming meta.json and the
+ * member, or a segment whose header is not valid; CHR_EX_SYS when a file
+ * cannot be read. */
+int chr_partinfo_check(const char *dir, const struct chr_partinfo *p, struct chr_err *e);
+
 #endif

@@ -216,6 +216,44 @@ static int discard(const char *tier, const char *src, char *trash)
 	return fd;
 }
 
+/* ---- what a partition directory holds ------------------------------------ */
+
+/* 1 when name is meta.json or a segment file meta.json lists */
+static int listed(const struct chr_partinfo *p, const char *name)
+{
+	if (strcmp(name, "meta.json") == 0)
+		return 1;
+	for (size_t i = 0; i < p->nsegs; i++)
+		if (strcmp(name, p->segs[i].file) == 0)
+			return 1;
+	return 0;
+}
+
+/* The partition directory of it holds only meta.json and the segments it
+ * lists: a copy takes only those, so anything else would be lost with the
+ * source (and a rename would carry it where the next copy loses it).
+ * Returns 0, or -1 (said, every unlisted file named). */
+static int unlisted(struct chr_tier_run *r, const struct item *it)
+{
+	char sh[512], sh2[512];
+	struct dirent *d;
+	DIR *dp = opendir(it->dir);
+	int bad = 0;
+
+	if (dp == NULL) {
+		fail(r, CHR_EX_SYS, "cannot read '%s': %s", SHOWN(sh, it->dir), strerror(errno));
+		return -1;
+	}
+	while ((d = readdir(dp)) != NULL)
+		if (strcmp(d->d_name, ".") && strcmp(d->d_name, "..") && !listed(&it->part, d->d_name)) {
+			fail(r, CHR_EX_DATA, "'%s/%s' is not listed in its meta.json; '%s' left in %s",
+			     SHOWN(sh, it->dir), SHOWN(sh2, d->d_name), it->rel, r->t.t[it->tier].name);
+			bad = 1;
+		}
+	closedir(dp);
+	return bad ? -1 : 0;
+}
+
 /* ---- two copies of a partition ----------------------------------------- */
 
 /* 1 when a and b hold the same segments (ids, raw bytes and checksums) */
@@ -283,19 +321,46 @@ static long resolve(struct chr_tier_run *r, struct item *v, size_t n)
 			return -1;
 		}
 	for (size_t i = 0; i + 1 < n; i++)
-		if (remove_part(r, &v[i], "a copy of a finished move") < 0)
+		if (unlisted(r, &v[i]) < 0 || remove_part(r, &v[i], "a copy of a finished move") < 0)
 			return -1;
 	return (long)(n - 1);
 }
 
 /* ---- moving a partition ------------------------------------------------ */
 
+/* Before a move: no unlisted file, and meta.json says what the segments'
+ * headers say; under the archive lock (a writer places a segment and then
+ * rewrites meta.json under it), except in a dry run. Returns 0; 1 when
+ * meta.json changed since the pass read it (said); -1 (said). */
+static int movable(struct chr_tier_run *r, const struct item *it)
+{
+	char sh[512];
+	struct chr_err e;
+	int rc, lk = -1;
+
+	if (!r->dry && (lk = chr_archive_lock(r->root)) < 0) {
+		fail(r, CHR_EX_SYS, "cannot lock '%s/.staging/lock': %s", SHOWN(sh, r->root),
+		     strerror(errno));
+		return -1;
+	}
+	if ((rc = chr_partinfo_check(it->dir, &it->part, &e)) < 0)
+		fail(r, e.status, "%s; '%s' left in %s", e.msg, SHOWN(sh, it->rel), r->t.t[it->tier].name);
+	else if (rc > 0)
+		say(r, "'%s' in %s changed during the pass; left for the next one", SHOWN(sh, it->rel),
+		    r->t.t[it->tier].name);
+	else
+		rc = unlisted(r, it);
+	if (lk >= 0)
+		close(lk);
+	return rc;
+}
+
 /* Copy (and maybe compress) segment s of it into stage, verified, and
  * update its meta.json entry e. Returns 0, or -1 with a message. */
 static int copy_seg(struct chr_tier_run *r, const struct item *it, struct chr_pseg *s, const char *stage,
 		    int level, json_t *e, uint64_t *out_bytes)
 {
-	char src[PATH_MAX], dst[PATH_MAX], sum[48], sh[512];
+	char src[PATH_MAX], dst[PATH_MAX], sum[48], sh[512], zname[sizeof s->file + 4];
 	unsigned char *buf = NULL, *back = NULL;
 	ssize_t n;
 	int rc = -1, st, fd = -1;
@@ -363,8 +428,10 @@ static int copy_seg(struct chr_tier_run *r, const struct item *it, struct chr_ps
 			fail(r, CHR_EX_SYS, "cannot read '%s': %s", SHOWN(sh, dst), strerror(errno));
 			goto out;
 		}
-		snprintf(s->file + strlen(s->file), sizeof s->file - strlen(s->file), ".zst");
-		if (json_object_set_new(e, "file", json_string(s->file)) < 0 ||
+		/* s keeps the source's name: the source is checked again before
+		 * it is removed */
+		snprintf(zname, sizeof zname, "%s.zst", s->file);
+		if (json_object_set_new(e, "file", json_string(zname)) < 0 ||
 		    json_object_set_new(e, "bytes", json_integer((json_int_t)zb)) < 0 ||
 		    json_object_set_new(e, "checksum", json_string(sum)) < 0 ||
 		    json_object_set_new(e, "raw_bytes", json_integer((json_int_t)n)) < 0 ||
@@ -520,6 +587,8 @@ static int move(struct chr_tier_run *r, struct item *it, size_t to, int64_t age)
 		     strerror(ENAMETOOLONG));
 		return -1;
 	}
+	if (movable(r, it) != 0)
+		return -1;
 	if (r->dry) {
 		say(r, "would move '%s' from %s to %s (age %" PRId64 "s)", SHOWN(sh, it->rel), from,
 			 into, age / 1000000000);
@@ -549,6 +618,8 @@ static int move(struct chr_tier_run *r, struct item *it, size_t to, int64_t age)
 		fail(r, CHR_EX_DATA, "'%s' already exists; '%s' not moved", SHOWN(sh, dst), it->rel);
 		goto fail_locked;
 	}
+	if (unlisted(r, it) < 0)	/* placed since the check by a writer that died */
+		goto fail_locked;
 	if (chr_mkdirs(parent) < 0) {
 		fail(r, CHR_EX_SYS, "cannot create '%s': %s", SHOWN(sh, parent), strerror(errno));
 		goto fail_locked;

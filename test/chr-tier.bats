@@ -407,14 +407,18 @@ EOF
 	local d=R/raw/v1/binance/2024-01-01/raw n=0 f
 	mkdir -p $d
 	# the sealed segments of the queue (all but the newest), as chr-seal-copy copies them
-	local segs="" sep=""
+	local segs="" sep="" lo="" hi=""
 	for f in $(ls Q/*.q | head -4); do
 		cp "$f" $d/
-		segs="$segs$sep{\"id\": $n, \"file\": \"$(basename "$f")\", \"first_seq\": 0, \"bytes\": $(stat -c %s "$f"), \"ts_min\": 1704067200000100000, \"ts_max\": 1704067200000100001, \"checksum\": \"xxh3-128:$(xxhsum -H2 "$f" | cut -d' ' -f1)\"}"
+		# base_seq, count, ts_min, ts_max: the segment header's (docs/format.md)
+		set -- $(od -An -t d8 -j 16 -N 8 "$f") $(od -An -t d8 -j 32 -N 24 "$f")
+		segs="$segs$sep{\"id\": $n, \"file\": \"$(basename "$f")\", \"first_seq\": $1, \"count\": $2, \"bytes\": $(stat -c %s "$f"), \"ts_min\": $3, \"ts_max\": $4, \"checksum\": \"xxh3-128:$(xxhsum -H2 "$f" | cut -d' ' -f1)\"}"
+		[ -n "$lo" ] || lo=$3
+		hi=$4
 		sep=", "
 		n=$((n + 1))
 	done
-	printf '{"format": "chronicle-raw-partition", "version": 1, "venue": "binance", "date": "2024-01-01", "completeness": "sealed", "ts_min": 1704067200000100000, "ts_max": 1704100000000000000, "segments": [%s]}\n' "$segs" >$d/meta.json
+	printf '{"format": "chronicle-raw-partition", "version": 1, "venue": "binance", "date": "2024-01-01", "completeness": "sealed", "ts_min": %s, "ts_max": %s, "segments": [%s]}\n' $lo $hi "$segs" >$d/meta.json
 	# the sealed segments read as one stream, as a queue is read: each
 	# DEFINE once, the repeats at the segments' heads left out
 	mkdir S && cp $(ls Q/*.q | head -4) S/
@@ -507,4 +511,132 @@ EOF
 	done
 	# kills landed mid-work: some passes moved something before they died
 	grep -q moved log
+}
+
+@test "a segment file meta.json does not list: the partition is left where it is, named, exit 1" {
+	make_arch R
+	local p=v1/binance/BTCUSDT/2024-01-01/trade q=v1/binance/ETHUSDT/2024-01-02/trade
+	# as a chr-seal-copy killed between the segment and meta.json leaves it
+	cp R/$p/000000000.q R/$p/000000099.q
+	cp R/$q/000000000.q R/$q/000000042.q.zst
+	cp -r R R0
+	# a copy (compressing) would take only the listed segments
+	run -1 --separate-stderr $T chr-tier --root R --cold C --cold-after 3d --zstd --now 2024-01-08 --once
+	[[ "$stderr" == *"chr-tier: '$PWD/R/$p/000000099.q' is not listed in its meta.json; '$p' left in hot"* ]]
+	[[ "$stderr" == *"chr-tier: '$PWD/R/$q/000000042.q.zst' is not listed in its meta.json; '$q' left in hot"* ]]
+	cmp R/$p/000000099.q R0/$p/000000099.q
+	cmp R/$q/000000042.q.zst R0/$q/000000042.q.zst
+	diff -r R/$p R0/$p
+	[ ! -e C/$p ] && [ ! -e C/$q ]
+	# the others moved
+	[ -f C/v1/binance/BTCUSDT/2024-01-02/trade/meta.json ]
+	# a rename would carry it along unlisted: refused the same way
+	run -1 --separate-stderr $T chr-tier --root R0 --warm W --warm-after 3d --now 2024-01-08 --once
+	[[ "$stderr" == *"'$PWD/R0/$p/000000099.q' is not listed in its meta.json; '$p' left in hot"* ]]
+	[ -f R0/$p/000000099.q ] && [ ! -e W/$p ]
+	# once it is gone (or adopted by chr-seal-copy) the partition moves
+	rm R/$p/000000099.q R/$q/000000042.q.zst
+	run -0 $T chr-tier --root R --cold C --cold-after 3d --zstd --now 2024-01-08 --once
+	[ -f C/$p/meta.json ] && [ ! -e R/$p ]
+	same_records R
+	# a move cut short left two copies: the warmer one, holding a file
+	# its meta.json does not list, is not removed
+	mkdir -p R/$p && cp -a R0/$p/. R/$p/
+	rm R/$p/000000099.q
+	# (the colder copy must hold the same segments: plain, as in hot)
+	run -0 $T chr-tier --root R --cold C --cold-after 3d --zstd --now 2024-01-08 --once
+	[ ! -e R/$p ]
+	cp -a R0 R2 && rm R2/$p/000000099.q R2/$q/000000042.q.zst R2/manifest.db*
+	run -0 $T chr-tier --root R2 --warm W2 --warm-after 3d --now 2024-01-08 --once
+	mkdir -p R2/$p && cp -a W2/$p/. R2/$p/ && cp R2/$p/000000000.q R2/$p/000000077.q
+	run -1 --separate-stderr $T chr-tier --root R2 --warm W2 --warm-after 3d --now 2024-01-08 --once
+	[[ "$stderr" == *"'$PWD/R2/$p/000000077.q' is not listed in its meta.json; '$p' left in hot"* ]]
+	[[ "$stderr" != *"removed '$p'"* ]]
+	[ -f R2/$p/000000077.q ] && [ -f W2/$p/meta.json ]
+}
+
+# edit_meta DIR PYTHON: run PYTHON on the JSON of DIR/meta.json (m), rewrite it
+edit_meta() {
+	python3 - "$1/meta.json" "$2" <<'EOF2'
+import json, sys
+m = json.load(open(sys.argv[1]))
+exec(sys.argv[2])
+open(sys.argv[1], "w").write(json.dumps(m, indent=2) + "\n")
+EOF2
+}
+
+@test "a meta.json that disagrees with its segments' headers is not moved: the field and partition named, exit 1" {
+	make_arch R
+	local b=v1/binance/BTCUSDT e=v1/binance/ETHUSDT
+	edit_meta R/$b/2024-01-01/trade 'm["ts_max"] += 10'
+	edit_meta R/$b/2024-01-02/trade 'm["first_seq"] += 1'
+	edit_meta R/$b/2024-01-03/trade 'm["time_min"] = m["time_min"].replace("2024-01-03", "2024-01-04")'
+	edit_meta R/$e/2024-01-01/trade 'm["segments"][1]["ts_max"] -= 1'
+	edit_meta R/$e/2024-01-02/trade 'm["segments"][0]["count"] += 1'
+	edit_meta R/$e/2024-01-03/trade 'm["records"] -= 1'
+	cp -r R R0
+	run -1 --separate-stderr $T chr-tier --root R --cold C --cold-after 1d --zstd --now 2024-01-08 --once
+	[[ "$stderr" == *"'$PWD/R/$b/2024-01-01/trade/meta.json': ts_max "*", but the segment headers say "*"; '$b/2024-01-01/trade' left in hot"* ]]
+	[[ "$stderr" == *"'$PWD/R/$b/2024-01-02/trade/meta.json': first_seq "*", but the segment headers say "*"; '$b/2024-01-02/trade' left in hot"* ]]
+	[[ "$stderr" == *"'$PWD/R/$b/2024-01-03/trade/meta.json': time_min '2024-01-04"*"', but the segment headers say '2024-01-03"* ]]
+	[[ "$stderr" == *"'$PWD/R/$e/2024-01-01/trade/meta.json': segment 000000001.q: ts_max "*", but its header says "* ]]
+	[[ "$stderr" == *"'$PWD/R/$e/2024-01-02/trade/meta.json': segment 000000000.q: count "* ]]
+	[[ "$stderr" == *"'$PWD/R/$e/2024-01-03/trade/meta.json': records "* ]]
+	local d
+	for d in $b/2024-01-01 $b/2024-01-02 $b/2024-01-03 $e/2024-01-01 $e/2024-01-02 $e/2024-01-03; do
+		diff -r R/$d R0/$d
+		[ ! -e C/$d ]
+	done
+	# the sound ones moved, compressed
+	[ -f C/$b/2024-01-04/trade/000000000.q.zst ]
+	# a rename move checks the same
+	run -1 --separate-stderr $T chr-tier --root R0 --warm W --warm-after 1d --now 2024-01-08 --once
+	[[ "$stderr" == *"'$PWD/R0/$b/2024-01-01/trade/meta.json': ts_max "* ]]
+	[ ! -e W/$b/2024-01-01 ] && [ -f W/$b/2024-01-04/trade/meta.json ]
+	# and a move of compressed segments (their headers: the seek table's copy)
+	edit_meta C/$b/2024-01-04/trade 'm["segments"][0]["base_seq"] += 1'
+	printf 'cold %s 1d zstd\ndeep %s 2d\n' "$PWD/C" "$PWD/D" >R/chr-tier.conf
+	run -1 --separate-stderr $T chr-tier --root R --now 2024-01-08 --once
+	[[ "$stderr" == *"'$PWD/C/$b/2024-01-04/trade/meta.json': segment 000000000.q.zst: first_seq "*", but its header says "*"; '$b/2024-01-04/trade' left in cold"* ]]
+	[ -f C/$b/2024-01-04/trade/000000000.q.zst ] && [ ! -e D/$b/2024-01-04 ]
+	[ -f D/$b/2024-01-05/trade/000000000.q.zst ]
+}
+
+@test "--rebuild-manifest or a pass without a tier the manifest records, which holds data: refused, nothing forgotten" {
+	make_arch R
+	run -0 $T chr-tier --root R --cold C --cold-after 3d --now 2024-01-08 --once
+	[ -f C/v1/binance/BTCUSDT/2024-01-01/trade/meta.json ]
+	$T chr-tier --root R --dump-manifest >kept
+	run -2 --separate-stderr $T chr-tier --root R --rebuild-manifest
+	[[ "$stderr" == "chr-tier: manifest '$PWD/R/manifest.db' records tier 'cold' at '$PWD/C', which holds partitions or is not there: give it (--cold DIR --cold-after AGE, or a line of $PWD/R/chr-tier.conf)"* ]]
+	$T chr-tier --root R --dump-manifest | diff kept -
+	same_records R
+	# a pass without it would drop it the same way
+	run -2 --separate-stderr $T chr-tier --root R --now 2024-01-08 --once
+	[[ "$stderr" == "chr-tier: manifest '$PWD/R/manifest.db' records tier 'cold' at '$PWD/C'"* ]]
+	run -2 --separate-stderr $T chr-tier --root R --warm C2 --warm-after 1d --now 2024-01-08 --once
+	[[ "$stderr" == "chr-tier: manifest '$PWD/R/manifest.db' records tier 'cold' at '$PWD/C'"* ]]
+	# the same name at another directory
+	run -2 --separate-stderr $T chr-tier --root R --cold C2 --cold-after 3d --rebuild-manifest
+	[[ "$stderr" == "chr-tier: manifest '$PWD/R/manifest.db' records tier 'cold' at '$PWD/C', which holds partitions or is not there, but 'cold' is now '$PWD/C2' (move them first)"* ]]
+	$T chr-tier --root R --dump-manifest | diff kept -
+	same_records R
+	# given by flags or by the config file, the rebuild equals the kept manifest
+	run -0 $T chr-tier --root R --cold C --cold-after 3d --rebuild-manifest
+	$T chr-tier --root R --dump-manifest | diff kept -
+	echo "cold $PWD/C 3d" >R/chr-tier.conf
+	run -0 $T chr-tier --root R --rebuild-manifest
+	$T chr-tier --root R --dump-manifest | diff kept -
+	same_records R
+	# a recorded directory that is not there may be a disk not mounted
+	rm R/chr-tier.conf
+	[ ! -e C2 ] && mv C C2
+	run -2 --separate-stderr $T chr-tier --root R --cold C2 --cold-after 3d --rebuild-manifest
+	[[ "$stderr" == "chr-tier: manifest '$PWD/R/manifest.db' records tier 'cold' at '$PWD/C', which holds partitions or is not there, but 'cold' is now '$PWD/C2'"* ]]
+	# one that holds nothing any more may go
+	mkdir C
+	run -0 $T chr-tier --root R --cold C2 --cold-after 3d --rebuild-manifest
+	run -0 $T chr-tier --root R --dump-manifest
+	[[ "$output" == *"tier	cold	$PWD/C2	1"* ]]
+	same_records R
 }

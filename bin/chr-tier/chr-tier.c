@@ -267,6 +267,13 @@ int main(int argc, char **argv)
 	if (lockfd >= 0 && flock(lockfd, LOCK_EX | LOCK_NB) < 0)
 		chr_die(CHR_EX_SYS, "another chr-tier works on '%s' (%s is locked)", CHR_SHOWN(sh, r.root),
 			strerror(errno));
+	/* a tier that held data before must be given: without it its
+	 * partitions would leave the manifest */
+	if (chr_manifest_tiers_check(r.root, &r.t, &e) < 0) {
+		if (e.status == CHR_EX_USAGE)
+			chr_usage_error("%s", e.msg);
+		chr_die_err(&e);
+	}
 	if (rebuild) {
 		size_t n, skipped;
 
