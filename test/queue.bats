@@ -349,6 +349,10 @@ PY
 	rm Q/000000005.q
 	run -1 --separate-stderr $T chr-tail --format text Q
 	[ "$stderr" = "chr-tail: Q/000000005.q: missing, but later segments follow it" ]
+	# read on from the segment after the hole (5 x 511 records before it)
+	run -0 $T chr-tail --format text --from-seq 3066 Q
+	[[ "${lines[0]}" == *" DEFINE "*" seq=3066 "* ]]
+	[ "${#lines[@]}" = 6940 ]
 	# retention removes from the front: what is left is read from there
 	rm Q/00000000[0-4].q
 	run -0 $T chr-tail --format text Q
