@@ -343,6 +343,33 @@ PY
 	[ "$stderr" = "chr-tail: S/000000001.q: byte 256: bad crc" ]
 }
 
+@test "a roll under way (the next segment given its base_seq, nothing sealed yet) is not damage" {
+	trades
+	$T chr-sink --queue Q --create -S 64K t.ev
+	$T chr-tail Q >clean.ev
+	# the spare after the current segment gets the base_seq that step 2 of
+	# a roll gives it; the current one is not sealed yet
+	python3 - Q <<'PY'
+import glob, struct, sys
+segs = sorted(glob.glob(sys.argv[1] + "/[0-9]*.q"))
+cur, spare = segs[-2], segs[-1]
+data = open(cur, "rb").read()
+base = struct.unpack_from("<Q", data, 16)[0]
+pos, n = 64, 0
+while pos + 64 <= len(data) and struct.unpack_from("<I", data, pos)[0]:
+    pos += (struct.unpack_from("<I", data, pos)[0] + 63) // 64 * 64
+    n += 1
+with open(spare, "r+b") as f:
+    assert struct.unpack_from("<Q", f.read(24), 16)[0] == 2**64 - 1
+    f.seek(16)
+    f.write(struct.pack("<Q", base + n))
+PY
+	$T chr-tail Q | cmp - clean.ev
+	# a writer takes it as a half roll, and goes on
+	$T chr-sink --queue Q t.ev
+	[ "$($T chr-tail --format text Q | wc -l)" = 20000 ]
+}
+
 @test "a missing segment between others is damage, not retention" {
 	trades
 	$T chr-sink --queue Q --create -S 64K t.ev
