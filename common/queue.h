@@ -137,6 +137,8 @@ struct chr_queue_reader {
 				 * before the seek's scan starts, or 0 */
 	int defs;		/* seek_defines: DEFINEs the seek passes come too */
 	uint64_t start;		/* our process's start time, for sleeping */
+	uint64_t probed;	/* 1 + the id of the segment whose end was
+				 * checked against the later segments */
 	struct chr_err e;	/* after -1: "dir/000000003.q: byte 4096: bad crc",
 				 * CHR_EX_DATA or CHR_EX_SYS */
 	char dir[4096];
@@ -147,7 +149,10 @@ struct chr_queue_reader {
  * writer's background thread (pre-creating segments, unmapping, fsync by
  * policy, time rolls, retention). Recovers after a crash: the records after the last good one of
  * the current segment (len 0, failing chr_rec_check, out of seq order or
- * running past the segment) are zeroed, and seq continues. opts may be NULL.
+ * running past the segment) are zeroed, and seq continues; a segment
+ * before the current one that lost its SEALED bit is sealed again when its
+ * records reach the next segment's base_seq, else refused (CHR_EX_DATA,
+ * naming it). opts may be NULL.
  * Returns 0, or -1 with errno and w->e: EBUSY when another
  * writer holds the lock, EINVAL for bad options, EPROTO (CHR_EX_DATA) for a
  * segment header that is not one. Undo with chr_queue_writer_close. */
@@ -210,8 +215,10 @@ void chr_queue_reader_close(struct chr_queue_reader *r);
  * with *rec pointing into the shared mapping (valid until the next call),
  * 0 when nothing new is
  * committed yet (it never sleeps), -1 with r->e: a bad
- * record or segment is CHR_EX_DATA naming segment and byte offset, a
- * failure to open or map the next segment CHR_EX_SYS. */
+ * record or segment is CHR_EX_DATA naming segment and byte offset (so is
+ * a segment not sealed with a later one in use, and a missing segment
+ * between present ones), a failure to open or map the next segment
+ * CHR_EX_SYS. */
 int chr_queue_next(struct chr_queue_reader *r, const struct chr_rec **rec);
 
 /* 1 when chr_queue_next has something to do (a commit or a seal to
@@ -252,5 +259,13 @@ void chr_queue_seek_defines(struct chr_queue_reader *r);
  * that must stay, so what is left is contiguous. Returns the number
  * removed, or -1 with e (CHR_EX_SYS). */
 ssize_t chr_queue_retain(const char *dir, int64_t age_ns, struct chr_err *e);
+
+/* Segment id of the queue in dir, with a header that is not SEALED: is it
+ * the current segment, or one that a later segment shows should have been
+ * sealed (docs/format.md, "Segments in a queue")? Returns 0 when it may be
+ * current, 1 when it breaks the queue's rules (e: CHR_EX_DATA, "dir/
+ * 000000003.q: not sealed, but 000000004.q follows it"), -1 with e when
+ * the directory cannot be read. */
+int chr_queue_unsealed_check(const char *dir, uint64_t id, struct chr_err *e);
 
 #endif

@@ -79,6 +79,9 @@ int chr_q_seg_create(int dirfd, const char *dir, uint64_t seg_size, uint32_t str
  * -1 with errno. */
 ssize_t chr_q_list(int dirfd, const char *dir, int rm_tmp, struct chr_segdir_ent **ids);
 
+/* chr_queue_unsealed_check on the queue open in dirfd. */
+int chr_q_unsealed_check(int dirfd, const char *dir, uint64_t id, struct chr_err *e);
+
 #define CTL_SIZE 4096
 _Static_assert(sizeof(struct chr_queue_ctl) <= CTL_SIZE, "control fits a page");
 

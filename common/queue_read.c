@@ -347,6 +347,16 @@ static int advance(struct chr_queue_reader *r)
 			free(ids);
 		if (!gone)
 			return 0;
+		/* Retention removes from the front, this segment first: while
+		 * it is still there, the missing one is a hole. */
+		if (chr_q_seg_head(r->dirfd, id, &nh) == 0) {
+			char name[32];
+
+			chr_q_seg_name(name, id + 1);
+			return chr_q_fail(&r->e, CHR_EX_DATA, ENOENT,
+					  "%s/%s: missing, but later segments follow it", r->dir,
+					  name);
+		}
 		errno = ENOENT;
 		return rsys(r, id + 1, "removed (retention) before it was read");
 	}
@@ -382,6 +392,12 @@ int chr_queue_next(struct chr_queue_reader *r, const struct chr_rec **out)
 			if (!(__atomic_load_n(&h->flags, __ATOMIC_ACQUIRE) & CHR_SEG_SEALED)) {
 				if (h->id != r->id)
 					return rdata(r, r->pos, "recycled");
+				/* once a segment: is a later one in use? */
+				if (r->probed != r->id + 1) {
+					r->probed = r->id + 1;
+					if (chr_q_unsealed_check(r->dirfd, r->dir, r->id, &r->e))
+						return -1;
+				}
 				if (r->old)
 					unmap_step(r);	/* idle: now is the time */
 				return 0;

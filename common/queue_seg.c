@@ -294,3 +294,63 @@ void chr_q_reap_sleepers(struct chr_queue_ctl *c)
 	}
 }
 
+
+/* ---- segments that should be sealed ---- */
+
+/* A later segment shows that the unsealed segment id should have been
+ * sealed: one past id + 1 with a base_seq, or id + 1 with a base_seq that
+ * is sealed or holds a record (a roll seals before its first append).
+ * id + 1 with a base_seq and nothing else is a roll under way. */
+int chr_q_unsealed_check(int dirfd, const char *dir, uint64_t id, struct chr_err *e)
+{
+	struct chr_segdir_ent *ids = NULL;
+	ssize_t n = chr_q_list(dirfd, dir, 0, &ids), i;
+	char name[32], next[32];
+	struct chr_seg h;
+	uint64_t by = 0;
+	int found = 0;
+
+	if (n < 0)
+		return chr_q_fail(e, CHR_EX_SYS, errno, "%s: %s", dir, strerror(errno));
+	for (i = 0; i < n && !found; i++) {
+		uint32_t len = 0;
+
+		if (ids[i].id <= id || chr_q_seg_head(dirfd, ids[i].id, &h) < 0 ||
+		    h.base_seq == CHR_QUEUE_NO_SEQ)
+			continue;
+		if (ids[i].id == id + 1 && !(h.flags & CHR_SEG_SEALED)) {
+			int fd;
+
+			chr_q_seg_name(name, ids[i].id);
+			if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC)) < 0)
+				continue;
+			if (pread(fd, &len, sizeof len, CHR_HDR_SIZE) != (ssize_t)sizeof len)
+				len = 0;
+			close(fd);
+			if (!len)
+				continue;
+		}
+		found = 1;
+		by = ids[i].id;
+	}
+	free(ids);
+	/* the writer may have sealed it since we looked */
+	if (!found || (chr_q_seg_head(dirfd, id, &h) == 0 && (h.flags & CHR_SEG_SEALED)))
+		return 0;
+	chr_q_seg_name(name, id);
+	chr_q_seg_name(next, by);
+	chr_q_fail(e, CHR_EX_DATA, EPROTO, "%s/%s: not sealed, but %s follows it", dir, name,
+		   next);
+	return 1;
+}
+
+int chr_queue_unsealed_check(const char *dir, uint64_t id, struct chr_err *e)
+{
+	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), k;
+
+	if (dirfd < 0)
+		return chr_q_fail(e, CHR_EX_SYS, errno, "%s: %s", dir, strerror(errno));
+	k = chr_q_unsealed_check(dirfd, dir, id, e);
+	close(dirfd);
+	return k;
+}

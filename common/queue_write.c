@@ -28,6 +28,18 @@ static int all_zero(const unsigned char *p, size_t n)
 	return 1;
 }
 
+/* A committed record as the recovery accepts it at pos, expecting seq:
+ * the frame (length, version, CRC, seq), not the payload's layout, which
+ * readers report. */
+static int frame_ok(const unsigned char *base, uint64_t size, uint64_t pos, uint64_t seq)
+{
+	const struct chr_rec *r = (const struct chr_rec *)(base + pos);
+	uint32_t len = r->len;
+
+	return len >= CHR_HDR_SIZE && len <= CHR_REC_MAX && pos + chr_rec_span(len) <= size &&
+	       r->version == CHR_VERSION && r->crc == chr_rec_crc(r) && r->seq == seq;
+}
+
 static void idx_add(struct chr_queue_writer *w, const struct chr_rec *r)
 {
 	uint64_t k = w->count / w->stride;
@@ -188,8 +200,7 @@ static void recover(struct chr_queue_writer *w)
 
 		/* what was committed stays: the frame (length, version, CRC,
 		 * seq), not the payload's layout, which readers report */
-		if (len < CHR_HDR_SIZE || len > CHR_REC_MAX || pos + chr_rec_span(len) > w->size ||
-		    r->version != CHR_VERSION || r->crc != chr_rec_crc(r) || r->seq != seq)
+		if (!frame_ok(w->base, w->size, pos, seq))
 			break;
 		w->pos = pos;
 		tally(w, r);
@@ -205,6 +216,73 @@ static void recover(struct chr_queue_writer *w)
 	       w->idx_size - sizeof *w->idx - w->idx->count * sizeof w->idx->e[0]);
 	w->pos = pos;
 	w->seq = seq;
+}
+
+/* Segment id, before the current one, is not sealed (its SEALED bit lost):
+ * seal it again when its records are whole and reach the next segment's
+ * base_seq exactly, with nothing after them; else refuse, naming it.
+ * Returns 0, or -1 with w->e (CHR_EX_DATA, or CHR_EX_SYS). */
+static int reseal(struct chr_queue_writer *w, uint64_t id)
+{
+	unsigned char *map;
+	uint64_t size, pos = CHR_HDR_SIZE, seq, k = 0;
+	int64_t lo = 0, hi = 0;
+	struct chr_seg next, *h, tmp;
+	char name[32], nname[32];
+	const char *why = NULL;
+
+	chr_q_seg_name(name, id);
+	chr_q_seg_name(nname, id + 1);
+	if (chr_q_seg_map(w->dirfd, id, 1, &map, &size) < 0)
+		return chr_q_fail(&w->e, errno == EPROTO ? CHR_EX_DATA : CHR_EX_SYS, errno,
+				  "%s/%s: %s", w->dir, name,
+				  errno == EPROTO ? "not a segment" : strerror(errno));
+	h = (struct chr_seg *)map;
+	if (chr_q_seg_bad(map, id) || (h->flags & CHR_SEG_SEALED) ||
+	    h->base_seq == CHR_QUEUE_NO_SEQ) {
+		munmap(map, size);
+		return 0;	/* changed since the caller looked */
+	}
+	for (seq = h->base_seq; pos + CHR_HDR_SIZE <= size && frame_ok(map, size, pos, seq); seq++, k++) {
+		const struct chr_rec *r = (const struct chr_rec *)(map + pos);
+
+		if (!k || r->ts < lo)
+			lo = r->ts;
+		if (!k || r->ts > hi)
+			hi = r->ts;
+		pos += chr_rec_span(r->len);
+	}
+	if (chr_q_seg_head(w->dirfd, id + 1, &next) < 0 || next.base_seq == CHR_QUEUE_NO_SEQ)
+		why = "cannot be checked against the next segment";
+	else if (pos + CHR_HDR_SIZE <= size && ((const struct chr_rec *)(map + pos))->len)
+		why = "its records are damaged";
+	else if (seq != next.base_seq)
+		why = "its records do not reach the next segment's base_seq";
+	if (why) {
+		munmap(map, size);
+		return chr_q_fail(&w->e, CHR_EX_DATA, EPROTO,
+				  "%s/%s: not sealed, but %s follows it; %s", w->dir, name, nname,
+				  why);
+	}
+	for (uint64_t off = pos; off < size; off += CHR_ALIGN)
+		if (!all_zero(map + off, CHR_ALIGN))
+			memset(map + off, 0, CHR_ALIGN);
+	h->end = pos;
+	h->count = k;
+	h->ts_min = lo;
+	h->ts_max = hi;
+	tmp = *h;
+	tmp.flags |= CHR_SEG_SEALED;
+	h->crc = chr_seg_crc(&tmp);
+	__atomic_store_n(&h->flags, tmp.flags, __ATOMIC_RELEASE);
+	if (msync(map, size, MS_SYNC) < 0) {
+		int e = errno;
+
+		munmap(map, size);
+		return chr_q_fail(&w->e, CHR_EX_SYS, e, "%s/%s: %s", w->dir, name, strerror(e));
+	}
+	munmap(map, size);
+	return 0;
 }
 
 /* Map segment id read-write with its index (made anew when missing or
@@ -354,6 +432,15 @@ int chr_queue_writer_open(struct chr_queue_writer *w, const char *dir,
 		} else {
 			chr_q_unmap(&prev);
 		}
+	}
+	/* Every segment before the current one is sealed (a lost SEALED bit
+	 * is restored when the records prove it) */
+	for (ssize_t i = 0; i < a; i++) {
+		struct chr_seg sh;
+
+		if (ids[i].id < w->id && chr_q_seg_head(w->dirfd, ids[i].id, &sh) == 0 &&
+		    !(sh.flags & CHR_SEG_SEALED) && reseal(w, ids[i].id) < 0)
+			goto out;
 	}
 	if (!spare.base && a + 1 < n && ids[a + 1].id == w->id + 1 &&
 	    (seg_open_rw(w, w->id + 1, &spare) < 0 ||

@@ -134,6 +134,14 @@ ssize_t chr_qseg_list(const char *dir, uint64_t **ids)
 	return (ssize_t)n;
 }
 
+int chr_qseg_present(const char *dir, uint64_t id)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof path, "%s/%09" PRIu64 ".q", dir, id);
+	return access(path, F_OK) == 0;
+}
+
 void chr_qseg_unmap(struct chr_qseg *q)
 {
 	if (q->base != NULL)
@@ -179,11 +187,20 @@ int chr_qseg_map(struct chr_qseg *q, const char *dir, uint64_t id, struct chr_er
 	/* the writer stores SEALED last (release): what it covers comes after */
 	flags = __atomic_load_n(&((const struct chr_seg *)p)->flags, __ATOMIC_ACQUIRE);
 	memcpy(&q->h, p, sizeof q->h);
-	if (!(flags & CHR_SEG_SEALED) || q->h.base_seq == CHR_QUEUE_NO_SEQ) {
-		chr_qseg_unmap(q);
-		return 0;
-	}
 	why = chr_seg_check(&q->h);
+	if (why == NULL && !(flags & CHR_SEG_SEALED) && q->h.id == id) {
+		chr_qseg_unmap(q);
+		/* the current segment or a spare, unless a later one is in use */
+		if (q->h.base_seq == CHR_QUEUE_NO_SEQ)
+			return 0;
+		return chr_queue_unsealed_check(dir, id, e) == 0 ? 0 : -1;
+	}
+	if (why == NULL && !(flags & CHR_SEG_SEALED))
+		why = "segment header names another id";	/* checked below when sealed */
+	if (why == NULL && q->h.base_seq == CHR_QUEUE_NO_SEQ) {
+		chr_qseg_unmap(q);
+		return 0;	/* a spare */
+	}
 	if (why == NULL && q->h.id != id)
 		why = "segment header names another id";
 	if (why == NULL && (q->h.end < sizeof q->h || q->h.end > q->size))

@@ -41,10 +41,15 @@ struct chr_qseg {
  * errno. */
 ssize_t chr_qseg_list(const char *dir, uint64_t **ids);
 
+/* 1 when segment id of the queue in dir is there (its file exists), else 0. */
+int chr_qseg_present(const char *dir, uint64_t id);
+
 /* Map segment id of the queue in dir. Returns 1 when it is sealed (q->h
  * checked: a valid header of that id), 0 when it is not (the current
  * segment or a spare; q is unmapped), or -1 with errno and e (ENOENT: the
- * file is gone; EPROTO: a bad sealed header, CHR_EX_DATA). */
+ * file is gone; EPROTO, CHR_EX_DATA: a header that is not one of that id,
+ * or a segment not sealed that a later segment shows should be, see
+ * chr_queue_unsealed_check). */
 int chr_qseg_map(struct chr_qseg *q, const char *dir, uint64_t id, struct chr_err *e);
 
 void chr_qseg_unmap(struct chr_qseg *q);

@@ -1,5 +1,6 @@
 /* source.c - inputs read in order as one record stream: descriptors, files,
  * partition directories, archive selections pruned by segment headers. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -17,6 +18,7 @@
 #include "err.h"
 #include "fmt.h"
 #include "isel.h"
+#include "manifest.h"
 #include "path.h"
 #include "segdir.h"
 #include "snap.h"
@@ -312,16 +314,74 @@ int chr_is_queue(const char *path)
 	return 0;
 }
 
+/* dir holds name (any kind of file). */
+static int holds(const char *dir, const char *name)
+{
+	char p[4096];
+
+	return (size_t)snprintf(p, sizeof p, "%s/%s", dir, name) < sizeof p && access(p, F_OK) == 0;
+}
+
+/* dir, neither a queue nor a directory of segments: say what it is. */
+static int not_readable_dir(struct chr_source *s, const char *dir)
+{
+	static const char *const roots[] = {"v1", "raw", CHR_MANIFEST, CHR_TIER_CONF, ".staging"};
+	const char *what = "an empty directory";
+	char sh[512], buf[1200];
+	DIR *d;
+	struct dirent *de;
+
+	SHOWN(sh, dir);
+	for (size_t i = 0; i < sizeof roots / sizeof *roots; i++)
+		if (holds(dir, roots[i]))
+			return fail(s, CHR_EX_USAGE, "'%s' is an archive root, not a partition or a"
+				    " queue (chr-tail reads an archive with --archive)", sh);
+	if (holds(dir, "meta.json"))
+		return fail(s, CHR_EX_DATA, "'%s': a partition without segment files (it holds"
+			    " meta.json)", sh);
+	if ((d = opendir(dir)) == NULL)
+		return fail(s, CHR_EX_SYS, "cannot open '%s': %s", sh, strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		char p[4096];
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, de->d_name) < sizeof p &&
+		    stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+			char shp[512];
+
+			what = "a directory of directories";
+			if (!holds(p, "meta.json"))
+				continue;
+			snprintf(buf, sizeof buf, "a directory of partitions, such as '%s'",
+				 SHOWN(shp, p));
+			what = buf;
+			break;
+		}
+		if (strcmp(what, "an empty directory") != 0)
+			continue;
+		what = "a directory without segment files";
+	}
+	closedir(d);
+	return fail(s, CHR_EX_USAGE, "'%s' is %s: not a queue, a partition (NNNNNNNNN.q"
+		    " files) or a record file", sh, what);
+}
+
 int chr_source_add_path(struct chr_source *s, const char *path)
 {
 	struct stat st;
+	int n;
 
 	if (strcmp(path, "-") == 0)
 		return chr_source_add_fd(s, STDIN_FILENO, "stdin");
 	if (chr_is_queue(path))
 		return add(s, CHR_IN_QUEUE, path, -1, 0);
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		return add_dir(s, path, 0) < 0 ? -1 : 0;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if ((n = add_dir(s, path, 0)) < 0)
+			return -1;
+		return n ? 0 : not_readable_dir(s, path);
+	}
 	/* a file that cannot be opened is reported when its turn comes */
 	return add(s, CHR_IN_FILE, path, -1, 0);
 }

@@ -125,7 +125,10 @@ int chr_is_queue(const char *path);
  * compressed segment (zsq.h: a file that starts with a zstd frame), opened
  * when its turn comes. Returns 0, or -1 with s->e (a
  * directory that cannot be read is CHR_EX_SYS; one holding both NNN.q and
- * NNN.q.zst of one id is CHR_EX_DATA). */
+ * NNN.q.zst of one id is CHR_EX_DATA; one holding no segment is refused,
+ * saying what it is: an archive root, a directory of partitions or of
+ * directories, an empty one, CHR_EX_USAGE, a meta.json without segment
+ * files CHR_EX_DATA). */
 int chr_source_add_path(struct chr_source *s, const char *path);
 
 /* Append an archive selection: the segments of

@@ -408,3 +408,50 @@ PY
 	run -2 --separate-stderr $T chr-sink --archive X --seal-at-end t.ev
 	[ "$stderr_lines" = "chr-sink: --seal-at-end is for --queue" ]
 }
+
+@test "a segment that lost its seal before a later one: exit 1 naming it, not 'nothing to archive'" {
+	queue
+	python3 - Q/000000002.q <<'PY'
+import struct, sys
+f = open(sys.argv[1], "r+b")
+flags = struct.unpack_from("<H", f.read(8), 6)[0]
+f.seek(6)
+f.write(struct.pack("<H", flags & ~1))
+PY
+	for run in 1 2; do
+		run -1 --separate-stderr $T chr-seal-copy --source Q --archive-root A --venue binance --once
+		[ "${stderr_lines[-1]}" = "chr-seal-copy: Q/000000002.q: not sealed, but 000000003.q follows it" ]
+	done
+	[ "$(ls $P)" = "000000000.q
+000000001.q
+meta.json" ]
+	# the writer's recovery seals it again: the archive goes on, whole
+	$T chr-sink --queue Q </dev/null
+	run -0 --separate-stderr $T chr-seal-copy --source Q --archive-root A --venue binance --once
+	check $P Q
+}
+
+@test "a damaged segment header in the middle: exit 1 naming it, on every run" {
+	queue
+	poke Q/000000002.q 0 NOPE
+	run -1 --separate-stderr $T chr-seal-copy --source Q --archive-root A --venue binance --once
+	[ "${stderr_lines[2]}" = "chr-seal-copy: Q/000000002.q: byte 0: bad segment magic" ]
+	[ "$(ls $P)" = "000000000.q
+000000001.q
+meta.json" ]
+	# a rerun and the daemon stop there too, until someone acts
+	run -1 --separate-stderr $T chr-seal-copy --source Q --archive-root A --venue binance --once
+	[ "$stderr" = "chr-seal-copy: Q/000000002.q: byte 0: bad segment magic" ]
+	run -1 --separate-stderr $T chr-seal-copy --source Q --archive-root A --venue binance --poll-ms 10
+	[ "$stderr" = "chr-seal-copy: Q/000000002.q: byte 0: bad segment magic" ]
+	# what docs/archive.md says to do: move the segment aside; the hole is
+	# named with its seqs, until the reader is moved past them
+	mkdir aside
+	mv Q/000000002.q Q/000000002.idx aside/
+	run -1 --separate-stderr $T chr-seal-copy --source Q --archive-root A --venue binance --once
+	[ "$stderr" = "chr-seal-copy: Q/000000002.q: missing, but later segments follow it; seq 1022 to 1532 are not archived" ]
+	$T chr-tail --reader seal-copy --from-seq 1533 --limit 1 Q >/dev/null
+	run -0 --separate-stderr $T chr-seal-copy --source Q --archive-root A --venue binance --once
+	[ "${stderr_lines[0]}" = "chr-seal-copy: raw/v1/binance/2020-02-22/raw/000000003.q: 511 records, 65536 bytes" ]
+	[ "$(ls $P | wc -l)" = 19 ]
+}

@@ -558,3 +558,25 @@ symbols() {
 	[ "$stderr" = "chr-tail: no symbol matches 'XRP*' in the raw stream of venue 'testvenue' read" ]
 	[ ${#lines[@]} = 12 ]
 }
+
+@test "a directory that is neither a partition nor a queue is refused, saying what it is" {
+	$T chr-csv2ev "$DATA/binance-futures_trades_BTCUSDT_2020-02-22_excerpt.csv" >t.ev
+	$T chr-sink --archive A t.ev
+	mkdir E
+	run -2 --separate-stderr $T chr-tail E
+	[ "$stderr" = "chr-tail: 'E' is an empty directory: not a queue, a partition (NNNNNNNNN.q files) or a record file" ]
+	run -2 --separate-stderr $T chr-tail A
+	[ "$stderr" = "chr-tail: 'A' is an archive root, not a partition or a queue (chr-tail reads an archive with --archive)" ]
+	run -2 --separate-stderr $T chr-tail A/v1/binance-futures/BTCUSDT/2020-02-22
+	[ "$stderr" = "chr-tail: 'A/v1/binance-futures/BTCUSDT/2020-02-22' is a directory of partitions, such as 'A/v1/binance-futures/BTCUSDT/2020-02-22/trade': not a queue, a partition (NNNNNNNNN.q files) or a record file" ]
+	run -2 --separate-stderr $T chr-tail A/v1/binance-futures
+	[ "$stderr" = "chr-tail: 'A/v1/binance-futures' is a directory of directories: not a queue, a partition (NNNNNNNNN.q files) or a record file" ]
+	# a partition whose segment files are gone is bad data
+	mkdir P
+	cp A/v1/binance-futures/BTCUSDT/2020-02-22/trade/meta.json P/
+	run -1 --separate-stderr $T chr-tail P
+	[ "$stderr" = "chr-tail: 'P': a partition without segment files (it holds meta.json)" ]
+	# the partition itself is read
+	run -0 $T chr-tail --format text A/v1/binance-futures/BTCUSDT/2020-02-22/trade
+	[ "${#lines[@]}" = 10000 ]
+}

@@ -109,6 +109,17 @@ static void pass(struct run *r)
 			chr_qseg_unmap(&q);
 			continue;
 		}
+		if (q.h.base_seq > r->pos.seq && i > 0 && ids[i - 1] + 1 != ids[i] &&
+		    chr_qseg_present(r->source, ids[i - 1])) {
+			/* retention removes from the front: a hole is damage */
+			chr_err_set(&e, CHR_EX_DATA, "%s/%09" PRIu64 ".q: missing, but later"
+				    " segments follow it; seq %" PRIu64 " to %" PRIu64 " are not"
+				    " archived", r->source, ids[i - 1] + 1, r->pos.seq,
+				    q.h.base_seq - 1);
+			chr_qseg_unmap(&q);
+			free(ids);
+			fail(r, &e);
+		}
 		if (q.h.base_seq > r->pos.seq && r->pos.seq >= r->warned_gap) {
 			/* a registered reader that is not live holds nothing back */
 			chr_warn("%s: seq %" PRIu64 " to %" PRIu64 " left the queue before they were"
