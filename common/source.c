@@ -728,7 +728,7 @@ void chr_source_names_free(char **v, size_t n)
  * (the catalog is sorted by venue and symbol). Returns how many partitions
  * matched, or -1 when out of memory. */
 static long symbols_of(const struct chr_catalog *c, const char *venue, const char *stream,
-		       const struct chr_isel *sel, char ***v, size_t *k)
+		       const char *date, const struct chr_isel *sel, char ***v, size_t *k)
 {
 	long matched = 0;
 
@@ -736,6 +736,7 @@ static long symbols_of(const struct chr_catalog *c, const char *venue, const cha
 		const struct chr_catalog_part *p = &c->p[j];
 
 		if (p->raw || strcmp(p->venue, venue) != 0 || (stream && strcmp(p->stream, stream)) ||
+		    (date && strcmp(p->date, date)) ||
 		    (sel && chr_isel_names(sel, NULL, p->symbol) != CHR_ISEL_YES))
 			continue;
 		matched++;
@@ -749,12 +750,12 @@ static long symbols_of(const struct chr_catalog *c, const char *venue, const cha
 /* "no symbol matches 'X' for venue 'V' and stream 'S'; symbols: a, b"
  * into e */
 static int no_match(struct chr_err *e, const struct chr_catalog *c, const char *venue,
-		    const char *stream, const char *pattern)
+		    const char *stream, const char *date, const char *pattern)
 {
 	char **v = NULL, list[CHR_ERR_MAX / 2] = "none", sh[256], shv[256];
 	size_t n = 0, k = 0;
 
-	if (symbols_of(c, venue, stream, NULL, &v, &n) < 0) {
+	if (symbols_of(c, venue, stream, date, NULL, &v, &n) < 0) {
 		chr_source_names_free(v, n);
 		return chr_err_set(e, CHR_EX_SYS, "out of memory");
 	}
@@ -764,13 +765,16 @@ static int no_match(struct chr_err *e, const struct chr_catalog *c, const char *
 	if (n > 10 && k < sizeof list)
 		snprintf(list + k, sizeof list - k, ", ... (%zu in all)", n);
 	chr_source_names_free(v, n);
-	return chr_err_set(e, CHR_EX_DATA, "no symbol matches '%s' for venue '%s'%s%s%s; symbols: %s",
-			   chr_fmt_shown(sh, sizeof sh, pattern), chr_fmt_shown(shv, sizeof shv, venue),
-			   stream ? " and stream '" : "", stream ? stream : "", stream ? "'" : "", list);
+	return chr_err_set(e, CHR_EX_DATA, "no symbol matches '%s' for venue '%s'%s%s%s%s%s; "
+			   "symbols: %s", chr_fmt_shown(sh, sizeof sh, pattern),
+			   chr_fmt_shown(shv, sizeof shv, venue), stream ? " and stream '" : "",
+			   stream ? stream : "", stream ? "'" : "", date ? " on " : "", date ? date : "",
+			   list);
 }
 
 long chr_source_match_symbols(const char *root, const char *venue, const char *stream,
-		       const char *const *patterns, size_t n, char ***out, struct chr_err *e)
+			      const char *date, const char *const *patterns, size_t n, char ***out,
+			      struct chr_err *e)
 {
 	struct chr_catalog c;
 	char **v = NULL;
@@ -794,10 +798,10 @@ long chr_source_match_symbols(const char *root, const char *venue, const char *s
 		loaded = 1;
 		chr_isel_init(&sel);
 		if (chr_isel_add_symbol(&sel, patterns[i]) < 0 ||
-		    (matched = symbols_of(&c, venue, stream, &sel, &v, &k)) < 0)
+		    (matched = symbols_of(&c, venue, stream, date, &sel, &v, &k)) < 0)
 			rc = chr_err_set(e, CHR_EX_SYS, "out of memory");
 		else if (matched == 0)
-			rc = no_match(e, &c, venue, stream, patterns[i]);
+			rc = no_match(e, &c, venue, stream, date, patterns[i]);
 		chr_isel_free(&sel);
 	}
 	if (loaded)

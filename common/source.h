@@ -164,15 +164,17 @@ const char *chr_source_unmatched(const struct chr_source *s);
  * the archive at root, for chr_source_add_archive: a pattern holding a
  * glob character (*, ?, [) stands for each symbol it matches (fnmatch(3),
  * as chr-demux --symbol; chr_isel) that has partitions of that venue and
- * stream in some tier (chr_catalog_load), sorted; another stands for
- * itself, found or not (chr_source_add_archive says). In the order of the
+ * stream (and date, when not NULL) in some tier (chr_catalog_load),
+ * sorted; another stands for itself, found or not (chr_source_add_archive
+ * says). In the order of the
  * patterns, each symbol once. Returns the number in *out (malloc'd strings
  * in a malloc'd array; free with chr_source_names_free), or -1 with e
  * set: a glob that matches nothing is CHR_EX_DATA, "no symbol matches 'X'
  * for venue 'V' and stream 'S'; symbols: a, b" (those there are); else as
  * chr_catalog_load. */
 long chr_source_match_symbols(const char *root, const char *venue, const char *stream,
-		       const char *const *patterns, size_t n, char ***out, struct chr_err *e);
+			      const char *date, const char *const *patterns, size_t n, char ***out,
+			      struct chr_err *e);
 void chr_source_names_free(char **v, size_t n);
 
 /* Next record of the inputs in order. A queue read from mid-queue begins

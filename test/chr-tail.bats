@@ -541,6 +541,13 @@ symbols() {
 	gen spec D 7 4 testvenue BTCBOOK B 7 4 2024-08-08T10:00 3 | $T chr-sink --archive B
 	run -0 symbols --symbol 'BTC*'
 	[ "$output" = "BTCUSDT BTCUSDC BTCUSDT BTCUSDC BTCUSDT BTCUSDC BTCUSDT BTCUSDC BTCUSDT BTCUSDC " ]
+	# with --date, a glob names the symbols that have that date
+	gen spec D 7 9 testvenue ETHUSDT T 7 9 2024-08-09T10:00 2 | $T chr-sink --archive B
+	run -0 symbols --symbol '*USDT' --date 2024-08-09
+	[ "$output" = "ETHUSDT ETHUSDT " ]
+	run -1 --separate-stderr $T chr-tail --archive B --venue testvenue --symbol '*USDT' --type trade \
+		--date 2024-08-10
+	[ "$stderr" = "chr-tail: no symbol matches '*USDT' for venue 'testvenue' and stream 'trade' on 2024-08-10; symbols: none" ]
 }
 
 @test "--archive --stream raw takes --symbol: only those instruments' records" {

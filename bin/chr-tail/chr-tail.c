@@ -242,8 +242,8 @@ int main(int argc, char **argv)
 	 * instrument's stream is read for each symbol the globs name, the raw
 	 * stream once, filtered */
 	if (archive && strcmp(stream, "raw") != 0 &&
-	    (nname = chr_source_match_symbols(archive, venue, stream, syms, (size_t)nsym, &names,
-					      &e)) < 0)
+	    (nname = chr_source_match_symbols(archive, venue, stream, date, syms, (size_t)nsym,
+					      &names, &e)) < 0)
 		chr_die_err(&e);
 	if (chr_merge_init(&in, archive ? (size_t)nname : (size_t)(argc - optind), &sel) < 0)
 		chr_die(CHR_EX_SYS, "out of memory");
