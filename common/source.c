@@ -124,6 +124,7 @@ struct chr_rawsel {
 				 * a compressed one at its frame, whose DEFINEs
 				 * before that in[head - 1] passed */
 	uint64_t from;
+	char seen[256];		/* the first symbols read, for a message */
 };
 
 /* One instrument of a raw read. */
@@ -211,11 +212,13 @@ int chr_source_symbols(struct chr_source *s, const char *const *patterns, size_t
 	return 0;
 }
 
-const char *chr_source_unmatched(const struct chr_source *s)
+const char *chr_source_unmatched(const struct chr_source *s, const char **seen)
 {
 	for (size_t i = 0; s->raw && i < s->raw->npat; i++)
-		if (!s->raw->hit[i])
+		if (!s->raw->hit[i]) {
+			*seen = s->raw->seen;
 			return s->raw->pat[i];
+		}
 	return NULL;
 }
 
@@ -1011,6 +1014,17 @@ static int next_rec(struct chr_source *s, const struct chr_rec **rec)
 	return 0;
 }
 
+/* 1 when name is an item of list ("a, b, c") */
+static int listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; (p = strstr(p, name)) != NULL; p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == '\0' || p[n] == ','))
+			return 1;
+	return 0;
+}
+
 /* 1 when rec, of a raw read, is passed: the DEFINEs and records of the
  * selected instruments (a record before its instrument's snapshot is not,
  * nor anything but a DEFINE in a head input, nor a repeat of a DEFINE
@@ -1038,6 +1052,9 @@ static int raw_pass(struct chr_source *s, const struct chr_rec *rec)
 		if (bad)
 			return fail(s, CHR_EX_DATA, "%s: byte %" PRIu64 ": DEFINE %s", in->shown,
 				    s->rd.rec_off, bad);
+		if (!listed(x->seen, symbol) && strlen(x->seen) + strlen(symbol) + 8 < sizeof x->seen)
+			snprintf(x->seen + strlen(x->seen), sizeof x->seen - strlen(x->seen), "%s%s",
+				 *x->seen ? ", " : "", symbol);
 		if (x->head && s->cur == x->head && s->rd.rec_off < x->from)
 			return 0;	/* passed by the head already */
 		g->want = chr_isel_names(&x->isel, venue, symbol) == CHR_ISEL_YES;

@@ -157,8 +157,9 @@ int chr_source_symbols(struct chr_source *s, const char *const *patterns, size_t
 
 /* The first pattern of chr_source_symbols that no DEFINE read so far
  * matched, or NULL: after the whole read, a pattern that names no
- * instrument of what was read. */
-const char *chr_source_unmatched(const struct chr_source *s);
+ * instrument of what was read; then *seen is the symbols read ("a, b",
+ * the first of them, "" none), owned by s. */
+const char *chr_source_unmatched(const struct chr_source *s, const char **seen);
 
 /* The symbols that patterns[0..n) name for venue and stream (NULL: any) in
  * the archive at root, for chr_source_add_archive: a pattern holding a

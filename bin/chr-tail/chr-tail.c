@@ -138,6 +138,7 @@ int main(int argc, char **argv)
 	const char *stream = NULL, *date = NULL, **syms = calloc((size_t)argc, sizeof *syms);
 	long nsym = 0, nname = 1;
 	char sh[256], **names = NULL;
+	const char *bad, *seen;
 	const struct chr_rec *rec;
 	enum chr_out_kind format = CHR_OUT_AUTO;
 	uint64_t from_seq = UINT64_MAX, next_seq = 0, done_seq = 0;
@@ -339,9 +340,10 @@ int main(int argc, char **argv)
 	if (k < 0)
 		chr_die_err(&in.s[in.failed].e);
 	/* a raw read's --symbol that names nothing read is no empty answer */
-	if (k == 0 && archive && !names && chr_source_unmatched(&in.s[0]))
-		chr_die(CHR_EX_DATA, "no symbol matches '%s' in the raw stream of venue '%s' read",
-			SHOWN(sh, chr_source_unmatched(&in.s[0])), venue);
+	if (k == 0 && archive && !names && (bad = chr_source_unmatched(&in.s[0], &seen)))
+		chr_die(CHR_EX_DATA, "no symbol matches '%s' in the raw stream of venue '%s' read "
+			"(the range read decides); symbols read: %s", SHOWN(sh, bad), venue,
+			*seen ? seen : "none");
 	chr_merge_free(&in);
 	chr_source_names_free(names, names ? (size_t)nname : 0);
 	free(syms);
