@@ -592,7 +592,11 @@ void chr_catalog_closest(const char *want, const char **v, size_t n, int dates)
 
 			w[i].key = (uint64_t)(d < 0 ? -d : d);
 		} else {
-			w[i].key = strcasecmp(want, v[i]) == 0 ? 0 : 1 + (uint64_t)distance(want, v[i]);
+			/* the same but for case, then one holding the other
+			 * ("huobi" in "huobi-dm-swap"), then by edits */
+			w[i].key = strcasecmp(want, v[i]) == 0 ? 0
+				 : strcasestr(v[i], want) || strcasestr(want, v[i]) ? 1
+				 : 2 + (uint64_t)distance(want, v[i]);
 		}
 	}
 	qsort(w, n, sizeof *w, by_key);

@@ -72,7 +72,8 @@ int chr_catalog_print(const struct chr_catalog *c, FILE *f, int format);
  * NULL or "" and stream "raw": the venue's raw partitions) on date (NULL:
  * any): the first name of venue, symbol, stream and date that does not
  * exist, and those that do, closest first (the same name in another case,
- * then by edit distance; dates by distance in time), e.g. "no symbol
+ * then a name holding it or held by it, then by edit distance; dates by
+ * distance in time), e.g. "no symbol
  * 'btcusdt' for venue binance in 'R'; symbols: BTCUSDT, ETHUSDT". Returns
  * -1 with e (CHR_EX_DATA; or the failure of chr_catalog_load), or 0 when
  * every name exists (e untouched). */

@@ -21,6 +21,10 @@ int main(void)
 	CHECK_STR(v[1], "BTCUSDC");
 	CHECK_STR(v[2], "ETHUSDT");	/* distance 3, as XRPUSDT: byte order */
 	CHECK_STR(v[3], "XRPUSDT");
+	/* a name holding the one asked for comes before nearer edits */
+	v[0] = "deribit", v[1] = "bitmex", v[2] = "huobi-dm-swap", v[3] = "binance-futures";
+	chr_catalog_closest("huobi", v, 4, 0);
+	CHECK_STR(v[0], "huobi-dm-swap");
 	/* dates by distance in days */
 	v[0] = "2024-01-01", v[1] = "2024-03-01", v[2] = "2024-01-09", v[3] = "2024-01-11";
 	chr_catalog_closest("2024-01-10", v, 4, 1);
