@@ -126,6 +126,8 @@ static int zone_parse(const char *p, int64_t *off)
 
 int chr_time_parse_why(const char *s, int64_t *ns, const char **why)
 {
+	static const char iso[] = "an ISO 8601 time is YYYY-MM-DD[THH:MM[:SS[.fraction]]], "
+				  "then Z, +hh:mm or -hh:mm after a time of day";
 	int y, mo, d, h = 0, mi = 0, sec = 0, k;
 	int64_t frac = 0, t, off = 0;
 	const char *p;
@@ -140,8 +142,12 @@ int chr_time_parse_why(const char *s, int64_t *ns, const char **why)
 	if (strlen(s) < 10 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
 	    s[7] != '-' || digits(s + 8, 2, &d))
 		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+	/* past here s begins as a date: say what is wrong with it */
+	*why = iso;
+	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)) {
+		*why = "no such date";
 		return -1;
+	}
 	p = s + 10;
 	if (*p == 'T' || *p == ' ') {
 		if (digits(p + 1, 2, &h) || p[3] != ':' || digits(p + 4, 2, &mi))
@@ -167,18 +173,26 @@ int chr_time_parse_why(const char *s, int64_t *ns, const char **why)
 		}
 		if (h > 23 || mi > 59 || sec > 60)
 			return -1;
-		if (zone_parse(p, &off) < 0)
+		if (zone_parse(p, &off) < 0) {
+			if (*p == '+' || *p == '-')
+				*why = "an offset is +hh:mm or -hh:mm, with the colon";
 			return -1;
+		}
 	} else if (*p == 'Z' ? p[1] != '\0' : *p != '\0') {
-		return -1;	/* a date alone is a UTC midnight: no offset */
+		if (*p == '+' || *p == '-')
+			*why = "a date alone is a UTC midnight: it takes no offset";
+		return -1;
 	}
 	t = days_from_civil(y, (unsigned)mo, (unsigned)d) * S_PER_DAY + h * 3600 + mi * 60 + sec - off;
-	if (__builtin_mul_overflow(t, NS_PER_S, &t) || __builtin_add_overflow(t, frac, &t))
+	if (__builtin_mul_overflow(t, NS_PER_S, &t) || __builtin_add_overflow(t, frac, &t)) {
+		*why = "too large";
 		return -1;
+	}
 	if (t < 0) {
 		*why = "times before 1970 are not taken";
 		return -1;
 	}
+	*why = NULL;
 	*ns = t;
 	return 0;
 }

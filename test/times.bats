@@ -47,7 +47,11 @@ setup() {
 	run -2 --separate-stderr $T chr-tail --from ${S}min t.ev
 	[[ "${stderr_lines[0]}" == *"the unit of an integer is s, ms, us or ns" ]]
 	run -2 --separate-stderr $T chr-tail --from 2024-08-08T23:58:00+0200 t.ev
-	[ "${stderr_lines[0]}" = "chr-tail: --from '2024-08-08T23:58:00+0200' is neither a time nor seq:N" ]
+	[ "${stderr_lines[0]}" = "chr-tail: --from '2024-08-08T23:58:00+0200' is not a time: an offset is +hh:mm or -hh:mm, with the colon" ]
+	run -2 --separate-stderr $T chr-book --at 2024-08-08+02:00 t.ev
+	[ "${stderr_lines[0]}" = "chr-book: --at '2024-08-08+02:00' is not a time: a date alone is a UTC midnight: it takes no offset" ]
+	run -2 --separate-stderr $T chr-tail --from 2024-08-08T23:61 t.ev
+	[[ "${stderr_lines[0]}" == "chr-tail: --from '2024-08-08T23:61' is not a time: an ISO 8601 time is YYYY-MM-DD"* ]]
 	run -2 --separate-stderr $T chr-book --at 172316148012 t.ev
 	[[ "${stderr_lines[0]}" == "chr-book: --at '172316148012' is not a time: a bare integer"* ]]
 	run -2 --separate-stderr $T chr-tier --root . --now 172316148012 --once

@@ -45,7 +45,16 @@ int main(void)
 		      strstr(why, "s, ms, us or ns"));
 		CHECK(chr_time_parse_why("-1723111200", &ns, &why) == -1 && why);
 		CHECK(chr_time_parse_why("yesterday", &ns, &why) == -1 && why == NULL);
-		CHECK(chr_time_parse_why("2024-08-08T25:00", &ns, &why) == -1 && why == NULL);
+		/* a time that begins as a date says what is wrong with it */
+		CHECK(chr_time_parse_why("2024-08-08T25:00", &ns, &why) == -1 && why &&
+		      strstr(why, "YYYY-MM-DD[THH:MM"));
+		CHECK(chr_time_parse_why("2024-08-08T10:00:00+0200", &ns, &why) == -1 && why &&
+		      strstr(why, "with the colon"));
+		CHECK(chr_time_parse_why("2024-08-08+02:00", &ns, &why) == -1 && why &&
+		      strstr(why, "takes no offset"));
+		CHECK(chr_time_parse_why("2024-02-30", &ns, &why) == -1 && why &&
+		      strcmp(why, "no such date") == 0);
+		CHECK(chr_time_parse_why("2024-08-08T10:00Z", &ns, &why) == 0 && why == NULL);
 	}
 
 	/* ISO 8601 offsets: the same instant */
