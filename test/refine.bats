@@ -60,6 +60,11 @@ same_queues() {
 	run -2 chr-refine --bogus RAW C
 	run -3 --separate-stderr chr-refine nope C
 	[ "$stderr" = "chr-refine: 'nope' is not a queue" ]
+	# an option a stage refuses is a usage error before anything is made
+	$T chr-sink --queue RAW --create </dev/null
+	run -2 --separate-stderr chr-refine --once --interval 0 RAW C
+	[ "${stderr_lines[0]}" = "chr-refine: chr-snapinject: --interval '0' is not a duration above 0" ]
+	[ ! -e C ]
 }
 
 @test "a RAW that lost the records where the refinery started is refused, not refined anew" {
