@@ -70,8 +70,10 @@ clean() {
 @test "seed: --once copies each sealed segment, meta.json holds the event time range" {
 	queue
 	run -0 --separate-stderr $T chr-seal-copy --source Q --archive-root A --venue binance --once
-	[ "${#stderr_lines[@]}" = 19 ]
+	[ "${#stderr_lines[@]}" = 20 ]
 	[ "${stderr_lines[0]}" = "chr-seal-copy: raw/v1/binance/2020-02-22/raw/000000000.q: 511 records, 65536 bytes" ]
+	# the records of the segment being written wait for its seal, said once
+	[[ "${stderr_lines[19]}" == "chr-seal-copy: Q/000000019.q, the segment being written, holds records from seq 9709 on: "* ]]
 	[ -f $P/000000000.q ]
 	[ -f $P/000000018.q ]
 	[ ! -e $P/000000019.q ]	# the current segment is not sealed
@@ -88,7 +90,7 @@ clean() {
 	# a rerun is a no-op
 	cp -a A A0
 	run -0 --separate-stderr $T chr-seal-copy --source Q --archive-root A --venue binance --once
-	[ "$stderr" = "chr-seal-copy: nothing to archive: reader 'seal-copy' of 'Q' is at seq 9709, past every sealed segment" ]
+	[ "${stderr_lines[0]}" = "chr-seal-copy: nothing to archive: reader 'seal-copy' of 'Q' is at seq 9709, past every sealed segment" ]
 	diff -r A A0
 	# the writer rolls on: the next run takes what was sealed since
 	$T chr-sink --queue Q t.ev
@@ -205,7 +207,7 @@ PY
 	}
 	unlist
 	run -0 --separate-stderr $T chr-seal-copy --source Q --archive-root A --venue binance --once --reader again
-	[ "$stderr" = "chr-seal-copy: raw/v1/binance/2020-02-22/raw/000000018.q: 511 records, 65536 bytes (found in place, verified)" ]
+	[ "${stderr_lines[0]}" = "chr-seal-copy: raw/v1/binance/2020-02-22/raw/000000018.q: 511 records, 65536 bytes (found in place, verified)" ]
 	diff <(grep -v ingest_time meta.full) <(grep -v ingest_time $P/meta.json)
 	check $P Q
 	# a file that differs is an error, and stays unlisted
@@ -355,7 +357,7 @@ json.dump(m, open(sys.argv[1], "w"), indent=2)
 PY
 	# a plain run finds the compressed file in place and adopts it
 	run -0 --separate-stderr $T chr-seal-copy --source Q --archive-root A --venue binance --once --reader plain
-	[[ "$stderr" == "chr-seal-copy: raw/v1/binance/2020-02-22/raw/000000018.q.zst: 511 records, 65536 bytes, "[0-9]*" compressed (found in place, verified)" ]]
+	[[ "${stderr_lines[0]}" == "chr-seal-copy: raw/v1/binance/2020-02-22/raw/000000018.q.zst: 511 records, 65536 bytes, "[0-9]*" compressed (found in place, verified)" ]]
 	check $P Q z
 	# a damaged one is an error
 	cp $P/000000018.q.zst keep
@@ -381,6 +383,7 @@ PY
 	n1=$($T chr-tail --format text part1.ev | wc -l)
 	run -0 $T chr-sink --queue Q --create -S 64K --seal-at-end part1.ev
 	run -0 --separate-stderr $T chr-seal-copy --source Q --archive-root A --venue binance --once
+	[[ "$stderr" != *"the segment being written"* ]]
 	check $P Q
 	# every record fed is in the raw archive, the last ones too (besides
 	# the DEFINE repeats at the head of each segment)
@@ -402,7 +405,9 @@ PY
 	sealed=$(ls Q/*.q | wc -l)
 	run -1 $T chr-sink --queue Q --seal-at-end bad.ev
 	run -0 --separate-stderr $T chr-seal-copy --source Q --archive-root A --venue binance --once
-	[[ "$stderr" == "chr-seal-copy: nothing to archive: "* ]]
+	[[ "${stderr_lines[0]}" == "chr-seal-copy: nothing to archive: "* ]]
+	# and --once says so, so that a finished capture is not taken for whole
+	[[ "${stderr_lines[1]}" =~ ^"chr-seal-copy: Q/"[0-9]{9}".q, the segment being written, holds records from seq "[0-9]+" on: they are archived once it seals (a finished feed: chr-sink --queue --seal-at-end)"$ ]]
 	$T chr-tail --format text $P | grep -v " DEFINE .*flags=REPEAT" | cmp - q.txt
 	# for --queue only
 	run -2 --separate-stderr $T chr-sink --archive X --seal-at-end t.ev

@@ -63,6 +63,8 @@ struct run {
 	int retain;
 	uint64_t archived;	/* segments copied or adopted by this run */
 	uint64_t warned_gap;	/* the seq up to which a gap was reported */
+	uint64_t active;	/* the segment being written: its id + 1 (0 none) */
+	uint64_t active_seq;	/* and its first seq */
 };
 
 static _Noreturn void fail(struct run *r, const struct chr_err *e)
@@ -78,6 +80,22 @@ static _Noreturn void fail(struct run *r, const struct chr_err *e)
 static int done(const struct chr_seg *h, uint64_t pos)
 {
 	return h->count ? h->base_seq + h->count <= pos : h->base_seq < pos;
+}
+
+/* 1 when the queue in dir holds a record from seq on that is not a DEFINE
+ * repeat (one a writer put at a segment's head). */
+static int holds_records(const char *dir, uint64_t seq)
+{
+	struct chr_queue_reader qr;
+	const struct chr_rec *rec;
+	int k;
+
+	if (chr_queue_reader_open(&qr, dir, seq) < 0)
+		return 0;
+	while ((k = chr_queue_next(&qr, &rec)) == 1 && (rec->flags & CHR_F_REPEAT))
+		;
+	chr_queue_reader_close(&qr);
+	return k == 1;
 }
 
 /* Archive every sealed segment the reader has not passed, in order. */
@@ -103,8 +121,12 @@ static void pass(struct run *r)
 			free(ids);
 			fail(r, &e);
 		}
-		if (k == 0)
-			break;	/* the current segment: nothing sealed after it */
+		if (k == 0) {
+			/* the current segment: nothing sealed after it */
+			if (q.h.base_seq != CHR_QUEUE_NO_SEQ)
+				r->active = ids[i] + 1, r->active_seq = q.h.base_seq;
+			break;
+		}
 		if (done(&q.h, r->pos.seq)) {
 			chr_qseg_unmap(&q);
 			continue;
@@ -229,6 +251,11 @@ int main(int argc, char **argv)
 	if (once && r.archived == 0)
 		chr_warn("nothing to archive: reader '%s' of '%s' is at seq %" PRIu64
 			 ", past every sealed segment", r.reader, r.source, r.pos.seq);
+	/* a finished capture whose writer did not seal its last segment */
+	if (once && r.active && holds_records(r.source, r.active_seq))
+		chr_warn("%s/%09" PRIu64 ".q, the segment being written, holds records from seq %"
+			 PRIu64 " on: they are archived once it seals (a finished feed: chr-sink "
+			 "--queue --seal-at-end)", r.source, r.active - 1, r.active_seq);
 	chr_sealer_close(r.sealer);
 	chr_queue_pos_close(&r.pos);
 	return CHR_EX_OK;
