@@ -492,7 +492,10 @@ int chr_catalog_print(const struct chr_catalog *c, FILE *f, int format)
 			fputs("{\"venue\":", f);
 			json_str(f, p->venue);
 			fputs(",\"symbol\":", f);
-			json_str(f, sym);
+			if (p->raw)
+				fputs("null", f);	/* a raw partition holds many */
+			else
+				json_str(f, sym);
 			fprintf(f, ",\"date\":\"%s\",\"stream\":", p->date);
 			json_str(f, p->stream);
 			fputs(",\"tier\":", f);
@@ -511,7 +514,7 @@ int chr_catalog_print(const struct chr_catalog *c, FILE *f, int format)
 		} else {
 			csv_str(f, p->venue);
 			fputc(',', f);
-			csv_str(f, sym);
+			csv_str(f, p->raw ? "" : sym);
 			fprintf(f, ",%s,", p->date);
 			csv_str(f, p->stream);
 			fputc(',', f);

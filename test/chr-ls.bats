@@ -62,7 +62,7 @@ for r in rows:
     assert int(r["ts_min"]) == min(ts) and int(r["ts_max"]) == max(ts), p
     tierdir = {"hot": "R/", "warm": os.getcwd() + "/W/", "cold": os.getcwd() + "/C/"}[r["tier"]]
     assert p.startswith(tierdir), (p, r["tier"])
-    assert (r["symbol"] == "-") == (r["stream"] == "raw"), p
+    assert (r["symbol"] == "") == (r["stream"] == "raw"), p
 print(len(rows))
 EOF
 }
@@ -112,12 +112,12 @@ Try 'chr-ls --help' for more information." ]
 	run -0 check_csv ls.csv
 	# 2 symbols x 3 days, and the raw partitions of two venues
 	[ "$(grep -c ',trade,' ls.csv)" = 6 ]
-	[ "$(grep -c ',-,.*,raw,' ls.csv)" -ge 2 ]
+	[ "$(grep -c ',,.*,raw,' ls.csv)" -ge 2 ]
 	grep -q '^binance,BTCUSDT,2024-01-01,trade,cold,.*,zstd,' ls.csv
 	grep -q '^binance,BTCUSDT,2024-01-02,trade,warm,.*,none,' ls.csv
 	grep -q '^binance,BTCUSDT,2024-01-03,trade,hot,.*,none,' ls.csv
-	grep -q '^rawz,-,2024-01-03,raw,hot,.*,zstd,' ls.csv
-	grep -q '^binance,-,2024-01-03,raw,hot,.*,none,' ls.csv
+	grep -q '^rawz,,2024-01-03,raw,hot,.*,zstd,' ls.csv
+	grep -q '^binance,,2024-01-03,raw,hot,.*,none,' ls.csv
 	# the text view: the same partitions, aligned for people
 	run -0 --separate-stderr $T chr-ls R
 	[ "${#lines[@]}" = "$(wc -l <ls.csv)" ]
@@ -136,8 +136,10 @@ c = list(csv.DictReader(open("ls.csv")))
 j = [json.loads(l) for l in open("ls.json")]
 assert len(c) == len(j)
 for a, b in zip(c, j):
-    for k in ("venue", "symbol", "date", "stream", "tier", "compression", "first", "last", "path"):
+    for k in ("venue", "date", "stream", "tier", "compression", "first", "last", "path"):
         assert a[k] == b[k], (k, a[k], b[k])
+    # a raw partition's symbol: null in JSON, empty in CSV
+    assert a["symbol"] == (b["symbol"] or "") and (b["symbol"] is None) == (b["stream"] == "raw")
     for k in ("segments", "records", "bytes", "raw_bytes", "ts_min", "ts_max"):
         assert int(a[k]) == b[k], (k, a[k], b[k])
 EOF
@@ -187,7 +189,7 @@ EOF
 	make_ls
 	run -0 $T chr-ls --format csv --venue rawz R
 	[ "${#lines[@]}" -ge 2 ]
-	[ -z "$(printf '%s\n' "${lines[@]:1}" | grep -v '^rawz,-,')" ]
+	[ -z "$(printf '%s\n' "${lines[@]:1}" | grep -v '^rawz,,')" ]
 	run -0 $T chr-ls --format csv --venue binance --symbol 'ETH*' R
 	[ "${#lines[@]}" = 4 ]
 	[ -z "$(printf '%s\n' "${lines[@]:1}" | grep -v '^binance,ETHUSDT,')" ]
