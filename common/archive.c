@@ -910,26 +910,31 @@ void chr_archive_totals(const struct chr_archive *a, uint64_t *archived, uint64_
 }
 
 /* Remove "<dir>/<venue>/<symbol>/<date>/<file>" but keep (depth counts
- * the levels above): exact names, never patterns. */
-static void ledger_prune(const char *dir, int depth, const char *file, const char *keep)
+ * the levels above): exact names, never patterns. With keep NULL remove
+ * nothing. Returns how many such files there are (keep not counted). */
+static size_t ledger_prune(const char *dir, int depth, const char *file, const char *keep)
 {
 	char path[PATH_MAX];
 	struct dirent *e;
+	size_t n = 0;
 	DIR *d;
 
 	if (depth == 3) {
-		if (chr_pathf(path, PATH_MAX, "%s/%s", dir, file) == 0 && strcmp(path, keep) != 0 &&
-		    unlink(path) == 0)
+		if (chr_pathf(path, PATH_MAX, "%s/%s", dir, file) < 0 ||
+		    (keep && strcmp(path, keep) == 0) || access(path, F_OK) < 0)
+			return 0;
+		if (keep && unlink(path) == 0)
 			chr_fsync_dir(dir);
-		return;
+		return 1;
 	}
 	d = opendir(dir);
 	if (d == NULL)
-		return;
+		return 0;
 	while ((e = readdir(d)) != NULL)
 		if (e->d_name[0] != '.' && chr_pathf(path, PATH_MAX, "%s/%s", dir, e->d_name) == 0)
-			ledger_prune(path, depth + 1, file, keep);
+			n += ledger_prune(path, depth + 1, file, keep);
 	closedir(d);
+	return n;
 }
 
 int chr_archive_ledger(struct chr_archive *a, const char *vendor, struct json_t *info,
@@ -952,6 +957,19 @@ int chr_archive_ledger(struct chr_archive *a, const char *vendor, struct json_t 
 		      p0 ? p0->meta.venue : "none", p0 ? p0->meta.symbol : "none",
 		      p0 ? p0->meta.date : "none", a->o.source) < 0 ||
 	    chr_pathf(tmp, PATH_MAX, "%s/.staging/%ld-ledger.json", a->root, (long)getpid()) < 0) {
+		chr_msg(e->msg, sizeof e->msg, "ledger entry of '%s': %s", a->o.source, strerror(errno));
+		json_decref(o);
+		return -1;
+	}
+	/* A partition replaced though this source has no entry held only
+	 * what an unfinished run of it published (killed before its entry
+	 * was written): for the ledger, this import is its first, and new. */
+	if (chr_pathf(dir, PATH_MAX, "%s/imports/v1/%s", a->root, vendor) == 0 &&
+	    chr_pathf(tmp, PATH_MAX, "%s.json", a->o.source) == 0 && ledger_prune(dir, 0, tmp, NULL) == 0)
+		for (size_t i = 0; i < a->nparts; i++)
+			if (a->parts[i]->mode == MODE_REPLACE)
+				a->parts[i]->pub.action = mode_name[MODE_NEW];
+	if (chr_pathf(tmp, PATH_MAX, "%s/.staging/%ld-ledger.json", a->root, (long)getpid()) < 0) {
 		chr_msg(e->msg, sizeof e->msg, "ledger entry of '%s': %s", a->o.source, strerror(errno));
 		json_decref(o);
 		return -1;

@@ -315,3 +315,16 @@ PY
 	assert_equal "$stderr" ""
 	[ "$(find A/imports -type f | wc -l)" = 1 ]
 }
+
+@test "an import killed after publishing, before its ledger entry, then run again, is recorded as new" {
+	h=$(gzip -cd "$TRADES" | xxhsum -H2 | cut -d' ' -f1)
+	gzip -cd "$TRADES" >tr.csv
+	chr-csv2ev tr.csv | $T chr-sink --archive archive --source $h --stage
+	$T chr-sink --archive archive --source $h --publish
+	[ -d archive/v1 ] && [ ! -e archive/imports ]
+	run -0 --separate-stderr $T chr-import-tardis "$TRADES"
+	python3 -c "import json, sys; l = json.load(open(sys.argv[1])); assert [p['action'] for p in l['partitions']] == ['new'], l" $LEDGER/$h.json
+	# a re-import of a recorded file replaces
+	run -0 $T chr-import-tardis --force "$TRADES"
+	python3 -c "import json, sys; l = json.load(open(sys.argv[1])); assert [p['action'] for p in l['partitions']] == ['replaced'], l" $LEDGER/$h.json
+}
