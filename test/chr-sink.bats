@@ -480,3 +480,20 @@ PY
 	run -0 ls -A A/.staging
 	assert_output $'lock\nstaged-young'
 }
+
+@test "a partition read back: a segment listed in meta.json but missing, or a directory in its place, is bad data" {
+	gzip -cd "$DATA/binance-futures_trades_BTCUSDT_2024-08-08.csv.gz" | chr-csv2ev >in
+	$T chr-sink --archive A --segment-size 64K in
+	d=A/v1/binance-futures/BTCUSDT/2024-08-08/trade
+	[ -f $d/000000002.q ]
+	cp -a A B
+	rm $d/000000001.q
+	run -1 --separate-stderr $T chr-tail $d
+	assert_equal "$stderr" "chr-tail: partition '$d': segment '000000001.q' is listed in meta.json but missing"
+	run -1 --separate-stderr $T chr-tail --archive A --venue binance-futures --symbol BTCUSDT --stream trade
+	assert_equal "$stderr" "chr-tail: partition '$d': segment '000000001.q' is listed in meta.json but missing"
+	rm B/${d#A/}/000000001.q
+	mkdir B/${d#A/}/000000001.q
+	run -1 --separate-stderr $T chr-tail B/${d#A/}
+	assert_equal "$stderr" "chr-tail: 'B/${d#A/}/000000001.q' is a directory, not a segment"
+}
