@@ -69,6 +69,7 @@ struct chr_archive {
 	size_t nopen;
 	uint64_t archived;
 	int committed;
+	struct chr_staging_done done;	/* partitions of dead runs clean-up finished */
 };
 
 static int stream_index(const char *s)
@@ -137,7 +138,7 @@ struct chr_archive *chr_archive_open(const char *root, const struct chr_archive_
 				chr_archive_close(a);
 				return NULL;
 			}
-			if (chr_staging_clean(root, o->warn, o->warn_ctx, e) < 0) {
+			if (chr_staging_clean_done(root, o->warn, o->warn_ctx, &a->done, e) < 0) {
 				close(lk);
 				chr_archive_close(a);
 				return NULL;
@@ -269,6 +270,12 @@ static struct part *part_new(struct chr_archive *a, struct chr_inst *in, int sid
 	}
 	p->rel = p->path + strlen(a->root) + 1;
 	if (part_plan(a, p, e) < 0) {
+		/* its data came from a run this one's clean-up completed: never
+		 * advise adding what may be that run's input again */
+		if (e->status == CHR_EX_DATA && chr_staging_done_has(&a->done, p->rel))
+			chr_msg(e->msg, sizeof e->msg, "partition '%s' already holds data, published by an "
+			    "earlier run that failed part way and that this run completed: if this input "
+			    "is that run's, it is archived already; nothing done", p->rel);
 		free(p);
 		return NULL;
 	}
@@ -501,7 +508,7 @@ static int publish_parts(struct chr_archive *a, struct chr_err *e)
 
 	e->status = CHR_EX_SYS;
 	/* dead runs first: one that committed publishes before we look */
-	if (chr_staging_clean(a->root, a->o.warn, a->o.warn_ctx, e) < 0)
+	if (chr_staging_clean_done(a->root, a->o.warn, a->o.warn_ctx, &a->done, e) < 0)
 		return -1;
 	j = open_memstream(&journal, &jn);
 	if (j == NULL) {
@@ -553,7 +560,9 @@ static int publish_parts(struct chr_archive *a, struct chr_err *e)
 		struct part *p = a->parts[i];
 
 		if (chr_publish_dir(p->stage, p->path, p->mode != MODE_NEW) < 0) {
-			chr_msg(e->msg, sizeof e->msg, "cannot publish '%s': %s", p->path, strerror(errno));
+			chr_msg(e->msg, sizeof e->msg, "cannot publish '%s': %s; this run is committed (%zu of "
+			    "%zu partitions published): the next chr-sink run on '%s' publishes the rest "
+			    "once that is fixed", p->path, strerror(errno), i, a->nparts, a->root);
 			goto out;
 		}
 	}
@@ -1045,6 +1054,7 @@ void chr_archive_close(struct chr_archive *a)
 		free(ip);
 	}
 	chr_part_free(&a->part);
+	chr_staging_done_free(&a->done);
 	free(a->parts);
 	free(a->pubs);
 	free(a);

@@ -23,6 +23,26 @@
  * removed, or -1 with e. */
 int chr_staging_clean(const char *root, chr_warn_fn warn, void *ctx, struct chr_err *e);
 
+/* The partitions ("v1/...") of the dead runs' journals a clean-up
+ * finished: published by those runs before they died, or by the clean-up. */
+struct chr_staging_done {
+	char **rel;
+	size_t n;
+};
+
+/* chr_staging_clean, adding to done (when not NULL) the partitions of
+ * every committed dead run it finished, each published partition it
+ * completes said through warn ("'DIR' published: completing a run that
+ * failed part way"). Returns as chr_staging_clean. */
+int chr_staging_clean_done(const char *root, chr_warn_fn warn, void *ctx,
+			   struct chr_staging_done *done, struct chr_err *e);
+
+/* Whether rel is one of done's partitions. */
+int chr_staging_done_has(const struct chr_staging_done *done, const char *rel);
+
+/* Free what done holds (not the struct). */
+void chr_staging_done_free(struct chr_staging_done *done);
+
 /* rm -rf path (no symlinks followed). Returns 0, or -1 with errno. */
 int chr_remove_tree(const char *path);
 
