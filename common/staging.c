@@ -282,6 +282,7 @@ int chr_staging_clean_done(const char *root, chr_warn_fn warn, void *ctx,
 		int fd, rc;
 
 		if (de->d_name[0] == '.' || strcmp(de->d_name, "lock") == 0 ||
+		    strcmp(de->d_name, CHR_STAGING_SOURCES) == 0 ||
 		    chr_pathf(sdir, PATH_MAX, "%s/%s", dir, de->d_name) < 0 || lstat(sdir, &st) < 0)
 			continue;
 		if (strncmp(de->d_name, CHR_STAGED, strlen(CHR_STAGED)) == 0) {

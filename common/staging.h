@@ -10,6 +10,8 @@
 
 #define CHR_STAGED_MAX_AGE 86400	/* seconds a staged run waits to be published */
 #define CHR_STAGED "staged-"	/* ROOT/.staging/staged-<ID>: a run staged by --stage */
+#define CHR_STAGING_SOURCES "sources"	/* ROOT/.staging/sources/<ID>.lock: an import's
+					 * lock of its source id (chr-import-tardis) */
 
 /* Remove the entries of ROOT/.staging of dead runs: a run's directory
  * is dead when nobody holds flock on it (its run holds it while it lives).
@@ -17,7 +19,8 @@
  * finished first, partition by partition, where the place still holds
  * what the run found there. Staged runs ROOT/.staging/staged-<ID> not
  * touched for CHR_STAGED_MAX_AGE seconds are removed (renamed away
- * first). The caller holds the archive lock (flock of ROOT/.staging/lock).
+ * first). The archive lock and ROOT/.staging/sources are left alone.
+ * The caller holds the archive lock (flock of ROOT/.staging/lock).
  * A partition a dead run's copy is not published to is reported through
  * warn(ctx, message) when warn is not NULL. Returns the number of entries
  * removed, or -1 with e. */

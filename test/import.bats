@@ -369,3 +369,33 @@ C
 	run -0 $T chr-import-tardis two.csv
 	assert_output --partial "already imported"
 }
+
+@test "two imports of one content at once: the second waits for the first, saying so, then finds it imported" {
+	h=$(gzip -cd "$TRADES" | xxhsum -H2 | cut -d' ' -f1)
+	# an import holding the lock of that source
+	mkdir -p archive/.staging/sources
+	exec 9>>archive/.staging/sources/$h.lock
+	flock 9
+	chr-import-tardis "$TRADES" 2>err 9>&- &
+	pid=$!
+	while kill -0 $pid 2>/dev/null && ! grep -q waiting err; do sleep 0.05; done
+	run -0 cat err
+	assert_output "chr-import-tardis: $TRADES: another import of this content ($h) is running; waiting for it"
+	[ ! -e archive/v1 ] && [ ! -e archive/imports ]
+	exec 9>&-
+	wait $pid
+	[ -f $LEDGER/$h.json ]
+	# the lock file is removed, and its directory once empty
+	[ ! -e archive/.staging/sources ]
+	# two at once, also forced, end both with exit 0: one imports, the other
+	# waits (and finds it imported, or imports again with --force)
+	for force in "" "" --force --force; do
+		rm -rf archive
+		$T chr-import-tardis $force "$TRADES" "$L2" 2>e1 &
+		pid=$!
+		run -0 --separate-stderr $T chr-import-tardis $force "$L2" "$TRADES"
+		wait $pid || { cat e1; false; }
+		run -0 find archive/imports -type f
+		assert_equal "${#lines[@]}" 2
+	done
+}
