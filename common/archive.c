@@ -69,6 +69,7 @@ struct chr_archive {
 	size_t nopen;
 	uint64_t archived;
 	int committed;
+	struct chr_staging_done done;	/* partitions of dead runs clean-up finished */
 };
 
 static int stream_index(const char *s)
@@ -137,7 +138,7 @@ struct chr_archive *chr_archive_open(const char *root, const struct chr_archive_
 				chr_archive_close(a);
 				return NULL;
 			}
-			if (chr_staging_clean(root, o->warn, o->warn_ctx, e) < 0) {
+			if (chr_staging_clean_done(root, o->warn, o->warn_ctx, &a->done, e) < 0) {
 				close(lk);
 				chr_archive_close(a);
 				return NULL;
@@ -305,6 +306,12 @@ static struct part *part_new(struct chr_archive *a, struct chr_inst *in, int sid
 	}
 	p->rel = p->path + strlen(a->root) + 1;
 	if (part_plan(a, p, e) < 0) {
+		/* its data came from a run this one's clean-up completed: never
+		 * advise adding what may be that run's input again */
+		if (e->status == CHR_EX_DATA && chr_staging_done_has(&a->done, p->rel))
+			chr_msg(e->msg, sizeof e->msg, "partition '%s' already holds data, published by an "
+			    "earlier run that failed part way and that this run completed: if this input "
+			    "is that run's, it is archived already; nothing done", p->rel);
 		free(p);
 		return NULL;
 	}
@@ -537,7 +544,7 @@ static int publish_parts(struct chr_archive *a, struct chr_err *e)
 
 	e->status = CHR_EX_SYS;
 	/* dead runs first: one that committed publishes before we look */
-	if (chr_staging_clean(a->root, a->o.warn, a->o.warn_ctx, e) < 0)
+	if (chr_staging_clean_done(a->root, a->o.warn, a->o.warn_ctx, &a->done, e) < 0)
 		return -1;
 	j = open_memstream(&journal, &jn);
 	if (j == NULL) {
@@ -589,7 +596,9 @@ static int publish_parts(struct chr_archive *a, struct chr_err *e)
 		struct part *p = a->parts[i];
 
 		if (chr_publish_dir(p->stage, p->path, p->mode != MODE_NEW) < 0) {
-			chr_msg(e->msg, sizeof e->msg, "cannot publish '%s': %s", p->path, strerror(errno));
+			chr_msg(e->msg, sizeof e->msg, "cannot publish '%s': %s; this run is committed (%zu of "
+			    "%zu partitions published): the next chr-sink run on '%s' publishes the rest "
+			    "once that is fixed", p->path, strerror(errno), i, a->nparts, a->root);
 			goto out;
 		}
 	}
@@ -946,26 +955,31 @@ void chr_archive_totals(const struct chr_archive *a, uint64_t *archived, uint64_
 }
 
 /* Remove "<dir>/<venue>/<symbol>/<date>/<file>" but keep (depth counts
- * the levels above): exact names, never patterns. */
-static void ledger_prune(const char *dir, int depth, const char *file, const char *keep)
+ * the levels above): exact names, never patterns. With keep NULL remove
+ * nothing. Returns how many such files there are (keep not counted). */
+static size_t ledger_prune(const char *dir, int depth, const char *file, const char *keep)
 {
 	char path[PATH_MAX];
 	struct dirent *e;
+	size_t n = 0;
 	DIR *d;
 
 	if (depth == 3) {
-		if (chr_pathf(path, PATH_MAX, "%s/%s", dir, file) == 0 && strcmp(path, keep) != 0 &&
-		    unlink(path) == 0)
+		if (chr_pathf(path, PATH_MAX, "%s/%s", dir, file) < 0 ||
+		    (keep && strcmp(path, keep) == 0) || access(path, F_OK) < 0)
+			return 0;
+		if (keep && unlink(path) == 0)
 			chr_fsync_dir(dir);
-		return;
+		return 1;
 	}
 	d = opendir(dir);
 	if (d == NULL)
-		return;
+		return 0;
 	while ((e = readdir(d)) != NULL)
 		if (e->d_name[0] != '.' && chr_pathf(path, PATH_MAX, "%s/%s", dir, e->d_name) == 0)
-			ledger_prune(path, depth + 1, file, keep);
+			n += ledger_prune(path, depth + 1, file, keep);
 	closedir(d);
+	return n;
 }
 
 int chr_archive_ledger(struct chr_archive *a, const char *vendor, struct json_t *info,
@@ -988,6 +1002,19 @@ int chr_archive_ledger(struct chr_archive *a, const char *vendor, struct json_t 
 		      p0 ? p0->meta.venue : "none", p0 ? p0->meta.symbol : "none",
 		      p0 ? p0->meta.date : "none", a->o.source) < 0 ||
 	    chr_pathf(tmp, PATH_MAX, "%s/.staging/%ld-ledger.json", a->root, (long)getpid()) < 0) {
+		chr_msg(e->msg, sizeof e->msg, "ledger entry of '%s': %s", a->o.source, strerror(errno));
+		json_decref(o);
+		return -1;
+	}
+	/* A partition replaced though this source has no entry held only
+	 * what an unfinished run of it published (killed before its entry
+	 * was written): for the ledger, this import is its first, and new. */
+	if (chr_pathf(dir, PATH_MAX, "%s/imports/v1/%s", a->root, vendor) == 0 &&
+	    chr_pathf(tmp, PATH_MAX, "%s.json", a->o.source) == 0 && ledger_prune(dir, 0, tmp, NULL) == 0)
+		for (size_t i = 0; i < a->nparts; i++)
+			if (a->parts[i]->mode == MODE_REPLACE)
+				a->parts[i]->pub.action = mode_name[MODE_NEW];
+	if (chr_pathf(tmp, PATH_MAX, "%s/.staging/%ld-ledger.json", a->root, (long)getpid()) < 0) {
 		chr_msg(e->msg, sizeof e->msg, "ledger entry of '%s': %s", a->o.source, strerror(errno));
 		json_decref(o);
 		return -1;
@@ -1063,6 +1090,7 @@ void chr_archive_close(struct chr_archive *a)
 		free(ip);
 	}
 	chr_part_free(&a->part);
+	chr_staging_done_free(&a->done);
 	free(a->parts);
 	free(a->pubs);
 	free(a);

@@ -15,7 +15,7 @@ int chr_dec_parse(const char *s, size_t n, int64_t *mant, int *scale)
 {
 	const char *p = s, *e = s + n;
 	uint64_t v = 0, lim;
-	int neg = 0, sc = 0, digits = 0;
+	int neg = 0, sc = 0, digits = 0, big = 0;
 
 	if (p < e && *p == '-') {
 		neg = 1;
@@ -32,16 +32,23 @@ int chr_dec_parse(const char *s, size_t n, int64_t *mant, int *scale)
 		p++;
 		if (p == e)
 			return -1;
+		/* count every fraction digit: too many places is told apart
+		 * from a mantissa that overflows first */
 		for (; p < e && (unsigned)(*p - '0') < 10; p++) {
 			if (++sc > CHR_DEC_MAX_SCALE || v > (UINT64_MAX - 9) / 10)
-				return -2;
-			v = v * 10 + (uint64_t)(*p - '0');
+				big = 1;
+			else
+				v = v * 10 + (uint64_t)(*p - '0');
 		}
 		if (sc == 0)
 			return -1;
 	}
 	if (p != e)
 		return -1;
+	if (sc > CHR_DEC_MAX_SCALE)
+		return -3;
+	if (big)
+		return -2;
 	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
 	if (v > lim)
 		return -2;

@@ -11,8 +11,8 @@
 
 /* Parse s[0..n): an optional '-', digits, and optionally '.' followed by
  * digits (no exponent, no '+', no spaces). Returns 0 and the value; -1 when
- * s is not a decimal; -2 when it does not fit (more than 18 fraction
- * digits, or beyond int64). */
+ * s is not a decimal; -3 when it has more than 18 fraction digits; -2 when
+ * it does not fit otherwise (beyond int64). */
 int chr_dec_parse(const char *s, size_t n, int64_t *mant, int *scale);
 
 /* Raise *mant from scale from to scale to (to >= from). Returns 0, or -1 on

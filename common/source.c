@@ -266,6 +266,38 @@ int chr_source_add_fd(struct chr_source *s, int fd, const char *name)
 /* path for a message (chr_fmt_shown, cut to fit a message) */
 #define SHOWN(buf, path) chr_fmt_shown(buf, sizeof buf, path)
 
+/* The segments v[0..n) listed in directory dir (open at fd) against what
+ * a partition's meta.json lists: a listed segment that is missing, or a
+ * directory where a segment should be, is bad data. A directory without
+ * a readable meta.json is not checked. Returns 0, or -1 (failed). */
+static int part_check(struct chr_source *s, int fd, const char *dir,
+		      const struct chr_segdir_ent *v, ssize_t n)
+{
+	struct chr_partinfo pi;
+	struct chr_err e;
+	struct stat st;
+	char sh[512], shn[512];
+	int rc = 0;
+
+	for (ssize_t i = 0; i < n; i++)
+		if (fstatat(fd, v[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+			return fail(s, CHR_EX_DATA, "'%s/%s' is a directory, not a segment",
+				    SHOWN(sh, dir), SHOWN(shn, v[i].name));
+	if (faccessat(fd, "meta.json", F_OK, 0) < 0 || chr_partinfo_load(dir, &pi, &e) < 0)
+		return 0;
+	for (size_t k = 0, j = 0; rc == 0 && k < pi.nsegs; k++) {
+		while (j < (size_t)n && v[j].id < pi.segs[k].id)
+			j++;
+		while (j < (size_t)n && v[j].id == pi.segs[k].id && strcmp(v[j].name, pi.segs[k].file) != 0)
+			j++;
+		if (j == (size_t)n || strcmp(v[j].name, pi.segs[k].file) != 0)
+			rc = fail(s, CHR_EX_DATA, "partition '%s': segment '%s' is listed in meta.json "
+				  "but missing", SHOWN(sh, dir), pi.segs[k].file);
+	}
+	chr_partinfo_free(&pi);
+	return rc;
+}
+
 /* Append the segments of directory dir in id order. Returns the number
  * added, or -1. missing_ok: a directory that does not exist adds 0. */
 static int add_dir(struct chr_source *s, const char *dir, int missing_ok)
@@ -282,10 +314,12 @@ static int add_dir(struct chr_source *s, const char *dir, int missing_ok)
 			fail(s, CHR_EX_SYS, "cannot open '%s': %s", SHOWN(sh, dir), strerror(errno));
 	/* listed by fd, named in messages as shown */
 	n = chr_segdir_list(fd, SHOWN(sh, dir), CHR_SEGDIR_ZST | CHR_SEGDIR_ANYLEN, &v, &e);
-	close(fd);
-	if (n < 0)
+	if (n < 0) {
+		close(fd);
 		return fail(s, CHR_EX_SYS, "%s", e.msg);
-	rc = (int)n;
+	}
+	rc = part_check(s, fd, dir, v, n) < 0 ? -1 : (int)n;
+	close(fd);
 	/* the same segment plain and compressed: which is the right one? */
 	if ((d = chr_segdir_dup(v, (size_t)n)) != NULL && d->zst != d[-1].zst)
 		rc = fail(s, CHR_EX_DATA, "%s: segment %" PRIu64 " is there twice, as '%s' and '%s'",

@@ -167,11 +167,45 @@ int chr_target_id(const char *path, char *id)
 	return 0;
 }
 
+int chr_staging_done_has(const struct chr_staging_done *done, const char *rel)
+{
+	for (size_t i = 0; done && i < done->n; i++)
+		if (strcmp(done->rel[i], rel) == 0)
+			return 1;
+	return 0;
+}
+
+void chr_staging_done_free(struct chr_staging_done *done)
+{
+	for (size_t i = 0; i < done->n; i++)
+		free(done->rel[i]);
+	free(done->rel);
+	done->rel = NULL;
+	done->n = 0;
+}
+
+/* rel into done (when not NULL and not there yet); out of memory only
+ * loses a better message */
+static void done_add(struct chr_staging_done *done, const char *rel)
+{
+	char **v, *r;
+
+	if (done == NULL || chr_staging_done_has(done, rel))
+		return;
+	v = realloc(done->rel, (done->n + 1) * sizeof *v);
+	if (v == NULL)
+		return;
+	done->rel = v;
+	if ((r = strdup(rel)) != NULL)
+		done->rel[done->n++] = r;
+}
+
 /* Finish the publication a dead run committed to (its COMMIT journal):
  * every staged partition still in staging (same inode) goes in place,
  * when its place holds what the run found there; else it is skipped,
- * with a warning. */
-static int repair(const char *root, const char *sdir, chr_warn_fn warn, void *ctx)
+ * with a warning. The run's published partitions go into done. */
+static int repair(const char *root, const char *sdir, chr_warn_fn warn, void *ctx,
+		  struct chr_staging_done *done)
 {
 	char path[PATH_MAX], line[PATH_MAX + 128];
 	FILE *f;
@@ -190,8 +224,10 @@ static int repair(const char *root, const char *sdir, chr_warn_fn warn, void *ct
 		    strstr(rel, "..") || strncmp(rel, "v1/", 3) != 0 || strchr(name, '/') ||
 		    chr_pathf(src, PATH_MAX, "%s/%s", sdir, name) < 0 || chr_pathf(dst, PATH_MAX, "%s/%s", root, rel) < 0)
 			continue;
-		if (lstat(src, &st) < 0 || (unsigned long long)st.st_ino != ino)
+		if (lstat(src, &st) < 0 || (unsigned long long)st.st_ino != ino) {
+			done_add(done, rel);
 			continue;	/* published already */
+		}
 		if (chr_target_id(dst, now) < 0) {
 			rc = -1;
 			continue;
@@ -205,14 +241,28 @@ static int repair(const char *root, const char *sdir, chr_warn_fn warn, void *ct
 				warn(ctx, msg);
 			continue;
 		}
-		if (chr_publish_dir(src, dst, strcmp(want, "new") != 0) < 0)
+		if (chr_publish_dir(src, dst, strcmp(want, "new") != 0) < 0) {
 			rc = -1;
+		} else {
+			char msg[PATH_MAX + 64];
+
+			done_add(done, rel);
+			snprintf(msg, sizeof msg, "'%s' published: completing a run that failed part way", dst);
+			if (warn)
+				warn(ctx, msg);
+		}
 	}
 	fclose(f);
 	return rc;
 }
 
 int chr_staging_clean(const char *root, chr_warn_fn warn, void *ctx, struct chr_err *e)
+{
+	return chr_staging_clean_done(root, warn, ctx, NULL, e);
+}
+
+int chr_staging_clean_done(const char *root, chr_warn_fn warn, void *ctx,
+			   struct chr_staging_done *done, struct chr_err *e)
 {
 	char dir[PATH_MAX], sdir[PATH_MAX];
 	DIR *d;
@@ -232,6 +282,7 @@ int chr_staging_clean(const char *root, chr_warn_fn warn, void *ctx, struct chr_
 		int fd, rc;
 
 		if (de->d_name[0] == '.' || strcmp(de->d_name, "lock") == 0 ||
+		    strcmp(de->d_name, CHR_STAGING_SOURCES) == 0 ||
 		    chr_pathf(sdir, PATH_MAX, "%s/%s", dir, de->d_name) < 0 || lstat(sdir, &st) < 0)
 			continue;
 		if (strncmp(de->d_name, CHR_STAGED, strlen(CHR_STAGED)) == 0) {
@@ -248,7 +299,7 @@ int chr_staging_clean(const char *root, chr_warn_fn warn, void *ctx, struct chr_
 				closedir(d);
 				return -1;
 			}
-			rc = repair(root, sdir, warn, ctx) < 0 || chr_remove_tree(sdir) < 0 ? -1 : 0;
+			rc = repair(root, sdir, warn, ctx, done) < 0 || chr_remove_tree(sdir) < 0 ? -1 : 0;
 			close(fd);
 		} else {
 			rc = unlink(sdir);	/* a ledger entry's temp file, written under the lock */

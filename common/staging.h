@@ -10,6 +10,8 @@
 
 #define CHR_STAGED_MAX_AGE 86400	/* seconds a staged run waits to be published */
 #define CHR_STAGED "staged-"	/* ROOT/.staging/staged-<ID>: a run staged by --stage */
+#define CHR_STAGING_SOURCES "sources"	/* ROOT/.staging/sources/<ID>.lock: an import's
+					 * lock of its source id (chr-import-tardis) */
 
 /* Remove the entries of ROOT/.staging of dead runs: a run's directory
  * is dead when nobody holds flock on it (its run holds it while it lives).
@@ -17,11 +19,32 @@
  * finished first, partition by partition, where the place still holds
  * what the run found there. Staged runs ROOT/.staging/staged-<ID> not
  * touched for CHR_STAGED_MAX_AGE seconds are removed (renamed away
- * first). The caller holds the archive lock (flock of ROOT/.staging/lock).
+ * first). The archive lock and ROOT/.staging/sources are left alone.
+ * The caller holds the archive lock (flock of ROOT/.staging/lock).
  * A partition a dead run's copy is not published to is reported through
  * warn(ctx, message) when warn is not NULL. Returns the number of entries
  * removed, or -1 with e. */
 int chr_staging_clean(const char *root, chr_warn_fn warn, void *ctx, struct chr_err *e);
+
+/* The partitions ("v1/...") of the dead runs' journals a clean-up
+ * finished: published by those runs before they died, or by the clean-up. */
+struct chr_staging_done {
+	char **rel;
+	size_t n;
+};
+
+/* chr_staging_clean, adding to done (when not NULL) the partitions of
+ * every committed dead run it finished, each published partition it
+ * completes said through warn ("'DIR' published: completing a run that
+ * failed part way"). Returns as chr_staging_clean. */
+int chr_staging_clean_done(const char *root, chr_warn_fn warn, void *ctx,
+			   struct chr_staging_done *done, struct chr_err *e);
+
+/* Whether rel is one of done's partitions. */
+int chr_staging_done_has(const struct chr_staging_done *done, const char *rel);
+
+/* Free what done holds (not the struct). */
+void chr_staging_done_free(struct chr_staging_done *done);
 
 /* rm -rf path (no symlinks followed). Returns 0, or -1 with errno. */
 int chr_remove_tree(const char *path);

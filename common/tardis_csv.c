@@ -127,6 +127,9 @@ static int g_dec(struct chr_tardis_in *t, const char *what, int idx, const char 
 		i++;		/* leading zeros are not digits of the value */
 	for (; i < n && p[i] != '.'; i++)
 		ni++;
+	if (rc == -3)
+		return chr_td_bad(t, "%s '%s' has too many decimal places (at most %d)", name,
+				  FLD(p, n), CHR_DEC_MAX_SCALE) < 0 ? -1 : 1;
 	if (rc == -2 || (int)ni + sc > CHR_DEC_MAX_SCALE)
 		return chr_td_bad(t, "%s '%s' is out of range", name, FLD(p, n)) < 0 ? -1 : 1;
 	d->v = v;

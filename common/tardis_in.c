@@ -27,6 +27,7 @@ int chr_tardis_in_init(struct chr_tardis_in *t, struct chr_writer *w)
 	t->s = s;
 	s->w = w;
 	s->need_header = 1;
+	s->at_start = 1;
 	/* the timestamp caches start as a true pair, "0000000000000000" = 0,
 	 * so that a match is always right (all-zero bytes would read as 0) */
 	memset(&s->ts_c.a, '0', sizeof s->ts_c.a);
@@ -75,6 +76,7 @@ void chr_tardis_in_file(struct chr_tardis_in *t, const char *name)
 	s->need_header = 1;
 	s->scanned = 0;
 	s->discard = 0;
+	s->at_start = 1;
 	if (s->nfiles == s->capfiles) {
 		size_t cap = s->capfiles ? 2 * s->capfiles : 16;
 		struct tfile *nf = realloc(s->files, cap * sizeof *nf);
@@ -879,6 +881,16 @@ long chr_tardis_in_parse(struct chr_tardis_in *t, char *buf, size_t n, int final
 	/* a sentinel line end and readable scratch after the data */
 	memset(end, 0, CHR_TARDIS_PAD);
 	*end = '\n';
+	if (UNLIKELY(s->at_start)) {
+		/* a UTF-8 byte order mark (Excel writes one) is not data */
+		static const char bom[3] = "\xef\xbb\xbf";
+
+		if (n < sizeof bom && !final && memcmp(buf, bom, n) == 0)
+			return 0;	/* too few bytes to tell yet */
+		s->at_start = 0;
+		if (n >= sizeof bom && memcmp(buf, bom, sizeof bom) == 0)
+			p += sizeof bom;
+	}
 	if (UNLIKELY(s->discard)) {
 		/* the rest of a line too long to keep: up to its '\n' */
 		if ((p = memchr(buf, '\n', n)) == NULL) {

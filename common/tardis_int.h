@@ -116,6 +116,7 @@ struct chr_tardis_state {
 	uint64_t seq;
 	size_t scanned;		/* bytes of the unfinished line searched for its '\n' */
 	int discard;		/* dropping the rest of a line longer than LINE_MAX */
+	int at_start;		/* no byte of this input parsed yet: a BOM may come */
 	struct tfile *files;	/* the inputs begun, for the report */
 	size_t nfiles, capfiles;
 	int files_nomem;

@@ -501,3 +501,37 @@ PY
 	run -2 script -qec "chr-csv2ev '$DATA/bitmex_trades_XBTUSD.csv'" /dev/null
 	[[ "$output" == *"chr-csv2ev: refusing to write binary records to a terminal"* ]]
 }
+
+@test "too many decimal places is said so on both paths, not out of range" {
+	need_tt
+	for fast in "" --no-fast-path; do
+		printf '%s\n%s\n' "$H_L2" "x,S,1,2,true,bid,61800.300000000000000000000,1" > in.csv
+		run -1 --separate-stderr $T chr-csv2ev $fast in.csv
+		[ "$stderr" = "chr-csv2ev: in.csv:2: price '61800.300000000000000000000' has too many decimal places (at most 18)" ]
+		printf '%s\n%s\n' "$H_L2" "x,S,1,2,true,bid,1,0.0000000000000000001" > in.csv
+		run -1 --separate-stderr $T chr-csv2ev $fast in.csv
+		[ "$stderr" = "chr-csv2ev: in.csv:2: amount '0.0000000000000000001' has too many decimal places (at most 18)" ]
+		# a mantissa too large is still out of range
+		printf '%s\n%s\n' "$H_L2" "x,S,1,2,true,bid,61800.300000000000000,1" > in.csv
+		run -1 --separate-stderr $T chr-csv2ev $fast in.csv
+		[ "$stderr" = "chr-csv2ev: in.csv:2: price '61800.300000000000000' is out of range" ]
+	done
+}
+
+@test "a UTF-8 BOM before the header is skipped on both paths" {
+	for fast in "" --no-fast-path; do
+		# the same records as without it, from a file and from stdin
+		printf '%s\n%s\n' "$H_L2" "x,S,1,2,true,bid,61800.3,1" > plain.csv
+		{ printf '\357\273\277'; cat plain.csv; } > bom.csv
+		$T chr-csv2ev $fast plain.csv > a.bin
+		run -0 --separate-stderr bash -c "$T chr-csv2ev $fast bom.csv > b.bin"
+		[ -z "$stderr" ]
+		cmp a.bin b.bin
+		$T chr-csv2ev $fast - < bom.csv > c.bin
+		cmp a.bin c.bin
+	done
+	# each file of a run may start with one
+	$T chr-csv2ev plain.csv plain.csv > a.bin
+	$T chr-csv2ev bom.csv bom.csv > b.bin
+	cmp a.bin b.bin
+}

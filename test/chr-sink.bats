@@ -480,3 +480,65 @@ PY
 	run -0 ls -A A/.staging
 	assert_output $'lock\nstaged-young'
 }
+
+@test "a partition read back: a segment listed in meta.json but missing, or a directory in its place, is bad data" {
+	gzip -cd "$DATA/binance-futures_trades_BTCUSDT_2024-08-08.csv.gz" | chr-csv2ev >in
+	$T chr-sink --archive A --segment-size 64K in
+	d=A/v1/binance-futures/BTCUSDT/2024-08-08/trade
+	[ -f $d/000000002.q ]
+	cp -a A B
+	rm $d/000000001.q
+	run -1 --separate-stderr $T chr-tail $d
+	assert_equal "$stderr" "chr-tail: partition '$d': segment '000000001.q' is listed in meta.json but missing"
+	run -1 --separate-stderr $T chr-tail --archive A --venue binance-futures --symbol BTCUSDT --stream trade
+	assert_equal "$stderr" "chr-tail: partition '$d': segment '000000001.q' is listed in meta.json but missing"
+	rm B/${d#A/}/000000001.q
+	mkdir B/${d#A/}/000000001.q
+	run -1 --separate-stderr $T chr-tail B/${d#A/}
+	assert_equal "$stderr" "chr-tail: 'B/${d#A/}/000000001.q' is a directory, not a segment"
+}
+
+# fail_publish.so: renameat2 onto a path holding $FAIL_PUBLISH fails with
+# EACCES (a permission error on one partition directory, also as root)
+make_fail_publish() {
+	command -v cc >/dev/null || skip "no C compiler"
+	cat >fail.c <<'C'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+int renameat2(int ofd, const char *o, int nfd, const char *n, unsigned flags)
+{
+	static int (*real)(int, const char *, int, const char *, unsigned);
+	const char *f = getenv("FAIL_PUBLISH");
+
+	if (f && *f && strstr(n, f)) {
+		errno = EACCES;
+		return -1;
+	}
+	if (!real)
+		real = (int (*)(int, const char *, int, const char *, unsigned))dlsym(RTLD_NEXT, "renameat2");
+	return real(ofd, o, nfd, n, flags);
+}
+C
+	cc -shared -fPIC -o fail_publish.so fail.c -ldl
+}
+
+@test "a publish that fails half way says it committed; the next run completes it and advises no --append" {
+	make_fail_publish
+	{ echo "exchange,symbol,timestamp,local_timestamp,id,side,price,amount"
+	  echo "x,S,1723161600000000,1723161600000001,1,buy,1,1"
+	  echo "x,S,1723248000000000,1723248000000001,2,buy,1,1"; } | chr-csv2ev >in
+	run -3 --separate-stderr env LD_PRELOAD=$PWD/fail_publish.so FAIL_PUBLISH=2024-08-10/trade \
+		$T chr-sink --archive A in
+	assert_equal "$stderr" "chr-sink: cannot publish 'A/v1/x/S/2024-08-10/trade': Permission denied; this run is committed (1 of 2 partitions published): the next chr-sink run on 'A' publishes the rest once that is fixed"
+	[ -f A/v1/x/S/2024-08-09/trade/meta.json ] && [ ! -e A/v1/x/S/2024-08-10/trade ]
+	# the same input again: the earlier run is completed, nothing added twice
+	run -1 --separate-stderr $T chr-sink --archive A in
+	assert_equal "${stderr_lines[0]}" "chr-sink: 'A/v1/x/S/2024-08-10/trade' published: completing a run that failed part way"
+	assert_equal "${stderr_lines[1]}" "chr-sink: partition 'v1/x/S/2024-08-09/trade' already holds data, published by an earlier run that failed part way and that this run completed: if this input is that run's, it is archived already; nothing done"
+	[[ "$stderr" != *--append* ]]
+	run -0 $T chr-tail --format csv --archive A --venue x --symbol S --stream trade
+	assert_equal "${#lines[@]}" 3
+}

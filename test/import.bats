@@ -315,3 +315,87 @@ PY
 	assert_equal "$stderr" ""
 	[ "$(find A/imports -type f | wc -l)" = 1 ]
 }
+
+@test "an import killed after publishing, before its ledger entry, then run again, is recorded as new" {
+	h=$(gzip -cd "$TRADES" | xxhsum -H2 | cut -d' ' -f1)
+	gzip -cd "$TRADES" >tr.csv
+	chr-csv2ev tr.csv | $T chr-sink --archive archive --source $h --stage
+	$T chr-sink --archive archive --source $h --publish
+	[ -d archive/v1 ] && [ ! -e archive/imports ]
+	run -0 --separate-stderr $T chr-import-tardis "$TRADES"
+	python3 -c "import json, sys; l = json.load(open(sys.argv[1])); assert [p['action'] for p in l['partitions']] == ['new'], l" $LEDGER/$h.json
+	# a re-import of a recorded file replaces
+	run -0 $T chr-import-tardis --force "$TRADES"
+	python3 -c "import json, sys; l = json.load(open(sys.argv[1])); assert [p['action'] for p in l['partitions']] == ['replaced'], l" $LEDGER/$h.json
+}
+
+@test "an import whose publish fails half way says so; run again, it completes, recorded once, as new" {
+	command -v cc >/dev/null || skip "no C compiler"
+	# renameat2 onto a path holding $FAIL_PUBLISH fails with EACCES
+	cat >fail.c <<'C'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+int renameat2(int ofd, const char *o, int nfd, const char *n, unsigned flags)
+{
+	static int (*real)(int, const char *, int, const char *, unsigned);
+	const char *f = getenv("FAIL_PUBLISH");
+
+	if (f && *f && strstr(n, f)) {
+		errno = EACCES;
+		return -1;
+	}
+	if (!real)
+		real = (int (*)(int, const char *, int, const char *, unsigned))dlsym(RTLD_NEXT, "renameat2");
+	return real(ofd, o, nfd, n, flags);
+}
+C
+	cc -shared -fPIC -o fail_publish.so fail.c -ldl
+	{ echo "exchange,symbol,timestamp,local_timestamp,id,side,price,amount"
+	  echo "x,S,1723161600000000,1723161600000001,1,buy,1,1"
+	  echo "x,S,1723248000000000,1723248000000001,2,buy,1,1"; } >two.csv
+	run -3 --separate-stderr env LD_PRELOAD=$PWD/fail_publish.so FAIL_PUBLISH=2024-08-10/trade \
+		$T chr-import-tardis two.csv
+	assert_equal "${stderr_lines[0]}" "chr-sink: cannot publish './archive/v1/x/S/2024-08-10/trade': Permission denied; this run is committed (1 of 2 partitions published): the next chr-sink run on './archive' publishes the rest once that is fixed"
+	assert_equal "${stderr_lines[1]}" "chr-import-tardis: two.csv: chr-sink --publish failed; it is not in the ledger: run chr-import-tardis again (once the cause is fixed) to complete the import"
+	[ ! -e archive/imports ]
+	run -0 --separate-stderr $T chr-import-tardis two.csv
+	[[ "$stderr" != *--append* ]]
+	python3 -c "import json, sys; l = json.load(open(sys.argv[1])); assert [p['action'] for p in l['partitions']] == ['new', 'new'] and l['records'] == 2, l" archive/imports/v1/tardis/x/S/2024-08-09/*.json
+	run -0 find archive/imports -type f
+	assert_equal "${#lines[@]}" 1
+	run -0 $T chr-import-tardis two.csv
+	assert_output --partial "already imported"
+}
+
+@test "two imports of one content at once: the second waits for the first, saying so, then finds it imported" {
+	h=$(gzip -cd "$TRADES" | xxhsum -H2 | cut -d' ' -f1)
+	# an import holding the lock of that source
+	mkdir -p archive/.staging/sources
+	exec 9>>archive/.staging/sources/$h.lock
+	flock 9
+	chr-import-tardis "$TRADES" 2>err 9>&- &
+	pid=$!
+	while kill -0 $pid 2>/dev/null && ! grep -q waiting err; do sleep 0.05; done
+	run -0 cat err
+	assert_output "chr-import-tardis: $TRADES: another import of this content ($h) is running; waiting for it"
+	[ ! -e archive/v1 ] && [ ! -e archive/imports ]
+	exec 9>&-
+	wait $pid
+	[ -f $LEDGER/$h.json ]
+	# the lock file is removed, and its directory once empty
+	[ ! -e archive/.staging/sources ]
+	# two at once, also forced, end both with exit 0: one imports, the other
+	# waits (and finds it imported, or imports again with --force)
+	for force in "" "" --force --force; do
+		rm -rf archive
+		$T chr-import-tardis $force "$TRADES" "$L2" 2>e1 &
+		pid=$!
+		run -0 --separate-stderr $T chr-import-tardis $force "$L2" "$TRADES"
+		wait $pid || { cat e1; false; }
+		run -0 find archive/imports -type f
+		assert_equal "${#lines[@]}" 2
+	done
+}

@@ -51,7 +51,9 @@ int main(void)
 	CHECK(bad("9223372036854775808") == -2);
 	CHECK(bad("-9223372036854775808") == -2);	/* reserved for CHR_NULL */
 	CHECK(bad("99999999999999999999") == -2);
-	CHECK(bad("0.0000000000000000001") == -2);
+	CHECK(bad("0.0000000000000000001") == -3);	/* 19 places */
+	CHECK(bad("61800.300000000000000000000") == -3);	/* overflows first */
+	CHECK(bad("61800.300000000000000") == -2);
 
 	m = 15;
 	CHECK(chr_dec_rescale(&m, 1, 4) == 0 && m == 15000);

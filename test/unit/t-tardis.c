@@ -411,7 +411,7 @@ static void test_bad(void)
 		{ "x,S,1,-2,true,bid,1,1\n", "x.csv:2: local_timestamp '-2' is not an integer" },
 		{ "x,S,1,99999999999999999,true,bid,1,1\n", "x.csv:2: local_timestamp '99999999999999999' is out of range" },
 		{ "x,S,1,2,yes,bid,1,1\n", "x.csv:2: is_snapshot 'yes' is not true or false" },
-		{ "x,S,1,2,true,bid,0.0000000000000000001,1\n", "x.csv:2: price '0.0000000000000000001' is out of range" },
+		{ "x,S,1,2,true,bid,0.0000000000000000001,1\n", "x.csv:2: price '0.0000000000000000001' has too many decimal places (at most 18)" },
 		{ "\n", "x.csv:2: empty line" },
 		{ "x,\"S,1,2,true,bid,1,1\n", "x.csv:2: malformed quotes" },
 	};
