@@ -19,6 +19,11 @@ snapshot() {
 	run -0 $T chr-import-tardis -h
 	assert_line --index 0 "usage: chr-import-tardis [--archive ROOT] [--force] [-v] FILE..."
 	run -0 $T chr-import-tardis --version
+	# -V as in every program (docs/programs.md), the other scripts too
+	for s in chr-import-tardis chr-refine chr-archive-tap; do
+		run -0 $T $s -V
+		[ "$output" = "$s 0.1.0" ]
+	done
 	run -2 --separate-stderr $T chr-import-tardis
 	assert_equal "${stderr_lines[0]}" "chr-import-tardis: no input FILE"
 	run -2 $T chr-import-tardis --bogus x
