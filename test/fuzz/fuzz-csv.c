@@ -1,8 +1,6 @@
-/* fuzz-csv.c - libFuzzer harness of the Tardis CSV importer: byte 0
- * chooses the parser (bit 0: libcsv instead of the fast path), skipping
- * bad rows (bit 1) and feeding the text in two reads (bit 2, so that a
- * line cut between reads is carried over as chr-csv2ev does); the rest is
- * the CSV file, converted to records written to /dev/null. */
+/* fuzz-csv.c - libFuzzer harness of the Tardis CSV importer: byte 0 picks
+ * the parser (bit 0 libcsv), skip_bad (bit 1) and two reads (bit 2); the
+ * rest is the file, parsed as chr-csv2ev does, records to /dev/null. */
 #include <fcntl.h>
 #include <stdlib.h>
 

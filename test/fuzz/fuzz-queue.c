@@ -1,10 +1,6 @@
 /* fuzz-queue.c - libFuzzer harness of queue opening and writer recovery:
- * byte 0 says how many segments (1 + byte 0 % 3) the rest is cut into,
- * in equal parts written as 000000000.q, 000000001.q, ... (zero-padded to
- * 4096 bytes, as a preallocated segment), their record and sealed header
- * CRCs recomputed. A reader opens the queue and reads it all, then a
- * writer opens it (crash recovery) and appends a record, and a reader
- * reads it all again. */
+ * the input cut into 1 + byte 0 % 3 segment files, read, opened by a
+ * writer that appends a record, read again (test/fuzz/README.md). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,8 +1,6 @@
-/* fuzz-reader.c - libFuzzer harness of the record stream reader: the
- * input is a record stream (records, segment headers between them), read
- * through chr_reader from a memory file as chr-tail reads stdin. Record
- * and sealed header CRCs are recomputed first, so that mutations reach the
- * length, layout and payload checks. */
+/* fuzz-reader.c - libFuzzer harness of the record stream reader
+ * (chr_reader over a memory file, as chr-tail reads stdin), CRCs
+ * recomputed first so that mutations reach the checks behind them. */
 #include <stdlib.h>
 
 #include "fuzz.h"

@@ -1,11 +1,6 @@
-/* fuzz-zsq.c - libFuzzer harness of the compressed segment reader: the
- * input is a .q.zst file (docs/format.md, "Compressed segments"). Before
- * it is opened its checksums are recomputed where the layout can be
- * followed: each zstd frame's content checksum (after decompressing it
- * with the checksum ignored), the segment header copy's CRC and chronicle
- * table's CRC, so that mutations reach the table checks and the records'
- * decoder. Then it is read whole through chr_reader_init_zsq, as chr-tail
- * reads a cold partition. */
+/* fuzz-zsq.c - libFuzzer harness of the compressed segment reader: zstd
+ * frame checksums and the table's CRCs are recomputed before opening, so
+ * that mutations reach the decoder; then every record is read. */
 #define ZSTD_STATIC_LINKING_ONLY
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,9 +1,6 @@
-/* mkseed.c - seeds for the fuzz harnesses from a Tardis CSV file of
- * test/data: `mkseed FILE.csv DIR NAME` converts it (its first 32 KiB of
- * whole lines) to records and writes DIR/reader/NAME (the record stream),
- * DIR/zsq/NAME (a sealed segment of them, compressed), DIR/queue/NAME
- * (one current segment) and DIR/queue/NAME.2 (a sealed and a current
- * segment), in the inputs' layouts the harnesses document. */
+/* mkseed.c - `mkseed FILE.csv DIR NAME`: the fuzz harnesses' seeds from a
+ * CSV of test/data, in DIR/reader, DIR/zsq and DIR/queue (two: NAME, one
+ * current segment, and NAME.2, a sealed and a current one). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
