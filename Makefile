@@ -151,7 +151,7 @@ build-fuzz/test/fuzz/mkseed: test/fuzz/mkseed.c $(LIB_HDR) build-fuzz/libchr.a b
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $< build-fuzz/libchr.a $(LIBS)
 fuzz: fuzz-build
-	@set -e; st=0; s=build-fuzz/seeds; mkdir -p $$s/reader $$s/zsq $$s/queue $$s/csv build-fuzz/crashes; \
+	@set -e; st=0; s=build-fuzz/seeds; rm -rf $$s; mkdir -p $$s/reader $$s/zsq $$s/queue $$s/csv build-fuzz/crashes; \
 	for f in test/data/*.csv; do n=$$(basename $$f .csv); \
 		build-fuzz/test/fuzz/mkseed $$f $$s $$n; \
 		for m in 0 1 6; do { printf "\\$$m"; head -c 32768 $$f; } > $$s/csv/$$n.$$m; done; \

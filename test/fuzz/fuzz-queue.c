@@ -34,6 +34,13 @@ static void clean(const char *path)
 	closedir(dp);
 }
 
+/* At exit: remove the directory (a crash leaves it, for a look). */
+static void bye(void)
+{
+	clean(dir);
+	rmdir(dir);
+}
+
 static void read_all(void)
 {
 	struct chr_queue_reader r;
@@ -62,6 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 			 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
 		if (!mkdtemp(dir))
 			abort();
+		atexit(bye);
 	}
 	clean(dir);
 	k = 1 + d[0] % 3;
