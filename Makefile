@@ -127,3 +127,37 @@ clean:
 	rm -f $(LIB_OBJ) $(O)libchr.a $(O).flags $(PROG_BIN) $(UNIT_BIN) chr.pc \
 		$(GEN_BIN) $(O)test/gen/*.o
 	rm -rf demo-archive demo-archive-tiers $(O:%/=%)
+
+# libFuzzer harnesses (test/fuzz/README.md), not part of check: `make fuzz`
+# builds libchr instrumented in build-fuzz/ with clang, seeds a corpus per
+# harness from test/data, and runs each FUZZ_SECONDS in turn (clang's
+# -Wcast-align warns on x86 too, where gcc's does not: off here).
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_NAMES ?= reader csv zsq queue
+FUZZ_OPT := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+FUZZ_BIN := $(FUZZ_NAMES:%=build-fuzz/test/fuzz/fuzz-%) build-fuzz/test/fuzz/mkseed
+.PHONY: fuzz fuzz-build
+fuzz-build:
+	@command -v $(FUZZ_CC) >/dev/null || { echo "chronicle: make fuzz needs clang" \
+		"(with libFuzzer); run: sudo scripts/install-deps --fuzz" >&2; exit 3; }
+	$(MAKE) CC=$(FUZZ_CC) OPT='$(FUZZ_OPT)' O=build-fuzz/ ARCH= \
+		CFLAGS='-Wno-cast-align $(CFLAGS)' $(FUZZ_BIN)
+build-fuzz/test/fuzz/fuzz-%: test/fuzz/fuzz-%.c test/fuzz/fuzz.h $(LIB_HDR) build-fuzz/libchr.a build-fuzz/.flags
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libchr.a $(LIBS)
+build-fuzz/test/fuzz/mkseed: test/fuzz/mkseed.c $(LIB_HDR) build-fuzz/libchr.a build-fuzz/.flags
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< build-fuzz/libchr.a $(LIBS)
+fuzz: fuzz-build
+	@set -e; st=0; s=build-fuzz/seeds; rm -rf $$s; mkdir -p $$s/reader $$s/zsq $$s/queue $$s/csv build-fuzz/crashes; \
+	for f in test/data/*.csv; do n=$$(basename $$f .csv); \
+		build-fuzz/test/fuzz/mkseed $$f $$s $$n; \
+		for m in 0 1 6; do { printf "\\$$m"; head -c 32768 $$f; } > $$s/csv/$$n.$$m; done; \
+	done; \
+	for h in $(FUZZ_NAMES); do c=build-fuzz/corpus/$$h; mkdir -p $$c; cp $$s/$$h/* $$c/; \
+		echo "fuzz: $$h, $(FUZZ_SECONDS) s"; \
+		build-fuzz/test/fuzz/fuzz-$$h -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=build-fuzz/crashes/$$h- $$c || st=1; \
+	done; exit $$st
