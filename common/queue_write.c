@@ -171,7 +171,9 @@ static void def_load(struct chr_queue_writer *w)
 		const struct chr_seg *h = (const struct chr_seg *)(const void *)map;
 
 		if (!chr_q_seg_bad(map, w->id - 1)) {
-			def_scan(w, map, (h->flags & CHR_SEG_SEALED) ? h->end : size, 0);
+			/* a sealed header's end is trusted only within the file */
+			def_scan(w, map, (h->flags & CHR_SEG_SEALED) && h->end < size ? h->end : size,
+				 0);
 			if ((h->flags & CHR_SEG_SEALED) && h->count && h->ts_max > ts)
 				ts = h->ts_max;
 		}
