@@ -500,6 +500,7 @@ PY
 
 # fail_publish.so: renameat2 onto a path holding $FAIL_PUBLISH fails with
 # EACCES (a permission error on one partition directory, also as root)
+# a sanitizer build is told that the shim comes before its runtime
 make_fail_publish() {
 	command -v cc >/dev/null || skip "no C compiler"
 	cat >fail.c <<'C'
@@ -531,6 +532,7 @@ C
 	  echo "x,S,1723161600000000,1723161600000001,1,buy,1,1"
 	  echo "x,S,1723248000000000,1723248000000001,2,buy,1,1"; } | chr-csv2ev >in
 	run -3 --separate-stderr env LD_PRELOAD=$PWD/fail_publish.so FAIL_PUBLISH=2024-08-10/trade \
+		ASAN_OPTIONS="verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
 		$T chr-sink --archive A in
 	assert_equal "$stderr" "chr-sink: cannot publish 'A/v1/x/S/2024-08-10/trade': Permission denied; this run is committed (1 of 2 partitions published): the next chr-sink run on 'A' publishes the rest once that is fixed"
 	[ -f A/v1/x/S/2024-08-09/trade/meta.json ] && [ ! -e A/v1/x/S/2024-08-10/trade ]

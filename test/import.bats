@@ -362,6 +362,7 @@ C
 	  echo "x,S,1723161600000000,1723161600000001,1,buy,1,1"
 	  echo "x,S,1723248000000000,1723248000000001,2,buy,1,1"; } >two.csv
 	run -3 --separate-stderr env LD_PRELOAD=$PWD/fail_publish.so FAIL_PUBLISH=2024-08-10/trade \
+		ASAN_OPTIONS="verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
 		$T chr-import-tardis two.csv
 	assert_equal "${stderr_lines[0]}" "chr-sink: cannot publish './archive/v1/x/S/2024-08-10/trade': Permission denied; this run is committed (1 of 2 partitions published): the next chr-sink run on './archive' publishes the rest once that is fixed"
 	assert_equal "${stderr_lines[1]}" "chr-import-tardis: two.csv: chr-sink --publish failed; it is not in the ledger: run chr-import-tardis again (once the cause is fixed) to complete the import"
