@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "catalog.h"
 #include "fmt.h"
 #include "manifest.h"
@@ -381,23 +383,6 @@ static const char *compression(const struct chr_catalog_part *p)
 	return p->compressed == 0 ? "none" : p->compressed == p->segments ? "zstd" : "mixed";
 }
 
-/* s as a JSON string */
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20 || ch == 0x7f)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
-
 /* s as a CSV field (RFC 4180) */
 static void csv_str(FILE *f, const char *s)
 {
@@ -489,28 +474,28 @@ int chr_catalog_print(const struct chr_catalog *c, FILE *f, int format)
 		chr_time_format(first, has ? p->ts_min : 0);
 		chr_time_format(last, has ? p->ts_max : 0);
 		if (format == CHR_CATALOG_JSON) {
-			fputs("{\"venue\":", f);
-			json_str(f, p->venue);
-			fputs(",\"symbol\":", f);
-			if (p->raw)
-				fputs("null", f);	/* a raw partition holds many */
-			else
-				json_str(f, sym);
-			fprintf(f, ",\"date\":\"%s\",\"stream\":", p->date);
-			json_str(f, p->stream);
-			fputs(",\"tier\":", f);
-			json_str(f, p->tier);
-			fprintf(f, ",\"segments\":%" PRIu64 ",\"records\":%" PRIu64 ",\"bytes\":%" PRIu64
-				   ",\"raw_bytes\":%" PRIu64 ",\"compression\":\"%s\",",
-				p->segments, p->records, p->bytes, p->raw_bytes, compression(p));
-			if (has)
-				fprintf(f, "\"ts_min\":%" PRId64 ",\"ts_max\":%" PRId64
-					   ",\"first\":\"%s\",\"last\":\"%s\",", p->ts_min, p->ts_max, first, last);
-			else
-				fputs("\"ts_min\":null,\"ts_max\":null,\"first\":null,\"last\":null,", f);
-			fputs("\"path\":", f);
-			json_str(f, p->dir);
-			fputs("}\n", f);
+			/* a raw partition holds many symbols: null */
+			json_t *o = json_pack("{s:s, s:s?, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s,"
+					      " s:o, s:o, s:o, s:o, s:s}",
+					      "venue", p->venue, "symbol", p->raw ? NULL : sym,
+					      "date", p->date, "stream", p->stream, "tier", p->tier,
+					      "segments", (json_int_t)p->segments,
+					      "records", (json_int_t)p->records,
+					      "bytes", (json_int_t)p->bytes,
+					      "raw_bytes", (json_int_t)p->raw_bytes,
+					      "compression", compression(p),
+					      "ts_min", has ? json_integer(p->ts_min) : json_null(),
+					      "ts_max", has ? json_integer(p->ts_max) : json_null(),
+					      "first", has ? json_string(first) : json_null(),
+					      "last", has ? json_string(last) : json_null(),
+					      "path", p->dir);
+
+			int bad = o == NULL || json_dumpf(o, f, JSON_COMPACT) < 0;
+
+			json_decref(o);
+			if (bad)
+				return -1;
+			fputc('\n', f);
 		} else {
 			csv_str(f, p->venue);
 			fputc(',', f);
