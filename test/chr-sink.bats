@@ -498,34 +498,6 @@ PY
 	assert_equal "$stderr" "chr-tail: 'B/${d#A/}/000000001.q' is a directory, not a segment"
 }
 
-# fail_publish.so: renameat2 onto a path holding $FAIL_PUBLISH fails with
-# EACCES (a permission error on one partition directory, also as root)
-# a sanitizer build is told that the shim comes before its runtime
-make_fail_publish() {
-	command -v cc >/dev/null || skip "no C compiler"
-	cat >fail.c <<'C'
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <errno.h>
-#include <stdlib.h>
-#include <string.h>
-int renameat2(int ofd, const char *o, int nfd, const char *n, unsigned flags)
-{
-	static int (*real)(int, const char *, int, const char *, unsigned);
-	const char *f = getenv("FAIL_PUBLISH");
-
-	if (f && *f && strstr(n, f)) {
-		errno = EACCES;
-		return -1;
-	}
-	if (!real)
-		real = (int (*)(int, const char *, int, const char *, unsigned))dlsym(RTLD_NEXT, "renameat2");
-	return real(ofd, o, nfd, n, flags);
-}
-C
-	cc -shared -fPIC -o fail_publish.so fail.c -ldl
-}
-
 @test "a publish that fails half way says it committed; the next run completes it and advises no --append" {
 	make_fail_publish
 	{ echo "exchange,symbol,timestamp,local_timestamp,id,side,price,amount"

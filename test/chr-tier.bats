@@ -5,20 +5,6 @@
 
 load test_helper
 
-# gen_csv DAYS PER_DAY SYMBOL: Tardis trades from 2024-01-01, PER_DAY a day
-gen_csv() {
-	python3 - "$@" <<'EOF'
-import sys
-days, per, sym = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-t0 = 1704067200000000
-print("exchange,symbol,timestamp,local_timestamp,id,side,price,amount")
-for d in range(days):
-    for i in range(per):
-        ts = t0 + d * 86400000000 + i * (86400000000 // per)
-        print(f"binance,{sym},{ts},{ts+100},{d}-{i},{'buy' if i%2 else 'sell'},{40000+i%1000}.{i%10},{1+i%7}.25")
-EOF
-}
-
 # make_arch ROOT [PER_DAY]: BTCUSDT and ETHUSDT trades, 2024-01-01 to
 # 2024-01-06, several segments a partition; the streams as they were in
 # orig-BTCUSDT.q and orig-ETHUSDT.q

@@ -261,15 +261,7 @@ for s in json.load(open(d + "/meta.json"))["segments"]:
 @test "run from another directory, through a symlink, or installed: the programs beside it are found" {
 	# a source tree (programs in bin/chr-*/) and an installed bin/, with
 	# the programs of the build under test, and no program on PATH
-	mkdir -p tree/scripts tree/bin inst links cwd/deep
-	cp "$TOP/scripts/chr-import-tardis" tree/scripts/
-	cp "$TOP/scripts/chr-import-tardis" inst/
-	for d in "$BUILD"/bin/chr-*/; do
-		p=$(basename "$d")
-		mkdir tree/bin/$p
-		ln -s "$d$p" tree/bin/$p/$p
-		ln -s "$d$p" inst/$p
-	done
+	script_layouts chr-import-tardis
 	ln -s ../tree/scripts/chr-import-tardis links/imp
 	ln -s ../inst/chr-import-tardis links/imp2
 	cd cwd/deep
@@ -335,29 +327,7 @@ PY
 }
 
 @test "an import whose publish fails half way says so; run again, it completes, recorded once, as new" {
-	command -v cc >/dev/null || skip "no C compiler"
-	# renameat2 onto a path holding $FAIL_PUBLISH fails with EACCES
-	cat >fail.c <<'C'
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <errno.h>
-#include <stdlib.h>
-#include <string.h>
-int renameat2(int ofd, const char *o, int nfd, const char *n, unsigned flags)
-{
-	static int (*real)(int, const char *, int, const char *, unsigned);
-	const char *f = getenv("FAIL_PUBLISH");
-
-	if (f && *f && strstr(n, f)) {
-		errno = EACCES;
-		return -1;
-	}
-	if (!real)
-		real = (int (*)(int, const char *, int, const char *, unsigned))dlsym(RTLD_NEXT, "renameat2");
-	return real(ofd, o, nfd, n, flags);
-}
-C
-	cc -shared -fPIC -o fail_publish.so fail.c -ldl
+	make_fail_publish
 	{ echo "exchange,symbol,timestamp,local_timestamp,id,side,price,amount"
 	  echo "x,S,1723161600000000,1723161600000001,1,buy,1,1"
 	  echo "x,S,1723248000000000,1723248000000001,2,buy,1,1"; } >two.csv

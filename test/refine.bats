@@ -200,15 +200,7 @@ print(" ".join(str(json.loads(l)["seq"]) for l in sys.stdin))')
 	$T chr-sink --queue HOT --create tr.ev
 	# a source tree (programs in bin/chr-*/) and an installed bin/, with
 	# the programs of the build under test, and no program on PATH
-	mkdir -p tree/scripts tree/bin inst links cwd/deep
-	cp "$TOP/scripts/chr-refine" "$TOP/scripts/chr-archive-tap" tree/scripts/
-	cp "$TOP/scripts/chr-refine" "$TOP/scripts/chr-archive-tap" inst/
-	for d in "$BUILD"/bin/chr-*/; do
-		p=$(basename "$d")
-		mkdir tree/bin/$p
-		ln -s "$d$p" tree/bin/$p/$p
-		ln -s "$d$p" inst/$p
-	done
+	script_layouts chr-refine chr-archive-tap
 	ln -s ../tree/scripts/chr-refine links/refine
 	ln -s ../inst/chr-archive-tap links/tap
 	cd cwd/deep

@@ -105,3 +105,64 @@ dead_output_ends() {
 	exec 7>&-
 	[[ "$stderr" == "$1: cannot write to standard output: No space left on device" ]]
 }
+
+# gen_csv DAYS PER_DAY SYMBOL: Tardis trades from 2024-01-01, PER_DAY a day
+gen_csv() {
+	python3 - "$@" <<'EOF'
+import sys
+days, per, sym = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+t0 = 1704067200000000
+print("exchange,symbol,timestamp,local_timestamp,id,side,price,amount")
+for d in range(days):
+    for i in range(per):
+        ts = t0 + d * 86400000000 + i * (86400000000 // per)
+        print(f"binance,{sym},{ts},{ts+100},{d}-{i},{'buy' if i%2 else 'sell'},{40000+i%1000}.{i%10},{1+i%7}.25")
+EOF
+}
+
+# fail_publish.so: renameat2 onto a path holding $FAIL_PUBLISH fails with
+# EACCES (a permission error on one partition directory, also as root)
+# a sanitizer build is told that the shim comes before its runtime
+make_fail_publish() {
+	command -v cc >/dev/null || skip "no C compiler"
+	cat >fail.c <<'C'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+int renameat2(int ofd, const char *o, int nfd, const char *n, unsigned flags)
+{
+	static int (*real)(int, const char *, int, const char *, unsigned);
+	const char *f = getenv("FAIL_PUBLISH");
+
+	if (f && *f && strstr(n, f)) {
+		errno = EACCES;
+		return -1;
+	}
+	if (!real)
+		real = (int (*)(int, const char *, int, const char *, unsigned))dlsym(RTLD_NEXT, "renameat2");
+	return real(ofd, o, nfd, n, flags);
+}
+C
+	cc -shared -fPIC -o fail_publish.so fail.c -ldl
+}
+
+# script_layouts SCRIPT...: the scripts in a source tree (tree/scripts,
+# the programs in tree/bin/chr-*/) and installed (inst/, the programs
+# beside them), with the programs of the build under test; links/ and
+# cwd/deep made for the caller's symlinks and working directory
+script_layouts() {
+	local d p s
+	mkdir -p tree/scripts tree/bin inst links cwd/deep
+	for s in "$@"; do
+		cp "$TOP/scripts/$s" tree/scripts/
+		cp "$TOP/scripts/$s" inst/
+	done
+	for d in "$BUILD"/bin/chr-*/; do
+		p=$(basename "$d")
+		mkdir tree/bin/$p
+		ln -s "$d$p" tree/bin/$p/$p
+		ln -s "$d$p" inst/$p
+	done
+}
