@@ -991,7 +991,7 @@ int chr_archive_ledger(struct chr_archive *a, const char *vendor, struct json_t 
 	json_t *o = json_object();
 	time_t now = time(NULL);
 	struct tm tm;
-	int bad = o == NULL, lk;
+	int bad = o == NULL, lk, synced;
 
 	e->status = CHR_EX_SYS;
 	if (a->o.source == NULL) {
@@ -1041,7 +1041,7 @@ int chr_archive_ledger(struct chr_archive *a, const char *vendor, struct json_t 
 	 * leaves nothing in the ledger that the next run does not remove */
 	lk = text ? chr_archive_lock(a->root) : -1;
 	if (lk < 0 || chr_mkdirs(dir) < 0 || chr_publish_file(tmp, text, strlen(text)) < 0 ||
-	    rename(tmp, path) < 0 || chr_fsync_dir(dir) < 0) {
+	    rename(tmp, path) < 0) {
 		chr_msg(e->msg, sizeof e->msg, "cannot write '%s': %s", path, strerror(text ? errno : ENOMEM));
 		unlink(tmp);
 		free(text);
@@ -1050,12 +1050,19 @@ int chr_archive_ledger(struct chr_archive *a, const char *vendor, struct json_t 
 		return -1;
 	}
 	free(text);
+	/* the entry is in place: a failed sync says so, not that it is missing */
+	synced = chr_fsync_dir(dir) == 0;
+	if (!synced)
+		chr_msg(e->msg, sizeof e->msg,
+			"ledger entry '%s' is in place, but syncing its directory failed: %s; "
+			"it may not survive a crash of the machine: sync the file system",
+			path, strerror(errno));
 	/* one entry per source id: remove one left under other names */
 	if (chr_pathf(dir, PATH_MAX, "%s/imports/v1/%s", a->root, vendor) == 0 &&
 	    chr_pathf(tmp, PATH_MAX, "%s.json", a->o.source) == 0)
 		ledger_prune(dir, 0, tmp, path);
 	close(lk);
-	return 0;
+	return synced ? 0 : -1;
 }
 
 void chr_archive_close(struct chr_archive *a)

@@ -346,6 +346,20 @@ PY
 	assert_output --partial "already imported"
 }
 
+@test "EIO syncing the ledger's directory after its entry is in place says the entry is in place; a rerun finds it" {
+	make_fail_fsync
+	run -3 --separate-stderr env LD_PRELOAD=$PWD/fail_fsync.so FAIL_FSYNC=imports/v1/tardis/binance-futures/BTCUSDT/2024-08-08 \
+		ASAN_OPTIONS="verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
+		$T chr-import-tardis "$TRADES"
+	entry=$(find archive/imports -type f)
+	[ -f "$entry" ]
+	assert_equal "${#stderr_lines[@]}" 2
+	assert_equal "${stderr_lines[0]}" "chr-sink: ledger entry './$entry' is in place, but syncing its directory failed: Input/output error; it may not survive a crash of the machine: sync the file system"
+	assert_equal "${stderr_lines[1]}" "chr-import-tardis: $TRADES: imported and in the ledger (./$entry), but chr-sink --publish failed after writing its entry (above)"
+	run -0 --separate-stderr $T chr-import-tardis "$TRADES"
+	assert_equal "$stderr" "chr-import-tardis: $TRADES: already imported (./$entry)"
+}
+
 @test "two imports of one content at once: the second waits for the first, saying so, then finds it imported" {
 	h=$(gzip -cd "$TRADES" | xxhsum -H2 | cut -d' ' -f1)
 	# an import holding the lock of that source

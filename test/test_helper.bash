@@ -148,6 +148,44 @@ C
 	cc -shared -fPIC -o fail_publish.so fail.c -ldl
 }
 
+# make_fail_fsync: fail_fsync.so, which fails fsync of a directory whose
+# path holds $FAIL_FSYNC with EIO (LD_PRELOAD it)
+make_fail_fsync() {
+	command -v cc >/dev/null || skip "no C compiler"
+	cat >fail_fsync.c <<'C'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+int fsync(int fd)
+{
+	static int (*real)(int);
+	const char *f = getenv("FAIL_FSYNC");
+	char link[64], path[4096];
+	struct stat st;
+	ssize_t n;
+
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof path - 1);
+	if (f && *f && n > 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		path[n] = '\0';
+		if (strstr(path, f)) {
+			errno = EIO;
+			return -1;
+		}
+	}
+	if (!real)
+		real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+	return real(fd);
+}
+C
+	cc -shared -fPIC -o fail_fsync.so fail_fsync.c -ldl
+}
+
 # script_layouts SCRIPT...: the scripts in a source tree (tree/scripts,
 # the programs in tree/bin/chr-*/) and installed (inst/, the programs
 # beside them), with the programs of the build under test; links/ and
