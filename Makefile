@@ -95,6 +95,14 @@ unit: all test-deps $(GEN_BIN) $(UNIT_BIN)
 bats: all test-deps $(GEN_BIN) $(UNIT_BIN)
 	CHR_BUILD=$(CURDIR)/$(O) bats test
 
+# kill campaigns, not part of check (which runs each with a few kills):
+# chr-seal-copy killed KILLS times while a writer rolls segments, with
+# chr-tier passes between the runs (test/chr-seal-copy.bats)
+KILLS ?= 100
+.PHONY: campaign
+campaign: all test-deps $(GEN_BIN)
+	CHR_BUILD=$(CURDIR)/$(O) CHR_KILLS=$(KILLS) bats -f 'chr-tier passes between' test/chr-seal-copy.bats
+
 demo: all
 	scripts/demo
 
@@ -126,7 +134,7 @@ uninstall:
 clean:
 	rm -f $(LIB_OBJ) $(O)libchr.a $(O).flags $(PROG_BIN) $(UNIT_BIN) chr.pc \
 		$(GEN_BIN) $(O)test/gen/*.o
-	rm -rf demo-archive demo-archive-tiers $(O:%/=%)
+	rm -rf demo-archive demo-archive-tiers build-fuzz $(O:%/=%)
 
 # libFuzzer harnesses (test/fuzz/README.md), not part of check: `make fuzz`
 # builds libchr instrumented in build-fuzz/ with clang, seeds a corpus per

@@ -460,3 +460,114 @@ meta.json" ]
 	[ "${stderr_lines[0]}" = "chr-seal-copy: raw/v1/binance/2020-02-22/raw/000000003.q: 511 records, 65536 bytes" ]
 	[ "$(ls $P | wc -l)" = 19 ]
 }
+
+# The campaign of docs/tiers.md "Writers and tiers": chr-seal-copy killed at
+# random CHR_KILLS times (12 here; `make kill-campaign` runs 100) while a
+# writer rolls segments over six days, each run followed by a chr-tier pass
+# that moves the finished days to warm, then to cold (compressed). The
+# pass's now is the newest archived time: the clock of a live archiver,
+# the tiers' ages standing for days. The writer appends each chunk to Q and
+# to REF, which nothing reads or removes: the uninterrupted run is of REF.
+@test "killed at random while a writer rolls segments over days, chr-tier passes between: each segment archived once, none lost, equal to an uninterrupted run" {
+	kills=${CHR_KILLS:-12}
+	chunks=$((3 * kills))
+	gen_csv 6 $((200 * kills)) BTCUSDT >d.csv
+	python3 - d.csv $chunks <<'PY'
+import sys
+rows = open(sys.argv[1]).read().splitlines()
+n = int(sys.argv[2])
+per = -(-(len(rows) - 1) // n)
+for i in range(n):
+    with open("c%d.csv" % i, "w") as f:
+        f.write("\n".join([rows[0]] + rows[1 + i * per:1 + (i + 1) * per]) + "\n")
+PY
+	for i in $(seq 0 $((chunks - 1))); do $T chr-csv2ev c$i.csv >c$i.ev; done
+	$T chr-sink --queue Q --create -S 64K </dev/null
+	$T chr-sink --queue REF --create -S 64K </dev/null
+	mkdir W C
+	printf 'warm %s/W 1h\ncold %s/C 1d zstd=1\n' "$PWD" "$PWD" >A.conf
+	# what the hot tier has archived up to: the tier pass's now
+	newest() {
+		python3 -c 'import glob, json, sys; print(max([json.load(open(f))["ts_max"] for f in glob.glob("A/raw/v1/binance/*/raw/meta.json")] or [0]))'
+	}
+	# every sealed segment of REF that Q no longer holds is archived
+	cat >kept.py <<'PY'
+import glob, json, os, struct
+listed = set()
+for m in glob.glob("*/raw/v1/binance/*/raw/meta.json"):
+    listed |= {s["id"] for s in json.load(open(m))["segments"]}
+for path in glob.glob("REF/[0-9]*.q"):
+    sid = int(os.path.basename(path)[:-2])
+    if struct.unpack_from("<H", open(path, "rb").read(8), 6)[0] & 1 and not os.path.exists("Q/%09d.q" % sid):
+        assert sid in listed, ("removed from Q, not archived", sid)
+PY
+	echo 0 >kills
+	# the writer appends chunk i once kill i/3 has begun, so rolls and
+	# new days happen throughout the kills; every append must succeed
+	(
+		for i in $(seq 0 $((chunks - 1))); do
+			while [ $(($(cat kills) * 3)) -lt $i ]; do sleep 0.01; done
+			chr-sink --queue Q c$i.ev && chr-sink --queue REF c$i.ev || exit 1
+			sleep 0.0$((RANDOM % 5))
+		done
+	) 3>&- &
+	writer=$!
+	for k in $(seq $kills); do
+		echo $k >kills.new && mv kills.new kills
+		chr-seal-copy --source Q --archive-root A --venue binance --poll-ms 5 --retain-q 2>>log 3>&- &
+		pid=$!
+		sleep "0.$((RANDOM % 30))"
+		kill -KILL $pid
+		wait $pid || true
+		if [ -d A ]; then
+			[ -e A/chr-tier.conf ] || cp A.conf A/chr-tier.conf
+			$T chr-tier --root A --now "$(newest)ns" --once 2>>tierlog
+		fi
+		python3 kept.py
+	done
+	wait $writer
+	$T chr-sink --queue Q --seal-at-end </dev/null
+	$T chr-sink --queue REF --seal-at-end </dev/null
+	run -0 --separate-stderr $T chr-seal-copy --source Q --archive-root A --venue binance --once --retain-q
+	echo "$stderr" >>log
+	$T chr-tier --root A --now "$(newest)ns" --once 2>>tierlog
+	python3 kept.py
+	[ "$(ls -A A/.staging | tr '\n' ' ')" = ".tier-lock lock " ]
+	[ -z "$(find A W C -name '*tmp*')" ]
+	# the days moved, some compressed in cold
+	[ -n "$(ls W/raw/v1/binance)" ]
+	[ -n "$(find C -name '*.q.zst')" ]
+	# the uninterrupted run
+	$T chr-seal-copy --source REF --archive-root B --venue binance --once 2>/dev/null
+	[ "$(ls B/raw/v1/binance | wc -l)" = 6 ]
+	python3 - <<'PY'
+import glob, json, os, subprocess
+def parts(root):
+    return {os.path.basename(os.path.dirname(p)): p for p in glob.glob(root + "/raw/v1/binance/*/raw")}
+ref = parts("B")
+tiers = [parts(t) for t in ("A", "W", "C")]
+for date in sorted(set().union(*tiers) | set(ref)):
+    where = [t[date] for t in tiers if date in t]
+    assert len(where) == 1, ("a date in one tier", date, where)
+    got, want = where[0], ref[date]
+    gm, wm = (json.load(open(p + "/meta.json")) for p in (got, want))
+    for k in ("records", "ts_min", "ts_max", "venue", "date", "completeness"):
+        assert gm[k] == wm[k], (date, k, gm[k], wm[k])
+    assert len(gm["segments"]) == len(wm["segments"]), (date, "segments")
+    for g, w in zip(gm["segments"], wm["segments"]):
+        for k in ("id", "base_seq", "count", "ts_min", "ts_max"):
+            assert g[k] == w[k], (date, k, g, w)
+        data = open(got + "/" + g["file"], "rb").read()
+        if g.get("compressed"):
+            data = subprocess.run(["zstd", "-dc", got + "/" + g["file"]], capture_output=True, check=True).stdout
+        assert data == open(want + "/" + w["file"], "rb").read(), (date, g["file"])
+    assert sorted(os.listdir(got)) == sorted([s["file"] for s in gm["segments"]] + ["meta.json"]), (date, os.listdir(got))
+PY
+	# read back through the tiers: the records of the uninterrupted run
+	cmp <($T chr-tail --archive A --venue binance --stream raw) <($T chr-tail --archive B --venue binance --stream raw)
+	# each segment logged by one run at most; nothing but archiving said
+	grep -o '[0-9]*\.q:' log | sort | uniq -d >dups
+	[ ! -s dups ]
+	run -1 grep -v -e ': [0-9]* records, [0-9]* bytes' -e 'nothing to archive' -e '^$' log
+	run -1 grep -v "^chr-tier: moved 'raw/v1/binance/2024-01-0[1-6]/raw' from " tierlog
+}
