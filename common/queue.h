@@ -86,6 +86,7 @@ struct chr_queue_opts {
 				 * power of two */
 	int64_t retain_ns;	/* CHR_QUEUE_RETAIN: chr_queue_retain with
 				 * this age after each roll and every second */
+	int64_t grace_ns;	/* and this grace for readers not live */
 	unsigned flags;		/* CHR_QUEUE_CREATE, CHR_QUEUE_RETAIN */
 };
 
@@ -193,6 +194,11 @@ void chr_queue_commit(struct chr_queue_writer *w, struct chr_rec *rec);
  * chr_queue_reserve. */
 int chr_queue_append(struct chr_queue_writer *w, const struct chr_rec *rec);
 
+/* The DEFINE of instrument (venue, market) that the queue of w holds (the
+ * last one of those its writer repeats at each roll), or NULL. */
+const struct chr_rec *chr_queue_define_of(const struct chr_queue_writer *w, uint16_t venue,
+					  uint32_t market);
+
 /* Make every record committed so far durable: fdatasync the sealed
  * segments (and indexes) the background thread has not synced yet and
  * msync the written part of the current one, so that a machine crash
@@ -243,6 +249,9 @@ int chr_queue_seek_ts(struct chr_queue_reader *r, int64_t ts);
 /* Position r after the last committed record. Returns 0 or -1 as above. */
 int chr_queue_seek_end(struct chr_queue_reader *r);
 
+/* After chr_queue_seek_end: the seq the next record will have. */
+uint64_t chr_queue_end_seq(const struct chr_queue_reader *r);
+
 /* After a seek: return first every DEFINE record of the segment the seek
  * chose that comes before the record sought (the repeats at its head,
  * docs/format.md "DEFINE repeats", and those after them), so that a reader
@@ -252,13 +261,19 @@ int chr_queue_seek_end(struct chr_queue_reader *r);
  * segment up to that record. */
 void chr_queue_seek_defines(struct chr_queue_reader *r);
 
+/* The grace of a registered reader that is not live: retention keeps what
+ * it has not passed for this long after its last commit, so that a reader
+ * restarted by a supervisor loses nothing (docs/format.md, "Readers"). */
+#define CHR_QUEUE_GRACE_NS (60 * INT64_C(1000000000))
+
 /* Delete the sealed segments (with their indexes) of the queue in dir,
  * oldest first, while all of these hold: it is not the newest segment, its
- * newest record is older than now - age_ns, and every live registered
- * reader's position is past its last record. Stops at the first segment
- * that must stay, so what is left is contiguous. Returns the number
- * removed, or -1 with e (CHR_EX_SYS). */
-ssize_t chr_queue_retain(const char *dir, int64_t age_ns, struct chr_err *e);
+ * newest record is older than now - age_ns, and the position of every
+ * registered reader that is live, or committed less than grace_ns ago, is
+ * past its last record. Stops at the first segment that must stay, so what
+ * is left is contiguous. Returns the number removed, or -1 with e
+ * (CHR_EX_SYS). */
+ssize_t chr_queue_retain(const char *dir, int64_t age_ns, int64_t grace_ns, struct chr_err *e);
 
 /* Segment id of the queue in dir, with a header that is not SEALED: is it
  * the current segment, or one that a later segment shows should have been

@@ -133,7 +133,7 @@ static void *bg_main(void *arg)
 			rc = -1;
 			if (b->retain && b->npool < POOL_MAX) {
 				/* what readers passed since the roll can be reused */
-				chr_q_retain(b->dir, b->retain_ns, NULL, pool_keep, b);
+				chr_q_retain(b->dir, b->retain_ns, b->grace_ns, NULL, pool_keep, b);
 			}
 			while (rc < 0 && b->npool)
 				rc = pool_take(b, id, &s);
@@ -183,7 +183,7 @@ static void *bg_main(void *arg)
 		if (b->retain && (b->retain_due || now >= next_retain)) {
 			b->retain_due = 0;
 			pthread_mutex_unlock(&b->mu);
-			chr_q_retain(b->dir, b->retain_ns, NULL, pool_keep, b);
+			chr_q_retain(b->dir, b->retain_ns, b->grace_ns, NULL, pool_keep, b);
 			pthread_mutex_lock(&b->mu);
 			next_retain = now + 1000000000;
 			continue;
@@ -231,6 +231,7 @@ int chr_q_bg_start(struct chr_queue_writer *w, const struct chr_queue_opts *o)
 		b->roll_ns = o->roll_ns;
 		b->retain = (o->flags & CHR_QUEUE_RETAIN) != 0;
 		b->retain_ns = o->retain_ns;
+		b->grace_ns = o->grace_ns;
 	}
 	if ((e = pthread_create(&b->thread, NULL, bg_main, b)) != 0) {
 		pthread_cond_destroy(&b->cv);
@@ -332,20 +333,20 @@ int chr_q_take_next(struct chr_queue_writer *w, struct qseg *s)
 
 /* Retention; a removed segment goes to keep() first, which may take it
  * (rename it for reuse) instead of it being unlinked. */
-ssize_t chr_q_retain(const char *dir, int64_t age_ns, struct chr_err *e,
+ssize_t chr_q_retain(const char *dir, int64_t age_ns, int64_t grace_ns, struct chr_err *e,
 		      int (*keep)(void *ctx, int dirfd, uint64_t id), void *ctx)
 {
 	struct chr_queue_pos_info *rd = NULL;
 	ssize_t nr = chr_queue_pos_list(dir, &rd, e), n, i, removed = 0;
 	uint64_t min = UINT64_MAX;
 	struct chr_segdir_ent *ids = NULL;
-	int64_t cutoff = now_ns(CLOCK_REALTIME) - age_ns;
+	int64_t now = now_ns(CLOCK_REALTIME), cutoff = now - age_ns;
 	int dirfd;
 
 	if (nr < 0)
 		return -1;
 	for (i = 0; i < nr; i++)
-		if (rd[i].live && rd[i].seq < min)
+		if ((rd[i].live || rd[i].beat > now - grace_ns) && rd[i].seq < min)
 			min = rd[i].seq;
 	free(rd);
 	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
@@ -378,8 +379,8 @@ ssize_t chr_q_retain(const char *dir, int64_t age_ns, struct chr_err *e,
 	return removed;
 }
 
-ssize_t chr_queue_retain(const char *dir, int64_t age_ns, struct chr_err *e)
+ssize_t chr_queue_retain(const char *dir, int64_t age_ns, int64_t grace_ns, struct chr_err *e)
 {
-	return chr_q_retain(dir, age_ns, e, NULL, NULL);
+	return chr_q_retain(dir, age_ns, grace_ns, e, NULL, NULL);
 }
 

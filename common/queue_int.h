@@ -138,6 +138,7 @@ struct chr_queue_bg {
 	int64_t roll_ns;
 	int retain;		/* run retention ... */
 	int64_t retain_ns;	/* with this age */
+	int64_t grace_ns;	/* and this grace for readers not live */
 	int retain_due;		/* now: a segment was sealed */
 	uint64_t pool[2];	/* segments removed by retention, kept as
 				 * ".recycle.ID" to be the next ones: their
@@ -171,7 +172,7 @@ int chr_q_take_next(struct chr_queue_writer *w, struct qseg *s);
 
 /* Retention; a removed segment goes to keep() first, which may take it
  * (rename it for reuse) instead of it being unlinked. e may be NULL. */
-ssize_t chr_q_retain(const char *dir, int64_t age_ns, struct chr_err *e,
+ssize_t chr_q_retain(const char *dir, int64_t age_ns, int64_t grace_ns, struct chr_err *e,
 		     int (*keep)(void *ctx, int dirfd, uint64_t id), void *ctx);
 
 #endif

@@ -234,6 +234,11 @@ int chr_queue_seek_ts(struct chr_queue_reader *r, int64_t ts)
 	return 0;
 }
 
+uint64_t chr_queue_end_seq(const struct chr_queue_reader *r)
+{
+	return r->started ? r->want : ((const struct chr_seg *)r->base)->base_seq;
+}
+
 int chr_queue_seek_end(struct chr_queue_reader *r)
 {
 	const struct chr_queue_idx *x;

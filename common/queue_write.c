@@ -110,6 +110,18 @@ static void def_note(struct chr_queue_writer *w, const struct chr_rec *r, int re
 	d->rep = rep;
 }
 
+const struct chr_rec *chr_queue_define_of(const struct chr_queue_writer *w, uint16_t venue,
+					  uint32_t market)
+{
+	for (size_t i = 0; i < w->ndefs; i++) {
+		const struct chr_rec *o = (const struct chr_rec *)(const void *)w->defs[i].rec;
+
+		if (o->venue == venue && o->market == market)
+			return o;
+	}
+	return NULL;
+}
+
 /* Note the DEFINEs of the segment at base, records up to end (cur: it is
  * the current segment). Returns 1 when it holds a record that is not a
  * repeat. */
@@ -473,7 +485,7 @@ started:
 		goto sys;
 	}
 	if (opts && (opts->flags & CHR_QUEUE_RETAIN))
-		chr_queue_retain(dir, opts->retain_ns, NULL);	/* then every second */
+		chr_queue_retain(dir, opts->retain_ns, opts->grace_ns, NULL);	/* then every second */
 	if (spare.base) {
 		w->bg->next = spare;
 		w->bg->want = 1;

@@ -76,8 +76,14 @@ static int resume_walk(struct chr_resume *rs, struct seen *v, size_t n, int whol
 int chr_resume_load(struct chr_resume *rs, const struct chr_queue_writer *w, int route,
 		    struct chr_rec ***defs, size_t *ndefs, struct chr_err *e)
 {
+	return chr_resume_load_dir(rs, w->dir, w->seq, route, defs, ndefs, e);
+}
+
+int chr_resume_load_dir(struct chr_resume *rs, const char *dir, uint64_t end, int route,
+			struct chr_rec ***defs, size_t *ndefs, struct chr_err *e)
+{
 	struct chr_queue_reader r;
-	uint64_t end = w->seq, window = 1024;
+	uint64_t window = 1024;
 	struct seen *v = NULL;
 	size_t n = 0, cap = 0;
 	int opened = 0, rc = -1;
@@ -96,7 +102,7 @@ int chr_resume_load(struct chr_resume *rs, const struct chr_queue_writer *w, int
 
 		seen_free(v, n);
 		n = 0;
-		if (!opened ? chr_queue_reader_open(&r, w->dir, from) < 0 :
+		if (!opened ? chr_queue_reader_open(&r, dir, from) < 0 :
 			      chr_queue_seek_seq(&r, from) < 0) {
 			chr_err_set(e, r.e.status ? r.e.status : CHR_EX_SYS, "%s", r.e.msg);
 			opened = 0;	/* both close it on failure */

@@ -33,6 +33,12 @@ struct chr_resume {
 int chr_resume_load(struct chr_resume *rs, const struct chr_queue_writer *w, int route,
 		    struct chr_rec ***defs, size_t *ndefs, struct chr_err *e);
 
+/* The same for the queue in dir that a reader sees, whose records end
+ * before seq end (chr_queue_end_seq): for a queue another process may be
+ * writing, what is committed. */
+int chr_resume_load_dir(struct chr_resume *rs, const char *dir, uint64_t end, int route,
+			struct chr_rec ***defs, size_t *ndefs, struct chr_err *e);
+
 void chr_resume_defs_free(struct chr_rec **defs, size_t n);
 
 /* Whether rec, an input record bound for the queue qname, is one it holds

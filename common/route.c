@@ -270,8 +270,14 @@ static int append(struct rq *q, const struct chr_rec *rec, int64_t ts, const cha
 static int define_in(struct rq *q, const struct chr_inst *in, int64_t ts, const char *name,
 		     uint64_t off, struct chr_err *e)
 {
+	const struct chr_rec *d;
+
 	if (!chr_part_needs_define(&q->defs, in))
 		return 0;
+	/* the queue holds it already (a resumed run that skipped nothing) */
+	if ((d = chr_queue_define_of(q->w, in->venue_id, in->market_id)) && d->len == in->def->len &&
+	    memcmp(chr_rec_payload(d), chr_rec_payload(in->def), d->len - CHR_HDR_SIZE) == 0)
+		goto have;
 	for (size_t i = 0; i < q->ntail; i++) {
 		const struct chr_rec *t = q->tail[i];
 

@@ -855,7 +855,7 @@ void chr_tier_pass(struct chr_tier_run *r, int64_t now_opt)
 				 SHOWN(sh, r->t.q[i].path));
 			continue;
 		}
-		if ((k = chr_queue_retain(r->t.q[i].path, r->t.q[i].age_ns, &e)) < 0)
+		if ((k = chr_queue_retain(r->t.q[i].path, r->t.q[i].age_ns, CHR_QUEUE_GRACE_NS, &e)) < 0)
 			fail(r, e.status, "%s", e.msg);
 		else if (k > 0 || r->verbose)
 			say(r, "removed %zd segment%s of queue '%s'", k, k == 1 ? "" : "s",

@@ -352,6 +352,18 @@ for l in sys.stdin:
 	done
 }
 
+@test "--resume of input that starts after what a queue holds writes no second DEFINE" {
+	two
+	$T chr-sink --route 'U/{venue}/{symbol}/{stream}' -S 64K b.ev
+	# a prefix, then the rest alone (its DEFINE first, as a reader that
+	# starts mid-stream gives it): nothing to skip
+	first 5000 b.ev >p.ev
+	{ $T chr-tail --type define b.ev; $T chr-tail --from seq:5000 --type trade b.ev; } >rest.ev
+	$T chr-sink --route "$R" -S 64K p.ev
+	$T chr-sink --route "$R" -S 64K --resume rest.ev
+	same U R
+}
+
 @test "--resume after writers killed at random moments: the queues of one run" {
 	two
 	$T chr-sink --route 'U/{venue}/{symbol}/{stream}' -S 64K ab.ev

@@ -170,7 +170,7 @@ static void pass(struct run *r)
 			free(ids);
 			fail(r, &r->pos.e);
 		}
-		if (r->retain && chr_queue_retain(r->source, 0, &e) < 0) {
+		if (r->retain && chr_queue_retain(r->source, 0, CHR_QUEUE_GRACE_NS, &e) < 0) {
 			free(ids);
 			fail(r, &e);
 		}

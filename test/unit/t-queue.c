@@ -265,7 +265,7 @@ static void test_fanout(void)
 			ok++;
 	CHECK(ok == 4);
 	/* all passed: a roll runs retention, which leaves the newest */
-	CHECK(chr_queue_retain(dir, 0, &err) >= 0);
+	CHECK(chr_queue_retain(dir, 0, 0, &err) >= 0);
 	left = count_segs(dir);
 	CHECK(w.id > 20);
 	CHECK(left == 1 || left == 2);	/* the current, and maybe a spare */
@@ -680,11 +680,11 @@ static void test_retain(void)
 		CHECK(put(&w, i, 0) == 0);
 	segs = count_segs(dir);
 	CHECK(segs > 10);
-	CHECK(chr_queue_retain(dir, 0, &err) == 0);
+	CHECK(chr_queue_retain(dir, 0, 0, &err) == 0);
 	CHECK(count_segs(dir) == segs);
 	/* the reader passes 2000 records: the segments before are removed */
 	CHECK(chr_queue_pos_commit(&slow, 2000) == 0);
-	CHECK(chr_queue_retain(dir, 0, &err) > 0);
+	CHECK(chr_queue_retain(dir, 0, 0, &err) > 0);
 	CHECK(chr_queue_reader_open(&r, dir, 0) == 0);
 	CHECK(r.first_seq > 1000 && r.first_seq <= 2000);
 	CHECK(chr_queue_next(&r, &rec) == 1 && rec->seq == r.first_seq);
@@ -692,21 +692,23 @@ static void test_retain(void)
 	/* too young: nothing goes (these records are stamped 1970, so an
 	 * age of 100 years keeps them) */
 	CHECK(chr_queue_pos_commit(&slow, 5000) == 0);
-	CHECK(chr_queue_retain(dir, (int64_t)100 * 365 * 86400 * 1000000000, &err) == 0);
+	CHECK(chr_queue_retain(dir, (int64_t)100 * 365 * 86400 * 1000000000, 0, &err) == 0);
 	/* the unregistered reader still at seq 0 is told what it missed */
 	CHECK(chr_queue_next(&behind, &rec) == 1 && rec->seq == 0);
-	CHECK(chr_queue_retain(dir, 0, &err) > 0);
+	CHECK(chr_queue_retain(dir, 0, 0, &err) > 0);
 	for (seq = 1; chr_queue_next(&behind, &rec) == 1; seq++)
 		;
 	CHECK(behind.e.status == CHR_EX_SYS && strstr(behind.e.msg, "removed") != NULL);
 	chr_queue_reader_close(&behind);
-	/* a dead registered reader holds nothing back */
+	/* a dead registered reader holds nothing back once its grace since
+	 * its last commit is over */
 	CHECK(chr_queue_pos_commit(&slow, 0) == 0);
 	for (; i < 6000; i++)
 		CHECK(put(&w, i, 0) == 0);
-	CHECK(chr_queue_retain(dir, 0, &err) == 0);
+	CHECK(chr_queue_retain(dir, 0, 0, &err) == 0);
 	chr_queue_pos_close(&slow);
-	CHECK(chr_queue_retain(dir, 0, &err) > 0);
+	CHECK(chr_queue_retain(dir, 0, CHR_QUEUE_GRACE_NS, &err) == 0);
+	CHECK(chr_queue_retain(dir, 0, 0, &err) > 0);
 	CHECK(count_segs(dir) <= 2);
 	chr_queue_writer_close(&w);
 	rmdir_r(dir);
