@@ -88,6 +88,42 @@ small() {
 	[ "$stderr" = "" ]
 }
 
+# the payload of a book record, in hex: ids $1..$2 following $3, one bid
+# at $4 and one ask at $5, of size 1
+book_hex() {
+	python3 -c 'import struct, sys
+f, l, p, b, a = map(int, sys.argv[1:])
+print((struct.pack("<QQQIIbb6x", f, l, p, 1, 1, 0, 0) + struct.pack("<qqqq", b, 1, a, 1)).hex())' "$@"
+}
+
+@test "a book started from chr-snapinject's snapshot takes the next diff as the book it was made from" {
+	# Binance futures: the first diff straddles the snapshot, then each
+	# follows by pu, its first id well past the last one (ids are global)
+	{
+		gen rec DEFINE 7 42 0s 0 0 v S
+		gen rec BOOK_SNAPSHOT 7 42 0s 1 2 "$(book_hex 100 100 0 100 101)"
+		gen rec BOOK_DIFF 7 42 500ms 2 2 "$(book_hex 90 120 80 99 102)"
+		gen rec BOOK_DIFF 7 42 1500ms 3 2 "$(book_hex 150 160 120 98 103)"
+		gen rec BOOK_DIFF 7 42 2500ms 4 2 "$(book_hex 170 180 160 97 104)"
+	} >f.ev
+	$T chr-snapinject --interval 1s f.ev >si.ev
+	run -0 sh -c "chr-tail --format text si.ev | grep SYNTHETIC"
+	[[ "${lines[1]}" == *" ids=160..160 prev=160 bid[3] 100 x 1, 99 x 1, 98 x 1; "* ]]
+	# from the last synthetic snapshot on, as a warm start reads: no gap
+	$T chr-tail --from 2s si.ev >from.ev
+	run -0 --separate-stderr sh -c "chr-book from.ev >out.ev"
+	[ "$stderr" = "" ]
+	run -0 types out.ev
+	[ "${lines[1]}" = "BOOK_SNAPSHOT flags=LAST,SYNTHETIC" ]
+	[ "${lines[2]}" = "BOOK_DIFF flags=LAST" ]
+	[ "${#lines[@]}" = 3 ]
+	run -0 $T chr-book --at 10s --depth 1 --format csv from.ev
+	[ "${lines[1]}" = "v,S,0,10000000,101,1,100,1" ]	# gen sets no ts_event
+	# and the whole stream has no gap either
+	run -0 --separate-stderr sh -c "chr-book si.ev >/dev/null"
+	[ "$stderr" = "" ]
+}
+
 # g.ev: a GAP (reason seq, none of its ids from a diff) of the book of "x S"
 # (its ids from the DEFINE of $1), or with no instrument (venue 0, market
 # 0: $2 = none), at 2.5 s
