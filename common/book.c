@@ -606,7 +606,10 @@ static int apply_snapshot(struct chr_l2 *b, const struct chr_book *bk)
 	b->ss = bk->size_scale;
 	b->id = bk->update_id_last;
 	b->known = 1;
-	b->fresh = 1;
+	/* prev == last: a book that had applied a diff since its own snapshot
+	 * (chr_l2_snapshot), whose next diff follows by prev; a vendor's
+	 * snapshot never says so */
+	b->fresh = !(bk->update_id_prev != 0 && bk->update_id_prev == bk->update_id_last);
 	/* a crossed snapshot is kept as it is: no level in it is newer than
 	 * another, so none can be preferred */
 	if (crossed(b))
@@ -902,6 +905,8 @@ size_t chr_l2_snapshot(const struct chr_l2 *b, size_t depth, void *payload, size
 	memset(bk, 0, sizeof *bk);
 	bk->update_id_first = b->id;
 	bk->update_id_last = b->id;
+	if (!b->fresh && b->id != 0)
+		bk->update_id_prev = b->id;	/* the next diff follows by prev */
 	bk->n_bid = (uint32_t)nb;
 	bk->n_ask = (uint32_t)na;
 	bk->price_scale = (int8_t)b->ps;

@@ -35,7 +35,9 @@ void chr_l2_free(struct chr_l2 *b);
  * 0: not tracked; a diff without ids is applied and keeps the book's id, a
  * snapshot without ids lets the next diff start them): a diff whose
  * update_id_last is at most the book's last id is stale and ignored; the first diff after a snapshot follows it when its
- * update_id_first <= last + 1; a later diff follows when its update_id_prev
+ * update_id_first <= last + 1 (unless the snapshot's update_id_prev is
+ * nonzero and equals its update_id_last: chr_l2_snapshot's mark of a book
+ * past its first diff, followed as a later diff is); a later diff follows when its update_id_prev
  * equals the book's last id, or, with prev 0, when update_id_first <=
  * last + 1. A diff that does not follow is a gap: the book is cleared and
  * unknown until the next snapshot. Levels with a CHR_NULL price or size or
@@ -71,8 +73,10 @@ int chr_l2_best(const struct chr_l2 *b, int side, struct chr_level *out);
 
 /* The book as a BOOK_SNAPSHOT payload of at most depth levels a side (0:
  * all): a struct chr_book with the last update id in update_id_first and
- * update_id_last, update_id_prev 0, the book's scales, bids then asks best
- * first. Returns the payload size; writes only when it fits in cap bytes
+ * update_id_last; update_id_prev 0, or the last id too when the book has
+ * applied a diff with ids since its snapshot (its next diff must then follow
+ * by update_id_prev, and so must that of a book made from this payload);
+ * the book's scales, bids then asks best first. Returns the payload size; writes only when it fits in cap bytes
  * (call with cap 0 to learn the size). */
 size_t chr_l2_snapshot(const struct chr_l2 *b, size_t depth, void *payload, size_t cap);
 

@@ -196,6 +196,7 @@ static __attribute__((noinline)) int found(struct chr_bookview *v, struct chr_bv
 		if (pass && (r = gap_out(v, m, rec, m->m.before + 1, e)) < 0)
 			return r;
 		m->gap_out = 1;
+		m->have_q = 0;	/* --bbo: the top went away */
 	}
 	if (k & CHR_L2_NOSNAP) {
 		v->n_nosnap++;
@@ -230,6 +231,20 @@ static inline int apply(struct chr_bookview *v, struct chr_bv_mkt *m, const stru
 	if (m->gap_out && chr_l2_known(m->m.b))
 		m->gap_out = 0;
 	return warn;
+}
+
+/* A GAP record of m's instrument in the input: the book is unknown from
+ * here until the next snapshot, as after a gap found in a diff, and this
+ * GAP is the one that marks it (none more before the next diff). The
+ * views therefore read the same from a stream and from chr-book's own
+ * output, which holds GAP records before the diffs that did not follow.
+ * Returns 0: nothing to warn about, the gap is already marked. */
+static int gap_in(struct chr_bv_mkt *m)
+{
+	chr_l2_reset(m->m.b);
+	m->gap_out = 1;
+	m->have_q = 0;
+	return 0;
 }
 
 /* --every: every grid time that rec's ts passed, the books as of then */
@@ -270,7 +285,11 @@ int chr_bookview_rec(struct chr_bookview *v, const struct chr_rec *rec, struct c
 				chr_out_skip(v->out, rec, e) == 0 ? 0 : -2;
 		return put(v, rec, e);
 	}
-	if (rec->type != CHR_BOOK_SNAPSHOT && rec->type != CHR_BOOK_DIFF) {
+	/* a GAP of an instrument is a book record; one without (venue 0,
+	 * market 0: records lost upstream, whose instruments are not known
+	 * here) touches no book */
+	if (rec->type == CHR_GAP ? rec->venue == 0 && rec->market == 0 :
+	    rec->type != CHR_BOOK_SNAPSHOT && rec->type != CHR_BOOK_DIFF) {
 		v->m = NULL;
 		return v->mode == CHR_BV_PASS ? put(v, rec, e) : 0;
 	}
@@ -283,7 +302,9 @@ int chr_bookview_rec(struct chr_bookview *v, const struct chr_rec *rec, struct c
 	    rec->ts != ((const struct chr_rec *)m->last)->ts &&
 	    (k = event_end(v, m, e)) < 0)
 		return k;	/* an event without a LAST record */
-	if ((warn = apply(v, m, rec, e)) < 0)
+	if (rec->type == CHR_GAP)
+		warn = gap_in(m);
+	else if ((warn = apply(v, m, rec, e)) < 0)
 		return warn;
 	if (v->mode == CHR_BV_PASS)
 		return put(v, rec, e) < 0 ? -2 : warn;

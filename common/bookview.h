@@ -20,7 +20,7 @@ struct chr_bv_mkt {
 	int def_out;		/* its DEFINE went out (binary output) */
 	int gap_out;		/* a GAP went out for the book being unknown */
 	int open;		/* --bbo: an event without its LAST record yet */
-	int have_q;		/* --bbo: q went out */
+	int have_q;		/* --bbo: q went out (and no gap since) */
 	int64_t last_ts;	/* ts of the last book record taken */
 	struct chr_quote q;
 	_Alignas(64) unsigned char last[CHR_HDR_SIZE];	/* --bbo: the event's last header */
@@ -53,6 +53,10 @@ void chr_bookview_init(struct chr_bookview *v, enum chr_bv_mode mode, int64_t at
 void chr_bookview_free(struct chr_bookview *v);
 
 /* Take the stream's next record (checked), v->m its book when it has one.
+ * A GAP record with an instrument makes its book unknown until the next
+ * snapshot (chr_l2_reset), and stands for the GAP that pass mode would
+ * write before the next diff; one without (venue 0, market 0) touches no
+ * book and is passed on in pass mode.
  * Returns what the caller may warn about, the CHR_L2_* bits of
  * chr_l2_apply less CHR_L2_STALE and CHR_L2_TOP, CHR_L2_NOSNAP only for
  * the first such diff while the book is unknown (m.before is the book's

@@ -88,6 +88,125 @@ small() {
 	[ "$stderr" = "" ]
 }
 
+# the payload of a book record, in hex: ids $1..$2 following $3, one bid
+# at $4 and one ask at $5, of size 1
+book_hex() {
+	python3 -c 'import struct, sys
+f, l, p, b, a = map(int, sys.argv[1:])
+print((struct.pack("<QQQIIbb6x", f, l, p, 1, 1, 0, 0) + struct.pack("<qqqq", b, 1, a, 1)).hex())' "$@"
+}
+
+@test "a book started from chr-snapinject's snapshot takes the next diff as the book it was made from" {
+	# Binance futures: the first diff straddles the snapshot, then each
+	# follows by pu, its first id well past the last one (ids are global)
+	{
+		gen rec DEFINE 7 42 0s 0 0 v S
+		gen rec BOOK_SNAPSHOT 7 42 0s 1 2 "$(book_hex 100 100 0 100 101)"
+		gen rec BOOK_DIFF 7 42 500ms 2 2 "$(book_hex 90 120 80 99 102)"
+		gen rec BOOK_DIFF 7 42 1500ms 3 2 "$(book_hex 150 160 120 98 103)"
+		gen rec BOOK_DIFF 7 42 2500ms 4 2 "$(book_hex 170 180 160 97 104)"
+	} >f.ev
+	$T chr-snapinject --interval 1s f.ev >si.ev
+	run -0 sh -c "chr-tail --format text si.ev | grep SYNTHETIC"
+	[[ "${lines[1]}" == *" ids=160..160 prev=160 bid[3] 100 x 1, 99 x 1, 98 x 1; "* ]]
+	# from the last synthetic snapshot on, as a warm start reads: no gap
+	$T chr-tail --from 2s si.ev >from.ev
+	run -0 --separate-stderr sh -c "chr-book from.ev >out.ev"
+	[ "$stderr" = "" ]
+	run -0 types out.ev
+	[ "${lines[1]}" = "BOOK_SNAPSHOT flags=LAST,SYNTHETIC" ]
+	[ "${lines[2]}" = "BOOK_DIFF flags=LAST" ]
+	[ "${#lines[@]}" = 3 ]
+	run -0 $T chr-book --at 10s --depth 1 --format csv from.ev
+	[ "${lines[1]}" = "v,S,0,10000000,101,1,100,1" ]	# gen sets no ts_event
+	# and the whole stream has no gap either
+	run -0 --separate-stderr sh -c "chr-book si.ev >/dev/null"
+	[ "$stderr" = "" ]
+}
+
+# g.ev: a GAP (reason seq, none of its ids from a diff) of the book of "x S"
+# (its ids from the DEFINE of $1), or with no instrument (venue 0, market
+# 0: $2 = none), at 2.5 s
+gap_rec() {
+	local vm="0 0"
+	[ "${2:-}" = none ] ||
+		vm=$($T chr-tail --format json --defines "$1" | head -1 | python3 -c '
+import json, sys; r = json.loads(sys.stdin.read()); print(r["venue"], r["market"])')
+	gen rec GAP $vm 2500ms 9 0 030000000000000000000000000000000100000000000000 >g.ev
+}
+
+@test "a GAP in the input: the book unknown until the next snapshot, in every view" {
+	# snapshot (id 1), diff 2, GAP, diffs 3 and 4 that follow by their ids
+	small "bid,100,3" "ask,101,4" "bid,99,1" | $T chr-csv2ev >s.ev
+	gap_rec s.ev
+	# passed on as it is, and no second GAP before the next diff: it marks
+	# the unknown stretch already
+	$T chr-book -q s.ev g.ev >out.ev
+	run -0 types out.ev
+	[ "${lines[3]}" = "GAP flags=- expected=3 got=0 reason=seq" ]
+	[ "${lines[4]}" = "BOOK_DIFF flags=LAST" ]
+	[ "${lines[5]}" = "BOOK_DIFF flags=LAST" ]
+	[ "${#lines[@]}" = 6 ]
+	# --at: the book is not known after it, though the diffs follow by ids
+	run -0 --separate-stderr $T chr-book --at 10s --format text s.ev g.ev
+	[ "$output" = "" ]
+	[[ "$stderr" == *"chr-book: x S: the book is not known at that time"* ]]
+	# --bbo: the tops before the GAP only (header, snapshot, diff 2)
+	run -0 $T chr-book -q --bbo --format csv s.ev g.ev
+	[ "${#lines[@]}" = 3 ]
+	[ "${lines[2]}" = "x,S,2000000,2000000,2,101,100,3" ]
+	# --every: the grid times before the GAP, none after
+	run -0 $T chr-book -q --every 1s --depth 1 --format csv s.ev g.ev
+	[ "${#lines[@]}" = 3 ]
+	[ "${lines[1]}" = "x,S,1000000,1000000,101,2,100,1" ]
+	[ "${lines[2]}" = "x,S,2000000,2000000,101,2,100,3" ]
+	# a snapshot after it makes the book known again
+	{ echo $HDR; echo "x,S,5000000,5000000,true,bid,98,1"; echo "x,S,5000000,5000000,true,ask,102,1"; } |
+		$T chr-csv2ev >snap.ev
+	run -0 --separate-stderr $T chr-book --at 10s --depth 1 --format csv s.ev g.ev snap.ev
+	[ "${lines[1]}" = "x,S,5000000,10000000,102,1,98,1" ]
+	[[ "$stderr" != *"not known"* ]]
+	# --bbo: the top went away at the GAP, so the first top after the
+	# snapshot is written even when it is the one before the GAP
+	{ echo $HDR; echo "x,S,5000000,5000000,true,bid,100,3"; echo "x,S,5000000,5000000,true,ask,101,2"; } |
+		$T chr-csv2ev >same.ev
+	run -0 $T chr-book -q --bbo --format csv s.ev g.ev same.ev
+	[ "${#lines[@]}" = 4 ]
+	[ "${lines[3]}" = "x,S,5000000,5000000,2,101,100,3" ]
+	# and so after a gap chr-book finds itself
+	drop s.ev 1 0x11 >gap.ev
+	run -0 $T chr-book -q --bbo --format csv gap.ev same.ev
+	[ "${#lines[@]}" = 4 ]
+	[ "${lines[3]}" = "x,S,5000000,5000000,2,101,100,3" ]
+}
+
+@test "a GAP with no instrument passes on and touches no book" {
+	small "bid,100,3" "ask,101,4" | $T chr-csv2ev >s.ev
+	gap_rec s.ev none
+	$T chr-book -q s.ev g.ev >out.ev
+	run -0 types out.ev
+	[ "${lines[3]}" = "GAP flags=- expected=3 got=0 reason=seq" ]
+	[ "${#lines[@]}" = 5 ]
+	run -0 --separate-stderr $T chr-book --at 10s --depth 1 --format csv s.ev g.ev
+	[ "${lines[1]}" = "x,S,3000000,10000000,101,4,100,3" ]
+	[ "$stderr" = "" ]
+}
+
+@test "chr-book over its own output: the same records, no second GAP, the same views" {
+	small "bid,100,3" "ask,101,4" "bid,99,1" | $T chr-csv2ev >s.ev
+	drop s.ev 1 0x11 >gap.ev	# ids 1 (snapshot), 2, _, 4
+	$T chr-book -q gap.ev >once.ev
+	run -0 --separate-stderr sh -c "chr-book once.ev >/dev/null"
+	[[ "$stderr" != *"update id gap:"* ]]
+	$T chr-book -q once.ev >twice.ev
+	cmp once.ev twice.ev
+	for view in "--bbo" "--every 1s --depth 2" "--at 10s"; do
+		$T chr-book -q $view --format csv gap.ev >a.csv
+		$T chr-book -q $view --format csv once.ev >b.csv
+		cmp a.csv b.csv
+	done
+}
+
 @test "diffs before any snapshot: one GAP, the book taken up at the snapshot" {
 	l2
 	drop l2.ev 0 0x10 >nosnap.ev

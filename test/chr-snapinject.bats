@@ -330,9 +330,10 @@ EOF
 	[ "${#lines[@]}" = 11 ]
 	run -0 check out.ev day.ev $((7 * 3600 * 1000000000))
 	[ "$output" = 3 ]
-	# the book of the day's first snapshot
+	# the book of the day's first snapshot: prev is its id, the book having
+	# taken diffs since its last snapshot
 	run -0 sh -c "chr-tail --format text out.ev | sed -n 7p"
-	[[ "$output" == *" ids=4..4 prev=0 bid[2] 100 x 3, 99 x 1; ask[1] 101 x 4" ]]
+	[[ "$output" == *" ids=4..4 prev=4 bid[2] 100 x 3, 99 x 1; ask[1] 101 x 4" ]]
 	# a day interval: the day's snapshot only
 	$T chr-snapinject --interval 1d day.ev >out1d.ev
 	run -0 check out1d.ev day.ev $((86400 * 1000000000))

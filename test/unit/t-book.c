@@ -426,7 +426,8 @@ static void roundtrip(const struct chr_l2 *b, size_t depth)
 	chr_rec_seal(r);
 	CHECK(chr_rec_check(r) == NULL);	/* reserved bytes zero, layout right */
 	CHECK(bk->update_id_first == chr_l2_update_id(b) && bk->update_id_last == bk->update_id_first);
-	CHECK(bk->update_id_prev == 0);
+	/* 0, or the id when the book is past its first diff (test_snapshot_fresh) */
+	CHECK(bk->update_id_prev == 0 || bk->update_id_prev == bk->update_id_last);
 	CHECK(bk->n_bid == nb && bk->n_ask == na);
 	CHECK(bk->price_scale == chr_l2_price_scale(b) && bk->size_scale == chr_l2_size_scale(b));
 	CHECK(chr_l2_apply(c, r) >= 0);
@@ -444,6 +445,75 @@ static void roundtrip(const struct chr_l2 *b, size_t depth)
 	CHECK(same);
 	free(x);
 	chr_l2_free(c);
+}
+
+/* b's book as a BOOK_SNAPSHOT record (chr_l2_snapshot), applied to a new
+ * book, which is returned. */
+static struct chr_l2 *copy_of(const struct chr_l2 *b, uint64_t *prev)
+{
+	static _Alignas(64) unsigned char out[CHR_HDR_SIZE + sizeof(struct chr_book) + 1024];
+	struct chr_rec *r = (struct chr_rec *)out;
+	struct chr_book *bk = chr_rec_payload(r);
+	size_t need = chr_l2_snapshot(b, 0, NULL, 0);
+	struct chr_l2 *c = chr_l2_new();
+
+	CHECK(c != NULL && need <= sizeof out - CHR_HDR_SIZE);
+	memset(out, 0, sizeof out);
+	CHECK(chr_l2_snapshot(b, 0, bk, need) == need);
+	r->len = (uint32_t)(CHR_HDR_SIZE + need);
+	r->type = CHR_BOOK_SNAPSHOT;
+	chr_rec_seal(r);
+	*prev = bk->update_id_prev;
+	CHECK(chr_l2_apply(c, r) >= 0 && chr_l2_known(c));
+	return c;
+}
+
+/* A snapshot made of a book says whether that book was past its first
+ * diff, so that a book started from it takes the next diff as the book it
+ * was made from does: by prev (Binance futures' pu chain, where first >
+ * last + 1 is normal), or by the straddle rule right after a snapshot. */
+static void test_snapshot_fresh(void)
+{
+	struct chr_l2 *b = chr_l2_new(), *c, *d;
+	uint64_t prev;
+
+	CHECK(chr_l2_apply(b, snap(100, 0, 0, 1, 1, LV({100, 1}, {101, 1}))) == CHR_L2_TOP);
+	/* right after a snapshot: prev 0, and the copy takes a straddling diff */
+	c = copy_of(b, &prev);
+	CHECK(prev == 0);
+	CHECK(chr_l2_apply(c, mk(CHR_BOOK_DIFF, 90, 105, 80, 0, 0, 1, 0, LV({99, 1}))) == 0);
+	CHECK(chr_l2_known(c) && chr_l2_update_id(c) == 105);
+	chr_l2_free(c);
+	/* then the chain is pu, and U > id + 1 is normal: ids are global */
+	CHECK(chr_l2_apply(b, mk(CHR_BOOK_DIFF, 90, 120, 80, 0, 0, 1, 0, LV({99, 1}))) == 0);
+	CHECK(chr_l2_apply(b, mk(CHR_BOOK_DIFF, 150, 160, 120, 0, 0, 1, 0, LV({99, 2}))) == 0);
+	c = copy_of(b, &prev);
+	CHECK(prev == 160);
+	CHECK(chr_l2_apply(b, mk(CHR_BOOK_DIFF, 170, 180, 160, 0, 0, 1, 0, LV({99, 3}))) == 0);
+	CHECK(chr_l2_apply(c, mk(CHR_BOOK_DIFF, 170, 180, 160, 0, 0, 1, 0, LV({99, 3}))) == 0);
+	CHECK(chr_l2_known(b) && chr_l2_known(c) && chr_l2_update_id(c) == 180);
+	CHECK(BIDS(c, {100, 1}, {99, 3}) && ASKS(c, {101, 1}));
+	/* and a copy of the copy: still by prev, a wrong pu is a gap in both */
+	d = copy_of(c, &prev);
+	CHECK(prev == 180);
+	CHECK(chr_l2_apply(c, mk(CHR_BOOK_DIFF, 181, 185, 179, 0, 0, 1, 0, LV({99, 4}))) ==
+	      (CHR_L2_GAP | CHR_L2_TOP));
+	CHECK(chr_l2_apply(d, mk(CHR_BOOK_DIFF, 181, 185, 179, 0, 0, 1, 0, LV({99, 4}))) ==
+	      (CHR_L2_GAP | CHR_L2_TOP));
+	chr_l2_free(d);
+	chr_l2_free(c);
+	/* a snapshot without ids stays without: prev 0 */
+	CHECK(chr_l2_apply(b, snap(0, 0, 0, 1, 0, LV({100, 1}))) == CHR_L2_TOP);
+	CHECK(chr_l2_apply(b, diff(0, 0, 0, 1, 0, LV({99, 1}))) == 0);
+	c = copy_of(b, &prev);
+	CHECK(prev == 0);
+	chr_l2_free(c);
+	/* a vendor's snapshot never has prev == last (imports: prev = n - 1),
+	 * so the diff after it may straddle it as before */
+	CHECK(chr_l2_apply(b, mk(CHR_BOOK_SNAPSHOT, 200, 200, 199, 0, 0, 1, 0, LV({100, 1}))) ==
+	      0);
+	CHECK(chr_l2_apply(b, mk(CHR_BOOK_DIFF, 195, 210, 150, 0, 0, 1, 0, LV({99, 1}))) == 0);
+	chr_l2_free(b);
 }
 
 static void test_snapshot_out(void)
@@ -911,6 +981,7 @@ int main(void)
 	test_ids();
 	test_crossed();
 	test_snapshot_out();
+	test_snapshot_fresh();
 	for (unsigned seed = 1; seed <= 3; seed++)
 		test_random(seed, 12000);
 	chr_l2_free(NULL);
