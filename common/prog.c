@@ -198,6 +198,34 @@ void chr_opt_time(const char *opt, const char *s, int64_t *ns, uint64_t *seq)
 			CHR_SHOWN(sh, s));
 }
 
+uint64_t chr_opt_count(const char *opt, const char *s)
+{
+	uint64_t v;
+	char sh[256];
+
+	if (chr_parse_u64(s, &v) < 0)
+		chr_usage_error("%s '%s' is not a count", opt, CHR_SHOWN(sh, s));
+	return v;
+}
+
+void chr_opt_name(const char *opt, const char *s)
+{
+	const char *bad = chr_name_check(s);
+	char sh[256];
+
+	if (bad)
+		chr_usage_error("%s '%s': %s", opt, CHR_SHOWN(sh, s), bad);
+}
+
+void chr_opt_date(const char *opt, const char *s)
+{
+	int64_t day;
+	char sh[256];
+
+	if (chr_date_parse(s, &day) < 0)
+		chr_usage_error("%s '%s' is not a date YYYY-MM-DD", opt, CHR_SHOWN(sh, s));
+}
+
 /* the end of a program whose output called name failed with errno err */
 static _Noreturn void write_failed(const char *name, int err)
 {

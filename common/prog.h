@@ -96,6 +96,14 @@ void chr_opt_types(struct chr_select *sel, const char *list);
  * one ("...: a bare integer is read by its digits ..."). */
 void chr_opt_time(const char *opt, const char *s, int64_t *ns, uint64_t *seq);
 
+/* An option's value checked, or a usage error naming the option and the
+ * value (shown escaped): a count (chr_parse_u64; "OPT 'x' is not a
+ * count"), a name that chr_name_check takes ("OPT 'x': why"), a date
+ * YYYY-MM-DD (chr_date_parse; "OPT 'x' is not a date YYYY-MM-DD"). */
+uint64_t chr_opt_count(const char *opt, const char *s);
+void chr_opt_name(const char *opt, const char *s);
+void chr_opt_date(const char *opt, const char *s);
+
 /* A record output failed with errno err: a reader that went away (EPIPE,
  * SIGPIPE ignored) ends the program quietly with exit 0, as SIGPIPE would;
  * anything else is "cannot write to NAME: why", exit 3. */

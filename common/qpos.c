@@ -464,3 +464,20 @@ fail:
 	errno = en;
 	return -1;
 }
+
+int chr_queue_pos_peek(const char *dir, const char *name, uint64_t *seq, struct chr_err *e)
+{
+	struct chr_queue_pos_info *v;
+	ssize_t n = chr_queue_pos_list(dir, &v, e);
+	int found = 0;
+
+	for (ssize_t i = 0; i < n && !found; i++)
+		if (strcmp(v[i].name, name) == 0) {
+			*seq = v[i].seq;
+			found = 1;
+		}
+	if (n < 0)
+		return -1;
+	free(v);
+	return found;
+}

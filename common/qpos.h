@@ -58,6 +58,12 @@ struct chr_queue_pos_info {
  * are both bad is an error: it may hold back retention). */
 ssize_t chr_queue_pos_list(const char *dir, struct chr_queue_pos_info **out, struct chr_err *e);
 
+/* The committed position of the named reader name of the queue in dir,
+ * read without taking the reader (a live holder keeps it), as
+ * chr_queue_pos_list does. Returns 1 and *seq, 0 when the queue has no
+ * reader of that name, or -1 with errno and e (as chr_queue_pos_list). */
+int chr_queue_pos_peek(const char *dir, const char *name, uint64_t *seq, struct chr_err *e);
+
 /* The start time of process pid (/proc/PID/stat field 22, clock ticks
  * after boot): with the pid it names a process, since pids are reused.
  * Returns 0, or -1 with errno (ENOENT: no such process). */

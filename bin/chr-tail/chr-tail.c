@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "chr.h"
+#include "feed.h"
 #include "fmt.h"
 #include "merge.h"
 #include "num.h"
@@ -27,7 +28,8 @@ static const char usage_text[] =
 	"options: [--format binary|text|json|csv] [--defines] [--levels n] [--from when]\n"
 	"         [--until when] [--type type[,type...]]... [--limit n]\n"
 	"         [--follow] [--from-end | --from-seq n] [--reader name]\n"
-	"         [--out queue] [-h | --help] [-V | --version]\n"
+	"         [--from-reader name] [--restamp] [--out queue]\n"
+	"         [-h | --help] [-V | --version]\n"
 	"\n"
 	"  several inputs are merged by ts (ties in argument order)\n"
 	"\n";
@@ -35,7 +37,7 @@ static const char usage_text[] =
 enum {
 	OPT_LEVELS = CHR_O_OWN, OPT_FROM, OPT_UNTIL, OPT_LIMIT, OPT_ARCHIVE, OPT_VENUE,
 	OPT_SYMBOL, OPT_STREAM, OPT_DATE, OPT_FROM_END, OPT_FROM_SEQ, OPT_OUT, OPT_FROM_SNAPSHOT,
-	OPT_DEFINES,
+	OPT_DEFINES, OPT_FROM_READER, OPT_RESTAMP,
 };
 
 static const struct chr_opt opts[] = {
@@ -60,6 +62,14 @@ static const struct chr_opt opts[] = {
 	 "queues: start at seq n (found by the index)"},
 	CHR_OPT_READER("name", "read one queue as the named reader: start at its\n"
 		       "committed position, commit after output is written"),
+	{"from-reader", required_argument, OPT_FROM_READER, "name",
+	 "read one queue from the committed position of its\n"
+	 "named reader name, without taking the reader; a GAP\n"
+	 "record of no instrument first if retention removed\n"
+	 "records from there"},
+	{"restamp", no_argument, OPT_RESTAMP, NULL,
+	 "set each record's src_seq to its seq (for a consumer\n"
+	 "keyed by positions in the queue read: the refinery)"},
 	{"out", required_argument, OPT_OUT, "queue",
 	 "append the records to a queue (created if missing)"},
 	{"archive", required_argument, OPT_ARCHIVE, "root",
@@ -88,25 +98,6 @@ static const struct chr_opt opts[] = {
  * (chr_fmt_shown), cut to fit buf */
 #define SHOWN(buf, s) chr_fmt_shown(buf, sizeof buf, s)
 
-static uint64_t parse_count(const char *opt, const char *s)
-{
-	uint64_t v;
-	char sh[256];
-
-	if (chr_parse_u64(s, &v) < 0)
-		chr_usage_error("%s '%s' is not a count", opt, SHOWN(sh, s));
-	return v;
-}
-
-static void check_name(const char *opt, const char *s)
-{
-	const char *bad = chr_name_check(s);
-	char sh[256];
-
-	if (bad)
-		chr_usage_error("%s '%s': %s", opt, SHOWN(sh, s), bad);
-}
-
 static void check_stream(const char *s)
 {
 	static const char *const streams[] = {"book", "trade", "quote", "topn", "raw"};
@@ -118,15 +109,6 @@ static void check_stream(const char *s)
 	chr_usage_error("unknown stream '%s' (book, trade, quote, topn, raw)", SHOWN(sh, s));
 }
 
-static void check_date(const char *s)
-{
-	int64_t day;
-	char sh[256];
-
-	if (chr_date_parse(s, &day) < 0)
-		chr_usage_error("--date '%s' is not a date YYYY-MM-DD", SHOWN(sh, s));
-}
-
 int main(int argc, char **argv)
 {
 	struct chr_select sel;
@@ -134,7 +116,8 @@ int main(int argc, char **argv)
 	struct chr_out out;
 	struct chr_err e;
 	struct chr_queue_pos pos;
-	const char *reader = NULL, *outq = NULL, *archive = NULL, *venue = NULL;
+	struct chr_feed feed;
+	const char *reader = NULL, *from_reader = NULL, *outq = NULL, *archive = NULL, *venue = NULL;
 	const char *stream = NULL, *date = NULL, **syms = calloc((size_t)argc, sizeof *syms);
 	long nsym = 0, nname = 1;
 	char sh[256], **names = NULL;
@@ -149,6 +132,7 @@ int main(int argc, char **argv)
 	if (!syms)
 		chr_die(CHR_EX_SYS, "out of memory");
 	chr_select_init(&sel);
+	chr_feed_init(&feed);
 	while ((c = chr_getopt(argc, argv)) != -1) {
 		switch (c) {
 		case 'f':
@@ -164,10 +148,16 @@ int main(int argc, char **argv)
 			from_end = 1;
 			break;
 		case OPT_FROM_SEQ:
-			from_seq = parse_count("--from-seq", optarg);
+			from_seq = chr_opt_count("--from-seq", optarg);
 			break;
 		case CHR_O_READER:
-			check_name("--reader", reader = optarg);
+			chr_opt_name("--reader", reader = optarg);
+			break;
+		case OPT_FROM_READER:
+			chr_opt_name("--from-reader", from_reader = optarg);
+			break;
+		case OPT_RESTAMP:
+			feed.restamp = 1;
 			break;
 		case OPT_OUT:
 			outq = optarg;
@@ -177,7 +167,7 @@ int main(int argc, char **argv)
 				chr_usage_error("%s", e.msg);
 			break;
 		case OPT_LEVELS:
-			levels = parse_count("--levels", optarg);
+			levels = chr_opt_count("--levels", optarg);
 			if (levels > UINT32_MAX)
 				levels = 0;
 			break;
@@ -191,22 +181,22 @@ int main(int argc, char **argv)
 			chr_opt_types(&sel, optarg);
 			break;
 		case OPT_LIMIT:
-			limit = parse_count("--limit", optarg);
+			limit = chr_opt_count("--limit", optarg);
 			break;
 		case OPT_ARCHIVE:
 			archive = optarg;
 			break;
 		case OPT_VENUE:
-			check_name("--venue", venue = optarg);
+			chr_opt_name("--venue", venue = optarg);
 			break;
 		case OPT_SYMBOL:
-			check_name("--symbol", syms[nsym++] = optarg);
+			chr_opt_name("--symbol", syms[nsym++] = optarg);
 			break;
 		case OPT_STREAM:
 			check_stream(stream = optarg);
 			break;
 		case OPT_DATE:
-			check_date(date = optarg);
+			chr_opt_date("--date", date = optarg);
 			break;
 		}
 	}
@@ -230,8 +220,11 @@ int main(int argc, char **argv)
 		chr_usage_error("--from-snapshot needs --archive and --from TIME");
 	if (from_end && from_seq != UINT64_MAX)
 		chr_usage_error("--from-end and --from-seq exclude each other");
-	if (reader && (archive || argc - optind != 1))
-		chr_usage_error("--reader reads exactly one queue");
+	if (from_reader && (reader || from_end || from_seq != UINT64_MAX ||
+			    sel.ts_from != INT64_MIN || sel.seq_from != 0))
+		chr_usage_error("--from-reader excludes --reader, --from-seq, --from-end and --from");
+	if ((reader || from_reader) && (archive || argc - optind != 1))
+		chr_usage_error("%s reads exactly one queue", reader ? "--reader" : "--from-reader");
 	if (defines && format != CHR_OUT_JSON)
 		chr_usage_error("--defines goes with --format json");
 	if (outq && format != CHR_OUT_AUTO && format != CHR_OUT_BINARY)
@@ -270,9 +263,13 @@ int main(int argc, char **argv)
 	}
 	if (from_snapshot)
 		sel.ts_from = INT64_MIN;	/* every record from the snapshot on */
+	if ((reader || from_reader) && !chr_is_queue(argv[optind]))
+		chr_usage_error("%s needs a queue, not '%s'", reader ? "--reader" : "--from-reader",
+				SHOWN(sh, argv[optind]));
+	feed.warn = chr_warn_cb;
+	if (from_reader && chr_feed_from_reader(&feed, &in.s[0], argv[optind], from_reader, &e) < 0)
+		chr_die_err(&e);
 	if (reader) {
-		if (!chr_is_queue(argv[optind]))
-			chr_usage_error("--reader needs a queue, not '%s'", SHOWN(sh, argv[optind]));
 		if (chr_queue_pos_open(&pos, argv[optind], reader, 0) < 0)
 			chr_die_err(&pos.e);
 		if (!from_end && from_seq == UINT64_MAX && sel.ts_from == INT64_MIN) {
@@ -302,7 +299,7 @@ int main(int argc, char **argv)
 				done_seq = next_seq;
 			}
 		}
-		k = chr_merge_next(&in, &rec);
+		k = chr_feed_next(&feed, &in, &rec);
 		if (k == 2) {
 			chr_merge_wait(&in);
 			if (reader && chr_queue_pos_beat(&pos) < 0)
@@ -345,6 +342,7 @@ int main(int argc, char **argv)
 			"(the range read decides); symbols read: %s", SHOWN(sh, bad), venue,
 			*seen ? seen : "none");
 	chr_merge_free(&in);
+	chr_feed_free(&feed);
 	chr_source_names_free(names, names ? (size_t)nname : 0);
 	free(syms);
 	return CHR_EX_OK;

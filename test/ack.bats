@@ -1,0 +1,158 @@
+#!/usr/bin/env bats
+# Reading a queue for an exactly-once consumer keyed by its positions (the
+# refinery): chr-tail --restamp and --from-reader; with retention removing
+# what no live reader holds.
+
+load test_helper
+
+# t.ev: the trade excerpt as records: 10000 (a DEFINE, 9999 trades)
+trades() {
+	$T chr-csv2ev "$DATA/binance-futures_trades_BTCUSDT_2020-02-22_excerpt.csv" >t.ev
+}
+
+# the given fields (default seq) of each record of a read, one record a line
+fields() {
+	local f="${FIELDS:-seq}"
+	$T chr-tail --format json --defines "$@" | python3 -c '
+import json, sys
+keys = sys.argv[1].split(",")
+for l in sys.stdin:
+    r = json.loads(l)
+    print(" ".join(str(r.get(k)) for k in keys))' "$f"
+}
+
+# the committed position of named reader $2 of queue $1, read from its
+# file as docs/format.md describes (the valid slot of the larger gen)
+readerpos() {
+	python3 - "$1/readers/$2" <<'PY'
+import struct, sys
+d, best = open(sys.argv[1], "rb").read(), None
+for i in (0, 1):
+    gen, seq = struct.unpack_from("<QQ", d, 64 + 64 * i)
+    if gen and (gen - 1) % 2 == i and (best is None or gen > best[0]):
+        best = (gen, seq)
+print(best[1])
+PY
+}
+
+# wait until reader $2 of queue $1 is at $3 (10 s at most)
+wait_pos() {
+	for _ in $(seq 100); do
+		[ -f "$1/readers/$2" ] && [ "$(readerpos "$1" "$2")" = "$3" ] && return 0
+		sleep 0.1
+	done
+	echo "reader $2 of $1 at $(readerpos "$1" "$2"), not $3"
+	return 1
+}
+
+# wait until file $1 has $2 lines (10 s at most)
+wait_lines() {
+	for _ in $(seq 100); do
+		[ "$(wc -l <"$1")" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+@test "chr-tail --restamp: src_seq is the record's seq in the queue read, the CRC made right" {
+	trades
+	# the writer's DEFINE repeats shift seq away from the input's src_seq
+	$T chr-sink --queue Q --create -S 64K t.ev
+	$T chr-sink --queue Q t.ev
+	FIELDS=seq,src_seq fields Q >plain
+	awk '$1 != $2' plain | grep -q .
+	FIELDS=seq,src_seq fields --restamp Q >stamped
+	[ "$(wc -l <stamped)" = "$(wc -l <plain)" ]
+	! awk '$1 != $2' stamped | grep -q .
+	# records that read back (the reader checks each CRC), equal but for
+	# src_seq and crc
+	$T chr-tail --restamp Q >r.ev
+	$T chr-tail --format json --defines r.ev | sed 's/"src_seq":[0-9]*,//; s/"crc":[0-9]*,//' >a
+	$T chr-tail --format json --defines Q | sed 's/"src_seq":[0-9]*,//; s/"crc":[0-9]*,//' >b
+	cmp a b
+	# a record whose src_seq is its seq already passes as it is
+	$T chr-tail --restamp t.ev | cmp - t.ev
+}
+
+@test "chr-tail --from-reader: misuse" {
+	trades
+	$T chr-sink --queue Q --create t.ev
+	run -2 --separate-stderr $T chr-tail --from-reader r t.ev
+	[ "${stderr_lines[0]}" = "chr-tail: --from-reader needs a queue, not 't.ev'" ]
+	run -2 --separate-stderr $T chr-tail --from-reader r Q Q
+	[ "${stderr_lines[0]}" = "chr-tail: --from-reader reads exactly one queue" ]
+	for o in "--reader s" "--from-seq 3" --from-end "--from seq:4" "--from 2020-02-22"; do
+		run -2 --separate-stderr $T chr-tail --from-reader r $o Q
+		[ "${stderr_lines[0]}" = "chr-tail: --from-reader excludes --reader, --from-seq, --from-end and --from" ]
+	done
+	run -2 $T chr-tail --from-reader ../r Q
+	[ ! -e Q/readers ]
+}
+
+@test "chr-tail --from-reader: from the reader's committed position without taking it; no reader: from the first record" {
+	trades
+	$T chr-sink --queue Q --create -S 64K t.ev
+	# no reader r yet: the first record on, and none is made
+	run -0 fields --from-reader r --limit 2 Q
+	[ "${lines[*]}" = "0 1 2" ]
+	[ ! -e Q/readers/r ]
+	$T chr-tail --reader r --limit 300 Q >/dev/null
+	[ "$(readerpos Q r)" = 301 ]
+	cp Q/readers/r before
+	run -0 fields --from-reader r --type trade --limit 2 Q
+	[ "${lines[*]}" = "301 302" ]
+	cmp Q/readers/r before
+	# the same while another process holds r live: both go on
+	total=$(fields Q | tail -1)
+	chr-tail --reader r --follow Q >held.ev 3>&- &
+	pid=$!
+	wait_pos Q r $((total + 1))
+	run -0 fields --from-reader r --type trade Q
+	[ "${#lines[@]}" = 0 ]
+	$T chr-sink --queue Q t.ev
+	total=$(fields Q | tail -1)
+	wait_pos Q r $((total + 1))
+	kill -TERM $pid
+	wait $pid
+	[ "$(fields --type trade held.ev | wc -l)" = $((2 * 9999 - 300)) ]
+}
+
+@test "chr-tail --from-reader: records retention removed before the reader read them are a GAP of no instrument, then the queue goes on" {
+	trades
+	$T chr-sink --queue Q --create -S 64K t.ev
+	$T chr-tail --reader r --limit 300 Q >/dev/null
+	# r is not live: retention passes it
+	$T chr-sink --queue Q --retain 0 </dev/null
+	f=$(fields Q | head -1)
+	[ "$f" -gt 301 ]
+	cp Q/readers/r before
+	run -0 --separate-stderr $T chr-tail --from-reader r --restamp --format json --defines Q
+	[ "$stderr" = "chr-tail: Q: records from seq 301 to $((f - 1)) were removed (retention) before reader 'r' read them; a GAP record marks them" ]
+	printf '%s\n' "${lines[@]}" >out.json
+	python3 - "$f" out.json <<'PY'
+import json, sys
+f, recs = int(sys.argv[1]), [json.loads(l) for l in open(sys.argv[2])]
+g, h = recs[0], recs[1]
+want = {"type_name": "GAP", "venue": 0, "market": 0, "flags": 1, "seq": f, "src_seq": f,
+        "expected": 301, "got": f, "reason": 1}
+assert all(g[k] == v for k, v in want.items()), g
+assert (g["ts"], g["ts_event"]) == (h["ts"], h["ts_event"]), (g, h)
+assert h["seq"] == f, h
+PY
+	# then every record the queue holds, valid records
+	[ "${#lines[@]}" = $(($(fields Q | wc -l) + 1)) ]
+	$T chr-tail --from-reader r Q 2>/dev/null | $T chr-tail --format text >/dev/null
+	cmp Q/readers/r before
+	# with --follow: the GAP, then the records as they come
+	chr-tail --from-reader r --follow --format json --defines Q >f.json 2>f.err 3>&- &
+	pid=$!
+	$T chr-sink --queue Q t.ev
+	n=$(($(fields Q | wc -l) + 1))
+	wait_lines f.json $n
+	kill -TERM $pid
+	wait $pid
+	[ "$(wc -l <f.json)" = $n ]
+	head -1 f.json | grep -q '"type_name":"GAP"'
+	[ "$(tail -1 f.json | python3 -c 'import json, sys; print(json.load(sys.stdin)["seq"])')" = "$(fields Q | tail -1)" ]
+	grep -q "records from seq 301 to $((f - 1)) were removed" f.err
+}
