@@ -85,6 +85,7 @@ struct rq {
 	uint64_t used;		/* when last written: the least recent is closed */
 	int opened;		/* once in this run: first_seq and rs are set */
 	uint64_t first_seq, end_seq, appended;
+	int dirty;		/* appended to since chr_route_flush */
 	struct chr_resume rs;
 	struct chr_rec **tail;	/* DEFINEs after its last record (--resume) */
 	size_t ntail;
@@ -185,6 +186,10 @@ static int rq_open(struct chr_route *rt, struct rq *q, struct chr_err *e)
 		for (size_t i = 0; i < rt->nq; i++)
 			if (rt->qs[i]->w && (!lru || rt->qs[i]->used < lru->used))
 				lru = rt->qs[i];
+		/* what chr_route_flush would make durable must not be lost
+		 * by closing it */
+		if (lru && rt->o.durable && lru->dirty && chr_queue_flush(lru->w) < 0)
+			return chr_err_set(e, lru->w->e.status, "%s", lru->w->e.msg);
 		if (lru)
 			rq_close(rt, lru);
 	}
@@ -262,6 +267,7 @@ static int append(struct rq *q, const struct chr_rec *rec, int64_t ts, const cha
 		r->ts = ts;
 	chr_queue_commit(q->w, r);
 	q->appended++;
+	q->dirty = 1;
 	return 0;
 }
 
@@ -334,6 +340,18 @@ int chr_route_put(struct chr_route *rt, const struct chr_rec *rec, const char *n
 	if (rt->o.resume && chr_resume_src_check(rec, q->w->seq, q->path, name, off, e) < 0)
 		return -1;
 	return append(q, rec, INT64_MIN, name, off, e);
+}
+
+int chr_route_flush(struct chr_route *rt, struct chr_err *e)
+{
+	for (size_t i = 0; i < rt->nq; i++) {
+		struct rq *q = rt->qs[i];
+
+		if (q->w && q->dirty && chr_queue_flush(q->w) < 0)
+			return chr_err_set(e, q->w->e.status, "%s", q->w->e.msg);
+		q->dirty = 0;
+	}
+	return 0;
 }
 
 struct chr_route *chr_route_new(const struct chr_route_opts *o)

@@ -22,6 +22,8 @@ struct chr_route_opts {
 	struct chr_queue_opts qo;	/* for every queue (CHR_QUEUE_CREATE added) */
 	int resume;
 	size_t max_open;		/* 0 = CHR_ROUTE_MAX_OPEN */
+	int durable;			/* a queue closed to make room is flushed
+					 * first (chr_route_flush's promise) */
 };
 
 /* Why tmpl is not a route template ("unknown placeholder '{x}'"), written
@@ -38,6 +40,11 @@ struct chr_route *chr_route_new(const struct chr_route_opts *o);
  * cannot be opened or written CHR_EX_SYS. */
 int chr_route_put(struct chr_route *rt, const struct chr_rec *rec, const char *name,
 		  uint64_t off, struct chr_err *e);
+
+/* Make every record appended so far durable in its queue
+ * (chr_queue_flush of each queue written since the last call, by the
+ * queues' --fsync policy). Returns 0, or -1 with e. */
+int chr_route_flush(struct chr_route *rt, struct chr_err *e);
 
 /* Close every queue (after the last chr_route_put) and report through
  * warn(ctx, message): with verbose a line per queue and the totals; always

@@ -28,6 +28,48 @@ int chr_sink_queue_open(struct chr_sink *s, const char *dir, const struct chr_qu
 	return 0;
 }
 
+int chr_sink_ack_open(struct chr_sink *s, const char *dir, const char *name, int sync,
+		      struct chr_err *e)
+{
+	if (!chr_is_queue(dir))
+		return chr_err_set(e, CHR_EX_SYS, "--ack '%s' is not a queue", dir);
+	if (chr_queue_pos_open(&s->ack, dir, name, sync ? CHR_QUEUE_POS_SYNC : 0) < 0)
+		return chr_err_set(e, s->ack.e.status, "%s", s->ack.e.msg);
+	s->ack_open = 1;
+	s->ack_next = s->ack_done = s->ack.seq;
+	return 0;
+}
+
+/* Records of the input between two commits of --ack's position, at most */
+#define ACK_BATCH 65536
+
+/* How far rec, processed, reaches in the --ack queue: a synthetic record
+ * stands before the record whose src_seq it carries */
+static inline void ack_note(struct chr_sink *s, const struct chr_rec *rec)
+{
+	uint64_t to = rec->src_seq + !((rec->flags & CHR_F_SYNTHETIC) && rec->type != CHR_HEARTBEAT);
+
+	if (to > s->ack_next)
+		s->ack_next = to;
+}
+
+/* Make what the run wrote durable, then commit the --ack position: never
+ * the other way round (as the tap, tap.c), so that retention cannot remove
+ * a record the queues written could still lose. */
+static int ack_commit(struct chr_sink *s, struct chr_err *e)
+{
+	if (s->mode == CHR_SINK_ROUTE) {
+		if (chr_route_flush(s->rt, e) < 0)
+			return -1;
+	} else if (chr_queue_flush(&s->q) < 0) {
+		return chr_err_set(e, s->q.e.status, "%s", s->q.e.msg);
+	}
+	if (chr_queue_pos_commit(&s->ack, s->ack_next) < 0)
+		return chr_err_set(e, s->ack.e.status, "%s", s->ack.e.msg);
+	s->ack_done = s->ack_next;
+	return 0;
+}
+
 /* The end of a feed that read no further than src's failed input */
 static int feed_failed(const struct chr_sink *s, const struct chr_source *src, uint64_t nrec,
 		       struct chr_err *e)
@@ -47,7 +89,7 @@ int chr_sink_feed(struct chr_sink *s, char *const *files, int nfiles, int progre
 	struct chr_source src;
 	struct chr_progress pg;
 	const struct chr_rec *rec;
-	uint64_t total = 0, nrec = 0, done = 0, off = 0;
+	uint64_t total = 0, nrec = 0, done = 0, off = 0, acked = 0;
 	size_t cur = 0;
 	int k;
 
@@ -68,7 +110,17 @@ int chr_sink_feed(struct chr_sink *s, char *const *files, int nfiles, int progre
 			total += (uint64_t)st.st_size;
 	}
 	chr_progress_init(&pg, progress, total, "records");
-	while ((k = chr_source_next(&src, &rec)) > 0) {
+	for (;;) {
+		if (s->ack_open && s->ack_next != s->ack_done &&
+		    (nrec - acked >= ACK_BATCH || chr_source_may_block(&src))) {
+			if (ack_commit(s, e) < 0) {
+				chr_source_free(&src);
+				return -1;
+			}
+			acked = nrec;
+		}
+		if ((k = chr_source_next(&src, &rec)) <= 0)
+			break;
 		if (src.cur != cur) {
 			done += off;
 			cur = src.cur;
@@ -85,7 +137,14 @@ int chr_sink_feed(struct chr_sink *s, char *const *files, int nfiles, int progre
 			return -1;
 		}
 		s->appended += s->mode == CHR_SINK_QUEUE && k == 0;
+		if (s->ack_open)
+			ack_note(s, rec);
 		chr_progress(&pg, ++nrec, done + off);
+	}
+	/* what was read before a bad input is in the queues: it counts */
+	if (s->ack_open && s->ack_next != s->ack_done && ack_commit(s, e) < 0) {
+		chr_source_free(&src);
+		return -1;
 	}
 	if (k < 0) {
 		feed_failed(s, &src, nrec, e);
@@ -122,4 +181,7 @@ void chr_sink_close(struct chr_sink *s)
 	s->a = NULL;
 	json_decref(s->info);
 	s->info = NULL;
+	if (s->ack_open)
+		chr_queue_pos_close(&s->ack);
+	s->ack_open = 0;
 }

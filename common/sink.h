@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "err.h"
+#include "qpos.h"
 #include "queue.h"
 #include "resume.h"
 
@@ -34,6 +35,9 @@ struct chr_sink {
 	struct chr_route *rt;
 	struct chr_archive *a;
 	json_t *info;		/* the ledger's "input" object */
+	int ack_open;		/* --ack: ack is held (chr_sink_ack_open) */
+	struct chr_queue_pos ack;
+	uint64_t ack_next, ack_done;	/* the progress made, and committed */
 };
 
 /* Open the writer of the queue in dir with qo (and, when s->resume, load
@@ -41,6 +45,20 @@ struct chr_sink {
  * without CHR_QUEUE_CREATE says "; --create makes it". */
 int chr_sink_queue_open(struct chr_sink *s, const char *dir, const struct chr_queue_opts *qo,
 			struct chr_err *e);
+
+/* --ack: hold the named reader name of the queue in dir (chr_queue_pos_open,
+ * its commits synced with sync): while the run lasts, retention on that
+ * queue keeps what the reader has not passed. chr_sink_feed then commits
+ * as its position how far the records it processed reach in that queue:
+ * the largest src_seq + 1 of a record not flagged SYNTHETIC or of a
+ * HEARTBEAT, src_seq of a SYNTHETIC record (it comes before that record),
+ * never below the committed position; after each batch (when the input
+ * may block, at least every 64K records, at the end), once the batch is
+ * in the queues and, by their --fsync policy, durable. Returns 0, or -1
+ * with e: dir is not a queue, or the reader is in use by another process
+ * (CHR_EX_SYS). */
+int chr_sink_ack_open(struct chr_sink *s, const char *dir, const char *name, int sync,
+		      struct chr_err *e);
 
 /* Write the records of files[0..nfiles) (paths, directories, queues or
  * "-"), in order, to the run's writer as s->mode says (CHR_SINK_QUEUE,

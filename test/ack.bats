@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # Reading a queue for an exactly-once consumer keyed by its positions (the
-# refinery): chr-tail --restamp and --from-reader; with retention removing
-# what no live reader holds.
+# refinery): chr-tail --restamp and --from-reader, chr-sink --ack; with
+# retention removing what no live reader holds.
 
 load test_helper
 
@@ -52,6 +52,11 @@ wait_lines() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# a synthetic TRADE of testvenue TESTSYM with src_seq $1, all zero
+synthetic_trade() {
+	gen rec trade 7 42 2024-08-08T01:00 "$1" 1 "$(printf '0%.0s' $(seq 128))"
 }
 
 @test "chr-tail --restamp: src_seq is the record's seq in the queue read, the CRC made right" {
@@ -155,4 +160,76 @@ PY
 	head -1 f.json | grep -q '"type_name":"GAP"'
 	[ "$(tail -1 f.json | python3 -c 'import json, sys; print(json.load(sys.stdin)["seq"])')" = "$(fields Q | tail -1)" ]
 	grep -q "records from seq 301 to $((f - 1)) were removed" f.err
+}
+
+@test "chr-sink --ack: misuse" {
+	$T chr-sink --queue Q --create </dev/null
+	run -2 --separate-stderr $T chr-sink --route 'C/{symbol}' --ack Q --reader r </dev/null
+	[ "${stderr_lines[0]}" = "chr-sink: --ack needs --resume" ]
+	run -2 --separate-stderr $T chr-sink --route 'C/{symbol}' --resume --ack Q </dev/null
+	[ "${stderr_lines[0]}" = "chr-sink: --ack needs --reader NAME" ]
+	run -2 --separate-stderr $T chr-sink --archive A --ack Q --reader r </dev/null
+	[ "${stderr_lines[0]}" = "chr-sink: --ack is for --queue and --route" ]
+	run -2 --separate-stderr $T chr-sink --queue D --tap Q --ack Q --reader r
+	[ "${stderr_lines[0]}" = "chr-sink: --ack and --tap exclude each other" ]
+	run -2 --separate-stderr $T chr-sink --queue D --reader r </dev/null
+	[ "${stderr_lines[0]}" = "chr-sink: --reader is for --tap and --ack" ]
+	run -3 --separate-stderr $T chr-sink --queue D --create --resume --ack nope --reader r </dev/null
+	[ "$stderr" = "chr-sink: --ack 'nope' is not a queue" ]
+	[ ! -e D ]
+}
+
+@test "chr-sink --ack: the reader's position is how far the records' src_seq reached" {
+	$T chr-sink --queue Q --create </dev/null
+	gen stream 10 >a.ev
+	route="C/{venue}/{symbol}/{stream}"
+	$T chr-sink --route "$route" --resume --ack Q --reader r a.ev
+	[ "$(readerpos Q r)" = 10 ]
+	# a synthetic record last: it stands before the record of its
+	# src_seq, which is still to come
+	synthetic_trade 20 >s.ev
+	$T chr-sink --route "$route" --resume --ack Q --reader r a.ev s.ev
+	[ "$(readerpos Q r)" = 20 ]
+	# a HEARTBEAT moves it (the route writes none)
+	gen rec heartbeat 0 0 2024-08-08T02:00 30 0 >h.ev
+	$T chr-sink --route "$route" --resume --ack Q --reader r h.ev
+	[ "$(readerpos Q r)" = 31 ]
+	# never back; --queue as --route
+	$T chr-sink --route "$route" --resume --ack Q --reader r a.ev
+	[ "$(readerpos Q r)" = 31 ]
+	$T chr-sink --queue D --create --resume --ack Q --reader r2 a.ev s.ev
+	[ "$(readerpos Q r2)" = 20 ]
+	$T chr-sink --queue D --resume --ack Q --reader r2 a.ev s.ev h.ev
+	[ "$(readerpos Q r2)" = 31 ]
+	# the records themselves as without --ack
+	$T chr-sink --route "E/{venue}/{symbol}/{stream}" --resume a.ev s.ev
+	for s in book quote trade; do
+		$T chr-tail C/testvenue/TESTSYM/$s >c.ev
+		$T chr-tail E/testvenue/TESTSYM/$s | cmp - c.ev
+	done
+}
+
+@test "chr-sink --ack: the reader is held while the run lasts: a second run fails, retention keeps what it has not passed" {
+	trades
+	$T chr-sink --queue Q --create -S 64K t.ev
+	n=$(ls Q/*.q | wc -l)
+	mkfifo in
+	chr-sink --queue D --create --resume --ack Q --reader refine <in 3>&- &
+	pid=$!
+	exec 5>in
+	$T chr-tail --restamp --limit 3000 Q >&5
+	p=$(($(fields --limit 3000 Q | tail -1) + 1))
+	# committed once its input would block
+	wait_pos Q refine $p
+	run -3 --separate-stderr $T chr-sink --queue E --create --resume --ack Q --reader refine </dev/null
+	[[ "$stderr" == "chr-sink: Q/readers/refine: reader 'refine' is in use by pid $pid"* ]]
+	# retention (the records are years old) stops where the live reader is
+	$T chr-sink --queue Q --retain 0 </dev/null
+	f=$(fields Q | head -1)
+	[ "$f" -gt 0 ] && [ "$f" -le $p ]
+	[ "$(ls Q/*.q | wc -l)" -lt "$n" ]
+	exec 5>&-
+	wait $pid
+	[ "$(readerpos Q refine)" = $p ]
+	[ "$(fields --type trade D | wc -l)" = 3000 ]
 }

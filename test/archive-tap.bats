@@ -63,7 +63,7 @@ print(json.loads(l)["seq"] + 1 if l else 0)'
 	run -2 --separate-stderr chr-sink --tap HOT --reader t
 	[ "${stderr_lines[0]}" = "chr-sink: --tap needs --queue DIR, the archive queue" ]
 	run -2 --separate-stderr chr-sink --queue ARCH --reader t
-	[ "${stderr_lines[0]}" = "chr-sink: --reader is for --tap" ]
+	[ "${stderr_lines[0]}" = "chr-sink: --reader is for --tap and --ack" ]
 	run -2 --separate-stderr chr-sink --queue ARCH --follow
 	[ "${stderr_lines[0]}" = "chr-sink: --follow is for --tap" ]
 	run -2 --separate-stderr chr-sink --queue ARCH --archive R --tap HOT --reader t

@@ -26,13 +26,14 @@
 static const char usage_text[] =
 	"usage: chr-sink --queue DIR [--create] [--resume] [--fsync never|seal|PERIOD]\n"
 	"                [--segment-size SIZE] [--roll PERIOD] [--retain AGE] [--seal-at-end]\n"
-	"                [--progress] [-v] [FILE...]\n"
+	"                [--ack QUEUE --reader NAME] [--progress] [-v] [FILE...]\n"
 	"       chr-sink --queue DIR --tap HOT --reader NAME [--follow] [--create]\n"
 	"                [--fsync never|seal|PERIOD] [--segment-size SIZE]\n"
 	"                [--roll PERIOD] [-v]\n"
 	"       chr-sink --route TEMPLATE [--resume] [--max-open N]\n"
 	"                [--fsync never|seal|PERIOD] [--segment-size SIZE]\n"
-	"                [--roll PERIOD] [--retain AGE] [--progress] [-v] [FILE...]\n"
+	"                [--roll PERIOD] [--retain AGE] [--ack QUEUE --reader NAME]\n"
+	"                [--progress] [-v] [FILE...]\n"
 	"       chr-sink --archive ROOT [--append] [--source ID] [--segment-size SIZE]\n"
 	"                [--stage] [--ledger VENDOR [--ledger-info FILE]]\n"
 	"                [--report FILE] [--progress] [-v] [FILE...]\n"
@@ -45,7 +46,7 @@ static const char usage_text[] =
 	"\n";
 
 enum { OPT_QUEUE = CHR_O_OWN, OPT_STAGE, OPT_PUBLISH, OPT_LEDGER_INFO, OPT_FSYNC, OPT_ROLL,
-	OPT_RETAIN, OPT_ROUTE, OPT_RESUME, OPT_MAX_OPEN, OPT_TAP, OPT_SEAL_AT_END };
+	OPT_RETAIN, OPT_ROUTE, OPT_RESUME, OPT_MAX_OPEN, OPT_TAP, OPT_SEAL_AT_END, OPT_ACK };
 
 static const struct chr_opt opts[] = {
 	{"queue", required_argument, OPT_QUEUE, "DIR", "append to the queue in DIR (seq assigned here)"},
@@ -57,7 +58,13 @@ static const struct chr_opt opts[] = {
 	{"tap", required_argument, OPT_TAP, "HOT",
 	 "copy the queue HOT to DIR as the named reader NAME,\n"
 	 "committing its position once DIR holds it durably"},
-	CHR_OPT_READER("NAME", "the named reader of HOT (resumed where it stopped)"),
+	{"ack", required_argument, OPT_ACK, "QUEUE",
+	 "with --resume: hold the named reader NAME of QUEUE,\n"
+	 "the queue the input was read from, and commit as its\n"
+	 "position how far the input's src_seq reached, once\n"
+	 "written (the refinery: retention keeps the rest)"},
+	CHR_OPT_READER("NAME", "the named reader of HOT (resumed where it stopped),\n"
+		       "or of the --ack QUEUE"),
 	CHR_OPT_FOLLOW("at the end of HOT, wait for more (until SIGINT or\nSIGTERM)"),
 	{"max-open", required_argument, OPT_MAX_OPEN, "N",
 	 "keep at most N routed queues open (default 256)"},
@@ -94,14 +101,14 @@ enum {
 	G_READER = 1 << 4, G_FOLLOW = 1 << 5, G_FILES = 1 << 6, G_PROGRESS = 1 << 7,
 	G_MAX_OPEN = 1 << 8, G_QUEUE_OPT = 1 << 9, G_STAGE = 1 << 10, G_PUBLISH = 1 << 11,
 	G_LEDGER = 1 << 12, G_INFO = 1 << 13, G_SOURCE = 1 << 14, G_ARCH_OPT = 1 << 15,
-	G_SEAL = 1 << 16,
+	G_SEAL = 1 << 16, G_ACK = 1 << 17, G_RESUME = 1 << 18,
 };
 
 /* What each option given is, for the rules */
-static const unsigned given_by[OPT_SEAL_AT_END + 1] = {
+static const unsigned given_by[OPT_ACK + 1] = {
 	['a'] = G_ARCHIVE, [OPT_QUEUE] = G_QUEUE, [OPT_ROUTE] = G_ROUTE, [OPT_TAP] = G_TAP,
 	[CHR_O_READER] = G_READER, ['f'] = G_FOLLOW, ['p'] = G_PROGRESS, [OPT_MAX_OPEN] = G_MAX_OPEN,
-	['c'] = G_QUEUE_OPT, [OPT_RESUME] = G_QUEUE_OPT, [OPT_FSYNC] = G_QUEUE_OPT,
+	['c'] = G_QUEUE_OPT, [OPT_RESUME] = G_QUEUE_OPT | G_RESUME, [OPT_ACK] = G_ACK, [OPT_FSYNC] = G_QUEUE_OPT,
 	[OPT_ROLL] = G_QUEUE_OPT, [OPT_RETAIN] = G_QUEUE_OPT, ['A'] = G_ARCH_OPT,
 	['s'] = G_SOURCE | G_ARCH_OPT, [OPT_STAGE] = G_STAGE | G_ARCH_OPT,
 	[OPT_PUBLISH] = G_PUBLISH | G_ARCH_OPT, ['l'] = G_LEDGER | G_ARCH_OPT,
@@ -111,7 +118,11 @@ static const unsigned given_by[OPT_SEAL_AT_END + 1] = {
 /* Which options go together, in the order they are checked; '%s' is the
  * first FILE. */
 static const struct chr_opt_rule rules[] = {
-	{G_READER, G_TAP, 0, "--reader is for --tap"},
+	{G_ACK, 0, G_TAP, "--ack and --tap exclude each other"},
+	{G_ACK, G_QUEUE | G_ROUTE, 0, "--ack is for --queue and --route"},
+	{G_ACK, G_RESUME, 0, "--ack needs --resume"},
+	{G_ACK, G_READER, 0, "--ack needs --reader NAME"},
+	{G_READER, G_TAP | G_ACK, 0, "--reader is for --tap and --ack"},
 	{G_FOLLOW, G_TAP, 0, "--follow is for --tap"},
 	{G_TAP, G_QUEUE, 0, "--tap needs --queue DIR, the archive queue"},
 	{G_TAP, G_READER, 0, "--tap needs --reader NAME"},
@@ -157,7 +168,7 @@ int main(int argc, char **argv)
 	struct chr_tap t = {0};
 	struct chr_err e;
 	struct stat sh, sd;
-	const char *root = NULL, *queue = NULL, *report = NULL, *ledger = NULL, *info = NULL, *bad;
+	const char *root = NULL, *queue = NULL, *ack = NULL, *report = NULL, *ledger = NULL, *info = NULL, *bad;
 	char buf[256], *stdin_only[] = {(char *)"-"}, **files;
 	int progress = -1, c, nfiles;
 	unsigned given = 0;
@@ -179,6 +190,7 @@ int main(int argc, char **argv)
 		case OPT_RESUME: ro.resume = 1; break;
 		case OPT_SEAL_AT_END: sk.seal_at_end = 1; break;
 		case OPT_TAP: t.hot = optarg; break;
+		case OPT_ACK: ack = optarg; break;
 		case CHR_O_READER:
 			if ((bad = chr_name_check(optarg)) != NULL)
 				chr_usage_error("reader name '%s': %s", optarg, bad);
@@ -228,6 +240,10 @@ int main(int argc, char **argv)
 	if (sk.mode <= CHR_SINK_ROUTE && o.seg_size && (o.seg_size < 4096 || o.seg_size % 4096))
 		chr_usage_error("a queue segment size is a multiple of 4K");
 	ro.qo.seg_size = o.seg_size;
+	/* held before anything is written: a reader in use ends the run first */
+	if (ack && chr_sink_ack_open(&sk, ack, t.reader, ro.qo.sync != CHR_SYNC_NEVER, &e) < 0)
+		chr_die_err(&e);
+	ro.durable = ack != NULL;
 	switch (sk.mode) {
 	case CHR_SINK_TAP:
 		if (!chr_is_queue(t.hot))
@@ -256,6 +272,8 @@ int main(int argc, char **argv)
 		else if (chr_verbose)
 			chr_warn("%s: %" PRIu64 " records appended, seq %" PRIu64 " to %" PRIu64, queue,
 				 sk.appended, sk.first, sk.q.seq);
+		if (chr_verbose && ack)
+			chr_warn("reader '%s' of '%s' at seq %" PRIu64, t.reader, ack, sk.ack_done);
 		return CHR_EX_OK;
 	case CHR_SINK_ROUTE:
 		if (!ro.qo.seg_size)
@@ -270,6 +288,8 @@ int main(int argc, char **argv)
 		if (chr_sink_feed(&sk, files, nfiles, progress, &e) < 0)
 			chr_die_err(&e);
 		chr_route_end(sk.rt, chr_verbose, chr_warn_cb, NULL);
+		if (chr_verbose && ack)
+			chr_warn("reader '%s' of '%s' at seq %" PRIu64, t.reader, ack, sk.ack_done);
 		return CHR_EX_OK;
 	default:
 		break;
