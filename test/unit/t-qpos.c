@@ -129,6 +129,16 @@ static void test_basic(void)
 	}
 	CHECK(chr_queue_pos_beat(&p) == 0 && p.gen == gen + 1 && p.seq == 1000);
 
+	/* peek: the position of a reader held by another, without taking it */
+	{
+		uint64_t seq = 7;
+
+		CHECK(chr_queue_pos_peek(dir, "r1", &seq, &err) == 1 && seq == 1000);
+		CHECK(chr_queue_pos_peek(dir, "r2", &seq, &err) == 0 && seq == 1000);
+		CHECK(chr_queue_pos_peek("/nonexistent/q", "r1", &seq, &err) == -1 &&
+		      errno == ENOENT);
+	}
+
 	/* held: a second open, even in this process, is refused */
 	CHECK(chr_queue_pos_open(&q, dir, "r1", 0) == -1 && errno == EBUSY);
 	CHECK(q.e.status == CHR_EX_SYS && q.fd == -1);
