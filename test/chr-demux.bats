@@ -399,3 +399,97 @@ check_bad() {
 @test "an output that fails ends it before it waits for more input" {
 	dead_output_ends chr-demux
 }
+
+# --warm: l2.ev, the BTCUSDT L2 sample as records (6548, src_seq = seq),
+# refined (chr-demux ARGS | chr-book | chr-snapinject --interval 1s
+# | chr-sink --route --resume) into the clean queues under $1
+refine() {
+	local root=$1
+	shift
+	$T chr-demux "$@" | $T chr-book | $T chr-snapinject --interval 1s |
+		$T chr-sink --route "$root/{venue}/{symbol}/{stream}" --resume
+}
+make_l2() {
+	$T chr-csv2ev "$DATA/binance-futures_incremental_book_L2_BTCUSDT_2024-08-08.csv.gz" |
+		$T chr-tail --restamp >l2.ev
+}
+# the records of l2.ev from seq $1 on, after its DEFINE (as a queue reader
+# that starts there gives them)
+from_seq() {
+	$T chr-tail --type define l2.ev
+	$T chr-tail --from seq:$1 --type book l2.ev
+}
+BOOK=binance-futures/BTCUSDT/book
+
+@test "--warm: a restart from any earlier record ends the clean queues as one uninterrupted run" {
+	make_l2
+	refine A l2.ev
+	n=$($T chr-tail --format json l2.ev | wc -l)
+	for cut in 2 100 1777 $((n / 2)); do
+		for start in 0 1 $((cut / 2)) $cut; do
+			rm -rf B
+			first $cut l2.ev | refine B
+			from_seq $start | refine B --warm B
+			same_queues A B || { echo "cut $cut, restart at $start"; false; }
+		done
+	done
+}
+
+@test "--warm: each book's state first, as chr-book replays its queue to the end; held input dropped" {
+	make_l2
+	first 3000 l2.ev | refine B
+	run -0 $T chr-demux --warm B </dev/null
+	$T chr-demux --warm B </dev/null >state.ev
+	$T chr-tail --format json --defines state.ev >state.json
+	python3 - state.json <<'PY'
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+assert [x["type_name"] for x in r] == ["DEFINE", "BOOK_SNAPSHOT"], r
+assert r[1]["flags"] == 3, r[1]	# SYNTHETIC | LAST
+PY
+	# the state is the book at the queue's end, keyed at its last snapshot
+	$T chr-book --at 2030-01-01 --depth 0 --format json B/$BOOK >want.json
+	$T chr-book --at 2030-01-01 --depth 0 --format json state.ev | cmp - want.json
+	last=$($T chr-tail --format json --type snapshot B/$BOOK | tail -1 |
+		python3 -c 'import json, sys; r = json.load(sys.stdin); print(r["src_seq"], r["ts"])')
+	end=$($T chr-tail --format json B/$BOOK | tail -1 | python3 -c 'import json, sys; print(json.load(sys.stdin)["ts"])')
+	python3 -c 'import json, sys; r = json.loads(open("state.json").readlines()[1]); assert (r["src_seq"], r["ts"]) == (int(sys.argv[1]), int(sys.argv[3])), r' $last $end
+	# what the queue holds is dropped, counted, and a HEARTBEAT says how far
+	run -0 --separate-stderr $T chr-demux --warm B -v l2.ev
+	held=$($T chr-tail --format json B/$BOOK | python3 -c 'import json, sys; print(sum(1 for l in sys.stdin if not json.loads(l)["flags"] & 1))')
+	[[ "${stderr_lines[0]}" == *", $held held by the clean queues" ]]
+	# nothing held, nothing state: an empty or missing root
+	run -0 $T chr-demux --warm nowhere l2.ev
+	$T chr-demux l2.ev | cmp - <($T chr-demux --warm nowhere l2.ev)
+}
+
+@test "--warm: a GAP with no instrument marks a hole in each book queue when the queues lacked its records" {
+	make_l2
+	first 3000 l2.ev | refine B
+	cp -a B B0
+	gap() { gen rec GAP 0 0 2024-08-08T23:59:00 $2 1 "$(python3 -c 'import struct, sys; print(struct.pack("<QQII", int(sys.argv[1]), int(sys.argv[2]), 1, 0).hex())' $1 $2)"; }
+	# records 2000 to 2499 lost: the queues hold them, nothing to mark
+	{ $T chr-tail --type define l2.ev; gap 2000 2500; $T chr-tail --from seq:2500 --type book l2.ev; } >in.ev
+	run -0 --separate-stderr refine B --warm B <in.ev
+	assert_equal "$stderr" ""
+	refine A l2.ev
+	same_queues A B
+	# records 3500 to 4999 lost, and the queues end at 2999
+	rm -rf B && cp -a B0 B
+	{ $T chr-tail --type define l2.ev; gap 3000 5000; $T chr-tail --from seq:5000 --type book l2.ev; } >in.ev
+	run -0 --separate-stderr refine B --warm B <in.ev
+	assert_equal "${stderr_lines[0]}" "chr-demux: the input lost 2000 records (seq 3000 to 4999) that the clean queues lack: a GAP record marks the hole in 1 book; the other streams may lack records there too"
+	# the book is unknown after it (the sample has no later snapshot)
+	[[ "${stderr_lines[1]}" == "chr-book: 0 update id gaps, "*" diffs without a snapshot, "* ]]
+	$T chr-tail --format json --from seq:$(($($T chr-tail --format json B0/$BOOK | tail -1 | python3 -c 'import json, sys; print(json.load(sys.stdin)["seq"])') + 1)) B/$BOOK >after.json
+	python3 - after.json <<'PY'
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+g = r[0]
+assert g["type_name"] == "GAP" and g["flags"] == 1 and g["src_seq"] == 5000, g["type_name"]
+assert (g["expected"], g["got"], g["reason"]) == (3000, 5000, 1), (g["expected"], g["got"])
+# then every record from the hole on, and nothing synthetic (the book is unknown)
+src = [x["src_seq"] for x in r[1:]]
+assert src == list(range(5000, 5000 + len(src))) and not any(x["flags"] & 1 for x in r[1:]), "after the hole"
+PY
+}

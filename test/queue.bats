@@ -250,7 +250,7 @@ wait_count() {
 	done
 }
 
-@test "--retain removes what registered readers passed, never what a live one has not" {
+@test "--retain removes what registered readers passed, never what a live one, or one within its grace, has not" {
 	trades
 	$T chr-sink --queue Q --create -S 64K t.ev
 	n=$(ls Q/*.q | wc -l)
@@ -263,9 +263,12 @@ wait_count() {
 	[ "$(seqs --from-seq 0 --limit 1 Q | head -1)" = 0 ]
 	kill -TERM $pid
 	wait $pid || true
-	# dead, and its position at 0: still nothing passed... but it is
-	# not live, so retention may go on
+	# dead, and its position at 0: still nothing passed; it is not live,
+	# but it committed less than the grace ago: nothing goes
 	$T chr-sink --queue Q --retain 0 </dev/null
+	[ "$(ls Q/*.q | wc -l)" = "$n" ]
+	# past the grace (none here), retention goes on
+	$T chr-sink --queue Q --retain 0 --retain-grace 0 </dev/null
 	[ "$(ls Q/*.q | wc -l)" -le 2 ]
 	# a young segment stays whatever the readers: records stamped now
 	gen stream 3000 "$(date +%s)000000000" >now.ev

@@ -18,12 +18,23 @@ raw() {
 	$T chr-tail btc.ev eth.ev tr.ev | $T chr-sink --queue RAW --create -S 1M
 }
 
+# like Q: a queue Q of segments of size S that got the pieces P... appended
+# one by one (the same seqs as a queue that got them so: src_seq in the
+# clean queues is the raw queue's seq, DEFINE repeats at each roll included)
+like() {
+	local q=$1 size=$2 f
+	shift 2
+	$T chr-sink --queue "$q" --create -S "$size" </dev/null
+	for f in "$@"; do $T chr-sink --queue "$q" -S "$size" "$f"; done
+}
+
 # the records of the queues under $1 as JSON lines without seq and crc,
-# the synthetic ones left out (or only them with "synthetic"), sorted
+# the synthetic ones left out (or only them with "synthetic"), sorted;
+# with RESTAMP set, src_seq made seq (a raw queue, as the refinery reads it)
 records() {
 	local dirs=() d
 	for d in $(find "$1" -name control -printf '%h\n' | sort); do dirs+=("$d"); done
-	$T chr-tail --format json "${dirs[@]}" | python3 -c '
+	$T chr-tail ${RESTAMP:+--restamp} --format json "${dirs[@]}" | python3 -c '
 import json, sys
 want = sys.argv[1]
 out = []
@@ -36,19 +47,6 @@ for l in sys.stdin:
     out.append((r["ts"], r["venue"], r["market"], r["src_seq"], json.dumps(r, sort_keys=True)))
 for o in sorted(out):
     print(o[4])' "${2:-raw}"
-}
-
-# every queue under $1 and $2 holds the same records, byte for byte
-same_queues() {
-	local a b
-	a=$(cd "$1" && find . -name control -printf '%h\n' | sort)
-	b=$(cd "$2" && find . -name control -printf '%h\n' | sort)
-	[ "$a" = "$b" ] || { echo "queues differ: $a / $b"; return 1; }
-	for q in $a; do
-		$T chr-tail "$1/$q" >a.q
-		$T chr-tail "$2/$q" >b.q
-		cmp a.q b.q || { echo "$q differs"; return 1; }
-	done
 }
 
 @test "chr-refine: -h, misuse" {
@@ -67,17 +65,93 @@ same_queues() {
 	[ ! -e C ]
 }
 
-@test "a RAW that lost the records where the refinery started is refused, not refined anew" {
-	raw
-	rm -r RAW
-	$T chr-tail btc.ev eth.ev tr.ev | $T chr-sink --queue RAW --create -S 64K
-	run -0 --separate-stderr $T chr-refine --once RAW CLEAN
-	[ "$(ls RAW/*.q | wc -l)" -ge 3 ]
-	rm RAW/000000000.q RAW/000000000.idx	# what retention does
-	cp -a CLEAN CLEAN.before
-	run -3 --separate-stderr $T chr-refine --once RAW CLEAN
-	[[ $stderr == "chr-refine: 'RAW' no longer holds seq 0 to "*" (retention): a run from seq 0, where this refinery started (CLEAN/.refine), cannot continue its clean queues exactly; keep RAW's records from there, or refine into a new CLEAN" ]]
-	diff -r CLEAN.before CLEAN
+@test "retention removed the segments where the refinery started: the restart goes on from the clean queues, equal to one run" {
+	raw 20001
+	$T chr-tail RAW >all.ev
+	pieces all.ev 2
+	like REF 256K piece.00 piece.01
+	$T chr-refine --once --interval 5s -S 256K REF C1
+	$T chr-sink --queue RAW2 --create -S 256K piece.00
+	run -0 --separate-stderr $T chr-refine --once --interval 5s -S 256K RAW2 C2
+	assert_equal "$stderr" ""
+	# the refinery is stopped; retention removes what its reader passed
+	$T chr-sink --queue RAW2 --retain 0 </dev/null
+	[ ! -e RAW2/000000000.q ]
+	$T chr-sink --queue RAW2 -S 256K piece.01
+	run -0 --separate-stderr $T chr-refine --once --interval 5s -S 256K RAW2 C2
+	assert_equal "$stderr" ""
+	same_queues C1 C2
+}
+
+@test "retention passed a stopped refinery: a GAP in each book queue at the hole, then a snapshot, nothing after it lost" {
+	# two books (BTCUSDT, ETHUSDT), twice: the second pass an hour later,
+	# with the vendor's snapshot at its start
+	gzip -cd "$L2" | head -n 20001 | python3 -c '
+import sys
+rows = sys.stdin.read().splitlines()
+print("\n".join(rows))
+for r in rows[1:]:
+    f = r.split(",")
+    f[2], f[3] = str(int(f[2]) + 3600000000), str(int(f[3]) + 3600000000)
+    print(",".join(f))' >b.csv
+	$T chr-csv2ev b.csv >btc.ev
+	sed 's/,BTCUSDT,/,ETHUSDT,/' b.csv | $T chr-csv2ev >eth.ev
+	$T chr-tail btc.ev eth.ev >all.ev
+	half=$($T chr-tail --format json --until 2024-08-09T00:30:00Z all.ev | wc -l)
+	split() { python3 -c '
+import struct, sys
+data, cuts, pos, n = open(sys.argv[1], "rb").read(), [int(c) for c in sys.argv[2:]], 0, 0
+outs, k = [open("part%d.ev" % i, "wb") for i in range(len(cuts) + 1)], 0
+while pos < len(data):
+    span = (struct.unpack_from("<I", data, pos)[0] + 63) // 64 * 64
+    while k < len(cuts) and n >= cuts[k]:
+        k += 1
+    outs[k].write(data[pos:pos + span])
+    pos, n = pos + span, n + 1' "$@"; }
+	# DEFINEs: 2 records more than the JSON lines count
+	split all.ev 300 $((half + 2))
+	$T chr-sink --queue RAW --create -S 64K part0.ev
+	# the next seq of RAW (seqs count the DEFINE repeats at each roll)
+	next() { echo $(($($T chr-tail --format json RAW | tail -1 | python3 -c 'import json, sys; print(json.load(sys.stdin)["seq"])') + 1)); }
+	e0=$(next)
+	$T chr-refine --once --interval 10s RAW C
+	cp -a C C0
+	# the rest of the first pass while the refinery is down for longer
+	# than the grace: retention removes all but the newest segment; then
+	# the second pass
+	$T chr-sink --queue RAW -S 64K --retain 0 --retain-grace 0 part1.ev
+	e1=$(next)
+	$T chr-sink --queue RAW -S 64K part2.ev
+	held=$(ls RAW/*.q | head -1 | xargs -I{} python3 -c 'import struct, sys; print(struct.unpack_from("<Q", open(sys.argv[1], "rb").read(24), 16)[0])' {})
+	[ "$held" -gt "$e0" ]
+	[ "$held" -lt "$e1" ]
+	run -0 --separate-stderr $T chr-refine --once --interval 10s RAW C
+	[[ "$stderr" == *"chr-demux: the input lost $((held - e0)) records (seq $e0 to $((held - 1))) that the clean queues lack: a GAP record marks the hole in 2 books; the other streams may lack records there too"* ]]
+	for s in BTCUSDT ETHUSDT; do
+		end=$($T chr-tail --format json C0/binance-futures/$s/book | tail -1 | python3 -c 'import json, sys; print(json.load(sys.stdin)["seq"])')
+		$T chr-tail --format json --from seq:$((end + 1)) C/binance-futures/$s/book >after.json
+		python3 - after.json $held $e0 <<'PY'
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+held, e0 = int(sys.argv[2]), int(sys.argv[3])
+g = r[0]
+assert g["type_name"] == "GAP" and g["src_seq"] == held and (g["expected"], g["got"]) == (e0, held), g["type_name"]
+# the book unknown until the vendor's snapshot: diffs only, then it
+snap = [i for i, x in enumerate(r) if x["type_name"] == "BOOK_SNAPSHOT"][0]
+assert all(x["type_name"] == "BOOK_DIFF" for x in r[1:snap]), "before the snapshot"
+assert not r[snap]["flags"] & 1, "the vendor's snapshot"
+PY
+	done
+	# every raw record from the hole on is in the clean queues, once
+	RESTAMP=1 records RAW >raw.json
+	records C >clean.json
+	python3 - raw.json clean.json $held <<'PY'
+import collections, json, sys
+held = int(sys.argv[3])
+raw = [l for l in open(sys.argv[1]) if json.loads(l)["src_seq"] >= held]
+clean = collections.Counter(l for l in open(sys.argv[2]) if json.loads(l)["src_seq"] >= held)
+assert raw and collections.Counter(raw) == clean, "records after the hole"
+PY
 }
 
 @test "1000 raw diffs, 1s interval: the clean book has snapshots that raw had not, each followed by diffs" {
@@ -109,7 +183,7 @@ same_queues() {
 		$T chr-tail --format text CLEAN/binance-futures/$q | head -1 | grep -q " DEFINE binance-futures ${q%/*} seq=0 "
 	done
 	# merged back: the raw records, but for seq and the injected snapshots
-	records RAW >raw.json
+	RESTAMP=1 records RAW >raw.json
 	records CLEAN >clean.json
 	[ "$(wc -l <raw.json)" -gt 1000 ]
 	cmp raw.json clean.json
@@ -128,16 +202,18 @@ print(" ".join(str(json.loads(l)["seq"]) for l in sys.stdin))')
 	# shards split the instruments between refineries
 	run -0 $T chr-refine --once --interval 5s --shard 0/2 RAW S
 	run -0 $T chr-refine --once --interval 5s --shard 1/2 RAW S
-	[ -f S/.refine-0-of-2 ]
-	[ -f S/.refine-1-of-2 ]
+	id=$(cat S/.refine-id)
+	[ -f RAW/readers/refine-$id-0-of-2 ]
+	[ -f RAW/readers/refine-$id-1-of-2 ]
 	same_queues CLEAN S
 }
 
 @test "SIGTERM to the process group (systemd, timeout): exit 0, one line; a restart continues exactly once" {
 	raw 20001
-	$T chr-refine --once --interval 5s -S 256K RAW C1
 	$T chr-tail RAW >all.ev
 	pieces all.ev 8
+	like REF 1M piece.0*
+	$T chr-refine --once --interval 5s -S 256K REF C1
 	$T chr-sink --queue RAW2 --create -S 1M </dev/null
 	for f in piece.0*; do
 		$T chr-sink --queue RAW2 -S 1M $f
@@ -164,13 +240,16 @@ print(" ".join(str(json.loads(l)["seq"]) for l in sys.stdin))')
 
 @test "exactly once: stages killed at random moments, the clean queues end byte-identical" {
 	raw 20001
-	$T chr-refine --once --interval 5s -S 256K RAW C1
 	# the same records reach RAW2 in 40 pieces while the refinery follows
 	# it and one of its stages is killed at a random moment, 25 times
 	$T chr-tail RAW >all.ev
 	pieces all.ev 40
-	$T chr-sink --queue RAW2 --create -S 1M </dev/null
-	( for f in piece.*; do chr-sink --queue RAW2 -S 1M $f; sleep 0.1; done ) 3>&- &
+	like REF 256K piece.*
+	$T chr-refine --once --interval 5s -S 256K REF C1
+	# retention runs on RAW2 at each append: it removes what the refinery
+	# passed, never what it still needs, also while a kill has it down
+	$T chr-sink --queue RAW2 --create -S 256K </dev/null
+	( for f in piece.*; do chr-sink --queue RAW2 -S 256K --retain 0 $f; sleep 0.1; done ) 3>&- &
 	feeder=$!
 	kills=0
 	while [ $kills -lt 25 ]; do
@@ -188,10 +267,11 @@ print(" ".join(str(json.loads(l)["seq"]) for l in sys.stdin))')
 		wait $pid || true
 	done
 	wait $feeder
-	$T chr-tail RAW2 | cmp - all.ev
 	# the last run reads to the end
 	$T chr-refine --once --interval 5s -S 256K RAW2 C2
 	same_queues C1 C2
+	# retention did remove segments meanwhile
+	[ ! -e RAW2/000000000.q ]
 }
 
 @test "chr-refine and chr-archive-tap from another directory, through a symlink, or installed" {

@@ -120,6 +120,19 @@ for d in range(days):
 EOF
 }
 
+# every queue under $1 and $2 holds the same records, byte for byte
+same_queues() {
+	local a b
+	a=$(cd "$1" && find . -name control -printf '%h\n' | sort)
+	b=$(cd "$2" && find . -name control -printf '%h\n' | sort)
+	[ "$a" = "$b" ] || { echo "queues differ: $a / $b"; return 1; }
+	for q in $a; do
+		$T chr-tail "$1/$q" >a.q
+		$T chr-tail "$2/$q" >b.q
+		cmp a.q b.q || { echo "$q differs"; return 1; }
+	done
+}
+
 # fail_publish.so: renameat2 onto a path holding $FAIL_PUBLISH fails with
 # EACCES (a permission error on one partition directory, also as root)
 # a sanitizer build is told that the shim comes before its runtime

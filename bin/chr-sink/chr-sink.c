@@ -25,15 +25,16 @@
 
 static const char usage_text[] =
 	"usage: chr-sink --queue DIR [--create] [--resume] [--fsync never|seal|PERIOD]\n"
-	"                [--segment-size SIZE] [--roll PERIOD] [--retain AGE] [--seal-at-end]\n"
-	"                [--ack QUEUE --reader NAME] [--progress] [-v] [FILE...]\n"
+	"                [--segment-size SIZE] [--roll PERIOD] [--retain AGE [--retain-grace D]]\n"
+	"                [--seal-at-end] [--ack QUEUE --reader NAME] [--progress] [-v]\n"
+	"                [FILE...]\n"
 	"       chr-sink --queue DIR --tap HOT --reader NAME [--follow] [--create]\n"
 	"                [--fsync never|seal|PERIOD] [--segment-size SIZE]\n"
 	"                [--roll PERIOD] [-v]\n"
 	"       chr-sink --route TEMPLATE [--resume] [--max-open N]\n"
 	"                [--fsync never|seal|PERIOD] [--segment-size SIZE]\n"
-	"                [--roll PERIOD] [--retain AGE] [--ack QUEUE --reader NAME]\n"
-	"                [--progress] [-v] [FILE...]\n"
+	"                [--roll PERIOD] [--retain AGE [--retain-grace D]]\n"
+	"                [--ack QUEUE --reader NAME] [--progress] [-v] [FILE...]\n"
 	"       chr-sink --archive ROOT [--append] [--source ID] [--segment-size SIZE]\n"
 	"                [--stage] [--ledger VENDOR [--ledger-info FILE]]\n"
 	"                [--report FILE] [--progress] [-v] [FILE...]\n"
@@ -46,7 +47,8 @@ static const char usage_text[] =
 	"\n";
 
 enum { OPT_QUEUE = CHR_O_OWN, OPT_STAGE, OPT_PUBLISH, OPT_LEDGER_INFO, OPT_FSYNC, OPT_ROLL,
-	OPT_RETAIN, OPT_ROUTE, OPT_RESUME, OPT_MAX_OPEN, OPT_TAP, OPT_SEAL_AT_END, OPT_ACK };
+	OPT_RETAIN, OPT_ROUTE, OPT_RESUME, OPT_MAX_OPEN, OPT_TAP, OPT_SEAL_AT_END, OPT_ACK,
+	OPT_GRACE };
 
 static const struct chr_opt opts[] = {
 	{"queue", required_argument, OPT_QUEUE, "DIR", "append to the queue in DIR (seq assigned here)"},
@@ -74,7 +76,9 @@ static const struct chr_opt opts[] = {
 	{"roll", required_argument, OPT_ROLL, "PERIOD",
 	 "also start a segment every PERIOD (1h, 1d: UTC)"},
 	{"retain", required_argument, OPT_RETAIN, "AGE",
-	 "remove sealed segments older than AGE that every\nlive registered reader has passed"},
+	 "remove sealed segments older than AGE that every\nregistered reader has passed (a reader that is not\nlive: until --retain-grace after its last commit)"},
+	{"retain-grace", required_argument, OPT_GRACE, "D",
+	 "how long retention keeps what a registered reader\nthat is not live has not passed (default 1m)"},
 	{"seal-at-end", no_argument, OPT_SEAL_AT_END, NULL,
 	 "seal the queue's segment when the input ends cleanly\n(for chr-seal-copy)"},
 	CHR_OPT_ARCHIVE("ROOT", "the archive root directory"),
@@ -101,15 +105,17 @@ enum {
 	G_READER = 1 << 4, G_FOLLOW = 1 << 5, G_FILES = 1 << 6, G_PROGRESS = 1 << 7,
 	G_MAX_OPEN = 1 << 8, G_QUEUE_OPT = 1 << 9, G_STAGE = 1 << 10, G_PUBLISH = 1 << 11,
 	G_LEDGER = 1 << 12, G_INFO = 1 << 13, G_SOURCE = 1 << 14, G_ARCH_OPT = 1 << 15,
-	G_SEAL = 1 << 16, G_ACK = 1 << 17, G_RESUME = 1 << 18,
+	G_SEAL = 1 << 16, G_ACK = 1 << 17, G_RESUME = 1 << 18, G_RETAIN = 1 << 19,
+	G_GRACE = 1 << 20,
 };
 
 /* What each option given is, for the rules */
-static const unsigned given_by[OPT_ACK + 1] = {
+static const unsigned given_by[OPT_GRACE + 1] = {
 	['a'] = G_ARCHIVE, [OPT_QUEUE] = G_QUEUE, [OPT_ROUTE] = G_ROUTE, [OPT_TAP] = G_TAP,
 	[CHR_O_READER] = G_READER, ['f'] = G_FOLLOW, ['p'] = G_PROGRESS, [OPT_MAX_OPEN] = G_MAX_OPEN,
 	['c'] = G_QUEUE_OPT, [OPT_RESUME] = G_QUEUE_OPT | G_RESUME, [OPT_ACK] = G_ACK, [OPT_FSYNC] = G_QUEUE_OPT,
-	[OPT_ROLL] = G_QUEUE_OPT, [OPT_RETAIN] = G_QUEUE_OPT, ['A'] = G_ARCH_OPT,
+	[OPT_ROLL] = G_QUEUE_OPT, [OPT_RETAIN] = G_QUEUE_OPT | G_RETAIN, [OPT_GRACE] = G_GRACE,
+	['A'] = G_ARCH_OPT,
 	['s'] = G_SOURCE | G_ARCH_OPT, [OPT_STAGE] = G_STAGE | G_ARCH_OPT,
 	[OPT_PUBLISH] = G_PUBLISH | G_ARCH_OPT, ['l'] = G_LEDGER | G_ARCH_OPT,
 	[OPT_LEDGER_INFO] = G_INFO | G_ARCH_OPT, ['r'] = G_ARCH_OPT, [OPT_SEAL_AT_END] = G_SEAL,
@@ -136,6 +142,7 @@ static const struct chr_opt_rule rules[] = {
 	{G_QUEUE, 0, G_ARCH_OPT, "--queue takes none of the archive options"},
 	{G_ROUTE, 0, G_ARCH_OPT, "--route takes none of the archive options"},
 	{G_MAX_OPEN, G_ROUTE, 0, "--max-open is for --route"},
+	{G_GRACE, G_RETAIN, 0, "--retain-grace goes with --retain"},
 	{G_SEAL, G_QUEUE, 0, "--seal-at-end is for --queue"},
 	{G_SEAL, 0, G_TAP, "--seal-at-end is not for --tap"},
 	{G_QUEUE_OPT, G_QUEUE | G_ROUTE, 0,
@@ -164,7 +171,7 @@ static void cleanup(void)
 int main(int argc, char **argv)
 {
 	struct chr_archive_opts o = { .warn = chr_warn_cb };
-	struct chr_route_opts ro = {0};
+	struct chr_route_opts ro = { .qo.grace_ns = CHR_QUEUE_GRACE_NS };
 	struct chr_tap t = {0};
 	struct chr_err e;
 	struct stat sh, sd;
@@ -215,6 +222,11 @@ int main(int argc, char **argv)
 			if (chr_duration_parse(optarg, &ro.qo.retain_ns) < 0)
 				chr_usage_error("--retain '%s' is not an age (0, 90s, 2h, 7d)", optarg);
 			ro.qo.flags |= CHR_QUEUE_RETAIN;
+			break;
+		case OPT_GRACE:
+			if (chr_duration_parse(optarg, &ro.qo.grace_ns) < 0)
+				chr_usage_error("--retain-grace '%s' is not a duration (0, 30s, 5m)",
+						optarg);
 			break;
 		case 'A': o.append = 1; break;
 		case 's': o.source = optarg; break;

@@ -177,9 +177,13 @@ int main(int argc, char **argv)
 			/* The records of an exchange event share ts, so a record
 			 * in a new interval or day is the first of its event. A
 			 * vendor snapshot there serves; an unknown book (no
-			 * snapshot since the start or a gap) has none to give. */
+			 * snapshot since the start or a gap) has none to give;
+			 * at a GAP the book is not known either: records were
+			 * lost before it, so a snapshot stamped there would
+			 * show a book that was not. */
 			if (m->seen && (slot != m->slot || day != m->day) &&
-			    rec->type != CHR_BOOK_SNAPSHOT && chr_l2_known(m->m.b))
+			    rec->type != CHR_BOOK_SNAPSHOT && rec->type != CHR_GAP &&
+			    chr_l2_known(m->m.b))
 				inject(m, rec);
 			m->seen = 1;
 			m->slot = slot;

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "chr.h"
-#include "feed.h"
+#include "keyed.h"
 #include "fmt.h"
 #include "merge.h"
 #include "num.h"
@@ -116,7 +116,7 @@ int main(int argc, char **argv)
 	struct chr_out out;
 	struct chr_err e;
 	struct chr_queue_pos pos;
-	struct chr_feed feed;
+	struct chr_keyed keyed;
 	const char *reader = NULL, *from_reader = NULL, *outq = NULL, *archive = NULL, *venue = NULL;
 	const char *stream = NULL, *date = NULL, **syms = calloc((size_t)argc, sizeof *syms);
 	long nsym = 0, nname = 1;
@@ -132,7 +132,7 @@ int main(int argc, char **argv)
 	if (!syms)
 		chr_die(CHR_EX_SYS, "out of memory");
 	chr_select_init(&sel);
-	chr_feed_init(&feed);
+	chr_keyed_init(&keyed);
 	while ((c = chr_getopt(argc, argv)) != -1) {
 		switch (c) {
 		case 'f':
@@ -157,7 +157,7 @@ int main(int argc, char **argv)
 			chr_opt_name("--from-reader", from_reader = optarg);
 			break;
 		case OPT_RESTAMP:
-			feed.restamp = 1;
+			keyed.restamp = 1;
 			break;
 		case OPT_OUT:
 			outq = optarg;
@@ -266,8 +266,8 @@ int main(int argc, char **argv)
 	if ((reader || from_reader) && !chr_is_queue(argv[optind]))
 		chr_usage_error("%s needs a queue, not '%s'", reader ? "--reader" : "--from-reader",
 				SHOWN(sh, argv[optind]));
-	feed.warn = chr_warn_cb;
-	if (from_reader && chr_feed_from_reader(&feed, &in.s[0], argv[optind], from_reader, &e) < 0)
+	keyed.warn = chr_warn_cb;
+	if (from_reader && chr_keyed_from_reader(&keyed, &in.s[0], argv[optind], from_reader, &e) < 0)
 		chr_die_err(&e);
 	if (reader) {
 		if (chr_queue_pos_open(&pos, argv[optind], reader, 0) < 0)
@@ -299,7 +299,7 @@ int main(int argc, char **argv)
 				done_seq = next_seq;
 			}
 		}
-		k = chr_feed_next(&feed, &in, &rec);
+		k = chr_keyed_next(&keyed, &in, &rec);
 		if (k == 2) {
 			chr_merge_wait(&in);
 			if (reader && chr_queue_pos_beat(&pos) < 0)
@@ -342,7 +342,7 @@ int main(int argc, char **argv)
 			"(the range read decides); symbols read: %s", SHOWN(sh, bad), venue,
 			*seen ? seen : "none");
 	chr_merge_free(&in);
-	chr_feed_free(&feed);
+	chr_keyed_free(&keyed);
 	chr_source_names_free(names, names ? (size_t)nname : 0);
 	free(syms);
 	return CHR_EX_OK;

@@ -1,27 +1,27 @@
-/* feed.c - records restamped with their own seq, and the GAP that marks
+/* keyed.c - records restamped with their own seq, and the GAP that marks
  * records removed before they were read. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "feed.h"
+#include "keyed.h"
 #include "fmt.h"
 #include "qpos.h"
 
-void chr_feed_init(struct chr_feed *f)
+void chr_keyed_init(struct chr_keyed *f)
 {
 	memset(f, 0, sizeof *f);
 }
 
-void chr_feed_free(struct chr_feed *f)
+void chr_keyed_free(struct chr_keyed *f)
 {
 	free(f->buf);
 	f->buf = NULL;
 	f->cap = 0;
 }
 
-int chr_feed_from_reader(struct chr_feed *f, struct chr_source *s, const char *dir,
+int chr_keyed_from_reader(struct chr_keyed *f, struct chr_source *s, const char *dir,
 			 const char *name, struct chr_err *e)
 {
 	int k = chr_queue_pos_peek(dir, name, &f->from, e);
@@ -35,7 +35,7 @@ int chr_feed_from_reader(struct chr_feed *f, struct chr_source *s, const char *d
 	return 0;
 }
 
-const struct chr_rec *chr_feed_restamp(struct chr_feed *f, const struct chr_rec *rec)
+const struct chr_rec *chr_keyed_restamp(struct chr_keyed *f, const struct chr_rec *rec)
 {
 	size_t span = chr_rec_span(rec->len);
 	struct chr_rec *r;
@@ -58,7 +58,7 @@ const struct chr_rec *chr_feed_restamp(struct chr_feed *f, const struct chr_rec 
 }
 
 /* The GAP before rec, the first record read, f->from..rec->seq - 1 lost */
-static const struct chr_rec *gap_before(struct chr_feed *f, const struct chr_rec *rec)
+static const struct chr_rec *gap_before(struct chr_keyed *f, const struct chr_rec *rec)
 {
 	struct chr_rec *g = &f->gap.h;
 	struct chr_gap *p = (struct chr_gap *)chr_rec_payload(g);
@@ -88,7 +88,7 @@ static const struct chr_rec *gap_before(struct chr_feed *f, const struct chr_rec
 	return g;
 }
 
-int chr_feed_next_slow(struct chr_feed *f, struct chr_merge *m, const struct chr_rec **rec)
+int chr_keyed_next_slow(struct chr_keyed *f, struct chr_merge *m, const struct chr_rec **rec)
 {
 	int k = 1;
 
@@ -104,7 +104,7 @@ int chr_feed_next_slow(struct chr_feed *f, struct chr_merge *m, const struct chr
 			return 1;
 		}
 	}
-	if (f->restamp && !(*rec = chr_feed_restamp(f, *rec))) {
+	if (f->restamp && !(*rec = chr_keyed_restamp(f, *rec))) {
 		m->failed = m->last;
 		return chr_err_set(&m->s[m->last].e, CHR_EX_SYS, "out of memory");
 	}
