@@ -161,10 +161,11 @@ int chr_sink_feed(struct chr_sink *s, char *const *files, int nfiles, int progre
 int chr_sink_tap(struct chr_sink *s, const char *dir, const struct chr_queue_opts *qo,
 		 struct chr_tap *t, struct chr_err *e)
 {
-	if (chr_sink_queue_open(s, dir, qo, e) < 0)
-		return -1;
+	/* first: a stop while it opens the queues ends it cleanly too */
 	if (t->follow)
 		chr_stop_on_signals(0);	/* the wait for more ends with EINTR */
+	if (chr_sink_queue_open(s, dir, qo, e) < 0)
+		return -1;
 	t->stop = &chr_stop;
 	t->sync = qo->sync != CHR_SYNC_NEVER;
 	return chr_tap_run(t, &s->q, e);

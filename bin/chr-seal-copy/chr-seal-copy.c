@@ -223,6 +223,9 @@ int main(int argc, char **argv)
 	if (!chr_is_queue(r.source))
 		chr_die(CHR_EX_SYS, "'%s' is not a queue", r.source);
 
+	/* first: a stop while it opens ends it cleanly too */
+	if (!once)
+		chr_stop_on_signals(SA_RESTART);
 	if (chr_queue_pos_open(&r.pos, r.source, r.reader, CHR_QUEUE_POS_SYNC) < 0)
 		chr_die_err(&r.pos.e);
 	r.warned_gap = r.pos.seq;
@@ -231,8 +234,6 @@ int main(int argc, char **argv)
 		chr_queue_pos_close(&r.pos);
 		chr_die_err(&e);
 	}
-	if (!once)
-		chr_stop_on_signals(SA_RESTART);
 	for (;;) {
 		pass(&r);
 		if (once || chr_stop)
