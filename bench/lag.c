@@ -61,6 +61,10 @@ static const char *raw_dir, *clean_dir;
 
 static atomic_int feeding_done;
 static atomic_uint_fast64_t received;	/* measured records received */
+/* RAW's seq of the first measured TRADE: records are told apart by their
+ * src_seq, which is RAW's seq (the queue stamps it, and the refinery's
+ * chr-tail --restamp keeps it so), DEFINE repeats at each roll included */
+static atomic_uint_fast64_t warm_seq = UINT64_MAX;
 static int64_t done_ns;			/* CLOCK_MONOTONIC at the last append */
 static uint64_t n_total, n_warm;	/* TRADE records; the first n_warm not measured */
 
@@ -148,8 +152,8 @@ static int take(struct prober *p, const struct chr_rec *rec)
 	if (rec->type != CHR_TRADE)
 		return 0;
 	int64_t lag = clock_ns(CLOCK_REALTIME) - rec->ts;
-	uint64_t src = rec->src_seq;	/* K DEFINEs, then TRADE i has K + 1 + i */
-	if (src <= k_inst || src - k_inst - 1 < n_warm)
+	uint64_t src = rec->src_seq;
+	if (src < atomic_load(&warm_seq))
 		return 0;
 	if (src <= p->last_src) {
 		if (src == p->last_src)
@@ -372,7 +376,7 @@ int main(int argc, char **argv)
 			chr_die(3, "%s", w.e.msg);
 		rec->type = CHR_DEFINE;
 		rec->ts = clock_ns(CLOCK_REALTIME);
-		rec->src_seq = k + 1;
+		rec->src_seq = 0;	/* the queue's seq */
 		rec->venue = venue_id[k];
 		rec->market = market_id[k];
 		d = chr_rec_payload(rec);
@@ -430,7 +434,9 @@ int main(int argc, char **argv)
 		rec->ts_event = rec->ts;
 		rec->type = CHR_TRADE;
 		rec->flags = CHR_F_LAST;
-		rec->src_seq = k_inst + 1 + i;
+		rec->src_seq = 0;	/* the queue's seq */
+		if (i == n_warm)	/* set before any prober can see it */
+			atomic_store(&warm_seq, w.seq);
 		rec->venue = venue_id[k];
 		rec->market = market_id[k];
 		struct chr_trade *t = chr_rec_payload(rec);

@@ -628,8 +628,7 @@ nomem:
 
 /* --- diffs --- */
 
-/* 0 when the diff is to be applied, else CHR_L2_STALE or CHR_L2_GAP. */
-static int follows(const struct chr_l2 *b, const struct chr_book *bk)
+int chr_l2_follows(const struct chr_l2 *b, const struct chr_book *bk)
 {
 	if (bk->update_id_first == 0 && bk->update_id_last == 0 && bk->update_id_prev == 0)
 		return 0;	/* not tracked */
@@ -821,7 +820,7 @@ static int apply_diff(struct chr_l2 *b, const struct chr_book *bk)
 
 	if (!b->known)
 		return CHR_L2_NOSNAP;
-	f = follows(b, bk);
+	f = chr_l2_follows(b, bk);
 	if (f == CHR_L2_STALE)
 		return f;
 	if (f == CHR_L2_GAP) {

@@ -55,6 +55,12 @@ void chr_l2_reset(struct chr_l2 *b);
 /* 1 when a snapshot has been applied since the last reset or gap. */
 int chr_l2_known(const struct chr_l2 *b);
 
+/* What the update ids of the diff bk say about it, before it is applied:
+ * 0 when it follows the book (or carries no ids), CHR_L2_STALE when the
+ * book has it already, CHR_L2_GAP when it does not follow (the table in
+ * docs/book.md). */
+int chr_l2_follows(const struct chr_l2 *b, const struct chr_book *bk);
+
 /* The book's scales (raised as records with more fraction digits arrive;
  * every level is kept exact) and the update id of the last applied record. */
 int chr_l2_price_scale(const struct chr_l2 *b);

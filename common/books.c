@@ -6,6 +6,7 @@
 
 #include "books.h"
 #include "path.h"
+#include "tm.h"
 
 void chr_books_init(struct chr_books *t, size_t size)
 {
@@ -105,4 +106,33 @@ void chr_books_rec(const struct chr_mkt *m, uint16_t type, size_t depth, struct 
 	r->ts_event = m->ts_event;
 	r->venue = m->venue;
 	r->market = m->market;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	return a / b - (a % b < 0);
+}
+
+int chr_books_snap_due(struct chr_mkt *m, const struct chr_rec *rec, int64_t interval)
+{
+	int64_t slot = floor_div(rec->ts, interval), day = chr_day_start(rec->ts);
+	/* The records of an exchange event share ts, so a record in a new
+	 * interval or day is the first of its event. */
+	int due = m->sched && (slot != m->slot || day != m->day) &&
+		rec->type != CHR_BOOK_SNAPSHOT && rec->type != CHR_GAP && chr_l2_known(m->b);
+
+	m->sched = 1;
+	m->slot = slot;
+	m->day = day;
+	return due;
+}
+
+void chr_books_snap_rec(const struct chr_mkt *m, const struct chr_rec *rec, struct chr_rec *r)
+{
+	chr_books_rec(m, CHR_BOOK_SNAPSHOT, 0, r);
+	r->flags |= CHR_F_LAST;
+	r->seq = rec->seq;
+	r->ts = rec->ts;
+	r->src_seq = rec->src_seq;
+	chr_rec_seal(r);
 }

@@ -29,6 +29,8 @@ struct chr_mkt {
 	int64_t ts_event;	/* of the last record applied */
 	uint64_t before;	/* the book's update id before the last record applied */
 	unsigned warned;	/* warnings so far (chr_books_warn_due) */
+	int sched;		/* chr_books_snap_due: a book record came ... */
+	int64_t slot, day;	/* ... and these are its interval and UTC day */
 };
 
 struct chr_books {
@@ -92,6 +94,24 @@ static inline int chr_books_warn_due(struct chr_mkt *m)
 {
 	return ++m->warned > CHR_BOOKS_WARN_MAX ? 0 : m->warned == CHR_BOOKS_WARN_MAX ? 2 : 1;
 }
+
+/* The schedule of injected snapshots (chr-snapinject --interval, chr-book
+ * --snapshots; docs/refinery.md): whether a full snapshot of m's book is
+ * due just before rec, a book record of m (BOOK_SNAPSHOT, BOOK_DIFF or
+ * GAP), about to be applied: 1 when rec's interval of event time
+ * (floor(ts / interval), from the epoch) or UTC day differs from that of
+ * m's previous book record, the book is known, and rec is neither a
+ * snapshot (the vendor's serves) nor a GAP (the book there is not known);
+ * else 0. Notes rec's interval and day either way. The caller that
+ * writes a GAP before a diff that does not follow injects nothing before
+ * that diff either. */
+int chr_books_snap_due(struct chr_mkt *m, const struct chr_rec *rec, int64_t interval);
+
+/* The snapshot due before rec (chr_books_snap_due), into r, which has
+ * room for chr_books_size(m, CHR_BOOK_SNAPSHOT, 0) payload bytes: m's book,
+ * SYNTHETIC and LAST, with rec's seq, ts and src_seq, so that it sorts
+ * just before rec (the resume key of chr-sink --resume), sealed. */
+void chr_books_snap_rec(const struct chr_mkt *m, const struct chr_rec *rec, struct chr_rec *r);
 
 /* The room chr_books_rec needs for the payload of m's book as a
  * BOOK_SNAPSHOT of depth levels a side (0 all: its exact size), or as a

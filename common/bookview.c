@@ -1,5 +1,6 @@
 /* bookview.c - chr-book's views: pass with GAPs, --at, --bbo, --every. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -265,6 +266,31 @@ static int grid_out(struct chr_bookview *v, const struct chr_rec *rec, struct ch
 	return 0;
 }
 
+/* Pass mode with snapshots: before rec, the snapshot chr_books_snap_due
+ * asks for, unless rec is a diff that does not follow (a GAP goes before
+ * it: the book there is not known). The same records as chr-snapinject
+ * over chr-book's output, without applying every book record twice. */
+static int snap_due(struct chr_bookview *v, struct chr_bv_mkt *m, const struct chr_rec *rec,
+		    struct chr_err *e)
+{
+	size_t n;
+	struct chr_rec *r;
+
+	if (!chr_books_snap_due(&m->m, rec, v->snapshots) ||
+	    (rec->type == CHR_BOOK_DIFF &&
+	     chr_l2_follows(m->m.b, chr_rec_payload(rec)) == CHR_L2_GAP))
+		return 0;
+	if ((n = chr_books_size(&m->m, CHR_BOOK_SNAPSHOT, 0)) > CHR_REC_MAX - CHR_HDR_SIZE)
+		return chr_err_set(e, CHR_EX_DATA, "%s: seq %" PRIu64 ": the book has %zu levels: too "
+				   "many for one snapshot record", m->m.name, rec->seq,
+				   chr_l2_levels(m->m.b, CHR_BID) + chr_l2_levels(m->m.b, CHR_ASK));
+	if (!(r = made_rec(v, CHR_HDR_SIZE + n)))
+		return chr_err_set(e, CHR_EX_SYS, "out of memory");
+	chr_books_snap_rec(&m->m, rec, r);
+	v->n_snap++;
+	return put(v, r, e);
+}
+
 int chr_bookview_rec(struct chr_bookview *v, const struct chr_rec *rec, struct chr_err *e)
 {
 	struct chr_bv_mkt *m;
@@ -302,6 +328,8 @@ int chr_bookview_rec(struct chr_bookview *v, const struct chr_rec *rec, struct c
 	    rec->ts != ((const struct chr_rec *)m->last)->ts &&
 	    (k = event_end(v, m, e)) < 0)
 		return k;	/* an event without a LAST record */
+	if (v->snapshots && (k = snap_due(v, m, rec, e)) < 0)
+		return k;
 	if (rec->type == CHR_GAP)
 		warn = gap_in(m);
 	else if ((warn = apply(v, m, rec, e)) < 0)

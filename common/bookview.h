@@ -42,6 +42,10 @@ struct chr_bookview {
 	int64_t stale_after;	/* --at: a book whose last record is more than
 				 * this before at is stale (CHR_BV_STALE) */
 	int64_t first_ts;	/* ts of the first record taken (INT64_MIN: none) */
+	int64_t snapshots;	/* pass mode: a snapshot of a book before its first
+				 * record in each interval of this and UTC day
+				 * (chr_books_snap_due); 0: none */
+	uint64_t n_snap;	/* snapshots made so */
 };
 
 #define CHR_BV_STALE (60 * INT64_C(1000000000))	/* stale_after's default */

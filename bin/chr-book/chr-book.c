@@ -17,7 +17,7 @@
 #include "prog.h"
 
 static const char usage_text[] =
-	"usage: chr-book [options] [file | dir | queue | -]...\n"
+	"usage: chr-book [--snapshots d] [options] [file | dir | queue | -]...\n"
 	"       chr-book --at when [--depth n] [--stale d] [options] [input...]\n"
 	"       chr-book --bbo [options] [input...]\n"
 	"       chr-book --every duration [--depth n] [options] [input...]\n"
@@ -30,7 +30,7 @@ static const char usage_text[] =
 	"  cannot take (update id gap, no snapshot)\n"
 	"\n";
 
-enum { OPT_AT = CHR_O_OWN, OPT_BBO, OPT_EVERY, OPT_DEPTH, OPT_STALE };
+enum { OPT_AT = CHR_O_OWN, OPT_BBO, OPT_EVERY, OPT_DEPTH, OPT_STALE, OPT_SNAPSHOTS };
 
 static const struct chr_opt opts[] = {
 	{"at", required_argument, OPT_AT, "when",
@@ -43,6 +43,10 @@ static const struct chr_opt opts[] = {
 	 "multiple of d (1s, 500ms, 1m, ...) as BOOK_TOPN\n(csv: Tardis book_snapshot_n rows)"},
 	{"depth", required_argument, OPT_DEPTH, "n",
 	 "levels a side for --at and --every (default 10;\n0: all, --at only)"},
+	{"snapshots", required_argument, OPT_SNAPSHOTS, "d",
+	 "passing records on: a full snapshot of a book before\n"
+	 "its first record in each new interval of d of event\n"
+	 "time and each UTC day, as chr-snapinject --interval d"},
 	{"stale", required_argument, OPT_STALE, "d",
 	 "--at: a book whose last record is more than d\n"
 	 "before the time is stale: a warning, and marked in\n"
@@ -145,7 +149,7 @@ int main(int argc, char **argv)
 	struct chr_out out;
 	struct chr_err e;
 	const struct chr_rec *rec;
-	int64_t at = 0, every = 0, depth = -1, stale = -1, next_ts = INT64_MAX;
+	int64_t at = 0, every = 0, depth = -1, stale = -1, next_ts = INT64_MAX, snapshots = 0;
 	uint64_t d;
 	char sh[256];
 	int c, k;
@@ -175,6 +179,11 @@ int main(int argc, char **argv)
 				mode = CHR_BV_BBO;
 			}
 			break;
+		case OPT_SNAPSHOTS:
+			if (chr_duration_parse(optarg, &snapshots) < 0 || snapshots <= 0)
+				chr_usage_error("--snapshots '%s' is not a duration above 0",
+						CHR_SHOWN(sh, optarg));
+			break;
 		case OPT_STALE:
 			if (chr_duration_parse(optarg, &stale) < 0)
 				chr_usage_error("--stale '%s' is not a duration", CHR_SHOWN(sh, optarg));
@@ -189,6 +198,8 @@ int main(int argc, char **argv)
 	}
 	if (stale >= 0 && mode != CHR_BV_AT)
 		chr_usage_error("--stale goes with --at");
+	if (snapshots && mode != CHR_BV_PASS)
+		chr_usage_error("--snapshots is for records passed on, not --at, --bbo or --every");
 	if (depth >= 0 && mode != CHR_BV_AT && mode != CHR_BV_GRID)
 		chr_usage_error("--depth goes with --at or --every");
 	if (depth < 0)
@@ -208,6 +219,7 @@ int main(int argc, char **argv)
 	chr_bookview_init(&v, mode, at, every, (size_t)depth, &out);
 	if (stale >= 0)
 		v.stale_after = stale;
+	v.snapshots = snapshots;
 
 	for (;;) {
 		if (chr_merge_may_block(&in) && chr_out_flush(&out, &e) < 0)

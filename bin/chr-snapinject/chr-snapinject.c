@@ -39,8 +39,6 @@ static const struct chr_opt opts[] = {
 /* what is kept of a book besides the book */
 struct mkt {
 	struct chr_mkt m;
-	int seen;		/* a book record came: slot and day are set */
-	int64_t slot, day;	/* of the last book record: floor(ts / interval), its UTC day */
 	uint64_t injected, gaps;	/* snapshots made; update id gaps found */
 };
 
@@ -71,11 +69,7 @@ static void inject(struct mkt *m, const struct chr_rec *rec)
 	}
 	if (!(r = chr_writer_reserve(&w, (uint32_t)(CHR_HDR_SIZE + n))))
 		chr_write_failed(&w);
-	chr_books_rec(&m->m, CHR_BOOK_SNAPSHOT, 0, r);
-	r->flags |= CHR_F_LAST;
-	r->seq = rec->seq;
-	r->ts = rec->ts;
-	r->src_seq = rec->src_seq;
+	chr_books_snap_rec(&m->m, rec, r);
 	chr_writer_commit(&w, r);
 	m->injected++;
 }
@@ -109,11 +103,6 @@ static void apply(struct mkt *m, const struct chr_rec *rec)
 				 bk->update_id_prev, due == 2 ?
 				 " (further warnings for this book are only counted)" : "");
 	}
-}
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-	return a / b - (a % b < 0);
 }
 
 static const char *plural(uint64_t n)
@@ -154,7 +143,6 @@ int main(int argc, char **argv)
 	chr_merge_set_flush(&in, chr_flush_or_exit, &w);
 	for (;;) {
 		struct mkt *m;
-		int64_t slot, day;
 
 		k = chr_merge_next(&in, &rec);
 		if (k == 2) {
@@ -172,22 +160,8 @@ int main(int argc, char **argv)
 			   rec->type == CHR_GAP) {
 			if (!(m = (struct mkt *)chr_books_get(&books, rec)))
 				chr_die(CHR_EX_SYS, "out of memory");
-			slot = floor_div(rec->ts, interval);
-			day = chr_day_start(rec->ts);
-			/* The records of an exchange event share ts, so a record
-			 * in a new interval or day is the first of its event. A
-			 * vendor snapshot there serves; an unknown book (no
-			 * snapshot since the start or a gap) has none to give;
-			 * at a GAP the book is not known either: records were
-			 * lost before it, so a snapshot stamped there would
-			 * show a book that was not. */
-			if (m->seen && (slot != m->slot || day != m->day) &&
-			    rec->type != CHR_BOOK_SNAPSHOT && rec->type != CHR_GAP &&
-			    chr_l2_known(m->m.b))
+			if (chr_books_snap_due(&m->m, rec, interval))
 				inject(m, rec);
-			m->seen = 1;
-			m->slot = slot;
-			m->day = day;
 			apply(m, rec);
 		}
 		if (chr_writer_put(&w, rec) < 0)
@@ -198,7 +172,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; chr_verbose && i < books.tab.n; i++) {
 		struct mkt *m = (struct mkt *)chr_books_at(&books, i);
 
-		if (!m->seen)
+		if (!m->m.sched)
 			continue;
 		if (m->gaps)
 			chr_warn("%s: %" PRIu64 " snapshot%s injected, %" PRIu64 " update id gap%s "
