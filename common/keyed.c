@@ -28,8 +28,14 @@ int chr_keyed_from_reader(struct chr_keyed *f, struct chr_source *s, const char 
 
 	if (k < 0)
 		return -1;
+	/* no such reader: from the first record, but a consumer that held
+	 * records of this queue (the refinery's clean queues) is told by the
+	 * GAP what the queue no longer holds */
+	if (!k)
+		f->from = 0;
 	s->from_seq = k ? f->from : UINT64_MAX;
-	f->check = k;
+	f->check = 1;
+	f->known = k;
 	chr_fmt_shown(f->queue, sizeof f->queue, dir);
 	chr_fmt_shown(f->name, sizeof f->name, name);
 	return 0;
@@ -77,7 +83,7 @@ static const struct chr_rec *gap_before(struct chr_keyed *f, const struct chr_re
 	f->lost_from = f->from;
 	f->lost_to = rec->seq;
 	f->held = rec;
-	if (f->warn) {
+	if (f->warn && f->known) {
 		char msg[768];
 
 		snprintf(msg, sizeof msg, "%s: records from seq %" PRIu64 " to %" PRIu64 " were "

@@ -17,6 +17,7 @@ struct chr_keyed {
 	int check;		/* the first record read says whether records
 				 * from seq `from` on were removed */
 	uint64_t from;		/* where the read was to start */
+	int known;		/* from is a reader's position (else 0: none yet) */
 	uint64_t lost_from, lost_to;	/* after a GAP: seqs [lost_from, lost_to) removed */
 	const struct chr_rec *held;	/* the record read, to hand out after the GAP */
 	unsigned char *buf;	/* a restamped record */
@@ -37,8 +38,10 @@ void chr_keyed_free(struct chr_keyed *f);
 /* Start the source s (one queue, dir) at the committed position of its
  * named reader name, read without taking the reader (another process may
  * hold it: chr_queue_pos_peek), and check the first record read against
- * it (f->check); a queue with no such reader: at its first record, no
- * check. Returns 0, or -1 with e (as chr_queue_pos_list). */
+ * it (f->check); a queue with no such reader: at its first record, checked
+ * against seq 0 (a GAP when the queue lost records, told to no one: the
+ * consumer decides whether it lacks them). Returns 0, or -1 with e (as
+ * chr_queue_pos_list). */
 int chr_keyed_from_reader(struct chr_keyed *f, struct chr_source *s, const char *dir,
 			 const char *name, struct chr_err *e);
 

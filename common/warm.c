@@ -141,9 +141,18 @@ static int book_state(const char *dir, uint64_t end, const struct chr_rec *def,
 
 static int first_rec(void *ctx, const struct chr_rec *rec, struct chr_err *e)
 {
-	(void)e;
-	*(struct chr_rec **)ctx = chr_rec_dup(rec);
+	if (!(*(struct chr_rec **)ctx = chr_rec_dup(rec)))
+		return chr_err_set(e, CHR_EX_SYS, "out of memory");
 	return 1;
+}
+
+/* The same names (the scale hints of two DEFINEs may differ) */
+static int same_names(const struct chr_rec *a, const struct chr_rec *b)
+{
+	const struct chr_define *x = chr_rec_payload(a), *y = chr_rec_payload(b);
+
+	return memcmp(x->venue, y->venue, sizeof x->venue) == 0 &&
+		memcmp(x->symbol, y->symbol, sizeof x->symbol) == 0;
 }
 
 /* One clean queue of stream s in dir. */
@@ -181,8 +190,7 @@ static int queue_load(struct chr_warm *w, const char *dir, int s, struct chr_ise
 		chr_err_set(e, CHR_EX_SYS, "out of memory");
 		goto out;
 	}
-	if (!fresh && memcmp(chr_rec_payload(in->def), chr_rec_payload(def),
-			     sizeof(struct chr_define)) != 0) {
+	if (!fresh && !same_names(in->def, def)) {
 		chr_err_set(e, CHR_EX_DATA, "%s: venue %u market %" PRIu32 " is '%s %s' here, "
 			    "another instrument in another queue", dir, def->venue, def->market,
 			    venue, symbol);
@@ -328,8 +336,7 @@ int chr_warm_define(struct chr_warm *w, const struct chr_rec *def, struct chr_er
 		const struct chr_warm_inst *in = w->tab.v[i];
 
 		if ((in->def->venue != def->venue || in->def->market != def->market) &&
-		    memcmp(chr_rec_payload(in->def), chr_rec_payload(def),
-			   sizeof(struct chr_define)) == 0) {
+		    same_names(in->def, def)) {
 			chr_define_names(chr_rec_payload(def), venue, symbol);
 			return chr_err_set(e, CHR_EX_DATA, "'%s %s' is venue %u market %" PRIu32
 					   " in the input but venue %u market %" PRIu32 " in the "
@@ -351,6 +358,7 @@ long chr_warm_hole(struct chr_warm *w, const struct chr_rec *gap,
 	struct chr_gap *rg = chr_rec_payload(r);
 	long n = 0;
 
+	w->lost = 0;
 	if (g->got <= from)
 		return 0;
 	w->lost = g->got - from;

@@ -32,7 +32,7 @@ struct chr_warm {
 	size_t queues;			/* clean queues read */
 	uint64_t next;			/* the input records below this seq are
 					 * in the clean queues in full */
-	uint64_t lost;			/* records a hole took (chr_warm_hole) */
+	uint64_t lost;			/* records the last hole took (chr_warm_hole) */
 };
 
 /* Read the clean queues ROOT/VENUE/SYMBOL/STREAM (chr-sink --route
@@ -56,12 +56,22 @@ int chr_warm_held(struct chr_warm *w, const struct chr_rec *rec);
  * another book than the state's), else 0. */
 int chr_warm_define(struct chr_warm *w, const struct chr_rec *def, struct chr_err *e);
 
-/* gap, a GAP with no instrument (venue 0, market 0: the input lost the
- * records from seq gap->expected to gap->got - 1): when the clean queues
- * lacked some of them, call put with a GAP of each book (reason seq gap,
- * expected the first record lost, got gap->got, keyed just before record
- * got), count the records lost in w->lost and return the number of books;
- * else 0 (nothing the clean queues lacked was lost). -1 when put fails. */
+/* Whether rec is the GAP with no instrument that chr-tail --from-reader
+ * writes where the queue it reads lost records (docs/format.md): SYNTHETIC,
+ * keyed just before the first record held. */
+static inline int chr_warm_is_hole(const struct chr_rec *rec)
+{
+	return rec->type == CHR_GAP && rec->venue == 0 && rec->market == 0 &&
+		(rec->flags & CHR_F_SYNTHETIC) &&
+		((const struct chr_gap *)chr_rec_payload(rec))->got == rec->src_seq;
+}
+
+/* gap, such a hole (the input lost the records from seq gap->expected to
+ * gap->got - 1): w->lost the records of it that the clean queues lacked;
+ * when there are some, put gets a GAP of each book queue's instrument
+ * (reason seq gap, expected the first record lost, got gap->got, keyed
+ * just before record got). Returns the number of books, or -1 when put
+ * fails. */
 long chr_warm_hole(struct chr_warm *w, const struct chr_rec *gap,
 		   int (*put)(void *ctx, const struct chr_rec *r), void *ctx);
 

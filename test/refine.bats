@@ -58,6 +58,11 @@ for o in sorted(out):
 	run -2 chr-refine --bogus RAW C
 	run -3 --separate-stderr chr-refine nope C
 	[ "$stderr" = "chr-refine: 'nope' is not a queue" ]
+	# a CLEAN refined with one selection refuses another
+	$T chr-sink --queue R1 --create </dev/null
+	$T chr-refine --once --venue binance R1 C1
+	run -2 --separate-stderr chr-refine --once R1 C1
+	[ "${stderr_lines[0]}" = "chr-refine: 'C1' is refined with the selection '--venue binance'; a refinery of '(every instrument)' needs a CLEAN of its own" ]
 	# an option a stage refuses is a usage error before anything is made
 	$T chr-sink --queue RAW --create </dev/null
 	run -2 --separate-stderr chr-refine --once --interval 0 RAW C
@@ -125,7 +130,13 @@ while pos < len(data):
 	held=$(ls RAW/*.q | head -1 | xargs -I{} python3 -c 'import struct, sys; print(struct.unpack_from("<Q", open(sys.argv[1], "rb").read(24), 16)[0])' {})
 	[ "$held" -gt "$e0" ]
 	[ "$held" -lt "$e1" ]
+	# the same restart of a copy whose reader of RAW is gone
+	cp -a RAW RAW.noreader
+	cp -a C C.noreader
+	rm RAW.noreader/readers/refine-*
+	run -0 --separate-stderr $T chr-refine --once --interval 10s RAW.noreader C.noreader
 	run -0 --separate-stderr $T chr-refine --once --interval 10s RAW C
+	same_queues C C.noreader
 	[[ "$stderr" == *"chr-demux: the input lost $((held - e0)) records (seq $e0 to $((held - 1))) that the clean queues lack: a GAP record marks the hole in 2 books; the other streams may lack records there too"* ]]
 	for s in BTCUSDT ETHUSDT; do
 		end=$($T chr-tail --format json C0/binance-futures/$s/book | tail -1 | python3 -c 'import json, sys; print(json.load(sys.stdin)["seq"])')

@@ -190,7 +190,12 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < wm.tab.n; i++) {
 			const struct chr_warm_inst *in = wm.tab.v[i];
 
+			char venue[CHR_VENUE_MAX + 1], symbol[CHR_SYMBOL_MAX + 1];
+
 			put(NULL, in->def);
+			if (by_name && !chr_define_names(chr_rec_payload(in->def), venue, symbol) &&
+			    chr_isel_define(&isel, in->def->venue, in->def->market, venue, symbol) < 0)
+				chr_die(CHR_EX_SYS, "out of memory");
 			if (in->state)
 				put(NULL, in->state);
 			n_inst++;
@@ -205,21 +210,30 @@ int main(int argc, char **argv)
 		if ((k = chr_merge_next(&m, &rec)) <= 0)
 			break;
 		n_in++;
-		if (warm && rec->type == CHR_GAP && rec->venue == 0 && rec->market == 0) {
+		if (warm && chr_warm_is_hole(rec)) {
 			long nb = chr_warm_hole(&wm, rec, put, NULL);
 
-			if (nb > 0)
-				chr_warn("the input lost %" PRIu64 " record%s (seq %" PRIu64 " to %" PRIu64
-					 ") that the clean queues lack: a GAP record marks the hole in "
-					 "%ld book%s; the other streams may lack records there too",
-					 wm.lost, plural(wm.lost), rec->src_seq - wm.lost,
-					 rec->src_seq - 1, nb, plural((uint64_t)nb));
+			if (wm.lost) {
+				char marks[64] = "no book queue to mark";
+
+				if (nb > 0)
+					snprintf(marks, sizeof marks, "a GAP record marks the hole in "
+						 "%ld book%s", nb, plural((uint64_t)nb));
+				chr_warn("the input lost %" PRIu64 " record%s (seq %" PRIu64 " to %"
+					 PRIu64 ") that the clean queues lack: %s; the other streams "
+					 "may lack records there too", wm.lost, plural(wm.lost),
+					 rec->src_seq - wm.lost, rec->src_seq - 1, marks);
+			}
 			continue;
 		}
 		if (tclass[rec->type] == T_DROP) {
 			drop_type++;
 			dropped(rec);
 			continue;
+		}
+		if (rec->type == CHR_DEFINE && warm && chr_warm_define(&wm, rec, &e) < 0) {
+			k = -2;
+			break;
 		}
 		if (rec->type == CHR_DEFINE && by_name) {
 			char venue[CHR_VENUE_MAX + 1], symbol[CHR_SYMBOL_MAX + 1];
@@ -232,10 +246,6 @@ int main(int argc, char **argv)
 				break;
 			}
 			d = chr_isel_define(&isel, rec->venue, rec->market, venue, symbol);
-			if (d == CHR_ISEL_YES && warm && chr_warm_define(&wm, rec, &e) < 0) {
-				k = -2;
-				break;
-			}
 			if (strlen(names) + strlen(venue) + strlen(symbol) + 3 < sizeof names &&
 			    !strstr(names, symbol))
 				snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s %s",
