@@ -33,10 +33,20 @@ key() {
 }
 
 # start NAME: its ExecStart, in a process group of its own (as systemd
-# gives a service a cgroup), stderr to NAME.err; its pid in $svc
+# gives a service a cgroup), stderr to NAME.err; its pid in $svc, once it
+# catches SIGTERM (before, from exec to its first step, the signal kills
+# it, which systemd counts as a clean stop too)
 start() {
 	setsid bash -c "exec $(key "$1" ExecStart)" 2>>"$1.err" 3>&- &
 	svc=$!
+	until_ok catches_term $svc
+}
+
+# catches_term PID: PID has a handler for SIGTERM (SigCgt, bit 15 - 1)
+catches_term() {
+	local m
+	m=$(sed -n 's/^SigCgt:\t//p' /proc/"$1"/status 2>/dev/null) || return 1
+	[ -n "$m" ] && (( (16#$m >> 14) & 1 ))
 }
 
 # stop NAME: its KillSignal to the whole group; the exit status systemd
@@ -117,7 +127,6 @@ feed() {
 	for f in piece.*; do
 		$T chr-sink --queue raw $f
 		start chr-archive-tap
-		until_ok pgrep -g $svc -x chr-sink >/dev/null
 		sleep 0.$((RANDOM % 5))
 		stop chr-archive-tap
 		[ $rc = 0 ]
