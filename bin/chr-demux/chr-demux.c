@@ -189,7 +189,6 @@ int main(int argc, char **argv)
 		/* each book's state where its queue ends, named first */
 		for (size_t i = 0; i < wm.tab.n; i++) {
 			const struct chr_warm_inst *in = wm.tab.v[i];
-
 			char venue[CHR_VENUE_MAX + 1], symbol[CHR_SYMBOL_MAX + 1];
 
 			put(NULL, in->def);
