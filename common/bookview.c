@@ -162,23 +162,11 @@ static int gap_out(struct chr_bookview *v, struct chr_bv_mkt *m, const struct ch
 {
 	const struct chr_book *bk = chr_rec_payload(rec);
 	struct chr_rec *r = made_rec(v, CHR_HDR_SIZE + sizeof(struct chr_gap));
-	struct chr_gap *g;
 
 	if (!r)
 		return chr_err_set(e, CHR_EX_SYS, "out of memory");
-	g = chr_rec_payload(r);
-	g->expected = expected;
-	g->got = bk->update_id_first;
-	g->reason = CHR_GAP_UPDATE_ID;
-	r->type = CHR_GAP;
-	r->flags = CHR_F_SYNTHETIC;
-	r->seq = rec->seq;
-	r->ts = rec->ts;
-	r->ts_event = rec->ts_event;
-	r->src_seq = rec->src_seq;
-	r->venue = m->m.venue;
-	r->market = m->m.market;
-	chr_rec_seal(r);
+	chr_gap_before(r, rec, rec->src_seq, m->m.venue, m->m.market, expected,
+		       bk->update_id_first, CHR_GAP_UPDATE_ID);
 	return put(v, r, e);
 }
 

@@ -67,19 +67,8 @@ const struct chr_rec *chr_keyed_restamp(struct chr_keyed *f, const struct chr_re
 static const struct chr_rec *gap_before(struct chr_keyed *f, const struct chr_rec *rec)
 {
 	struct chr_rec *g = &f->gap.h;
-	struct chr_gap *p = (struct chr_gap *)chr_rec_payload(g);
 
-	memset(&f->gap, 0, sizeof f->gap);
-	g->len = CHR_HDR_SIZE + sizeof *p;
-	g->type = CHR_GAP;
-	g->flags = CHR_F_SYNTHETIC;
-	g->seq = g->src_seq = rec->seq;
-	g->ts = rec->ts;
-	g->ts_event = rec->ts_event;
-	p->expected = f->from;
-	p->got = rec->seq;
-	p->reason = CHR_GAP_SEQ;
-	chr_rec_seal(g);
+	chr_gap_before(g, rec, rec->seq, 0, 0, f->from, rec->seq, CHR_GAP_SEQ);
 	f->lost_from = f->from;
 	f->lost_to = rec->seq;
 	f->held = rec;

@@ -27,7 +27,7 @@ struct chr_keyed {
 	char queue[256], name[256];	/* shown (chr_fmt_shown), for it */
 	union {
 		struct chr_rec h;
-		unsigned char b[CHR_HDR_SIZE + 64];
+		unsigned char b[CHR_GAP_SPAN];
 	} gap;
 };
 

@@ -44,6 +44,30 @@ void chr_rec_seal(struct chr_rec *r)
 	r->crc = chr_rec_crc(r);
 }
 
+void chr_gap_before(struct chr_rec *r, const struct chr_rec *before, uint64_t src,
+		    uint16_t venue, uint32_t market, uint64_t expected, uint64_t got,
+		    uint32_t reason)
+{
+	struct chr_gap *g = chr_rec_payload(r);
+
+	_Static_assert(CHR_GAP_SPAN == (CHR_HDR_SIZE + sizeof(struct chr_gap) + CHR_ALIGN - 1) /
+		       CHR_ALIGN * CHR_ALIGN, "GAP span");
+	memset(r, 0, CHR_GAP_SPAN);
+	r->len = CHR_HDR_SIZE + sizeof *g;
+	r->type = CHR_GAP;
+	r->flags = CHR_F_SYNTHETIC;
+	r->seq = before->seq;
+	r->ts = before->ts;
+	r->ts_event = before->ts_event;
+	r->src_seq = src;
+	r->venue = venue;
+	r->market = market;
+	g->expected = expected;
+	g->got = got;
+	g->reason = reason;
+	chr_rec_seal(r);
+}
+
 const char *chr_rec_check(const struct chr_rec *r)
 {
 	if (r->len < CHR_HDR_SIZE)

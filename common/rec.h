@@ -177,6 +177,17 @@ uint32_t chr_rec_crc(const struct chr_rec *r);
  * 64 is raised to 64. */
 void chr_rec_seal(struct chr_rec *r);
 
+/* The room a GAP record takes (chr_rec_span of its length). */
+#define CHR_GAP_SPAN 128
+
+/* A synthetic GAP of instrument (venue, market) just before the record
+ * before: its seq, ts and ts_event, src_seq src (a synthetic record sorts
+ * just before the record whose src_seq it carries), the payload expected,
+ * got and reason; written sealed into r, which has CHR_GAP_SPAN bytes. */
+void chr_gap_before(struct chr_rec *r, const struct chr_rec *before, uint64_t src,
+		    uint16_t venue, uint32_t market, uint64_t expected, uint64_t got,
+		    uint32_t reason);
+
 /* Check a whole record in memory (its span): length, version, CRC, zero
  * padding and payload layout. Returns NULL when it is valid, else a static
  * description of what is wrong ("bad crc", ...). */

@@ -353,9 +353,8 @@ long chr_warm_hole(struct chr_warm *w, const struct chr_rec *gap,
 {
 	const struct chr_gap *g = chr_rec_payload(gap);
 	uint64_t from = g->expected > w->next ? g->expected : w->next;
-	unsigned char buf[CHR_HDR_SIZE + 64] __attribute__((aligned(64))) = {0};
+	_Alignas(64) unsigned char buf[CHR_GAP_SPAN];
 	struct chr_rec *r = (struct chr_rec *)buf;
-	struct chr_gap *rg = chr_rec_payload(r);
 	long n = 0;
 
 	w->lost = 0;
@@ -367,19 +366,8 @@ long chr_warm_hole(struct chr_warm *w, const struct chr_rec *gap,
 
 		if (!in->state)
 			continue;
-		memset(buf, 0, sizeof buf);
-		r->len = CHR_HDR_SIZE + sizeof *rg;
-		r->type = CHR_GAP;
-		r->flags = CHR_F_SYNTHETIC;
-		r->seq = r->src_seq = g->got;
-		r->ts = gap->ts;
-		r->ts_event = gap->ts_event;
-		r->venue = in->def->venue;
-		r->market = in->def->market;
-		rg->expected = from;
-		rg->got = g->got;
-		rg->reason = CHR_GAP_SEQ;
-		chr_rec_seal(r);
+		chr_gap_before(r, gap, g->got, in->def->venue, in->def->market, from, g->got,
+			       CHR_GAP_SEQ);
 		if (put(ctx, r) < 0)
 			return -1;
 		n++;
