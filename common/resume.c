@@ -25,21 +25,7 @@ static int keycmp(uint64_t a, unsigned ak, uint64_t b, unsigned bk)
 struct seen {
 	uint64_t src;
 	uint16_t type, flags;
-	struct chr_rec *def;	/* a copy of a DEFINE (route), or NULL */
 };
-
-void chr_resume_defs_free(struct chr_rec **defs, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(defs[i]);
-	free(defs);
-}
-
-static void seen_free(struct seen *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i].def);
-}
 
 /* The records of the window [from, end): scanned backwards for the last
  * counted one and the run of its key; 1 when that run starts in the window
@@ -74,13 +60,13 @@ static int resume_walk(struct chr_resume *rs, struct seen *v, size_t n, int whol
 }
 
 int chr_resume_load(struct chr_resume *rs, const struct chr_queue_writer *w, int route,
-		    struct chr_rec ***defs, size_t *ndefs, struct chr_err *e)
+		    struct chr_err *e)
 {
-	return chr_resume_load_dir(rs, w->dir, w->seq, route, defs, ndefs, e);
+	return chr_resume_load_dir(rs, w->dir, w->seq, route, e);
 }
 
 int chr_resume_load_dir(struct chr_resume *rs, const char *dir, uint64_t end, int route,
-			struct chr_rec ***defs, size_t *ndefs, struct chr_err *e)
+			struct chr_err *e)
 {
 	struct chr_queue_reader r;
 	uint64_t window = 1024;
@@ -89,10 +75,6 @@ int chr_resume_load_dir(struct chr_resume *rs, const char *dir, uint64_t end, in
 	int opened = 0, rc = -1;
 
 	memset(rs, 0, sizeof *rs);
-	if (defs) {
-		*defs = NULL;
-		*ndefs = 0;
-	}
 	if (end == 0)
 		return 0;
 	for (;;) {
@@ -100,7 +82,6 @@ int chr_resume_load_dir(struct chr_resume *rs, const char *dir, uint64_t end, in
 		const struct chr_rec *rec;
 		int k;
 
-		seen_free(v, n);
 		n = 0;
 		if (!opened ? chr_queue_reader_open(&r, dir, from) < 0 :
 			      chr_queue_seek_seq(&r, from) < 0) {
@@ -124,12 +105,6 @@ int chr_resume_load_dir(struct chr_resume *rs, const char *dir, uint64_t end, in
 			v[n].src = rec->src_seq;
 			v[n].type = rec->type;
 			v[n].flags = rec->flags;
-			v[n].def = NULL;
-			if (route && rec->type == CHR_DEFINE && !(rec->flags & CHR_F_REPEAT) &&
-			    !(v[n].def = chr_rec_dup(rec))) {
-				chr_err_set(e, CHR_EX_SYS, "%s", strerror(ENOMEM));
-				goto out;
-			}
 			n++;
 		}
 		if (k < 0) {
@@ -140,32 +115,11 @@ int chr_resume_load_dir(struct chr_resume *rs, const char *dir, uint64_t end, in
 			break;
 		window = window > end ? end : window * 8;
 	}
-	if (route && defs) {
-		/* the DEFINEs after the last counted record: the queue has them */
-		for (size_t i = n; i-- > 0;) {
-			if (v[i].flags & CHR_F_REPEAT)
-				continue;
-			if (v[i].type != CHR_DEFINE)
-				break;
-			if (!*defs && !(*defs = calloc(n, sizeof **defs))) {
-				chr_err_set(e, CHR_EX_SYS, "%s", strerror(ENOMEM));
-				goto out;
-			}
-			(*defs)[(*ndefs)++] = v[i].def;
-			v[i].def = NULL;
-		}
-	}
 	rc = 0;
 out:
-	seen_free(v, n);
 	free(v);
 	if (opened)
 		chr_queue_reader_close(&r);
-	if (rc < 0 && defs) {
-		chr_resume_defs_free(*defs, *ndefs);
-		*defs = NULL;
-		*ndefs = 0;
-	}
 	return rc;
 }
 

@@ -27,19 +27,17 @@ struct chr_resume {
 /* Find the resume point of the queue in dir, whose writer w is open: its
  * last record not flagged REPEAT and the number of records with that key
  * at its end. With route, DEFINE records do not count (chr-sink --route
- * writes them, copies of an earlier input record), and those after the
- * last counted record are returned in *defs, malloc'ed copies (*ndefs;
- * free with chr_resume_defs_free). Returns 0, or -1 with e. */
+ * writes them, copies of an earlier input record; whether the queue holds
+ * an instrument's DEFINE its writer knows: chr_queue_define_of). Returns
+ * 0, or -1 with e. */
 int chr_resume_load(struct chr_resume *rs, const struct chr_queue_writer *w, int route,
-		    struct chr_rec ***defs, size_t *ndefs, struct chr_err *e);
+		    struct chr_err *e);
 
 /* The same for the queue in dir that a reader sees, whose records end
  * before seq end (chr_queue_end_seq): for a queue another process may be
  * writing, what is committed. */
 int chr_resume_load_dir(struct chr_resume *rs, const char *dir, uint64_t end, int route,
-			struct chr_rec ***defs, size_t *ndefs, struct chr_err *e);
-
-void chr_resume_defs_free(struct chr_rec **defs, size_t n);
+			struct chr_err *e);
 
 /* Whether rec, an input record bound for the queue qname, is one it holds
  * already (counted in rs->skipped). Returns 1 to skip, 0 to write, -1 with

@@ -87,8 +87,6 @@ struct rq {
 	uint64_t first_seq, end_seq, appended;
 	int dirty;		/* appended to since chr_route_flush */
 	struct chr_resume rs;
-	struct chr_rec **tail;	/* DEFINEs after its last record (--resume) */
-	size_t ntail;
 	struct chr_part_defs defs;	/* the DEFINEs it has */
 };
 
@@ -202,7 +200,7 @@ static int rq_open(struct chr_route *rt, struct rq *q, struct chr_err *e)
 	}
 	if (!q->opened) {
 		q->first_seq = w->seq;
-		if (rt->o.resume && chr_resume_load(&q->rs, w, 1, &q->tail, &q->ntail, e) < 0) {
+		if (rt->o.resume && chr_resume_load(&q->rs, w, 1, e) < 0) {
 			chr_queue_writer_close(w);
 			free(w);
 			return -1;
@@ -277,24 +275,18 @@ static int define_in(struct rq *q, const struct chr_inst *in, int64_t ts, const 
 		     uint64_t off, struct chr_err *e)
 {
 	const struct chr_rec *d;
+	int held;
 
 	if (!chr_part_needs_define(&q->defs, in))
 		return 0;
-	/* the queue holds it already (a resumed run that skipped nothing) */
-	if ((d = chr_queue_define_of(q->w, in->venue_id, in->market_id)) && d->len == in->def->len &&
-	    memcmp(chr_rec_payload(d), chr_rec_payload(in->def), d->len - CHR_HDR_SIZE) == 0)
-		goto have;
-	for (size_t i = 0; i < q->ntail; i++) {
-		const struct chr_rec *t = q->tail[i];
-
-		if (t->venue == in->venue_id && t->market == in->market_id &&
-		    t->len == in->def->len &&
-		    memcmp(chr_rec_payload(t), chr_rec_payload(in->def), t->len - CHR_HDR_SIZE) == 0)
-			goto have;
-	}
-	if (append(q, in->def, ts, name, off, e) < 0)
+	/* the queue may hold it already: written before its last record, or
+	 * after it by a run that died before the record (the writer knows
+	 * the DEFINEs of its queue, repeated at each roll) */
+	d = chr_queue_define_of(q->w, in->venue_id, in->market_id);
+	held = d && d->len == in->def->len &&
+	       memcmp(chr_rec_payload(d), chr_rec_payload(in->def), d->len - CHR_HDR_SIZE) == 0;
+	if (!held && append(q, in->def, ts, name, off, e) < 0)
 		return -1;
-have:
 	if (chr_part_defs_mark(&q->defs, in) < 0)
 		return chr_err_set(e, CHR_EX_SYS, "%s", strerror(ENOMEM));
 	return 0;
@@ -389,7 +381,6 @@ void chr_route_free(struct chr_route *rt)
 		struct rq *q = rt->qs[i];
 
 		rq_close(rt, q);
-		chr_resume_defs_free(q->tail, q->ntail);
 		chr_part_defs_free(&q->defs);
 		free(q->path);
 		free(q);

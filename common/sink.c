@@ -23,7 +23,7 @@ int chr_sink_queue_open(struct chr_sink *s, const char *dir, const struct chr_qu
 	}
 	s->q_open = 1;
 	s->first = s->q.seq;
-	if (s->resume && chr_resume_load(&s->rs, &s->q, 0, NULL, NULL, e) < 0)
+	if (s->resume && chr_resume_load(&s->rs, &s->q, 0, e) < 0)
 		return -1;
 	return 0;
 }

@@ -95,7 +95,7 @@ int chr_tap_run(struct chr_tap *t, struct chr_queue_writer *q, struct chr_err *e
 		t->stop = &never;
 	if (!chr_is_queue(t->hot))
 		return chr_err_set(e, CHR_EX_SYS, "'%s' is not a queue", t->hot);
-	if (chr_resume_load(&rs, q, 0, NULL, NULL, e) < 0)
+	if (chr_resume_load(&rs, q, 0, e) < 0)
 		return -1;
 	if (chr_queue_pos_open(&pos, t->hot, t->reader,
 			       t->sync ? CHR_QUEUE_POS_SYNC : 0) < 0)

@@ -208,7 +208,7 @@ static int queue_load(struct chr_warm *w, const char *dir, int s, struct chr_ise
 	}
 	end = chr_queue_end_seq(&r);
 	chr_queue_reader_close(&r);
-	if (chr_resume_load_dir(&rs, dir, end, 1, NULL, NULL, e) < 0)
+	if (chr_resume_load_dir(&rs, dir, end, 1, e) < 0)
 		goto out;
 	if (rs.has) {
 		in->last[s].has = 1;
