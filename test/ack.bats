@@ -66,13 +66,9 @@ wait_pos() {
 	return 1
 }
 
-# wait until file $1 has $2 lines (10 s at most)
-wait_lines() {
-	for _ in $(seq 100); do
-		[ "$(wc -l <"$1")" -ge "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
+# file $1 has $2 lines or more
+has_lines() {
+	[ "$(wc -l <"$1")" -ge "$2" ]
 }
 
 # a synthetic TRADE of testvenue TESTSYM with src_seq $1, all zero
@@ -175,7 +171,7 @@ PY
 	pid=$!
 	$T chr-sink --queue Q t.ev
 	n=$(($(fields Q | wc -l) + 1))
-	wait_lines f.json $n
+	until_ok has_lines f.json $n
 	kill -TERM $pid
 	wait $pid
 	[ "$(wc -l <f.json)" = $n ]

@@ -40,13 +40,9 @@ increasing() {
 	awk 'NR > 1 && $1 <= prev { exit 1 } { prev = $1 }' "$1"
 }
 
-# wait until $1 holds at least $2 records (10 s at most)
-wait_count() {
-	for _ in $(seq 100); do
-		[ "$(chr-tail --format text "$1" 2>/dev/null | wc -l)" -ge "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
+# $1 holds at least $2 records
+has_count() {
+	[ "$(chr-tail --format text "$1" 2>/dev/null | wc -l)" -ge "$2" ]
 }
 
 @test "chr-sink --queue: --create, seq assigned and continued, the records kept" {
@@ -180,7 +176,7 @@ wait_count() {
 	chr-tail --follow Q >out.ev 3>&- & pid=$!
 	sleep 0.2
 	for i in 1 2 3; do $T chr-sink --queue Q t.ev; done
-	wait_count out.ev 30000
+	until_ok has_count out.ev 30000
 	kill -TERM $pid
 	wait $pid
 	seqs out.ev >got

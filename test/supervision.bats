@@ -62,12 +62,6 @@ stop() {
 	[ $rc = 0 ] || echo "$1 exit status $rc" >&2
 }
 
-# until CMD...: poll CMD until it succeeds (at most 30 s)
-until_ok() {
-	for _ in $(seq 300); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
-
 # two books and trades of BTCUSDT and ETHUSDT, as records, in 4 pieces
 feed() {
 	gzip -cd "$L2" | head -n 20001 >b.csv

@@ -133,6 +133,12 @@ same_queues() {
 	done
 }
 
+# until_ok CMD...: poll CMD every 0.1 s until it succeeds (30 s at most)
+until_ok() {
+	for _ in $(seq 300); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+
 # fail_publish.so: renameat2 onto a path holding $FAIL_PUBLISH fails with
 # EACCES (a permission error on one partition directory, also as root)
 # a sanitizer build is told that the shim comes before its runtime
