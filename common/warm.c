@@ -212,6 +212,7 @@ static int queue_load(struct chr_warm *w, const char *dir, int s, struct chr_ise
 		goto out;
 	if (rs.has) {
 		in->last[s].has = 1;
+		w->pending++;
 		in->last[s].src = rs.src;
 		in->last[s].syn1 = rs.syn1;
 		if (rs.src + rs.syn1 > w->next)
@@ -315,16 +316,18 @@ int chr_warm_held(struct chr_warm *w, const struct chr_rec *rec)
 	int s = chr_part_stream(rec->type);
 	unsigned k = (rec->flags & CHR_F_SYNTHETIC) ? 0 : 1;
 
-	if (s < 0 || !(in = chr_map_get(&w->tab.map, chr_map_key(rec->venue, rec->market))) ||
+	/* once every queue's end is passed, nothing is held: no lookup */
+	if (!w->pending || s < 0 || !(in = chr_map_get(&w->tab.map, chr_map_key(rec->venue, rec->market))) ||
 	    !in->last[s].has || in->last[s].passed)
 		return 0;
 	/* An equal key of a synthetic record may be one more of the queue's
 	 * run of that key (chr-sink counts them); of any other record it is
 	 * the record itself. */
 	if (rec->src_seq < in->last[s].src ||
-	    (rec->src_seq == in->last[s].src && k <= in->last[s].syn1 && k == 1))
+	    (rec->src_seq == in->last[s].src && k == 1 && in->last[s].syn1 == 1))
 		return 1;
 	in->last[s].passed = 1;
+	w->pending--;
 	return 0;
 }
 

@@ -30,6 +30,7 @@ struct chr_warm_inst {
 struct chr_warm {
 	struct chr_tab tab;		/* struct chr_warm_inst *, by the ids of the DEFINEs */
 	size_t queues;			/* clean queues read */
+	size_t pending;			/* of them, those no input record passed yet */
 	uint64_t next;			/* the input records below this seq are
 					 * in the clean queues in full */
 	uint64_t lost;			/* records the last hole took (chr_warm_hole) */
