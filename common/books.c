@@ -127,6 +127,16 @@ int chr_books_snap_due(struct chr_mkt *m, const struct chr_rec *rec, int64_t int
 	return due;
 }
 
+int chr_books_snap_size(const struct chr_mkt *m, const struct chr_rec *rec, size_t *n,
+			struct chr_err *e)
+{
+	if ((*n = chr_books_size(m, CHR_BOOK_SNAPSHOT, 0)) > CHR_REC_MAX - CHR_HDR_SIZE)
+		return chr_err_set(e, CHR_EX_DATA, "%s: seq %" PRIu64 ": the book has %zu levels: too "
+				   "many for one snapshot record", m->name, rec->seq,
+				   chr_l2_levels(m->b, CHR_BID) + chr_l2_levels(m->b, CHR_ASK));
+	return 0;
+}
+
 void chr_books_snap_rec(const struct chr_mkt *m, const struct chr_rec *rec, struct chr_rec *r)
 {
 	chr_books_rec(m, CHR_BOOK_SNAPSHOT, 0, r);

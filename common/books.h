@@ -107,6 +107,12 @@ static inline int chr_books_warn_due(struct chr_mkt *m)
  * that diff either. */
 int chr_books_snap_due(struct chr_mkt *m, const struct chr_rec *rec, int64_t interval);
 
+/* The payload bytes of the snapshot due before rec (chr_books_size of a
+ * whole BOOK_SNAPSHOT) in *n. Returns 0, or -1 with e (CHR_EX_DATA: "NAME:
+ * seq N: the book has L levels: too many for one snapshot record"). */
+int chr_books_snap_size(const struct chr_mkt *m, const struct chr_rec *rec, size_t *n,
+			struct chr_err *e);
+
 /* The snapshot due before rec (chr_books_snap_due), into r, which has
  * room for chr_books_size(m, CHR_BOOK_SNAPSHOT, 0) payload bytes: m's book,
  * SYNTHETIC and LAST, with rec's seq, ts and src_seq, so that it sorts

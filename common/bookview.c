@@ -1,6 +1,5 @@
 /* bookview.c - chr-book's views: pass with GAPs, --at, --bbo, --every. */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -268,10 +267,8 @@ static int snap_due(struct chr_bookview *v, struct chr_bv_mkt *m, const struct c
 	    (rec->type == CHR_BOOK_DIFF &&
 	     chr_l2_follows(m->m.b, chr_rec_payload(rec)) == CHR_L2_GAP))
 		return 0;
-	if ((n = chr_books_size(&m->m, CHR_BOOK_SNAPSHOT, 0)) > CHR_REC_MAX - CHR_HDR_SIZE)
-		return chr_err_set(e, CHR_EX_DATA, "%s: seq %" PRIu64 ": the book has %zu levels: too "
-				   "many for one snapshot record", m->m.name, rec->seq,
-				   chr_l2_levels(m->m.b, CHR_BID) + chr_l2_levels(m->m.b, CHR_ASK));
+	if (chr_books_snap_size(&m->m, rec, &n, e) < 0)
+		return -1;
 	if (!(r = made_rec(v, CHR_HDR_SIZE + n)))
 		return chr_err_set(e, CHR_EX_SYS, "out of memory");
 	chr_books_snap_rec(&m->m, rec, r);

@@ -57,16 +57,12 @@ static _Noreturn void die_input(int status, const char *msg)
  * just before it (FORMAT, and the resume key of chr-sink --resume). */
 static void inject(struct mkt *m, const struct chr_rec *rec)
 {
-	size_t n = chr_books_size(&m->m, CHR_BOOK_SNAPSHOT, 0);
 	struct chr_rec *r;
-	char msg[512];
+	struct chr_err e;
+	size_t n;
 
-	if (n > CHR_REC_MAX - CHR_HDR_SIZE) {
-		snprintf(msg, sizeof msg, "%s: seq %" PRIu64 ": the book has %zu levels: too many "
-			 "for one snapshot record", m->m.name, rec->seq,
-			 chr_l2_levels(m->m.b, CHR_BID) + chr_l2_levels(m->m.b, CHR_ASK));
-		die_input(CHR_EX_DATA, msg);
-	}
+	if (chr_books_snap_size(&m->m, rec, &n, &e) < 0)
+		die_input(e.status, e.msg);
 	if (!(r = chr_writer_reserve(&w, (uint32_t)(CHR_HDR_SIZE + n))))
 		chr_write_failed(&w);
 	chr_books_snap_rec(&m->m, rec, r);
