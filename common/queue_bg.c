@@ -82,9 +82,9 @@ static int pool_take(struct chr_queue_bg *b, uint64_t id, struct qseg *s)
 	fd = openat(b->dirfd, from, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	p = mmap(NULL, b->next_seg_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	p = chr_q_map_populated(fd, b->next_seg_size);
 	close(fd);
-	if (p == MAP_FAILED)
+	if (!p)
 		goto fail;
 	s->base = p;
 	s->size = b->next_seg_size;

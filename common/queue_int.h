@@ -59,6 +59,9 @@ struct qseg {
 
 /* Unmap both (either may be missing) and clear s. */
 void chr_q_unmap(struct qseg *s);
+/* Map size bytes of fd read-write and shared, every page populated (in
+ * steps; see queue_seg.c). NULL with errno. */
+void *chr_q_map_populated(int fd, uint64_t size);
 
 /* Write a new file name of size bytes, starting with the bytes of head,
  * preallocated: as name.tmp, fsynced, renamed into place, the directory
