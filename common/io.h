@@ -48,6 +48,8 @@ struct chr_reader {
 	int own;		/* chr_reader_free closes the input (fd or in) */
 	size_t next_frame;	/* a compressed segment: its next frame */
 	int follow;		/* a queue: its end is not EOF, next returns 2 */
+	unsigned spin_us;	/* a queue: chr_reader_wait spins this long
+				 * before it sleeps (0, the default: at once) */
 	const char *name;	/* for messages: a path, or "stdin" */
 	unsigned char *buf;	/* 64-byte aligned */
 	size_t cap, lo, hi;	/* buf[lo..hi) is unread data */

@@ -28,7 +28,7 @@ static int queue_ready(const struct chr_reader *r)
 
 static int queue_wait(struct chr_reader *r, int timeout_ms)
 {
-	return chr_queue_wait(r->in, 50, timeout_ms);
+	return chr_queue_wait(r->in, r->spin_us, timeout_ms);
 }
 
 static void queue_close(struct chr_reader *r)

@@ -882,6 +882,7 @@ static int open_queue(struct chr_source *s, const struct chr_input *in)
 		chr_reader_free(&s->rd);
 		return -1;
 	}
+	s->rd.spin_us = s->spin_us;
 	s->repeats = !s->keep_repeats;
 	s->open = 1;
 	return 1;

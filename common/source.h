@@ -82,6 +82,7 @@ struct chr_source {
 				 * a queue, record for record) */
 	uint64_t pruned;	/* segments skipped by their header */
 	int follow;		/* queues: wait at their end (next returns 2) */
+	unsigned spin_us;	/* following: spin before sleeping (chr_reader) */
 	int from_end;		/* queues: start after the last record */
 	uint64_t from_seq;	/* queues: start here (UINT64_MAX: by the
 				 * selection: its ts_from, else seq_from) */

@@ -180,7 +180,8 @@ has_count() {
 	kill -TERM $pid
 	wait $pid
 	seqs out.ev >got
-	[ "$(wc -l <got)" = 30000 ] && increasing got
+	[ "$(wc -l <got)" = 30000 ]
+	increasing got
 	[ "$(tail -1 got)" = $(($(rawseqs Q | wc -l) - 1)) ]
 	$T chr-tail --format csv out.ev >out.csv
 	cat t.ev t.ev t.ev | $T chr-tail --format csv | cmp - out.csv
@@ -192,6 +193,24 @@ has_count() {
 	$T chr-tail --format csv --type trade B A >ab.csv
 	$T chr-tail --format csv --type trade t.ev >t.csv
 	cmp t.csv ab.csv
+}
+
+@test "chr-tail --follow --spin-us: spins before it sleeps, and gets every record appended" {
+	trades
+	$T chr-sink --queue Q --create -S 64K </dev/null
+	run -2 $T chr-tail --spin-us 100 Q
+	[[ $output == *"--spin-us goes with --follow"* ]]
+	run -2 $T chr-tail --follow --spin-us 1000001 Q
+	[[ $output == *"--spin-us '1000001' is not a number of us"* ]]
+	run -2 $T chr-tail --follow --spin-us -1 Q
+	chr-tail --follow --spin-us 2000 Q >out.ev 3>&- & pid=$!
+	sleep 0.2
+	for i in 1 2; do $T chr-sink --queue Q t.ev; sleep 0.1; done
+	until_ok has_count out.ev 20000
+	kill -TERM $pid
+	wait $pid
+	$T chr-tail --format csv out.ev >out.csv
+	cat t.ev t.ev | $T chr-tail --format csv | cmp - out.csv
 }
 
 @test "chr-tail --reader: resumes at its committed position, also after SIGKILL" {

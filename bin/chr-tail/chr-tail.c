@@ -27,7 +27,7 @@ static const char usage_text[] =
 	"\n"
 	"options: [--format binary|text|json|csv] [--defines] [--levels n] [--from when]\n"
 	"         [--until when] [--type type[,type...]]... [--limit n]\n"
-	"         [--follow] [--from-end | --from-seq n] [--reader name]\n"
+	"         [--follow] [--spin-us n] [--from-end | --from-seq n] [--reader name]\n"
 	"         [--from-reader name] [--restamp] [--out queue]\n"
 	"         [-h | --help] [-V | --version]\n"
 	"\n"
@@ -37,7 +37,7 @@ static const char usage_text[] =
 enum {
 	OPT_LEVELS = CHR_O_OWN, OPT_FROM, OPT_UNTIL, OPT_LIMIT, OPT_ARCHIVE, OPT_VENUE,
 	OPT_SYMBOL, OPT_STREAM, OPT_DATE, OPT_FROM_END, OPT_FROM_SEQ, OPT_OUT, OPT_FROM_SNAPSHOT,
-	OPT_DEFINES, OPT_FROM_READER, OPT_RESTAMP,
+	OPT_DEFINES, OPT_FROM_READER, OPT_RESTAMP, OPT_SPIN_US,
 };
 
 static const struct chr_opt opts[] = {
@@ -57,6 +57,10 @@ static const struct chr_opt opts[] = {
 	{"levels", required_argument, OPT_LEVELS, "n",
 	 "text: book levels shown per side (default 5, 0 all)"},
 	CHR_OPT_FOLLOW("at the end of a queue, wait for more (until SIGINT\nor SIGTERM)"),
+	{"spin-us", required_argument, OPT_SPIN_US, "n",
+	 "--follow: at the end of a queue, spin n us (0 to\n"
+	 "1000000) before sleeping until the writer wakes us\n"
+	 "(default 0: a spinning reader takes a core of its own)"},
 	{"from-end", no_argument, OPT_FROM_END, NULL, "queues: start after their last record"},
 	{"from-seq", required_argument, OPT_FROM_SEQ, "n",
 	 "queues: start at seq n (found by the index)"},
@@ -125,7 +129,7 @@ int main(int argc, char **argv)
 	const struct chr_rec *rec;
 	enum chr_out_kind format = CHR_OUT_AUTO;
 	uint64_t from_seq = UINT64_MAX, next_seq = 0, done_seq = 0;
-	uint64_t limit = UINT64_MAX, written = 0, levels = CHR_FMT_LEVELS;
+	uint64_t limit = UINT64_MAX, written = 0, levels = CHR_FMT_LEVELS, spin = 0;
 	int c, k = 0, follow = 0, from_end = 0, from_snapshot = 0, defines = 0;
 
 	chr_prog_start(argv, usage_text, opts);
@@ -158,6 +162,11 @@ int main(int argc, char **argv)
 			break;
 		case OPT_RESTAMP:
 			keyed.restamp = 1;
+			break;
+		case OPT_SPIN_US:
+			if (chr_parse_range(optarg, 0, 1000000, &spin))
+				chr_usage_error("--spin-us '%s' is not a number of us from 0 to "
+						"1000000", SHOWN(sh, optarg));
 			break;
 		case OPT_OUT:
 			outq = optarg;
@@ -225,6 +234,8 @@ int main(int argc, char **argv)
 		chr_usage_error("--from-reader excludes --reader, --from-seq, --from-end and --from");
 	if ((reader || from_reader) && (archive || argc - optind != 1))
 		chr_usage_error("%s reads exactly one queue", reader ? "--reader" : "--from-reader");
+	if (spin && !follow)
+		chr_usage_error("--spin-us goes with --follow");
 	if (defines && format != CHR_OUT_JSON)
 		chr_usage_error("--defines goes with --format json");
 	if (outq && format != CHR_OUT_AUTO && format != CHR_OUT_BINARY)
@@ -245,6 +256,7 @@ int main(int argc, char **argv)
 		struct chr_source *src = &in.s[i];
 
 		src->follow = follow;
+		src->spin_us = (unsigned)spin;
 		src->from_end = from_end;
 		src->from_seq = from_seq;
 		src->from_snapshot = from_snapshot;
