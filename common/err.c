@@ -165,12 +165,14 @@ ssize_t chr_read(int fd, void *buf, size_t n)
 	return k;
 }
 
-void chr_pipe_grow(int fd)
+int chr_pipe_grow(int fd)
 {
 	struct stat st;
 
-	if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
-		(void)fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+	if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode))
+		return 0;
+	(void)fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+	return 1;
 }
 
 void chr_refuse_tty(int fd)

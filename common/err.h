@@ -77,8 +77,8 @@ ssize_t chr_read(int fd, void *buf, size_t n);
 
 /* When fd is a pipe, ask for a 1 MiB pipe buffer (the default 64 KiB
  * costs a context switch per 64 KiB between the stages of a pipeline).
- * Best effort: failure changes nothing. */
-void chr_pipe_grow(int fd);
+ * Best effort: failure changes nothing. Returns 1 when fd is a pipe. */
+int chr_pipe_grow(int fd);
 
 /* Die with status 2 when fd is a terminal: binary records are never
  * written to one. */

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -136,7 +139,8 @@ int chr_reader_init(struct chr_reader *r, int fd, const char *name)
 	r->fd = fd;	/* closed by chr_reader_free when owned, even then */
 	if (k < 0)
 		return -1;
-	chr_pipe_grow(fd);
+	if (chr_pipe_grow(fd))
+		chr_reader_batch(r, CHR_BATCH_NS);
 	return 0;
 }
 
@@ -155,6 +159,62 @@ void chr_reader_set_flush(struct chr_reader *r, int (*flush)(void *), void *arg)
 	r->flush_arg = arg;
 }
 
+static int64_t mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+void chr_reader_batch(struct chr_reader *r, int64_t batch_ns)
+{
+	static int slack;
+
+	r->batch_ns = batch_ns;
+	/* the kernel's default timer slack (50 us) would double the sleep */
+	if (batch_ns && !slack)
+		slack = prctl(PR_SET_TIMERSLACK, 1000UL) == 0;
+}
+
+/* Is there input to take without waiting? (1 when it cannot tell) */
+static int input_ready(const struct chr_reader *r)
+{
+	int avail;
+
+	if (r->ops->ready)
+		return r->ops->ready(r);
+	return ioctl(r->fd, FIONREAD, &avail) < 0 || avail > 0;
+}
+
+/* Input would block (empty: it is known to). While batching, sleep until
+ * batch_ns after the last wake-up; a sleep that brought nothing ends the
+ * batching (the input comes in bursts further apart, each its own wake-up)
+ * until wake-ups come closer than batch_ns again. */
+static void batch_wait(struct chr_reader *r, int empty)
+{
+	int64_t until = r->woke + r->batch_ns;
+	struct timespec t;
+
+	if (!r->batching || mono_ns() >= until || (!empty && input_ready(r)))
+		return;
+	t.tv_sec = until / 1000000000;
+	t.tv_nsec = until % 1000000000;
+	/* a signal ends the sleep early, as it would the wait */
+	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL);
+	r->batching = input_ready(r);
+}
+
+/* Input came: batching starts when it came within batch_ns of the last. */
+static void batch_woke(struct chr_reader *r)
+{
+	int64_t now = mono_ns();
+
+	if (now - r->woke < r->batch_ns)
+		r->batching = 1;
+	r->woke = now;
+}
+
 /* Make at least need bytes available at buf[lo]. Returns 1 when they are,
  * 0 at EOF before them, -1 with r->e set. */
 static int fill(struct chr_reader *r, size_t need)
@@ -166,8 +226,12 @@ static int fill(struct chr_reader *r, size_t need)
 			return 0;
 		if (r->flush && r->ops->blocks)
 			r->flush(r->flush_arg);
+		if (r->batch_ns)
+			batch_wait(r, 0);
 		if ((k = r->ops->fill(r, need)) <= 0)
 			return k;
+		if (r->batch_ns)
+			batch_woke(r);
 	}
 	return 1;
 }
@@ -247,11 +311,18 @@ int chr_reader_next(struct chr_reader *r, const struct chr_rec **rec)
 
 int chr_reader_wait(struct chr_reader *r, int timeout_ms)
 {
+	int k;
+
 	if (!r->ops->wait)
 		return 1;
 	if (r->flush)
 		r->flush(r->flush_arg);
-	return r->ops->wait(r, timeout_ms);
+	if (r->batch_ns && !input_ready(r))
+		batch_wait(r, 1);
+	k = r->ops->wait(r, timeout_ms);
+	if (r->batch_ns)
+		batch_woke(r);
+	return k;
 }
 
 int chr_writer_init(struct chr_writer *w, int fd, const char *name, size_t cap)

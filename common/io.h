@@ -50,6 +50,9 @@ struct chr_reader {
 	int follow;		/* a queue: its end is not EOF, next returns 2 */
 	unsigned spin_us;	/* a queue: chr_reader_wait spins this long
 				 * before it sleeps (0, the default: at once) */
+	int64_t batch_ns;	/* a pipe, a followed queue: see chr_reader_batch */
+	int64_t woke;		/* CLOCK_MONOTONIC ns when input last came */
+	int batching;		/* wake-ups came closer than batch_ns */
 	const char *name;	/* for messages: a path, or "stdin" */
 	unsigned char *buf;	/* 64-byte aligned */
 	size_t cap, lo, hi;	/* buf[lo..hi) is unread data */
@@ -167,6 +170,19 @@ static inline int chr_reader_may_block(const struct chr_reader *r)
  * until it may have more, for at most timeout_ms. Returns 1 when there
  * may be more, 0 on timeout; 1 at once for a backend that never waits. */
 int chr_reader_wait(struct chr_reader *r, int timeout_ms);
+
+/* Batched wake-ups, on by default for a pipe (chr_reader_init) and a
+ * followed queue (chr_reader_init_queue). Once input has come twice within
+ * batch_ns, a reader whose input would block flushes, then sleeps until
+ * batch_ns after the last wake-up and takes what came meanwhile in one go;
+ * a sleep that brought nothing ends that until wake-ups come that close
+ * again. A trickle of records then wakes the program about once per
+ * batch_ns, at a cost of at most batch_ns of delay a stage, while bursts
+ * further apart still wake it once each; input that is already there is
+ * never waited for. 0 turns it off. The default, CHR_BATCH_NS, is
+ * measured in docs/performance.md. */
+#define CHR_BATCH_NS 50000
+void chr_reader_batch(struct chr_reader *r, int64_t batch_ns);
 
 /* For backends. Make room for n bytes from buf[lo] on, moving buf[lo..hi)
  * to the start or into a larger buffer (lo stays a multiple of 64, so

@@ -51,6 +51,8 @@ void chr_reader_init_queue(struct chr_reader *r, struct chr_queue_reader *q, con
 	chr_reader_setup(r, &queue_ops, 0, name);
 	r->in = q;
 	r->follow = follow;
+	if (follow)
+		chr_reader_batch(r, CHR_BATCH_NS);
 }
 
 int chr_reader_open_queue(struct chr_reader *r, const char *path, const char *shown,

@@ -584,11 +584,64 @@ static void test_zsq(void)
 	free(g.buf);
 }
 
+/* Batched wake-ups on a pipe: two reads close together start batching;
+ * then a reader whose input would block sleeps out the window and takes
+ * two records written 10 ms apart in one read; a sleep that brings nothing
+ * (the end of the input) ends the batching. */
+static void test_batch(void)
+{
+	struct gen g;
+	struct chr_reader r;
+	const struct chr_rec *rec;
+	size_t s0, s1, s2;
+	int p[2], go[2];
+	char c = 0;
+
+	gen_stream(&g, 4);
+	s0 = chr_rec_span(((struct chr_rec *)g.buf)->len);
+	s1 = chr_rec_span(((struct chr_rec *)(g.buf + s0))->len);
+	s2 = chr_rec_span(((struct chr_rec *)(g.buf + s0 + s1))->len);
+	CHECK(pipe(p) == 0 && pipe(go) == 0);
+	if (fork() == 0) {
+		close(p[0]);
+		close(go[1]);
+		if (chr_write_all(p[1], g.buf, s0) < 0 || read(go[0], &c, 1) != 1 ||
+		    chr_write_all(p[1], g.buf + s0, s1) < 0 || read(go[0], &c, 1) != 1)
+			_exit(1);
+		usleep(10000);
+		if (chr_write_all(p[1], g.buf + s0 + s1, s2) < 0)
+			_exit(1);
+		usleep(10000);
+		_exit(chr_write_all(p[1], g.buf + s0 + s1 + s2, g.len - s0 - s1 - s2) < 0);
+	}
+	close(p[1]);
+	close(go[0]);
+	CHECK(chr_reader_init(&r, p[0], "pipe") == 0);
+	CHECK(r.batch_ns == CHR_BATCH_NS);	/* on for a pipe */
+	chr_reader_batch(&r, 300000000);	/* a window no machine misses */
+	CHECK(chr_reader_next(&r, &rec) == 1 && rec->seq == 0 && !r.batching);
+	CHECK(write(go[1], &c, 1) == 1);
+	CHECK(chr_reader_next(&r, &rec) == 1 && rec->seq == 1 && r.batching);
+	CHECK(write(go[1], &c, 1) == 1);
+	/* seq 2 and 3 come 10 ms apart: one read after the window takes both */
+	CHECK(chr_reader_next(&r, &rec) == 1 && rec->seq == 2);
+	CHECK(r.hi - r.lo == g.len - s0 - s1 - s2);
+	CHECK(chr_reader_next(&r, &rec) == 1 && rec->seq == 3 && r.batching);
+	/* the window brings nothing but the end: no more batching */
+	CHECK(chr_reader_next(&r, &rec) == 0 && !r.batching);
+	chr_reader_free(&r);
+	close(p[0]);
+	close(go[1]);
+	wait(NULL);
+	free(g.buf);
+}
+
 int main(void)
 {
 	test_mem();
 	test_flush_writer();
 	test_fd();
+	test_batch();
 	test_queue();
 	test_queue_corrupt();
 	test_zsq();
