@@ -234,11 +234,13 @@ int chr_json_parse(struct chr_json *j, const char *s, size_t len, struct chr_err
 		t->reserved = 0;
 		t->n = 0;
 		t->off = (uint32_t)p;
+		/* a value, a scalar too, inside CHR_JSON_MAX_DEPTH containers
+		 * is one too deep (as jansson counts) */
+		if (depth == CHR_JSON_MAX_DEPTH)
+			return bad(e, p, "nested too deep");
 		switch (u[p]) {
 		case '{':
 		case '[':
-			if (depth == CHR_JSON_MAX_DEPTH)
-				return bad(e, p, "nested too deep");
 			t->type = u[p] == '{' ? CHR_JSON_OBJECT : CHR_JSON_ARRAY;
 			j->stack[depth++] = top = (uint32_t)j->n++;
 			p++;

@@ -26,7 +26,8 @@ struct chr_json_tok {
 	uint32_t next;		/* index of the token after this value's subtree */
 };
 
-/* Nesting deeper than this is refused (as jansson does). */
+/* Levels of nesting, a scalar counting as one (as jansson counts): a value
+ * inside this many arrays or objects is refused. */
 #define CHR_JSON_MAX_DEPTH 2048
 
 /* A parser: its tokens, reused from one text to the next. Zero it (or
@@ -42,7 +43,8 @@ void chr_json_free(struct chr_json *j);
 
 /* Tokenize s[0..len): exactly one JSON value with optional white space
  * around it (RFC 8259; strings valid UTF-8, no raw control characters, no
- * lone surrogate escapes; nesting at most CHR_JSON_MAX_DEPTH). Token 0 is
+ * lone surrogate escapes; at most CHR_JSON_MAX_DEPTH levels of nesting,
+ * a scalar counting as one). Token 0 is
  * the value; j->n tokens in all. s must stay unchanged while the tokens are
  * used. Returns 0, or -1 with e (CHR_EX_DATA, "byte N: what", N counted
  * from 0; CHR_EX_SYS when out of memory). */

@@ -117,7 +117,7 @@ int main(void)
 	refused("[NaN]", 5, "byte 1: not a JSON value");
 	refused("{'a':1}", 7, "byte 1: expected a string key");
 
-	/* nesting: 2048 levels are taken, 2049 are not */
+	/* nesting: 2048 levels are taken, 2049 are not, nor a scalar in 2048 */
 	{
 		static char deep[2 * 2049 + 1];
 
@@ -127,6 +127,10 @@ int main(void)
 		memset(deep, '[', 2049);
 		memset(deep + 2049, ']', 2049);
 		refused(deep, 4098, "byte 2048: nested too deep");
+		memset(deep, '[', 2048);
+		deep[2048] = '1';
+		memset(deep + 2049, ']', 2048);
+		refused(deep, 4097, "byte 2048: nested too deep");
 	}
 
 	/* a second text reuses the parser */
