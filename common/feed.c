@@ -369,7 +369,8 @@ static int hold(struct chr_feed *f, struct feed_inst *in, const struct chr_rec *
 			nc *= 2;
 		if ((p = aligned_alloc(CHR_ALIGN, nc)) == NULL)
 			return chr_err_set(e, CHR_EX_SYS, "out of memory");
-		memcpy(p, in->held, in->held_n);
+		if (in->held_n > 0)
+			memcpy(p, in->held, in->held_n);
 		free(in->held);
 		in->held = p;
 		in->held_cap = nc;
