@@ -249,6 +249,21 @@ TRADE id=3"
 	[ -z "$stderr" ]
 }
 
+@test "reading a pipe, the records of the lines so far go out before it waits" {
+	mkfifo in
+	$T chr-feed --venue binance --capture in >out.ev &
+	exec 7>in
+	head -6 "$SPOT" >&7
+	until_ok test -s out.ev
+	run -0 bash -c "chr-tail --format text out.ev | cut -d' ' -f2 | sort -u"
+	assert_output "BOOK_DIFF
+BOOK_SNAPSHOT
+DEFINE
+QUOTE"
+	exec 7>&-
+	wait
+}
+
 @test "empty captures and blank lines write nothing" {
 	run -0 --separate-stderr $T chr-feed --venue binance --capture </dev/null
 	assert_output ""

@@ -127,6 +127,9 @@ static int capture(const char *path, char **buf, size_t *cap)
 			*buf = nb;
 			*cap *= 2;
 		}
+		/* a pipe may keep us waiting: what is made goes out first */
+		if (g.size == 0 && chr_out_flush(&out, &e) < 0)
+			chr_out_failed(&out, &e);
 		if ((k = chr_gzin_read(&g, *buf + have, READ_SIZE)) < 0) {
 			chr_err_set(&e, g.status, "%s", g.err);
 			fail(&e);
