@@ -194,6 +194,7 @@ TRADE"
 		echo '3 {"e":"trade"'
 		echo 'x {}'
 		echo '5 {"e":"trade","E":1,"s":"X","t":3,"p":"2","q":"1","T":1,"m":true}'
+		echo '9223372036854775808 {}'
 	} >b.txt
 	run -1 --separate-stderr bash -c "$T chr-feed --venue binance --capture b.txt >out.ev"
 	[ "$stderr" = "chr-feed: b.txt:2: trade: quantity '1e3' is not a decimal" ]
@@ -205,7 +206,8 @@ TRADE"
 	[ "${stderr_lines[0]}" = "chr-feed: b.txt:2: trade: quantity '1e3' is not a decimal (skipped)" ]
 	[ "${stderr_lines[1]}" = "chr-feed: b.txt:3: byte 12: unexpected end of text (skipped)" ]
 	[ "${stderr_lines[2]}" = "chr-feed: b.txt:4: not a line '<receive time in ns> <JSON>' (skipped)" ]
-	[ "${stderr_lines[3]}" = "chr-feed: skipped 3 bad lines of 5" ]
+	[ "${stderr_lines[3]}" = "chr-feed: b.txt:6: not a line '<receive time in ns> <JSON>' (skipped)" ]
+	[ "${stderr_lines[4]}" = "chr-feed: skipped 4 bad lines of 6" ]
 	run -0 bash -c "chr-tail --format text out.ev | awk '{ if (\$2 == \"TRADE\") print \$2, \$NF; else print \$2 }'"
 	assert_output "DEFINE
 TRADE id=1

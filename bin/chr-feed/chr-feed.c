@@ -68,7 +68,7 @@ static uint64_t lines, bad;	/* lines with a message; bad ones skipped */
 static void line(const char *name, uint64_t ln, char *p, size_t n)
 {
 	struct chr_err e;
-	int64_t ns = 0;
+	uint64_t v = 0;
 	size_t k = 0;
 	int rc;
 
@@ -77,13 +77,14 @@ static void line(const char *name, uint64_t ln, char *p, size_t n)
 	if (n == 0)
 		return;		/* a blank line holds no message */
 	lines++;
+	/* at most 19 digits, which a uint64_t holds */
 	for (; k < n && (unsigned)(p[k] - '0') < 10 && k < 19; k++)
-		ns = ns * 10 + (p[k] - '0');
-	if (k == 0 || k >= n || p[k] != ' ') {
+		v = v * 10 + (uint64_t)(p[k] - '0');
+	if (k == 0 || k >= n || p[k] != ' ' || v > INT64_MAX) {
 		chr_err_set(&e, CHR_EX_DATA, "not a line '<receive time in ns> <JSON>'");
 		rc = skip_bad ? 1 : -1;
 	} else {
-		rc = chr_feed_msg(feed, ns, p + k + 1, n - k - 1, &e);
+		rc = chr_feed_msg(feed, (int64_t)v, p + k + 1, n - k - 1, &e);
 	}
 	if (rc == 0)
 		return;
