@@ -389,6 +389,19 @@ int chr_binance_msg(struct chr_feed *f, int64_t recv_ns, const char *s, size_t l
 	return unknown(f, s, stream);
 }
 
+size_t chr_binance_snapshot_symbol(struct chr_feed *f, const char *s, size_t len,
+				   const char **sym)
+{
+	struct chr_err e;
+	long i;
+
+	if (chr_json_parse(&f->j, s, len, &e) < 0 || (i = KEY(f, s, 0, "symbol")) < 0 ||
+	    TOK(f, i)->type != CHR_JSON_STRING || TOK(f, i)->esc || TOK(f, i)->len == 0)
+		return 0;
+	*sym = s + TOK(f, i)->off;
+	return TOK(f, i)->len;
+}
+
 int chr_binance_snapshot(struct chr_feed *f, int64_t recv_ns, struct feed_inst *in,
 			 const char *s, size_t len, struct chr_err *e)
 {

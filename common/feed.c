@@ -82,12 +82,19 @@ int chr_feed_snapshot(struct chr_feed *f, int64_t recv_ns, const char *symbol,
 		      const char *json, size_t len, struct chr_err *e)
 {
 	struct feed_inst *in;
+	size_t n;
 	int rc;
 
 	f->st.msgs++;
 	if (symbol == NULL)
 		symbol = f->o.symbol;
-	if (symbol == NULL) {
+	if (symbol == NULL && (n = chr_binance_snapshot_symbol(f, json, len, &symbol)) > 0) {
+		/* COIN-M's snapshot names its symbol */
+		if ((in = feed_inst(f, symbol, n, e)) == NULL) {
+			rc = -1;
+			goto out;
+		}
+	} else if (symbol == NULL) {
 		/* a snapshot names no symbol: the one the messages named */
 		if (f->ninst != 1) {
 			rc = chr_err_set(e, CHR_EX_DATA, "a REST snapshot names no symbol, and %s: "

@@ -26,8 +26,9 @@ struct chr_feed_sink {
 
 struct chr_feed_opts {
 	struct chr_feed_sink sink;
-	const char *symbol;	/* the symbol of REST snapshots (they carry none);
-				 * NULL: the one symbol of the messages before */
+	const char *symbol;	/* the symbol of REST snapshots (USD-M's and spot's
+				 * carry none); NULL: their own, else the one
+				 * symbol of the messages before */
 	const struct chr_symmap *map;	/* ids from a symbol map; NULL: hashes */
 	int skip_bad;		/* a bad message is counted and skipped (chr_feed_msg: 1) */
 	size_t buffer_max;	/* bytes of diffs a book holds while it waits
@@ -72,7 +73,8 @@ int chr_feed_msg(struct chr_feed *f, int64_t recv_ns, const char *json, size_t l
 		 struct chr_err *e);
 
 /* One REST depth snapshot of symbol (NULL: the options' symbol, else the
- * one symbol the messages so far named, else refused with CHR_EX_DATA).
+ * snapshot's own "symbol" (COIN-M), else the one symbol the messages so far
+ * named, else refused with CHR_EX_DATA).
  * A book waiting for one writes it, then the diffs it held that follow it
  * by the venue's rules. Returns as chr_feed_msg. */
 int chr_feed_snapshot(struct chr_feed *f, int64_t recv_ns, const char *symbol,

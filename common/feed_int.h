@@ -93,6 +93,10 @@ int feed_scales(struct chr_feed *f, size_t n, struct chr_err *e);
 /* Venue messages (binance.c) */
 int chr_binance_msg(struct chr_feed *f, int64_t recv_ns, const char *s, size_t len,
 		    struct chr_err *e);
+/* The symbol a REST snapshot names itself (COIN-M's "symbol"): its length,
+ * *sym pointing into json; 0 when it names none (or does not parse). */
+size_t chr_binance_snapshot_symbol(struct chr_feed *f, const char *json, size_t len,
+				   const char **sym);
 int chr_binance_snapshot(struct chr_feed *f, int64_t recv_ns, struct feed_inst *in,
 			 const char *s, size_t len, struct chr_err *e);
 

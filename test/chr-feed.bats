@@ -167,6 +167,10 @@ BOOK_DIFF ids=25..30 prev=20"
 	} >two.txt
 	run -1 --separate-stderr $T chr-feed --venue binance --capture two.txt
 	[ "$stderr" = "chr-feed: two.txt:3: a REST snapshot names no symbol, and the messages before it name more than one: give the symbol (chr-feed --symbol)" ]
+	# COIN-M's snapshot names its symbol
+	echo '5 {"lastUpdateId":1,"symbol":"ETHUSD_PERP","pair":"ETHUSD","bids":[["1","1"]],"asks":[]}' >d.txt
+	run -0 bash -c "chr-feed --venue binance-delivery --capture d.txt | chr-tail --format text | cut -d' ' -f2-4"
+	assert_line -n 1 "BOOK_SNAPSHOT binance-delivery ETHUSD_PERP"
 	# one symbol before it, another after: the guess could have been wrong
 	{ head -1 two.txt; cat s.txt; sed -n 2p two.txt; } >after.txt
 	run -1 --separate-stderr $T chr-feed --venue binance --capture after.txt

@@ -30,7 +30,7 @@ static const struct chr_opt opts[] = {
 	 "binance-futures (USD-M), binance-delivery (COIN-M)\nor binance (spot)"},
 	{"capture", no_argument, OPT_CAPTURE, NULL, "read the FILEs as captures (capture mode)"},
 	{"symbol", required_argument, OPT_SYMBOL, "S",
-	 "the symbol of the REST snapshot lines (default: the\none symbol of the messages before them)"},
+	 "the symbol of the REST snapshot lines (default: their\nown, else the one symbol of the messages before them)"},
 	{"skip-bad", no_argument, OPT_SKIP_BAD, NULL, "count, report and skip bad lines instead of failing"},
 	CHR_OPT_OUT("QUEUE", "append to the queue QUEUE (created if missing)"),
 	CHR_OPT_FORMAT,
