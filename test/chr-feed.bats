@@ -59,6 +59,11 @@ text() {
 	zcat "$CAP" | sed '57d' >lost.txt
 	run -0 --separate-stderr $T chr-feed -v --venue binance-futures --capture lost.txt
 	[[ "$stderr" == *"1 GAPs"* ]]
+	# chr-book takes every diff chr-feed wrote, and no other: its GAP only
+	run -0 bash -c "$T chr-feed --venue binance-futures --capture '$CAP' | chr-book | chr-tail --type gap | wc -c"
+	assert_output 0
+	run -0 --separate-stderr bash -c "$T chr-feed --venue binance-futures --capture lost.txt | chr-book | chr-tail --type gap --format text | cut -d' ' -f2,7-"
+	assert_output --regexp "^GAP flags=- expected=[0-9]+ got=[0-9]+ reason=update-id$"
 }
 
 @test "spot: held diffs, the bridging diff, U gap -> GAP, the next snapshot" {
