@@ -142,7 +142,7 @@ clean:
 # -Wcast-align warns on x86 too, where gcc's does not: off here).
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_NAMES ?= reader csv zsq queue
+FUZZ_NAMES ?= reader csv zsq queue json
 FUZZ_OPT := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 FUZZ_BIN := $(FUZZ_NAMES:%=build-fuzz/test/fuzz/fuzz-%) build-fuzz/test/fuzz/mkseed
@@ -164,6 +164,12 @@ fuzz: fuzz-build
 		build-fuzz/test/fuzz/mkseed $$f $$s $$n; \
 		for m in 0 1 6; do { printf "\\$$m"; head -c 32768 $$f; } > $$s/csv/$$n.$$m; done; \
 	done; \
+	mkdir -p $$s/json; zcat test/data/*raw_capture*.gz | head -c 32768 >build-fuzz/capture.txt; \
+	for f in build-fuzz/capture.txt test/data/feed/*.txt; do n=$$(basename $$f .txt); \
+		for m in 1 3 5; do { printf "\\$$m"; cat $$f; } > $$s/json/$$n.$$m; done; \
+	done; \
+	i=0; while IFS= read -r l; do i=$$((i + 1)); { printf '\0'; printf '%s' "$$l"; } >$$s/json/hostile.$$i; \
+	done <test/data/json-hostile.txt; \
 	for h in $(FUZZ_NAMES); do c=build-fuzz/corpus/$$h; mkdir -p $$c; cp $$s/$$h/* $$c/; \
 		echo "fuzz: $$h, $(FUZZ_SECONDS) s"; \
 		build-fuzz/test/fuzz/fuzz-$$h -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \

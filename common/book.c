@@ -636,8 +636,12 @@ int chr_l2_follows(const struct chr_l2 *b, const struct chr_book *bk)
 		return 0;	/* the snapshot was not tracked: this diff starts the ids */
 	if (bk->update_id_last <= b->id)
 		return CHR_L2_STALE;
+	/* right after a snapshot a diff may straddle its id, or follow it by
+	 * prev (Binance futures: the diff whose u is the snapshot's id was
+	 * taken as stale, and the next one's pu is that id) */
 	if (b->fresh || bk->update_id_prev == 0)
-		return bk->update_id_first <= b->id + 1 ? 0 : CHR_L2_GAP;
+		return bk->update_id_first <= b->id + 1 ||
+		       (bk->update_id_prev != 0 && bk->update_id_prev == b->id) ? 0 : CHR_L2_GAP;
 	return bk->update_id_prev == b->id ? 0 : CHR_L2_GAP;
 }
 

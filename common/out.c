@@ -172,6 +172,60 @@ int chr_out_put(struct chr_out *o, const struct chr_rec *rec, struct chr_err *e)
 	}
 }
 
+struct chr_rec *chr_out_reserve(struct chr_out *o, uint32_t len, struct chr_err *e)
+{
+	size_t span = chr_rec_span(len);
+	struct chr_rec *r;
+
+	if (len < CHR_HDR_SIZE || len > CHR_REC_MAX) {
+		o->err = 0;
+		return chr_err_set(e, CHR_EX_SYS, "a record of %u bytes: not a legal length",
+				   len), NULL;
+	}
+	if (o->kind == CHR_OUT_BINARY) {
+		if (o->to_queue) {
+			if ((r = chr_queue_reserve(&o->q, len)) == NULL)
+				return failed(o, errno, e), NULL;
+			return r;
+		}
+		if ((r = chr_writer_reserve(&o->w, len)) == NULL)
+			return failed(o, o->w.err, e), NULL;
+		return r;
+	}
+	if (span > o->scratch_cap) {
+		size_t nc = o->scratch_cap ? o->scratch_cap : 4096;
+		void *p;
+
+		while (nc < span)
+			nc *= 2;
+		if ((p = aligned_alloc(CHR_ALIGN, nc)) == NULL)
+			return oom(e), NULL;
+		free(o->scratch);
+		o->scratch = p;
+		o->scratch_cap = nc;
+	}
+	r = (struct chr_rec *)o->scratch;
+	memset(r, 0, span);
+	r->len = len;
+	return r;
+}
+
+int chr_out_commit(struct chr_out *o, struct chr_rec *rec, struct chr_err *e)
+{
+	if (o->kind == CHR_OUT_BINARY) {
+		if (o->to_queue) {
+			/* the queue repeats its DEFINEs itself */
+			chr_queue_commit(&o->q, rec);
+			return 0;
+		}
+		chr_writer_commit(&o->w, rec);
+		/* sealed now: a chr_out_put of the instrument need not repeat it */
+		return rec->type == CHR_DEFINE ? chr_defs_note(&o->defs, rec, 1, e) : 0;
+	}
+	chr_rec_seal(rec);
+	return chr_out_put(o, rec, e);
+}
+
 int chr_out_skip(struct chr_out *o, const struct chr_rec *rec, struct chr_err *e)
 {
 	if (rec->type != CHR_DEFINE)
@@ -207,6 +261,8 @@ int chr_out_close(struct chr_out *o, struct chr_err *e)
 			chr_queue_writer_close(&o->q);
 		return rc;
 	}
+	free(o->scratch);
+	o->scratch = NULL;
 	if (o->kind == CHR_OUT_CSV)
 		chr_tardis_out_free(&o->csv);
 	else

@@ -33,6 +33,8 @@ struct chr_out {
 	struct chr_fmt fmt;	/* text, JSON; fmt.levels may be set once open */
 	int json_defines;	/* JSON: write DEFINE records too (set once open) */
 	struct chr_tardis_out csv;
+	unsigned char *scratch;	/* views: the record of chr_out_reserve */
+	size_t scratch_cap;
 };
 
 /* Parse a --format value: "binary", "text", "json" or "csv". Returns 0, or
@@ -70,6 +72,21 @@ int chr_out_open(struct chr_out *o, enum chr_out_kind kind, const char *queue,
  * header line mid-file would have been. Returns 0, or -1 with e and o->err
  * (the errno of a failed write; chr_out_failed) or out of memory. */
 int chr_out_put(struct chr_out *o, const struct chr_rec *rec, struct chr_err *e);
+
+/* Room for a record of len header+payload bytes that the caller builds in
+ * place, zeroed up to its span, len stored: binary output reserves it in
+ * the writer's buffer (chr_writer_reserve) or in the queue
+ * (chr_queue_reserve: fill every field but len, which the commit stores);
+ * the views in a scratch record of o's. Fill it, then chr_out_commit; a
+ * reservation not committed is forgotten at the next one. Returns NULL
+ * with e and o->err as chr_out_put (a write error, an illegal len: EINVAL,
+ * out of memory). */
+struct chr_rec *chr_out_reserve(struct chr_out *o, uint32_t len, struct chr_err *e);
+
+/* Seal and write the record of the last chr_out_reserve: binary output
+ * seals it in place (a queue sets seq, and src_seq when 0), a view writes
+ * it as chr_out_put. Returns as chr_out_put. */
+int chr_out_commit(struct chr_out *o, struct chr_rec *rec, struct chr_err *e);
 
 /* A record read but not selected: the views learn the names its DEFINE
  * gives, binary output keeps a DEFINE to pass on before the next record of

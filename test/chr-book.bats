@@ -124,6 +124,33 @@ print((struct.pack("<QQQIIbb6x", f, l, p, 1, 1, 0, 0) + struct.pack("<qqqq", b, 
 	[ "$stderr" = "" ]
 }
 
+@test "after a snapshot, a diff that follows its id by prev is taken (Binance futures, u == lastUpdateId first)" {
+	# the diff whose u is the snapshot's id is wholly in it (stale); the
+	# next follows it by pu, its first id well past id + 1
+	{
+		gen rec DEFINE 7 42 0s 0 0 v S
+		gen rec BOOK_SNAPSHOT 7 42 0s 1 2 "$(book_hex 100 100 0 100 101)"
+		gen rec BOOK_DIFF 7 42 1s 2 2 "$(book_hex 90 100 80 99 102)"
+		gen rec BOOK_DIFF 7 42 2s 3 2 "$(book_hex 150 160 100 98 103)"
+	} >f.ev
+	run -0 --separate-stderr sh -c "chr-book f.ev | chr-tail --format text | cut -d' ' -f2"
+	[ "$stderr" = "" ]
+	assert_output "DEFINE
+BOOK_SNAPSHOT
+BOOK_DIFF
+BOOK_DIFF"
+	run -0 $T chr-book --at 10s --depth 1 --format csv f.ev
+	[ "${lines[1]}" = "v,S,0,10000000,101,1,100,1" ]
+	# a prev that is not the snapshot's id is still a gap
+	{
+		gen rec DEFINE 7 42 0s 0 0 v S
+		gen rec BOOK_SNAPSHOT 7 42 0s 1 2 "$(book_hex 100 100 0 100 101)"
+		gen rec BOOK_DIFF 7 42 2s 2 2 "$(book_hex 150 160 99 98 103)"
+	} >g.ev
+	run -0 --separate-stderr sh -c "chr-book g.ev | chr-tail --format text | cut -d' ' -f2"
+	assert_line -n 2 "GAP"
+}
+
 # g.ev: a GAP (reason seq, none of its ids from a diff) of the book of "x S"
 # (its ids from the DEFINE of $1), or with no instrument (venue 0, market
 # 0: $2 = none), at 2.5 s

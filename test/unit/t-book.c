@@ -309,10 +309,19 @@ static void test_ids(void)
 	CHECK(chr_l2_levels(b, CHR_BID) == 0);
 	CHECK(chr_l2_apply(b, snap(40, 1, 3, 1, 1, LV({1000, 1}, {1001, 1}))) == CHR_L2_TOP);
 	CHECK(chr_l2_known(b) && chr_l2_update_id(b) == 40);
-	/* the first diff after a snapshot must reach it: first > last + 1 is a gap */
-	CHECK(chr_l2_apply(b, mk(CHR_BOOK_DIFF, 42, 43, 40, 1, 3, 1, 0, LV({999, 1}))) ==
+	/* the first diff after a snapshot must reach it: first > last + 1 is a
+	 * gap, unless its prev is the snapshot's id */
+	CHECK(chr_l2_apply(b, mk(CHR_BOOK_DIFF, 42, 43, 41, 1, 3, 1, 0, LV({999, 1}))) ==
 	      (CHR_L2_GAP | CHR_L2_TOP));
 	CHECK(!chr_l2_known(b));
+	CHECK(chr_l2_apply(b, snap(40, 1, 3, 1, 1, LV({1000, 1}, {1001, 1}))) == CHR_L2_TOP);
+	/* Binance futures: the diff whose u is the snapshot's id is stale, the
+	 * next follows it by pu */
+	CHECK(chr_l2_apply(b, mk(CHR_BOOK_DIFF, 35, 40, 30, 1, 3, 1, 0, LV({999, 1}))) ==
+	      CHR_L2_STALE);
+	CHECK(chr_l2_apply(b, mk(CHR_BOOK_DIFF, 42, 43, 40, 1, 3, 1, 0, LV({999, 1}))) == 0);
+	CHECK(chr_l2_known(b) && chr_l2_update_id(b) == 43);
+	chr_l2_reset(b);
 	/* a later diff with the wrong prev is a gap */
 	CHECK(chr_l2_apply(b, snap(50, 1, 3, 1, 1, LV({1000, 1}, {1001, 1}))) == CHR_L2_TOP);
 	CHECK(chr_l2_apply(b, mk(CHR_BOOK_DIFF, 51, 52, 50, 1, 3, 1, 0, LV({999, 1}))) == 0);

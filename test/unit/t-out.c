@@ -2,7 +2,8 @@
  * instrument's DEFINE before its first record (to stdout and to a queue),
  * text with the names learnt from a DEFINE not written, JSON without DEFINE
  * lines unless asked, CSV counting what has no Tardis form and refusing a
- * second dataset, and a reader that went away (EPIPE). */
+ * second dataset, records built in place (chr_out_reserve), and a reader
+ * that went away (EPIPE). */
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -97,6 +98,43 @@ static int views(enum chr_out_kind kind, int defines, const char *path)
 	return waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* In a child with stdout on path: a DEFINE and two HEARTBEATs built in
+ * place (chr_out_reserve/commit; the second reservation forgotten for a
+ * third), in kind (to queue when not NULL). Returns the child's status. */
+static int reserved(enum chr_out_kind kind, const char *queue, const char *path)
+{
+	struct chr_out o;
+	struct chr_err e;
+	struct chr_rec *r;
+	pid_t pid;
+	int st;
+
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		if (!freopen(path, "w", stdout) || chr_out_open(&o, kind, queue, &e) < 0)
+			_exit(1);
+		for (int i = 0; i < 4; i++) {
+			uint16_t type = i == 0 ? CHR_DEFINE : CHR_HEARTBEAT;
+			uint32_t len = CHR_HDR_SIZE + (i == 0 ? sizeof(struct chr_define) : 0);
+
+			if ((r = chr_out_reserve(&o, len, &e)) == NULL)
+				_exit(2);
+			r->type = type;
+			r->seq = (uint64_t)(i < 2 ? i : i - 1);
+			r->venue = 1;
+			r->market = 2;
+			if (i == 0) {
+				strcpy(((struct chr_define *)chr_rec_payload(r))->venue, "v");
+				strcpy(((struct chr_define *)chr_rec_payload(r))->symbol, "S");
+			}
+			if (i != 2 && chr_out_commit(&o, r, &e) < 0)
+				_exit(3);
+		}
+		_exit(chr_out_reserve(&o, 63, &e) == NULL && chr_out_close(&o, &e) == 0 ? 0 : 4);
+	}
+	return waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 static char *slurp(const char *path, size_t *n)
 {
 	FILE *f = fopen(path, "r");
@@ -164,6 +202,23 @@ int main(void)
 	CHECK(run(CHR_OUT_AUTO, q, path) == 0);
 	CHECK(types(q, got, sizeof got) == 0);
 	CHECK_STR(got, "DEFINE:0 HEARTBEAT:1 HEARTBEAT:2");
+
+	/* records built in place: to stdout, to a queue, as text */
+	CHECK(reserved(CHR_OUT_BINARY, NULL, path) == 0);
+	CHECK(types(path, got, sizeof got) == 0);
+	CHECK_STR(got, "DEFINE:0 HEARTBEAT:1 HEARTBEAT:2");
+	snprintf(q, sizeof q, "%s/q2", dir);
+	CHECK(reserved(CHR_OUT_AUTO, q, path) == 0);
+	CHECK(types(q, got, sizeof got) == 0);
+	CHECK_STR(got, "DEFINE:0 HEARTBEAT:1 HEARTBEAT:2");
+	snprintf(q, sizeof q, "%s/q", dir);
+	CHECK(reserved(CHR_OUT_TEXT, NULL, path) == 0);
+	s = slurp(path, &n);
+	CHECK_STR(s, "1970-01-01T00:00:00.000000000Z DEFINE v S seq=0 src_seq=0 flags=- venue=v "
+		     "symbol=S price_scale_hint=0 size_scale_hint=0\n"
+		     "1970-01-01T00:00:00.000000000Z HEARTBEAT v S seq=1 src_seq=0 flags=-\n"
+		     "1970-01-01T00:00:00.000000000Z HEARTBEAT v S seq=2 src_seq=0 flags=-\n");
+	free(s);
 
 	/* text: names from the DEFINE, which is not printed */
 	CHECK(run(CHR_OUT_TEXT, NULL, path) == 0);
