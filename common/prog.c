@@ -7,6 +7,7 @@
 #include "chr.h"
 #include "fmt.h"
 #include "num.h"
+#include "out.h"
 #include "prog.h"
 #include "source.h"
 
@@ -248,5 +249,14 @@ int chr_flush_or_exit(void *w)
 {
 	if (chr_writer_flush(w) < 0)
 		chr_write_failed(w);
+	return 0;
+}
+
+int chr_out_flush_or_exit(void *o)
+{
+	struct chr_err e;
+
+	if (chr_out_flush(o, &e) < 0)
+		chr_out_failed(o, &e);
 	return 0;
 }

@@ -115,4 +115,7 @@ _Noreturn void chr_write_failed(const struct chr_writer *w);
  * input it can never pass on. Returns 0. */
 int chr_flush_or_exit(void *w);
 
+/* chr_flush_or_exit for the struct chr_out o (chr_out_failed). Returns 0. */
+int chr_out_flush_or_exit(void *o);
+
 #endif

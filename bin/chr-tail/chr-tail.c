@@ -14,6 +14,7 @@
 #include "merge.h"
 #include "num.h"
 #include "out.h"
+#include "pace.h"
 #include "prog.h"
 #include "queue.h"
 #include "source.h"
@@ -28,7 +29,7 @@ static const char usage_text[] =
 	"options: [--format binary|text|json|csv] [--defines] [--levels n] [--from when]\n"
 	"         [--until when] [--type type[,type...]]... [--limit n]\n"
 	"         [--follow] [--spin-us n] [--from-end | --from-seq n] [--reader name]\n"
-	"         [--from-reader name] [--restamp] [--out queue]\n"
+	"         [--from-reader name] [--restamp] [--out queue] [--pace speed]\n"
 	"         [-h | --help] [-V | --version]\n"
 	"\n"
 	"  several inputs are merged by ts (ties in argument order)\n"
@@ -37,7 +38,7 @@ static const char usage_text[] =
 enum {
 	OPT_LEVELS = CHR_O_OWN, OPT_FROM, OPT_UNTIL, OPT_LIMIT, OPT_ARCHIVE, OPT_VENUE,
 	OPT_SYMBOL, OPT_STREAM, OPT_DATE, OPT_FROM_END, OPT_FROM_SEQ, OPT_OUT, OPT_FROM_SNAPSHOT,
-	OPT_DEFINES, OPT_FROM_READER, OPT_RESTAMP, OPT_SPIN_US,
+	OPT_DEFINES, OPT_FROM_READER, OPT_RESTAMP, OPT_SPIN_US, OPT_PACE,
 };
 
 static const struct chr_opt opts[] = {
@@ -76,6 +77,9 @@ static const struct chr_opt opts[] = {
 	 "keyed by positions in the queue read: the refinery)"},
 	{"out", required_argument, OPT_OUT, "queue",
 	 "append the records to a queue (created if missing)"},
+	{"pace", required_argument, OPT_PACE, "speed",
+	 "write each record when its ts is due, speed times\n"
+	 "as fast as recorded (1, 10, 0.5); report lateness"},
 	{"archive", required_argument, OPT_ARCHIVE, "root",
 	 "read the archive: --venue, --symbol, --stream\n"
 	 "(default: the stream of --type, else book) and\n"
@@ -98,10 +102,6 @@ static const struct chr_opt opts[] = {
 	CHR_OPT_END,
 };
 
-/* an option's value for a message: control and non-ASCII bytes escaped
- * (chr_fmt_shown), cut to fit buf */
-#define SHOWN(buf, s) chr_fmt_shown(buf, sizeof buf, s)
-
 static void check_stream(const char *s)
 {
 	static const char *const streams[] = {"book", "trade", "quote", "topn", "raw"};
@@ -110,7 +110,7 @@ static void check_stream(const char *s)
 	for (size_t i = 0; i < sizeof streams / sizeof streams[0]; i++)
 		if (strcmp(s, streams[i]) == 0)
 			return;
-	chr_usage_error("unknown stream '%s' (book, trade, quote, topn, raw)", SHOWN(sh, s));
+	chr_usage_error("unknown stream '%s' (book, trade, quote, topn, raw)", CHR_SHOWN(sh, s));
 }
 
 int main(int argc, char **argv)
@@ -121,6 +121,7 @@ int main(int argc, char **argv)
 	struct chr_err e;
 	struct chr_queue_pos pos;
 	struct chr_keyed keyed;
+	struct chr_pace pace = {0};
 	const char *reader = NULL, *from_reader = NULL, *outq = NULL, *archive = NULL, *venue = NULL;
 	const char *stream = NULL, *date = NULL, **syms = calloc((size_t)argc, sizeof *syms);
 	long nsym = 0, nname = 1;
@@ -166,10 +167,14 @@ int main(int argc, char **argv)
 		case OPT_SPIN_US:
 			if (chr_parse_range(optarg, 0, 1000000, &spin))
 				chr_usage_error("--spin-us '%s' is not a number of us from 0 to "
-						"1000000", SHOWN(sh, optarg));
+						"1000000", CHR_SHOWN(sh, optarg));
 			break;
 		case OPT_OUT:
 			outq = optarg;
+			break;
+		case OPT_PACE:
+			if (chr_pace_parse(&pace, optarg, &e) < 0)
+				chr_usage_error("%s", e.msg);
 			break;
 		case CHR_O_FORMAT:
 			if (chr_out_parse(optarg, &format, &e) < 0)
@@ -277,7 +282,7 @@ int main(int argc, char **argv)
 		sel.ts_from = INT64_MIN;	/* every record from the snapshot on */
 	if ((reader || from_reader) && !chr_is_queue(argv[optind]))
 		chr_usage_error("%s needs a queue, not '%s'", reader ? "--reader" : "--from-reader",
-				SHOWN(sh, argv[optind]));
+				CHR_SHOWN(sh, argv[optind]));
 	keyed.warn = chr_warn_cb;
 	if (from_reader && chr_keyed_from_reader(&keyed, &in.s[0], argv[optind], from_reader, &e) < 0)
 		chr_die_err(&e);
@@ -295,6 +300,8 @@ int main(int argc, char **argv)
 	if (chr_out_open(&out, format, outq, &e) < 0)
 		chr_die_err(&e);
 	out.fmt.levels = (unsigned)levels;
+	pace.flush = chr_out_flush_or_exit, pace.flush_ctx = &out;
+	pace.warn = chr_warn_cb, pace.stop = &chr_stop;
 	/* JSON lines are one table (names in every line): DEFINE records
 	 * only when asked for */
 	out.json_defines = defines || (!sel.all_types &&
@@ -329,6 +336,9 @@ int main(int argc, char **argv)
 				chr_out_failed(&out, &e);
 			continue;
 		}
+		/* --pace: a DEFINE is no time of the stream's */
+		if (pace.mant && rec->type != CHR_DEFINE && chr_pace_wait(&pace, rec->ts) != 0)
+			break;
 		if (chr_out_put(&out, rec, &e) < 0)
 			chr_out_failed(&out, &e);
 		if (rec->type != CHR_DEFINE)
@@ -338,6 +348,7 @@ int main(int argc, char **argv)
 	/* what was read before an error is good: write it, then report */
 	if (chr_out_close(&out, &e) < 0)
 		chr_out_failed(&out, &e);
+	chr_pace_end(&pace);
 	if (out.no_csv)
 		chr_warn("%" PRIu64 " record%s with no Tardis CSV form (GAP, HEARTBEAT, ...) "
 			 "not written", out.no_csv, out.no_csv == 1 ? "" : "s");
@@ -351,7 +362,7 @@ int main(int argc, char **argv)
 	/* a raw read's --symbol that names nothing read is no empty answer */
 	if (k == 0 && archive && !names && (bad = chr_source_unmatched(&in.s[0], &seen)))
 		chr_die(CHR_EX_DATA, "no symbol matches '%s' in the raw stream of venue '%s' read "
-			"(the range read decides); symbols read: %s", SHOWN(sh, bad), venue,
+			"(the range read decides); symbols read: %s", CHR_SHOWN(sh, bad), venue,
 			*seen ? seen : "none");
 	chr_merge_free(&in);
 	chr_keyed_free(&keyed);
