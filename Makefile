@@ -9,7 +9,7 @@ MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 
 CC ?= cc
-PKGS := libzstd zlib libisal jansson libxxhash sqlite3
+PKGS := libzstd zlib libisal jansson libxxhash sqlite3 libwebsockets libcurl
 WARN := -Wall -Wextra -Wvla -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
 	-Wpointer-arith -Wcast-align -Wwrite-strings -Wformat=2 -Wundef
 # Objects and programs go in place; a sanitizer build goes to build-san/ so
@@ -38,6 +38,8 @@ UNIT_BIN := $(patsubst %.c,$(O)%,$(UNIT_SRC))
 # the test data generator; its records (gen/recs.c) serve the unit tests too
 GEN_BIN := $(O)test/gen/gen
 GEN_REC := $(O)test/gen/recs.o
+# the live transport alone, against test/feed-server (test/feed-live.bats)
+FEED_CLIENT := $(O)test/feed-client/feed-client
 SCRIPTS := $(filter-out %.1,$(wildcard scripts/chr-*))
 MANS := $(wildcard bin/chr-*/*.1 scripts/chr-*.1)
 
@@ -83,16 +85,20 @@ $(O)test/gen/%.o: test/gen/%.c test/gen/recs.h $(LIB_HDR) $(O).flags
 $(GEN_BIN): $(O)test/gen/gen.o $(GEN_REC) $(O)libchr.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
+$(FEED_CLIENT): test/feed-client/feed-client.c $(LIB_HDR) $(O)libchr.a $(O).flags
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(O)libchr.a $(LIBS)
+
 $(O)test/unit/t-%: test/unit/t-%.c test/unit/unit.h test/gen/recs.h $(GEN_REC) $(LIB_HDR) $(O)libchr.a $(O).flags
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itest/unit -Itest/gen $(ALL_LDFLAGS) -o $@ $< $(GEN_REC) $(O)libchr.a $(LIBS)
 
 check: unit bats
 
-unit: all test-deps $(GEN_BIN) $(UNIT_BIN)
+unit: all test-deps $(GEN_BIN) $(FEED_CLIENT) $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "unit: $$t"; $$t; done
 
-bats: all test-deps $(GEN_BIN) $(UNIT_BIN)
+bats: all test-deps $(GEN_BIN) $(FEED_CLIENT) $(UNIT_BIN)
 	CHR_BUILD=$(CURDIR)/$(O) bats test
 
 # kill campaigns, not part of check (which runs each with a few kills):
@@ -133,7 +139,7 @@ uninstall:
 
 clean:
 	rm -f $(LIB_OBJ) $(O)libchr.a $(O).flags $(PROG_BIN) $(UNIT_BIN) chr.pc \
-		$(GEN_BIN) $(O)test/gen/*.o
+		$(GEN_BIN) $(FEED_CLIENT) $(O)test/gen/*.o
 	rm -rf demo-archive demo-archive-tiers build-fuzz $(O:%/=%)
 
 # libFuzzer harnesses (test/fuzz/README.md), not part of check: `make fuzz`

@@ -1,0 +1,98 @@
+/* rest.c - an HTTP(S) GET with timeouts on libcurl's easy interface. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "rest.h"
+
+struct chr_rest {
+	CURL *h;
+	char *buf;
+	size_t len, cap;
+	int nomem;
+};
+
+struct chr_rest *chr_rest_open(struct chr_err *e)
+{
+	static int init;
+	struct chr_rest *c;
+
+	if (!init && curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		chr_err_set(e, CHR_EX_SYS, "cannot start libcurl");
+		return NULL;
+	}
+	init = 1;
+	if (!(c = calloc(1, sizeof *c)) || !(c->h = curl_easy_init())) {
+		free(c);
+		chr_err_set(e, CHR_EX_SYS, "cannot start libcurl");
+		return NULL;
+	}
+	return c;
+}
+
+static size_t take(char *p, size_t size, size_t n, void *arg)
+{
+	struct chr_rest *c = arg;
+	size_t k = size * n;
+
+	if (c->len + k + 1 > c->cap) {
+		size_t cap = c->cap ? c->cap : 65536;
+		char *b;
+
+		while (cap < c->len + k + 1)
+			cap *= 2;
+		if (!(b = realloc(c->buf, cap))) {
+			c->nomem = 1;
+			return 0;	/* ends the transfer */
+		}
+		c->buf = b;
+		c->cap = cap;
+	}
+	memcpy(c->buf + c->len, p, k);
+	c->len += k;
+	c->buf[c->len] = 0;
+	return k;
+}
+
+int chr_rest_get(struct chr_rest *c, const char *url, long timeout_ms,
+		 struct chr_rest_reply *r, struct chr_err *e)
+{
+	struct timespec t;
+	CURLcode k;
+
+	memset(r, 0, sizeof *r);
+	c->len = 0;
+	c->nomem = 0;
+	curl_easy_setopt(c->h, CURLOPT_URL, url);
+	curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, take);
+	curl_easy_setopt(c->h, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->h, CURLOPT_ACCEPT_ENCODING, "");	/* gzip when the server will */
+	k = curl_easy_perform(c->h);
+	clock_gettime(CLOCK_REALTIME, &t);
+	if (c->nomem)
+		return chr_err_set(e, CHR_EX_SYS, "GET '%s': out of memory", url);
+	if (k != CURLE_OK)
+		return chr_err_set(e, CHR_EX_SYS, "GET '%s': %s", url, curl_easy_strerror(k));
+	r->body = c->buf ? c->buf : "";
+	r->len = c->len;
+	r->recv_ns = (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &r->status);
+	if (r->status != 200)
+		return chr_err_set(e, CHR_EX_SYS, "GET '%s': HTTP %ld: %.200s", url, r->status,
+				   r->body);
+	return 0;
+}
+
+void chr_rest_close(struct chr_rest *c)
+{
+	if (!c)
+		return;
+	curl_easy_cleanup(c->h);
+	free(c->buf);
+	free(c);
+}

@@ -1,0 +1,36 @@
+/* rest.h - an HTTP(S) GET with timeouts (libcurl), for a feed's REST
+ * snapshots: the body and the local time it arrived. */
+#ifndef CHR_REST_H
+#define CHR_REST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct chr_rest;
+
+/* A client (one connection kept alive between GETs). Returns NULL with e
+ * (CHR_EX_SYS) when libcurl cannot start. */
+struct chr_rest *chr_rest_open(struct chr_err *e);
+
+/* The answer of a GET. body is the client's (NUL-terminated, valid until
+ * the next GET or chr_rest_close). */
+struct chr_rest_reply {
+	const char *body;
+	size_t len;
+	long status;		/* the HTTP status */
+	int64_t recv_ns;	/* CLOCK_REALTIME when the whole body had come */
+};
+
+/* GET url, giving up after timeout_ms in all (connecting included).
+ * Returns 0 with r for an answer of status 200; -1 with e otherwise
+ * (CHR_EX_SYS): "GET 'url': why" (libcurl's reason: no connection, a
+ * timeout), or "GET 'url': HTTP 404: <the body's start>" (r filled). */
+int chr_rest_get(struct chr_rest *c, const char *url, long timeout_ms,
+		 struct chr_rest_reply *r, struct chr_err *e);
+
+/* Free c; NULL is nothing. */
+void chr_rest_close(struct chr_rest *c);
+
+#endif
