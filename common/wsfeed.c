@@ -489,7 +489,9 @@ int chr_ws_run(struct chr_ws *w, int timeout_ms, struct chr_err *e)
 	if (w->nxt && w->overlap_until < next)
 		next = w->overlap_until;
 	if (next > now) {
-		lws_sul_schedule(w->ctx, 0, &w->sul, wake, (next - now) / 1000 + 1);
+		/* poll(2) counts whole ms: a wait rounded down would wake
+		 * before the deadline and spin until it */
+		lws_sul_schedule(w->ctx, 0, &w->sul, wake, ((next - now) / 1000000 + 1) * 1000);
 		n = lws_service(w->ctx, 0);
 		lws_sul_cancel(&w->sul);
 		if (n < 0)

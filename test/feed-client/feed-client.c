@@ -86,6 +86,7 @@ int main(int argc, char **argv)
 	long timeout = 5000;
 	char *comma;
 
+	chr_setprog(argv[0]);
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': o.silence_ns = ms("--silence", optarg); break;
