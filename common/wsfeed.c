@@ -10,7 +10,6 @@
 
 #include <libwebsockets.h>
 
-#include "tm.h"
 #include "wsfeed.h"
 
 #define HOLD_MAX 65536		/* messages of a new connection held for the seam */
