@@ -93,6 +93,41 @@ assert abs(ts[0] - time.time_ns()) < 3600 * 10**9, ts[0]'
 	cmp want got
 }
 
+@test "a server gone silent mid-stream: the connection is dropped, then a reconnect" {
+	start_server --stall-at 40
+	client --silence 500 --count $NFRAMES "$URL" >out
+	run -0 grep '^#' out
+	[ "${#lines[@]}" = 3 ]
+	[ "${lines[0]}" = "# UP conn 1" ]
+	[[ "${lines[1]}" =~ ^"# DOWN conn 1: silent for "[0-9]+" ms"$ ]]
+	[ "${lines[2]}" = "# UP conn 2" ]
+	[ "$(sed -n 42p out)" = "${lines[1]}" ]
+	frames >want
+	messages out >got
+	cmp want got
+}
+
+@test "fragmented messages are put together" {
+	start_server --fragment 100
+	client --count $NFRAMES "$URL" >out
+	frames >want
+	messages out >got
+	cmp want got
+	# and messages of several MB in one frame, larger than any read
+	zcat "$CAP" | python3 -c '
+import sys
+for i, l in enumerate(sys.stdin):
+    ns, msg = l.rstrip("\n").split(" ", 1)
+    print(ns, msg if i % 50 else "[" + ",".join([msg] * 100) + "]")' | gzip >big.gz
+	kill "$SERVER"
+	wait "$SERVER" || true
+	CAP=big.gz start_server
+	client --count $NFRAMES "$URL" >out
+	zcat big.gz | grep -v '^[0-9]* {"lastUpdateId"' | cut -d' ' -f2- >want
+	messages out >got
+	cmp want got
+}
+
 @test "a malformed frame is delivered as it came" {
 	start_server --bad-at 5
 	client --count $NFRAMES "$URL" >out
