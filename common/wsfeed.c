@@ -343,8 +343,7 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons why, void *user, vo
 			snprintf(c->why, sizeof c->why, "closed by the server");
 		break;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		snprintf(c->why, sizeof c->why, "cannot connect: %s",
-			 in && len ? (const char *)in : in ? (const char *)in : "error");
+		snprintf(c->why, sizeof c->why, "cannot connect: %s", in ? (const char *)in : "error");
 		c->wsi = NULL;
 		conn_dead(c);
 		break;

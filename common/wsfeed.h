@@ -96,8 +96,7 @@ struct chr_ws_stats {
 };
 void chr_ws_stats(const struct chr_ws *w, struct chr_ws_stats *s);
 
-/* Close the connections (a close frame when up) and free w; NULL is
- * nothing. */
+/* Close the connections and free w; NULL is nothing. */
 void chr_ws_close(struct chr_ws *w);
 
 #endif
