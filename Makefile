@@ -57,7 +57,8 @@ deps:
 	    ! echo '#include <csv.h>' | $(CC) -E -x c - >/dev/null 2>&1; then $(INSTALL_DEPS); fi
 test-deps:
 	@if ! command -v bats >/dev/null || ! command -v xxhsum >/dev/null || \
-	    ! command -v zstd >/dev/null || ! command -v python3 >/dev/null || [ ! -d /usr/lib/bats/bats-assert ]; then $(INSTALL_DEPS); fi
+	    ! command -v zstd >/dev/null || ! command -v python3 >/dev/null || \
+	    ! command -v openssl >/dev/null || [ ! -d /usr/lib/bats/bats-assert ]; then $(INSTALL_DEPS); fi
 
 # Rebuild everything when the compiler flags change.
 $(O).flags: FORCE

@@ -14,7 +14,7 @@ struct chr_rest {
 	int nomem;
 };
 
-struct chr_rest *chr_rest_open(struct chr_err *e)
+struct chr_rest *chr_rest_open(const char *ca_file, struct chr_err *e)
 {
 	static int init;
 	struct chr_rest *c;
@@ -29,6 +29,8 @@ struct chr_rest *chr_rest_open(struct chr_err *e)
 		chr_err_set(e, CHR_EX_SYS, "cannot start libcurl");
 		return NULL;
 	}
+	if (ca_file)	/* libcurl copies the string */
+		curl_easy_setopt(c->h, CURLOPT_CAINFO, ca_file);
 	return c;
 }
 

@@ -10,9 +10,10 @@
 
 struct chr_rest;
 
-/* A client (one connection kept alive between GETs). Returns NULL with e
- * (CHR_EX_SYS) when libcurl cannot start. */
-struct chr_rest *chr_rest_open(struct chr_err *e);
+/* A client (one connection kept alive between GETs); https:// trusts the
+ * PEM certificates of ca_file (copied), or the system's when NULL. Returns
+ * NULL with e (CHR_EX_SYS) when libcurl cannot start. */
+struct chr_rest *chr_rest_open(const char *ca_file, struct chr_err *e);
 
 /* The answer of a GET. body is the client's (NUL-terminated, valid until
  * the next GET or chr_rest_close). */

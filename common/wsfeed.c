@@ -413,6 +413,7 @@ struct chr_ws *chr_ws_open(const struct chr_ws_opts *o, const struct chr_ws_cb *
 	ci.uid = (uid_t)-1;
 	ci.options = w->ssl ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
 	ci.timeout_secs = (unsigned)(w->o.silence_ns / 1000000000) + 1;
+	ci.client_ssl_ca_filepath = w->o.ca_file;
 	ci.user = w;
 	if (!w->held || !(w->ctx = lws_create_context(&ci))) {
 		chr_err_set(e, CHR_EX_SYS, "cannot open a websocket client for '%s'", w->url);

@@ -66,6 +66,8 @@ struct chr_ws_opts {
 	unsigned max_attempts;		/* failed attempts in a row that end
 					 * chr_ws_run with an error; 0: never */
 	size_t max_msg;			/* the largest message (default 64 MiB) */
+	const char *ca_file;		/* wss://: the PEM certificates to trust
+					 * (NULL: the system's) */
 };
 
 /* Defaults for every field that is 0 (not url). */

@@ -25,6 +25,12 @@ start_server() {
 	URL="ws://127.0.0.1:$PORT/stream?streams=btcusdt@depth@0ms/btcusdt@trade/btcusdt@bookTicker"
 }
 
+# cert NAME SAN: a self-signed certificate NAME.pem (its key NAME.key) for SAN
+cert() {
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.pem" -days 2 \
+		-subj "/CN=chr-test" -addext "subjectAltName=$2" 2>/dev/null
+}
+
 # the frames the server sends, one a line
 frames() {
 	zcat "$CAP" | grep -v lastUpdateId | cut -d' ' -f2-
@@ -200,6 +206,27 @@ for i, l in enumerate(sys.stdin):
 	run -0 grep '^rest /fapi/v1/depth?symbol=BTCUSDT&limit=1000$' log
 	run -3 --separate-stderr client --get "http://127.0.0.1:$PORT/nowhere"
 	[ "$stderr" = "feed-client: GET 'http://127.0.0.1:$PORT/nowhere': HTTP 404: {\"code\":-1,\"msg\":\"not found\"}" ]
+}
+
+@test "wss:// and https:// with a certificate trusted; refused when not, or not for the host" {
+	cert ok IP:127.0.0.1
+	cert other DNS:other.invalid
+	start_server --tls ok.pem ok.key
+	client --ca ok.pem --count $NFRAMES "wss://127.0.0.1:$PORT/ws" >out
+	frames >want
+	messages out >got
+	cmp want got
+	client --get --ca ok.pem "https://127.0.0.1:$PORT/fapi/v1/depth?symbol=BTCUSDT" >out
+	zcat "$CAP" | grep lastUpdateId | cut -d' ' -f2- >want
+	cut -d' ' -f2- out >got
+	cmp want got
+	# the system's CAs do not know it; another certificate is not for 127.0.0.1
+	for ca in "" --ca=other.pem; do
+		run -3 --separate-stderr client $ca --max-attempts 1 "wss://127.0.0.1:$PORT/ws"
+		[[ "$stderr" == *"cannot connect to 'wss://127.0.0.1:$PORT/ws' (1 attempts): cannot connect: "*SSL* ]]
+		run -3 --separate-stderr client --get $ca "https://127.0.0.1:$PORT/x"
+		[ "$stderr" = "feed-client: GET 'https://127.0.0.1:$PORT/x': SSL peer certificate or SSH remote key was not OK" ]
+	done
 }
 
 @test "an unreachable port is a clear error" {

@@ -15,8 +15,9 @@
 
 static const char usage[] =
 	"usage: feed-client [--silence ms] [--max-age ms] [--overlap ms]\n"
-	"                   [--backoff ms,ms] [--max-attempts n] [--count n] ws://URL\n"
-	"       feed-client --get [--timeout ms] http://URL\n";
+	"                   [--backoff ms,ms] [--max-attempts n] [--count n]\n"
+	"                   [--ca file] ws://URL | wss://URL\n"
+	"       feed-client --get [--timeout ms] [--ca file] http://URL | https://URL\n";
 
 static volatile sig_atomic_t stop;
 static uint64_t count = UINT64_MAX, got;
@@ -75,7 +76,8 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{"silence", 1, 0, 's'}, {"max-age", 1, 0, 'a'}, {"overlap", 1, 0, 'o'},
 		{"backoff", 1, 0, 'b'}, {"max-attempts", 1, 0, 'n'}, {"count", 1, 0, 'c'},
-		{"get", 0, 0, 'g'}, {"timeout", 1, 0, 't'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0},
+		{"get", 0, 0, 'g'}, {"timeout", 1, 0, 't'}, {"ca", 1, 0, 'C'}, {"help", 0, 0, 'h'},
+		{0, 0, 0, 0},
 	};
 	struct chr_ws_opts o = {0};
 	struct chr_ws_cb cb = { .msg = on_msg, .event = on_event };
@@ -102,6 +104,7 @@ int main(int argc, char **argv)
 		case 'n': o.max_attempts = (unsigned)(ms("--max-attempts", optarg) / 1000000); break;
 		case 'c': count = (uint64_t)(ms("--count", optarg) / 1000000); break;
 		case 'g': get = 1; break;
+		case 'C': o.ca_file = optarg; break;
 		case 't': timeout = (long)(ms("--timeout", optarg) / 1000000); break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: goto misuse;
@@ -110,7 +113,7 @@ int main(int argc, char **argv)
 	if (optind != argc - 1)
 		goto misuse;
 	if (get) {
-		struct chr_rest *r = chr_rest_open(&e);
+		struct chr_rest *r = chr_rest_open(o.ca_file, &e);
 		struct chr_rest_reply rep;
 
 		if (!r || chr_rest_get(r, argv[optind], timeout, &rep, &e) < 0)
