@@ -196,6 +196,21 @@ for i, l in enumerate(sys.stdin):
 	[ "$output" -ge 2 ]
 }
 
+@test "a renewal with no message in common: switched all the same, and said so" {
+	# the old connection goes quiet when the new one comes: no seam
+	start_server --solo --delay-ms 5
+	client --max-age 400 --silence 500 --overlap 200 --count $NFRAMES "$URL" >out
+	run -0 grep '^#' out
+	[ "${lines[0]}" = "# UP conn 1" ]
+	# the old connection's silence or the overlap's end, whichever first
+	[[ "${lines[1]}" =~ ^"# RENEWED conn 2 not seamless: "("the old connection ended before the seam"|"no message of both connections within the overlap")$ ]]
+	run -1 grep -e ' seamless$' -e DOWN out
+	# what the new connection brought while held is delivered after it
+	frames >want
+	messages out >got
+	cmp want got
+}
+
 @test "the REST GET returns the snapshot body; an error status is an error" {
 	start_server
 	client --get "http://127.0.0.1:$PORT/fapi/v1/depth?symbol=BTCUSDT&limit=1000" >out
