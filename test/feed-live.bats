@@ -99,6 +99,20 @@ assert abs(ts[0] - time.time_ns()) < 3600 * 10**9, ts[0]'
 	cmp want got
 }
 
+@test "a close by the server is reported with its code, then a reconnect" {
+	start_server --close-at-end
+	# after the close, the next connection brings nothing: silent, twice
+	run -3 --separate-stderr client --silence 300 --backoff 10,10 --max-attempts 2 "$URL"
+	[ "${lines[0]}" = "# UP conn 1" ]
+	[ "${lines[$((NFRAMES + 1))]}" = "# DOWN conn 1: closed by the server (1000)" ]
+	[[ "${lines[$((NFRAMES + 2))]}" =~ ^"# RETRY conn 2 attempt 1 in 10 ms: silent for "[0-9]+" ms"$ ]]
+	[[ "$stderr" =~ "(2 attempts): silent for "[0-9]+" ms"$ ]]
+	frames >want
+	printf '%s\n' "${lines[@]}" >out
+	messages out >got
+	cmp want got
+}
+
 @test "a server gone silent mid-stream: the connection is dropped, then a reconnect" {
 	start_server --stall-at 40
 	client --silence 500 --count $NFRAMES "$URL" >out
@@ -160,6 +174,9 @@ for i, l in enumerate(sys.stdin):
 	# every attempt reached the server, which said nothing
 	until_ok grep -q '^mute 4$' log
 	run -1 grep '^connect' log
+	# a REST GET that gets no answer ends at its timeout
+	run -3 --separate-stderr client --get --timeout 300 "http://127.0.0.1:$PORT/fapi/v1/depth?symbol=BTCUSDT"
+	[[ "$stderr" == "feed-client: GET 'http://127.0.0.1:$PORT/fapi/v1/depth?symbol=BTCUSDT': Timeout was reached"* ]]
 }
 
 @test "a slow server is no silent one" {
