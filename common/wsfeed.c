@@ -275,6 +275,12 @@ static void conn_dead(struct conn *c)
 		w->lost = 1;
 		in.ev = CHR_WS_DOWN;
 		event(w, &in);
+		if (w->nxt) {	/* a renewal under way is the reconnect */
+			w->cur = w->nxt;
+			w->nxt = NULL;
+			w->lastlen = 0;
+			return conn_free(c);
+		}
 	} else {
 		w->attempts++;
 		w->retry_at = now + backoff(w, w->attempts);
