@@ -11,13 +11,16 @@
 
 /* What happened to the connection, for the caller's books (docs/feed-live.md). */
 enum chr_ws_event {
-	CHR_WS_UP,		/* a connection is up and delivers: the first one, or
-				 * after a DOWN; fetch the REST snapshots now */
-	CHR_WS_DOWN,		/* the connection is lost (closed, failed, silent)
-				 * or an attempt failed: messages may be missing
-				 * from here; the books write a GAP and wait for a
-				 * snapshot (once per loss: not again per attempt) */
-	CHR_WS_RETRY,		/* an attempt to connect failed; the next is in
+	CHR_WS_UP,		/* a connection delivers its first message: the
+				 * first one, or the first after a DOWN; fetch the
+				 * REST snapshots now (told before that message) */
+	CHR_WS_DOWN,		/* a connection that had delivered is lost (closed,
+				 * broken, silent): messages may be missing from
+				 * here; the books write a GAP and wait for a
+				 * snapshot. Once per loss, not per failed attempt;
+				 * a reconnect follows at once */
+	CHR_WS_RETRY,		/* an attempt to connect failed (or its connection
+				 * ended before it delivered); the next is in
 				 * info->retry_ns */
 	CHR_WS_RENEWED,		/* the connection was replaced by a new one before
 				 * its maximum age: info->seamless says whether
@@ -30,7 +33,7 @@ struct chr_ws_info {
 	int64_t ns;		/* CLOCK_REALTIME when it was seen */
 	const char *why;	/* DOWN, RETRY: what ended the connection or the
 				 * attempt ("closed by the server (1000)",
-				 * "silent for 10s", "cannot connect: ..."); RENEWED
+				 * "silent for 10000 ms", "cannot connect: ..."); RENEWED
 				 * not seamless: why not */
 	unsigned attempt;	/* RETRY: failed attempts in a row */
 	int64_t retry_ns;	/* RETRY: the wait before the next attempt */
