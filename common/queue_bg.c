@@ -74,6 +74,7 @@ static int pool_take(struct chr_queue_bg *b, uint64_t id, struct qseg *s)
 	const struct chr_seg *old;
 	char from[40], name[32];
 	uint64_t used;
+	int64_t t;
 	void *p;
 	int fd;
 
@@ -82,7 +83,7 @@ static int pool_take(struct chr_queue_bg *b, uint64_t id, struct qseg *s)
 	fd = openat(b->dirfd, from, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	p = chr_q_map_populated(fd, b->next_seg_size);
+	p = chr_q_map_populated(fd, b->next_seg_size, &b->hurry);
 	close(fd);
 	if (!p)
 		goto fail;
@@ -90,7 +91,11 @@ static int pool_take(struct chr_queue_bg *b, uint64_t id, struct qseg *s)
 	s->size = b->next_seg_size;
 	old = p;
 	used = !chr_seg_check(old) && old->end <= s->size ? old->end : s->size;
-	memset(s->base, 0, used);
+	t = now_ns(CLOCK_MONOTONIC);
+	for (uint64_t off = 0; off < used; off += 1u << 18) {
+		memset(s->base + off, 0, used - off < (1u << 18) ? used - off : 1u << 18);
+		chr_q_step_pause(&b->hurry, &t);
+	}
 	memcpy(s->base, &h, sizeof h);
 	if (chr_q_idx_create(b->dirfd, id, s->size, b->stride, s) < 0)
 		goto fail;
@@ -104,25 +109,26 @@ fail:
 	return -1;
 }
 
+/* A segment left by a roll, still to unmap, or -1. */
+static int old_slot(const struct chr_queue_bg *b)
+{
+	for (int i = 0; i < 4; i++)
+		if (b->old[i].base)
+			return i;
+	return -1;
+}
+
 static void *bg_main(void *arg)
 {
 	struct chr_queue_bg *b = arg;
 	int64_t next_sync = 0, next_reap = 0, next_retain = 0;
+	int i;
 
 	pthread_mutex_lock(&b->mu);
 	while (!b->stop) {
 		int64_t now = now_ns(CLOCK_REALTIME), until = now + 1000000000;
 		struct timespec ts;
 
-		for (int i = 0; i < 4; i++)
-			if (b->old[i].base) {
-				struct qseg s = b->old[i];
-
-				memset(&b->old[i], 0, sizeof s);
-				pthread_mutex_unlock(&b->mu);
-				chr_q_unmap(&s);
-				pthread_mutex_lock(&b->mu);
-			}
 		if (b->want && !b->next.base && !b->failed) {
 			uint64_t id = b->next_id, size = b->next_seg_size;
 			struct qseg s;
@@ -139,7 +145,7 @@ static void *bg_main(void *arg)
 				rc = pool_take(b, id, &s);
 			if (rc < 0)
 				rc = chr_q_seg_create(b->dirfd, b->dir, size, b->stride, id,
-						      CHR_QUEUE_NO_SEQ, &s, NULL);
+						      CHR_QUEUE_NO_SEQ, &b->hurry, &s, NULL);
 			pthread_mutex_lock(&b->mu);
 			b->busy = 0;
 			if (rc == 0)
@@ -147,6 +153,16 @@ static void *bg_main(void *arg)
 			else
 				b->failed = 1;
 			pthread_cond_broadcast(&b->cv);
+			continue;
+		}
+		/* one old segment at a time, the next segment first */
+		if ((i = old_slot(b)) >= 0) {
+			struct qseg s = b->old[i];
+
+			memset(&b->old[i], 0, sizeof s);
+			pthread_mutex_unlock(&b->mu);
+			chr_q_unmap_paced(&s, &b->hurry);
+			pthread_mutex_lock(&b->mu);
 			continue;
 		}
 		if (b->sync != CHR_SYNC_NEVER && b->synced < b->sealed) {
@@ -261,6 +277,7 @@ void chr_q_bg_stop(struct chr_queue_writer *w)
 	}
 	pthread_mutex_lock(&b->mu);
 	b->stop = 1;
+	__atomic_store_n(&b->hurry, 1, __ATOMIC_RELAXED);	/* no pauses left */
 	pthread_cond_signal(&b->cv);
 	pthread_mutex_unlock(&b->mu);
 	pthread_join(b->thread, NULL);
@@ -308,6 +325,7 @@ int chr_q_take_next(struct chr_queue_writer *w, struct qseg *s)
 	struct chr_queue_bg *b = w->bg;
 
 	pthread_mutex_lock(&b->mu);
+	__atomic_store_n(&b->hurry, 1, __ATOMIC_RELAXED);
 	if (!b->want) {
 		b->want = 1;
 		b->next_id = w->id + 1;
@@ -324,9 +342,15 @@ int chr_q_take_next(struct chr_queue_writer *w, struct qseg *s)
 		return 0;
 	/* The thread failed: once more here, for a message of our own. */
 	if (chr_q_seg_create(w->dirfd, w->dir, w->seg_size, w->stride, w->id + 1, CHR_QUEUE_NO_SEQ,
-			     s, &w->e) < 0)
+			     NULL, s, &w->e) < 0)
 		return -1;
 	return 0;
+}
+
+void chr_q_hurry(struct chr_queue_writer *w)
+{
+	w->bg->hurried = 1;
+	__atomic_store_n(&w->bg->hurry, 1, __ATOMIC_RELAXED);
 }
 
 /* ---- retention ---- */

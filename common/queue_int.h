@@ -59,14 +59,28 @@ struct qseg {
 
 /* Unmap both (either may be missing) and clear s. */
 void chr_q_unmap(struct qseg *s);
+/* Segments are made and unmapped in steps (queue_seg.c). The background
+ * thread makes the next one ahead of the roll, and unmaps the one before,
+ * with hurry = &b->hurry: between steps it pauses while *hurry is 0,
+ * three times as long as the step took (at most 1 ms), so that a segment's
+ * 10 ms or so of page zeroing takes a quarter of a CPU in short turns
+ * instead of stalling the processes of a pipeline on a machine of few
+ * cores. A roll clears it; the writer sets it once it is three
+ * quarters through its segment, or waits for the next, and so does a stop.
+ * hurry NULL: no pauses. *t: when the step began (CLOCK_MONOTONIC ns; the
+ * caller sets it before the first), set to when the next begins. */
+void chr_q_step_pause(const int *hurry, int64_t *t);
+void chr_q_unmap_paced(struct qseg *s, const int *hurry);
+
 /* Map size bytes of fd read-write and shared, every page populated (in
- * steps; see queue_seg.c). NULL with errno. */
-void *chr_q_map_populated(int fd, uint64_t size);
+ * steps). NULL with errno. */
+void *chr_q_map_populated(int fd, uint64_t size, const int *hurry);
 
 /* Write a new file name of size bytes, starting with the bytes of head,
- * preallocated: as name.tmp, fsynced, renamed into place, the directory
- * fsynced. Returns the open descriptor, or -1 with errno. */
-int chr_q_publish(int dirfd, const char *name, uint64_t size, const void *head, size_t n);
+ * preallocated (in steps): as name.tmp, fsynced, renamed into place, the
+ * directory fsynced. Returns the open descriptor, or -1 with errno. */
+int chr_q_publish(int dirfd, const char *name, uint64_t size, const void *head, size_t n,
+		  const int *hurry);
 
 /* Create the (empty) index of segment id, for segments of seg_size bytes,
  * and map it read-write into s. Returns 0, or -1 with errno. */
@@ -75,7 +89,8 @@ int chr_q_idx_create(int dirfd, uint64_t id, uint64_t seg_size, uint32_t stride,
 /* Create segment id (its index first) and map both read-write, populated
  * so that first writes do not fault. Returns 0, or -1 with e (CHR_EX_SYS). */
 int chr_q_seg_create(int dirfd, const char *dir, uint64_t seg_size, uint32_t stride,
-		     uint64_t id, uint64_t base_seq, struct qseg *s, struct chr_err *e);
+		     uint64_t id, uint64_t base_seq, const int *hurry, struct qseg *s,
+		     struct chr_err *e);
 
 /* The segments of the queue in dirfd, in id order (chr_segdir_list; with
  * rm_tmp, a crashed writer's leftovers are removed). Returns the count, or
@@ -125,6 +140,8 @@ struct chr_queue_bg {
 	int asked;		/* the writer's own: asked for this roll */
 	int want;		/* the writer asks for segment next_id */
 	int busy;		/* the thread is creating it */
+	int hurry;		/* the writer needs it soon: no pauses */
+	int hurried;		/* the writer's own: set hurry for this roll */
 	uint64_t next_id, next_seg_size;
 	uint32_t stride;
 	struct qseg next;	/* created, not yet current */
@@ -168,6 +185,10 @@ void chr_q_bg_stop(struct chr_queue_writer *w);
 /* Ask the thread for the next segment (once per segment: the one syscall
  * the append path makes, and only when the thread sleeps). */
 void chr_q_ask_next(struct chr_queue_writer *w);
+
+/* The writer is three quarters through its segment: the thread makes the
+ * rest of the next one without pauses. */
+void chr_q_hurry(struct chr_queue_writer *w);
 
 /* The pre-created segment: from the thread (waiting while it works on it),
  * else made here. Returns 0, or -1 with w->e. */

@@ -148,32 +148,53 @@ struct chr_queue_idx *chr_q_idx_map(int dirfd, uint64_t id, int rw, uint64_t *si
  * costs about 12 ms of it). */
 #define STEP ((uint64_t)1 << 18)
 
-static void unmap_steps(void *p, uint64_t size)
+
+void chr_q_step_pause(const int *hurry, int64_t *t)
 {
-	for (uint64_t off = 0; off < size; off += STEP)
-		munmap((char *)p + off, size - off < STEP ? size - off : STEP);
+	int64_t took = now_ns(CLOCK_MONOTONIC) - *t;
+	struct timespec ts = { 0, 0 };
+
+	if (hurry && !__atomic_load_n(hurry, __ATOMIC_RELAXED)) {
+		/* three times as long as the step took, at most 1 ms: the
+		 * work takes at most about a quarter of a CPU */
+		ts.tv_nsec = took < 1000000 / 3 ? 3 * took : 1000000;
+		nanosleep(&ts, NULL);
+	}
+	*t = now_ns(CLOCK_MONOTONIC);
 }
 
-void chr_q_unmap(struct qseg *s)
+void chr_q_unmap_paced(struct qseg *s, const int *hurry)
 {
-	if (s->base)
-		unmap_steps(s->base, s->size);
+	int64_t t = now_ns(CLOCK_MONOTONIC);
+
+	for (uint64_t off = 0; s->base && off < s->size; off += STEP) {
+		munmap(s->base + off, s->size - off < STEP ? s->size - off : STEP);
+		chr_q_step_pause(hurry, &t);
+	}
 	if (s->idx)
 		munmap(s->idx, s->idx_size);
 	memset(s, 0, sizeof *s);
 }
 
-void *chr_q_map_populated(int fd, uint64_t size)
+void chr_q_unmap(struct qseg *s)
+{
+	chr_q_unmap_paced(s, NULL);
+}
+
+void *chr_q_map_populated(int fd, uint64_t size, const int *hurry)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	int64_t t = now_ns(CLOCK_MONOTONIC);
 	int e;
 
 	if (p == MAP_FAILED)
 		return NULL;
 	for (uint64_t off = 0; off < size; off += STEP) {
 		if (madvise((char *)p + off, size - off < STEP ? size - off : STEP,
-			    MADV_POPULATE_WRITE) == 0)
+			    MADV_POPULATE_WRITE) == 0) {
+			chr_q_step_pause(hurry, &t);
 			continue;
+		}
 		e = errno;
 		munmap(p, size);
 		if (e != EINVAL) {
@@ -190,18 +211,22 @@ void *chr_q_map_populated(int fd, uint64_t size)
 /* Write a new file name of size bytes, starting with the bytes of head,
  * preallocated: as name.tmp, fsynced, renamed into place, the directory
  * fsynced. Returns the open descriptor, or -1 with errno. */
-int chr_q_publish(int dirfd, const char *name, uint64_t size, const void *head, size_t n)
+int chr_q_publish(int dirfd, const char *name, uint64_t size, const void *head, size_t n,
+		  const int *hurry)
 {
 	char tmp[48];
+	int64_t t = now_ns(CLOCK_MONOTONIC);
 	int fd, e = 0;
 
 	snprintf(tmp, sizeof tmp, "%s.tmp", name);
 	if ((fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0)
 		return -1;
-	for (uint64_t off = 0; off < size && !e; off += STEP)
+	for (uint64_t off = 0; off < size && !e; off += STEP) {
 		if ((e = posix_fallocate(fd, (off_t)off,
 					 (off_t)(size - off < STEP ? size - off : STEP))) != 0)
 			errno = e;
+		chr_q_step_pause(hurry, &t);
+	}
 	if (e || chr_pwrite_all(fd, head, n, 0) < 0 || fsync(fd) < 0 ||
 	    renameat(dirfd, tmp, dirfd, name) < 0 || fsync(dirfd) < 0) {
 		e = errno;
@@ -225,7 +250,7 @@ int chr_q_idx_create(int dirfd, uint64_t id, uint64_t seg_size, uint32_t stride,
 
 	s->idx_size = chr_q_idx_bytes(seg_size, stride);
 	chr_q_idx_name(name, id);
-	if ((fd = chr_q_publish(dirfd, name, s->idx_size, &x, sizeof x)) < 0)
+	if ((fd = chr_q_publish(dirfd, name, s->idx_size, &x, sizeof x, NULL)) < 0)
 		return -1;
 	p = mmap(NULL, s->idx_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
 	close(fd);
@@ -238,7 +263,8 @@ int chr_q_idx_create(int dirfd, uint64_t id, uint64_t seg_size, uint32_t stride,
 /* Create segment id (its index first) and map both read-write, populated
  * so that first writes do not fault. Returns 0, or -1 with e (CHR_EX_SYS). */
 int chr_q_seg_create(int dirfd, const char *dir, uint64_t seg_size, uint32_t stride,
-		      uint64_t id, uint64_t base_seq, struct qseg *s, struct chr_err *e)
+		      uint64_t id, uint64_t base_seq, const int *hurry, struct qseg *s,
+		      struct chr_err *e)
 {
 	struct chr_seg h = { .magic = CHR_SEG_MAGIC, .version = CHR_VERSION,
 			     .id = id, .base_seq = base_seq };
@@ -251,9 +277,9 @@ int chr_q_seg_create(int dirfd, const char *dir, uint64_t seg_size, uint32_t str
 	if (chr_q_idx_create(dirfd, id, seg_size, stride, s) < 0)
 		goto fail;
 	chr_q_seg_name(name, id);
-	if ((fd = chr_q_publish(dirfd, name, seg_size, &h, sizeof h)) < 0)
+	if ((fd = chr_q_publish(dirfd, name, seg_size, &h, sizeof h, hurry)) < 0)
 		goto fail;
-	p = chr_q_map_populated(fd, seg_size);
+	p = chr_q_map_populated(fd, seg_size, hurry);
 	close(fd);
 	if (!p)
 		goto fail;
@@ -279,7 +305,7 @@ struct chr_queue_ctl *chr_q_ctl_map(int dirfd, int create)
 	if (fd < 0 && create && errno == ENOENT) {
 		struct chr_queue_ctl init = { .magic = CHR_QUEUE_CTL_MAGIC, .version = CHR_VERSION };
 
-		fd = chr_q_publish(dirfd, "control", CTL_SIZE, &init, sizeof init);
+		fd = chr_q_publish(dirfd, "control", CTL_SIZE, &init, sizeof init, NULL);
 	}
 	if (fd < 0)
 		return NULL;

@@ -396,7 +396,8 @@ int chr_queue_writer_open(struct chr_queue_writer *w, const char *dir,
 	if (n == 0) {
 		if (!w->seg_size)
 			w->seg_size = CHR_QUEUE_SEG_DEFAULT;
-		if (chr_q_seg_create(w->dirfd, dir, w->seg_size, w->stride, 0, 0, &cur, &w->e) < 0)
+		if (chr_q_seg_create(w->dirfd, dir, w->seg_size, w->stride, 0, 0, NULL, &cur,
+				     &w->e) < 0)
 			goto out;
 		set_current(w, &cur);
 		w->pos = CHR_HDR_SIZE;
@@ -467,7 +468,7 @@ int chr_queue_writer_open(struct chr_queue_writer *w, const char *dir,
 		uint64_t seq = h->base_seq + h->count;
 
 		if (!spare.base && chr_q_seg_create(w->dirfd, dir, w->seg_size, w->stride, w->id + 1,
-						    seq, &spare, &w->e) < 0)
+						    seq, NULL, &spare, &w->e) < 0)
 			goto out;
 		((struct chr_seg *)spare.base)->base_seq = seq;
 		chr_q_unmap(&cur);
@@ -592,6 +593,8 @@ static int roll(struct chr_queue_writer *w, size_t need)
 			break;
 		}
 	b->asked = 0;
+	b->hurried = 0;
+	__atomic_store_n(&b->hurry, 0, __ATOMIC_RELAXED);
 	b->sealed = w->id;
 	b->cur = w->id;
 	b->seg_start = now_ns(CLOCK_REALTIME);
@@ -683,6 +686,8 @@ static void commit(struct chr_queue_writer *w, struct chr_rec *rec)
 	w->res = NULL;
 	if (w->pos > w->size / 2 && !w->bg->asked)
 		chr_q_ask_next(w);
+	else if (w->pos > w->size / 4 * 3 && !w->bg->hurried)
+		chr_q_hurry(w);
 }
 
 void chr_queue_commit(struct chr_queue_writer *w, struct chr_rec *rec)
