@@ -363,14 +363,20 @@ PY
 
 @test "a roll under way (the next segment given its base_seq, nothing sealed yet) is not damage" {
 	trades
-	# a writer's spare is made in the background: write until one is left
-	for _ in $(seq 20); do
-		rm -rf Q
-		$T chr-sink --queue Q --create -S 64K t.ev
+	# a writer's spare is made in the background, past half of its segment
+	# (the last of t.ev's): the writer waits for input until it is there
+	mkfifo in
+	$T chr-sink --queue Q --create -S 64K <in 3>&- &
+	exec {w}>in
+	cat t.ev >&$w
+	spare() {
 		python3 -c 'import glob, struct, sys
 f = sorted(glob.glob(sys.argv[1] + "/[0-9]*.q"))[-1]
-sys.exit(struct.unpack_from("<Q", open(f, "rb").read(24), 16)[0] != 2**64 - 1)' Q && break
-	done
+sys.exit(struct.unpack_from("<Q", open(f, "rb").read(24), 16)[0] != 2**64 - 1)' Q
+	}
+	until_ok spare
+	exec {w}>&-
+	wait $!
 	$T chr-tail Q >clean.ev
 	# the spare after the current segment gets the base_seq that step 2 of
 	# a roll gives it; the current one is not sealed yet

@@ -32,14 +32,21 @@ key() {
 	sed -n "s/^$2=//p" "$1.service"
 }
 
-# start NAME: its ExecStart, in a process group of its own (as systemd
-# gives a service a cgroup), stderr to NAME.err; its pid in $svc, once it
-# catches SIGTERM (before, from exec to its first step, the signal kills
-# it, which systemd counts as a clean stop too)
+# start NAME [PROG]: its ExecStart, in a process group of its own (as
+# systemd gives a service a cgroup), stderr to NAME.err; its pid in $svc,
+# once it catches SIGTERM (before, from exec to its first step, the signal
+# kills it, which systemd counts as a clean stop too); a script that execs
+# PROG catches it before the exec as well, so that is waited for first
 start() {
 	setsid bash -c "exec $(key "$1" ExecStart)" 2>>"$1.err" 3>&- &
 	svc=$!
+	[ -z "${2-}" ] || until_ok is_prog $svc "$2"
 	until_ok catches_term $svc
+}
+
+# is_prog PID PROG: PID runs PROG
+is_prog() {
+	[ "$(cat /proc/"$1"/comm 2>/dev/null)" = "$2" ]
 }
 
 # catches_term PID: PID has a handler for SIGTERM (SigCgt, bit 15 - 1)
@@ -120,12 +127,12 @@ feed() {
 	$T chr-sink --queue raw --create </dev/null
 	for f in piece.*; do
 		$T chr-sink --queue raw $f
-		start chr-archive-tap
+		start chr-archive-tap chr-sink
 		sleep 0.$((RANDOM % 5))
 		stop chr-archive-tap
 		[ $rc = 0 ]
 	done
-	start chr-archive-tap
+	start chr-archive-tap chr-sink
 	same() { [ "$($T chr-tail data/arch | xxhsum -H2)" = "$($T chr-tail raw | xxhsum -H2)" ]; }
 	until_ok same
 	stop chr-archive-tap
