@@ -230,18 +230,23 @@ def _map(path):
         raise Error(path, None, e.strerror or str(e)) from None
 
 
-def _looks_like_text(u8):
-    head = bytes(u8[:4])
-    try:
-        s = bytes(u8[:64]).decode("utf-8")
-    except UnicodeDecodeError:
-        s = None
-    if head[:2] == b"\x1f\x8b":
-        return "this looks like gzip data, not chronicle records"
-    if s is not None and len(head) == 4 and all(c.isprintable() or c in "\t\r\n" for c in s[:4]):
-        return "this looks like %s text, not chronicle records; convert it with chr-csv2ev" % (
-            "CSV" if "," in s else "")
-    return None
+def _not_records(u8):
+    """What the first bytes of a stream that is not one of records are,
+    when they say (text, gzip; as chr_reader says it), else None."""
+    b = bytes(u8[:64])
+    if b[:3] == b"\x1f\x8b\x08":
+        return ("this looks like gzip data, not chronicle records (a Tardis .csv.gz "
+                "converts with chr-csv2ev; gzip'ed records decompress with gzip -d)")
+    # text starts with ASCII or a UTF-8 byte order mark; 4 bytes at least,
+    # as a record's fourth is 0 or 1
+    if len(b) < 4 or ((b[0] < 0x20 or b[0] >= 0x7F) and b[0] not in b"\t\n\r"
+                      and not b.startswith(b"\xef\xbb\xbf")):
+        return None
+    if any((c < 0x20 and c not in b"\t\n\r") or c == 0x7F for c in b):
+        return None
+    if b"," in b:
+        return "this looks like CSV text, not chronicle records; convert it with chr-csv2ev"
+    return "this looks like text, not chronicle records"
 
 
 def _seg_header(buf, off):
@@ -284,8 +289,6 @@ def _walk(buf, pos, stop, live=False, headers=False):
         if ln < 64:
             raise Error(buf.name, pos, "record length below 64")
         if ln > REC_MAX:
-            if pos == 0 and _looks_like_text(u8):
-                raise Error(buf.name, None, _looks_like_text(u8))
             raise Error(buf.name, pos, "record length above 16 MiB")
         span = (ln + 63) & ~63
         if pos + span > stop:
@@ -709,15 +712,22 @@ def _stream(path):
         yield path, recs
         return
     buf = _Buf(path, u8)
-    offs, lens, _ = _walk(buf, 0, buf.n, headers=True)
-    _check(buf, offs, lens)
+    try:
+        offs, lens, _ = _walk(buf, 0, buf.n, headers=True)
+        _check(buf, offs, lens)
+    except Error as e:
+        # a stream that fails at its first byte may be no record stream
+        if e.offset == 0 and _not_records(u8):
+            raise Error(path, None, _not_records(u8)) from None
+        raise
     yield path, _split(buf, offs, lens)
 
 
 def segments(path):
     """Yield (file, Records) per segment of path (per file for a record
     file): the arrays of plain segments are views of the mapped file where
-    their records follow each other (no copy)."""
+    their records follow each other (no copy); .names holds the names
+    defined up to and in that segment."""
     if os.path.isdir(path):
         if os.path.exists(os.path.join(path, "meta.json")):
             gen = _partition(path)
@@ -729,9 +739,11 @@ def segments(path):
         gen = _stream(path)
     else:
         raise Error(path, None, "No such file or directory")
+    names = {}
     for f, recs in gen:
         if "define" in recs:
-            _names_of(recs["define"], recs.names)
+            _names_of(recs["define"], names)
+        recs.names = dict(names)    # the names defined so far
         yield f, recs
 
 

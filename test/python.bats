@@ -183,9 +183,14 @@ except c.Error as e:
 	poke Q/000000000.q $((64 + 192 + 128 + 90)) '\x41'
 	run -1 py "$catch" Q
 	[ "${lines[0]}" = "Q/000000000.q: byte 384: bad crc" ]
-	# a CSV given for records is named for what it is
-	run -1 py "$catch" "$DATA/bitmex_trades_XBTUSD.csv"
-	[ "${lines[0]}" = "$DATA/bitmex_trades_XBTUSD.csv: this looks like CSV text, not chronicle records; convert it with chr-csv2ev" ]
+	# a CSV given for records is named for what it is, as chr-tail names it
+	for f in "$DATA/bitmex_trades_XBTUSD.csv" "$TRADES"; do
+		run -1 py "$catch" "$f"
+		msg=${lines[0]}
+		run -1 --separate-stderr $T chr-tail --format csv "$f"
+		[ "${stderr_lines[0]}" = "chr-tail: $msg" ]
+	done
+	[ "$msg" = "$TRADES: this looks like gzip data, not chronicle records (a Tardis .csv.gz converts with chr-csv2ev; gzip'ed records decompress with gzip -d)" ]
 }
 
 @test "mantissas and scales: each price and size with its own scale, exact as Decimal, nearest as float" {
