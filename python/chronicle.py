@@ -142,12 +142,39 @@ def crc32c(data, crc=0):
     return c ^ 0xFFFFFFFF
 
 
+CHUNK = 256
+
+
+def _shift_tables():
+    """SHIFT[k][b]: the register after CHUNK zero bytes from b << 8k; the
+    shift of any register is the XOR of its four bytes' entries."""
+    r = (np.arange(256, dtype=np.uint32)[None, :] <<
+         (8 * np.arange(4, dtype=np.uint32))[:, None]).astype(np.uint32)
+    for _ in range(CHUNK):
+        r = CRC_TABLE[r & 0xFF] ^ (r >> 8)
+    return r
+
+
+SHIFT = _shift_tables()
+
+
 def _crc_rows(m):
     """The CRC register, from 0 and without inversion, of each row of the
-    uint8 matrix m: vectorised over rows, a step per column."""
-    c = np.zeros(m.shape[0], dtype=np.uint32)
+    uint8 matrix m: vectorised over rows, a step per column. Rows longer
+    than CHUNK (a multiple of it) are cut into chunks computed as rows of
+    their own, then joined: crc(A B) = shift(crc(A), len(B)) ^ crc(B)."""
+    n, w = m.shape
+    if w > CHUNK:
+        k = w // CHUNK
+        part = _crc_rows(m.reshape(n * k, CHUNK)).reshape(n, k)
+        c = part[:, 0].copy()
+        for j in range(1, k):
+            c = (SHIFT[0][c & 0xFF] ^ SHIFT[1][(c >> 8) & 0xFF] ^
+                 SHIFT[2][(c >> 16) & 0xFF] ^ SHIFT[3][c >> 24] ^ part[:, j])
+        return c
+    c = np.zeros(n, dtype=np.uint32)
     t = np.empty_like(c)
-    for j in range(m.shape[1]):
+    for j in range(w):
         np.bitwise_xor(c, m[:, j], out=t)
         np.bitwise_and(t, 0xFF, out=t)
         np.right_shift(c, 8, out=c)
@@ -181,6 +208,8 @@ def _record_crcs(blocks, offs, lens):
     for b in np.unique(bucket):
         sel = np.nonzero(bucket == b)[0]
         width = int(cover[sel].max())
+        if width > CHUNK:                   # whole chunks: leading zeros change nothing
+            width = -(-width // CHUNK) * CHUNK
         m = np.zeros((len(sel), width), dtype=np.uint8)
         for ln in np.unique(lens[sel]):
             ln = int(ln)
@@ -216,9 +245,14 @@ class _Buf:
         self.name = name
         self.u8 = data
         self.n = len(data)
+        # plain views (a memmap's indexing is slow): the len words (at
+        # multiples of 64) and the 64-byte blocks records are gathered by
+        plain = data.view(np.ndarray)
+        self.words = plain[:self.n // 4 * 4].view("<u4")
+        self.blocks = plain[:self.n // 64 * 64].view("V64")
 
     def u32(self, off):
-        return int(self.u8[off:off + 4].view("<u4")[0])
+        return int(self.words[off >> 2])
 
 
 def _map(path):
@@ -271,7 +305,6 @@ def _walk(buf, pos, stop, live=False, headers=False):
     segment headers between records (skipped, after checking). Returns
     (offsets, lens, where the walk ended)."""
     offs, lens = [], []
-    u8 = buf.u8
     while pos < stop:
         if stop - pos < 64:
             if live:
@@ -295,12 +328,17 @@ def _walk(buf, pos, stop, live=False, headers=False):
             if live:
                 raise Error(buf.name, pos, "record runs past the end of the segment")
             raise Error(buf.name, pos, "truncated record")
-        # a run of records of this same length: checked in one step
-        k = (stop - pos) // span
-        if k > 1:
-            run = u8[pos:pos + k * span].view("<u4")[::span // 4]
-            differ = np.nonzero(run != ln)[0]
-            k = int(differ[0]) if len(differ) else k
+        # the run of records of this same length that follows, checked in
+        # windows that double while the length holds
+        top, k, w = (stop - pos) // span, 1, 16
+        while k < top:
+            m = min(w, top - k)
+            at = pos + k * span
+            differ = np.nonzero(buf.words[at >> 2:(at + m * span) >> 2:span >> 2] != ln)[0]
+            if len(differ):
+                k += int(differ[0])
+                break
+            k, w = k + m, 2 * w
         offs.append(np.arange(pos, pos + k * span, span, dtype=np.int64))
         lens.append(np.full(k, ln, dtype=np.int64))
         pos += k * span
@@ -315,8 +353,7 @@ def _check(buf, offs, lens, base_seq=None):
     base_seq, base_seq + 1, ... Raises Error at the first bad record."""
     if len(offs) == 0:
         return
-    n = buf.n // 64 * 64
-    blocks = buf.u8[:n].view("V64")
+    blocks = buf.blocks
     head = _gather(blocks, offs, 64).view(VIEW[HEARTBEAT]).reshape(-1)
     bad = np.zeros(len(offs), dtype=bool)
     why = np.empty(len(offs), dtype=object)
@@ -393,8 +430,7 @@ def _split(buf, offs, lens):
     out = Records()
     if len(offs) == 0:
         return out
-    n = buf.n // 64 * 64
-    blocks = buf.u8[:n].view("V64")
+    blocks = buf.blocks
     types = np.asarray(_gather(blocks, offs, 64).view(VIEW[HEARTBEAT]).reshape(-1)["type"])
     for t, dt in VIEW.items():
         sel = offs[types == t]
