@@ -26,8 +26,8 @@ import struct
 
 import numpy as np
 
-__all__ = ["Error", "Records", "read", "segments", "to_pandas", "crc32c", "NULL",
-           "KEYS"]
+__all__ = ["Error", "Records", "read", "read_archive", "segments", "to_pandas", "crc32c",
+           "NULL", "KEYS"]
 
 NULL = -(1 << 63)            # CHR_NULL: the mantissa of an absent value
 REC_MAX = 16 << 20           # a record's len is at most 16 MiB
@@ -818,6 +818,55 @@ def read(path, type=None, venue=None, symbol=None):
             for v, mk in ids:
                 m |= (arr["venue"] == v) & (arr["market"] == mk)
             out[k] = arr[m]
+    return out
+
+
+# streams of the archive that hold each type name of read(type=...)
+STREAM_OF = {"trade": {"trade"}, "quote": {"quote"}, "book": {"book"}, "snapshot": {"book"},
+             "diff": {"book"}, "gap": {"book"}, "topn": {"topn"},
+             "define": {"book", "trade", "quote", "topn"}, "heartbeat": set(), "other": set()}
+
+
+def read_archive(root, venue, symbol=None, type=None, date=None, ls="chr-ls"):
+    """Records of the archive ROOT, in every tier: the partitions that
+    chronicle's chr-ls (on PATH, or the program ls) lists for venue and
+    symbol (names or globs, as chr-ls takes them), only those of date
+    (YYYY-MM-DD) when given, and of the streams that hold type; each read
+    as read(partition, type) does, then joined, each array in ts order
+    (stable: the order of the records of one ts is kept). Raises Error with
+    chr-ls's message when it finds no such venue or symbol."""
+    import subprocess
+    cmd = [ls, "--format", "json", "--venue", venue]
+    if symbol is not None:
+        cmd += ["--symbol", symbol]
+    try:
+        run = subprocess.run(cmd + [root], capture_output=True, text=True)
+    except OSError as e:
+        raise Error(root, None, "cannot run %s: %s" % (ls, e.strerror)) from None
+    if run.returncode != 0:
+        msg = (run.stderr.strip().splitlines() or ["%s failed" % ls])[0]
+        err = Error(root, None, msg)
+        err.args = (msg,)
+        raise err
+    want = None
+    if type is not None:
+        names = [type] if isinstance(type, str) else list(type)
+        for w in names:
+            if w not in TYPE_NAMES:
+                raise ValueError("unknown record type '%s' (one of %s)"
+                                 % (w, ", ".join(TYPE_NAMES)))
+        want = set().union(*[STREAM_OF[w] for w in names])
+    parts = []
+    for line in run.stdout.splitlines():
+        p = json.loads(line)
+        if p["stream"] == "raw" or (date is not None and p["date"] != date):
+            continue
+        if want is None or p["stream"] in want:
+            parts.append(read(p["path"], type=type))
+    out = _merge(parts)
+    if len(parts) > 1:
+        for k, arr in out.items():
+            out[k] = arr[np.argsort(arr["ts"], kind="stable")]
     return out
 
 

@@ -90,6 +90,28 @@ except c.Error as e:
 	[ "$output" = "$z/trade/000000000.q.zst: a compressed segment: reading it needs the Python module zstandard (Debian: python3-zstandard)" ]
 }
 
+@test "an archive root read across dates and tiers (the partitions chr-ls lists), as chr-tail --archive reads it" {
+	{ $T chr-csv2ev "$DATA/binance-futures_trades_BTCUSDT_2020-02-22_excerpt.csv"
+	  gzip -cd "$TRADES" | $T chr-csv2ev; } | $T chr-sink --archive A
+	gzip -cd "$L2" | $T chr-csv2ev | $T chr-sink --archive A
+	# the 2020 day to the cold tier, compressed; 2024 stays hot
+	$T chr-tier --root A --cold C --cold-after 1000d --zstd --now 2024-08-20 --once 2>/dev/null
+	[ -d C/v1/binance-futures/BTCUSDT/2020-02-22/trade ]
+	[ -d A/v1/binance-futures/BTCUSDT/2024-08-08/trade ]
+	$T chr-tail --archive A --venue binance-futures --symbol BTCUSDT --stream trade --format csv >want.csv
+	$T $PY "$TOP/test/python-csv" --archive A binance-futures BTCUSDT trade >got.csv
+	run -0 "$TOP/test/csvcmp" want.csv got.csv
+	[ "$(wc -l <want.csv)" = $((9999 + 21313 + 1)) ]
+	run -0 py 'r = c.read_archive("A", "binance-futures", "BTC*", date="2024-08-08")
+print(sorted((k, len(v)) for k, v in r.items()))'
+	[ "$output" = "[('book', 445262), ('define', 2), ('trade', 21313)]" ]
+	run -1 py 'try:
+    c.read_archive("A", "binance-futures", "ETHUSDT")
+except c.Error as e:
+    print(e); sys.exit(1)'
+	[ "$output" = "chr-ls: no symbol 'ETHUSDT' for venue binance-futures in 'A'; symbols: BTCUSDT" ]
+}
+
 @test "a live queue, its writer running: the committed records, as chr-tail reads them at that moment" {
 	gzip -cd "$TRADES" | $T chr-csv2ev >t.ev
 	first 1500 t.ev >head.ev
