@@ -19,7 +19,6 @@ and the byte offset.
 
 import decimal
 import json
-import mmap
 import os
 import re
 import struct
@@ -35,7 +34,6 @@ SEG_MAGIC = 0x51524843       # "CHRQ"
 SEALED = 1
 SPARE = (1 << 64) - 1        # base_seq of a queue's spare segment
 ZSTD_MAGIC = 0xFD2FB528
-F_REPEAT = 4
 
 DEFINE, GAP, HEARTBEAT = 0x0001, 0x0002, 0x0003
 BOOK_SNAPSHOT, BOOK_DIFF, BOOK_TOPN = 0x0010, 0x0011, 0x0012
