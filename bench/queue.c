@@ -711,7 +711,8 @@ static void run_memcpy(const struct cfg *c)
 }
 
 /* What new segments cost: create count files of seg_size bytes in dir,
- * preallocate each and map it populated (as the library does), unmap it;
+ * preallocate each and map it populated, in one call each (the work the
+ * library does in 256 KiB steps, queue_seg.c), unmap it;
  * keep them all to the end (a queue without retention), or with retain
  * remove each at once (a queue whose footprint stays bounded). */
 static void run_create(const struct cfg *c)

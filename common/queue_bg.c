@@ -83,7 +83,7 @@ static int pool_take(struct chr_queue_bg *b, uint64_t id, struct qseg *s)
 	fd = openat(b->dirfd, from, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	p = chr_q_map_populated(fd, b->next_seg_size, &b->hurry);
+	p = chr_q_map_populated(fd, b->next_seg_size, &b->pace);
 	close(fd);
 	if (!p)
 		goto fail;
@@ -93,8 +93,9 @@ static int pool_take(struct chr_queue_bg *b, uint64_t id, struct qseg *s)
 	used = !chr_seg_check(old) && old->end <= s->size ? old->end : s->size;
 	t = now_ns(CLOCK_MONOTONIC);
 	for (uint64_t off = 0; off < used; off += 1u << 18) {
+		if (off)
+			chr_q_step_pause(&b->pace, &t);
 		memset(s->base + off, 0, used - off < (1u << 18) ? used - off : 1u << 18);
-		chr_q_step_pause(&b->hurry, &t);
 	}
 	memcpy(s->base, &h, sizeof h);
 	if (chr_q_idx_create(b->dirfd, id, s->size, b->stride, s) < 0)
@@ -129,6 +130,8 @@ static void *bg_main(void *arg)
 		int64_t now = now_ns(CLOCK_REALTIME), until = now + 1000000000;
 		struct timespec ts;
 
+		/* paced work ends its pauses when a sync falls due */
+		b->pace.due = b->sync == CHR_SYNC_EVERY ? next_sync : INT64_MAX;
 		if (b->want && !b->next.base && !b->failed) {
 			uint64_t id = b->next_id, size = b->next_seg_size;
 			struct qseg s;
@@ -145,7 +148,7 @@ static void *bg_main(void *arg)
 				rc = pool_take(b, id, &s);
 			if (rc < 0)
 				rc = chr_q_seg_create(b->dirfd, b->dir, size, b->stride, id,
-						      CHR_QUEUE_NO_SEQ, &b->hurry, &s, NULL);
+						      CHR_QUEUE_NO_SEQ, &b->pace, &s, NULL);
 			pthread_mutex_lock(&b->mu);
 			b->busy = 0;
 			if (rc == 0)
@@ -153,16 +156,6 @@ static void *bg_main(void *arg)
 			else
 				b->failed = 1;
 			pthread_cond_broadcast(&b->cv);
-			continue;
-		}
-		/* one old segment at a time, the next segment first */
-		if ((i = old_slot(b)) >= 0) {
-			struct qseg s = b->old[i];
-
-			memset(&b->old[i], 0, sizeof s);
-			pthread_mutex_unlock(&b->mu);
-			chr_q_unmap_paced(&s, &b->hurry);
-			pthread_mutex_lock(&b->mu);
 			continue;
 		}
 		if (b->sync != CHR_SYNC_NEVER && b->synced < b->sealed) {
@@ -187,6 +180,16 @@ static void *bg_main(void *arg)
 			}
 			if (next_sync < until)
 				until = next_sync;
+		}
+		/* one old segment at a time, the next segment and syncs first */
+		if ((i = old_slot(b)) >= 0) {
+			struct qseg s = b->old[i];
+
+			memset(&b->old[i], 0, sizeof s);
+			pthread_mutex_unlock(&b->mu);
+			chr_q_unmap_paced(&s, &b->pace);
+			pthread_mutex_lock(&b->mu);
+			continue;
 		}
 		if (b->roll_ns && !b->roll_due) {
 			int64_t at = (b->seg_start / b->roll_ns + 1) * b->roll_ns;
@@ -219,7 +222,8 @@ static void *bg_main(void *arg)
 	return NULL;
 }
 
-int chr_q_bg_start(struct chr_queue_writer *w, const struct chr_queue_opts *o)
+int chr_q_bg_start(struct chr_queue_writer *w, const struct chr_queue_opts *o,
+		   struct qseg *spare)
 {
 	struct chr_queue_bg *b = calloc(1, sizeof *b);
 	pthread_condattr_t ca;
@@ -249,6 +253,11 @@ int chr_q_bg_start(struct chr_queue_writer *w, const struct chr_queue_opts *o)
 		b->retain_ns = o->retain_ns;
 		b->grace_ns = o->grace_ns;
 	}
+	if (spare->base) {
+		b->next = *spare;
+		b->want = 1;
+		b->next_id = w->id + 1;
+	}
 	if ((e = pthread_create(&b->thread, NULL, bg_main, b)) != 0) {
 		pthread_cond_destroy(&b->cv);
 		pthread_mutex_destroy(&b->mu);
@@ -256,6 +265,7 @@ int chr_q_bg_start(struct chr_queue_writer *w, const struct chr_queue_opts *o)
 		errno = e;
 		return -1;
 	}
+	memset(spare, 0, sizeof *spare);
 	w->bg = b;
 	return 0;
 }
@@ -277,7 +287,7 @@ void chr_q_bg_stop(struct chr_queue_writer *w)
 	}
 	pthread_mutex_lock(&b->mu);
 	b->stop = 1;
-	__atomic_store_n(&b->hurry, 1, __ATOMIC_RELAXED);	/* no pauses left */
+	__atomic_store_n(&b->pace.hurry, 1, __ATOMIC_RELAXED);	/* no pauses left */
 	pthread_cond_signal(&b->cv);
 	pthread_mutex_unlock(&b->mu);
 	pthread_join(b->thread, NULL);
@@ -325,7 +335,7 @@ int chr_q_take_next(struct chr_queue_writer *w, struct qseg *s)
 	struct chr_queue_bg *b = w->bg;
 
 	pthread_mutex_lock(&b->mu);
-	__atomic_store_n(&b->hurry, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&b->pace.hurry, 1, __ATOMIC_RELAXED);
 	if (!b->want) {
 		b->want = 1;
 		b->next_id = w->id + 1;
@@ -350,7 +360,7 @@ int chr_q_take_next(struct chr_queue_writer *w, struct qseg *s)
 void chr_q_hurry(struct chr_queue_writer *w)
 {
 	w->bg->hurried = 1;
-	__atomic_store_n(&w->bg->hurry, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->bg->pace.hurry, 1, __ATOMIC_RELAXED);
 }
 
 /* ---- retention ---- */

@@ -61,35 +61,43 @@ struct qseg {
 void chr_q_unmap(struct qseg *s);
 /* Segments are made and unmapped in steps (queue_seg.c). The background
  * thread makes the next one ahead of the roll, and unmaps the one before,
- * with hurry = &b->hurry: between steps it pauses while *hurry is 0,
- * three times as long as the step took (at most 1 ms), so that a segment's
- * 10 ms or so of page zeroing takes a quarter of a CPU in short turns
- * instead of stalling the processes of a pipeline on a machine of few
- * cores. A roll clears it; the writer sets it once it is three
- * quarters through its segment, or waits for the next, and so does a stop.
- * hurry NULL: no pauses. *t: when the step began (CLOCK_MONOTONIC ns; the
- * caller sets it before the first), set to when the next begins. */
-void chr_q_step_pause(const int *hurry, int64_t *t);
-void chr_q_unmap_paced(struct qseg *s, const int *hurry);
+ * with pace = &b->pace: between steps it pauses, three times as long as
+ * the step took (at most 1 ms), so that a segment's 10 ms or so of page
+ * zeroing takes a quarter of a CPU in short turns instead of stalling the
+ * processes of a pipeline on a machine of few cores; unless hurry is set
+ * (a roll clears it; the writer sets it once it is three quarters through
+ * its segment, or waits for the next, and so does a stop), or a sync is
+ * due (the thread's own due, CLOCK_REALTIME ns: the work is finished at
+ * once so that the sync is not late). pace NULL: no pauses. */
+struct qpace {
+	int hurry;		/* atomic */
+	int64_t due;		/* INT64_MAX: no sync due */
+};
 
-/* Map size bytes of fd read-write and shared, every page populated (in
- * steps). NULL with errno. */
-void *chr_q_map_populated(int fd, uint64_t size, const int *hurry);
+/* The pause after a step; *t: when the step began (CLOCK_MONOTONIC ns;
+ * the caller sets it before the first), set to when the next begins. */
+void chr_q_step_pause(const struct qpace *pace, int64_t *t);
+void chr_q_unmap_paced(struct qseg *s, const struct qpace *pace);
+
+/* Map size bytes of fd read-write and shared, every page in memory (in
+ * steps), not dirtied: on tmpfs the first writes do not fault, on a disk
+ * file system a segment is not written out as zeros. NULL with errno. */
+void *chr_q_map_populated(int fd, uint64_t size, const struct qpace *pace);
 
 /* Write a new file name of size bytes, starting with the bytes of head,
  * preallocated (in steps): as name.tmp, fsynced, renamed into place, the
  * directory fsynced. Returns the open descriptor, or -1 with errno. */
 int chr_q_publish(int dirfd, const char *name, uint64_t size, const void *head, size_t n,
-		  const int *hurry);
+		  const struct qpace *pace);
 
 /* Create the (empty) index of segment id, for segments of seg_size bytes,
  * and map it read-write into s. Returns 0, or -1 with errno. */
 int chr_q_idx_create(int dirfd, uint64_t id, uint64_t seg_size, uint32_t stride, struct qseg *s);
 
 /* Create segment id (its index first) and map both read-write, populated
- * so that first writes do not fault. Returns 0, or -1 with e (CHR_EX_SYS). */
+ * (chr_q_map_populated). Returns 0, or -1 with e (CHR_EX_SYS). */
 int chr_q_seg_create(int dirfd, const char *dir, uint64_t seg_size, uint32_t stride,
-		     uint64_t id, uint64_t base_seq, const int *hurry, struct qseg *s,
+		     uint64_t id, uint64_t base_seq, const struct qpace *pace, struct qseg *s,
 		     struct chr_err *e);
 
 /* The segments of the queue in dirfd, in id order (chr_segdir_list; with
@@ -140,7 +148,7 @@ struct chr_queue_bg {
 	int asked;		/* the writer's own: asked for this roll */
 	int want;		/* the writer asks for segment next_id */
 	int busy;		/* the thread is creating it */
-	int hurry;		/* the writer needs it soon: no pauses */
+	struct qpace pace;	/* hurry: the writer needs it soon */
 	int hurried;		/* the writer's own: set hurry for this roll */
 	uint64_t next_id, next_seg_size;
 	uint32_t stride;
@@ -174,9 +182,11 @@ struct chr_queue_bg {
  * 0, or -1 with errno when one could not be opened or synced. */
 int chr_q_sync_seg(int dirfd, uint64_t id);
 
-/* Start w's thread with the options o (may be NULL). Returns 0, or -1
- * with errno. */
-int chr_q_bg_start(struct chr_queue_writer *w, const struct chr_queue_opts *o);
+/* Start w's thread with the options o (may be NULL), and the next segment
+ * already made (spare->base NULL: none; taken over on success). Returns
+ * 0, or -1 with errno. */
+int chr_q_bg_start(struct chr_queue_writer *w, const struct chr_queue_opts *o,
+		   struct qseg *spare);
 
 /* Stop and free w's thread, fsync by policy; in a forked child only free
  * the child's copy. */

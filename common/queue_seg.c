@@ -148,12 +148,18 @@ struct chr_queue_idx *chr_q_idx_map(int dirfd, uint64_t id, int rw, uint64_t *si
  * costs about 12 ms of it). */
 #define STEP ((uint64_t)1 << 18)
 
-void chr_q_step_pause(const int *hurry, int64_t *t)
+static inline uint64_t step_len(uint64_t size, uint64_t off)
+{
+	return size - off < STEP ? size - off : STEP;
+}
+
+void chr_q_step_pause(const struct qpace *pace, int64_t *t)
 {
 	int64_t took = now_ns(CLOCK_MONOTONIC) - *t;
 	struct timespec ts = { 0, 0 };
 
-	if (hurry && !__atomic_load_n(hurry, __ATOMIC_RELAXED)) {
+	if (pace && !__atomic_load_n(&pace->hurry, __ATOMIC_RELAXED) &&
+	    now_ns(CLOCK_REALTIME) < pace->due) {
 		/* three times as long as the step took, at most 1 ms: the
 		 * work takes at most about a quarter of a CPU */
 		ts.tv_nsec = took < 1000000 / 3 ? 3 * took : 1000000;
@@ -162,13 +168,16 @@ void chr_q_step_pause(const int *hurry, int64_t *t)
 	*t = now_ns(CLOCK_MONOTONIC);
 }
 
-void chr_q_unmap_paced(struct qseg *s, const int *hurry)
+void chr_q_unmap_paced(struct qseg *s, const struct qpace *pace)
 {
 	int64_t t = now_ns(CLOCK_MONOTONIC);
 
-	for (uint64_t off = 0; s->base && off < s->size; off += STEP) {
-		munmap(s->base + off, s->size - off < STEP ? s->size - off : STEP);
-		chr_q_step_pause(hurry, &t);
+	if (s->base && !pace)
+		munmap(s->base, s->size);
+	for (uint64_t off = 0; s->base && pace && off < s->size; off += STEP) {
+		if (off)
+			chr_q_step_pause(pace, &t);
+		munmap(s->base + off, step_len(s->size, off));
 	}
 	if (s->idx)
 		munmap(s->idx, s->idx_size);
@@ -180,7 +189,27 @@ void chr_q_unmap(struct qseg *s)
 	chr_q_unmap_paced(s, NULL);
 }
 
-void *chr_q_map_populated(int fd, uint64_t size, const int *hurry)
+/* Does this kernel have MADV_POPULATE_READ (5.14)? 1 until it says no. */
+static int populate_madv = 1;
+
+/* Populate [off, off + n) of p, a mapping of fd: page cache pages read in
+ * (never dirtied, so a segment on a disk file system is not written out
+ * as zeros). Returns 0, or -1 with errno. */
+static int populate(char *p, int fd, uint64_t off, uint64_t n)
+{
+	if (__atomic_load_n(&populate_madv, __ATOMIC_RELAXED)) {
+		if (madvise(p + off, n, MADV_POPULATE_READ) == 0)
+			return 0;
+		if (errno != EINVAL)
+			return -1;
+		__atomic_store_n(&populate_madv, 0, __ATOMIC_RELAXED);
+	}
+	/* an older kernel: the same range mapped again, populated */
+	return mmap(p + off, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_POPULATE,
+		    fd, (off_t)off) == MAP_FAILED ? -1 : 0;
+}
+
+void *chr_q_map_populated(int fd, uint64_t size, const struct qpace *pace)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	int64_t t = now_ns(CLOCK_MONOTONIC);
@@ -189,29 +218,20 @@ void *chr_q_map_populated(int fd, uint64_t size, const int *hurry)
 	if (p == MAP_FAILED)
 		return NULL;
 	for (uint64_t off = 0; off < size; off += STEP) {
-		if (madvise((char *)p + off, size - off < STEP ? size - off : STEP,
-			    MADV_POPULATE_WRITE) == 0) {
-			chr_q_step_pause(hurry, &t);
-			continue;
-		}
-		e = errno;
-		munmap(p, size);
-		if (e != EINVAL) {
+		if (off)
+			chr_q_step_pause(pace, &t);
+		if (populate(p, fd, off, step_len(size, off)) < 0) {
+			e = errno;
+			munmap(p, size);
 			errno = e;
 			return NULL;
 		}
-		/* a kernel before 5.14: in one go */
-		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-		return p == MAP_FAILED ? NULL : p;
 	}
 	return p;
 }
 
-/* Write a new file name of size bytes, starting with the bytes of head,
- * preallocated: as name.tmp, fsynced, renamed into place, the directory
- * fsynced. Returns the open descriptor, or -1 with errno. */
 int chr_q_publish(int dirfd, const char *name, uint64_t size, const void *head, size_t n,
-		  const int *hurry)
+		  const struct qpace *pace)
 {
 	char tmp[48];
 	int64_t t = now_ns(CLOCK_MONOTONIC);
@@ -221,10 +241,10 @@ int chr_q_publish(int dirfd, const char *name, uint64_t size, const void *head, 
 	if ((fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0)
 		return -1;
 	for (uint64_t off = 0; off < size && !e; off += STEP) {
-		if ((e = posix_fallocate(fd, (off_t)off,
-					 (off_t)(size - off < STEP ? size - off : STEP))) != 0)
+		if (off)
+			chr_q_step_pause(pace, &t);
+		if ((e = posix_fallocate(fd, (off_t)off, (off_t)step_len(size, off))) != 0)
 			errno = e;
-		chr_q_step_pause(hurry, &t);
 	}
 	if (e || chr_pwrite_all(fd, head, n, 0) < 0 || fsync(fd) < 0 ||
 	    renameat(dirfd, tmp, dirfd, name) < 0 || fsync(dirfd) < 0) {
@@ -262,7 +282,7 @@ int chr_q_idx_create(int dirfd, uint64_t id, uint64_t seg_size, uint32_t stride,
 /* Create segment id (its index first) and map both read-write, populated
  * so that first writes do not fault. Returns 0, or -1 with e (CHR_EX_SYS). */
 int chr_q_seg_create(int dirfd, const char *dir, uint64_t seg_size, uint32_t stride,
-		      uint64_t id, uint64_t base_seq, const int *hurry, struct qseg *s,
+		      uint64_t id, uint64_t base_seq, const struct qpace *pace, struct qseg *s,
 		      struct chr_err *e)
 {
 	struct chr_seg h = { .magic = CHR_SEG_MAGIC, .version = CHR_VERSION,
@@ -276,9 +296,9 @@ int chr_q_seg_create(int dirfd, const char *dir, uint64_t seg_size, uint32_t str
 	if (chr_q_idx_create(dirfd, id, seg_size, stride, s) < 0)
 		goto fail;
 	chr_q_seg_name(name, id);
-	if ((fd = chr_q_publish(dirfd, name, seg_size, &h, sizeof h, hurry)) < 0)
+	if ((fd = chr_q_publish(dirfd, name, seg_size, &h, sizeof h, pace)) < 0)
 		goto fail;
-	p = chr_q_map_populated(fd, seg_size, hurry);
+	p = chr_q_map_populated(fd, seg_size, pace);
 	close(fd);
 	if (!p)
 		goto fail;

@@ -481,17 +481,12 @@ int chr_queue_writer_open(struct chr_queue_writer *w, const char *dir,
 started:
 	free(ids);
 	ids = NULL;
-	if (chr_q_bg_start(w, opts) < 0) {
+	if (chr_q_bg_start(w, opts, &spare) < 0) {
 		chr_q_unmap(&spare);
 		goto sys;
 	}
 	if (opts && (opts->flags & CHR_QUEUE_RETAIN))
 		chr_queue_retain(dir, opts->retain_ns, opts->grace_ns, NULL);	/* then every second */
-	if (spare.base) {
-		w->bg->next = spare;
-		w->bg->want = 1;
-		w->bg->next_id = w->id + 1;
-	}
 	def_load(w);
 	return 0;
 data:
@@ -594,7 +589,7 @@ static int roll(struct chr_queue_writer *w, size_t need)
 		}
 	b->asked = 0;
 	b->hurried = 0;
-	__atomic_store_n(&b->hurry, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&b->pace.hurry, 0, __ATOMIC_RELAXED);
 	b->sealed = w->id;
 	b->cur = w->id;
 	b->seg_start = now_ns(CLOCK_REALTIME);
