@@ -46,6 +46,7 @@ int chr_pace_wait(struct chr_pace *p, int64_t ts)
 {
 	struct timespec t;
 	int64_t now = mono_ns(), due, late, k;
+	__int128 q;
 	char msg[160], b[32];
 
 	if (!p->started) {
@@ -56,9 +57,10 @@ int chr_pace_wait(struct chr_pace *p, int64_t ts)
 	if (ts > p->ts_max)
 		p->ts_max = ts;
 	p->n++;
-	/* (ts - ts0) * 10^scale / mant: exact, and in 128 bits it cannot
-	 * overflow for any two int64 times at any speed taken */
-	due = p->mono0 + (int64_t)((__int128)(p->ts_max - p->ts0) * chr_pow10[p->scale] / p->mant);
+	/* (ts - ts0) * 10^scale / mant, exact in 128 bits (at most 2^64 *
+	 * 10^18); a time past the monotonic clock's range is never due */
+	q = ((__int128)p->ts_max - p->ts0) * chr_pow10[p->scale] / p->mant;
+	due = q < (__int128)INT64_MAX - p->mono0 ? p->mono0 + (int64_t)q : INT64_MAX;
 	if (due > now) {
 		if (p->flush && (k = p->flush(p->flush_ctx)) != 0)
 			return (int)k;
@@ -84,7 +86,7 @@ int chr_pace_wait(struct chr_pace *p, int64_t ts)
 	if (p->warn && now >= p->next_warn) {
 		p->next_warn = now + CHR_PACE_WARN_NS;
 		snprintf(msg, sizeof msg, "--pace %s: %s s behind the records' schedule "
-			 "(the output is slower)", p->speed, secs(b, sizeof b, late));
+			 "(the output or the input is slower)", p->speed, secs(b, sizeof b, late));
 		p->warn(p->warn_ctx, msg);
 	}
 	return 0;

@@ -45,7 +45,8 @@ int chr_pace_parse(struct chr_pace *p, const char *s, struct chr_err *e);
  * one was (at once). flush, when set, runs before each sleep; its failure
  * (non-zero) is returned. A record going out more than CHR_PACE_LATE_NS
  * behind its time counts as late, and while late, warn gets a line
- * ("--pace 1: 2.050 s behind the records' schedule (the output is slower)")
+ * ("--pace 1: 2.050 s behind the records' schedule (the output or the input
+ * is slower)")
  * at most every CHR_PACE_WARN_NS. Returns 1 when *stop was set during a
  * sleep (the record is not due yet). */
 int chr_pace_wait(struct chr_pace *p, int64_t ts);

@@ -260,3 +260,13 @@ int chr_out_flush_or_exit(void *o)
 		chr_out_failed(o, &e);
 	return 0;
 }
+
+int chr_out_flush_commit(void *c)
+{
+	struct chr_out_commit *oc = c;
+
+	chr_out_flush_or_exit(oc->out);
+	if (oc->pos && chr_queue_pos_commit(oc->pos, oc->seq) < 0)
+		chr_die_err(&oc->pos->e);
+	return 0;
+}

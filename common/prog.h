@@ -118,4 +118,16 @@ int chr_flush_or_exit(void *w);
 /* chr_flush_or_exit for the struct chr_out o (chr_out_failed). Returns 0. */
 int chr_out_flush_or_exit(void *o);
 
+/* For chr_pace's flush (a sleep may be long): out flushed as above, then,
+ * when pos is set, seq committed to it (the record held; every one before
+ * it is out), so that a reader killed while it sleeps resumes where its
+ * output ends; a failed commit ends the program (chr_die_err). Returns 0. */
+struct chr_queue_pos;
+struct chr_out_commit {
+	struct chr_out *out;
+	struct chr_queue_pos *pos;
+	uint64_t seq;
+};
+int chr_out_flush_commit(void *c);
+
 #endif

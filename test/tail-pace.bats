@@ -63,7 +63,7 @@ now_ns() {
 	$T chr-tail --pace 100 big.q 2>err | (sleep 3; cat >out.q)
 	cmp big.q out.q
 	run -0 cat err
-	[[ "${lines[0]}" =~ ^"chr-tail: --pace 100: "[0-9]+\.[0-9]{3}" s behind the records' schedule (the output is slower)"$ ]]
+	[[ "${lines[0]}" =~ ^"chr-tail: --pace 100: "[0-9]+\.[0-9]{3}" s behind the records' schedule (the output or the input is slower)"$ ]]
 	[[ "${lines[-1]}" =~ ^"chr-tail: --pace 100: "[0-9]+" of 40000 records sent late (more than 0.100 s behind the schedule), at worst "[0-9]+\.[0-9]{3}" s"$ ]]
 }
 
@@ -81,4 +81,21 @@ now_ns() {
 	[ $st = 0 ]
 	run -0 sh -c "chr-tail --format text out.q | wc -l"
 	[ "$output" = 2 ]
+}
+
+@test "--pace with --reader: the position is committed before each sleep, so a kill resumes where the output ends" {
+	gen stream 40 >s.q	# a record a second
+	$T chr-sink --queue Q --create s.q
+	$T chr-tail --format text Q | grep -v ' DEFINE ' >all
+	# at 10x, killed after 3 records are out: their position is committed
+	chr-tail --reader R --pace 10 --format text Q >out 3>&- &
+	pid=$!
+	has3() { [ "$(grep -vc ' DEFINE ' out)" -ge 3 ]; }
+	until_ok has3
+	kill -9 $pid
+	wait $pid || true
+	[ "$(readerpos Q R)" -ge 3 ]
+	# the restart goes on from there: every record out once
+	$T chr-tail --reader R --pace 1000 --format text Q >>out
+	grep -v ' DEFINE ' out | diff - all
 }

@@ -223,3 +223,17 @@ script_layouts() {
 		ln -s "$d$p" inst/$p
 	done
 }
+
+# the committed position of named reader $2 of queue $1, read from its
+# file as docs/format.md describes (the valid slot of the larger gen)
+readerpos() {
+	python3 - "$1/readers/$2" <<'PY'
+import struct, sys
+d, best = open(sys.argv[1], "rb").read(), None
+for i in (0, 1):
+    gen, seq = struct.unpack_from("<QQ", d, 64 + 64 * i)
+    if gen and (gen - 1) % 2 == i and (best is None or gen > best[0]):
+        best = (gen, seq)
+print(best[1])
+PY
+}

@@ -122,6 +122,7 @@ int main(int argc, char **argv)
 	struct chr_queue_pos pos;
 	struct chr_keyed keyed;
 	struct chr_pace pace = {0};
+	struct chr_out_commit oc;
 	const char *reader = NULL, *from_reader = NULL, *outq = NULL, *archive = NULL, *venue = NULL;
 	const char *stream = NULL, *date = NULL, **syms = calloc((size_t)argc, sizeof *syms);
 	long nsym = 0, nname = 1;
@@ -300,7 +301,8 @@ int main(int argc, char **argv)
 	if (chr_out_open(&out, format, outq, &e) < 0)
 		chr_die_err(&e);
 	out.fmt.levels = (unsigned)levels;
-	pace.flush = chr_out_flush_or_exit, pace.flush_ctx = &out;
+	oc.out = &out, oc.pos = reader ? &pos : NULL;
+	pace.flush = chr_out_flush_commit, pace.flush_ctx = &oc;
 	pace.warn = chr_warn_cb, pace.stop = &chr_stop;
 	/* JSON lines are one table (names in every line): DEFINE records
 	 * only when asked for */
@@ -337,6 +339,7 @@ int main(int argc, char **argv)
 			continue;
 		}
 		/* --pace: a DEFINE is no time of the stream's */
+		oc.seq = rec->seq;
 		if (pace.mant && rec->type != CHR_DEFINE && chr_pace_wait(&pace, rec->ts) != 0)
 			break;
 		if (chr_out_put(&out, rec, &e) < 0)

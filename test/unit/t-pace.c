@@ -114,7 +114,7 @@ int main(void)
 	CHECK(p.late == 2 && p.worst >= 148000000);
 	CHECK(nwarn == 1);	/* at most one line per CHR_PACE_WARN_NS */
 	CHECK(strncmp(warned, "--pace 1: ", 10) == 0);
-	CHECK(strstr(warned, " s behind the records' schedule (the output is slower)") != NULL);
+	CHECK(strstr(warned, " s behind the records' schedule (the output or the input is slower)") != NULL);
 	chr_pace_end(&p);
 	CHECK(nwarn == 2);
 	CHECK(strncmp(warned, "--pace 1: 2 of 3 records sent late (more than 0.100 s behind "
@@ -134,5 +134,17 @@ int main(void)
 	t0 = mono();
 	CHECK(chr_pace_wait(&p, ts + 3600 * (int64_t)1000000000) == 1);
 	CHECK(mono() - t0 < 3600 * (int64_t)1000000000);
+
+	/* the slowest speed, and times far apart: due past the clock's
+	 * range (never), not wrapped round into the past (at once, late) */
+	p = paced("0.000000000000000001");
+	p.stop = &stop;
+	chr_pace_wait(&p, ts);
+	CHECK(chr_pace_wait(&p, ts + 10) == 1);
+	p = paced("1000000");
+	p.stop = &stop;
+	chr_pace_wait(&p, INT64_MIN);
+	CHECK(chr_pace_wait(&p, INT64_MAX) == 1);
+	CHECK(p.late == 0);
 	return unit_done("t-pace");
 }
