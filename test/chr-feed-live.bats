@@ -1,0 +1,208 @@
+#!/usr/bin/env bats
+# chr-feed's live mode against test/feed-server on 127.0.0.1 (no other
+# address is ever contacted): the records equal capture mode's on the same
+# messages, a dropped connection (GAP, a new snapshot, the books right
+# after it), a malformed frame, a server that never answers, a snapshot
+# older than the diffs held, --out QUEUE.
+
+load test_helper
+
+CAP="$DATA/binance-futures_BTCUSDT_2024-08-08_raw_capture_head300.txt.gz"
+
+# start_server OPTION...: test/feed-server replaying CAP on 127.0.0.1, its
+# port in PORT, its events in the file log
+start_server() {
+	rm -f port
+	"$TOP/test/feed-server" --port-file port --log log "$@" "$CAP" 3>&- &
+	SERVER=$!
+	until_ok test -s port
+	PORT=$(cat port)
+	LOOP=(--ws-url "ws://127.0.0.1:$PORT/stream" --rest-url "http://127.0.0.1:$PORT/fapi/v1/depth")
+}
+
+# start_feed OPTION...: chr-feed live on the server, its records in out.ev,
+# its stderr in err
+start_feed() {
+	chr-feed --venue binance-futures --symbols btcusdt "${LOOP[@]}" "$@" >out.ev 2>err 3>&- &
+	FEED=$!
+}
+
+# stop_feed: SIGTERM to chr-feed; its exit status in FEED_RC
+stop_feed() {
+	kill -TERM "$FEED"
+	FEED_RC=0
+	wait "$FEED" || FEED_RC=$?
+}
+
+# count FILE: the records of FILE (DEFINE aside)
+count() {
+	chr-tail --format json "$1" 2>/dev/null | wc -l
+}
+
+# fields FILE: the records of FILE as JSON lines without what the receive
+# time decides (ts, time, crc) and the order the streams interleave in
+# (seq, src_seq), one stream after the other in the order of their first
+# record: the book's records (snapshots, diffs, GAPs), the quotes, the trades
+fields() {
+	chr-tail --format json "$1" | python3 -c '
+import json, sys
+groups = {}
+for line in sys.stdin:
+	r = json.loads(line)
+	for k in ("ts", "time", "crc", "seq", "src_seq"):
+		r.pop(k, None)
+	g = r["type_name"] if r["type_name"] in ("QUOTE", "TRADE") else "BOOK"
+	groups.setdefault(g, []).append(json.dumps(r, sort_keys=True))
+for g in sorted(groups):
+	print("\n".join(groups[g]))
+'
+}
+
+# capture FILE: capture mode's records of CAP in FILE
+capture() {
+	$T chr-feed --venue binance-futures --capture "$CAP" >"$1"
+}
+
+teardown() {
+	local p
+	for p in ${FEED-} ${SERVER-}; do
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	for p in $(jobs -p); do
+		kill -KILL "$p" 2>/dev/null
+	done
+	return 0
+}
+
+@test "live: the records equal capture mode's on the same messages, but for the receive times" {
+	capture cap.ev
+	n=$(count cap.ev)
+	start_server
+	start_feed -v
+	until_ok grep -q '^end' log
+	until_ok test "$(count out.ev)" -ge "$n"
+	stop_feed
+	[ "$FEED_RC" = 0 ]
+	[ "$(count out.ev)" = "$n" ]
+	fields cap.ev >cap.txt
+	fields out.ev >live.txt
+	diff cap.txt live.txt
+	# one connection, one snapshot, the subscription Binance documents
+	[ "$(grep -c '^rest /fapi/v1/depth?symbol=BTCUSDT&limit=1000$' log)" = 1 ]
+	grep -qx 'connect 1 /stream?streams=btcusdt@depth@0ms/btcusdt@trade/btcusdt@bookTicker' log
+	grep -q '299 frames: 297 records (1 snapshots, 15 diffs, 39 trades, 241 quotes, 0 GAPs)' err
+	grep -q '1 connections (0 lost,' err
+}
+
+@test "live: a dropped connection writes a GAP, fetches a new snapshot, and the book is right after it" {
+	capture cap.ev
+	start_server --drop-after 30 --drop-after-snapshot
+	start_feed -v
+	until_ok grep -q '^end' log
+	until_ok test "$(grep -c '^rest' log)" -ge 2
+	# the last frame's record: the quote of the capture's last line
+	last=$(chr-tail --format json cap.ev | tail -1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["ts_event"])')
+	until_ok bash -c "chr-tail --format json out.ev | tail -1 | grep -q '\"ts_event\":$last,'"
+	stop_feed
+	[ "$FEED_RC" = 0 ]
+	grep -q 'connection 1 lost' err
+	[ "$(grep -c '^connect' log)" = 2 ]
+	# the book: snapshot, GAP at the reconnect, a new snapshot, diffs
+	run -0 bash -c "chr-tail --format text --type BOOK_SNAPSHOT,BOOK_DIFF,GAP out.ev | cut -d' ' -f2"
+	[ "${lines[0]}" = BOOK_SNAPSHOT ]
+	[ "${lines[1]}" = GAP ]
+	[ "${lines[2]}" = BOOK_SNAPSHOT ]
+	[ "$(printf '%s\n' "${lines[@]:3}" | sort -u)" = BOOK_DIFF ]
+	run -0 chr-tail --format text --type GAP out.ev
+	assert_output --partial 'reason=reconnect'
+	# after the resync, every book equals capture mode's, diff by diff
+	chr-book --bbo --format csv <cap.ev | cut -d, -f5- >cap.bbo
+	chr-book --bbo --format csv <out.ev | cut -d, -f5- >live.bbo
+	[ "$(wc -l <live.bbo)" -gt 10 ]
+	[ "$(tail -n 10 live.bbo)" = "$(tail -n 10 cap.bbo)" ]
+	fields cap.ev | grep BOOK_DIFF >cap.diffs
+	fields out.ev | grep BOOK_DIFF >live.diffs
+	diff cap.diffs live.diffs
+}
+
+@test "live: a malformed frame is exit 1 naming the connection and the frame; --skip-bad goes on" {
+	start_server --bad-at 100
+	run -1 --separate-stderr $T chr-feed --venue binance-futures --symbols btcusdt "${LOOP[@]}" --format text
+	stderr_lines=("${stderr_lines[@]}")
+	output=$stderr
+	assert_output --regexp "^chr-feed: 'ws://127\.0\.0\.1:$PORT/stream\?streams=btcusdt@depth@0ms/btcusdt@trade/btcusdt@bookTicker': connection 1, frame 101: "
+	kill "$SERVER"
+	wait "$SERVER" || true
+	capture cap.ev
+	n=$(count cap.ev)
+	start_server --bad-at 100
+	start_feed --skip-bad -v
+	until_ok grep -q '^end' log
+	until_ok test "$(count out.ev)" -ge $((n - 1))
+	stop_feed
+	[ "$FEED_RC" = 0 ]
+	grep -q "connection 1, frame 101: .*(skipped)" err
+	grep -q 'skipped 1 bad frames of 299' err
+	[ "$(count out.ev)" = $((n - 1)) ]
+}
+
+@test "live: a server that never answers is tried again with a backoff until SIGTERM, exit 0" {
+	start_server --mute
+	start_feed --silence 200
+	until_ok test "$(grep -c '^mute' log)" -ge 3
+	stop_feed
+	[ "$FEED_RC" = 0 ]
+	grep -q "attempt 1 failed: no answer for 200 ms (next in 100 ms)" err
+	grep -q "attempt 2 failed: no answer for 200 ms (next in 200 ms)" err
+	[ "$(count out.ev)" = 0 ]
+}
+
+@test "live: a snapshot older than the diffs held is followed by a GAP and fetched again" {
+	capture cap.ev
+	start_server --stale-snapshots 1
+	start_feed -v
+	until_ok grep -q '^end' log
+	until_ok test "$(grep -c '^rest' log)" -ge 2
+	until_ok test "$(chr-tail --format text --type BOOK_SNAPSHOT out.ev | wc -l)" -ge 2
+	sleep 0.3
+	stop_feed
+	[ "$FEED_RC" = 0 ]
+	grep -q "a snapshot older than the diffs held: refused (tried again later)" err
+	run -0 bash -c "chr-tail --format text --type BOOK_SNAPSHOT,BOOK_DIFF,GAP out.ev | cut -d' ' -f2 | head -3"
+	assert_output "$(printf 'BOOK_SNAPSHOT\nGAP\nBOOK_SNAPSHOT')"
+	# no diff was applied to the stale snapshot; those after the good one
+	# are capture mode's
+	fields cap.ev | grep BOOK_DIFF >cap.diffs
+	fields out.ev | grep BOOK_DIFF >live.diffs
+	diff cap.diffs live.diffs
+}
+
+@test "live: --out QUEUE appends to the queue, closed at SIGTERM" {
+	capture cap.ev
+	n=$(count cap.ev)
+	start_server
+	start_feed --out q
+	until_ok grep -q '^end' log
+	until_ok test "$(count q)" -ge "$n"
+	stop_feed
+	[ "$FEED_RC" = 0 ]
+	[ ! -s out.ev ]
+	fields cap.ev >cap.txt
+	fields q >live.txt
+	diff cap.txt live.txt
+}
+
+@test "live: usage: symbols checked before any URL is made, modes not mixed" {
+	# a mistake let through would meet nothing but a closed loopback port
+	nowhere=(--ws-url ws://127.0.0.1:1/stream --rest-url http://127.0.0.1:1/depth)
+	run -2 $T chr-feed --venue binance-futures --symbols 'btcusdt/x?y' "${nowhere[@]}"
+	assert_output --partial "--symbols: 'btcusdt/x?y' is not a symbol"
+	run -2 $T chr-feed --venue binance-futures --symbols btcusdt, "${nowhere[@]}"
+	assert_output --partial "--symbols: '' is not a symbol"
+	run -2 $T chr-feed --venue binance-futures --symbols btcusdt --capture x "${nowhere[@]}"
+	run -2 $T chr-feed --venue binance-futures --capture --ws-url ws://127.0.0.1:1/ x
+	run -2 $T chr-feed --venue nowhere --symbols btcusdt "${nowhere[@]}"
+	assert_output --partial "'nowhere'"
+	run -2 $T chr-feed --venue binance-futures --symbols btcusdt --ws-url http://127.0.0.1:1/
+}
