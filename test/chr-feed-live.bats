@@ -58,6 +58,20 @@ for g in sorted(groups):
 '
 }
 
+# at_least N CMD...: CMD prints a number of at least N (run at each call:
+# until_ok at_least N ... polls, where `until_ok test "$(CMD)" -ge N` would
+# test one value 300 times)
+at_least() {
+	local n=$1
+	shift
+	[ "$("$@")" -ge "$n" ]
+}
+
+# snapshots FILE: the BOOK_SNAPSHOT records of FILE
+snapshots() {
+	chr-tail --format text --type BOOK_SNAPSHOT "$1" 2>/dev/null | wc -l
+}
+
 # capture FILE: capture mode's records of CAP in FILE
 capture() {
 	$T chr-feed --venue binance-futures --capture "$CAP" >"$1"
@@ -81,7 +95,7 @@ teardown() {
 	start_server
 	start_feed -v
 	until_ok grep -q '^end' log
-	until_ok test "$(count out.ev)" -ge "$n"
+	until_ok at_least "$n" count out.ev
 	stop_feed
 	[ "$FEED_RC" = 0 ]
 	[ "$(count out.ev)" = "$n" ]
@@ -100,7 +114,7 @@ teardown() {
 	start_server --drop-after 30 --drop-after-snapshot
 	start_feed -v
 	until_ok grep -q '^end' log
-	until_ok test "$(grep -c '^rest' log)" -ge 2
+	until_ok at_least 2 grep -c '^rest' log
 	# the last frame's record: the quote of the capture's last line
 	last=$(chr-tail --format json cap.ev | tail -1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["ts_event"])')
 	until_ok bash -c "chr-tail --format json out.ev | tail -1 | grep -q '\"ts_event\":$last,'"
@@ -139,7 +153,7 @@ teardown() {
 	start_server --bad-at 100
 	start_feed --skip-bad -v
 	until_ok grep -q '^end' log
-	until_ok test "$(count out.ev)" -ge $((n - 1))
+	until_ok at_least $((n - 1)) count out.ev
 	stop_feed
 	[ "$FEED_RC" = 0 ]
 	grep -q "connection 1, frame 101: .*(skipped)" err
@@ -150,7 +164,7 @@ teardown() {
 @test "live: a server that never answers is tried again with a backoff until SIGTERM, exit 0" {
 	start_server --mute
 	start_feed --silence 200
-	until_ok test "$(grep -c '^mute' log)" -ge 3
+	until_ok at_least 3 grep -c '^mute' log
 	stop_feed
 	[ "$FEED_RC" = 0 ]
 	grep -q "attempt 1 failed: no answer for 200 ms (next in 100 ms)" err
@@ -163,8 +177,8 @@ teardown() {
 	start_server --stale-snapshots 1
 	start_feed -v
 	until_ok grep -q '^end' log
-	until_ok test "$(grep -c '^rest' log)" -ge 2
-	until_ok test "$(chr-tail --format text --type BOOK_SNAPSHOT out.ev | wc -l)" -ge 2
+	until_ok at_least 2 grep -c '^rest' log
+	until_ok at_least 2 snapshots out.ev
 	sleep 0.3
 	stop_feed
 	[ "$FEED_RC" = 0 ]
@@ -184,7 +198,7 @@ teardown() {
 	start_server
 	start_feed --out q
 	until_ok grep -q '^end' log
-	until_ok test "$(count q)" -ge "$n"
+	until_ok at_least "$n" count q
 	stop_feed
 	[ "$FEED_RC" = 0 ]
 	[ ! -s out.ev ]
