@@ -348,6 +348,11 @@ const char *chr_feedlive_url(const struct chr_feedlive *l)
 	return l->url;
 }
 
+const char *chr_feedlive_rest_url(const struct chr_feedlive *l)
+{
+	return l->rest_url;
+}
+
 struct chr_feed *chr_feedlive_feed(const struct chr_feedlive *l)
 {
 	return l->f;

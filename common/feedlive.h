@@ -54,6 +54,9 @@ struct chr_feedlive *chr_feedlive_new(const char *venue, const struct chr_feed_o
 /* The websocket URL subscribed to (with its ?streams=). */
 const char *chr_feedlive_url(const struct chr_feedlive *l);
 
+/* The REST depth endpoint the snapshots are asked of (without ?symbol=). */
+const char *chr_feedlive_rest_url(const struct chr_feedlive *l);
+
 /* Run until *stop is set (by a signal: chr_ws_run returns within 100 ms
  * of it): connect, reconnect, normalise every frame, fetch the snapshots
  * the books wait for while a connection is up. Returns 0 when stopped;

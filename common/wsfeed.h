@@ -96,7 +96,7 @@ int chr_ws_run(struct chr_ws *w, int timeout_ms, struct chr_err *e);
 /* Counts since chr_ws_open. */
 struct chr_ws_stats {
 	uint64_t msgs, bytes;		/* delivered */
-	uint64_t conns;			/* connections that came up */
+	uint64_t conns;			/* connections begun (failed attempts included) */
 	uint64_t downs, renewals, seamless;
 };
 void chr_ws_stats(const struct chr_ws *w, struct chr_ws_stats *s);

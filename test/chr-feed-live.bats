@@ -72,6 +72,11 @@ snapshots() {
 	chr-tail --format text --type BOOK_SNAPSHOT "$1" 2>/dev/null | wc -l
 }
 
+# gone PID: the process PID has ended
+gone() {
+	! kill -0 "$1" 2>/dev/null
+}
+
 # capture FILE: capture mode's records of CAP in FILE
 capture() {
 	$T chr-feed --venue binance-futures --capture "$CAP" >"$1"
@@ -223,4 +228,42 @@ teardown() {
 	run -2 $T chr-feed --venue nowhere --symbols btcusdt "${nowhere[@]}"
 	assert_output --partial "'nowhere'"
 	run -2 $T chr-feed --venue binance-futures --symbols btcusdt --ws-url http://127.0.0.1:1/
+}
+
+@test "live: the venue's own endpoints by default, tried in a network namespace of its own (nothing reachable, nothing contacted)" {
+	unshare -rn true 2>/dev/null || skip "no network namespace (unshare -rn)"
+	# each venue: the streams and the REST endpoint docs/feed.md lists
+	run -0 unshare -rn timeout 30 bash -c '
+		for v in binance-futures binance-delivery binance; do
+			chr-feed --venue $v --symbols btcusdt,ethusdt -v >out.ev 2>err.$v &
+			pid=$!
+			until grep -q "attempt 2 failed" err.$v; do sleep 0.1; done
+			kill -INT $pid
+			wait $pid || exit
+		done'
+	[ ! -s out.ev ]
+	f="btcusdt@depth@0ms/btcusdt@trade/btcusdt@bookTicker/ethusdt@depth@0ms/ethusdt@trade/ethusdt@bookTicker"
+	grep -qxF "chr-feed: streams 'wss://fstream.binance.com/stream?streams=$f', snapshots 'https://fapi.binance.com/fapi/v1/depth?symbol=S&limit=1000'" err.binance-futures
+	grep -qF "chr-feed: 'wss://fstream.binance.com/stream?streams=$f': attempt 1 failed: cannot connect (next in 100 ms)" err.binance-futures
+	grep -qxF "chr-feed: streams 'wss://dstream.binance.com/stream?streams=$f', snapshots 'https://dapi.binance.com/dapi/v1/depth?symbol=S&limit=1000'" err.binance-delivery
+	s=${f//@0ms/@100ms}
+	grep -qxF "chr-feed: streams 'wss://stream.binance.com:9443/stream?streams=$s', snapshots 'https://api.binance.com/api/v3/depth?symbol=S&limit=1000'" err.binance
+}
+
+@test "live: SIGINT stops it cleanly too: exit 0, every record written" {
+	capture cap.ev
+	n=$(count cap.ev)
+	start_server
+	start_feed
+	until_ok grep -q '^end' log
+	until_ok at_least "$n" count out.ev
+	# a background job of a script starts with SIGINT ignored: chr-feed
+	# catches it all the same
+	kill -INT "$FEED"
+	until_ok gone "$FEED"
+	FEED_RC=0
+	wait "$FEED" || FEED_RC=$?
+	[ "$FEED_RC" = 0 ]
+	[ "$(count out.ev)" = "$n" ]
+	[ ! -s err ]
 }

@@ -197,6 +197,9 @@ static struct chr_feedlive *live(const char *venue, struct chr_feed_opts *fo,
 		chr_die_err(&e);
 	}
 	feed = chr_feedlive_feed(l);
+	if (chr_verbose)
+		chr_warn("streams '%s', snapshots '%s?symbol=S&limit=1000'", chr_feedlive_url(l),
+			 chr_feedlive_rest_url(l));
 	chr_stop_on_signals(0);
 	if (chr_feedlive_run(l, &chr_stop, &e) < 0) {
 		if (e.status != CHR_EX_DATA)
