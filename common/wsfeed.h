@@ -9,7 +9,7 @@
 
 #include "err.h"
 
-/* What happened to the connection, for the caller's books (docs/feed-live.md). */
+/* What happened to the connection, for the caller's books (docs/feed.md "The live transport"). */
 enum chr_ws_event {
 	CHR_WS_UP,		/* a connection delivers its first message: the
 				 * first one, or the first after a DOWN; fetch the
