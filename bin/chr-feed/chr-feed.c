@@ -19,7 +19,7 @@
 
 static const char usage_text[] =
 	"usage: chr-feed --venue NAME --symbols S,S... [--ws-url URL] [--rest-url URL]\n"
-	"                [--latency] [--skip-bad] [--out QUEUE | --format FMT] [-v]\n"
+	"                [--silence MS] [--latency] [--skip-bad] [--out QUEUE | --format FMT] [-v]\n"
 	"       chr-feed --venue NAME --capture [--symbol S] [--skip-bad]\n"
 	"                [--out QUEUE | --format FMT] [-v] [FILE...]\n"
 	"Normalise exchange messages into chronicle records on stdout, or\n"
