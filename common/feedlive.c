@@ -37,6 +37,7 @@ struct chr_feedlive {
 	char *url, *rest_url;
 	int up;
 	uint64_t conn, frames, bad, gets, get_failed, refused;
+	int64_t get_ns_max;		/* the longest GET */
 	int in_msg;			/* inside chr_feed_msg: records measured */
 	int64_t cur_ns;			/* that frame's receive time */
 	struct lat rec, ws;
@@ -223,6 +224,7 @@ static int snapshots(struct chr_feedlive *l, struct chr_err *e)
 		struct chr_rest_reply rep;
 		struct chr_err e2;
 		int64_t t = now_ns();
+		int k;
 
 		if (t < s->next_ns || !wanted(l, s->name))
 			continue;
@@ -233,7 +235,10 @@ static int snapshots(struct chr_feedlive *l, struct chr_err *e)
 		else
 			s->backoff_ns = l->o.snap_backoff_max_ns;
 		l->gets++;
-		if (chr_rest_get(l->rest, url, l->o.rest_timeout_ms, &rep, &e2) < 0) {
+		k = chr_rest_get(l->rest, url, l->o.rest_timeout_ms, &rep, &e2);
+		if ((t = now_ns() - t) > l->get_ns_max)
+			l->get_ns_max = t;
+		if (k < 0) {
 			l->get_failed++;
 			note(l, "%s (tried again later)", e2.msg);
 			continue;
@@ -387,6 +392,7 @@ void chr_feedlive_stats(const struct chr_feedlive *l, struct chr_feedlive_stats 
 	s->gets = l->gets;
 	s->get_failed = l->get_failed;
 	s->snap_refused = l->refused;
+	s->get_ns_max = l->get_ns_max;
 }
 
 uint64_t chr_feedlive_latency(const struct chr_feedlive *l, double p, int64_t *rec,

@@ -73,6 +73,8 @@ struct chr_feedlive_stats {
 	uint64_t frames;	/* frames normalised */
 	uint64_t bad;		/* bad frames skipped */
 	uint64_t gets, get_failed, snap_refused;	/* REST snapshots */
+	int64_t get_ns_max;	/* the longest GET: the websocket loop stood
+				 * still that long (frames waited in the socket) */
 };
 void chr_feedlive_stats(const struct chr_feedlive *l, struct chr_feedlive_stats *s);
 

@@ -112,6 +112,7 @@ teardown() {
 	grep -qx 'connect 1 /stream?streams=btcusdt@depth@0ms/btcusdt@trade/btcusdt@bookTicker' log
 	grep -q '299 frames: 297 records (1 snapshots, 15 diffs, 39 trades, 241 quotes, 0 GAPs)' err
 	grep -q '1 connections (0 lost,' err
+	grep -q '1 REST snapshots asked for (0 failed, 0 older than the diffs held; the longest GET took [0-9]*\.[0-9]\{3\} ms)' err
 }
 
 @test "live: a dropped connection writes a GAP, fetches a new snapshot, and the book is right after it" {
@@ -266,4 +267,35 @@ teardown() {
 	[ "$FEED_RC" = 0 ]
 	[ "$(count out.ev)" = "$n" ]
 	[ ! -s err ]
+}
+
+@test "live: --latency reports p50, p99 and p99.9 of frame to commit over the records made in their frame's turn" {
+	capture cap.ev
+	n=$(count cap.ev)
+	start_server
+	start_feed --latency --out q
+	until_ok grep -q '^end' log
+	until_ok at_least "$n" count q
+	stop_feed
+	[ "$FEED_RC" = 0 ]
+	run -0 grep -c '^chr-feed: latency ' err
+	[ "$output" = 3 ]
+	# the records written at the snapshot (it, the diffs held for it, the
+	# DEFINE when it came first: all with its ts) are not measured: their
+	# wait is the snapshot's, not the path's
+	chr-tail --format text q >q.txt
+	snap_ts=$(awk '/ BOOK_SNAPSHOT /{print $1; exit}' q.txt)
+	m=$(($(wc -l <q.txt) - $(grep -c "^$snap_ts " q.txt)))
+	v='[0-9]+\.[0-9]{2}'
+	run -0 grep '^chr-feed: latency ' err
+	[[ "${lines[0]}" =~ ^chr-feed:\ latency\ p50\ over\ $m\ records:\ frame\ to\ commit\ ($v)\ us,\ of\ which\ the\ transport\ ($v)\ us$ ]]
+	p50=${BASH_REMATCH[1]}
+	[[ "${lines[1]}" =~ ^chr-feed:\ latency\ p99\ over\ $m\ records:\ frame\ to\ commit\ ($v)\ us ]]
+	p99=${BASH_REMATCH[1]}
+	[[ "${lines[2]}" =~ ^chr-feed:\ latency\ p99.9\ over\ $m\ records:\ frame\ to\ commit\ ($v)\ us ]]
+	p999=${BASH_REMATCH[1]}
+	python3 -c "import sys; a, b, c = map(float, sys.argv[1:]); sys.exit(not 0 < a <= b <= c)" "$p50" "$p99" "$p999"
+	# not asked, not measured
+	run -0 $T chr-feed --venue binance-futures --capture "$CAP" --format text
+	refute_output --partial latency
 }

@@ -212,12 +212,13 @@ static struct chr_feedlive *live(const char *venue, struct chr_feed_opts *fo,
 	if (chr_verbose)
 		chr_warn("%s: %llu connections (%llu lost, %llu renewed, %llu of them seamlessly), "
 			 "%llu messages, %llu bytes; %llu REST snapshots asked for (%llu failed, "
-			 "%llu older than the diffs held)", chr_feedlive_url(l),
+			 "%llu older than the diffs held; the longest GET took %.3f ms)",
+			 chr_feedlive_url(l),
 			 (unsigned long long)st.ws.conns, (unsigned long long)st.ws.downs,
 			 (unsigned long long)st.ws.renewals, (unsigned long long)st.ws.seamless,
 			 (unsigned long long)st.ws.msgs, (unsigned long long)st.ws.bytes,
 			 (unsigned long long)st.gets, (unsigned long long)st.get_failed,
-			 (unsigned long long)st.snap_refused);
+			 (unsigned long long)st.snap_refused, st.get_ns_max / 1e6);
 	for (int i = 0; lo->latency && i < 3; i++) {
 		int64_t rec, ws;
 		uint64_t n = chr_feedlive_latency(l, ps[i], &rec, &ws);
