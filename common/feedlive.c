@@ -405,6 +405,35 @@ uint64_t chr_feedlive_latency(const struct chr_feedlive *l, double p, int64_t *r
 	return l->rec.n;
 }
 
+int chr_feedlive_summary(const struct chr_feedlive *l, int i, int verbose, char *buf,
+			 size_t size)
+{
+	static const double ps[] = { 0.5, 0.99, 0.999 };
+	struct chr_feedlive_stats st;
+	int64_t rec, ws;
+	uint64_t n;
+
+	if (i == 0 && verbose) {
+		chr_feedlive_stats(l, &st);
+		snprintf(buf, size, "%s: %llu connections (%llu lost, %llu renewed, %llu of them "
+			 "seamlessly), %llu messages, %llu bytes; %llu REST snapshots asked for "
+			 "(%llu failed, %llu older than the diffs held; the longest GET took "
+			 "%.3f ms)", l->url, (unsigned long long)st.ws.conns,
+			 (unsigned long long)st.ws.downs, (unsigned long long)st.ws.renewals,
+			 (unsigned long long)st.ws.seamless, (unsigned long long)st.ws.msgs,
+			 (unsigned long long)st.ws.bytes, (unsigned long long)st.gets,
+			 (unsigned long long)st.get_failed, (unsigned long long)st.snap_refused,
+			 (double)st.get_ns_max / 1e6);
+		return 1;
+	}
+	if (i < 1 || i > 3 || (n = chr_feedlive_latency(l, ps[i - 1], &rec, &ws)) == 0)
+		return 0;
+	snprintf(buf, size, "latency p%g over %llu records: frame to commit %.2f us, of which "
+		 "the transport %.2f us", ps[i - 1] * 100, (unsigned long long)n,
+		 (double)rec / 1e3, (double)ws / 1e3);
+	return 1;
+}
+
 void chr_feedlive_free(struct chr_feedlive *l)
 {
 	if (l == NULL)

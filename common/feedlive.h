@@ -86,6 +86,13 @@ void chr_feedlive_stats(const struct chr_feedlive *l, struct chr_feedlive_stats 
 uint64_t chr_feedlive_latency(const struct chr_feedlive *l, double p, int64_t *rec,
 			      int64_t *ws);
 
+/* Line i (0..3) of what a run tells at its end, into buf (size bytes,
+ * NUL-terminated, cut to fit): 0, with verbose, the transport's and the
+ * snapshots' counts; 1 to 3, when latency was measured, its p50, p99 and
+ * p99.9. Returns 1, or 0 when line i has nothing to say. */
+int chr_feedlive_summary(const struct chr_feedlive *l, int i, int verbose, char *buf,
+			 size_t size);
+
 /* Close the connections and free l; NULL is nothing. */
 void chr_feedlive_free(struct chr_feedlive *l);
 

@@ -77,7 +77,6 @@ static _Noreturn void fail(const struct chr_err *e)
 	chr_die_err(e);
 }
 
-static int skip_bad;
 static uint64_t lines, bad;	/* lines (frames) with a message; bad ones skipped */
 static const char *what = "lines";
 
@@ -85,24 +84,11 @@ static const char *what = "lines";
 static void line(const char *name, uint64_t ln, char *p, size_t n)
 {
 	struct chr_err e;
-	uint64_t v = 0;
-	size_t k = 0;
-	int rc;
+	int rc = chr_feed_line(feed, p, n, &e);
 
-	if (n > 0 && p[n - 1] == '\r')
-		n--;
-	if (n == 0)
+	if (rc == 2)
 		return;		/* a blank line holds no message */
 	lines++;
-	/* at most 19 digits, which a uint64_t holds */
-	for (; k < n && (unsigned)(p[k] - '0') < 10 && k < 19; k++)
-		v = v * 10 + (uint64_t)(p[k] - '0');
-	if (k == 0 || k >= n || p[k] != ' ' || v > INT64_MAX) {
-		chr_err_set(&e, CHR_EX_DATA, "not a line '<receive time in ns> <JSON>'");
-		rc = skip_bad ? 1 : -1;
-	} else {
-		rc = chr_feed_msg(feed, (int64_t)v, p + k + 1, n - k - 1, &e);
-	}
 	if (rc == 0)
 		return;
 	if (rc < 0 && e.status != CHR_EX_DATA)
@@ -186,7 +172,7 @@ static struct chr_feedlive *live(const char *venue, struct chr_feed_opts *fo,
 	struct chr_feedlive_stats st;
 	struct chr_feedlive *l;
 	struct chr_err e;
-	static const double ps[] = { 0.5, 0.99, 0.999 };
+	static char msg[65536];	/* the URL names every stream */
 
 	lo->note = note;
 	lo->flush = flush;
@@ -209,25 +195,9 @@ static struct chr_feedlive *live(const char *venue, struct chr_feed_opts *fo,
 	chr_feedlive_stats(l, &st);
 	lines = st.frames;
 	bad = st.bad;
-	if (chr_verbose)
-		chr_warn("%s: %llu connections (%llu lost, %llu renewed, %llu of them seamlessly), "
-			 "%llu messages, %llu bytes; %llu REST snapshots asked for (%llu failed, "
-			 "%llu older than the diffs held; the longest GET took %.3f ms)",
-			 chr_feedlive_url(l),
-			 (unsigned long long)st.ws.conns, (unsigned long long)st.ws.downs,
-			 (unsigned long long)st.ws.renewals, (unsigned long long)st.ws.seamless,
-			 (unsigned long long)st.ws.msgs, (unsigned long long)st.ws.bytes,
-			 (unsigned long long)st.gets, (unsigned long long)st.get_failed,
-			 (unsigned long long)st.snap_refused, st.get_ns_max / 1e6);
-	for (int i = 0; lo->latency && i < 3; i++) {
-		int64_t rec, ws;
-		uint64_t n = chr_feedlive_latency(l, ps[i], &rec, &ws);
-
-		if (n > 0)
-			chr_warn("latency p%g over %llu records: frame to commit %.2f us, of "
-				 "which the transport %.2f us", ps[i] * 100, (unsigned long long)n,
-				 rec / 1e3, ws / 1e3);
-	}
+	for (int i = 0; i < 4; i++)
+		if (chr_feedlive_summary(l, i, chr_verbose, msg, sizeof msg))
+			chr_warn("%s", msg);
 	what = "frames";
 	return l;
 }
@@ -305,7 +275,7 @@ int main(int argc, char **argv)
 			lo.latency = 1;
 			break;
 		case OPT_SKIP_BAD:
-			skip_bad = fo.skip_bad = 1;
+			fo.skip_bad = 1;
 			break;
 		case 'o':
 			queue = optarg;
