@@ -1,7 +1,10 @@
 /* feedlive.c - a feed's live mode: websocket frames to the normaliser, REST
  * snapshots for the books that wait, each symbol with its own backoff. */
 #include <ctype.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +29,23 @@ struct lat {
 	int64_t max;
 };
 
+/* A snapshot's GET, in a thread of its own so that the frames are read
+ * meanwhile; one at a time (one libcurl handle). */
+struct get {
+	pthread_t th;
+	int busy;			/* started, not yet joined */
+	atomic_int done;		/* the thread has finished */
+	size_t sym;			/* whose snapshot */
+	uint64_t gen;			/* the connection's generation at the start */
+	int64_t t0, t1;			/* started, finished */
+	struct chr_rest *rest;
+	long timeout_ms;
+	char url[1024];
+	int rc;
+	struct chr_rest_reply rep;
+	struct chr_err e;
+};
+
 struct chr_feedlive {
 	struct chr_feed *f;
 	struct chr_ws *w;
@@ -38,6 +58,9 @@ struct chr_feedlive {
 	int up;
 	uint64_t conn, frames, bad, gets, get_failed, refused;
 	int64_t get_ns_max;		/* the longest GET */
+	struct get get;
+	uint64_t gen;			/* connections lost so far */
+	int64_t last_ns;		/* the last frame's receive time */
 	int in_msg;			/* inside chr_feed_msg: records measured */
 	int64_t cur_ns;			/* that frame's receive time */
 	struct lat rec, ws;
@@ -135,12 +158,15 @@ static int lv_commit(void *arg, struct chr_rec *rec, struct chr_err *e)
 	return 0;
 }
 
+static int get_finish(struct chr_feedlive *l, struct chr_err *e);
+
 static int on_msg(void *ctx, int64_t ns, const char *data, size_t len)
 {
 	struct chr_feedlive *l = ctx;
 	int k;
 
 	l->frames++;
+	l->last_ns = ns;
 	if (l->o.latency) {
 		lat_add(&l->ws, now_ns() - ns);
 		l->in_msg = 1;
@@ -193,7 +219,12 @@ static int on_event(void *ctx, const struct chr_ws_info *in)
 			     (unsigned long long)in->conn, why);
 	}
 	if (lost) {
-		/* the books' snapshots are asked for at once after a loss */
+		/* a snapshot that came before the loss was seen is the old
+		 * connection's: taken first. One still under way is of no use
+		 * now; the books' snapshots are asked for at once */
+		if (get_finish(l, &l->e) < 0)
+			return 1;
+		l->gen++;
 		for (size_t i = 0; i < l->o.nsym; i++) {
 			l->syms[i].next_ns = 0;
 			l->syms[i].backoff_ns = l->o.snap_backoff_min_ns;
@@ -214,50 +245,107 @@ static int wanted(struct chr_feedlive *l, const char *name)
 	return 0;
 }
 
-/* The snapshots the books wait for, each when its backoff allows. */
+static void *get_run(void *arg)
+{
+	struct get *g = arg;
+
+	g->rc = chr_rest_get(g->rest, g->url, g->timeout_ms, &g->rep, &g->e);
+	g->t1 = now_ns();
+	atomic_store(&g->done, 1);
+	return NULL;
+}
+
+/* Start the GET of symbol i's snapshot. Returns 0, or -1 with e. */
+static int get_start(struct chr_feedlive *l, size_t i, struct chr_err *e)
+{
+	struct get *g = &l->get;
+	sigset_t all, old;
+	int rc;
+
+	g->sym = i;
+	g->gen = l->gen;
+	g->rest = l->rest;
+	g->timeout_ms = l->o.rest_timeout_ms;
+	snprintf(g->url, sizeof g->url, "%s?symbol=%s&limit=1000", l->rest_url, l->syms[i].name);
+	atomic_store(&g->done, 0);
+	g->t0 = now_ns();
+	/* the thread takes no signal: SIGTERM and SIGINT end the loop's wait */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&g->th, NULL, get_run, g);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		return chr_err_set(e, CHR_EX_SYS, "cannot start a thread: %s", strerror(rc)), -1;
+	g->busy = 1;
+	l->gets++;
+	return 0;
+}
+
+/* The GET under way, once it has finished: its snapshot to the normaliser.
+ * Returns 0, or -1 with e (the sink's error). */
+static int get_finish(struct chr_feedlive *l, struct chr_err *e)
+{
+	struct get *g = &l->get;
+	struct sym *s = &l->syms[g->sym];
+	int64_t ts;
+
+	if (!g->busy || !atomic_load(&g->done))
+		return 0;
+	pthread_join(g->th, NULL);
+	g->busy = 0;
+	if (g->t1 - g->t0 > l->get_ns_max)
+		l->get_ns_max = g->t1 - g->t0;
+	if (g->gen != l->gen) {
+		s->next_ns = 0;		/* taken before a loss: asked again */
+		return 0;
+	}
+	if (g->rc < 0) {
+		l->get_failed++;
+		note(l, "%s (tried again later)", g->e.msg);
+		return 0;
+	}
+	/* the frames read while it came are written: a stream's ts never
+	 * goes back */
+	ts = g->rep.recv_ns > l->last_ns ? g->rep.recv_ns : l->last_ns;
+	if (chr_feed_snapshot(l->f, ts, s->name, g->rep.body, g->rep.len, e) < 0) {
+		if (e->status != CHR_EX_DATA)
+			return -1;
+		/* a bad snapshot is the exchange's: asked again */
+		l->get_failed++;
+		note(l, "GET '%s': %s (tried again later)", g->url, e->msg);
+		return 0;
+	}
+	if (wanted(l, s->name)) {
+		l->refused++;
+		note(l, "GET '%s': a snapshot older than the diffs held: refused "
+		     "(tried again later)", g->url);
+		return 0;
+	}
+	s->backoff_ns = l->o.snap_backoff_min_ns;	/* taken */
+	return 0;
+}
+
+/* A finished GET's snapshot taken; while a connection is up and no GET is
+ * under way, the next snapshot a book waits for, when its backoff allows. */
 static int snapshots(struct chr_feedlive *l, struct chr_err *e)
 {
-	char url[1024];
+	int64_t t = now_ns();
 
+	if (get_finish(l, e) < 0)
+		return -1;
+	if (l->get.busy || !l->up)
+		return 0;
 	for (size_t i = 0; i < l->o.nsym; i++) {
 		struct sym *s = &l->syms[i];
-		struct chr_rest_reply rep;
-		struct chr_err e2;
-		int64_t t = now_ns();
-		int k;
 
 		if (t < s->next_ns || !wanted(l, s->name))
 			continue;
-		snprintf(url, sizeof url, "%s?symbol=%s&limit=1000", l->rest_url, s->name);
 		s->next_ns = t + s->backoff_ns;
 		if (s->backoff_ns < l->o.snap_backoff_max_ns / 2)
 			s->backoff_ns *= 2;
 		else
 			s->backoff_ns = l->o.snap_backoff_max_ns;
-		l->gets++;
-		k = chr_rest_get(l->rest, url, l->o.rest_timeout_ms, &rep, &e2);
-		if ((t = now_ns() - t) > l->get_ns_max)
-			l->get_ns_max = t;
-		if (k < 0) {
-			l->get_failed++;
-			note(l, "%s (tried again later)", e2.msg);
-			continue;
-		}
-		if (chr_feed_snapshot(l->f, rep.recv_ns, s->name, rep.body, rep.len, e) < 0) {
-			if (e->status != CHR_EX_DATA)
-				return -1;
-			/* a bad snapshot is the exchange's: asked again */
-			l->get_failed++;
-			note(l, "GET '%s': %s (tried again later)", url, e->msg);
-			continue;
-		}
-		if (wanted(l, s->name)) {
-			l->refused++;
-			note(l, "GET '%s': a snapshot older than the diffs held: refused "
-			     "(tried again later)", url);
-			continue;
-		}
-		s->backoff_ns = l->o.snap_backoff_min_ns;	/* taken */
+		return get_start(l, i, e);
 	}
 	return 0;
 }
@@ -367,7 +455,8 @@ int chr_feedlive_run(struct chr_feedlive *l, const volatile sig_atomic_t *stop,
 		     struct chr_err *e)
 {
 	while (!*stop) {
-		int k = chr_ws_run(l->w, 100, e);
+		/* a GET under way is looked at every ms, frames or not */
+		int k = chr_ws_run(l->w, l->get.busy ? 1 : 100, e);
 
 		if (k < 0)
 			return -1;
@@ -375,7 +464,7 @@ int chr_feedlive_run(struct chr_feedlive *l, const volatile sig_atomic_t *stop,
 			*e = l->e;
 			return -1;
 		}
-		if (l->up && !*stop && snapshots(l, e) < 0)
+		if (!*stop && snapshots(l, e) < 0)
 			return -1;
 		if (l->o.flush && l->o.flush(l->o.flush_ctx, e) < 0)
 			return -1;
@@ -438,6 +527,8 @@ void chr_feedlive_free(struct chr_feedlive *l)
 {
 	if (l == NULL)
 		return;
+	if (l->get.busy)
+		pthread_join(l->get.th, NULL);	/* its timeout bounds it */
 	chr_ws_close(l->w);
 	chr_rest_close(l->rest);
 	chr_feed_free(l->f);

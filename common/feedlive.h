@@ -59,7 +59,9 @@ const char *chr_feedlive_rest_url(const struct chr_feedlive *l);
 
 /* Run until *stop is set (by a signal: chr_ws_run returns within 100 ms
  * of it): connect, reconnect, normalise every frame, fetch the snapshots
- * the books wait for while a connection is up. Returns 0 when stopped;
+ * the books wait for while a connection is up, one at a time, each GET in
+ * a thread of its own while the frames are read (a snapshot's records get
+ * its receive time, or the last frame's when later). Returns 0 when stopped;
  * -1 with e: a bad frame without skip_bad (CHR_EX_DATA, "'url':
  * connection C, frame N: why"), the sink's error, or the transport's. */
 int chr_feedlive_run(struct chr_feedlive *l, const volatile sig_atomic_t *stop,
@@ -73,8 +75,8 @@ struct chr_feedlive_stats {
 	uint64_t frames;	/* frames normalised */
 	uint64_t bad;		/* bad frames skipped */
 	uint64_t gets, get_failed, snap_refused;	/* REST snapshots */
-	int64_t get_ns_max;	/* the longest GET: the websocket loop stood
-				 * still that long (frames waited in the socket) */
+	int64_t get_ns_max;	/* the longest GET (in a thread of its own:
+				 * the frames are read meanwhile) */
 };
 void chr_feedlive_stats(const struct chr_feedlive *l, struct chr_feedlive_stats *s);
 
