@@ -2,8 +2,10 @@
 # chr-feed's live mode against test/feed-server on 127.0.0.1 (no other
 # address is ever contacted): the records equal capture mode's on the same
 # messages, a dropped connection (GAP, a new snapshot, the books right
-# after it), a malformed frame, a server that never answers, a snapshot
-# older than the diffs held, --out QUEUE.
+# after it; the same after a server gone silent), a malformed frame, a
+# server that never answers, a slow REST endpoint, a snapshot older than
+# the diffs held, --out QUEUE, SIGINT, --latency, the default endpoints
+# (in a network namespace where nothing can be reached).
 
 load test_helper
 
@@ -331,4 +333,31 @@ teardown() {
 	fields cap.ev >cap.txt
 	fields out.ev >live.txt
 	diff cap.txt live.txt
+}
+
+@test "live: a server gone silent mid-stream is dropped after --silence: GAP, reconnect, a new snapshot, the book right after it" {
+	capture cap.ev
+	# before frame 30 the server says nothing until the client gives up
+	start_server --stall-at 30
+	start_feed -v --silence 500
+	until_ok grep -q '^end' log
+	until_ok at_least 2 snapshots out.ev
+	stop_feed
+	[ "$FEED_RC" = 0 ]
+	grep -qE "connection 1 lost: silent for [0-9]+ ms" err
+	[ "$(grep -c '^connect' log)" = 2 ]
+	run -0 bash -c "chr-tail --format text --type BOOK_SNAPSHOT,BOOK_DIFF,GAP out.ev | cut -d' ' -f2"
+	[ "${lines[0]}" = BOOK_SNAPSHOT ]
+	[ "${lines[1]}" = GAP ]
+	[ "${lines[2]}" = BOOK_SNAPSHOT ]
+	[ "$(printf '%s\n' "${lines[@]:3}" | sort -u)" = BOOK_DIFF ]
+	# no frame was lost: the diffs are capture mode's, and so is every
+	# best bid and ask from the resync on
+	fields cap.ev | grep BOOK_DIFF >cap.diffs
+	fields out.ev | grep BOOK_DIFF >live.diffs
+	diff cap.diffs live.diffs
+	chr-book --bbo --format csv <cap.ev | cut -d, -f1-3,5- >cap.bbo
+	chr-book --bbo --format csv <out.ev | cut -d, -f1-3,5- >live.bbo
+	[ "$(wc -l <live.bbo)" = $(($(wc -l <cap.bbo) + 1)) ]
+	diff <(tail -n +2 cap.bbo) <(tail -n +3 live.bbo)
 }
