@@ -214,9 +214,12 @@ static int on_event(void *ctx, const struct chr_ws_info *in)
 		if (in->ev == CHR_WS_RETRY)
 			note(l, "'%s': attempt %u failed: %s (next in %lld ms)", l->url,
 			     in->attempt, why, (long long)(in->retry_ns / 1000000));
-		else
+		else if (in->ev == CHR_WS_DOWN)
 			note(l, "'%s': connection %llu lost: %s", l->url,
 			     (unsigned long long)in->conn, why);
+		else
+			note(l, "'%s': renewed as connection %llu without a seam (a loss): %s",
+			     l->url, (unsigned long long)in->conn, why);
 	}
 	if (lost) {
 		/* a snapshot that came before the loss was seen is the old
@@ -425,6 +428,7 @@ struct chr_feedlive *chr_feedlive_new(const char *venue, const struct chr_feed_o
 	wo.url = l->url;
 	wo.ca_file = o->ca_file;
 	wo.silence_ns = o->silence_ns;
+	wo.max_age_ns = o->max_age_ns;
 	cb = (struct chr_ws_cb){ on_msg, on_event, l };
 	if ((l->w = chr_ws_open(&wo, &cb, e)) == NULL)
 		goto fail;

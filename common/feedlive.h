@@ -21,6 +21,8 @@ struct chr_feedlive_opts {
 	const char *ca_file;	/* wss:// and https://: the CAs (NULL: the system's) */
 	int64_t silence_ns;	/* a connection this long without a message, or
 				 * a handshake unanswered, is dead (0: wsfeed's 10 s) */
+	int64_t max_age_ns;	/* renew a connection this old (0: wsfeed's 23 h;
+				 * Binance closes at 24 h) */
 	long rest_timeout_ms;	/* a snapshot GET (0: 5000) */
 	int64_t snap_backoff_min_ns;	/* a failed or refused snapshot waits this
 					 * (0: 500 ms), doubled per failure ... */

@@ -361,3 +361,35 @@ teardown() {
 	[ "$(wc -l <live.bbo)" = $(($(wc -l <cap.bbo) + 1)) ]
 	diff <(tail -n +2 cap.bbo) <(tail -n +3 live.bbo)
 }
+
+@test "live: a connection renewed at --max-age switches seamlessly: no GAP, the records are capture mode's" {
+	capture cap.ev
+	n=$(count cap.ev)
+	# 299 frames 5 ms apart: renewed about every 0.4 s while they flow
+	start_server --delay-ms 5
+	start_feed -v --max-age 400
+	until_ok grep -q '^end' log
+	until_ok at_least "$n" count out.ev
+	stop_feed
+	[ "$FEED_RC" = 0 ]
+	[[ "$(cat err)" =~ " connections (0 lost, "([1-9][0-9]*)" renewed, "([0-9]+)" of them seamlessly)" ]]
+	[ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ]
+	[ "$(grep -c '^connect' log)" -ge 2 ]
+	[ "$(grep -c '^rest' log)" = 1 ]
+	fields cap.ev >cap.txt
+	fields out.ev >live.txt
+	diff cap.txt live.txt
+}
+
+@test "live: a renewal that finds no seam is a loss: a GAP, and a new snapshot asked for" {
+	# the old connection goes quiet when the new one comes: no message in common
+	start_server --solo --delay-ms 5
+	start_feed -v --max-age 400 --silence 500
+	until_ok grep -q '^end' log
+	until_ok at_least 2 grep -c '^rest' log
+	stop_feed
+	[ "$FEED_RC" = 0 ]
+	grep -qE "renewed as connection 2 without a seam \(a loss\): (the old connection ended before the seam|no message of both connections within the overlap)" err
+	run -0 chr-tail --format text --type GAP out.ev
+	assert_line -n 0 --partial 'reason=reconnect'
+}

@@ -19,7 +19,8 @@
 
 static const char usage_text[] =
 	"usage: chr-feed --venue NAME --symbols S,S... [--ws-url URL] [--rest-url URL]\n"
-	"                [--silence MS] [--latency] [--skip-bad] [--out QUEUE | --format FMT] [-v]\n"
+	"                [--silence MS] [--max-age MS] [--latency] [--skip-bad]\n"
+	"                [--out QUEUE | --format FMT] [-v]\n"
 	"       chr-feed --venue NAME --capture [--symbol S] [--skip-bad]\n"
 	"                [--out QUEUE | --format FMT] [-v] [FILE...]\n"
 	"Normalise exchange messages into chronicle records on stdout, or\n"
@@ -29,7 +30,7 @@ static const char usage_text[] =
 	"\n";
 
 enum { OPT_VENUE = CHR_O_OWN, OPT_CAPTURE, OPT_SYMBOL, OPT_SKIP_BAD, OPT_WS, OPT_REST,
-	OPT_LATENCY, OPT_SILENCE };
+	OPT_LATENCY, OPT_SILENCE, OPT_MAX_AGE };
 
 static const struct chr_opt opts[] = {
 	{"venue", required_argument, OPT_VENUE, "NAME",
@@ -41,6 +42,8 @@ static const struct chr_opt opts[] = {
 	 "the REST depth endpoint, without ?symbol=\n(default: the venue's)"},
 	{"silence", required_argument, OPT_SILENCE, "MS",
 	 "a connection silent this long is dead (default 10000)"},
+	{"max-age", required_argument, OPT_MAX_AGE, "MS",
+	 "renew a connection this old, overlapping the next\n(default 82800000: 23 h)"},
 	{"latency", no_argument, OPT_LATENCY, NULL,
 	 "live mode: print the frame-to-commit latency's\npercentiles on stderr at the end"},
 	{"capture", no_argument, OPT_CAPTURE, NULL, "read the FILEs as captures (capture mode)"},
@@ -225,7 +228,7 @@ static void report(void)
 			 st->unknown_first);
 	if (pend + st->dropped > 0)
 		chr_warn("%llu diffs were not written: %llu still waiting for a snapshot at the "
-			 "end, %llu dropped from a full buffer", (unsigned long long)(pend + st->dropped),
+			 "end, %llu dropped from a full buffer or at a lost connection", (unsigned long long)(pend + st->dropped),
 			 (unsigned long long)pend, (unsigned long long)st->dropped);
 	if (bad > 0)
 		chr_warn("skipped %llu bad %s of %llu%s", (unsigned long long)bad, what,
@@ -271,6 +274,9 @@ int main(int argc, char **argv)
 		case OPT_SILENCE:
 			lo.silence_ns = (int64_t)chr_opt_count("--silence", optarg) * 1000000;
 			break;
+		case OPT_MAX_AGE:
+			lo.max_age_ns = (int64_t)chr_opt_count("--max-age", optarg) * 1000000;
+			break;
 		case OPT_LATENCY:
 			lo.latency = 1;
 			break;
@@ -293,8 +299,8 @@ int main(int argc, char **argv)
 				: "no input: --symbols S,S... (live mode) or --capture [FILE...]");
 	if (!cap_mode && (optind < argc || fo.symbol))
 		chr_usage_error("the live mode reads no FILE and takes --symbols, not --symbol");
-	if (cap_mode && (lo.ws_url || lo.rest_url || lo.latency || lo.silence_ns))
-		chr_usage_error("--ws-url, --rest-url, --silence, --latency: live mode only");
+	if (cap_mode && (lo.ws_url || lo.rest_url || lo.latency || lo.silence_ns || lo.max_age_ns))
+		chr_usage_error("--ws-url, --rest-url, --silence, --max-age, --latency: live mode only");
 	for (sp = list; (tok = sp ? strsep(&sp, ",") : NULL) != NULL;) {
 		if (chr_feedlive_symbol(tok, &e) < 0)
 			chr_usage_error("--symbols: %s", e.msg);
