@@ -30,12 +30,14 @@ static const char usage_text[] =
 	"\n";
 
 enum { OPT_VENUE = CHR_O_OWN, OPT_CAPTURE, OPT_SYMBOL, OPT_SKIP_BAD, OPT_WS, OPT_REST,
-	OPT_LATENCY, OPT_SILENCE, OPT_MAX_AGE };
+	OPT_LATENCY, OPT_SILENCE, OPT_MAX_AGE, OPT_SYMBOLS };
 
 static const struct chr_opt opts[] = {
 	{"venue", required_argument, OPT_VENUE, "NAME",
 	 "binance-futures (USD-M), binance-delivery (COIN-M)\nor binance (spot)"},
-	CHR_OPT_SYMBOLS("S,S...", "live mode: the symbols to subscribe to (letters,\ndigits, '_')"),
+	/* not the kit's --symbols (a symbol map): the symbols subscribed to */
+	{"symbols", required_argument, OPT_SYMBOLS, "S,S...",
+	 "live mode: the symbols to subscribe to (letters,\ndigits, '_')"},
 	{"ws-url", required_argument, OPT_WS, "URL",
 	 "the combined-stream endpoint, without ?streams=\n(default: the venue's)"},
 	{"rest-url", required_argument, OPT_REST, "URL",
@@ -262,7 +264,7 @@ int main(int argc, char **argv)
 			chr_opt_name("--symbol", optarg);
 			fo.symbol = optarg;
 			break;
-		case CHR_O_SYMBOLS:
+		case OPT_SYMBOLS:
 			list = optarg;
 			break;
 		case OPT_WS:
