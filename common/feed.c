@@ -78,6 +78,27 @@ int chr_feed_msg(struct chr_feed *f, int64_t recv_ns, const char *json, size_t l
 	return rc;
 }
 
+int chr_feed_line(struct chr_feed *f, const char *p, size_t n, struct chr_err *e)
+{
+	uint64_t v = 0;
+	size_t k = 0;
+
+	if (n > 0 && p[n - 1] == '\r')
+		n--;
+	if (n == 0)
+		return 2;
+	/* at most 19 digits, which a uint64_t holds */
+	for (; k < n && (unsigned)(p[k] - '0') < 10 && k < 19; k++)
+		v = v * 10 + (uint64_t)(p[k] - '0');
+	if (k > 0 && k < n && p[k] == ' ' && v <= INT64_MAX)
+		return chr_feed_msg(f, (int64_t)v, p + k + 1, n - k - 1, e);
+	chr_err_set(e, CHR_EX_DATA, "not a line '<receive time in ns> <JSON>'");
+	if (!f->o.skip_bad)
+		return -1;
+	f->st.bad++;
+	return 1;
+}
+
 int chr_feed_snapshot(struct chr_feed *f, int64_t recv_ns, const char *symbol,
 		      const char *json, size_t len, struct chr_err *e)
 {

@@ -72,6 +72,13 @@ void chr_feed_free(struct chr_feed *f);
 int chr_feed_msg(struct chr_feed *f, int64_t recv_ns, const char *json, size_t len,
 		 struct chr_err *e);
 
+/* One line of a capture, `<receive time in ns> <JSON>` (n bytes without
+ * its '\n'; a '\r' before it is allowed): chr_feed_msg of the JSON at that
+ * time. Returns 2 for a blank line (no message), else as chr_feed_msg; a
+ * line without the time and one space is bad ("not a line '<receive time
+ * in ns> <JSON>'"). */
+int chr_feed_line(struct chr_feed *f, const char *p, size_t n, struct chr_err *e);
+
 /* One REST depth snapshot of symbol (NULL: the options' symbol, else the
  * snapshot's own "symbol" (COIN-M), else the one symbol the messages so far
  * named, else refused with CHR_EX_DATA).

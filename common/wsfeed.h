@@ -9,7 +9,7 @@
 
 #include "err.h"
 
-/* What happened to the connection, for the caller's books (docs/feed-live.md). */
+/* What happened to the connection, for the caller's books (docs/feed.md "The live transport"). */
 enum chr_ws_event {
 	CHR_WS_UP,		/* a connection delivers its first message: the
 				 * first one, or the first after a DOWN; fetch the
@@ -96,7 +96,7 @@ int chr_ws_run(struct chr_ws *w, int timeout_ms, struct chr_err *e);
 /* Counts since chr_ws_open. */
 struct chr_ws_stats {
 	uint64_t msgs, bytes;		/* delivered */
-	uint64_t conns;			/* connections that came up */
+	uint64_t conns;			/* connections begun (failed attempts included) */
 	uint64_t downs, renewals, seamless;
 };
 void chr_ws_stats(const struct chr_ws *w, struct chr_ws_stats *s);

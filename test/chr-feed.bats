@@ -135,7 +135,7 @@ BOOK_DIFF ids=25..30 prev=20"
 	run -0 --separate-stderr bash -c "chr-feed --venue binance-futures --capture --symbol X c.txt | chr-tail --format text | cut -d' ' -f2,7-"
 	assert_line -n 2 "GAP flags=- expected=10 got=15 reason=update-id"
 	# the diff held for the next snapshot is not lost silently
-	[ "$stderr" = "chr-feed: 1 diffs were not written: 1 still waiting for a snapshot at the end, 0 dropped from a full buffer" ]
+	[ "$stderr" = "chr-feed: 1 diffs were not written: 1 still waiting for a snapshot at the end, 0 dropped from a full buffer or at a lost connection" ]
 }
 
 @test "records read back: exact decimals, ts, ts_event, update ids" {
@@ -243,11 +243,12 @@ TRADE id=3"
 
 @test "-h, --version, misuse, an unreadable file, the reader closing early" {
 	run -0 $T chr-feed --help
-	assert_line -n 0 "usage: chr-feed --venue NAME --capture [--symbol S] [--skip-bad]"
+	assert_line -n 0 "usage: chr-feed --venue NAME --symbols S,S... [--ws-url URL] [--rest-url URL]"
+	assert_line -n 3 "       chr-feed --venue NAME --capture [--symbol S] [--skip-bad]"
 	run -0 $T chr-feed --version
 	assert_output --regexp "^chr-feed [0-9]"
 	run -2 --separate-stderr $T chr-feed --venue binance
-	[ "${stderr_lines[0]}" = "chr-feed: no input: capture mode needs --capture (FILE... or stdin)" ]
+	[ "${stderr_lines[0]}" = "chr-feed: no input: --symbols S,S... (live mode) or --capture [FILE...]" ]
 	run -2 --separate-stderr $T chr-feed --capture "$SPOT"
 	[[ "$stderr" == "chr-feed: --venue is required"* ]]
 	run -2 --separate-stderr $T chr-feed --venue kraken --capture "$SPOT"

@@ -73,6 +73,9 @@ SH
 	# the plot, and the first trade read in Python from the cold tier, exact
 	[ -s "$BATS_TEST_TMPDIR"/tmp/*/top.png ]
 	[[ "$output" == *"0  BTCUSDT 2024-08-08 23:54:15.088176+00:00  61800.3  0.006"* ]]
+	# the live feed on the loopback exchange: its snapshot, then the diff
+	# that bridges it (those before it are older, dropped)
+	[[ "$output" == *" BOOK_SNAPSHOT binance-futures BTCUSDT seq="*" flags=LAST ids=5123107852948..5123107852948 "*$'\n'*" BOOK_DIFF binance-futures BTCUSDT seq="*" ids=5123107850310..5123107853551 "* ]]
 	# the finished capture reached the raw archive whole, its last segment too
 	cd "$BATS_TEST_TMPDIR"/tmp/*/
 	run -0 $T chr-tail --format text raw

@@ -1,5 +1,6 @@
-/* chr-feed - exchange messages normalised to chronicle records: from a
- * capture (`<receive ns> <JSON>` lines). The normaliser is common/feed.c. */
+/* chr-feed - exchange messages normalised to chronicle records: live from
+ * the exchange, or from a capture (`<receive ns> <JSON>` lines). The
+ * normaliser is common/feed.c, the live mode common/feedlive.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 
 #include "chr.h"
 #include "feed.h"
+#include "feedlive.h"
 #include "gzin.h"
 #include "out.h"
 #include "prog.h"
@@ -16,22 +18,41 @@
 #define BAD_SHOWN 10		/* --skip-bad: lines named, the rest counted */
 
 static const char usage_text[] =
-	"usage: chr-feed --venue NAME --capture [--symbol S] [--skip-bad]\n"
+	"usage: chr-feed --venue NAME --symbols S,S... [--ws-url URL] [--rest-url URL]\n"
+	"                [--silence MS] [--max-age MS] [--latency] [--skip-bad]\n"
+	"                [--out QUEUE | --format FMT] [-v]\n"
+	"       chr-feed --venue NAME --capture [--symbol S] [--skip-bad]\n"
 	"                [--out QUEUE | --format FMT] [-v] [FILE...]\n"
 	"Normalise exchange messages into chronicle records on stdout, or\n"
-	"appended to a queue: from captures of `<receive ns> <JSON>` lines\n"
-	"(plain or gzip; stdin when no FILE or '-').\n"
+	"appended to a queue: live from the exchange's websocket streams and\n"
+	"REST snapshots until SIGINT or SIGTERM, or from captures of\n"
+	"`<receive ns> <JSON>` lines (plain or gzip; stdin when no FILE or '-').\n"
 	"\n";
 
-enum { OPT_VENUE = CHR_O_OWN, OPT_CAPTURE, OPT_SYMBOL, OPT_SKIP_BAD };
+enum { OPT_VENUE = CHR_O_OWN, OPT_CAPTURE, OPT_SYMBOL, OPT_SKIP_BAD, OPT_WS, OPT_REST,
+	OPT_LATENCY, OPT_SILENCE, OPT_MAX_AGE, OPT_SYMBOLS };
 
 static const struct chr_opt opts[] = {
 	{"venue", required_argument, OPT_VENUE, "NAME",
 	 "binance-futures (USD-M), binance-delivery (COIN-M)\nor binance (spot)"},
+	/* not the kit's --symbols (a symbol map): the symbols subscribed to */
+	{"symbols", required_argument, OPT_SYMBOLS, "S,S...",
+	 "live mode: the symbols to subscribe to (letters,\ndigits, '_')"},
+	{"ws-url", required_argument, OPT_WS, "URL",
+	 "the combined-stream endpoint, without ?streams=\n(default: the venue's)"},
+	{"rest-url", required_argument, OPT_REST, "URL",
+	 "the REST depth endpoint, without ?symbol=\n(default: the venue's)"},
+	{"silence", required_argument, OPT_SILENCE, "MS",
+	 "a connection silent this long is dead (default 10000)"},
+	{"max-age", required_argument, OPT_MAX_AGE, "MS",
+	 "renew a connection this old, overlapping the next\n(default 82800000: 23 h)"},
+	{"latency", no_argument, OPT_LATENCY, NULL,
+	 "live mode: print the frame-to-commit latency's\npercentiles on stderr at the end"},
 	{"capture", no_argument, OPT_CAPTURE, NULL, "read the FILEs as captures (capture mode)"},
 	{"symbol", required_argument, OPT_SYMBOL, "S",
 	 "the symbol of the REST snapshot lines (default: their\nown, else the one symbol of the messages before them)"},
-	{"skip-bad", no_argument, OPT_SKIP_BAD, NULL, "count, report and skip bad lines instead of failing"},
+	{"skip-bad", no_argument, OPT_SKIP_BAD, NULL,
+	 "count, report and skip bad lines or frames instead\nof failing"},
 	CHR_OPT_OUT("QUEUE", "append to the queue QUEUE (created if missing)"),
 	CHR_OPT_FORMAT,
 	CHR_OPT_VERBOSE("counts of messages and records on stderr at the end"),
@@ -61,31 +82,18 @@ static _Noreturn void fail(const struct chr_err *e)
 	chr_die_err(e);
 }
 
-static int skip_bad;
-static uint64_t lines, bad;	/* lines with a message; bad ones skipped */
+static uint64_t lines, bad;	/* lines (frames) with a message; bad ones skipped */
+static const char *what = "lines";
 
 /* One line (without its '\n') of file name, line number ln. */
 static void line(const char *name, uint64_t ln, char *p, size_t n)
 {
 	struct chr_err e;
-	uint64_t v = 0;
-	size_t k = 0;
-	int rc;
+	int rc = chr_feed_line(feed, p, n, &e);
 
-	if (n > 0 && p[n - 1] == '\r')
-		n--;
-	if (n == 0)
+	if (rc == 2)
 		return;		/* a blank line holds no message */
 	lines++;
-	/* at most 19 digits, which a uint64_t holds */
-	for (; k < n && (unsigned)(p[k] - '0') < 10 && k < 19; k++)
-		v = v * 10 + (uint64_t)(p[k] - '0');
-	if (k == 0 || k >= n || p[k] != ' ' || v > INT64_MAX) {
-		chr_err_set(&e, CHR_EX_DATA, "not a line '<receive time in ns> <JSON>'");
-		rc = skip_bad ? 1 : -1;
-	} else {
-		rc = chr_feed_msg(feed, (int64_t)v, p + k + 1, n - k - 1, &e);
-	}
 	if (rc == 0)
 		return;
 	if (rc < 0 && e.status != CHR_EX_DATA)
@@ -150,6 +158,55 @@ static int capture(const char *path, char **buf, size_t *cap)
 	return 0;
 }
 
+static void note(void *ctx, const char *msg)
+{
+	(void)ctx;
+	if (!chr_quiet)
+		chr_warn("%s", msg);
+}
+
+static int flush(void *ctx, struct chr_err *e)
+{
+	return chr_out_flush(ctx, e);
+}
+
+/* Live mode until a signal; the counts of the transport with -v. */
+static struct chr_feedlive *live(const char *venue, struct chr_feed_opts *fo,
+				 struct chr_feedlive_opts *lo)
+{
+	struct chr_feedlive_stats st;
+	struct chr_feedlive *l;
+	struct chr_err e;
+	static char msg[65536];	/* the URL names every stream */
+
+	lo->note = note;
+	lo->flush = flush;
+	lo->flush_ctx = &out;
+	if ((l = chr_feedlive_new(venue, fo, lo, &e)) == NULL) {
+		if (e.status == CHR_EX_USAGE)
+			chr_usage_error("%s", e.msg);
+		chr_die_err(&e);
+	}
+	feed = chr_feedlive_feed(l);
+	if (chr_verbose)
+		chr_warn("streams '%s', snapshots '%s?symbol=S&limit=1000'", chr_feedlive_url(l),
+			 chr_feedlive_rest_url(l));
+	chr_stop_on_signals(0);
+	if (chr_feedlive_run(l, &chr_stop, &e) < 0) {
+		if (e.status != CHR_EX_DATA)
+			chr_out_failed(&out, &e);
+		fail(&e);
+	}
+	chr_feedlive_stats(l, &st);
+	lines = st.frames;
+	bad = st.bad;
+	for (int i = 0; i < 4; i++)
+		if (chr_feedlive_summary(l, i, chr_verbose, msg, sizeof msg))
+			chr_warn("%s", msg);
+	what = "frames";
+	return l;
+}
+
 /* counts on stderr: with -v all, else what must not pass unseen */
 static void report(void)
 {
@@ -157,11 +214,11 @@ static void report(void)
 	uint64_t pend = chr_feed_pending(feed);
 
 	if (chr_verbose)
-		chr_warn("%llu lines: %llu records (%llu snapshots, %llu diffs, %llu trades, "
+		chr_warn("%llu %s: %llu records (%llu snapshots, %llu diffs, %llu trades, "
 			 "%llu quotes, %llu GAPs); %llu diffs held for a snapshot, %llu older than "
 			 "theirs dropped; %llu snapshots of a book in sync not needed; %llu unknown, "
 			 "%llu bad",
-			 (unsigned long long)lines, (unsigned long long)st->records,
+			 (unsigned long long)lines, what, (unsigned long long)st->records,
 			 (unsigned long long)st->snapshots, (unsigned long long)st->diffs,
 			 (unsigned long long)st->trades, (unsigned long long)st->quotes,
 			 (unsigned long long)st->gaps, (unsigned long long)st->buffered,
@@ -173,10 +230,10 @@ static void report(void)
 			 st->unknown_first);
 	if (pend + st->dropped > 0)
 		chr_warn("%llu diffs were not written: %llu still waiting for a snapshot at the "
-			 "end, %llu dropped from a full buffer", (unsigned long long)(pend + st->dropped),
+			 "end, %llu dropped from a full buffer or at a lost connection", (unsigned long long)(pend + st->dropped),
 			 (unsigned long long)pend, (unsigned long long)st->dropped);
 	if (bad > 0)
-		chr_warn("skipped %llu bad lines of %llu%s", (unsigned long long)bad,
+		chr_warn("skipped %llu bad %s of %llu%s", (unsigned long long)bad, what,
 			 (unsigned long long)lines, bad > BAD_SHOWN ? " (only the first ones are shown)" : "");
 }
 
@@ -184,6 +241,10 @@ int main(int argc, char **argv)
 {
 	const char *venue = NULL, *queue = NULL, *stdin_only[] = { "-" }, **files;
 	struct chr_feed_opts fo = { 0 };
+	struct chr_feedlive_opts lo = { 0 };
+	struct chr_feedlive *l = NULL;
+	const char *syms[256];
+	char *list = NULL, *tok, *sp;
 	enum chr_out_kind kind = CHR_OUT_AUTO;
 	int c, nfiles, status = CHR_EX_OK, cap_mode = 0;
 	size_t cap = 1u << 20;
@@ -203,8 +264,26 @@ int main(int argc, char **argv)
 			chr_opt_name("--symbol", optarg);
 			fo.symbol = optarg;
 			break;
+		case OPT_SYMBOLS:
+			list = optarg;
+			break;
+		case OPT_WS:
+			lo.ws_url = optarg;
+			break;
+		case OPT_REST:
+			lo.rest_url = optarg;
+			break;
+		case OPT_SILENCE:
+			lo.silence_ns = (int64_t)chr_opt_count("--silence", optarg) * 1000000;
+			break;
+		case OPT_MAX_AGE:
+			lo.max_age_ns = (int64_t)chr_opt_count("--max-age", optarg) * 1000000;
+			break;
+		case OPT_LATENCY:
+			lo.latency = 1;
+			break;
 		case OPT_SKIP_BAD:
-			skip_bad = fo.skip_bad = 1;
+			fo.skip_bad = 1;
 			break;
 		case 'o':
 			queue = optarg;
@@ -217,13 +296,26 @@ int main(int argc, char **argv)
 	}
 	if (venue == NULL)
 		chr_usage_error("--venue is required (binance-futures, binance-delivery, binance)");
-	if (!cap_mode)
-		chr_usage_error("no input: capture mode needs --capture (FILE... or stdin)");
+	if (cap_mode == (list != NULL))
+		chr_usage_error(cap_mode ? "--symbols is for the live mode, --capture reads files"
+				: "no input: --symbols S,S... (live mode) or --capture [FILE...]");
+	if (!cap_mode && (optind < argc || fo.symbol))
+		chr_usage_error("the live mode reads no FILE and takes --symbols, not --symbol");
+	if (cap_mode && (lo.ws_url || lo.rest_url || lo.latency || lo.silence_ns || lo.max_age_ns))
+		chr_usage_error("--ws-url, --rest-url, --silence, --max-age, --latency: live mode only");
+	for (sp = list; (tok = sp ? strsep(&sp, ",") : NULL) != NULL;) {
+		if (chr_feedlive_symbol(tok, &e) < 0)
+			chr_usage_error("--symbols: %s", e.msg);
+		if (lo.nsym == sizeof syms / sizeof syms[0])
+			chr_usage_error("--symbols: more than %zu symbols", lo.nsym);
+		syms[lo.nsym++] = tok;
+	}
+	lo.symbols = syms;
 	if (queue && kind != CHR_OUT_AUTO && kind != CHR_OUT_BINARY)
 		chr_usage_error("--out takes binary records: --format %s is for standard output",
 				kind == CHR_OUT_TEXT ? "text" : kind == CHR_OUT_JSON ? "json" : "csv");
 	fo.sink = (struct chr_feed_sink){ sink_reserve, sink_commit, &out };
-	if ((feed = chr_feed_new(venue, &fo, &e)) == NULL) {
+	if (cap_mode && (feed = chr_feed_new(venue, &fo, &e)) == NULL) {
 		if (e.status == CHR_EX_USAGE)
 			chr_usage_error("--venue: %s", e.msg);
 		chr_die_err(&e);
@@ -232,9 +324,11 @@ int main(int argc, char **argv)
 		chr_die_err(&e);
 	if (chr_out_open(&out, kind, queue, &e) < 0)
 		chr_die_err(&e);
-	nfiles = argc - optind;
+	if (!cap_mode)
+		l = live(venue, &fo, &lo);
+	nfiles = cap_mode ? argc - optind : 0;
 	files = (const char **)argv + optind;
-	if (nfiles == 0) {
+	if (nfiles == 0 && cap_mode) {
 		files = stdin_only;
 		nfiles = 1;
 	}
@@ -247,6 +341,9 @@ int main(int argc, char **argv)
 	if (chr_out_close(&out, &e) < 0)
 		chr_out_failed(&out, &e);
 	report();
-	chr_feed_free(feed);
+	if (l)
+		chr_feedlive_free(l);
+	else
+		chr_feed_free(feed);
 	return status;
 }
