@@ -1,0 +1,91 @@
+/* parquet.h - a Parquet file writer (docs/parquet.md): a flat schema of
+ * required or optional columns, strings (dictionary or plain), timestamps
+ * in ns, booleans and exact decimals, ZSTD data pages (v1), row groups of
+ * about a million rows, time statistics, key-value metadata. */
+#ifndef CHR_PARQUET_H
+#define CHR_PARQUET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "thrift.h"
+
+enum chr_pq_kind {
+	CHR_PQ_DICT,		/* UTF-8 string, dictionary-encoded (few distinct values) */
+	CHR_PQ_STR,		/* UTF-8 string, plain */
+	CHR_PQ_TIME,		/* INT64 TIMESTAMP(NANOS, isAdjustedToUTC) */
+	CHR_PQ_BOOL,		/* BOOLEAN */
+	CHR_PQ_DEC,		/* INT64 DECIMAL(18, s), one s for the file's column */
+};
+
+#define CHR_PQ_GROUP_ROWS (1u << 20)	/* rows of a row group (about) */
+#define CHR_PQ_KV_MAX 8			/* key-value metadata entries */
+
+struct chr_pq_col;
+struct chr_pq_group;
+
+struct chr_pq {
+	int fd;
+	const char *name;	/* the output, for messages */
+	size_t ncol;
+	struct chr_pq_col *col;
+	size_t nrows;		/* rows of the row group being filled */
+	size_t cap;		/* rows the columns hold */
+	size_t group_rows;	/* flush a row group at this many rows */
+	uint64_t total_rows;
+	uint64_t off;		/* bytes written to fd */
+	struct chr_pq_group *groups;
+	size_t ngroups, gcap;
+	const char *kv[CHR_PQ_KV_MAX][2];	/* kept, not copied */
+	size_t nkv;
+	int level;		/* zstd level */
+	void *zc;		/* ZSTD_CCtx */
+	uint8_t *page, *zpage;	/* page bodies, plain and compressed */
+	size_t page_cap, zpage_cap;
+	uint8_t *obuf;		/* output buffer */
+	size_t on;
+	struct chr_th th;
+};
+
+/* Start a Parquet file on fd (kept, not closed; name for messages) with
+ * ncol columns, each named (copied) with its kind and whether it may hold
+ * nulls (optional). Writes the magic. Returns 0, or -1 with e (a write
+ * error: CHR_EX_SYS; out of memory); chr_pq_free frees it in every case. */
+int chr_pq_open(struct chr_pq *pq, int fd, const char *name, size_t ncol,
+		const char *const *names, const enum chr_pq_kind *kinds, const int *optional,
+		struct chr_err *e);
+
+/* Add a key-value metadata entry (both strings kept until chr_pq_close).
+ * At most CHR_PQ_KV_MAX; more are ignored. */
+void chr_pq_kv(struct chr_pq *pq, const char *key, const char *value);
+
+/* The values of the current row, column c of each kind (one call per
+ * column, in any order): a string of n bytes (DICT, STR), a time in ns
+ * (TIME), a boolean (BOOL), a decimal mant / 10^scale, scale 0..18 (DEC),
+ * or null (optional columns). They cannot fail: the columns have room for
+ * the row (chr_pq_row made it), except a string, which returns -1 when out
+ * of memory. */
+int chr_pq_str(struct chr_pq *pq, size_t c, const char *s, size_t n);
+void chr_pq_time(struct chr_pq *pq, size_t c, int64_t ns);
+void chr_pq_bool(struct chr_pq *pq, size_t c, int v);
+void chr_pq_dec(struct chr_pq *pq, size_t c, int64_t mant, int scale);
+void chr_pq_null(struct chr_pq *pq, size_t c);
+
+/* End the current row (every column given a value) and make room for the
+ * next; at pq->group_rows rows, write the row group. A decimal column
+ * takes the largest scale of its values in its first row group that has
+ * any, and every value is raised to it exactly: a value of a larger scale
+ * in a later row group, or one that does not fit 18 digits at the
+ * column's scale, is an error (CHR_EX_DATA). Returns 0, or -1 with e (also
+ * a write error, CHR_EX_SYS, or out of memory). */
+int chr_pq_row(struct chr_pq *pq, struct chr_err *e);
+
+/* Write the last row group and the footer (schema, row groups, statistics,
+ * key-value metadata). fd is not closed. Returns 0, or -1 with e. */
+int chr_pq_close(struct chr_pq *pq, struct chr_err *e);
+
+/* Free what pq holds (after chr_pq_close, or instead of it). */
+void chr_pq_free(struct chr_pq *pq);
+
+#endif
