@@ -43,7 +43,7 @@ FEED_CLIENT := $(O)test/feed-client/feed-client
 SCRIPTS := $(filter-out %.1,$(wildcard scripts/chr-*))
 MANS := $(wildcard bin/chr-*/*.1 scripts/chr-*.1)
 
-.PHONY: all deps test-deps check unit bats demo install uninstall clean
+.PHONY: all deps test-deps duckdb check unit bats demo install uninstall clean
 .DEFAULT_GOAL := all
 
 all: deps $(O)libchr.a $(PROG_BIN)
@@ -55,10 +55,20 @@ INSTALL_DEPS = if [ "$$(id -u)" = 0 ]; then scripts/install-deps; else \
 deps:
 	@if ! pkg-config --exists $(PKGS) 2>/dev/null || \
 	    ! echo '#include <csv.h>' | $(CC) -E -x c - >/dev/null 2>&1; then $(INSTALL_DEPS); fi
-test-deps:
+test-deps: duckdb
 	@if ! command -v bats >/dev/null || ! command -v xxhsum >/dev/null || \
 	    ! command -v zstd >/dev/null || ! command -v python3 >/dev/null || \
 	    ! command -v openssl >/dev/null || [ ! -d /usr/lib/bats/bats-assert ]; then $(INSTALL_DEPS); fi
+# DuckDB's own library (the npm package @duckdb/node-api) reads our Parquet
+# files back in test/parquet.bats: installed once here, for the tests only;
+# without npm or the network the tests that need it skip, saying why.
+DUCKDB_DIR := $(O)test/duckdb
+duckdb:
+	@if [ ! -d $(DUCKDB_DIR)/node_modules/@duckdb/node-api ] && command -v npm >/dev/null; then \
+		mkdir -p $(DUCKDB_DIR) && echo "installing @duckdb/node-api into $(DUCKDB_DIR)" && \
+		(cd $(DUCKDB_DIR) && timeout 600 npm install --silent --no-audit --no-fund \
+			@duckdb/node-api) || echo "chronicle: npm could not install @duckdb/node-api;" \
+			"test/parquet.bats will skip its DuckDB checks" >&2; fi
 
 # Rebuild everything when the compiler flags change.
 $(O).flags: FORCE

@@ -91,13 +91,43 @@ static int csv_name(const char *s)
 	return *s != '\0';
 }
 
+const struct chr_name_ent *chr_tardis_names(const struct chr_names *m, const struct chr_rec *r)
+{
+	const struct chr_name_ent *nm = chr_names_get(m, r->venue, r->market);
+
+	return nm != NULL && csv_name(nm->venue) && csv_name(nm->symbol) ? nm : NULL;
+}
+
+int chr_tardis_dataset(const struct chr_rec *r, int *n)
+{
+	const struct chr_book *b = chr_rec_payload(r);
+
+	*n = 0;
+	switch (r->type) {
+	case CHR_BOOK_SNAPSHOT:
+	case CHR_BOOK_DIFF:
+		return CHR_TARDIS_L2;
+	case CHR_TRADE:
+		return CHR_TARDIS_TRADES;
+	case CHR_QUOTE:
+		return CHR_TARDIS_QUOTES;
+	case CHR_BOOK_TOPN:
+		if (b->n_bid != b->n_ask || b->n_bid == 0 || b->n_bid > CHR_TARDIS_TOPN_MAX)
+			return CHR_TARDIS_NONE;
+		*n = (int)b->n_bid;
+		return CHR_TARDIS_TOPN;
+	default:
+		return CHR_TARDIS_NONE;
+	}
+}
+
 /* "exchange,symbol,timestamp,local_timestamp," of r into b */
 static size_t put_common(const struct chr_tardis_out *o, char *b, const struct chr_rec *r)
 {
-	const struct chr_name_ent *nm = chr_names_get(&o->names, r->venue, r->market);
+	const struct chr_name_ent *nm = chr_tardis_names(&o->names, r);
 	size_t k;
 
-	if (nm != NULL && csv_name(nm->venue) && csv_name(nm->symbol)) {
+	if (nm != NULL) {
 		k = put_text(b, nm->venue, strlen(nm->venue));
 		b[k++] = ',';
 		k += put_text(b + k, nm->symbol, strlen(nm->symbol));

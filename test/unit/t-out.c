@@ -180,8 +180,16 @@ int main(void)
 	CHECK(chr_out_parse("text", &kind, &e) == 0 && kind == CHR_OUT_TEXT);
 	CHECK(chr_out_parse("json", &kind, &e) == 0 && kind == CHR_OUT_JSON);
 	CHECK(chr_out_parse("csv", &kind, &e) == 0 && kind == CHR_OUT_CSV);
+	CHECK(chr_out_parse("parquet", &kind, &e) == 0 && kind == CHR_OUT_PARQUET);
 	CHECK(chr_out_parse("x\033", &kind, &e) == -1 && e.status == CHR_EX_USAGE);
-	CHECK_STR(e.msg, "unknown format 'x\\x1b' (binary, text, json, csv)");
+	CHECK_STR(e.msg, "unknown format 'x\\x1b' (binary, text, json, csv, parquet)");
+	/* --out is a queue or a Parquet file; a tree needs its directory */
+	kind = CHR_OUT_CSV;
+	CHECK(chr_out_check(&kind, "f", &e) == -1 && e.status == CHR_EX_USAGE);
+	kind = CHR_OUT_PARQUET;
+	CHECK(chr_out_check(&kind, "f", &e) == 0 && kind == CHR_OUT_PARQUET);
+	kind = CHR_OUT_PARQUET_TREE;
+	CHECK(chr_out_check(&kind, NULL, &e) == -1 && e.status == CHR_EX_USAGE);
 	/* records to a queue are binary, whatever stdout is */
 	kind = CHR_OUT_AUTO;
 	CHECK(chr_out_check(&kind, "q", &e) == 0 && kind == CHR_OUT_BINARY);
