@@ -52,6 +52,22 @@ int chr_out_check(enum chr_out_kind *kind, const char *dest, struct chr_err *e)
 	return 0;
 }
 
+int chr_out_dest(enum chr_out_kind *kind, const char **dest, const char *dir, int commits,
+		 struct chr_err *e)
+{
+	if (commits && (*kind == CHR_OUT_PARQUET || dir))
+		return chr_err_set(e, CHR_EX_USAGE, "--reader commits what is written: Parquet is "
+				   "written at the end");
+	if (dir && (*kind != CHR_OUT_PARQUET || *dest))
+		return chr_err_set(e, CHR_EX_USAGE, "--out-dir goes with --format parquet, without "
+				   "--out");
+	if (dir) {
+		*kind = CHR_OUT_PARQUET_TREE;
+		*dest = dir;
+	}
+	return chr_out_check(kind, *dest, e);
+}
+
 /* Parquet to a file: created as dest.tmp.XXXXXX, with the umask's mode */
 static int pq_file(struct chr_out *o, const char *dest, struct chr_err *e)
 {

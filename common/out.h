@@ -60,6 +60,14 @@ int chr_out_parse(const char *s, enum chr_out_kind *kind, struct chr_err *e);
  * validates its options and open the output later. Returns 0, or -1. */
 int chr_out_check(enum chr_out_kind *kind, const char *dest, struct chr_err *e);
 
+/* chr_out_check for a program with --out (*dest, or NULL) and --out-dir
+ * (dir, or NULL): a directory makes *kind, which must be Parquet without
+ * --out, a Parquet tree with *dest = dir. commits: the program commits a
+ * reader's position once the output is written, which Parquet is only at
+ * the end: refused. Returns 0, or -1 with e (CHR_EX_USAGE). */
+int chr_out_dest(enum chr_out_kind *kind, const char **dest, const char *dir, int commits,
+		 struct chr_err *e);
+
 /* Open o as chr_out_check resolves kind and refuses a terminal: binary
  * records to stdout, or appended to the queue at path dest (created when
  * missing); text, JSON or CSV on stdout; Parquet on stdout or, atomically,

@@ -248,18 +248,21 @@ void chr_pqtree_init(struct chr_pqtree *t, const char *root)
 /* the file at path holds exactly the n bytes of fd (at offset 0) */
 static int same_file(int fd, const char *path)
 {
-	static char a[1 << 16], b[1 << 16];
+	enum { BUF = 1 << 16 };
 	struct stat sa, sb;
 	int pf = open(path, O_RDONLY | O_CLOEXEC);
+	char *a = NULL, *b;
 	off_t off = 0;
 	int same = 0;
 
 	if (pf < 0)
 		return 0;
-	if (fstat(fd, &sa) < 0 || fstat(pf, &sb) < 0 || sa.st_size != sb.st_size)
-		goto out;
+	if (fstat(fd, &sa) < 0 || fstat(pf, &sb) < 0 || sa.st_size != sb.st_size ||
+	    (a = malloc(2 * BUF)) == NULL)
+		goto out;	/* out of memory: written again, which is never wrong */
+	b = a + BUF;
 	for (;;) {
-		ssize_t k = pread(fd, a, sizeof a, off), m;
+		ssize_t k = pread(fd, a, BUF, off), m;
 
 		if (k <= 0) {
 			same = k == 0;
@@ -270,6 +273,7 @@ static int same_file(int fd, const char *path)
 		off += k;
 	}
 out:
+	free(a);
 	close(pf);
 	return same;
 }

@@ -138,6 +138,28 @@ true,true,100.5
 false,false,101.0"
 }
 
+@test "parquet: nulls and dictionary indexes in runs of every length read back exactly" {
+	need_duckdb
+	# runs of values and nulls of 1 to 17 rows and random ones (the
+	# RLE / bit-packing hybrid), three symbols interleaved in parts
+	python3 -c '
+import random
+r = random.Random(7)
+print("exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount")
+for i in range(300000):
+    if i % 1000 < 500:
+        null = (i // r.choice([1, 3, 7, 8, 9, 15, 16, 17])) % 2 == 0
+    else:
+        null = r.random() < 0.5
+    bp = "" if null else "%d.%d" % (r.randint(1, 99999), r.randint(0, 9))
+    sym = r.randint(0, 2) if i % 3000 > 1500 else 0
+    print("x,S%d,%d,%d,%s,100,%s,%s" % (sym, 1000 + i, 2000 + i, r.choice(["", "1", "2.5"]), bp,
+                                       "" if r.random() < 0.01 else "3"))' >runs.csv
+	$T chr-csv2ev runs.csv | $T chr-tail --format parquet -o runs.parquet
+	tardis runs.parquet >back.csv
+	"$TOP/test/csvcmp" runs.csv back.csv
+}
+
 @test "parquet: row groups of about a million rows, time statistics, ZSTD, dictionaries, metadata" {
 	need_duckdb
 	f="$DATA/binance-futures_incremental_book_L2_BTCUSDT_2024-08-08.csv.gz"
@@ -189,6 +211,12 @@ side,\"PLAIN, RLE, RLE_DICTIONARY\""
 	assert_output --partial "--out writes records (to a queue) or Parquet (to a file)"
 	run -2 $T chr-tail --format bogus s.ev
 	assert_output --partial "unknown format 'bogus' (binary, text, json, csv, parquet)"
+	# a named reader would commit records not yet in the file
+	$T chr-sink --queue q --create <s.ev
+	run -2 $T chr-tail --reader r --format parquet -o r.parquet q
+	assert_output --partial "--reader commits what is written: Parquet is written at the end"
+	run -2 $T chr-tail --format parquet -o x.parquet --out-dir D s.ev
+	assert_output --partial "--out-dir goes with --format parquet, without --out"
 }
 
 @test "parquet: on stdout as -o FILE writes it; never on a terminal" {

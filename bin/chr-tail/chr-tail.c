@@ -238,11 +238,7 @@ int main(int argc, char **argv)
 		chr_usage_error("--spin-us goes with --follow");
 	if (defines && format != CHR_OUT_JSON)
 		chr_usage_error("--defines goes with --format json");
-	if (outdir && (format != CHR_OUT_PARQUET || outq))
-		chr_usage_error("--out-dir goes with --format parquet, without --out");
-	if (outdir)	/* the files of a Parquet tree */
-		format = CHR_OUT_PARQUET_TREE, outq = outdir;
-	if (chr_out_check(&format, outq, &e) < 0)
+	if (chr_out_dest(&format, &outq, outdir, reader != NULL, &e) < 0)
 		chr_die_err(&e);
 
 	/* several inputs are merged by ts (ties in argument order); an

@@ -190,6 +190,20 @@ int main(void)
 	CHECK(chr_out_check(&kind, "f", &e) == 0 && kind == CHR_OUT_PARQUET);
 	kind = CHR_OUT_PARQUET_TREE;
 	CHECK(chr_out_check(&kind, NULL, &e) == -1 && e.status == CHR_EX_USAGE);
+	/* --out-dir makes a tree of Parquet alone; a committing reader takes none */
+	kind = CHR_OUT_PARQUET;
+	d = NULL;
+	CHECK(chr_out_dest(&kind, &d, "dir", 0, &e) == 0 && kind == CHR_OUT_PARQUET_TREE &&
+	      d && strcmp(d, "dir") == 0);
+	kind = CHR_OUT_CSV;
+	d = NULL;
+	CHECK(chr_out_dest(&kind, &d, "dir", 0, &e) == -1 && e.status == CHR_EX_USAGE);
+	kind = CHR_OUT_PARQUET;
+	d = "f";
+	CHECK(chr_out_dest(&kind, &d, "dir", 0, &e) == -1 && e.status == CHR_EX_USAGE);
+	CHECK(chr_out_dest(&kind, &d, NULL, 1, &e) == -1 && e.status == CHR_EX_USAGE);
+	kind = CHR_OUT_BINARY;
+	CHECK(chr_out_dest(&kind, &d, NULL, 1, &e) == 0 && kind == CHR_OUT_BINARY);
 	/* records to a queue are binary, whatever stdout is */
 	kind = CHR_OUT_AUTO;
 	CHECK(chr_out_check(&kind, "q", &e) == 0 && kind == CHR_OUT_BINARY);
