@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include "dec.h"
@@ -49,10 +50,19 @@ struct chr_pq_col {
 	int scale;		/* DEC: the column's scale, -1 until set */
 };
 
+/* where a data page of a decimal column is, to raise its scale later */
+struct page {
+	int64_t off;		/* of its header */
+	uint32_t hlen, csize, usize, nvals;
+};
+
 /* what the footer says of a column chunk */
 struct chunk {
 	int64_t dict_off, data_off, usize, csize, nulls, min, max;
 	int has_minmax;
+	int scale;		/* DEC: the scale its pages hold, -1 none */
+	struct page *pages;	/* DEC: its data pages */
+	size_t npages, pcap;
 };
 
 struct chr_pq_group {
@@ -371,7 +381,7 @@ static int page_room(struct chr_pq *pq, size_t n, struct chr_err *e)
 /* Compress page[0..usize) and write its header (type, and the fields of
  * its data or dictionary header) and body. Adds the bytes to *u and *c. */
 static int write_page(struct chr_pq *pq, int type, size_t usize, uint32_t nvals, int enc,
-		      int64_t *u, int64_t *c, struct chr_err *e)
+		      int64_t *u, int64_t *c, struct page *pg, struct chr_err *e)
 {
 	size_t bound = ZSTD_compressBound(usize), k;
 
@@ -405,6 +415,9 @@ static int write_page(struct chr_pq *pq, int type, size_t usize, uint32_t nvals,
 		return oom(e);
 	*u += (int64_t)(pq->th.n + usize);
 	*c += (int64_t)(pq->th.n + k);
+	if (pg)
+		*pg = (struct page){ (int64_t)pq->off, (uint32_t)pq->th.n, (uint32_t)k,
+				     (uint32_t)usize, nvals };
 	if (out(pq, pq->th.p, pq->th.n, e) < 0 || out(pq, pq->zpage, k, e) < 0)
 		return -1;
 	return 0;
@@ -422,11 +435,20 @@ static int dec_scale(struct chr_pq *pq, struct chr_pq_col *c, struct chr_err *e)
 		return 0;	/* no values: the scale waits */
 	if (c->scale < 0)
 		c->scale = top;
-	if (top > c->scale)
-		return chr_err_set(e, CHR_EX_DATA, "'%s': column %s: a value of scale %d after "
-				   "rows written at scale %d (a Parquet column has one scale; "
-				   "select fewer records, e.g. by --date)", pq->name, c->name, top,
-				   c->scale);
+	/* a finer value than the rows written: raise the column's scale,
+	 * and theirs at the end (raise_written), which reads them back */
+	if (top > c->scale) {
+		char magic[4];
+
+		if (out_flush(pq, e) < 0)
+			return -1;
+		if (pread(pq->fd, magic, 4, 0) != 4)
+			return chr_err_set(e, CHR_EX_DATA, "'%s': column %s: a value of scale %d "
+					   "after rows written at scale %d, which cannot be read "
+					   "back here to raise theirs (a Parquet column has one "
+					   "scale; chr-tail -o FILE can)", pq->name, c->name, top, c->scale);
+		c->scale = top;
+	}
 	for (size_t i = 0; i < pq->nrows; i++) {
 		int64_t m = c->v[i];
 
@@ -457,13 +479,14 @@ static int write_chunk(struct chr_pq *pq, struct chr_pq_col *c, struct chunk *ch
 	ch->dict_off = -1;
 	if (c->kind == CHR_PQ_DEC && dec_scale(pq, c, e) < 0)
 		return -1;
+	ch->scale = c->scale;
 	if (c->kind == CHR_PQ_DICT) {
 		ch->dict_off = (int64_t)pq->off;
 		if (page_room(pq, c->d.plen + 1, e) < 0)
 			return -1;
 		memcpy(pq->page, c->d.plain, c->d.plen);
 		if (write_page(pq, PAGE_DICTIONARY, c->d.plen, c->d.n, 0, &ch->usize, &ch->csize,
-			       e) < 0)
+			       NULL, e) < 0)
 			return -1;
 	}
 	ch->data_off = (int64_t)pq->off;
@@ -521,8 +544,12 @@ static int write_chunk(struct chr_pq *pq, struct chr_pq_col *c, struct chunk *ch
 		if (c->optional && c->kind != CHR_PQ_TIME && c->kind != CHR_PQ_DEC)
 			for (size_t i = a; i < b; i++)
 				ch->nulls += !c->def[i];
+		if (c->kind == CHR_PQ_DEC &&
+		    grow((void **)&ch->pages, &ch->pcap, ch->npages + 1, sizeof *ch->pages) < 0)
+			return oom(e);
 		if (write_page(pq, PAGE_DATA, (size_t)(p - pq->page), (uint32_t)n, enc, &ch->usize,
-			       &ch->csize, e) < 0)
+			       &ch->csize, c->kind == CHR_PQ_DEC ? &ch->pages[ch->npages++] : NULL,
+			       e) < 0)
 			return -1;
 	}
 	return 0;
@@ -705,12 +732,79 @@ static void column_chunk(struct chr_th *t, const struct chr_pq_col *c, const str
 	chr_th_end(t);
 }
 
+/* Raise the pages of chunk ch of decimal column c, written at a scale
+ * below the column's: each is read back, raised and written again at the
+ * end of the file, where the footer will point (the old pages stay, unread). */
+static int raise_chunk(struct chr_pq *pq, const struct chr_pq_col *c, struct chunk *ch,
+		       struct chr_err *e)
+{
+	int64_t u = 0, z = 0, data_off = (int64_t)pq->off;
+
+	for (size_t i = 0; i < ch->npages; i++) {
+		struct page *pg = &ch->pages[i];
+		size_t k, at = 0;
+
+		if (page_room(pq, pg->usize + 8, e) < 0 ||
+		    grow((void **)&pq->zpage, &pq->zpage_cap, pg->csize, 1) < 0)
+			return oom(e);
+		if (pread(pq->fd, pq->zpage, pg->csize, pg->off + pg->hlen) != (ssize_t)pg->csize)
+			return chr_err_sys(e, "cannot read back '%s'", pq->name);
+		k = ZSTD_decompress(pq->page, pg->usize, pq->zpage, pg->csize);
+		if (ZSTD_isError(k) || k != pg->usize)
+			return chr_err_set(e, CHR_EX_SYS, "'%s': a page read back does not "
+					   "decompress", pq->name);
+		if (c->optional) {
+			uint32_t ln;
+
+			memcpy(&ln, pq->page, 4);
+			at = 4 + (size_t)ln;
+		}
+		for (; at + 8 <= pg->usize; at += 8) {
+			int64_t m, was;
+
+			memcpy(&m, pq->page + at, 8);
+			was = m;
+			if (chr_dec_rescale(&m, ch->scale, c->scale) < 0 ||
+			    m >= chr_pow10[PRECISION] || m <= -chr_pow10[PRECISION]) {
+				char d[CHR_DEC_BUF];
+
+				chr_dec_format(d, was, ch->scale);
+				return chr_err_set(e, CHR_EX_DATA, "'%s': column %s: %s does not fit "
+						   "DECIMAL(18, %d)", pq->name, c->name, d, c->scale);
+			}
+			memcpy(pq->page + at, &m, 8);
+		}
+		if (write_page(pq, PAGE_DATA, pg->usize, pg->nvals, E_PLAIN, &u, &z, pg, e) < 0)
+			return -1;
+	}
+	ch->data_off = data_off;
+	ch->usize = u;
+	ch->csize = z;
+	ch->scale = c->scale;
+	return 0;
+}
+
+static int raise_written(struct chr_pq *pq, struct chr_err *e)
+{
+	for (size_t g = 0; g < pq->ngroups; g++)
+		for (size_t i = 0; i < pq->ncol; i++) {
+			struct chunk *ch = &pq->groups[g].ch[i];
+
+			if (pq->col[i].kind == CHR_PQ_DEC && ch->scale >= 0 &&
+			    ch->scale < pq->col[i].scale) {
+				if (out_flush(pq, e) < 0 || raise_chunk(pq, &pq->col[i], ch, e) < 0)
+					return -1;
+			}
+		}
+	return 0;
+}
+
 int chr_pq_close(struct chr_pq *pq, struct chr_err *e)
 {
 	struct chr_th *t = &pq->th;
 	uint32_t len;
 
-	if (write_group(pq, e) < 0)
+	if (write_group(pq, e) < 0 || raise_written(pq, e) < 0)
 		return -1;
 	chr_th_reset(t);
 	chr_th_i32(t, 1, 1);
@@ -786,8 +880,11 @@ void chr_pq_free(struct chr_pq *pq)
 		free(c->d.slot);
 	}
 	free(pq->col);
-	for (size_t g = 0; g < pq->ngroups; g++)
+	for (size_t g = 0; g < pq->ngroups; g++) {
+		for (size_t i = 0; pq->groups[g].ch && i < pq->ncol; i++)
+			free(pq->groups[g].ch[i].pages);
 		free(pq->groups[g].ch);
+	}
 	free(pq->groups);
 	ZSTD_freeCCtx(pq->zc);
 	free(pq->page);

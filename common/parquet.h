@@ -73,15 +73,21 @@ void chr_pq_dec(struct chr_pq *pq, size_t c, int64_t mant, int scale);
 void chr_pq_null(struct chr_pq *pq, size_t c);
 
 /* End the current row (every column given a value) and make room for the
- * next; at pq->group_rows rows, write the row group. A decimal column
- * takes the largest scale of its values in its first row group that has
- * any, and every value is raised to it exactly: a value of a larger scale
- * in a later row group, or one that does not fit 18 digits at the
- * column's scale, is an error (CHR_EX_DATA). Returns 0, or -1 with e (also
- * a write error, CHR_EX_SYS, or out of memory). */
+ * next; at pq->group_rows rows, write the row group. A decimal column has
+ * one scale, the largest of its values: each row group's values are
+ * raised to the largest scale so far, exactly; when a row group's is
+ * larger than that of the row groups written, the column's scale rises
+ * and chr_pq_close raises their pages (read back, raised, written again
+ * at the end of the file, where the footer points). That needs fd to be
+ * readable and seekable (pread): on a pipe it is an error (CHR_EX_DATA),
+ * as is a value that does not fit 18 digits at the column's scale.
+ * Returns 0, or -1 with e (also a write error, CHR_EX_SYS, or out of
+ * memory). */
 int chr_pq_row(struct chr_pq *pq, struct chr_err *e);
 
-/* Write the last row group and the footer (schema, row groups, statistics,
+/* Write the last row group, raise the decimal pages written at a smaller
+ * scale than their column's (chr_pq_row; CHR_EX_DATA when a value would
+ * pass 18 digits), and write the footer (schema, row groups, statistics,
  * key-value metadata). fd is not closed. Returns 0, or -1 with e. */
 int chr_pq_close(struct chr_pq *pq, struct chr_err *e);
 

@@ -110,21 +110,37 @@ amount,DECIMAL(18 0)"
 	refute_output --partial tmp
 }
 
-@test "parquet: a finer value after the first row group is refused, not rounded" {
-	# 1,048,576 rows (one row group) of whole prices, then 1.5
+# finer PRICE: 1,048,576 rows (one row group) of whole prices PRICE, then 1.5
+finer() {
 	python3 -c '
 import sys
 w = sys.stdout.write
 w("exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n")
 for i in range(1 << 20):
-    w("x,S,1000,%d,,buy,100,1\n" % (2000 + i))
-w("x,S,1000,9000000,,buy,1.5,1\n")' >fine.csv
+    w("x,S,1000,%d,,buy,%s,1\n" % (2000 + i, sys.argv[1]))
+w("x,S,1000,9000000,,buy,1.5,1\n")' "$1"
+}
+
+@test "parquet: a finer value after the first row group raises the rows written, exactly" {
+	need_duckdb
+	finer 100 >fine.csv
 	$T chr-csv2ev fine.csv >fine.ev
-	run -1 $T chr-tail --format parquet -o fine.parquet fine.ev
-	assert_output "chr-tail: 'fine.parquet': column price: a value of scale 1 after rows written at scale 0 (a Parquet column has one scale; select fewer records, e.g. by --date)"
-	[ ! -e fine.parquet ]
-	# without the whole first row group, one scale holds them all
-	run -0 $T chr-tail --format parquet --from seq:1000 -o fine.parquet fine.ev
+	run -0 $T chr-tail --format parquet -o fine.parquet fine.ev
+	run -0 duck "SELECT DISTINCT replace(typeof(price), ',', ' ') FROM 'fine.parquet'"
+	assert_line "DECIMAL(18 1)"
+	run -0 duck "SELECT count(*), sum(price), min(price), max(price) FROM 'fine.parquet'"
+	assert_line "1048577,104857601.5,1.5,100.0"
+	run -0 duck "SELECT count(*) FROM parquet_metadata('fine.parquet') WHERE path_in_schema = 'price'"
+	assert_line 2
+	# on a pipe the rows written cannot be read back: refused, never rounded
+	run -1 --separate-stderr bash -c "set -o pipefail; $T chr-tail --format parquet fine.ev | cat >pipe.parquet"
+	assert_equal "$stderr" "chr-tail: 'stdout': column price: a value of scale 1 after rows written at scale 0, which cannot be read back here to raise theirs (a Parquet column has one scale; chr-tail -o FILE can)"
+	# rows written that the new scale would take past 18 digits
+	finer 100000000000000000 >big.csv
+	$T chr-csv2ev big.csv >big.ev
+	run -1 $T chr-tail --format parquet -o big.parquet big.ev
+	assert_output "chr-tail: 'big.parquet': column price: 100000000000000000 does not fit DECIMAL(18, 1)"
+	[ ! -e big.parquet ]
 }
 
 @test "parquet: absent vendor values are NULL" {
