@@ -170,8 +170,7 @@ int chr_pqout_put(struct chr_pqout *o, const struct chr_rec *r, struct chr_err *
 	}
 	case CHR_TRADE: {
 		const struct chr_trade *tr = chr_rec_payload(r);
-		static const char *const sides[] = { "unknown", "buy", "sell" };
-		const char *side = tr->side <= 2 ? sides[tr->side] : "unknown";
+		const char *side = chr_tardis_side(tr->side);
 
 		put_common(pq, r, venue, symbol);
 		if (chr_pq_str(pq, 4, tr->id, strnlen(tr->id, CHR_TRADE_ID_MAX)) < 0 ||

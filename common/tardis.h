@@ -159,6 +159,10 @@ int chr_tardis_write(struct chr_tardis_out *o, const struct chr_rec *r, FILE *f)
  * it skips for having no Tardis form (an empty BOOK_SNAPSHOT aside). */
 int chr_tardis_dataset(const struct chr_rec *r, int *n);
 
+/* A TRADE's side as the trades dataset writes it: "buy", "sell", or
+ * "unknown" (0, and any other value). */
+const char *chr_tardis_side(unsigned side);
+
 /* The names of r's (venue, market) in m when chr_tardis_write would write
  * them (learnt from a DEFINE, not empty, no control characters), else
  * NULL: the ids are written in decimal. */
