@@ -59,6 +59,14 @@ test-deps: duckdb
 	@if ! command -v bats >/dev/null || ! command -v xxhsum >/dev/null || \
 	    ! command -v zstd >/dev/null || ! command -v python3 >/dev/null || \
 	    ! command -v openssl >/dev/null || [ ! -d /usr/lib/bats/bats-assert ]; then $(INSTALL_DEPS); fi
+
+# Rebuild everything when the compiler flags change.
+$(O).flags: FORCE
+	@mkdir -p $(@D)
+	@echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LIBS)' | cmp -s - $@ || \
+		echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LIBS)' > $@
+FORCE:
+
 # DuckDB's own library (the npm package @duckdb/node-api) reads our Parquet
 # files back in test/parquet.bats: installed once here, for the tests only;
 # without npm or the network the tests that need it skip, saying why.
@@ -69,13 +77,6 @@ duckdb:
 		(cd $(DUCKDB_DIR) && timeout 600 npm install --silent --no-audit --no-fund \
 			@duckdb/node-api) || echo "chronicle: npm could not install @duckdb/node-api;" \
 			"test/parquet.bats will skip its DuckDB checks" >&2; fi
-
-# Rebuild everything when the compiler flags change.
-$(O).flags: FORCE
-	@mkdir -p $(@D)
-	@echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LIBS)' | cmp -s - $@ || \
-		echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LIBS)' > $@
-FORCE:
 
 $(O)common/%.o: common/%.c $(LIB_HDR) $(O).flags | deps
 	@mkdir -p $(@D)
