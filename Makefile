@@ -58,7 +58,9 @@ deps:
 test-deps: duckdb
 	@if ! command -v bats >/dev/null || ! command -v xxhsum >/dev/null || \
 	    ! command -v zstd >/dev/null || ! command -v python3 >/dev/null || \
-	    ! command -v openssl >/dev/null || [ ! -d /usr/lib/bats/bats-assert ]; then $(INSTALL_DEPS); fi
+	    ! command -v openssl >/dev/null || [ ! -d /usr/lib/bats/bats-assert ] || \
+	    ! command -v gnuplot >/dev/null || \
+	    ! /usr/bin/python3 -c 'import numpy, pandas, zstandard' 2>/dev/null; then $(INSTALL_DEPS); fi
 
 # Rebuild everything when the compiler flags change.
 $(O).flags: FORCE

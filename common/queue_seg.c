@@ -148,7 +148,6 @@ struct chr_queue_idx *chr_q_idx_map(int dirfd, uint64_t id, int rw, uint64_t *si
  * costs about 12 ms of it). */
 #define STEP ((uint64_t)1 << 18)
 
-
 void chr_q_step_pause(const int *hurry, int64_t *t)
 {
 	int64_t took = now_ns(CLOCK_MONOTONIC) - *t;

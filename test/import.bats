@@ -20,7 +20,7 @@ snapshot() {
 	assert_line --index 0 "usage: chr-import-tardis [--archive ROOT] [--force] [-v] FILE..."
 	run -0 $T chr-import-tardis --version
 	# -V as in every program (docs/programs.md), the other scripts too
-	for s in chr-import-tardis chr-refine chr-archive-tap; do
+	for s in chr-import-tardis chr-refine chr-archive-tap chr-plot; do
 		run -0 $T $s -V
 		[ "$output" = "$s 0.1.0" ]
 	done
@@ -278,7 +278,7 @@ for s in json.load(open(d + "/meta.json"))["segments"]:
 }
 
 @test "the scripts have man pages that match their --help, installed by make install with them" {
-	for s in chr-import-tardis chr-refine chr-archive-tap; do
+	for s in chr-import-tardis chr-refine chr-archive-tap chr-plot; do
 		man=$TOP/scripts/$s.1
 		[ -f "$man" ]
 		run -0 --separate-stderr env MANWIDTH=80 man -l "$man"
@@ -301,7 +301,7 @@ PY
 	done
 	[[ "$BUILD" != */build-san/ ]] || skip "installs the regular build only"
 	run -0 $T make -s -C "$TOP" install DESTDIR="$PWD/inst" PREFIX=/usr
-	for s in chr-import-tardis chr-refine chr-archive-tap; do
+	for s in chr-import-tardis chr-refine chr-archive-tap chr-plot; do
 		[ -x inst/usr/bin/$s ]
 		[ -f inst/usr/share/man/man1/$s.1 ]
 	done

@@ -70,6 +70,9 @@ SH
 	[ "$(grep -c '^2024-08-08T23:57:00.000000000Z BOOK_SNAPSHOT binance-futures BTCUSDT .* bid\[5\] 61701.2 x 1.44,' <<<"$output")" -eq 3 ]
 	[[ "$output" == *"TRADE binance-futures BTCUSDT"*"seq=1 "* ]]
 	[[ "$stderr" == *"already imported"* ]]
+	# the plot, and the first trade read in Python from the cold tier, exact
+	[ -s "$BATS_TEST_TMPDIR"/tmp/*/top.png ]
+	[[ "$output" == *"0  BTCUSDT 2024-08-08 23:54:15.088176+00:00  61800.3  0.006"* ]]
 	# the finished capture reached the raw archive whole, its last segment too
 	cd "$BATS_TEST_TMPDIR"/tmp/*/
 	run -0 $T chr-tail --format text raw
