@@ -22,34 +22,6 @@ enum { CT_UTF8 = 0, CT_DECIMAL = 5 };
 #define PAGE_ROWS (1u << 17)	/* rows of a data page, at most */
 #define OBUF (1u << 20)
 
-/* a dictionary: the distinct strings of a column chunk, PLAIN-encoded in
- * order of appearance, found by an open-addressing hash */
-struct dict {
-	uint8_t *plain;		/* 4-byte length + bytes, each */
-	size_t plen, pcap;
-	size_t *at;		/* start of entry i in plain */
-	uint32_t n, acap;
-	uint32_t *slot;		/* entry + 1, 0 empty */
-	uint32_t nslot;		/* a power of 2 */
-	uint32_t last;		/* the entry of the last row */
-};
-
-struct chr_pq_col {
-	char *name;
-	enum chr_pq_kind kind;
-	int optional;
-	uint8_t *def;		/* optional: 1 value, 0 null, per row */
-	int64_t *v;		/* TIME, DEC: per row */
-	int8_t *sc;		/* DEC: the scale of each row */
-	uint8_t *b;		/* BOOL: per row */
-	uint32_t *ix;		/* DICT: entry per row */
-	struct dict d;
-	uint8_t *s;		/* STR: PLAIN bytes */
-	size_t slen, scap;
-	size_t *soff;		/* STR: start of row i in s, and one past the last */
-	int scale;		/* DEC: the column's scale, -1 until set */
-};
-
 /* where a data page of a decimal column is, to raise its scale later */
 struct page {
 	int64_t off;		/* of its header */
@@ -150,7 +122,7 @@ static int col_room(struct chr_pq_col *c, size_t cap)
 	return 0;
 }
 
-static int dict_add(struct dict *d, const char *s, size_t n, uint32_t *ix)
+static int dict_add(struct chr_pq_dict *d, const char *s, size_t n, uint32_t *ix)
 {
 	uint64_t h = 1469598103934665603ull;
 	uint32_t i, k;
@@ -218,7 +190,7 @@ static int dict_add(struct dict *d, const char *s, size_t n, uint32_t *ix)
 	return 0;
 }
 
-static void dict_clear(struct dict *d)
+static void dict_clear(struct chr_pq_dict *d)
 {
 	d->plen = 0;
 	d->n = 0;
@@ -423,9 +395,9 @@ static int write_page(struct chr_pq *pq, int type, size_t usize, uint32_t nvals,
 	return 0;
 }
 
-/* Raise the decimals of column c to one scale (parquet.h, chr_pq_row). */
-static int dec_scale(struct chr_pq *pq, struct chr_pq_col *c, struct chr_err *e)
+int chr_pq_dec_scale(struct chr_pq *pq, size_t ci, struct chr_err *e)
 {
+	struct chr_pq_col *c = &pq->col[ci];
 	int top = -1;
 
 	for (size_t i = 0; i < pq->nrows; i++)
@@ -445,8 +417,9 @@ static int dec_scale(struct chr_pq *pq, struct chr_pq_col *c, struct chr_err *e)
 		if (pread(pq->fd, magic, 4, 0) != 4)
 			return chr_err_set(e, CHR_EX_DATA, "'%s': column %s: a value of scale %d "
 					   "after rows written at scale %d, which cannot be read "
-					   "back here to raise theirs (a Parquet column has one "
-					   "scale; chr-tail -o FILE can)", pq->name, c->name, top, c->scale);
+					   "back here to raise theirs (%s column has one "
+					   "scale; chr-tail -o FILE can)", pq->name, c->name, top, c->scale,
+					   pq->format);
 		c->scale = top;
 	}
 	for (size_t i = 0; i < pq->nrows; i++) {
@@ -477,7 +450,7 @@ static int write_chunk(struct chr_pq *pq, struct chr_pq_col *c, struct chunk *ch
 
 	memset(ch, 0, sizeof *ch);
 	ch->dict_off = -1;
-	if (c->kind == CHR_PQ_DEC && dec_scale(pq, c, e) < 0)
+	if (c->kind == CHR_PQ_DEC && chr_pq_dec_scale(pq, (size_t)(c - pq->col), e) < 0)
 		return -1;
 	ch->scale = c->scale;
 	if (c->kind == CHR_PQ_DICT) {
@@ -561,6 +534,11 @@ static int write_group(struct chr_pq *pq, struct chr_err *e)
 
 	if (pq->nrows == 0)
 		return 0;
+	if (pq->group) {
+		if (pq->group(pq->group_arg, pq, e) < 0)
+			return -1;
+		goto done;
+	}
 	if (grow((void **)&pq->groups, &pq->gcap, pq->ngroups + 1, sizeof *pq->groups) < 0)
 		return oom(e);
 	g = &pq->groups[pq->ngroups];
@@ -569,15 +547,22 @@ static int write_group(struct chr_pq *pq, struct chr_err *e)
 	pq->ngroups++;
 	g->rows = (int64_t)pq->nrows;
 	g->off = (int64_t)pq->off;
-	for (size_t i = 0; i < pq->ncol; i++) {
+	for (size_t i = 0; i < pq->ncol; i++)
 		if (write_chunk(pq, &pq->col[i], &g->ch[i], e) < 0)
 			return -1;
+done:
+	for (size_t i = 0; i < pq->ncol; i++) {
 		dict_clear(&pq->col[i].d);
 		pq->col[i].slen = 0;
 	}
 	pq->total_rows += pq->nrows;
 	pq->nrows = 0;
 	return 0;
+}
+
+int chr_pq_flush(struct chr_pq *pq, struct chr_err *e)
+{
+	return write_group(pq, e);
 }
 
 int chr_pq_row(struct chr_pq *pq, struct chr_err *e)
@@ -601,13 +586,14 @@ int chr_pq_row(struct chr_pq *pq, struct chr_err *e)
 
 /* ---- the file ---- */
 
-int chr_pq_open(struct chr_pq *pq, int fd, const char *name, size_t ncol,
-		const char *const *names, const enum chr_pq_kind *kinds, const int *optional,
-		struct chr_err *e)
+int chr_pq_store(struct chr_pq *pq, int fd, const char *name, size_t ncol,
+		 const char *const *names, const enum chr_pq_kind *kinds, const int *optional,
+		 struct chr_err *e)
 {
 	memset(pq, 0, sizeof *pq);
 	pq->fd = fd;
 	pq->name = name;
+	pq->format = "a Parquet";
 	pq->group_rows = CHR_PQ_GROUP_ROWS;
 	pq->level = 1;
 	pq->cap = 4096;
@@ -625,6 +611,15 @@ int chr_pq_open(struct chr_pq *pq, int fd, const char *name, size_t ncol,
 		if (c->kind == CHR_PQ_STR)
 			c->soff[0] = 0;
 	}
+	return 0;
+}
+
+int chr_pq_open(struct chr_pq *pq, int fd, const char *name, size_t ncol,
+		const char *const *names, const enum chr_pq_kind *kinds, const int *optional,
+		struct chr_err *e)
+{
+	if (chr_pq_store(pq, fd, name, ncol, names, kinds, optional, e) < 0)
+		return -1;
 	if ((pq->zc = ZSTD_createCCtx()) == NULL || (pq->obuf = malloc(OBUF)) == NULL)
 		return oom(e);
 	return out(pq, "PAR1", 4, e);

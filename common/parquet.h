@@ -22,7 +22,36 @@ enum chr_pq_kind {
 #define CHR_PQ_GROUP_ROWS (1u << 20)	/* rows of a row group (about) */
 #define CHR_PQ_KV_MAX 8			/* key-value metadata entries */
 
-struct chr_pq_col;
+/* a dictionary: the distinct strings of a column chunk, PLAIN-encoded in
+ * order of appearance, found by an open-addressing hash */
+struct chr_pq_dict {
+	uint8_t *plain;		/* 4-byte length + bytes, each */
+	size_t plen, pcap;
+	size_t *at;		/* start of entry i in plain */
+	uint32_t n, acap;
+	uint32_t *slot;		/* entry + 1, 0 empty */
+	uint32_t nslot;		/* a power of 2 */
+	uint32_t last;		/* the entry of the last row */
+};
+
+/* a column of the row group being filled: the column store, which the
+ * Arrow writer (arrow.h) reads too */
+struct chr_pq_col {
+	char *name;
+	enum chr_pq_kind kind;
+	int optional;
+	uint8_t *def;		/* optional: 1 value, 0 null, per row */
+	int64_t *v;		/* TIME, DEC: per row */
+	int8_t *sc;		/* DEC: the scale of each row */
+	uint8_t *b;		/* BOOL: per row */
+	uint32_t *ix;		/* DICT: entry per row */
+	struct chr_pq_dict d;
+	uint8_t *s;		/* STR: PLAIN bytes */
+	size_t slen, scap;
+	size_t *soff;		/* STR: start of row i in s, and one past the last */
+	int scale;		/* DEC: the column's scale, -1 until set */
+};
+
 struct chr_pq_group;
 
 struct chr_pq {
@@ -46,6 +75,11 @@ struct chr_pq {
 	uint8_t *obuf;		/* output buffer */
 	size_t on;
 	struct chr_th th;
+	/* another writer of the rows (arrow.h): NULL for Parquet, else each
+	 * row group is given to it instead of written as Parquet */
+	int (*group)(void *arg, struct chr_pq *pq, struct chr_err *e);
+	void *group_arg;
+	const char *format;	/* "a Parquet", or the other writer's ("an Arrow"): messages */
 };
 
 /* Start a Parquet file on fd (kept, not closed; name for messages) with
@@ -55,6 +89,13 @@ struct chr_pq {
 int chr_pq_open(struct chr_pq *pq, int fd, const char *name, size_t ncol,
 		const char *const *names, const enum chr_pq_kind *kinds, const int *optional,
 		struct chr_err *e);
+
+/* chr_pq_open without the file: the column store alone, for another
+ * writer of the rows, which sets pq->group (and pq->format) after it.
+ * Writes nothing. Returns 0, or -1 with e (out of memory). */
+int chr_pq_store(struct chr_pq *pq, int fd, const char *name, size_t ncol,
+		 const char *const *names, const enum chr_pq_kind *kinds, const int *optional,
+		 struct chr_err *e);
 
 /* Add a key-value metadata entry (both strings kept until chr_pq_close).
  * At most CHR_PQ_KV_MAX; more are ignored. */
@@ -84,6 +125,18 @@ void chr_pq_null(struct chr_pq *pq, size_t c);
  * Returns 0, or -1 with e (also a write error, CHR_EX_SYS, or out of
  * memory). */
 int chr_pq_row(struct chr_pq *pq, struct chr_err *e);
+
+/* Write the rows buffered as a row group (or give them to pq->group).
+ * Returns 0, or -1 with e. */
+int chr_pq_flush(struct chr_pq *pq, struct chr_err *e);
+
+/* Raise the values of decimal column c of the rows buffered to one scale,
+ * the largest of theirs and of the column's so far (the column's scale,
+ * pq->col[c].scale, is then that; it stays -1 while the column has had
+ * only nulls), as chr_pq_row says: CHR_EX_DATA when a value does not fit
+ * 18 digits, or when the scale rises and fd cannot be read back. Returns
+ * 0, or -1 with e. */
+int chr_pq_dec_scale(struct chr_pq *pq, size_t c, struct chr_err *e);
 
 /* Write the last row group, raise the decimal pages written at a smaller
  * scale than their column's (chr_pq_row; CHR_EX_DATA when a value would
