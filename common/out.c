@@ -20,6 +20,7 @@ int chr_out_parse(const char *s, enum chr_out_kind *kind, struct chr_err *e)
 	} formats[] = {
 		{"binary", CHR_OUT_BINARY}, {"text", CHR_OUT_TEXT},
 		{"json", CHR_OUT_JSON}, {"csv", CHR_OUT_CSV}, {"parquet", CHR_OUT_PARQUET},
+		{"arrow", CHR_OUT_ARROW},
 	};
 	char sh[256];
 
@@ -29,7 +30,7 @@ int chr_out_parse(const char *s, enum chr_out_kind *kind, struct chr_err *e)
 			return 0;
 		}
 	return chr_err_set(e, CHR_EX_USAGE, "unknown format '%s' (binary, text, json, csv, "
-			   "parquet)",
+			   "parquet, arrow)",
 			   chr_fmt_shown(sh, sizeof sh, s));
 }
 
@@ -39,14 +40,16 @@ int chr_out_check(enum chr_out_kind *kind, const char *dest, struct chr_err *e)
 
 	if (*kind == CHR_OUT_AUTO)
 		*kind = tty ? CHR_OUT_TEXT : CHR_OUT_BINARY;
-	if ((*kind == CHR_OUT_BINARY || *kind == CHR_OUT_PARQUET) && tty)
+	if ((*kind == CHR_OUT_BINARY || *kind == CHR_OUT_PARQUET || *kind == CHR_OUT_ARROW) &&
+	    tty)
 		return chr_err_set(e, CHR_EX_USAGE, "refusing to write %s to a terminal (pipe them "
 				   "into a program; chr-tail --format text shows them)",
-				   *kind == CHR_OUT_BINARY ? "binary records" : "Parquet");
+				   *kind == CHR_OUT_BINARY ? "binary records" :
+				   *kind == CHR_OUT_ARROW ? "Arrow" : "Parquet");
 	if (dest && *kind != CHR_OUT_BINARY && *kind != CHR_OUT_PARQUET &&
-	    *kind != CHR_OUT_PARQUET_TREE)
-		return chr_err_set(e, CHR_EX_USAGE, "--out writes records (to a queue) or Parquet "
-				   "(to a file): not --format text, json or csv");
+	    *kind != CHR_OUT_PARQUET_TREE && *kind != CHR_OUT_ARROW)
+		return chr_err_set(e, CHR_EX_USAGE, "--out writes records (to a queue), Parquet or "
+				   "Arrow (to a file): not --format text, json or csv");
 	if (*kind == CHR_OUT_PARQUET_TREE && !dest)
 		return chr_err_set(e, CHR_EX_USAGE, "a Parquet tree needs its directory");
 	return 0;
@@ -55,9 +58,9 @@ int chr_out_check(enum chr_out_kind *kind, const char *dest, struct chr_err *e)
 int chr_out_dest(enum chr_out_kind *kind, const char **dest, const char *dir, int commits,
 		 struct chr_err *e)
 {
-	if (commits && (*kind == CHR_OUT_PARQUET || dir))
-		return chr_err_set(e, CHR_EX_USAGE, "--reader commits what is written: Parquet is "
-				   "written at the end");
+	if (commits && (*kind == CHR_OUT_PARQUET || *kind == CHR_OUT_ARROW || dir))
+		return chr_err_set(e, CHR_EX_USAGE, "--reader commits what is written: %s is "
+				   "written at the end", *kind == CHR_OUT_ARROW ? "Arrow" : "Parquet");
 	if (dir && (*kind != CHR_OUT_PARQUET || *dest))
 		return chr_err_set(e, CHR_EX_USAGE, "--out-dir goes with --format parquet, without "
 				   "--out");
@@ -109,6 +112,7 @@ int chr_out_open(struct chr_out *o, enum chr_out_kind kind, const char *dest,
 	o->kind = kind;
 	switch (kind) {
 	case CHR_OUT_PARQUET:
+	case CHR_OUT_ARROW:
 		if (dest && (fd = pq_file(o, dest, e)) < 0)
 			return -1;
 		if ((o->pq = malloc(sizeof *o->pq)) == NULL) {
@@ -121,6 +125,7 @@ int chr_out_open(struct chr_out *o, enum chr_out_kind kind, const char *dest,
 		}
 		o->dest = dest;
 		chr_pqout_init(o->pq, fd, dest ? dest : "stdout", chr_prog_cmdline());
+		o->pq->arrow = kind == CHR_OUT_ARROW;
 		break;
 	case CHR_OUT_PARQUET_TREE:
 		if ((o->tree = malloc(sizeof *o->tree)) == NULL)
@@ -223,6 +228,7 @@ int chr_out_put(struct chr_out *o, const struct chr_rec *rec, struct chr_err *e)
 		return 0;
 	case CHR_OUT_PARQUET:
 	case CHR_OUT_PARQUET_TREE:
+	case CHR_OUT_ARROW:
 		errno = 0;
 		rows = o->pq ? chr_pqout_put(o->pq, rec, e) : chr_pqtree_put(o->tree, rec, e);
 		if (rows == CHR_TARDIS_SKIPPED)
@@ -309,6 +315,7 @@ int chr_out_skip(struct chr_out *o, const struct chr_rec *rec, struct chr_err *e
 		return chr_tardis_write(&o->csv, rec, stdout) == -1 ? failed(o, errno, e) : 0;
 	case CHR_OUT_PARQUET:
 	case CHR_OUT_PARQUET_TREE:
+	case CHR_OUT_ARROW:
 		return chr_out_put(o, rec, e);
 	default:
 		return chr_fmt_learn(&o->fmt, rec) < 0 ? oom(e) : 0;
@@ -317,7 +324,8 @@ int chr_out_skip(struct chr_out *o, const struct chr_rec *rec, struct chr_err *e
 
 int chr_out_flush(struct chr_out *o, struct chr_err *e)
 {
-	if (o->kind == CHR_OUT_PARQUET || o->kind == CHR_OUT_PARQUET_TREE)
+	if (o->kind == CHR_OUT_PARQUET || o->kind == CHR_OUT_PARQUET_TREE ||
+	    o->kind == CHR_OUT_ARROW)
 		return 0;	/* a row group is written whole */
 	if (o->kind == CHR_OUT_BINARY)
 		return chr_writer_flush(&o->w) < 0 ? failed(o, o->w.err, e) : 0;
@@ -368,7 +376,8 @@ int chr_out_close(struct chr_out *o, struct chr_err *e)
 	}
 	free(o->scratch);
 	o->scratch = NULL;
-	if (o->kind == CHR_OUT_PARQUET || o->kind == CHR_OUT_PARQUET_TREE)
+	if (o->kind == CHR_OUT_PARQUET || o->kind == CHR_OUT_PARQUET_TREE ||
+	    o->kind == CHR_OUT_ARROW)
 		return pq_close(o, e);
 	if (o->kind == CHR_OUT_CSV)
 		chr_tardis_out_free(&o->csv);

@@ -23,6 +23,7 @@ enum chr_out_kind {
 	CHR_OUT_CSV,		/* Tardis CSV rows (chr_tardis_write) */
 	CHR_OUT_PARQUET,	/* one Parquet file, Tardis layout (chr_pqout) */
 	CHR_OUT_PARQUET_TREE,	/* a Hive-style tree of them (chr_pqtree) */
+	CHR_OUT_ARROW,		/* an Arrow IPC stream of the same rows (chr_pqout) */
 };
 
 struct chr_out {
@@ -36,7 +37,7 @@ struct chr_out {
 	struct chr_fmt fmt;	/* text, JSON; fmt.levels may be set once open */
 	int json_defines;	/* JSON: write DEFINE records too (set once open) */
 	struct chr_tardis_out csv;
-	struct chr_pqout *pq;	/* Parquet */
+	struct chr_pqout *pq;	/* Parquet, Arrow */
 	struct chr_pqtree *tree;	/* Parquet tree */
 	const char *dest;	/* Parquet: the file, NULL for stdout */
 	char *tmp;		/* Parquet to a file: written here, renamed at the end */
@@ -44,16 +45,17 @@ struct chr_out {
 	size_t scratch_cap;
 };
 
-/* Parse a --format value: "binary", "text", "json", "csv" or "parquet".
- * Returns 0, or -1 with e (CHR_EX_USAGE, "unknown format 'x' (binary,
- * text, json, csv, parquet)", x escaped by chr_fmt_shown). */
+/* Parse a --format value: "binary", "text", "json", "csv", "parquet" or
+ * "arrow". Returns 0, or -1 with e (CHR_EX_USAGE, "unknown format 'x'
+ * (binary, text, json, csv, parquet, arrow)", x escaped by chr_fmt_shown). */
 int chr_out_parse(const char *s, enum chr_out_kind *kind, struct chr_err *e);
 
 /* The kind an output of *kind opens as, in *kind: AUTO is binary when the
  * records go to a queue (dest not NULL) or stdout is not a terminal, else
  * text. dest (--out) is a queue for binary records, the file for Parquet,
- * the root directory for a Parquet tree (which needs one); the other kinds
- * take none: -1 with e (CHR_EX_USAGE). Binary records and Parquet are never
+ * the root directory for a Parquet tree (which needs one), the file for
+ * Arrow; the other kinds take none: -1 with e (CHR_EX_USAGE). Binary
+ * records, Parquet and Arrow are never
  * written to a terminal: -1 with e (CHR_EX_USAGE, "refusing to write
  * binary records to a terminal (...)") when they would go to stdout and
  * stdout is one. Has no other effect, so that a program can check while it
@@ -63,8 +65,8 @@ int chr_out_check(enum chr_out_kind *kind, const char *dest, struct chr_err *e);
 /* chr_out_check for a program with --out (*dest, or NULL) and --out-dir
  * (dir, or NULL): a directory makes *kind, which must be Parquet without
  * --out, a Parquet tree with *dest = dir. commits: the program commits a
- * reader's position once the output is written, which Parquet is only at
- * the end: refused. Returns 0, or -1 with e (CHR_EX_USAGE). */
+ * reader's position once the output is written, which Parquet (and Arrow,
+ * a row group at a time) is only at the end: refused. Returns 0, or -1 with e (CHR_EX_USAGE). */
 int chr_out_dest(enum chr_out_kind *kind, const char **dest, const char *dir, int commits,
 		 struct chr_err *e);
 
@@ -73,7 +75,7 @@ int chr_out_dest(enum chr_out_kind *kind, const char **dest, const char *dir, in
  * missing); text, JSON or CSV on stdout; Parquet on stdout or, atomically,
  * as the file dest (written as "dest.tmp.XXXXXX", renamed by
  * chr_out_close once complete, removed on failure); a Parquet tree under
- * the directory dest (chr_pqtree). Parquet's metadata names the command
+ * the directory dest (chr_pqtree); Arrow as Parquet (a stream: arrow.h). Parquet's metadata names the command
  * line (chr_prog_cmdline). Returns 0, or -1 with e (the terminal, the
  * queue writer's error, a file that cannot be created, out of memory) and
  * nothing to close. */

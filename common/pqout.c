@@ -67,7 +67,8 @@ static int open_table(struct chr_pqout *o, int ds, int n, struct chr_err *e)
 			opt[i] = ds == CHR_TARDIS_QUOTES || ds == CHR_TARDIS_TOPN;
 		}
 	}
-	if (chr_pq_open(&o->pq, o->fd, o->name, nc, names, kinds, opt, e) < 0)
+	if ((o->arrow ? chr_arrow_open(&o->ar, &o->pq, o->fd, o->name, nc, names, kinds, opt, e)
+		      : chr_pq_open(&o->pq, o->fd, o->name, nc, names, kinds, opt, e)) < 0)
 		goto out;
 	o->dataset = ds;
 	o->n = n;
@@ -115,9 +116,10 @@ static int mixed(const struct chr_pqout *o, const struct chr_rec *r, struct chr_
 	if (!t)
 		t = (snprintf(type, sizeof type, "0x%04x", r->type), type);
 	chr_time_format(when, r->ts);
-	return chr_err_set(e, CHR_EX_USAGE, "%s seq %llu: a %s record after %s rows: a Parquet "
-			   "file holds the rows of one Tardis dataset; select one record type "
-			   "(chr-tail --type)", when, (unsigned long long)r->seq, t, o->table);
+	return chr_err_set(e, CHR_EX_USAGE, "%s seq %llu: a %s record after %s rows: %s holds "
+			   "the rows of one Tardis dataset; select one record type (chr-tail "
+			   "--type)", when, (unsigned long long)r->seq, t, o->table,
+			   o->arrow ? "an Arrow stream" : "a Parquet file");
 }
 
 int chr_pqout_put(struct chr_pqout *o, const struct chr_rec *r, struct chr_err *e)
@@ -212,14 +214,16 @@ int chr_pqout_close(struct chr_pqout *o, struct chr_err *e)
 {
 	if (o->dataset == CHR_TARDIS_NONE)
 		return chr_err_set(e, CHR_EX_DATA, "'%s': no record with rows (trades, quotes, book, "
-				   "top-N) was selected: a Parquet file needs one to set its "
-				   "columns", o->name);
-	return chr_pq_close(&o->pq, e);
+				   "top-N) was selected: %s needs one to set its columns", o->name,
+				   o->arrow ? "an Arrow stream" : "a Parquet file");
+	return o->arrow ? chr_arrow_close(&o->ar, e) : chr_pq_close(&o->pq, e);
 }
 
 void chr_pqout_free(struct chr_pqout *o)
 {
 	chr_pq_free(&o->pq);
+	if (o->arrow)
+		chr_arrow_free(&o->ar);
 	chr_names_free(&o->own);
 	free(o->cols);
 	o->cols = NULL;

@@ -6,15 +6,19 @@
 
 #include <stdint.h>
 
+#include "arrow.h"
 #include "err.h"
 #include "fmt.h"
 #include "parquet.h"
 #include "rec.h"
 
 /* One Parquet file: the rows of one Tardis dataset (docs/tardis.md), its
- * schema set by the first record that has rows. */
+ * schema set by the first record that has rows; or, with arrow set after
+ * chr_pqout_init, the same rows as an Arrow IPC stream (arrow.h). */
 struct chr_pqout {
 	struct chr_pq pq;
+	int arrow;
+	struct chr_arrow ar;
 	struct chr_names own;
 	struct chr_names *names;	/* &own, or the tree's */
 	int dataset, n;		/* the file's dataset; CHR_TARDIS_NONE before */

@@ -224,9 +224,9 @@ side,\"PLAIN, RLE, RLE_DICTIONARY\""
 	run -3 $T chr-tail --format parquet --type trade -o no/such/dir/x.parquet s.ev
 	assert_output --partial "chr-tail: cannot create 'no/such/dir/x.parquet': No such file or directory"
 	run -2 $T chr-tail --format csv -o x.csv s.ev
-	assert_output --partial "--out writes records (to a queue) or Parquet (to a file)"
+	assert_output --partial "--out writes records (to a queue), Parquet or Arrow (to a file)"
 	run -2 $T chr-tail --format bogus s.ev
-	assert_output --partial "unknown format 'bogus' (binary, text, json, csv, parquet)"
+	assert_output --partial "unknown format 'bogus' (binary, text, json, csv, parquet, arrow)"
 	# a named reader would commit records not yet in the file
 	$T chr-sink --queue q --create <s.ev
 	run -2 $T chr-tail --reader r --format parquet -o r.parquet q

@@ -181,8 +181,9 @@ int main(void)
 	CHECK(chr_out_parse("json", &kind, &e) == 0 && kind == CHR_OUT_JSON);
 	CHECK(chr_out_parse("csv", &kind, &e) == 0 && kind == CHR_OUT_CSV);
 	CHECK(chr_out_parse("parquet", &kind, &e) == 0 && kind == CHR_OUT_PARQUET);
+	CHECK(chr_out_parse("arrow", &kind, &e) == 0 && kind == CHR_OUT_ARROW);
 	CHECK(chr_out_parse("x\033", &kind, &e) == -1 && e.status == CHR_EX_USAGE);
-	CHECK_STR(e.msg, "unknown format 'x\\x1b' (binary, text, json, csv, parquet)");
+	CHECK_STR(e.msg, "unknown format 'x\\x1b' (binary, text, json, csv, parquet, arrow)");
 	/* --out is a queue or a Parquet file; a tree needs its directory */
 	kind = CHR_OUT_CSV;
 	CHECK(chr_out_check(&kind, "f", &e) == -1 && e.status == CHR_EX_USAGE);
