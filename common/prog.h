@@ -48,7 +48,7 @@ enum {
 #define CHR_OPT_ARCHIVE_ROOT(help) {"archive-root", required_argument, 'a', "ROOT", help}
 #define CHR_OPT_ZSTD(help) {"zstd", optional_argument, 'z', "LEVEL", help}
 #define CHR_OPT_FORMAT {"format", required_argument, CHR_O_FORMAT, "fmt", \
-	"binary records (the default when stdout is not a\nterminal), text (on a terminal), json, csv, parquet"}
+	"binary records (the default when stdout is not a\nterminal), text (on a terminal), json, csv, parquet,\narrow"}
 #define CHR_OPT_TYPE(help) {"type", required_argument, CHR_O_TYPE, "list", help}
 #define CHR_OPT_SYMBOLS(arg, help) {"symbols", required_argument, CHR_O_SYMBOLS, arg, help}
 #define CHR_OPT_READER(arg, help) {"reader", required_argument, CHR_O_READER, arg, help}

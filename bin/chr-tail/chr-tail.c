@@ -26,11 +26,11 @@ static const char usage_text[] =
 	"       chr-tail [options] --archive root --venue venue --stream raw\n"
 	"                [--symbol symbol]... [--date date] [--from-snapshot]\n"
 	"\n"
-	"options: [--format binary|text|json|csv|parquet] [--defines] [--levels n]\n"
-	"         [--from when] [--until when] [--type type[,type...]]... [--limit n]\n"
-	"         [--follow] [--spin-us n] [--from-end | --from-seq n] [--reader name]\n"
-	"         [--from-reader name] [--restamp] [-o queue | file] [--out-dir dir]\n"
-	"         [--pace speed]\n"
+	"options: [--format binary|text|json|csv|parquet|arrow] [--defines]\n"
+	"         [--levels n] [--from when] [--until when] [--type type[,type...]]...\n"
+	"         [--limit n] [--follow] [--spin-us n] [--from-end | --from-seq n]\n"
+	"         [--reader name] [--from-reader name] [--restamp] [-o queue | file]\n"
+	"         [--out-dir dir] [--pace speed]\n"
 	"         [-h | --help] [-V | --version]\n"
 	"\n"
 	"  several inputs are merged by ts (ties in argument order)\n"
@@ -77,7 +77,7 @@ static const struct chr_opt opts[] = {
 	 "set each record's src_seq to its seq (for a consumer\n"
 	 "keyed by positions in the queue read: the refinery)"},
 	CHR_OPT_OUT("queue | file", "append the records to a queue (created if\n"
-		    "missing); --format parquet: write the file"),
+		    "missing); --format parquet or arrow: write the file"),
 	{"out-dir", required_argument, OPT_OUT_DIR, "dir", "--format parquet: a file per type,\n"
 	 "venue, symbol and date under dir (type=T/venue=V/\nsymbol=S/date=D/part-0.parquet)"},
 	{"pace", required_argument, OPT_PACE, "speed",
