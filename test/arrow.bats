@@ -155,6 +155,28 @@ w("x,S,1000,9000000,,buy,1.5,1\n")' "$1"
 	refute_output --partial tmp
 }
 
+@test "arrow: a column of nulls in the first batch, values later: the Schema's scale 0 raised" {
+	need_arrowjs
+	python3 -c '
+import sys
+w = sys.stdout.write
+w("exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount\n")
+for i in range(1 << 20):
+    w("x,S,1000,%d,1,100,,\n" % (2000 + i))
+w("x,S,1000,9000000,1,100,99.5,0.25\n")' >nulls.csv
+	$T chr-csv2ev nulls.csv >nulls.ev
+	run -0 $T chr-tail --format arrow -o nulls.arrow nulls.ev
+	run -0 schema nulls.arrow
+	assert_line 'bid_price,Decimal[18e+1],true'
+	assert_line 'bid_amount,Decimal[18e+2],true'
+	assert_line batches=2
+	rows nulls.arrow >back.csv
+	"$TOP/test/csvcmp" nulls.csv back.csv
+	run -0 tail -n 2 back.csv
+	assert_output "x,S,1000,1050575,1.00,100.0,,
+x,S,1000,9000000,1.00,100.0,99.5,0.25"
+}
+
 @test "arrow: a RecordBatch per row group; the stream's framing: 64-aligned messages, end-of-stream marker" {
 	need_arrowjs
 	f="$DATA/binance-futures_incremental_book_L2_BTCUSDT_2024-08-08.csv.gz"
