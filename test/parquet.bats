@@ -239,6 +239,24 @@ side,\"PLAIN, RLE, RLE_DICTIONARY\""
 	assert_output --partial "--out-dir goes with --format parquet, without --out"
 }
 
+@test "parquet: -o onto a symbolic link or a FIFO writes through it, never replaces it" {
+	need_duckdb
+	gen stream 20 >s.ev
+	: >target.parquet
+	ln -s target.parquet link.parquet
+	$T chr-tail --format parquet --type trade -o link.parquet s.ev
+	[ -L link.parquet ]
+	run -0 duck "SELECT count(*) FROM 'target.parquet'"
+	assert_line 6
+	mkfifo fifo
+	cat fifo >from-fifo.parquet &
+	$T chr-tail --format parquet --type trade -o fifo s.ev
+	wait
+	[ -p fifo ]
+	run -0 duck "SELECT count(*) FROM 'from-fifo.parquet'"
+	assert_line 6
+}
+
 @test "parquet: on stdout as -o FILE writes it; never on a terminal" {
 	need_duckdb
 	gen stream 20 >s.ev
