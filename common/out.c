@@ -71,13 +71,21 @@ int chr_out_dest(enum chr_out_kind *kind, const char **dest, const char *dir, in
 	return chr_out_check(kind, *dest, e);
 }
 
-/* Parquet to a file: created as dest.tmp.XXXXXX, with the umask's mode */
+/* Parquet to a file: created as dest.tmp.XXXXXX, with the umask's mode;
+ * a dest that is there and no regular file (a device, a FIFO, a symbolic
+ * link such as /dev/stdout) is written in place: never replaced */
 static int pq_file(struct chr_out *o, const char *dest, struct chr_err *e)
 {
 	size_t n = strlen(dest) + 12;
+	struct stat st;
 	mode_t um;
 	int fd;
 
+	if (lstat(dest, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if ((fd = open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0)
+			return chr_err_sys(e, "cannot open '%s'", dest);
+		return fd;
+	}
 	if ((o->tmp = malloc(n)) == NULL)
 		return chr_err_set(e, CHR_EX_SYS, "out of memory");
 	snprintf(o->tmp, n, "%s.tmp.XXXXXX", dest);
@@ -116,8 +124,9 @@ int chr_out_open(struct chr_out *o, enum chr_out_kind kind, const char *dest,
 		if (dest && (fd = pq_file(o, dest, e)) < 0)
 			return -1;
 		if ((o->pq = malloc(sizeof *o->pq)) == NULL) {
-			if (dest) {
+			if (dest)
 				close(fd);
+			if (o->tmp) {
 				unlink(o->tmp);
 				free(o->tmp);
 			}
@@ -346,6 +355,8 @@ static int pq_close(struct chr_out *o, struct chr_err *e)
 		return rc;
 	}
 	rc = chr_pqout_close(o->pq, e) < 0 ? pq_failed(o, e) : 0;
+	if (o->dest && !o->tmp && close(o->pq->fd) < 0 && rc == 0)
+		rc = (chr_err_sys(e, "cannot write '%s'", o->dest), pq_failed(o, e));
 	if (o->tmp) {
 		if (rc == 0 && chr_publish_tmp(o->pq->fd, o->tmp, o->dest, NULL, 0, 0) < 0)
 			rc = (chr_err_sys(e, "cannot write '%s'", o->dest), pq_failed(o, e));

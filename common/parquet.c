@@ -729,7 +729,7 @@ static void column_chunk(struct chr_th *t, const struct chr_pq_col *c, const str
 
 /* Raise the pages of chunk ch of decimal column c, written at a scale
  * below the column's: each is read back, raised and written again at the
- * end of the file, where the footer will point (the old pages stay, unread). */
+ * end of the file (the old pages stay, unread). */
 static int raise_chunk(struct chr_pq *pq, const struct chr_pq_col *c, struct chunk *ch,
 		       struct chr_err *e)
 {
@@ -779,18 +779,58 @@ static int raise_chunk(struct chr_pq *pq, const struct chr_pq_col *c, struct chu
 	return 0;
 }
 
+/* Copy chunk ch, as written, to the end of the file. */
+static int copy_chunk(struct chr_pq *pq, struct chunk *ch, struct chr_err *e)
+{
+	int64_t start = ch->dict_off >= 0 ? ch->dict_off : ch->data_off;
+	int64_t delta = (int64_t)pq->off - start, at = start, end = start + ch->csize;
+
+	if (grow((void **)&pq->zpage, &pq->zpage_cap, OBUF, 1) < 0)
+		return oom(e);
+	while (at < end) {
+		size_t k = end - at < OBUF ? (size_t)(end - at) : OBUF;
+
+		if (pread(pq->fd, pq->zpage, k, at) != (ssize_t)k)
+			return chr_err_sys(e, "cannot read back '%s'", pq->name);
+		if (out(pq, pq->zpage, k, e) < 0)
+			return -1;
+		at += (int64_t)k;
+	}
+	if (ch->dict_off >= 0)
+		ch->dict_off += delta;
+	ch->data_off += delta;
+	return 0;
+}
+
+/* Write again, at the end of the file, each row group that holds decimal
+ * pages of a smaller scale than their column's: those raised, the other
+ * chunks copied, so that a row group stays one run of chunks in schema
+ * order, as readers expect. The footer points at the copies. */
 static int raise_written(struct chr_pq *pq, struct chr_err *e)
 {
-	for (size_t g = 0; g < pq->ngroups; g++)
-		for (size_t i = 0; i < pq->ncol; i++) {
-			struct chunk *ch = &pq->groups[g].ch[i];
+	for (size_t g = 0; g < pq->ngroups; g++) {
+		struct chr_pq_group *gr = &pq->groups[g];
+		size_t i;
 
-			if (pq->col[i].kind == CHR_PQ_DEC && ch->scale >= 0 &&
-			    ch->scale < pq->col[i].scale) {
-				if (out_flush(pq, e) < 0 || raise_chunk(pq, &pq->col[i], ch, e) < 0)
-					return -1;
-			}
+		for (i = 0; i < pq->ncol; i++)
+			if (pq->col[i].kind == CHR_PQ_DEC && gr->ch[i].scale >= 0 &&
+			    gr->ch[i].scale < pq->col[i].scale)
+				break;
+		if (i == pq->ncol)
+			continue;
+		if (out_flush(pq, e) < 0)
+			return -1;
+		gr->off = (int64_t)pq->off;
+		for (i = 0; i < pq->ncol; i++) {
+			struct chunk *ch = &gr->ch[i];
+			int stale = pq->col[i].kind == CHR_PQ_DEC && ch->scale >= 0 &&
+				    ch->scale < pq->col[i].scale;
+
+			if ((stale ? raise_chunk(pq, &pq->col[i], ch, e) : copy_chunk(pq, ch, e)) < 0 ||
+			    out_flush(pq, e) < 0)
+				return -1;
 		}
+	}
 	return 0;
 }
 

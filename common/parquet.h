@@ -118,8 +118,9 @@ void chr_pq_null(struct chr_pq *pq, size_t c);
  * one scale, the largest of its values: each row group's values are
  * raised to the largest scale so far, exactly; when a row group's is
  * larger than that of the row groups written, the column's scale rises
- * and chr_pq_close raises their pages (read back, raised, written again
- * at the end of the file, where the footer points). That needs fd to be
+ * and chr_pq_close raises their pages (read back, raised, and written
+ * again at the end of the file with the rest of their row groups, where
+ * the footer points). That needs fd to be
  * readable and seekable (pread): on a pipe it is an error (CHR_EX_DATA),
  * as is a value that does not fit 18 digits at the column's scale.
  * Returns 0, or -1 with e (also a write error, CHR_EX_SYS, or out of

@@ -132,6 +132,10 @@ w("x,S,1000,9000000,,buy,1.5,1\n")' "$1"
 	assert_line "1048577,104857601.5,1.5,100.0"
 	run -0 duck "SELECT count(*) FROM parquet_metadata('fine.parquet') WHERE path_in_schema = 'price'"
 	assert_line 2
+	# the raised row group is written again whole: its chunks one run, in
+	# schema order, as readers that fetch a row group at once expect
+	run -0 duck "SELECT count(*) FROM (SELECT coalesce(dictionary_page_offset, data_page_offset) + total_compressed_size AS chunk_end, lead(coalesce(dictionary_page_offset, data_page_offset)) OVER (PARTITION BY row_group_id ORDER BY column_id) AS next FROM parquet_metadata('fine.parquet')) WHERE next IS NOT NULL AND next <> chunk_end"
+	assert_line 0
 	# on a pipe the rows written cannot be read back: refused, never rounded
 	run -1 --separate-stderr bash -c "set -o pipefail; $T chr-tail --format parquet fine.ev | cat >pipe.parquet"
 	assert_equal "$stderr" "chr-tail: 'stdout': column price: a value of scale 1 after rows written at scale 0, which cannot be read back here to raise theirs (a Parquet column has one scale; chr-tail -o FILE can)"
@@ -233,6 +237,24 @@ side,\"PLAIN, RLE, RLE_DICTIONARY\""
 	assert_output --partial "--reader commits what is written: Parquet is written at the end"
 	run -2 $T chr-tail --format parquet -o x.parquet --out-dir D s.ev
 	assert_output --partial "--out-dir goes with --format parquet, without --out"
+}
+
+@test "parquet: -o onto a symbolic link or a FIFO writes through it, never replaces it" {
+	need_duckdb
+	gen stream 20 >s.ev
+	: >target.parquet
+	ln -s target.parquet link.parquet
+	$T chr-tail --format parquet --type trade -o link.parquet s.ev
+	[ -L link.parquet ]
+	run -0 duck "SELECT count(*) FROM 'target.parquet'"
+	assert_line 6
+	mkfifo fifo
+	cat fifo >from-fifo.parquet &
+	$T chr-tail --format parquet --type trade -o fifo s.ev
+	wait
+	[ -p fifo ]
+	run -0 duck "SELECT count(*) FROM 'from-fifo.parquet'"
+	assert_line 6
 }
 
 @test "parquet: on stdout as -o FILE writes it; never on a terminal" {
