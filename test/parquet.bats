@@ -227,6 +227,9 @@ side,\"PLAIN, RLE, RLE_DICTIONARY\""
 	gen stream 20 >s.ev
 	run -3 $T chr-tail --format parquet --type trade -o no/such/dir/x.parquet s.ev
 	assert_output --partial "chr-tail: cannot create 'no/such/dir/x.parquet': No such file or directory"
+	: >file
+	run -3 $T chr-tail --format parquet --type trade --out-dir file/tree s.ev
+	assert_output --partial "chr-tail: cannot create 'file/tree/type=trades/venue=testvenue/symbol=TESTSYM/date=2024-08-08': Not a directory"
 	run -2 $T chr-tail --format csv -o x.csv s.ev
 	assert_output --partial "--out writes records (to a queue), Parquet or Arrow (to a file)"
 	run -2 $T chr-tail --format bogus s.ev
