@@ -43,7 +43,7 @@ FEED_CLIENT := $(O)test/feed-client/feed-client
 SCRIPTS := $(filter-out %.1,$(wildcard scripts/chr-*))
 MANS := $(wildcard bin/chr-*/*.1 scripts/chr-*.1)
 
-.PHONY: all deps test-deps check unit bats demo install uninstall clean
+.PHONY: all deps test-deps duckdb arrowjs check unit bats demo install uninstall clean
 .DEFAULT_GOAL := all
 
 all: deps $(O)libchr.a $(PROG_BIN)
@@ -55,7 +55,7 @@ INSTALL_DEPS = if [ "$$(id -u)" = 0 ]; then scripts/install-deps; else \
 deps:
 	@if ! pkg-config --exists $(PKGS) 2>/dev/null || \
 	    ! echo '#include <csv.h>' | $(CC) -E -x c - >/dev/null 2>&1; then $(INSTALL_DEPS); fi
-test-deps:
+test-deps: duckdb arrowjs
 	@if ! command -v bats >/dev/null || ! command -v xxhsum >/dev/null || \
 	    ! command -v zstd >/dev/null || ! command -v python3 >/dev/null || \
 	    ! command -v openssl >/dev/null || [ ! -d /usr/lib/bats/bats-assert ] || \
@@ -68,6 +68,28 @@ $(O).flags: FORCE
 	@echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LIBS)' | cmp -s - $@ || \
 		echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LIBS)' > $@
 FORCE:
+
+# DuckDB's own library (the npm package @duckdb/node-api) reads our Parquet
+# files back in test/parquet.bats: installed once here, for the tests only;
+# without npm or the network the tests that need it skip, saying why.
+DUCKDB_DIR := $(O)test/duckdb
+duckdb:
+	@if [ ! -d $(DUCKDB_DIR)/node_modules/@duckdb/node-api ] && command -v npm >/dev/null; then \
+		mkdir -p $(DUCKDB_DIR) && echo "installing @duckdb/node-api into $(DUCKDB_DIR)" && \
+		(cd $(DUCKDB_DIR) && timeout 600 npm install --silent --no-audit --no-fund \
+			@duckdb/node-api) || echo "chronicle: npm could not install @duckdb/node-api;" \
+			"test/parquet.bats will skip its DuckDB checks" >&2; fi
+
+# Arrow's own JavaScript library (the npm package apache-arrow) reads our
+# Arrow IPC streams back in test/arrow.bats: installed once here, for the
+# tests only; without npm or the network those tests skip, saying why.
+ARROWJS_DIR := $(O)test/arrowjs
+arrowjs:
+	@if [ ! -d $(ARROWJS_DIR)/node_modules/apache-arrow ] && command -v npm >/dev/null; then \
+		mkdir -p $(ARROWJS_DIR) && echo "installing apache-arrow into $(ARROWJS_DIR)" && \
+		(cd $(ARROWJS_DIR) && timeout 600 npm install --silent --no-audit --no-fund \
+			apache-arrow) || echo "chronicle: npm could not install apache-arrow;" \
+			"test/arrow.bats will skip its checks" >&2; fi
 
 $(O)common/%.o: common/%.c $(LIB_HDR) $(O).flags | deps
 	@mkdir -p $(@D)

@@ -1,10 +1,15 @@
 /* out.c - a program's output: binary records or their views. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "out.h"
+#include "path.h"
+#include "prog.h"
 #include "tm.h"
 
 int chr_out_parse(const char *s, enum chr_out_kind *kind, struct chr_err *e)
@@ -14,7 +19,8 @@ int chr_out_parse(const char *s, enum chr_out_kind *kind, struct chr_err *e)
 		enum chr_out_kind kind;
 	} formats[] = {
 		{"binary", CHR_OUT_BINARY}, {"text", CHR_OUT_TEXT},
-		{"json", CHR_OUT_JSON}, {"csv", CHR_OUT_CSV},
+		{"json", CHR_OUT_JSON}, {"csv", CHR_OUT_CSV}, {"parquet", CHR_OUT_PARQUET},
+		{"arrow", CHR_OUT_ARROW},
 	};
 	char sh[256];
 
@@ -23,32 +29,118 @@ int chr_out_parse(const char *s, enum chr_out_kind *kind, struct chr_err *e)
 			*kind = formats[i].kind;
 			return 0;
 		}
-	return chr_err_set(e, CHR_EX_USAGE, "unknown format '%s' (binary, text, json, csv)",
+	return chr_err_set(e, CHR_EX_USAGE, "unknown format '%s' (binary, text, json, csv, "
+			   "parquet, arrow)",
 			   chr_fmt_shown(sh, sizeof sh, s));
 }
 
-int chr_out_check(enum chr_out_kind *kind, const char *queue, struct chr_err *e)
+int chr_out_check(enum chr_out_kind *kind, const char *dest, struct chr_err *e)
 {
-	int tty = queue == NULL && isatty(STDOUT_FILENO);
+	int tty = dest == NULL && isatty(STDOUT_FILENO);
 
 	if (*kind == CHR_OUT_AUTO)
 		*kind = tty ? CHR_OUT_TEXT : CHR_OUT_BINARY;
-	if (*kind == CHR_OUT_BINARY && tty)
-		return chr_err_set(e, CHR_EX_USAGE, "refusing to write binary records to a terminal "
-				   "(pipe them into a program; chr-tail --format text shows them)");
+	if ((*kind == CHR_OUT_BINARY || *kind == CHR_OUT_PARQUET || *kind == CHR_OUT_ARROW) &&
+	    tty)
+		return chr_err_set(e, CHR_EX_USAGE, "refusing to write %s to a terminal (pipe them "
+				   "into a program; chr-tail --format text shows them)",
+				   *kind == CHR_OUT_BINARY ? "binary records" :
+				   *kind == CHR_OUT_ARROW ? "Arrow" : "Parquet");
+	if (dest && *kind != CHR_OUT_BINARY && *kind != CHR_OUT_PARQUET &&
+	    *kind != CHR_OUT_PARQUET_TREE && *kind != CHR_OUT_ARROW)
+		return chr_err_set(e, CHR_EX_USAGE, "--out writes records (to a queue), Parquet or "
+				   "Arrow (to a file): not --format text, json or csv");
+	if (*kind == CHR_OUT_PARQUET_TREE && !dest)
+		return chr_err_set(e, CHR_EX_USAGE, "a Parquet tree needs its directory");
 	return 0;
 }
 
-int chr_out_open(struct chr_out *o, enum chr_out_kind kind, const char *queue,
+int chr_out_dest(enum chr_out_kind *kind, const char **dest, const char *dir, int commits,
 		 struct chr_err *e)
 {
-	memset(o, 0, sizeof *o);
-	if (chr_out_check(&kind, queue, e) < 0)
+	if (commits && (*kind == CHR_OUT_PARQUET || *kind == CHR_OUT_ARROW || dir))
+		return chr_err_set(e, CHR_EX_USAGE, "--reader commits what is written: %s is "
+				   "written at the end", *kind == CHR_OUT_ARROW ? "Arrow" : "Parquet");
+	if (dir && (*kind != CHR_OUT_PARQUET || *dest))
+		return chr_err_set(e, CHR_EX_USAGE, "--out-dir goes with --format parquet, without "
+				   "--out");
+	if (dir) {
+		*kind = CHR_OUT_PARQUET_TREE;
+		*dest = dir;
+	}
+	return chr_out_check(kind, *dest, e);
+}
+
+/* Parquet to a file: created as dest.tmp.XXXXXX, with the umask's mode;
+ * a dest that is there and no regular file (a device, a FIFO, a symbolic
+ * link such as /dev/stdout) is written in place: never replaced */
+static int pq_file(struct chr_out *o, const char *dest, struct chr_err *e)
+{
+	size_t n = strlen(dest) + 12;
+	struct stat st;
+	mode_t um;
+	int fd;
+
+	if (lstat(dest, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if ((fd = open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0)
+			return chr_err_sys(e, "cannot open '%s'", dest);
+		return fd;
+	}
+	if ((o->tmp = malloc(n)) == NULL)
+		return chr_err_set(e, CHR_EX_SYS, "out of memory");
+	snprintf(o->tmp, n, "%s.tmp.XXXXXX", dest);
+	if ((fd = mkostemp(o->tmp, O_CLOEXEC)) < 0) {
+		chr_err_sys(e, "cannot create '%s'", dest);
+		free(o->tmp);
+		o->tmp = NULL;
 		return -1;
-	if (queue && kind != CHR_OUT_BINARY)
-		return chr_err_set(e, CHR_EX_USAGE, "a queue takes binary records");
+	}
+	um = umask(0);
+	umask(um);
+	if (fchmod(fd, 0666 & ~um) < 0) {
+		chr_err_sys(e, "cannot create '%s'", dest);
+		close(fd);
+		unlink(o->tmp);
+		free(o->tmp);
+		o->tmp = NULL;
+		return -1;
+	}
+	return fd;
+}
+
+int chr_out_open(struct chr_out *o, enum chr_out_kind kind, const char *dest,
+		 struct chr_err *e)
+{
+	const char *queue = dest;
+	int fd = STDOUT_FILENO;
+
+	memset(o, 0, sizeof *o);
+	if (chr_out_check(&kind, dest, e) < 0)
+		return -1;
 	o->kind = kind;
 	switch (kind) {
+	case CHR_OUT_PARQUET:
+	case CHR_OUT_ARROW:
+		if (dest && (fd = pq_file(o, dest, e)) < 0)
+			return -1;
+		if ((o->pq = malloc(sizeof *o->pq)) == NULL) {
+			if (dest)
+				close(fd);
+			if (o->tmp) {
+				unlink(o->tmp);
+				free(o->tmp);
+			}
+			return chr_err_set(e, CHR_EX_SYS, "out of memory");
+		}
+		o->dest = dest;
+		chr_pqout_init(o->pq, fd, dest ? dest : "stdout", chr_prog_cmdline());
+		o->pq->arrow = kind == CHR_OUT_ARROW;
+		break;
+	case CHR_OUT_PARQUET_TREE:
+		if ((o->tree = malloc(sizeof *o->tree)) == NULL)
+			return chr_err_set(e, CHR_EX_SYS, "out of memory");
+		chr_pqtree_init(o->tree, dest);
+		break;
 	case CHR_OUT_BINARY:
 		if (queue) {
 			struct chr_queue_opts qo = { .flags = CHR_QUEUE_CREATE };
@@ -86,34 +178,17 @@ static int failed(struct chr_out *o, int err, struct chr_err *e)
 	return chr_err_set(e, CHR_EX_SYS, "cannot write to standard output: %s", strerror(o->err));
 }
 
+/* a Parquet writer's error in e: a failed write keeps its errno, for
+ * chr_out_failed */
+static int pq_failed(struct chr_out *o, struct chr_err *e)
+{
+	o->err = e->status == CHR_EX_SYS && errno ? errno : 0;
+	return -1;
+}
+
 static int oom(struct chr_err *e)
 {
 	return chr_err_set(e, CHR_EX_SYS, "out of memory");
-}
-
-/* The Tardis dataset rec's rows are of (*n: N of book_snapshot_N), or
- * CHR_TARDIS_NONE for a record that has none (chr_tardis_write skips it) */
-static int csv_dataset(const struct chr_rec *rec, int *n)
-{
-	const struct chr_book *b = chr_rec_payload(rec);
-
-	*n = 0;
-	switch (rec->type) {
-	case CHR_BOOK_SNAPSHOT:
-	case CHR_BOOK_DIFF:
-		return CHR_TARDIS_L2;
-	case CHR_TRADE:
-		return CHR_TARDIS_TRADES;
-	case CHR_QUOTE:
-		return CHR_TARDIS_QUOTES;
-	case CHR_BOOK_TOPN:
-		if (b->n_bid != b->n_ask || b->n_bid == 0 || b->n_bid > CHR_TARDIS_TOPN_MAX)
-			return CHR_TARDIS_NONE;
-		*n = b->n_bid;
-		return CHR_TARDIS_TOPN;
-	default:
-		return CHR_TARDIS_NONE;
-	}
 }
 
 /* CSV: rec would start rows of another dataset than those written. */
@@ -150,7 +225,7 @@ int chr_out_put(struct chr_out *o, const struct chr_rec *rec, struct chr_err *e)
 			return failed(o, o->w.err, e);
 		return 0;
 	case CHR_OUT_CSV:
-		if (o->csv.dataset != CHR_TARDIS_NONE && (ds = csv_dataset(rec, &n)) != CHR_TARDIS_NONE &&
+		if (o->csv.dataset != CHR_TARDIS_NONE && (ds = chr_tardis_dataset(rec, &n)) != CHR_TARDIS_NONE &&
 		    (ds != o->csv.dataset || n != o->csv.n))
 			return csv_mixed(o, rec, e);
 		errno = 0;
@@ -159,6 +234,16 @@ int chr_out_put(struct chr_out *o, const struct chr_rec *rec, struct chr_err *e)
 			return failed(o, errno, e);
 		if (rows == CHR_TARDIS_SKIPPED)
 			o->no_csv++;
+		return 0;
+	case CHR_OUT_PARQUET:
+	case CHR_OUT_PARQUET_TREE:
+	case CHR_OUT_ARROW:
+		errno = 0;
+		rows = o->pq ? chr_pqout_put(o->pq, rec, e) : chr_pqtree_put(o->tree, rec, e);
+		if (rows == CHR_TARDIS_SKIPPED)
+			o->no_csv++;
+		else if (rows < 0)
+			return pq_failed(o, e);
 		return 0;
 	default:
 		if (chr_fmt_learn(&o->fmt, rec) < 0)
@@ -237,6 +322,10 @@ int chr_out_skip(struct chr_out *o, const struct chr_rec *rec, struct chr_err *e
 		/* the CSV writer learns the names, and writes nothing */
 		errno = 0;
 		return chr_tardis_write(&o->csv, rec, stdout) == -1 ? failed(o, errno, e) : 0;
+	case CHR_OUT_PARQUET:
+	case CHR_OUT_PARQUET_TREE:
+	case CHR_OUT_ARROW:
+		return chr_out_put(o, rec, e);
 	default:
 		return chr_fmt_learn(&o->fmt, rec) < 0 ? oom(e) : 0;
 	}
@@ -244,9 +333,44 @@ int chr_out_skip(struct chr_out *o, const struct chr_rec *rec, struct chr_err *e
 
 int chr_out_flush(struct chr_out *o, struct chr_err *e)
 {
+	if (o->kind == CHR_OUT_PARQUET || o->kind == CHR_OUT_PARQUET_TREE ||
+	    o->kind == CHR_OUT_ARROW)
+		return 0;	/* a row group is written whole */
 	if (o->kind == CHR_OUT_BINARY)
 		return chr_writer_flush(&o->w) < 0 ? failed(o, o->w.err, e) : 0;
 	return fflush(stdout) != 0 ? failed(o, errno, e) : 0;
+}
+
+/* Parquet: the footer, then the file in place; a tree's last files */
+static int pq_close(struct chr_out *o, struct chr_err *e)
+{
+	int rc;
+
+	errno = 0;
+	if (o->tree) {
+		rc = chr_pqtree_close(o->tree, e) < 0 ? pq_failed(o, e) : 0;
+		chr_pqtree_free(o->tree);
+		free(o->tree);
+		o->tree = NULL;
+		return rc;
+	}
+	rc = chr_pqout_close(o->pq, e) < 0 ? pq_failed(o, e) : 0;
+	if (o->dest && !o->tmp && close(o->pq->fd) < 0 && rc == 0)
+		rc = (chr_err_sys(e, "cannot write '%s'", o->dest), pq_failed(o, e));
+	if (o->tmp) {
+		if (rc == 0 && chr_publish_tmp(o->pq->fd, o->tmp, o->dest, NULL, 0, 0) < 0)
+			rc = (chr_err_sys(e, "cannot write '%s'", o->dest), pq_failed(o, e));
+		else if (rc < 0) {
+			close(o->pq->fd);
+			unlink(o->tmp);
+		}
+		free(o->tmp);
+		o->tmp = NULL;
+	}
+	chr_pqout_free(o->pq);
+	free(o->pq);
+	o->pq = NULL;
+	return rc;
 }
 
 int chr_out_close(struct chr_out *o, struct chr_err *e)
@@ -263,6 +387,9 @@ int chr_out_close(struct chr_out *o, struct chr_err *e)
 	}
 	free(o->scratch);
 	o->scratch = NULL;
+	if (o->kind == CHR_OUT_PARQUET || o->kind == CHR_OUT_PARQUET_TREE ||
+	    o->kind == CHR_OUT_ARROW)
+		return pq_close(o, e);
 	if (o->kind == CHR_OUT_CSV)
 		chr_tardis_out_free(&o->csv);
 	else
@@ -275,6 +402,11 @@ int chr_out_close(struct chr_out *o, struct chr_err *e)
 
 void chr_out_failed(const struct chr_out *o, const struct chr_err *e)
 {
+	/* a Parquet file not finished is not left behind */
+	if (o->tmp)
+		unlink(o->tmp);
+	if (o->tree)
+		chr_pqtree_unlink(o->tree);
 	if (o->err == EPIPE)
 		exit(CHR_EX_OK);
 	chr_die_err(e);

@@ -41,11 +41,24 @@ void chr_stop_on_signals(int flags)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
+static char cmdline[4096];
+
 void chr_prog_start(char **argv, const char *usage, const struct chr_opt *opts)
 {
+	size_t k = 0;
+
 	chr_setprog(argv[0]);
+	/* as given, before getopt_long reorders argv; cut short when long */
+	for (char **a = argv; *a && k + 1 < sizeof cmdline; a++)
+		k += (size_t)snprintf(cmdline + k, sizeof cmdline - k, "%s%s", k ? " " : "",
+				      a == argv ? chr_prog : *a);
 	prog_usage = usage;
 	prog_opts = opts;
+}
+
+const char *chr_prog_cmdline(void)
+{
+	return cmdline;
 }
 
 /* An option's name in -h: "-q, --quiet", "    --root DIR", "--zstd[=LEVEL]" */
@@ -225,6 +238,17 @@ void chr_opt_date(const char *opt, const char *s)
 
 	if (chr_date_parse(s, &day) < 0)
 		chr_usage_error("%s '%s' is not a date YYYY-MM-DD", opt, CHR_SHOWN(sh, s));
+}
+
+void chr_opt_stream(const char *s)
+{
+	static const char *const streams[] = {"book", "trade", "quote", "topn", "raw"};
+	char sh[256];
+
+	for (size_t i = 0; i < sizeof streams / sizeof streams[0]; i++)
+		if (strcmp(s, streams[i]) == 0)
+			return;
+	chr_usage_error("unknown stream '%s' (book, trade, quote, topn, raw)", CHR_SHOWN(sh, s));
 }
 
 /* the end of a program whose output called name failed with errno err */

@@ -48,7 +48,7 @@ enum {
 #define CHR_OPT_ARCHIVE_ROOT(help) {"archive-root", required_argument, 'a', "ROOT", help}
 #define CHR_OPT_ZSTD(help) {"zstd", optional_argument, 'z', "LEVEL", help}
 #define CHR_OPT_FORMAT {"format", required_argument, CHR_O_FORMAT, "fmt", \
-	"binary records (the default when stdout is not a\nterminal), text (on a terminal), json, csv"}
+	"binary records (the default when stdout is not a\nterminal), text (on a terminal), json, csv, parquet,\narrow"}
 #define CHR_OPT_TYPE(help) {"type", required_argument, CHR_O_TYPE, "list", help}
 #define CHR_OPT_SYMBOLS(arg, help) {"symbols", required_argument, CHR_O_SYMBOLS, arg, help}
 #define CHR_OPT_READER(arg, help) {"reader", required_argument, CHR_O_READER, arg, help}
@@ -76,6 +76,11 @@ void chr_stop_on_signals(int flags);
  * (both kept, not copied). */
 void chr_prog_start(char **argv, const char *usage, const struct chr_opt *opts);
 
+/* The command line chr_prog_start was given, words joined by spaces, the
+ * program by its name (at most 4095 bytes): what made an output, for its
+ * metadata. "" before chr_prog_start. */
+const char *chr_prog_cmdline(void);
+
 /* getopt_long over the options of chr_prog_start, with the suite's
  * handling of what every program shares: -h/--help prints the usage and
  * the options, one entry each, on stdout and exits 0, -V/--version prints
@@ -99,10 +104,13 @@ void chr_opt_time(const char *opt, const char *s, int64_t *ns, uint64_t *seq);
 /* An option's value checked, or a usage error naming the option and the
  * value (shown escaped): a count (chr_parse_u64; "OPT 'x' is not a
  * count"), a name that chr_name_check takes ("OPT 'x': why"), a date
- * YYYY-MM-DD (chr_date_parse; "OPT 'x' is not a date YYYY-MM-DD"). */
+ * YYYY-MM-DD (chr_date_parse; "OPT 'x' is not a date YYYY-MM-DD"), an
+ * archive stream a reader names: book, trade, quote, topn or raw ("unknown
+ * stream 'x' (book, ...)"). */
 uint64_t chr_opt_count(const char *opt, const char *s);
 void chr_opt_name(const char *opt, const char *s);
 void chr_opt_date(const char *opt, const char *s);
+void chr_opt_stream(const char *s);
 
 /* A record output failed with errno err: a reader that went away (EPIPE,
  * SIGPIPE ignored) ends the program quietly with exit 0, as SIGPIPE would;

@@ -154,4 +154,18 @@ void chr_tardis_out_free(struct chr_tardis_out *o);
  * or -1 on a write error (errno set) or out of memory. */
 int chr_tardis_write(struct chr_tardis_out *o, const struct chr_rec *r, FILE *f);
 
+/* The dataset whose rows record r gives (*n: N of book_snapshot_N, else
+ * 0): what chr_tardis_write writes it as, or CHR_TARDIS_NONE for a record
+ * it skips for having no Tardis form (an empty BOOK_SNAPSHOT aside). */
+int chr_tardis_dataset(const struct chr_rec *r, int *n);
+
+/* A TRADE's side as the trades dataset writes it: "buy", "sell", or
+ * "unknown" (0, and any other value). */
+const char *chr_tardis_side(unsigned side);
+
+/* The names of r's (venue, market) in m when chr_tardis_write would write
+ * them (learnt from a DEFINE, not empty, no control characters), else
+ * NULL: the ids are written in decimal. */
+const struct chr_name_ent *chr_tardis_names(const struct chr_names *m, const struct chr_rec *r);
+
 #endif

@@ -91,13 +91,50 @@ static int csv_name(const char *s)
 	return *s != '\0';
 }
 
+const struct chr_name_ent *chr_tardis_names(const struct chr_names *m, const struct chr_rec *r)
+{
+	const struct chr_name_ent *nm = chr_names_get(m, r->venue, r->market);
+
+	return nm != NULL && csv_name(nm->venue) && csv_name(nm->symbol) ? nm : NULL;
+}
+
+const char *chr_tardis_side(unsigned side)
+{
+	static const char *const sides[] = { "unknown", "buy", "sell" };
+
+	return side <= 2 ? sides[side] : "unknown";
+}
+
+int chr_tardis_dataset(const struct chr_rec *r, int *n)
+{
+	const struct chr_book *b = chr_rec_payload(r);
+
+	*n = 0;
+	switch (r->type) {
+	case CHR_BOOK_SNAPSHOT:
+	case CHR_BOOK_DIFF:
+		return CHR_TARDIS_L2;
+	case CHR_TRADE:
+		return CHR_TARDIS_TRADES;
+	case CHR_QUOTE:
+		return CHR_TARDIS_QUOTES;
+	case CHR_BOOK_TOPN:
+		if (b->n_bid != b->n_ask || b->n_bid == 0 || b->n_bid > CHR_TARDIS_TOPN_MAX)
+			return CHR_TARDIS_NONE;
+		*n = (int)b->n_bid;
+		return CHR_TARDIS_TOPN;
+	default:
+		return CHR_TARDIS_NONE;
+	}
+}
+
 /* "exchange,symbol,timestamp,local_timestamp," of r into b */
 static size_t put_common(const struct chr_tardis_out *o, char *b, const struct chr_rec *r)
 {
-	const struct chr_name_ent *nm = chr_names_get(&o->names, r->venue, r->market);
+	const struct chr_name_ent *nm = chr_tardis_names(&o->names, r);
 	size_t k;
 
-	if (nm != NULL && csv_name(nm->venue) && csv_name(nm->symbol)) {
+	if (nm != NULL) {
 		k = put_text(b, nm->venue, strlen(nm->venue));
 		b[k++] = ',';
 		k += put_text(b + k, nm->symbol, strlen(nm->symbol));
@@ -171,7 +208,6 @@ int chr_tardis_write(struct chr_tardis_out *o, const struct chr_rec *r, FILE *f)
 	}
 	case CHR_TRADE: {
 		const struct chr_trade *tr = chr_rec_payload(r);
-		static const char *const sides[] = { "unknown", "buy", "sell" };
 
 		if (out_header(o, CHR_TARDIS_TRADES, 0, f) < 0 ||
 		    room(o, 0, COMMON_MAX + 2 * CHR_TRADE_ID_MAX + 2 + 16 + 2 * DEC_MAX) < 0)
@@ -179,7 +215,7 @@ int chr_tardis_write(struct chr_tardis_out *o, const struct chr_rec *r, FILE *f)
 		k = put_common(o, o->line, r);
 		k += put_text(o->line + k, tr->id, strnlen(tr->id, CHR_TRADE_ID_MAX));
 		o->line[k++] = ',';
-		k += (size_t)sprintf(o->line + k, "%s,", tr->side <= 2 ? sides[tr->side] : "unknown");
+		k += (size_t)sprintf(o->line + k, "%s,", chr_tardis_side(tr->side));
 		k = put_dec(o, k, tr->price, tr->price_scale, ',');
 		k = put_dec(o, k, tr->size, tr->size_scale, '\n');
 		return fwrite(o->line, 1, k, f) == k ? 1 : -1;

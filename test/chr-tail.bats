@@ -302,7 +302,7 @@ check_bad() {
 	run -2 --separate-stderr $T chr-tail --bogus
 	[[ "$stderr" == *"Try 'chr-tail --help' for more information."* ]]
 	run -2 --separate-stderr $T chr-tail --format xml
-	[[ "$stderr" == "chr-tail: unknown format 'xml' (binary, text, json, csv)"* ]]
+	[[ "$stderr" == "chr-tail: unknown format 'xml' (binary, text, json, csv, parquet, arrow)"* ]]
 	run -2 --separate-stderr $T chr-tail --from yesterday
 	[[ "$stderr" == "chr-tail: --from 'yesterday' is neither a time nor seq:N"* ]]
 	run -2 --separate-stderr $T chr-tail --until seq:x
@@ -392,7 +392,7 @@ check_bad() {
 	run -3 --separate-stderr $T chr-tail --format text "$(printf 'no\nsuch.q')"
 	[ "$stderr" = "chr-tail: cannot open 'no\\x0asuch.q': No such file or directory" ]
 	run -2 --separate-stderr $T chr-tail --format "$(printf 'x\033y')"
-	[ "${stderr_lines[0]}" = "chr-tail: unknown format 'x\\x1by' (binary, text, json, csv)" ]
+	[ "${stderr_lines[0]}" = "chr-tail: unknown format 'x\\x1by' (binary, text, json, csv, parquet, arrow)" ]
 	run -2 --separate-stderr $T chr-tail --archive A --venue "$(printf 'v\033')" --symbol s
 	[ "${stderr_lines[0]}" = "chr-tail: --venue 'v\\x1b': name contains a space, control or non-ASCII byte" ]
 	run -3 --separate-stderr $T chr-tail --archive "$(printf 'r\033')" --venue v --symbol s

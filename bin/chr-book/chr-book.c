@@ -22,7 +22,7 @@ static const char usage_text[] =
 	"       chr-book --bbo [options] [input...]\n"
 	"       chr-book --every duration [--depth n] [options] [input...]\n"
 	"\n"
-	"options: [--format binary|text|json|csv] [-q | --quiet]\n"
+	"options: [--format binary|text|json|csv|parquet|arrow] [-q | --quiet]\n"
 	"         [-h | --help] [-V | --version]\n"
 	"\n"
 	"  several inputs are merged by ts (ties in argument order); with no mode,\n"

@@ -313,7 +313,9 @@ int main(int argc, char **argv)
 	lo.symbols = syms;
 	if (queue && kind != CHR_OUT_AUTO && kind != CHR_OUT_BINARY)
 		chr_usage_error("--out takes binary records: --format %s is for standard output",
-				kind == CHR_OUT_TEXT ? "text" : kind == CHR_OUT_JSON ? "json" : "csv");
+				kind == CHR_OUT_TEXT ? "text" : kind == CHR_OUT_JSON ? "json" :
+				kind == CHR_OUT_CSV ? "csv" : kind == CHR_OUT_ARROW ? "arrow" :
+				"parquet");
 	fo.sink = (struct chr_feed_sink){ sink_reserve, sink_commit, &out };
 	if (cap_mode && (feed = chr_feed_new(venue, &fo, &e)) == NULL) {
 		if (e.status == CHR_EX_USAGE)

@@ -26,10 +26,11 @@ static const char usage_text[] =
 	"       chr-tail [options] --archive root --venue venue --stream raw\n"
 	"                [--symbol symbol]... [--date date] [--from-snapshot]\n"
 	"\n"
-	"options: [--format binary|text|json|csv] [--defines] [--levels n] [--from when]\n"
-	"         [--until when] [--type type[,type...]]... [--limit n]\n"
-	"         [--follow] [--spin-us n] [--from-end | --from-seq n] [--reader name]\n"
-	"         [--from-reader name] [--restamp] [--out queue] [--pace speed]\n"
+	"options: [--format binary|text|json|csv|parquet|arrow] [--defines]\n"
+	"         [--levels n] [--from when] [--until when] [--type type[,type...]]...\n"
+	"         [--limit n] [--follow] [--spin-us n] [--from-end | --from-seq n]\n"
+	"         [--reader name] [--from-reader name] [--restamp] [-o queue | file]\n"
+	"         [--out-dir dir] [--pace speed]\n"
 	"         [-h | --help] [-V | --version]\n"
 	"\n"
 	"  several inputs are merged by ts (ties in argument order)\n"
@@ -37,8 +38,8 @@ static const char usage_text[] =
 
 enum {
 	OPT_LEVELS = CHR_O_OWN, OPT_FROM, OPT_UNTIL, OPT_LIMIT, OPT_ARCHIVE, OPT_VENUE,
-	OPT_SYMBOL, OPT_STREAM, OPT_DATE, OPT_FROM_END, OPT_FROM_SEQ, OPT_OUT, OPT_FROM_SNAPSHOT,
-	OPT_DEFINES, OPT_FROM_READER, OPT_RESTAMP, OPT_SPIN_US, OPT_PACE,
+	OPT_SYMBOL, OPT_STREAM, OPT_DATE, OPT_FROM_END, OPT_FROM_SEQ, OPT_FROM_SNAPSHOT,
+	OPT_DEFINES, OPT_FROM_READER, OPT_RESTAMP, OPT_SPIN_US, OPT_PACE, OPT_OUT_DIR,
 };
 
 static const struct chr_opt opts[] = {
@@ -75,8 +76,10 @@ static const struct chr_opt opts[] = {
 	{"restamp", no_argument, OPT_RESTAMP, NULL,
 	 "set each record's src_seq to its seq (for a consumer\n"
 	 "keyed by positions in the queue read: the refinery)"},
-	{"out", required_argument, OPT_OUT, "queue",
-	 "append the records to a queue (created if missing)"},
+	CHR_OPT_OUT("queue | file", "append the records to a queue (created if\n"
+		    "missing); --format parquet or arrow: write the file"),
+	{"out-dir", required_argument, OPT_OUT_DIR, "dir", "--format parquet: a file per type,\n"
+	 "venue, symbol and date under dir (type=T/venue=V/\nsymbol=S/date=D/part-0.parquet)"},
 	{"pace", required_argument, OPT_PACE, "speed",
 	 "write each record when its ts is due, speed times\n"
 	 "as fast as recorded (1, 10, 0.5); report lateness"},
@@ -102,17 +105,6 @@ static const struct chr_opt opts[] = {
 	CHR_OPT_END,
 };
 
-static void check_stream(const char *s)
-{
-	static const char *const streams[] = {"book", "trade", "quote", "topn", "raw"};
-	char sh[256];
-
-	for (size_t i = 0; i < sizeof streams / sizeof streams[0]; i++)
-		if (strcmp(s, streams[i]) == 0)
-			return;
-	chr_usage_error("unknown stream '%s' (book, trade, quote, topn, raw)", CHR_SHOWN(sh, s));
-}
-
 int main(int argc, char **argv)
 {
 	struct chr_select sel;
@@ -123,8 +115,8 @@ int main(int argc, char **argv)
 	struct chr_keyed keyed;
 	struct chr_pace pace = {0};
 	struct chr_out_commit oc;
-	const char *reader = NULL, *from_reader = NULL, *outq = NULL, *archive = NULL, *venue = NULL;
-	const char *stream = NULL, *date = NULL, **syms = calloc((size_t)argc, sizeof *syms);
+	const char *reader = NULL, *from_reader = NULL, *outq = NULL, *outdir = NULL, *archive = NULL;
+	const char *venue = NULL, *stream = NULL, *date = NULL, **syms = calloc((size_t)argc, sizeof *syms);
 	long nsym = 0, nname = 1;
 	char sh[256], **names = NULL;
 	const char *bad, *seen;
@@ -170,8 +162,11 @@ int main(int argc, char **argv)
 				chr_usage_error("--spin-us '%s' is not a number of us from 0 to "
 						"1000000", CHR_SHOWN(sh, optarg));
 			break;
-		case OPT_OUT:
+		case 'o':
 			outq = optarg;
+			break;
+		case OPT_OUT_DIR:
+			outdir = optarg;
 			break;
 		case OPT_PACE:
 			if (chr_pace_parse(&pace, optarg, &e) < 0)
@@ -208,7 +203,7 @@ int main(int argc, char **argv)
 			chr_opt_name("--symbol", syms[nsym++] = optarg);
 			break;
 		case OPT_STREAM:
-			check_stream(stream = optarg);
+			chr_opt_stream(stream = optarg);
 			break;
 		case OPT_DATE:
 			chr_opt_date("--date", date = optarg);
@@ -244,9 +239,7 @@ int main(int argc, char **argv)
 		chr_usage_error("--spin-us goes with --follow");
 	if (defines && format != CHR_OUT_JSON)
 		chr_usage_error("--defines goes with --format json");
-	if (outq && format != CHR_OUT_AUTO && format != CHR_OUT_BINARY)
-		chr_usage_error("--out writes records: no --format");
-	if (chr_out_check(&format, outq, &e) < 0)
+	if (chr_out_dest(&format, &outq, outdir, reader != NULL, &e) < 0)
 		chr_die_err(&e);
 
 	/* several inputs are merged by ts (ties in argument order); an

@@ -180,8 +180,31 @@ int main(void)
 	CHECK(chr_out_parse("text", &kind, &e) == 0 && kind == CHR_OUT_TEXT);
 	CHECK(chr_out_parse("json", &kind, &e) == 0 && kind == CHR_OUT_JSON);
 	CHECK(chr_out_parse("csv", &kind, &e) == 0 && kind == CHR_OUT_CSV);
+	CHECK(chr_out_parse("parquet", &kind, &e) == 0 && kind == CHR_OUT_PARQUET);
+	CHECK(chr_out_parse("arrow", &kind, &e) == 0 && kind == CHR_OUT_ARROW);
 	CHECK(chr_out_parse("x\033", &kind, &e) == -1 && e.status == CHR_EX_USAGE);
-	CHECK_STR(e.msg, "unknown format 'x\\x1b' (binary, text, json, csv)");
+	CHECK_STR(e.msg, "unknown format 'x\\x1b' (binary, text, json, csv, parquet, arrow)");
+	/* --out is a queue or a Parquet file; a tree needs its directory */
+	kind = CHR_OUT_CSV;
+	CHECK(chr_out_check(&kind, "f", &e) == -1 && e.status == CHR_EX_USAGE);
+	kind = CHR_OUT_PARQUET;
+	CHECK(chr_out_check(&kind, "f", &e) == 0 && kind == CHR_OUT_PARQUET);
+	kind = CHR_OUT_PARQUET_TREE;
+	CHECK(chr_out_check(&kind, NULL, &e) == -1 && e.status == CHR_EX_USAGE);
+	/* --out-dir makes a tree of Parquet alone; a committing reader takes none */
+	kind = CHR_OUT_PARQUET;
+	d = NULL;
+	CHECK(chr_out_dest(&kind, &d, "dir", 0, &e) == 0 && kind == CHR_OUT_PARQUET_TREE &&
+	      d && strcmp(d, "dir") == 0);
+	kind = CHR_OUT_CSV;
+	d = NULL;
+	CHECK(chr_out_dest(&kind, &d, "dir", 0, &e) == -1 && e.status == CHR_EX_USAGE);
+	kind = CHR_OUT_PARQUET;
+	d = "f";
+	CHECK(chr_out_dest(&kind, &d, "dir", 0, &e) == -1 && e.status == CHR_EX_USAGE);
+	CHECK(chr_out_dest(&kind, &d, NULL, 1, &e) == -1 && e.status == CHR_EX_USAGE);
+	kind = CHR_OUT_BINARY;
+	CHECK(chr_out_dest(&kind, &d, NULL, 1, &e) == 0 && kind == CHR_OUT_BINARY);
 	/* records to a queue are binary, whatever stdout is */
 	kind = CHR_OUT_AUTO;
 	CHECK(chr_out_check(&kind, "q", &e) == 0 && kind == CHR_OUT_BINARY);
