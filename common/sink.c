@@ -4,8 +4,10 @@
 #include <inttypes.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "archive.h"
+#include "link.h"
 #include "prog.h"
 #include "progress.h"
 #include "route.h"
@@ -53,6 +55,14 @@ static inline void ack_note(struct chr_sink *s, const struct chr_rec *rec)
 		s->ack_next = to;
 }
 
+/* --replica: how far rec, taken, reaches in the source queue: a DEFINE
+ * may come from behind the sender's start and moves nothing */
+static inline void replica_note(struct chr_sink *s, const struct chr_rec *rec)
+{
+	if (rec->type != CHR_DEFINE && rec->seq + 1 > s->ack_next)
+		s->ack_next = rec->seq + 1;
+}
+
 /* Make what the run wrote durable, then commit the --ack position: never
  * the other way round (as the tap, tap.c), so that retention cannot remove
  * a record the queues written could still lose. */
@@ -64,9 +74,12 @@ static int ack_commit(struct chr_sink *s, struct chr_err *e)
 	} else if (chr_queue_flush(&s->q) < 0) {
 		return chr_err_set(e, s->q.e.status, "%s", s->q.e.msg);
 	}
-	if (chr_queue_pos_commit(&s->ack, s->ack_next) < 0)
-		return chr_err_set(e, s->ack.e.status, "%s", s->ack.e.msg);
+	/* --replica: the sender commits it as its reader's position */
+	if (s->replica ? chr_link_ack(STDOUT_FILENO, s->ack_next, e) < 0 :
+	    chr_queue_pos_commit(&s->ack, s->ack_next) < 0)
+		return s->replica ? -1 : chr_err_set(e, s->ack.e.status, "%s", s->ack.e.msg);
 	s->ack_done = s->ack_next;
+	s->beat = 0;
 	return 0;
 }
 
@@ -111,7 +124,7 @@ int chr_sink_feed(struct chr_sink *s, char *const *files, int nfiles, int progre
 	}
 	chr_progress_init(&pg, progress, total, "records");
 	for (;;) {
-		if (s->ack_open && s->ack_next != s->ack_done &&
+		if ((s->ack_open || s->replica) && (s->ack_next != s->ack_done || s->beat) &&
 		    (nrec - acked >= ACK_BATCH || chr_source_may_block(&src))) {
 			if (ack_commit(s, e) < 0) {
 				chr_source_free(&src);
@@ -126,6 +139,12 @@ int chr_sink_feed(struct chr_sink *s, char *const *files, int nfiles, int progre
 			cur = src.cur;
 		}
 		off = src.rd.off;
+		if (s->replica && chr_link_is_beat(rec)) {
+			if (rec->src_seq > s->ack_next)
+				s->ack_next = rec->src_seq;
+			s->beat = 1;
+			continue;
+		}
 		k = s->mode == CHR_SINK_ARCHIVE ?
 		    chr_archive_put(s->a, rec, src.rd.name, src.rd.rec_off, e) :
 		    s->mode == CHR_SINK_ROUTE ?
@@ -139,10 +158,13 @@ int chr_sink_feed(struct chr_sink *s, char *const *files, int nfiles, int progre
 		s->appended += s->mode == CHR_SINK_QUEUE && k == 0;
 		if (s->ack_open)
 			ack_note(s, rec);
+		else if (s->replica)
+			replica_note(s, rec);
 		chr_progress(&pg, ++nrec, done + off);
 	}
 	/* what was read before a bad input is in the queues: it counts */
-	if (s->ack_open && s->ack_next != s->ack_done && ack_commit(s, e) < 0) {
+	if ((s->ack_open || s->replica) && (s->ack_next != s->ack_done || s->beat) &&
+	    ack_commit(s, e) < 0) {
 		chr_source_free(&src);
 		return -1;
 	}

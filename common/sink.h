@@ -29,6 +29,8 @@ struct chr_sink {
 	struct chr_queue_writer q;
 	int q_open;		/* q is open (chr_sink_queue_open) */
 	int resume;		/* --queue --resume: skip what q holds (rs) */
+	int replica;		/* --queue --replica: resume, acknowledge (link.h) */
+	int beat;		/* --replica: a link heartbeat came since the last ack */
 	int seal_at_end;	/* --queue: seal q's segment when the input ends well */
 	struct chr_resume rs;
 	uint64_t first, appended;	/* --queue: its seq at the start, records appended */
@@ -37,7 +39,8 @@ struct chr_sink {
 	json_t *info;		/* the ledger's "input" object */
 	int ack_open;		/* --ack: ack is held (chr_sink_ack_open) */
 	struct chr_queue_pos ack;
-	uint64_t ack_next, ack_done;	/* the progress made, and committed */
+	uint64_t ack_next, ack_done;	/* the progress made, and committed (--replica:
+					 * in the source's seq, acknowledged) */
 };
 
 /* Open the writer of the queue in dir with qo (and, when s->resume, load
@@ -65,7 +68,10 @@ int chr_sink_ack_open(struct chr_sink *s, const char *dir, const char *name, int
  * CHR_SINK_ROUTE or CHR_SINK_ARCHIVE), with progress on stderr when
  * progress is 1 (-1: when stderr is a terminal). With s->seal_at_end, a
  * queue's current segment is sealed once every input has ended cleanly
- * (chr_queue_seal). Returns 0, or -1 with e filled: a bad input says how
+ * (chr_queue_seal). With s->replica, a link heartbeat is not appended, and
+ * after each batch (as --ack's commits) the source seq after the last
+ * record taken (or a heartbeat's src_seq) is written as a line to stdout
+ * (chr_link_ack) once durable. Returns 0, or -1 with e filled: a bad input says how
  * many records before it were appended or routed, or that nothing was
  * archived; such a run seals nothing. */
 int chr_sink_feed(struct chr_sink *s, char *const *files, int nfiles, int progress,

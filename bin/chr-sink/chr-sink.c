@@ -13,6 +13,7 @@
 
 #include "archive.h"
 #include "chr.h"
+#include "link.h"
 #include "num.h"
 #include "optrule.h"
 #include "prog.h"
@@ -28,6 +29,8 @@ static const char usage_text[] =
 	"                [--segment-size SIZE] [--roll PERIOD] [--retain AGE [--retain-grace D]]\n"
 	"                [--seal-at-end] [--ack QUEUE --reader NAME] [--progress] [-v]\n"
 	"                [FILE...]\n"
+	"       chr-sink --queue DIR --replica [--link-timeout D] [--create]\n"
+	"                [--fsync never|seal|PERIOD] [--segment-size SIZE] [--retain AGE]\n"
 	"       chr-sink --queue DIR --tap HOT --reader NAME [--follow] [--create]\n"
 	"                [--fsync never|seal|PERIOD] [--segment-size SIZE]\n"
 	"                [--roll PERIOD] [-v]\n"
@@ -48,7 +51,7 @@ static const char usage_text[] =
 
 enum { OPT_QUEUE = CHR_O_OWN, OPT_STAGE, OPT_PUBLISH, OPT_LEDGER_INFO, OPT_FSYNC, OPT_ROLL,
 	OPT_RETAIN, OPT_ROUTE, OPT_RESUME, OPT_MAX_OPEN, OPT_TAP, OPT_SEAL_AT_END, OPT_ACK,
-	OPT_GRACE };
+	OPT_GRACE, OPT_REPLICA, OPT_LINK_TIMEOUT };
 
 static const struct chr_opt opts[] = {
 	{"queue", required_argument, OPT_QUEUE, "DIR", "append to the queue in DIR (seq assigned here)"},
@@ -57,6 +60,13 @@ static const struct chr_opt opts[] = {
 	 "with {venue} {symbol} {stream} {date} (created)"},
 	{"create", no_argument, 'c', NULL, "create DIR when it is missing"},
 	{"resume", no_argument, OPT_RESUME, NULL, "skip the input records a queue holds already"},
+	{"replica", no_argument, OPT_REPLICA, NULL,
+	 "--queue, fed by chr-tail --acks over a link: resume,\n"
+	 "append no link heartbeat, and write to stdout the\n"
+	 "source seq below which DIR holds every record, once\n"
+	 "durable, after each batch"},
+	{"link-timeout", required_argument, OPT_LINK_TIMEOUT, "D",
+	 "--replica: exit 3 when no input comes for D (10s)"},
 	{"tap", required_argument, OPT_TAP, "HOT",
 	 "copy the queue HOT to DIR as the named reader NAME,\n"
 	 "committing its position once DIR holds it durably"},
@@ -106,17 +116,18 @@ enum {
 	G_MAX_OPEN = 1 << 8, G_QUEUE_OPT = 1 << 9, G_STAGE = 1 << 10, G_PUBLISH = 1 << 11,
 	G_LEDGER = 1 << 12, G_INFO = 1 << 13, G_SOURCE = 1 << 14, G_ARCH_OPT = 1 << 15,
 	G_SEAL = 1 << 16, G_ACK = 1 << 17, G_RESUME = 1 << 18, G_RETAIN = 1 << 19,
-	G_GRACE = 1 << 20,
+	G_GRACE = 1 << 20, G_REPLICA = 1 << 21, G_LINK = 1 << 22,
 };
 
 /* What each option given is, for the rules */
-static const unsigned given_by[OPT_GRACE + 1] = {
+static const unsigned given_by[OPT_LINK_TIMEOUT + 1] = {
 	['a'] = G_ARCHIVE, [OPT_QUEUE] = G_QUEUE, [OPT_ROUTE] = G_ROUTE, [OPT_TAP] = G_TAP,
 	[CHR_O_READER] = G_READER, ['f'] = G_FOLLOW, ['p'] = G_PROGRESS, [OPT_MAX_OPEN] = G_MAX_OPEN,
 	['c'] = G_QUEUE_OPT, [OPT_RESUME] = G_QUEUE_OPT | G_RESUME, [OPT_ACK] = G_ACK, [OPT_FSYNC] = G_QUEUE_OPT,
 	[OPT_ROLL] = G_QUEUE_OPT, [OPT_RETAIN] = G_QUEUE_OPT | G_RETAIN, [OPT_GRACE] = G_GRACE,
 	['A'] = G_ARCH_OPT,
 	['s'] = G_SOURCE | G_ARCH_OPT, [OPT_STAGE] = G_STAGE | G_ARCH_OPT,
+	[OPT_REPLICA] = G_REPLICA, [OPT_LINK_TIMEOUT] = G_LINK,
 	[OPT_PUBLISH] = G_PUBLISH | G_ARCH_OPT, ['l'] = G_LEDGER | G_ARCH_OPT,
 	[OPT_LEDGER_INFO] = G_INFO | G_ARCH_OPT, ['r'] = G_ARCH_OPT, [OPT_SEAL_AT_END] = G_SEAL,
 };
@@ -124,6 +135,9 @@ static const unsigned given_by[OPT_GRACE + 1] = {
 /* Which options go together, in the order they are checked; '%s' is the
  * first FILE. */
 static const struct chr_opt_rule rules[] = {
+	{G_REPLICA, G_QUEUE, G_TAP | G_ACK | G_SEAL, "--replica is for --queue, without --tap, --ack "
+	 "and --seal-at-end"},
+	{G_LINK, G_REPLICA, 0, "--link-timeout goes with --replica"},
 	{G_ACK, 0, G_TAP, "--ack and --tap exclude each other"},
 	{G_ACK, G_QUEUE | G_ROUTE, 0, "--ack is for --queue and --route"},
 	{G_ACK, G_RESUME, 0, "--ack needs --resume"},
@@ -180,6 +194,7 @@ int main(int argc, char **argv)
 	int progress = -1, c, nfiles;
 	unsigned given = 0;
 	uint64_t v;
+	int64_t link_ns = CHR_LINK_TIMEOUT_NS;
 
 	chr_prog_start(argv, usage_text, opts);
 	atexit(cleanup);
@@ -195,6 +210,12 @@ int main(int argc, char **argv)
 			ro.tmpl = optarg;
 			break;
 		case OPT_RESUME: ro.resume = 1; break;
+		case OPT_REPLICA: sk.replica = ro.resume = 1; break;
+		case OPT_LINK_TIMEOUT:
+			if (chr_link_timeout_parse(optarg, &link_ns) < 0)
+				chr_usage_error("--link-timeout '%s' is not a duration of 2s to 1h",
+						optarg);
+			break;
 		case OPT_SEAL_AT_END: sk.seal_at_end = 1; break;
 		case OPT_TAP: t.hot = optarg; break;
 		case OPT_ACK: ack = optarg; break;
@@ -274,6 +295,9 @@ int main(int argc, char **argv)
 		return CHR_EX_OK;
 	case CHR_SINK_QUEUE:
 		sk.resume = ro.resume;
+		/* a silent link ends the run: the sender connects again */
+		if (sk.replica)
+			chr_link_watchdog(link_ns, "input");
 		if (chr_sink_queue_open(&sk, queue, &ro.qo, &e) < 0 ||
 		    chr_sink_feed(&sk, files, nfiles, progress, &e) < 0)
 			chr_die_err(&e);

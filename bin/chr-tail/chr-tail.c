@@ -10,6 +10,7 @@
 
 #include "chr.h"
 #include "keyed.h"
+#include "link.h"
 #include "fmt.h"
 #include "merge.h"
 #include "num.h"
@@ -29,7 +30,8 @@ static const char usage_text[] =
 	"options: [--format binary|text|json|csv|parquet|arrow] [--defines]\n"
 	"         [--levels n] [--from when] [--until when] [--type type[,type...]]...\n"
 	"         [--limit n] [--follow] [--spin-us n] [--from-end | --from-seq n]\n"
-	"         [--reader name] [--from-reader name] [--restamp] [-o queue | file]\n"
+	"         [--reader name [--acks file [--link-timeout d]]] [--from-reader name]\n"
+	"         [--restamp] [-o queue | file]\n"
 	"         [--out-dir dir] [--pace speed]\n"
 	"         [-h | --help] [-V | --version]\n"
 	"\n"
@@ -40,6 +42,7 @@ enum {
 	OPT_LEVELS = CHR_O_OWN, OPT_FROM, OPT_UNTIL, OPT_LIMIT, OPT_ARCHIVE, OPT_VENUE,
 	OPT_SYMBOL, OPT_STREAM, OPT_DATE, OPT_FROM_END, OPT_FROM_SEQ, OPT_FROM_SNAPSHOT,
 	OPT_DEFINES, OPT_FROM_READER, OPT_RESTAMP, OPT_SPIN_US, OPT_PACE, OPT_OUT_DIR,
+	OPT_ACKS, OPT_LINK_TIMEOUT,
 };
 
 static const struct chr_opt opts[] = {
@@ -68,6 +71,12 @@ static const struct chr_opt opts[] = {
 	 "queues: start at seq n (found by the index)"},
 	CHR_OPT_READER("name", "read one queue as the named reader: start at its\n"
 		       "committed position, commit after output is written"),
+	{"acks", required_argument, OPT_ACKS, "file",
+	 "--reader --follow, replicating: commit only the seqs\n"
+	 "file ('-': stdin) acknowledges, one a line; send a\n"
+	 "link heartbeat each second when idle"},
+	{"link-timeout", required_argument, OPT_LINK_TIMEOUT, "d",
+	 "--acks: exit 3 when none comes for d (default 10s)"},
 	{"from-reader", required_argument, OPT_FROM_READER, "name",
 	 "read one queue from the committed position of its\n"
 	 "named reader name, without taking the reader; a GAP\n"
@@ -115,14 +124,16 @@ int main(int argc, char **argv)
 	struct chr_keyed keyed;
 	struct chr_pace pace = {0};
 	struct chr_out_commit oc;
-	const char *reader = NULL, *from_reader = NULL, *outq = NULL, *outdir = NULL, *archive = NULL;
+	struct chr_link_send ls;
+	int64_t link_ns = CHR_LINK_TIMEOUT_NS;
+	const char *acks = NULL, *reader = NULL, *from_reader = NULL, *outq = NULL, *outdir = NULL, *archive = NULL;
 	const char *venue = NULL, *stream = NULL, *date = NULL, **syms = calloc((size_t)argc, sizeof *syms);
 	long nsym = 0, nname = 1;
 	char sh[256], **names = NULL;
 	const char *bad, *seen;
 	const struct chr_rec *rec;
 	enum chr_out_kind format = CHR_OUT_AUTO;
-	uint64_t from_seq = UINT64_MAX, next_seq = 0, done_seq = 0;
+	uint64_t from_seq = UINT64_MAX, next_seq = 0, done_seq = 0, mark = 0;
 	uint64_t limit = UINT64_MAX, written = 0, levels = CHR_FMT_LEVELS, spin = 0;
 	int c, k = 0, follow = 0, from_end = 0, from_snapshot = 0, defines = 0;
 
@@ -150,6 +161,14 @@ int main(int argc, char **argv)
 			break;
 		case CHR_O_READER:
 			chr_opt_name("--reader", reader = optarg);
+			break;
+		case OPT_ACKS:
+			acks = optarg;
+			break;
+		case OPT_LINK_TIMEOUT:
+			if (chr_link_timeout_parse(optarg, &link_ns) < 0)
+				chr_usage_error("--link-timeout '%s' is not a duration of 2s to 1h",
+						CHR_SHOWN(sh, optarg));
 			break;
 		case OPT_FROM_READER:
 			chr_opt_name("--from-reader", from_reader = optarg);
@@ -235,6 +254,11 @@ int main(int argc, char **argv)
 		chr_usage_error("--from-reader excludes --reader, --from-seq, --from-end and --from");
 	if ((reader || from_reader) && (archive || argc - optind != 1))
 		chr_usage_error("%s reads exactly one queue", reader ? "--reader" : "--from-reader");
+	if (acks && (!reader || !follow || outq ||
+		     (format != CHR_OUT_AUTO && format != CHR_OUT_BINARY)))
+		chr_usage_error("--acks needs --reader and --follow, and writes records to stdout");
+	if (link_ns != CHR_LINK_TIMEOUT_NS && !acks)
+		chr_usage_error("--link-timeout goes with --acks");
 	if (spin && !follow)
 		chr_usage_error("--spin-us goes with --follow");
 	if (defines && format != CHR_OUT_JSON)
@@ -287,11 +311,12 @@ int main(int argc, char **argv)
 			in.s[0].from_seq = pos.seq;
 			in.s[0].exact = 1;
 		}
-		next_seq = done_seq = pos.seq;
+		next_seq = done_seq = mark = pos.seq;
 	}
 	if (follow)
 		chr_stop_on_signals(0);	/* a wait ends on them (no SA_RESTART) */
-	if (chr_out_open(&out, format, outq, &e) < 0)
+	if (chr_out_open(&out, format, outq, &e) < 0 ||
+	    (acks && chr_link_send_open(&ls, acks, pos.seq, link_ns, &e) < 0))
 		chr_die_err(&e);
 	out.fmt.levels = (unsigned)levels;
 	oc.out = &out, oc.pos = reader ? &pos : NULL;
@@ -304,10 +329,15 @@ int main(int argc, char **argv)
 
 	while (written < limit && !chr_stop) {
 		/* a named reader also commits every 64K records of a backlog */
-		if (chr_merge_may_block(&in) || (reader && next_seq - done_seq >= 65536)) {
+		if (chr_merge_may_block(&in) || (reader && next_seq - mark >= 65536)) {
 			if (chr_out_flush(&out, &e) < 0)
 				chr_out_failed(&out, &e);
-			if (reader && next_seq != done_seq) {
+			/* --acks: what the replica holds, not what went out */
+			if (acks && chr_link_send_tick(&ls, &out, &pos, next_seq, next_seq != mark,
+						       &e) < 0)
+				chr_die_err(&e);
+			mark = next_seq;
+			if (reader && !acks && next_seq != done_seq) {
 				if (chr_queue_pos_commit(&pos, next_seq) < 0)
 					chr_die_err(&pos.e);
 				done_seq = next_seq;
@@ -316,8 +346,9 @@ int main(int argc, char **argv)
 		k = chr_keyed_next(&keyed, &in, &rec);
 		if (k == 2) {
 			chr_merge_wait(&in);
-			if (reader && chr_queue_pos_beat(&pos) < 0)
-				chr_die_err(&pos.e);
+			if (acks ? chr_link_send_tick(&ls, &out, &pos, next_seq, 0, &e) < 0 :
+			    reader && chr_queue_pos_beat(&pos) < 0)
+				chr_die_err(acks ? &e : &pos.e);
 			continue;
 		}
 		if (k <= 0)
@@ -349,7 +380,7 @@ int main(int argc, char **argv)
 		chr_warn("%" PRIu64 " record%s with no Tardis CSV form (GAP, HEARTBEAT, ...) "
 			 "not written", out.no_csv, out.no_csv == 1 ? "" : "s");
 	if (reader) {
-		if (next_seq != done_seq && chr_queue_pos_commit(&pos, next_seq) < 0)
+		if (!acks && next_seq != done_seq && chr_queue_pos_commit(&pos, next_seq) < 0)
 			chr_die_err(&pos.e);
 		chr_queue_pos_close(&pos);
 	}
