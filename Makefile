@@ -134,6 +134,14 @@ KILLS ?= 100
 campaign: all test-deps $(GEN_BIN)
 	CHR_BUILD=$(CURDIR)/$(O) CHR_KILLS=$(KILLS) bats -f 'chr-tier passes between' test/chr-seal-copy.bats
 
+# replication between two network namespaces (root), ROUNDS link cuts and
+# SIGKILLs of each end while a writer appends (test/replicate.bats)
+ROUNDS ?= 20
+.PHONY: campaign-repl
+campaign-repl: all $(GEN_BIN)
+	CHR_BUILD=$(CURDIR)/$(O) CHR_REPL_ROUNDS=$(ROUNDS) CHR_REPL_BURSTS=$$(($(ROUNDS) * 60)) \
+		bats -f 'network namespaces' test/replicate.bats
+
 demo: all
 	scripts/demo
 
