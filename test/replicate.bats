@@ -226,6 +226,11 @@ teardown() {
 	return 0
 }
 
+# leads PID: PID leads its process group (setsid has run)
+leads() {
+	[ "$(ps -o pgid= -p "$1" | tr -d ' ')" = "$1" ]
+}
+
 # listener / sender: the replica's end in $NB, the source's in $NA, each a
 # process group of its own (killed whole by kill -KILL -- -PID); the pid in
 # $lis / $snd
@@ -234,12 +239,14 @@ listener() {
 		-S 16K --fsync never dst/RAW 2>>lis.err &
 	lis=$!
 	echo $lis >>groups
+	until_ok leads $lis
 }
 sender() {
 	setsid ip netns exec "$NA" chr-replicate --link-timeout 2s --backoff-max 1 src/RAW \
 		socat - TCP:10.231.0.2:7000,connect-timeout=2 2>>snd.err &
 	snd=$!
 	echo $snd >>groups
+	until_ok leads $snd
 }
 
 # writer BURSTS: in $NA, BURSTS appends of 100 records to src/RAW, 0.1 s
@@ -300,4 +307,30 @@ writer() {
 	same_segments src/RAW dst/RAW
 	# the campaign did what it says: the sender connected again
 	[ "$(grep -c 'connecting again' snd.err)" -ge "$rounds" ]
+}
+
+@test "refinery shards over two replicas of one RAW: their clean queues together are one refinery's over RAW" {
+	L2="$DATA/binance-futures_incremental_book_L2_BTCUSDT_2024-08-08.csv.gz"
+	TRADES="$DATA/binance-futures_trades_BTCUSDT_2024-08-08.csv.gz"
+	# two instruments and trades, as test/refine.bats; src_seq made RAW's
+	# own seq, as a feed handler's queue has it
+	gzip -cd "$L2" | head -n 20001 >b.csv
+	$T chr-csv2ev b.csv >btc.ev
+	sed 's/,BTCUSDT,/,ETHUSDT,/' b.csv | $T chr-csv2ev >eth.ev
+	gzip -cd "$TRADES" | head -n 2001 | $T chr-csv2ev >tr.ev
+	$T chr-tail btc.ev eth.ev tr.ev | $T chr-sink --queue RAW0 --create -S 1M
+	$T chr-tail --restamp RAW0 | $T chr-sink --queue RAW --create -S 1M
+	# its replicas on "hosts" b and c
+	for h in b c; do
+		$T chr-tail RAW | $T chr-sink --queue $h/raw --create -S 1M --replica >acks.$h
+		same_segments RAW $h/raw
+	done
+	run -0 chr-refine --once --shard 0/2 b/raw b/clean
+	run -0 chr-refine --once --shard 1/2 c/raw c/clean
+	run -0 chr-refine --once RAW clean
+	mkdir both
+	cp -a b/clean/. c/clean/. both/
+	# each shard wrote some of the queues, and together all of them
+	[ -n "$(find b/clean -name control)" ] && [ -n "$(find c/clean -name control)" ]
+	same_queues clean both
 }
