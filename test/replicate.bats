@@ -171,13 +171,13 @@ EOF
 	port=$((20000 + RANDOM % 20000))
 	setsid chr-replicate --listen 127.0.0.1:$port -S 16K --fsync never REP 2>lis.err &
 	lis=$!
-	setsid chr-replicate --backoff-max 1 RAW socat - TCP:127.0.0.1:$port 2>snd.err &
+	TMPDIR=$PWD setsid chr-replicate --backoff-max 1 RAW socat - TCP:127.0.0.1:$port 2>snd.err &
 	snd=$!
 	until_ok same_queue RAW REP
 	kill -TERM $snd
 	wait $snd
 	gen stream 300 2024-08-08T02:00 500 | $T chr-sink --queue RAW
-	setsid chr-replicate --backoff-max 1 RAW socat - TCP:127.0.0.1:$port 2>>snd.err &
+	TMPDIR=$PWD setsid chr-replicate --backoff-max 1 RAW socat - TCP:127.0.0.1:$port 2>>snd.err &
 	snd=$!
 	until_ok same_queue RAW REP
 	until_ok acked RAW
@@ -242,7 +242,7 @@ listener() {
 	until_ok leads $lis
 }
 sender() {
-	setsid ip netns exec "$NA" chr-replicate --link-timeout 2s --backoff-max 1 src/RAW \
+	TMPDIR=$BATS_TEST_TMPDIR setsid ip netns exec "$NA" chr-replicate --link-timeout 2s --backoff-max 1 src/RAW \
 		socat - TCP:10.231.0.2:7000,connect-timeout=2 2>>snd.err &
 	snd=$!
 	echo $snd >>groups
