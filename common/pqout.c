@@ -363,7 +363,7 @@ int chr_pqtree_put(struct chr_pqtree *t, const struct chr_rec *r, struct chr_err
 		return 0;
 	}
 	for (i = 0; i < t->np; i++) {
-		p = &t->p[i];
+		p = t->p[i];
 		if (p->venue == r->venue && p->market == r->market && p->ds == ds && p->n == n)
 			break;
 	}
@@ -378,18 +378,19 @@ int chr_pqtree_put(struct chr_pqtree *t, const struct chr_rec *r, struct chr_err
 	} else {
 		if (t->np == t->pcap) {
 			size_t nc = t->pcap ? 2 * t->pcap : 8;
-			struct chr_pqtree_part *q = realloc(t->p, nc * sizeof *q);
+			struct chr_pqtree_part **q = realloc(t->p, nc * sizeof *q);
 
 			if (!q)
 				return chr_err_set(e, CHR_EX_SYS, "out of memory");
 			t->p = q;
 			t->pcap = nc;
 		}
-		p = &t->p[t->np];
+		if ((p = calloc(1, sizeof *p)) == NULL)
+			return chr_err_set(e, CHR_EX_SYS, "out of memory");
 		p->fd = -1;
+		t->p[t->np++] = p;
 		if (part_start(t, p, r, ds, n, e) < 0)
 			return -1;
-		t->np++;
 	}
 	k = chr_pqout_put(&p->w, r, e);
 	if (k == CHR_TARDIS_SKIPPED)
@@ -400,7 +401,7 @@ int chr_pqtree_put(struct chr_pqtree *t, const struct chr_rec *r, struct chr_err
 int chr_pqtree_close(struct chr_pqtree *t, struct chr_err *e)
 {
 	for (size_t i = 0; i < t->np; i++)
-		if (t->p[i].fd >= 0 && part_end(t, &t->p[i], e) < 0)
+		if (t->p[i]->fd >= 0 && part_end(t, t->p[i], e) < 0)
 			return -1;
 	return 0;
 }
@@ -408,18 +409,20 @@ int chr_pqtree_close(struct chr_pqtree *t, struct chr_err *e)
 void chr_pqtree_unlink(const struct chr_pqtree *t)
 {
 	for (size_t i = 0; i < t->np; i++)
-		if (t->p[i].fd >= 0)
-			unlink(t->p[i].tmp);
+		if (t->p[i]->fd >= 0)
+			unlink(t->p[i]->tmp);
 }
 
 void chr_pqtree_free(struct chr_pqtree *t)
 {
-	for (size_t i = 0; i < t->np; i++)
-		if (t->p[i].fd >= 0) {
-			chr_pqout_free(&t->p[i].w);
-			close(t->p[i].fd);
-			unlink(t->p[i].tmp);
+	for (size_t i = 0; i < t->np; i++) {
+		if (t->p[i]->fd >= 0) {
+			chr_pqout_free(&t->p[i]->w);
+			close(t->p[i]->fd);
+			unlink(t->p[i]->tmp);
 		}
+		free(t->p[i]);
+	}
 	free(t->p);
 	chr_names_free(&t->names);
 	memset(t, 0, sizeof *t);
