@@ -9,7 +9,7 @@ MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 
 CC ?= cc
-PKGS := libzstd zlib libisal jansson libxxhash sqlite3 libwebsockets libcurl
+PKGS := libzstd zlib libisal jansson libxxhash sqlite3 libwebsockets libcurl libcrypto
 WARN := -Wall -Wextra -Wvla -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
 	-Wpointer-arith -Wcast-align -Wwrite-strings -Wformat=2 -Wundef
 # Objects and programs go in place; a sanitizer build goes to build-san/ so
