@@ -134,6 +134,12 @@ KILLS ?= 100
 campaign: all test-deps $(GEN_BIN)
 	CHR_BUILD=$(CURDIR)/$(O) CHR_KILLS=$(KILLS) bats -f 'chr-tier passes between' test/chr-seal-copy.bats
 
+# chr-tier killed KILLS times while it uploads into an object-storage tier
+# (a local moto_server), a pass after every 4 kills (test/s3.bats)
+.PHONY: campaign-s3
+campaign-s3: all test-deps $(GEN_BIN)
+	CHR_BUILD=$(CURDIR)/$(O) CHR_KILLS=$(KILLS) bats -f 'SIGKILL during uploads' test/s3.bats
+
 demo: all
 	scripts/demo
 

@@ -51,8 +51,10 @@ setup() {
 }
 
 teardown() {
-	local p
-	for p in $(jobs -p); do kill -KILL "$p" 2>/dev/null; done
+	local p pids
+	pids=$(jobs -p)
+	disown -a 2>/dev/null	# no job notices
+	for p in $pids; do kill -KILL "$p" 2>/dev/null; done
 	[ -f moto-auth.pid ] && kill "$(cat moto-auth.pid)" 2>/dev/null
 	return 0
 }
@@ -232,6 +234,55 @@ parts() {
 		AWS_PROFILE=other $T chr-tier --root R --now 2024-01-08 --once -v
 	[ "$(s3parts arch p | wc -l)" = 4 ]
 	[[ "$stderr" != *FileSecretValue9* ]]
+}
+
+# flaky CODES...: a server on 127.0.0.1 that answers the first requests
+# with CODES (5xx, 429 SlowDown), then every LIST with an empty bucket;
+# its port in flaky.port, the requests it saw in flaky.log
+flaky() {
+	python3 -c '
+import http.server, sys
+codes = [int(c) for c in sys.argv[1:]]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        with open("flaky.log", "a") as f:
+            f.write(self.command + " " + self.path + "\n")
+        if codes:
+            c = codes.pop(0)
+            body = b"<Error><Code>SlowDown</Code></Error>" if c in (429, 503) else b"<Error><Code>InternalError</Code></Error>"
+        else:
+            c, body = 200, b"<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>"
+        self.send_response(c)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open("flaky.port", "w").write(str(s.server_port))
+s.serve_forever()' "$@" 3>&- &
+	for ((i = 0; i < 100; i++)); do [ -s flaky.port ] && return 0; sleep 0.1; done
+	return 1
+}
+
+@test "5xx and throttling are retried with backoff; past retries=N, the answer is named, exit 3" {
+	make_arch R
+	flaky 503 429 500
+	printf 's3 s3://b/p 5d endpoint=http://127.0.0.1:%s\n' "$(cat flaky.port)" >R/chr-tier.conf
+	# nothing old enough to move: a pass lists the bucket twice (leftovers, partitions)
+	run -0 --separate-stderr $T chr-tier --root R --now 2024-01-02 --once
+	[ -z "$stderr" ]
+	[ "$(grep -c '^GET /b/?list-type=2&prefix=p%2F' flaky.log)" = 5 ]
+	kill %1
+	wait %1 2>/dev/null || true
+	rm flaky.port flaky.log
+	flaky 503 503 503
+	printf 's3 s3://b/p 5d endpoint=http://127.0.0.1:%s retries=2\n' "$(cat flaky.port)" >R/chr-tier.conf
+	rm R/manifest.db
+	run -3 --separate-stderr $T chr-tier --root R --now 2024-01-02 --once
+	[[ "$stderr" == *"LIST 's3://b/p/': HTTP 503 SlowDown"* ]]
+	[ "$(grep -c . flaky.log)" -ge 3 ]
+	[ "$(parts R | wc -l)" = 12 ]
 }
 
 @test "SIGKILL during uploads, then a pass: each partition in one tier, nothing lost, no stray object, manifest rebuilds equal" {
