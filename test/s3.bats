@@ -162,6 +162,8 @@ parts() {
 	printf 's3 s3://b/p 5d part-size=1m\n' >R/chr-tier.conf
 	run -2 --separate-stderr $T chr-tier --root R --once
 	[[ "$stderr" == *"chr-tier.conf:1: part-size is 5m to 4g"* ]]
+	run -2 --separate-stderr $T chr-tier --root R --cold s3://b/p --cold-after 5d --once
+	[[ "$stderr" == *"--cold: a tier in object storage is a line of chr-tier.conf (with its options)"* ]]
 	printf 's3 s3://b/p 5d %s\ncold C 9d\n' "$EP" >R/chr-tier.conf
 	run -2 --separate-stderr $T chr-tier --root R --once
 	[[ "$stderr" == *"tier 's3' ('s3://b/p') is in object storage: it must be the coldest"* ]]
@@ -206,6 +208,21 @@ parts() {
 	[[ "$(cat err)" =~ ([0-9]+)\ bytes\ fetched ]]
 	[ "${BASH_REMATCH[1]}" -ge "$size" ]
 	cmp all.ev <($T chr-tail --archive day --venue $V --symbol S0 --stream book)
+}
+
+@test "a segment of part-size or more goes up in parts, checked by the multipart ETag, read back equal" {
+	local V=binance-futures
+	"$TOP/test/gen-day" --every 0.5 --seed 3 S1 | $T chr-csv2ev >S1.ev
+	$T chr-sink --archive R <S1.ev
+	bucket big
+	printf 'cold s3://big 1d zstd=1 part-size=5m %s\n' "$EP" >R/chr-tier.conf
+	run -0 --separate-stderr $T chr-tier --root R --now 2024-08-20 --once
+	[[ "$stderr" == *"moved 'v1/binance-futures/S1/2024-08-08/book' from hot to cold (uploaded compressed, 1 segment"* ]]
+	# the object: more than one part (its ETag ends in -N)
+	run -0 curl -sfI "http://127.0.0.1:$PORT/big/v1/$V/S1/2024-08-08/book/000000000.q.zst"
+	[[ "$output" =~ [Ee][Tt]ag:\ \"[0-9a-f]{32}-([0-9]+)\" ]]
+	[ "${BASH_REMATCH[1]}" -ge 2 ]
+	cmp S1.ev <($T chr-tail --archive R --venue $V --symbol S1 --stream book)
 }
 
 @test "wrong or missing credentials: a clear message, exit 3, no secret in the output" {
