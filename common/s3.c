@@ -883,3 +883,71 @@ int chr_s3_list(const char *url_prefix, int (*fn)(const char *key, uint64_t size
 	free(r.buf);
 	return rc;
 }
+
+/* ---- uploads left open ---------------------------------------------------- */
+
+long chr_s3_abort_uploads(const char *url_prefix, struct chr_err *e)
+{
+	char prefix[1024], eprefix[3 * 1024 + 1], km[1024] = "", um[1024] = "", ekm[3 * 1024 + 1];
+	char eum[3 * 1024 + 1], query[10240], key[1024], id[1024], eid[3 * 1024 + 1], more[16];
+	char shown[1100], q2[3 * 1024 + 16];
+	struct client *c = resolve(url_prefix, prefix, sizeof prefix, e);
+	struct resp r = {0};
+	long n = 0;
+	int rc = 0;
+
+	if (c == NULL)
+		return -1;
+	enc(eprefix, sizeof eprefix, prefix, 0);
+	snprintf(shown, sizeof shown, "LIST uploads 's3://%s/%.300s'", c->bucket, prefix);
+	do {
+		struct req q = {"GET", "", query, NULL, 0, NULL, shown};
+		const char *at;
+
+		if (km[0]) {
+			enc(ekm, sizeof ekm, km, 0);
+			enc(eum, sizeof eum, um, 0);
+			snprintf(query, sizeof query, "key-marker=%s&prefix=%s&upload-id-marker=%s&uploads=",
+				 ekm, eprefix, eum);
+		} else {
+			snprintf(query, sizeof query, "prefix=%s&uploads=", eprefix);
+		}
+		if (simple(c, &q, &r, e) < 0) {
+			rc = -1;
+			break;
+		}
+		at = (const char *)r.buf;
+		while (at && (at = strstr(at, "<Upload>")) != NULL) {
+			const char *end = strstr(at, "</Upload>"), *p = at;
+			struct resp ar = {0};
+
+			if (end == NULL)
+				break;
+			if (xml_take(at, &p, "Key", key, sizeof key) == 0 && p <= end &&
+			    (p = at, xml_take(at, &p, "UploadId", id, sizeof id) == 0) && p <= end) {
+				struct req a = {"DELETE", key, q2, NULL, 0, NULL, NULL};
+
+				enc(eid, sizeof eid, id, 0);
+				snprintf(q2, sizeof q2, "uploadId=%s", eid);
+				if (send_req(c, &a, &ar, e) < 0 ||
+				    (ar.status != 404 && (ar.status < 200 || ar.status >= 300) &&
+				     http_fail(c, &a, &ar, e) < 0)) {
+					free(ar.buf);
+					rc = -1;
+					break;
+				}
+				free(ar.buf);
+				n++;
+			}
+			at = end;
+		}
+		km[0] = '\0';
+		if (rc == 0 && r.buf && xml_take((const char *)r.buf, NULL, "IsTruncated", more, sizeof more) == 0 &&
+		    strcmp(more, "true") == 0 &&
+		    (xml_take((const char *)r.buf, NULL, "NextKeyMarker", km, sizeof km) < 0 ||
+		     xml_take((const char *)r.buf, NULL, "NextUploadIdMarker", um, sizeof um) < 0))
+			km[0] = '\0';
+	} while (rc == 0 && km[0]);
+	free(r.buf);
+	return rc < 0 ? -1 : n;
+}

@@ -76,6 +76,11 @@ int chr_s3_delete(const char *url, struct chr_err *e);
 int chr_s3_list(const char *url_prefix, int (*fn)(const char *key, uint64_t size, void *ctx),
 		void *ctx, struct chr_err *e);
 
+/* Abort every multipart upload still open below the URL's key prefix
+ * (what a process killed during an upload left; it holds storage but no
+ * object). Returns the number aborted, or -1 with e. */
+long chr_s3_abort_uploads(const char *url_prefix, struct chr_err *e);
+
 /* The ETag S3 gives buf[0..len) uploaded with part size part (hex MD5,
  * or of a multipart upload the MD5 of the parts' MD5s and "-N") into
  * out (80 bytes). */

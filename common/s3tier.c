@@ -134,6 +134,16 @@ long chr_s3tier_orphans(const char *root, chr_warn_fn say, void *ctx, struct chr
 
 	if (list_prefix(root, pre, sizeof pre, &l.skip) < 0)
 		return chr_err_set(e, CHR_EX_SYS, "'%.300s' is not s3://bucket[/prefix]", root);
+	/* uploads in parts that a killed pass left open */
+	if ((removed = chr_s3_abort_uploads(pre, e)) < 0)
+		return -1;
+	if (removed && say) {
+		char m[4200];
+
+		snprintf(m, sizeof m, "aborted %ld upload%s below '%s', left by a move that died",
+			 removed, removed == 1 ? "" : "s", pre);
+		say(ctx, m);
+	}
 	rc = chr_s3_list(pre, orphan_key, &l, e);
 	if (rc > 0 || l.nomem)
 		rc = chr_err_set(e, CHR_EX_SYS, "out of memory");

@@ -90,10 +90,11 @@ int chr_s3tier_walk(const char *root, size_t tier,
 		    int (*fn)(size_t tier, const char *dir, const char *rel, void *ctx), void *ctx,
 		    struct chr_err *e);
 
-/* Delete the objects of the tier at root that lie under a partition
- * without meta.json (a move that died before it published), each said to
- * say(ctx, message) when say is not NULL. Only keys of the archive's
- * layout are touched. Returns the number removed, or -1 with e. */
+/* Abort the multipart uploads left open below the tier at root, and
+ * delete its objects that lie under a partition without meta.json (a
+ * move that died before it published), each said to say(ctx, message)
+ * when say is not NULL. Only keys of the archive's layout are deleted.
+ * Returns the number of objects and uploads removed, or -1 with e. */
 long chr_s3tier_orphans(const char *root, chr_warn_fn say, void *ctx, struct chr_err *e);
 
 /* 1 when the partition dir (s3://...) has its meta.json, 0 when not, -1
