@@ -464,9 +464,7 @@ static int send_req(struct client *c, const struct req *q, struct resp *r, struc
 	if (hl == NULL)
 		return chr_err_set(e, CHR_EX_SYS, "out of memory");
 	for (attempt = 0;; attempt++) {
-		size_t keep = r->fixed ? 0 : 0;
-
-		r->len = keep;
+		r->len = 0;	/* a retry starts the answer again */
 		r->nomem = 0;
 		r->status = 0;
 		r->etag[0] = '\0';
@@ -577,7 +575,6 @@ int chr_s3_head(const char *url, uint64_t *size, char *etag, struct chr_err *e)
 	struct client *c = resolve(url, key, sizeof key, e);
 	struct req q = {"HEAD", key, NULL, NULL, 0, NULL, NULL};
 	struct resp r = {0};
-	double len = -1;
 	curl_off_t cl = -1;
 
 	if (c == NULL || send_req(c, &q, &r, e) < 0)
@@ -587,10 +584,8 @@ int chr_s3_head(const char *url, uint64_t *size, char *etag, struct chr_err *e)
 		return 1;
 	if (r.status != 200)
 		return http_fail(c, &q, &r, e);
-	if (curl_easy_getinfo(c->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) != CURLE_OK || cl < 0) {
-		(void)len;
+	if (curl_easy_getinfo(c->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) != CURLE_OK || cl < 0)
 		return chr_err_set(e, CHR_EX_SYS, "HEAD '%.300s': no Content-Length", url);
-	}
 	*size = (uint64_t)cl;
 	if (etag)
 		snprintf(etag, 80, "%s", r.etag);
