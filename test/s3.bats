@@ -344,3 +344,46 @@ s.serve_forever()' "$@" 3>&- &
 	# kills landed mid-work: some passes moved something before they died
 	grep -q 'moved' log
 }
+
+# get BUCKET/KEY FILE: the object, signed as the tests' credentials
+get() {
+	curl -sf --aws-sigv4 aws:amz:us-east-1:s3 -u "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+		-o "$2" "http://127.0.0.1:$PORT/$1"
+}
+
+@test "Parquet export to a bucket: the tree of --out-dir as objects, the same bytes; a rerun puts nothing that did not change" {
+	local f="$DATA/binance-futures_trades_BTCUSDT_2020-02-22_excerpt.csv"
+	bucket pqx
+	export AWS_ENDPOINT_URL=http://127.0.0.1:$PORT
+	(set -o pipefail
+	 $T chr-csv2ev "$f" | $T chr-sink --archive A
+	 sed 's/BTCUSDT/ETHUSDT/' "$f" | $T chr-csv2ev | $T chr-sink --archive A)
+	sel=(--archive A --venue binance-futures --symbol '*' --stream trade --format parquet)
+	$T chr-tail "${sel[@]}" --out-dir local
+	run -0 --separate-stderr $T chr-tail -v "${sel[@]}" --out-dir s3://pqx/export
+	[ "$stderr" = "chr-tail: object storage: 4 requests, 0 bytes fetched" ]	# HEAD, PUT each
+	run -0 keys pqx export
+	assert_output "type=trades/venue=binance-futures/symbol=BTCUSDT/date=2020-02-22/part-0.parquet
+type=trades/venue=binance-futures/symbol=ETHUSDT/date=2020-02-22/part-0.parquet"
+	for k in "${lines[@]}"; do
+		get "pqx/export/$k" got.parquet
+		cmp got.parquet "local/$k"
+	done
+	[ -z "$(ls "${TMPDIR:-/tmp}" | grep chr-parquet)" ]
+	# a rerun finds both the same: a HEAD each, no PUT
+	run -0 --separate-stderr $T chr-tail -v "${sel[@]}" --out-dir s3://pqx/export
+	[ "$stderr" = "chr-tail: object storage: 2 requests, 0 bytes fetched" ]
+	# an object that is not what the archive gives is put again
+	k=type=trades/venue=binance-futures/symbol=ETHUSDT/date=2020-02-22/part-0.parquet
+	echo damaged >bad
+	curl -sf --aws-sigv4 aws:amz:us-east-1:s3 -u "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+		-T bad "http://127.0.0.1:$PORT/pqx/export/$k"
+	run -0 --separate-stderr $T chr-tail -v "${sel[@]}" --out-dir s3://pqx/export
+	[ "$stderr" = "chr-tail: object storage: 3 requests, 0 bytes fetched" ]
+	get "pqx/export/$k" got.parquet
+	cmp got.parquet "local/$k"
+	# no credentials: exit 3, saying so, nothing left behind
+	run -3 env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY $T chr-tail "${sel[@]}" --out-dir s3://pqx/export
+	assert_output --partial "no credentials for 's3://pqx'"
+	[ -z "$(ls "${TMPDIR:-/tmp}" | grep chr-parquet)" ]
+}
