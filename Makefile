@@ -9,7 +9,7 @@ MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 
 CC ?= cc
-PKGS := libzstd zlib libisal jansson libxxhash sqlite3 libwebsockets libcurl
+PKGS := libzstd zlib libisal jansson libxxhash sqlite3 libwebsockets libcurl libcrypto
 WARN := -Wall -Wextra -Wvla -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
 	-Wpointer-arith -Wcast-align -Wwrite-strings -Wformat=2 -Wundef
 # Objects and programs go in place; a sanitizer build goes to build-san/ so
@@ -133,6 +133,12 @@ KILLS ?= 100
 .PHONY: campaign
 campaign: all test-deps $(GEN_BIN)
 	CHR_BUILD=$(CURDIR)/$(O) CHR_KILLS=$(KILLS) bats -f 'chr-tier passes between' test/chr-seal-copy.bats
+
+# chr-tier killed KILLS times while it uploads into an object-storage tier
+# (a local moto_server), a pass after every 4 kills (test/s3.bats)
+.PHONY: campaign-s3
+campaign-s3: all test-deps $(GEN_BIN)
+	CHR_BUILD=$(CURDIR)/$(O) CHR_KILLS=$(KILLS) bats -f 'SIGKILL during uploads' test/s3.bats
 
 # replication between two network namespaces (root), ROUNDS link cuts and
 # SIGKILLs of each end while a writer appends (test/replicate.bats)

@@ -12,6 +12,7 @@
 #include "archive.h"
 #include "manifest.h"
 #include "path.h"
+#include "s3.h"
 #include "tier.h"
 
 static int visible(const struct dirent *e)
@@ -70,12 +71,21 @@ static void tier_add(struct chr_archive_tiers *w, const char *name, const char *
 {
 	struct stat st, o;
 
-	if (w->n == sizeof w->t / sizeof w->t[0] || strlen(root) >= sizeof w->t[0].root ||
-	    stat(root, &st) < 0)
+	if (w->n == sizeof w->t / sizeof w->t[0] || strlen(root) >= sizeof w->t[0].root)
+		return;
+	if (chr_s3_is_url(root)) {
+		/* object storage: the same tier by its URL */
+		for (size_t i = 0; i < w->n; i++)
+			if (strcmp(w->t[i].root, root) == 0)
+				return;
+		goto add;
+	}
+	if (stat(root, &st) < 0)
 		return;
 	for (size_t i = 0; i < w->n; i++)
 		if (stat(w->t[i].root, &o) == 0 && o.st_dev == st.st_dev && o.st_ino == st.st_ino)
 			return;
+add:
 	snprintf(w->t[w->n].name, sizeof w->t[0].name, "%s", name);
 	strcpy(w->t[w->n].root, root);
 	w->n++;
@@ -142,6 +152,15 @@ int chr_archive_where(const struct chr_archive_tiers *w, const char *rel, size_t
 
 		if (chr_pathf(dir, PATH_MAX, "%s/%s", w->t[i].root, rel) < 0)
 			return -1;
+		if (chr_s3_is_url(dir)) {
+			int k = chr_s3tier_exists(dir, NULL);
+
+			if (k < 0)
+				return errno = EIO, -1;
+			if (k)
+				idx[n++] = i;
+			continue;
+		}
 		if (stat(dir, &st) < 0) {
 			if (errno == ENOENT || errno == ENOTDIR)
 				continue;

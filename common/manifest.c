@@ -18,6 +18,7 @@
 #include "err.h"
 #include "fmt.h"
 #include "manifest.h"
+#include "s3.h"
 #include "path.h"
 #include "tm.h"
 
@@ -498,7 +499,18 @@ int chr_tier_walk(const struct chr_tiers *t, size_t i,
 		  int (*fn)(size_t tier, const char *dir, const char *rel, void *ctx), void *ctx)
 {
 	struct walkctx w = {t, i, strlen(t->t[i].root) + 1, fn, ctx};
-	int rc = chr_archive_walk(t->t[i].root, NULL, NULL, NULL, walk_one, &w);
+	int rc;
+
+	if (chr_s3_is_url(t->t[i].root)) {
+		struct chr_err e;
+
+		/* failures: errno EIO, the message in chr_s3_last_error() */
+		rc = chr_s3tier_walk(t->t[i].root, i, fn, ctx, &e);
+		if (rc < 0)
+			errno = EIO;
+		return rc;
+	}
+	rc = chr_archive_walk(t->t[i].root, NULL, NULL, NULL, walk_one, &w);
 
 	return rc ? rc : walk_raw(&w);
 }

@@ -113,8 +113,10 @@ int chr_manifest_tiers_check(const char *root, const struct chr_tiers *t, struct
 
 /* Call fn(tier index, partition dir, rel, ctx) for every partition
  * directory (holding a meta.json or not) of tier index i of t, archive
- * then raw, in sorted order. Stops when fn returns non-zero and returns
- * that; 0 when done, -1 with errno. */
+ * then raw, in sorted order; of a tier in object storage (s3://), every
+ * partition with its meta.json, in key order (chr_s3tier_walk; a failure
+ * is errno EIO with the message in chr_s3_last_error()). Stops when fn
+ * returns non-zero and returns that; 0 when done, -1 with errno. */
 int chr_tier_walk(const struct chr_tiers *t, size_t i,
 		  int (*fn)(size_t tier, const char *dir, const char *rel, void *ctx), void *ctx);
 

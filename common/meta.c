@@ -17,6 +17,7 @@
 #include "err.h"
 #include "fmt.h"
 #include "meta.h"
+#include "s3.h"
 #include "path.h"
 #include "segw.h"
 #include "tm.h"
@@ -641,6 +642,19 @@ static int partinfo_load(const char *dir, struct chr_partinfo *p, char *err, siz
 		errno = ENAMETOOLONG;
 		goto sys;
 	}
+	if (chr_s3_is_url(path)) {
+		/* a partition in an object-storage tier: its meta.json object */
+		struct chr_err se;
+		ssize_t n = chr_s3_get(path, (unsigned char **)&buf, &se);
+
+		if (n < 0) {
+			chr_msg(err, errlen, "%s", se.msg);
+			errno = n == -2 ? ENOENT : EIO;
+			return -1;
+		}
+		i = (size_t)n;
+		goto parse;
+	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0)
 		goto sys;
 	if (st.st_size > (64 << 20)) {
@@ -656,6 +670,7 @@ static int partinfo_load(const char *dir, struct chr_partinfo *p, char *err, siz
 		if (k == 0)
 			break;
 	}
+parse:
 	chr_mem_xxh128(buf, i, p->meta_checksum);
 	o = json_loadb(buf, i, 0, &je);
 	if (o == NULL) {

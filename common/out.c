@@ -71,21 +71,29 @@ int chr_out_dest(enum chr_out_kind *kind, const char **dest, const char *dir, in
 	return chr_out_check(kind, *dest, e);
 }
 
-/* Parquet to a file: created as dest.tmp.XXXXXX, with the umask's mode;
- * a dest that is there and no regular file (a device, a FIFO, a symbolic
- * link such as /dev/stdout) is written in place: never replaced */
+/* Parquet to a file: created as dest.tmp.XXXXXX, with the umask's mode,
+ * renamed onto dest at the end (a symbolic link to a regular file: beside
+ * that file, onto it); a dest that is there and no regular file (a
+ * device, a FIFO, a link to one such as /dev/stdout) is written in place:
+ * never replaced */
 static int pq_file(struct chr_out *o, const char *dest, struct chr_err *e)
 {
-	size_t n = strlen(dest) + 12;
-	struct stat st;
+	struct stat st, to;
+	size_t n;
 	mode_t um;
 	int fd;
 
-	if (lstat(dest, &st) == 0 && !S_ISREG(st.st_mode)) {
+	if (lstat(dest, &st) == 0 && S_ISLNK(st.st_mode) && stat(dest, &to) == 0 &&
+	    S_ISREG(to.st_mode)) {
+		if ((o->real = realpath(dest, NULL)) == NULL)
+			return chr_err_sys(e, "cannot resolve '%s'", dest);
+		dest = o->real;
+	} else if (lstat(dest, &st) == 0 && !S_ISREG(st.st_mode)) {
 		if ((fd = open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0)
 			return chr_err_sys(e, "cannot open '%s'", dest);
 		return fd;
 	}
+	n = strlen(dest) + 12;
 	if ((o->tmp = malloc(n)) == NULL)
 		return chr_err_set(e, CHR_EX_SYS, "out of memory");
 	snprintf(o->tmp, n, "%s.tmp.XXXXXX", dest);
@@ -358,7 +366,8 @@ static int pq_close(struct chr_out *o, struct chr_err *e)
 	if (o->dest && !o->tmp && close(o->pq->fd) < 0 && rc == 0)
 		rc = (chr_err_sys(e, "cannot write '%s'", o->dest), pq_failed(o, e));
 	if (o->tmp) {
-		if (rc == 0 && chr_publish_tmp(o->pq->fd, o->tmp, o->dest, NULL, 0, 0) < 0)
+		if (rc == 0 && chr_publish_tmp(o->pq->fd, o->tmp, o->real ? o->real : o->dest,
+						 NULL, 0, 0) < 0)
 			rc = (chr_err_sys(e, "cannot write '%s'", o->dest), pq_failed(o, e));
 		else if (rc < 0) {
 			close(o->pq->fd);
@@ -367,6 +376,8 @@ static int pq_close(struct chr_out *o, struct chr_err *e)
 		free(o->tmp);
 		o->tmp = NULL;
 	}
+	free(o->real);
+	o->real = NULL;
 	chr_pqout_free(o->pq);
 	free(o->pq);
 	o->pq = NULL;

@@ -41,6 +41,7 @@ struct chr_out {
 	struct chr_pqtree *tree;	/* Parquet tree */
 	const char *dest;	/* Parquet: the file, NULL for stdout */
 	char *tmp;		/* Parquet to a file: written here, renamed at the end */
+	char *real;		/* ... onto this file, when dest is a link to it */
 	unsigned char *scratch;	/* views: the record of chr_out_reserve */
 	size_t scratch_cap;
 };

@@ -605,6 +605,9 @@ int chr_pq_store(struct chr_pq *pq, int fd, const char *name, size_t ncol,
 
 		c->kind = kinds[i];
 		c->optional = optional[i];
+		if (c->optional && (c->kind == CHR_PQ_DICT || c->kind == CHR_PQ_BOOL))
+			return chr_err_set(e, CHR_EX_USAGE, "column %s: a dictionary or boolean "
+					   "column cannot be optional here", names[i]);
 		c->scale = -1;
 		if ((c->name = strdup(names[i])) == NULL || col_room(c, pq->cap) < 0)
 			return oom(e);

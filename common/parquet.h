@@ -84,7 +84,8 @@ struct chr_pq {
 
 /* Start a Parquet file on fd (kept, not closed; name for messages) with
  * ncol columns, each named (copied) with its kind and whether it may hold
- * nulls (optional). Writes the magic. Returns 0, or -1 with e (a write
+ * nulls (optional: STR, TIME and DEC columns only; the encodings of DICT
+ * and BOOL pages hold a value for every row). Writes the magic. Returns 0, or -1 with e (a write
  * error: CHR_EX_SYS; out of memory); chr_pq_free frees it in every case. */
 int chr_pq_open(struct chr_pq *pq, int fd, const char *name, size_t ncol,
 		const char *const *names, const enum chr_pq_kind *kinds, const int *optional,

@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "path.h"
 #include "pqout.h"
+#include "s3.h"
 #include "tardis.h"
 #include "tm.h"
 
@@ -281,13 +283,51 @@ out:
 	return same;
 }
 
+/* Put the finished file fd as the object url, unless the object holds the
+ * same bytes already (its size and ETag). Returns 1 when put, 0 when the
+ * same, -1 with e. */
+static int s3_put_file(int fd, const char *url, struct chr_err *e)
+{
+	char bucket[256], key[PATH_MAX], want[80], have[80];
+	struct chr_s3_conf conf;
+	struct stat st;
+	uint64_t size;
+	void *p = NULL;
+	int k, rc = -1;
+
+	if (chr_s3_split(url, bucket, sizeof bucket, key, sizeof key) < 0)
+		return chr_err_set(e, CHR_EX_USAGE, "'%s': not an object URL", url);
+	if (fstat(fd, &st) < 0 || st.st_size == 0 ||
+	    (p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED)
+		return chr_err_sys(e, "cannot read the file made for '%s'", url);
+	chr_s3_conf_of(bucket, &conf);
+	chr_s3_etag(p, (size_t)st.st_size, conf.part_size, want);
+	if ((k = chr_s3_head(url, &size, have, e)) < 0)
+		goto out;
+	if (k == 0 && size == (uint64_t)st.st_size && strcmp(want, have) == 0)
+		rc = 0;
+	else if (chr_s3_put(url, p, (size_t)st.st_size, have, e) == 0)
+		rc = 1;
+out:
+	munmap(p, (size_t)st.st_size);
+	return rc;
+}
+
 /* End partition p: its footer, then in place, or dropped when the same */
 static int part_end(struct chr_pqtree *t, struct chr_pqtree_part *p, struct chr_err *e)
 {
 	int rc = p->w.dataset == CHR_TARDIS_NONE ? 1 : chr_pqout_close(&p->w, e);
 
 	chr_pqout_free(&p->w);
-	if (rc == 1) {		/* no rows (an empty snapshot alone): no file */
+	if (rc == 0 && chr_s3_is_url(p->path)) {	/* a local file, then its object */
+		if ((rc = s3_put_file(p->fd, p->path, e)) >= 0) {
+			t->written += rc;
+			t->unchanged += !rc;
+			rc = 0;
+		}
+		close(p->fd);
+		unlink(p->tmp);
+	} else if (rc == 1) {		/* no rows (an empty snapshot alone): no file */
 		rc = 0;
 		close(p->fd);
 		unlink(p->tmp);
@@ -331,9 +371,17 @@ static int part_start(struct chr_pqtree *t, struct chr_pqtree_part *p, const str
 		return chr_err_set(e, CHR_EX_USAGE, "'%s': path too long", t->root);
 	snprintf(p->source, sizeof p->source, "type=%s/venue=%s/symbol=%s/date=%s", table,
 		 nm->venue, nm->symbol, p->date);
-	snprintf(p->tmp, sizeof p->tmp, "%s.tmp.XXXXXX", p->path);
-	if (chr_mkdirs(dir) < 0)
-		return chr_err_sys(e, "cannot create '%s'", dir);
+	if (chr_s3_is_url(t->root)) {
+		/* made here, then put whole (s3_put_file) */
+		const char *tmpdir = getenv("TMPDIR");
+
+		snprintf(p->tmp, sizeof p->tmp, "%s/chr-parquet.XXXXXX",
+			 tmpdir && *tmpdir ? tmpdir : "/tmp");
+	} else {
+		snprintf(p->tmp, sizeof p->tmp, "%s.tmp.XXXXXX", p->path);
+		if (chr_mkdirs(dir) < 0)
+			return chr_err_sys(e, "cannot create '%s'", dir);
+	}
 	if ((p->fd = mkostemp(p->tmp, O_CLOEXEC)) < 0)
 		return chr_err_sys(e, "cannot create '%s'", p->tmp);
 	um = umask(0);
@@ -363,7 +411,7 @@ int chr_pqtree_put(struct chr_pqtree *t, const struct chr_rec *r, struct chr_err
 		return 0;
 	}
 	for (i = 0; i < t->np; i++) {
-		p = &t->p[i];
+		p = t->p[i];
 		if (p->venue == r->venue && p->market == r->market && p->ds == ds && p->n == n)
 			break;
 	}
@@ -378,18 +426,19 @@ int chr_pqtree_put(struct chr_pqtree *t, const struct chr_rec *r, struct chr_err
 	} else {
 		if (t->np == t->pcap) {
 			size_t nc = t->pcap ? 2 * t->pcap : 8;
-			struct chr_pqtree_part *q = realloc(t->p, nc * sizeof *q);
+			struct chr_pqtree_part **q = realloc(t->p, nc * sizeof *q);
 
 			if (!q)
 				return chr_err_set(e, CHR_EX_SYS, "out of memory");
 			t->p = q;
 			t->pcap = nc;
 		}
-		p = &t->p[t->np];
+		if ((p = calloc(1, sizeof *p)) == NULL)
+			return chr_err_set(e, CHR_EX_SYS, "out of memory");
 		p->fd = -1;
+		t->p[t->np++] = p;
 		if (part_start(t, p, r, ds, n, e) < 0)
 			return -1;
-		t->np++;
 	}
 	k = chr_pqout_put(&p->w, r, e);
 	if (k == CHR_TARDIS_SKIPPED)
@@ -400,7 +449,7 @@ int chr_pqtree_put(struct chr_pqtree *t, const struct chr_rec *r, struct chr_err
 int chr_pqtree_close(struct chr_pqtree *t, struct chr_err *e)
 {
 	for (size_t i = 0; i < t->np; i++)
-		if (t->p[i].fd >= 0 && part_end(t, &t->p[i], e) < 0)
+		if (t->p[i]->fd >= 0 && part_end(t, t->p[i], e) < 0)
 			return -1;
 	return 0;
 }
@@ -408,18 +457,20 @@ int chr_pqtree_close(struct chr_pqtree *t, struct chr_err *e)
 void chr_pqtree_unlink(const struct chr_pqtree *t)
 {
 	for (size_t i = 0; i < t->np; i++)
-		if (t->p[i].fd >= 0)
-			unlink(t->p[i].tmp);
+		if (t->p[i]->fd >= 0)
+			unlink(t->p[i]->tmp);
 }
 
 void chr_pqtree_free(struct chr_pqtree *t)
 {
-	for (size_t i = 0; i < t->np; i++)
-		if (t->p[i].fd >= 0) {
-			chr_pqout_free(&t->p[i].w);
-			close(t->p[i].fd);
-			unlink(t->p[i].tmp);
+	for (size_t i = 0; i < t->np; i++) {
+		if (t->p[i]->fd >= 0) {
+			chr_pqout_free(&t->p[i]->w);
+			close(t->p[i]->fd);
+			unlink(t->p[i]->tmp);
 		}
+		free(t->p[i]);
+	}
 	free(t->p);
 	chr_names_free(&t->names);
 	memset(t, 0, sizeof *t);

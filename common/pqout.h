@@ -56,7 +56,7 @@ struct chr_pqtree_part;
 struct chr_pqtree {
 	const char *root;
 	struct chr_names names;
-	struct chr_pqtree_part *p;
+	struct chr_pqtree_part **p;	/* each on its own: its writer points into it */
 	size_t np, pcap;
 	uint64_t written, unchanged;	/* files put in place, files left alone */
 	uint64_t skipped;		/* records with no Tardis form */

@@ -11,6 +11,7 @@
 
 #include "path.h"
 #include "rec.h"
+#include "s3.h"
 #include "snap.h"
 #include "zsq.h"
 
@@ -126,9 +127,11 @@ int chr_snap_find(const char *path, const char *shown, int64_t ts, struct chr_sn
 		  struct chr_err *e)
 {
 	struct walk w = { .ts = ts };
-	int fd = open(path, O_RDONLY | O_CLOEXEC), k;
+	int fd, k;
 
-	if (fd < 0)
+	if (chr_s3_is_url(path))	/* an object-storage tier's segments are compressed */
+		return zsq_find(path, &w, at, e);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return chr_err_sys(e, "cannot open '%s'", shown);
 	if (chr_zsq_is_zstd(fd)) {
 		k = zsq_find(path, &w, at, e);
@@ -148,12 +151,14 @@ int chr_snap_defs_prefix(const char *path, const char *shown, struct chr_snap *a
 	unsigned char *buf = NULL;
 	struct chr_zsq *z;
 	size_t off = sizeof(struct chr_seg), n = 64u << 10, nf;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), zst;
+	int fd, zst = 1;
 
-	if (fd < 0)
-		return chr_err_sys(e, "cannot open '%s'", shown);
-	zst = chr_zsq_is_zstd(fd);
-	close(fd);
+	if (!chr_s3_is_url(path)) {
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			return chr_err_sys(e, "cannot open '%s'", shown);
+		zst = chr_zsq_is_zstd(fd);
+		close(fd);
+	}
 	if (!zst)
 		return 0;
 	if (!(z = chr_zsq_open(path, e->msg, sizeof e->msg, &e->status)))
@@ -311,13 +316,14 @@ static int each_zsq(struct chr_snap_each *x, const char *path, struct chr_err *e
 long chr_snap_each_seg(struct chr_snap_each *x, const char *path, const char *shown, size_t seg,
 		       struct chr_err *e)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), k;
+	int fd = -1, k;
 	long pending = 0;
 
-	if (fd < 0)
+	if (!chr_s3_is_url(path) && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return chr_err_sys(e, "cannot open '%s'", shown);
-	k = chr_zsq_is_zstd(fd) ? each_zsq(x, path, e) : each_plain(x, fd, shown, e);
-	close(fd);
+	k = fd < 0 || chr_zsq_is_zstd(fd) ? each_zsq(x, path, e) : each_plain(x, fd, shown, e);
+	if (fd >= 0)
+		close(fd);
 	if (k < 0)
 		return -1;
 	for (size_t i = 0; i < x->inst.n; i++) {

@@ -22,6 +22,7 @@
 #include "path.h"
 #include "segdir.h"
 #include "snap.h"
+#include "s3.h"
 #include "source.h"
 #include "tier.h"
 #include "tm.h"
@@ -297,6 +298,27 @@ static int part_check(struct chr_source *s, int fd, const char *dir,
 	return rc;
 }
 
+/* Append the segments that the meta.json of a partition in an
+ * object-storage tier (dir: s3://bucket/prefix/REL) lists, in id order.
+ * Returns the number added, or -1. */
+static int add_object_dir(struct chr_source *s, const char *dir)
+{
+	struct chr_partinfo pi;
+	char path[4096];
+	int rc = 0, n;
+
+	if (chr_partinfo_load(dir, &pi, &s->e) < 0)
+		return -1;
+	for (size_t i = 0; rc == 0 && i < pi.nsegs; i++)
+		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, pi.segs[i].file) >= sizeof path)
+			rc = fail(s, CHR_EX_SYS, "'%s': %s", dir, strerror(ENAMETOOLONG));
+		else if (add(s, CHR_IN_SEG, path, -1, i == 0) < 0)
+			rc = -1;
+	n = (int)pi.nsegs;
+	chr_partinfo_free(&pi);
+	return rc < 0 ? -1 : n;
+}
+
 /* Append the segments of directory dir in id order. Returns the number
  * added, or -1. missing_ok: a directory that does not exist adds 0. */
 static int add_dir(struct chr_source *s, const char *dir, int missing_ok)
@@ -306,9 +328,11 @@ static int add_dir(struct chr_source *s, const char *dir, int missing_ok)
 	struct chr_err e;
 	char sh[512], shn[512];
 	ssize_t n;
-	int rc, fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc, fd;
 
-	if (fd < 0)
+	if (chr_s3_is_url(dir))
+		return add_object_dir(s, dir);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return missing_ok && errno == ENOENT ? 0 :
 			fail(s, CHR_EX_SYS, "cannot open '%s': %s", SHOWN(sh, dir), strerror(errno));
 	/* listed by fd, named in messages as shown */
@@ -629,7 +653,8 @@ static int split_check(struct chr_source *s, const struct chr_archive_tiers *w, 
 			       : snprintf(rel, sizeof rel, "raw/v1/%s/%s/raw", venue, date)) >= (int)sizeof rel)
 		return fail(s, CHR_EX_SYS, "archive path: %s", strerror(ENAMETOOLONG));
 	if ((n = chr_archive_where(w, rel, idx, 2)) < 0)
-		return fail(s, CHR_EX_SYS, "cannot look for '%s' in the tiers: %s", rel, strerror(errno));
+		return fail(s, CHR_EX_SYS, "cannot look for '%s' in the tiers: %s", rel,
+			    errno == EIO && *chr_s3_last_error() ? chr_s3_last_error() : strerror(errno));
 	if (n < 2)
 		return 0;
 	if (chr_pathf(a, PATH_MAX, "%s/%s", w->t[idx[0]].root, rel) < 0 ||
@@ -945,6 +970,8 @@ static int open_cur(struct chr_source *s)
 	}
 	if (in->kind == CHR_IN_QUEUE)
 		return open_queue(s, in);
+	if (chr_s3_is_url(in->path))	/* an object-storage tier's segments are compressed */
+		return open_zsq(s, in);
 	fd = open(in->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return fail(s, CHR_EX_SYS, "cannot open '%s': %s", in->shown, strerror(errno));

@@ -14,8 +14,10 @@
 #include "fmt.h"
 #include "manifest.h"
 #include "path.h"
+#include "s3.h"
 #include "tier.h"
 #include "tm.h"
+#include "zsq.h"
 
 void chr_tiers_init(struct chr_tiers *t, const char *root)
 {
@@ -38,7 +40,8 @@ void chr_tiers_free(struct chr_tiers *t)
 /* dir as a tier or queue root: relative to the archive root */
 static int rooted(char *out, size_t n, const char *root, const char *dir)
 {
-	int k = dir[0] == '/' ? snprintf(out, n, "%s", dir) : snprintf(out, n, "%s/%s", root, dir);
+	int k = dir[0] == '/' || chr_s3_is_url(dir) ? snprintf(out, n, "%s", dir)
+						     : snprintf(out, n, "%s/%s", root, dir);
 
 	return k < 0 || (size_t)k >= n ? -1 : 0;
 }
@@ -104,7 +107,7 @@ int chr_tiers_load(struct chr_tiers *t, const char *file, struct chr_err *e)
 	}
 	chr_fmt_shown(sh, sizeof sh, file);
 	while (fgets(line, sizeof line, f)) {
-		char *w[6], *save = NULL, *p;
+		char *w[12], *save = NULL, *p;
 		const char *usage;
 		size_t nw = 0, lo, hi, ai;
 		int64_t age;
@@ -117,7 +120,7 @@ int chr_tiers_load(struct chr_tiers *t, const char *file, struct chr_err *e)
 		if ((p = strchr(line, '#')) != NULL)
 			*p = '\0';
 		for (p = strtok_r(line, " \t\r\n", &save); p; p = strtok_r(NULL, " \t\r\n", &save)) {
-			if (nw == 5) {
+			if (nw == 11) {
 				chr_err_set(e, CHR_EX_DATA, "%s:%u: too many words", sh, lno);
 				goto out;
 			}
@@ -140,6 +143,8 @@ int chr_tiers_load(struct chr_tiers *t, const char *file, struct chr_err *e)
 				goto out;
 			}
 			usage = "NAME DIR AGE [zstd[=LEVEL]]", lo = 3, hi = 4, ai = 2;
+			if (nw > 1 && chr_s3_is_url(w[1]))
+				usage = "NAME s3://BUCKET[/PREFIX] AGE [zstd[=LEVEL]] [OPTION=VALUE...]", hi = 11;
 		}
 		if (nw < lo || nw > hi) {
 			chr_err_set(e, CHR_EX_DATA, "%s:%u: expected '%s'", sh, lno, usage);
@@ -172,7 +177,29 @@ int chr_tiers_load(struct chr_tiers *t, const char *file, struct chr_err *e)
 		} else {
 			int z = 0;
 
-			if (nw == 4 && (z = zstd_word(w[3])) < 0) {
+			if (chr_s3_is_url(w[1])) {
+				/* an object-storage tier: its segments are always
+				 * compressed (read by ranges through the seek table) */
+				char bucket[256], key[1024];
+				const char *why = NULL;
+				size_t o = 3;
+
+				z = CHR_ZSQ_LEVEL;
+				if (nw > 3 && strncmp(w[3], "zstd", 4) == 0 && (z = zstd_word(w[o++])) < 0) {
+					chr_err_set(e, CHR_EX_DATA, "%s:%u: '%s' is not zstd or zstd=LEVEL (1-19)", sh, lno, w[3]);
+					goto out;
+				}
+				if (chr_s3_split(w[1], bucket, sizeof bucket, key, sizeof key) < 0 ||
+				    strstr(w[1] + 5, "//") || w[1][strlen(w[1]) - 1] == '/') {
+					chr_err_set(e, CHR_EX_DATA, "%s:%u: '%s' is not s3://BUCKET[/PREFIX] "
+						    "(no '/' at the end)", sh, lno, w[1]);
+					goto out;
+				}
+				if (chr_s3_configure(bucket, w + o, nw - o, &why) < 0) {
+					chr_err_set(e, CHR_EX_DATA, "%s:%u: %s", sh, lno, why);
+					goto out;
+				}
+			} else if (nw == 4 && (z = zstd_word(w[3])) < 0) {
 				chr_err_set(e, CHR_EX_DATA, "%s:%u: '%s' is not zstd or zstd=LEVEL (1-19)", sh, lno, w[3]);
 				goto out;
 			}
@@ -218,6 +245,12 @@ int chr_tiers_check(struct chr_tiers *t, struct chr_err *e)
 				return -1;
 			}
 	}
+	for (size_t i = 1; i + 1 < t->n; i++)
+		if (chr_s3_is_url(t->t[i].root)) {
+			chr_err_set(e, CHR_EX_DATA, "tier '%s' ('%s') is in object storage: it must be "
+				    "the coldest", t->t[i].name, chr_fmt_shown(sh, sizeof sh, t->t[i].root));
+			return -1;
+		}
 	if (t->delete_ns >= 0 && t->delete_ns <= t->t[t->n - 1].after_ns) {
 		chr_err_set(e, CHR_EX_DATA, "the delete age is not above tier '%s's age",
 			    t->t[t->n - 1].name);
@@ -269,11 +302,55 @@ static int inst_dir(char *buf, size_t n, const char *tier, const char *venue, co
 	return k < 0 || (size_t)k >= n ? -1 : 0;
 }
 
+struct s3scan {
+	struct found *f;
+	const char *inst, *stream, *date;
+	size_t skip;		/* the bucket's part of inst/ in keys */
+	int *exists;
+};
+
+/* a key of inst/: DATE/STREAM/meta.json adds DATE */
+static int s3_date(const char *key, uint64_t size, void *ctx)
+{
+	struct s3scan *x = ctx;
+	const char *k = key + x->skip;
+	char d[11], dir[PATH_MAX];
+
+	(void)size;
+	if (strlen(key) < x->skip)
+		return 0;
+	*x->exists = 1;
+	if (strlen(k) < 11 || k[10] != '/' || strncmp(k + 11, x->stream, strlen(x->stream)) != 0 ||
+	    strcmp(k + 11 + strlen(x->stream), "/meta.json") != 0)
+		return 0;
+	memcpy(d, k, 10);
+	d[10] = '\0';
+	if ((x->date && strcmp(d, x->date) != 0) || have(x->f, d) ||
+	    (size_t)snprintf(dir, sizeof dir, "%s/%s/%s", x->inst, d, x->stream) >= sizeof dir)
+		return 0;
+	return push(x->f, d, dir) < 0 ? -1 : 0;
+}
+
 /* Add the dates of inst (a date directory holding stream) not yet found. */
 static int scan(struct found *f, const char *inst, const char *stream, const char *date, int *exists)
 {
 	struct dirent **v;
-	int n = scandir(inst, &v, NULL, alphasort);
+	int n;
+
+	if (chr_s3_is_url(inst)) {
+		char pre[PATH_MAX], bucket[256], key[1024];
+		struct s3scan x = {f, inst, stream, date, 0, exists};
+		struct chr_err e;
+
+		if ((size_t)snprintf(pre, sizeof pre, "%s/", inst) >= sizeof pre ||
+		    chr_s3_split(pre, bucket, sizeof bucket, key, sizeof key) < 0)
+			return errno = ENAMETOOLONG, -1;
+		x.skip = strlen(key);
+		if (chr_s3_list(pre, s3_date, &x, &e) != 0)
+			return errno = EIO, -1;
+		return 0;
+	}
+	n = scandir(inst, &v, NULL, alphasort);
 
 	if (n < 0)
 		return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
@@ -304,6 +381,8 @@ static int exists_dir(const char *dir)
 {
 	char p[PATH_MAX];
 
+	if (chr_s3_is_url(dir))
+		return chr_s3tier_exists(dir, NULL) == 1;
 	return (size_t)snprintf(p, sizeof p, "%s/meta.json", dir) < sizeof p && access(p, F_OK) == 0;
 }
 
@@ -340,6 +419,17 @@ static int by_date(const void *a, const void *b)
 	return strcmp(((const struct chr_tier_part *)a)->date, ((const struct chr_tier_part *)b)->date);
 }
 
+/* e for a scan of inst that failed */
+static void scan_fail(struct chr_err *e, const char *inst)
+{
+	char sh[512];
+
+	if (chr_s3_is_url(inst))
+		chr_err_set(e, CHR_EX_SYS, "%s", chr_s3_last_error());
+	else
+		chr_err_sys(e, "cannot read '%s'", chr_fmt_shown(sh, sizeof sh, inst));
+}
+
 long chr_tier_parts(const char *root, const char *venue, const char *symbol, const char *stream,
 		    const char *date, struct chr_tier_part **out, int *found,
 		    struct chr_err *e)
@@ -347,7 +437,7 @@ long chr_tier_parts(const char *root, const char *venue, const char *symbol, con
 	struct chr_tiers t;
 	struct found f = {0};
 	struct chr_manifest *m;
-	char inst[PATH_MAX], sh[512];
+	char inst[PATH_MAX];
 	size_t scan_tiers;
 
 	*out = NULL;
@@ -387,7 +477,7 @@ long chr_tier_parts(const char *root, const char *venue, const char *symbol, con
 			goto fail;
 		}
 		if (scan(&f, inst, stream, date, found) < 0) {
-			chr_err_sys(e, "cannot read '%s'", chr_fmt_shown(sh, sizeof sh, inst));
+			scan_fail(e, inst);
 			goto fail;
 		}
 	}
@@ -397,7 +487,7 @@ long chr_tier_parts(const char *root, const char *venue, const char *symbol, con
 		for (size_t i = 1; i < t.n; i++)
 			if (inst_dir(inst, sizeof inst, t.t[i].root, venue, symbol) == 0 &&
 			    scan(&f, inst, stream, date, found) < 0) {
-				chr_err_sys(e, "cannot read '%s'", chr_fmt_shown(sh, sizeof sh, inst));
+				scan_fail(e, inst);
 				goto fail;
 			}
 	}

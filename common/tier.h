@@ -80,6 +80,27 @@ long chr_tier_parts(const char *root, const char *venue, const char *symbol, con
 
 void chr_tier_parts_free(struct chr_tier_part *p, size_t n);
 
+/* ---- a tier in object storage (common/s3tier.c) ------------------------ */
+
+/* Call fn(tier, "ROOT/REL", REL, ctx) for every partition of the tier at
+ * root (s3://bucket[/prefix]): every key REL/meta.json, REL of the
+ * archive's layout, in key order. Stops when fn returns non-zero and
+ * returns that; 0 when done, -1 with e. */
+int chr_s3tier_walk(const char *root, size_t tier,
+		    int (*fn)(size_t tier, const char *dir, const char *rel, void *ctx), void *ctx,
+		    struct chr_err *e);
+
+/* Abort the multipart uploads left open below the tier at root, and
+ * delete its objects that lie under a partition without meta.json (a
+ * move that died before it published), each said to say(ctx, message)
+ * when say is not NULL. Only keys of the archive's layout are deleted.
+ * Returns the number of objects and uploads removed, or -1 with e. */
+long chr_s3tier_orphans(const char *root, chr_warn_fn say, void *ctx, struct chr_err *e);
+
+/* 1 when the partition dir (s3://...) has its meta.json, 0 when not, -1
+ * with e. */
+int chr_s3tier_exists(const char *dir, struct chr_err *e);
+
 /* ---- the tiering pass (common/tiermove.c) ------------------------------- */
 
 struct chr_manifest;

@@ -22,6 +22,7 @@
 #include "manifest.h"
 #include "path.h"
 #include "queue.h"
+#include "s3.h"
 #include "tier.h"
 #include "zsq.h"
 
@@ -98,6 +99,12 @@ static void clean_staging(struct chr_tier_run *r, size_t i)
 		if (chr_staging_clean(r->root, warn_staging, r, &ce) < 0)
 			fail(r, CHR_EX_SYS, "%s", ce.msg);
 		close(lk);
+		return;
+	}
+	if (chr_s3_is_url(r->t.t[i].root)) {
+		/* objects of a partition whose upload died before it published */
+		if (chr_s3tier_orphans(r->t.t[i].root, warn_staging, r, &ce) < 0)
+			fail(r, CHR_EX_SYS, "%s", ce.msg);
 		return;
 	}
 	if ((size_t)snprintf(dir, sizeof dir, "%s/.staging", r->t.t[i].root) >= sizeof dir)
@@ -268,6 +275,55 @@ static int same(const struct chr_partinfo *a, const struct chr_partinfo *b)
 	return 1;
 }
 
+/* Remove partition it of a tier in object storage: its meta.json first
+ * (it is no longer there for readers and passes), then its segments (a
+ * crash between leaves objects that the next pass removes). Returns 0, or
+ * -1 (said). */
+static int remove_object_part(struct chr_tier_run *r, struct item *it, const char *why)
+{
+	char url[PATH_MAX];
+	struct chr_err e;
+
+	chr_pathf(url, sizeof url, "%s/meta.json", it->dir);
+	if (chr_s3_delete(url, &e) < 0) {
+		fail(r, CHR_EX_SYS, "%s", e.msg);
+		return -1;
+	}
+	for (size_t i = 0; i < it->part.nsegs; i++) {
+		chr_pathf(url, sizeof url, "%s/%s", it->dir, it->part.segs[i].file);
+		if (chr_s3_delete(url, &e) < 0)
+			fail(r, CHR_EX_SYS, "%s", e.msg);
+	}
+	say(r, "removed '%s' from %s (%s)", it->rel, r->t.t[it->tier].name, why);
+	return 0;
+}
+
+/* Every segment object of partition it (object storage) is there with
+ * the size its meta.json gives. Returns 0, or -1 (said). */
+static int objects_whole(struct chr_tier_run *r, const struct item *it)
+{
+	char url[PATH_MAX];
+	struct chr_err e;
+	uint64_t size;
+
+	for (size_t i = 0; i < it->part.nsegs; i++) {
+		int k;
+
+		chr_pathf(url, sizeof url, "%s/%s", it->dir, it->part.segs[i].file);
+		if ((k = chr_s3_head(url, &size, NULL, &e)) < 0) {
+			fail(r, CHR_EX_SYS, "%s", e.msg);
+			return -1;
+		}
+		if (k || size != it->part.segs[i].bytes) {
+			fail(r, CHR_EX_DATA, "'%s' is %s, its meta.json says %" PRIu64 " bytes; '%s' left "
+			     "in both tiers", url, k ? "missing" : "of another size", it->part.segs[i].bytes,
+			     it->rel);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Remove partition it (its tier and dir) whole. Returns 0, or -1 (said). */
 static int remove_part(struct chr_tier_run *r, struct item *it, const char *why)
 {
@@ -278,6 +334,8 @@ static int remove_part(struct chr_tier_run *r, struct item *it, const char *why)
 		say(r, "would remove '%s' from %s (%s)", SHOWN(sh, it->rel), r->t.t[it->tier].name, why);
 		return 0;
 	}
+	if (chr_s3_is_url(it->dir))
+		return remove_object_part(r, it, why);
 	if ((lk = chr_archive_lock(r->root)) < 0) {
 		fail(r, CHR_EX_SYS, "cannot lock '%s/.staging/lock': %s", SHOWN(sh, r->root),
 		     strerror(errno));
@@ -320,6 +378,10 @@ static long resolve(struct chr_tier_run *r, struct item *v, size_t n)
 			     SHOWN(sh, cold->rel), r->t.t[v[i].tier].name, r->t.t[cold->tier].name);
 			return -1;
 		}
+	/* a copy in object storage was checked when it was uploaded: check
+	 * that it is still whole before the other goes */
+	if (chr_s3_is_url(cold->dir) && objects_whole(r, cold) < 0)
+		return -1;
 	for (size_t i = 0; i + 1 < n; i++)
 		if (unlisted(r, &v[i]) < 0 || remove_part(r, &v[i], "a copy of a finished move") < 0)
 			return -1;
@@ -491,10 +553,12 @@ static int stage_copy(struct chr_tier_run *r, struct item *it, size_t to, char *
 	char *text = NULL;
 	ssize_t mlen;
 	int fd, level = r->t.t[to].zstd, changed = 0;
+	/* an upload is staged beside its source */
+	const char *in = chr_s3_is_url(r->t.t[to].root) ? r->t.t[it->tier].root : r->t.t[to].root;
 
-	if ((fd = chr_staging_dir(r->t.t[to].root, "tier-", stage_root)) < 0) {
+	if ((fd = chr_staging_dir(in, "tier-", stage_root)) < 0) {
 		fail(r, CHR_EX_SYS, "cannot create a staging directory in '%s': %s",
-		     SHOWN(sh, r->t.t[to].root), strerror(errno));
+		     SHOWN(sh, in), strerror(errno));
 		return -1;
 	}
 	chr_pathf(stage, sizeof stage, "%s/p", stage_root);
@@ -572,6 +636,114 @@ static int must_copy(struct chr_tier_run *r, const struct item *it, size_t to)
 	return a.st_dev != b.st_dev;
 }
 
+/* PUT the staged file path at url and check the object: its size and
+ * its ETag against the MD5 (or multipart MD5) of the bytes. Returns 0, or
+ * -1 (said). */
+static int put_checked(struct chr_tier_run *r, const char *path, const char *url, uint64_t part,
+		       uint64_t *bytes)
+{
+	unsigned char *buf = NULL;
+	char etag[80], want[80], got[80], sh[512];
+	struct chr_err e;
+	uint64_t size;
+	ssize_t n;
+	int rc = -1, k;
+
+	if ((n = chr_file_read(path, &buf)) < 0) {
+		fail(r, CHR_EX_SYS, "cannot read '%s': %s", SHOWN(sh, path), strerror(errno));
+		return -1;
+	}
+	chr_s3_etag(buf, (size_t)n, part, want);
+	if (chr_s3_put(url, buf, (size_t)n, etag, &e) < 0 || (k = chr_s3_head(url, &size, got, &e)) < 0) {
+		fail(r, CHR_EX_SYS, "%s", e.msg);
+		goto out;
+	}
+	if (k || size != (uint64_t)n || strcmp(got, want) != 0) {
+		fail(r, CHR_EX_SYS, "'%s' was uploaded but is %s (%" PRIu64 " bytes, ETag %s; sent %zd, "
+		     "%s)", url, k ? "not there" : "not what was sent", k ? 0 : size, got, n, want);
+		goto out;
+	}
+	*bytes += (uint64_t)n;
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}
+
+/* Move partition it into tier `to` in object storage (docs/tiers.md,
+ * "Object storage"): staged (compressed) beside the source, each segment
+ * uploaded and checked, then, under the archive lock, meta.json uploaded
+ * (published) and the source renamed aside. Returns 0, or -1 (said). */
+static int upload(struct chr_tier_run *r, struct item *it, size_t to, const char *dst)
+{
+	char stage_root[PATH_MAX], p[PATH_MAX], url[PATH_MAX], trash[PATH_MAX], sum[48], sh[512];
+	const char *from = r->t.t[it->tier].name, *into = r->t.t[to].name;
+	struct chr_s3_conf conf;
+	char bucket[256], key[1024];
+	struct chr_err e;
+	uint64_t bin = 0, bout = 0, up = 0, size;
+	int sfd, tfd = -1, lk, k, rc = -1;
+
+	chr_s3_split(dst, bucket, sizeof bucket, key, sizeof key);
+	chr_s3_conf_of(bucket, &conf);
+	if ((sfd = stage_copy(r, it, to, stage_root, &bin, &bout)) < 0)
+		return -1;
+	for (size_t i = 0; i < it->part.nsegs; i++) {
+		const struct chr_pseg *g = &it->part.segs[i];
+		/* stage_copy compressed it unless it was */
+		const char *z = r->t.t[to].zstd && !g->compressed ? ".zst" : "";
+
+		chr_pathf(p, sizeof p, "%s/p/%s%s", stage_root, g->file, z);
+		chr_pathf(url, sizeof url, "%s/%s%s", dst, g->file, z);
+		if (put_checked(r, p, url, conf.part_size, &up) < 0)
+			goto out;
+	}
+	/* publish and remove, under the archive lock */
+	if ((lk = chr_archive_lock(r->root)) < 0) {
+		fail(r, CHR_EX_SYS, "cannot lock '%s/.staging/lock': %s", SHOWN(sh, r->root),
+		     strerror(errno));
+		goto out;
+	}
+	chr_pathf(url, sizeof url, "%s/meta.json", dst);
+	chr_pathf(p, sizeof p, "%s/p/meta.json", stage_root);
+	if (chr_meta_checksum(it->dir, sum) < 0 || strcmp(sum, it->part.meta_checksum) != 0) {
+		say(r, "'%s' in %s changed during the pass; left for the next one", SHOWN(sh, it->rel), from);
+	} else if ((k = chr_s3_head(url, &size, NULL, &e)) != 1) {
+		if (k < 0)
+			fail(r, CHR_EX_SYS, "%s", e.msg);
+		else
+			fail(r, CHR_EX_DATA, "'%s' already exists; '%s' not moved", url, it->rel);
+	} else if (unlisted(r, it) == 0 && put_checked(r, p, url, conf.part_size, &up) == 0) {
+		/* published: from here a crash leaves two whole copies */
+		if ((tfd = discard(r->t.t[it->tier].root, it->dir, trash)) < 0)
+			fail(r, CHR_EX_SYS, "cannot remove '%s': %s", SHOWN(sh, it->dir), strerror(errno));
+		else
+			prune_parents(r->t.t[it->tier].root, it->rel);
+		rc = tfd >= 0 ? 0 : -1;
+	}
+	close(lk);
+	if (tfd >= 0) {
+		if (chr_remove_tree(trash) < 0)
+			fail(r, CHR_EX_SYS, "cannot remove '%s': %s", SHOWN(sh, trash), strerror(errno));
+		close(tfd);
+	}
+	if (rc == 0) {
+		say(r, "moved '%s' from %s to %s (uploaded%s, %zu segment%s, %" PRIu64 " -> %" PRIu64
+		    " bytes)", SHOWN(sh, it->rel), from, into, bout != bin ? " compressed" : "",
+		    it->part.nsegs, it->part.nsegs == 1 ? "" : "s", bin, up);
+		free(it->dir);
+		it->tier = to;
+		if ((it->dir = strdup(dst)) == NULL) {
+			fail(r, CHR_EX_SYS, "out of memory");
+			rc = -1;
+		}
+	}
+out:
+	chr_remove_tree(stage_root);
+	close(sfd);
+	return rc;
+}
+
 /* Move partition it into tier `to`. Returns 0, or -1 (said). */
 static int move(struct chr_tier_run *r, struct item *it, size_t to, int64_t age)
 {
@@ -594,6 +766,8 @@ static int move(struct chr_tier_run *r, struct item *it, size_t to, int64_t age)
 			 into, age / 1000000000);
 		return 0;
 	}
+	if (chr_s3_is_url(r->t.t[to].root))
+		return upload(r, it, to, dst);
 	if (chr_mkdirs(r->t.t[to].root) < 0) {
 		fail(r, CHR_EX_SYS, "cannot create '%s': %s", SHOWN(sh, r->t.t[to].root), strerror(errno));
 		return -1;
@@ -785,7 +959,8 @@ void chr_tier_pass(struct chr_tier_run *r, int64_t now_opt)
 	for (size_t i = 0; i < r->t.n; i++)
 		if (chr_tier_walk(&r->t, i, collect, &it) != 0) {
 			fail(r, CHR_EX_SYS, "cannot read tier %s ('%s'): %s", r->t.t[i].name,
-			     SHOWN(sh, r->t.t[i].root), strerror(errno ? errno : ENOMEM));
+			     SHOWN(sh, r->t.t[i].root), chr_s3_is_url(r->t.t[i].root) ?
+			     chr_s3_last_error() : strerror(errno ? errno : ENOMEM));
 			goto out;
 		}
 	if (it.n)

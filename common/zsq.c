@@ -17,6 +17,7 @@
 #include "fmt.h"
 #include "io.h"
 #include "rec.h"
+#include "s3.h"
 #include "zsq.h"
 
 #define ZSTD_MAGIC 0xFD2FB528u
@@ -323,6 +324,9 @@ struct chr_zsq {
 	int fd;
 	char *shown;		/* the path, for messages */
 	uint64_t fsize;		/* of the file */
+	char *url;		/* an object (s3://...) read by ranges, or NULL */
+	unsigned char *tail;	/* its last bytes, fetched at open (the tables) */
+	size_t tail_len;
 	struct chr_seg seg;	/* the copy of the segment header */
 	struct chr_zsq_frame *f;
 	size_t n;
@@ -339,6 +343,8 @@ void chr_zsq_close(struct chr_zsq *z)
 		return;
 	if (z->fd >= 0)
 		close(z->fd);
+	free(z->url);
+	free(z->tail);
 	free(z->shown);
 	free(z->f);
 	free(z->snap);
@@ -353,6 +359,21 @@ static int zpread(struct chr_zsq *z, void *buf, size_t n, uint64_t off, char *er
 {
 	size_t got = 0;
 
+	if (z->url) {
+		struct chr_err e;
+		ssize_t k;
+
+		if (off >= z->fsize - z->tail_len && off + n <= z->fsize) {
+			memcpy(buf, z->tail + (off - (z->fsize - z->tail_len)), n);
+			return 0;
+		}
+		if ((k = chr_s3_get_range(z->url, off, n, buf, NULL, &e)) < 0)
+			return say(err, errlen, status, CHR_EX_SYS, "%s", e.msg);
+		if ((size_t)k < n)
+			return say(err, errlen, status, CHR_EX_DATA,
+				   "%s: byte %" PRIu64 ": unexpected end of file", z->shown, off + (uint64_t)k);
+		return 0;
+	}
 	while (got < n) {
 		ssize_t k = pread(z->fd, (char *)buf + got, n - got, (off_t)(off + got));
 
@@ -521,6 +542,22 @@ struct chr_zsq *chr_zsq_open(const char *path, char *err, size_t errlen, int *st
 		goto fail;
 	}
 	chr_fmt_shown(z->shown, 4 * strlen(path) + 1, path);
+	if (chr_s3_is_url(path)) {
+		/* one ranged GET of the object's tail holds its tables */
+		struct chr_err e;
+		ssize_t k;
+
+		if ((z->url = strdup(path)) == NULL || (z->tail = malloc(CHR_ZSQ_TAIL)) == NULL) {
+			say(err, errlen, status, CHR_EX_SYS, "out of memory");
+			goto fail;
+		}
+		if ((k = chr_s3_get_tail(path, CHR_ZSQ_TAIL, z->tail, &z->fsize, &e)) < 0) {
+			say(err, errlen, status, CHR_EX_SYS, "%s", e.msg);
+			goto fail;
+		}
+		z->tail_len = (size_t)k;
+		goto load;
+	}
 	z->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (z->fd < 0 || fstat(z->fd, &st) < 0) {
 		say(err, errlen, status, CHR_EX_SYS, "cannot open '%s': %s", z->shown,
@@ -533,6 +570,7 @@ struct chr_zsq *chr_zsq_open(const char *path, char *err, size_t errlen, int *st
 		goto fail;
 	}
 	z->fsize = (uint64_t)st.st_size;
+load:
 	if (zload(z, err, errlen, status) < 0)
 		goto fail;
 	z->dctx = ZSTD_createDCtx();

@@ -35,7 +35,11 @@ int chr_zsq_write(int fd, const char *name, const void *seg, size_t len, int lev
 
 struct chr_zsq;
 
-/* Open a compressed segment and read its seek table (not its frames).
+#define CHR_ZSQ_TAIL (4u << 10)	/* an object's tail fetched to read its tables */
+
+/* Open a compressed segment and read its seek table (not its frames). A
+ * path s3://bucket/key is an object read by ranged GETs (common/s3.h):
+ * one of its last CHR_ZSQ_TAIL bytes for the tables, one per frame read.
  * Returns NULL with a message in err ("path: byte N: why", CHR_EX_DATA for
  * a file that is not a valid compressed segment, CHR_EX_SYS for an I/O
  * error, in *status). */

@@ -251,6 +251,19 @@ side,\"PLAIN, RLE, RLE_DICTIONARY\""
 	[ -L link.parquet ]
 	run -0 duck "SELECT count(*) FROM 'target.parquet'"
 	assert_line 6
+	# the file it links to is replaced whole, as -o FILE is: a finer
+	# value after the first row group is raised there too, and a
+	# failure leaves the old file
+	cp target.parquet old.parquet
+	finer 100 | $T chr-csv2ev >fine.ev
+	$T chr-tail --format parquet -o link.parquet fine.ev
+	[ -L link.parquet ]
+	run -0 duck "SELECT count(*), min(price) FROM 'target.parquet'"
+	assert_line "1048577,1.5"
+	cp old.parquet target.parquet
+	run -2 $T chr-tail --format parquet -o link.parquet s.ev
+	cmp old.parquet target.parquet
+	[ -z "$(ls | grep tmp)" ]
 	mkfifo fifo
 	cat fifo >from-fifo.parquet &
 	$T chr-tail --format parquet --type trade -o fifo s.ev
@@ -323,6 +336,24 @@ stamps() {
 BTCUSDT,2020-02-22,trades,binance-futures,9999
 BTCUSDT,2024-08-08,trades,binance-futures,21313
 ETHUSDT,2020-02-22,trades,binance-futures,9999"
+}
+
+@test "parquet tree: 24 instruments, each file whole and naming its own partition" {
+	local f="$DATA/binance-futures_trades_BTCUSDT_2020-02-22_excerpt.csv"
+	for i in $(seq 24); do sed "s/BTCUSDT/S${i}USDT/" "$f" | $T chr-csv2ev >s$i.ev; done
+	$T chr-tail s*.ev >all.ev
+	$T chr-tail --format parquet --out-dir OUT all.ev
+	[ "$(find OUT -type f | wc -l)" -eq 24 ]
+	for i in $(seq 24); do
+		g=OUT/type=trades/venue=binance-futures/symbol=S${i}USDT/date=2020-02-22/part-0.parquet
+		[ "$(tail -c 4 "$g")" = PAR1 ]
+		grep -aq "type=trades/venue=binance-futures/symbol=S${i}USDT/date=2020-02-22" "$g"
+	done
+	# a rerun finds every file the same
+	stamps OUT >before
+	$T chr-tail --format parquet --out-dir OUT all.ev
+	stamps OUT >after
+	diff before after
 }
 
 @test "parquet tree: a rerun leaves the files that did not change untouched" {

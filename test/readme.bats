@@ -15,6 +15,7 @@ checkout() {
 	ln -s "$BUILD/bin" "$BATS_TEST_TMPDIR/checkout/bin"
 	ln -s "$TOP/scripts" "$BATS_TEST_TMPDIR/checkout/scripts"
 	ln -s "$TOP/test" "$BATS_TEST_TMPDIR/checkout/test"
+	ln -s "$TOP/python" "$BATS_TEST_TMPDIR/checkout/python"
 	cp "$TOP/README.md" "$BATS_TEST_TMPDIR/checkout/"
 	echo "$BATS_TEST_TMPDIR/checkout"
 }

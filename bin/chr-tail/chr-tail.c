@@ -18,6 +18,7 @@
 #include "pace.h"
 #include "prog.h"
 #include "queue.h"
+#include "s3.h"
 #include "source.h"
 
 static const char usage_text[] =
@@ -31,7 +32,7 @@ static const char usage_text[] =
 	"         [--levels n] [--from when] [--until when] [--type type[,type...]]...\n"
 	"         [--limit n] [--follow] [--spin-us n] [--from-end | --from-seq n]\n"
 	"         [--reader name [--acks file [--link-timeout d]]] [--from-reader name]\n"
-	"         [--restamp] [-o queue | file] [--out-dir dir] [--pace speed]\n"
+	"         [--restamp] [-o queue | file] [--out-dir dir] [--pace speed] [-v]\n"
 	"         [-h | --help] [-V | --version]\n"
 	"\n"
 	"  several inputs are merged by ts (ties in argument order)\n"
@@ -110,6 +111,8 @@ static const struct chr_opt opts[] = {
 	 "at or before TIME (found by the compressed segments'\n"
 	 "seek tables), so that a book replayed from there is\n"
 	 "the book at TIME; --stream raw: each instrument's own"},
+	CHR_OPT_VERBOSE("at the end, say what was fetched from object storage\n"
+			"(requests, bytes)"),
 	CHR_OPT_END,
 };
 
@@ -390,6 +393,13 @@ int main(int argc, char **argv)
 		chr_die(CHR_EX_DATA, "no symbol matches '%s' in the raw stream of venue '%s' read "
 			"(the range read decides); symbols read: %s", CHR_SHOWN(sh, bad), venue,
 			*seen ? seen : "none");
+	if (chr_verbose) {
+		uint64_t req, got;
+
+		chr_s3_stats(&req, &got, NULL);
+		chr_warn("object storage: %" PRIu64 " request%s, %" PRIu64 " bytes fetched", req,
+			 req == 1 ? "" : "s", got);
+	}
 	chr_merge_free(&in);
 	chr_keyed_free(&keyed);
 	chr_source_names_free(names, names ? (size_t)nname : 0);

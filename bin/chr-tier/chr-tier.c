@@ -119,6 +119,9 @@ int main(int argc, char **argv)
 		case OPT_COLD:
 			if (*optarg == '\0')
 				chr_usage_error("--%s needs a directory", names[c == OPT_COLD]);
+			if (strncmp(optarg, "s3://", 5) == 0)
+				chr_usage_error("--%s: a tier in object storage is a line of %s (with "
+						"its options)", names[c == OPT_COLD], CHR_TIER_CONF);
 			dirs[c == OPT_COLD] = optarg;
 			break;
 		case OPT_WARM_AFTER:
