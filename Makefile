@@ -140,6 +140,12 @@ campaign: all test-deps $(GEN_BIN)
 campaign-s3: all test-deps $(GEN_BIN)
 	CHR_BUILD=$(CURDIR)/$(O) CHR_KILLS=$(KILLS) bats -f 'SIGKILL during uploads' test/s3.bats
 
+# chr-import-tardis -j 2 killed KILLS times at random moments, run to the
+# end after every 4 kills, against a sequential import (test/import-jobs.bats)
+.PHONY: campaign-import
+campaign-import: all
+	CHR_BUILD=$(CURDIR)/$(O) CHR_KILLS=$(KILLS) bats -f 'killed at random moments' test/import-jobs.bats
+
 demo: all
 	scripts/demo
 
