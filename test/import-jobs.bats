@@ -43,7 +43,7 @@ setup_files() {
 	assert_equal "${stderr_lines[0]}" "chr-import-tardis: option '-j' requires an argument"
 	run -0 $T chr-import-tardis -h
 	assert_line --partial "-j, --jobs N"
-	assert_line --partial "    --progress"
+	assert_line --partial "-p, --progress"
 }
 
 @test "-j 2 over several files: the archive of a sequential import, the same content once, every failure named" {
@@ -116,7 +116,7 @@ $sum}"
 	# part.csv's message, whole, on a line of its own
 	echo "$stderr" | tr '\r' '\n' | sed 's/\x1b\[K//g' | grep -qx "chr-import-tardis: part.csv: partition .* already holds other data .*"
 	# -j 1 with --progress too; without it, nothing but the files' lines
-	run -0 --separate-stderr $T chr-import-tardis --archive B --progress SOLUSDT.csv
+	run -0 --separate-stderr $T chr-import-tardis --archive B -p SOLUSDT.csv
 	[[ "$stderr" == *"1/1 files, 21313 rows"* ]]
 	run -0 --separate-stderr $T chr-import-tardis --archive C -j 2 SOLUSDT.csv XRPUSDT.csv
 	assert_equal "$stderr" ""
