@@ -120,6 +120,12 @@ $sum}"
 	[[ "$stderr" == *"1/1 files, 21313 rows"* ]]
 	run -0 --separate-stderr $T chr-import-tardis --archive C -j 2 SOLUSDT.csv XRPUSDT.csv
 	assert_equal "$stderr" ""
+	# the default when standard error is a terminal, with -j 2 only
+	run -0 $T script -qec "chr-import-tardis --archive D -j 2 SOLUSDT.csv XRPUSDT.csv" /dev/null
+	[[ "$output" == *"2/2 files, 42626 rows"* ]]
+	# (-j 1 as before: chr-csv2ev's own progress, per file)
+	run -0 $T script -qec "chr-import-tardis --archive E SOLUSDT.csv XRPUSDT.csv" /dev/null
+	[[ "$output" != *files,* ]]
 }
 
 @test "-j 2 killed at random moments, then run again: one ledger entry per content, the archive of a sequential import" {
