@@ -81,6 +81,10 @@ $sum}"
 	snapshot o1 >a
 	snapshot o2 >b
 	cmp a b
+	# the worst status, and every failure named in the order given
+	run -3 --separate-stderr $T chr-import-tardis --archive n -j 2 BTC.csv nonexistent.csv part.csv ETHUSDT.csv
+	assert_equal "${stderr_lines[-1]}" "chr-import-tardis: 2 of 4 files not imported (exit 3): nonexistent.csv part.csv"
+	[[ "$stderr" == *"chr-import-tardis: cannot read 'nonexistent.csv'"* ]]
 	# a run of nothing left to do
 	run -0 --separate-stderr $T chr-import-tardis --archive par -j 2 BTC.csv ETHUSDT.csv
 	assert_equal "${#stderr_lines[@]}" 2
