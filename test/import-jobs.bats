@@ -143,8 +143,11 @@ $sum}"
 		# every third run re-imports (--force): kills land in replacing too
 		force=
 		[ $((n % 3)) != 2 ] || force=--force
+		# and every other one draws the progress line
+		prog=
+		[ $((n % 2)) = 0 ] || prog=--progress
 		delay=$(printf '0.%02d' $((RANDOM % 60)))
-		setsid chr-import-tardis --archive archive -j 2 $force "$@" 2>/dev/null &
+		setsid chr-import-tardis --archive archive -j 2 $force $prog "$@" 2>/dev/null &
 		pid=$!
 		sleep $delay
 		kill -KILL -- -$pid 2>/dev/null || true
