@@ -148,6 +148,12 @@ campaign-repl: all $(GEN_BIN)
 	CHR_BUILD=$(CURDIR)/$(O) CHR_REPL_ROUNDS=$(ROUNDS) CHR_REPL_BURSTS=$$(($(ROUNDS) * 60)) \
 		bats -f 'network namespaces' test/replicate.bats
 
+# chr-import-tardis -j 2 killed KILLS times at random moments, run to the
+# end after every 4 kills, against a sequential import (test/import-jobs.bats)
+.PHONY: campaign-import
+campaign-import: all
+	CHR_BUILD=$(CURDIR)/$(O) CHR_KILLS=$(KILLS) bats -f 'killed at random moments' test/import-jobs.bats
+
 demo: all
 	scripts/demo
 

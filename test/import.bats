@@ -17,7 +17,7 @@ snapshot() {
 
 @test "-h, --version and misuse" {
 	run -0 $T chr-import-tardis -h
-	assert_line --index 0 "usage: chr-import-tardis [--archive ROOT] [--force] [-v] FILE..."
+	assert_line --index 0 "usage: chr-import-tardis [--archive ROOT] [--force] [-j N] [--progress] [-v] FILE..."
 	run -0 $T chr-import-tardis --version
 	# -V as in every program (docs/programs.md), the other scripts too
 	for s in chr-import-tardis chr-refine chr-archive-tap chr-plot; do
