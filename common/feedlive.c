@@ -14,8 +14,10 @@
 #include "rest.h"
 
 #define SYM_MAX 32
-#define LAT_STEP 10			/* ns per latency bucket */
-#define LAT_N 100000			/* buckets: up to 1 ms */
+#define LAT_STEP 10			/* ns per latency bucket up to 1 ms ... */
+#define LAT_N 100000
+#define LAT_STEP2 1000			/* ... then 1 us per bucket up to 100 ms */
+#define LAT_N2 99000
 
 struct sym {
 	char name[SYM_MAX + 1];		/* upper case, as the REST wants it */
@@ -24,7 +26,7 @@ struct sym {
 };
 
 struct lat {
-	uint64_t *b;			/* LAT_N buckets */
+	uint64_t *b;			/* LAT_N + LAT_N2 buckets */
 	uint64_t n, over;		/* measured; past the last bucket */
 	int64_t max;
 };
@@ -59,10 +61,12 @@ struct chr_feedlive {
 	uint64_t conn, frames, bad, gets, get_failed, refused;
 	int64_t get_ns_max;		/* the longest GET */
 	struct get get;
+	atomic_int stopping;		/* the run is over: a GET under way gives up */
 	uint64_t gen;			/* connections lost so far */
 	int64_t last_ns;		/* the last frame's receive time */
 	int in_msg;			/* inside chr_feed_msg: records measured */
 	int64_t cur_ns;			/* that frame's receive time */
+	int64_t commit_ns;		/* its last record's commit (0: none) */
 	struct lat rec, ws;
 	struct chr_err e;		/* a callback's error */
 };
@@ -95,6 +99,8 @@ static void lat_add(struct lat *h, int64_t d)
 	h->n++;
 	if (d / LAT_STEP < LAT_N)
 		h->b[d / LAT_STEP]++;
+	else if ((d - LAT_N * LAT_STEP) / LAT_STEP2 < LAT_N2)
+		h->b[LAT_N + (d - LAT_N * LAT_STEP) / LAT_STEP2]++;
 	else
 		h->over++;
 }
@@ -105,9 +111,10 @@ static int64_t lat_at(const struct lat *h, double p)
 
 	if (want >= h->n)
 		want = h->n - 1;
-	for (size_t i = 0; i < LAT_N; i++)
+	for (size_t i = 0; i < LAT_N + LAT_N2; i++)
 		if ((seen += h->b[i]) > want)
-			return (int64_t)i * LAT_STEP;
+			return i < LAT_N ? (int64_t)i * LAT_STEP :
+			       (int64_t)LAT_N * LAT_STEP + (int64_t)(i - LAT_N) * LAT_STEP2;
 	return h->max;
 }
 
@@ -153,8 +160,10 @@ static int lv_commit(void *arg, struct chr_rec *rec, struct chr_err *e)
 
 	if (l->sink.commit(l->sink.arg, rec, e) < 0)
 		return -1;
-	if (l->in_msg)
-		lat_add(&l->rec, now_ns() - l->cur_ns);
+	if (l->in_msg) {
+		l->commit_ns = now_ns();
+		lat_add(&l->rec, l->commit_ns - l->cur_ns);
+	}
 	return 0;
 }
 
@@ -174,6 +183,10 @@ static int on_msg(void *ctx, int64_t ns, const char *data, size_t len)
 	}
 	k = chr_feed_msg(l->f, ns, data, len, &l->e);
 	l->in_msg = 0;
+	if (l->commit_ns && l->o.latency_log)
+		fprintf(l->o.latency_log, "%llu %lld %lld\n", (unsigned long long)l->frames,
+			(long long)ns, (long long)l->commit_ns);
+	l->commit_ns = 0;
 	if (k >= 0 && l->o.flush && l->o.flush(l->o.flush_ctx, &l->e) < 0)
 		return 1;
 	if (k == 0)
@@ -395,8 +408,8 @@ struct chr_feedlive *chr_feedlive_new(const char *venue, const struct chr_feed_o
 	if (!l->syms || !l->wanted || !l->url || !l->rest_url)
 		goto nomem;
 	if (o->latency) {
-		l->rec.b = calloc(LAT_N, sizeof *l->rec.b);
-		l->ws.b = calloc(LAT_N, sizeof *l->ws.b);
+		l->rec.b = calloc(LAT_N + LAT_N2, sizeof *l->rec.b);
+		l->ws.b = calloc(LAT_N + LAT_N2, sizeof *l->ws.b);
 		if (!l->rec.b || !l->ws.b)
 			goto nomem;
 	}
@@ -425,6 +438,7 @@ struct chr_feedlive *chr_feedlive_new(const char *venue, const struct chr_feed_o
 			goto fail;
 	if ((l->rest = chr_rest_open(o->ca_file, e)) == NULL)
 		goto fail;
+	chr_rest_stop_on(l->rest, &l->stopping);
 	wo.url = l->url;
 	wo.ca_file = o->ca_file;
 	wo.silence_ns = o->silence_ns;
@@ -473,6 +487,8 @@ int chr_feedlive_run(struct chr_feedlive *l, const volatile sig_atomic_t *stop,
 		if (l->o.flush && l->o.flush(l->o.flush_ctx, e) < 0)
 			return -1;
 	}
+	/* a GET under way gives up now: chr_feedlive_free waits for it */
+	atomic_store(&l->stopping, 1);
 	return 0;
 }
 
@@ -531,8 +547,9 @@ void chr_feedlive_free(struct chr_feedlive *l)
 {
 	if (l == NULL)
 		return;
+	atomic_store(&l->stopping, 1);
 	if (l->get.busy)
-		pthread_join(l->get.th, NULL);	/* its timeout bounds it */
+		pthread_join(l->get.th, NULL);	/* it gives up at once */
 	chr_ws_close(l->w);
 	chr_rest_close(l->rest);
 	chr_feed_free(l->f);

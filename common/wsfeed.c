@@ -3,10 +3,12 @@
  * the renewal that overlaps a new connection and switches at the seam. */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 
 #include <libwebsockets.h>
 
@@ -26,6 +28,9 @@ struct conn {
 	char *buf;		/* the message being put together */
 	size_t len, cap;
 	int64_t first_ns;	/* its receive time */
+	int64_t rx_ns;		/* the receive time of the socket read under way:
+				 * the kernel's stamp of its first bytes (0: none,
+				 * taken in the callback) */
 	char why[256];		/* what ended it */
 };
 
@@ -305,9 +310,12 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons why, void *user, vo
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		c->state = C_OPEN;
 		c->last_rx = mono_ns();
+		/* the kernel stamps each segment it receives (stamp_reads) */
+		setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_TIMESTAMPNS, &(int){ 1 },
+			   sizeof(int));
 		break;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
-		ns = real_ns();
+		ns = c->rx_ns ? c->rx_ns : real_ns();
 		c->last_rx = mono_ns();
 		if (c->len == 0)
 			c->first_ns = ns;
@@ -475,6 +483,68 @@ static int verdict(struct chr_ws *w, struct chr_err *e)
 	return w->rc;
 }
 
+/* The kernel's receive time of the oldest bytes unread in socket fd (a
+ * 1-byte MSG_PEEK with SO_TIMESTAMPNS); 0 when it has none. */
+static int64_t kernel_stamp(int fd)
+{
+	char b, ctl[CMSG_SPACE(sizeof(struct timespec)) * 2];
+	struct iovec iov = { &b, 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+			    .msg_controllen = sizeof ctl };
+	struct timespec t;
+
+	if (recvmsg(fd, &m, MSG_PEEK | MSG_DONTWAIT) <= 0)
+		return 0;
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
+		if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_TIMESTAMPNS) {
+			memcpy(&t, CMSG_DATA(h), sizeof t);
+			return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+		}
+	return 0;
+}
+
+/* Wait up to wait_ms for the open connections' sockets to have data, and
+ * give each socket found readable the kernel's receive time of its oldest
+ * unread bytes before libwebsockets reads them: the frames of that read get
+ * it, however long they waited in the socket or behind each other. Returns
+ * 1 when it waited (libwebsockets then services without waiting), 0 when
+ * libwebsockets must wait itself: a connection being made, or data it holds
+ * already (a TLS record read whole, a frame read in part) that poll(2)
+ * cannot see. */
+static int stamp_reads(struct chr_ws *w, int wait_ms)
+{
+	struct pollfd p[2];
+	struct conn *pc[2];
+	int n = 0;
+
+	for (int i = 0; i < 2; i++) {
+		struct conn *c = &w->c[i];
+
+		c->rx_ns = 0;
+		if (c->state == C_CONNECTING)
+			return 0;
+		if (c->state != C_OPEN || !c->wsi)
+			continue;
+		pc[n] = c;
+		p[n].fd = lws_get_socket_fd(c->wsi);
+		p[n].events = POLLIN;
+		p[n].revents = 0;
+		if (p[n].fd >= 0)
+			n++;
+	}
+	if (n == 0 || lws_service_adjust_timeout(w->ctx, 1, 0) == 0)
+		return 0;
+	if (poll(p, (nfds_t)n, wait_ms) < 0)
+		return errno == EINTR;	/* a signal: the caller looks at it */
+	for (int i = 0; i < n; i++)
+		if (p[i].revents & POLLIN) {
+			int64_t k = kernel_stamp(p[i].fd);
+
+			pc[i]->rx_ns = k ? k : real_ns();
+		}
+	return 1;
+}
+
 int chr_ws_run(struct chr_ws *w, int timeout_ms, struct chr_err *e)
 {
 	int64_t now = mono_ns(), next = now + (int64_t)timeout_ms * 1000000;
@@ -496,7 +566,15 @@ int chr_ws_run(struct chr_ws *w, int timeout_ms, struct chr_err *e)
 	if (next > now) {
 		/* poll(2) counts whole ms: a wait rounded down would wake
 		 * before the deadline and spin until it */
-		lws_sul_schedule(w->ctx, 0, &w->sul, wake, ((next - now) / 1000000 + 1) * 1000);
+		int ms = (int)((next - now) / 1000000 + 1);
+
+		/* waited already: what is ready is serviced, lws' poll bounded
+		 * by 1 ms (a wake-up already due would be taken before its
+		 * poll, which would then wait for lws' next timer) */
+		if (stamp_reads(w, ms))
+			ms = 1;
+
+		lws_sul_schedule(w->ctx, 0, &w->sul, wake, ms * (int64_t)1000);
 		n = lws_service(w->ctx, 0);
 		lws_sul_cancel(&w->sul);
 		if (n < 0)

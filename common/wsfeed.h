@@ -46,8 +46,12 @@ struct chr_ws_info {
  * error. */
 struct chr_ws_cb {
 	/* one whole text or binary message (fragments put together), as
-	 * received; recv_ns is CLOCK_REALTIME taken in libwebsockets' receive
-	 * callback when its first bytes came. data is valid until return. */
+	 * received; recv_ns is its receive time, CLOCK_REALTIME: the kernel's
+	 * stamp (SO_TIMESTAMPNS) of the oldest bytes of the socket read that
+	 * brought its first bytes, or, when there is none (a TLS record
+	 * libwebsockets held, a kernel without stamps), the time libwebsockets
+	 * handed those bytes over (docs/feed.md "Receive times"). data is
+	 * valid until return. */
 	int (*msg)(void *ctx, int64_t recv_ns, const char *data, size_t len);
 	int (*event)(void *ctx, const struct chr_ws_info *info);
 	void *ctx;

@@ -393,3 +393,53 @@ teardown() {
 	run -0 chr-tail --format text --type GAP out.ev
 	assert_line -n 0 --partial 'reason=reconnect'
 }
+
+# stopped PID: the process PID is stopped (SIGSTOP taken)
+stopped() {
+	[[ $(ps -o stat= -p "$1") == T* ]]
+}
+
+# nlines FILE: its lines
+nlines() {
+	wc -l <"$1"
+}
+
+@test "live: a record's ts is the kernel's receive time: frames that waited in the socket while chr-feed was stopped keep theirs" {
+	start_server --delay-ms 10 --send-log sent
+	start_feed
+	until_ok at_least 20 nlines sent
+	kill -STOP "$FEED"
+	until_ok stopped "$FEED"
+	t_stop=$(date +%s%N)
+	k=$(nlines sent)
+	until_ok at_least $((k + 20)) nlines sent
+	t_cont=$(date +%s%N)
+	kill -CONT "$FEED"
+	until_ok grep -q '^end' log
+	sleep 0.3
+	stop_feed
+	[ "$FEED_RC" = 0 ]
+	# the frames sent while it was stopped came then: their records say so
+	# (a receive time taken when the frames were read would be after t_cont)
+	run -0 python3 -c '
+import json, sys
+a, b = int(sys.argv[1]), int(sys.argv[2])
+n = sum(1 for l in sys.stdin if a < json.loads(l)["ts"] < b)
+print(n)' "$t_stop" "$t_cont" < <(chr-tail --format json out.ev)
+	echo "records received while stopped: $output"
+	[ "$output" -gt 0 ]
+}
+
+@test "live: SIGTERM during a snapshot GET ends it at once, not at --rest-timeout: exit 0" {
+	# the snapshot is answered only after the replay (15 s): never, here
+	start_server --rest-after-frames 100000 --delay-ms 50
+	start_feed --rest-timeout 30000
+	until_ok grep -q '^rest-at' log
+	kill -TERM "$FEED"
+	# well before the GET's 30 s
+	for _ in $(seq 100); do gone "$FEED" && break; sleep 0.1; done
+	gone "$FEED"
+	FEED_RC=0
+	wait "$FEED" || FEED_RC=$?
+	[ "$FEED_RC" = 0 ]
+}
