@@ -22,7 +22,8 @@
 struct sym {
 	char name[SYM_MAX + 1];		/* upper case, as the REST wants it */
 	int64_t next_ns;		/* no GET before this */
-	int64_t backoff_ns;		/* the wait after the next failure */
+	int64_t backoff_ns;		/* the wait after the next GET */
+	int64_t last_ns;		/* the last GET's start (0: none) */
 };
 
 struct lat {
@@ -60,6 +61,7 @@ struct chr_feedlive {
 	int up;
 	uint64_t conn, frames, bad, gets, get_failed, refused;
 	int64_t get_ns_max;		/* the longest GET */
+	int64_t rest_block_ns;		/* no GET before this: a 429 or 418 */
 	struct get get;
 	atomic_int stopping;		/* the run is over: a GET under way gives up */
 	uint64_t gen;			/* connections lost so far */
@@ -227,6 +229,9 @@ static int on_event(void *ctx, const struct chr_ws_info *in)
 		if (in->ev == CHR_WS_RETRY)
 			note(l, "'%s': attempt %u failed: %s (next in %lld ms)", l->url,
 			     in->attempt, why, (long long)(in->retry_ns / 1000000));
+		else if (in->ev == CHR_WS_DOWN && in->retry_ns)
+			note(l, "'%s': connection %llu lost: %s (next in %lld ms)", l->url,
+			     (unsigned long long)in->conn, why, (long long)(in->retry_ns / 1000000));
 		else if (in->ev == CHR_WS_DOWN)
 			note(l, "'%s': connection %llu lost: %s", l->url,
 			     (unsigned long long)in->conn, why);
@@ -237,14 +242,12 @@ static int on_event(void *ctx, const struct chr_ws_info *in)
 	if (lost) {
 		/* a snapshot that came before the loss was seen is the old
 		 * connection's: taken first. One still under way is of no use
-		 * now; the books' snapshots are asked for at once */
+		 * now; the books' snapshots are asked for as their backoff
+		 * allows (kept across losses: a flapping link does not make a
+		 * GET at each reconnect) */
 		if (get_finish(l, &l->e) < 0)
 			return 1;
 		l->gen++;
-		for (size_t i = 0; i < l->o.nsym; i++) {
-			l->syms[i].next_ns = 0;
-			l->syms[i].backoff_ns = l->o.snap_backoff_min_ns;
-		}
 		return chr_feed_disconnect(l->f, in->ns, &l->e) < 0;
 	}
 	return 0;
@@ -311,10 +314,21 @@ static int get_finish(struct chr_feedlive *l, struct chr_err *e)
 	g->busy = 0;
 	if (g->t1 - g->t0 > l->get_ns_max)
 		l->get_ns_max = g->t1 - g->t0;
-	if (g->gen != l->gen) {
-		s->next_ns = 0;		/* taken before a loss: asked again */
+	if (g->rc < 0 && (g->rep.status == 429 || g->rep.status == 418)) {
+		/* too many requests (418: banned for them): no GET of any
+		 * symbol before the exchange's Retry-After, else the most
+		 * the backoff waits */
+		int64_t d = g->rep.retry_after_ns ? g->rep.retry_after_ns :
+			    l->o.snap_backoff_max_ns;
+
+		l->rest_block_ns = g->t1 + d;
+		l->get_failed++;
+		note(l, "%s (no GET for %lld ms%s)", g->e.msg, (long long)(d / 1000000),
+		     g->rep.retry_after_ns ? ", its Retry-After" : "");
 		return 0;
 	}
+	if (g->gen != l->gen)
+		return 0;	/* taken before a loss: asked again, after the backoff */
 	if (g->rc < 0) {
 		l->get_failed++;
 		note(l, "%s (tried again later)", g->e.msg);
@@ -337,8 +351,7 @@ static int get_finish(struct chr_feedlive *l, struct chr_err *e)
 		     "(tried again later)", g->url);
 		return 0;
 	}
-	s->backoff_ns = l->o.snap_backoff_min_ns;	/* taken */
-	return 0;
+	return 0;	/* taken: the backoff goes on (snapshots()) */
 }
 
 /* A finished GET's snapshot taken; while a connection is up and no GET is
@@ -349,13 +362,18 @@ static int snapshots(struct chr_feedlive *l, struct chr_err *e)
 
 	if (get_finish(l, e) < 0)
 		return -1;
-	if (l->get.busy || !l->up)
+	if (l->get.busy || !l->up || t < l->rest_block_ns)
 		return 0;
 	for (size_t i = 0; i < l->o.nsym; i++) {
 		struct sym *s = &l->syms[i];
 
 		if (t < s->next_ns || !wanted(l, s->name))
 			continue;
+		/* each GET of a symbol waits the backoff after its last one,
+		 * taken or not; after backoff_max without a GET, the least */
+		if (s->last_ns && t - s->last_ns >= l->o.snap_backoff_max_ns)
+			s->backoff_ns = l->o.snap_backoff_min_ns;
+		s->last_ns = t;
 		s->next_ns = t + s->backoff_ns;
 		if (s->backoff_ns < l->o.snap_backoff_max_ns / 2)
 			s->backoff_ns *= 2;

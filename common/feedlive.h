@@ -25,9 +25,13 @@ struct chr_feedlive_opts {
 	int64_t max_age_ns;	/* renew a connection this old (0: wsfeed's 23 h;
 				 * Binance closes at 24 h) */
 	long rest_timeout_ms;	/* a snapshot GET (0: 5000) */
-	int64_t snap_backoff_min_ns;	/* a failed or refused snapshot waits this
-					 * (0: 500 ms), doubled per failure ... */
-	int64_t snap_backoff_max_ns;	/* ... up to this (0: 30 s) */
+	int64_t snap_backoff_min_ns;	/* a symbol's GETs: each waits this after
+					 * the one before (0: 500 ms), doubled per
+					 * GET, taken or not, across losses ... */
+	int64_t snap_backoff_max_ns;	/* ... up to this (0: 30 s); after this
+					 * long without a GET, the least again. An
+					 * HTTP 429 or 418 stops every GET for its
+					 * Retry-After (none: this long) */
 	int latency;		/* measure each record's commit time less its
 				 * frame's receive time (chr_feedlive_latency) */
 	FILE *latency_log;	/* with latency: a line per frame that made records

@@ -52,6 +52,7 @@ struct chr_ws {
 	struct conn *cur, *nxt;	/* the connection delivering; the renewal */
 	int lost;		/* a DOWN reported, no UP since */
 	unsigned attempts;	/* failed attempts in a row */
+	unsigned flaps;		/* connections in a row lost before stable_ns */
 	int64_t retry_at, renew_at, overlap_until;	/* monotonic ns */
 	unsigned renew_fails;
 	struct held *held;	/* the renewal's messages, until the seam */
@@ -91,6 +92,8 @@ void chr_ws_opts_default(struct chr_ws_opts *o)
 		o->backoff_min_ns = 100000000;
 	if (!o->backoff_max_ns)
 		o->backoff_max_ns = 30 * (int64_t)1000000000;
+	if (!o->stable_ns)
+		o->stable_ns = o->silence_ns;
 	if (!o->max_msg)
 		o->max_msg = 64 << 20;
 }
@@ -212,7 +215,7 @@ static void on_message(struct conn *c, int64_t ns, const char *data, size_t len)
 
 	if (!c->delivered && c == w->cur) {
 		c->delivered = 1;
-		w->attempts = 0;
+		w->attempts = 0;	/* the backoff's count, flaps, waits for stable_ns */
 		if (w->lost) {
 			w->lost = 0;
 			event(w, &(struct chr_ws_info){ .ev = CHR_WS_UP, .conn = c->id });
@@ -275,7 +278,15 @@ static void conn_dead(struct conn *c)
 		return switch_to_next(w, 0, 0, "the old connection ended before the seam");
 	in.why = w->lastwhy;
 	if (c->delivered) {
-		w->retry_at = now;	/* a lost connection is tried again at once */
+		/* a lost connection is tried again at once when it had been
+		 * up for stable_ns; one lost sooner (a flapping link, an
+		 * exchange that drops at once) waits as a failed attempt */
+		if (now - c->start >= w->o.stable_ns)
+			w->flaps = 0;
+		else
+			w->flaps++;
+		w->retry_at = w->flaps ? now + backoff(w, w->flaps) : now;
+		in.retry_ns = w->retry_at - now;
 		w->st.downs++;
 		w->lost = 1;
 		in.ev = CHR_WS_DOWN;
@@ -288,7 +299,7 @@ static void conn_dead(struct conn *c)
 		}
 	} else {
 		w->attempts++;
-		w->retry_at = now + backoff(w, w->attempts);
+		w->retry_at = now + backoff(w, w->attempts + w->flaps);
 		in.ev = CHR_WS_RETRY;
 		in.attempt = w->attempts;
 		in.retry_ns = w->retry_at - now;
@@ -457,6 +468,8 @@ static void due(struct chr_ws *w, int64_t now)
 			 "no answer for %" PRId64 " ms", (now - c->last_rx) / 1000000);
 		conn_dead(c);	/* conn_free closes the wsi */
 	}
+	if (w->cur && w->cur->delivered && now - w->cur->start >= w->o.stable_ns)
+		w->flaps = 0;
 	if (!w->cur && now >= w->retry_at)
 		conn_open(w, &w->cur);
 	if (w->cur && w->cur->state == C_OPEN && w->cur->delivered && !w->nxt &&

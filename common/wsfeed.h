@@ -18,7 +18,9 @@ enum chr_ws_event {
 				 * broken, silent): messages may be missing from
 				 * here; the books write a GAP and wait for a
 				 * snapshot. Once per loss, not per failed attempt;
-				 * a reconnect follows at once */
+				 * a reconnect follows after info->retry_ns: at once
+				 * after a connection up for stable_ns, else with
+				 * the backoff */
 	CHR_WS_RETRY,		/* an attempt to connect failed (or its connection
 				 * ended before it delivered); the next is in
 				 * info->retry_ns */
@@ -36,7 +38,7 @@ struct chr_ws_info {
 				 * "silent for 10000 ms", "cannot connect: ..."); RENEWED
 				 * not seamless: why not */
 	unsigned attempt;	/* RETRY: failed attempts in a row */
-	int64_t retry_ns;	/* RETRY: the wait before the next attempt */
+	int64_t retry_ns;	/* RETRY, DOWN: the wait before the next attempt */
 	int seamless;		/* RENEWED */
 	uint64_t conn;		/* the connection's number, from 1 */
 };
@@ -70,6 +72,11 @@ struct chr_ws_opts {
 	int64_t backoff_min_ns;		/* the first retry's wait (default 100 ms),
 					 * doubled per failed attempt ... */
 	int64_t backoff_max_ns;		/* ... up to this (default 30 s) */
+	int64_t stable_ns;		/* a connection up this long is stable: a
+					 * loss after it is reconnected at once and
+					 * the backoff starts again; one lost sooner
+					 * counts in the backoff like a failed
+					 * attempt (default silence_ns) */
 	unsigned max_attempts;		/* failed attempts in a row that end
 					 * chr_ws_run with an error; 0: never */
 	size_t max_msg;			/* the largest message (default 64 MiB) */

@@ -443,3 +443,46 @@ print(n)' "$t_stop" "$t_cont" < <(chr-tail --format json out.ev)
 	wait "$FEED" || FEED_RC=$?
 	[ "$FEED_RC" = 0 ]
 }
+
+# most N SECONDS FIRST: the most events that a backoff from FIRST seconds,
+# doubled per event, allows in SECONDS (the first at once): 1 + log2(S/F + 1)
+most() {
+	python3 -c 'import math, sys; s, f = map(float, sys.argv[1:]); print(int(1 + math.log2(s / f + 1)))' "$@"
+}
+
+@test "live: a flapping link reconnects with a backoff, and the snapshots keep theirs across the losses" {
+	# a drop every 20 frames: each connection lives a few ms
+	start_server $(for k in $(seq 20 20 280); do echo --drop-after "$k"; done)
+	t0=$(date +%s%N)
+	start_feed --silence 2000
+	sleep 3
+	stop_feed
+	t1=$(date +%s%N)
+	[ "$FEED_RC" = 0 ]
+	s=$(python3 -c "print((${t1} - ${t0}) / 1e9)")
+	conns=$(grep -c '^connect ' log)
+	gets=$(grep -c '^rest ' log)
+	echo "in $s s: $conns connections, $gets snapshot GETs"
+	# each loss of a connection up for less than --silence waits as a
+	# failed attempt: 100 ms, doubled per loss; each snapshot GET 500 ms
+	# after the one before, doubled
+	[ "$conns" -ge 2 ]
+	[ "$conns" -le $(($(most "$s" 0.1) + 1)) ]
+	[ "$gets" -le $(($(most "$s" 0.5) + 1)) ]
+	grep -qE "connection 1 lost: connection closed \(next in 100 ms\)" err
+	grep -qE "connection 2 lost: connection closed \(next in 200 ms\)" err
+}
+
+@test "live: a snapshot refused with HTTP 418 and Retry-After waits that long before any GET" {
+	start_server --rest-status 418 --retry-after 60 --delay-ms 10
+	start_feed
+	until_ok grep -q '^rest ' log
+	sleep 2.5
+	stop_feed
+	[ "$FEED_RC" = 0 ]
+	# without it the backoff would have asked again at 0.5 and 1.5 s
+	run -0 grep -c '^rest ' log
+	[ "$output" = 1 ]
+	grep -qF "HTTP 418" err
+	grep -qF "(no GET for 60000 ms, its Retry-After)" err
+}
