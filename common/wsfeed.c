@@ -23,7 +23,10 @@ struct conn {
 	struct lws *wsi;
 	int state;
 	uint64_t id;
-	int64_t start, last_rx;	/* monotonic ns */
+	int64_t start, last_rx;	/* monotonic ns; last_rx: a message, a pong, or
+				 * any bytes seen in the socket */
+	int64_t ping_at;	/* monotonic ns: the next ping is due */
+	int ping;		/* a ping to send when writable */
 	int delivered;		/* has delivered (or held) a message */
 	char *buf;		/* the message being put together */
 	size_t len, cap;
@@ -94,6 +97,8 @@ void chr_ws_opts_default(struct chr_ws_opts *o)
 		o->backoff_max_ns = 30 * (int64_t)1000000000;
 	if (!o->stable_ns)
 		o->stable_ns = o->silence_ns;
+	if (!o->ping_ns)
+		o->ping_ns = o->silence_ns / 3;
 	if (!o->max_msg)
 		o->max_msg = 64 << 20;
 }
@@ -324,6 +329,23 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons why, void *user, vo
 		/* the kernel stamps each segment it receives (stamp_reads) */
 		setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_TIMESTAMPNS, &(int){ 1 },
 			   sizeof(int));
+		c->ping_at = c->last_rx + c->w->o.ping_ns;
+		break;
+	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+		c->last_rx = mono_ns();	/* alive, however quiet its streams */
+		break;
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		if (c->ping) {
+			unsigned char b[LWS_PRE + 1];
+
+			c->ping = 0;
+			if (lws_write(wsi, b + LWS_PRE, 0, LWS_WRITE_PING) < 0) {
+				snprintf(c->why, sizeof c->why, "cannot send a ping");
+				c->wsi = NULL;	/* closed by the -1 */
+				conn_dead(c);
+				return -1;
+			}
+		}
 		break;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
 		ns = c->rx_ns ? c->rx_ns : real_ns();
@@ -462,8 +484,16 @@ static void due(struct chr_ws *w, int64_t now)
 
 		if (c->state != C_CONNECTING && c->state != C_OPEN)
 			continue;
-		if (now - c->last_rx < w->o.silence_ns)
+		if (now - c->last_rx < w->o.silence_ns) {
+			/* a ping now and then: its pong says the connection
+			 * lives when its streams are quiet */
+			if (c->state == C_OPEN && c->wsi && now >= c->ping_at) {
+				c->ping = 1;
+				c->ping_at = now + w->o.ping_ns;
+				lws_callback_on_writable(c->wsi);
+			}
 			continue;
+		}
 		snprintf(c->why, sizeof c->why, c->state == C_OPEN ? "silent for %" PRId64 " ms" :
 			 "no answer for %" PRId64 " ms", (now - c->last_rx) / 1000000);
 		conn_dead(c);	/* conn_free closes the wsi */
@@ -536,6 +566,8 @@ static int stamp_reads(struct chr_ws *w, int wait_ms)
 		c->rx_ns = 0;
 		if (c->state == C_CONNECTING)
 			return 0;
+		if (c->state == C_OPEN && c->ping)
+			return 0;	/* libwebsockets waits to write it */
 		if (c->state != C_OPEN || !c->wsi)
 			continue;
 		pc[n] = c;
@@ -554,6 +586,7 @@ static int stamp_reads(struct chr_ws *w, int wait_ms)
 			int64_t k = kernel_stamp(p[i].fd);
 
 			pc[i]->rx_ns = k ? k : real_ns();
+			pc[i]->last_rx = mono_ns();	/* a server ping counts too */
 		}
 	return 1;
 }
@@ -572,6 +605,9 @@ int chr_ws_run(struct chr_ws *w, int timeout_ms, struct chr_err *e)
 		if ((w->c[i].state == C_CONNECTING || w->c[i].state == C_OPEN) &&
 		    w->c[i].last_rx + w->o.silence_ns < next)
 			next = w->c[i].last_rx + w->o.silence_ns;
+	for (int i = 0; i < 2; i++)
+		if (w->c[i].state == C_OPEN && w->c[i].ping_at < next)
+			next = w->c[i].ping_at;
 	if (w->cur && !w->nxt && w->renew_at > now && w->renew_at < next)
 		next = w->renew_at;
 	if (w->nxt && w->overlap_until < next)

@@ -61,9 +61,12 @@ struct chr_ws_cb {
 
 struct chr_ws_opts {
 	const char *url;		/* ws://host[:port]/path or wss://... */
-	int64_t silence_ns;		/* no frame for this long (also no answer to
-					 * the handshake): the connection is dead
+	int64_t silence_ns;		/* no message, no pong and no bytes at all
+					 * for this long (also no answer to the
+					 * handshake): the connection is dead
 					 * (default 10 s) */
+	int64_t ping_ns;		/* send a ping this often, its pong a sign
+					 * of life (default silence_ns / 3) */
 	int64_t max_age_ns;		/* renew a connection this old (default 23 h;
 					 * the exchange closes at 24 h) */
 	int64_t overlap_ns;		/* how long the old and the new connection

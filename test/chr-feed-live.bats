@@ -486,3 +486,17 @@ most() {
 	grep -qF "HTTP 418" err
 	grep -qF "(no GET for 60000 ms, its Retry-After)" err
 }
+
+@test "live: a connection whose streams are quiet but whose server answers pings is kept past --silence" {
+	# the server sends no frame at all, and answers pings
+	start_server --stall-at 0 --pong
+	start_feed --silence 1000
+	until_ok grep -q '^connect ' log
+	sleep 3.5
+	stop_feed
+	[ "$FEED_RC" = 0 ]
+	run -0 grep -c '^connect ' log
+	[ "$output" = 1 ]
+	grep -q '^client-ping 1' log
+	! grep -E 'failed|lost' err
+}
