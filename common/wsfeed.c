@@ -560,10 +560,10 @@ static int stamp_reads(struct chr_ws *w, int wait_ms)
 	struct conn *pc[2];
 	int n = 0;
 
+	w->c[0].rx_ns = w->c[1].rx_ns = 0;	/* no stamp is carried to a later read */
 	for (int i = 0; i < 2; i++) {
 		struct conn *c = &w->c[i];
 
-		c->rx_ns = 0;
 		if (c->state == C_CONNECTING)
 			return 0;
 		if (c->state == C_OPEN && c->ping)
