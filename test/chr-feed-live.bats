@@ -490,9 +490,9 @@ most() {
 @test "live: a connection whose streams are quiet but whose server answers pings is kept past --silence" {
 	# the server sends no frame at all, and answers pings
 	start_server --stall-at 0 --pong
-	start_feed --silence 1000
+	start_feed --silence 2000
 	until_ok grep -q '^connect ' log
-	sleep 3.5
+	sleep 4.5
 	stop_feed
 	[ "$FEED_RC" = 0 ]
 	run -0 grep -c '^connect ' log
