@@ -14,17 +14,20 @@
 #include "rest.h"
 
 #define SYM_MAX 32
-#define LAT_STEP 10			/* ns per latency bucket */
-#define LAT_N 100000			/* buckets: up to 1 ms */
+#define LAT_STEP 10			/* ns per latency bucket up to 1 ms ... */
+#define LAT_N 100000
+#define LAT_STEP2 1000			/* ... then 1 us per bucket up to 100 ms */
+#define LAT_N2 99000
 
 struct sym {
 	char name[SYM_MAX + 1];		/* upper case, as the REST wants it */
 	int64_t next_ns;		/* no GET before this */
-	int64_t backoff_ns;		/* the wait after the next failure */
+	int64_t backoff_ns;		/* the wait after the next GET */
+	int64_t last_ns;		/* the last GET's start (0: none) */
 };
 
 struct lat {
-	uint64_t *b;			/* LAT_N buckets */
+	uint64_t *b;			/* LAT_N + LAT_N2 buckets */
 	uint64_t n, over;		/* measured; past the last bucket */
 	int64_t max;
 };
@@ -58,11 +61,14 @@ struct chr_feedlive {
 	int up;
 	uint64_t conn, frames, bad, gets, get_failed, refused;
 	int64_t get_ns_max;		/* the longest GET */
+	int64_t rest_block_ns;		/* no GET before this: a 429 or 418 */
 	struct get get;
+	atomic_int stopping;		/* the run is over: a GET under way gives up */
 	uint64_t gen;			/* connections lost so far */
 	int64_t last_ns;		/* the last frame's receive time */
 	int in_msg;			/* inside chr_feed_msg: records measured */
 	int64_t cur_ns;			/* that frame's receive time */
+	int64_t commit_ns;		/* its last record's commit (0: none) */
 	struct lat rec, ws;
 	struct chr_err e;		/* a callback's error */
 };
@@ -95,6 +101,8 @@ static void lat_add(struct lat *h, int64_t d)
 	h->n++;
 	if (d / LAT_STEP < LAT_N)
 		h->b[d / LAT_STEP]++;
+	else if ((d - LAT_N * LAT_STEP) / LAT_STEP2 < LAT_N2)
+		h->b[LAT_N + (d - LAT_N * LAT_STEP) / LAT_STEP2]++;
 	else
 		h->over++;
 }
@@ -105,9 +113,10 @@ static int64_t lat_at(const struct lat *h, double p)
 
 	if (want >= h->n)
 		want = h->n - 1;
-	for (size_t i = 0; i < LAT_N; i++)
+	for (size_t i = 0; i < LAT_N + LAT_N2; i++)
 		if ((seen += h->b[i]) > want)
-			return (int64_t)i * LAT_STEP;
+			return i < LAT_N ? (int64_t)i * LAT_STEP :
+			       (int64_t)LAT_N * LAT_STEP + (int64_t)(i - LAT_N) * LAT_STEP2;
 	return h->max;
 }
 
@@ -153,8 +162,10 @@ static int lv_commit(void *arg, struct chr_rec *rec, struct chr_err *e)
 
 	if (l->sink.commit(l->sink.arg, rec, e) < 0)
 		return -1;
-	if (l->in_msg)
-		lat_add(&l->rec, now_ns() - l->cur_ns);
+	if (l->in_msg) {
+		l->commit_ns = now_ns();
+		lat_add(&l->rec, l->commit_ns - l->cur_ns);
+	}
 	return 0;
 }
 
@@ -174,6 +185,10 @@ static int on_msg(void *ctx, int64_t ns, const char *data, size_t len)
 	}
 	k = chr_feed_msg(l->f, ns, data, len, &l->e);
 	l->in_msg = 0;
+	if (l->commit_ns && l->o.latency_log)
+		fprintf(l->o.latency_log, "%llu %lld %lld\n", (unsigned long long)l->frames,
+			(long long)ns, (long long)l->commit_ns);
+	l->commit_ns = 0;
 	if (k >= 0 && l->o.flush && l->o.flush(l->o.flush_ctx, &l->e) < 0)
 		return 1;
 	if (k == 0)
@@ -214,6 +229,9 @@ static int on_event(void *ctx, const struct chr_ws_info *in)
 		if (in->ev == CHR_WS_RETRY)
 			note(l, "'%s': attempt %u failed: %s (next in %lld ms)", l->url,
 			     in->attempt, why, (long long)(in->retry_ns / 1000000));
+		else if (in->ev == CHR_WS_DOWN && in->retry_ns)
+			note(l, "'%s': connection %llu lost: %s (next in %lld ms)", l->url,
+			     (unsigned long long)in->conn, why, (long long)(in->retry_ns / 1000000));
 		else if (in->ev == CHR_WS_DOWN)
 			note(l, "'%s': connection %llu lost: %s", l->url,
 			     (unsigned long long)in->conn, why);
@@ -224,14 +242,12 @@ static int on_event(void *ctx, const struct chr_ws_info *in)
 	if (lost) {
 		/* a snapshot that came before the loss was seen is the old
 		 * connection's: taken first. One still under way is of no use
-		 * now; the books' snapshots are asked for at once */
+		 * now; the books' snapshots are asked for as their backoff
+		 * allows (kept across losses: a flapping link does not make a
+		 * GET at each reconnect) */
 		if (get_finish(l, &l->e) < 0)
 			return 1;
 		l->gen++;
-		for (size_t i = 0; i < l->o.nsym; i++) {
-			l->syms[i].next_ns = 0;
-			l->syms[i].backoff_ns = l->o.snap_backoff_min_ns;
-		}
 		return chr_feed_disconnect(l->f, in->ns, &l->e) < 0;
 	}
 	return 0;
@@ -298,10 +314,21 @@ static int get_finish(struct chr_feedlive *l, struct chr_err *e)
 	g->busy = 0;
 	if (g->t1 - g->t0 > l->get_ns_max)
 		l->get_ns_max = g->t1 - g->t0;
-	if (g->gen != l->gen) {
-		s->next_ns = 0;		/* taken before a loss: asked again */
+	if (g->rc < 0 && (g->rep.status == 429 || g->rep.status == 418)) {
+		/* too many requests (418: banned for them): no GET of any
+		 * symbol before the exchange's Retry-After, else the most
+		 * the backoff waits */
+		int64_t d = g->rep.retry_after_ns ? g->rep.retry_after_ns :
+			    l->o.snap_backoff_max_ns;
+
+		l->rest_block_ns = g->t1 + d;
+		l->get_failed++;
+		note(l, "%s (no GET for %lld ms%s)", g->e.msg, (long long)(d / 1000000),
+		     g->rep.retry_after_ns ? ", its Retry-After" : "");
 		return 0;
 	}
+	if (g->gen != l->gen)
+		return 0;	/* taken before a loss: asked again, after the backoff */
 	if (g->rc < 0) {
 		l->get_failed++;
 		note(l, "%s (tried again later)", g->e.msg);
@@ -324,8 +351,7 @@ static int get_finish(struct chr_feedlive *l, struct chr_err *e)
 		     "(tried again later)", g->url);
 		return 0;
 	}
-	s->backoff_ns = l->o.snap_backoff_min_ns;	/* taken */
-	return 0;
+	return 0;	/* taken: the backoff goes on (snapshots()) */
 }
 
 /* A finished GET's snapshot taken; while a connection is up and no GET is
@@ -336,13 +362,18 @@ static int snapshots(struct chr_feedlive *l, struct chr_err *e)
 
 	if (get_finish(l, e) < 0)
 		return -1;
-	if (l->get.busy || !l->up)
+	if (l->get.busy || !l->up || t < l->rest_block_ns)
 		return 0;
 	for (size_t i = 0; i < l->o.nsym; i++) {
 		struct sym *s = &l->syms[i];
 
 		if (t < s->next_ns || !wanted(l, s->name))
 			continue;
+		/* each GET of a symbol waits the backoff after its last one,
+		 * taken or not; after backoff_max without a GET, the least */
+		if (s->last_ns && t - s->last_ns >= l->o.snap_backoff_max_ns)
+			s->backoff_ns = l->o.snap_backoff_min_ns;
+		s->last_ns = t;
 		s->next_ns = t + s->backoff_ns;
 		if (s->backoff_ns < l->o.snap_backoff_max_ns / 2)
 			s->backoff_ns *= 2;
@@ -395,8 +426,8 @@ struct chr_feedlive *chr_feedlive_new(const char *venue, const struct chr_feed_o
 	if (!l->syms || !l->wanted || !l->url || !l->rest_url)
 		goto nomem;
 	if (o->latency) {
-		l->rec.b = calloc(LAT_N, sizeof *l->rec.b);
-		l->ws.b = calloc(LAT_N, sizeof *l->ws.b);
+		l->rec.b = calloc(LAT_N + LAT_N2, sizeof *l->rec.b);
+		l->ws.b = calloc(LAT_N + LAT_N2, sizeof *l->ws.b);
 		if (!l->rec.b || !l->ws.b)
 			goto nomem;
 	}
@@ -425,6 +456,7 @@ struct chr_feedlive *chr_feedlive_new(const char *venue, const struct chr_feed_o
 			goto fail;
 	if ((l->rest = chr_rest_open(o->ca_file, e)) == NULL)
 		goto fail;
+	chr_rest_stop_on(l->rest, &l->stopping);
 	wo.url = l->url;
 	wo.ca_file = o->ca_file;
 	wo.silence_ns = o->silence_ns;
@@ -473,6 +505,8 @@ int chr_feedlive_run(struct chr_feedlive *l, const volatile sig_atomic_t *stop,
 		if (l->o.flush && l->o.flush(l->o.flush_ctx, e) < 0)
 			return -1;
 	}
+	/* a GET under way gives up now: chr_feedlive_free waits for it */
+	atomic_store(&l->stopping, 1);
 	return 0;
 }
 
@@ -531,8 +565,9 @@ void chr_feedlive_free(struct chr_feedlive *l)
 {
 	if (l == NULL)
 		return;
+	atomic_store(&l->stopping, 1);
 	if (l->get.busy)
-		pthread_join(l->get.th, NULL);	/* its timeout bounds it */
+		pthread_join(l->get.th, NULL);	/* it gives up at once */
 	chr_ws_close(l->w);
 	chr_rest_close(l->rest);
 	chr_feed_free(l->f);

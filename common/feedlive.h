@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "err.h"
 #include "feed.h"
@@ -24,11 +25,19 @@ struct chr_feedlive_opts {
 	int64_t max_age_ns;	/* renew a connection this old (0: wsfeed's 23 h;
 				 * Binance closes at 24 h) */
 	long rest_timeout_ms;	/* a snapshot GET (0: 5000) */
-	int64_t snap_backoff_min_ns;	/* a failed or refused snapshot waits this
-					 * (0: 500 ms), doubled per failure ... */
-	int64_t snap_backoff_max_ns;	/* ... up to this (0: 30 s) */
+	int64_t snap_backoff_min_ns;	/* a symbol's GETs: each waits this after
+					 * the one before (0: 500 ms), doubled per
+					 * GET, taken or not, across losses ... */
+	int64_t snap_backoff_max_ns;	/* ... up to this (0: 30 s); after this
+					 * long without a GET, the least again. An
+					 * HTTP 429 or 418 stops every GET for its
+					 * Retry-After (none: this long) */
 	int latency;		/* measure each record's commit time less its
 				 * frame's receive time (chr_feedlive_latency) */
+	FILE *latency_log;	/* with latency: a line per frame that made records
+				 * measured, "N RECV COMMIT": the frame's number
+				 * (from 1, over all connections), its receive time
+				 * and its last record's commit, CLOCK_REALTIME ns */
 	/* told of what does not stop the run: a bad frame skipped, a failed
 	 * or refused snapshot, a failed attempt to connect; NULL: nothing */
 	void (*note)(void *ctx, const char *msg);
@@ -85,8 +94,9 @@ void chr_feedlive_stats(const struct chr_feedlive *l, struct chr_feedlive_stats 
 /* With o->latency: the percentiles p (0..1) of two delays in ns, over the
  * records written while their frame was normalised: commit - the frame's
  * receive time (*rec), and the transport's share, the frame handed over -
- * its receive time (*ws, per frame). 10 ns steps; past 1 ms, the largest
- * seen. Returns the number of records measured (0: none, or not asked). */
+ * its receive time (*ws, per frame); the receive time is the kernel's
+ * (chr_ws_cb), so both include the frame's wait in the socket. 10 ns steps
+ * up to 1 ms, 1 us steps up to 100 ms; past that, the largest seen. Returns the number of records measured (0: none, or not asked). */
 uint64_t chr_feedlive_latency(const struct chr_feedlive *l, double p, int64_t *rec,
 			      int64_t *ws);
 

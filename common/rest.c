@@ -12,7 +12,22 @@ struct chr_rest {
 	char *buf;
 	size_t len, cap;
 	int nomem;
+	const atomic_int *stop;
 };
+
+void chr_rest_stop_on(struct chr_rest *c, const atomic_int *stop)
+{
+	c->stop = stop;
+}
+
+/* libcurl's progress call: non-zero aborts the transfer */
+static int progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	const struct chr_rest *c = arg;
+
+	(void)dt, (void)dn, (void)ut, (void)un;
+	return c->stop && atomic_load(c->stop);
+}
 
 struct chr_rest *chr_rest_open(const char *ca_file, struct chr_err *e)
 {
@@ -74,16 +89,27 @@ int chr_rest_get(struct chr_rest *c, const char *url, long timeout_ms,
 	curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->h, CURLOPT_ACCEPT_ENCODING, "");	/* gzip when the server will */
+	curl_easy_setopt(c->h, CURLOPT_XFERINFOFUNCTION, progress);
+	curl_easy_setopt(c->h, CURLOPT_XFERINFODATA, c);
+	curl_easy_setopt(c->h, CURLOPT_NOPROGRESS, 0L);
 	k = curl_easy_perform(c->h);
 	clock_gettime(CLOCK_REALTIME, &t);
 	if (c->nomem)
 		return chr_err_set(e, CHR_EX_SYS, "GET '%s': out of memory", url);
+	if (k == CURLE_ABORTED_BY_CALLBACK)
+		return chr_err_set(e, CHR_EX_SYS, "GET '%s': stopped", url);
 	if (k != CURLE_OK)
 		return chr_err_set(e, CHR_EX_SYS, "GET '%s': %s", url, curl_easy_strerror(k));
 	r->body = c->buf ? c->buf : "";
 	r->len = c->len;
 	r->recv_ns = (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &r->status);
+	{
+		curl_off_t ra = 0;
+
+		if (curl_easy_getinfo(c->h, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+			r->retry_after_ns = (int64_t)ra * 1000000000;
+	}
 	if (r->status != 200)
 		return chr_err_set(e, CHR_EX_SYS, "GET '%s': HTTP %ld: %.200s", url, r->status,
 				   r->body);

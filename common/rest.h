@@ -3,6 +3,7 @@
 #ifndef CHR_REST_H
 #define CHR_REST_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,12 +23,19 @@ struct chr_rest_reply {
 	size_t len;
 	long status;		/* the HTTP status */
 	int64_t recv_ns;	/* CLOCK_REALTIME when the whole body had come */
+	int64_t retry_after_ns;	/* its Retry-After header (seconds), 0: none */
 };
+
+/* From now on a GET under way, on whatever thread, gives up within about a
+ * second (libcurl's progress calls) once *stop is non-zero: "GET 'url':
+ * stopped". NULL: never. */
+void chr_rest_stop_on(struct chr_rest *c, const atomic_int *stop);
 
 /* GET url, giving up after timeout_ms in all (connecting included).
  * Returns 0 with r for an answer of status 200; -1 with e otherwise
  * (CHR_EX_SYS): "GET 'url': why" (libcurl's reason: no connection, a
- * timeout), or "GET 'url': HTTP 404: <the body's start>" (r filled). */
+ * timeout, stopped), or "GET 'url': HTTP 404: <the body's start>" (r
+ * filled, retry_after_ns too). */
 int chr_rest_get(struct chr_rest *c, const char *url, long timeout_ms,
 		 struct chr_rest_reply *r, struct chr_err *e);
 

@@ -3,10 +3,12 @@
  * the renewal that overlaps a new connection and switches at the seam. */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 
 #include <libwebsockets.h>
 
@@ -21,11 +23,17 @@ struct conn {
 	struct lws *wsi;
 	int state;
 	uint64_t id;
-	int64_t start, last_rx;	/* monotonic ns */
+	int64_t start, last_rx;	/* monotonic ns; last_rx: a message, a pong, or
+				 * any bytes seen in the socket */
+	int64_t ping_at;	/* monotonic ns: the next ping is due */
+	int ping;		/* a ping to send when writable */
 	int delivered;		/* has delivered (or held) a message */
 	char *buf;		/* the message being put together */
 	size_t len, cap;
 	int64_t first_ns;	/* its receive time */
+	int64_t rx_ns;		/* the receive time of the socket read under way:
+				 * the kernel's stamp of its first bytes (0: none,
+				 * taken in the callback) */
 	char why[256];		/* what ended it */
 };
 
@@ -47,6 +55,7 @@ struct chr_ws {
 	struct conn *cur, *nxt;	/* the connection delivering; the renewal */
 	int lost;		/* a DOWN reported, no UP since */
 	unsigned attempts;	/* failed attempts in a row */
+	unsigned flaps;		/* connections in a row lost before stable_ns */
 	int64_t retry_at, renew_at, overlap_until;	/* monotonic ns */
 	unsigned renew_fails;
 	struct held *held;	/* the renewal's messages, until the seam */
@@ -86,6 +95,10 @@ void chr_ws_opts_default(struct chr_ws_opts *o)
 		o->backoff_min_ns = 100000000;
 	if (!o->backoff_max_ns)
 		o->backoff_max_ns = 30 * (int64_t)1000000000;
+	if (!o->stable_ns)
+		o->stable_ns = o->silence_ns;
+	if (!o->ping_ns)
+		o->ping_ns = o->silence_ns / 3;
 	if (!o->max_msg)
 		o->max_msg = 64 << 20;
 }
@@ -207,7 +220,7 @@ static void on_message(struct conn *c, int64_t ns, const char *data, size_t len)
 
 	if (!c->delivered && c == w->cur) {
 		c->delivered = 1;
-		w->attempts = 0;
+		w->attempts = 0;	/* the backoff's count, flaps, waits for stable_ns */
 		if (w->lost) {
 			w->lost = 0;
 			event(w, &(struct chr_ws_info){ .ev = CHR_WS_UP, .conn = c->id });
@@ -270,7 +283,15 @@ static void conn_dead(struct conn *c)
 		return switch_to_next(w, 0, 0, "the old connection ended before the seam");
 	in.why = w->lastwhy;
 	if (c->delivered) {
-		w->retry_at = now;	/* a lost connection is tried again at once */
+		/* a lost connection is tried again at once when it had been
+		 * up for stable_ns; one lost sooner (a flapping link, an
+		 * exchange that drops at once) waits as a failed attempt */
+		if (now - c->start >= w->o.stable_ns)
+			w->flaps = 0;
+		else
+			w->flaps++;
+		w->retry_at = w->flaps ? now + backoff(w, w->flaps) : now;
+		in.retry_ns = w->retry_at - now;
 		w->st.downs++;
 		w->lost = 1;
 		in.ev = CHR_WS_DOWN;
@@ -283,7 +304,7 @@ static void conn_dead(struct conn *c)
 		}
 	} else {
 		w->attempts++;
-		w->retry_at = now + backoff(w, w->attempts);
+		w->retry_at = now + backoff(w, w->attempts + w->flaps);
 		in.ev = CHR_WS_RETRY;
 		in.attempt = w->attempts;
 		in.retry_ns = w->retry_at - now;
@@ -305,9 +326,29 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons why, void *user, vo
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		c->state = C_OPEN;
 		c->last_rx = mono_ns();
+		/* the kernel stamps each segment it receives (stamp_reads) */
+		setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_TIMESTAMPNS, &(int){ 1 },
+			   sizeof(int));
+		c->ping_at = c->last_rx + c->w->o.ping_ns;
+		break;
+	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+		c->last_rx = mono_ns();	/* alive, however quiet its streams */
+		break;
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		if (c->ping) {
+			unsigned char b[LWS_PRE + 1];
+
+			c->ping = 0;
+			if (lws_write(wsi, b + LWS_PRE, 0, LWS_WRITE_PING) < 0) {
+				snprintf(c->why, sizeof c->why, "cannot send a ping");
+				c->wsi = NULL;	/* closed by the -1 */
+				conn_dead(c);
+				return -1;
+			}
+		}
 		break;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
-		ns = real_ns();
+		ns = c->rx_ns ? c->rx_ns : real_ns();
 		c->last_rx = mono_ns();
 		if (c->len == 0)
 			c->first_ns = ns;
@@ -443,12 +484,22 @@ static void due(struct chr_ws *w, int64_t now)
 
 		if (c->state != C_CONNECTING && c->state != C_OPEN)
 			continue;
-		if (now - c->last_rx < w->o.silence_ns)
+		if (now - c->last_rx < w->o.silence_ns) {
+			/* a ping now and then: its pong says the connection
+			 * lives when its streams are quiet */
+			if (c->state == C_OPEN && c->wsi && now >= c->ping_at) {
+				c->ping = 1;
+				c->ping_at = now + w->o.ping_ns;
+				lws_callback_on_writable(c->wsi);
+			}
 			continue;
+		}
 		snprintf(c->why, sizeof c->why, c->state == C_OPEN ? "silent for %" PRId64 " ms" :
 			 "no answer for %" PRId64 " ms", (now - c->last_rx) / 1000000);
 		conn_dead(c);	/* conn_free closes the wsi */
 	}
+	if (w->cur && w->cur->delivered && now - w->cur->start >= w->o.stable_ns)
+		w->flaps = 0;
 	if (!w->cur && now >= w->retry_at)
 		conn_open(w, &w->cur);
 	if (w->cur && w->cur->state == C_OPEN && w->cur->delivered && !w->nxt &&
@@ -475,6 +526,71 @@ static int verdict(struct chr_ws *w, struct chr_err *e)
 	return w->rc;
 }
 
+/* The kernel's receive time of the oldest bytes unread in socket fd (a
+ * 1-byte MSG_PEEK with SO_TIMESTAMPNS); 0 when it has none. */
+static int64_t kernel_stamp(int fd)
+{
+	char b, ctl[CMSG_SPACE(sizeof(struct timespec)) * 2];
+	struct iovec iov = { &b, 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+			    .msg_controllen = sizeof ctl };
+	struct timespec t;
+
+	if (recvmsg(fd, &m, MSG_PEEK | MSG_DONTWAIT) <= 0)
+		return 0;
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
+		if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_TIMESTAMPNS) {
+			memcpy(&t, CMSG_DATA(h), sizeof t);
+			return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+		}
+	return 0;
+}
+
+/* Wait up to wait_ms for the open connections' sockets to have data, and
+ * give each socket found readable the kernel's receive time of its oldest
+ * unread bytes before libwebsockets reads them: the frames of that read get
+ * it, however long they waited in the socket or behind each other. Returns
+ * 1 when it waited (libwebsockets then services without waiting), 0 when
+ * libwebsockets must wait itself: a connection being made, or data it holds
+ * already (a TLS record read whole, a frame read in part) that poll(2)
+ * cannot see. */
+static int stamp_reads(struct chr_ws *w, int wait_ms)
+{
+	struct pollfd p[2];
+	struct conn *pc[2];
+	int n = 0;
+
+	w->c[0].rx_ns = w->c[1].rx_ns = 0;	/* no stamp is carried to a later read */
+	for (int i = 0; i < 2; i++) {
+		struct conn *c = &w->c[i];
+
+		if (c->state == C_CONNECTING)
+			return 0;
+		if (c->state == C_OPEN && c->ping)
+			return 0;	/* libwebsockets waits to write it */
+		if (c->state != C_OPEN || !c->wsi)
+			continue;
+		pc[n] = c;
+		p[n].fd = lws_get_socket_fd(c->wsi);
+		p[n].events = POLLIN;
+		p[n].revents = 0;
+		if (p[n].fd >= 0)
+			n++;
+	}
+	if (n == 0 || lws_service_adjust_timeout(w->ctx, 1, 0) == 0)
+		return 0;
+	if (poll(p, (nfds_t)n, wait_ms) < 0)
+		return errno == EINTR;	/* a signal: the caller looks at it */
+	for (int i = 0; i < n; i++)
+		if (p[i].revents & POLLIN) {
+			int64_t k = kernel_stamp(p[i].fd);
+
+			pc[i]->rx_ns = k ? k : real_ns();
+			pc[i]->last_rx = mono_ns();	/* a server ping counts too */
+		}
+	return 1;
+}
+
 int chr_ws_run(struct chr_ws *w, int timeout_ms, struct chr_err *e)
 {
 	int64_t now = mono_ns(), next = now + (int64_t)timeout_ms * 1000000;
@@ -489,6 +605,9 @@ int chr_ws_run(struct chr_ws *w, int timeout_ms, struct chr_err *e)
 		if ((w->c[i].state == C_CONNECTING || w->c[i].state == C_OPEN) &&
 		    w->c[i].last_rx + w->o.silence_ns < next)
 			next = w->c[i].last_rx + w->o.silence_ns;
+	for (int i = 0; i < 2; i++)
+		if (w->c[i].state == C_OPEN && w->c[i].ping_at < next)
+			next = w->c[i].ping_at;
 	if (w->cur && !w->nxt && w->renew_at > now && w->renew_at < next)
 		next = w->renew_at;
 	if (w->nxt && w->overlap_until < next)
@@ -496,7 +615,15 @@ int chr_ws_run(struct chr_ws *w, int timeout_ms, struct chr_err *e)
 	if (next > now) {
 		/* poll(2) counts whole ms: a wait rounded down would wake
 		 * before the deadline and spin until it */
-		lws_sul_schedule(w->ctx, 0, &w->sul, wake, ((next - now) / 1000000 + 1) * 1000);
+		int ms = (int)((next - now) / 1000000 + 1);
+
+		/* waited already: what is ready is serviced, lws' poll bounded
+		 * by 1 ms (a wake-up already due would be taken before its
+		 * poll, which would then wait for lws' next timer) */
+		if (stamp_reads(w, ms))
+			ms = 1;
+
+		lws_sul_schedule(w->ctx, 0, &w->sul, wake, ms * (int64_t)1000);
 		n = lws_service(w->ctx, 0);
 		lws_sul_cancel(&w->sul);
 		if (n < 0)

@@ -18,7 +18,9 @@ enum chr_ws_event {
 				 * broken, silent): messages may be missing from
 				 * here; the books write a GAP and wait for a
 				 * snapshot. Once per loss, not per failed attempt;
-				 * a reconnect follows at once */
+				 * a reconnect follows after info->retry_ns: at once
+				 * after a connection up for stable_ns, else with
+				 * the backoff */
 	CHR_WS_RETRY,		/* an attempt to connect failed (or its connection
 				 * ended before it delivered); the next is in
 				 * info->retry_ns */
@@ -36,7 +38,7 @@ struct chr_ws_info {
 				 * "silent for 10000 ms", "cannot connect: ..."); RENEWED
 				 * not seamless: why not */
 	unsigned attempt;	/* RETRY: failed attempts in a row */
-	int64_t retry_ns;	/* RETRY: the wait before the next attempt */
+	int64_t retry_ns;	/* RETRY, DOWN: the wait before the next attempt */
 	int seamless;		/* RENEWED */
 	uint64_t conn;		/* the connection's number, from 1 */
 };
@@ -46,8 +48,12 @@ struct chr_ws_info {
  * error. */
 struct chr_ws_cb {
 	/* one whole text or binary message (fragments put together), as
-	 * received; recv_ns is CLOCK_REALTIME taken in libwebsockets' receive
-	 * callback when its first bytes came. data is valid until return. */
+	 * received; recv_ns is its receive time, CLOCK_REALTIME: the kernel's
+	 * stamp (SO_TIMESTAMPNS) of the oldest bytes of the socket read that
+	 * brought its first bytes, or, when there is none (a TLS record
+	 * libwebsockets held, a kernel without stamps), the time libwebsockets
+	 * handed those bytes over (docs/feed.md "Receive times"). data is
+	 * valid until return. */
 	int (*msg)(void *ctx, int64_t recv_ns, const char *data, size_t len);
 	int (*event)(void *ctx, const struct chr_ws_info *info);
 	void *ctx;
@@ -55,9 +61,12 @@ struct chr_ws_cb {
 
 struct chr_ws_opts {
 	const char *url;		/* ws://host[:port]/path or wss://... */
-	int64_t silence_ns;		/* no frame for this long (also no answer to
-					 * the handshake): the connection is dead
+	int64_t silence_ns;		/* no message, no pong and no bytes at all
+					 * for this long (also no answer to the
+					 * handshake): the connection is dead
 					 * (default 10 s) */
+	int64_t ping_ns;		/* send a ping this often, its pong a sign
+					 * of life (default silence_ns / 3) */
 	int64_t max_age_ns;		/* renew a connection this old (default 23 h;
 					 * the exchange closes at 24 h) */
 	int64_t overlap_ns;		/* how long the old and the new connection
@@ -66,6 +75,11 @@ struct chr_ws_opts {
 	int64_t backoff_min_ns;		/* the first retry's wait (default 100 ms),
 					 * doubled per failed attempt ... */
 	int64_t backoff_max_ns;		/* ... up to this (default 30 s) */
+	int64_t stable_ns;		/* a connection up this long is stable: a
+					 * loss after it is reconnected at once and
+					 * the backoff starts again; one lost sooner
+					 * counts in the backoff like a failed
+					 * attempt (default silence_ns) */
 	unsigned max_attempts;		/* failed attempts in a row that end
 					 * chr_ws_run with an error; 0: never */
 	size_t max_msg;			/* the largest message (default 64 MiB) */

@@ -393,3 +393,110 @@ teardown() {
 	run -0 chr-tail --format text --type GAP out.ev
 	assert_line -n 0 --partial 'reason=reconnect'
 }
+
+# stopped PID: the process PID is stopped (SIGSTOP taken)
+stopped() {
+	[[ $(ps -o stat= -p "$1") == T* ]]
+}
+
+# nlines FILE: its lines
+nlines() {
+	wc -l <"$1"
+}
+
+@test "live: a record's ts is the kernel's receive time: frames that waited in the socket while chr-feed was stopped keep theirs" {
+	start_server --delay-ms 10 --send-log sent
+	start_feed
+	until_ok at_least 20 nlines sent
+	kill -STOP "$FEED"
+	until_ok stopped "$FEED"
+	t_stop=$(date +%s%N)
+	k=$(nlines sent)
+	until_ok at_least $((k + 20)) nlines sent
+	t_cont=$(date +%s%N)
+	kill -CONT "$FEED"
+	until_ok grep -q '^end' log
+	sleep 0.3
+	stop_feed
+	[ "$FEED_RC" = 0 ]
+	# the frames sent while it was stopped came then: their records say so
+	# (a receive time taken when the frames were read would be after t_cont)
+	run -0 python3 -c '
+import json, sys
+a, b = int(sys.argv[1]), int(sys.argv[2])
+n = sum(1 for l in sys.stdin if a < json.loads(l)["ts"] < b)
+print(n)' "$t_stop" "$t_cont" < <(chr-tail --format json out.ev)
+	echo "records received while stopped: $output"
+	[ "$output" -gt 0 ]
+}
+
+@test "live: SIGTERM during a snapshot GET ends it at once, not at --rest-timeout: exit 0" {
+	# the snapshot is answered only after the replay (15 s): never, here
+	start_server --rest-after-frames 100000 --delay-ms 50
+	start_feed --rest-timeout 30000
+	until_ok grep -q '^rest-at' log
+	kill -TERM "$FEED"
+	# well before the GET's 30 s
+	for _ in $(seq 100); do gone "$FEED" && break; sleep 0.1; done
+	gone "$FEED"
+	FEED_RC=0
+	wait "$FEED" || FEED_RC=$?
+	[ "$FEED_RC" = 0 ]
+}
+
+# most N SECONDS FIRST: the most events that a backoff from FIRST seconds,
+# doubled per event, allows in SECONDS (the first at once): 1 + log2(S/F + 1)
+most() {
+	python3 -c 'import math, sys; s, f = map(float, sys.argv[1:]); print(int(1 + math.log2(s / f + 1)))' "$@"
+}
+
+@test "live: a flapping link reconnects with a backoff, and the snapshots keep theirs across the losses" {
+	# a drop every 20 frames: each connection lives a few ms
+	start_server $(for k in $(seq 20 20 280); do echo --drop-after "$k"; done)
+	t0=$(date +%s%N)
+	start_feed --silence 2000
+	sleep 3
+	stop_feed
+	t1=$(date +%s%N)
+	[ "$FEED_RC" = 0 ]
+	s=$(python3 -c "print((${t1} - ${t0}) / 1e9)")
+	conns=$(grep -c '^connect ' log)
+	gets=$(grep -c '^rest ' log)
+	echo "in $s s: $conns connections, $gets snapshot GETs"
+	# each loss of a connection up for less than --silence waits as a
+	# failed attempt: 100 ms, doubled per loss; each snapshot GET 500 ms
+	# after the one before, doubled
+	[ "$conns" -ge 2 ]
+	[ "$conns" -le $(($(most "$s" 0.1) + 1)) ]
+	[ "$gets" -le $(($(most "$s" 0.5) + 1)) ]
+	grep -qE "connection 1 lost: connection closed \(next in 100 ms\)" err
+	grep -qE "connection 2 lost: connection closed \(next in 200 ms\)" err
+}
+
+@test "live: a snapshot refused with HTTP 418 and Retry-After waits that long before any GET" {
+	start_server --rest-status 418 --retry-after 60 --delay-ms 10
+	start_feed
+	until_ok grep -q '^rest ' log
+	sleep 2.5
+	stop_feed
+	[ "$FEED_RC" = 0 ]
+	# without it the backoff would have asked again at 0.5 and 1.5 s
+	run -0 grep -c '^rest ' log
+	[ "$output" = 1 ]
+	grep -qF "HTTP 418" err
+	grep -qF "(no GET for 60000 ms, its Retry-After)" err
+}
+
+@test "live: a connection whose streams are quiet but whose server answers pings is kept past --silence" {
+	# the server sends no frame at all, and answers pings
+	start_server --stall-at 0 --pong
+	start_feed --silence 2000
+	until_ok grep -q '^connect ' log
+	sleep 4.5
+	stop_feed
+	[ "$FEED_RC" = 0 ]
+	run -0 grep -c '^connect ' log
+	[ "$output" = 1 ]
+	grep -q '^client-ping 1' log
+	! grep -E 'failed|lost' err
+}

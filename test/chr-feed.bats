@@ -244,7 +244,7 @@ TRADE id=3"
 @test "-h, --version, misuse, an unreadable file, the reader closing early" {
 	run -0 $T chr-feed --help
 	assert_line -n 0 "usage: chr-feed --venue NAME --symbols S,S... [--ws-url URL] [--rest-url URL]"
-	assert_line -n 3 "       chr-feed --venue NAME --capture [--symbol S] [--skip-bad]"
+	assert_line -n 4 "       chr-feed --venue NAME --capture [--symbol S] [--skip-bad]"
 	run -0 $T chr-feed --version
 	assert_output --regexp "^chr-feed [0-9]"
 	run -2 --separate-stderr $T chr-feed --venue binance

@@ -19,7 +19,8 @@
 
 static const char usage_text[] =
 	"usage: chr-feed --venue NAME --symbols S,S... [--ws-url URL] [--rest-url URL]\n"
-	"                [--silence MS] [--max-age MS] [--latency] [--skip-bad]\n"
+	"                [--silence MS] [--max-age MS] [--rest-timeout MS]\n"
+	"                [--latency [--latency-log FILE]] [--skip-bad]\n"
 	"                [--out QUEUE | --format FMT] [-v]\n"
 	"       chr-feed --venue NAME --capture [--symbol S] [--skip-bad]\n"
 	"                [--out QUEUE | --format FMT] [-v] [FILE...]\n"
@@ -30,7 +31,7 @@ static const char usage_text[] =
 	"\n";
 
 enum { OPT_VENUE = CHR_O_OWN, OPT_CAPTURE, OPT_SYMBOL, OPT_SKIP_BAD, OPT_WS, OPT_REST,
-	OPT_LATENCY, OPT_SILENCE, OPT_MAX_AGE, OPT_SYMBOLS };
+	OPT_LATENCY, OPT_SILENCE, OPT_MAX_AGE, OPT_SYMBOLS, OPT_LATENCY_LOG, OPT_REST_TIMEOUT };
 
 static const struct chr_opt opts[] = {
 	{"venue", required_argument, OPT_VENUE, "NAME",
@@ -46,8 +47,12 @@ static const struct chr_opt opts[] = {
 	 "a connection silent this long is dead (default 10000)"},
 	{"max-age", required_argument, OPT_MAX_AGE, "MS",
 	 "renew a connection this old, overlapping the next\n(default 82800000: 23 h)"},
+	{"rest-timeout", required_argument, OPT_REST_TIMEOUT, "MS",
+	 "a REST snapshot GET gives up after MS (default 5000)"},
 	{"latency", no_argument, OPT_LATENCY, NULL,
 	 "live mode: print the frame-to-commit latency's\npercentiles on stderr at the end"},
+	{"latency-log", required_argument, OPT_LATENCY_LOG, "FILE",
+	 "with --latency: a line per frame to FILE, its number,\nreceive time and last commit (ns)"},
 	{"capture", no_argument, OPT_CAPTURE, NULL, "read the FILEs as captures (capture mode)"},
 	{"symbol", required_argument, OPT_SYMBOL, "S",
 	 "the symbol of the REST snapshot lines (default: their\nown, else the one symbol of the messages before them)"},
@@ -279,7 +284,15 @@ int main(int argc, char **argv)
 		case OPT_MAX_AGE:
 			lo.max_age_ns = (int64_t)chr_opt_count("--max-age", optarg) * 1000000;
 			break;
+		case OPT_REST_TIMEOUT:
+			lo.rest_timeout_ms = (long)chr_opt_count("--rest-timeout", optarg);
+			break;
 		case OPT_LATENCY:
+			lo.latency = 1;
+			break;
+		case OPT_LATENCY_LOG:
+			if ((lo.latency_log = fopen(optarg, "w")) == NULL)
+				chr_die(CHR_EX_SYS, "%s: %s", optarg, strerror(errno));
 			lo.latency = 1;
 			break;
 		case OPT_SKIP_BAD:
@@ -301,8 +314,10 @@ int main(int argc, char **argv)
 				: "no input: --symbols S,S... (live mode) or --capture [FILE...]");
 	if (!cap_mode && (optind < argc || fo.symbol))
 		chr_usage_error("the live mode reads no FILE and takes --symbols, not --symbol");
-	if (cap_mode && (lo.ws_url || lo.rest_url || lo.latency || lo.silence_ns || lo.max_age_ns))
-		chr_usage_error("--ws-url, --rest-url, --silence, --max-age, --latency: live mode only");
+	if (cap_mode && (lo.ws_url || lo.rest_url || lo.latency || lo.silence_ns || lo.max_age_ns ||
+			 lo.rest_timeout_ms))
+		chr_usage_error("--ws-url, --rest-url, --silence, --max-age, --rest-timeout, "
+				"--latency: live mode only");
 	for (sp = list; (tok = sp ? strsep(&sp, ",") : NULL) != NULL;) {
 		if (chr_feedlive_symbol(tok, &e) < 0)
 			chr_usage_error("--symbols: %s", e.msg);
@@ -343,6 +358,8 @@ int main(int argc, char **argv)
 	if (chr_out_close(&out, &e) < 0)
 		chr_out_failed(&out, &e);
 	report();
+	if (lo.latency_log && fclose(lo.latency_log) != 0)
+		chr_die(CHR_EX_SYS, "--latency-log: %s", strerror(errno));
 	if (l)
 		chr_feedlive_free(l);
 	else
