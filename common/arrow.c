@@ -32,22 +32,6 @@ static int oom(struct chr_err *e)
 	return chr_err_set(e, CHR_EX_SYS, "out of memory");
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-	size_t nc = *cap ? *cap : 64;
-	void *q;
-
-	if (need <= *cap)
-		return 0;
-	while (nc < need)
-		nc *= 2;
-	if ((q = realloc(*p, nc * elem)) == NULL)
-		return -1;
-	*p = q;
-	*cap = nc;
-	return 0;
-}
-
 static int put(struct chr_arrow *a, const void *p, size_t n, struct chr_err *e)
 {
 	if (chr_write_all(a->fd, p, n) < 0)
@@ -77,7 +61,7 @@ static int message(struct chr_arrow *a, int htype, chr_fb_ref header, size_t ble
 	if ((p = chr_fb_finish(b, m, &n)) == NULL)
 		return oom(e);
 	len = (8 + n + ALIGN - 1) / ALIGN * ALIGN;
-	if (grow((void **)&a->meta, &a->mcap, len, 1) < 0)
+	if (chr_pq_grow((void **)&a->meta, &a->mcap, len, 1) < 0)
 		return oom(e);
 	w[0] = 0xffffffffu;	/* continuation */
 	w[1] = (uint32_t)(len - 8);	/* the metadata's size, padding included */
@@ -176,8 +160,8 @@ static long long buffer(struct chr_arrow *a, size_t n)
 {
 	size_t at = (a->blen + ALIGN - 1) / ALIGN * ALIGN;
 
-	if (grow((void **)&a->body, &a->bcap, at + n + ALIGN, 1) < 0 ||
-	    grow((void **)&a->bufs, &a->bufcap, a->nbuf + 2, sizeof *a->bufs) < 0)
+	if (chr_pq_grow((void **)&a->body, &a->bcap, at + n + ALIGN, 1) < 0 ||
+	    chr_pq_grow((void **)&a->bufs, &a->bufcap, a->nbuf + 2, sizeof *a->bufs) < 0)
 		return -1;
 	memset(a->body + a->blen, 0, at - a->blen);
 	a->bufs[a->nbuf++] = (int64_t)at;
@@ -320,7 +304,7 @@ static int batch(void *arg, struct chr_pq *pq, struct chr_err *e)
 		if (column(a, c, n, e) < 0)
 			return -1;
 		if (c->kind == CHR_PQ_DEC) {
-			if (grow((void **)&a->dec, &a->dcap, a->ndec + 1, sizeof *a->dec) < 0)
+			if (chr_pq_grow((void **)&a->dec, &a->dcap, a->ndec + 1, sizeof *a->dec) < 0)
 				return oom(e);
 			a->dec[a->ndec++] = (struct chr_arrow_dec){
 				(uint64_t)a->bufs[a->nbuf - 2], (uint32_t)n, (int)i, c->scale };

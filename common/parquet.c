@@ -47,7 +47,7 @@ static int oom(struct chr_err *e)
 	return chr_err_set(e, CHR_EX_SYS, "out of memory");
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
+int chr_pq_grow(void **p, size_t *cap, size_t need, size_t elem)
 {
 	size_t nc = *cap ? *cap : 64;
 	void *q;
@@ -174,8 +174,8 @@ static int dict_add(struct chr_pq_dict *d, const char *s, size_t n, uint32_t *ix
 	{
 		size_t acap = d->acap;
 
-		if (grow((void **)&d->at, &acap, d->n + 1, sizeof *d->at) < 0 ||
-		    grow((void **)&d->plain, &d->pcap, d->plen + 4 + n, 1) < 0)
+		if (chr_pq_grow((void **)&d->at, &acap, d->n + 1, sizeof *d->at) < 0 ||
+		    chr_pq_grow((void **)&d->plain, &d->pcap, d->plen + 4 + n, 1) < 0)
 			return -1;
 		d->acap = (uint32_t)acap;
 	}
@@ -208,7 +208,7 @@ int chr_pq_str(struct chr_pq *pq, size_t c, const char *s, size_t n)
 		col->def[pq->nrows] = 1;
 	if (col->kind == CHR_PQ_DICT)
 		return dict_add(&col->d, s, n, &col->ix[pq->nrows]);
-	if (grow((void **)&col->s, &col->scap, col->slen + 4 + n, 1) < 0)
+	if (chr_pq_grow((void **)&col->s, &col->scap, col->slen + 4 + n, 1) < 0)
 		return -1;
 	col->soff[pq->nrows] = col->slen;
 	memcpy(col->s + col->slen, &ln, 4);
@@ -345,7 +345,7 @@ static int bits_for(uint32_t maxv)
 
 static int page_room(struct chr_pq *pq, size_t n, struct chr_err *e)
 {
-	if (grow((void **)&pq->page, &pq->page_cap, n, 1) < 0)
+	if (chr_pq_grow((void **)&pq->page, &pq->page_cap, n, 1) < 0)
 		return oom(e);
 	return 0;
 }
@@ -357,7 +357,7 @@ static int write_page(struct chr_pq *pq, int type, size_t usize, uint32_t nvals,
 {
 	size_t bound = ZSTD_compressBound(usize), k;
 
-	if (grow((void **)&pq->zpage, &pq->zpage_cap, bound, 1) < 0)
+	if (chr_pq_grow((void **)&pq->zpage, &pq->zpage_cap, bound, 1) < 0)
 		return oom(e);
 	k = ZSTD_compressCCtx(pq->zc, pq->zpage, bound, pq->page, usize, pq->level);
 	if (ZSTD_isError(k))
@@ -518,7 +518,7 @@ static int write_chunk(struct chr_pq *pq, struct chr_pq_col *c, struct chunk *ch
 			for (size_t i = a; i < b; i++)
 				ch->nulls += !c->def[i];
 		if (c->kind == CHR_PQ_DEC &&
-		    grow((void **)&ch->pages, &ch->pcap, ch->npages + 1, sizeof *ch->pages) < 0)
+		    chr_pq_grow((void **)&ch->pages, &ch->pcap, ch->npages + 1, sizeof *ch->pages) < 0)
 			return oom(e);
 		if (write_page(pq, PAGE_DATA, (size_t)(p - pq->page), (uint32_t)n, enc, &ch->usize,
 			       &ch->csize, c->kind == CHR_PQ_DEC ? &ch->pages[ch->npages++] : NULL,
@@ -539,7 +539,7 @@ static int write_group(struct chr_pq *pq, struct chr_err *e)
 			return -1;
 		goto done;
 	}
-	if (grow((void **)&pq->groups, &pq->gcap, pq->ngroups + 1, sizeof *pq->groups) < 0)
+	if (chr_pq_grow((void **)&pq->groups, &pq->gcap, pq->ngroups + 1, sizeof *pq->groups) < 0)
 		return oom(e);
 	g = &pq->groups[pq->ngroups];
 	if ((g->ch = calloc(pq->ncol, sizeof *g->ch)) == NULL)
@@ -743,7 +743,7 @@ static int raise_chunk(struct chr_pq *pq, const struct chr_pq_col *c, struct chu
 		size_t k, at = 0;
 
 		if (page_room(pq, pg->usize + 8, e) < 0 ||
-		    grow((void **)&pq->zpage, &pq->zpage_cap, pg->csize, 1) < 0)
+		    chr_pq_grow((void **)&pq->zpage, &pq->zpage_cap, pg->csize, 1) < 0)
 			return oom(e);
 		if (pread(pq->fd, pq->zpage, pg->csize, pg->off + pg->hlen) != (ssize_t)pg->csize)
 			return chr_err_sys(e, "cannot read back '%s'", pq->name);
@@ -788,7 +788,7 @@ static int copy_chunk(struct chr_pq *pq, struct chunk *ch, struct chr_err *e)
 	int64_t start = ch->dict_off >= 0 ? ch->dict_off : ch->data_off;
 	int64_t delta = (int64_t)pq->off - start, at = start, end = start + ch->csize;
 
-	if (grow((void **)&pq->zpage, &pq->zpage_cap, OBUF, 1) < 0)
+	if (chr_pq_grow((void **)&pq->zpage, &pq->zpage_cap, OBUF, 1) < 0)
 		return oom(e);
 	while (at < end) {
 		size_t k = end - at < OBUF ? (size_t)(end - at) : OBUF;

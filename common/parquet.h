@@ -98,6 +98,10 @@ int chr_pq_store(struct chr_pq *pq, int fd, const char *name, size_t ncol,
 		 const char *const *names, const enum chr_pq_kind *kinds, const int *optional,
 		 struct chr_err *e);
 
+/* Make *p (of *cap elements of elem bytes) hold need: doubled from 64.
+ * Returns 0, or -1 (out of memory; *p unchanged). */
+int chr_pq_grow(void **p, size_t *cap, size_t need, size_t elem);
+
 /* Add a key-value metadata entry (both strings kept until chr_pq_close).
  * At most CHR_PQ_KV_MAX; more are ignored. */
 void chr_pq_kv(struct chr_pq *pq, const char *key, const char *value);
