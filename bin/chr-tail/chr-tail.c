@@ -321,7 +321,8 @@ int main(int argc, char **argv)
 	    (acks && chr_link_send_open(&ls, acks, pos.seq, link_ns, &e) < 0))
 		chr_die_err(&e);
 	out.fmt.levels = (unsigned)levels;
-	oc.out = &out, oc.pos = reader ? &pos : NULL;
+	/* --pace commits before a sleep, but --acks only what the replica holds */
+	oc.out = &out, oc.pos = reader && !acks ? &pos : NULL;
 	pace.flush = chr_out_flush_commit, pace.flush_ctx = &oc;
 	pace.warn = chr_warn_cb, pace.stop = &chr_stop;
 	/* JSON lines are one table (names in every line): DEFINE records
