@@ -80,6 +80,8 @@ acked() {
 	[ "${stderr_lines[0]}" = "chr-tail: --acks needs --reader and --follow, and writes records to stdout" ]
 	run -2 --separate-stderr chr-tail --follow --reader r --acks - --format json RAW
 	[ "${stderr_lines[0]}" = "chr-tail: --acks needs --reader and --follow, and writes records to stdout" ]
+	run -2 --separate-stderr chr-tail --follow --reader r --acks - --pace 1 RAW
+	[ "${stderr_lines[0]}" = "chr-tail: --acks goes without --pace" ]
 	run -2 --separate-stderr chr-tail --follow --reader r --link-timeout 5s RAW
 	[ "${stderr_lines[0]}" = "chr-tail: --link-timeout goes with --acks" ]
 	run -3 --separate-stderr chr-tail --follow --reader r --acks nope RAW

@@ -259,6 +259,8 @@ int main(int argc, char **argv)
 	if (acks && (!reader || !follow || outq ||
 		     (format != CHR_OUT_AUTO && format != CHR_OUT_BINARY)))
 		chr_usage_error("--acks needs --reader and --follow, and writes records to stdout");
+	if (acks && pace.mant)	/* its sleeps would commit, and read no acknowledgement */
+		chr_usage_error("--acks goes without --pace");
 	if (link_ns != CHR_LINK_TIMEOUT_NS && !acks)
 		chr_usage_error("--link-timeout goes with --acks");
 	if (spin && !follow)
@@ -321,8 +323,7 @@ int main(int argc, char **argv)
 	    (acks && chr_link_send_open(&ls, acks, pos.seq, link_ns, &e) < 0))
 		chr_die_err(&e);
 	out.fmt.levels = (unsigned)levels;
-	/* --pace commits before a sleep, but --acks only what the replica holds */
-	oc.out = &out, oc.pos = reader && !acks ? &pos : NULL;
+	oc.out = &out, oc.pos = reader ? &pos : NULL;
 	pace.flush = chr_out_flush_commit, pace.flush_ctx = &oc;
 	pace.warn = chr_warn_cb, pace.stop = &chr_stop;
 	/* JSON lines are one table (names in every line): DEFINE records
