@@ -116,3 +116,30 @@ void chr_merge_wait(struct chr_merge *m)
 			return;
 		}
 }
+
+int chr_merge_open_snapshot(struct chr_merge *m, const char *root, const char *venue,
+			    const char *const *syms, size_t nsym, struct chr_select *sel,
+			    struct chr_err *e)
+{
+	char **names = NULL;
+	long n = chr_source_match_symbols(root, venue, "book", NULL, syms, nsym, &names, e);
+
+	if (n < 0)
+		return -1;
+	if (chr_merge_init(m, (size_t)n, sel) < 0) {
+		chr_source_names_free(names, (size_t)n);
+		return chr_err_set(e, CHR_EX_SYS, "out of memory");
+	}
+	for (size_t i = 0; i < m->n; i++) {
+		m->s[i].from_snapshot = 1;
+		if (chr_source_add_archive(&m->s[i], root, venue, names[i], "book", NULL) < 0) {
+			*e = m->s[i].e;
+			chr_source_names_free(names, (size_t)n);
+			chr_merge_free(m);
+			return -1;
+		}
+	}
+	chr_source_names_free(names, (size_t)n);
+	sel->ts_from = INT64_MIN;	/* every record from the snapshot on */
+	return 0;
+}

@@ -30,6 +30,18 @@ void chr_merge_free(struct chr_merge *m);
 int chr_merge_open(struct chr_merge *m, char *const *paths, size_t n,
 		   const struct chr_select *sel, struct chr_err *e);
 
+/* chr_merge_init, one source for each symbol that syms[0..nsym) name
+ * (chr_source_match_symbols: globs too) in the book stream of venue in the
+ * archive at root, each read from its last snapshot at or before sel's
+ * ts_from (chr_source_add_archive with from_snapshot), every record from
+ * there on: the records `chr-tail --archive root --venue venue --symbol S
+ * --from T --from-snapshot` writes. sel (its ts_from set; kept, and set
+ * open again, so it must outlive m) selects nothing else. Returns 0, or -1
+ * with e set (nothing left to free). */
+int chr_merge_open_snapshot(struct chr_merge *m, const char *root, const char *venue,
+			    const char *const *syms, size_t nsym, struct chr_select *sel,
+			    struct chr_err *e);
+
 /* The next record: of the sources' next records, the one with the smallest
  * ts, the first source's on ties; one source is read in its own order.
  * Every source is opened and its first record read before the first

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,15 @@
 /* A reader's first buffer: a frame of the usual size (it grows for a
  * larger one). */
 #define ZSQ_READER_BUF (1u << 20)
+
+/* Decoding ahead (a second thread) starts once a reader has taken this
+ * many frames in a row: a look at a few frames (the book at T) stays on
+ * the reader's thread alone. */
+#define AHEAD_AFTER 2
+
+/* Frames decoded ahead, at most: the ring's memory is about this many
+ * frames (CHR_ZSQ_FRAME each). */
+#define AHEAD_RING 4
 
 /* Output is gathered and written in blocks of about this size. */
 #define OUT_BLOCK (8u << 20)
@@ -335,12 +345,17 @@ struct chr_zsq {
 	unsigned char *cbuf;	/* a compressed frame */
 	size_t ccap;
 	ZSTD_DCtx *dctx;
+	struct ahead *ahead;	/* a second thread decoding ahead, or NULL */
+	size_t run;		/* frames a reader has taken in a row */
 };
+
+static void ahead_stop(struct chr_zsq *z);
 
 void chr_zsq_close(struct chr_zsq *z)
 {
 	if (!z)
 		return;
+	ahead_stop(z);
 	if (z->fd >= 0)
 		close(z->fd);
 	free(z->url);
@@ -600,9 +615,16 @@ const struct chr_seg *chr_zsq_seg(const struct chr_zsq *z)
 	return &z->seg;
 }
 
-/* Read frame i's compressed bytes into z->cbuf and check that they are
- * one zstd frame of the sizes the tables say. Returns 0, or -1. */
-static int load(struct chr_zsq *z, size_t i, char *err, size_t errlen, int *status)
+/* A frame's compressed bytes: z's own, or a decoding thread's. */
+struct cbuf {
+	unsigned char *b;
+	size_t cap;
+};
+
+/* Read frame i's compressed bytes into c and check that they are one zstd
+ * frame of the sizes the tables say. Returns 0, or -1. */
+static int load_into(struct chr_zsq *z, struct cbuf *c, size_t i, char *err, size_t errlen,
+		     int *status)
 {
 	const struct chr_zsq_frame *f;
 	unsigned long long cs;
@@ -612,28 +634,28 @@ static int load(struct chr_zsq *z, size_t i, char *err, size_t errlen, int *stat
 		return say(err, errlen, status, CHR_EX_DATA, "%s: no frame %zu (it has %zu)",
 			   z->shown, i, z->n);
 	f = &z->f[i];
-	if (z->ccap < f->csize) {
-		unsigned char *b = realloc(z->cbuf, f->csize);
+	if (c->cap < f->csize) {
+		unsigned char *b = realloc(c->b, f->csize);
 
 		if (!b)
 			return say(err, errlen, status, CHR_EX_SYS, "%s: out of memory", z->shown);
-		z->cbuf = b;
-		z->ccap = f->csize;
+		c->b = b;
+		c->cap = f->csize;
 	}
-	if (zpread(z, z->cbuf, f->csize, f->coff, err, errlen, status) < 0)
+	if (zpread(z, c->b, f->csize, f->coff, err, errlen, status) < 0)
 		return -1;
 	/* exactly one frame, of the size the table says, else a decompressor
 	 * would go on into the next frame's bytes */
-	if (f->csize < 4 || get32(z->cbuf) != ZSTD_MAGIC)
+	if (f->csize < 4 || get32(c->b) != ZSTD_MAGIC)
 		return say(err, errlen, status, CHR_EX_DATA,
 			   "%s: byte %" PRIu64 ": frame %zu: not a zstd frame", z->shown, f->coff, i);
-	k = ZSTD_findFrameCompressedSize(z->cbuf, f->csize);
+	k = ZSTD_findFrameCompressedSize(c->b, f->csize);
 	if (ZSTD_isError(k) || k != f->csize)
 		return say(err, errlen, status, CHR_EX_DATA,
 			   "%s: byte %" PRIu64 ": frame %zu: %s", z->shown, f->coff, i,
 			   ZSTD_isError(k) ? ZSTD_getErrorName(k) :
 			   "its size differs from the seek table's");
-	cs = ZSTD_getFrameContentSize(z->cbuf, f->csize);
+	cs = ZSTD_getFrameContentSize(c->b, f->csize);
 	if (cs != f->usize)
 		return say(err, errlen, status, CHR_EX_DATA,
 			   "%s: byte %" PRIu64 ": frame %zu: content size differs from the seek "
@@ -641,14 +663,28 @@ static int load(struct chr_zsq *z, size_t i, char *err, size_t errlen, int *stat
 	return 0;
 }
 
-int chr_zsq_read(struct chr_zsq *z, size_t i, void *buf, char *err, size_t errlen, int *status)
+/* Read frame i's compressed bytes into z->cbuf, checked. */
+static int load(struct chr_zsq *z, size_t i, char *err, size_t errlen, int *status)
+{
+	struct cbuf c = { z->cbuf, z->ccap };
+	int rc = load_into(z, &c, i, err, errlen, status);
+
+	z->cbuf = c.b;
+	z->ccap = c.cap;
+	return rc;
+}
+
+/* Decompress frame i into buf with dctx and the compressed buffer c: what
+ * chr_zsq_read does, on any thread (z's tables and fd are only read). */
+static int read_frame(struct chr_zsq *z, ZSTD_DCtx *dctx, struct cbuf *c, size_t i, void *buf,
+		      char *err, size_t errlen, int *status)
 {
 	const struct chr_zsq_frame *f = &z->f[i < z->n ? i : 0];
 	size_t k;
 
-	if (load(z, i, err, errlen, status) < 0)
+	if (load_into(z, c, i, err, errlen, status) < 0)
 		return -1;
-	k = ZSTD_decompressDCtx(z->dctx, buf, f->usize, z->cbuf, f->csize);
+	k = ZSTD_decompressDCtx(dctx, buf, f->usize, c->b, f->csize);
 	if (ZSTD_isError(k) || k != f->usize)
 		return say(err, errlen, status, CHR_EX_DATA,
 			   "%s: byte %" PRIu64 ": frame %zu: %s", z->shown, f->coff, i,
@@ -658,6 +694,16 @@ int chr_zsq_read(struct chr_zsq *z, size_t i, void *buf, char *err, size_t errle
 			   "%s: byte %" PRIu64 ": frame 0: the segment header differs from the "
 			   "table's copy", z->shown, f->coff);
 	return 0;
+}
+
+int chr_zsq_read(struct chr_zsq *z, size_t i, void *buf, char *err, size_t errlen, int *status)
+{
+	struct cbuf c = { z->cbuf, z->ccap };
+	int rc = read_frame(z, z->dctx, &c, i, buf, err, errlen, status);
+
+	z->cbuf = c.b;
+	z->ccap = c.cap;
+	return rc;
 }
 
 int chr_zsq_read_some(struct chr_zsq *z, size_t i, void *buf, size_t n, char *err,
@@ -719,23 +765,210 @@ int chr_zsq_is_zstd(int fd)
 	return k == (ssize_t)sizeof m && get32(m) == ZSTD_MAGIC;
 }
 
+/* Decoding ahead. Frames are independent: while a reader goes through a
+ * segment in order, a second thread decodes every other frame (the 2nd,
+ * 4th, ... from where it started) into a ring of AHEAD_RING buffers, up
+ * to 2 * AHEAD_RING frames ahead, while the reader decodes the frames in
+ * between itself: two decoders, the records handed out in order. The
+ * thread has its own zstd context and compressed buffer; z's tables and fd
+ * are only read. A frame that fails keeps its message, given when the
+ * reader comes to it, where a single thread would have failed; the thread
+ * stops there. */
+struct slot {
+	unsigned char *buf;
+	size_t cap;
+	int state;		/* EMPTY, BUSY (being decoded), READY, FAILED */
+	char err[CHR_ERR_MAX];
+	int status;
+};
+
+enum { EMPTY, BUSY, READY, FAILED };
+
+struct ahead {
+	struct chr_zsq *z;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t ready;	/* a slot is READY or FAILED */
+	pthread_cond_t room;	/* the reader took a frame, or stop */
+	size_t start;		/* the first frame: the reader's; start + 1 the thread's */
+	size_t claim;		/* the thread's next frame */
+	size_t need;		/* the reader's next frame: those before are taken */
+	int stop, failed;
+	ZSTD_DCtx *dctx;
+	struct cbuf c;
+	struct slot s[AHEAD_RING];
+};
+
+static void *ahead_main(void *arg)
+{
+	struct ahead *a = arg;
+	struct chr_zsq *z = a->z;
+
+	pthread_mutex_lock(&a->mu);
+	while (!a->stop && !a->failed && a->claim < z->n) {
+		size_t i;
+		struct slot *sl;
+		int rc;
+
+		if (a->claim - a->need >= 2 * AHEAD_RING) {
+			pthread_cond_wait(&a->room, &a->mu);
+			continue;
+		}
+		i = a->claim;
+		a->claim += 2;
+		sl = &a->s[(i - a->start) / 2 % AHEAD_RING];
+		sl->state = BUSY;
+		pthread_mutex_unlock(&a->mu);
+		rc = -1;
+		if (sl->cap < z->f[i].usize) {
+			free(sl->buf);
+			sl->cap = 0;
+			sl->buf = malloc(z->f[i].usize);
+			if (sl->buf)
+				sl->cap = z->f[i].usize;
+			else
+				say(sl->err, sizeof sl->err, &sl->status, CHR_EX_SYS,
+				    "%s: out of memory", z->shown);
+		}
+		if (sl->buf)
+			rc = read_frame(z, a->dctx, &a->c, i, sl->buf, sl->err, sizeof sl->err,
+					&sl->status);
+		pthread_mutex_lock(&a->mu);
+		sl->state = rc < 0 ? FAILED : READY;
+		a->failed |= rc < 0;
+		pthread_cond_signal(&a->ready);
+	}
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
+static void ahead_free(struct ahead *a)
+{
+	for (size_t k = 0; k < AHEAD_RING; k++)
+		free(a->s[k].buf);
+	free(a->c.b);
+	ZSTD_freeDCtx(a->dctx);
+	free(a);
+}
+
+/* Start decoding ahead from frame `from` on. Returns 0, or -1 (nothing
+ * started: the reader goes on alone). */
+static int ahead_start(struct chr_zsq *z, size_t from)
+{
+	struct ahead *a = calloc(1, sizeof *a);
+
+	if (!a)
+		return -1;
+	a->z = z;
+	a->start = a->need = from;
+	a->claim = from + 1;
+	a->dctx = ZSTD_createDCtx();
+	if (!a->dctx) {
+		ahead_free(a);
+		return -1;
+	}
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->ready, NULL);
+	pthread_cond_init(&a->room, NULL);
+	if (pthread_create(&a->th, NULL, ahead_main, a) != 0) {
+		pthread_mutex_destroy(&a->mu);
+		pthread_cond_destroy(&a->ready);
+		pthread_cond_destroy(&a->room);
+		ahead_free(a);
+		return -1;
+	}
+	z->ahead = a;
+	return 0;
+}
+
+/* Stop the thread (a frame it is decoding is finished first) and free the
+ * ring. */
+static void ahead_stop(struct chr_zsq *z)
+{
+	struct ahead *a = z->ahead;
+
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->mu);
+	a->stop = 1;
+	pthread_cond_signal(&a->room);
+	pthread_mutex_unlock(&a->mu);
+	pthread_join(a->th, NULL);
+	pthread_mutex_destroy(&a->mu);
+	pthread_cond_destroy(&a->ready);
+	pthread_cond_destroy(&a->room);
+	ahead_free(a);
+	z->ahead = NULL;
+}
+
+/* Frame i (the reader's next) into buf: decoded here, or from the ring
+ * when it is the thread's. Returns 0, or -1 with err and *status. */
+static int ahead_take(struct chr_zsq *z, size_t i, void *buf, char *err, size_t errlen,
+		      int *status)
+{
+	struct ahead *a = z->ahead;
+	struct slot *sl = &a->s[(i - a->start) / 2 % AHEAD_RING];
+	int rc = 0;
+
+	pthread_mutex_lock(&a->mu);
+	if ((i - a->start) % 2 == 0) {
+		a->need = i;
+		pthread_cond_signal(&a->room);
+		pthread_mutex_unlock(&a->mu);
+		return chr_zsq_read(z, i, buf, err, errlen, status);
+	}
+	while (sl->state == BUSY || (sl->state == EMPTY && !a->failed))
+		pthread_cond_wait(&a->ready, &a->mu);
+	pthread_mutex_unlock(&a->mu);
+	if (sl->state == EMPTY) {
+		/* the thread stopped before it (it cannot: it stops at a frame
+		 * that fails, which comes first); decode it here */
+		rc = chr_zsq_read(z, i, buf, err, errlen, status);
+	} else if (sl->state == FAILED) {
+		snprintf(err, errlen, "%s", sl->err);
+		*status = sl->status;
+		rc = -1;
+	} else {
+		memcpy(buf, sl->buf, z->f[i].usize);
+	}
+	pthread_mutex_lock(&a->mu);
+	if (rc == 0)
+		sl->state = EMPTY;
+	a->need = i + 1;
+	pthread_cond_signal(&a->room);
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+int chr_zsq_reading_ahead(const struct chr_zsq *z)
+{
+	return z->ahead != NULL;
+}
+
 /* The reader's compressed-segment backend: a frame at a time into the
  * reader's buffer, which grows to hold a frame after what is unread. */
 static int zsq_fill(struct chr_reader *r, size_t need)
 {
 	struct chr_zsq *z = r->in;
-	size_t usize;
+	size_t usize, i = r->next_frame;
+	int rc;
 
 	(void)need;	/* a frame holds whole records: one is enough */
-	if (r->next_frame >= z->n) {
+	if (i >= z->n) {
 		r->eof = 1;
 		return 0;
 	}
-	usize = (size_t)z->f[r->next_frame].usize;
+	usize = (size_t)z->f[i].usize;
 	if (chr_reader_room(r, r->hi - r->lo + usize) < 0)
 		return -1;
-	if (chr_zsq_read(z, r->next_frame, r->buf + r->hi, r->e.msg, sizeof r->e.msg,
-			 &r->e.status) < 0)
+	/* a reader going on through the segment: decode ahead (a local
+	 * file: an object's ranged GETs stay on this thread) */
+	if (!z->ahead && !z->url && ++z->run > AHEAD_AFTER && z->n - i > 1)
+		ahead_start(z, i);
+	rc = z->ahead ? ahead_take(z, i, r->buf + r->hi, r->e.msg, sizeof r->e.msg, &r->e.status)
+		      : chr_zsq_read(z, i, r->buf + r->hi, r->e.msg, sizeof r->e.msg,
+				     &r->e.status);
+	if (rc < 0)
 		return -1;
 	r->hi += usize;
 	r->next_frame++;
@@ -758,6 +991,8 @@ int chr_reader_init_zsq(struct chr_reader *r, struct chr_zsq *z, size_t first_fr
 {
 	chr_reader_setup(r, &zsq_ops, 0, name);
 	r->in = z;	/* closed by chr_reader_free when owned, even on failure */
+	ahead_stop(z);	/* a previous reader's */
+	z->run = 0;
 	if (first_frame > z->n) {
 		errno = EINVAL;
 		return -1;

@@ -75,6 +75,11 @@ int chr_zsq_read_some(struct chr_zsq *z, size_t i, void *buf, size_t n, char *er
  * there is none. Bisection over the seek table: no frame is read. */
 long chr_zsq_snapshot_at(const struct chr_zsq *z, int64_t ts);
 
+/* 1 while a second thread decodes z's frames ahead of a reader (one
+ * that has taken a few frames in a row from chr_reader_init_zsq on: see
+ * docs/archive.md, "Compressed segments"), else 0. */
+int chr_zsq_reading_ahead(const struct chr_zsq *z);
+
 /* 1 when the file at fd starts with a zstd frame's magic number, else 0
  * (the offset is left unchanged). */
 int chr_zsq_is_zstd(int fd);

@@ -159,3 +159,31 @@ make_part() {
 	assert_output 100
 	assert_equal "$stderr" ""
 }
+
+@test "a segment of many frames reads as its .q, and a corrupt frame past the first few is reported at its offset" {
+	# the day in one segment: ten frames, decoded ahead after the first few
+	$T chr-csv2ev "$DATA/binance-futures_incremental_book_L2_BTCUSDT_2024-08-08.csv.gz" |
+		$T chr-sink --archive A -S 64M
+	zsq $P/000000000.q s.q.zst
+	run -0 zstd -l s.q.zst
+	[[ "${lines[1]}" =~ ^\ +([0-9]+)\ +2\  ]] && [ "${BASH_REMATCH[1]}" -ge 8 ]
+	$T chr-tail $P/000000000.q >want.q
+	$T chr-tail s.q.zst | cmp - want.q
+	$T chr-tail --format csv $P/000000000.q >want.csv
+	$T chr-tail --format csv s.q.zst | cmp - want.csv
+	# a reader that stops early, the decoding thread at work
+	run -0 --separate-stderr bash -c "$T chr-tail s.q.zst | head -c 5000000 | wc -c"
+	assert_output 5000000
+	assert_equal "$stderr" ""
+	# a corrupt frame halfway: the records of the frames before it, then
+	# the frame's offset and number
+	n=$(stat -c %s s.q.zst)
+	cp s.q.zst c.q.zst
+	poke c.q.zst $((n / 2)) '\x55\xaa\x55\xaa'
+	run -1 --separate-stderr bash -c "$T chr-tail c.q.zst >got.q"
+	[[ "$stderr" =~ ^chr-tail:\ c.q.zst:\ byte\ [0-9]+:\ frame\ ([0-9]+):\  ]]
+	[ "${BASH_REMATCH[1]}" -ge 3 ]
+	[ "$(stat -c %s got.q)" -gt 0 ]
+	[ "$(stat -c %s got.q)" -lt "$(stat -c %s want.q)" ]
+	head -c "$(stat -c %s got.q)" want.q | cmp - got.q
+}

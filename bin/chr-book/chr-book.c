@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -19,6 +20,8 @@
 static const char usage_text[] =
 	"usage: chr-book [--snapshots d] [options] [file | dir | queue | -]...\n"
 	"       chr-book --at when [--depth n] [--stale d] [options] [input...]\n"
+	"       chr-book --at when --archive root --venue venue --symbol symbol...\n"
+	"                [--depth n] [--stale d] [options]\n"
 	"       chr-book --bbo [options] [input...]\n"
 	"       chr-book --every duration [--depth n] [options] [input...]\n"
 	"\n"
@@ -27,10 +30,14 @@ static const char usage_text[] =
 	"\n"
 	"  several inputs are merged by ts (ties in argument order); with no mode,\n"
 	"  the records are passed on, with a GAP record before a diff that the book\n"
-	"  cannot take (update id gap, no snapshot)\n"
+	"  cannot take (update id gap, no snapshot); --archive reads from each\n"
+	"  book's last snapshot at or before the time, as chr-tail --from-snapshot\n"
 	"\n";
 
-enum { OPT_AT = CHR_O_OWN, OPT_BBO, OPT_EVERY, OPT_DEPTH, OPT_STALE, OPT_SNAPSHOTS };
+enum {
+	OPT_AT = CHR_O_OWN, OPT_BBO, OPT_EVERY, OPT_DEPTH, OPT_STALE, OPT_SNAPSHOTS, OPT_ARCHIVE,
+	OPT_VENUE, OPT_SYMBOL
+};
 
 static const struct chr_opt opts[] = {
 	{"at", required_argument, OPT_AT, "when",
@@ -51,6 +58,13 @@ static const struct chr_opt opts[] = {
 	 "--at: a book whose last record is more than d\n"
 	 "before the time is stale: a warning, and marked in\n"
 	 "text and JSON (default 1m)"},
+	{"archive", required_argument, OPT_ARCHIVE, "root",
+	 "--at: read the book stream of --venue and --symbol\n"
+	 "in the archive, from the last snapshot at or before\n"
+	 "the time (no input arguments)"},
+	{"venue", required_argument, OPT_VENUE, "venue", "--archive: the venue"},
+	{"symbol", required_argument, OPT_SYMBOL, "symbol",
+	 "--archive: the symbol, or a glob (BTC*) of them;\nrepeatable"},
 	CHR_OPT_FORMAT,
 	CHR_OPT_QUIET("no warnings (GAP records are written all the same)"),
 	CHR_OPT_END,
@@ -146,6 +160,9 @@ int main(int argc, char **argv)
 	enum chr_out_kind format = CHR_OUT_AUTO;
 	struct chr_bookview v;
 	struct chr_merge in;
+	struct chr_select sel;
+	const char *archive = NULL, *venue = NULL, **syms = calloc((size_t)argc, sizeof *syms);
+	size_t nsym = 0;
 	struct chr_out out;
 	struct chr_err e;
 	const struct chr_rec *rec;
@@ -156,6 +173,8 @@ int main(int argc, char **argv)
 	long unknown;
 
 	chr_prog_start(argv, usage_text, opts);
+	if (!syms)
+		chr_die(CHR_EX_SYS, "out of memory");
 	while ((c = chr_getopt(argc, argv)) != -1) {
 		switch (c) {
 		case CHR_O_FORMAT:
@@ -179,6 +198,15 @@ int main(int argc, char **argv)
 				mode = CHR_BV_BBO;
 			}
 			break;
+		case OPT_ARCHIVE:
+			archive = optarg;
+			break;
+		case OPT_VENUE:
+			chr_opt_name("--venue", venue = optarg);
+			break;
+		case OPT_SYMBOL:
+			chr_opt_name("--symbol", syms[nsym++] = optarg);
+			break;
 		case OPT_SNAPSHOTS:
 			if (chr_duration_parse(optarg, &snapshots) < 0 || snapshots <= 0)
 				chr_usage_error("--snapshots '%s' is not a duration above 0",
@@ -196,6 +224,12 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
+	if (archive && (mode != CHR_BV_AT || !venue || !nsym))
+		chr_usage_error("--archive needs --at, --venue and --symbol");
+	if (archive && optind < argc)
+		chr_usage_error("--archive reads no input arguments");
+	if (!archive && (venue || nsym))
+		chr_usage_error("--venue and --symbol need --archive");
 	if (stale >= 0 && mode != CHR_BV_AT)
 		chr_usage_error("--stale goes with --at");
 	if (snapshots && mode != CHR_BV_PASS)
@@ -214,7 +248,10 @@ int main(int argc, char **argv)
 	if (chr_out_open(&out, format, NULL, &e) < 0)
 		chr_die_err(&e);
 	out.fmt.levels = mode == CHR_BV_AT ? (unsigned)depth : CHR_FMT_LEVELS;
-	if (chr_merge_open(&in, argv + optind, (size_t)(argc - optind), NULL, &e) < 0)
+	chr_select_init(&sel);
+	sel.ts_from = at;
+	if ((archive ? chr_merge_open_snapshot(&in, archive, venue, syms, nsym, &sel, &e)
+		     : chr_merge_open(&in, argv + optind, (size_t)(argc - optind), NULL, &e)) < 0)
 		chr_die_err(&e);
 	chr_bookview_init(&v, mode, at, every, (size_t)depth, &out);
 	if (stale >= 0)
@@ -258,5 +295,6 @@ int main(int argc, char **argv)
 		chr_out_failed(&out, &e);
 	chr_merge_free(&in);
 	chr_bookview_free(&v);
+	free(syms);
 	return CHR_EX_OK;
 }

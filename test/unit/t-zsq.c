@@ -437,6 +437,89 @@ static void bad_input(void)
 	free(seg);
 }
 
+/* Decoding ahead: records in order, a corrupt frame past the first few
+ * reported where and as a single thread reports it, a reader closed early. */
+static void ahead(void)
+{
+	unsigned char *seg, *zf, *back;
+	size_t len = make_seg(&seg, 700, 1), zlen, n, k, got;
+	struct chr_zsq_frame *f;
+	struct chr_reader rd;
+	const struct chr_rec *rec;
+	struct chr_zsq *z;
+	char err[512], want[512];
+	int st = 0, rc, seen;
+
+	write_zsq(seg, len, 1);
+	zf = slurp(tmp, &zlen);
+	z = chr_zsq_open(tmp, err, sizeof err, &st);
+	CHECK(z != NULL);
+	/* the frames, kept past chr_zsq_close */
+	{
+		const struct chr_zsq_frame *zf0 = chr_zsq_frames(z, &n);
+
+		f = malloc(sizeof *f * n);
+		CHECK(f != NULL && n >= 8);
+		memcpy(f, zf0, sizeof *f * n);
+	}
+	/* in order: every record, the thread at work after a few frames */
+	CHECK(chr_reader_init_zsq(&rd, z, 0, "seg") == 0);
+	got = CHR_HDR_SIZE;
+	seen = 0;
+	while ((rc = chr_reader_next(&rd, &rec)) == 1) {
+		CHECK(got + chr_rec_span(rec->len) <= len &&
+		      memcmp(rec, seg + got, chr_rec_span(rec->len)) == 0);
+		got += chr_rec_span(rec->len);
+		seen |= chr_zsq_reading_ahead(z);
+	}
+	CHECK(rc == 0 && got == len && seen);
+	chr_reader_free(&rd);
+	/* a look at two frames (the book at T) stays on one thread */
+	CHECK(chr_reader_init_zsq(&rd, z, n - 3, "seg") == 0);
+	CHECK(!chr_zsq_reading_ahead(z));
+	while ((rc = chr_reader_next(&rd, &rec)) == 1 && rd.next_frame < n - 1)
+		CHECK(!chr_zsq_reading_ahead(z));
+	chr_reader_free(&rd);
+	chr_zsq_close(z);
+	/* a corrupt frame in the middle, for each of a few frames: the
+	 * records before it, then the message chr_zsq_read gives */
+	for (k = 3; k < n; k += 2) {
+		int fd = open(tmp, O_RDWR);
+		unsigned char b = (unsigned char)(zf[f[k].coff + f[k].csize / 2] ^ 0x10);
+
+		CHECK(pwrite(fd, &b, 1, (off_t)(f[k].coff + f[k].csize / 2)) == 1);
+		close(fd);
+		z = chr_zsq_open(tmp, err, sizeof err, &st);
+		CHECK(z != NULL);
+		back = malloc(f[k].usize);
+		CHECK(chr_zsq_read(z, k, back, want, sizeof want, &st) < 0 && st == CHR_EX_DATA);
+		free(back);
+		CHECK(chr_reader_init_zsq(&rd, z, 0, "seg") == 0);
+		got = CHR_HDR_SIZE;
+		while ((rc = chr_reader_next(&rd, &rec)) == 1)
+			got += chr_rec_span(rec->len);
+		CHECK(rc < 0 && rd.e.status == CHR_EX_DATA && strcmp(rd.e.msg, want) == 0);
+		CHECK(got == f[k].uoff);
+		chr_reader_free(&rd);
+		chr_zsq_close(z);
+		fd = open(tmp, O_WRONLY);
+		CHECK(pwrite(fd, zf, zlen, 0) == (ssize_t)zlen);
+		close(fd);
+	}
+	/* closed early, the thread at work: nothing left behind (make SAN=1) */
+	z = chr_zsq_open(tmp, err, sizeof err, &st);
+	CHECK(z != NULL);
+	CHECK(chr_reader_init_zsq(&rd, z, 0, "seg") == 0);
+	rd.own = 1;
+	while ((rc = chr_reader_next(&rd, &rec)) == 1 && !chr_zsq_reading_ahead(z))
+		;
+	CHECK(rc == 1);
+	chr_reader_free(&rd);	/* and z */
+	free(f);
+	free(zf);
+	free(seg);
+}
+
 static int compress_file(const char *in, const char *out)
 {
 	size_t len;
@@ -495,6 +578,7 @@ int main(int argc, char **argv)
 	CHECK(flagged > 5 && snap_cuts > 5);
 	bad_input();
 	hostile();
+	ahead();
 	unlink(tmp);
 	return unit_done("t-zsq");
 }

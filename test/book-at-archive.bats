@@ -1,0 +1,96 @@
+#!/usr/bin/env bats
+# The book at T in one process: chr-book --archive ROOT --venue V --symbol
+# S --at T writes what `chr-tail --archive ... --from T --from-snapshot |
+# chr-book --at T` writes, from plain and compressed partitions, and fails
+# as the pipeline's chr-tail does.
+
+load test_helper
+
+V=binance-futures
+D0=1723075200		# 2024-08-08T00:00:00Z
+
+# One simulated day of two markets (test/gen-day), a snapshot every 60 s of
+# event time: in "day" as one plain segment a partition; in "tiered" as
+# 1 MiB segments moved by chr-tier to a cold tier, compressed.
+setup_file() {
+	local s
+	cd "$BATS_FILE_TMPDIR" || return 1
+	for s in S0 S1; do
+		"$TOP/test/gen-day" --every 4 --seed 7 "$s" | $T chr-csv2ev |
+			$T chr-snapinject --interval 60s >$s.ev || return 1
+		$T chr-sink --archive day <$s.ev || return 1
+		$T chr-sink --archive tiered --segment-size 1M <$s.ev || return 1
+	done
+	$T chr-tier --root tiered --cold cold --cold-after 1d --zstd --now 2024-08-20 --once
+}
+
+setup() {
+	cd "$BATS_FILE_TMPDIR"
+}
+
+# pipe ROOT T ARGS...: the pipeline's book at T
+pipe() {
+	local root=$1 t=$2
+	shift 2
+	{ $T chr-tail --archive "$root" --venue $V --symbol S0 --symbol S1 --from "$t" \
+		--from-snapshot || [[ $? == 141 ]]; } | $T chr-book --at "$t" "$@"
+}
+
+# one ROOT T ARGS...: the same in one process
+one() {
+	local root=$1 t=$2
+	shift 2
+	$T chr-book --archive "$root" --venue $V --symbol S0 --symbol 'S[1]' --at "$t" "$@"
+}
+
+@test "the book at T in one process equals the pipeline's, plain and compressed" {
+	local root t q
+	[ -n "$(find cold -name '*.q.zst')" ]
+	RANDOM=5
+	for root in day tiered; do
+		for ((q = 0; q < 4; q++)); do
+			t=$(((D0 + RANDOM * 86400 / 32768) * 1000000000 + RANDOM * 30517))
+			pipe $root $t --depth 0 --format text >want.txt 2>want.err
+			[ -s want.txt ]
+			run -0 --separate-stderr one $root $t --depth 0 --format text
+			assert_output "$(cat want.txt)"
+			assert_equal "$stderr" "$(cat want.err)"
+			pipe $root $t --depth 5 --format json >want.json
+			one $root $t --depth 5 --format json | cmp - want.json
+			pipe $root $t >want.ev
+			one $root $t | cmp - want.ev
+		done
+		# the day's last moment, and a time after the day
+		for t in $(((D0 + 86399) * 1000000000 + 999999999)) $(((D0 + 90000) * 1000000000)); do
+			pipe $root $t --depth 0 --format text >want.txt 2>want.err
+			run -0 --separate-stderr one $root $t --depth 0 --format text
+			assert_output "$(cat want.txt)"
+			assert_equal "$stderr" "$(cat want.err)"
+		done
+	done
+}
+
+@test "chr-book --archive: no such instrument, a time before the data, usage" {
+	# no such instrument: the message chr-tail gives, exit 1
+	run -1 --separate-stderr $T chr-tail --archive day --venue $V --symbol NOPE \
+		--from $((D0 + 600))s --from-snapshot
+	want=${stderr#chr-tail: }
+	run -1 --separate-stderr $T chr-book --archive day --venue $V --symbol NOPE --at $((D0 + 600))s
+	assert_equal "$stderr" "chr-book: $want"
+	assert_output ""
+	run -1 --separate-stderr $T chr-book --archive day --venue nowhere --symbol S0 --at $((D0 + 600))s
+	[[ "$stderr" =~ ^chr-book:\ .*nowhere ]]
+	# a time before any data: no book, and the pipeline's warning
+	t=$(((D0 - 3600) * 1000000000))
+	pipe day $t --depth 0 --format text >want.txt 2>want.err
+	[ ! -s want.txt ]
+	run -0 --separate-stderr one day $t --depth 0 --format text
+	assert_output ""
+	assert_equal "$stderr" "$(cat want.err)"
+	[[ "$stderr" =~ before\ the\ first\ record ]]
+	# usage
+	run -2 $T chr-book --archive day --venue $V --symbol S0
+	run -2 $T chr-book --archive day --symbol S0 --at $((D0 + 600))s
+	run -2 $T chr-book --archive day --venue $V --symbol S0 --at $((D0 + 600))s S0.ev
+	run -2 $T chr-book --venue $V --at $((D0 + 600))s S0.ev
+}
