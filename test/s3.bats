@@ -78,31 +78,6 @@ s3parts() {
 	keys "$1" "$2" | sed -n 's,/meta.json$,,p'
 }
 
-# make_arch ROOT [PER_DAY]: BTCUSDT and ETHUSDT trades, 2024-01-01 to
-# 2024-01-06, several segments a partition; the streams as they were in
-# orig-BTCUSDT.q and orig-ETHUSDT.q
-make_arch() {
-	local s
-	for s in BTCUSDT ETHUSDT; do
-		gen_csv 6 "${2:-2000}" $s >$s.csv
-		$T chr-csv2ev $s.csv | $T chr-sink --archive "$1" --segment-size 65536
-		$T chr-tail --archive "$1" --venue binance --symbol $s --stream trade >orig-$s.q
-	done
-}
-
-same_records() {
-	local s
-	for s in BTCUSDT ETHUSDT; do
-		$T chr-tail --archive "$1" --venue binance --symbol $s --stream trade >now-$s.q
-		cmp orig-$s.q now-$s.q
-	done
-}
-
-# parts DIR: the partitions (meta.json) below DIR, relative
-parts() {
-	(cd "$1" 2>/dev/null && find v1 raw -name meta.json 2>/dev/null | sed 's,/meta.json$,,' | sort)
-}
-
 @test "hot -> warm -> S3: uploaded, read back equal, the manifest holds the keys and rebuilds equal" {
 	make_arch R
 	bucket arch
