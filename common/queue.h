@@ -105,6 +105,7 @@ struct chr_queue_writer {
 	uint64_t id;		/* its id */
 	uint64_t pos;		/* offset of the next record in it */
 	uint64_t count;		/* records in it */
+	uint64_t mark;		/* pos past which a commit has a step to do */
 	int64_t ts_min, ts_max;
 	uint64_t seq;		/* seq the next record gets */
 	struct chr_queue_idx *idx;	/* the current segment's index, mapped */

@@ -56,7 +56,7 @@ static void idx_add(struct chr_queue_writer *w, const struct chr_rec *r)
  * range and record count. On the append path: inline. */
 static inline void tally(struct chr_queue_writer *w, const struct chr_rec *r)
 {
-	if (w->count % w->stride == 0)
+	if ((w->count & (w->stride - 1)) == 0)	/* a power of two */
 		idx_add(w, r);
 	if (r->ts < w->ts_min)
 		w->ts_min = r->ts;
@@ -143,7 +143,7 @@ static int def_scan(struct chr_queue_writer *w, const unsigned char *base, uint6
 	return other;
 }
 
-static void commit(struct chr_queue_writer *w, struct chr_rec *rec);
+static inline void commit(struct chr_queue_writer *w, struct chr_rec *rec);
 
 /* Copy the DEFINEs the current segment lacks to its head, flagged REPEAT,
  * with the original src_seq and ts no earlier than the records before.
@@ -589,6 +589,7 @@ static int roll(struct chr_queue_writer *w, size_t need)
 		}
 	b->asked = 0;
 	b->hurried = 0;
+	w->mark = 0;		/* commit_mark: the next marks */
 	__atomic_store_n(&b->pace.hurry, 0, __ATOMIC_RELAXED);
 	b->sealed = w->id;
 	b->cur = w->id;
@@ -657,11 +658,26 @@ struct chr_rec *chr_queue_reserve(struct chr_queue_writer *w, uint32_t len)
 	return w->res;
 }
 
-static void commit(struct chr_queue_writer *w, struct chr_rec *rec)
+/* The once-a-segment steps of commit, when pos passes w->mark: ask the
+ * thread for the next segment past half of this one, hurry it past three
+ * quarters; then the next mark. */
+static void __attribute__((noinline)) commit_mark(struct chr_queue_writer *w)
+{
+	struct chr_queue_bg *b = w->bg;
+
+	if (w->pos > w->size / 2 && !b->asked)
+		chr_q_ask_next(w);
+	else if (w->pos > w->size / 4 * 3 && !b->hurried)
+		chr_q_hurry(w);
+	w->mark = !b->asked ? w->size / 2 : !b->hurried ? w->size / 4 * 3 : UINT64_MAX;
+}
+
+/* Per record: the header's fields, the padding, the CRC (inline), the
+ * commit word, the tallies; nothing else unless pos passes w->mark. */
+static inline void commit(struct chr_queue_writer *w, struct chr_rec *rec)
 {
 	uint32_t len = w->res_len;
 	size_t span = chr_rec_span(len);
-	uint32_t crc;
 
 	rec->seq = w->seq;
 	if (rec->src_seq == 0 && !(rec->flags & CHR_F_REPEAT))
@@ -669,8 +685,7 @@ static void commit(struct chr_queue_writer *w, struct chr_rec *rec)
 	rec->version = CHR_VERSION;
 	memset(rec->reserved, 0, sizeof rec->reserved);
 	memset((char *)rec + len, 0, span - len);
-	crc = chr_crc32c(0, (const char *)rec + 4, 56);
-	rec->crc = chr_crc32c(crc, (const char *)rec + CHR_HDR_SIZE, len - CHR_HDR_SIZE);
+	rec->crc = chr_q_crc(rec, len);
 	/* The commit. A full barrier: a reader that announced its sleep
 	 * before this sees the record, or we see its announcement. */
 	__atomic_exchange_n(&rec->len, len, __ATOMIC_SEQ_CST);
@@ -679,10 +694,8 @@ static void commit(struct chr_queue_writer *w, struct chr_rec *rec)
 	w->seq++;
 	w->pos += span;
 	w->res = NULL;
-	if (w->pos > w->size / 2 && !w->bg->asked)
-		chr_q_ask_next(w);
-	else if (w->pos > w->size / 4 * 3 && !w->bg->hurried)
-		chr_q_hurry(w);
+	if (__builtin_expect(w->pos > w->mark, 0))
+		commit_mark(w);
 }
 
 void chr_queue_commit(struct chr_queue_writer *w, struct chr_rec *rec)

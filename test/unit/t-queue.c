@@ -17,6 +17,7 @@
 
 #include "err.h"
 #include "queue.h"
+#include "queue_int.h"
 #include "rec.h"
 #include "unit.h"
 
@@ -1037,6 +1038,45 @@ static void test_trunc(void)
 	rmdir_r(dir);
 }
 
+/* The append and read paths' inline CRC is chr_rec_crc, short and long
+ * payloads, odd lengths; a reader names a bad CRC and nonzero padding of a
+ * committed record as chr_rec_check does. */
+static void test_crc(void)
+{
+	static _Alignas(64) unsigned char buf[4096];
+	struct chr_rec *r = (struct chr_rec *)buf;
+	char dir[] = "/tmp/t-queue.XXXXXX";
+	struct chr_queue_writer w;
+	struct chr_queue_reader rd;
+	const struct chr_rec *got;
+	unsigned char *at;
+
+	for (uint32_t len = 64; len <= 2100; len += len < 700 ? 1 : 37) {
+		for (uint32_t i = 4; i < len; i++)
+			buf[i] = (unsigned char)(i * 29 + len);
+		r->len = len;
+		CHECK(chr_q_crc(r, len) == chr_rec_crc(r));
+	}
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK(chr_queue_writer_open(&w, dir, &small) == 0);
+	CHECK(put(&w, 0, 0) == 0 && put(&w, 1, 0) == 0 && put(&w, 2, 0) == 0);
+	CHECK(chr_queue_reader_open(&rd, dir, 0) == 0);
+	CHECK(chr_queue_next(&rd, &got) == 1 && verify(got, 0));
+	/* record 1: a padding byte set (len_of(1) = 101: 27 bytes of it) */
+	at = w.base + CHR_HDR_SIZE + chr_rec_span(len_of(0));	/* the writer's mapping */
+	at[len_of(1) + 20] = 1;
+	CHECK(chr_queue_next(&rd, &got) == -1 && strstr(rd.e.msg, ": nonzero padding"));
+	at[len_of(1) + 20] = 0;
+	chr_queue_reader_close(&rd);
+	CHECK(chr_queue_reader_open(&rd, dir, 0) == 0);
+	at[CHR_HDR_SIZE + 3] ^= 1;
+	CHECK(chr_queue_next(&rd, &got) == 1 && verify(got, 0));
+	CHECK(chr_queue_next(&rd, &got) == -1 && strstr(rd.e.msg, ": bad crc"));
+	chr_queue_reader_close(&rd);
+	chr_queue_writer_close(&w);
+	rmdir_r(dir);
+}
+
 int main(void)
 {
 	test_basic();
@@ -1052,5 +1092,6 @@ int main(void)
 	test_flush();
 	test_seal();
 	test_trunc();
+	test_crc();
 	return unit_done("t-queue");
 }
