@@ -64,10 +64,13 @@ static int pool_keep(void *ctx, int dirfd, uint64_t id)
 	return 1;
 }
 
-/* Make segment id out of a pooled one: its used bytes zeroed, a new
- * header, published by rename (its index made new). Returns 0, or -1 (the
- * caller creates one afresh). */
-static int pool_take(struct chr_queue_bg *b, uint64_t id, struct qseg *s)
+/* Make segment id out of a pooled one older than below: its used bytes
+ * zeroed, a new header, published by rename (its index made new). The
+ * segment sealed at the last roll is not taken yet: a reader that keeps up
+ * without a registered position may still be at its end, and is given the
+ * time of a segment to move on. Returns 0, or -1 (none: the caller
+ * creates one afresh). */
+static int pool_take(struct chr_queue_bg *b, uint64_t id, uint64_t below, struct qseg *s)
 {
 	struct chr_seg h = { .magic = CHR_SEG_MAGIC, .version = CHR_VERSION,
 			     .id = id, .base_seq = CHR_QUEUE_NO_SEQ };
@@ -76,9 +79,16 @@ static int pool_take(struct chr_queue_bg *b, uint64_t id, struct qseg *s)
 	uint64_t used;
 	int64_t t;
 	void *p;
-	int fd;
+	int fd, k = b->npool - 1;
 
-	pool_name(from, b->pool[--b->npool]);
+	while (k >= 0 && b->pool[k] >= below)
+		k--;
+	if (k < 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	pool_name(from, b->pool[k]);
+	b->pool[k] = b->pool[--b->npool];
 	memset(s, 0, sizeof *s);
 	fd = openat(b->dirfd, from, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
@@ -132,8 +142,9 @@ static void *bg_main(void *arg)
 
 		/* paced work ends its pauses when a sync falls due */
 		b->pace.due = b->sync == CHR_SYNC_EVERY ? next_sync : INT64_MAX;
-		if (b->want && !b->next.base && !b->failed) {
-			uint64_t id = b->next_id, size = b->next_seg_size;
+		/* the next spare first; one more ahead after the old mappings */
+		if (!b->failed && b->nready < b->depth && (b->nready == 0 || old_slot(b) < 0)) {
+			uint64_t id = b->next_id, size = b->next_seg_size, below = b->cur;
 			struct qseg s;
 			int rc;
 
@@ -144,17 +155,21 @@ static void *bg_main(void *arg)
 				/* what readers passed since the roll can be reused */
 				chr_q_retain(b->dir, b->retain_ns, b->grace_ns, NULL, pool_keep, b);
 			}
-			while (rc < 0 && b->npool)
-				rc = pool_take(b, id, &s);
+			while (rc < 0 && b->npool && below &&
+			       (rc = pool_take(b, id, below - 1, &s)) < 0 && errno != ENOENT)
+				;
 			if (rc < 0)
 				rc = chr_q_seg_create(b->dirfd, b->dir, size, b->stride, id,
 						      CHR_QUEUE_NO_SEQ, &b->pace, &s, NULL);
 			pthread_mutex_lock(&b->mu);
 			b->busy = 0;
-			if (rc == 0)
-				b->next = s;
-			else
+			if (rc == 0) {
+				b->ready[b->nready] = s;
+				__atomic_store_n(&b->nready, b->nready + 1, __ATOMIC_RELAXED);
+				b->next_id = id + 1;
+			} else {
 				b->failed = 1;
+			}
 			pthread_cond_broadcast(&b->cv);
 			continue;
 		}
@@ -253,10 +268,12 @@ int chr_q_bg_start(struct chr_queue_writer *w, const struct chr_queue_opts *o,
 		b->retain_ns = o->retain_ns;
 		b->grace_ns = o->grace_ns;
 	}
+	b->depth = 1;
+	b->next_id = w->id + 1;
 	if (spare->base) {
-		b->next = *spare;
-		b->want = 1;
-		b->next_id = w->id + 1;
+		b->ready[0] = *spare;
+		b->nready = 1;
+		b->next_id++;
 	}
 	if ((e = pthread_create(&b->thread, NULL, bg_main, b)) != 0) {
 		pthread_cond_destroy(&b->cv);
@@ -281,7 +298,8 @@ void chr_q_bg_stop(struct chr_queue_writer *w)
 		/* a forked child's copy: the thread is not here */
 		for (int i = 0; i < 4; i++)
 			chr_q_unmap(&b->old[i]);
-		chr_q_unmap(&b->next);
+		for (int i = 0; i < b->nready; i++)
+			chr_q_unmap(&b->ready[i]);
 		free(b);
 		return;
 	}
@@ -293,7 +311,8 @@ void chr_q_bg_stop(struct chr_queue_writer *w)
 	pthread_join(b->thread, NULL);
 	for (int i = 0; i < 4; i++)
 		chr_q_unmap(&b->old[i]);
-	chr_q_unmap(&b->next);
+	for (int i = 0; i < b->nready; i++)
+		chr_q_unmap(&b->ready[i]);
 	while (b->npool) {
 		char name[40];
 
@@ -310,50 +329,39 @@ void chr_q_bg_stop(struct chr_queue_writer *w)
 	free(b);
 }
 
-/* Ask the thread for the next segment (once per segment: the one syscall
- * the append path makes, and only when the thread sleeps). */
-void chr_q_ask_next(struct chr_queue_writer *w)
-{
-	struct chr_queue_bg *b = w->bg;
-
-	b->asked = 1;
-	pthread_mutex_lock(&b->mu);
-	if (!b->want) {
-		b->want = 1;
-		b->failed = 0;
-		b->next_id = w->id + 1;
-		b->next_seg_size = w->seg_size;
-		pthread_cond_signal(&b->cv);
-	}
-	pthread_mutex_unlock(&b->mu);
-}
-
-/* The pre-created segment: from the thread (waiting while it works on it),
- * else made here. */
+/* The next segment, made ahead: from the thread (waiting while it works on
+ * it: the writer is fast, so from now on the thread keeps one more made
+ * ahead), else made here. */
 int chr_q_take_next(struct chr_queue_writer *w, struct qseg *s)
 {
 	struct chr_queue_bg *b = w->bg;
 
 	pthread_mutex_lock(&b->mu);
 	__atomic_store_n(&b->pace.hurry, 1, __ATOMIC_RELAXED);
-	if (!b->want) {
-		b->want = 1;
-		b->next_id = w->id + 1;
-		b->next_seg_size = w->seg_size;
+	if (!b->nready && !b->failed) {
+		if (b->depth < CHR_Q_AHEAD_MAX)
+			b->depth++;
 		pthread_cond_signal(&b->cv);
+		while (!b->nready && !b->failed)
+			pthread_cond_wait(&b->cv, &b->mu);
 	}
-	while (!b->next.base && !b->failed)
-		pthread_cond_wait(&b->cv, &b->mu);
-	*s = b->next;
-	memset(&b->next, 0, sizeof b->next);
-	b->want = 0;
-	pthread_mutex_unlock(&b->mu);
-	if (s->base)
+	if (b->nready) {
+		*s = b->ready[0];
+		memmove(&b->ready[0], &b->ready[1], (size_t)(b->nready - 1) * sizeof b->ready[0]);
+		__atomic_store_n(&b->nready, b->nready - 1, __ATOMIC_RELAXED);
+		memset(&b->ready[b->nready], 0, sizeof b->ready[0]);
+		pthread_mutex_unlock(&b->mu);
 		return 0;
+	}
+	pthread_mutex_unlock(&b->mu);
 	/* The thread failed: once more here, for a message of our own. */
 	if (chr_q_seg_create(w->dirfd, w->dir, w->seg_size, w->stride, w->id + 1, CHR_QUEUE_NO_SEQ,
 			     NULL, s, &w->e) < 0)
 		return -1;
+	pthread_mutex_lock(&b->mu);
+	b->failed = 0;
+	b->next_id = w->id + 2;
+	pthread_mutex_unlock(&b->mu);
 	return 0;
 }
 

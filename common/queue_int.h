@@ -186,20 +186,26 @@ static inline int64_t now_ns(clockid_t clk)
  * segment, unmaps the old one after a roll, fsyncs by policy, marks a time
  * roll due and frees the slots of dead sleepers. */
 
+/* Spares the thread keeps made ahead: one, two once the writer had to
+ * wait for one at a roll (it is fast: the next segments are needed sooner
+ * than one can be made while it writes). */
+#define CHR_Q_AHEAD_MAX 2
+
 struct chr_queue_bg {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int stop;
-	int asked;		/* the writer's own: asked for this roll */
-	int want;		/* the writer asks for segment next_id */
-	int busy;		/* the thread is creating it */
+	int busy;		/* the thread is making a spare */
 	struct qpace pace;	/* hurry: the writer needs it soon */
 	int hurried;		/* the writer's own: set hurry for this roll */
-	uint64_t next_id, next_seg_size;
+	uint64_t next_id, next_seg_size;	/* the spare to make next */
 	uint32_t stride;
-	struct qseg next;	/* created, not yet current */
-	int failed;		/* creating it failed: the roll tries itself
+	struct qseg ready[CHR_Q_AHEAD_MAX];	/* made, ids next_id - nready
+						 * on, not yet current */
+	int nready;		/* atomic: the writer peeks at it */
+	int depth;		/* spares to keep made (1..CHR_Q_AHEAD_MAX) */
+	int failed;		/* making one failed: the roll tries itself
 				 * (and says why) */
 	struct qseg old[4];	/* left by rolls, to unmap */
 	uint64_t sealed;	/* ids below are sealed ... */
@@ -229,8 +235,8 @@ struct chr_queue_bg {
 int chr_q_sync_seg(int dirfd, uint64_t id);
 
 /* Start w's thread with the options o (may be NULL), and the next segment
- * already made (spare->base NULL: none; taken over on success). Returns
- * 0, or -1 with errno. */
+ * already made (spare->base NULL: none; taken over on success); it keeps
+ * the next segments made ahead from now on. Returns 0, or -1 with errno. */
 int chr_q_bg_start(struct chr_queue_writer *w, const struct chr_queue_opts *o,
 		   struct qseg *spare);
 
@@ -238,16 +244,13 @@ int chr_q_bg_start(struct chr_queue_writer *w, const struct chr_queue_opts *o,
  * the child's copy. */
 void chr_q_bg_stop(struct chr_queue_writer *w);
 
-/* Ask the thread for the next segment (once per segment: the one syscall
- * the append path makes, and only when the thread sleeps). */
-void chr_q_ask_next(struct chr_queue_writer *w);
-
-/* The writer is three quarters through its segment: the thread makes the
- * rest of the next one without pauses. */
+/* The writer is half or three quarters through its segment and the next
+ * is not made yet: the thread makes it without pauses. */
 void chr_q_hurry(struct chr_queue_writer *w);
 
-/* The pre-created segment: from the thread (waiting while it works on it),
- * else made here. Returns 0, or -1 with w->e. */
+/* The next segment (w->id + 1), made ahead: from the thread (waiting while
+ * it works on it, and keeping one more ahead from then on), else made
+ * here. Returns 0, or -1 with w->e. */
 int chr_q_take_next(struct chr_queue_writer *w, struct qseg *s);
 
 /* Retention; a removed segment goes to keep() first, which may take it

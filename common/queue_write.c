@@ -481,6 +481,11 @@ int chr_queue_writer_open(struct chr_queue_writer *w, const char *dir,
 started:
 	free(ids);
 	ids = NULL;
+	/* The first roll finds its segment made, as every later one should:
+	 * a new queue, or one whose spare is missing, gets it now. */
+	if (!spare.base && chr_q_seg_create(w->dirfd, dir, w->seg_size, w->stride, w->id + 1,
+					    CHR_QUEUE_NO_SEQ, NULL, &spare, &w->e) < 0)
+		goto out;
 	if (chr_q_bg_start(w, opts, &spare) < 0) {
 		chr_q_unmap(&spare);
 		goto sys;
@@ -587,10 +592,11 @@ static int roll(struct chr_queue_writer *w, size_t need)
 			old.base = NULL;
 			break;
 		}
-	b->asked = 0;
-	b->hurried = 0;
+	/* the thread makes the next spare at once: in paced steps while one
+	 * is ready, without pauses when none is */
+	b->hurried = b->nready == 0;
 	w->mark = 0;		/* commit_mark: the next marks */
-	__atomic_store_n(&b->pace.hurry, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&b->pace.hurry, b->hurried, __ATOMIC_RELAXED);
 	b->sealed = w->id;
 	b->cur = w->id;
 	b->seg_start = now_ns(CLOCK_REALTIME);
@@ -658,18 +664,17 @@ struct chr_rec *chr_queue_reserve(struct chr_queue_writer *w, uint32_t len)
 	return w->res;
 }
 
-/* The once-a-segment steps of commit, when pos passes w->mark: ask the
- * thread for the next segment past half of this one, hurry it past three
- * quarters; then the next mark. */
+/* The once-a-segment steps of commit, when pos passes w->mark: half and
+ * three quarters through the segment, with no spare made yet, the thread
+ * is hurried; then the next mark. */
 static void __attribute__((noinline)) commit_mark(struct chr_queue_writer *w)
 {
 	struct chr_queue_bg *b = w->bg;
 
-	if (w->pos > w->size / 2 && !b->asked)
-		chr_q_ask_next(w);
-	else if (w->pos > w->size / 4 * 3 && !b->hurried)
+	if (w->pos > w->size / 2 && !b->hurried && !__atomic_load_n(&b->nready, __ATOMIC_RELAXED))
 		chr_q_hurry(w);
-	w->mark = !b->asked ? w->size / 2 : !b->hurried ? w->size / 4 * 3 : UINT64_MAX;
+	w->mark = b->hurried ? UINT64_MAX : w->pos <= w->size / 2 ? w->size / 2 :
+		  w->pos <= w->size / 4 * 3 ? w->size / 4 * 3 : UINT64_MAX;
 }
 
 /* Per record: the header's fields, the padding, the CRC (inline), the

@@ -266,29 +266,35 @@ has_count() {
 }
 
 @test "--retain removes what registered readers passed, never what a live one, or one within its grace, has not" {
+	# the segments of queue $1 that hold records (spares made ahead do not)
+	datasegs() {
+		python3 -c 'import glob, struct, sys
+print(sum(struct.unpack_from("<Q", open(f, "rb").read(24), 16)[0] != 2**64 - 1
+          for f in glob.glob(sys.argv[1] + "/[0-9]*.q")))' "$1"
+	}
 	trades
 	$T chr-sink --queue Q --create -S 64K t.ev
-	n=$(ls Q/*.q | wc -l)
+	n=$(datasegs Q)
 	# a live reader at seq 0: nothing goes
 	chr-tail --reader slow --follow --from-end Q >/dev/null 3>&- &
 	pid=$!
 	sleep 0.3
 	$T chr-sink --queue Q --retain 0 </dev/null
-	[ "$(ls Q/*.q | wc -l)" = "$n" ]
+	[ "$(datasegs Q)" = "$n" ]
 	[ "$(seqs --from-seq 0 --limit 1 Q | head -1)" = 0 ]
 	kill -TERM $pid
 	wait $pid || true
 	# dead, and its position at 0: still nothing passed; it is not live,
 	# but it committed less than the grace ago: nothing goes
 	$T chr-sink --queue Q --retain 0 </dev/null
-	[ "$(ls Q/*.q | wc -l)" = "$n" ]
+	[ "$(datasegs Q)" = "$n" ]
 	# past the grace (none here), retention goes on
 	$T chr-sink --queue Q --retain 0 --retain-grace 0 </dev/null
-	[ "$(ls Q/*.q | wc -l)" -le 2 ]
+	[ "$(datasegs Q)" -le 2 ]
 	# a young segment stays whatever the readers: records stamped now
 	gen stream 3000 "$(date +%s)000000000" >now.ev
 	$T chr-sink --queue R --create -S 64K --retain 1h now.ev
-	[ "$(ls R/*.q | wc -l)" -gt 2 ]
+	[ "$(datasegs R)" -gt 2 ]
 }
 
 @test "--out and queue inputs: a stage hop can be a queue" {
@@ -414,4 +420,29 @@ PY
 	# retention removes from the front: what is left is read from there
 	rm Q/00000000[0-4].q
 	run -0 $T chr-tail --format text Q
+}
+
+@test "segments are made ahead: a new queue has its first spare, and so has each later segment" {
+	# the base_seq of segment $2 of queue $1, "spare" for a spare
+	base_seq() {
+		python3 -c 'import struct, sys
+b = struct.unpack_from("<Q", open(sys.argv[1], "rb").read(24), 16)[0]
+print("spare" if b == 2**64 - 1 else b)' "$1/$(printf %09d "$2").q"
+	}
+	$T chr-sink --queue Q --create -S 64K </dev/null
+	[ "$(base_seq Q 0)" = 0 ]
+	[ "$(base_seq Q 1)" = spare ]
+	# a roll: the next spare is made at once, not when the new segment
+	# is half full (two records are far from it here)
+	trades
+	$T chr-tail --limit 600 t.ev >some.ev	# 77 KB: one roll
+	mkfifo in
+	$T chr-sink --queue Q <in 3>&- &
+	exec {w}>in
+	cat some.ev >&$w
+	spare2() { [ -f Q/000000002.q ] && [ "$(base_seq Q 2)" = spare ]; }
+	until_ok spare2
+	[ "$(base_seq Q 1)" != spare ]
+	exec {w}>&-
+	wait $!
 }

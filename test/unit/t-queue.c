@@ -269,7 +269,7 @@ static void test_fanout(void)
 	CHECK(chr_queue_retain(dir, 0, 0, &err) >= 0);
 	left = count_segs(dir);
 	CHECK(w.id > 20);
-	CHECK(left == 1 || left == 2);	/* the current, and maybe a spare */
+	CHECK(left >= 1 && left <= 1 + CHR_Q_AHEAD_MAX);	/* the current, and maybe spares */
 	if (getenv("T_QUEUE_VERBOSE"))
 		fprintf(stderr, "t-queue: fanout: %" PRIu64 " records, %" PRIu64 " segments\n",
 			n, w.id + 1);
@@ -1077,6 +1077,69 @@ static void test_crc(void)
 	rmdir_r(dir);
 }
 
+/* The spares after segment id: files id + 1, id + 2 ... with a header
+ * whose base_seq is CHR_QUEUE_NO_SEQ. */
+static int spares_after(const char *dir, uint64_t id)
+{
+	char path[4200];
+	struct chr_seg h;
+	int n = 0;
+
+	for (;; n++) {
+		int fd;
+
+		snprintf(path, sizeof path, "%s/%09" PRIu64 ".q", dir, id + 1 + (uint64_t)n);
+		if ((fd = open(path, O_RDONLY)) < 0)
+			break;
+		if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || h.base_seq != CHR_QUEUE_NO_SEQ) {
+			close(fd);
+			break;
+		}
+		close(fd);
+	}
+	return n;
+}
+
+/* Segments are made ahead: a new queue has its first spare when the open
+ * returns; a writer that had to wait for a spare at a roll (appending
+ * faster than segments are made) gets two kept ahead; a writer opened on
+ * those goes on from them, and a reader reads every record. */
+static void test_ahead(void)
+{
+	char dir[] = "/tmp/t-queue.XXXXXX";
+	struct chr_queue_writer w;
+	struct chr_queue_reader r;
+	const struct chr_rec *rec;
+	uint64_t i, seq = 0, bad = 0;
+	int two = 0;
+
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK(chr_queue_writer_open(&w, dir, &small) == 0);
+	CHECK(spares_after(dir, 0) == 1);
+	/* 64 KiB segments fill in microseconds: the writer waits at a roll */
+	for (i = 0; i < 6000; i++)
+		CHECK(put(&w, i, 0) == 0);
+	CHECK(w.id > 10);
+	for (int t = 0; t < 5000 && !two; t++) {
+		two = spares_after(dir, w.id) == 2;
+		if (!two)
+			usleep(1000);
+	}
+	CHECK(two);
+	chr_queue_writer_close(&w);
+	CHECK(chr_queue_writer_open(&w, dir, &small) == 0);
+	for (; i < 12000; i++)
+		CHECK(put(&w, i, i % 2) == 0);
+	chr_queue_writer_close(&w);
+	CHECK(chr_queue_reader_open(&r, dir, 0) == 0);
+	while (chr_queue_next(&r, &rec) == 1)
+		if (!verify(rec, seq++))
+			bad++;
+	CHECK(bad == 0 && seq == i);
+	chr_queue_reader_close(&r);
+	rmdir_r(dir);
+}
+
 int main(void)
 {
 	test_basic();
@@ -1093,5 +1156,6 @@ int main(void)
 	test_seal();
 	test_trunc();
 	test_crc();
+	test_ahead();
 	return unit_done("t-queue");
 }
