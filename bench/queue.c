@@ -21,6 +21,10 @@
 
 #include "chr.h"
 #include "queue.h"
+/* floor: the library's own segment making (its now_ns renamed here) */
+#define now_ns chr_q_now_ns
+#include "queue_int.h"
+#undef now_ns
 
 static const char usage_text[] =
 	"usage: queue-bench throughput [-r READER] [-k] [-p BYTES] [-n COUNT] [-S SIZE]\n"
@@ -31,6 +35,7 @@ static const char usage_text[] =
 	"                        DIR\n"
 	"       queue-bench memcpy [-b BYTES] [-B SIZE] [-t SECONDS] [-c W,R]\n"
 	"       queue-bench create [-k] [-n COUNT] [-S SIZE] [-c W,R] DIR\n"
+	"       queue-bench floor [-k] [-p BYTES] [-n COUNT] [-S SIZE] [-c W,R] DIR\n"
 	"       queue-bench jitter [-t SECONDS] [-c W,R]\n"
 	"\n"
 	"One measurement, printed as a line 'RESULT key=value ...' on stdout.\n"
@@ -51,6 +56,12 @@ static const char usage_text[] =
 	"  create      what new segments cost: create COUNT (default 16) SIZE\n"
 	"              files in DIR, each posix_fallocate'd and mapped\n"
 	"              MAP_POPULATE, then unmapped; kept to the end.\n"
+	"  floor       the throughput case's bound on this machine: one core\n"
+	"              makes segments as the queue does (the library's calls:\n"
+	"              index and segment files preallocated, published, mapped\n"
+	"              populated, in one go) and writes COUNT records of BYTES\n"
+	"              payload into them (header, payload, padding; no CRC), then\n"
+	"              unmaps each; kept to the end, or with -k removed at once.\n"
 	"  jitter      how long pinned busy threads on W and R are kept from\n"
 	"              running: gaps over 10 us between clock readings.\n"
 	"\n"
@@ -759,6 +770,76 @@ static void run_create(const struct cfg *c)
 	       (double)size * (double)n / (double)all);
 }
 
+/* The floor of the throughput case: what one core does making segments the
+ * way the queue does (chr_q_idx_create, chr_q_publish, chr_q_map_populated:
+ * the same calls, unpaced) and writing the same records into them, without
+ * the CRC, the reader or the commit protocol. Kept to the end, or with
+ * retain each removed once written. */
+static void run_floor(const struct cfg *c, const unsigned char *tmpl)
+{
+	uint64_t size = c->seg_size ? c->seg_size : CHR_QUEUE_SEG_DEFAULT, n = c->records;
+	uint32_t len = CHR_HDR_SIZE + c->payload;
+	size_t span = chr_rec_span(len);
+	uint64_t t0, t, made = 0, i = 0, segs = 0, id;
+	char name[32];
+	int dirfd;
+
+	pin(c->cpu_w);
+	if (mkdir(c->dir, 0777) < 0 || (dirfd = open(c->dir, O_RDONLY | O_DIRECTORY)) < 0)
+		chr_die(CHR_EX_SYS, "cannot create '%s': %s", c->dir, strerror(errno));
+	t0 = now_ns();
+	for (id = 0; i < n; id++) {
+		struct chr_seg h = { .magic = CHR_SEG_MAGIC, .version = CHR_VERSION, .id = id,
+				     .base_seq = i };
+		struct qseg s = { 0 };
+		uint64_t pos = CHR_HDR_SIZE, m0 = now_ns();
+		int fd;
+
+		if (chr_q_idx_create(dirfd, id, size, CHR_QUEUE_IDX_STRIDE, &s) < 0)
+			chr_die(CHR_EX_SYS, "%s: cannot create an index: %s", c->dir, strerror(errno));
+		chr_q_seg_name(name, id);
+		if ((fd = chr_q_publish(dirfd, name, size, &h, sizeof h, NULL)) < 0 ||
+		    !(s.base = chr_q_map_populated(fd, size, NULL)))
+			chr_die(CHR_EX_SYS, "%s/%s: cannot create: %s", c->dir, name, strerror(errno));
+		close(fd);
+		s.size = size;
+		made += now_ns() - m0;
+		for (; i < n && pos + span <= size; i++, pos += span) {
+			struct chr_rec *r = (struct chr_rec *)(s.base + pos);
+
+			r->type = CHR_APP_MIN;
+			r->seq = i;
+			r->src_seq = i;
+			r->version = CHR_VERSION;
+			r->ts = (int64_t)(1700000000000000000 + i);
+			memcpy(chr_rec_payload(r), tmpl, c->payload);
+			((uint64_t *)chr_rec_payload(r))[0] = i;
+			memset((char *)r + len, 0, span - len);
+			__atomic_store_n(&r->len, len, __ATOMIC_RELEASE);
+		}
+		chr_q_unmap(&s);
+		segs++;
+		if (c->retain) {
+			unlinkat(dirfd, name, 0);
+			chr_q_idx_name(name, id);
+			unlinkat(dirfd, name, 0);
+		}
+	}
+	t = now_ns() - t0;
+	for (uint64_t k = 0; !c->retain && k < id; k++) {
+		chr_q_seg_name(name, k);
+		unlinkat(dirfd, name, 0);
+		chr_q_idx_name(name, k);
+		unlinkat(dirfd, name, 0);
+	}
+	close(dirfd);
+	rmdir(c->dir);
+	printf("RESULT mode=floor retain=%d payload=%" PRIu32 " records=%" PRIu64 " segments=%" PRIu64
+	       " ns=%" PRIu64 " make_ns=%" PRIu64 " mrps=%.3f payload_gbps=%.3f record_gbps=%.3f\n",
+	       c->retain, c->payload, n, segs, t, made, (double)n * 1e3 / (double)t,
+	       (double)n * c->payload / (double)t, (double)n * span / (double)t);
+}
+
 /* How much a pinned busy thread is kept from running: read the clock in a
  * loop for c->seconds, counting the gaps over 10 us (the core did something
  * else: interrupts, other tasks, the hypervisor). */
@@ -861,7 +942,7 @@ int main(int argc, char **argv)
 			 .cpu_w = 0, .cpu_r = 1, .reader = RD_SPIN, .block = 1024,
 			 .buffer = 64u << 20, .seconds = 1, .pipefd = {-1, -1} };
 	static unsigned char tmpl[CHR_REC_MAX];
-	int opt, latency, roll, records_set = 0;
+	int opt, latency, roll, floor, records_set = 0;
 	char *end;
 
 	chr_setprog("queue-bench");
@@ -943,7 +1024,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		chr_usage_error("no mode (throughput, latency, roll, memcpy, create, jitter)");
+		chr_usage_error("no mode (throughput, latency, roll, floor, memcpy, create, jitter)");
 	c.mode = argv[optind++];	/* getopt moved the options before it */
 	if (strcmp(c.mode, "memcpy") == 0) {
 		if (optind != argc)
@@ -990,9 +1071,10 @@ int main(int argc, char **argv)
 	}
 	latency = strcmp(c.mode, "latency") == 0;
 	roll = strcmp(c.mode, "roll") == 0;
-	if (!latency && !roll && strcmp(c.mode, "throughput") != 0)
-		chr_usage_error("unknown mode '%s' (throughput, latency, roll, memcpy, create, jitter)",
-				c.mode);
+	floor = strcmp(c.mode, "floor") == 0;
+	if (!latency && !roll && !floor && strcmp(c.mode, "throughput") != 0)
+		chr_usage_error("unknown mode '%s' (throughput, latency, roll, floor, memcpy, create,"
+				" jitter)", c.mode);
 	if (optind + 1 != argc)
 		chr_usage_error("%s needs one directory", c.mode);
 	c.dir = argv[optind];
@@ -1026,6 +1108,13 @@ int main(int argc, char **argv)
 	}
 	for (uint32_t i = 0; i < c.payload; i++)
 		tmpl[i] = (unsigned char)(i * 7 + 1);
+	if (floor) {
+		if (c.reader != RD_SPIN)
+			chr_usage_error("floor has no reader");
+		run_floor(&c, tmpl);
+		chr_close_stdout();
+		return CHR_EX_OK;
+	}
 	sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)
 		chr_die(CHR_EX_SYS, "cannot map memory: %s", strerror(errno));

@@ -120,6 +120,21 @@ fail:
 	return -1;
 }
 
+/* The pooled segments older than this may be reused now: not the one
+ * sealed at the last roll before the writer is half through the next. */
+static uint64_t pool_below(const struct chr_queue_bg *b)
+{
+	return b->half ? b->cur : b->cur ? b->cur - 1 : 0;
+}
+
+static int pool_ok(const struct chr_queue_bg *b)
+{
+	for (int k = 0; k < b->npool; k++)
+		if (b->pool[k] < pool_below(b))
+			return 1;
+	return 0;
+}
+
 /* A segment left by a roll, still to unmap, or -1. */
 static int old_slot(const struct chr_queue_bg *b)
 {
@@ -142,9 +157,13 @@ static void *bg_main(void *arg)
 
 		/* paced work ends its pauses when a sync falls due */
 		b->pace.due = b->sync == CHR_SYNC_EVERY ? next_sync : INT64_MAX;
-		/* the next spare first; one more ahead after the old mappings */
-		if (!b->failed && b->nready < b->depth && (b->nready == 0 || old_slot(b) < 0)) {
-			uint64_t id = b->next_id, size = b->next_seg_size, below = b->cur;
+		/* the next spare first, one more ahead after the old mappings;
+		 * with retention, a new one (fresh pages cost ten times a reused
+		 * one) only past half of the segment, or in a hurry */
+		if (!b->failed && b->nready < b->depth && (b->nready == 0 || old_slot(b) < 0) &&
+		    (!b->retain || pool_ok(b) || b->half ||
+		     __atomic_load_n(&b->pace.hurry, __ATOMIC_RELAXED))) {
+			uint64_t id = b->next_id, size = b->next_seg_size, below = pool_below(b);
 			struct qseg s;
 			int rc;
 
@@ -155,8 +174,8 @@ static void *bg_main(void *arg)
 				/* what readers passed since the roll can be reused */
 				chr_q_retain(b->dir, b->retain_ns, b->grace_ns, NULL, pool_keep, b);
 			}
-			while (rc < 0 && b->npool && below &&
-			       (rc = pool_take(b, id, below - 1, &s)) < 0 && errno != ENOENT)
+			while (rc < 0 && b->npool && (rc = pool_take(b, id, below, &s)) < 0 &&
+			       errno != ENOENT)
 				;
 			if (rc < 0)
 				rc = chr_q_seg_create(b->dirfd, b->dir, size, b->stride, id,
@@ -363,6 +382,16 @@ int chr_q_take_next(struct chr_queue_writer *w, struct qseg *s)
 	b->next_id = w->id + 2;
 	pthread_mutex_unlock(&b->mu);
 	return 0;
+}
+
+void chr_q_half(struct chr_queue_writer *w)
+{
+	struct chr_queue_bg *b = w->bg;
+
+	pthread_mutex_lock(&b->mu);
+	b->half = 1;
+	pthread_cond_signal(&b->cv);
+	pthread_mutex_unlock(&b->mu);
 }
 
 void chr_q_hurry(struct chr_queue_writer *w)

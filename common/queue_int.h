@@ -205,6 +205,7 @@ struct chr_queue_bg {
 						 * on, not yet current */
 	int nready;		/* atomic: the writer peeks at it */
 	int depth;		/* spares to keep made (1..CHR_Q_AHEAD_MAX) */
+	int half;		/* the writer is past half of its segment */
 	int failed;		/* making one failed: the roll tries itself
 				 * (and says why) */
 	struct qseg old[4];	/* left by rolls, to unmap */
@@ -247,6 +248,10 @@ void chr_q_bg_stop(struct chr_queue_writer *w);
 /* The writer is half or three quarters through its segment and the next
  * is not made yet: the thread makes it without pauses. */
 void chr_q_hurry(struct chr_queue_writer *w);
+
+/* The writer is half through its segment (once a segment): with
+ * retention, the segment sealed at the last roll may be reused now. */
+void chr_q_half(struct chr_queue_writer *w);
 
 /* The next segment (w->id + 1), made ahead: from the thread (waiting while
  * it works on it, and keeping one more ahead from then on), else made

@@ -595,6 +595,7 @@ static int roll(struct chr_queue_writer *w, size_t need)
 	/* the thread makes the next spare at once: in paced steps while one
 	 * is ready, without pauses when none is */
 	b->hurried = b->nready == 0;
+	b->half = 0;
 	w->mark = 0;		/* commit_mark: the next marks */
 	__atomic_store_n(&b->pace.hurry, b->hurried, __ATOMIC_RELAXED);
 	b->sealed = w->id;
@@ -664,16 +665,19 @@ struct chr_rec *chr_queue_reserve(struct chr_queue_writer *w, uint32_t len)
 	return w->res;
 }
 
-/* The once-a-segment steps of commit, when pos passes w->mark: half and
- * three quarters through the segment, with no spare made yet, the thread
- * is hurried; then the next mark. */
+/* The once-a-segment steps of commit, when pos passes w->mark: half
+ * through the segment the thread is told (retention may reuse the segment
+ * sealed at the last roll); half and three quarters through, with no spare
+ * made yet, it is hurried; then the next mark. */
 static void __attribute__((noinline)) commit_mark(struct chr_queue_writer *w)
 {
 	struct chr_queue_bg *b = w->bg;
 
+	if (w->pos > w->size / 2 && !b->half)
+		chr_q_half(w);
 	if (w->pos > w->size / 2 && !b->hurried && !__atomic_load_n(&b->nready, __ATOMIC_RELAXED))
 		chr_q_hurry(w);
-	w->mark = b->hurried ? UINT64_MAX : w->pos <= w->size / 2 ? w->size / 2 :
+	w->mark = b->hurried && b->half ? UINT64_MAX : w->pos <= w->size / 2 ? w->size / 2 :
 		  w->pos <= w->size / 4 * 3 ? w->size / 4 * 3 : UINT64_MAX;
 }
 
