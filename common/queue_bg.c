@@ -158,11 +158,11 @@ static void *bg_main(void *arg)
 		/* paced work ends its pauses when a sync falls due */
 		b->pace.due = b->sync == CHR_SYNC_EVERY ? next_sync : INT64_MAX;
 		/* the next spare first, one more ahead after the old mappings;
-		 * with retention, a new one (fresh pages cost ten times a reused
-		 * one) only past half of the segment, or in a hurry */
+		 * with retention, a new one only past half of the segment: by
+		 * then what the readers passed is free, and reused pages cost
+		 * a tenth of fresh ones (docs/performance.md) */
 		if (!b->failed && b->nready < b->depth && (b->nready == 0 || old_slot(b) < 0) &&
-		    (!b->retain || pool_ok(b) || b->half ||
-		     __atomic_load_n(&b->pace.hurry, __ATOMIC_RELAXED))) {
+		    (!b->retain || pool_ok(b) || b->half)) {
 			uint64_t id = b->next_id, size = b->next_seg_size, below = pool_below(b);
 			struct qseg s;
 			int rc;
@@ -215,6 +215,16 @@ static void *bg_main(void *arg)
 			if (next_sync < until)
 				until = next_sync;
 		}
+		/* retention after a roll before the old mapping: what it frees
+		 * is the next spare's reused pages */
+		if (b->retain && (b->retain_due || now >= next_retain)) {
+			b->retain_due = 0;
+			pthread_mutex_unlock(&b->mu);
+			chr_q_retain(b->dir, b->retain_ns, b->grace_ns, NULL, pool_keep, b);
+			pthread_mutex_lock(&b->mu);
+			next_retain = now + 1000000000;
+			continue;
+		}
 		/* one old segment at a time, the next segment and syncs first */
 		if ((i = old_slot(b)) >= 0) {
 			struct qseg s = b->old[i];
@@ -232,14 +242,6 @@ static void *bg_main(void *arg)
 				__atomic_store_n(&b->roll_due, 1, __ATOMIC_RELAXED);
 			else if (at < until)
 				until = at;
-		}
-		if (b->retain && (b->retain_due || now >= next_retain)) {
-			b->retain_due = 0;
-			pthread_mutex_unlock(&b->mu);
-			chr_q_retain(b->dir, b->retain_ns, b->grace_ns, NULL, pool_keep, b);
-			pthread_mutex_lock(&b->mu);
-			next_retain = now + 1000000000;
-			continue;
 		}
 		if (b->retain && next_retain < until)
 			until = next_retain;
