@@ -111,8 +111,9 @@ void chr_q_unmap(struct qseg *s);
  * the step took (at most 1 ms), so that a segment's 10 ms or so of page
  * zeroing takes a quarter of a CPU in short turns instead of stalling the
  * processes of a pipeline on a machine of few cores; unless hurry is set
- * (a roll clears it; the writer sets it once it is three quarters through
- * its segment, or waits for the next, and so does a stop), or a sync is
+ * (a roll sets it when no spare is left, else clears it; the writer sets
+ * it half and three quarters through its segment while no spare is made,
+ * or when it waits for the next, and so does a stop), or a sync is
  * due (the thread's own due, CLOCK_REALTIME ns: the work is finished at
  * once so that the sync is not late). pace NULL: no pauses. */
 struct qpace {
