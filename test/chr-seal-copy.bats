@@ -153,7 +153,7 @@ PY
 	[ -f Q/000000000.q ]
 	$T chr-sink --queue Q t.ev
 	run -0 --separate-stderr $T chr-seal-copy --source Q --archive-root A --venue binance --once --retain-q
-	[ "$(ls Q/*.q)" = "Q/000000039.q" ]	# the current segment
+	[ "$(ls Q/*.q | head -1)" = "Q/000000039.q" ]	# the current segment (and spares made ahead)
 	[ -f $P/000000038.q ]
 	[ "$(ls $P | wc -l)" = 40 ]
 }

@@ -155,7 +155,10 @@ feed() {
 		[ $rc = 0 ]
 	done
 	$T chr-sink --queue data/arch -S 64K --seal-at-end </dev/null
-	sealed=$(($(ls data/arch/*.q | wc -l) - 1))
+	# the sealed segments (spares made ahead follow the current one)
+	sealed=$(python3 -c 'import glob, struct, sys
+print(sum(struct.unpack_from("<H", open(f, "rb").read(8), 6)[0] & 1
+          for f in glob.glob(sys.argv[1] + "/[0-9]*.q")))' data/arch)
 	start chr-seal-copy
 	archived() { [ "$(find data/archive -name '*.q.zst' | wc -l)" = "$sealed" ]; }
 	until_ok archived
