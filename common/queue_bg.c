@@ -64,6 +64,51 @@ static int pool_keep(void *ctx, int dirfd, uint64_t id)
 	return 1;
 }
 
+/* With retention, the mappings left by the last rolls are kept this long:
+ * retention may pool their files, and a spare made of one then needs no
+ * unmapping, mapping and populating of 64 MiB (page-table work that costs
+ * more than zeroing it). */
+#define HOLD 2
+
+/* A segment left by a roll, to unmap now (with retention, the oldest, once
+ * more than HOLD are held, or any when stopping), or -1. */
+static int old_slot(const struct chr_queue_bg *b)
+{
+	int n = 0, k = -1;
+
+	for (int i = 0; i < 4; i++)
+		if (b->old[i].base) {
+			n++;
+			if (k < 0 || ((const struct chr_seg *)(const void *)b->old[i].base)->id <
+				     ((const struct chr_seg *)(const void *)b->old[k].base)->id)
+				k = i;
+		}
+	return b->retain && n <= HOLD ? -1 : k;
+}
+
+/* The mapping of pooled segment id, left by a roll and held, taken out of
+ * b->old (index unmapped); 0, or -1 when there is none. */
+static int old_take(struct chr_queue_bg *b, uint64_t id, struct qseg *s)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&b->mu);
+	for (int i = 0; i < 4 && rc < 0; i++)
+		if (b->old[i].base && b->old[i].size == b->next_seg_size &&
+		    ((const struct chr_seg *)(const void *)b->old[i].base)->id == id) {
+			*s = b->old[i];
+			memset(&b->old[i], 0, sizeof b->old[i]);
+			rc = 0;
+		}
+	pthread_mutex_unlock(&b->mu);
+	if (rc == 0 && s->idx) {
+		munmap(s->idx, s->idx_size);
+		s->idx = NULL;
+		s->idx_size = 0;
+	}
+	return rc;
+}
+
 /* Make segment id out of a pooled one older than below: its used bytes
  * zeroed, a new header, published by rename (its index made new). The
  * segment sealed at the last roll is not taken yet: a reader that keeps up
@@ -88,18 +133,22 @@ static int pool_take(struct chr_queue_bg *b, uint64_t id, uint64_t below, struct
 		return -1;
 	}
 	pool_name(from, b->pool[k]);
-	b->pool[k] = b->pool[--b->npool];
 	memset(s, 0, sizeof *s);
-	fd = openat(b->dirfd, from, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	p = chr_q_map_populated(fd, b->next_seg_size, &b->pace);
-	close(fd);
-	if (!p)
-		goto fail;
-	s->base = p;
-	s->size = b->next_seg_size;
-	old = p;
+	if (old_take(b, b->pool[k], s) == 0) {
+		b->pool[k] = b->pool[--b->npool];
+	} else {
+		b->pool[k] = b->pool[--b->npool];
+		fd = openat(b->dirfd, from, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		p = chr_q_map_populated(fd, b->next_seg_size, &b->pace);
+		close(fd);
+		if (!p)
+			goto fail;
+		s->base = p;
+		s->size = b->next_seg_size;
+	}
+	old = (const struct chr_seg *)(const void *)s->base;
 	used = !chr_seg_check(old) && old->end <= s->size ? old->end : s->size;
 	t = now_ns(CLOCK_MONOTONIC);
 	for (uint64_t off = 0; off < used; off += 1u << 18) {
@@ -135,14 +184,6 @@ static int pool_ok(const struct chr_queue_bg *b)
 	return 0;
 }
 
-/* A segment left by a roll, still to unmap, or -1. */
-static int old_slot(const struct chr_queue_bg *b)
-{
-	for (int i = 0; i < 4; i++)
-		if (b->old[i].base)
-			return i;
-	return -1;
-}
 
 static void *bg_main(void *arg)
 {
