@@ -147,7 +147,7 @@ $sum}"
 		prog=
 		[ $((n % 2)) = 0 ] || prog=--progress
 		delay=$(printf '0.%02d' $((RANDOM % 60)))
-		setsid chr-import-tardis --archive archive -j 2 $force $prog "$@" 2>/dev/null &
+		TMPDIR=$BATS_TEST_TMPDIR setsid chr-import-tardis --archive archive -j 2 $force $prog "$@" 2>/dev/null &
 		pid=$!
 		sleep $delay
 		kill -KILL -- -$pid 2>/dev/null || true
