@@ -941,7 +941,13 @@ static int open_zsq(struct chr_source *s, struct chr_input *in)
 		      : chr_reader_init_zsq(&s->rd, z, in->frame, in->shown);
 	s->rd.own = 1;
 	if (k < 0) {
+		int en = errno;
+
 		chr_reader_free(&s->rd);	/* and z */
+		if (en == EINVAL)	/* a part of a frame that is not one */
+			return fail(s, CHR_EX_DATA, "%s: frame %zu: the part to read (from byte %"
+				    PRIu64 ") is not within the frame", in->shown, in->frame,
+				    in->off);
 		return fail(s, CHR_EX_SYS, "out of memory");
 	}
 	s->open = 1;
