@@ -193,7 +193,7 @@ clean:
 # -Wcast-align warns on x86 too, where gcc's does not: off here).
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_NAMES ?= reader csv zsq queue json
+FUZZ_NAMES ?= reader csv csvdiff zsq queue json
 FUZZ_OPT := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 FUZZ_BIN := $(FUZZ_NAMES:%=build-fuzz/test/fuzz/fuzz-%) build-fuzz/test/fuzz/mkseed
@@ -210,10 +210,11 @@ build-fuzz/test/fuzz/mkseed: test/fuzz/mkseed.c $(LIB_HDR) build-fuzz/libchr.a b
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $< build-fuzz/libchr.a $(LIBS)
 fuzz: fuzz-build
-	@set -e; st=0; s=build-fuzz/seeds; rm -rf $$s; mkdir -p $$s/reader $$s/zsq $$s/queue $$s/csv build-fuzz/crashes; \
+	@set -e; st=0; s=build-fuzz/seeds; rm -rf $$s; mkdir -p $$s/reader $$s/zsq $$s/queue $$s/csv $$s/csvdiff build-fuzz/crashes; \
 	for f in test/data/*.csv; do n=$$(basename $$f .csv); \
 		build-fuzz/test/fuzz/mkseed $$f $$s $$n; \
 		for m in 0 1 6; do { printf "\\$$m"; head -c 32768 $$f; } > $$s/csv/$$n.$$m; done; \
+		for m in 0 1 016 041; do { printf "\\$$m"; head -c 8192 $$f; } > $$s/csvdiff/$$n.$$m; done; \
 	done; \
 	mkdir -p $$s/json; zcat test/data/*raw_capture*.gz | head -c 32768 >build-fuzz/capture.txt; \
 	for f in build-fuzz/capture.txt test/data/feed/*.txt; do n=$$(basename $$f .txt); \
