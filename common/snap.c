@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "path.h"
@@ -239,24 +238,35 @@ void chr_snap_each_free(struct chr_snap_each *x)
 	chr_tab_free(&x->inst);
 }
 
-/* Walk the records of buf[at..n) (buf[0] being segment offset base) up to
- * x->ts. Returns 1 when a record after x->ts (or a bad one) ends the walk,
- * 0 at the end of the buffer, -1 when out of memory. */
+/* Walk the records whose headers lie in buf[at..n) (buf[0] being segment
+ * offset base) up to x->ts; a record may go on to buf[room) (room >= n),
+ * but a DEFINE, whose names are read, must lie in buf[..n) whole: the walk
+ * stops before one that does not. *next is left at the record after the
+ * last one walked. Returns 1 when a record after x->ts (or a bad one) ends
+ * the walk, 0 at the end of the buffer, -1 when out of memory. */
 static int each_walk(struct chr_snap_each *x, const unsigned char *buf, size_t at, size_t n,
-		     uint64_t base, size_t frame)
+		     uint64_t room, uint64_t base, size_t frame, uint64_t *next)
 {
+	int rc = 0;
+
 	while (at + CHR_HDR_SIZE <= n) {
 		const struct chr_rec *r = (const void *)(buf + at);
 		struct chr_snap_inst *in;
 		int fresh;
 
-		if (r->len < CHR_HDR_SIZE || r->len > n - at || r->ts > x->ts)
-			return 1;
+		if (r->len < CHR_HDR_SIZE || r->len > room - at || r->ts > x->ts) {
+			rc = 1;
+			break;
+		}
+		if (r->type == CHR_DEFINE && r->len > n - at)
+			break;	/* read again from it */
 		at += chr_rec_span(r->len);
 		if (r->venue == 0 && r->market == 0)
 			continue;	/* no instrument's */
-		if (!(in = chr_tab_get(&x->inst, r->venue, r->market, &fresh)))
-			return -1;
+		if (!(in = chr_tab_get(&x->inst, r->venue, r->market, &fresh))) {
+			rc = -1;
+			break;
+		}
 		if (fresh) {
 			in->venue_id = r->venue;
 			in->market = r->market;
@@ -265,8 +275,10 @@ static int each_walk(struct chr_snap_each *x, const unsigned char *buf, size_t a
 		in->seen = 1;
 		if (r->type == CHR_DEFINE && r->len >= CHR_HDR_SIZE + sizeof(struct chr_define) &&
 		    chr_define_names(chr_rec_payload(r), in->venue, in->symbol) == NULL && x->want &&
-		    (in->want = x->want(x->ctx, r->venue, r->market, in->venue, in->symbol)) < 0)
-			return -1;
+		    (in->want = x->want(x->ctx, r->venue, r->market, in->venue, in->symbol)) < 0) {
+			rc = -1;
+			break;
+		}
 		if (r->flags & CHR_F_REPEAT)
 			continue;	/* a repeat says nothing of where its instrument is */
 		if (r->type == CHR_BOOK_SNAPSHOT && in->state != 2) {
@@ -276,26 +288,42 @@ static int each_walk(struct chr_snap_each *x, const unsigned char *buf, size_t a
 		}
 		in->state = (r->flags & CHR_F_LAST) || r->type == CHR_DEFINE ? 1 : 2;
 	}
-	return 0;
+	*next = base + at;
+	return rc;
 }
 
-/* A plain segment: mapped, walked. Returns 1, 0 when it is not walked (not
- * a valid sealed segment, no record at or before x->ts), or -1 with e. */
+/* A plain segment: read WALK_BUF at a time and walked, as plain_find.
+ * Returns 1, 0 when it is not walked (not a valid sealed segment, no
+ * record at or before x->ts), or -1 with e. */
 static int each_plain(struct chr_snap_each *x, int fd, const char *shown, struct chr_err *e)
 {
 	struct chr_seg h;
-	unsigned char *m;
-	int k;
+	unsigned char *buf;
+	uint64_t pos = sizeof h;
+	int k = 0;
 
 	if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || h.magic != CHR_SEG_MAGIC ||
 	    chr_seg_check(&h) != NULL || !(h.flags & CHR_SEG_SEALED) || h.count == 0 ||
 	    h.ts_min > x->ts)
 		return 0;
-	m = mmap(NULL, h.end, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (m == MAP_FAILED)
-		return chr_err_sys(e, "cannot map '%s'", shown);
-	k = each_walk(x, m, sizeof h, h.end, 0, 0);
-	munmap(m, h.end);
+	if (!(buf = malloc(WALK_BUF)))
+		return chr_err_set(e, CHR_EX_SYS, "out of memory");
+	while (k == 0 && pos + CHR_HDR_SIZE <= h.end) {
+		size_t want = h.end - pos < WALK_BUF ? (size_t)(h.end - pos) : WALK_BUF;
+		ssize_t got = pread(fd, buf, want, (off_t)pos);
+		uint64_t was = pos;
+
+		if (got < 0) {
+			free(buf);
+			return chr_err_sys(e, "cannot read '%s'", shown);
+		}
+		if (got < (ssize_t)CHR_HDR_SIZE)
+			break;
+		k = each_walk(x, buf, 0, (size_t)got, h.end - pos, pos, 0, &pos);
+		if (k == 0 && pos == was)
+			break;	/* a DEFINE longer than the buffer: a bad one */
+	}
+	free(buf);
 	return k < 0 ? chr_err_set(e, CHR_EX_SYS, "out of memory") : 1;
 }
 
@@ -308,6 +336,7 @@ static int each_zsq(struct chr_snap_each *x, const char *path, struct chr_err *e
 	unsigned char *buf = NULL;
 	struct chr_zsq *z;
 	size_t n, cap = 0;
+	uint64_t next;
 	int rc = 0, k = 0;
 
 	if (!(z = chr_zsq_open(path, e->msg, sizeof e->msg, &e->status)))
@@ -330,7 +359,8 @@ static int each_zsq(struct chr_snap_each *x, const char *path, struct chr_err *e
 			rc = -1;
 			break;
 		}
-		k = each_walk(x, buf, f[i].uoff ? 0 : sizeof(struct chr_seg), f[i].usize, f[i].uoff, i);
+		k = each_walk(x, buf, f[i].uoff ? 0 : sizeof(struct chr_seg), f[i].usize,
+			      f[i].usize, f[i].uoff, i, &next);
 		if (k < 0) {
 			rc = chr_err_set(e, CHR_EX_SYS, "out of memory");
 			break;
