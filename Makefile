@@ -9,7 +9,12 @@ MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 
 CC ?= cc
-PKGS := libzstd zlib libisal jansson libxxhash sqlite3 libwebsockets libcurl libcrypto
+PKGS := libzstd zlib libisal jansson libxxhash sqlite3 libwebsockets
+# libcurl and libcrypto are loaded by the first S3 or REST request
+# (common/netlib.c), not linked: only their headers are needed here, and a
+# program that never makes a request does not load them and the ~25
+# libraries they bring at each start.
+DL_PKGS := libcurl libcrypto
 WARN := -Wall -Wextra -Wvla -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
 	-Wpointer-arith -Wcast-align -Wwrite-strings -Wformat=2 -Wundef
 # Objects and programs go in place; a sanitizer build goes to build-san/ so
@@ -24,8 +29,10 @@ endif
 # ARCH= to build for anything else.
 ARCH ?= $(if $(filter x86_64,$(shell uname -m)),-march=x86-64-v2)
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(ARCH) $(OPT) $(WARN) -Icommon \
-	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CPPFLAGS) $(CFLAGS)
-ALL_LDFLAGS := $(filter -fsanitize=%,$(OPT)) $(LDFLAGS)
+	$(shell pkg-config --cflags $(PKGS) $(DL_PKGS) 2>/dev/null) $(CPPFLAGS) $(CFLAGS)
+# --as-needed: a program depends on the libraries its objects of libchr.a
+# use only (libwebsockets: chr-feed), whatever the compiler's default
+ALL_LDFLAGS := $(filter -fsanitize=%,$(OPT)) -Wl,--as-needed $(LDFLAGS)
 LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lm -pthread
 
 LIB_SRC := $(wildcard common/*.c)
@@ -53,7 +60,7 @@ all: deps $(O)libchr.a $(PROG_BIN)
 INSTALL_DEPS = if [ "$$(id -u)" = 0 ]; then scripts/install-deps; else \
 	echo "chronicle: dependencies are missing; run: sudo scripts/install-deps" >&2; exit 3; fi
 deps:
-	@if ! pkg-config --exists $(PKGS) 2>/dev/null || \
+	@if ! pkg-config --exists $(PKGS) $(DL_PKGS) 2>/dev/null || \
 	    ! echo '#include <csv.h>' | $(CC) -E -x c - >/dev/null 2>&1; then $(INSTALL_DEPS); fi
 test-deps: duckdb arrowjs
 	@if ! command -v bats >/dev/null || ! command -v xxhsum >/dev/null || \
