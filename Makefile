@@ -9,7 +9,12 @@ MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 
 CC ?= cc
-PKGS := libzstd zlib libisal jansson libxxhash sqlite3 libwebsockets libcurl libcrypto
+PKGS := libzstd zlib libisal jansson libxxhash sqlite3 libwebsockets
+# libcurl and libcrypto are loaded by the first S3 or REST request
+# (common/netlib.c), not linked: only their headers are needed here, and a
+# program that never makes a request does not load them and the ~25
+# libraries they bring at each start.
+DL_PKGS := libcurl libcrypto
 WARN := -Wall -Wextra -Wvla -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
 	-Wpointer-arith -Wcast-align -Wwrite-strings -Wformat=2 -Wundef
 # Objects and programs go in place; a sanitizer build goes to build-san/ so
@@ -24,8 +29,10 @@ endif
 # ARCH= to build for anything else.
 ARCH ?= $(if $(filter x86_64,$(shell uname -m)),-march=x86-64-v2)
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(ARCH) $(OPT) $(WARN) -Icommon \
-	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CPPFLAGS) $(CFLAGS)
-ALL_LDFLAGS := $(filter -fsanitize=%,$(OPT)) $(LDFLAGS)
+	$(shell pkg-config --cflags $(PKGS) $(DL_PKGS) 2>/dev/null) $(CPPFLAGS) $(CFLAGS)
+# --as-needed: a program depends on the libraries its objects of libchr.a
+# use only (libwebsockets: chr-feed), whatever the compiler's default
+ALL_LDFLAGS := $(filter -fsanitize=%,$(OPT)) -Wl,--as-needed $(LDFLAGS)
 LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lm -pthread
 
 LIB_SRC := $(wildcard common/*.c)
@@ -53,7 +60,7 @@ all: deps $(O)libchr.a $(PROG_BIN)
 INSTALL_DEPS = if [ "$$(id -u)" = 0 ]; then scripts/install-deps; else \
 	echo "chronicle: dependencies are missing; run: sudo scripts/install-deps" >&2; exit 3; fi
 deps:
-	@if ! pkg-config --exists $(PKGS) 2>/dev/null || \
+	@if ! pkg-config --exists $(PKGS) $(DL_PKGS) 2>/dev/null || \
 	    ! echo '#include <csv.h>' | $(CC) -E -x c - >/dev/null 2>&1; then $(INSTALL_DEPS); fi
 test-deps: duckdb arrowjs
 	@if ! command -v bats >/dev/null || ! command -v xxhsum >/dev/null || \
@@ -193,7 +200,7 @@ clean:
 # -Wcast-align warns on x86 too, where gcc's does not: off here).
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_NAMES ?= reader csv zsq queue json
+FUZZ_NAMES ?= reader csv csvdiff zsq queue json
 FUZZ_OPT := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 FUZZ_BIN := $(FUZZ_NAMES:%=build-fuzz/test/fuzz/fuzz-%) build-fuzz/test/fuzz/mkseed
@@ -210,10 +217,11 @@ build-fuzz/test/fuzz/mkseed: test/fuzz/mkseed.c $(LIB_HDR) build-fuzz/libchr.a b
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $< build-fuzz/libchr.a $(LIBS)
 fuzz: fuzz-build
-	@set -e; st=0; s=build-fuzz/seeds; rm -rf $$s; mkdir -p $$s/reader $$s/zsq $$s/queue $$s/csv build-fuzz/crashes; \
+	@set -e; st=0; s=build-fuzz/seeds; rm -rf $$s; mkdir -p $$s/reader $$s/zsq $$s/queue $$s/csv $$s/csvdiff build-fuzz/crashes; \
 	for f in test/data/*.csv; do n=$$(basename $$f .csv); \
 		build-fuzz/test/fuzz/mkseed $$f $$s $$n; \
 		for m in 0 1 6; do { printf "\\$$m"; head -c 32768 $$f; } > $$s/csv/$$n.$$m; done; \
+		for m in 0 1 016 041; do { printf "\\$$m"; head -c 8192 $$f; } > $$s/csvdiff/$$n.$$m; done; \
 	done; \
 	mkdir -p $$s/json; zcat test/data/*raw_capture*.gz | head -c 32768 >build-fuzz/capture.txt; \
 	for f in build-fuzz/capture.txt test/data/feed/*.txt; do n=$$(basename $$f .txt); \

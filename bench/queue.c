@@ -15,9 +15,12 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/futex.h>
 
 #include "chr.h"
 #include "queue.h"
@@ -30,7 +33,7 @@ static const char usage_text[] =
 	"usage: queue-bench throughput [-r READER] [-k] [-p BYTES] [-n COUNT] [-S SIZE]\n"
 	"                              [-c W,R] DIR\n"
 	"       queue-bench latency [-r READER] [-p BYTES] [-n COUNT] [-w COUNT]\n"
-	"                           [-R RATE] [-S SIZE] [-c W,R] DIR\n"
+	"                           [-R RATE] [-S SIZE] [-c W,R] [-F] DIR\n"
 	"       queue-bench roll [-r READER] [-k] [-p BYTES] [-n COUNT] [-S SIZE] [-c W,R]\n"
 	"                        DIR\n"
 	"       queue-bench memcpy [-b BYTES] [-B SIZE] [-t SECONDS] [-c W,R]\n"
@@ -47,7 +50,9 @@ static const char usage_text[] =
 	"              runs from the first append to the last record read.\n"
 	"  latency     the writer appends at RATE records/s, stamping\n"
 	"              CLOCK_MONOTONIC just before the commit (or the write(2));\n"
-	"              the reader takes the clock when it has the record.\n"
+	"              the reader takes the clock when it has the record. The\n"
+	"              writer's process, its background thread too, is on core\n"
+	"              W (the reader's core is the reader's), unless -F.\n"
 	"  roll        throughput, timing every append and every read: rolling\n"
 	"              appends (the first record of each new segment) apart from\n"
 	"              the others, reads that moved to the next segment apart\n"
@@ -76,13 +81,18 @@ static const char usage_text[] =
 	"                           microseconds, then the futex); latency also:\n"
 	"                           pipe (a pipe, blocking read(2)), pipe-spin\n"
 	"                           (a pipe, O_NONBLOCK read(2) in a busy loop),\n"
-	"                           ring (a minimal ring in shared memory)\n"
+	"                           ring (a minimal ring in shared memory),\n"
+	"                           ring-futex (that ring, the reader sleeping\n"
+	"                           on a futex whenever it finds nothing new)\n"
 	"  -S, --segment-size SIZE  queue segment size (default: the library's)\n"
 	"  -k, --retain             the writer runs retention (CHR_QUEUE_RETAIN,\n"
 	"                           age 0) and the reader is registered, committing\n"
 	"                           its position every 65536 records; create:\n"
 	"                           remove each file at once\n"
 	"  -c, --cpus W,R           writer and reader cores (default 0,1)\n"
+	"  -F, --bg-float           latency: the writer's background thread (it\n"
+	"                           makes the segments) may run on either core,\n"
+	"                           as in the other modes\n"
 	"  -b, --block BYTES        memcpy: block size (default 1024)\n"
 	"  -B, --buffer SIZE        memcpy: destination size (default 64M)\n"
 	"  -t, --seconds SECONDS    memcpy, jitter: at least this long (default 1)\n"
@@ -127,6 +137,8 @@ struct shared {
 	struct {
 		uint64_t ns, lost, over10us, over100us, over1ms, max;
 	} jit[2];		/* jitter: writer's core, reader's core */
+	_Alignas(64) uint32_t fwake;	/* ring-futex: the futex word, +1 a wake-up */
+	uint32_t fsleep;	/* ring-futex: the reader is (about to be) asleep */
 };
 
 /* What one run does, from the options. */
@@ -135,25 +147,37 @@ struct cfg {
 	uint32_t payload;
 	uint64_t records, warmup, rate, seg_size;
 	int cpu_w, cpu_r;
-	enum { RD_SPIN, RD_WAIT, RD_PIPE, RD_PIPE_SPIN, RD_RING } reader;
+	enum { RD_SPIN, RD_WAIT, RD_PIPE, RD_PIPE_SPIN, RD_RING, RD_RING_FUTEX } reader;
 	unsigned wait_us;
 	uint32_t block;
 	uint64_t buffer;
 	double seconds;
 	int pipefd[2];
 	int retain;		/* the writer runs retention, the reader is registered */
+	int bg_float;		/* latency: the writer's background thread on any core */
 };
 
 static struct shared *sh;
 
 /* The floor for latency: a minimal ring in shared memory, slot i % RING_N
- * holding i + 1 as its commit word, then the payload (no CRC, no files). */
+ * holding i + 1 as its commit word, then the payload (no CRC, no files).
+ * ring-futex, the floor of a sleeping reader: the reader announces its
+ * sleep (sh->fsleep) and sleeps on sh->fwake; the writer commits with a
+ * full barrier and, when it sees the announcement, takes it back, bumps
+ * the word and wakes (the queue's protocol, for one reader). */
 #define RING_N (1u << 18)
 struct ring_slot {
 	uint64_t seq1;
 	unsigned char payload[56];
 };
 static struct ring_slot *ring;
+
+#define IS_RING(c) ((c)->reader == RD_RING || (c)->reader == RD_RING_FUTEX)
+
+static inline long futex(uint32_t *addr, int op, uint32_t val)
+{
+	return syscall(SYS_futex, addr, op, val, NULL, NULL, 0);
+}
 
 static inline uint64_t now_ns(void)
 {
@@ -360,9 +384,12 @@ static void writer_latency(const struct cfg *c, const unsigned char *tmpl)
 	if (c->reader == RD_PIPE || c->reader == RD_PIPE_SPIN) {
 		close(c->pipefd[0]);
 		pin(c->cpu_w);
-	} else if (c->reader == RD_RING) {
+	} else if (IS_RING(c)) {
 		pin(c->cpu_w);
 	} else {
+		/* before the open, the background thread it starts inherits it */
+		if (!c->bg_float)
+			pin(c->cpu_w);
 		writer_open(c, &w);
 	}
 	set_flag(&sh->w_ready);
@@ -386,6 +413,18 @@ static void writer_latency(const struct cfg *c, const unsigned char *tmpl)
 			m.stamp = now_ns();
 			memcpy(slot->payload, &m, sizeof m);
 			__atomic_store_n(&slot->seq1, i + 1, __ATOMIC_RELEASE);
+		} else if (c->reader == RD_RING_FUTEX) {
+			struct ring_slot *slot = &ring[i % RING_N];
+
+			memcpy(slot->payload, tmpl, c->payload);
+			m.stamp = now_ns();
+			memcpy(slot->payload, &m, sizeof m);
+			__atomic_exchange_n(&slot->seq1, i + 1, __ATOMIC_SEQ_CST);
+			if (__atomic_load_n(&sh->fsleep, __ATOMIC_SEQ_CST) &&
+			    __atomic_exchange_n(&sh->fsleep, 0, __ATOMIC_SEQ_CST)) {
+				__atomic_fetch_add(&sh->fwake, 1, __ATOMIC_SEQ_CST);
+				futex(&sh->fwake, FUTEX_WAKE, 1);
+			}
 		} else {
 			struct chr_rec *rec = fill(&w, c->payload, i, tmpl);
 
@@ -400,7 +439,7 @@ static void writer_latency(const struct cfg *c, const unsigned char *tmpl)
 	sh->t_wdone = now_ns();
 	if (c->reader == RD_PIPE || c->reader == RD_PIPE_SPIN) {
 		close(c->pipefd[1]);
-	} else if (c->reader != RD_RING) {
+	} else if (!IS_RING(c)) {
 		sh->segments = w.id + 1;
 		chr_queue_writer_close(&w);
 	}
@@ -421,7 +460,7 @@ static void reader_open(const struct cfg *c, struct chr_queue_reader *r)
 		close(c->pipefd[1]);
 		return;
 	}
-	if (c->reader == RD_RING)
+	if (IS_RING(c))
 		return;
 	if (chr_queue_reader_open(r, c->dir, 0) < 0)
 		chr_die(r->e.status ? r->e.status : CHR_EX_SYS, "%s", r->e.msg);
@@ -550,6 +589,20 @@ static void pipe_read(const struct cfg *c, unsigned char *buf, uint64_t i)
 	}
 }
 
+/* ring-futex: sleep until slot holds message i (or the writer woke us). */
+static void ring_sleep(const struct ring_slot *slot, uint64_t i)
+{
+	uint32_t v = __atomic_load_n(&sh->fwake, __ATOMIC_SEQ_CST);
+
+	__atomic_store_n(&sh->fsleep, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&slot->seq1, __ATOMIC_SEQ_CST) == i + 1) {
+		__atomic_store_n(&sh->fsleep, 0, __ATOMIC_RELAXED);
+		return;
+	}
+	futex(&sh->fwake, FUTEX_WAIT, v);
+	__atomic_store_n(&sh->fsleep, 0, __ATOMIC_RELAXED);
+}
+
 static void reader_latency(const struct cfg *c)
 {
 	static struct hist h;
@@ -575,14 +628,17 @@ static void reader_latency(const struct cfg *c)
 			if (m.seq != i)
 				chr_die(CHR_EX_DATA, "pipe: message %" PRIu64 " has number %" PRIu64,
 					i, m.seq);
-		} else if (c->reader == RD_RING) {
+		} else if (IS_RING(c)) {
 			const struct ring_slot *slot = &ring[i % RING_N];
 			uint64_t v;
 
 			while ((v = __atomic_load_n(&slot->seq1, __ATOMIC_ACQUIRE)) != i + 1) {
 				if (v > i + 1)
 					chr_die(CHR_EX_DATA, "ring: the writer lapped the reader");
-				relax();
+				if (c->reader == RD_RING_FUTEX)
+					ring_sleep(slot, i);
+				else
+					relax();
 			}
 			t = now_ns();
 			memcpy(&m, slot->payload, sizeof m);
@@ -607,7 +663,7 @@ static void reader_latency(const struct cfg *c)
 	sh->t_rdone = now_ns();
 	if (pipe)
 		close(c->pipefd[0]);
-	else if (c->reader != RD_RING)
+	else if (!IS_RING(c))
 		chr_queue_reader_close(&r);
 	hist_sum(&h, &sh->lat);
 }
@@ -928,6 +984,7 @@ static const struct option longopts[] = {
 	{"segment-size", required_argument, NULL, 'S'},
 	{"cpus", required_argument, NULL, 'c'},
 	{"retain", no_argument, NULL, 'k'},
+	{"bg-float", no_argument, NULL, 'F'},
 	{"block", required_argument, NULL, 'b'},
 	{"buffer", required_argument, NULL, 'B'},
 	{"seconds", required_argument, NULL, 't'},
@@ -946,7 +1003,7 @@ int main(int argc, char **argv)
 	char *end;
 
 	chr_setprog("queue-bench");
-	while ((opt = getopt_long(argc, argv, "p:n:w:R:r:S:c:kb:B:t:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "p:n:w:R:r:S:c:kFb:B:t:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			c.payload = (uint32_t)parse_count("--payload", optarg, 0);
@@ -975,11 +1032,13 @@ int main(int argc, char **argv)
 				c.reader = RD_PIPE_SPIN;
 			} else if (strcmp(optarg, "ring") == 0) {
 				c.reader = RD_RING;
+			} else if (strcmp(optarg, "ring-futex") == 0) {
+				c.reader = RD_RING_FUTEX;
 			} else if (strncmp(optarg, "wait:", 5) == 0) {
 				c.reader = RD_WAIT;
 				c.wait_us = (unsigned)parse_count("--reader wait:", optarg + 5, 0);
 			} else {
-				chr_usage_error("unknown reader '%s' (spin, wait:US, pipe, pipe-spin, ring)",
+				chr_usage_error("unknown reader '%s' (spin, wait:US, pipe, pipe-spin, ring, ring-futex)",
 						optarg);
 			}
 			break;
@@ -994,6 +1053,9 @@ int main(int argc, char **argv)
 			c.cpu_r = (int)strtol(optarg, &end, 10);
 			if (end == optarg || *end || c.cpu_r < 0 || c.cpu_r >= CPU_SETSIZE)
 				chr_usage_error("--cpus takes two core numbers W,R");
+			break;
+		case 'F':
+			c.bg_float = 1;
 			break;
 		case 'k':
 			c.retain = 1;
@@ -1086,12 +1148,14 @@ int main(int argc, char **argv)
 		chr_usage_error("--records must be at least 1");
 	if (latency && c.retain)
 		chr_usage_error("--retain is for throughput and roll");
+	if (!latency && c.bg_float)
+		chr_usage_error("--bg-float is for latency");
 	if (!latency) {
 		c.warmup = 0;
 		if (c.reader != RD_SPIN && c.reader != RD_WAIT)
-			chr_usage_error("--reader %s is for latency only", c.reader == RD_RING ? "ring" : "pipe");
+			chr_usage_error("--reader %s is for latency only", IS_RING(&c) ? "ring" : "pipe");
 	}
-	if (c.reader == RD_RING) {
+	if (IS_RING(&c)) {
 		if (c.payload > sizeof ring->payload)
 			chr_usage_error("a ring message is at most %zu bytes", sizeof ring->payload);
 		ring = mmap(NULL, RING_N * sizeof *ring, PROT_READ | PROT_WRITE,
@@ -1121,12 +1185,14 @@ int main(int argc, char **argv)
 	memset(sh, 0, sizeof *sh);
 
 	if (latency) {
-		const char *kind[] = {"spin", "wait", "pipe", "pipe-spin", "ring"};
+		const char *kind[] = {"spin", "wait", "pipe", "pipe-spin", "ring", "ring-futex"};
 
 		run_pair(&c, writer_latency, reader_latency, tmpl);
 		printf("RESULT mode=latency reader=%s", kind[c.reader]);
 		if (c.reader == RD_WAIT)
 			printf(" wait_us=%u", c.wait_us);
+		if (!IS_RING(&c) && c.reader != RD_PIPE && c.reader != RD_PIPE_SPIN)
+			printf(" bg=%s", c.bg_float ? "float" : "writer_cpu");
 		printf(" payload=%" PRIu32 " rate=%" PRIu64 " warmup=%" PRIu64, c.payload, c.rate,
 		       c.warmup);
 		print_summary("", &sh->lat);

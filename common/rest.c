@@ -3,11 +3,11 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
-
+#include "netlib_int.h"
 #include "rest.h"
 
 struct chr_rest {
+	const struct chr_curl *cu;	/* libcurl, loaded by the first open */
 	CURL *h;
 	char *buf;
 	size_t len, cap;
@@ -32,20 +32,24 @@ static int progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl
 struct chr_rest *chr_rest_open(const char *ca_file, struct chr_err *e)
 {
 	static int init;
+	const struct chr_curl *cu = chr_curl_lib(e);
 	struct chr_rest *c;
 
-	if (!init && curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+	if (!cu)
+		return NULL;
+	if (!init && cu->global_init(CURL_GLOBAL_DEFAULT) != 0) {
 		chr_err_set(e, CHR_EX_SYS, "cannot start libcurl");
 		return NULL;
 	}
 	init = 1;
-	if (!(c = calloc(1, sizeof *c)) || !(c->h = curl_easy_init())) {
+	if (!(c = calloc(1, sizeof *c)) || !(c->h = cu->easy_init())) {
 		free(c);
 		chr_err_set(e, CHR_EX_SYS, "cannot start libcurl");
 		return NULL;
 	}
+	c->cu = cu;
 	if (ca_file)	/* libcurl copies the string */
-		curl_easy_setopt(c->h, CURLOPT_CAINFO, ca_file);
+		c->cu->easy_setopt(c->h, CURLOPT_CAINFO, ca_file);
 	return c;
 }
 
@@ -82,32 +86,32 @@ int chr_rest_get(struct chr_rest *c, const char *url, long timeout_ms,
 	memset(r, 0, sizeof *r);
 	c->len = 0;
 	c->nomem = 0;
-	curl_easy_setopt(c->h, CURLOPT_URL, url);
-	curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, take);
-	curl_easy_setopt(c->h, CURLOPT_WRITEDATA, c);
-	curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->h, CURLOPT_ACCEPT_ENCODING, "");	/* gzip when the server will */
-	curl_easy_setopt(c->h, CURLOPT_XFERINFOFUNCTION, progress);
-	curl_easy_setopt(c->h, CURLOPT_XFERINFODATA, c);
-	curl_easy_setopt(c->h, CURLOPT_NOPROGRESS, 0L);
-	k = curl_easy_perform(c->h);
+	c->cu->easy_setopt(c->h, CURLOPT_URL, url);
+	c->cu->easy_setopt(c->h, CURLOPT_WRITEFUNCTION, take);
+	c->cu->easy_setopt(c->h, CURLOPT_WRITEDATA, c);
+	c->cu->easy_setopt(c->h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	c->cu->easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+	c->cu->easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
+	c->cu->easy_setopt(c->h, CURLOPT_ACCEPT_ENCODING, "");	/* gzip when the server will */
+	c->cu->easy_setopt(c->h, CURLOPT_XFERINFOFUNCTION, progress);
+	c->cu->easy_setopt(c->h, CURLOPT_XFERINFODATA, c);
+	c->cu->easy_setopt(c->h, CURLOPT_NOPROGRESS, 0L);
+	k = c->cu->easy_perform(c->h);
 	clock_gettime(CLOCK_REALTIME, &t);
 	if (c->nomem)
 		return chr_err_set(e, CHR_EX_SYS, "GET '%s': out of memory", url);
 	if (k == CURLE_ABORTED_BY_CALLBACK)
 		return chr_err_set(e, CHR_EX_SYS, "GET '%s': stopped", url);
 	if (k != CURLE_OK)
-		return chr_err_set(e, CHR_EX_SYS, "GET '%s': %s", url, curl_easy_strerror(k));
+		return chr_err_set(e, CHR_EX_SYS, "GET '%s': %s", url, c->cu->easy_strerror(k));
 	r->body = c->buf ? c->buf : "";
 	r->len = c->len;
 	r->recv_ns = (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &r->status);
+	c->cu->easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &r->status);
 	{
 		curl_off_t ra = 0;
 
-		if (curl_easy_getinfo(c->h, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+		if (c->cu->easy_getinfo(c->h, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
 			r->retry_after_ns = (int64_t)ra * 1000000000;
 	}
 	if (r->status != 200)
@@ -120,7 +124,7 @@ void chr_rest_close(struct chr_rest *c)
 {
 	if (!c)
 		return;
-	curl_easy_cleanup(c->h);
+	c->cu->easy_cleanup(c->h);
 	free(c->buf);
 	free(c);
 }

@@ -1,6 +1,7 @@
 /* s3.c - the S3 client: requests signed by libcurl (CURLOPT_AWS_SIGV4),
  * retried with backoff, credentials from the environment or the shared
- * credentials file and never put into a message. */
+ * credentials file and never put into a message; libcurl and libcrypto
+ * are loaded by the first request (netlib_int.h). */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -9,9 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
-#include <openssl/evp.h>
-
+#include "netlib_int.h"
 #include "s3.h"
 
 /* one client per bucket */
@@ -28,6 +27,8 @@ static struct client *clients;
 static size_t nclients;
 static uint64_t st_req, st_in, st_out;
 static char last_err[CHR_ERR_MAX];
+static const struct chr_curl *cu;	/* loaded by libs() */
+static const struct chr_crypto *cr;
 
 /* e's message kept as the last failure too; returns -1 */
 static int keep(struct chr_err *e)
@@ -363,12 +364,22 @@ static int enc(char *out, size_t n, const char *s, int keep_slash)
 	return 0;
 }
 
+/* libcurl and libcrypto, loaded by the first request; -1 with e kept */
+static int libs(struct chr_err *e)
+{
+	if (!cu && !(cu = chr_curl_lib(e)))
+		return keep(e);
+	if (!cr && !(cr = chr_crypto_lib(e)))
+		return keep(e);
+	return 0;
+}
+
 static void sha256_hex(const void *buf, size_t len, char *out)
 {
 	unsigned char d[32];
 	unsigned dl = 0;
 
-	EVP_Digest(buf, len, d, &dl, EVP_sha256(), NULL);
+	cr->digest(buf, len, d, &dl, cr->sha256(), NULL);
 	for (unsigned i = 0; i < dl; i++)
 		sprintf(out + 2 * i, "%02x", d[i]);
 }
@@ -425,15 +436,15 @@ static int send_req(struct client *c, const struct req *q, struct resp *r, struc
 	const char *host;
 	int attempt;
 
-	if (creds(c, e) < 0)
+	if (creds(c, e) < 0 || libs(e) < 0)
 		return -1;
 	if (c->h == NULL) {
 		static int init;
 
-		if (!init && curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		if (!init && cu->global_init(CURL_GLOBAL_DEFAULT) != 0)
 			return chr_err_set(e, CHR_EX_SYS, "cannot start libcurl");
 		init = 1;
-		if ((c->h = curl_easy_init()) == NULL)
+		if ((c->h = cu->easy_init()) == NULL)
 			return chr_err_set(e, CHR_EX_SYS, "cannot start libcurl");
 	}
 	if (enc(ekey, sizeof ekey, q->key, 1) < 0)
@@ -449,18 +460,18 @@ static int send_req(struct client *c, const struct req *q, struct resp *r, struc
 	snprintf(sig, sizeof sig, "aws:amz:%s:s3", c->conf.region);
 	sha256_hex(q->body ? q->body : "", q->body ? q->blen : 0, hash);
 	snprintf(hdr, sizeof hdr, "x-amz-content-sha256: %s", hash);
-	hl = curl_slist_append(hl, hdr);
+	hl = cu->slist_append(hl, hdr);
 	if (c->token[0]) {
 		snprintf(hdr, sizeof hdr, "x-amz-security-token: %s", c->token);
-		hl = curl_slist_append(hl, hdr);
+		hl = cu->slist_append(hl, hdr);
 	}
 	if (q->range) {
 		snprintf(hdr, sizeof hdr, "Range: %s", q->range);
-		hl = curl_slist_append(hl, hdr);
+		hl = cu->slist_append(hl, hdr);
 	}
-	hl = curl_slist_append(hl, "Expect:");
+	hl = cu->slist_append(hl, "Expect:");
 	if (q->body)
-		hl = curl_slist_append(hl, "Content-Type: application/octet-stream");
+		hl = cu->slist_append(hl, "Content-Type: application/octet-stream");
 	if (hl == NULL)
 		return chr_err_set(e, CHR_EX_SYS, "out of memory");
 	for (attempt = 0;; attempt++) {
@@ -468,39 +479,39 @@ static int send_req(struct client *c, const struct req *q, struct resp *r, struc
 		r->nomem = 0;
 		r->status = 0;
 		r->etag[0] = '\0';
-		curl_easy_reset(c->h);
-		curl_easy_setopt(c->h, CURLOPT_URL, url);
-		curl_easy_setopt(c->h, CURLOPT_AWS_SIGV4, sig);
-		curl_easy_setopt(c->h, CURLOPT_USERNAME, c->id);
-		curl_easy_setopt(c->h, CURLOPT_PASSWORD, c->secret);
-		curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, hl);
-		curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, body_cb);
-		curl_easy_setopt(c->h, CURLOPT_WRITEDATA, r);
-		curl_easy_setopt(c->h, CURLOPT_HEADERFUNCTION, head_cb);
-		curl_easy_setopt(c->h, CURLOPT_HEADERDATA, r);
-		curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+		cu->easy_reset(c->h);
+		cu->easy_setopt(c->h, CURLOPT_URL, url);
+		cu->easy_setopt(c->h, CURLOPT_AWS_SIGV4, sig);
+		cu->easy_setopt(c->h, CURLOPT_USERNAME, c->id);
+		cu->easy_setopt(c->h, CURLOPT_PASSWORD, c->secret);
+		cu->easy_setopt(c->h, CURLOPT_HTTPHEADER, hl);
+		cu->easy_setopt(c->h, CURLOPT_WRITEFUNCTION, body_cb);
+		cu->easy_setopt(c->h, CURLOPT_WRITEDATA, r);
+		cu->easy_setopt(c->h, CURLOPT_HEADERFUNCTION, head_cb);
+		cu->easy_setopt(c->h, CURLOPT_HEADERDATA, r);
+		cu->easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
+		cu->easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
 		/* a stalled transfer (under 1 KiB/s for 60 s) is a failure */
-		curl_easy_setopt(c->h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-		curl_easy_setopt(c->h, CURLOPT_LOW_SPEED_TIME, 60L);
+		cu->easy_setopt(c->h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+		cu->easy_setopt(c->h, CURLOPT_LOW_SPEED_TIME, 60L);
 		if (strcmp(q->method, "HEAD") == 0) {
-			curl_easy_setopt(c->h, CURLOPT_NOBODY, 1L);
+			cu->easy_setopt(c->h, CURLOPT_NOBODY, 1L);
 		} else if (strcmp(q->method, "GET") != 0) {
-			curl_easy_setopt(c->h, CURLOPT_CUSTOMREQUEST, q->method);
+			cu->easy_setopt(c->h, CURLOPT_CUSTOMREQUEST, q->method);
 			if (q->body || strcmp(q->method, "DELETE") != 0) {
-				curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, q->body ? q->body : "");
-				curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE,
+				cu->easy_setopt(c->h, CURLOPT_POSTFIELDS, q->body ? q->body : "");
+				cu->easy_setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE,
 						 (curl_off_t)(q->body ? q->blen : 0));
 			}
 		}
 		st_req++;
-		k = curl_easy_perform(c->h);
+		k = cu->easy_perform(c->h);
 		if (r->nomem) {
-			curl_slist_free_all(hl);
+			cu->slist_free_all(hl);
 			return chr_err_set(e, CHR_EX_SYS, "out of memory");
 		}
 		if (k == CURLE_OK)
-			curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &r->status);
+			cu->easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &r->status);
 		/* no connection, a server error, throttling: again, later */
 		if (attempt < c->conf.retries &&
 		    (k != CURLE_OK || r->status >= 500 || r->status == 429)) {
@@ -512,12 +523,12 @@ static int send_req(struct client *c, const struct req *q, struct resp *r, struc
 		}
 		break;
 	}
-	curl_slist_free_all(hl);
+	cu->slist_free_all(hl);
 	if (q->body && k == CURLE_OK)
 		st_out += q->blen;
 	if (k != CURLE_OK) {
 		chr_err_set(e, CHR_EX_SYS, "%s 's3://%s/%.300s': %s", q->method, c->bucket, q->key,
-			    curl_easy_strerror(k));
+			    cu->easy_strerror(k));
 		return keep(e);
 	}
 	return 0;
@@ -584,7 +595,7 @@ int chr_s3_head(const char *url, uint64_t *size, char *etag, struct chr_err *e)
 		return 1;
 	if (r.status != 200)
 		return http_fail(c, &q, &r, e);
-	if (curl_easy_getinfo(c->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) != CURLE_OK || cl < 0)
+	if (cu->easy_getinfo(c->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) != CURLE_OK || cl < 0)
 		return chr_err_set(e, CHR_EX_SYS, "HEAD '%.300s': no Content-Length", url);
 	*size = (uint64_t)cl;
 	if (etag)
@@ -690,12 +701,18 @@ static void md5(const void *buf, size_t len, unsigned char d[16])
 {
 	unsigned dl = 0;
 
-	EVP_Digest(buf, len, d, &dl, EVP_md5(), NULL);
+	cr->digest(buf, len, d, &dl, cr->md5(), NULL);
 }
 
 void chr_s3_etag(const void *buf, size_t len, uint64_t part, char *out)
 {
 	unsigned char d[16];
+	struct chr_err e;
+
+	if (libs(&e) < 0) {
+		out[0] = '\0';
+		return;
+	}
 
 	if (len < part) {
 		md5(buf, len, d);

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "path.h"
@@ -14,6 +13,9 @@
 #include "s3.h"
 #include "snap.h"
 #include "zsq.h"
+
+/* a plain segment's walk reads this much at a time */
+#define WALK_BUF (256u << 10)
 
 struct walk {
 	int64_t ts;		/* at or before this */
@@ -23,16 +25,23 @@ struct walk {
 	size_t frame;		/* the frame holding it (compressed) */
 };
 
-/* Walk the records of buf[at..n), buf[0] being segment offset base. Returns
- * 1 when a record after w->ts (or a bad one) ends the walk, else 0. */
-static int walk(struct walk *w, const unsigned char *buf, size_t at, size_t n, uint64_t base,
-		size_t frame)
+/* Walk the records whose headers lie in buf[at..n), buf[0] being segment
+ * offset base; a record may go on to buf[room) (room >= n: the segment
+ * goes on past the buffer). *next is left at the record after the last
+ * one walked. Returns 1 when a record after w->ts (or a bad one) ends the
+ * walk, else 0. */
+static int walk(struct walk *w, const unsigned char *buf, size_t at, size_t n, uint64_t room,
+		uint64_t base, size_t frame, uint64_t *next)
 {
+	int end = 0;
+
 	while (at + CHR_HDR_SIZE <= n) {
 		const struct chr_rec *r = (const void *)(buf + at);
 
-		if (r->len < CHR_HDR_SIZE || r->len > n - at || r->ts > w->ts)
-			return 1;
+		if (r->len < CHR_HDR_SIZE || r->len > room - at || r->ts > w->ts) {
+			end = 1;
+			break;
+		}
 		if (!(r->flags & CHR_F_REPEAT)) {
 			if (r->type == CHR_BOOK_SNAPSHOT && w->starts) {
 				w->found = 1;
@@ -43,24 +52,41 @@ static int walk(struct walk *w, const unsigned char *buf, size_t at, size_t n, u
 		}
 		at += chr_rec_span(r->len);
 	}
-	return 0;
+	*next = base + at;
+	return end;
 }
 
-/* A plain segment: a walk over its mapping (the record headers only). */
+/* A plain segment: a walk over its records read WALK_BUF at a time (a
+ * record longer than what is left of the buffer is stepped over, not
+ * read). Reading the bytes into one buffer that stays in the cache costs
+ * less than mapping the segment: a header every few KiB, each on a page
+ * of its own to fault in and unmap (docs/performance.md, "The book at
+ * T"). */
 static int plain_find(int fd, const char *shown, struct walk *w, struct chr_err *e)
 {
 	struct chr_seg h;
-	unsigned char *m;
+	unsigned char *buf;
+	uint64_t pos = sizeof h;
 
 	if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || h.magic != CHR_SEG_MAGIC ||
 	    chr_seg_check(&h) != NULL || !(h.flags & CHR_SEG_SEALED) || h.count == 0 ||
 	    h.ts_min > w->ts)
 		return 0;
-	m = mmap(NULL, h.end, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (m == MAP_FAILED)
-		return chr_err_sys(e, "cannot map '%s'", shown);
-	walk(w, m, sizeof h, h.end, 0, 0);
-	munmap(m, h.end);
+	if (!(buf = malloc(WALK_BUF)))
+		return chr_err_set(e, CHR_EX_SYS, "out of memory");
+	while (pos + CHR_HDR_SIZE <= h.end) {
+		size_t want = h.end - pos < WALK_BUF ? (size_t)(h.end - pos) : WALK_BUF;
+		ssize_t k = pread(fd, buf, want, (off_t)pos);
+
+		if (k < 0) {
+			free(buf);
+			return chr_err_sys(e, "cannot read '%s'", shown);
+		}
+		if (k < (ssize_t)CHR_HDR_SIZE ||
+		    walk(w, buf, 0, (size_t)k, h.end - pos, pos, 0, &pos))
+			break;
+	}
+	free(buf);
 	return w->found;
 }
 
@@ -74,6 +100,7 @@ static int zsq_find(const char *path, struct walk *w, struct chr_snap *at, struc
 	unsigned char *buf = NULL, *keep = NULL;
 	struct chr_zsq *z;
 	size_t n, cap = 0;
+	uint64_t next;
 	long i;
 	int rc = 0, k;
 
@@ -97,8 +124,8 @@ static int zsq_find(const char *path, struct walk *w, struct chr_snap *at, struc
 			rc = -1;
 			goto out;
 		}
-		k = walk(w, buf, f[i].uoff ? 0 : sizeof(struct chr_seg), f[i].usize, f[i].uoff,
-			 (size_t)i);
+		k = walk(w, buf, f[i].uoff ? 0 : sizeof(struct chr_seg), f[i].usize, f[i].usize,
+			 f[i].uoff, (size_t)i, &next);
 		if (w->found && w->frame == (size_t)i) {
 			/* the reader starts with this frame: keep it */
 			free(keep);
@@ -211,24 +238,35 @@ void chr_snap_each_free(struct chr_snap_each *x)
 	chr_tab_free(&x->inst);
 }
 
-/* Walk the records of buf[at..n) (buf[0] being segment offset base) up to
- * x->ts. Returns 1 when a record after x->ts (or a bad one) ends the walk,
- * 0 at the end of the buffer, -1 when out of memory. */
+/* Walk the records whose headers lie in buf[at..n) (buf[0] being segment
+ * offset base) up to x->ts; a record may go on to buf[room) (room >= n),
+ * but a DEFINE, whose names are read, must lie in buf[..n) whole: the walk
+ * stops before one that does not. *next is left at the record after the
+ * last one walked. Returns 1 when a record after x->ts (or a bad one) ends
+ * the walk, 0 at the end of the buffer, -1 when out of memory. */
 static int each_walk(struct chr_snap_each *x, const unsigned char *buf, size_t at, size_t n,
-		     uint64_t base, size_t frame)
+		     uint64_t room, uint64_t base, size_t frame, uint64_t *next)
 {
+	int rc = 0;
+
 	while (at + CHR_HDR_SIZE <= n) {
 		const struct chr_rec *r = (const void *)(buf + at);
 		struct chr_snap_inst *in;
 		int fresh;
 
-		if (r->len < CHR_HDR_SIZE || r->len > n - at || r->ts > x->ts)
-			return 1;
+		if (r->len < CHR_HDR_SIZE || r->len > room - at || r->ts > x->ts) {
+			rc = 1;
+			break;
+		}
+		if (r->type == CHR_DEFINE && r->len > n - at)
+			break;	/* read again from it */
 		at += chr_rec_span(r->len);
 		if (r->venue == 0 && r->market == 0)
 			continue;	/* no instrument's */
-		if (!(in = chr_tab_get(&x->inst, r->venue, r->market, &fresh)))
-			return -1;
+		if (!(in = chr_tab_get(&x->inst, r->venue, r->market, &fresh))) {
+			rc = -1;
+			break;
+		}
 		if (fresh) {
 			in->venue_id = r->venue;
 			in->market = r->market;
@@ -237,8 +275,10 @@ static int each_walk(struct chr_snap_each *x, const unsigned char *buf, size_t a
 		in->seen = 1;
 		if (r->type == CHR_DEFINE && r->len >= CHR_HDR_SIZE + sizeof(struct chr_define) &&
 		    chr_define_names(chr_rec_payload(r), in->venue, in->symbol) == NULL && x->want &&
-		    (in->want = x->want(x->ctx, r->venue, r->market, in->venue, in->symbol)) < 0)
-			return -1;
+		    (in->want = x->want(x->ctx, r->venue, r->market, in->venue, in->symbol)) < 0) {
+			rc = -1;
+			break;
+		}
 		if (r->flags & CHR_F_REPEAT)
 			continue;	/* a repeat says nothing of where its instrument is */
 		if (r->type == CHR_BOOK_SNAPSHOT && in->state != 2) {
@@ -248,26 +288,42 @@ static int each_walk(struct chr_snap_each *x, const unsigned char *buf, size_t a
 		}
 		in->state = (r->flags & CHR_F_LAST) || r->type == CHR_DEFINE ? 1 : 2;
 	}
-	return 0;
+	*next = base + at;
+	return rc;
 }
 
-/* A plain segment: mapped, walked. Returns 1, 0 when it is not walked (not
- * a valid sealed segment, no record at or before x->ts), or -1 with e. */
+/* A plain segment: read WALK_BUF at a time and walked, as plain_find.
+ * Returns 1, 0 when it is not walked (not a valid sealed segment, no
+ * record at or before x->ts), or -1 with e. */
 static int each_plain(struct chr_snap_each *x, int fd, const char *shown, struct chr_err *e)
 {
 	struct chr_seg h;
-	unsigned char *m;
-	int k;
+	unsigned char *buf;
+	uint64_t pos = sizeof h;
+	int k = 0;
 
 	if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || h.magic != CHR_SEG_MAGIC ||
 	    chr_seg_check(&h) != NULL || !(h.flags & CHR_SEG_SEALED) || h.count == 0 ||
 	    h.ts_min > x->ts)
 		return 0;
-	m = mmap(NULL, h.end, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (m == MAP_FAILED)
-		return chr_err_sys(e, "cannot map '%s'", shown);
-	k = each_walk(x, m, sizeof h, h.end, 0, 0);
-	munmap(m, h.end);
+	if (!(buf = malloc(WALK_BUF)))
+		return chr_err_set(e, CHR_EX_SYS, "out of memory");
+	while (k == 0 && pos + CHR_HDR_SIZE <= h.end) {
+		size_t want = h.end - pos < WALK_BUF ? (size_t)(h.end - pos) : WALK_BUF;
+		ssize_t got = pread(fd, buf, want, (off_t)pos);
+		uint64_t was = pos;
+
+		if (got < 0) {
+			free(buf);
+			return chr_err_sys(e, "cannot read '%s'", shown);
+		}
+		if (got < (ssize_t)CHR_HDR_SIZE)
+			break;
+		k = each_walk(x, buf, 0, (size_t)got, h.end - pos, pos, 0, &pos);
+		if (k == 0 && pos == was)
+			break;	/* a DEFINE longer than the buffer: a bad one */
+	}
+	free(buf);
 	return k < 0 ? chr_err_set(e, CHR_EX_SYS, "out of memory") : 1;
 }
 
@@ -280,6 +336,7 @@ static int each_zsq(struct chr_snap_each *x, const char *path, struct chr_err *e
 	unsigned char *buf = NULL;
 	struct chr_zsq *z;
 	size_t n, cap = 0;
+	uint64_t next;
 	int rc = 0, k = 0;
 
 	if (!(z = chr_zsq_open(path, e->msg, sizeof e->msg, &e->status)))
@@ -302,7 +359,8 @@ static int each_zsq(struct chr_snap_each *x, const char *path, struct chr_err *e
 			rc = -1;
 			break;
 		}
-		k = each_walk(x, buf, f[i].uoff ? 0 : sizeof(struct chr_seg), f[i].usize, f[i].uoff, i);
+		k = each_walk(x, buf, f[i].uoff ? 0 : sizeof(struct chr_seg), f[i].usize,
+			      f[i].usize, f[i].uoff, i, &next);
 		if (k < 0) {
 			rc = chr_err_set(e, CHR_EX_SYS, "out of memory");
 			break;

@@ -267,6 +267,9 @@ int chr_source_add_fd(struct chr_source *s, int fd, const char *name)
 /* path for a message (chr_fmt_shown, cut to fit a message) */
 #define SHOWN(buf, path) chr_fmt_shown(buf, sizeof buf, path)
 
+/* what a segment read for its leading DEFINE records reads at a time */
+#define DEFS_READ (64u << 10)
+
 /* The segments v[0..n) listed in directory dir (open at fd) against what
  * a partition's meta.json lists: a listed segment that is missing, or a
  * directory where a segment should be, is bad data. A directory without
@@ -941,7 +944,13 @@ static int open_zsq(struct chr_source *s, struct chr_input *in)
 		      : chr_reader_init_zsq(&s->rd, z, in->frame, in->shown);
 	s->rd.own = 1;
 	if (k < 0) {
+		int en = errno;
+
 		chr_reader_free(&s->rd);	/* and z */
+		if (en == EINVAL)	/* a part of a frame that is not one */
+			return fail(s, CHR_EX_DATA, "%s: frame %zu: the part to read (from byte %"
+				    PRIu64 ") is not within the frame", in->shown, in->frame,
+				    in->off);
 		return fail(s, CHR_EX_SYS, "out of memory");
 	}
 	s->open = 1;
@@ -1018,6 +1027,11 @@ static int open_cur(struct chr_source *s)
 	s->open = 1;
 	s->rd.off = in->off;
 	s->defs_only |= in->defs_only;
+	/* read for its leading DEFINEs only: they are in its first bytes, so
+	 * the reader reads DEFS_READ at a time, not its whole buffer (a
+	 * larger record still grows it: chr_reader_room) */
+	if (s->defs_only && s->rd.cap > DEFS_READ)
+		s->rd.cap = DEFS_READ;
 	return 1;
 }
 

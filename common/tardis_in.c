@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "dec.h"
 #include "err.h"
@@ -612,6 +615,33 @@ static inline const char *f_ts(const char *p, int64_t *v)
 	return p;
 }
 
+static inline uint64_t load8(const char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+/* are the 8 bytes of v all ASCII digits? */
+static inline int digits8(uint64_t v)
+{
+	return ((v & 0xF0F0F0F0F0F0F0F0ULL) |
+		(((v + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) == 0x3333333333333333ULL;
+}
+
+/* the value of 8 ASCII digits, the first one most significant */
+static inline uint64_t value8(uint64_t v)
+{
+	const uint64_t mask = 0x000000FF000000FFULL;
+	const uint64_t mul1 = 0x000F424000000064ULL;	/* 100 + (1000000 << 32) */
+	const uint64_t mul2 = 0x0000271000000001ULL;	/* 1 + (10000 << 32) */
+
+	v -= 0x3030303030303030ULL;
+	v = v * 10 + (v >> 8);
+	return (((v & mask) * mul1) + (((v >> 16) & mask) * mul2)) >> 32;
+}
+
 static inline const char *f_dec(const char *p, struct dv *d)
 {
 	const char *s = p, *i0, *z;
@@ -649,55 +679,67 @@ static inline const char *f_dec(const char *p, struct dv *d)
 	return p;
 }
 
-static inline uint64_t load8(const char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
-}
-
-/* are the 8 bytes of v all ASCII digits? */
-static inline int digits8(uint64_t v)
-{
-	return ((v & 0xF0F0F0F0F0F0F0F0ULL) |
-		(((v + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) == 0x3333333333333333ULL;
-}
-
-/* the value of 8 ASCII digits, the first one most significant */
-static inline uint64_t value8(uint64_t v)
-{
-	const uint64_t mask = 0x000000FF000000FFULL;
-	const uint64_t mul1 = 0x000F424000000064ULL;	/* 100 + (1000000 << 32) */
-	const uint64_t mul2 = 0x0000271000000001ULL;	/* 1 + (10000 << 32) */
-
-	v -= 0x3030303030303030ULL;
-	v = v * 10 + (v >> 8);
-	return (((v & mask) * mul1) + (((v >> 16) & mask) * mul2)) >> 32;
-}
-
 /* A timestamp field ended by ','. Tardis timestamps are 16 digits and
  * repeat from row to row: compare the text with the last one, else parse
  * 8 digits at a time. */
-static inline const char *f_ts16(const char *p, int64_t *v, struct tsc *c)
+static inline __attribute__((always_inline)) const char *f_ts16(const char *p, int64_t *v, struct tsc *c)
 {
-	uint64_t a = load8(p), b = load8(p + 8);
+	uint64_t a = load8(p), b = load8(p + 8), x;
 
-	if (LIKELY(a == c->a && b == c->b && p[16] == ',')) {
-		*v = c->v;
-		return p + 16;
+	if (LIKELY(a == c->a) && LIKELY(p[16] == ',')) {
+		if (LIKELY(b == c->b)) {
+			*v = c->v;
+			return p + 16;
+		}
+		/* the same first 8 digits (a second and more): their value kept */
+		if (LIKELY(digits8(b))) {
+			x = c->va * 100000000ULL + value8(b);
+			if (x > (uint64_t)US_MAX)
+				return NULL;
+			c->b = b;
+			c->v = *v = (int64_t)x;
+			return p + 16;
+		}
 	}
 	if (digits8(a) && digits8(b) && p[16] == ',') {
-		uint64_t x = value8(a) * 100000000ULL + value8(b);
+		uint64_t va = value8(a);
 
+		x = va * 100000000ULL + value8(b);
 		if (x > (uint64_t)US_MAX)
 			return NULL;
 		c->a = a;
 		c->b = b;
+		c->va = va;
 		c->v = *v = (int64_t)x;
 		return p + 16;
 	}
 	return f_ts(p, v);
+}
+
+/* The first ',', '\n', '"', '\r' or NUL from p on: the end of an unquoted
+ * field (NUL ends it too, so that the field holds none). 16 bytes at a
+ * time: the sentinel line end stops it within the buffer's padding. */
+static inline const char *f_sep(const char *p)
+{
+#ifdef __SSE2__
+	const __m128i comma = _mm_set1_epi8(','), lf = _mm_set1_epi8('\n'), quote = _mm_set1_epi8('"'),
+		      cr = _mm_set1_epi8('\r'), nul = _mm_setzero_si128();
+
+	for (;; p += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, lf)),
+					 _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, cr)),
+						      _mm_cmpeq_epi8(v, nul)));
+		unsigned bits = (unsigned)_mm_movemask_epi8(m);
+
+		if (bits != 0)
+			return p + __builtin_ctz(bits);
+	}
+#else
+	while (*p != ',' && *p != '\n' && *p != '"' && *p != '\r' && *p != '\0')
+		p++;
+	return p;
+#endif
 }
 
 /* a decimal that may be empty (CHR_NULL) */
@@ -743,13 +785,11 @@ static inline const char *f_prefix(struct chr_tardis_in *t, const char *p, struc
 		}
 	}
 scan:
-	while (*p != ',' && *p != '\n' && *p != '"' && *p != '\r')
-		p++;
+	p = f_sep(p);
 	if (*p != ',')
 		return NULL;
 	sy = ++p;
-	while (*p != ',' && *p != '\n' && *p != '"' && *p != '\r')
-		p++;
+	p = f_sep(p);
 	if (*p != ',')
 		return NULL;
 	n = (size_t)(p + 1 - ex);
@@ -808,10 +848,9 @@ static const char *f_trade(struct chr_tardis_in *t, const char *p, struct row *r
 	if ((p = f_common(t, p, r)) == NULL)
 		return NULL;
 	r->id = p;
-	while (*p != ',' && *p != '\n' && *p != '"' && *p != '\r')
-		p++;
+	p = f_sep(p);
 	r->idn = (size_t)(p - r->id);
-	if (*p != ',' || r->idn > CHR_TRADE_ID_MAX || memchr(r->id, '\0', r->idn) != NULL)
+	if (*p != ',' || r->idn > CHR_TRADE_ID_MAX)	/* a NUL stopped f_sep: not ',' */
 		return NULL;
 	p++;
 	if (memcmp(p, "buy,", 4) == 0) {

@@ -87,9 +87,10 @@ struct tfile {
 	unsigned nseen;
 };
 
-/* a 16-digit timestamp's text (two words) and value */
+/* a 16-digit timestamp's text (two words), the value of its first 8
+ * digits, and its value */
 struct tsc {
-	uint64_t a, b;
+	uint64_t a, b, va;
 	int64_t v;
 };
 

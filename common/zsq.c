@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,12 @@
 /* Frames decoded ahead, at most: the ring's memory is about this many
  * frames (CHR_ZSQ_FRAME each). */
 #define AHEAD_RING 4
+
+/* Threads decoding ahead in a process, at most: one less than the cores
+ * (at least one). A merge of many compressed sources decodes ahead in as
+ * many; the others go on alone, as before (a thread and a ring each would
+ * cost memory and gain nothing past the cores). */
+static atomic_int ahead_running;
 
 /* Output is gathered and written in blocks of about this size. */
 #define OUT_BLOCK (8u << 20)
@@ -347,6 +355,7 @@ struct chr_zsq {
 	ZSTD_DCtx *dctx;
 	struct ahead *ahead;	/* a second thread decoding ahead, or NULL */
 	size_t run;		/* frames a reader has taken in a row */
+	int no_ahead;		/* a thread could not be started: none is tried again */
 };
 
 static void ahead_stop(struct chr_zsq *z);
@@ -855,30 +864,52 @@ static void ahead_free(struct ahead *a)
  * started: the reader goes on alone). */
 static int ahead_start(struct chr_zsq *z, size_t from)
 {
-	struct ahead *a = calloc(1, sizeof *a);
+	static atomic_int most;
+	struct ahead *a;
+	sigset_t all, old;
+	int rc;
 
+	if (!most) {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+		most = cores > 2 ? (int)cores - 1 : 1;
+	}
+	if (atomic_fetch_add(&ahead_running, 1) >= most) {
+		atomic_fetch_sub(&ahead_running, 1);
+		return -1;	/* tried again at the next frame */
+	}
+	a = calloc(1, sizeof *a);
 	if (!a)
-		return -1;
+		goto fail;
 	a->z = z;
 	a->start = a->need = from;
 	a->claim = from + 1;
 	a->dctx = ZSTD_createDCtx();
 	if (!a->dctx) {
 		ahead_free(a);
-		return -1;
+		goto fail;
 	}
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->ready, NULL);
 	pthread_cond_init(&a->room, NULL);
-	if (pthread_create(&a->th, NULL, ahead_main, a) != 0) {
+	/* the thread takes no signal: a follower's wait ends on them */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&a->th, NULL, ahead_main, a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
 		pthread_mutex_destroy(&a->mu);
 		pthread_cond_destroy(&a->ready);
 		pthread_cond_destroy(&a->room);
 		ahead_free(a);
-		return -1;
+		goto fail;
 	}
 	z->ahead = a;
 	return 0;
+fail:
+	atomic_fetch_sub(&ahead_running, 1);
+	z->no_ahead = 1;
+	return -1;
 }
 
 /* Stop the thread (a frame it is decoding is finished first) and free the
@@ -899,6 +930,7 @@ static void ahead_stop(struct chr_zsq *z)
 	pthread_cond_destroy(&a->room);
 	ahead_free(a);
 	z->ahead = NULL;
+	atomic_fetch_sub(&ahead_running, 1);
 }
 
 /* Frame i (the reader's next) into buf: decoded here, or from the ring
@@ -963,7 +995,7 @@ static int zsq_fill(struct chr_reader *r, size_t need)
 		return -1;
 	/* a reader going on through the segment: decode ahead (a local
 	 * file: an object's ranged GETs stay on this thread) */
-	if (!z->ahead && !z->url && ++z->run > AHEAD_AFTER && z->n - i > 1)
+	if (!z->ahead && !z->url && !z->no_ahead && ++z->run > AHEAD_AFTER && z->n - i > 1)
 		ahead_start(z, i);
 	rc = z->ahead ? ahead_take(z, i, r->buf + r->hi, r->e.msg, sizeof r->e.msg, &r->e.status)
 		      : chr_zsq_read(z, i, r->buf + r->hi, r->e.msg, sizeof r->e.msg,

@@ -94,3 +94,20 @@ one() {
 	run -2 $T chr-book --archive day --venue $V --symbol S0 --at $((D0 + 600))s S0.ev
 	run -2 $T chr-book --venue $V --at $((D0 + 600))s S0.ev
 }
+
+@test "a plain segment cut short at a page boundary: an error naming it, not a crash" {
+	local f t sz
+	cp -a day cut
+	f=$(ls cut/v1/$V/S0/*/book/*.q | head -1)
+	sz=$(stat -c %s "$f")
+	truncate -s $(((sz / 2) & ~4095)) "$f"
+	t=$(((D0 + 80000) * 1000000000))
+	# the search for the snapshot walked the segment's mapping past its
+	# end (SIGBUS); the records up to the cut are read, then the reader
+	# reports it
+	run -1 --separate-stderr $T chr-book --archive cut --venue $V --symbol S0 --at $t
+	[[ "$stderr" == "chr-book: $f: byte "*": truncated record" ]]
+	run -1 --separate-stderr $T chr-tail --archive cut --venue $V --symbol S0 --from $t \
+		--from-snapshot
+	[[ "$stderr" == "chr-tail: $f: byte "*": truncated record" ]]
+}

@@ -419,6 +419,52 @@ BAD_ROWS=(
 	cmp a.bin b.bin
 }
 
+@test "fast path and libcsv agree on fields across 16- and 32-byte windows, long digit runs, NUL bytes, CRLF" {
+	# trade ids of 0 to 45 bytes and symbols of 1 to 40 (the field ends fall
+	# at every place of a 16- or 32-byte window), timestamps that share their
+	# first 8 digits or not, 1 to 21-digit decimals with leading zeros and
+	# signs, NUL bytes and other junk in place of a byte, CRLF; the last
+	# line without its LF
+	{ echo "$H_TR"
+	  for i in $(seq 0 45); do
+		id=$(printf '%*s' "$i" '' | tr ' ' 7)
+		sym=$(printf '%*s' $((i % 40 + 1)) '' | tr ' ' S)
+		printf 'binance-futures,%s,17231612%08d,17231612%08d,%s,buy,%s.%s,-%s%s\n' \
+			"$sym" $((i * 7919)) $((i * 104729 % 99999999)) "$id" \
+			"$(printf '%0*d' $((i % 21 + 1)) $((i * 37)))" "$(printf '%0*d' $((i % 19)) 5)" \
+			"$(printf '%*s' $((i % 22)) '' | tr ' ' 0)" "$((i % 9 + 1))"
+	  done
+	  for i in $(seq 0 40); do
+		printf 'x,%s,%016d,17231612%08d,a%d,sell,%s,1\r\n' \
+			"$(printf '%*s' $((i % 33 + 1)) '' | tr ' ' y)" $((1723161200000000 + i)) $i $i \
+			"$(printf '%0*d' $((i % 20 + 1)) 9 | sed 's/^0*//;s/^$/0/' | head -c 20)"
+	  done
+	  printf 'x,S,1723161255000000,1723161255000001,\0id,buy,1,1\n'
+	  printf 'x,S,17231612\x0055000000,1723161255000001,id,buy,1,1\n'
+	  printf 'x,S,1723161255000000,17231612550000\x00\x00,id,buy,1,1\n'
+	  printf 'x,S,1723161255000000,1723161255000001,id,buy,1.\x00,1\n'
+	  printf 'x,S,1723161255000000,1723161255000001,id,buy,1,1\x00\n'
+	  printf 'x,S\x00,1723161255000000,1723161255000001,id,buy,1,1\n'
+	  printf 'x,S,1723161255000000,1723161255000001,id,buy,999999999999999999,0.000000000000000001\n'
+	  printf 'x,S,1723161255000000,1723161255000001,id,buy,9999999999999999999,1\n'
+	  printf 'x,S,1723161255000000,1723161255000001,id,buy,00000000000000000000001.5,-0\n'
+	  printf 'x,S,1723161255000000,1723161255000001,id,buy,1,1' ; } > edge.csv
+	[ "$(tr -cd '\0' < edge.csv | wc -c)" -eq 7 ]
+	for skip in "" --skip-bad; do
+		run --separate-stderr bash -c "$T chr-csv2ev $skip edge.csv > a.bin"
+		st=$status err=$stderr
+		run --separate-stderr bash -c "$T chr-csv2ev --no-fast-path $skip edge.csv > b.bin"
+		[ "$status" -eq "$st" ]
+		[ "$stderr" = "$err" ]
+		cmp a.bin b.bin
+	done
+	# with --skip-bad: the bad rows are the ones with junk, and the good
+	# ones became records
+	[ "$st" -eq 0 ]
+	[[ "$err" == *"skipped"* ]]
+	[ "$(wc -c < a.bin)" -gt 5000 ]
+}
+
 @test "records -> CSV reproduces every sample (t-tardis csv, and chr-tail --format csv when built)" {
 	need_tt
 	for f in $(samples); do

@@ -111,14 +111,21 @@ $sum}"
 @test "--progress: one line for the whole run (files done of all, rows/s, ETA), the files' own lines above it" {
 	setup_files
 	run -1 --separate-stderr $T chr-import-tardis -j 2 --progress BTC.csv part.csv ETHUSDT.csv
-	# the line is redrawn (CR) and ends with a newline; its last state
-	last=$(printf '%s\n' "$stderr" | grep -a 'files,' | tail -n 1 | tr '\r' '\n' | grep -a . | tail -n 1)
-	[[ "$last" =~ ^chr-import-tardis:\ 3/3\ files,\ 42626\ rows,\ [0-9]+\ rows/s ]] || fail "last: $last"
-	[[ "$stderr" == *"files, 0 rows, 0 rows/s"* ]]
+	# not a terminal (a log): a plain line as each file ends, part.csv's
+	# message whole on a line of its own before its line
+	[[ "$stderr" != *$'\r'* && "$stderr" != *$'\e'* ]]
+	assert_equal "$(echo "$stderr" | grep -c 'files,')" 3
 	[[ "$stderr" =~ 1/3\ files,\ [0-9]+\ rows,\ [0-9]+\ rows/s,\ ETA\ [0-9]+:[0-9][0-9]:[0-9][0-9] ]]
+	[[ "$(echo "$stderr" | grep 'files,' | tail -n 1)" =~ ^chr-import-tardis:\ 3/3\ files,\ 42626\ rows,\ [0-9]+\ rows/s$ ]]
 	assert_equal "$(echo "$stderr" | tail -n 1)" "chr-import-tardis: 1 of 3 files not imported (exit 1): part.csv"
-	# part.csv's message, whole, on a line of its own
-	echo "$stderr" | tr '\r' '\n' | sed 's/\x1b\[K//g' | grep -qx "chr-import-tardis: part.csv: partition .* already holds other data .*"
+	echo "$stderr" | grep -qx "chr-import-tardis: part.csv: partition .* already holds other data .*"
+	# on a terminal: one line, redrawn (CR), from 0 files on, ending with
+	# a newline; its last state
+	run -1 $T script -qec "chr-import-tardis --archive P -j 2 --progress BTC.csv part.csv ETHUSDT.csv" /dev/null
+	last=$(printf '%s\n' "$output" | grep -a 'files,' | tail -n 1 | tr '\r' '\n' | grep -a . | tail -n 1)
+	[[ "$last" =~ ^chr-import-tardis:\ 3/3\ files,\ 42626\ rows,\ [0-9]+\ rows/s ]] || fail "last: $last"
+	[[ "$output" == *"files, 0 rows, 0 rows/s"* ]]
+	echo "$output" | tr '\r' '\n' | sed 's/\x1b\[K//g' | grep -qx "chr-import-tardis: part.csv: partition .* already holds other data .*"
 	# -j 1 with --progress too; without it, nothing but the files' lines
 	run -0 --separate-stderr $T chr-import-tardis --archive B -p SOLUSDT.csv
 	[[ "$stderr" == *"1/1 files, 21313 rows"* ]]
@@ -147,7 +154,7 @@ $sum}"
 		prog=
 		[ $((n % 2)) = 0 ] || prog=--progress
 		delay=$(printf '0.%02d' $((RANDOM % 60)))
-		setsid chr-import-tardis --archive archive -j 2 $force $prog "$@" 2>/dev/null &
+		TMPDIR=$BATS_TEST_TMPDIR setsid chr-import-tardis --archive archive -j 2 $force $prog "$@" 2>/dev/null &
 		pid=$!
 		sleep $delay
 		kill -KILL -- -$pid 2>/dev/null || true
@@ -178,4 +185,95 @@ $sum}"
 	run -0 find archive/imports -type f
 	assert_equal "${#lines[@]}" 5
 	diff <(cd ref/imports && find . | sort) <(cd archive/imports && find . | sort)
+}
+
+# slow: chr-csv2ev first on PATH, sleeping 3 s before it converts
+slow() {
+	mkdir -p slow
+	printf '#!/bin/bash\nsleep 3\nexec %q "$@"\n' "$(command -v chr-csv2ev)" >slow/chr-csv2ev
+	chmod +x slow/chr-csv2ev
+}
+# gone PGID: no process of group PGID is left (zombies aside)
+gone() {
+	! ps -eo pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }'
+}
+# converting N: N chr-csv2ev of the slow ones run
+converting() {
+	[ "$(pgrep -fc "$BATS_TEST_TMPDIR/slow/chr-csv2ev")" -ge "$1" ]
+}
+
+@test "-j 2: SIGINT (Ctrl-C), SIGTERM or SIGHUP stops every job, leaves nothing behind, and a run again completes" {
+	setup_files
+	slow
+	set -- BTC.csv ETHUSDT.csv SOLUSDT.csv
+	$T chr-import-tardis --archive ref "$@"
+	snapshot ref >ref.sum
+	for sig in INT TERM HUP; do
+		rm -rf archive tmp && mkdir tmp
+		# as from a terminal: its own process group, SIGINT not ignored;
+		# Ctrl-C signals the whole group
+		PATH=$PWD/slow:$PATH TMPDIR=$PWD/tmp setsid env --default-signal=INT \
+			chr-import-tardis -j 2 "$@" 2>err 3>&- &
+		pid=$!
+		until_ok converting 2
+		if [ $sig = INT ]; then kill -INT -- -$pid; else kill -$sig $pid; fi
+		rc=0
+		wait $pid || rc=$?
+		case $sig in INT) [ $rc = 130 ] ;; TERM) [ $rc = 143 ] ;; HUP) [ $rc = 129 ] ;; esac
+		grep -qx "chr-import-tardis: stopped by SIG$sig; a file not imported is imported by running again" err
+		# no job goes on, nothing is imported after, no temporary file
+		until_ok gone $pid
+		assert_equal "$(ls -A tmp)" ""
+		[ ! -e archive/imports ] || [ -z "$(find archive/imports -type f)" ]
+		# a run again is not kept waiting by a lock, and completes
+		run -0 --separate-stderr $T chr-import-tardis -j 2 "$@"
+		assert_equal "$stderr" ""
+		snapshot archive >got.sum
+		cmp ref.sum got.sum
+	done
+}
+
+@test "-j 2: one content under two names in a run is imported by the first given, as one by one" {
+	setup_files
+	gzip -c BTC.csv >C.csv.gz
+	head -n 5000 BTC.csv >F.csv
+	cp BTC.csv D.csv
+	set -- C.csv.gz F.csv D.csv
+	run -1 --separate-stderr $T chr-import-tardis --archive seq "$@"
+	seq_err=$stderr
+	snapshot seq >seq.sum
+	# D (plain: hashed first) must not take the import from C
+	for n in 1 2 3 4; do
+		rm -rf par
+		run -1 --separate-stderr $T chr-import-tardis --archive par -j 3 "$@"
+		snapshot par >par.sum
+		cmp seq.sum par.sum
+		diff <(echo "${seq_err//seq\//par/}" | sort) <(echo "$stderr" | grep -v ' files not imported' | sort)
+		assert_equal "$(echo "$stderr" | tail -n 1)" "chr-import-tardis: 1 of 3 files not imported (exit 1): F.csv"
+		[[ "$(cat par/imports/v1/tardis/*/*/*/*.json)" == *C.csv.gz* ]]
+	done
+}
+
+@test "-j 2: a job killed before it writes its status fails its file; the run ends, naming it" {
+	setup_files
+	slow
+	mkdir tmp
+	PATH=$PWD/slow:$PATH TMPDIR=$PWD/tmp setsid chr-import-tardis -j 2 BTC.csv ETHUSDT.csv SOLUSDT.csv \
+		2>err 3>&- &
+	pid=$!
+	until_ok converting 2
+	# the first job (the main process's first child)
+	kill -KILL "$(pgrep -P $pid | sort -n | head -n 1)"
+	rc=0
+	wait $pid || rc=$?
+	[ $rc = 3 ]
+	grep -qx "chr-import-tardis: BTC.csv: its import ended without a status (exit 137)" err
+	assert_equal "$(tail -n 1 err)" "chr-import-tardis: 1 of 3 files not imported (exit 3): BTC.csv"
+	[ -n "$(find archive/imports -name '*.json' -path '*ETHUSDT*')" ]
+	# once the killed job's conversion ended, a run again imports it
+	run -0 $T chr-import-tardis -j 2 BTC.csv ETHUSDT.csv SOLUSDT.csv
+	$T chr-import-tardis --archive ref BTC.csv ETHUSDT.csv SOLUSDT.csv
+	snapshot ref >ref.sum
+	snapshot archive >got.sum
+	cmp ref.sum got.sum
 }

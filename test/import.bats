@@ -150,7 +150,7 @@ PY
 		[[ $delay == *.* ]] || delay=$(printf '%d.%02d' $((delay / 100)) $((delay % 100)))
 		force=
 		[ $((n++ % 2)) = 0 ] || force=--force
-		setsid chr-import-tardis --archive archive $force big.csv "$TRADES" 2>/dev/null &
+		TMPDIR=$BATS_TEST_TMPDIR setsid chr-import-tardis --archive archive $force big.csv "$TRADES" 2>/dev/null &
 		pid=$!
 		sleep $delay
 		kill -KILL -- -$pid 2>/dev/null || true

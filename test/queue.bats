@@ -213,6 +213,40 @@ has_count() {
 	cat t.ev t.ev | $T chr-tail --format csv | cmp - out.csv
 }
 
+# ctl Q OFFSET: the 32-bit word at OFFSET of queue Q's control file
+# (docs/format.md: 8 the futex word, 16 the low half of sleep_mask)
+ctl() {
+	od -An -tu4 -j "$2" -N4 "$1/control" | tr -d ' '
+}
+asleep() { [ "$(ctl Q 16)" != 0 ]; }
+
+@test "a sleeping follower costs the writer one wake-up, not one a record; it gets every record" {
+	trades
+	$T chr-sink --queue Q --create -S 64K </dev/null
+	chr-tail --follow Q >out.ev 3>&- & pid=$!
+	until_ok asleep
+	# stopped asleep, it cannot take its announcement back: the writer
+	# takes it, with the one wake-up, and the 10000 records (20 rolls)
+	# that follow wake no one
+	kill -STOP $pid
+	w0=$(ctl Q 8)
+	$T chr-sink --queue Q t.ev
+	[ $(($(ctl Q 8) - w0)) = 1 ]
+	[ "$(ctl Q 16)" = 0 ]
+	kill -CONT $pid
+	until_ok has_count out.ev 10000
+	# asleep again, it is woken again, by the first record of a burst
+	until_ok asleep
+	w0=$(ctl Q 8)
+	$T chr-sink --queue Q t.ev
+	until_ok has_count out.ev 20000
+	[ $(($(ctl Q 8) - w0)) -ge 1 ]
+	kill -TERM $pid
+	wait $pid
+	$T chr-tail --format csv out.ev >out.csv
+	cat t.ev t.ev | $T chr-tail --format csv | cmp - out.csv
+}
+
 @test "chr-tail --reader: resumes at its committed position, also after SIGKILL" {
 	trades
 	$T chr-sink --queue Q --create -S 64K t.ev

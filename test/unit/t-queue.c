@@ -659,6 +659,92 @@ static void test_wait(void)
 	rmdir_r(dir);
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Many short bursts, pauses between them from none to a few hundred us:
+ * a sleeping reader is woken for every one, never left to its one-second
+ * re-check (a lost wake-up), and gets every record. The writer takes the
+ * sleepers' bits back when it wakes them; a reader that finds every slot
+ * held by dead processes (no longer woken, so no longer reaped by the
+ * writer's thread) reaps them itself and still sleeps on the futex. */
+static void test_wake_bursts(void)
+{
+	char dir[] = "/tmp/t-queue.XXXXXX";
+	struct chr_queue_writer w;
+	struct chr_queue_reader r;
+	const struct chr_rec *rec;
+	uint64_t n = 0, seq = 0;
+	unsigned rnd = 12345;
+	pid_t pid, dead;
+	int st, t;
+
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK(chr_queue_writer_open(&w, dir, &small) == 0);
+	for (int b = 0; b < 3000; b++)
+		n += 1 + (b * 7919u) % 5;
+	pid = fork();
+	if (pid == 0) {
+		int slow = 0;
+
+		chr_queue_writer_close(&w);
+		if (chr_queue_reader_open(&r, dir, 0) < 0)
+			_exit(4);
+		while (seq < n) {
+			int k = chr_queue_next(&r, &rec);
+			int64_t t0;
+
+			if (k < 0 || (k == 1 && !verify(rec, seq++)))
+				_exit(5);
+			if (k == 1)
+				continue;
+			t0 = mono_ms();
+			chr_queue_wait(&r, 0, 5000);
+			slow += mono_ms() - t0 >= 900;
+		}
+		_exit(slow ? 3 : 0);
+	}
+	for (int b = 0; b < 3000; b++) {
+		struct timespec ts = { 0, 0 };
+
+		for (unsigned i = 0; i < 1 + (b * 7919u) % 5; i++)
+			CHECK(put(&w, seq++, 0) == 0);
+		rnd = rnd * 1103515245 + 12345;
+		ts.tv_nsec = (rnd >> 16) % 4 == 0 ? 0 : (long)((rnd >> 8) % 300) * 1000;
+		if (ts.tv_nsec)
+			nanosleep(&ts, NULL);
+	}
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(seq == n);
+	/* every slot held by a dead process, no bit set */
+	if ((dead = fork()) == 0)
+		_exit(0);
+	CHECK(waitpid(dead, &st, 0) == dead);
+	for (int i = 0; i < CHR_QUEUE_SLEEPERS; i++)
+		w.ctl->sleeper[i].pid = (uint32_t)dead;
+	CHECK(chr_queue_reader_open(&r, dir, 0) == 0);
+	CHECK(chr_queue_seek_end(&r) == 0);
+	pid = fork();
+	if (pid == 0) {
+		chr_queue_writer_close(&w);
+		_exit(chr_queue_wait(&r, 0, 20000) == 1 && chr_queue_next(&r, &rec) == 1 &&
+		      rec->seq == seq ? 0 : 1);
+	}
+	for (t = 0; t < 5000 && !__atomic_load_n(&w.ctl->sleep_mask, __ATOMIC_SEQ_CST); t++)
+		usleep(1000);
+	CHECK(w.ctl->sleep_mask != 0);
+	CHECK(put(&w, seq, 0) == 0);
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	chr_queue_reader_close(&r);
+	chr_queue_writer_close(&w);
+	rmdir_r(dir);
+}
+
 /* Retention keeps every segment a live registered reader has not passed,
  * whatever its age, and removes them once passed or once it is gone. A
  * reader left behind is told, not silently moved on. */
@@ -1147,6 +1233,7 @@ int main(void)
 	test_half_roll();
 	test_seek();
 	test_wait();
+	test_wake_bursts();
 	test_retain();
 	test_recycle();
 	test_repeats();

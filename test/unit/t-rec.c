@@ -13,6 +13,22 @@ int main(void)
 	CHECK(chr_crc32c(0, "123456789", 9) == 0xE3069283u);
 	CHECK(chr_crc32c(chr_crc32c(0, "1234", 4), "56789", 5) == 0xE3069283u);
 	CHECK(chr_crc32c(0, "", 0) == 0);
+	{
+		/* short buffers (inline crc32) and long ones (ISA-L) agree at
+		 * every length and cut */
+		unsigned char big[700];
+		unsigned i, ok = 1;
+
+		for (i = 0; i < sizeof big; i++)
+			big[i] = (unsigned char)(i * 131 + 7);
+		for (i = 0; i <= 600; i += 7) {
+			uint32_t whole = chr_crc32c(0, big, 600), first = chr_crc32c(0, big, i);
+
+			ok &= chr_crc32c(first, big + i, 600 - i) == whole;
+			ok &= chr_crc32c(chr_crc32c(0, big + 1, i), big + 1 + i, 3) == chr_crc32c(0, big + 1, i + 3);
+		}
+		CHECK(ok);
+	}
 
 	memset(buf, 0xAA, sizeof buf);
 	memset(r, 0, 64 + sizeof *t);

@@ -876,6 +876,224 @@ static void test_long_line(void)
 	free(csv);
 }
 
+/* ---- the fast path against libcsv on generated rows ---- */
+
+static uint64_t lcg = 88172645463325252ULL;
+
+static unsigned rnd(unsigned n)
+{
+	lcg ^= lcg << 13;
+	lcg ^= lcg >> 7;
+	lcg ^= lcg << 17;
+	return (unsigned)(lcg % n);
+}
+
+/* 1: fields and rows spoiled at times; 0: nearly every row good */
+static int rough;
+
+/* bytes a field may be spoiled with */
+static const char junk[] = { '\0', '"', '\r', 'x', ' ', '+', 'e', '\xff', ',', '.', '-', '\n' };
+
+static size_t put_digits(char *p, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (char)('0' + rnd(10));
+	return n;
+}
+
+/* a decimal: edge values, runs of 0 to 20 digits with leading zeros, a
+ * sign, a fraction, or empty */
+static size_t gen_dec(char *p)
+{
+	static const char *const edge[] = {
+		"0", "-0", "0.0", "999999999999999999", "9999999999999999999", "9223372036854775807",
+		"-999999999999999999", "0.000000000000000001", "1.000000000000000001", "000000000000000000001",
+		"12345678.12345678", "123456789.1234567", "1234567.123456789", ".5", "5.", "-", "1e5",
+		"00000000", "0000000000000000", "12345678", "1234567812345678",
+	};
+	size_t k = 0;
+	unsigned i;
+
+	switch (rough ? rnd(6) : 2) {
+	case 0:
+		return (size_t)sprintf(p, "%s", edge[rnd(sizeof edge / sizeof edge[0])]);
+	case 1:
+		return 0;
+	default:
+		if (rnd(4) == 0)
+			p[k++] = '-';
+		for (i = rnd(4) == 0 ? rnd(20) : 0; i > 0; i--)
+			p[k++] = '0';
+		k += put_digits(p + k, rnd(3) == 0 ? rough ? rnd(21) : 1 + rnd(10) : 1 + rnd(6));
+		if (rnd(3) > 0) {
+			p[k++] = '.';
+			k += put_digits(p + k, rnd(3) == 0 ? rough ? rnd(21) : 1 + rnd(8) : 1 + rnd(5));
+		}
+		return k;
+	}
+}
+
+/* a timestamp: mostly 16 digits sharing their first 8 (or not), else
+ * shorter, longer, out of range or zero */
+static size_t gen_ts(char *p)
+{
+	switch (rough ? rnd(8) : 2 + rnd(6)) {
+	case 0:
+		return put_digits(p, 1 + rnd(18));
+	case 1:
+		return (size_t)sprintf(p, "%s", rnd(2) ? "9999999999999999" : "0000000000000000");
+	case 2:
+		return (size_t)sprintf(p, "1723%04u%08u", rnd(10000), rnd(100000000));
+	default:
+		return (size_t)sprintf(p, "17231612%08u", rnd(3) ? 55000000 + rnd(1000) : rnd(100000000));
+	}
+}
+
+/* a name of 1 to 40 bytes (past 16 and 32; at most max unless rough),
+ * usually the one given */
+static size_t gen_name(char *p, const char *usual, unsigned max)
+{
+	unsigned n, i;
+
+	if (rnd(4) > 0)
+		return (size_t)sprintf(p, "%s", usual);
+	n = rnd(3) == 0 ? 25 + rnd(16) : 1 + rnd(20);
+	if (!rough && n > max)
+		n = max;
+	for (i = 0; i < n; i++)
+		p[i] = (char)('a' + rnd(26));
+	return n;
+}
+
+/* one field of the dataset's column col (0-based) */
+static size_t gen_field(char *p, int type, int col)
+{
+	static const char *const words[] = { "buy", "sell", "unknown", "bid", "ask", "true", "false", "", "BUY" };
+
+	switch (col) {
+	case 0: return gen_name(p, "binance-futures", CHR_VENUE_MAX - 1);
+	case 1: return gen_name(p, rnd(2) ? "BTCUSDT" : "ETHUSDT-PERPETUAL-2024", CHR_SYMBOL_MAX);
+	case 2:
+	case 3: return gen_ts(p);
+	}
+	if (type == CHR_TARDIS_L2 && col == 4)
+		return (size_t)sprintf(p, "%s", !rough || rnd(8) ? (rnd(3) ? "false" : "true") : words[rnd(9)]);
+	if ((type == CHR_TARDIS_L2 || type == CHR_TARDIS_TRADES) && col == 5) {
+		if (rough && rnd(8) == 0)
+			return (size_t)sprintf(p, "%s", words[rnd(9)]);
+		return (size_t)sprintf(p, "%s", type == CHR_TARDIS_L2 ? (rnd(2) ? "bid" : "ask") :
+				       rnd(2) ? "buy" : "sell");
+	}
+	if (type == CHR_TARDIS_TRADES && col == 4) {
+		unsigned n = rnd(4) == 0 ? rnd(rough ? 46 : CHR_TRADE_ID_MAX + 1) : 6 + rnd(6), i;
+
+		for (i = 0; i < n; i++)
+			p[i] = (char)(rnd(4) ? '0' + rnd(10) : 'a' + rnd(26));
+		return n;
+	}
+	return gen_dec(p);
+}
+
+/* rows of a dataset: every field sometimes spoiled by a byte, a column
+ * sometimes missing or extra, CRLF, and the last line end missing */
+static size_t gen_csv(char *p, int type, int cols, unsigned rows)
+{
+	static const char *const hdr[] = {
+		[CHR_TARDIS_L2] = L2H, [CHR_TARDIS_TRADES] = TRH,
+		[CHR_TARDIS_QUOTES] = "exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount\n",
+		[CHR_TARDIS_TOPN] = "exchange,symbol,timestamp,local_timestamp,asks[0].price,asks[0].amount,"
+			"bids[0].price,bids[0].amount,asks[1].price,asks[1].amount,bids[1].price,bids[1].amount\n",
+	};
+	size_t k = (size_t)sprintf(p, "%s", hdr[type]);
+	unsigned r;
+	int c, n;
+
+	for (r = 0; r < rows; r++) {
+		n = rough && rnd(16) == 0 ? cols + (int)rnd(3) - 1 : cols;
+		for (c = 0; c < n; c++) {
+			size_t f = k + (c > 0);
+
+			if (c > 0)
+				p[k] = ',';
+			k = f + gen_field(p + f, type, c);
+			if (rough && rnd(30) == 0) {	/* a byte that does not belong, */
+				size_t at = f + rnd((unsigned)(k - f) + 1);
+
+				if (at == k || rnd(2)) {	/* put in */
+					memmove(p + at + 1, p + at, k - at);
+					k++;
+				}		/* or in place of one */
+				p[at] = junk[rnd(sizeof junk)];
+			}
+		}
+		if (rnd(10) == 0)
+			p[k++] = '\r';
+		if (r + 1 < rows || rnd(3) > 0)
+			p[k++] = '\n';
+	}
+	return k;
+}
+
+/* Every way (fast or not, fed in pieces of every size from 1 byte to
+ * past a 32-byte window, skipping bad rows or not) gives what libcsv gives
+ * for the whole text: 1, else 0 (and the first difference on stderr). */
+static int agree(const char *csv, size_t len)
+{
+	static const size_t steps[] = { 0, 1, 2, 7, 15, 16, 17, 31, 32, 33, 64 };
+	char err0[768], err[768];
+	int skip, rc0, rc, fast, ok = 1;
+	size_t i, n0, n;
+
+	for (skip = 0; skip < 2; skip++) {
+		unsigned char *ref = convert(csv, len, 0, 0, skip, &n0, &rc0, err0, sizeof err0);
+
+		for (i = 0; i < sizeof steps / sizeof steps[0]; i++)
+			for (fast = 1; fast >= (steps[i] == 0 ? 1 : 0); fast--) {
+				unsigned char *recs = convert(csv, len, steps[i], fast, skip, &n, &rc, err,
+							      sizeof err);
+
+				if (ok && (rc != rc0 || n != n0 || memcmp(recs, ref, n) != 0 ||
+					   strcmp(err, err0) != 0)) {
+					fprintf(stderr, "fast %d step %zu skip %d: rc %d '%s' %zu bytes; "
+						"libcsv: rc %d '%s' %zu bytes\n", fast, steps[i], skip, rc, err,
+						n, rc0, err0, n0);
+					ok = 0;
+				}
+				free(recs);
+			}
+		free(ref);
+	}
+	return ok;
+}
+
+static void test_diff(void)
+{
+	static const int types[][2] = {
+		{ CHR_TARDIS_L2, 8 }, { CHR_TARDIS_TRADES, 8 }, { CHR_TARDIS_QUOTES, 8 }, { CHR_TARDIS_TOPN, 12 },
+	};
+	char *csv = malloc(1 << 16);
+	unsigned it, bad = 0, ok = 0;
+	size_t len;
+
+	for (it = 0; it < 400; it++) {
+		const int *ty = types[it % 4];
+
+		rough = it % 8 >= 4;
+		len = gen_csv(csv, ty[0], ty[1], 2 + rnd(30));
+		if (agree(csv, len)) {
+			ok++;
+		} else if (bad++ < 3) {
+			fprintf(stderr, "differs (%zu bytes):\n", len);
+			fwrite(csv, 1, len, stderr);
+			fputc('\n', stderr);
+		}
+	}
+	CHECK(bad == 0 && ok == 400);
+	free(csv);
+}
+
 /* a record of type with a payload of plen bytes, in a buffer of exactly
  * its size (so that ASan sees a read past it) */
 static struct chr_rec *new_rec(uint16_t type, uint16_t venue, uint32_t market, size_t plen)
@@ -1036,6 +1254,7 @@ int main(int argc, char **argv)
 	test_cr();
 	test_scale18();
 	test_long_line();
+	test_diff();
 	test_write();
 	test_gzin_error();
 	return unit_done("t-tardis");
