@@ -174,11 +174,6 @@ static struct ring_slot *ring;
 
 #define IS_RING(c) ((c)->reader == RD_RING || (c)->reader == RD_RING_FUTEX)
 
-static inline long futex(uint32_t *addr, int op, uint32_t val)
-{
-	return syscall(SYS_futex, addr, op, val, NULL, NULL, 0);
-}
-
 static inline uint64_t now_ns(void)
 {
 	struct timespec t;
@@ -423,7 +418,7 @@ static void writer_latency(const struct cfg *c, const unsigned char *tmpl)
 			if (__atomic_load_n(&sh->fsleep, __ATOMIC_SEQ_CST) &&
 			    __atomic_exchange_n(&sh->fsleep, 0, __ATOMIC_SEQ_CST)) {
 				__atomic_fetch_add(&sh->fwake, 1, __ATOMIC_SEQ_CST);
-				futex(&sh->fwake, FUTEX_WAKE, 1);
+				futex(&sh->fwake, FUTEX_WAKE, 1, NULL);	/* queue_int.h */
 			}
 		} else {
 			struct chr_rec *rec = fill(&w, c->payload, i, tmpl);
@@ -599,7 +594,7 @@ static void ring_sleep(const struct ring_slot *slot, uint64_t i)
 		__atomic_store_n(&sh->fsleep, 0, __ATOMIC_RELAXED);
 		return;
 	}
-	futex(&sh->fwake, FUTEX_WAIT, v);
+	futex(&sh->fwake, FUTEX_WAIT, v, NULL);
 	__atomic_store_n(&sh->fsleep, 0, __ATOMIC_RELAXED);
 }
 

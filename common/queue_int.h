@@ -17,49 +17,20 @@
 #include "queue.h"
 #include "segdir.h"
 
-#ifdef __SSE4_2__
-#include <nmmintrin.h>
-#endif
 
 /* ---- the record CRC on the append and read paths ----
  * chr_rec_crc of the record r of len bytes (its len word need not be
- * stored yet), inline: with SSE4.2 (x86-64-v2, the build's floor) the
- * crc32 instruction a word at a time, about 20 instructions for a 96-byte
- * payload where the library call costs 150; payloads from CHR_Q_CRC_LONG
- * bytes go to chr_crc32c (ISA-L), whose three interleaved streams beat one
- * serial chain there. */
-#define CHR_Q_CRC_LONG 512
+ * stored yet), inline: header bytes 4..59, then the payload, by
+ * chr_crc32c_short; payloads longer than CHR_CRC_SHORT by chr_crc32c. */
 static inline uint32_t chr_q_crc(const struct chr_rec *r, uint32_t len)
 {
-#ifdef __SSE4_2__
 	const unsigned char *p = (const unsigned char *)r;
-	uint64_t c = 0xffffffffu, q;
-	uint32_t d;
+	uint32_t c = chr_crc32c_short(~0u, p + 4, 56);
 	size_t n = len - CHR_HDR_SIZE;
 
-	memcpy(&d, p + 4, 4);
-	c = _mm_crc32_u32((uint32_t)c, d);
-	for (int i = 8; i < 56; i += 8) {
-		memcpy(&q, p + i, 8);
-		c = _mm_crc32_u64(c, q);
-	}
-	memcpy(&d, p + 56, 4);
-	c = _mm_crc32_u32((uint32_t)c, d);
-	p += CHR_HDR_SIZE;
-	if (n >= CHR_Q_CRC_LONG)
-		return chr_crc32c(~(uint32_t)c, p, n);
-	for (; n >= 8; n -= 8, p += 8) {
-		memcpy(&q, p, 8);
-		c = _mm_crc32_u64(c, q);
-	}
-	for (; n; n--, p++)
-		c = _mm_crc32_u8((uint32_t)c, *p);
-	return ~(uint32_t)c;
-#else
-	uint32_t c = chr_crc32c(0, (const char *)r + 4, 56);
-
-	return chr_crc32c(c, (const char *)r + CHR_HDR_SIZE, len - CHR_HDR_SIZE);
-#endif
+	if (n > CHR_CRC_SHORT)
+		return chr_crc32c(~c, p + CHR_HDR_SIZE, n);
+	return ~chr_crc32c_short(c, p + CHR_HDR_SIZE, n);
 }
 
 /* ---- queue_seg.c: segment, index and control files ---- */

@@ -4,9 +4,6 @@
 #include <strings.h>
 
 #include <isa-l/crc.h>
-#ifdef __SSE4_2__
-#include <nmmintrin.h>
-#endif
 
 #include "rec.h"
 
@@ -16,20 +13,8 @@ uint32_t chr_crc32c(uint32_t crc, const void *buf, size_t n)
 
 	crc = ~crc;
 #ifdef __SSE4_2__
-	/* a record's few words: the CPU's crc32 instruction inline costs less
-	 * than the call into ISA-L, which wins on long buffers */
-	if (n <= 256) {
-		uint64_t c = crc, v;
-
-		for (; n >= 8; n -= 8, p += 8) {
-			memcpy(&v, p, 8);
-			c = _mm_crc32_u64(c, v);
-		}
-		crc = (uint32_t)c;
-		while (n-- > 0)
-			crc = _mm_crc32_u8(crc, *p++);
-		return ~crc;
-	}
+	if (n <= CHR_CRC_SHORT)
+		return ~chr_crc32c_short(crc, p, n);
 #endif
 	/* crc32_iscsi takes an int length */
 	while (n > 0) {
