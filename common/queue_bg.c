@@ -478,7 +478,10 @@ ssize_t chr_q_retain(const char *dir, int64_t age_ns, int64_t grace_ns, struct c
 		    (h.count && h.ts_max >= cutoff) || h.base_seq + h.count > min)
 			break;
 		chr_q_seg_name(name, ids[i].id);
-		if (!(keep && keep(ctx, dirfd, ids[i].id)) && unlinkat(dirfd, name, 0) < 0) {
+		/* ENOENT: another retention (the writer's own, chr-tier's) took
+		 * it meanwhile */
+		if (!(keep && keep(ctx, dirfd, ids[i].id)) && unlinkat(dirfd, name, 0) < 0 &&
+		    errno != ENOENT) {
 			chr_q_fail(e, CHR_EX_SYS, errno, "%s/%s: cannot remove: %s", dir, name,
 				   strerror(errno));
 			removed = -1;

@@ -266,7 +266,10 @@ static void test_fanout(void)
 			ok++;
 	CHECK(ok == 4);
 	/* all passed: a roll runs retention, which leaves the newest */
-	CHECK(chr_queue_retain(dir, 0, 0, &err) >= 0);
+	if (chr_queue_retain(dir, 0, 0, &err) < 0) {
+		fprintf(stderr, "t-queue: fanout: %s\n", err.msg);
+		CHECK(0);
+	}
 	left = count_segs(dir);
 	CHECK(w.id > 20);
 	CHECK(left >= 1 && left <= 1 + CHR_Q_AHEAD_MAX);	/* the current, and maybe spares */
@@ -801,6 +804,36 @@ static void test_retain(void)
 	rmdir_r(dir);
 }
 
+/* A keep() that is another retention, which removed the segment first */
+static int taken_meanwhile(void *ctx, int dirfd, uint64_t id)
+{
+	char name[32];
+
+	(void)ctx;
+	chr_q_seg_name(name, id);
+	CHECK(unlinkat(dirfd, name, 0) == 0);
+	return 0;
+}
+
+/* Two retentions at once (the writer's own and chr-tier's): a segment the
+ * other removed between the listing and the removal is no error. */
+static void test_retain_race(void)
+{
+	char dir[] = "/tmp/t-queue.XXXXXX";
+	struct chr_err err;
+	struct chr_queue_writer w;
+	uint64_t i;
+
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK(chr_queue_writer_open(&w, dir, &small) == 0);
+	for (i = 0; i < 5000; i++)
+		CHECK(put(&w, i, 0) == 0);
+	CHECK(chr_q_retain(dir, 0, 0, &err, taken_meanwhile, NULL) > 0);
+	CHECK(count_segs(dir) <= 1 + CHR_Q_AHEAD_MAX);
+	chr_queue_writer_close(&w);
+	rmdir_r(dir);
+}
+
 /* The writer's retention keeps removed segments to reuse: a later segment
  * is an earlier one's file, and a reader that keeps up reads it all. */
 static void test_recycle(void)
@@ -1235,6 +1268,7 @@ int main(void)
 	test_wait();
 	test_wake_bursts();
 	test_retain();
+	test_retain_race();
 	test_recycle();
 	test_repeats();
 	test_fanout();
