@@ -160,10 +160,7 @@ $sum}"
 		kill -KILL -- -$pid 2>/dev/null || true
 		wait $pid || true
 		# until the killed processes are gone (zombies aside)
-		for i in $(seq 200); do
-			ps -eo pgid=,stat= | awk -v g=$pid '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }' || break
-			sleep 0.05
-		done
+		until_ok group_gone $pid || true
 		# a ledger entry means its data is in
 		for l in archive/imports/v1/tardis/*/*/*/*.json; do
 			[ -e "$l" ] || continue
@@ -193,10 +190,6 @@ slow() {
 	printf '#!/bin/bash\nsleep 3\nexec %q "$@"\n' "$(command -v chr-csv2ev)" >slow/chr-csv2ev
 	chmod +x slow/chr-csv2ev
 }
-# gone PGID: no process of group PGID is left (zombies aside)
-gone() {
-	! ps -eo pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }'
-}
 # converting N: N chr-csv2ev of the slow ones run
 converting() {
 	[ "$(pgrep -fc "$BATS_TEST_TMPDIR/slow/chr-csv2ev")" -ge "$1" ]
@@ -222,7 +215,7 @@ converting() {
 		case $sig in INT) [ $rc = 130 ] ;; TERM) [ $rc = 143 ] ;; HUP) [ $rc = 129 ] ;; esac
 		grep -qx "chr-import-tardis: stopped by SIG$sig; a file not imported is imported by running again" err
 		# no job goes on, nothing is imported after, no temporary file
-		until_ok gone $pid
+		until_ok group_gone $pid
 		assert_equal "$(ls -A tmp)" ""
 		[ ! -e archive/imports ] || [ -z "$(find archive/imports -type f)" ]
 		# a run again is not kept waiting by a lock, and completes

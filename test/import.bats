@@ -156,10 +156,7 @@ PY
 		kill -KILL -- -$pid 2>/dev/null || true
 		wait $pid || true
 		# until the killed processes are gone (zombies aside)
-		for i in $(seq 200); do
-			ps -eo pgid=,stat= | awk -v g=$pid '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }' || break
-			sleep 0.05
-		done
+		until_ok group_gone $pid || true
 		# whatever is published is whole: every partition has its meta.json,
 		# every segment is listed there, and every segment listed is there
 		# with its size; a ledger entry means its data is in

@@ -139,6 +139,11 @@ until_ok() {
 	return 1
 }
 
+# group_gone PGID: no process of group PGID is left (zombies aside)
+group_gone() {
+	! ps -eo pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }'
+}
+
 # fail_publish.so: renameat2 onto a path holding $FAIL_PUBLISH fails with
 # EACCES (a permission error on one partition directory, also as root)
 # a sanitizer build is told that the shim comes before its runtime
