@@ -64,6 +64,7 @@ struct chr_ws {
 	size_t lastlen, lastcap;
 	char lastwhy[256];
 	int rc;			/* a callback's non-zero value: stop */
+	int64_t last_ns;	/* the last delivered message's receive time */
 	struct chr_ws_stats st;
 };
 
@@ -115,6 +116,11 @@ static void deliver(struct chr_ws *w, int64_t ns, const char *data, size_t len)
 {
 	if (w->rc)
 		return;		/* stopping: the caller has what it wanted */
+	/* a kernel stamp of bytes still in the socket can be earlier than the
+	 * clock read for a message libwebsockets read itself before them */
+	if (ns < w->last_ns)
+		ns = w->last_ns;
+	w->last_ns = ns;
 	w->st.msgs++;
 	w->st.bytes += len;
 	if (w->cb.msg)
