@@ -850,7 +850,7 @@ static void run_floor(const struct cfg *c, const unsigned char *tmpl)
 			chr_die(CHR_EX_SYS, "%s: cannot create an index: %s", c->dir, strerror(errno));
 		chr_q_seg_name(name, id);
 		if ((fd = chr_q_publish(dirfd, name, size, &h, sizeof h, NULL)) < 0 ||
-		    !(s.base = chr_q_map_populated(fd, size, NULL)))
+		    !(s.base = chr_q_map_populated(fd, size, NULL, &s.step)))
 			chr_die(CHR_EX_SYS, "%s/%s: cannot create: %s", c->dir, name, strerror(errno));
 		close(fd);
 		s.size = size;

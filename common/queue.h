@@ -102,6 +102,7 @@ struct chr_queue_writer {
 	uint64_t seg_size;
 	unsigned char *base;	/* current segment, mapped read-write */
 	uint64_t size;		/* its size */
+	uint64_t step;		/* the step it is unmapped in (queue_int.h) */
 	uint64_t id;		/* its id */
 	uint64_t pos;		/* offset of the next record in it */
 	uint64_t count;		/* records in it */
@@ -130,6 +131,7 @@ struct chr_queue_reader {
 	uint64_t size, id, pos;
 	const unsigned char *old;	/* the one before, unmapped once idle */
 	uint64_t old_size;
+	uint64_t step, old_step;	/* the steps they are unmapped in */
 	uint64_t want;		/* records below this seq are skipped */
 	int64_t want_ts;	/* and those before the largest ts reaches this */
 	int64_t ts_seen;	/* largest ts of the records passed in the

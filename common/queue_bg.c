@@ -141,7 +141,7 @@ static int pool_take(struct chr_queue_bg *b, uint64_t id, uint64_t below, struct
 		fd = openat(b->dirfd, from, O_RDWR | O_CLOEXEC);
 		if (fd < 0)
 			return -1;
-		p = chr_q_map_populated(fd, b->next_seg_size, &b->pace);
+		p = chr_q_map_populated(fd, b->next_seg_size, &b->pace, &s->step);
 		close(fd);
 		if (!p)
 			goto fail;

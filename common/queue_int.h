@@ -39,9 +39,11 @@ static inline uint32_t chr_q_crc(const struct chr_rec *r, uint32_t len)
 void chr_q_seg_name(char buf[32], uint64_t id);
 void chr_q_idx_name(char buf[32], uint64_t id);
 
-/* Map segment id: read-write or read-only, its whole file. Returns 0, or
- * -1 with errno (EPROTO when the file cannot be a segment). */
-int chr_q_seg_map(int dirfd, uint64_t id, int rw, unsigned char **map, uint64_t *size);
+/* Map segment id: read-write or read-only, its whole file, and set *step
+ * (unless NULL) to the step in which to unmap it (chr_q_step). Returns 0,
+ * or -1 with errno (EPROTO when the file cannot be a segment). */
+int chr_q_seg_map(int dirfd, uint64_t id, int rw, unsigned char **map, uint64_t *size,
+		  uint64_t *step);
 
 /* Why the header of segment id is not one, or NULL. */
 const char *chr_q_seg_bad(const unsigned char *map, uint64_t id);
@@ -70,6 +72,7 @@ static inline uint64_t chr_q_idx_count(const struct chr_queue_idx *x, uint64_t s
 struct qseg {
 	unsigned char *base;
 	uint64_t size;
+	uint64_t step;		/* chr_q_step of the file, or 0: the default */
 	struct chr_queue_idx *idx;
 	uint64_t idx_size;
 };
@@ -99,8 +102,13 @@ void chr_q_unmap_paced(struct qseg *s, const struct qpace *pace);
 
 /* Map size bytes of fd read-write and shared, every page in memory (in
  * steps), not dirtied: on tmpfs the first writes do not fault, on a disk
- * file system a segment is not written out as zeros. NULL with errno. */
-void *chr_q_map_populated(int fd, uint64_t size, const struct qpace *pace);
+ * file system a segment is not written out as zeros. *step: the step the
+ * mapping is populated and to be unmapped in (chr_q_step). NULL with errno. */
+void *chr_q_map_populated(int fd, uint64_t size, const struct qpace *pace, uint64_t *step);
+/* The step in which to populate and unmap a mapping of a file whose
+ * st_blksize is blksize: the huge page where tmpfs gives the file huge
+ * pages (unmapping part of one splits its mapping), 256 KiB otherwise. */
+uint64_t chr_q_step(long blksize);
 
 /* Write a new file name of size bytes, starting with the bytes of head,
  * preallocated (in steps): as name.tmp, fsynced, renamed into place, the

@@ -44,11 +44,12 @@ static void unmap_old(struct chr_queue_reader *r)
 
 /* A piece of the old segment's mapping, from its end: a reader that
  * finds nothing new pays a few microseconds at a time (256 KiB of a
- * populated shared mapping take about 10 us here, 1 MiB 25-70 us, the
- * whole 64 MiB 2-5 ms: a record that comes meanwhile waits that long). */
+ * populated shared mapping of small pages take about 10 us here, 1 MiB
+ * 25-70 us, the whole 64 MiB 2-5 ms: a record that comes meanwhile waits
+ * that long; a 2 MiB huge page's mapping goes at once). */
 static void unmap_step(struct chr_queue_reader *r)
 {
-	uint64_t step = (uint64_t)256 << 10;
+	uint64_t step = r->old_step ? r->old_step : (uint64_t)256 << 10;
 
 	if (r->old_size <= step) {
 		unmap_old(r);
@@ -63,11 +64,11 @@ static void unmap_step(struct chr_queue_reader *r)
 static int reader_goto(struct chr_queue_reader *r, uint64_t id)
 {
 	unsigned char *map;
-	uint64_t size;
+	uint64_t size, step;
 	const char *why;
 	char name[32];
 
-	if (chr_q_seg_map(r->dirfd, id, 0, &map, &size) < 0)
+	if (chr_q_seg_map(r->dirfd, id, 0, &map, &size, &step) < 0)
 		return rsys(r, id, strerror(errno));
 	if ((why = chr_q_seg_bad(map, id))) {
 		munmap(map, size);
@@ -80,8 +81,10 @@ static int reader_goto(struct chr_queue_reader *r, uint64_t id)
 	unmap_old(r);
 	r->old = r->base;
 	r->old_size = r->size;
+	r->old_step = r->step;
 	r->base = map;
 	r->size = size;
+	r->step = step;
 	r->id = id;
 	r->pos = CHR_HDR_SIZE;
 	return 0;

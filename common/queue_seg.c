@@ -25,7 +25,8 @@ void chr_q_seg_name(char buf[32], uint64_t id)
 
 /* Map segment id: read-write or read-only, its whole file. Returns 0, or
  * -1 with errno (EPROTO when the file cannot be a segment). */
-int chr_q_seg_map(int dirfd, uint64_t id, int rw, unsigned char **map, uint64_t *size)
+int chr_q_seg_map(int dirfd, uint64_t id, int rw, unsigned char **map, uint64_t *size,
+		  uint64_t *step)
 {
 	char name[32];
 	struct stat st;
@@ -55,6 +56,8 @@ int chr_q_seg_map(int dirfd, uint64_t id, int rw, unsigned char **map, uint64_t 
 		return -1;
 	*map = p;
 	*size = (uint64_t)st.st_size;
+	if (step)
+		*step = chr_q_step((long)st.st_blksize);
 	return 0;
 }
 
@@ -148,9 +151,19 @@ struct chr_queue_idx *chr_q_idx_map(int dirfd, uint64_t id, int rw, uint64_t *si
  * costs about 12 ms of it). */
 #define STEP ((uint64_t)1 << 18)
 
-static inline uint64_t step_len(uint64_t size, uint64_t off)
+static inline uint64_t step_len(uint64_t size, uint64_t off, uint64_t step)
 {
-	return size - off < STEP ? size - off : STEP;
+	return size - off < step ? size - off : step;
+}
+
+/* The step for a mapping of a file whose st_blksize is blksize: 2 MiB
+ * where tmpfs gives the file huge pages (it says so in st_blksize), as
+ * unmapping part of a huge page's mapping splits it into small pages;
+ * STEP otherwise. */
+uint64_t chr_q_step(long blksize)
+{
+	return blksize > (long)STEP && blksize <= 2L << 20 && !(blksize & (blksize - 1)) ?
+		       (uint64_t)blksize : STEP;
 }
 
 void chr_q_step_pause(const struct qpace *pace, int64_t *t)
@@ -171,13 +184,14 @@ void chr_q_step_pause(const struct qpace *pace, int64_t *t)
 void chr_q_unmap_paced(struct qseg *s, const struct qpace *pace)
 {
 	int64_t t = now_ns(CLOCK_MONOTONIC);
+	uint64_t step = s->step ? s->step : STEP;
 
 	if (s->base && !pace)
 		munmap(s->base, s->size);
-	for (uint64_t off = 0; s->base && pace && off < s->size; off += STEP) {
+	for (uint64_t off = 0; s->base && pace && off < s->size; off += step) {
 		if (off)
 			chr_q_step_pause(pace, &t);
-		munmap(s->base + off, step_len(s->size, off));
+		munmap(s->base + off, step_len(s->size, off, step));
 	}
 	if (s->idx)
 		munmap(s->idx, s->idx_size);
@@ -209,18 +223,20 @@ static int populate(char *p, int fd, uint64_t off, uint64_t n)
 		    fd, (off_t)off) == MAP_FAILED ? -1 : 0;
 }
 
-void *chr_q_map_populated(int fd, uint64_t size, const struct qpace *pace)
+void *chr_q_map_populated(int fd, uint64_t size, const struct qpace *pace, uint64_t *step)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	int64_t t = now_ns(CLOCK_MONOTONIC);
+	struct stat st;
 	int e;
 
 	if (p == MAP_FAILED)
 		return NULL;
-	for (uint64_t off = 0; off < size; off += STEP) {
+	*step = chr_q_step(fstat(fd, &st) == 0 ? (long)st.st_blksize : 0);
+	for (uint64_t off = 0; off < size; off += *step) {
 		if (off)
 			chr_q_step_pause(pace, &t);
-		if (populate(p, fd, off, step_len(size, off)) < 0) {
+		if (populate(p, fd, off, step_len(size, off, *step)) < 0) {
 			e = errno;
 			munmap(p, size);
 			errno = e;
@@ -240,10 +256,14 @@ int chr_q_publish(int dirfd, const char *name, uint64_t size, const void *head, 
 	snprintf(tmp, sizeof tmp, "%s.tmp", name);
 	if ((fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0)
 		return -1;
+	/* the size first: tmpfs mounted huge=within_size gives a file huge
+	 * pages only where its size already covers them */
+	if (ftruncate(fd, (off_t)size) < 0)
+		e = errno;
 	for (uint64_t off = 0; off < size && !e; off += STEP) {
 		if (off)
 			chr_q_step_pause(pace, &t);
-		if ((e = posix_fallocate(fd, (off_t)off, (off_t)step_len(size, off))) != 0)
+		if ((e = posix_fallocate(fd, (off_t)off, (off_t)step_len(size, off, STEP))) != 0)
 			errno = e;
 	}
 	if (e || chr_pwrite_all(fd, head, n, 0) < 0 || fsync(fd) < 0 ||
@@ -298,7 +318,7 @@ int chr_q_seg_create(int dirfd, const char *dir, uint64_t seg_size, uint32_t str
 	chr_q_seg_name(name, id);
 	if ((fd = chr_q_publish(dirfd, name, seg_size, &h, sizeof h, pace)) < 0)
 		goto fail;
-	p = chr_q_map_populated(fd, seg_size, pace);
+	p = chr_q_map_populated(fd, seg_size, pace, &s->step);
 	close(fd);
 	if (!p)
 		goto fail;

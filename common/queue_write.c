@@ -179,7 +179,7 @@ static void def_load(struct chr_queue_writer *w)
 	uint64_t size;
 	int64_t ts = w->count ? w->ts_max : INT64_MIN;
 
-	if (w->id > 0 && chr_q_seg_map(w->dirfd, w->id - 1, 0, &map, &size) == 0) {
+	if (w->id > 0 && chr_q_seg_map(w->dirfd, w->id - 1, 0, &map, &size, NULL) == 0) {
 		const struct chr_seg *h = (const struct chr_seg *)(const void *)map;
 
 		if (!chr_q_seg_bad(map, w->id - 1)) {
@@ -247,7 +247,7 @@ static int reseal(struct chr_queue_writer *w, uint64_t id)
 
 	chr_q_seg_name(name, id);
 	chr_q_seg_name(nname, id + 1);
-	if (chr_q_seg_map(w->dirfd, id, 1, &map, &size) < 0)
+	if (chr_q_seg_map(w->dirfd, id, 1, &map, &size, NULL) < 0)
 		return chr_q_fail(&w->e, errno == EPROTO ? CHR_EX_DATA : CHR_EX_SYS, errno,
 				  "%s/%s: %s", w->dir, name,
 				  errno == EPROTO ? "not a segment" : strerror(errno));
@@ -304,7 +304,7 @@ static int reseal(struct chr_queue_writer *w, uint64_t id)
 static int seg_open_rw(struct chr_queue_writer *w, uint64_t id, struct qseg *s)
 {
 	memset(s, 0, sizeof *s);
-	if (chr_q_seg_map(w->dirfd, id, 1, &s->base, &s->size) < 0)
+	if (chr_q_seg_map(w->dirfd, id, 1, &s->base, &s->size, &s->step) < 0)
 		return -1;
 	if (!(s->idx = chr_q_idx_map(w->dirfd, id, 1, &s->idx_size)) ||
 	    s->idx_size < chr_q_idx_bytes(s->size, w->stride)) {
@@ -329,6 +329,7 @@ static void set_current(struct chr_queue_writer *w, struct qseg *s)
 {
 	w->base = s->base;
 	w->size = s->size;
+	w->step = s->step;
 	w->idx = s->idx;
 	w->idx_size = s->idx_size;
 }
@@ -556,7 +557,8 @@ static int roll(struct chr_queue_writer *w, size_t need)
 {
 	struct chr_seg *h = (struct chr_seg *)w->base, tmp;
 	struct chr_queue_bg *b = w->bg;
-	struct qseg next, old = { w->base, w->size, w->idx, w->idx_size };
+	struct qseg next, old = { .base = w->base, .size = w->size, .step = w->step,
+				  .idx = w->idx, .idx_size = w->idx_size };
 	uint16_t flags;
 	int64_t ts;
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1259,6 +1260,90 @@ static void test_ahead(void)
 	rmdir_r(dir);
 }
 
+/* kB of the mapping at base that are mapped by huge pages (smaps) */
+static long pmd_kb(const void *base)
+{
+	char line[256];
+	unsigned long lo;
+	long kb = -1, v;
+	int in = 0;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f)) {
+		char *dash = strchr(line, '-'), *sp = strchr(line, ' ');
+
+		if (dash && sp && dash < sp && sscanf(line, "%lx-", &lo) == 1) {	/* a mapping */
+			in = lo == (unsigned long)base;
+			continue;
+		}
+		if (in && (sscanf(line, "ShmemPmdMapped: %ld", &v) == 1 ||
+			   sscanf(line, "FilePmdMapped: %ld", &v) == 1))
+			kb = (kb < 0 ? 0 : kb) + v;
+	}
+	fclose(f);
+	return kb;
+}
+
+/* In a child with a mount namespace of its own: a queue on a tmpfs
+ * mounted huge=within_size. Exits 77 when it cannot make one. */
+static int huge_child(void)
+{
+	const struct chr_queue_opts o = { .seg_size = 8 << 20, .flags = CHR_QUEUE_CREATE };
+	char dir[] = "/tmp/t-queue.XXXXXX";
+	struct chr_queue_writer w;
+	struct chr_queue_reader r;
+	const struct chr_rec *rec;
+	uint64_t i, seq = 0, bad = 0;
+
+	if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    !mkdtemp(dir))
+		return 77;
+	if (mount("t-queue", dir, "tmpfs", 0, "huge=within_size,size=64m") < 0) {
+		rmdir(dir);
+		return 77;
+	}
+	CHECK(chr_queue_writer_open(&w, dir, &o) == 0);
+	CHECK(w.step == 2 << 20);
+	CHECK(pmd_kb(w.base) == 8 << 10);
+	CHECK(chr_queue_reader_open(&r, dir, 0) == 0);
+	for (i = 0; i < 80000; i++) {	/* 2 rolls or more: about 20 MiB */
+		CHECK(put(&w, i, 0) == 0);
+		while (chr_queue_next(&r, &rec) == 1)
+			if (!verify(rec, seq++))
+				bad++;
+	}
+	CHECK(bad == 0 && seq == i && w.id >= 2);
+	CHECK(pmd_kb(w.base) == 8 << 10);	/* a spare made ahead */
+	CHECK(r.step == 2 << 20 && r.old_step == 2 << 20);
+	CHECK(pmd_kb(r.base) > 0);
+	chr_queue_reader_close(&r);
+	chr_queue_writer_close(&w);
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
+	return unit_failed ? 1 : 0;
+}
+
+/* On a tmpfs with huge pages, segments get them (made with their size
+ * first) and mappings are unmapped in whole huge pages. */
+static void test_huge(void)
+{
+	int st;
+	pid_t pid = fork();
+
+	CHECK(pid >= 0);
+	if (pid == 0)
+		_exit(huge_child());
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st));
+	if (WEXITSTATUS(st) == 77)
+		fprintf(stderr, "t-queue: huge pages: skipped (cannot mount a tmpfs with huge=within_size here; needs root)\n");
+	else
+		CHECK(WEXITSTATUS(st) == 0);
+	CHECK(chr_q_step(4096) == 256 << 10 && chr_q_step(2 << 20) == 2 << 20 &&
+	      chr_q_step(3 << 20) == 256 << 10 && chr_q_step(64 << 20) == 256 << 10);
+}
+
 int main(void)
 {
 	test_basic();
@@ -1278,5 +1363,6 @@ int main(void)
 	test_trunc();
 	test_crc();
 	test_ahead();
+	test_huge();
 	return unit_done("t-queue");
 }
