@@ -87,7 +87,8 @@ static const char usage_text[] =
 	"  -S, --segment-size SIZE  queue segment size (default: the library's)\n"
 	"  -k, --retain             the writer runs retention (CHR_QUEUE_RETAIN,\n"
 	"                           age 0) and the reader is registered, committing\n"
-	"                           its position every 65536 records; create:\n"
+	"                           its position every 65536 records or 4 MiB of\n"
+	"                           them, whichever comes first; create:\n"
 	"                           remove each file at once\n"
 	"  -c, --cpus W,R           writer and reader cores (default 0,1)\n"
 	"  -F, --bg-float           latency: the writer's background thread (it\n"
@@ -486,6 +487,17 @@ static inline const struct chr_rec *next(struct chr_queue_reader *r, uint64_t i,
 	return rec;
 }
 
+/* A registered reader commits its position every this many records: 65536,
+ * or fewer to commit every 4 MiB (retention can then reuse a segment soon
+ * after the reader left it, whatever the record size, as chr-tail does by
+ * committing whenever it catches up). */
+static uint64_t commit_every(const struct cfg *c)
+{
+	uint64_t n = ((uint64_t)4 << 20) / chr_rec_span(CHR_HDR_SIZE + c->payload);
+
+	return n < 65536 ? n : 65536;
+}
+
 static void reader_throughput(const struct cfg *c)
 {
 	struct chr_queue_reader r;
@@ -498,7 +510,7 @@ static void reader_throughput(const struct cfg *c)
 	set_flag(&sh->r_ready);
 	for (uint64_t i = 0; i < c->records; i++) {
 		next(&r, i, CHR_HDR_SIZE + c->payload, c->reader == RD_WAIT, c->wait_us);
-		if (c->retain && (i & 0xffff) == 0xffff && chr_queue_pos_commit(&pos, i + 1) < 0)
+		if (c->retain && (i + 1) % commit_every(c) == 0 && chr_queue_pos_commit(&pos, i + 1) < 0)
 			chr_die(pos.e.status ? pos.e.status : CHR_EX_SYS, "%s", pos.e.msg);
 	}
 	sh->t_rdone = now_ns();
@@ -550,7 +562,7 @@ static void reader_roll(const struct cfg *c)
 		if (rec->seq != i || rec->len != len ||
 		    ((const uint64_t *)chr_rec_payload(rec))[0] != i)
 			chr_die(CHR_EX_DATA, "%s: record %" PRIu64 " is not the one written", r.dir, i);
-		if (c->retain && (i & 0xffff) == 0xffff && chr_queue_pos_commit(&pos, i + 1) < 0)
+		if (c->retain && (i + 1) % commit_every(c) == 0 && chr_queue_pos_commit(&pos, i + 1) < 0)
 			chr_die(pos.e.status ? pos.e.status : CHR_EX_SYS, "%s", pos.e.msg);
 	}
 	sh->t_rdone = now_ns();
