@@ -40,6 +40,7 @@ static const char usage_text[] =
 	"       queue-bench create [-k] [-n COUNT] [-S SIZE] [-c W,R] DIR\n"
 	"       queue-bench floor [-k] [-p BYTES] [-n COUNT] [-S SIZE] [-c W,R] DIR\n"
 	"       queue-bench jitter [-t SECONDS] [-c W,R]\n"
+	"       queue-bench xfer [-p BYTES] [-n COUNT] [-c W,R] DIR\n"
 	"\n"
 	"One measurement, printed as a line 'RESULT key=value ...' on stdout.\n"
 	"DIR (not existing yet) receives the queue; the writer runs on core W,\n"
@@ -58,6 +59,13 @@ static const char usage_text[] =
 	"              the others, reads that moved to the next segment apart\n"
 	"              from the others.\n"
 	"  memcpy      copy BYTES-byte blocks into a SIZE buffer, cycling.\n"
+	"  xfer        the throughput case's bound from core to core: the writer\n"
+	"              copies COUNT payloads into a 64 MiB file made in DIR (on the\n"
+	"              queue's file system, so the same pages: allocated and mapped\n"
+	"              populated first, then reused as a ring) at the queue's\n"
+	"              record stride, each behind a 64-byte header whose first\n"
+	"              word, stored last, is its number; the reader spins on that\n"
+	"              word and copies the payload out. No CRC, no segments.\n"
 	"  create      what new segments cost: create COUNT (default 16) SIZE\n"
 	"              files in DIR, each posix_fallocate'd and mapped\n"
 	"              MAP_POPULATE, then unmapped; kept to the end.\n"
@@ -495,13 +503,25 @@ static uint64_t commit_every(const struct cfg *c)
 {
 	uint64_t n = ((uint64_t)4 << 20) / chr_rec_span(CHR_HDR_SIZE + c->payload);
 
-	return n < 65536 ? n : 65536;
+	return n < 1 ? 1 : n < 65536 ? n : 65536;
+}
+
+/* A registered reader has read record i: commit every commit_every()
+ * (*left counts down to the next commit). */
+static void commit_tick(const struct cfg *c, struct chr_queue_pos *pos, uint64_t *left, uint64_t i)
+{
+	if (--*left)
+		return;
+	*left = commit_every(c);
+	if (chr_queue_pos_commit(pos, i + 1) < 0)
+		chr_die(pos->e.status ? pos->e.status : CHR_EX_SYS, "%s", pos->e.msg);
 }
 
 static void reader_throughput(const struct cfg *c)
 {
 	struct chr_queue_reader r;
 	struct chr_queue_pos pos;
+	uint64_t left = commit_every(c);
 
 	reader_open(c, &r);
 	/* registered, so that retention keeps what it has not read */
@@ -510,8 +530,8 @@ static void reader_throughput(const struct cfg *c)
 	set_flag(&sh->r_ready);
 	for (uint64_t i = 0; i < c->records; i++) {
 		next(&r, i, CHR_HDR_SIZE + c->payload, c->reader == RD_WAIT, c->wait_us);
-		if (c->retain && (i + 1) % commit_every(c) == 0 && chr_queue_pos_commit(&pos, i + 1) < 0)
-			chr_die(pos.e.status ? pos.e.status : CHR_EX_SYS, "%s", pos.e.msg);
+		if (c->retain)
+			commit_tick(c, &pos, &left, i);
 	}
 	sh->t_rdone = now_ns();
 	if (c->retain)
@@ -524,7 +544,7 @@ static void reader_throughput(const struct cfg *c)
 static void reader_roll(const struct cfg *c)
 {
 	static struct hist h;
-	uint64_t adv[65536], na = 0, len = CHR_HDR_SIZE + c->payload;
+	uint64_t adv[65536], na = 0, len = CHR_HDR_SIZE + c->payload, left = commit_every(c);
 	struct chr_queue_reader r;
 	struct chr_queue_pos pos;
 
@@ -562,8 +582,8 @@ static void reader_roll(const struct cfg *c)
 		if (rec->seq != i || rec->len != len ||
 		    ((const uint64_t *)chr_rec_payload(rec))[0] != i)
 			chr_die(CHR_EX_DATA, "%s: record %" PRIu64 " is not the one written", r.dir, i);
-		if (c->retain && (i + 1) % commit_every(c) == 0 && chr_queue_pos_commit(&pos, i + 1) < 0)
-			chr_die(pos.e.status ? pos.e.status : CHR_EX_SYS, "%s", pos.e.msg);
+		if (c->retain)
+			commit_tick(c, &pos, &left, i);
 	}
 	sh->t_rdone = now_ns();
 	if (c->retain)
@@ -749,6 +769,87 @@ static void check_space(const struct cfg *c)
 	if ((uint64_t)v.f_bavail * v.f_frsize < need)
 		chr_die(CHR_EX_SYS, "'%s' has %" PRIu64 " MB free, the run needs %" PRIu64 " MB",
 			parent, (uint64_t)v.f_bavail * v.f_frsize >> 20, need >> 20);
+}
+
+/* xfer: the queue's data path alone, core to core (usage). */
+static unsigned char *xring;
+static uint64_t xslots, xstride;
+
+static void xfer_w(const struct cfg *c, const unsigned char *tmpl)
+{
+	pin(c->cpu_w);
+	set_flag(&sh->w_ready);
+	wait_flag(&sh->r_ready);
+	sh->t_first = now_ns();
+	for (uint64_t i = 0, free_to = xslots; i < c->records; i++) {
+		unsigned char *slot = xring + i % xslots * xstride;
+
+		while (i >= free_to) {	/* the reader's position, read rarely */
+			free_to = __atomic_load_n(&sh->lag_max, __ATOMIC_ACQUIRE) + xslots;
+			relax();
+		}
+		memcpy(slot + CHR_HDR_SIZE, tmpl, c->payload);
+		memcpy(slot + CHR_HDR_SIZE, &i, sizeof i);
+		__atomic_store_n((uint64_t *)(void *)slot, i + 1, __ATOMIC_RELEASE);
+	}
+	sh->t_wdone = now_ns();
+}
+
+static void xfer_r(const struct cfg *c)
+{
+	_Alignas(64) unsigned char buf[4096];
+	uint64_t v;
+
+	pin(c->cpu_r);
+	wait_flag(&sh->w_ready);
+	set_flag(&sh->r_ready);
+	for (uint64_t i = 0; i < c->records; i++) {
+		const unsigned char *slot = xring + i % xslots * xstride;
+
+		while (__atomic_load_n((const uint64_t *)(const void *)slot, __ATOMIC_ACQUIRE) != i + 1)
+			relax();
+		memcpy(buf, slot + CHR_HDR_SIZE, c->payload);
+		memcpy(&v, buf, sizeof v);
+		if (v != i)
+			chr_die(CHR_EX_DATA, "xfer: payload %" PRIu64 " has number %" PRIu64, i, v);
+		if ((i & 63) == 63)	/* slots up to here may be written again */
+			__atomic_store_n(&sh->lag_max, i + 1, __ATOMIC_RELEASE);
+	}
+	sh->t_rdone = now_ns();
+}
+
+static void run_xfer(struct cfg *c, const unsigned char *tmpl)
+{
+	uint64_t size = (uint64_t)64 << 20, ns;
+	char path[4200];
+	int fd, e;
+
+	if (c->payload > 4096 - sizeof(uint64_t))
+		chr_usage_error("an xfer payload is at most %zu bytes", 4096 - sizeof(uint64_t));
+	xstride = chr_rec_span(CHR_HDR_SIZE + c->payload);
+	xslots = size / xstride;
+	if (mkdir(c->dir, 0777) < 0)
+		chr_die(CHR_EX_SYS, "%s: cannot create: %s", c->dir, strerror(errno));
+	snprintf(path, sizeof path, "%s/xfer", c->dir);
+	/* its size first, as the queue's segments (huge pages on huge tmpfs) */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600)) < 0 || ftruncate(fd, (off_t)size) < 0)
+		chr_die(CHR_EX_SYS, "%s: %s", path, strerror(errno));
+	if ((e = posix_fallocate(fd, 0, (off_t)size)) != 0)
+		chr_die(CHR_EX_SYS, "%s: %s", path, strerror(e));
+	xring = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (xring == MAP_FAILED || sh == MAP_FAILED)
+		chr_die(CHR_EX_SYS, "cannot map memory: %s", strerror(errno));
+	close(fd);
+	unlink(path);
+	rmdir(c->dir);
+	memset(sh, 0, sizeof *sh);
+	run_pair(c, xfer_w, xfer_r, tmpl);
+	ns = sh->t_rdone - sh->t_first;
+	printf("RESULT mode=xfer payload=%" PRIu32 " records=%" PRIu64 " ns=%" PRIu64
+	       " mrps=%.3f payload_gbps=%.3f record_gbps=%.3f\n", c->payload, c->records, ns,
+	       (double)c->records * 1e3 / (double)ns, (double)c->records * c->payload / (double)ns,
+	       (double)c->records * xstride / (double)ns);
 }
 
 static void run_memcpy(const struct cfg *c)
@@ -1126,6 +1227,22 @@ int main(int argc, char **argv)
 		chr_close_stdout();
 		return CHR_EX_OK;
 	}
+	if (strcmp(c.mode, "xfer") == 0) {
+		if (optind + 1 != argc)
+			chr_usage_error("xfer needs one directory");
+		c.dir = argv[optind];
+		if (!c.payload)
+			c.payload = 1024;
+		if (!records_set)
+			c.records = 5000000;
+		if (c.records == 0)
+			chr_usage_error("--records must be at least 1");
+		for (uint32_t i = 0; i < c.payload; i++)
+			tmpl[i] = (unsigned char)(i * 7 + 1);
+		run_xfer(&c, tmpl);
+		chr_close_stdout();
+		return CHR_EX_OK;
+	}
 	if (strcmp(c.mode, "create") == 0) {
 		if (optind + 1 != argc)
 			chr_usage_error("create needs one directory");
@@ -1143,7 +1260,7 @@ int main(int argc, char **argv)
 	floor = strcmp(c.mode, "floor") == 0;
 	if (!latency && !roll && !floor && strcmp(c.mode, "throughput") != 0)
 		chr_usage_error("unknown mode '%s' (throughput, latency, roll, floor, memcpy, create,"
-				" jitter)", c.mode);
+				" jitter, xfer)", c.mode);
 	if (optind + 1 != argc)
 		chr_usage_error("%s needs one directory", c.mode);
 	c.dir = argv[optind];

@@ -105,10 +105,10 @@ void chr_q_unmap_paced(struct qseg *s, const struct qpace *pace);
  * file system a segment is not written out as zeros. *step: the step the
  * mapping is populated and to be unmapped in (chr_q_step). NULL with errno. */
 void *chr_q_map_populated(int fd, uint64_t size, const struct qpace *pace, uint64_t *step);
-/* The step in which to populate and unmap a mapping of a file whose
- * st_blksize is blksize: the huge page where tmpfs gives the file huge
- * pages (unmapping part of one splits its mapping), 256 KiB otherwise. */
-uint64_t chr_q_step(long blksize);
+/* The step in which to populate and unmap a mapping of fd: a huge page
+ * (2 MiB) on a tmpfs mounted with huge pages (unmapping part of one splits
+ * its mapping into small pages), 256 KiB otherwise. */
+uint64_t chr_q_step(int fd);
 
 /* Write a new file name of size bytes, starting with the bytes of head,
  * preallocated (in steps): as name.tmp, fsynced, renamed into place, the

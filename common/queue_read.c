@@ -51,6 +51,9 @@ static void unmap_step(struct chr_queue_reader *r)
 {
 	uint64_t step = r->old_step ? r->old_step : (uint64_t)256 << 10;
 
+	if (r->old_size % step)	/* the odd tail first: the rest stays aligned */
+		step = r->old_size % step;
+
 	if (r->old_size <= step) {
 		unmap_old(r);
 		return;
@@ -358,6 +361,21 @@ static inline const char *rec_check(const struct chr_rec *rec, uint32_t len)
 	return chr_rec_check_payload(rec);
 }
 
+/* The current segment changed under the reader (what = why it cannot be
+ * read on): retention's pool may reuse a segment once a registered reader
+ * committed its end, and this reader may not have moved on yet. When the
+ * next segment starts at the record the reader wants, nothing was lost:
+ * move there and return 1; else the error, -1. */
+static int recycled(struct chr_queue_reader *r, uint64_t off, const char *what)
+{
+	struct chr_seg nh;
+
+	if (r->started && chr_q_seg_head(r->dirfd, r->id + 1, &nh) == 0 && nh.base_seq == r->want &&
+	    reader_goto(r, r->id + 1) == 0)
+		return 1;
+	return rdata(r, off, what);
+}
+
 /* The current segment is sealed and read to its end: map the next one.
  * Returns 1 when moved, 0 when it is not there yet, -1 on error. */
 static int advance(struct chr_queue_reader *r)
@@ -368,7 +386,7 @@ static int advance(struct chr_queue_reader *r)
 	const char *why;
 
 	if ((why = chr_seg_check(h)))
-		return rdata(r, 0, why);
+		return recycled(r, 0, why);	/* being zeroed for reuse? */
 	if (r->pos != h->end)
 		return rdata(r, r->pos, "unwritten space before the end of a sealed segment");
 	if (chr_q_seg_head(r->dirfd, id + 1, &nh) < 0 && errno == ENOENT) {
@@ -423,8 +441,11 @@ int chr_queue_next(struct chr_queue_reader *r, const struct chr_rec **out)
 		}
 		if (len == 0) {
 			if (!(__atomic_load_n(&h->flags, __ATOMIC_ACQUIRE) & CHR_SEG_SEALED)) {
-				if (h->id != r->id)
-					return rdata(r, r->pos, "recycled");
+				if (h->id != r->id || h->magic != CHR_SEG_MAGIC) {
+					if ((k = recycled(r, r->pos, "recycled")) < 0)
+						return k;
+					continue;
+				}
 				/* once a segment: is a later one in use? */
 				if (r->probed != r->id + 1) {
 					r->probed = r->id + 1;
@@ -451,8 +472,13 @@ int chr_queue_next(struct chr_queue_reader *r, const struct chr_rec **out)
 			return rdata(r, r->pos, "record runs past the end of the segment");
 		if ((why = rec_check(rec, len)))
 			return rdata(r, r->pos, why);
-		if (r->started && rec->seq != r->want)
-			return rdata(r, r->pos, "seq out of order");
+		if (r->started && rec->seq != r->want) {
+			if (h->id == r->id && h->magic == CHR_SEG_MAGIC)
+				return rdata(r, r->pos, "seq out of order");
+			if ((k = recycled(r, r->pos, "seq out of order")) < 0)
+				return k;
+			continue;
+		}
 		r->pos += chr_rec_span(len);
 		if (!r->started) {
 			int skip = rec->seq < r->want;

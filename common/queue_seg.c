@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 
 #include "err.h"
 #include "queue_int.h"
@@ -51,13 +53,13 @@ int chr_q_seg_map(int dirfd, uint64_t id, int rw, unsigned char **map, uint64_t 
 	}
 	p = mmap(NULL, (size_t)st.st_size, rw ? PROT_READ | PROT_WRITE : PROT_READ,
 		 MAP_SHARED, fd, 0);
+	if (step)
+		*step = chr_q_step(fd);
 	close(fd);
 	if (p == MAP_FAILED)
 		return -1;
 	*map = p;
 	*size = (uint64_t)st.st_size;
-	if (step)
-		*step = chr_q_step((long)st.st_blksize);
 	return 0;
 }
 
@@ -156,14 +158,16 @@ static inline uint64_t step_len(uint64_t size, uint64_t off, uint64_t step)
 	return size - off < step ? size - off : step;
 }
 
-/* The step for a mapping of a file whose st_blksize is blksize: 2 MiB
- * where tmpfs gives the file huge pages (it says so in st_blksize), as
- * unmapping part of a huge page's mapping splits it into small pages;
- * STEP otherwise. */
-uint64_t chr_q_step(long blksize)
+uint64_t chr_q_step(int fd)
 {
-	return blksize > (long)STEP && blksize <= 2L << 20 && !(blksize & (blksize - 1)) ?
-		       (uint64_t)blksize : STEP;
+	struct stat st;
+	struct statfs fs;
+
+	/* tmpfs says 2 MiB in st_blksize where its mount gives huge pages */
+	if (fstat(fd, &st) == 0 && st.st_blksize == 2L << 20 && fstatfs(fd, &fs) == 0 &&
+	    fs.f_type == TMPFS_MAGIC)
+		return (uint64_t)2 << 20;
+	return STEP;
 }
 
 void chr_q_step_pause(const struct qpace *pace, int64_t *t)
@@ -227,12 +231,11 @@ void *chr_q_map_populated(int fd, uint64_t size, const struct qpace *pace, uint6
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	int64_t t = now_ns(CLOCK_MONOTONIC);
-	struct stat st;
 	int e;
 
 	if (p == MAP_FAILED)
 		return NULL;
-	*step = chr_q_step(fstat(fd, &st) == 0 ? (long)st.st_blksize : 0);
+	*step = chr_q_step(fd);
 	for (uint64_t off = 0; off < size; off += *step) {
 		if (off)
 			chr_q_step_pause(pace, &t);
