@@ -1037,13 +1037,22 @@ int chr_reader_init_zsq(struct chr_reader *r, struct chr_zsq *z, size_t first_fr
 int chr_reader_init_zsq_data(struct chr_reader *r, struct chr_zsq *z, size_t frame,
 			     const void *data, size_t len, size_t skip, const char *name)
 {
-	if (frame >= z->n || len > z->f[frame].usize || skip > len || skip % 64 || len % 64) {
+	size_t next = frame, have = 0;
+
+	/* whole frames from frame on, then the next follow; else a part of
+	 * frame (none at all: len 0), and nothing after */
+	while (next < z->n && have < len)
+		have += z->f[next++].usize;
+	int whole = have == len && len > 0;
+
+	if (frame >= z->n || (!whole && len > z->f[frame].usize) || skip > len || skip % 64 ||
+	    len % 64) {
 		chr_reader_setup(r, &zsq_ops, 0, name);
 		r->in = z;
 		errno = EINVAL;
 		return -1;
 	}
-	if (chr_reader_init_zsq(r, z, len == z->f[frame].usize ? frame + 1 : z->n, name) < 0 ||
+	if (chr_reader_init_zsq(r, z, whole ? next : z->n, name) < 0 ||
 	    chr_reader_room(r, len) < 0)
 		return -1;
 	memcpy(r->buf, data, len);
