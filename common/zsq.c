@@ -777,8 +777,9 @@ int chr_zsq_is_zstd(int fd)
 /* Decoding ahead. Frames are independent: while a reader goes through a
  * segment in order, a second thread decodes every other frame (the 2nd,
  * 4th, ... from where it started) into a ring of AHEAD_RING buffers, up
- * to 2 * AHEAD_RING frames ahead, while the reader decodes the frames in
- * between itself: two decoders, the records handed out in order. The
+ * to 2 * AHEAD_RING frames ahead (ahead_lead), while the reader decodes
+ * the frames in between itself: two decoders, the records handed out in
+ * order. The
  * thread has its own zstd context and compressed buffer; z's tables and fd
  * are only read. A frame that fails keeps its message, given when the
  * reader comes to it, where a single thread would have failed; the thread
@@ -808,6 +809,18 @@ struct ahead {
 	struct slot s[AHEAD_RING];
 };
 
+/* How far ahead of the reader the thread may decode: 2 frames at first,
+ * 2 more for every 2 the reader takes, up to the ring's 2 * AHEAD_RING. A
+ * reader that stops soon (the book at T, read up to a time: the frames
+ * after it are not wanted) leaves little decoded for nothing; one that goes
+ * on has the whole ring after a few frames. */
+static size_t ahead_lead(const struct ahead *a)
+{
+	size_t k = 1 + (a->need - a->start) / 2;
+
+	return 2 * (k < AHEAD_RING ? k : AHEAD_RING);
+}
+
 static void *ahead_main(void *arg)
 {
 	struct ahead *a = arg;
@@ -819,7 +832,7 @@ static void *ahead_main(void *arg)
 		struct slot *sl;
 		int rc;
 
-		if (a->claim - a->need >= 2 * AHEAD_RING) {
+		if (a->claim - a->need >= ahead_lead(a)) {
 			pthread_cond_wait(&a->room, &a->mu);
 			continue;
 		}
