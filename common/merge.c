@@ -120,8 +120,8 @@ void chr_merge_wait(struct chr_merge *m)
 
 int chr_merge_open_archive(struct chr_merge *m, const char *root, const char *venue,
 			   const char *stream, const char *date, const char *const *syms,
-			   size_t nsym, int from_snapshot, chr_warn_fn warn,
-			   struct chr_select *sel, struct chr_err *e)
+			   size_t nsym, int flags, chr_warn_fn warn, struct chr_select *sel,
+			   struct chr_err *e)
 {
 	char **names = NULL;
 	int raw = strcmp(stream, "raw") == 0;
@@ -137,7 +137,8 @@ int chr_merge_open_archive(struct chr_merge *m, const char *root, const char *ve
 	for (size_t i = 0; i < m->n; i++) {
 		struct chr_source *s = &m->s[i];
 
-		s->from_snapshot = from_snapshot;
+		s->from_snapshot = (flags & CHR_MERGE_SNAPSHOT) != 0;
+		s->snap_upto = (flags & CHR_MERGE_UPTO) != 0;
 		s->warn = warn;
 		/* the raw stream once, its instruments selected by name */
 		if ((raw && nsym && chr_source_symbols(s, syms, nsym) < 0) ||
@@ -149,7 +150,7 @@ int chr_merge_open_archive(struct chr_merge *m, const char *root, const char *ve
 		}
 	}
 	chr_source_names_free(names, names ? (size_t)n : 0);
-	if (from_snapshot)
+	if (flags & CHR_MERGE_SNAPSHOT)
 		sel->ts_from = INT64_MIN;	/* every record from the snapshot on */
 	return 0;
 }
@@ -158,5 +159,6 @@ int chr_merge_open_snapshot(struct chr_merge *m, const char *root, const char *v
 			    const char *const *syms, size_t nsym, struct chr_select *sel,
 			    struct chr_err *e)
 {
-	return chr_merge_open_archive(m, root, venue, "book", NULL, syms, nsym, 1, NULL, sel, e);
+	return chr_merge_open_archive(m, root, venue, "book", NULL, syms, nsym,
+				      CHR_MERGE_SNAPSHOT | CHR_MERGE_UPTO, NULL, sel, e);
 }

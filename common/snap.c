@@ -113,12 +113,67 @@ static int find_step(void *ctx, const unsigned char *buf, size_t n, uint64_t roo
 	return walk(ctx, buf, 0, n, room, base, 0, next);
 }
 
+/* upto: how much of frame i of f[0..n) to decompress first, in whole
+ * 64-byte units: the part where the first record after ts should lie if
+ * the frame's records were spread evenly over its time (from its first
+ * record's ts to the next frame's), with room to spare; its whole size
+ * when that is most of it. */
+static size_t part_guess(const struct chr_zsq_frame *f, size_t n, size_t i, int64_t ts)
+{
+	double span, at;
+	size_t want;
+
+	if (i + 1 >= n || f[i + 1].first_ts <= f[i].first_ts)
+		return f[i].usize;
+	span = (double)(f[i + 1].first_ts - f[i].first_ts);
+	at = (double)(ts - f[i].first_ts) / span;
+	want = (size_t)(at * 1.25 * (double)f[i].usize) + (64u << 10);
+	want = (want + 63) & ~(size_t)63;
+	return want >= f[i].usize - f[i].usize / 8 ? f[i].usize : want;
+}
+
+/* upto: walk the first part (part_guess) of frame i, decompressed into buf.
+ * Returns the bytes of it to hand over, up to and with the first record
+ * after w->ts when that record lies in it whole (w then as after a walk
+ * of the whole frame), or 0: w is left as it was, and the whole frame is
+ * to be walked. */
+static size_t walk_part(struct chr_zsq *z, const struct chr_zsq_frame *f, size_t n, size_t i,
+			struct walk *w, unsigned char *buf, struct chr_err *e, int *failed)
+{
+	struct walk was = *w;
+	size_t part = part_guess(f, n, i, w->ts), at;
+	uint64_t next;
+	const struct chr_rec *r;
+
+	if (part >= f[i].usize)
+		return 0;
+	if (chr_zsq_read_some(z, i, buf, part, e->msg, sizeof e->msg, &e->status) < 0) {
+		*failed = 1;
+		return 0;
+	}
+	/* a record going on past the part is stepped over, not read: the walk
+	 * ends at one after ts only when its header is in the part */
+	if (walk(w, buf, f[i].uoff ? 0 : sizeof(struct chr_seg), part, f[i].usize, f[i].uoff, i,
+		 &next) == 1) {
+		at = (size_t)(next - f[i].uoff);
+		r = (const void *)(buf + at);
+		if (at + CHR_HDR_SIZE <= part && r->len >= CHR_HDR_SIZE && r->ts > w->ts &&
+		    chr_rec_span(r->len) <= part - at)
+			return at + chr_rec_span(r->len);
+	}
+	*w = was;
+	return 0;
+}
+
 /* A compressed segment: from the last frame that its seek table flags as
  * starting with a snapshot at or before w->ts (else its first frame),
  * frames are decompressed and walked up to w->ts. The frames from the one
  * holding the snapshot found up to the last one walked are kept, one after
- * the other, for the reader: none is decompressed twice. */
-static int zsq_find(const char *path, struct walk *w, struct chr_snap *at, struct chr_err *e)
+ * the other, for the reader: none is decompressed twice. upto: of the last
+ * one, only as much as holds the first record after w->ts, when a part
+ * does (walk_part). */
+static int zsq_find(const char *path, struct walk *w, int upto, struct chr_snap *at,
+		    struct chr_err *e)
 {
 	const struct chr_zsq_frame *f;
 	unsigned char *keep = NULL;
@@ -137,7 +192,8 @@ static int zsq_find(const char *path, struct walk *w, struct chr_snap *at, struc
 	w->starts = i >= 0;
 	for (i = i < 0 ? 0 : i; (size_t)i < n && f[i].first_ts <= w->ts; i++) {
 		unsigned char *buf;
-		int had = w->found;
+		int had = w->found, failed = 0;
+		size_t used = 0;
 
 		/* frame i goes after the frames kept */
 		if (kept + f[i].usize > cap) {
@@ -151,20 +207,31 @@ static int zsq_find(const char *path, struct walk *w, struct chr_snap *at, struc
 			cap = kept + f[i].usize;
 		}
 		buf = keep + kept;
-		if (chr_zsq_read(z, (size_t)i, buf, e->msg, sizeof e->msg, &e->status) < 0) {
+		/* the frame that holds ts is the last: a part of it may do */
+		if (upto && ((size_t)i + 1 == n || f[i + 1].first_ts > w->ts))
+			used = walk_part(z, f, n, (size_t)i, w, buf, e, &failed);
+		if (failed) {
 			rc = -1;
 			goto out;
 		}
-		k = walk(w, buf, f[i].uoff ? 0 : sizeof(struct chr_seg), f[i].usize, f[i].usize,
-			 f[i].uoff, (size_t)i, &next);
+		k = 1;
+		if (!used) {
+			if (chr_zsq_read(z, (size_t)i, buf, e->msg, sizeof e->msg, &e->status) < 0) {
+				rc = -1;
+				goto out;
+			}
+			k = walk(w, buf, f[i].uoff ? 0 : sizeof(struct chr_seg), f[i].usize,
+				 f[i].usize, f[i].uoff, (size_t)i, &next);
+			used = f[i].usize;
+		}
 		if (w->found && w->frame == (size_t)i) {
 			/* the reader starts with this frame */
 			if (kept)
-				memmove(keep, buf, f[i].usize);
+				memmove(keep, buf, used);
 			first = (size_t)i;
-			kept = f[i].usize;
+			kept = used;
 		} else if (had) {
-			kept += f[i].usize;	/* and goes on into this one */
+			kept += used;	/* and goes on into this one */
 		}
 		if (k)
 			break;
@@ -182,18 +249,18 @@ out:
 	return rc;
 }
 
-int chr_snap_find(const char *path, const char *shown, int64_t ts, struct chr_snap *at,
-		  struct chr_err *e)
+int chr_snap_find(const char *path, const char *shown, int64_t ts, int upto,
+		  struct chr_snap *at, struct chr_err *e)
 {
 	struct walk w = { .ts = ts };
 	int fd, k;
 
 	if (chr_s3_is_url(path))	/* an object-storage tier's segments are compressed */
-		return zsq_find(path, &w, at, e);
+		return zsq_find(path, &w, upto, at, e);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return chr_err_sys(e, "cannot open '%s'", shown);
 	if (chr_zsq_is_zstd(fd)) {
-		k = zsq_find(path, &w, at, e);
+		k = zsq_find(path, &w, upto, at, e);
 	} else if ((k = plain_walk(fd, shown, ts, find_step, &w, e)) > 0 && (k = w.found) > 0) {
 		at->off = w.off;
 		at->frame = 0;

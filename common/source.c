@@ -455,7 +455,7 @@ int chr_source_add_path(struct chr_source *s, const char *path)
 static int snapshot_at(struct chr_source *s, struct chr_input *in, int64_t ts)
 {
 	struct chr_snap at;
-	int k = chr_snap_find(in->path, in->shown, ts, &at, &s->e);
+	int k = chr_snap_find(in->path, in->shown, ts, s->snap_upto, &at, &s->e);
 
 	if (k > 0) {
 		in->frame = at.frame;

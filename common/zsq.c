@@ -1052,14 +1052,13 @@ int chr_reader_init_zsq_data(struct chr_reader *r, struct chr_zsq *z, size_t fra
 {
 	size_t next = frame, have = 0;
 
-	/* whole frames from frame on, then the next follow; else a part of
-	 * frame (none at all: len 0), and nothing after */
+	/* whole frames from frame on, then the next follow; else whole frames
+	 * and a part of the next (none at all: len 0), and nothing after */
 	while (next < z->n && have < len)
 		have += z->f[next++].usize;
 	int whole = have == len && len > 0;
 
-	if (frame >= z->n || (!whole && len > z->f[frame].usize) || skip > len || skip % 64 ||
-	    len % 64) {
+	if (frame >= z->n || have < len || skip > len || skip % 64 || len % 64) {
 		chr_reader_setup(r, &zsq_ops, 0, name);
 		r->in = z;
 		errno = EINVAL;

@@ -275,7 +275,8 @@ int main(int argc, char **argv)
 	 * stream once, filtered: the library path chr-book --archive takes */
 	if (archive) {
 		if (chr_merge_open_archive(&in, archive, venue, stream, date, syms, (size_t)nsym,
-					   from_snapshot, chr_warn_cb, &sel, &e) < 0)
+					   from_snapshot ? CHR_MERGE_SNAPSHOT : 0, chr_warn_cb, &sel,
+					   &e) < 0)
 			chr_die_err(&e);
 	} else if (chr_merge_init(&in, (size_t)(argc - optind), &sel) < 0) {
 		chr_die(CHR_EX_SYS, "out of memory");
