@@ -779,11 +779,10 @@ int chr_zsq_is_zstd(int fd)
  * 4th, ... from where it started) into a ring of AHEAD_RING buffers, up
  * to 2 * AHEAD_RING frames ahead (ahead_lead), while the reader decodes
  * the frames in between itself: two decoders, the records handed out in
- * order. The
- * thread has its own zstd context and compressed buffer; z's tables and fd
- * are only read. A frame that fails keeps its message, given when the
- * reader comes to it, where a single thread would have failed; the thread
- * stops there. */
+ * order. The thread has its own zstd context and compressed buffer; z's
+ * tables and fd are only read. A frame that fails keeps its message, given
+ * when the reader comes to it, where a single thread would have failed;
+ * the thread stops there. */
 struct slot {
 	unsigned char *buf;
 	size_t cap;
@@ -1051,13 +1050,13 @@ int chr_reader_init_zsq_data(struct chr_reader *r, struct chr_zsq *z, size_t fra
 			     const void *data, size_t len, size_t skip, const char *name)
 {
 	size_t next = frame, have = 0;
+	int whole;
 
 	/* whole frames from frame on, then the next follow; else whole frames
 	 * and a part of the next (none at all: len 0), and nothing after */
 	while (next < z->n && have < len)
 		have += z->f[next++].usize;
-	int whole = have == len && len > 0;
-
+	whole = have == len && len > 0;
 	if (frame >= z->n || have < len || skip > len || skip % 64 || len % 64) {
 		chr_reader_setup(r, &zsq_ops, 0, name);
 		r->in = z;
