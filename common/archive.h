@@ -142,6 +142,16 @@ struct chr_archive_tiers {
 int chr_archive_tiers(struct chr_archive_tiers *w, const char *root, const char *venue,
 		      const char *symbol, const char *stream, struct chr_err *e);
 
+/* chr_archive_tiers in two steps, for a caller that reads the manifest's
+ * rows for venue/symbol/stream itself (chr_tier_parts_with: the manifest
+ * opened and queried once): w set to the hot tier and those of
+ * ROOT/chr-tier.conf (returns as chr_archive_tiers), then
+ * chr_archive_tiers_row(row, w) for each row (a chr_manifest_query
+ * callback; returns 0). */
+struct chr_mrow;
+int chr_archive_tiers_conf(struct chr_archive_tiers *w, const char *root, struct chr_err *e);
+int chr_archive_tiers_row(const struct chr_mrow *r, void *w);
+
 /* The partition rel ("v1/..." or "raw/v1/...") in the tiers of w: the
  * index of each tier whose "<root>/<rel>" is a directory, warmest first,
  * at most nmax into idx, each directory once. Returns how many (0 none),

@@ -91,8 +91,8 @@ add:
 	w->n++;
 }
 
-/* a manifest row: its tier's root is its path less "/<rel>/<file>" */
-static int manifest_tier(const struct chr_mrow *r, void *ctx)
+/* its tier's root is the row's path less "/<rel>/<file>" */
+int chr_archive_tiers_row(const struct chr_mrow *r, void *ctx)
 {
 	char root[4096];
 	size_t k, rl = strlen(r->rel);
@@ -110,12 +110,9 @@ static int manifest_tier(const struct chr_mrow *r, void *ctx)
 	return 0;
 }
 
-int chr_archive_tiers(struct chr_archive_tiers *w, const char *root, const char *venue,
-		      const char *symbol, const char *stream, struct chr_err *e)
+int chr_archive_tiers_conf(struct chr_archive_tiers *w, const char *root, struct chr_err *e)
 {
 	struct chr_tiers t;
-	struct chr_manifest *m;
-	struct chr_err me;
 
 	w->n = 0;
 	chr_tiers_init(&t, root);
@@ -129,10 +126,21 @@ int chr_archive_tiers(struct chr_archive_tiers *w, const char *root, const char 
 	for (size_t i = 1; i < t.n; i++)
 		tier_add(w, t.t[i].name, t.t[i].root);
 	chr_tiers_free(&t);
+	return 0;
+}
+
+int chr_archive_tiers(struct chr_archive_tiers *w, const char *root, const char *venue,
+		      const char *symbol, const char *stream, struct chr_err *e)
+{
+	struct chr_manifest *m;
+	struct chr_err me;
+
+	if (chr_archive_tiers_conf(w, root, e) < 0)
+		return -1;
 	/* tiers named by chr-tier's flags are known to the manifest alone */
 	if ((m = chr_manifest_open(root, NULL, 0, &me)) != NULL) {
 		chr_manifest_query(m, venue, symbol ? symbol : "", stream, INT64_MIN, INT64_MAX,
-				   manifest_tier, w, &me);
+				   chr_archive_tiers_row, w, &me);
 		chr_manifest_close(m);
 	}
 	return 0;

@@ -117,9 +117,11 @@ int chr_reader_init_zsq(struct chr_reader *r, struct chr_zsq *z, size_t first_fr
 /* As chr_reader_init_zsq at frame, whose first len bytes the caller has
  * decompressed already in data: they are copied, not decompressed again,
  * and reading starts at byte skip of the frame (a record's offset in it).
- * With len the whole frame, the next frames follow; with less (whole
- * records), the reader ends there. Returns 0, or -1 as
- * chr_reader_init_zsq. */
+ * With len the whole frame, or whole frames from frame on (frame's and
+ * the next ones' bytes, one after the other), the frames after them
+ * follow; with less (whole records: a part of frame, or of the frame
+ * after whole ones), the reader ends there. Returns 0, or -1 as
+ * chr_reader_init_zsq (errno EINVAL: len past the segment's end). */
 int chr_reader_init_zsq_data(struct chr_reader *r, struct chr_zsq *z, size_t frame,
 			     const void *data, size_t len, size_t skip, const char *name);
 

@@ -1,6 +1,7 @@
 /* merge.c - record sources merged by ts. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "merge.h"
 
@@ -117,29 +118,47 @@ void chr_merge_wait(struct chr_merge *m)
 		}
 }
 
-int chr_merge_open_snapshot(struct chr_merge *m, const char *root, const char *venue,
-			    const char *const *syms, size_t nsym, struct chr_select *sel,
-			    struct chr_err *e)
+int chr_merge_open_archive(struct chr_merge *m, const char *root, const char *venue,
+			   const char *stream, const char *date, const char *const *syms,
+			   size_t nsym, int flags, chr_warn_fn warn, struct chr_select *sel,
+			   struct chr_err *e)
 {
 	char **names = NULL;
-	long n = chr_source_match_symbols(root, venue, "book", NULL, syms, nsym, &names, e);
+	int raw = strcmp(stream, "raw") == 0;
+	long n = raw ? 1 : chr_source_match_symbols(root, venue, stream, date, syms, nsym, &names,
+						     e);
 
 	if (n < 0)
 		return -1;
 	if (chr_merge_init(m, (size_t)n, sel) < 0) {
-		chr_source_names_free(names, (size_t)n);
+		chr_source_names_free(names, names ? (size_t)n : 0);
 		return chr_err_set(e, CHR_EX_SYS, "out of memory");
 	}
 	for (size_t i = 0; i < m->n; i++) {
-		m->s[i].from_snapshot = 1;
-		if (chr_source_add_archive(&m->s[i], root, venue, names[i], "book", NULL) < 0) {
-			*e = m->s[i].e;
-			chr_source_names_free(names, (size_t)n);
+		struct chr_source *s = &m->s[i];
+
+		s->from_snapshot = (flags & CHR_MERGE_SNAPSHOT) != 0;
+		s->snap_upto = (flags & CHR_MERGE_UPTO) != 0;
+		s->warn = warn;
+		/* the raw stream once, its instruments selected by name */
+		if ((raw && nsym && chr_source_symbols(s, syms, nsym) < 0) ||
+		    chr_source_add_archive(s, root, venue, raw ? NULL : names[i], stream, date) < 0) {
+			*e = s->e;
+			chr_source_names_free(names, names ? (size_t)n : 0);
 			chr_merge_free(m);
 			return -1;
 		}
 	}
-	chr_source_names_free(names, (size_t)n);
-	sel->ts_from = INT64_MIN;	/* every record from the snapshot on */
+	chr_source_names_free(names, names ? (size_t)n : 0);
+	if (flags & CHR_MERGE_SNAPSHOT)
+		sel->ts_from = INT64_MIN;	/* every record from the snapshot on */
 	return 0;
+}
+
+int chr_merge_open_snapshot(struct chr_merge *m, const char *root, const char *venue,
+			    const char *const *syms, size_t nsym, struct chr_select *sel,
+			    struct chr_err *e)
+{
+	return chr_merge_open_archive(m, root, venue, "book", NULL, syms, nsym,
+				      CHR_MERGE_SNAPSHOT | CHR_MERGE_UPTO, NULL, sel, e);
 }

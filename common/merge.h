@@ -30,12 +30,34 @@ void chr_merge_free(struct chr_merge *m);
 int chr_merge_open(struct chr_merge *m, char *const *paths, size_t n,
 		   const struct chr_select *sel, struct chr_err *e);
 
-/* chr_merge_init, one source for each symbol that syms[0..nsym) name
+/* chr_merge_init and the sources of an archive selection, what `chr-tail
+ * --archive root --venue venue --stream stream [--date date] --symbol
+ * S...` reads: one source for each symbol that syms[0..nsym) name
+ * (chr_source_match_symbols: globs too) in that stream of venue,
+ * chr_source_add_archive of stream and date (NULL: every date); the raw
+ * stream ("raw") in one source, its instruments those syms name
+ * (chr_source_symbols; all when nsym is 0). With CHR_MERGE_SNAPSHOT in
+ * flags each source starts at its last snapshot at or before sel's
+ * ts_from (chr_source_add_archive), and sel's ts_from is set open then:
+ * every record from there on; with CHR_MERGE_UPTO too, only those up to
+ * each source's first record after ts_from are wanted (snap_upto: some
+ * after it may be left out). warn (may be NULL) is each source's (a raw
+ * --from-snapshot's instrument without a snapshot). sel is kept, so it
+ * must outlive m. Returns 0, or -1 with e set (nothing left to free). */
+enum { CHR_MERGE_SNAPSHOT = 1, CHR_MERGE_UPTO = 2 };
+int chr_merge_open_archive(struct chr_merge *m, const char *root, const char *venue,
+			   const char *stream, const char *date, const char *const *syms,
+			   size_t nsym, int flags, chr_warn_fn warn, struct chr_select *sel,
+			   struct chr_err *e);
+
+/* chr_merge_open_archive of the book stream, every date, CHR_MERGE_SNAPSHOT
+ * and CHR_MERGE_UPTO: one source for each symbol that syms[0..nsym) name
  * (chr_source_match_symbols: globs too) in the book stream of venue in the
  * archive at root, each read from its last snapshot at or before sel's
- * ts_from (chr_source_add_archive with from_snapshot), every record from
- * there on: the records `chr-tail --archive root --venue venue --symbol S
- * --from T --from-snapshot` writes. sel (its ts_from set; kept, and set
+ * ts_from (chr_source_add_archive with from_snapshot): the records `chr-tail
+ * --archive root --venue venue --symbol S --from T --from-snapshot` writes,
+ * up to at least each source's first record after ts_from (the book at
+ * ts_from: a reader that stops there). sel (its ts_from set; kept, and set
  * open again, so it must outlive m) selects nothing else. Returns 0, or -1
  * with e set (nothing left to free). */
 int chr_merge_open_snapshot(struct chr_merge *m, const char *root, const char *venue,

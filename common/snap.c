@@ -56,50 +56,129 @@ static int walk(struct walk *w, const unsigned char *buf, size_t at, size_t n, u
 	return end;
 }
 
-/* A plain segment: a walk over its records read WALK_BUF at a time (a
- * record longer than what is left of the buffer is stepped over, not
- * read). Reading the bytes into one buffer that stays in the cache costs
- * less than mapping the segment: a header every few KiB, each on a page
- * of its own to fault in and unmap (docs/performance.md, "The book at
- * T"). */
-static int plain_find(int fd, const char *shown, struct walk *w, struct chr_err *e)
+/* A walk over buf[0..n) of a plain segment: the records whose headers
+ * lie there, buf[0] being segment offset base, a record going on to
+ * buf[room) at most (room >= n: the segment goes on past the buffer).
+ * *next is left at the record after the last one walked. Returns 1 when
+ * the walk is over, 0 at the end of the buffer, -1 when out of memory. */
+typedef int walk_fn(void *ctx, const unsigned char *buf, size_t n, uint64_t room, uint64_t base,
+		    uint64_t *next);
+
+/* Walk the plain segment at fd (shown in messages) with step over its
+ * records, read WALK_BUF at a time (a record longer than what is left of
+ * the buffer is stepped over, not read; a step that cannot go on in a
+ * buffer, such as a DEFINE longer than it, ends the walk). Reading the
+ * bytes into one buffer that stays in the cache costs less than mapping
+ * the segment: a header every few KiB, each on a page of its own to fault
+ * in and unmap (docs/performance.md, "The book at T"). Returns 1 when
+ * walked, 0 when not (not a valid sealed segment, no record at or before
+ * ts), -1 with e. */
+static int plain_walk(int fd, const char *shown, int64_t ts, walk_fn *step, void *ctx,
+		      struct chr_err *e)
 {
 	struct chr_seg h;
 	unsigned char *buf;
 	uint64_t pos = sizeof h;
+	int k = 0;
 
 	if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || h.magic != CHR_SEG_MAGIC ||
 	    chr_seg_check(&h) != NULL || !(h.flags & CHR_SEG_SEALED) || h.count == 0 ||
-	    h.ts_min > w->ts)
+	    h.ts_min > ts)
 		return 0;
 	if (!(buf = malloc(WALK_BUF)))
 		return chr_err_set(e, CHR_EX_SYS, "out of memory");
-	while (pos + CHR_HDR_SIZE <= h.end) {
+	while (k == 0 && pos + CHR_HDR_SIZE <= h.end) {
 		size_t want = h.end - pos < WALK_BUF ? (size_t)(h.end - pos) : WALK_BUF;
-		ssize_t k = pread(fd, buf, want, (off_t)pos);
+		ssize_t got = pread(fd, buf, want, (off_t)pos);
+		uint64_t was = pos;
 
-		if (k < 0) {
+		if (got < 0) {
 			free(buf);
 			return chr_err_sys(e, "cannot read '%s'", shown);
 		}
-		if (k < (ssize_t)CHR_HDR_SIZE ||
-		    walk(w, buf, 0, (size_t)k, h.end - pos, pos, 0, &pos))
+		if (got < (ssize_t)CHR_HDR_SIZE)
+			break;
+		k = step(ctx, buf, (size_t)got, h.end - pos, pos, &pos);
+		if (k == 0 && pos == was)
 			break;
 	}
 	free(buf);
-	return w->found;
+	return k < 0 ? chr_err_set(e, CHR_EX_SYS, "out of memory") : 1;
+}
+
+/* walk_fn of chr_snap_find */
+static int find_step(void *ctx, const unsigned char *buf, size_t n, uint64_t room, uint64_t base,
+		     uint64_t *next)
+{
+	return walk(ctx, buf, 0, n, room, base, 0, next);
+}
+
+/* upto: how much of frame i of f[0..n) to decompress first, in whole
+ * 64-byte units: the part where the first record after ts should lie if
+ * the frame's records were spread evenly over its time (from its first
+ * record's ts to the next frame's), with room to spare; its whole size
+ * when that is most of it. */
+static size_t part_guess(const struct chr_zsq_frame *f, size_t n, size_t i, int64_t ts)
+{
+	double span, at;
+	size_t want;
+
+	if (i + 1 >= n || f[i + 1].first_ts <= f[i].first_ts)
+		return f[i].usize;
+	span = (double)(f[i + 1].first_ts - f[i].first_ts);
+	at = (double)(ts - f[i].first_ts) / span;
+	want = (size_t)(at * 1.25 * (double)f[i].usize) + (64u << 10);
+	want = (want + 63) & ~(size_t)63;
+	return want >= f[i].usize - f[i].usize / 8 ? f[i].usize : want;
+}
+
+/* upto: walk the first part (part_guess) of frame i, decompressed into buf.
+ * Returns the bytes of it to hand over, up to and with the first record
+ * after w->ts when that record lies in it whole (w then as after a walk
+ * of the whole frame), or 0: w is left as it was, and the whole frame is
+ * to be walked. */
+static size_t walk_part(struct chr_zsq *z, const struct chr_zsq_frame *f, size_t n, size_t i,
+			struct walk *w, unsigned char *buf, struct chr_err *e, int *failed)
+{
+	struct walk was = *w;
+	size_t part = part_guess(f, n, i, w->ts), at;
+	uint64_t next;
+	const struct chr_rec *r;
+
+	if (part >= f[i].usize)
+		return 0;
+	if (chr_zsq_read_some(z, i, buf, part, e->msg, sizeof e->msg, &e->status) < 0) {
+		*failed = 1;
+		return 0;
+	}
+	/* a record going on past the part is stepped over, not read: the walk
+	 * ends at one after ts only when its header is in the part */
+	if (walk(w, buf, f[i].uoff ? 0 : sizeof(struct chr_seg), part, f[i].usize, f[i].uoff, i,
+		 &next) == 1) {
+		at = (size_t)(next - f[i].uoff);
+		r = (const void *)(buf + at);
+		if (at + CHR_HDR_SIZE <= part && r->len >= CHR_HDR_SIZE && r->ts > w->ts &&
+		    chr_rec_span(r->len) <= part - at)
+			return at + chr_rec_span(r->len);
+	}
+	*w = was;
+	return 0;
 }
 
 /* A compressed segment: from the last frame that its seek table flags as
  * starting with a snapshot at or before w->ts (else its first frame),
- * frames are decompressed and walked up to w->ts; the frame holding the
- * snapshot found is kept for the reader. */
-static int zsq_find(const char *path, struct walk *w, struct chr_snap *at, struct chr_err *e)
+ * frames are decompressed and walked up to w->ts. The frames from the one
+ * holding the snapshot found up to the last one walked are kept, one after
+ * the other, for the reader: none is decompressed twice. upto: of the last
+ * one, only as much as holds the first record after w->ts, when a part
+ * does (walk_part). */
+static int zsq_find(const char *path, struct walk *w, int upto, struct chr_snap *at,
+		    struct chr_err *e)
 {
 	const struct chr_zsq_frame *f;
-	unsigned char *buf = NULL, *keep = NULL;
+	unsigned char *keep = NULL;
 	struct chr_zsq *z;
-	size_t n, cap = 0;
+	size_t n, kept = 0, cap = 0, first = 0;
 	uint64_t next;
 	long i;
 	int rc = 0, k;
@@ -112,57 +191,77 @@ static int zsq_find(const char *path, struct walk *w, struct chr_snap *at, struc
 	i = chr_zsq_snapshot_at(z, w->ts);
 	w->starts = i >= 0;
 	for (i = i < 0 ? 0 : i; (size_t)i < n && f[i].first_ts <= w->ts; i++) {
-		if (f[i].usize > cap) {
-			free(buf);
-			cap = f[i].usize;
-			if (!(buf = malloc(cap))) {
+		unsigned char *buf;
+		int had = w->found, failed = 0;
+		size_t used = 0;
+
+		/* frame i goes after the frames kept */
+		if (kept + f[i].usize > cap) {
+			unsigned char *b = realloc(keep, kept + f[i].usize);
+
+			if (!b) {
 				rc = chr_err_set(e, CHR_EX_SYS, "out of memory");
 				goto out;
 			}
+			keep = b;
+			cap = kept + f[i].usize;
 		}
-		if (chr_zsq_read(z, (size_t)i, buf, e->msg, sizeof e->msg, &e->status) < 0) {
+		buf = keep + kept;
+		/* the frame that holds ts is the last: a part of it may do */
+		if (upto && ((size_t)i + 1 == n || f[i + 1].first_ts > w->ts))
+			used = walk_part(z, f, n, (size_t)i, w, buf, e, &failed);
+		if (failed) {
 			rc = -1;
 			goto out;
 		}
-		k = walk(w, buf, f[i].uoff ? 0 : sizeof(struct chr_seg), f[i].usize, f[i].usize,
-			 f[i].uoff, (size_t)i, &next);
+		k = 1;
+		if (!used) {
+			if (chr_zsq_read(z, (size_t)i, buf, e->msg, sizeof e->msg, &e->status) < 0) {
+				rc = -1;
+				goto out;
+			}
+			k = walk(w, buf, f[i].uoff ? 0 : sizeof(struct chr_seg), f[i].usize,
+				 f[i].usize, f[i].uoff, (size_t)i, &next);
+			used = f[i].usize;
+		}
 		if (w->found && w->frame == (size_t)i) {
-			/* the reader starts with this frame: keep it */
-			free(keep);
-			keep = buf;
-			buf = NULL;
-			cap = 0;
+			/* the reader starts with this frame */
+			if (kept)
+				memmove(keep, buf, used);
+			first = (size_t)i;
+			kept = used;
+		} else if (had) {
+			kept += used;	/* and goes on into this one */
 		}
 		if (k)
 			break;
 	}
 	if ((rc = w->found)) {
-		at->frame = w->frame;
+		at->frame = first;
 		at->off = w->off;
 		at->data = keep;
-		at->len = f[w->frame].usize;
+		at->len = kept;
 		keep = NULL;
 	}
 out:
 	free(keep);
-	free(buf);
 	chr_zsq_close(z);
 	return rc;
 }
 
-int chr_snap_find(const char *path, const char *shown, int64_t ts, struct chr_snap *at,
-		  struct chr_err *e)
+int chr_snap_find(const char *path, const char *shown, int64_t ts, int upto,
+		  struct chr_snap *at, struct chr_err *e)
 {
 	struct walk w = { .ts = ts };
 	int fd, k;
 
 	if (chr_s3_is_url(path))	/* an object-storage tier's segments are compressed */
-		return zsq_find(path, &w, at, e);
+		return zsq_find(path, &w, upto, at, e);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return chr_err_sys(e, "cannot open '%s'", shown);
 	if (chr_zsq_is_zstd(fd)) {
-		k = zsq_find(path, &w, at, e);
-	} else if ((k = plain_find(fd, shown, &w, e)) > 0) {
+		k = zsq_find(path, &w, upto, at, e);
+	} else if ((k = plain_walk(fd, shown, ts, find_step, &w, e)) > 0 && (k = w.found) > 0) {
 		at->off = w.off;
 		at->frame = 0;
 		at->data = NULL;
@@ -292,44 +391,16 @@ static int each_walk(struct chr_snap_each *x, const unsigned char *buf, size_t a
 	return rc;
 }
 
-/* A plain segment: read WALK_BUF at a time and walked, as plain_find.
- * Returns 1, 0 when it is not walked (not a valid sealed segment, no
- * record at or before x->ts), or -1 with e. */
-static int each_plain(struct chr_snap_each *x, int fd, const char *shown, struct chr_err *e)
+/* walk_fn of chr_snap_each_seg */
+static int each_step(void *ctx, const unsigned char *buf, size_t n, uint64_t room, uint64_t base,
+		     uint64_t *next)
 {
-	struct chr_seg h;
-	unsigned char *buf;
-	uint64_t pos = sizeof h;
-	int k = 0;
-
-	if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || h.magic != CHR_SEG_MAGIC ||
-	    chr_seg_check(&h) != NULL || !(h.flags & CHR_SEG_SEALED) || h.count == 0 ||
-	    h.ts_min > x->ts)
-		return 0;
-	if (!(buf = malloc(WALK_BUF)))
-		return chr_err_set(e, CHR_EX_SYS, "out of memory");
-	while (k == 0 && pos + CHR_HDR_SIZE <= h.end) {
-		size_t want = h.end - pos < WALK_BUF ? (size_t)(h.end - pos) : WALK_BUF;
-		ssize_t got = pread(fd, buf, want, (off_t)pos);
-		uint64_t was = pos;
-
-		if (got < 0) {
-			free(buf);
-			return chr_err_sys(e, "cannot read '%s'", shown);
-		}
-		if (got < (ssize_t)CHR_HDR_SIZE)
-			break;
-		k = each_walk(x, buf, 0, (size_t)got, h.end - pos, pos, 0, &pos);
-		if (k == 0 && pos == was)
-			break;	/* a DEFINE longer than the buffer: a bad one */
-	}
-	free(buf);
-	return k < 0 ? chr_err_set(e, CHR_EX_SYS, "out of memory") : 1;
+	return each_walk(ctx, buf, 0, n, room, base, 0, next);
 }
 
 /* A compressed segment: its frames from the first, decompressed and walked
  * up to x->ts (instruments' snapshots are not in its seek table). Returns
- * as each_plain. */
+ * as plain_walk. */
 static int each_zsq(struct chr_snap_each *x, const char *path, struct chr_err *e)
 {
 	const struct chr_zsq_frame *f;
@@ -379,7 +450,8 @@ long chr_snap_each_seg(struct chr_snap_each *x, const char *path, const char *sh
 
 	if (!chr_s3_is_url(path) && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return chr_err_sys(e, "cannot open '%s'", shown);
-	k = fd < 0 || chr_zsq_is_zstd(fd) ? each_zsq(x, path, e) : each_plain(x, fd, shown, e);
+	k = fd < 0 || chr_zsq_is_zstd(fd) ? each_zsq(x, path, e)
+					   : plain_walk(fd, shown, x->ts, each_step, x, e);
 	if (fd >= 0)
 		close(fd);
 	if (k < 0)

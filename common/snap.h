@@ -15,8 +15,11 @@
 struct chr_snap {
 	uint64_t off;		/* segment offset of the first record to read */
 	size_t frame;		/* compressed: the frame that holds it */
-	void *data;		/* compressed: that frame's first len bytes,
-				 * decompressed (malloc'd, the caller's), or NULL */
+	void *data;		/* compressed: len bytes decompressed from that
+				 * frame's start on (malloc'd, the caller's), or
+				 * NULL: a prefix of it, or the frames from it up
+				 * to the one that holds ts, one after the other
+				 * (with upto, the last of them perhaps in part) */
 	size_t len;
 };
 
@@ -25,10 +28,16 @@ struct chr_snap {
  * segments are flagged so: docs/format.md; a search from the last flagged
  * frame at or before ts walks the frames up to ts). Records are walked in
  * order up to ts; a segment that is not valid is not searched (its reader
- * says why). Returns 1 with *at set, 0 when there is none, -1 with e set
- * (cannot open or map the file, a frame does not decompress). */
-int chr_snap_find(const char *path, const char *shown, int64_t ts, struct chr_snap *at,
-		  struct chr_err *e);
+ * says why). A compressed segment's frames walked from the one holding the
+ * snapshot on are handed over in at->data (chr_reader_init_zsq_data), so
+ * that the reader decompresses none of them again; with upto (a reader
+ * that wants no record after the first one past ts, such as the book at
+ * ts), of the frame that holds ts only as much as holds that record, when
+ * the first part of the frame decompressed does. Returns 1 with *at set, 0
+ * when there is none, -1 with e set (cannot open or read the file, a frame
+ * does not decompress). */
+int chr_snap_find(const char *path, const char *shown, int64_t ts, int upto,
+		  struct chr_snap *at, struct chr_err *e);
 
 /* A compressed segment read for its leading DEFINE records only: the first
  * 64 KiB of its first frame usually hold them and the record after, so

@@ -455,7 +455,7 @@ int chr_source_add_path(struct chr_source *s, const char *path)
 static int snapshot_at(struct chr_source *s, struct chr_input *in, int64_t ts)
 {
 	struct chr_snap at;
-	int k = chr_snap_find(in->path, in->shown, ts, &at, &s->e);
+	int k = chr_snap_find(in->path, in->shown, ts, s->snap_upto, &at, &s->e);
 
 	if (k > 0) {
 		in->frame = at.frame;
@@ -679,22 +679,28 @@ int chr_source_add_archive(struct chr_source *s, const char *root, const char *v
 	const struct chr_select *sel = s->sel;
 	char inst[4096], sh[512];
 	struct stat st;
-	int found, dated = 0, rc = 0;
+	struct chr_err we;
+	int found, dated = 0, rc = 0, wc;
 	int from_snap = s->from_snapshot && sel && sel->ts_from != INT64_MIN;
 	int raw = !symbol || !*symbol;
 	size_t first, raw_first = s->n, raw_last = s->n;
 	long n, start = 0;
 
-	/* the partitions across the tiers (docs/tiers.md) */
-	n = chr_tier_parts(root, venue, symbol, stream, date, &p, &found, &s->e);
-	if (n < 0)
-		return -1;
-	if ((w = malloc(sizeof *w)) == NULL) {
-		chr_tier_parts_free(p, n);
+	/* the partitions across the tiers (docs/tiers.md), and the tiers
+	 * that may hold them, from one read of the manifest */
+	if ((w = malloc(sizeof *w)) == NULL)
 		return fail(s, CHR_EX_SYS, "%s", strerror(ENOMEM));
+	wc = chr_archive_tiers_conf(w, root, &we);
+	n = chr_tier_parts_with(root, venue, symbol, stream, date, &p, &found,
+				wc < 0 ? NULL : chr_archive_tiers_row, w, &s->e);
+	if (n < 0) {
+		free(w);
+		return -1;
 	}
-	if (chr_archive_tiers(w, root, venue, symbol, stream, &s->e) < 0)
+	if (wc < 0) {
+		s->e = we;
 		rc = -1;
+	}
 	if ((symbol && *symbol ? snprintf(inst, sizeof inst, "%s/v1/%s/%s", root, venue, symbol)
 			       : snprintf(inst, sizeof inst, "%s/raw/v1/%s", root, venue)) >= (int)sizeof inst)
 		rc = fail(s, CHR_EX_SYS, "archive path: %s", strerror(ENAMETOOLONG));

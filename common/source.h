@@ -88,6 +88,11 @@ struct chr_source {
 				 * selection: its ts_from, else seq_from) */
 	int from_snapshot;	/* archive selections: start at the last
 				 * snapshot at or before the selection's ts_from */
+	int snap_upto;		/* and want no record after the first one past
+				 * ts_from (the book then): of a compressed
+				 * segment's frame that holds ts_from only that
+				 * much is decompressed (chr_snap_find upto), and
+				 * the rest of that segment is not read */
 	int exact;		/* from_seq must still be there (a named
 				 * reader's position): else CHR_EX_DATA */
 	struct chr_tab seen;	/* DEFINEs passed: their payload's crc */

@@ -375,6 +375,8 @@ struct q {
 	const struct chr_tiers *t;
 	const char *date;
 	char last[256];
+	int (*also)(const struct chr_mrow *row, void *ctx);	/* chr_tier_parts_with */
+	void *also_ctx;
 };
 
 static int exists_dir(const char *dir)
@@ -392,6 +394,8 @@ static int row(const struct chr_mrow *r, void *ctx)
 	struct q *q = ctx;
 	char dir[PATH_MAX];
 
+	if (q->also && q->also(r, q->also_ctx) != 0)
+		return -1;
 	if (strcmp(q->last, r->rel) == 0 || (q->date && strcmp(q->date, r->date) != 0) ||
 	    have(q->f, r->date))
 		return 0;
@@ -434,6 +438,14 @@ long chr_tier_parts(const char *root, const char *venue, const char *symbol, con
 		    const char *date, struct chr_tier_part **out, int *found,
 		    struct chr_err *e)
 {
+	return chr_tier_parts_with(root, venue, symbol, stream, date, out, found, NULL, NULL, e);
+}
+
+long chr_tier_parts_with(const char *root, const char *venue, const char *symbol,
+			 const char *stream, const char *date, struct chr_tier_part **out,
+			 int *found, int (*also)(const struct chr_mrow *row, void *ctx),
+			 void *also_ctx, struct chr_err *e)
+{
 	struct chr_tiers t;
 	struct found f = {0};
 	struct chr_manifest *m;
@@ -457,7 +469,7 @@ long chr_tier_parts(const char *root, const char *venue, const char *symbol, con
 	 * scanned */
 	m = chr_manifest_open(root, NULL, 0, e);
 	if (m) {
-		struct q q = {&f, &t, date, ""};
+		struct q q = {&f, &t, date, "", also, also_ctx};
 		int rc = chr_manifest_query(m, venue, symbol ? symbol : "", stream, INT64_MIN,
 					    INT64_MAX, row, &q, e);
 

@@ -78,6 +78,17 @@ struct chr_tier_part {
 long chr_tier_parts(const char *root, const char *venue, const char *symbol, const char *stream,
 		    const char *date, struct chr_tier_part **out, int *found, struct chr_err *e);
 
+/* chr_tier_parts, and also(row, also_ctx) for each row of the manifest
+ * read for it (every date of venue/symbol/stream; none without a
+ * manifest), so that a caller that wants more of those rows
+ * (chr_archive_tiers_row) opens and queries the manifest once, not
+ * twice. also returns 0, or non-zero to fail (out of memory). */
+struct chr_mrow;
+long chr_tier_parts_with(const char *root, const char *venue, const char *symbol,
+			 const char *stream, const char *date, struct chr_tier_part **out,
+			 int *found, int (*also)(const struct chr_mrow *row, void *ctx),
+			 void *also_ctx, struct chr_err *e);
+
 void chr_tier_parts_free(struct chr_tier_part *p, size_t n);
 
 /* ---- a tier in object storage (common/s3tier.c) ------------------------ */

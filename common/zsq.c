@@ -777,12 +777,12 @@ int chr_zsq_is_zstd(int fd)
 /* Decoding ahead. Frames are independent: while a reader goes through a
  * segment in order, a second thread decodes every other frame (the 2nd,
  * 4th, ... from where it started) into a ring of AHEAD_RING buffers, up
- * to 2 * AHEAD_RING frames ahead, while the reader decodes the frames in
- * between itself: two decoders, the records handed out in order. The
- * thread has its own zstd context and compressed buffer; z's tables and fd
- * are only read. A frame that fails keeps its message, given when the
- * reader comes to it, where a single thread would have failed; the thread
- * stops there. */
+ * to 2 * AHEAD_RING frames ahead (ahead_lead), while the reader decodes
+ * the frames in between itself: two decoders, the records handed out in
+ * order. The thread has its own zstd context and compressed buffer; z's
+ * tables and fd are only read. A frame that fails keeps its message, given
+ * when the reader comes to it, where a single thread would have failed;
+ * the thread stops there. */
 struct slot {
 	unsigned char *buf;
 	size_t cap;
@@ -808,6 +808,18 @@ struct ahead {
 	struct slot s[AHEAD_RING];
 };
 
+/* How far ahead of the reader the thread may decode: 2 frames at first,
+ * 2 more for every 2 the reader takes, up to the ring's 2 * AHEAD_RING. A
+ * reader that stops soon (the book at T, read up to a time: the frames
+ * after it are not wanted) leaves little decoded for nothing; one that goes
+ * on has the whole ring after a few frames. */
+static size_t ahead_lead(const struct ahead *a)
+{
+	size_t k = 1 + (a->need - a->start) / 2;
+
+	return 2 * (k < AHEAD_RING ? k : AHEAD_RING);
+}
+
 static void *ahead_main(void *arg)
 {
 	struct ahead *a = arg;
@@ -819,7 +831,7 @@ static void *ahead_main(void *arg)
 		struct slot *sl;
 		int rc;
 
-		if (a->claim - a->need >= 2 * AHEAD_RING) {
+		if (a->claim - a->need >= ahead_lead(a)) {
 			pthread_cond_wait(&a->room, &a->mu);
 			continue;
 		}
@@ -1037,13 +1049,21 @@ int chr_reader_init_zsq(struct chr_reader *r, struct chr_zsq *z, size_t first_fr
 int chr_reader_init_zsq_data(struct chr_reader *r, struct chr_zsq *z, size_t frame,
 			     const void *data, size_t len, size_t skip, const char *name)
 {
-	if (frame >= z->n || len > z->f[frame].usize || skip > len || skip % 64 || len % 64) {
+	size_t next = frame, have = 0;
+	int whole;
+
+	/* whole frames from frame on, then the next follow; else whole frames
+	 * and a part of the next (none at all: len 0), and nothing after */
+	while (next < z->n && have < len)
+		have += z->f[next++].usize;
+	whole = have == len && len > 0;
+	if (frame >= z->n || have < len || skip > len || skip % 64 || len % 64) {
 		chr_reader_setup(r, &zsq_ops, 0, name);
 		r->in = z;
 		errno = EINVAL;
 		return -1;
 	}
-	if (chr_reader_init_zsq(r, z, len == z->f[frame].usize ? frame + 1 : z->n, name) < 0 ||
+	if (chr_reader_init_zsq(r, z, whole ? next : z->n, name) < 0 ||
 	    chr_reader_room(r, len) < 0)
 		return -1;
 	memcpy(r->buf, data, len);

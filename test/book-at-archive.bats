@@ -70,6 +70,27 @@ one() {
 	done
 }
 
+@test "the book at T in one process from compressed segments of many frames equals the pipeline's" {
+	local root=many t q
+	# 4 MiB segments of frames cut before snapshots: the search hands the
+	# reader the frames from the snapshot's to T's, that one perhaps in
+	# part (chr-book stops after T)
+	for s in S0 S1; do
+		$T chr-sink --archive $root --segment-size 4M <$s.ev
+	done
+	$T chr-tier --root $root --cold many-cold --cold-after 1d --zstd --now 2024-08-20 --once
+	[ "$(find many-cold -name '*.q.zst' | wc -l)" -ge 2 ]
+	RANDOM=11
+	for ((q = 0; q < 16; q++)); do
+		t=$(((D0 + RANDOM * 86400 / 32768) * 1000000000 + RANDOM * 30517))
+		pipe $root $t --depth 0 --format text >want.txt 2>want.err
+		[ -s want.txt ]
+		run -0 --separate-stderr one $root $t --depth 0 --format text
+		assert_output "$(cat want.txt)"
+		assert_equal "$stderr" "$(cat want.err)"
+	done
+}
+
 @test "chr-book --archive: no such instrument, a time before the data, usage" {
 	# no such instrument: the message chr-tail gives, exit 1
 	run -1 --separate-stderr $T chr-tail --archive day --venue $V --symbol NOPE \

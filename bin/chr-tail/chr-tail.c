@@ -130,8 +130,8 @@ int main(int argc, char **argv)
 	int64_t link_ns = CHR_LINK_TIMEOUT_NS;
 	const char *acks = NULL, *reader = NULL, *from_reader = NULL, *outq = NULL, *outdir = NULL, *archive = NULL;
 	const char *venue = NULL, *stream = NULL, *date = NULL, **syms = calloc((size_t)argc, sizeof *syms);
-	long nsym = 0, nname = 1;
-	char sh[256], **names = NULL;
+	long nsym = 0;
+	char sh[256];
 	const char *bad, *seen;
 	const struct chr_rec *rec;
 	enum chr_out_kind format = CHR_OUT_AUTO;
@@ -272,36 +272,26 @@ int main(int argc, char **argv)
 
 	/* several inputs are merged by ts (ties in argument order); an
 	 * instrument's stream is read for each symbol the globs name, the raw
-	 * stream once, filtered */
-	if (archive && strcmp(stream, "raw") != 0 &&
-	    (nname = chr_source_match_symbols(archive, venue, stream, date, syms, (size_t)nsym,
-					      &names, &e)) < 0)
-		chr_die_err(&e);
-	if (chr_merge_init(&in, archive ? (size_t)nname : (size_t)(argc - optind), &sel) < 0)
+	 * stream once, filtered: the library path chr-book --archive takes */
+	if (archive) {
+		if (chr_merge_open_archive(&in, archive, venue, stream, date, syms, (size_t)nsym,
+					   from_snapshot ? CHR_MERGE_SNAPSHOT : 0, chr_warn_cb, &sel,
+					   &e) < 0)
+			chr_die_err(&e);
+	} else if (chr_merge_init(&in, (size_t)(argc - optind), &sel) < 0) {
 		chr_die(CHR_EX_SYS, "out of memory");
-	for (size_t i = 0; i < in.n; i++) {
+	}
+	for (size_t i = 0; !archive && i < in.n; i++) {
 		struct chr_source *src = &in.s[i];
 
 		src->follow = follow;
 		src->spin_us = (unsigned)spin;
 		src->from_end = from_end;
 		src->from_seq = from_seq;
-		src->from_snapshot = from_snapshot;
-		src->warn = chr_warn_cb;
-		if (archive && !names && nsym && chr_source_symbols(src, syms, (size_t)nsym) < 0)
-			chr_die_err(&src->e);
-		if (archive)
-			k = chr_source_add_archive(src, archive, venue, names ? names[i] : NULL,
-						   stream, date);
-		else if (optind == argc)
-			k = chr_source_add_fd(src, STDIN_FILENO, "stdin");
-		else
-			k = chr_source_add_path(src, argv[optind + (int)i]);
-		if (k < 0)
+		if ((optind == argc ? chr_source_add_fd(src, STDIN_FILENO, "stdin")
+				    : chr_source_add_path(src, argv[optind + (int)i])) < 0)
 			chr_die_err(&src->e);
 	}
-	if (from_snapshot)
-		sel.ts_from = INT64_MIN;	/* every record from the snapshot on */
 	if ((reader || from_reader) && !chr_is_queue(argv[optind]))
 		chr_usage_error("%s needs a queue, not '%s'", reader ? "--reader" : "--from-reader",
 				CHR_SHOWN(sh, argv[optind]));
@@ -391,7 +381,8 @@ int main(int argc, char **argv)
 	if (k < 0)
 		chr_die_err(&in.s[in.failed].e);
 	/* a raw read's --symbol that names nothing read is no empty answer */
-	if (k == 0 && archive && !names && (bad = chr_source_unmatched(&in.s[0], &seen)))
+	if (k == 0 && archive && strcmp(stream, "raw") == 0 &&
+	    (bad = chr_source_unmatched(&in.s[0], &seen)))
 		chr_die(CHR_EX_DATA, "no symbol matches '%s' in the raw stream of venue '%s' read "
 			"(the range read decides); symbols read: %s", CHR_SHOWN(sh, bad), venue,
 			*seen ? seen : "none");
@@ -404,7 +395,6 @@ int main(int argc, char **argv)
 	}
 	chr_merge_free(&in);
 	chr_keyed_free(&keyed);
-	chr_source_names_free(names, names ? (size_t)nname : 0);
 	free(syms);
 	return CHR_EX_OK;
 }

@@ -135,6 +135,14 @@ static char *dump(struct chr_manifest *m)
 	return buf;
 }
 
+/* a chr_tier_parts_with callback: counts the rows */
+static int count_calls(const struct chr_mrow *r, void *ctx)
+{
+	(void)r;
+	++*(int *)ctx;
+	return 0;
+}
+
 static void test_manifest(void)
 {
 	struct chr_tiers t;
@@ -179,6 +187,31 @@ static void test_manifest(void)
 	CHECK(chr_tier_parts("h", "ven", NULL, "raw", NULL, &parts, &found, &e) == 1);
 	CHECK(strcmp(parts[0].dir, "h/raw/v1/ven/2024-01-03/raw") == 0);
 	chr_tier_parts_free(parts, 1);
+	/* the same lookup giving its manifest rows to chr_archive_tiers_row:
+	 * the tiers chr_archive_tiers finds (warm only in the manifest) */
+	{
+		struct chr_archive_tiers *w1 = malloc(sizeof *w1), *w2 = malloc(sizeof *w2);
+		int rows = 0;
+
+		CHECK(w1 && w2 && chr_archive_tiers(w1, "h", "ven", "SYM", "trade", &e) == 0);
+		CHECK(w1 && w1->n == 2 && strcmp(w1->t[1].name, "warm") == 0);
+		CHECK(w2 && chr_archive_tiers_conf(w2, "h", &e) == 0 && w2->n == 1);
+		CHECK(chr_tier_parts_with("h", "ven", "SYM", "trade", NULL, &parts, &found,
+					  chr_archive_tiers_row, w2, &e) == 2);
+		CHECK(strcmp(parts[0].dir, "h/w/v1/ven/SYM/2024-01-01/trade") == 0);
+		chr_tier_parts_free(parts, 2);
+		CHECK(w1 && w2 && w2->n == w1->n);
+		for (size_t i = 0; w1 && w2 && i < w1->n && i < w2->n; i++)
+			CHECK(strcmp(w1->t[i].name, w2->t[i].name) == 0 &&
+			      strcmp(w1->t[i].root, w2->t[i].root) == 0);
+		/* every row of every date, for a lookup of one date too */
+		CHECK(chr_tier_parts_with("h", "ven", "SYM", "trade", "2024-01-02", &parts, &found,
+					  count_calls, &rows, &e) == 1);
+		CHECK(rows == 4);
+		chr_tier_parts_free(parts, 1);
+		free(w1);
+		free(w2);
+	}
 
 	/* a rebuild from the files gives the same rows */
 	CHECK(chr_manifest_rebuild("h", &t, NULL, NULL, NULL, NULL, &e) == 0);

@@ -1,0 +1,240 @@
+/* t-snapfind.c - the search for the book's last snapshot at or before a
+ * time in one segment (chr_snap_find), plain and compressed over several
+ * frames: the frames walked from the snapshot's on are handed to the
+ * reader whole and in order (a snapshot at a frame boundary, T in a frame
+ * after the snapshot's, T before any snapshot), or for a reader that stops
+ * after T (upto) the last of them up to the record after T, and reading
+ * from there gives the segment's records. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "rec.h"
+#include "snap.h"
+#include "zsq.h"
+#include "unit.h"
+
+#define LEVELS 1000	/* a record of 16 KiB: frames of about 64 records */
+
+struct seg {
+	unsigned char *buf;
+	size_t len;
+	uint64_t count;
+	int64_t ts_max;
+};
+
+/* append a record at ts; returns its segment offset */
+static uint64_t put(struct seg *s, uint16_t type, uint16_t flags, int64_t ts)
+{
+	uint32_t len = CHR_HDR_SIZE + (type == CHR_DEFINE ? sizeof(struct chr_define)
+					   : sizeof(struct chr_book) +
+					     LEVELS * sizeof(struct chr_level));
+	struct chr_rec *r = (struct chr_rec *)(s->buf + s->len);
+	uint64_t off = s->len;
+
+	memset(r, 0, chr_rec_span(len));
+	r->len = len;
+	r->type = type;
+	r->flags = flags;
+	r->seq = s->count;
+	r->ts = ts;
+	r->venue = 1;
+	r->market = 1;
+	if (type == CHR_DEFINE) {
+		struct chr_define *d = chr_rec_payload(r);
+
+		strcpy(d->venue, "v");
+		strcpy(d->symbol, "S");
+	} else {
+		struct chr_book *b = chr_rec_payload(r);
+
+		b->n_bid = b->n_ask = LEVELS / 2;
+		for (uint32_t i = 0; i < LEVELS; i++) {
+			b->levels[i].price = 1000 + (int64_t)(i * 7 + (uint64_t)ts % 13);
+			b->levels[i].size = (int64_t)(s->count * 31 + i) % 97 + 1;
+		}
+	}
+	chr_rec_seal(r);
+	s->ts_max = ts;
+	s->count++;
+	s->len += chr_rec_span(len);
+	return off;
+}
+
+static void write_seg(struct seg *s, const char *path, int zst)
+{
+	struct chr_seg *h = (struct chr_seg *)s->buf;
+	char err[256];
+	int st, fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	memset(h, 0, sizeof *h);
+	h->magic = CHR_SEG_MAGIC;
+	h->version = CHR_VERSION;
+	h->flags = CHR_SEG_SEALED;
+	h->end = s->len;
+	h->count = s->count;
+	h->ts_min = 1;
+	h->ts_max = s->ts_max;
+	h->crc = chr_seg_crc(h);
+	CHECK(fd >= 0);
+	if (zst)
+		CHECK(chr_zsq_write(fd, path, s->buf, s->len, 1, err, sizeof err, &st) == 0);
+	else
+		CHECK(write(fd, s->buf, s->len) == (ssize_t)s->len);
+	close(fd);
+}
+
+/* The frame of z that holds segment offset off. */
+static size_t frame_of(const struct chr_zsq_frame *f, size_t n, uint64_t off)
+{
+	size_t i = 0;
+
+	while (i + 1 < n && f[i + 1].uoff <= off)
+		i++;
+	return i;
+}
+
+/* chr_snap_find at ts in the compressed segment zp (plain pp): the
+ * snapshot at want, the data handed over the frames from its frame to
+ * the one holding the last record at or before ts (at last), byte for
+ * byte the segment's; a reader given them reads the segment's records
+ * from want to its end. upto: the data may end sooner, after the first
+ * record past ts (next, 0 none), and the reader there; returns 1 when it
+ * did (less than whole frames). */
+static int check_at(const struct seg *s, const char *zp, const char *pp, int64_t ts,
+		    uint64_t want, uint64_t last, uint64_t next, int upto)
+{
+	const struct chr_zsq_frame *f;
+	const struct chr_rec *rec;
+	struct chr_reader rd;
+	struct chr_snap at = {0};
+	struct chr_err e;
+	struct chr_zsq *z;
+	char err[256];
+	size_t n, fa, fl, whole;
+	uint64_t off, end;
+	int st, k, part = 0;
+
+	CHECK(chr_snap_find(pp, pp, ts, upto, &at, &e) == 1 && at.off == want && at.data == NULL);
+	CHECK(chr_snap_find(zp, zp, ts, upto, &at, &e) == 1 && at.off == want && at.data != NULL);
+	z = chr_zsq_open(zp, err, sizeof err, &st);
+	CHECK(z != NULL);
+	if (!z || !at.data)
+		return 0;
+	f = chr_zsq_frames(z, &n);
+	fa = frame_of(f, n, want);
+	fl = frame_of(f, n, last);
+	whole = f[fl].uoff + f[fl].usize - f[fa].uoff;
+	CHECK(at.frame == fa);
+	if (upto && at.len < whole) {
+		/* whole frames, then the last one up to and with the record
+		 * after ts */
+		part = 1;
+		CHECK(next && frame_of(f, n, next) == fl);
+		CHECK(next && at.len == next + chr_rec_span(((const struct chr_rec *)
+							     (s->buf + next))->len) - f[fa].uoff);
+	} else {
+		CHECK(at.len == whole);
+	}
+	CHECK(at.len <= s->len - f[fa].uoff &&
+	      memcmp(at.data, s->buf + f[fa].uoff, at.len) == 0);
+	CHECK(chr_reader_init_zsq_data(&rd, z, at.frame, at.data, at.len, at.off - f[fa].uoff,
+				       "seg") == 0);
+	rd.own = 1;	/* chr_reader_free closes z */
+	off = want;
+	end = part ? f[fa].uoff + at.len : s->len;
+	while ((k = chr_reader_next(&rd, &rec)) == 1) {
+		CHECK(rd.rec_off == off && memcmp(rec, s->buf + off, chr_rec_span(rec->len)) == 0);
+		off += chr_rec_span(rec->len);
+	}
+	CHECK(k == 0 && off == end);
+	chr_reader_free(&rd);	/* and z */
+	free(at.data);
+	return part;
+}
+
+int main(void)
+{
+	static struct seg s;
+	const struct chr_zsq_frame *f;
+	struct chr_snap at;
+	struct chr_zsq *z;
+	struct chr_err e;
+	char zp[64], pp[64], err[256];
+	uint64_t snap1, snap2, off[400];
+	int64_t ts = 1;
+	size_t n, f2;
+	int st;
+
+	s.buf = calloc(1, 8u << 20);
+	s.len = CHR_HDR_SIZE;
+	/* a DEFINE; diffs (no snapshot before ts 3); a snapshot; 150 diffs
+	 * (frames cut by size after it); a snapshot (a frame starts with it);
+	 * 150 diffs */
+	put(&s, CHR_DEFINE, 0, ts++);
+	for (int i = 0; i < 2; i++)
+		put(&s, CHR_BOOK_DIFF, CHR_F_LAST, ts++);
+	snap1 = put(&s, CHR_BOOK_SNAPSHOT, CHR_F_LAST, ts++);
+	for (int i = 0; i < 150; i++)
+		off[i] = put(&s, CHR_BOOK_DIFF, CHR_F_LAST, ts++);
+	snap2 = put(&s, CHR_BOOK_SNAPSHOT, CHR_F_LAST, ts++);
+	for (int i = 150; i < 300; i++)
+		off[i] = put(&s, CHR_BOOK_DIFF, CHR_F_LAST, ts++);
+	snprintf(zp, sizeof zp, "/tmp/t-snapfind.%d.zst", (int)getpid());
+	snprintf(pp, sizeof pp, "/tmp/t-snapfind.%d.q", (int)getpid());
+	write_seg(&s, zp, 1);
+	write_seg(&s, pp, 0);
+
+	/* the frames this test is about: the second snapshot starts one,
+	 * the first is followed by frames without one */
+	z = chr_zsq_open(zp, err, sizeof err, &st);
+	CHECK(z != NULL);
+	f = chr_zsq_frames(z, &n);
+	f2 = frame_of(f, n, snap2);
+	CHECK(n >= 5 && f[f2].uoff == snap2 && (f[f2].flags & CHR_ZSQ_SNAPSHOT));
+	CHECK(frame_of(f, n, snap1) == 0 && f2 >= 3 && frame_of(f, n, off[299]) >= f2 + 2);
+	/* data past the segment's end: refused */
+	{
+		struct chr_reader rd;
+
+		errno = 0;
+		CHECK(chr_reader_init_zsq_data(&rd, z, 0, s.buf, s.len + 64, 64, "seg") < 0 &&
+		      errno == EINVAL);
+		chr_reader_free(&rd);	/* not z: the reader does not own it */
+	}
+	chr_zsq_close(z);
+
+	/* before any snapshot: none */
+	CHECK(chr_snap_find(zp, zp, 2, 0, &at, &e) == 0);
+	CHECK(chr_snap_find(pp, pp, 2, 1, &at, &e) == 0);
+	for (int upto = 0; upto < 2; upto++) {
+		int parts = 0;
+
+		/* at the first snapshot; in its frame */
+		parts += check_at(&s, zp, pp, 4, snap1, snap1, off[0], upto);
+		parts += check_at(&s, zp, pp, 10, snap1, off[5], off[6], upto);
+		/* in the frame after the snapshot's, and two frames after */
+		parts += check_at(&s, zp, pp, 4 + 80, snap1, off[79], off[80], upto);
+		parts += check_at(&s, zp, pp, 4 + 140, snap1, off[139], off[140], upto);
+		/* at the last record before a snapshot that starts a frame */
+		parts += check_at(&s, zp, pp, 4 + 150, snap1, off[149], snap2, upto);
+		/* at that snapshot (a frame boundary), just after, a frame after */
+		parts += check_at(&s, zp, pp, 4 + 151, snap2, snap2, off[150], upto);
+		parts += check_at(&s, zp, pp, 4 + 152, snap2, off[150], off[151], upto);
+		parts += check_at(&s, zp, pp, 4 + 151 + 100, snap2, off[249], off[250], upto);
+		/* after the last record */
+		parts += check_at(&s, zp, pp, 1000, snap2, off[299], 0, upto);
+		/* upto: a T early in its frame is handed over in part */
+		CHECK(upto ? parts >= 4 : parts == 0);
+	}
+
+	unlink(zp);
+	unlink(pp);
+	free(s.buf);
+	return unit_done("t-snapfind");
+}
