@@ -312,60 +312,109 @@ static void put_levels(struct chr_level *out, const struct lvl *in, size_t n, in
 	}
 }
 
+/* A trade or quote of len bytes (header and payload) begun in the
+ * writer's buffer, its DEFINE written first if its market has none: the
+ * header filled but for flags and CRC, the payload left to the caller, who
+ * must write every byte of the span. NULL after a write error. */
+static inline struct chr_rec *begin(struct chr_tardis_in *t, struct cur *c, uint32_t len, uint16_t type)
+{
+	struct chr_tardis_state *s = t->s;
+	struct chr_writer *w = s->w;
+	struct chr_rec *r;
+
+	if (UNLIKELY(!c->m->defined) && define(t, c) < 0) {
+		c->active = 0;
+		return NULL;
+	}
+	/* the writer's own reserve when it appends to a queue, has failed,
+	 * or must flush first */
+	if (LIKELY(w->q == NULL) && LIKELY(w->err == 0) && LIKELY(w->cap - w->n >= chr_rec_span(len)))
+		r = (struct chr_rec *)(void *)(w->buf + w->n);
+	else if ((r = chr_writer_reserve(w, len)) == NULL) {
+		c->active = 0;
+		return wfail(t), NULL;
+	}
+	r->len = len;
+	r->type = type;
+	r->flags = 0;
+	r->seq = r->src_seq = s->seq;
+	r->ts = c->lts * 1000;
+	r->ts_event = c->ts * 1000;
+	r->market = c->m->mid;
+	r->venue = c->m->vid;
+	r->version = CHR_VERSION;
+	memset(r->reserved, 0, sizeof r->reserved);
+	r->crc = 0;
+	c->pend = r;
+	return r;
+}
+
+/* The record begun by begin(), flagged LAST when last, sealed and made
+ * part of the output: 0, or -1 after a write error. */
+static inline int finish(struct chr_tardis_in *t, struct cur *c, int last)
+{
+	struct chr_tardis_state *s = t->s;
+	struct chr_writer *w = s->w;
+	struct chr_rec *r = c->pend;
+
+	c->pend = NULL;
+	if (last) {
+		r->flags = CHR_F_LAST;
+		t->events++;
+	}
+	if (LIKELY(w->q == NULL)) {
+		unsigned char *at = w->buf + w->n;
+		size_t span = chr_rec_span(r->len);
+		uint32_t crc;
+
+		/* a flush by the caller between two rows moved the end */
+		if (UNLIKELY((unsigned char *)r != at)) {
+			if (w->err)
+				return wfail(t);
+			memmove(at, r, span);
+			r = (struct chr_rec *)(void *)at;
+		}
+		/* chr_rec_seal's CRC, inline: every other byte is written */
+		crc = chr_crc32c_short(~0u, (const char *)r + 4, CHR_HDR_SIZE - 8);
+		r->crc = ~chr_crc32c_short(crc, (const char *)r + CHR_HDR_SIZE, r->len - CHR_HDR_SIZE);
+		w->n += span;
+	} else {
+		chr_writer_commit(w, r);
+	}
+	s->seq++;
+	t->records++;
+	return 0;
+}
+
 /* Write the record in progress; last: it ends its event. */
 static int emit(struct chr_tardis_in *t, int last)
 {
 	struct cur *c = &t->s->cur;
 	struct chr_rec *r;
+	size_t nl = c->nb + c->na;
+	struct chr_book *b;
 
 	if (!c->active)
 		return 0;
 	c->active = 0;
+	if (c->pend != NULL)
+		return finish(t, c, last);
 	if (!c->m->defined && define(t, c) < 0)
 		return -1;
-	if (c->type == CHR_TRADE) {
-		struct chr_trade *tr;
-
-		if ((r = reserve(t, CHR_HDR_SIZE + sizeof *tr, CHR_TRADE, c)) == NULL)
-			return wfail(t);
-		tr = chr_rec_payload(r);
-		tr->price = c->b[0].p;
-		tr->size = c->b[0].s;
-		tr->price_scale = c->b[0].ps;
-		tr->size_scale = c->b[0].ss;
-		tr->side = (uint8_t)c->side;
-		memcpy(tr->id, c->id, sizeof tr->id);
-	} else if (c->type == CHR_QUOTE) {
-		struct chr_quote *q;
-
-		if ((r = reserve(t, CHR_HDR_SIZE + sizeof *q, CHR_QUOTE, c)) == NULL)
-			return wfail(t);
-		q = chr_rec_payload(r);
-		q->ask_sz = up(c->q[0].v, c->q[0].sc, c->smax);
-		q->ask_px = up(c->q[1].v, c->q[1].sc, c->pmax);
-		q->bid_px = up(c->q[2].v, c->q[2].sc, c->pmax);
-		q->bid_sz = up(c->q[3].v, c->q[3].sc, c->smax);
-		q->price_scale = (int8_t)c->pmax;
-		q->size_scale = (int8_t)c->smax;
-	} else {
-		size_t nl = c->nb + c->na;
-		struct chr_book *b;
-
-		r = reserve(t, (uint32_t)(CHR_HDR_SIZE + sizeof *b + nl * sizeof(struct chr_level)), c->type, c);
-		if (r == NULL)
-			return wfail(t);
-		b = chr_rec_payload(r);
-		if (c->type != CHR_BOOK_TOPN) {
-			b->update_id_first = b->update_id_last = ++c->m->uid;
-			b->update_id_prev = c->m->uid - 1;
-		}
-		b->n_bid = (uint32_t)c->nb;
-		b->n_ask = (uint32_t)c->na;
-		b->price_scale = (int8_t)c->pmax;
-		b->size_scale = (int8_t)c->smax;
-		put_levels(b->levels, c->b, c->nb, c->pmax, c->smax);
-		put_levels(b->levels + c->nb, c->a, c->na, c->pmax, c->smax);
+	r = reserve(t, (uint32_t)(CHR_HDR_SIZE + sizeof *b + nl * sizeof(struct chr_level)), c->type, c);
+	if (r == NULL)
+		return wfail(t);
+	b = chr_rec_payload(r);
+	if (c->type != CHR_BOOK_TOPN) {
+		b->update_id_first = b->update_id_last = ++c->m->uid;
+		b->update_id_prev = c->m->uid - 1;
 	}
+	b->n_bid = (uint32_t)c->nb;
+	b->n_ask = (uint32_t)c->na;
+	b->price_scale = (int8_t)c->pmax;
+	b->size_scale = (int8_t)c->smax;
+	put_levels(b->levels, c->b, c->nb, c->pmax, c->smax);
+	put_levels(b->levels + c->nb, c->a, c->na, c->pmax, c->smax);
 	if (last) {
 		r->flags |= CHR_F_LAST;
 		t->events++;
@@ -504,6 +553,33 @@ static inline int l2_row(struct chr_tardis_in *t, const struct row *r)
 	return 0;
 }
 
+/* A trade id of n bytes (n <= CHR_TRADE_ID_MAX) at src, readable for
+ * ID_READ bytes, into the NUL-padded field dst */
+static inline void put_id(char *dst, const char *src, size_t n)
+{
+	_Static_assert(ID_READ >= CHR_TRADE_ID_MAX, "ID_READ");
+#ifdef __SSE2__
+	const __m128i nv = _mm_set1_epi8((char)n);
+	const __m128i i0 = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+	const __m128i i16 = _mm_set1_epi8(16);
+	__m128i i1 = _mm_add_epi8(i0, i16), i2 = _mm_add_epi8(i1, i16);
+	__m128i a = _mm_loadu_si128((const __m128i *)(const void *)src);
+	__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(src + 16));
+	__m128i c = _mm_loadu_si128((const __m128i *)(const void *)(src + 32));
+
+	/* the bytes from n on become NUL */
+	a = _mm_and_si128(a, _mm_cmpgt_epi8(nv, i0));
+	b = _mm_and_si128(b, _mm_cmpgt_epi8(nv, i1));
+	c = _mm_and_si128(c, _mm_cmpgt_epi8(nv, i2));
+	_mm_storeu_si128((__m128i *)(void *)dst, a);
+	_mm_storeu_si128((__m128i *)(void *)(dst + 16), b);
+	_mm_storel_epi64((__m128i *)(void *)(dst + 32), c);
+#else
+	memset(dst, 0, CHR_TRADE_ID_MAX);
+	memcpy(dst, src, n);
+#endif
+}
+
 /* one row, one record: trades, quotes, book_snapshot_N */
 static int one_row(struct chr_tardis_in *t, const struct row *r)
 {
@@ -511,6 +587,9 @@ static int one_row(struct chr_tardis_in *t, const struct row *r)
 	struct cur *c = &s->cur;
 	int same = c->active && c->m == r->m && c->lts == r->lts;
 	struct scale k[2];	/* [1] the prices, [0] the amounts */
+	struct chr_rec *rec;
+	struct chr_trade *tr;
+	struct chr_quote *q;
 	int i;
 
 	switch (s->type) {
@@ -518,15 +597,16 @@ static int one_row(struct chr_tardis_in *t, const struct row *r)
 		if (c->active && emit(t, !same) < 0)
 			return -1;
 		start(c, r, CHR_TRADE);
-		if (c->capb == 0 && grow(&c->b, &c->capb, 1) < 0)
-			return oom(t);
-		c->b[0].p = r->px.v;
-		c->b[0].ps = (int8_t)r->px.sc;
-		c->b[0].s = r->sz.v;
-		c->b[0].ss = (int8_t)r->sz.sc;
-		c->side = r->side;
-		memset(c->id, 0, sizeof c->id);
-		memcpy(c->id, r->id, r->idn);
+		if ((rec = begin(t, c, CHR_HDR_SIZE + sizeof *tr, CHR_TRADE)) == NULL)
+			return -1;
+		tr = chr_rec_payload(rec);
+		tr->price = r->px.v;
+		tr->size = r->sz.v;
+		tr->price_scale = (int8_t)r->px.sc;
+		tr->size_scale = (int8_t)r->sz.sc;
+		tr->side = (uint8_t)r->side;
+		memset(tr->reserved, 0, sizeof tr->reserved);
+		put_id(tr->id, r->id, r->idn);
 		return 0;
 	case CHR_TARDIS_QUOTES:
 		k[0] = k[1] = (struct scale){0, 0};
@@ -539,9 +619,18 @@ static int one_row(struct chr_tardis_in *t, const struct row *r)
 		if (c->active && emit(t, !same) < 0)
 			return -1;
 		start(c, r, CHR_QUOTE);
-		memcpy(c->q, r->q, sizeof c->q);
-		c->pmax = k[1].sc;
-		c->smax = k[0].sc;
+		if ((rec = begin(t, c, CHR_HDR_SIZE + sizeof *q, CHR_QUOTE)) == NULL)
+			return -1;
+		q = chr_rec_payload(rec);
+		q->ask_sz = up(r->q[0].v, r->q[0].sc, k[0].sc);
+		q->ask_px = up(r->q[1].v, r->q[1].sc, k[1].sc);
+		q->bid_px = up(r->q[2].v, r->q[2].sc, k[1].sc);
+		q->bid_sz = up(r->q[3].v, r->q[3].sc, k[0].sc);
+		q->price_scale = (int8_t)k[1].sc;
+		q->size_scale = (int8_t)k[0].sc;
+		memset(q->reserved, 0, sizeof q->reserved);
+		/* the padding to the record's span */
+		memset((char *)rec + rec->len, 0, chr_rec_span(rec->len) - rec->len);
 		return 0;
 	default:		/* book_snapshot_N */
 		k[0] = k[1] = (struct scale){0, 0};

@@ -54,16 +54,22 @@ struct row {
 	int64_t ts, lts;	/* microseconds */
 	int snap, side;
 	struct dv px, sz;	/* L2 and trades */
-	const char *id;
+	const char *id;		/* readable for ID_READ bytes (idn of them the id) */
 	size_t idn;
 	struct dv q[4];		/* quotes in column order */
 	struct dv *tv;		/* book_snapshot_N: 4N values in column order */
 };
 
+/* bytes of a trade id's text read at once (its padding in the buffer) */
+#define ID_READ 48
+
 /* the record being built: written when the next row shows whether it
- * ends its event (LAST) */
+ * ends its event (LAST). A trade or quote is built in the writer's buffer
+ * at once (pend: reserved and filled, flags and CRC still to set); a book
+ * record here, from its levels. */
 struct cur {
 	int active;
+	struct chr_rec *pend;
 	uint16_t type;
 	struct market *m;
 	int64_t lts, ts;
@@ -71,9 +77,6 @@ struct cur {
 	struct lvl *b, *a;
 	size_t nb, na, capb, capa;
 	int pmax, smax, pdig, sdig;	/* largest scale and integer digits */
-	int side;
-	char id[CHR_TRADE_ID_MAX];
-	struct dv q[4];
 };
 
 /* one input file, for the report: the run's counters when it began, and
