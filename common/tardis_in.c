@@ -37,6 +37,9 @@ int chr_tardis_in_init(struct chr_tardis_in *t, struct chr_writer *w)
 	memset(&s->ts_c.b, '0', sizeof s->ts_c.b);
 	s->ts_c.v = 0;
 	s->lts_c = s->ts_c;
+	/* empty decimal caches: no text matches */
+	for (size_t i = 0; i < sizeof s->qc / sizeof s->qc[0]; i++)
+		s->qc[i].w = 1;
 	if (chr_td_csv_init(&s->csv) != 0) {
 		free(s);
 		t->s = NULL;
@@ -374,9 +377,14 @@ static inline int finish(struct chr_tardis_in *t, struct cur *c, int last)
 			memmove(at, r, span);
 			r = (struct chr_rec *)(void *)at;
 		}
-		/* chr_rec_seal's CRC, inline: every other byte is written */
+		/* chr_rec_seal's CRC, inline (every other byte is written), of
+		 * a length the compiler knows for each type */
 		crc = chr_crc32c_short(~0u, (const char *)r + 4, CHR_HDR_SIZE - 8);
-		r->crc = ~chr_crc32c_short(crc, (const char *)r + CHR_HDR_SIZE, r->len - CHR_HDR_SIZE);
+		if (r->type == CHR_TRADE)
+			crc = chr_crc32c_short(crc, chr_rec_payload(r), sizeof(struct chr_trade));
+		else
+			crc = chr_crc32c_short(crc, chr_rec_payload(r), sizeof(struct chr_quote));
+		r->crc = ~crc;
 		w->n += span;
 	} else {
 		chr_writer_commit(w, r);
@@ -553,6 +561,17 @@ static inline int l2_row(struct chr_tardis_in *t, const struct row *r)
 	return 0;
 }
 
+/* Before a trade or quote: write the record in progress (the last one,
+ * begun in the writer's buffer, else a book) */
+static inline int next(struct chr_tardis_in *t, struct cur *c, int last)
+{
+	if (LIKELY(c->pend != NULL)) {
+		c->active = 0;
+		return finish(t, c, last);
+	}
+	return emit(t, last);
+}
+
 /* A trade id of n bytes (n <= CHR_TRADE_ID_MAX) at src, readable for
  * ID_READ bytes, into the NUL-padded field dst */
 static inline void put_id(char *dst, const char *src, size_t n)
@@ -594,7 +613,7 @@ static int one_row(struct chr_tardis_in *t, const struct row *r)
 
 	switch (s->type) {
 	case CHR_TARDIS_TRADES:
-		if (c->active && emit(t, !same) < 0)
+		if (c->active && next(t, c, !same) < 0)
 			return -1;
 		start(c, r, CHR_TRADE);
 		if ((rec = begin(t, c, CHR_HDR_SIZE + sizeof *tr, CHR_TRADE)) == NULL)
@@ -609,14 +628,23 @@ static int one_row(struct chr_tardis_in *t, const struct row *r)
 		put_id(tr->id, r->id, r->idn);
 		return 0;
 	case CHR_TARDIS_QUOTES:
-		k[0] = k[1] = (struct scale){0, 0};
-		for (i = 0; i < 4; i++)
-			if (!fit_track(&r->q[i], &k[i == 1 || i == 2]))
-				return chr_td_bad(t, "%s '%s' does not fit the scale of its record",
-						  i == 0 ? "ask_amount" : i == 1 ? "ask_price" :
-						  i == 2 ? "bid_price" : "bid_amount",
-						  FLD(r->q[i].t, r->q[i].n));
-		if (c->active && emit(t, !same) < 0)
+		/* the largest scales and integer digits (an empty value has 0
+		 * of both); when they do not fit together, the first value that
+		 * does not fit those before it is the one reported */
+		k[0].sc = max(r->q[0].sc, r->q[3].sc);
+		k[0].dig = max(r->q[0].dig, r->q[3].dig);
+		k[1].sc = max(r->q[1].sc, r->q[2].sc);
+		k[1].dig = max(r->q[1].dig, r->q[2].dig);
+		if (UNLIKELY(k[0].sc + k[0].dig > CHR_DEC_MAX_SCALE || k[1].sc + k[1].dig > CHR_DEC_MAX_SCALE)) {
+			k[0] = k[1] = (struct scale){0, 0};
+			for (i = 0; i < 4; i++)
+				if (!fit_track(&r->q[i], &k[i == 1 || i == 2]))
+					return chr_td_bad(t, "%s '%s' does not fit the scale of its record",
+							  i == 0 ? "ask_amount" : i == 1 ? "ask_price" :
+							  i == 2 ? "bid_price" : "bid_amount",
+							  FLD(r->q[i].t, r->q[i].n));
+		}
+		if (c->active && next(t, c, !same) < 0)
 			return -1;
 		start(c, r, CHR_QUOTE);
 		if ((rec = begin(t, c, CHR_HDR_SIZE + sizeof *q, CHR_QUOTE)) == NULL)
@@ -979,12 +1007,46 @@ static const char *f_decs(const char *p, struct dv *v, int n)
 	return p;
 }
 
+/* A decimal that may be empty, through its column's cache c: quote
+ * prices repeat from row to row (and amounts often), so a text that
+ * matches the last one with the same byte after it (which ends the
+ * number) takes the last value. */
+static inline const char *f_decc(const char *p, struct dv *d, struct decc *c)
+{
+	uint64_t w = load8(p);
+	const char *q;
+	size_t n;
+
+	if ((w & c->mask) == c->w) {
+		*d = c->d;
+		d->t = p;
+		return p + d->n;
+	}
+	q = f_dec0(p, d);
+	n = (size_t)(q != NULL ? q - p : 8);
+	if (n < 8 && n > 0 && (*q == ',' || *q == '\n' || *q == '\r')) {
+		c->mask = ~0ULL >> (8 * (7 - n));
+		c->w = w & c->mask;
+		c->d = *d;
+	}
+	return q;
+}
+
 static const char *f_quote(struct chr_tardis_in *t, const char *p, struct row *r)
 {
+	struct decc *c = t->s->qc;
+
 	if ((p = f_common(t, p, r)) == NULL)
 		return NULL;
-	if ((p = f_decs(p, r->q, 4)) == NULL)
-		return NULL;
+	for (int i = 0; i < 4; i++) {
+		if (i > 0) {
+			if (*p != ',')
+				return NULL;
+			p++;
+		}
+		if ((p = f_decc(p, &r->q[i], &c[i])) == NULL)
+			return NULL;
+	}
 	return f_eol(p);
 }
 

@@ -97,6 +97,13 @@ struct tsc {
 	int64_t v;
 };
 
+/* the last text of a decimal column and the byte after it (',', LF or CR),
+ * when at most 8 bytes together: w holds them (mask's bytes), d the value */
+struct decc {
+	uint64_t w, mask;
+	struct dv d;
+};
+
 struct chr_tardis_state {
 	struct chr_writer *w;
 	int type, n, need_header;
@@ -108,6 +115,7 @@ struct chr_tardis_state {
 	size_t pfx_len;
 	struct market *pfx_m;
 	struct tsc ts_c, lts_c;	/* the last 16-digit timestamps seen (always digits) */
+	struct decc qc[4];	/* the last decimals of the quotes columns */
 	struct cur cur;
 	struct dv *tv;		/* book_snapshot_N scratch */
 	/* libcsv */
