@@ -3,6 +3,7 @@
  * hand-written parser of unquoted rows; tardis_csv.c takes the rest. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,15 @@
 #include "dec.h"
 #include "err.h"
 #include "tardis_int.h"
+
+/* the 8 bytes at p as a word (little-endian) */
+static inline uint64_t load8(const char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
 
 /* ---- state ---- */
 
@@ -352,6 +362,30 @@ static inline struct chr_rec *begin(struct chr_tardis_in *t, struct cur *c, uint
 	return r;
 }
 
+/* The CRC of record r (chr_rec_crc) of payload length plen, but for
+ * its flags (0 in r), which are these */
+static inline __attribute__((always_inline)) uint32_t crc_rec(const struct chr_rec *r, uint16_t flags, size_t plen)
+{
+	const char *p = (const char *)r;
+#ifdef __SSE4_2__
+	uint64_t c = _mm_crc32_u64(0xFFFFFFFFu, load8(p + 4) | (uint64_t)flags << 16);
+
+	_Static_assert(offsetof(struct chr_rec, flags) == 6, "flags");
+	for (size_t i = 12; i < CHR_HDR_SIZE - 4; i += 8)
+		c = _mm_crc32_u64(c, load8(p + i));
+	for (size_t i = 0; i + 8 <= plen; i += 8)
+		c = _mm_crc32_u64(c, load8(p + CHR_HDR_SIZE + i));
+	_Static_assert(sizeof(struct chr_trade) % 8 == 0 && sizeof(struct chr_quote) % 8 == 0, "words");
+	return ~(uint32_t)c;
+#else
+	struct chr_rec h;
+
+	memcpy(&h, r, sizeof h);
+	h.flags = flags;
+	return chr_crc32c(chr_crc32c(0, (const char *)&h + 4, CHR_HDR_SIZE - 8), p + CHR_HDR_SIZE, plen);
+#endif
+}
+
 /* The record begun by begin(), flagged LAST when last, sealed and made
  * part of the output: 0, or -1 after a write error. */
 static inline int finish(struct chr_tardis_in *t, struct cur *c, int last)
@@ -359,16 +393,13 @@ static inline int finish(struct chr_tardis_in *t, struct cur *c, int last)
 	struct chr_tardis_state *s = t->s;
 	struct chr_writer *w = s->w;
 	struct chr_rec *r = c->pend;
+	uint16_t flags = last ? CHR_F_LAST : 0;
 
 	c->pend = NULL;
-	if (last) {
-		r->flags = CHR_F_LAST;
-		t->events++;
-	}
+	t->events += (uint64_t)last;
 	if (LIKELY(w->q == NULL)) {
 		unsigned char *at = w->buf + w->n;
 		size_t span = chr_rec_span(r->len);
-		uint32_t crc;
 
 		/* a flush by the caller between two rows moved the end */
 		if (UNLIKELY((unsigned char *)r != at)) {
@@ -378,15 +409,17 @@ static inline int finish(struct chr_tardis_in *t, struct cur *c, int last)
 			r = (struct chr_rec *)(void *)at;
 		}
 		/* chr_rec_seal's CRC, inline (every other byte is written), of
-		 * a length the compiler knows for each type */
-		crc = chr_crc32c_short(~0u, (const char *)r + 4, CHR_HDR_SIZE - 8);
-		if (r->type == CHR_TRADE)
-			crc = chr_crc32c_short(crc, chr_rec_payload(r), sizeof(struct chr_trade));
+		 * a length the compiler knows for each type; the flags are
+		 * stored after it, as a load of the word just stored in part
+		 * would wait for the store */
+		if (c->type == CHR_TRADE)
+			r->crc = crc_rec(r, flags, sizeof(struct chr_trade));
 		else
-			crc = chr_crc32c_short(crc, chr_rec_payload(r), sizeof(struct chr_quote));
-		r->crc = ~crc;
+			r->crc = crc_rec(r, flags, sizeof(struct chr_quote));
+		r->flags = flags;
 		w->n += span;
 	} else {
+		r->flags = flags;
 		chr_writer_commit(w, r);
 	}
 	s->seq++;
@@ -730,14 +763,6 @@ static inline const char *f_ts(const char *p, int64_t *v)
 		return NULL;
 	*v = (int64_t)x;
 	return p;
-}
-
-static inline uint64_t load8(const char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
 }
 
 /* are the 8 bytes of v all ASCII digits? */
