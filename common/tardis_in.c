@@ -371,8 +371,10 @@ static inline __attribute__((always_inline)) uint32_t crc_rec(const struct chr_r
 	uint64_t c = _mm_crc32_u64(0xFFFFFFFFu, load8(p + 4) | (uint64_t)flags << 16);
 
 	_Static_assert(offsetof(struct chr_rec, flags) == 6, "flags");
+#pragma GCC unroll 8
 	for (size_t i = 12; i < CHR_HDR_SIZE - 4; i += 8)
 		c = _mm_crc32_u64(c, load8(p + i));
+#pragma GCC unroll 8
 	for (size_t i = 0; i + 8 <= plen; i += 8)
 		c = _mm_crc32_u64(c, load8(p + CHR_HDR_SIZE + i));
 	_Static_assert(sizeof(struct chr_trade) % 8 == 0 && sizeof(struct chr_quote) % 8 == 0, "words");
@@ -914,6 +916,24 @@ static inline const char *f_prefix(struct chr_tardis_in *t, const char *p, struc
 	const char *ex = p, *sy;
 	size_t n;
 
+#ifdef __SSE2__
+	/* up to 32 bytes (a venue and a symbol of most markets) in two
+	 * compares: the buffer's padding covers the overread */
+	if (LIKELY(s->pfx_len - 1 < 32)) {
+		__m128i a = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p),
+					   _mm_loadu_si128((const __m128i *)(const void *)s->pfx));
+		__m128i b = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)),
+					   _mm_loadu_si128((const __m128i *)(const void *)(s->pfx + 16)));
+		uint64_t eq = (uint64_t)(unsigned)_mm_movemask_epi8(a) |
+			      (uint64_t)(unsigned)_mm_movemask_epi8(b) << 16;
+
+		if (LIKELY((~eq & ((1ULL << s->pfx_len) - 1)) == 0)) {
+			r->m = s->pfx_m;
+			return p + s->pfx_len;
+		}
+		goto scan;
+	}
+#endif
 	if (LIKELY(s->pfx_len > 0)) {
 		size_t i = 0, k = s->pfx_len;
 
@@ -1063,13 +1083,16 @@ static const char *f_quote(struct chr_tardis_in *t, const char *p, struct row *r
 
 	if ((p = f_common(t, p, r)) == NULL)
 		return NULL;
+#pragma GCC unroll 4
 	for (int i = 0; i < 4; i++) {
 		if (i > 0) {
 			if (*p != ',')
 				return NULL;
 			p++;
 		}
-		if ((p = f_decc(p, &r->q[i], &c[i])) == NULL)
+		/* prices repeat; an amount's cache would miss half the time,
+		 * a dearer branch to mispredict than the byte loop's */
+		if ((p = i == 1 || i == 2 ? f_decc(p, &r->q[i], &c[i]) : f_dec0(p, &r->q[i])) == NULL)
 			return NULL;
 	}
 	return f_eol(p);
