@@ -145,18 +145,23 @@ const char *chr_td_esc(char *buf, const char *p, size_t n, size_t max);
 #define FLD_MAX 60
 #define FLD(p, n) chr_td_esc((char[4 * FLD_MAX + 1]){ 0 }, (p), (n), FLD_MAX)
 
-/* ---- tardis_in.c, for the general path ---- */
+/* ---- tardis.c: the importer's state, messages and markets ---- */
+
+/* Is p[0..n) a name (not empty, no control character)? */
+int chr_td_name_ok(const char *p, size_t n);
 
 /* A bad row at the current line: 0 to skip it (skip_bad), -1 to fail. */
 int chr_td_bad(struct chr_tardis_in *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* "out of memory" at the current line; returns -1. */
-int chr_td_oom(struct chr_tardis_in *t);
 
 /* The market of exchange ex[0..exn) and symbol sy[0..syn) into *m, made
  * at its first row: 1, 0 for a bad name (reported by bad()), -1. */
 int chr_td_market(struct chr_tardis_in *t, const char *ex, size_t exn, const char *sy, size_t syn,
 		  struct market **m);
+
+/* ---- tardis_in.c, for the general path ---- */
+
+/* "out of memory" at the current line; returns -1. */
+int chr_td_oom(struct chr_tardis_in *t);
 
 /* A parsed row into the record being built: 0, or -1 (a bad row not
  * skipped, a write error). */
