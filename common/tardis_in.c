@@ -400,66 +400,88 @@ static inline void put_id(char *dst, const char *src, size_t n)
 }
 
 /* one row, one record: trades, quotes, book_snapshot_N */
+/* a row of trades, a record: 0, or -1 (a write error) */
+static inline __attribute__((always_inline)) int trade_row(struct chr_tardis_in *t, const struct row *r)
+{
+	struct cur *c = &t->s->cur;
+	int same = c->active && c->m == r->m && c->lts == r->lts;
+	struct chr_rec *rec;
+	struct chr_trade *tr;
+
+	if (c->active && next(t, c, !same) < 0)
+		return -1;
+	start(c, r, CHR_TRADE);
+	if ((rec = begin(t, c, CHR_HDR_SIZE + sizeof *tr, CHR_TRADE)) == NULL)
+		return -1;
+	tr = chr_rec_payload(rec);
+	tr->price = r->px.v;
+	tr->size = r->sz.v;
+	tr->price_scale = (int8_t)r->px.sc;
+	tr->size_scale = (int8_t)r->sz.sc;
+	tr->side = (uint8_t)r->side;
+	memset(tr->reserved, 0, sizeof tr->reserved);
+	put_id(tr->id, r->id, r->idn);
+	return 0;
+}
+
+/* a row of quotes, a record: 0, or -1 (a bad row not skipped, a write
+ * error) */
+static inline __attribute__((always_inline)) int quote_row(struct chr_tardis_in *t, const struct row *r)
+{
+	struct cur *c = &t->s->cur;
+	int same = c->active && c->m == r->m && c->lts == r->lts;
+	struct scale k[2];	/* [1] the prices, [0] the amounts */
+	struct chr_rec *rec;
+	struct chr_quote *q;
+	int i;
+
+	/* the largest scales and integer digits (an empty value has 0
+	 * of both); when they do not fit together, the first value that
+	 * does not fit those before it is the one reported */
+	k[0].sc = max(r->q[0].sc, r->q[3].sc);
+	k[0].dig = max(r->q[0].dig, r->q[3].dig);
+	k[1].sc = max(r->q[1].sc, r->q[2].sc);
+	k[1].dig = max(r->q[1].dig, r->q[2].dig);
+	if (UNLIKELY(k[0].sc + k[0].dig > CHR_DEC_MAX_SCALE || k[1].sc + k[1].dig > CHR_DEC_MAX_SCALE)) {
+		k[0] = k[1] = (struct scale){0, 0};
+		for (i = 0; i < 4; i++)
+			if (!fit_track(&r->q[i], &k[i == 1 || i == 2]))
+				return chr_td_bad(t, "%s '%s' does not fit the scale of its record",
+						  i == 0 ? "ask_amount" : i == 1 ? "ask_price" :
+						  i == 2 ? "bid_price" : "bid_amount",
+						  FLD(r->q[i].t, r->q[i].n));
+	}
+	if (c->active && next(t, c, !same) < 0)
+		return -1;
+	start(c, r, CHR_QUOTE);
+	if ((rec = begin(t, c, CHR_HDR_SIZE + sizeof *q, CHR_QUOTE)) == NULL)
+		return -1;
+	q = chr_rec_payload(rec);
+	q->ask_sz = up(r->q[0].v, r->q[0].sc, k[0].sc);
+	q->ask_px = up(r->q[1].v, r->q[1].sc, k[1].sc);
+	q->bid_px = up(r->q[2].v, r->q[2].sc, k[1].sc);
+	q->bid_sz = up(r->q[3].v, r->q[3].sc, k[0].sc);
+	q->price_scale = (int8_t)k[1].sc;
+	q->size_scale = (int8_t)k[0].sc;
+	memset(q->reserved, 0, sizeof q->reserved);
+	/* the padding to the record's span */
+	memset((char *)rec + rec->len, 0, chr_rec_span(rec->len) - rec->len);
+	return 0;
+}
+
 static int one_row(struct chr_tardis_in *t, const struct row *r)
 {
 	struct chr_tardis_state *s = t->s;
 	struct cur *c = &s->cur;
 	int same = c->active && c->m == r->m && c->lts == r->lts;
 	struct scale k[2];	/* [1] the prices, [0] the amounts */
-	struct chr_rec *rec;
-	struct chr_trade *tr;
-	struct chr_quote *q;
 	int i;
 
 	switch (s->type) {
 	case CHR_TARDIS_TRADES:
-		if (c->active && next(t, c, !same) < 0)
-			return -1;
-		start(c, r, CHR_TRADE);
-		if ((rec = begin(t, c, CHR_HDR_SIZE + sizeof *tr, CHR_TRADE)) == NULL)
-			return -1;
-		tr = chr_rec_payload(rec);
-		tr->price = r->px.v;
-		tr->size = r->sz.v;
-		tr->price_scale = (int8_t)r->px.sc;
-		tr->size_scale = (int8_t)r->sz.sc;
-		tr->side = (uint8_t)r->side;
-		memset(tr->reserved, 0, sizeof tr->reserved);
-		put_id(tr->id, r->id, r->idn);
-		return 0;
+		return trade_row(t, r);
 	case CHR_TARDIS_QUOTES:
-		/* the largest scales and integer digits (an empty value has 0
-		 * of both); when they do not fit together, the first value that
-		 * does not fit those before it is the one reported */
-		k[0].sc = max(r->q[0].sc, r->q[3].sc);
-		k[0].dig = max(r->q[0].dig, r->q[3].dig);
-		k[1].sc = max(r->q[1].sc, r->q[2].sc);
-		k[1].dig = max(r->q[1].dig, r->q[2].dig);
-		if (UNLIKELY(k[0].sc + k[0].dig > CHR_DEC_MAX_SCALE || k[1].sc + k[1].dig > CHR_DEC_MAX_SCALE)) {
-			k[0] = k[1] = (struct scale){0, 0};
-			for (i = 0; i < 4; i++)
-				if (!fit_track(&r->q[i], &k[i == 1 || i == 2]))
-					return chr_td_bad(t, "%s '%s' does not fit the scale of its record",
-							  i == 0 ? "ask_amount" : i == 1 ? "ask_price" :
-							  i == 2 ? "bid_price" : "bid_amount",
-							  FLD(r->q[i].t, r->q[i].n));
-		}
-		if (c->active && next(t, c, !same) < 0)
-			return -1;
-		start(c, r, CHR_QUOTE);
-		if ((rec = begin(t, c, CHR_HDR_SIZE + sizeof *q, CHR_QUOTE)) == NULL)
-			return -1;
-		q = chr_rec_payload(rec);
-		q->ask_sz = up(r->q[0].v, r->q[0].sc, k[0].sc);
-		q->ask_px = up(r->q[1].v, r->q[1].sc, k[1].sc);
-		q->bid_px = up(r->q[2].v, r->q[2].sc, k[1].sc);
-		q->bid_sz = up(r->q[3].v, r->q[3].sc, k[0].sc);
-		q->price_scale = (int8_t)k[1].sc;
-		q->size_scale = (int8_t)k[0].sc;
-		memset(q->reserved, 0, sizeof q->reserved);
-		/* the padding to the record's span */
-		memset((char *)rec + rec->len, 0, chr_rec_span(rec->len) - rec->len);
-		return 0;
+		return quote_row(t, r);
 	default:		/* book_snapshot_N */
 		k[0] = k[1] = (struct scale){0, 0};
 		for (i = 0; i < 4 * s->n; i++)
@@ -873,13 +895,25 @@ static const char *f_topn(struct chr_tardis_in *t, const char *p, struct row *r)
 	return f_eol(p);
 }
 
+/* Did the fast path take the row from p to q (q NULL: not)? Counts it. */
+static inline int fast_ok(struct chr_tardis_in *t, const char *p, const char *q)
+{
+	/* q <= lim (or end + 1 for a last line without '\n') */
+	if (LIKELY(q != NULL) && LIKELY((size_t)(q - p) <= CHR_TARDIS_LINE_MAX + 1)) {
+		t->line++;
+		t->rows++;
+		return 1;
+	}
+	return 0;
+}
+
 long chr_tardis_in_parse(struct chr_tardis_in *t, char *buf, size_t n, int final)
 {
 	struct chr_tardis_state *s = t->s;
 	char *p = buf, *end = buf + n, *lim, *from;
 	const char *q;
 	struct row r;
-	int rc;
+	int rc = 0, taken;
 
 	/* a sentinel line end and readable scratch after the data */
 	memset(end, 0, CHR_TARDIS_PAD);
@@ -916,17 +950,26 @@ long chr_tardis_in_parse(struct chr_tardis_in *t, char *buf, size_t n, int final
 	s->scanned = 0;
 	while (p < lim) {
 		if (LIKELY(t->fast) && LIKELY(!s->need_header)) {
+			/* each dataset its own parse and row step, inline */
 			switch (s->type) {
-			case CHR_TARDIS_L2: q = f_l2(t, p, &r); break;
-			case CHR_TARDIS_TRADES: q = f_trade(t, p, &r); break;
-			case CHR_TARDIS_QUOTES: q = f_quote(t, p, &r); break;
-			default: q = f_topn(t, p, &r); break;
+			case CHR_TARDIS_L2:
+				if ((taken = fast_ok(t, p, q = f_l2(t, p, &r))))
+					rc = l2_row(t, &r);
+				break;
+			case CHR_TARDIS_TRADES:
+				if ((taken = fast_ok(t, p, q = f_trade(t, p, &r))))
+					rc = trade_row(t, &r);
+				break;
+			case CHR_TARDIS_QUOTES:
+				if ((taken = fast_ok(t, p, q = f_quote(t, p, &r))))
+					rc = quote_row(t, &r);
+				break;
+			default:
+				if ((taken = fast_ok(t, p, q = f_topn(t, p, &r))))
+					rc = one_row(t, &r);
+				break;
 			}
-			/* q <= lim (or end + 1 for a last line without '\n') */
-			if (LIKELY(q != NULL) && LIKELY((size_t)(q - p) <= CHR_TARDIS_LINE_MAX + 1)) {
-				t->line++;
-				t->rows++;
-				rc = s->type == CHR_TARDIS_L2 ? l2_row(t, &r) : one_row(t, &r);
+			if (LIKELY(taken)) {
 				if (UNLIKELY(rc < 0))
 					return -1;
 				p = (char *)q;
