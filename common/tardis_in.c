@@ -10,6 +10,9 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#ifdef __SSE4_1__
+#include <smmintrin.h>
+#endif
 
 #include "dec.h"
 #include "err.h"
@@ -686,6 +689,53 @@ static inline const char *f_dec0(const char *p, struct dv *d)
 	return f_dec(p, d);
 }
 
+/* A decimal (empty allowed when empty is set, as f_dec0, else as f_dec)
+ * without a branch on its digits: the position after it from 16 bytes
+ * classed at once (digits, '.'), its value from its digits gathered into
+ * 8 bytes (pshufb) and multiplied pairwise. Up to 8 digits and one '.';
+ * anything else (a sign, more digits, a bad number, an empty field) goes
+ * to f_dec0 or f_dec. Trade and quote amounts change length from row to
+ * row, which the byte loop's exits mispredict; L2 rows are slower this
+ * way (131 -> 207 ms for 4 M rows), the byte loop stays theirs. */
+static inline const char *f_dec16(const char *p, struct dv *d, int empty)
+{
+#ifdef __SSE4_1__
+	const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+	const __m128i j = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+	unsigned dm = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+								_mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1))));
+	unsigned pm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('.')));
+	unsigned zm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('0')));
+	unsigned len = (unsigned)__builtin_ctz(~(dm | pm)), k, cnt, lz;
+	__m128i t, idx, dg;
+
+	pm &= (1u << len) - 1;
+	k = pm ? (unsigned)__builtin_ctz(pm) : len;	/* integer digits */
+	cnt = len - (pm != 0);
+	if (UNLIKELY(len == 0 || cnt > 8 || (pm & (pm - 1)) != 0 || k == 0 || k == len - 1))
+		return empty ? f_dec0(p, d) : f_dec(p, d);	/* and ".5", "5.": not decimals */
+	/* byte i of the 8 takes digit i - (8 - cnt), past the '.' from k on;
+	 * the bytes before the first digit are 0 */
+	t = _mm_sub_epi8(j, _mm_set1_epi8((char)(8 - cnt)));
+	idx = _mm_sub_epi8(t, _mm_cmpgt_epi8(t, _mm_set1_epi8((char)(k - 1))));
+	idx = _mm_or_si128(idx, _mm_cmplt_epi8(t, _mm_setzero_si128()));
+	dg = _mm_subs_epu8(_mm_shuffle_epi8(v, idx), _mm_set1_epi8('0'));
+	dg = _mm_maddubs_epi16(dg, _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1));
+	dg = _mm_madd_epi16(dg, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
+	dg = _mm_packus_epi32(dg, dg);
+	dg = _mm_madd_epi16(dg, _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1));
+	lz = (unsigned)__builtin_ctz(~zm);	/* leading zeros are not digits of the value */
+	d->v = (int64_t)(uint32_t)_mm_cvtsi128_si32(dg);
+	d->sc = (int)(len - k - (pm != 0));
+	d->dig = (int)(k - (lz < k ? lz : k));
+	d->t = p;
+	d->n = len;
+	return p + len;
+#else
+	return empty ? f_dec0(p, d) : f_dec(p, d);
+#endif
+}
+
 /* the row's line end: the position after it, or NULL */
 static inline const char *f_eol(const char *p)
 {
@@ -814,9 +864,9 @@ static const char *f_trade(struct chr_tardis_in *t, const char *p, struct row *r
 	} else {
 		return NULL;
 	}
-	if ((p = f_dec(p, &r->px)) == NULL || *p != ',')
+	if ((p = f_dec16(p, &r->px, 0)) == NULL || *p != ',')
 		return NULL;
-	if ((p = f_dec(p + 1, &r->sz)) == NULL)
+	if ((p = f_dec16(p + 1, &r->sz, 0)) == NULL)
 		return NULL;
 	return f_eol(p);
 }
@@ -879,7 +929,7 @@ static const char *f_quote(struct chr_tardis_in *t, const char *p, struct row *r
 		}
 		/* prices repeat; an amount's cache would miss half the time,
 		 * a dearer branch to mispredict than the byte loop's */
-		if ((p = i == 1 || i == 2 ? f_decc(p, &r->q[i], &c[i]) : f_dec0(p, &r->q[i])) == NULL)
+		if ((p = i == 1 || i == 2 ? f_decc(p, &r->q[i], &c[i]) : f_dec16(p, &r->q[i], 1)) == NULL)
 			return NULL;
 	}
 	return f_eol(p);

@@ -1103,6 +1103,38 @@ static void test_diff(void)
 	free(csv);
 }
 
+/* amounts at the edges of the fast path's 8-digit decimals (a digit
+ * more, a sign, dots misplaced or doubled, leading zeros, empty), in
+ * trades and quotes: the fast path and libcsv agree on each */
+static void test_dec8(void)
+{
+	static const char *const amt[] = {
+		"0", "00.5", "000", "0.00000001", "12345678", "123456789", "99999999", "1234567.8",
+		"12345678.9", "1.2345678", "0000000012", ".5", "5.", "1..2", "1.2.3", "-1.5", "",
+		"7", "10.0", "00000000.1", "1e5", "1.5x",
+	};
+	char csv[512];
+	size_t i, n = sizeof amt / sizeof amt[0];
+	int bad = 0;
+
+	for (i = 0; i < n; i++) {
+		int len = snprintf(csv, sizeof csv,
+				   "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n"
+				   "x,Y,1000000,1000000,1,buy,%s,%s\n"
+				   "x,Y,1000000,1000001,2,sell,1.5,%s\n"
+				   "exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount\n"
+				   "x,Y,1000000,1000002,%s,1.5,1.4,%s\n"
+				   "x,Y,1000000,1000003,%s,1.5,1.4,2\n",
+				   amt[i], amt[(i + 1) % n], amt[i], amt[i], amt[(i + 3) % n], amt[i]);
+
+		if (!agree(csv, (size_t)len)) {
+			fprintf(stderr, "amount '%s' differs\n", amt[i]);
+			bad++;
+		}
+	}
+	CHECK(bad == 0);
+}
+
 /* a record of type with a payload of plen bytes, in a buffer of exactly
  * its size (so that ASan sees a read past it) */
 static struct chr_rec *new_rec(uint16_t type, uint16_t venue, uint32_t market, size_t plen)
@@ -1264,6 +1296,7 @@ int main(int argc, char **argv)
 	test_scale18();
 	test_long_line();
 	test_diff();
+	test_dec8();
 	test_write();
 	test_gzin_error();
 	return unit_done("t-tardis");
