@@ -1,7 +1,9 @@
 /* tardis.c - Tardis.dev CSV datasets (docs/tardis.md): names and header
- * lines, escaped fields for messages, and the importer's JSON report. The
- * importer is tardis_in.c and tardis_csv.c, the writer tardis_out.c. */
+ * lines, escaped fields for messages, the importer's JSON report, state,
+ * messages and markets. Its rows are tardis_in.c and tardis_csv.c, the
+ * writer tardis_out.c. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,4 +213,240 @@ char *chr_tardis_in_report(const struct chr_tardis_in *t, const char *const *pat
 	free(text);
 	json_decref(o);
 	return out;
+}
+
+/* ---- the importer's state (its rows: tardis_in.c) ---- */
+
+int chr_tardis_in_init(struct chr_tardis_in *t, struct chr_writer *w)
+{
+	struct chr_tardis_state *s;
+
+	memset(t, 0, sizeof *t);
+	t->fast = 1;
+	t->report_max = 20;
+	t->name = "stdin";
+	s = calloc(1, sizeof *s);
+	if (s == NULL)
+		return -1;
+	t->s = s;
+	s->w = w;
+	s->need_header = 1;
+	s->at_start = 1;
+	/* the timestamp caches start as a true pair, "0000000000000000" = 0,
+	 * so that a match is always right (all-zero bytes would read as 0) */
+	memset(&s->ts_c.a, '0', sizeof s->ts_c.a);
+	memset(&s->ts_c.b, '0', sizeof s->ts_c.b);
+	s->ts_c.v = 0;
+	s->lts_c = s->ts_c;
+	/* empty decimal caches: no text matches */
+	for (size_t i = 0; i < sizeof s->qc / sizeof s->qc[0]; i++)
+		s->qc[i].w = 1;
+	if (chr_td_csv_init(&s->csv) != 0) {
+		free(s);
+		t->s = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void chr_tardis_in_free(struct chr_tardis_in *t)
+{
+	struct chr_tardis_state *s = t->s;
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->nall; i++) {
+		free(s->all[i]->key);
+		free(s->all[i]);
+	}
+	free(s->all);
+	free(s->mk);
+	free(s->cur.b);
+	free(s->cur.a);
+	free(s->tv);
+	csv_free(&s->csv);
+	free(s->fb);
+	free(s->fo);
+	free(s->fl);
+	free(s->files);
+	free(s);
+	t->s = NULL;
+}
+
+void chr_tardis_in_file(struct chr_tardis_in *t, const char *name)
+{
+	struct chr_tardis_state *s = t->s;
+
+	t->name = name;
+	t->line = 0;
+	s->need_header = 1;
+	s->scanned = 0;
+	s->discard = 0;
+	s->at_start = 1;
+	if (s->nfiles == s->capfiles) {
+		size_t cap = s->capfiles ? 2 * s->capfiles : 16;
+		struct tfile *nf = realloc(s->files, cap * sizeof *nf);
+
+		if (nf == NULL) {
+			s->files_nomem = 1;	/* only the report suffers */
+			return;
+		}
+		s->files = nf;
+		s->capfiles = cap;
+	}
+	s->files[s->nfiles++] = (struct tfile){ t->rows, t->bad, t->presnap, t->records, t->events,
+						{ { 0, 0 } }, 0 };
+}
+
+/* ---- messages ---- */
+
+static void set_err(struct chr_tardis_in *t, uint64_t line, const char *fmt, va_list ap)
+{
+	int k = snprintf(t->err, sizeof t->err, "%s:%llu: ", t->name, (unsigned long long)line);
+
+	if (k > 0 && (size_t)k < sizeof t->err)
+		vsnprintf(t->err + k, sizeof t->err - (size_t)k, fmt, ap);
+}
+
+/* A bad row at the current line: 0 to skip it (skip_bad), -1 to fail. */
+static int vbad(struct chr_tardis_in *t, const char *fmt, va_list ap)
+{
+	set_err(t, t->line, fmt, ap);
+	if (!t->skip_bad) {
+		t->status = CHR_EX_DATA;
+		return -1;
+	}
+	if (++t->bad <= t->report_max && t->note) {
+		char msg[sizeof t->err + 16];
+
+		snprintf(msg, sizeof msg, "%s (skipped)", t->err);
+		t->note(t->note_ctx, msg);
+	}
+	return 0;
+}
+
+int chr_td_bad(struct chr_tardis_in *t, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vbad(t, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+
+/* ---- markets ---- */
+
+static uint64_t hash(const char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (n--)
+		h = (h ^ (unsigned char)*p++) * 1099511628211ULL;
+	return h;
+}
+
+static int mk_grow(struct chr_tardis_state *s)
+{
+	size_t cap = s->capmk ? s->capmk * 2 : 64, i;
+	struct market **t = calloc(cap, sizeof *t), **all;
+
+	if (t == NULL)
+		return -1;
+	all = realloc(s->all, cap * sizeof *all);
+	if (all == NULL) {
+		free(t);
+		return -1;
+	}
+	s->all = all;
+	for (i = 0; i < s->nall; i++) {
+		size_t h = hash(all[i]->key, all[i]->keylen) & (cap - 1);
+
+		while (t[h] != NULL)
+			h = (h + 1) & (cap - 1);
+		t[h] = all[i];
+	}
+	free(s->mk);
+	s->mk = t;
+	s->capmk = cap;
+	return 0;
+}
+
+int chr_td_name_ok(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+			return 0;
+	return n > 0;
+}
+
+/* The market of (exchange, symbol): 1 and *mp, 0 after a bad row (the
+ * message is set), -1 when out of memory. */
+int chr_td_market(struct chr_tardis_in *t, const char *ex, size_t exn, const char *sy, size_t syn,
+		  struct market **mp)
+{
+	struct chr_tardis_state *s = t->s;
+	size_t kn = exn + 1 + syn, h;
+	struct market *m;
+	const char *venue;
+
+	if (s->capmk > 0) {
+		h = 1469598103934665603ULL;
+		{
+			uint64_t x = hash(ex, exn);
+
+			x = (x ^ ',') * 1099511628211ULL;
+			for (size_t i = 0; i < syn; i++)
+				x = (x ^ (unsigned char)sy[i]) * 1099511628211ULL;
+			h = x & (s->capmk - 1);
+		}
+		for (; (m = s->mk[h]) != NULL; h = (h + 1) & (s->capmk - 1))
+			if (m->keylen == kn && memcmp(m->key, ex, exn) == 0 && memcmp(m->key + exn + 1, sy, syn) == 0 &&
+			    m->key[exn] == ',') {
+				*mp = m;
+				return 1;
+			}
+	}
+	if (!chr_td_name_ok(ex, exn))
+		return chr_td_bad(t, "exchange '%s' is not a name", FLD(ex, exn)) < 0 ? -2 : 0;
+	if (exn > VENUE_LEN)
+		return chr_td_bad(t, "exchange '%s' is longer than %d bytes", FLD(ex, exn),
+				  VENUE_LEN) < 0 ? -2 : 0;
+	if (!chr_td_name_ok(sy, syn))
+		return chr_td_bad(t, "symbol '%s' is not a name", FLD(sy, syn)) < 0 ? -2 : 0;
+	if (syn > CHR_SYMBOL_MAX)
+		return chr_td_bad(t, "symbol '%s' is longer than %d bytes", FLD(sy, syn),
+				  CHR_SYMBOL_MAX) < 0 ? -2 : 0;
+	if (2 * (s->nall + 1) > s->capmk && mk_grow(s) < 0)
+		return -1;
+	if ((m = calloc(1, sizeof *m)) == NULL || (m->key = malloc(kn + 1)) == NULL) {
+		free(m);
+		return -1;
+	}
+	memcpy(m->key, ex, exn);
+	m->key[exn] = ',';
+	memcpy(m->key + exn + 1, sy, syn);
+	m->key[kn] = '\0';
+	m->keylen = kn;
+	venue = t->venue;
+	if (venue != NULL) {
+		snprintf(m->venue, sizeof m->venue, "%s", venue);
+	} else {
+		memcpy(m->venue, ex, exn);
+		m->venue[exn] = '\0';
+	}
+	memcpy(m->symbol, sy, syn);
+	m->symbol[syn] = '\0';
+	chr_sym_ids(t->map, m->venue, m->symbol, &m->vid, &m->mid);
+	s->all[s->nall++] = m;
+	for (h = hash(m->key, kn) & (s->capmk - 1); s->mk[h] != NULL; h = (h + 1) & (s->capmk - 1))
+		;
+	s->mk[h] = m;
+	*mp = m;
+	return 1;
 }

@@ -82,8 +82,10 @@ struct chr_tardis_in {
 };
 
 /* Start an importer writing records to w (kept, not owned). Records get
- * seq = src_seq = their 0-based index in the output. Returns 0, or -1
- * when out of memory. */
+ * seq = src_seq = their 0-based index in the output. The record in
+ * progress of trades and quotes is built in w's buffer: between calls the
+ * caller may flush w, but not write to it. Returns 0, or -1 when out of
+ * memory. */
 int chr_tardis_in_init(struct chr_tardis_in *t, struct chr_writer *w);
 void chr_tardis_in_free(struct chr_tardis_in *t);
 

@@ -169,6 +169,7 @@ static int g_row(struct chr_tardis_in *t)
 {
 	struct chr_tardis_state *s = t->s;
 	struct row r;
+	char idb[ID_READ];
 	int rc, i;
 
 	if ((int)s->nf != expect_cols(s))
@@ -203,7 +204,10 @@ static int g_row(struct chr_tardis_in *t)
 			return chr_td_bad(t, "trade id '%s' is longer than %d bytes", FLD(F(4), FL(4)), CHR_TRADE_ID_MAX);
 		if (memchr(F(4), '\0', FL(4)) != NULL)
 			return chr_td_bad(t, "trade id holds a NUL byte");
-		r.id = F(4);
+		/* the id padded for one_row, which reads ID_READ bytes */
+		memset(idb, 0, sizeof idb);
+		memcpy(idb, F(4), FL(4));
+		r.id = idb;
 		r.idn = FL(4);
 		if (is(F(5), FL(5), "buy"))
 			r.side = CHR_SIDE_BUY;

@@ -54,16 +54,22 @@ struct row {
 	int64_t ts, lts;	/* microseconds */
 	int snap, side;
 	struct dv px, sz;	/* L2 and trades */
-	const char *id;
+	const char *id;		/* readable for ID_READ bytes (idn of them the id) */
 	size_t idn;
 	struct dv q[4];		/* quotes in column order */
 	struct dv *tv;		/* book_snapshot_N: 4N values in column order */
 };
 
+/* bytes of a trade id's text read at once (its padding in the buffer) */
+#define ID_READ 48
+
 /* the record being built: written when the next row shows whether it
- * ends its event (LAST) */
+ * ends its event (LAST). A trade or quote is built in the writer's buffer
+ * at once (pend: reserved and filled, flags and CRC still to set); a book
+ * record here, from its levels. */
 struct cur {
 	int active;
+	struct chr_rec *pend;
 	uint16_t type;
 	struct market *m;
 	int64_t lts, ts;
@@ -71,9 +77,6 @@ struct cur {
 	struct lvl *b, *a;
 	size_t nb, na, capb, capa;
 	int pmax, smax, pdig, sdig;	/* largest scale and integer digits */
-	int side;
-	char id[CHR_TRADE_ID_MAX];
-	struct dv q[4];
 };
 
 /* one input file, for the report: the run's counters when it began, and
@@ -94,6 +97,13 @@ struct tsc {
 	int64_t v;
 };
 
+/* the last text of a decimal column and the byte after it (',', LF or CR),
+ * when at most 8 bytes together: w holds them (mask's bytes), d the value */
+struct decc {
+	uint64_t w, mask;
+	struct dv d;
+};
+
 struct chr_tardis_state {
 	struct chr_writer *w;
 	int type, n, need_header;
@@ -105,6 +115,7 @@ struct chr_tardis_state {
 	size_t pfx_len;
 	struct market *pfx_m;
 	struct tsc ts_c, lts_c;	/* the last 16-digit timestamps seen (always digits) */
+	struct decc qc[4];	/* the last decimals of the quotes columns */
 	struct cur cur;
 	struct dv *tv;		/* book_snapshot_N scratch */
 	/* libcsv */
@@ -134,18 +145,23 @@ const char *chr_td_esc(char *buf, const char *p, size_t n, size_t max);
 #define FLD_MAX 60
 #define FLD(p, n) chr_td_esc((char[4 * FLD_MAX + 1]){ 0 }, (p), (n), FLD_MAX)
 
-/* ---- tardis_in.c, for the general path ---- */
+/* ---- tardis.c: the importer's state, messages and markets ---- */
+
+/* Is p[0..n) a name (not empty, no control character)? */
+int chr_td_name_ok(const char *p, size_t n);
 
 /* A bad row at the current line: 0 to skip it (skip_bad), -1 to fail. */
 int chr_td_bad(struct chr_tardis_in *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* "out of memory" at the current line; returns -1. */
-int chr_td_oom(struct chr_tardis_in *t);
 
 /* The market of exchange ex[0..exn) and symbol sy[0..syn) into *m, made
  * at its first row: 1, 0 for a bad name (reported by bad()), -1. */
 int chr_td_market(struct chr_tardis_in *t, const char *ex, size_t exn, const char *sy, size_t syn,
 		  struct market **m);
+
+/* ---- tardis_in.c, for the general path ---- */
+
+/* "out of memory" at the current line; returns -1. */
+int chr_td_oom(struct chr_tardis_in *t);
 
 /* A parsed row into the record being built: 0, or -1 (a bad row not
  * skipped, a write error). */

@@ -581,3 +581,21 @@ PY
 	$T chr-csv2ev bom.csv bom.csv > b.bin
 	cmp a.bin b.bin
 }
+
+@test "trades and quotes: a queue (--out) gets the records of stdout; ids of 1 to 40 bytes whole, NUL-padded" {
+	need_tt
+	$T chr-csv2ev "$TR" "$QU" > s.bin
+	$T chr-csv2ev --out Q "$TR" "$QU"
+	$T chr-tail Q | cmp - s.bin
+	id40=0123456789abcdefghijABCDEFGHIJ0123456789
+	{ echo "$H_TR"
+	  echo "x,Y,1000000,1000000,$id40,buy,1.5,2"
+	  echo "x,Y,1000000,1000001,7,sell,1.25,3"
+	  echo "x,Y,1000000,1000002,${id40}9,sell,1.25,3"; } > ids.csv
+	run -1 --separate-stderr $T chr-csv2ev ids.csv
+	[[ "$stderr" == *"ids.csv:4: "*"longer than 40 bytes"* ]]
+	$T chr-csv2ev --skip-bad ids.csv 2>/dev/null | $TT dump > ids.txt
+	sed -n 2p ids.txt | grep -q "^TRADE .*ps=1 ss=0 px=15 sz=2 side=1 id=$id40\$"
+	sed -n 3p ids.txt | grep -q "^TRADE LAST .*ps=2 ss=0 px=125 sz=3 side=2 id=7\$"
+	[ "$(wc -l < ids.txt)" -eq 3 ]
+}
