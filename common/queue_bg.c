@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,6 +305,7 @@ int chr_q_bg_start(struct chr_queue_writer *w, const struct chr_queue_opts *o,
 		   struct qseg *spare)
 {
 	struct chr_queue_bg *b = calloc(1, sizeof *b);
+	const struct sched_param batch = { 0 };
 	pthread_condattr_t ca;
 	int e;
 
@@ -337,7 +340,13 @@ int chr_q_bg_start(struct chr_queue_writer *w, const struct chr_queue_opts *o,
 		b->nready = 1;
 		b->next_id++;
 	}
-	if ((e = pthread_create(&b->thread, NULL, bg_main, b)) != 0) {
+	/* Its work is never urgent at the moment it is woken (the writer has
+	 * the rest of a segment's time): as a batch thread it does not
+	 * preempt the writer it shares a core with when a roll wakes it, and
+	 * takes its turn at the scheduler's tick instead. */
+	if ((e = pthread_create(&b->thread, NULL, bg_main, b)) == 0)
+		pthread_setschedparam(b->thread, SCHED_BATCH, &batch);	/* may be refused */
+	if (e != 0) {
 		pthread_cond_destroy(&b->cv);
 		pthread_mutex_destroy(&b->mu);
 		free(b);

@@ -1404,6 +1404,31 @@ static int huge_child(const char *dir)
 	return unit_failed > failed;
 }
 
+/* The writer's background thread is a batch thread: a roll that wakes it
+ * is not preempted by it. */
+static void test_bg_batch(void)
+{
+	char dir[] = "/tmp/t-queue.XXXXXX";
+	struct chr_queue_writer w;
+	struct dirent *de;
+	DIR *d;
+	int other = 0, batch = 0;
+
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK(chr_queue_writer_open(&w, dir, &small) == 0);
+	CHECK((d = opendir("/proc/self/task")) != NULL);
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.' && atoi(de->d_name) != getpid()) {
+			other++;
+			batch += sched_getscheduler(atoi(de->d_name)) == SCHED_BATCH;
+		}
+	if (d)
+		closedir(d);
+	CHECK(other == 1 && batch == 1);
+	chr_queue_writer_close(&w);
+	rmdir_r(dir);
+}
+
 /* On a tmpfs with huge pages, segments get them (made with their size
  * first) and mappings are unmapped in whole huge pages. */
 static void test_huge(void)
@@ -1452,5 +1477,6 @@ int main(void)
 	test_crc();
 	test_ahead();
 	test_huge();
+	test_bg_batch();
 	return unit_done("t-queue");
 }
