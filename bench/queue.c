@@ -635,11 +635,15 @@ static void reader_latency(const struct cfg *c)
 	static struct hist h;
 	uint64_t n = c->warmup + c->records;
 	uint32_t len = CHR_HDR_SIZE + c->payload;
+	uint64_t left = commit_every(c);
 	struct chr_queue_reader r;
+	struct chr_queue_pos pos;
 	unsigned char buf[4096];
 	int pipe = c->reader == RD_PIPE || c->reader == RD_PIPE_SPIN;
 
 	reader_open(c, &r);
+	if (c->retain && chr_queue_pos_open(&pos, c->dir, "bench", 0) < 0)
+		chr_die(pos.e.status ? pos.e.status : CHR_EX_SYS, "%s", pos.e.msg);
 	if (c->reader == RD_PIPE_SPIN &&
 	    fcntl(c->pipefd[0], F_SETFL, fcntl(c->pipefd[0], F_GETFL) | O_NONBLOCK) < 0)
 		chr_die(CHR_EX_SYS, "cannot make the pipe non-blocking: %s", strerror(errno));
@@ -678,6 +682,8 @@ static void reader_latency(const struct cfg *c)
 
 			t = now_ns();
 			memcpy(&m, chr_rec_payload(rec), sizeof m);
+			if (c->retain)
+				commit_tick(c, &pos, &left, i);
 		}
 		if (i < c->warmup)
 			continue;
@@ -688,6 +694,8 @@ static void reader_latency(const struct cfg *c)
 		hist_add(&h, t - m.stamp);
 	}
 	sh->t_rdone = now_ns();
+	if (c->retain)
+		chr_queue_pos_close(&pos);
 	if (pipe)
 		close(c->pipefd[0]);
 	else if (!IS_RING(c))
@@ -1270,8 +1278,8 @@ int main(int argc, char **argv)
 		c.records = latency ? 10000000 : roll ? 20000000 : 50000000;
 	if (c.records == 0)
 		chr_usage_error("--records must be at least 1");
-	if (latency && c.retain)
-		chr_usage_error("--retain is for throughput and roll");
+	if (c.retain && c.reader != RD_SPIN && c.reader != RD_WAIT)
+		chr_usage_error("--retain is for the queue's readers (spin, wait:US)");
 	if (!latency && c.bg_float)
 		chr_usage_error("--bg-float is for latency");
 	if (!latency) {
@@ -1316,7 +1324,7 @@ int main(int argc, char **argv)
 		if (c.reader == RD_WAIT)
 			printf(" wait_us=%u", c.wait_us);
 		if (!IS_RING(&c) && c.reader != RD_PIPE && c.reader != RD_PIPE_SPIN)
-			printf(" bg=%s", c.bg_float ? "float" : "writer_cpu");
+			printf(" bg=%s retain=%d", c.bg_float ? "float" : "writer_cpu", c.retain);
 		printf(" payload=%" PRIu32 " rate=%" PRIu64 " warmup=%" PRIu64, c.payload, c.rate,
 		       c.warmup);
 		print_summary("", &sh->lat);
