@@ -2,93 +2,14 @@
  * (chr_snap_each_seg): each instrument's own last snapshot at or before a
  * time, across segments walked last first, plain and compressed; an
  * instrument that starts later; a snapshot inside an event; a selection. */
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "rec.h"
 #include "snap.h"
-#include "zsq.h"
-#include "unit.h"
-
-struct seg {
-	unsigned char buf[1 << 16];
-	size_t len;
-	uint64_t count;
-	int64_t ts_min, ts_max;
-};
-
-/* a record of market m (venue 1) at ts; returns its segment offset */
-static uint64_t put(struct seg *s, uint16_t type, uint16_t flags, uint32_t m, int64_t ts)
-{
-	uint32_t len = CHR_HDR_SIZE + (type == CHR_DEFINE ? sizeof(struct chr_define)
-					   : sizeof(struct chr_book) + 32);
-	struct chr_rec *r = (struct chr_rec *)(s->buf + s->len);
-	uint64_t off = s->len;
-
-	if (!s->len) {
-		s->len = off = CHR_HDR_SIZE;
-		r = (struct chr_rec *)(s->buf + s->len);
-	}
-	memset(r, 0, chr_rec_span(len));
-	r->len = len;
-	r->type = type;
-	r->flags = flags;
-	r->seq = s->count;
-	r->ts = ts;
-	r->venue = 1;
-	r->market = m;
-	if (type == CHR_DEFINE) {
-		struct chr_define *d = chr_rec_payload(r);
-
-		strcpy(d->venue, "v");
-		snprintf(d->symbol, sizeof d->symbol, "M%u", (unsigned)m);
-	} else {
-		struct chr_book *b = chr_rec_payload(r);
-
-		b->n_bid = b->n_ask = 1;
-		b->levels[0].price = 100;
-		b->levels[0].size = 1;
-		b->levels[1].price = 101;
-		b->levels[1].size = 1;
-	}
-	chr_rec_seal(r);
-	if (!s->count || ts < s->ts_min)
-		s->ts_min = ts;
-	if (!s->count || ts > s->ts_max)
-		s->ts_max = ts;
-	s->count++;
-	s->len += chr_rec_span(len);
-	return off;
-}
-
-/* write s as path, sealed, plain or compressed */
-static void write_seg(struct seg *s, const char *path, uint64_t id, int zst)
-{
-	struct chr_seg *h = (struct chr_seg *)s->buf;
-	char err[256];
-	int st, fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-	memset(h, 0, sizeof *h);
-	h->magic = CHR_SEG_MAGIC;
-	h->version = CHR_VERSION;
-	h->flags = CHR_SEG_SEALED;
-	h->id = id;
-	h->end = s->len;
-	h->count = s->count;
-	h->ts_min = s->ts_min;
-	h->ts_max = s->ts_max;
-	h->crc = chr_seg_crc(h);
-	CHECK(fd >= 0);
-	if (zst)
-		CHECK(chr_zsq_write(fd, path, s->buf, s->len, 3, err, sizeof err, &st) == 0);
-	else
-		CHECK(write(fd, s->buf, s->len) == (ssize_t)s->len);
-	close(fd);
-}
+#include "segbuild.h"
 
 static struct chr_snap_inst *inst(struct chr_snap_each *x, uint32_t m)
 {
@@ -114,6 +35,8 @@ int main(void)
 	uint64_t a10, b11, a20, b22;
 	struct chr_err e;
 
+	seg_init(&s0, 1u << 16, 2);
+	seg_init(&s1, 1u << 16, 2);
 	/* segment 0: markets 1 and 2; segment 1 (its head repeats name
 	 * both): market 1 snapshots again, market 2 only inside an event,
 	 * market 3 starts */
@@ -185,5 +108,7 @@ int main(void)
 		unlink(p0);
 		unlink(p1);
 	}
+	free(s0.buf);
+	free(s1.buf);
 	return unit_done("t-snap");
 }

@@ -6,7 +6,6 @@
  * after T (upto) the last of them up to the record after T, and reading
  * from there gives the segment's records. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,80 +13,10 @@
 #include <unistd.h>
 
 #include "io.h"
-#include "rec.h"
 #include "snap.h"
-#include "zsq.h"
-#include "unit.h"
+#include "segbuild.h"
 
 #define LEVELS 1000	/* a record of 16 KiB: frames of about 64 records */
-
-struct seg {
-	unsigned char *buf;
-	size_t len;
-	uint64_t count;
-	int64_t ts_max;
-};
-
-/* append a record at ts; returns its segment offset */
-static uint64_t put(struct seg *s, uint16_t type, uint16_t flags, int64_t ts)
-{
-	uint32_t len = CHR_HDR_SIZE + (type == CHR_DEFINE ? sizeof(struct chr_define)
-					   : sizeof(struct chr_book) +
-					     LEVELS * sizeof(struct chr_level));
-	struct chr_rec *r = (struct chr_rec *)(s->buf + s->len);
-	uint64_t off = s->len;
-
-	memset(r, 0, chr_rec_span(len));
-	r->len = len;
-	r->type = type;
-	r->flags = flags;
-	r->seq = s->count;
-	r->ts = ts;
-	r->venue = 1;
-	r->market = 1;
-	if (type == CHR_DEFINE) {
-		struct chr_define *d = chr_rec_payload(r);
-
-		strcpy(d->venue, "v");
-		strcpy(d->symbol, "S");
-	} else {
-		struct chr_book *b = chr_rec_payload(r);
-
-		b->n_bid = b->n_ask = LEVELS / 2;
-		for (uint32_t i = 0; i < LEVELS; i++) {
-			b->levels[i].price = 1000 + (int64_t)(i * 7 + (uint64_t)ts % 13);
-			b->levels[i].size = (int64_t)(s->count * 31 + i) % 97 + 1;
-		}
-	}
-	chr_rec_seal(r);
-	s->ts_max = ts;
-	s->count++;
-	s->len += chr_rec_span(len);
-	return off;
-}
-
-static void write_seg(struct seg *s, const char *path, int zst)
-{
-	struct chr_seg *h = (struct chr_seg *)s->buf;
-	char err[256];
-	int st, fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-	memset(h, 0, sizeof *h);
-	h->magic = CHR_SEG_MAGIC;
-	h->version = CHR_VERSION;
-	h->flags = CHR_SEG_SEALED;
-	h->end = s->len;
-	h->count = s->count;
-	h->ts_min = 1;
-	h->ts_max = s->ts_max;
-	h->crc = chr_seg_crc(h);
-	CHECK(fd >= 0);
-	if (zst)
-		CHECK(chr_zsq_write(fd, path, s->buf, s->len, 1, err, sizeof err, &st) == 0);
-	else
-		CHECK(write(fd, s->buf, s->len) == (ssize_t)s->len);
-	close(fd);
-}
 
 /* The frame of z that holds segment offset off. */
 static size_t frame_of(const struct chr_zsq_frame *f, size_t n, uint64_t off)
@@ -171,24 +100,23 @@ int main(void)
 	size_t n, f2;
 	int st;
 
-	s.buf = calloc(1, 8u << 20);
-	s.len = CHR_HDR_SIZE;
+	seg_init(&s, 8u << 20, LEVELS);
 	/* a DEFINE; diffs (no snapshot before ts 3); a snapshot; 150 diffs
 	 * (frames cut by size after it); a snapshot (a frame starts with it);
 	 * 150 diffs */
-	put(&s, CHR_DEFINE, 0, ts++);
+	put(&s, CHR_DEFINE, 0, 1, ts++);
 	for (int i = 0; i < 2; i++)
-		put(&s, CHR_BOOK_DIFF, CHR_F_LAST, ts++);
-	snap1 = put(&s, CHR_BOOK_SNAPSHOT, CHR_F_LAST, ts++);
+		put(&s, CHR_BOOK_DIFF, CHR_F_LAST, 1, ts++);
+	snap1 = put(&s, CHR_BOOK_SNAPSHOT, CHR_F_LAST, 1, ts++);
 	for (int i = 0; i < 150; i++)
-		off[i] = put(&s, CHR_BOOK_DIFF, CHR_F_LAST, ts++);
-	snap2 = put(&s, CHR_BOOK_SNAPSHOT, CHR_F_LAST, ts++);
+		off[i] = put(&s, CHR_BOOK_DIFF, CHR_F_LAST, 1, ts++);
+	snap2 = put(&s, CHR_BOOK_SNAPSHOT, CHR_F_LAST, 1, ts++);
 	for (int i = 150; i < 300; i++)
-		off[i] = put(&s, CHR_BOOK_DIFF, CHR_F_LAST, ts++);
+		off[i] = put(&s, CHR_BOOK_DIFF, CHR_F_LAST, 1, ts++);
 	snprintf(zp, sizeof zp, "/tmp/t-snapfind.%d.zst", (int)getpid());
 	snprintf(pp, sizeof pp, "/tmp/t-snapfind.%d.q", (int)getpid());
-	write_seg(&s, zp, 1);
-	write_seg(&s, pp, 0);
+	write_seg(&s, zp, 0, 1);
+	write_seg(&s, pp, 0, 0);
 
 	/* the frames this test is about: the second snapshot starts one,
 	 * the first is followed by frames without one */
