@@ -43,6 +43,16 @@ one() {
 	$T chr-book --archive "$root" --venue $V --symbol S0 --symbol 'S[1]' --at "$t" "$@"
 }
 
+# the book at T as text, and its messages, from one process as from the
+# pipeline (kept in want.txt)
+same_text_book() {
+	local root=$1 t=$2
+	pipe $root $t --depth 0 --format text >want.txt 2>want.err
+	run -0 --separate-stderr one $root $t --depth 0 --format text
+	assert_output "$(cat want.txt)"
+	assert_equal "$stderr" "$(cat want.err)"
+}
+
 @test "the book at T in one process equals the pipeline's, plain and compressed" {
 	local root t q
 	[ -n "$(find cold -name '*.q.zst')" ]
@@ -50,11 +60,8 @@ one() {
 	for root in day tiered; do
 		for ((q = 0; q < 4; q++)); do
 			t=$(((D0 + RANDOM * 86400 / 32768) * 1000000000 + RANDOM * 30517))
-			pipe $root $t --depth 0 --format text >want.txt 2>want.err
+			same_text_book $root $t
 			[ -s want.txt ]
-			run -0 --separate-stderr one $root $t --depth 0 --format text
-			assert_output "$(cat want.txt)"
-			assert_equal "$stderr" "$(cat want.err)"
 			pipe $root $t --depth 5 --format json >want.json
 			one $root $t --depth 5 --format json | cmp - want.json
 			pipe $root $t >want.ev
@@ -62,10 +69,7 @@ one() {
 		done
 		# the day's last moment, and a time after the day
 		for t in $(((D0 + 86399) * 1000000000 + 999999999)) $(((D0 + 90000) * 1000000000)); do
-			pipe $root $t --depth 0 --format text >want.txt 2>want.err
-			run -0 --separate-stderr one $root $t --depth 0 --format text
-			assert_output "$(cat want.txt)"
-			assert_equal "$stderr" "$(cat want.err)"
+			same_text_book $root $t
 		done
 	done
 }
@@ -83,11 +87,8 @@ one() {
 	RANDOM=11
 	for ((q = 0; q < 16; q++)); do
 		t=$(((D0 + RANDOM * 86400 / 32768) * 1000000000 + RANDOM * 30517))
-		pipe $root $t --depth 0 --format text >want.txt 2>want.err
+		same_text_book $root $t
 		[ -s want.txt ]
-		run -0 --separate-stderr one $root $t --depth 0 --format text
-		assert_output "$(cat want.txt)"
-		assert_equal "$stderr" "$(cat want.err)"
 	done
 }
 
