@@ -381,13 +381,18 @@ static int recycled(struct chr_queue_reader *r, uint64_t off, const char *what)
 static int advance(struct chr_queue_reader *r)
 {
 	const struct chr_seg *h = (const struct chr_seg *)r->base;
-	uint64_t seq = h->base_seq + h->count, id = r->id;
+	uint64_t seq = h->base_seq + h->count, end = h->end, id = r->id;
 	struct chr_seg nh;
 	const char *why;
 
-	if ((why = chr_seg_check(h)))
-		return recycled(r, 0, why);	/* being zeroed for reuse? */
-	if (r->pos != h->end)
+	/* Being zeroed for reuse, or given to a later segment already:
+	 * retention may take it once a registered reader committed its end,
+	 * and a reader kept from running meanwhile finds the later one's
+	 * header here. The fields above were read before this check. */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if ((why = chr_seg_check(h)) || h->id != id)
+		return recycled(r, 0, why ? why : "removed (retention) while it was read");
+	if (r->pos != end)
 		return rdata(r, r->pos, "unwritten space before the end of a sealed segment");
 	if (chr_q_seg_head(r->dirfd, id + 1, &nh) < 0 && errno == ENOENT) {
 		struct chr_segdir_ent *ids;
@@ -413,7 +418,10 @@ static int advance(struct chr_queue_reader *r)
 	}
 	if (reader_goto(r, id + 1) < 0)
 		return errno == ENOENT ? 0 : -1;
-	if (((const struct chr_seg *)r->base)->base_seq != seq) {
+	/* h is still mapped (old): when it was recycled after the check
+	 * above, the records this reader wants decide */
+	if (((const struct chr_seg *)r->base)->base_seq != seq &&
+	    !(h->id != id && r->started && ((const struct chr_seg *)r->base)->base_seq == r->want)) {
 		char name[32];
 
 		chr_q_seg_name(name, r->id);
