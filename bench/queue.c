@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -84,8 +85,9 @@ static const char usage_text[] =
 	"                           after the warm-up; roll 20000000)\n"
 	"  -w, --warmup COUNT       latency: records not counted first (100000)\n"
 	"  -R, --rate RATE          latency: records per second (1000000)\n"
-	"  -r, --reader READER      spin (chr_queue_next in a busy loop, the\n"
-	"                           default), wait:US (chr_queue_wait spinning US\n"
+	"  -r, --reader READER      spin (chr_queue_next, and chr_queue_wait\n"
+	"                           spinning for good, the default), wait:US\n"
+	"                           (chr_queue_wait spinning US\n"
 	"                           microseconds, then the futex); latency also:\n"
 	"                           pipe (a pipe, blocking read(2)), pipe-spin\n"
 	"                           (a pipe, O_NONBLOCK read(2) in a busy loop),\n"
@@ -190,6 +192,10 @@ static inline uint64_t now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
+
+/* The spinning reader waits in chr_queue_wait, as chr-tail --spin-us
+ * does, spinning for good (71 minutes) */
+#define SPIN_ALWAYS UINT_MAX
 
 static inline void relax(void)
 {
@@ -479,12 +485,8 @@ static inline const struct chr_rec *next(struct chr_queue_reader *r, uint64_t i,
 	const struct chr_rec *rec;
 	int k;
 
-	while ((k = chr_queue_next(r, &rec)) == 0) {
-		if (wait)
-			chr_queue_wait(r, wait_us, -1);
-		else
-			relax();
-	}
+	while ((k = chr_queue_next(r, &rec)) == 0)
+		chr_queue_wait(r, wait ? wait_us : SPIN_ALWAYS, -1);
 	if (k < 0)
 		chr_die(r->e.status ? r->e.status : CHR_EX_SYS, "%s", r->e.msg);
 	if (rec->seq != i || rec->len != len ||
@@ -570,10 +572,7 @@ static void reader_roll(const struct cfg *c)
 			}
 			if (k != 0)
 				break;
-			if (c->reader == RD_WAIT)
-				chr_queue_wait(&r, c->wait_us, -1);
-			else
-				relax();
+			chr_queue_wait(&r, c->reader == RD_WAIT ? c->wait_us : SPIN_ALWAYS, -1);
 		}
 		if (k < 0)
 			chr_die(r.e.status ? r.e.status : CHR_EX_SYS, "%s", r.e.msg);

@@ -129,7 +129,16 @@ struct chr_queue_reader {
 	uint64_t first_seq;	/* seq of the oldest record at open */
 	const unsigned char *base;	/* current segment, mapped read-only */
 	uint64_t size, id, pos;
-	const unsigned char *old;	/* the one before, unmapped once idle */
+	uint64_t dev, ino;	/* its file */
+	struct chr_queue_map {	/* the two segments left last, mapped whole:
+				 * retention's pool gives their files to
+				 * later segments, whose pages are then
+				 * mapped already */
+		const unsigned char *base;
+		uint64_t size, step, dev, ino;
+	} kept[2];
+	const unsigned char *old;	/* the one left before them, unmapped
+					 * once idle */
 	uint64_t old_size;
 	uint64_t step, old_step;	/* the steps they are unmapped in */
 	uint64_t want;		/* records below this seq are skipped */

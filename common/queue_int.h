@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <time.h>
@@ -39,6 +40,10 @@ static inline uint32_t chr_q_crc(const struct chr_rec *r, uint32_t len)
 void chr_q_seg_name(char buf[32], uint64_t id);
 void chr_q_idx_name(char buf[32], uint64_t id);
 
+/* Open segment id read-write or read-only and fstat it into *st. Returns
+ * the descriptor, or -1 with errno (EPROTO when the file cannot be a
+ * segment: its size). */
+int chr_q_seg_open(int dirfd, uint64_t id, int rw, struct stat *st);
 /* Map segment id: read-write or read-only, its whole file, and set *step
  * (unless NULL) to the step in which to unmap it (chr_q_step). Returns 0,
  * or -1 with errno (EPROTO when the file cannot be a segment). */

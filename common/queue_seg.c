@@ -27,30 +27,41 @@ void chr_q_seg_name(char buf[32], uint64_t id)
 
 /* Map segment id: read-write or read-only, its whole file. Returns 0, or
  * -1 with errno (EPROTO when the file cannot be a segment). */
-int chr_q_seg_map(int dirfd, uint64_t id, int rw, unsigned char **map, uint64_t *size,
-		  uint64_t *step)
+int chr_q_seg_open(int dirfd, uint64_t id, int rw, struct stat *st)
 {
 	char name[32];
-	struct stat st;
-	void *p;
 	int fd;
 
 	chr_q_seg_name(name, id);
 	fd = openat(dirfd, name, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) < 0) {
+	if (fstat(fd, st) < 0)
+		goto fail;
+	if (st->st_size < (off_t)sizeof(struct chr_seg) || st->st_size % CHR_ALIGN != 0) {
+		errno = EPROTO;
+		goto fail;
+	}
+	return fd;
+fail:
+	{
 		int e = errno;
 
 		close(fd);
 		errno = e;
-		return -1;
 	}
-	if (st.st_size < (off_t)sizeof(struct chr_seg) || st.st_size % CHR_ALIGN != 0) {
-		close(fd);
-		errno = EPROTO;
+	return -1;
+}
+
+int chr_q_seg_map(int dirfd, uint64_t id, int rw, unsigned char **map, uint64_t *size,
+		  uint64_t *step)
+{
+	struct stat st;
+	void *p;
+	int fd = chr_q_seg_open(dirfd, id, rw, &st);
+
+	if (fd < 0)
 		return -1;
-	}
 	p = mmap(NULL, (size_t)st.st_size, rw ? PROT_READ | PROT_WRITE : PROT_READ,
 		 MAP_SHARED, fd, 0);
 	if (step)

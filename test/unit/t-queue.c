@@ -836,7 +836,8 @@ static void test_retain_race(void)
 }
 
 /* The writer's retention keeps removed segments to reuse: a later segment
- * is an earlier one's file, and a reader that keeps up reads it all. */
+ * is an earlier one's file, and a reader that keeps up reads it all,
+ * through the mapping it kept of that file. */
 static void test_recycle(void)
 {
 	char dir[] = "/tmp/t-queue.XXXXXX", path[4200];
@@ -847,16 +848,26 @@ static void test_recycle(void)
 	const struct chr_rec *rec;
 	ino_t seen[4096];
 	uint64_t i, seq = 0, bad = 0, last = UINT64_MAX;
-	int n = 0, reused = 0;
+	int n = 0, reused = 0, remapped = 0;
 
 	CHECK(mkdtemp(dir) != NULL);
 	CHECK(chr_queue_writer_open(&w, dir, &o) == 0);
 	CHECK(chr_queue_reader_open(&r, dir, 0) == 0);
 	for (i = 0; i < 20000; i++) {
+		struct chr_queue_map kept[2];
+		uint64_t at = r.id;
+
+		memcpy(kept, r.kept, sizeof kept);
 		CHECK(put(&w, i, 0) == 0);
 		while (chr_queue_next(&r, &rec) == 1)
 			if (!verify(rec, seq++))
 				bad++;
+		/* the reader moved to a file it had left: its mapping again */
+		for (int k = 0; k < 2; k++)
+			if (r.id != at && kept[k].base && kept[k].ino == r.ino) {
+				CHECK(r.base == kept[k].base);
+				remapped++;
+			}
 		if (w.id != last) {
 			struct stat st;
 
@@ -876,7 +887,7 @@ static void test_recycle(void)
 			bad++;
 	CHECK(bad == 0);
 	CHECK(seq == i);
-	CHECK(reused > 0);
+	CHECK(reused > 0 && remapped > 0);
 	chr_queue_reader_close(&r);
 	chr_queue_writer_close(&w);
 	CHECK(count_segs(dir) <= 1 + CHR_Q_AHEAD_MAX);
@@ -1369,7 +1380,7 @@ static int huge_child(const char *dir)
 	int fd;
 
 	if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-	    mount("t-queue", dir, "tmpfs", 0, "huge=within_size,size=64m") < 0)
+	    mount("t-queue", dir, "tmpfs", 0, "huge=within_size,size=128m") < 0)
 		return 77;
 	snprintf(probe, sizeof probe, "%s/probe", dir);
 	if ((fd = open(probe, O_RDWR | O_CREAT, 0600)) < 0 || ftruncate(fd, 4 << 20) < 0 ||
@@ -1387,18 +1398,20 @@ static int huge_child(const char *dir)
 	CHECK(pmd_kb(w.base) == 8 << 10);
 	CHECK(chr_queue_reader_open(&r, dir, 0) == 0);
 	split = vmstat("thp_split_pmd");
-	for (i = 0; i < 120000; i++) {	/* 2 rolls or more: about 30 MiB */
+	for (i = 0; i < 180000; i++) {	/* 4 rolls or more: about 45 MiB */
 		CHECK(put(&w, i, 0) == 0);
 		while (chr_queue_next(&r, &rec) == 1)
 			if (!verify(rec, seq++))
 				bad++;
 	}
-	CHECK(bad == 0 && seq == i && w.id >= 2);
+	CHECK(bad == 0 && seq == i && w.id >= 4);
 	CHECK(pmd_kb(w.base) == 8 << 10);	/* a spare made ahead */
-	CHECK(r.step == 2 << 20 && r.old_step == 2 << 20);
-	CHECK(pmd_kb(r.base) == 8 << 10);
-	/* the reader, idle, unmaps the segment it left a step at a time:
-	 * the odd 1 MiB first, then whole huge pages, none split */
+	/* the segments the reader read whole and keeps mapped: huge pages */
+	CHECK(r.step == 2 << 20 && r.kept[0].step == 2 << 20 && r.kept[1].step == 2 << 20);
+	CHECK(pmd_kb(r.kept[0].base) == 8 << 10 && pmd_kb(r.kept[1].base) == 8 << 10);
+	/* the reader, idle, unmapped those it left before the two it keeps
+	 * a step at a time: the odd 1 MiB first, then whole huge pages, none
+	 * split */
 	while (r.old)
 		CHECK(chr_queue_next(&r, &rec) == 0);
 	CHECK(vmstat("thp_split_pmd") == split);
