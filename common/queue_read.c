@@ -574,8 +574,8 @@ int chr_queue_ready(const struct chr_queue_reader *r)
  * 23 ns). The record it looks at is the one the writer is writing: each
  * look takes that cache line from the writer, who must take it back to
  * go on, so a reader that has caught up and looks at every pause slows a
- * fast writer to a third (docs/performance.md, "A reader that keeps
- * up"). */
+ * fast writer to a third (docs/performance.md, "The queue reader:
+ * mappings kept, looks spaced"). */
 #define POLL_PAUSES 8
 
 static inline void cpu_relax(void)

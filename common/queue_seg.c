@@ -25,8 +25,8 @@ void chr_q_seg_name(char buf[32], uint64_t id)
 	snprintf(buf, 32, "%09" PRIu64 ".q", id);
 }
 
-/* Map segment id: read-write or read-only, its whole file. Returns 0, or
- * -1 with errno (EPROTO when the file cannot be a segment). */
+/* Open segment id, its size checked. Returns the descriptor, or -1 with
+ * errno (EPROTO when the file cannot be a segment). */
 int chr_q_seg_open(int dirfd, uint64_t id, int rw, struct stat *st)
 {
 	char name[32];
@@ -53,6 +53,7 @@ fail:
 	return -1;
 }
 
+/* Map segment id: read-write or read-only, its whole file. */
 int chr_q_seg_map(int dirfd, uint64_t id, int rw, unsigned char **map, uint64_t *size,
 		  uint64_t *step)
 {
