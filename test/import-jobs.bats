@@ -204,9 +204,10 @@ converting() {
 	snapshot ref >ref.sum
 	for sig in INT TERM HUP; do
 		rm -rf archive tmp && mkdir tmp
-		# as from a terminal: its own process group, SIGINT not ignored;
-		# Ctrl-C signals the whole group
-		PATH=$PWD/slow:$PATH TMPDIR=$PWD/tmp setsid env --default-signal=INT \
+		# as from a terminal: its own process group, the three signals at
+		# their defaults (a shell cannot trap one ignored when it starts:
+		# under nohup, SIGHUP); Ctrl-C signals the whole group
+		PATH=$PWD/slow:$PATH TMPDIR=$PWD/tmp setsid env --default-signal=INT,TERM,HUP \
 			chr-import-tardis -j 2 "$@" 2>err 3>&- &
 		pid=$!
 		until_ok converting 2
