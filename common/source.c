@@ -255,6 +255,7 @@ static int add(struct chr_source *s, enum chr_input_kind kind, const char *path,
 	in->defs_only = 0;
 	in->defs_all = 0;
 	in->upto = 0;
+	in->ts_min = INT64_MIN;
 	s->n++;
 	return 0;
 }
@@ -273,9 +274,10 @@ int chr_source_add_fd(struct chr_source *s, int fd, const char *name)
 /* The segments v[0..n) listed in directory dir (open at fd) against what
  * a partition's meta.json lists: a listed segment that is missing, or a
  * directory where a segment should be, is bad data. A directory without
- * a readable meta.json is not checked. Returns 0, or -1 (failed). */
+ * a readable meta.json is not checked. ts_min[i] is set to segment v[i]'s
+ * ts_min as meta.json says, or INT64_MIN. Returns 0, or -1 (failed). */
 static int part_check(struct chr_source *s, int fd, const char *dir,
-		      const struct chr_segdir_ent *v, ssize_t n)
+		      const struct chr_segdir_ent *v, ssize_t n, int64_t *ts_min)
 {
 	struct chr_partinfo pi;
 	struct chr_err e;
@@ -283,6 +285,8 @@ static int part_check(struct chr_source *s, int fd, const char *dir,
 	char sh[512], shn[512];
 	int rc = 0;
 
+	for (ssize_t i = 0; i < n; i++)
+		ts_min[i] = INT64_MIN;
 	for (ssize_t i = 0; i < n; i++)
 		if (fstatat(fd, v[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
 			return fail(s, CHR_EX_DATA, "'%s/%s' is a directory, not a segment",
@@ -296,6 +300,8 @@ static int part_check(struct chr_source *s, int fd, const char *dir,
 		if (j == (size_t)n || v[j].id != pi.segs[k].id)
 			rc = fail(s, CHR_EX_DATA, "partition '%s': segment '%s' is listed in meta.json "
 				  "but missing", SHOWN(sh, dir), pi.segs[k].file);
+		else if (pi.segs[k].count > 0)
+			ts_min[j] = pi.segs[k].ts_min;
 	}
 	chr_partinfo_free(&pi);
 	return rc;
@@ -317,6 +323,8 @@ static int add_object_dir(struct chr_source *s, const char *dir)
 			rc = fail(s, CHR_EX_SYS, "'%s': %s", dir, strerror(ENAMETOOLONG));
 		else if (add(s, CHR_IN_SEG, path, -1, i == 0) < 0)
 			rc = -1;
+		else if (pi.segs[i].count > 0)
+			s->in[s->n - 1].ts_min = pi.segs[i].ts_min;
 	n = (int)pi.nsegs;
 	chr_partinfo_free(&pi);
 	return rc < 0 ? -1 : n;
@@ -330,6 +338,7 @@ static int add_dir(struct chr_source *s, const char *dir, int missing_ok)
 	const struct chr_segdir_ent *d;
 	struct chr_err e;
 	char sh[512], shn[512];
+	int64_t *ts_min;
 	ssize_t n;
 	int rc, fd;
 
@@ -344,7 +353,12 @@ static int add_dir(struct chr_source *s, const char *dir, int missing_ok)
 		close(fd);
 		return fail(s, CHR_EX_SYS, "%s", e.msg);
 	}
-	rc = part_check(s, fd, dir, v, n) < 0 ? -1 : (int)n;
+	if (!(ts_min = malloc(((size_t)n + 1) * sizeof *ts_min))) {
+		free(v);
+		close(fd);
+		return fail(s, CHR_EX_SYS, "out of memory");
+	}
+	rc = part_check(s, fd, dir, v, n, ts_min) < 0 ? -1 : (int)n;
 	close(fd);
 	/* the same segment plain and compressed: which is the right one? */
 	if ((d = chr_segdir_dup(v, (size_t)n)) != NULL && d->zst != d[-1].zst)
@@ -358,7 +372,10 @@ static int add_dir(struct chr_source *s, const char *dir, int missing_ok)
 				  strerror(ENAMETOOLONG));
 		else if (add(s, CHR_IN_SEG, path, -1, i == 0) < 0)
 			rc = -1;
+		else
+			s->in[s->n - 1].ts_min = ts_min[i];
 	}
+	free(ts_min);
 	free(v);
 	return rc;
 }
@@ -457,6 +474,7 @@ static int snapshot_at(struct chr_source *s, struct chr_input *in, int64_t ts)
 	struct chr_snap at;
 	int k = chr_snap_find(in->path, in->shown, ts, s->snap_upto, &at, &s->e);
 
+	s->snap_opened++;
 	if (k > 0) {
 		in->frame = at.frame;
 		in->off = at.off;
@@ -504,7 +522,10 @@ static int keep_from_snapshot(struct chr_source *s, size_t first, int64_t ts)
 	size_t j = s->n;
 	int k = 0;
 
-	while (j-- > first && (k = snapshot_at(s, &s->in[j], ts)) == 0)
+	/* a segment that begins after ts holds no snapshot at or before it:
+	 * meta.json says so without opening it (a wrong hint only makes the
+	 * search start from an earlier snapshot, which gives the same book) */
+	while (j-- > first && (s->in[j].ts_min > ts || (k = snapshot_at(s, &s->in[j], ts)) == 0))
 		;
 	if (k <= 0)
 		return k;

@@ -64,6 +64,11 @@ struct chr_input {
 	int defs_all;		/* a raw read's head: only its DEFINE records,
 				 * up to offset upto */
 	uint64_t upto;		/* stop there (0: its end) */
+	int64_t ts_min;		/* CHR_IN_SEG: its first record's ts as its
+				 * partition's meta.json says (INT64_MIN: not
+				 * known); a hint that spares the snapshot search
+				 * segments that begin after T, never trusted
+				 * for what is read */
 };
 
 struct chr_rawsel;
@@ -81,6 +86,7 @@ struct chr_source {
 	int keep_repeats;	/* queues: pass every DEFINE repeat on (a copy of
 				 * a queue, record for record) */
 	uint64_t pruned;	/* segments skipped by their header */
+	uint64_t snap_opened;	/* segments the snapshot search opened */
 	int follow;		/* queues: wait at their end (next returns 2) */
 	unsigned spin_us;	/* following: spin before sleeping (chr_reader) */
 	int from_end;		/* queues: start after the last record */

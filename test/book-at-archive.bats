@@ -92,6 +92,47 @@ same_text_book() {
 	done
 }
 
+# segts META I: segment I's ts_min in the partition's meta.json META
+segts() {
+	/usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["segments"][int(sys.argv[2])]["ts_min"])' "$@"
+}
+
+@test "the snapshot search opens no segment that meta.json says begins after T" {
+	local root dir t meta
+	# 1 MiB segments, plain (fast) and compressed (tiered, moved to cold);
+	# T in the partition's first segment: only that one holds a snapshot
+	# at or before T
+	$T chr-sink --archive fast --segment-size 1M <S0.ev
+	for root in fast tiered; do
+		dir=$root
+		[[ $root == tiered ]] && dir=cold
+		meta=$(find $dir -path "*/S0/*/book/meta.json" | sort | head -1)
+		segts "$meta" 2 >/dev/null	# it has 3 segments at least
+		t=$(($(segts "$meta" 1) - 1))
+		$T chr-tail -v --archive $root --venue $V --symbol S0 --from "$t" --from-snapshot \
+			--until "$((t + 1))" 2>err >/dev/null
+		assert_equal "$(grep -c 'the snapshot search opened 1 segment$' err)" 1
+	done
+	# a meta.json that says the segment holding the snapshot begins after
+	# T: the snapshot found is an earlier one, and the book is the same
+	cp -r fast wrong
+	meta=$(find wrong -path "*/S0/*/book/meta.json" | sort | head -1)
+	t=$(($(segts "$meta" 2) + 120000000000))
+	sed -i "s/\"ts_min\": $(segts "$meta" 2),/\"ts_min\": $((t + 1)),/" "$meta"
+	[ "$(segts "$meta" 2)" = $((t + 1)) ]
+	for root in fast wrong; do
+		$T chr-tail -v --archive $root --venue $V --symbol S0 --from "$t" --from-snapshot \
+			--until "$((t + 1))" 2>$root.err >$root.ev
+		$T chr-book --at "$t" --depth 0 --format text <$root.ev >$root.txt
+	done
+	# the wrong hint was taken: the search read from segment 1's last
+	# snapshot, more records than from segment 2's
+	grep -q 'opened 1 segment$' wrong.err
+	[ "$(stat -c %s wrong.ev)" -gt "$(stat -c %s fast.ev)" ]
+	[ -s fast.txt ]
+	diff wrong.txt fast.txt
+}
+
 @test "chr-book --archive: no such instrument, a time before the data, usage" {
 	# no such instrument: the message chr-tail gives, exit 1
 	run -1 --separate-stderr $T chr-tail --archive day --venue $V --symbol NOPE \

@@ -172,7 +172,8 @@ s3parts() {
 			--until $((t + 1)) --from-snapshot --format json | grep -vc '"DEFINE"')
 		$T chr-tail -v --archive R --venue $V --symbol S0 --stream book --from $t --from-snapshot \
 			--limit "$n" >s.ev 2>err
-		[[ "$(cat err)" =~ ^chr-tail:\ object\ storage:\ ([0-9]+)\ requests,\ ([0-9]+)\ bytes\ fetched$ ]]
+		[ "$(sed -n 1p err)" = "chr-tail: the snapshot search opened 1 segment" ]
+		[[ "$(sed -n '2,$p' err)" =~ ^chr-tail:\ object\ storage:\ ([0-9]+)\ requests,\ ([0-9]+)\ bytes\ fetched$ ]]
 		got=${BASH_REMATCH[2]}
 		[ "${BASH_REMATCH[1]}" -le 20 ]
 		[ "$((got * 10))" -lt "$size" ]

@@ -387,8 +387,13 @@ int main(int argc, char **argv)
 			"(the range read decides); symbols read: %s", CHR_SHOWN(sh, bad), venue,
 			*seen ? seen : "none");
 	if (chr_verbose) {
-		uint64_t req, got;
+		uint64_t req, got, opened = 0;
 
+		for (size_t i = 0; from_snapshot && i < in.n; i++)
+			opened += in.s[i].snap_opened;
+		if (from_snapshot)
+			chr_warn("the snapshot search opened %" PRIu64 " segment%s", opened,
+				 opened == 1 ? "" : "s");
 		chr_s3_stats(&req, &got, NULL);
 		chr_warn("object storage: %" PRIu64 " request%s, %" PRIu64 " bytes fetched", req,
 			 req == 1 ? "" : "s", got);
