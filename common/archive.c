@@ -399,7 +399,7 @@ static int part_write(struct chr_archive *a, struct part *p, const struct chr_re
 		a->nopen--;
 	}
 	if (!p->seg_open) {
-		if (chr_segw_open(&p->seg, p->stage, p->next_id, p->next_seq) < 0)
+		if (chr_segw_open(&p->seg, p->stage, p->next_id, p->next_seq, a->o.seg_size) < 0)
 			return -1;
 		p->seg_open = 1;
 		p->next_id++;

@@ -113,14 +113,22 @@ char *chr_meta_dump(const struct chr_meta *m)
 		bad = json_array_append_new(src, json_string(m->sources[i])) < 0;
 	for (size_t i = 0; !bad && i < m->nsegs; i++) {
 		const struct chr_seginfo *s = &m->segs[i];
+		json_t *e, *snaps = json_array();
 		char file[32];
 
 		snprintf(file, sizeof file, "%09" PRIu64 ".q", s->id);
-		bad = json_array_append_new(segs, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+		for (size_t k = 0; !bad && k < s->nsnaps; k++)
+			bad = json_array_append_new(snaps, json_pack("[I, I]",
+				(json_int_t)s->snaps[k].ts_upto, (json_int_t)s->snaps[k].off)) < 0;
+		e = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
 			"file", file, "id", (json_int_t)s->id, "base_seq", (json_int_t)s->base_seq,
 			"count", (json_int_t)s->count, "bytes", (json_int_t)s->bytes,
 			"ts_min", (json_int_t)s->ts_min, "ts_max", (json_int_t)s->ts_max,
-			"checksum", s->checksum)) < 0;
+			"checksum", s->checksum);
+		if (!bad && e && s->nsnaps > 0)
+			bad = chr_json_set(e, "snapshots", json_incref(snaps)) < 0;
+		json_decref(snaps);
+		bad |= json_array_append_new(segs, e) < 0;
 	}
 	if (bad) {
 		json_decref(counts);
@@ -220,6 +228,38 @@ static int loaded_json(json_t *o, const char *path, const char *bad, char *err, 
 	return -1;
 }
 
+/* The member "snapshots" of segment entry j, when present, into v[0..*n)
+ * (docs/archive.md): at most CHR_SEG_SNAPS pairs [ts_upto, off], each off
+ * a record's place (a multiple of 64 past the header) within the
+ * segment's bytes, in increasing order. Returns 0, or -1 when it is not. */
+static int snaps_load(json_t *j, uint64_t bytes, struct chr_snapref *v, size_t *n)
+{
+	json_t *a = json_object_get(j, "snapshots"), *e;
+	size_t i;
+
+	*n = 0;
+	if (a == NULL)
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > CHR_SEG_SNAPS)
+		return -1;
+	json_array_foreach(a, i, e) {
+		json_t *t = json_array_get(e, 0), *o = json_array_get(e, 1);
+		json_int_t off;
+
+		if (!json_is_array(e) || json_array_size(e) != 2 || !json_is_integer(t) ||
+		    !json_is_integer(o))
+			return -1;
+		off = json_integer_value(o);
+		if (off < (json_int_t)sizeof(struct chr_seg) || off % CHR_ALIGN != 0 ||
+		    (uint64_t)off + CHR_HDR_SIZE > bytes || (i > 0 && (uint64_t)off <= v[i - 1].off))
+			return -1;
+		v[i].ts_upto = json_integer_value(t);
+		v[i].off = (uint64_t)off;
+	}
+	*n = i;
+	return 0;
+}
+
 static int meta_load(const char *dir, struct chr_meta *m, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
@@ -282,6 +322,8 @@ static int meta_load(const char *dir, struct chr_meta *m, char *err, size_t errl
 		    chr_json_i64(val, "ts_min", &s->ts_min) < 0 || chr_json_i64(val, "ts_max", &s->ts_max) < 0 ||
 		    chr_json_str(val, "checksum", s->checksum, sizeof s->checksum) < 0)
 			bad = "segments";
+		else if (snaps_load(val, s->bytes, s->snaps, &s->nsnaps) < 0)
+			bad = "segment snapshots";
 		else
 			m->nsegs++;
 	}
@@ -614,6 +656,10 @@ static int pseg_load(json_t *j, struct chr_pseg *s, const char **bad)
 	    (s->compressed && (json_object_get(j, "raw_bytes") == NULL ||
 			       json_object_get(j, "raw_checksum") == NULL))) {
 		*bad = "segment raw_bytes or raw_checksum";
+		return -1;
+	}
+	if (snaps_load(j, s->raw_bytes, s->snaps, &s->nsnaps) < 0) {
+		*bad = "segment snapshots";
 		return -1;
 	}
 	return 0;

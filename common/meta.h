@@ -138,6 +138,8 @@ struct chr_pseg {
 	char file[32];			/* "NNNNNNNNN.q" or "NNNNNNNNN.q.zst" */
 	char checksum[48];		/* "xxh3-128:<hex>" of the file */
 	char raw_checksum[48];		/* of the segment bytes (= checksum when plain) */
+	struct chr_snapref snaps[CHR_SEG_SNAPS];	/* where a snapshot search may start */
+	size_t nsnaps;
 };
 
 /* A partition directory's meta.json, archive ("chronicle-archive-partition")

@@ -19,7 +19,8 @@
 
 #define SEGW_BUF (256u << 10)
 
-int chr_segw_open(struct chr_segw *w, const char *dir, uint64_t id, uint64_t base_seq)
+int chr_segw_open(struct chr_segw *w, const char *dir, uint64_t id, uint64_t base_seq,
+		  uint64_t size)
 {
 	struct chr_seg *h;
 
@@ -44,7 +45,23 @@ int chr_segw_open(struct chr_segw *w, const char *dir, uint64_t id, uint64_t bas
 	w->info.id = id;
 	w->info.base_seq = base_seq;
 	w->info.bytes = sizeof *h;
+	w->snap_gap = size / CHR_SEG_SNAPS;
 	return 0;
+}
+
+/* Note the record r just appended at byte off, for meta.json's snapshots */
+static void note_snap(struct chr_segw *w, const struct chr_rec *r, uint64_t off)
+{
+	struct chr_seginfo *i = &w->info;
+
+	if (r->flags & CHR_F_REPEAT)
+		return;
+	if (r->type == CHR_BOOK_SNAPSHOT && w->starts && i->nsnaps < CHR_SEG_SNAPS &&
+	    (i->nsnaps == 0 || off - i->snaps[i->nsnaps - 1].off >= w->snap_gap)) {
+		i->snaps[i->nsnaps].ts_upto = i->ts_max;
+		i->snaps[i->nsnaps++].off = off;
+	}
+	w->starts = (r->flags & CHR_F_LAST) || r->type == CHR_DEFINE;
 }
 
 static int segw_flush(struct chr_segw *w)
@@ -89,6 +106,7 @@ int chr_segw_put(struct chr_segw *w, const struct chr_rec *rec)
 	if (w->info.count == 0 || r->ts > w->info.ts_max)
 		w->info.ts_max = r->ts;
 	w->info.count++;
+	note_snap(w, r, w->info.bytes);
 	w->n += span;
 	w->info.bytes += span;
 	return 0;

@@ -9,11 +9,27 @@
 #include "err.h"
 #include "rec.h"
 
+/* A segment's snapshots that meta.json lists, at most (docs/archive.md) */
+#define CHR_SEG_SNAPS 8
+
+/* Where the search for the last snapshot at or before a time T may start
+ * its walk of a plain segment (meta.json "snapshots"): at byte off, a
+ * BOOK_SNAPSHOT, not a repeat, that begins an event (the record before it
+ * in the segment is LAST or a DEFINE). ts_upto is the largest ts of the
+ * segment's records up to and with it: a walk from the segment's start
+ * reaches it exactly when T >= ts_upto. */
+struct chr_snapref {
+	int64_t ts_upto;
+	uint64_t off;
+};
+
 /* What meta.json says of one sealed segment. */
 struct chr_seginfo {
 	uint64_t id, base_seq, count, bytes;
 	int64_t ts_min, ts_max;
 	char checksum[48];	/* "xxh3-128:<32 hex digits>" of the file's bytes */
+	struct chr_snapref snaps[CHR_SEG_SNAPS];	/* by offset, snap_gap apart */
+	size_t nsnaps;
 };
 
 /* A segment being written: "<dir>/NNNNNNNNN.q.tmp", sealed into
@@ -26,14 +42,20 @@ struct chr_segw {
 	unsigned char *buf;
 	size_t cap, n;
 	struct chr_seginfo info;	/* bytes = current end */
+	uint64_t snap_gap;	/* info.snaps are at least this many bytes apart */
+	int starts;		/* the next record begins an event */
 };
 
 /* Start segment id with base_seq in dir (the file is not created until
- * the first flush). Returns 0, or -1 with errno (ENOMEM, ENAMETOOLONG). */
-int chr_segw_open(struct chr_segw *w, const char *dir, uint64_t id, uint64_t base_seq);
+ * the first flush); size: the size it is cut at, which spaces the
+ * snapshots noted for meta.json (size / CHR_SEG_SNAPS apart). Returns 0,
+ * or -1 with errno (ENOMEM, ENAMETOOLONG). */
+int chr_segw_open(struct chr_segw *w, const char *dir, uint64_t id, uint64_t base_seq,
+		  uint64_t size);
 
 /* Append a copy of rec (a checked record) with seq set to base_seq +
- * count, re-sealed. Returns 0, or -1 with errno. */
+ * count, re-sealed; a snapshot a search may start at is noted in
+ * info.snaps. Returns 0, or -1 with errno. */
 int chr_segw_put(struct chr_segw *w, const struct chr_rec *rec);
 
 /* Close the file descriptor (reopened on the next write). */

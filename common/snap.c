@@ -65,7 +65,8 @@ typedef int walk_fn(void *ctx, const unsigned char *buf, size_t n, uint64_t room
 		    uint64_t *next);
 
 /* Walk the plain segment at fd (shown in messages) with step over its
- * records, read WALK_BUF at a time (a record longer than what is left of
+ * records from the one at offset from (0: its first), read WALK_BUF at a
+ * time (a record longer than what is left of
  * the buffer is stepped over, not read; a step that cannot go on in a
  * buffer, such as a DEFINE longer than it, ends the walk). Reading the
  * bytes into one buffer that stays in the cache costs less than mapping
@@ -73,12 +74,12 @@ typedef int walk_fn(void *ctx, const unsigned char *buf, size_t n, uint64_t room
  * in and unmap (docs/performance.md, "The book at T"). Returns 1 when
  * walked, 0 when not (not a valid sealed segment, no record at or before
  * ts), -1 with e. */
-static int plain_walk(int fd, const char *shown, int64_t ts, walk_fn *step, void *ctx,
-		      struct chr_err *e)
+static int plain_walk(int fd, const char *shown, int64_t ts, uint64_t from, walk_fn *step,
+		      void *ctx, struct chr_err *e)
 {
 	struct chr_seg h;
 	unsigned char *buf;
-	uint64_t pos = sizeof h;
+	uint64_t pos = from ? from : sizeof h;
 	int k = 0;
 
 	if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || h.magic != CHR_SEG_MAGIC ||
@@ -249,7 +250,21 @@ out:
 	return rc;
 }
 
-int chr_snap_find(const char *path, const char *shown, int64_t ts, int upto,
+/* from, when a BOOK_SNAPSHOT at or before ts that is no repeat lies
+ * there in the plain segment at fd, else 0: where meta.json says a walk
+ * may start (struct chr_snapref), looked at before it is taken. */
+static uint64_t starts_at(int fd, uint64_t from, int64_t ts)
+{
+	struct chr_rec r;
+
+	if (from < sizeof(struct chr_seg) || from % CHR_ALIGN != 0 ||
+	    pread(fd, &r, sizeof r, (off_t)from) != (ssize_t)sizeof r || r.len < CHR_HDR_SIZE ||
+	    r.type != CHR_BOOK_SNAPSHOT || (r.flags & CHR_F_REPEAT) || r.ts > ts)
+		return 0;
+	return from;
+}
+
+int chr_snap_find(const char *path, const char *shown, int64_t ts, uint64_t from, int upto,
 		  struct chr_snap *at, struct chr_err *e)
 {
 	struct walk w = { .ts = ts };
@@ -261,11 +276,15 @@ int chr_snap_find(const char *path, const char *shown, int64_t ts, int upto,
 		return chr_err_sys(e, "cannot open '%s'", shown);
 	if (chr_zsq_is_zstd(fd)) {
 		k = zsq_find(path, &w, upto, at, e);
-	} else if ((k = plain_walk(fd, shown, ts, find_step, &w, e)) > 0 && (k = w.found) > 0) {
-		at->off = w.off;
-		at->frame = 0;
-		at->data = NULL;
-		at->len = 0;
+	} else {
+		from = starts_at(fd, from, ts);
+		w.starts = from != 0;	/* meta.json lists snapshots that begin an event */
+		if ((k = plain_walk(fd, shown, ts, from, find_step, &w, e)) > 0 && (k = w.found) > 0) {
+			at->off = w.off;
+			at->frame = 0;
+			at->data = NULL;
+			at->len = 0;
+		}
 	}
 	close(fd);
 	return k;
@@ -451,7 +470,7 @@ long chr_snap_each_seg(struct chr_snap_each *x, const char *path, const char *sh
 	if (!chr_s3_is_url(path) && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return chr_err_sys(e, "cannot open '%s'", shown);
 	k = fd < 0 || chr_zsq_is_zstd(fd) ? each_zsq(x, path, e)
-					   : plain_walk(fd, shown, x->ts, each_step, x, e);
+					   : plain_walk(fd, shown, x->ts, 0, each_step, x, e);
 	if (fd >= 0)
 		close(fd);
 	if (k < 0)

@@ -33,10 +33,13 @@ struct chr_snap {
  * that the reader decompresses none of them again; with upto (a reader
  * that wants no record after the first one past ts, such as the book at
  * ts), of the frame that holds ts only as much as holds that record, when
- * the first part of the frame decompressed does. Returns 1 with *at set, 0
+ * the first part of the frame decompressed does. from: in a plain segment,
+ * the offset of a snapshot that begins an event, where the walk may start
+ * (meta.json's, struct chr_snapref; taken when a BOOK_SNAPSHOT at or
+ * before ts that is no repeat lies there), or 0. Returns 1 with *at set, 0
  * when there is none, -1 with e set (cannot open or read the file, a frame
  * does not decompress). */
-int chr_snap_find(const char *path, const char *shown, int64_t ts, int upto,
+int chr_snap_find(const char *path, const char *shown, int64_t ts, uint64_t from, int upto,
 		  struct chr_snap *at, struct chr_err *e);
 
 /* A compressed segment read for its leading DEFINE records only: the first

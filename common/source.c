@@ -256,6 +256,7 @@ static int add(struct chr_source *s, enum chr_input_kind kind, const char *path,
 	in->defs_all = 0;
 	in->upto = 0;
 	in->ts_min = INT64_MIN;
+	in->walk_from = 0;
 	s->n++;
 	return 0;
 }
@@ -271,13 +272,39 @@ int chr_source_add_fd(struct chr_source *s, int fd, const char *name)
 /* what a segment read for its leading DEFINE records reads at a time */
 #define DEFS_READ (64u << 10)
 
+/* the hints of a struct chr_input (source.h) */
+struct hint {
+	int64_t ts_min;
+	uint64_t walk_from;
+};
+
+/* The hints of segment ps of a partition's meta.json: its ts_min, and the
+ * last snapshot it lists that a walk from the segment's start to the
+ * selection's ts_from reaches. */
+static struct hint hints(const struct chr_source *s, const struct chr_pseg *ps)
+{
+	int64_t ts = s->sel ? s->sel->ts_from : INT64_MIN;
+	struct hint h = { ps->count > 0 ? ps->ts_min : INT64_MIN, 0 };
+
+	for (size_t i = 0; i < ps->nsnaps && ps->snaps[i].ts_upto <= ts; i++)
+		h.walk_from = ps->snaps[i].off;
+	return h;
+}
+
+/* in, just added: with hints h */
+static void hinted(struct chr_input *in, struct hint h)
+{
+	in->ts_min = h.ts_min;
+	in->walk_from = h.walk_from;
+}
+
 /* The segments v[0..n) listed in directory dir (open at fd) against what
  * a partition's meta.json lists: a listed segment that is missing, or a
  * directory where a segment should be, is bad data. A directory without
- * a readable meta.json is not checked. ts_min[i] is set to segment v[i]'s
- * ts_min as meta.json says, or INT64_MIN. Returns 0, or -1 (failed). */
+ * a readable meta.json is not checked. h[i] is set to the hints meta.json
+ * gives of segment v[i] (else none). Returns 0, or -1 (failed). */
 static int part_check(struct chr_source *s, int fd, const char *dir,
-		      const struct chr_segdir_ent *v, ssize_t n, int64_t *ts_min)
+		      const struct chr_segdir_ent *v, ssize_t n, struct hint *h)
 {
 	struct chr_partinfo pi;
 	struct chr_err e;
@@ -286,7 +313,7 @@ static int part_check(struct chr_source *s, int fd, const char *dir,
 	int rc = 0;
 
 	for (ssize_t i = 0; i < n; i++)
-		ts_min[i] = INT64_MIN;
+		h[i] = (struct hint){ INT64_MIN, 0 };
 	for (ssize_t i = 0; i < n; i++)
 		if (fstatat(fd, v[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
 			return fail(s, CHR_EX_DATA, "'%s/%s' is a directory, not a segment",
@@ -300,8 +327,8 @@ static int part_check(struct chr_source *s, int fd, const char *dir,
 		if (j == (size_t)n || v[j].id != pi.segs[k].id)
 			rc = fail(s, CHR_EX_DATA, "partition '%s': segment '%s' is listed in meta.json "
 				  "but missing", SHOWN(sh, dir), pi.segs[k].file);
-		else if (pi.segs[k].count > 0)
-			ts_min[j] = pi.segs[k].ts_min;
+		else
+			h[j] = hints(s, &pi.segs[k]);
 	}
 	chr_partinfo_free(&pi);
 	return rc;
@@ -323,8 +350,8 @@ static int add_object_dir(struct chr_source *s, const char *dir)
 			rc = fail(s, CHR_EX_SYS, "'%s': %s", dir, strerror(ENAMETOOLONG));
 		else if (add(s, CHR_IN_SEG, path, -1, i == 0) < 0)
 			rc = -1;
-		else if (pi.segs[i].count > 0)
-			s->in[s->n - 1].ts_min = pi.segs[i].ts_min;
+		else
+			hinted(&s->in[s->n - 1], hints(s, &pi.segs[i]));
 	n = (int)pi.nsegs;
 	chr_partinfo_free(&pi);
 	return rc < 0 ? -1 : n;
@@ -338,7 +365,7 @@ static int add_dir(struct chr_source *s, const char *dir, int missing_ok)
 	const struct chr_segdir_ent *d;
 	struct chr_err e;
 	char sh[512], shn[512];
-	int64_t *ts_min;
+	struct hint *hint;
 	ssize_t n;
 	int rc, fd;
 
@@ -353,12 +380,12 @@ static int add_dir(struct chr_source *s, const char *dir, int missing_ok)
 		close(fd);
 		return fail(s, CHR_EX_SYS, "%s", e.msg);
 	}
-	if (!(ts_min = malloc(((size_t)n + 1) * sizeof *ts_min))) {
+	if (!(hint = malloc(((size_t)n + 1) * sizeof *hint))) {
 		free(v);
 		close(fd);
 		return fail(s, CHR_EX_SYS, "out of memory");
 	}
-	rc = part_check(s, fd, dir, v, n, ts_min) < 0 ? -1 : (int)n;
+	rc = part_check(s, fd, dir, v, n, hint) < 0 ? -1 : (int)n;
 	close(fd);
 	/* the same segment plain and compressed: which is the right one? */
 	if ((d = chr_segdir_dup(v, (size_t)n)) != NULL && d->zst != d[-1].zst)
@@ -373,9 +400,9 @@ static int add_dir(struct chr_source *s, const char *dir, int missing_ok)
 		else if (add(s, CHR_IN_SEG, path, -1, i == 0) < 0)
 			rc = -1;
 		else
-			s->in[s->n - 1].ts_min = ts_min[i];
+			hinted(&s->in[s->n - 1], hint[i]);
 	}
-	free(ts_min);
+	free(hint);
 	free(v);
 	return rc;
 }
@@ -472,7 +499,7 @@ int chr_source_add_path(struct chr_source *s, const char *path)
 static int snapshot_at(struct chr_source *s, struct chr_input *in, int64_t ts)
 {
 	struct chr_snap at;
-	int k = chr_snap_find(in->path, in->shown, ts, s->snap_upto, &at, &s->e);
+	int k = chr_snap_find(in->path, in->shown, ts, in->walk_from, s->snap_upto, &at, &s->e);
 
 	s->snap_opened++;
 	if (k > 0) {

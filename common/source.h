@@ -64,11 +64,13 @@ struct chr_input {
 	int defs_all;		/* a raw read's head: only its DEFINE records,
 				 * up to offset upto */
 	uint64_t upto;		/* stop there (0: its end) */
-	int64_t ts_min;		/* CHR_IN_SEG: its first record's ts as its
-				 * partition's meta.json says (INT64_MIN: not
-				 * known); a hint that spares the snapshot search
-				 * segments that begin after T, never trusted
-				 * for what is read */
+	/* CHR_IN_SEG, hints from its partition's meta.json for the search of
+	 * the last snapshot at or before T (the selection's ts_from), never
+	 * trusted for what is read: */
+	int64_t ts_min;		/* its first record's ts (INT64_MIN: not known):
+				 * a segment that begins after T is not opened */
+	uint64_t walk_from;	/* a plain one's walk may start at this snapshot
+				 * (0: at its first record) */
 };
 
 struct chr_rawsel;

@@ -502,6 +502,10 @@ static int copy_seg(struct chr_tier_run *r, const struct item *it, struct chr_ps
 			fail(r, CHR_EX_SYS, "out of memory");
 			goto out;
 		}
+		/* its seek table flags the frames a snapshot begins: the
+		 * snapshots a plain segment's walk may start at go (less for
+		 * every reader to parse) */
+		json_object_del(e, "snapshots");
 		*out_bytes += zb;
 	} else {
 		chr_pathf(dst, sizeof dst, "%s/%s", stage, s->file);

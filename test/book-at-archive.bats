@@ -133,6 +133,70 @@ segts() {
 	diff wrong.txt fast.txt
 }
 
+# snaps META I: segment I's "snapshots" in the partition's meta.json
+# META, one "ts_upto off" a line
+snaps() {
+	/usr/bin/python3 -c 'import json, sys
+for t, o in json.load(open(sys.argv[1]))["segments"][int(sys.argv[2])].get("snapshots", []): print(t, o)' "$@"
+}
+
+# unlisted META: META without the segments' "snapshots"
+unlisted() {
+	/usr/bin/python3 -c 'import json, sys
+m = json.load(open(sys.argv[1]))
+for s in m["segments"]: s.pop("snapshots", None)
+json.dump(m, open(sys.argv[1], "w"), indent=2)' "$1"
+}
+
+# bookat ROOT T: the book of S0 at T from ROOT's snapshot, as text
+bookat() {
+	{ $T chr-tail --archive "$1" --venue $V --symbol S0 --from "$2" --from-snapshot ||
+		[[ $? == 141 ]]; } | $T chr-book --at "$2" --depth 0 --format text
+}
+
+@test "a plain segment's walk starts at the last snapshot meta.json lists at or before T" {
+	local meta seg t off
+	$T chr-sink --archive listed --segment-size 1M <S0.ev
+	meta=$(find listed -path "*/S0/*/book/meta.json" | sort | head -1)
+	seg=$(dirname "$meta")/000000001.q
+	# an eighth of 1 MiB apart: several listed, none twice, each a
+	# BOOK_SNAPSHOT (0x0010) that begins an event
+	snaps "$meta" 1 >list
+	[ "$(wc -l <list)" -ge 4 ] && [ "$(wc -l <list)" -le 8 ]
+	[ "$(cut -d' ' -f2 list | sort -un | wc -l)" = "$(wc -l <list)" ]
+	while read -r t off; do
+		[ "$(od -An -tx2 -j $((off + 4)) -N2 "$seg" | tr -d ' ')" = 0010 ]
+	done <list
+	# T a minute after the last one listed: the book equals the day's replay
+	read -r t off < <(tail -1 list)
+	t=$((t + 60000000000))
+	$T chr-tail --archive listed --venue $V --symbol S0 | $T chr-book --at $t --depth 0 \
+		--format text >replay.txt
+	[ -s replay.txt ]
+	bookat listed $t | diff - replay.txt
+	# the walk starts there: a record header spoilt before it (the first
+	# snapshot listed, its length 0) is not read, and the book is the same
+	cp -r listed spoilt
+	poke "spoilt/${seg#listed/}" "$(head -1 list | cut -d' ' -f2)" '\0\0\0\0'
+	bookat spoilt $t | diff - replay.txt
+	# without the list, the walk from the segment's start stops at the
+	# spoilt header, and the read from an earlier snapshot meets it
+	unlisted "spoilt/${meta#listed/}"
+	run --separate-stderr bookat spoilt $t
+	[[ $stderr == *"000000001.q: byte $(head -1 list | cut -d' ' -f2): record length 0"* ]]
+	# a listed offset where no snapshot is (the record before it): looked
+	# at and not taken, the walk starts at the segment's first record
+	cp -r listed wrong
+	read -r t off < <(tail -1 list)
+	sed -i "s/^\( *\)$off\$/\1$((off - 64))/" "wrong/${meta#listed/}"
+	[ "$(snaps "wrong/${meta#listed/}" 1 | tail -1 | cut -d' ' -f2)" = $((off - 64)) ]
+	bookat wrong $((t + 60000000000)) | diff - replay.txt
+	# compressed, the seek table flags the snapshots: chr-tier drops the list
+	grep -q '"snapshots"' "$(find day -path "*/S0/*/book/meta.json" | head -1)"
+	[ -n "$(find cold -name meta.json)" ]
+	! grep -q '"snapshots"' $(find cold -name meta.json)
+}
+
 @test "chr-book --archive: no such instrument, a time before the data, usage" {
 	# no such instrument: the message chr-tail gives, exit 1
 	run -1 --separate-stderr $T chr-tail --archive day --venue $V --symbol NOPE \

@@ -63,7 +63,7 @@ static void test_segw(void)
 	struct stat st;
 	int fd, n = 0;
 
-	CHECK(chr_segw_open(&w, root, 7, 100) == 0);
+	CHECK(chr_segw_open(&w, root, 7, 100, 64u << 20) == 0);
 	for (int i = 0; i < 1000; i++)
 		CHECK(chr_segw_put(&w, mk(CHR_TRADE, 1, 2, 1000 - i, NULL)) == 0);
 	CHECK(chr_segw_seal(&w) == 0);
@@ -87,6 +87,75 @@ static void test_segw(void)
 	chr_reader_free(&rd);
 	close(fd);
 	unlink(path);
+}
+
+/* rec (from mk) with flags set, sealed again */
+static struct chr_rec *flagged(struct chr_rec *r, uint16_t flags)
+{
+	r->flags = flags;
+	chr_rec_seal(r);
+	return r;
+}
+
+/* The snapshots a segment notes for meta.json: those that begin an event
+ * in it (not its first record, not after a record that is not LAST, no
+ * repeat), size / CHR_SEG_SNAPS apart, CHR_SEG_SNAPS at most, each with
+ * the largest ts up to it; and meta.json keeps them. */
+static void test_segw_snaps(void)
+{
+	struct chr_meta m = {0}, l;
+	struct chr_segw w;
+	char *a, *b;
+	uint64_t span = chr_rec_span(mk(CHR_BOOK_SNAPSHOT, 1, 2, 0, NULL)->len), off[64];
+	int64_t ts = 100;
+
+	/* 16 * 4 snapshot records apart: 4 snapshots between two noted */
+	CHECK(chr_segw_open(&w, root, 8, 0, CHR_SEG_SNAPS * 4 * 2 * span) == 0);
+	/* first: a snapshot that begins no event (the segment's first record) */
+	CHECK(chr_segw_put(&w, flagged(mk(CHR_BOOK_SNAPSHOT, 1, 2, ts, NULL), CHR_F_LAST)) == 0);
+	CHECK(w.info.nsnaps == 0);
+	/* an event of two records, then a snapshot: the diff was not LAST */
+	CHECK(chr_segw_put(&w, mk(CHR_BOOK_DIFF, 1, 2, 500, NULL)) == 0);
+	CHECK(chr_segw_put(&w, flagged(mk(CHR_BOOK_SNAPSHOT, 1, 2, ts, NULL), CHR_F_REPEAT)) == 0);
+	CHECK(chr_segw_put(&w, flagged(mk(CHR_BOOK_SNAPSHOT, 1, 2, ts, NULL), CHR_F_LAST)) == 0);
+	CHECK(w.info.nsnaps == 0);
+	/* snapshot, diff (LAST) pairs: each snapshot begins an event */
+	for (int i = 0; i < 64 * 2; i++) {
+		if (i % 2 == 0)
+			off[i / 2] = w.info.bytes;
+		CHECK(chr_segw_put(&w, flagged(mk(i % 2 ? CHR_BOOK_DIFF : CHR_BOOK_SNAPSHOT, 1, 2,
+						 ++ts, NULL), CHR_F_LAST)) == 0);
+	}
+	CHECK(w.info.nsnaps == CHR_SEG_SNAPS);
+	for (int i = 0; i < CHR_SEG_SNAPS; i++) {
+		CHECK(w.info.snaps[i].off == off[4 * i]);
+		/* the diff at ts 500 is the largest until the pairs pass it */
+		CHECK(w.info.snaps[i].ts_upto == (101 + 8 * i > 500 ? 101 + 8 * i : 500));
+	}
+	CHECK(chr_segw_seal(&w) == 0);
+	m.segs = calloc(1, sizeof *m.segs);
+	m.nsegs = 1;
+	m.segs[0] = w.info;
+	a = chr_meta_dump(&m);
+	CHECK(a != NULL && strstr(a, "\"snapshots\"") != NULL);
+	CHECK(chr_publish_file("meta.json", a, strlen(a)) == 0);
+	CHECK(chr_meta_load(".", &l, NULL) == 0);
+	b = chr_meta_dump(&l);
+	CHECK_STR(a, b);
+	CHECK(l.segs[0].nsnaps == CHR_SEG_SNAPS && l.segs[0].snaps[3].off == off[12]);
+	free(b);
+	chr_meta_free(&l);
+	/* not a place a record can be: not a valid meta.json */
+	m.segs[0].snaps[2].off = m.segs[0].snaps[1].off + 1;
+	b = chr_meta_dump(&m);
+	CHECK(chr_publish_file("meta.json", b, strlen(b)) == 0);
+	CHECK(chr_meta_load(".", &l, NULL) < 0 && errno == EPROTO);
+	free(a);
+	free(b);
+	chr_meta_free(&m);
+	unlink("meta.json");
+	snprintf((char *)off, sizeof off, "%s/000000008.q", root);
+	unlink((char *)off);
 }
 
 static void test_meta(void)
@@ -432,6 +501,7 @@ int main(void)
 	CHECK(chdir(root) == 0);
 	test_helpers();
 	test_segw();
+	test_segw_snaps();
 	test_meta();
 	test_writer();
 	test_repair();

@@ -49,8 +49,8 @@ static int check_at(const struct seg *s, const char *zp, const char *pp, int64_t
 	uint64_t off, end;
 	int st, k, part = 0;
 
-	CHECK(chr_snap_find(pp, pp, ts, upto, &at, &e) == 1 && at.off == want && at.data == NULL);
-	CHECK(chr_snap_find(zp, zp, ts, upto, &at, &e) == 1 && at.off == want && at.data != NULL);
+	CHECK(chr_snap_find(pp, pp, ts, 0, upto, &at, &e) == 1 && at.off == want && at.data == NULL);
+	CHECK(chr_snap_find(zp, zp, ts, 0, upto, &at, &e) == 1 && at.off == want && at.data != NULL);
 	z = chr_zsq_open(zp, err, sizeof err, &st);
 	CHECK(z != NULL);
 	if (!z || !at.data)
@@ -138,8 +138,8 @@ int main(void)
 	chr_zsq_close(z);
 
 	/* before any snapshot: none */
-	CHECK(chr_snap_find(zp, zp, 2, 0, &at, &e) == 0);
-	CHECK(chr_snap_find(pp, pp, 2, 1, &at, &e) == 0);
+	CHECK(chr_snap_find(zp, zp, 2, 0, 0, &at, &e) == 0);
+	CHECK(chr_snap_find(pp, pp, 2, 0, 1, &at, &e) == 0);
 	for (int upto = 0; upto < 2; upto++) {
 		int parts = 0;
 
