@@ -38,7 +38,9 @@ struct chr_reader_ops {
 	int (*wait)(struct chr_reader *r, int timeout_ms);
 	/* Close what the reader was given (r->in), when it owns it. */
 	void (*close)(struct chr_reader *r);
-	int blocks;		/* a fill may block (a pipe, a terminal) */
+	int blocks;		/* a fill may block (a pipe, a terminal) or take
+				 * a while (a compressed frame decoded): what
+				 * waits to be written goes first */
 };
 
 struct chr_reader {

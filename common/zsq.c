@@ -1028,6 +1028,7 @@ static void zsq_close(struct chr_reader *r)
 static const struct chr_reader_ops zsq_ops = {
 	.fill = zsq_fill,
 	.close = zsq_close,
+	.blocks = 1,	/* a frame takes a while to decode: what waits goes first */
 };
 
 int chr_reader_init_zsq(struct chr_reader *r, struct chr_zsq *z, size_t first_frame,

@@ -548,7 +548,8 @@ static void test_zsq(void)
 	r.own = 1;
 	flushes = 0;
 	chr_reader_set_flush(&r, count_flush, NULL);
-	CHECK(chr_reader_may_block(&r) == 0);	/* a file never blocks */
+	/* a frame to decode takes a while: output waiting goes first */
+	CHECK(chr_reader_may_block(&r) == 1);
 	while ((k = chr_reader_next(&r, &rec)) == 1) {
 		while (fi + 1 < n && off >= f[fi + 1].uoff)
 			fi++;
@@ -560,7 +561,7 @@ static void test_zsq(void)
 	}
 	CHECK(k == 0 && i == 12000 && off == g.len);
 	CHECK(r.cap > (1u << 20));	/* grew for the large record */
-	CHECK(flushes == 0);
+	CHECK(flushes == (int)n + 1);	/* before each frame, and before the end */
 	chr_reader_free(&r);	/* owns z */
 	/* a byte of frame 2's compressed data flipped */
 	CHECK((z = chr_zsq_open(path, err, sizeof err, &st)) != NULL);
