@@ -10,7 +10,7 @@
 #include "rec.h"
 
 /* A segment's snapshots that meta.json lists, at most (docs/archive.md) */
-#define CHR_SEG_SNAPS 8
+#define CHR_SEG_SNAPS 16
 
 /* Where the search for the last snapshot at or before a time T may start
  * its walk of a plain segment (meta.json "snapshots"): at byte off, a

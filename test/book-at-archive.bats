@@ -159,10 +159,10 @@ bookat() {
 	$T chr-sink --archive listed --segment-size 1M <S0.ev
 	meta=$(find listed -path "*/S0/*/book/meta.json" | sort | head -1)
 	seg=$(dirname "$meta")/000000001.q
-	# an eighth of 1 MiB apart: several listed, none twice, each a
+	# a sixteenth of 1 MiB apart: several listed, none twice, each a
 	# BOOK_SNAPSHOT (0x0010) that begins an event
 	snaps "$meta" 1 >list
-	[ "$(wc -l <list)" -ge 4 ] && [ "$(wc -l <list)" -le 8 ]
+	[ "$(wc -l <list)" -ge 4 ] && [ "$(wc -l <list)" -le 16 ]
 	[ "$(cut -d' ' -f2 list | sort -un | wc -l)" = "$(wc -l <list)" ]
 	while read -r t off; do
 		[ "$(od -An -tx2 -j $((off + 4)) -N2 "$seg" | tr -d ' ')" = 0010 ]
