@@ -66,12 +66,13 @@ typedef int walk_fn(void *ctx, const unsigned char *buf, size_t n, uint64_t room
 
 /* Walk the plain segment at fd (shown in messages) with step over its
  * records from the one at offset from (0: its first), read WALK_BUF at a
- * time (a record longer than what is left of
- * the buffer is stepped over, not read; a step that cannot go on in a
- * buffer, such as a DEFINE longer than it, ends the walk). Reading the
- * bytes into one buffer that stays in the cache costs less than mapping
- * the segment: a header every few KiB, each on a page of its own to fault
- * in and unmap (docs/performance.md, "The book at T"). Returns 1 when
+ * time (a record longer than what is left of the buffer is stepped over,
+ * not read; a step that cannot go on in a buffer, such as a DEFINE longer
+ * than it, ends the walk). Reading the bytes into one buffer that stays
+ * in the cache costs less than mapping the segment: a header every few
+ * KiB, each on a page of its own to fault in and unmap (docs/performance.md,
+ * "The book at T"); mapped with MAP_POPULATE, a query of the hot bench day
+ * took 7.2 ms of CPU against 6.0. Returns 1 when
  * walked, 0 when not (not a valid sealed segment, no record at or before
  * ts), -1 with e. */
 static int plain_walk(int fd, const char *shown, int64_t ts, uint64_t from, walk_fn *step,
