@@ -93,6 +93,21 @@ char *chr_json_text(json_t *o)
 	return out;
 }
 
+/* The "snapshots" member of segment s: [[ts_upto, off], ...], or NULL
+ * when out of memory. */
+static json_t *snaps_json(const struct chr_seginfo *s)
+{
+	json_t *a = json_array();
+
+	for (size_t k = 0; a && k < s->nsnaps; k++)
+		if (json_array_append_new(a, json_pack("[I, I]", (json_int_t)s->snaps[k].ts_upto,
+						       (json_int_t)s->snaps[k].off)) < 0) {
+			json_decref(a);
+			a = NULL;
+		}
+	return a;
+}
+
 char *chr_meta_dump(const struct chr_meta *m)
 {
 	json_t *counts = json_object(), *src = json_array(), *segs = json_array();
@@ -113,21 +128,17 @@ char *chr_meta_dump(const struct chr_meta *m)
 		bad = json_array_append_new(src, json_string(m->sources[i])) < 0;
 	for (size_t i = 0; !bad && i < m->nsegs; i++) {
 		const struct chr_seginfo *s = &m->segs[i];
-		json_t *e, *snaps = json_array();
 		char file[32];
+		json_t *e;
 
 		snprintf(file, sizeof file, "%09" PRIu64 ".q", s->id);
-		for (size_t k = 0; !bad && k < s->nsnaps; k++)
-			bad = json_array_append_new(snaps, json_pack("[I, I]",
-				(json_int_t)s->snaps[k].ts_upto, (json_int_t)s->snaps[k].off)) < 0;
 		e = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
 			"file", file, "id", (json_int_t)s->id, "base_seq", (json_int_t)s->base_seq,
 			"count", (json_int_t)s->count, "bytes", (json_int_t)s->bytes,
 			"ts_min", (json_int_t)s->ts_min, "ts_max", (json_int_t)s->ts_max,
 			"checksum", s->checksum);
-		if (!bad && e && s->nsnaps > 0)
-			bad = chr_json_set(e, "snapshots", json_incref(snaps)) < 0;
-		json_decref(snaps);
+		if (e && s->nsnaps > 0)
+			bad = chr_json_set(e, "snapshots", snaps_json(s)) < 0;
 		bad |= json_array_append_new(segs, e) < 0;
 	}
 	if (bad) {
